@@ -1,0 +1,375 @@
+"""RFC 9421 HTTP Message Signatures and RFC 9530 Content-Digest.
+
+Implements §2 (component identifiers and values), §2.5 (the signature base),
+§3.1 / §3.2 (creating and verifying a signature), §4 (``Signature-Input`` and
+``Signature``) and the Ed25519 / ECDSA P-256 algorithms of §3.3.  The AAuth
+profile's extra rules (required components, ``Signature-Key``) live in
+``profile.py``; this module is the generic layer any RFC 9421 peer shares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import http_sfv
+
+from .errors import SignatureError, UsageError
+from .keys import Key
+from .message import HttpMessage
+
+DERIVED_COMPONENTS = (
+    "@method",
+    "@target-uri",
+    "@authority",
+    "@scheme",
+    "@request-target",
+    "@path",
+    "@query",
+    "@status",
+)
+#: Header fields whose structured type the kit knows, for the ``;sf`` / ``;key`` parameters.
+STRUCTURED_FIELDS = {
+    "signature-key": http_sfv.Dictionary,
+    "signature-input": http_sfv.Dictionary,
+    "signature": http_sfv.Dictionary,
+    "signature-error": http_sfv.Dictionary,
+    "aauth-requirement": http_sfv.Dictionary,
+    "content-digest": http_sfv.Dictionary,
+    "repr-digest": http_sfv.Dictionary,
+    "accept-signature-scheme": http_sfv.List,
+    "accept-signature-alg": http_sfv.List,
+    "aauth-capabilities": http_sfv.List,
+}
+#: RFC 9421 §6.2 algorithm names for the ``alg`` parameter, by the kit's JOSE name.
+HTTP_SIG_ALGS = {"ed25519": "Ed25519", "ecdsa-p256-sha256": "ES256"}
+DIGEST_ALGS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
+
+
+def _parse_sf(kind, text: str, what: str):
+    value = kind()
+    try:
+        value.parse(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise SignatureError("invalid_signature", f"malformed {what}: {exc}") from None
+    return value
+
+
+# -- components (§2) ---------------------------------------------------------------------
+def parse_components(text: str) -> list[http_sfv.Item]:
+    """Parse component identifiers as written in ``Signature-Input``: ``'"@method" "date";sf'``."""
+    inner = _parse_sf(http_sfv.InnerList, f"({text.strip()})", "component list")
+    for item in inner:
+        if not isinstance(item.value, str):
+            raise SignatureError("invalid_signature", f"component identifiers are strings, got {item.value!r}")
+    return list(inner)
+
+
+def component(name: str, **params) -> http_sfv.Item:
+    """A component identifier item, e.g. ``component("content-type", sf=True)``."""
+    item = http_sfv.Item(name)
+    for key, value in params.items():
+        item.params[key] = value
+    return item
+
+
+def _derived_value(message: HttpMessage, name: str) -> str:
+    if name == "@status":
+        if message.status is None:
+            raise SignatureError("invalid_input", "@status applies to responses only")
+        return f"{message.status:03d}"
+    if not message.target_uri:
+        raise SignatureError("invalid_input", f"{name} needs a request")
+    url = urlsplit(message.target_uri)
+    if name == "@method":
+        return message.method
+    if name == "@target-uri":
+        return message.target_uri
+    if name == "@authority":
+        return authority(message.target_uri)
+    if name == "@scheme":
+        return url.scheme.lower()
+    if name == "@request-target":
+        return message.request_target
+    if name == "@path":
+        return url.path or "/"
+    if name == "@query":
+        return f"?{url.query}"
+    raise UsageError(f"unsupported derived component {name!r} (supported: {', '.join(DERIVED_COMPONENTS)})")
+
+
+def authority(target_uri: str) -> str:
+    """``@authority`` (§2.2.3): host lower-cased, the scheme's default port left out."""
+    url = urlsplit(target_uri)
+    host = (url.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = url.port
+    except ValueError:
+        raise SignatureError("invalid_input", f"bad port in {target_uri!r}") from None
+    default = {"http": 80, "https": 443}.get(url.scheme.lower())
+    return host if port is None or port == default else f"{host}:{port}"
+
+
+def _field_value(message: HttpMessage, item: http_sfv.Item) -> str:
+    name = item.value
+    params = item.params
+    lines = message.header_lines(name)
+    if not lines:
+        raise SignatureError("invalid_input", f"covered header field {name!r} is not in the message")
+    if "bs" in params:
+        if "sf" in params or "key" in params:
+            raise SignatureError("invalid_input", f"{name}: ;bs cannot be combined with ;sf or ;key")
+        return ", ".join(str(http_sfv.Item(line.strip().encode("latin-1"))) for line in lines)
+    combined = ", ".join(line.strip() for line in lines)
+    if "sf" in params or "key" in params:
+        kind = STRUCTURED_FIELDS.get(name)
+        if kind is None:
+            raise UsageError(f"the kit does not know the structured type of {name!r} (needed for ;sf / ;key)")
+        value = _parse_sf(kind, combined, name)
+        if "key" in params:
+            if kind is not http_sfv.Dictionary:
+                raise SignatureError("invalid_input", f"{name} is not a Dictionary; ;key does not apply")
+            member = params["key"]
+            if member not in value:
+                raise SignatureError("invalid_input", f"{name} has no member {member!r}")
+            return str(value[member])
+        return str(value)
+    return combined
+
+
+def component_value(message: HttpMessage, item: http_sfv.Item) -> str:
+    """The value of one covered component (§2.1 header fields, §2.2 derived components)."""
+    params = set(item.params)
+    unsupported = params - {"sf", "key", "bs", "req"}
+    if unsupported:
+        raise UsageError(f"unsupported component parameter(s) {sorted(unsupported)} on {item.value!r}")
+    if "req" in params:
+        if message.request is None:
+            raise SignatureError("invalid_input", f"{str(item)} needs the request this response answers")
+        stripped = http_sfv.Item(item.value)
+        for key, value in item.params.items():
+            if key != "req":
+                stripped.params[key] = value
+        return component_value(message.request, stripped)
+    name = item.value
+    if name.startswith("@"):
+        if params:
+            raise UsageError(f"unsupported parameters on derived component {name!r}")
+        return _derived_value(message, name)
+    if name != name.lower() or not name:
+        raise SignatureError("invalid_input", f"header component names must be lower case: {name!r}")
+    return _field_value(message, item)
+
+
+# -- signature base (§2.5) ---------------------------------------------------------------
+def signature_params(components: list[http_sfv.Item], params: dict) -> http_sfv.InnerList:
+    """The ``@signature-params`` inner list: the components, then the parameters in order."""
+    inner = http_sfv.InnerList(list(components))
+    for key, value in params.items():
+        if value is not None:
+            inner.params[key] = value
+    return inner
+
+
+def signature_base(message: HttpMessage, params: http_sfv.InnerList) -> str:
+    """Build the signature base (§2.5): one line per component, then ``@signature-params``."""
+    seen: set[str] = set()
+    lines = []
+    for item in params:
+        identifier = str(item)
+        if identifier in seen:
+            raise SignatureError("invalid_input", f"component {identifier} is covered twice")
+        seen.add(identifier)
+        value = component_value(message, item)
+        if "\n" in value or "\r" in value:
+            raise SignatureError("invalid_input", f"component {identifier} contains a line break")
+        lines.append(f"{identifier}: {value}")
+    lines.append(f'"@signature-params": {params}')
+    return "\n".join(lines)
+
+
+# -- Content-Digest (RFC 9530) ----------------------------------------------------------
+def content_digest(body: bytes, algorithm: str = "sha-256") -> str:
+    """The ``Content-Digest`` value for ``body``, e.g. ``sha-256=:X48E9q...=:``."""
+    if algorithm not in DIGEST_ALGS:
+        raise UsageError(f"unsupported digest {algorithm!r} (supported: {', '.join(DIGEST_ALGS)})")
+    d = http_sfv.Dictionary()
+    d[algorithm] = http_sfv.Item(DIGEST_ALGS[algorithm](body).digest())
+    return str(d)
+
+
+def check_content_digest(value: str | None, body: bytes) -> None:
+    """Recompute every supported digest in ``value`` over ``body`` (RFC 9530 §2).
+
+    Unknown algorithms are ignored; at least one supported one must be present and
+    every supported one must match, else :class:`SignatureError` ``invalid_signature``.
+    """
+    if value is None:
+        raise SignatureError("invalid_signature", "Content-Digest is covered but missing")
+    digests = _parse_sf(http_sfv.Dictionary, value, "Content-Digest")
+    known = [alg for alg in digests if alg in DIGEST_ALGS]
+    if not known:
+        raise SignatureError("invalid_signature", f"Content-Digest has no supported algorithm ({', '.join(DIGEST_ALGS)})")
+    for alg in known:
+        claimed = digests[alg].value
+        if not isinstance(claimed, bytes) or not hmac.compare_digest(claimed, DIGEST_ALGS[alg](body).digest()):
+            raise SignatureError("invalid_signature", f"Content-Digest {alg} does not match the body")
+
+
+# -- sign (§3.1) and the two headers (§4) ------------------------------------------------
+@dataclass
+class Signed:
+    """What signing produced: the base and both header member values for one label."""
+
+    label: str
+    base: str
+    signature: bytes
+    signature_input: str  # the Signature-Input member, e.g. sig=("@method" ...);created=1
+    signature_header: str  # the Signature member, e.g. sig=:base64:
+
+
+def sign(
+    message: HttpMessage,
+    key: Key,
+    components: list[http_sfv.Item] | list[str],
+    *,
+    label: str = "sig",
+    created: int | None = None,
+    expires: int | None = None,
+    keyid: str | None = None,
+    nonce: str | None = None,
+    tag: str | None = None,
+    alg: str | None = None,
+) -> Signed:
+    """Sign ``message`` over ``components`` and return the header values (§3.1).
+
+    The parameters appear in the order ``created, expires, nonce, alg, keyid, tag``;
+    ``alg`` is an RFC 9421 name (``ed25519``), left out by default as AAuth requires.
+    """
+    items = [component(c) if isinstance(c, str) else c for c in components]
+    if alg is not None and HTTP_SIG_ALGS.get(alg) != key.alg:
+        raise UsageError(f"alg {alg!r} does not fit a {key.alg} key")
+    inner = signature_params(
+        items, {"created": created, "expires": expires, "nonce": nonce, "alg": alg, "keyid": keyid, "tag": tag}
+    )
+    base = signature_base(message, inner)
+    raw = key.sign(base.encode())
+    si = http_sfv.Dictionary()
+    si[label] = inner
+    sig = http_sfv.Dictionary()
+    sig[label] = http_sfv.Item(raw)
+    return Signed(label, base, raw, str(si), str(sig))
+
+
+def attach(message: HttpMessage, signed: Signed) -> None:
+    """Add the signature to the message's ``Signature-Input`` and ``Signature`` fields."""
+    for name, member in (("Signature-Input", signed.signature_input), ("Signature", signed.signature_header)):
+        existing = message.header(name)
+        message.set_header(name, f"{existing}, {member}" if existing else member)
+
+
+# -- verify (§3.2) -----------------------------------------------------------------------
+@dataclass
+class SignatureInput:
+    """One label's parsed ``Signature-Input`` member and ``Signature`` bytes."""
+
+    label: str
+    params: http_sfv.InnerList
+    signature: bytes
+
+    @property
+    def components(self) -> list[str]:
+        return [str(item) for item in self.params]
+
+    @property
+    def component_names(self) -> list[str]:
+        return [item.value for item in self.params]
+
+    def param(self, name: str):
+        return self.params.params.get(name)
+
+
+def signature_labels(message: HttpMessage) -> list[str]:
+    """Labels present in both ``Signature-Input`` and ``Signature``, in input order."""
+    si, sig = _signature_dictionaries(message)
+    return [label for label in si if label in sig]
+
+
+def _signature_dictionaries(message: HttpMessage):
+    si_value, sig_value = message.header("signature-input"), message.header("signature")
+    if si_value is None or sig_value is None:
+        missing = " and ".join(n for n, v in (("Signature-Input", si_value), ("Signature", sig_value)) if v is None)
+        raise SignatureError("invalid_signature", f"the request has no {missing} header")
+    return (
+        _parse_sf(http_sfv.Dictionary, si_value, "Signature-Input"),
+        _parse_sf(http_sfv.Dictionary, sig_value, "Signature"),
+    )
+
+
+def read_signature(message: HttpMessage, label: str | None = None) -> SignatureInput:
+    """Select and parse one signature; without ``label`` the first one present in both headers."""
+    si, sig = _signature_dictionaries(message)
+    labels = [name for name in si if name in sig]
+    if label is None:
+        if not labels:
+            raise SignatureError("invalid_signature", "no label appears in both Signature-Input and Signature")
+        label = labels[0]
+    if label not in si or label not in sig:
+        raise SignatureError("invalid_signature", f"label {label!r} is not in both Signature-Input and Signature")
+    params, value = si[label], sig[label]
+    if not isinstance(params, http_sfv.InnerList):
+        raise SignatureError("invalid_signature", f"Signature-Input member {label!r} is not an inner list")
+    if isinstance(value, http_sfv.InnerList) or not isinstance(value.value, bytes):
+        raise SignatureError("invalid_signature", f"Signature member {label!r} is not a byte sequence")
+    for item in params:
+        if not isinstance(item.value, str):
+            raise SignatureError("invalid_signature", f"component identifier {item.value!r} is not a string")
+    for name in ("created", "expires"):
+        if name in params.params and (not isinstance(params.params[name], int) or isinstance(params.params[name], bool)):
+            raise SignatureError("invalid_signature", f"{name} must be an integer")
+    return SignatureInput(label, params, value.value)
+
+
+def check_times(sig: SignatureInput, now: int, window: int | None, *, require_created: bool) -> None:
+    """``created`` / ``expires`` rules (RFC 9421 §3.2 step 5; AAuth -11 verification step 3).
+
+    Older than ``window`` → ``invalid_signature``; ahead of ``now`` by more than
+    ``window`` → ``clock_skew``; past ``expires`` → ``invalid_signature``.
+    """
+    created, expires = sig.param("created"), sig.param("expires")
+    if created is None and require_created:
+        raise SignatureError("invalid_signature", "the signature has no created parameter")
+    if expires is not None and expires <= now:
+        raise SignatureError("invalid_signature", f"the signature expired {now - expires} s ago")
+    if created is not None and window is not None:
+        if now - created > window:
+            raise SignatureError("invalid_signature", f"created is {now - created} s old; the window is {window} s")
+        if created - now > window:
+            raise SignatureError("clock_skew", f"created is {created - now} s in the future; the window is {window} s")
+
+
+def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key) -> str:
+    """Rebuild the base, check covered digests and verify the bytes with ``key`` (§3.2).
+
+    Returns the signature base.  A present ``alg`` must fit the key.
+    """
+    alg = sig.param("alg")
+    if alg is not None and HTTP_SIG_ALGS.get(alg) != key.alg:
+        raise SignatureError("unsupported_algorithm" if alg not in HTTP_SIG_ALGS else "invalid_signature",
+                             f"alg {alg!r} does not fit the {key.alg} key", accept_algs=[key.alg])
+    base = signature_base(message, sig.params)
+    if "content-digest" in sig.component_names:
+        check_content_digest(message.header("content-digest"), message.body)
+    if not key.verify(sig.signature, base.encode()):
+        raise SignatureError("invalid_signature", "the signature does not verify over the signature base")
+    return base
+
+
+def keyid_names(keyid: str, key: Key) -> bool:
+    """Whether a ``keyid`` parameter names ``key``: its ``kid`` or its RFC 7638 thumbprint."""
+    return keyid in {key.kid, key.thumbprint()}
+
