@@ -67,9 +67,9 @@ def parse_components(text: str) -> list[http_sfv.Item]:
     return list(inner)
 
 
-def component(name: str, **params) -> http_sfv.Item:
+def component(identifier: str, /, **params) -> http_sfv.Item:
     """A component identifier item, e.g. ``component("content-type", sf=True)``."""
-    item = http_sfv.Item(name)
+    item = http_sfv.Item(identifier)
     for key, value in params.items():
         item.params[key] = value
     return item
