@@ -1,0 +1,190 @@
+"""``aauth-kit``: the command line.
+
+``sign-http`` and ``verify-http`` work on raw HTTP/1.1 requests (RFC 9112 text) so
+that implementers in any language can compare bytes with the kit; ``decode``
+explains an AAuth token.  Exit codes: 0 success / valid, 1 invalid, 2 unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import httpsig, profile
+from .errors import AAuthError, SignatureError, UsageError
+from .keys import Key
+from .message import HttpMessage, parse_raw_request, serialize_raw_request
+from .signature_key import key_from_hwk, parse_cli_spec
+
+EXIT_VALID, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
+
+
+class Unusable(Exception):
+    """The input cannot be worked on at all (exit 2)."""
+
+
+def _read(path: str) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise Unusable(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def load_key(path: str) -> Key:
+    """A key file: a JWK (JSON object, private or public) or a PEM key."""
+    data = _read(path)
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return Key.from_pem(data)
+        jwk = json.loads(data)
+        return Key.from_jwk(jwk)
+    except (ValueError, TypeError, UsageError, AAuthError) as exc:
+        raise Unusable(f"{path} is not a usable key: {exc}") from None
+
+
+def _request(path: str, scheme: str) -> HttpMessage:
+    try:
+        return parse_raw_request(_read(path), scheme=scheme)
+    except AAuthError as exc:
+        raise Unusable(f"{path}: {exc.detail}") from None
+
+
+# -- sign-http -------------------------------------------------------------------------
+def cmd_sign_http(args) -> int:
+    message = _request(args.file, args.scheme)
+    key = load_key(args.key)
+    if not key.has_private:
+        raise Unusable(f"{args.key} holds no private key")
+    try:
+        signature_key = parse_cli_spec(args.signature_key, key, label=args.label)
+        components = httpsig.parse_components(args.components) if args.components else None
+    except (UsageError, SignatureError) as exc:
+        raise Unusable(str(exc)) from None
+    if components is not None:
+        names = [item.value for item in components]
+        if "content-digest" in names and message.header("content-digest") is None:
+            message.set_header("Content-Digest", httpsig.content_digest(message.body))
+        cover_body = False
+    else:
+        cover_body = None
+    try:
+        profile.sign_request(
+            message,
+            key,
+            signature_key,
+            created=args.created,
+            expires=args.expires,
+            keyid=args.keyid,
+            label=args.label,
+            components=components,
+            cover_body=cover_body,
+        )
+    except (UsageError, SignatureError) as exc:
+        raise Unusable(str(exc)) from None
+    sys.stdout.buffer.write(serialize_raw_request(message))
+    sys.stdout.flush()
+    return EXIT_VALID
+
+
+# -- verify-http -----------------------------------------------------------------------
+def _key_named_by_signature_key(signature_key) -> tuple[Key, str | None]:
+    """The key a Signature-Key member names, offline; a note when a token was not checked."""
+    if signature_key.scheme == "hwk":
+        return key_from_hwk(signature_key), None
+    if signature_key.scheme in ("jwt", "jkt-jwt"):
+        from .tokens import confirmation_key
+
+        return confirmation_key(signature_key), "the JWT's own signature was not checked (its issuer's keys are not at hand)"
+    raise Unusable(f"scheme {signature_key.scheme} names a key this command cannot fetch offline; pass --key")
+
+
+def verify_message(message: HttpMessage, *, key: Key | None, label: str | None, now: int, window: int | None) -> tuple[str, str | None]:
+    """Verify one request; return (label, note) or raise SignatureError."""
+    if message.header("signature-key") is None:
+        if key is None:
+            raise Unusable("a plain RFC 9421 signature needs --key")
+        sig = httpsig.read_signature(message, label)
+        httpsig.check_times(sig, now, window, require_created=False)
+        keyid = sig.param("keyid")
+        if keyid is not None and not httpsig.keyid_names(keyid, key):
+            raise SignatureError("unknown_key", f"keyid {keyid!r} does not name the given key")
+        httpsig.verify_signature(message, sig, key)
+        return sig.label, None
+    sig, signature_key = profile.check_profile(
+        message,
+        now=now,
+        window=profile.DEFAULT_WINDOW if window is None else window,
+        accept_schemes=("jwt", "jwks_uri", "hwk", "jkt-jwt"),
+        label=label,
+    )
+    named, note = (None, None) if signature_key.scheme == "jwks_uri" else _key_named_by_signature_key(signature_key)
+    if key is None:
+        if named is None:
+            raise Unusable("the jwks_uri scheme needs --key (this command does not fetch keys)")
+        key = named
+    elif named is not None and named.thumbprint() != key.thumbprint():
+        raise SignatureError("invalid_key", "the --key key is not the key Signature-Key names")
+    profile.finish_verification(message, sig, signature_key, key)
+    return sig.label, note
+
+
+def cmd_verify_http(args) -> int:
+    message = _request(args.file, args.scheme)
+    key = load_key(args.key) if args.key else None
+    now = int(time.time()) if args.now is None else args.now
+    try:
+        label, note = verify_message(message, key=key, label=args.label, now=now, window=args.window)
+    except SignatureError as exc:
+        print(f"{exc.code}: {exc.detail}")
+        return EXIT_INVALID
+    except UsageError as exc:
+        raise Unusable(str(exc)) from None
+    print("valid")
+    if note:
+        print(f"note: {note}")
+    return EXIT_VALID
+
+
+# -- entry point -------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aauth-kit", description="AAuth (Agent Auth) teaching kit and reference tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sign-http", help="sign a raw HTTP/1.1 request (RFC 9421, AAuth profile)")
+    s.add_argument("file", help="raw request file, or - for standard input")
+    s.add_argument("--key", required=True, help="private key: JWK (JSON) or PEM file")
+    s.add_argument("--label", default="sig")
+    s.add_argument("--components", help="component identifiers as in Signature-Input, e.g. '\"@method\" \"@path\"'")
+    s.add_argument("--created", type=int, help="created parameter (default: now)")
+    s.add_argument("--expires", type=int)
+    s.add_argument("--keyid")
+    s.add_argument("--signature-key", default="hwk", help="none | hwk | jwt:TOKEN | jwks_uri:ID,DWK,KID (default hwk)")
+    s.add_argument("--scheme", default="https", help="scheme for @target-uri when the request line is origin-form")
+    s.set_defaults(run=cmd_sign_http)
+
+    v = sub.add_parser("verify-http", help="verify the signature of a raw HTTP/1.1 request")
+    v.add_argument("file", help="raw request file, or - for standard input")
+    v.add_argument("--key", help="public key: JWK (JSON) or PEM file (default: the key Signature-Key names)")
+    v.add_argument("--label", help="signature label (default: the first one present)")
+    v.add_argument("--now", type=int, help="pin the clock (Unix seconds)")
+    v.add_argument("--window", type=int, help="accepted age of created, seconds (default 60 with Signature-Key, none without)")
+    v.add_argument("--scheme", default="https")
+    v.set_defaults(run=cmd_verify_http)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except Unusable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
