@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
+LAB_STAMP := $(VENV)/.lab-installed
+
 .PHONY: lab test install clean
 
 $(STAMP): pyproject.toml
@@ -13,6 +15,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(LAB_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,lab]'
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test: $(STAMP)
 	$(PY) -m pytest
