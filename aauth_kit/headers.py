@@ -80,9 +80,9 @@ def _parse_sf(kind, value: str | None, field: str):
     structure = kind()
     try:
         structure.parse(_field_text(value, field).encode("ascii"))
-    except (ValueError, IndexError, KeyError, TypeError) as exc:  # http_sfv raises all four
-        reason = exc.__cause__ or exc
-        raise HeaderError(field, str(reason) or "not a valid structured field") from None
+    except (ValueError, IndexError) as exc:  # http_sfv wraps its IndexErrors, but not on every path
+        reason = str(exc) or str(exc.__cause__ or "") or "not a valid structured field"
+        raise HeaderError(field, reason) from None
     return structure
 
 
@@ -414,8 +414,10 @@ def _preferences(text: str) -> list[tuple[str, str]]:
             raise HeaderError("Prefer", f"unexpected {text[scan.pos]!r} at offset {scan.pos}")
 
 
-def _delta_seconds(text: str) -> int:
-    return _MAX_DELTA_SECONDS if len(text) > 10 else min(int(text), _MAX_DELTA_SECONDS)
+def _delta_seconds(digits: str) -> int:
+    """ASCII digits as seconds, capped at 2^31 without converting absurdly long numbers."""
+    digits = digits.lstrip("0") or "0"
+    return _MAX_DELTA_SECONDS if len(digits) > 10 else min(int(digits), _MAX_DELTA_SECONDS)
 
 
 def parse_prefer_wait(value: str | None) -> int | None:
