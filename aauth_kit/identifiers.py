@@ -36,6 +36,20 @@ def _invalid(what: str, value, why: str) -> AAuthError:
     return AAuthError("invalid_request", f"{value!r} is not {what}: {why}")
 
 
+def _is_a_label(label: str) -> bool:
+    """Punycode that decodes to printable text with a non-ASCII character and re-encodes
+    to itself (the RFC 5891 round trip; the full IDNA2008 tables are not applied)."""
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return False
+    return (
+        decoded.isprintable()
+        and not decoded.isascii()
+        and decoded.encode("punycode") == label[4:].encode("ascii")
+    )
+
+
 def check_host(host: str) -> str:
     """A lowercase DNS host in A-label form (LDH labels, each 1-63 chars, ≤ 253 in all)."""
     if not isinstance(host, str) or not host:
@@ -45,11 +59,8 @@ def check_host(host: str) -> str:
     for label in host.split("."):
         if not _LABEL.fullmatch(label):
             raise _invalid("a host", host, f"label {label!r} is not a lowercase LDH label (use A-labels for IDNs)")
-        if label.startswith("xn--"):
-            try:
-                label[4:].encode("ascii").decode("punycode")
-            except UnicodeError:
-                raise _invalid("a host", host, f"{label!r} is not a valid A-label") from None
+        if label.startswith("xn--") and not _is_a_label(label):
+            raise _invalid("a host", host, f"{label!r} is not a valid A-label")
     return host
 
 
