@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from aauth_kit.errors import AAuthError, SignatureError, TokenError, UsageError
+from aauth_kit.errors import AAuthError, TokenError, UsageError
 from aauth_kit.keys import Key, b64url, jwk_thumbprint
 from aauth_kit.metadata import ACCESS_DWK, AGENT_DWK, PERSON_DWK, RESOURCE_DWK, KeyResolver, StaticResolver
 from aauth_kit.signature_key import jwt_key
