@@ -105,6 +105,17 @@ def well_known_url(issuer: str, dwk: str) -> str:
 
 
 # -- building ----------------------------------------------------------------------------
+_KIND_CHECKS = {
+    "string": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+    "strings": lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
+    "object": lambda v: isinstance(v, dict) and all(isinstance(s, str) for s in v.values()),
+    "access_mode": lambda v: isinstance(v, str) and v in ACCESS_MODES,
+    None: lambda v: True,  # unknown members are allowed (extensibility)
+}
+
+
 def _member_ok(kind: str | None, value, dev: bool) -> bool:
     if kind in ("issuer", "endpoint"):
         check = check_server_identifier if kind == "issuer" else check_endpoint_url
@@ -113,15 +124,7 @@ def _member_ok(kind: str | None, value, dev: bool) -> bool:
         except AAuthError:
             return False
         return True
-    return {
-        "string": lambda v: isinstance(v, str),
-        "bool": lambda v: isinstance(v, bool),
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-        "strings": lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
-        "object": lambda v: isinstance(v, dict) and all(isinstance(s, str) for s in v.values()),
-        "access_mode": lambda v: isinstance(v, str) and v in ACCESS_MODES,
-        None: lambda v: True,  # unknown members are allowed (extensibility)
-    }[kind](value)
+    return _KIND_CHECKS[kind](value)
 
 
 def _check_member(dwk: str, name: str, value, *, dev: bool) -> None:
@@ -315,7 +318,7 @@ def cache_ttl(headers: dict, *, default: int = DEFAULT_TTL) -> int:
         return min(default, MAX_TTL)
     if "no-store" in directives or "no-cache" in directives:
         return 0
-    max_age = directives["max-age"].value if "max-age" in directives else None
+    max_age = getattr(directives["max-age"], "value", None) if "max-age" in directives else None
     if isinstance(max_age, int) and not isinstance(max_age, bool) and max_age >= 0:
         return min(max_age, MAX_TTL)
     return min(default, MAX_TTL)

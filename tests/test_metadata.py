@@ -422,9 +422,12 @@ def test_http_resolver_dev_mode(web):
         ({"Cache-Control": "max-age=-1"}, 3600),
         ({"Cache-Control": "max-age=\"60\""}, 3600),
         ({"Cache-Control": "@@@"}, 3600),
+        ({"Cache-Control": "max-age=(1 2)"}, 3600),
+        ({"Cache-Control": "max-age=1.5"}, 3600),
     ],
 )
 def test_cache_ttl(headers, ttl):
+    """[N] JWKS caching: respect Cache-Control max-age, cap 24 h; junk counts as absent."""
     assert cache_ttl(headers) == ttl
 
 
@@ -433,3 +436,46 @@ def test_access_and_resource_documents_resolve(web):
     for dwk in (ACCESS_DWK, RESOURCE_DWK):
         web.serve(well_known_url(PS, dwk), {"issuer": PS, "jwks_uri": PS_JWKS})
         assert run(web.resolver().key(PS, dwk, "k1")).alg == "Ed25519"
+
+
+def test_refetch_floor_is_per_issuer(web):
+    """[N]: the once-a-minute refetch bound is kept per issuer, so one issuer's unknown
+    kids do not stop another issuer's rotation from being seen."""
+    other = "https://ps2.example"
+    web.serve(well_known_url(other, PERSON_DWK), {"issuer": other, "jwks_uri": f"{other}/jwks"})
+    web.serve(f"{other}/jwks", jwks([web.key]))
+    resolver = web.resolver(refetch_floor=60)
+    run(resolver.key(PS, PERSON_DWK, "k1"))
+    web.now += 30
+    run(resolver.key(other, PERSON_DWK, "k1"))
+    web.now += 31  # 61 s after PS's fetch, 31 s after ps2's
+    for issuer, jwks_url in ((PS, PS_JWKS), (other, f"{other}/jwks")):
+        with pytest.raises(SignatureError):
+            run(resolver.key(issuer, PERSON_DWK, "k-new"))
+    assert web.calls.count(PS_JWKS) == 2 and web.calls.count(f"{other}/jwks") == 1
+
+
+def test_fetch_raising_a_kit_error_is_invalid_key():
+    """The transport may report an egress refusal as an AAuthError; discovery answers invalid_key."""
+
+    async def refuse(url):
+        raise AAuthError("invalid_request", "egress to this host is not allowed")
+
+    with pytest.raises(SignatureError) as exc:
+        run(HttpResolver(refuse).key(PS, PERSON_DWK, "k1"))
+    assert code_of(exc) == "invalid_key"
+
+
+def test_static_resolver_dev_mode():
+    """Dev mode (kit decision): loopback http issuers are accepted only when asked for."""
+    issuer = "http://127.0.0.1:8765"
+    key = Key.from_seed("dev", kid="d1")
+    for dev in (True, False):
+        resolver = StaticResolver(dev=dev)
+        resolver.register(issuer, AGENT_DWK, {"issuer": issuer, "jwks_uri": f"{issuer}/jwks"}, jwks([key]))
+        if dev:
+            assert run(resolver.key(issuer, AGENT_DWK, "d1")).thumbprint() == key.thumbprint()
+        else:
+            with pytest.raises(SignatureError) as exc:
+                run(resolver.key(issuer, AGENT_DWK, "d1"))
+            assert code_of(exc) == "invalid_key"
