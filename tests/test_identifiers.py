@@ -6,6 +6,8 @@ each case below states the rule it checks and where -11 decides differently.
 """
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import (
@@ -233,3 +235,19 @@ def test_endpoint_url_dev_mode():
     for url in ("http://127.0.0.1:8765/token", "http://10.1.1.1:8765/token"):
         with pytest.raises(AAuthError):
             check_endpoint_url(url, dev=url.startswith("http://10."))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80) | st.from_regex(r"(https?://|aauth:)[^\s]{0,40}", fullmatch=True), st.booleans())
+def test_checkers_raise_only_kit_errors(value, dev):
+    """Bad input gets the kit's AAuthError (DESIGN §4), never another exception type."""
+    for check in (
+        lambda v: check_server_identifier(v, dev=dev),
+        lambda v: check_endpoint_url(v, dev=dev),
+        parse_agent_identifier,
+        check_host,
+    ):
+        try:
+            assert check(value) is not None
+        except AAuthError:
+            pass
