@@ -156,10 +156,12 @@ class Lifespan:
     serves both modes, so an app starts up identically over sockets and over ASGI.
     """
 
-    def __init__(self, app):
+    def __init__(self, app, name: str = "app"):
         self.app = app
+        self.name = name
         self.state: dict[str, Any] = {}
         self.supported = True
+        self.started = False
         self._inbox: asyncio.Queue | None = None
         self._outbox: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
@@ -175,19 +177,24 @@ class Lifespan:
         self._inbox, self._outbox = asyncio.Queue(), asyncio.Queue()
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
         self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
+        # The app's own exception is reported through lifespan.*.failed or ServerStartError.
+        self._task.add_done_callback(lambda task: task.cancelled() or task.exception())
         await self._exchange("startup", timeout)
+        self.started = self.supported
 
     async def shutdown(self, timeout: float) -> None:
         """Send ``lifespan.shutdown``; a failure is logged, never raised (stop must finish)."""
         if self._task is None or self._task.done():
             return
         try:
-            await self._exchange("shutdown", timeout)
+            if self.started:
+                await self._exchange("shutdown", timeout)
         except ServerStartError as exc:
             log.warning("%s", exc)
         finally:
             if not self._task.done():
                 self._task.cancel()
+                await asyncio.wait({self._task}, timeout=timeout)
 
     async def _exchange(self, phase: str, timeout: float) -> None:
         await self._inbox.put({"type": f"lifespan.{phase}"})
@@ -202,14 +209,14 @@ class Lifespan:
             message = reply.result()
             if message["type"] == f"lifespan.{phase}.complete":
                 return
-            raise ServerStartError(f"ASGI lifespan {phase} failed: {message.get('message') or message['type']}")
+            raise ServerStartError(f"{self.name}: lifespan {phase} failed: {message.get('message') or message['type']}")
         if self._task.done():
             error = None if self._task.cancelled() else self._task.exception()
             if not self._answered:  # the app does not speak lifespan: serve it anyway
                 self.supported = False
                 return
-            raise ServerStartError(f"the app's lifespan ended during {phase}: {error!r}")
-        raise ServerStartError(f"ASGI lifespan {phase} did not complete within {timeout} s")
+            raise ServerStartError(f"{self.name}: the app's lifespan ended during {phase}: {error!r}")
+        raise ServerStartError(f"{self.name}: lifespan {phase} did not complete within {timeout} s")
 
 
 # --------------------------------------------------------------------------- servers
@@ -283,7 +290,7 @@ class ServerHandle:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         uvicorn, server_class = _server_class()
-        self.lifespan = Lifespan(self.app)
+        self.lifespan = Lifespan(self.app, self.name)
         try:
             await self.lifespan.startup(timeout)
             config = uvicorn.Config(
@@ -293,7 +300,6 @@ class ServerHandle:
                 log_config=None,  # leave the kernel's logging configuration alone
                 proxy_headers=True,
                 forwarded_allow_ips="127.0.0.1",
-                timeout_graceful_shutdown=self.stop_timeout / 2,
             )
             self._server = server_class(config)
             self._task = asyncio.create_task(self._serve())
@@ -327,23 +333,36 @@ class ServerHandle:
             raise ServerStartError(f"{self.name}: uvicorn exited during startup (code {exc.code})") from None
 
     async def _stop(self, timeout: float) -> None:
+        """Graceful (uvicorn cancels requests after 40 % of ``timeout``), then forced."""
         task = self._task
         if task is not None and not task.done():
+            self._server.config.timeout_graceful_shutdown = timeout * 0.4
             self._server.should_exit = True
-            await asyncio.wait({task}, timeout=timeout / 2)
+            await asyncio.wait({task}, timeout=timeout * 0.7)
             if not task.done():
                 self._server.force_exit = True
-                await asyncio.wait({task}, timeout=timeout / 4)
+                await asyncio.wait({task}, timeout=timeout * 0.1)
             if not task.done():
                 task.cancel()
-                await asyncio.wait({task}, timeout=timeout / 8)
-        if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
-            log.warning("%s: server task ended with %r", self.name, task.exception())
-        for listener in getattr(self._server, "servers", []):
-            listener.close()
+                await asyncio.wait({task}, timeout=timeout * 0.1)
+        error = task.exception() if task is not None and task.done() and not task.cancelled() else None
+        if error is not None and not isinstance(error, ServerStartError):  # start errors are raised
+            log.warning("%s: server task ended with %r", self.name, error)
+        if self._server is not None:
+            # A forced exit leaves connections and request tasks behind (uvicorn expects
+            # the process to end); here the process lives on, so end them.
+            for listener in getattr(self._server, "servers", []):
+                listener.close()
+            for connection in list(self._server.server_state.connections):
+                connection.transport.close()
+            leftovers = set(self._server.server_state.tasks)
+            for request_task in leftovers:
+                request_task.cancel()
+            if leftovers:  # let them finish here, not while the caller runs on
+                await asyncio.wait(leftovers, timeout=timeout * 0.1)
         self._socket.close()
         if self.lifespan is not None:
-            await self.lifespan.shutdown(timeout / 8)
+            await self.lifespan.shutdown(timeout * 0.1)
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop serving (graceful, then forced), run lifespan shutdown, free the port."""
@@ -458,7 +477,7 @@ class Hosts:
             self._servers[origin] = handle
             self.routes[origin] = (handle.host, handle.port)
         else:
-            lifespan = Lifespan(app)
+            lifespan = Lifespan(app, origin)
             self.loop_thread.run(lifespan.startup(self.start_timeout), timeout=self.start_timeout + 1.0)
             self._lifespans[origin] = lifespan
             self.routes[origin] = lifespan
