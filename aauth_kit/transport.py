@@ -155,6 +155,8 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
         return future.result()
 
     async def _route(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme not in ("http", "https") or not request.url.host:
+            raise httpx.UnsupportedProtocol(f"the lab routes http(s) URLs only, not {request.url}", request=request)
         origin = origin_of(request.url)
         target = self.routes.get(origin)
         if target is None:
@@ -261,18 +263,23 @@ def make_fetch(
 ) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
     """An ``async def fetch(url) -> (status, headers, body)`` over ``transport``.
 
-    The shape a metadata resolver takes; header names are lower-case and repeated
-    headers are joined with ``", "``.  Transport failures raise ``httpx.TransportError``
-    (an unknown host: :class:`UnknownHostError`).
+    The shape ``metadata.HttpResolver`` takes: header names are lower-case, repeated
+    headers are joined with ``", "``; a request that cannot be made raises
+    ``TimeoutError`` or ``ConnectionError`` (an ``OSError``; an unknown host too).
     """
 
     async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
-        request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(timeout).as_dict()})
-        response = await transport.handle_async_request(request)
         try:
-            body = await response.aread()
-        finally:
-            await response.aclose()
+            request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(timeout).as_dict()})
+            response = await transport.handle_async_request(request)
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(f"GET {url}: {exc}") from exc
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise ConnectionError(f"GET {url}: {exc}") from exc
         return response.status_code, dict(response.headers), body
 
     return fetch

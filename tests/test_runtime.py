@@ -263,10 +263,23 @@ def test_sync_bridge_over_a_plain_asgi_transport():
         assert client.get("/echo").json()["host"] == "rs.test"
 
 
-def test_make_fetch_reports_unknown_hosts():
+def test_make_fetch_failures_are_oserror_or_timeout():
+    """The ``metadata.Fetch`` contract: a request that cannot be made raises OSError or TimeoutError."""
     fetch = make_fetch(VirtualHostTransport({}))
-    with pytest.raises(UnknownHostError):
-        asyncio.run(fetch("https://ps.example/.well-known/aauth-person.json"))
+    for url in ("https://ps.example/.well-known/aauth-person.json", "ftp://ps.example/x", "https://"):
+        with pytest.raises(ConnectionError) as caught:
+            asyncio.run(fetch(url))
+        assert isinstance(caught.value, OSError)
+    with pytest.raises(ConnectionError, match="no party is registered at https://ps.example"):
+        asyncio.run(fetch("https://ps.example/"))
+    slow = make_fetch(VirtualHostTransport({PS: make_app()}), timeout=0.1)
+    with pytest.raises(TimeoutError):
+        asyncio.run(slow(f"{PS}/slow?s=30"))
+
+
+def test_non_http_urls_are_refused():
+    with Hosts("asgi") as hosts, hosts.client() as client, pytest.raises(httpx.UnsupportedProtocol):
+        client.get("ftp://ps.example/file")
 
 
 # ---------------------------------------------------------------- loop thread
