@@ -91,7 +91,9 @@ def test_normalize_code(text, canonical):
     assert normalize_code(text) == canonical
 
 
-@pytest.mark.parametrize("text", ["", "-", " - ", "A1B2-C3D4U", "A1B2_C3D4", "ÄBCD", "ß", "ı", "１２３４", None, 12345678])
+@pytest.mark.parametrize(
+    "text", ["", "-", " - ", "A1B2-C3D4U", "A1B2_C3D4", "ÄBCD", "ß", "ı", "１２３４", None, 12345678]
+)
 def test_normalize_code_rejects(text):
     """[N]: only Crockford symbols (U excluded), hyphens and whitespace; non-ASCII look-alikes refused."""
     with pytest.raises(AAuthError) as exc:
@@ -147,7 +149,8 @@ def test_alias_folding(canonical):
 
 def test_interaction_url():
     """aauth-wire §5.6: {url}?code={code}[&callback={callback}], percent-encoded."""
-    assert interaction_url("https://ps.example/interaction", "A1B2-C3D4") == "https://ps.example/interaction?code=A1B2-C3D4"
+    plain = interaction_url("https://ps.example/interaction", "A1B2-C3D4")
+    assert plain == "https://ps.example/interaction?code=A1B2-C3D4"
     cb = "https://backend.example/auth-callback?request_id=a b&x=1"
     url = interaction_url("https://ps.example/interaction", "A1B2-C3D4", callback=cb)
     parts = urlsplit(url)
