@@ -70,6 +70,8 @@ def check_jwk(jwk: Any) -> str:
     if not isinstance(jwk, dict):
         raise SignatureError("invalid_key", "a JWK must be a JSON object")
     kty = jwk.get("kty")
+    if not isinstance(kty, str):
+        raise SignatureError("invalid_key", f"JWK kty must be a string, not {kty!r}")
     if kty == "oct":
         raise SignatureError("invalid_key", "symmetric (oct) keys are not allowed")
     if kty not in _REQUIRED_MEMBERS:
@@ -78,6 +80,8 @@ def check_jwk(jwk: Any) -> str:
     if missing:
         raise SignatureError("invalid_key", f"{kty} JWK lacks {', '.join(missing)}")
     alg = jwk.get("alg")
+    if alg is not None and not isinstance(alg, str):
+        raise SignatureError("unsupported_algorithm", f"JWK alg must be a string, not {alg!r}", accept_algs=list(SUPPORTED_ALGS))
     if alg is None:
         raise SignatureError("unsupported_algorithm", "the JWK has no alg (a fully-specified alg is required)", accept_algs=list(SUPPORTED_ALGS))
     if alg == "EdDSA":

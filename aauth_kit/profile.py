@@ -20,12 +20,15 @@ exact ``Signature-Error`` code:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 
-from . import httpsig
-from .errors import SignatureError
-from .keys import Key
+from . import httpsig, tokens
+from .errors import AAuthError, SignatureError, TokenError
+from .identifiers import check_server_identifier
+from .keys import Key, b64url
 from .message import HttpMessage
 from .signature_key import SignatureKey, key_from_hwk, parse_signature_key
 
@@ -174,3 +177,114 @@ def verify_hwk(message: HttpMessage, *, now: int, window: int = DEFAULT_WINDOW, 
     if signature_key.scheme != "hwk":
         raise SignatureError("unsupported_scheme", "expected the hwk scheme", accept_schemes=["hwk"])
     return finish_verification(message, sig, signature_key, key_from_hwk(signature_key))
+
+
+# -- step 5: resolving the key a Signature-Key member names --------------------------------
+JKT_TYPES = {"jkt-s256+jwt": ("sha-256", hashlib.sha256), "jkt-s512+jwt": ("sha-512", hashlib.sha512)}
+
+
+def _jkt(jwk: dict, hash_function) -> str:
+    """RFC 7638 thumbprint with the given hash (SK §3.5 allows SHA-256 and SHA-512)."""
+    members = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y")}.get(jwk.get("kty"), ())
+    canonical = json.dumps({m: jwk.get(m) for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64url(hash_function(canonical.encode()).digest())
+
+
+def resolve_jkt_jwt(signature_key: SignatureKey, *, now: int) -> tuple[Key, dict]:
+    """SK §3.5 ``jkt-jwt``: a JWT signed by the key in its own header ``jwk`` whose ``iss``
+    is ``urn:jkt:<hash>:<thumbprint of that jwk>``; the request is signed by ``cnf.jwk``.
+
+    Returns the request key and the JWT payload.  Failures are ``invalid_jwt``,
+    ``expired_jwt`` or ``invalid_key``.
+    """
+    decoded = tokens.decode_unverified(signature_key.jwt)
+    header, payload = decoded.header, decoded.payload
+    if header.get("typ") not in JKT_TYPES:
+        raise TokenError("invalid_jwt", f"a jkt-jwt has typ {' or '.join(JKT_TYPES)}, not {header.get('typ')!r}")
+    hash_name, hash_function = JKT_TYPES[header["typ"]]
+    if not isinstance(header.get("jwk"), dict):
+        raise TokenError("invalid_jwt", "a jkt-jwt carries its signing key in the header member jwk")
+    try:
+        enclave = Key.from_jwk(header["jwk"], require_alg=False)
+    except SignatureError as exc:
+        raise TokenError(exc.code, f"jkt-jwt header jwk: {exc.detail}") from None
+    if header.get("alg") != enclave.alg:
+        raise TokenError("invalid_jwt", f"jkt-jwt alg {header.get('alg')!r} does not fit its header jwk ({enclave.alg})")
+    expected_iss = f"urn:jkt:{hash_name}:{_jkt(header['jwk'], hash_function)}"
+    if payload.get("iss") != expected_iss:
+        raise TokenError("invalid_jwt", f"jkt-jwt iss must be {expected_iss!r}, the thumbprint of its header jwk")
+    if not enclave.verify(decoded.signature, decoded.signing_input):
+        raise TokenError("invalid_jwt", "the jkt-jwt signature does not verify with its header jwk")
+    exp = payload.get("exp")
+    if not isinstance(exp, int) or isinstance(exp, bool):
+        raise TokenError("invalid_jwt", "a jkt-jwt needs an integer exp")
+    if exp <= now:
+        raise TokenError("expired_jwt", f"the jkt-jwt expired at {exp} (now {now})")
+    key = tokens.confirmation_key(signature_key)
+    return key, payload
+
+
+async def resolve_key(
+    signature_key: SignatureKey,
+    *,
+    resolver,
+    now: int,
+    token_types: tuple[str, ...] = (tokens.AGENT_TYP, tokens.PERSON_TYP, tokens.AUTH_TYP),
+    dev: bool = False,
+    **token_checks,
+) -> tuple[Key, object | None]:
+    """Step 5: the public key that must have signed the request, and the verified token
+    (``jwt``), JWT payload (``jkt-jwt``) or ``None``.
+
+    ``jwt`` — the token is verified against its issuer's JWKS (``tokens.verify_token``,
+    -11 "Common JWT Verification") and the key is its ``cnf.jwk``.  ``jwks_uri`` — the
+    signer's own published key (SK §3.2).  ``hwk`` — the key in the header (SK §3.1).
+    """
+    scheme = signature_key.scheme
+    if scheme == "jwt":
+        token = await tokens.verify_token(signature_key.jwt, typ=token_types, resolver=resolver, now=now, dev=dev, **token_checks)
+        return token.cnf_key, token
+    if scheme == "jwks_uri":
+        params = signature_key.params
+        try:
+            check_server_identifier(params["id"], dev=dev)
+        except AAuthError as exc:
+            raise SignatureError("invalid_key", f"Signature-Key id: {exc.detail}") from None
+        return await resolver.key(params["id"], params["dwk"], params["kid"]), None
+    if scheme == "hwk":
+        return key_from_hwk(signature_key), None
+    if scheme == "jkt-jwt":
+        return resolve_jkt_jwt(signature_key, now=now)
+    raise SignatureError("unsupported_scheme", f"scheme {scheme!r} is not implemented", accept_schemes=["jwt"])
+
+
+async def verify_request(
+    message: HttpMessage,
+    *,
+    resolver,
+    now: int | None = None,
+    window: int = DEFAULT_WINDOW,
+    accept_schemes: tuple[str, ...] = ("jwt",),
+    token_types: tuple[str, ...] = (tokens.AGENT_TYP, tokens.PERSON_TYP, tokens.AUTH_TYP),
+    body_required: bool = False,
+    extra: tuple[str, ...] = (),
+    label: str | None = None,
+    dev: bool = False,
+    **token_checks,
+) -> VerifiedRequest:
+    """All seven steps of -11 "Verification (Server)" for a signed request.
+
+    ``resolver`` is a :class:`metadata.KeyResolver`; ``token_types`` are the JWT types
+    this endpoint accepts in a ``jwt`` member; ``token_checks`` go to
+    :func:`tokens.check_token` (``expected_aud``, ``iat_window``, …).  Every failure is a
+    :class:`SignatureError` carrying the draft's code (401).
+    """
+    now = int(time.time()) if now is None else now
+    sig, signature_key = check_profile(
+        message, now=now, window=window, accept_schemes=accept_schemes,
+        body_required=body_required, extra=extra, label=label,
+    )
+    key, token = await resolve_key(
+        signature_key, resolver=resolver, now=now, token_types=token_types, dev=dev, **token_checks
+    )
+    return finish_verification(message, sig, signature_key, key, token)

@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from aauth_kit.errors import AAuthError, UsageError
-from servers import ps_store
-from servers.ps_store import SCHEMA_VERSION, PSStore, hash_password, verify_password
+from aauth_kit.servers import ps_store
+from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore, hash_password, verify_password
 
 AGENT = "aauth:backend@backend.example"
 JKT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
