@@ -466,13 +466,17 @@ class Hosts:
         self._servers: dict[str, ServerHandle] = {}
         self._lifespans: dict[str, Lifespan] = {}
 
-    def add(self, identifier: str, app) -> str:
-        """Serve ``app`` as ``identifier`` (``https://ps.example``); returns the normalized origin."""
+    def add(self, identifier: str, app, *, port: int = 0) -> str:
+        """Serve ``app`` as ``identifier`` (``https://ps.example``); returns the normalized origin.
+
+        ``port`` fixes the loopback port (dev mode, where the identifier *is*
+        ``http://127.0.0.1:PORT`` and outside clients connect to it directly).
+        """
         origin = identifier_origin(identifier)
         self._remove(origin)
         if self.mode == "socket":
             handle = start_server(
-                app, origin, start_timeout=self.start_timeout, stop_timeout=self.stop_timeout
+                app, origin, port=port, start_timeout=self.start_timeout, stop_timeout=self.stop_timeout
             )
             self._servers[origin] = handle
             self.routes[origin] = (handle.host, handle.port)

@@ -196,6 +196,20 @@ def test_dev_mode_loopback_urls_pass_through():
         assert body["url"] == f"{url}/echo"
 
 
+def test_dev_identifier_listens_on_its_own_port():
+    """``aauth-kit serve``: the identifier http://127.0.0.1:PORT is where the server listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    identifier = f"http://127.0.0.1:{port}"
+    with Hosts("socket") as hosts:
+        hosts.add(identifier, make_app(), port=port)
+        assert hosts.url_of(identifier) == identifier
+        with hosts.client() as client:
+            assert client.get(f"{identifier}/echo").json()["host"] == f"127.0.0.1:{port}"
+    assert refuses(port)
+
+
 def test_identifiers_are_bare_origins():
     assert identifier_origin("https://PS.example/") == PS
     assert identifier_origin("https://ps.example:443") == PS
