@@ -24,6 +24,7 @@ lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test: $(STAMP)
+	scripts/install-browser
 	$(PY) -m pytest
 
 clean:
