@@ -361,7 +361,10 @@ def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key) -> str
     if alg is not None and HTTP_SIG_ALGS.get(alg) != key.alg:
         raise SignatureError("unsupported_algorithm" if alg not in HTTP_SIG_ALGS else "invalid_signature",
                              f"alg {alg!r} does not fit the {key.alg} key", accept_algs=[key.alg])
-    base = signature_base(message, sig.params)
+    try:
+        base = signature_base(message, sig.params)
+    except UsageError as exc:  # the signer covered a component the kit cannot rebuild
+        raise SignatureError("invalid_input", str(exc)) from None
     if "content-digest" in sig.component_names:
         check_content_digest(message.header("content-digest"), message.body)
     if not key.verify(sig.signature, base.encode()):

@@ -137,6 +137,17 @@ def test_unsupported_components_name_themselves():
         component_value(m, component("content-type", tr=True))
 
 
+@pytest.mark.parametrize("covered", ['"@query-param";name="x"', '"content-type";tr', '"content-type";sf', '"@unknown"'])
+def test_received_components_the_kit_cannot_rebuild_are_invalid_input(rfc_key, covered):
+    """A verifier given such a signature fails it (RFC 9421 §3.2) with a Signature-Error, never a UsageError."""
+    m = req(headers=[("Content-Type", "a")])
+    attach(m, sign(m, rfc_key, ["@method"], created=1))
+    m.set_header("Signature-Input", f"sig=({covered} \"@method\");created=1")
+    with pytest.raises(SignatureError) as err:
+        verify_signature(m, read_signature(m), rfc_key)
+    assert err.value.code == "invalid_input"
+
+
 def test_duplicate_component_rejected():
     """§2.5: a component identifier may not be covered twice."""
     m = req(headers=[("Content-Type", "a")])

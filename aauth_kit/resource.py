@@ -1,0 +1,344 @@
+"""The resource role of draft-hardt-oauth-aauth-protocol-11: who called, and what an
+agent must bring next.
+
+A :class:`Resource` turns Starlette endpoints into AAuth-protected routes.  Every
+signed request runs through :func:`profile.verify_request` (the seven steps of
+"Verification (Server)", ``jwt`` scheme only) with the resource's key resolver, so
+the token in ``Signature-Key`` is verified too.  Then the route's access mode decides:
+
+* ``agent-token`` — agent identity access (§5.2): any agent, person or auth token;
+* ``person-token`` — person identity (§7.1.4): a person token (or auth token) whose
+  ``aud`` is this resource; an agent token gets ``requirement=person-token``;
+* ``auth-token`` — PS authorization (§9.4.3): an auth token for this resource
+  carrying the route's scope; a person token, or an auth token lacking the scope, gets
+  ``requirement=auth-token`` with a fresh resource token (§6.7.1) for the person's PS;
+* ``open`` — no AAuth at all.
+
+A request without any signature header gets ``requirement=agent-token``; a bad
+signature or token gets ``401`` + ``Signature-Error``; a revoked token (§11.12) gets
+``Signature-Error: error=revoked_jwt``.  The app also serves the authorization
+endpoint ``POST /authorize`` (§6.4), ``/.well-known/aauth-resource.json`` and its JWKS.
+Errors are the kit's :class:`errors.AAuthError` rendered as problem+json, never a 500.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Collection
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import headers, metadata, tokens
+from .errors import AAuthError, SignatureError, UsageError
+from .identifiers import check_server_identifier
+from .keys import Key
+from .message import HttpMessage
+from .profile import VerifiedRequest, verify_request
+from .tokens import AGENT_TYP, AUTH_TYP, PERSON_TYP, VerifiedToken
+
+#: Route access modes, weakest first (``open`` is no AAuth at all).
+ROUTE_ACCESS = ("open", "agent-token", "person-token", "auth-token")
+#: The tokens an agent may present to a resource in ``Signature-Key``.
+PRESENTABLE = (AGENT_TYP, PERSON_TYP, AUTH_TYP)
+SIGNATURE_HEADERS = ("signature", "signature-input", "signature-key")
+METADATA_PATH = f"/.well-known/{metadata.RESOURCE_DWK}"
+JWKS_PATH = "/.well-known/jwks.json"
+AUTHORIZATION_PATH = "/authorize"
+
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
+#: ``revoked`` may be a set of ``(iss, jti)`` or ``check(iss, jti) -> bool`` (sync or async).
+RevocationCheck = Callable[[str, str], "bool | Awaitable[bool]"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called, after -11 verification: ``request.state.caller`` in a protected endpoint."""
+
+    verified: VerifiedRequest
+    token: VerifiedToken  # the token in Signature-Key
+    agent: str | None  # agent identifier (agent token ``sub``) when an agent token was presented
+    person: tuple[str, str] | None  # ``(iss, sub)`` of a person or auth token
+    scopes: frozenset[str]  # the auth token's ``scope``
+    jkt: str  # RFC 7638 thumbprint of the key that signed the request
+
+    @classmethod
+    def of(cls, verified: VerifiedRequest) -> Caller:
+        token = verified.token
+        return cls(
+            verified=verified,
+            token=token,
+            agent=token.sub if token.typ == AGENT_TYP else None,
+            person=(token.iss, token.sub) if token.typ in (PERSON_TYP, AUTH_TYP) else None,
+            scopes=frozenset((token.scope or "").split()) if token.typ == AUTH_TYP else frozenset(),
+            jkt=verified.key.thumbprint(),
+        )
+
+
+class Challenge(Exception):
+    """A requirement response (-11 "Requirement Responses"): ``401`` +
+    ``AAuth-Requirement: requirement=<requirement>`` with its parameters."""
+
+    def __init__(self, requirement: str, detail: str, *, error: SignatureError | None = None, **params: str):
+        super().__init__(detail)
+        self.requirement = requirement
+        self.detail = detail
+        self.error = error  # a Signature-Error that rides along (a revoked token)
+        self.params = params
+
+    def response(self) -> Response:
+        value = headers.serialize_requirement(self.requirement, **self.params)
+        if self.error is not None:
+            return error_response(self.error, {"aauth-requirement": value})
+        body = {"requirement": self.requirement, "detail": self.detail}
+        return JSONResponse(body, status_code=401, headers={"aauth-requirement": value, "cache-control": "no-store"})
+
+
+def error_response(error: AAuthError, extra_headers: dict[str, str] | None = None) -> Response:
+    """``error`` as problem+json with its status (and ``Signature-Error`` for signature failures)."""
+    response = Response(error.response_body(), status_code=error.status)
+    for name, value in [*error.response_headers(), *(extra_headers or {}).items()]:
+        response.headers[name] = value
+    return response
+
+
+def _scope_tokens(scope) -> list[str]:
+    """The scope tokens of an RFC 6749 §3.3 ``scope`` (single spaces between), or ``[]`` if malformed."""
+    return scope.split(" ") if isinstance(scope, str) and _SCOPE.fullmatch(scope) else []
+
+
+class Resource:
+    """An AAuth resource: protected routes, resource tokens, metadata (see the module doc)."""
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        key: Key,
+        resolver: metadata.KeyResolver,
+        name: str = "",
+        description: str = "",
+        scope_descriptions: dict[str, str] | None = None,
+        signature_window: int = 60,
+        resource_token_lifetime: int = 300,
+        clock: Callable[[], float] = time.time,
+        id_factory: Callable[[], str] | None = None,
+        dev: bool = False,
+        revoked: Collection[tuple[str, str]] | RevocationCheck | None = None,
+        access_mode: str | None = None,
+    ):
+        try:
+            self.identifier = check_server_identifier(identifier, dev=dev)
+        except AAuthError as exc:
+            raise UsageError(f"a resource needs a server identifier: {exc.detail}") from None
+        if not key.has_private:
+            raise UsageError("a resource signs resource tokens, so its key must be private")
+        if access_mode is not None and access_mode not in metadata.ACCESS_MODES:
+            raise UsageError(f"access_mode must be one of {', '.join(metadata.ACCESS_MODES)}")
+        self.key = key
+        self.resolver = resolver
+        self.name = name
+        self.description = description
+        self.scope_descriptions = dict(scope_descriptions or {})
+        self.signature_window = signature_window
+        self.resource_token_lifetime = resource_token_lifetime
+        self.clock = clock
+        self.id_factory = id_factory or (lambda: secrets.token_urlsafe(16))
+        self.dev = dev
+        self.access_mode = access_mode
+        #: ``(iss, jti)`` of revoked tokens (-11 §11.12); :meth:`revoke` adds to it.
+        self.revoked: set[tuple[str, str]] = set()
+        self.revocation_check: RevocationCheck | None = None
+        if callable(revoked):
+            self.revocation_check = revoked
+        elif revoked is not None:
+            self.revoked.update(revoked)
+        self.protected: list[tuple[str, str, str | None]] = []  # (path, access, scope) per route
+
+    # -- routes --------------------------------------------------------------------------
+    def route(self, path: str, endpoint, *, methods=("GET",), access: str = "auth-token",
+              scope: str | None = None) -> Route:
+        """A Starlette route running ``endpoint`` only for callers ``access`` admits.
+
+        ``access="auth-token"`` needs ``scope`` (space-separated; the auth token must
+        carry all of it).  The endpoint finds the :class:`Caller` in
+        ``request.state.caller`` (``None`` on ``open`` routes); an :class:`AAuthError`
+        it raises becomes a problem+json response.
+        """
+        if access not in ROUTE_ACCESS:
+            raise UsageError(f"access must be one of {', '.join(ROUTE_ACCESS)}, not {access!r}")
+        if access == "auth-token" and not _scope_tokens(scope):
+            raise UsageError("an auth-token route needs a scope (space-separated scope tokens)")
+        self.protected.append((path, access, scope))
+
+        async def protected_endpoint(request: Request) -> Response:
+            try:
+                request.state.caller = None if access == "open" else await self.authenticate(request, access, scope)
+                response = endpoint(request)
+                return await response if inspect.isawaitable(response) else response
+            except Challenge as challenge:
+                return challenge.response()
+            except AAuthError as error:
+                return error_response(error)
+
+        protected_endpoint.__name__ = getattr(endpoint, "__name__", "endpoint")
+        return Route(path, protected_endpoint, methods=list(methods))
+
+    def app(self, routes: list, **starlette_kwargs) -> Starlette:
+        """A Starlette app: ``routes`` plus metadata, JWKS and the authorization endpoint."""
+        own = [
+            Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
+            Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
+            Route(AUTHORIZATION_PATH, self._authorization_endpoint, methods=["POST"]),
+        ]
+        return Starlette(routes=own + list(routes), **starlette_kwargs)
+
+    # -- verification ----------------------------------------------------------------------
+    async def http_message(self, request: Request) -> HttpMessage:
+        """The request as the signature layer sees it.  The target URI is built on this
+        resource's identifier, so ``@authority`` must name this resource (wire §9.8)."""
+        query = request.scope.get("query_string", b"")
+        path = request.scope.get("raw_path") or request.scope["path"].encode()
+        target = self.identifier + path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+        return HttpMessage(method=request.method, target_uri=target, headers=fields, body=await request.body())
+
+    async def is_revoked(self, token: VerifiedToken) -> bool:
+        """Whether ``(iss, jti)`` was revoked (-11 §11.12: state is keyed by issuer and ``jti``)."""
+        if (token.iss, token.jti) in self.revoked:
+            return True
+        if self.revocation_check is None:
+            return False
+        answer = self.revocation_check(token.iss, token.jti)
+        return bool(await answer if inspect.isawaitable(answer) else answer)
+
+    def revoke(self, iss: str, jti: str) -> None:
+        """Refuse the token ``(iss, jti)`` from now on."""
+        self.revoked.add((iss, jti))
+
+    async def verify(self, request: Request) -> Caller:
+        """Steps 1-7 of "Verification (Server)" plus the revocation check.
+
+        No signature header at all → :class:`Challenge` ``agent-token`` (§5.2); any
+        other failure → :class:`SignatureError` (401), including an auth token issued
+        by an Access Server (``dwk`` ``aauth-access.json``): these resources are three-party.  A revoked token is
+        ``revoked_jwt`` (wire §5.15) inside a :class:`Challenge`.
+        """
+        message = await self.http_message(request)
+        if all(message.header(name) is None for name in SIGNATURE_HEADERS):
+            raise Challenge("agent-token", "sign the request with your agent token (Signature-Key: sig=jwt)")
+        verified = await verify_request(
+            message,
+            resolver=self.resolver,
+            now=int(self.clock()),
+            window=self.signature_window,
+            accept_schemes=("jwt",),
+            token_types=PRESENTABLE,
+            expected_aud=self.identifier,
+            dev=self.dev,
+        )
+        token = verified.token
+        if token.typ == AUTH_TYP and token.dwk != metadata.PERSON_DWK:
+            # an AS-issued auth token is only good from the resource's own AS; the kit's
+            # resources have none (three-party only), so no AS may speak for them
+            raise SignatureError("invalid_jwt", f"{token.iss} is not an Access Server of {self.identifier}")
+        if await self.is_revoked(token):
+            # wire §5.9: say what to fetch again, and never re-challenge with auth-token
+            requirement = "agent-token" if token.typ == AGENT_TYP else "person-token"
+            error = SignatureError("revoked_jwt", f"the {token.typ} {token.jti!r} from {token.iss} has been revoked")
+            raise Challenge(requirement, error.detail, error=error)
+        return Caller.of(verified)
+
+    async def authenticate(self, request: Request, access: str, scope: str | None = None) -> Caller:
+        """The challenge ladder: verify, then admit the caller or raise the next
+        :class:`Challenge` (agent token → person token → auth token with ``scope``)."""
+        caller = await self.verify(request)
+        typ = caller.token.typ
+        if access == "agent-token":
+            return caller
+        if typ == AGENT_TYP:
+            raise Challenge("person-token", f"get a person token for {self.identifier} from your Person Server")
+        if access == "person-token":
+            return caller
+        if not set(_scope_tokens(scope)) <= caller.scopes:  # a person token has no scopes
+            why = "an auth token" if typ == PERSON_TYP else f"an auth token with scope {scope!r}"
+            resource_token = self.resource_token(caller.token, caller.jkt, scope)
+            raise Challenge("auth-token", f"this needs {why}: take the resource token to your Person Server",
+                            resource_token=resource_token)
+        return caller
+
+    def resource_token(self, presented: VerifiedToken, agent_jkt: str, scope: str, *,
+                       account: str | None = None) -> str:
+        """An ``aa-resource+jwt`` (-11 §6.7.1) for the PS behind ``presented`` (a person
+        or auth token this resource verified): ``aud`` and ``ps`` = that PS, ``sub``,
+        ``mission_s256`` and ``tenant`` copied, ``presented_jti`` = its ``jti``."""
+        ps = presented.iss if presented.typ == PERSON_TYP else presented.ps
+        now = int(self.clock())
+        return tokens.mint_resource_token(
+            self.key, iss=self.identifier, aud=ps, ps=ps, sub=presented.sub, presented_jti=presented.jti,
+            agent_jkt=agent_jkt, scope=scope, iat=now, exp=now + self.resource_token_lifetime,
+            jti=self.id_factory(), account=account, mission_s256=presented.mission_s256,
+            tenant=presented.tenant, dev=self.dev,
+        )
+
+    # -- the resource's own endpoints ---------------------------------------------------------
+    def known_scopes(self) -> set[str]:
+        """Scopes this resource grants: described ones and those its routes require."""
+        routes = {s for _, access, scope in self.protected if scope for s in _scope_tokens(scope)}
+        return set(self.scope_descriptions) | routes
+
+    def metadata_document(self) -> dict:
+        """``/.well-known/aauth-resource.json`` (-11 "Metadata Documents")."""
+        modes = [access for _, access, _ in self.protected if access != "open"]
+        access_mode = self.access_mode or max(modes or ["agent-token"], key=ROUTE_ACCESS.index)
+        return metadata.resource_metadata(
+            self.identifier,
+            f"{self.identifier}{JWKS_PATH}",
+            access_mode=access_mode,
+            authorization_endpoint=f"{self.identifier}{AUTHORIZATION_PATH}",
+            scope_descriptions=self.scope_descriptions or None,
+            signature_window=self.signature_window,
+            name=self.name or None,
+            description=self.description or None,
+            dev=self.dev,
+        )
+
+    async def _metadata_endpoint(self, request: Request) -> Response:
+        return JSONResponse(self.metadata_document())
+
+    async def _jwks_endpoint(self, request: Request) -> Response:
+        return JSONResponse(metadata.jwks([self.key]))
+
+    async def _authorization_endpoint(self, request: Request) -> Response:
+        """-11 §6.4: ``POST {"scope", "account"?}`` signed with a person token (or an auth
+        token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
+        try:
+            caller = await self.authenticate(request, "person-token")
+            try:
+                body = json.loads(await request.body())
+            except (ValueError, RecursionError):
+                raise AAuthError("invalid_request", "the body must be a JSON object") from None
+            if not isinstance(body, dict):
+                raise AAuthError("invalid_request", "the body must be a JSON object")
+            scope = body.get("scope")
+            if not _scope_tokens(scope):
+                raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")
+            unknown = [s for s in _scope_tokens(scope) if s not in self.known_scopes()]
+            if unknown:
+                raise AAuthError("invalid_scope", f"{self.identifier} grants no scope {', '.join(unknown)}")
+            account = body.get("account")
+            if account is not None and not (isinstance(account, str) and account):
+                raise AAuthError("invalid_account", "account must be a non-empty string")
+            token = self.resource_token(caller.token, caller.jkt, scope, account=account)
+        except Challenge as challenge:
+            return challenge.response()
+        except AAuthError as error:
+            return error_response(error)
+        return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
