@@ -303,7 +303,7 @@ def test_both_verifiers_report_the_same_code(make, code):
 
 # -- documented differences (interop notes §2.3 and §5) ---------------------------------------
 def test_neither_accepts_hwk_from_an_agent():
-    """[N] "Signature-Key" profile: AAuth agents sign with ``jwt``; a pseudonymous ``hwk``
+    """[N] "HTTP Message Signatures Profile": AAuth agents sign with ``jwt``; a pseudonymous ``hwk``
     request is ``unsupported_scheme`` at an AAuth verifier.  The peer never implements hwk;
     the kit implements it (SK §3.1) but its AAuth verifier accepts only ``jwt`` by default."""
     message = kit_request("GET", f"{RES}/data")

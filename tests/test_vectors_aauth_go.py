@@ -47,9 +47,9 @@ HTTP_RULES = {
     "GET with agent token": "[N] profile: @method @authority @path signature-key covered, Ed25519",
     "POST with body covers content-digest": "RFC 9530 + [N] profile: the body is bound by content-digest",
     "POST with body, ES256 key": "[SK] §3.3: ES256 signatures are raw r||s",
-    "tampered path fails": "[N] verification step 7: a covered @path changed → invalid_signature",
-    "tampered body fails": "RFC 9530: the recomputed digest differs → invalid_signature",
-    "swapped Signature-Key fails": "[SK] §3: signature-key is covered; changing it → invalid_signature",
+    "tampered path fails": "[N] verification step 7: a covered @path changed -> invalid_signature",
+    "tampered body fails": "RFC 9530: the recomputed digest differs -> invalid_signature",
+    "swapped Signature-Key fails": "[SK] §3: signature-key is covered; changing it -> invalid_signature",
 }
 
 
@@ -150,11 +150,11 @@ SIGNATURE_KEY_RULES = [
     "[SK] §3 / RFC 8941: a space after ';' parses the same",
     "[SK] §3: the member for the verified label is selected, others ignored; cache is a Boolean",
     "[N]: agent-facing endpoints accept only jwt, so jwks_uri is unsupported_scheme",
-    "[N] §5.1: AAuth does not accept hwk → unsupported_scheme",
+    "[N] \"HTTP Message Signatures Profile\": AAuth agents sign with jwt; hwk -> unsupported_scheme",
     "[SK] §3: an unknown scheme is unsupported_scheme, never a crash",
-    "[SK] §3: no member for the label → invalid_signature",
-    "[SK] §3: the scheme must be a Token, not a String → invalid_signature",
-    "[SK] §3.4: the jwt parameter is required → invalid_signature",
+    "[SK] §3: no member for the label -> invalid_signature",
+    "[SK] §3: the scheme must be a Token, not a String -> invalid_signature",
+    "[SK] §3.4: the jwt parameter is required -> invalid_signature",
 ]
 SIGNATURE_KEY_CASES = list(zip(SIGNATURE_KEY, SIGNATURE_KEY_RULES, strict=True))
 
