@@ -9,7 +9,9 @@ A pending request is *live* while its status is ``pending`` or ``interacting`` a
 ``expires_at`` lies ahead; only a live request can be decided, abandoned or cancelled,
 and only a live request answers to its interaction code (stored in canonical form,
 unique among live requests; -11 "Interaction Code Format").  Reads never change state:
-call :meth:`PSStore.expire_due` to move overdue requests to ``expired``.
+call :meth:`PSStore.expire_due` to move overdue requests to ``expired``.  A request
+that has given its final answer to a poll (token, ``denied``, ``expired``, …) is marked
+*answered* exactly once (:meth:`PSStore.claim_answer`); later polls get ``410``.
 
 One connection serves the whole server (``check_same_thread=False``) behind a lock;
 every write is one ``BEGIN IMMEDIATE`` transaction, so a check-then-update (a decision)
@@ -35,12 +37,17 @@ from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.interaction import normalize_code
 from aauth_kit.keys import b64url, b64url_decode
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PENDING_KINDS = ("person_token", "auth_token", "agent_approval")
 PENDING_STATUSES = ("pending", "interacting", "approved", "denied", "abandoned", "expired", "cancelled", "completed")
 LIVE = ("pending", "interacting")
 AGENT_STATUSES = ("pending_approval", "approved", "denied")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+#: Schema version → the statements that bring a file of the version before up to it.
+_MIGRATIONS = {
+    2: ("ALTER TABLE agents ADD COLUMN name TEXT", "ALTER TABLE pending ADD COLUMN answered_at REAL"),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -49,13 +56,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS agents (
     agent_id TEXT PRIMARY KEY, ap_issuer TEXT NOT NULL, username TEXT, status TEXT NOT NULL,
-    agent_jkt TEXT NOT NULL, created_at REAL NOT NULL);
+    agent_jkt TEXT NOT NULL, created_at REAL NOT NULL, name TEXT);
 CREATE TABLE IF NOT EXISTS pending (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, agent_id TEXT NOT NULL, agent_jkt TEXT NOT NULL,
     resource TEXT, scope TEXT, justification TEXT, code TEXT, request TEXT NOT NULL,
     status TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
     decided_at REAL, decided_by TEXT, result TEXT, last_poll_at REAL,
-    poll_count INTEGER NOT NULL DEFAULT 0);
+    poll_count INTEGER NOT NULL DEFAULT 0, answered_at REAL);
 CREATE UNIQUE INDEX IF NOT EXISTS pending_live_code ON pending (code)
     WHERE status IN ('pending', 'interacting');
 CREATE TABLE IF NOT EXISTS tokens (
@@ -88,6 +95,7 @@ class Agent:
     status: str
     agent_jkt: str
     created_at: float
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,7 @@ class Pending:
     result: Any
     last_poll_at: float | None
     poll_count: int
+    answered_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +185,11 @@ class PSStore:
             self._db.close()
             raise UsageError(f"{path} has schema version {version}; this kit knows {SCHEMA_VERSION}")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        if version == 0:  # a new file: create the current schema
+            self._db.executescript(_SCHEMA)
+        for step in range(version + 1, SCHEMA_VERSION + 1) if version else ():
+            for statement in _MIGRATIONS[step]:
+                self._db.execute(statement)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -221,6 +234,10 @@ class PSStore:
         rows = self._read("SELECT username, display_name FROM users WHERE username = ?", (username,))
         return User(**rows[0]) if rows else None
 
+    def list_users(self) -> list[User]:
+        rows = self._read("SELECT username, display_name FROM users ORDER BY username")
+        return [User(**r) for r in rows]
+
     def check_password(self, username: str, password: str) -> bool:
         """True only for a known user with this password (unknown users cost the same time)."""
         rows = self._read("SELECT password_hash FROM users WHERE username = ?", (username,))
@@ -254,19 +271,28 @@ class PSStore:
     # -- agents --------------------------------------------------------------------
 
     def upsert_agent(
-        self, agent_id: str, *, ap_issuer: str, agent_jkt: str, username: str | None = None, status: str | None = None
+        self,
+        agent_id: str,
+        *,
+        ap_issuer: str,
+        agent_jkt: str,
+        username: str | None = None,
+        status: str | None = None,
+        name: str | None = None,
     ) -> Agent:
-        """Record an agent, or update its AP, key and person; ``status`` changes only when given
-        (a new agent starts ``pending_approval``)."""
+        """Record an agent, or update its AP, key, person and display name; ``status``,
+        ``username`` and ``name`` change only when given (a new agent starts ``pending_approval``)."""
         if status is not None:
             _check(status, AGENT_STATUSES, "agent status")
         with self._tx() as db:
             db.execute(
-                "INSERT INTO agents VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET"
+                "INSERT INTO agents (agent_id, ap_issuer, username, status, agent_jkt, created_at, name)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET"
                 " ap_issuer = excluded.ap_issuer, agent_jkt = excluded.agent_jkt,"
                 " username = coalesce(excluded.username, username),"
+                " name = coalesce(excluded.name, name),"
                 " status = coalesce(?, status)",
-                (agent_id, ap_issuer, username, status or "pending_approval", agent_jkt, self._clock(), status),
+                (agent_id, ap_issuer, username, status or "pending_approval", agent_jkt, self._clock(), name, status),
             )
             return Agent(**db.execute("SELECT * FROM agents WHERE agent_id = ?", (agent_id,)).fetchone())
 
@@ -398,6 +424,19 @@ class PSStore:
     def set_result(self, pending_id: str, result: Any) -> Pending:
         """Store what the next poll returns (e.g. the token response) for an approved request."""
         return self._transition(pending_id, "completed", ("approved",), result=json.dumps(result))
+
+    def claim_answer(self, pending_id: str) -> Pending | None:
+        """Mark a request that has reached a final status as answered, once: the caller that
+        gets the request back gives the final answer to the poll; every later caller (and a
+        concurrent one) gets ``None`` — the pending URL is gone (``410``)."""
+        final = tuple(s for s in PENDING_STATUSES if s not in LIVE + ("approved",))
+        with self._tx() as db:
+            row = db.execute(
+                f"UPDATE pending SET answered_at = ? WHERE id = ? AND answered_at IS NULL"
+                f" AND status IN ({', '.join('?' * len(final))}) RETURNING *",
+                (self._clock(), pending_id, *final),
+            ).fetchone()
+            return self._pending(row) if row is not None else None
 
     def record_poll(self, pending_id: str) -> float | None:
         """Count a poll; return the previous poll's time (``None`` for the first) for ``slow_down``."""

@@ -77,6 +77,33 @@ def test_refuses_a_newer_schema(path):
         PSStore(path)
 
 
+def test_migrates_a_version_1_file(path, clock):
+    """DESIGN §4 "State": a data directory from the previous schema keeps its rows and gains
+    the new columns (agent display names, answered pending requests)."""
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE agents (agent_id TEXT PRIMARY KEY, ap_issuer TEXT NOT NULL, username TEXT,"
+        " status TEXT NOT NULL, agent_jkt TEXT NOT NULL, created_at REAL NOT NULL);"
+        "CREATE TABLE pending (id TEXT PRIMARY KEY, kind TEXT NOT NULL, agent_id TEXT NOT NULL,"
+        " agent_jkt TEXT NOT NULL, resource TEXT, scope TEXT, justification TEXT, code TEXT, request TEXT NOT NULL,"
+        " status TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, decided_at REAL,"
+        " decided_by TEXT, result TEXT, last_poll_at REAL, poll_count INTEGER NOT NULL DEFAULT 0);"
+        f"INSERT INTO agents VALUES ('{AGENT}', 'https://ps.example', 'mcp-user', 'approved', '{JKT}', 1.0);"
+        f"INSERT INTO pending (id, kind, agent_id, agent_jkt, request, status, created_at, expires_at)"
+        f" VALUES ('p1', 'auth_token', '{AGENT}', '{JKT}', '{{}}', 'denied', 1.0, 2.0);"
+        "PRAGMA user_version=1;"
+    )
+    db.close()
+    with PSStore(path, clock=clock) as s:
+        assert s.get_agent(AGENT).name is None
+        assert s.upsert_agent(AGENT, ap_issuer="https://ps.example", agent_jkt=JKT, name="Backend").name == "Backend"
+        assert s.claim_answer("p1").answered_at == clock.now
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    db.close()
+
+
 # -- persons and sessions -----------------------------------------------------------
 
 
@@ -168,6 +195,19 @@ def test_agents(store, clock):
     )
     denied = store.upsert_agent(AGENT, ap_issuer="https://backend.example", agent_jkt=JKT, status="denied")
     assert denied.status == "denied"
+
+
+def test_agent_names_change_only_when_given(store):
+    ap = dict(ap_issuer="https://ps.example", agent_jkt=JKT)
+    assert store.upsert_agent(AGENT, name="Backend", **ap).name == "Backend"
+    assert store.upsert_agent(AGENT, **ap).name == "Backend"
+    assert store.upsert_agent(AGENT, name="Job runner", **ap).name == "Job runner"
+
+
+def test_list_users(store):
+    store.add_user("mcp-user", "user123")
+    store.add_user("alice", "pw", "Alice")
+    assert [(u.username, u.display_name) for u in store.list_users()] == [("alice", "Alice"), ("mcp-user", "mcp-user")]
 
 
 def test_list_agents(store):
@@ -341,6 +381,42 @@ def test_set_result_only_after_approval(store):
     assert (done.status, done.result) == ("completed", {"auth_token": "eyJ...", "expires_in": 3600})
     with pytest.raises(AAuthError):
         store.set_result(p.id, {"auth_token": "other"})
+
+
+def test_claim_answer_once_per_final_status(store, clock):
+    """[N] polling: a pending URL gives its final answer once, then answers 410; a live or
+    merely approved (no result yet) request has nothing to claim."""
+    p = new_pending(store)
+    assert store.claim_answer(p.id) is None  # live
+    store.decide(p.id, True, "mcp-user")
+    assert store.claim_answer(p.id) is None  # approved, the token is not minted yet
+    store.set_result(p.id, {"auth_token": "eyJ..."})
+    clock.now += 1
+    claimed = store.claim_answer(p.id)
+    assert (claimed.status, claimed.result, claimed.answered_at) == ("completed", {"auth_token": "eyJ..."}, clock.now)
+    assert store.claim_answer(p.id) is None
+    assert store.claim_answer("nope") is None
+    for final in ("denied", "expired"):
+        q = new_pending(store, code=None)
+        if final == "denied":
+            store.decide(q.id, False, "mcp-user")
+        else:
+            clock.now += 10_000
+            store.expire_due()
+        assert store.claim_answer(q.id).status == final
+        assert store.claim_answer(q.id) is None
+
+
+def test_concurrent_claims_exactly_one_wins(store):
+    p = new_pending(store)
+    store.decide(p.id, False, "mcp-user")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.claim_answer(p.id))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 1
 
 
 def test_record_poll(store, clock):
