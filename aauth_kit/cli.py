@@ -468,6 +468,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--now", type=int, help="pin the clock (Unix seconds) for relative times and verification")
     d.add_argument("--dev", action="store_true", help="dev mode: accept http://127.0.0.1:PORT and http://localhost:PORT issuers")
     d.set_defaults(run=cmd_decode)
+
+    from . import serve  # the cast's commands (issue 3); imported here to keep the others light
+
+    r = sub.add_parser("serve", help="run the whole cast on 127.0.0.1 (dev mode) until Ctrl-C")
+    serve.add_cast_options(r, seed_ports=True)
+    r.set_defaults(run=serve.serve)
+
+    m = sub.add_parser("demo", help="play the seed's consent story in the terminal, printing each message")
+    serve.add_cast_options(m, seed_ports=False)
+    decision = m.add_mutually_exclusive_group()
+    decision.add_argument("--approve", action="store_true", help="approve the consent request automatically")
+    decision.add_argument("--deny", action="store_true", help="deny the consent request automatically")
+    m.add_argument("--prompt", default="Optimize laptop supply chain", help='the job prompt (say "market" for the call chain)')
+    m.set_defaults(run=serve.demo)
     return parser
 
 

@@ -1,0 +1,204 @@
+"""The lab: the whole cast of the seed's story running in this process, in one call.
+
+``Lab()`` starts the Person Server (with its Agent Provider), the supply-chain and
+market-analysis resources and the backend agent, each behind a spec-shaped identifier
+(``https://ps.example``, …) routed to real loopback sockets (``mode="socket"``) or to
+the apps directly (``mode="asgi"``), every exchange recorded in one :class:`Trace`.
+``dev=True`` instead gives each party the identifier ``http://127.0.0.1:PORT`` it really
+listens on, for browsers, curl and agents written in other languages (DESIGN §4).
+
+Docs mode (``docs=True``) fixes what would otherwise change between runs: the clock
+(frozen; move it with ``lab.clock.advance(seconds)``), every key (seeded), and the
+PS's ids and interaction codes — so a notebook's outputs are the same on every run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from .agent import Agent
+from .interaction import new_code
+from .keys import Key
+from .metadata import HttpResolver
+from .runtime import Hosts
+from .trace import Trace
+
+IDENTIFIERS = {
+    "ps": "https://ps.example",
+    "backend": "https://backend.example",
+    "supply_chain": "https://supply-chain.example",
+    "market_analysis": "https://market-analysis.example",
+}
+NAMES = {"ps": "PS", "backend": "Backend", "supply_chain": "Supply chain", "market_analysis": "Market analysis"}
+SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998}
+DOCS_EPOCH = 1_790_000_000  # 2026-09-21 12:26:40 UTC, the docs-mode "now"
+
+
+class LabClock:
+    """Seconds since the epoch, frozen (docs mode) or real, and movable either way:
+    ``advance(600)`` makes pending requests and tokens ten minutes older."""
+
+    def __init__(self, frozen_at: float | None = None):
+        self.frozen_at = frozen_at
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        base = self.frozen_at if self.frozen_at is not None else time.time()
+        return base + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Lab:
+    """Start the cast; use :attr:`ps`, :attr:`supply_chain`, :attr:`market_analysis`,
+    :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`."""
+
+    def __init__(
+        self,
+        *,
+        mode: str = "socket",
+        docs: bool = False,
+        dev: bool = False,
+        ports: dict[str, int] | None = None,
+        consent_scopes: list[str] | None = None,
+        consent_prefixes: list[str] | None = None,
+        pending_ttl: float = 600,
+        data_dir: str | Path | None = None,
+    ):
+        from .servers.backend import Backend
+        from .servers.market_analysis import MarketAnalysisAgent
+        from .servers.ps import ConsentPolicy
+        from .servers.supply_chain import SupplyChainAgent
+
+        if dev and mode != "socket":
+            raise ValueError("dev mode serves real loopback ports, so it needs mode='socket'")
+        self.docs = docs
+        self.dev = dev
+        self.clock = LabClock(DOCS_EPOCH if docs else None)
+        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="aauth-lab-"))
+        self.pending_ttl = pending_ttl
+        self.ports = {name: (ports or {}).get(name, 0) or (_free_port() if dev else 0) for name in IDENTIFIERS}
+        self.identifiers = (
+            {name: f"http://127.0.0.1:{self.ports[name]}" for name in IDENTIFIERS} if dev else dict(IDENTIFIERS)
+        )
+        self.trace = Trace(names={self.identifiers[n]: NAMES[n] for n in IDENTIFIERS}, clock=self.clock)
+        self.hosts = Hosts(mode)
+        self.resolver = HttpResolver(self.hosts.fetch(), dev=dev)
+        self._seeds = itertools.count(1)
+        self._random = random.Random(20260207)
+
+        policy = ConsentPolicy.from_env()
+        if consent_scopes is not None:
+            policy.scopes = list(consent_scopes)
+        if consent_prefixes is not None:
+            policy.prefixes = list(consent_prefixes)
+        self.policy = policy
+
+        self.keys = {name: self.key(name) for name in ("ps", "supply_chain", "supply_chain_agent", "market_analysis", "backend")}
+        self._start_ps()
+        self.market_analysis = MarketAnalysisAgent(
+            self.identifiers["market_analysis"], key=self.keys["market_analysis"], resolver=self.resolver,
+            clock=self.clock, dev=dev,
+        )
+        self._add("market_analysis", self.market_analysis.app)
+        self.supply_chain = SupplyChainAgent(
+            self.identifiers["supply_chain"], key=self.keys["supply_chain"], agent_key=self.keys["supply_chain_agent"],
+            resolver=self.resolver, client_factory=self._client_factory("Supply chain"),
+            market_analysis=self.identifiers["market_analysis"], clock=self.clock, dev=dev,
+        )
+        self._add("supply_chain", self.supply_chain.app)
+        backend_token = self.ps.issue_agent_token("backend", self.keys["backend"], person="mcp-user")
+        self.backend = Backend(
+            self.identifiers["backend"], key=self.keys["backend"], agent_token=backend_token,
+            client_factory=self._client_factory("Backend"), supply_chain=self.identifiers["supply_chain"],
+            clock=self.clock, id_factory=self._ids("job") if docs else None, dev=dev,
+        )
+        self._add("backend", self.backend.app)
+
+    # -- building ------------------------------------------------------------------------------
+    def key(self, name: str) -> Key:
+        """A new Ed25519 key: seeded by ``name`` in docs mode, random otherwise."""
+        return Key.from_seed(f"aauth-lab/{name}", kid=name) if self.docs else Key.generate(kid=name)
+
+    def _ids(self, prefix: str):
+        counter = itertools.count(1)
+        return lambda: f"{prefix}-{next(counter):04d}"
+
+    def _code(self) -> str:
+        return new_code(random_bytes=lambda n: bytes(self._random.getrandbits(8) for _ in range(n)))
+
+    def _add(self, name: str, app) -> None:
+        self.hosts.add(self.identifiers[name], app, port=self.ports[name] if self.dev else 0)
+
+    def _client_factory(self, source: str):
+        def factory(**kwargs):
+            kwargs.setdefault("event_hooks", self.trace.event_hooks(source))
+            kwargs.setdefault("timeout", 60)
+            return self.hosts.async_client(**kwargs)
+
+        return factory
+
+    def _start_ps(self) -> None:
+        from .servers.ps import PersonServer
+
+        self.ps = PersonServer(
+            self.identifiers["ps"], key=self.keys["ps"], resolver=self.resolver, data_dir=self.data_dir,
+            policy=self.policy, pending_ttl=self.pending_ttl, clock=self.clock,
+            code_factory=self._code if self.docs else None, id_factory=self._ids("pending") if self.docs else None,
+            dev=self.dev,
+        )
+        self._add("ps", self.ps.app)
+
+    def restart_ps(self) -> None:
+        """Stop the PS and start a new one on the same data directory (DESIGN §4 "State")."""
+        self._start_ps()
+
+    # -- using -------------------------------------------------------------------------------------
+    def url(self, name: str) -> str:
+        """Where a browser reaches ``name`` (its loopback URL; the identifier in dev mode)."""
+        return self.identifiers[name] if self.dev else self.hosts.url_of(self.identifiers[name])
+
+    def new_agent(self, local: str = "notebook", *, person: str = "mcp-user", **options) -> Agent:
+        """A new agent bootstrapped at the PS's Agent Provider and bound to ``person``."""
+        key = self.key(f"agent/{local}")
+        token = self.ps.issue_agent_token(local, key, person=person)
+        return Agent(key, token, clock=self.clock, dev=self.dev, **options)
+
+    def client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
+        """A sync ``httpx.Client`` on the lab's network, signing as ``agent`` and traced as ``source``."""
+        kwargs = {"event_hooks": self.trace.sync_event_hooks(source), "timeout": 60}
+        if agent is not None:
+            kwargs["auth"] = agent.auth(**auth_options)
+        return self.hosts.client(**kwargs)
+
+    def async_client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
+        kwargs = {"event_hooks": self.trace.event_hooks(source), "timeout": 60}
+        if agent is not None:
+            kwargs["auth"] = agent.auth(**auth_options)
+        return self.hosts.async_client(**kwargs)
+
+    def stop(self) -> None:
+        self.hosts.stop()
+        self.ps.store.close()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        parties = ", ".join(f"{NAMES[n]}={self.identifiers[n]}" for n in IDENTIFIERS)
+        return f"Lab(mode={self.hosts.mode!r}, docs={self.docs}, {parties})"

@@ -1,0 +1,148 @@
+"""``aauth-kit serve`` and ``aauth-kit demo``: the cast as real servers on 127.0.0.1.
+
+``serve`` runs the whole cast in dev mode at the seed's ports (PS 8765, backend 8000,
+supply-chain 9999, market-analysis 9998), so curl, a browser or an agent written in
+another language can talk to it; identifiers are ``http://127.0.0.1:PORT`` (an explicit
+dev mode: the draft wants ``https://host``).  ``demo`` plays the seed's consent story in
+the terminal, printing every message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from .errors import AAuthError
+from .lab import NAMES, SEED_PORTS, Lab
+from .message import HttpMessage
+from .tokens import decode_unverified
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> None:
+    default = (lambda name: SEED_PORTS[name]) if seed_ports else (lambda name: 0)
+    parser.add_argument("--ps-port", type=int, default=default("ps"))
+    parser.add_argument("--backend-port", type=int, default=default("backend"))
+    parser.add_argument("--sca-port", type=int, default=default("supply_chain"))
+    parser.add_argument("--maa-port", type=int, default=default("market_analysis"))
+    parser.add_argument("--consent-scopes", type=_list, default=None, help="comma-separated scopes that need consent")
+    parser.add_argument("--consent-prefixes", type=_list, default=None, help="comma-separated scope prefixes that need consent")
+    parser.add_argument("--pending-ttl", type=float, default=600, metavar="SECONDS", help="lifetime of a pending consent")
+    parser.add_argument("--data-dir", default=None, help="where the PS keeps its SQLite file (default: a new temp dir)")
+
+
+def lab_from(args) -> Lab:
+    ports = {"ps": args.ps_port, "backend": args.backend_port, "supply_chain": args.sca_port, "market_analysis": args.maa_port}
+    return Lab(
+        dev=True, ports=ports, consent_scopes=args.consent_scopes, consent_prefixes=args.consent_prefixes,
+        pending_ttl=args.pending_ttl, data_dir=args.data_dir,
+    )
+
+
+def describe(lab: Lab) -> str:
+    lines = ["aauth-kit cast (dev mode: identifiers are http://127.0.0.1:PORT, not https://host)"]
+    for name, identifier in lab.identifiers.items():
+        lines.append(f"  {NAMES[name]:<16} {identifier}")
+    lines += [
+        f"  backend web page {lab.identifiers['backend']}/",
+        "  person login     mcp-user / user123",
+        f"  consent scopes   {', '.join(lab.policy.scopes) or '(none)'}",
+        f"  consent prefixes {', '.join(lab.policy.prefixes) or '(none)'}",
+        f"  PS data          {lab.data_dir}",
+    ]
+    return "\n".join(lines)
+
+
+def serve(args) -> int:
+    """Run until Ctrl-C or SIGTERM, then stop every server."""
+    try:
+        lab = lab_from(args)
+    except (AAuthError, OSError, ValueError) as exc:
+        print(f"aauth-kit serve: cannot start: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(describe(lab), flush=True)
+    print("Ctrl-C stops the cast.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        lab.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+# -- demo -----------------------------------------------------------------------------------
+def _short(value: str, limit: int = 96) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def render_message(message: HttpMessage) -> str:
+    """A message as it looks on the wire, long values shortened, JWTs in bodies decoded."""
+    if message.status is None:
+        lines = [f"{message.method} {message.target_uri}"]
+    else:
+        lines = [f"HTTP/1.1 {message.status}"]
+    lines += [f"{name}: {_short(value)}" for name, value in message.headers if name.lower() in _SHOWN]
+    if message.body:
+        lines.append("")
+        lines.append(_short(message.body.decode("utf-8", "replace"), 400))
+        try:
+            body = json.loads(message.body)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for name, value in body.items():
+                if isinstance(value, str) and value.count(".") == 2 and name.endswith("token"):
+                    try:
+                        decoded = decode_unverified(value)
+                    except AAuthError:
+                        continue
+                    lines.append(f"  {name} decoded: {json.dumps(decoded.header)} {json.dumps(decoded.payload)}")
+    return "\n".join(lines)
+
+
+_SHOWN = {
+    "signature-key", "signature-input", "aauth-requirement", "location", "retry-after", "prefer",
+    "content-type", "signature-error", "cache-control",
+}
+
+
+def demo(args) -> int:
+    """Play the seed's consent story: sign → 401 → person token → 401 + resource token →
+    202 → consent → 200 → retry → 200, printing each exchange."""
+    lab = lab_from(args)
+    lab.trace.subscribe(lambda ex: print(
+        f"\n── {ex.index + 1}. {ex.source} → {ex.target}\n{render_message(ex.request)}\n"
+        f"── {ex.target} → {ex.source}\n{render_message(ex.response)}", flush=True))
+
+    def on_interaction(interaction) -> None:
+        print(f"\n>>> The PS needs the person's consent. Code {interaction.code}", flush=True)
+        if args.approve or args.deny:
+            lab.ps.decide(interaction.code, approved=bool(args.approve))
+            print(f">>> decided from the command line: {'approved' if args.approve else 'denied'}", flush=True)
+        else:
+            print(f">>> Open {interaction.link()} and log in as mcp-user / user123", flush=True)
+
+    agent = lab.new_agent("demo", on_interaction=on_interaction, wait=30)
+    print(describe(lab), flush=True)
+    try:
+        with lab.client(agent, source="Agent") as client:
+            response = client.post(f"{lab.identifiers['supply_chain']}/optimize", json={"prompt": args.prompt})
+        print(f"\nResult ({response.status_code}):\n{json.dumps(response.json(), indent=2)[:2000]}")
+        return 0 if response.status_code == 200 else 1
+    except AAuthError as exc:
+        print(f"\nThe flow ended with {exc.code}: {exc.detail}")
+        return 1
+    finally:
+        lab.stop()

@@ -1,0 +1,140 @@
+"""The supply-chain agent (SCA): a resource, and an agent when it calls the market analyst.
+
+As a resource (draft -11 §6) it protects four routes with the three access modes:
+
+======================  ==============  ==========================
+route                   access          scope
+======================  ==============  ==========================
+``GET /inventory``      agent-token     —  (who the agent is is enough)
+``GET /check``          person-token    —  (a person stands behind the agent)
+``POST /check``         auth-token      ``supply-chain:check``
+``POST /optimize``      auth-token      ``supply-chain:optimize`` (the seed's consent scope)
+======================  ==============  ==========================
+
+When the prompt asks for market analysis, the SCA calls the market-analysis agent as a
+-11 §10.1 call chain: it is its own Agent Provider (``/.well-known/aauth-agent.json``
+names the SCA itself as issuer), signs with a self-issued agent token, and asks the
+caller's PS for a person token and an auth token with the caller's auth token as
+``upstream_token``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from aauth_kit import tokens
+from aauth_kit.agent import Agent
+from aauth_kit.errors import AAuthError
+from aauth_kit.keys import Key
+from aauth_kit.metadata import AGENT_DWK, agent_metadata
+from aauth_kit.resource import Resource
+
+from . import supply_chain_data as data
+
+SCOPES = {
+    "supply-chain:check": "Check whether any laptop part runs out before its next delivery.",
+    "supply-chain:read": "Read the laptop parts inventory.",
+    "supply-chain:optimize": "Compute purchasing recommendations for the laptop supply chain "
+    "(the person's consent is asked by default).",
+}
+AGENT_LOCAL = "supply-chain"
+
+
+def decoded_authorization(resource: str, token: str) -> dict:
+    """An auth token as the job results show it: header and claims, never the raw token."""
+    decoded = tokens.decode_unverified(token)
+    return {"resource": resource, "header": decoded.header, "claims": decoded.payload}
+
+
+class SupplyChainAgent:
+    """The SCA app.  ``client_factory(auth=…)`` returns an ``httpx.AsyncClient`` on the
+    lab's network; ``market_analysis`` is the market analyst's identifier."""
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        key: Key,
+        agent_key: Key,
+        resolver,
+        client_factory: Callable,
+        market_analysis: str,
+        clock: Callable[[], float] = time.time,
+        dev: bool = False,
+    ):
+        self.identifier = identifier
+        self.key = key
+        self.agent_key = agent_key
+        self.client_factory = client_factory
+        self.market_analysis = market_analysis
+        self.clock = clock
+        self.dev = dev
+        self.agent_id = f"aauth:{AGENT_LOCAL}@{identifier.split('://', 1)[1].split(':')[0]}"
+        self.resource = Resource(
+            identifier, key=key, resolver=resolver, name="Supply-chain agent",
+            description="Inventory, health checks and purchasing recommendations for the laptop supply chain.",
+            scope_descriptions=SCOPES, clock=clock, dev=dev,
+        )
+        routes = [
+            self.resource.route("/inventory", self.get_inventory, access="agent-token"),
+            self.resource.route("/check", self.get_check, access="person-token"),
+            self.resource.route("/check", self.post_check, methods=("POST",), scope="supply-chain:check"),
+            self.resource.route("/optimize", self.post_optimize, methods=("POST",), scope="supply-chain:optimize"),
+            Route("/.well-known/aauth-agent.json", self.agent_metadata),
+            Route("/health", lambda request: JSONResponse({"status": "ok"})),
+        ]
+        self.app = self.resource.app(routes)
+
+    # -- as its own Agent Provider (-11 §10.1 step 1) -------------------------------------
+    async def agent_metadata(self, request: Request) -> JSONResponse:
+        doc = agent_metadata(self.identifier, f"{self.identifier}/.well-known/jwks.json", name="Supply-chain agent")
+        return JSONResponse(doc)
+
+    def agent_token(self) -> str:
+        """A fresh self-issued ``aa-agent+jwt`` binding the SCA's request-signing key."""
+        now = int(self.clock())
+        return tokens.mint_agent_token(
+            self.key, iss=self.identifier, sub=self.agent_id, cnf=self.agent_key,
+            iat=now, exp=now + 600, kid=self.key.kid, dev=self.dev,
+        )
+
+    # -- routes ----------------------------------------------------------------------------
+    async def get_inventory(self, request: Request) -> JSONResponse:
+        return JSONResponse({"agent": request.state.caller.agent, "inventory": data.inventory()})
+
+    async def get_check(self, request: Request) -> JSONResponse:
+        iss, sub = request.state.caller.person
+        return JSONResponse({"person": {"iss": iss, "sub": sub}, **data.check()})
+
+    async def post_check(self, request: Request) -> JSONResponse:
+        return JSONResponse(data.check())
+
+    async def post_optimize(self, request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("prompt", ""), str):
+            raise AAuthError("invalid_request", 'send JSON {"prompt": str, "optimization_type"?: str}')
+        prompt = body.get("prompt") or "Optimize the laptop supply chain"
+        result = data.optimize(prompt, str(body.get("optimization_type") or "inventory"))
+        result["authorizations"] = []
+        if data.wants_market_analysis(prompt):
+            analysis, token = await self.ask_market_analysis(prompt, request.state.caller.token)
+            result["market_analysis"] = analysis
+            result["authorizations"].append(decoded_authorization(self.market_analysis, token))
+        return JSONResponse(result)
+
+    async def ask_market_analysis(self, prompt: str, upstream) -> tuple[dict, str]:
+        """-11 §10.1: call the market analyst on behalf of the caller's person."""
+        agent = Agent(self.agent_key, self.agent_token(), ps=upstream.ps or upstream.iss, clock=self.clock, dev=self.dev)
+        async with self.client_factory(auth=agent.auth(upstream_token=upstream.token)) as client:
+            response = await client.post(f"{self.market_analysis}/analyze", json={"question": prompt})
+        if response.status_code != 200:
+            raise AAuthError("server_error", f"the market-analysis agent answered {response.status_code}", status=502)
+        return response.json(), agent.auth_token_for(self.market_analysis)
