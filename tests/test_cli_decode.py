@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from aauth_kit import tokens
-from aauth_kit.cli import duration_in_words, main, time_in_words
+from aauth_kit.cli import main
+from aauth_kit.explain import duration_in_words, time_in_words
 from aauth_kit.keys import Key
 from aauth_kit.metadata import jwks
 
