@@ -1,0 +1,119 @@
+"""The Person Server's HTML pages: login, code entry, the consent page and its outcomes.
+
+The consent page is where -11 "User Interaction" happens: the person, logged in at
+their PS, sees who asks (the agent), for what (the resource, its scopes with the
+resource's own descriptions, the agent's justification) and the interaction code
+the agent showed, and answers Approve, Deny or Not now.  Every value is HTML-escaped;
+the justification is Markdown in -11 and shown here as plain text.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #1d2430; }
+h1 { font-size: 1.4rem; } .muted { color: #5a6472; font-size: .9rem; }
+.card { border: 1px solid #d6dbe3; border-radius: .5rem; padding: 1rem 1.25rem; margin: 1rem 0; }
+.code { font-family: ui-monospace, monospace; font-size: 1.2rem; letter-spacing: .1em; }
+blockquote { white-space: pre-wrap; border-left: 3px solid #d6dbe3; margin: .5rem 0; padding-left: .75rem; }
+label { display: block; margin: .5rem 0 .2rem; } input[type=text], input[type=password] { width: 100%; padding: .4rem; }
+button { padding: .5rem 1.1rem; margin: .75rem .5rem 0 0; border-radius: .35rem; border: 1px solid #8a94a3; cursor: pointer; }
+button.approve { background: #1f6feb; color: white; border-color: #1f6feb; } .error { color: #b42318; }
+"""
+
+
+def page(title: str, body: str) -> str:
+    """The common frame of every page."""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>'
+        f"<body>{body}</body></html>"
+    )
+
+
+def login_page(next_path: str, *, error: str | None = None, username: str = "") -> str:
+    """The person signs in; the form posts to ``/login`` and comes back to ``next_path``."""
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    return page(
+        "Sign in — Person Server",
+        f"<h1>Sign in to your Person Server</h1>{message}"
+        '<form method="post" action="/login">'
+        f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        f'<label for="username">Username</label><input type="text" id="username" name="username" value="{escape(username)}" autocomplete="username" required>'
+        '<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>'
+        '<button class="approve" type="submit">Sign in</button></form>',
+    )
+
+
+def code_page(*, error: str | None = None) -> str:
+    """Enter the code an agent displayed (-11: the agent may show ``url`` and ``code``)."""
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    return page(
+        "Enter code — Person Server",
+        f"<h1>Enter the code your agent shows</h1>{message}"
+        '<form method="get" action="/interaction"><label for="code">Code</label>'
+        '<input type="text" id="code" name="code" class="code" placeholder="XXXX-XXXX" required>'
+        '<button class="approve" type="submit">Continue</button></form>',
+    )
+
+
+def _scopes(scope: str | None, descriptions: dict) -> str:
+    items = "".join(
+        f"<li><code>{escape(s)}</code>" + (f" — {escape(str(descriptions[s]))}" if s in descriptions else "") + "</li>"
+        for s in (scope or "").split()
+    )
+    return f"<ul>{items}</ul>" if items else "<p>(no scopes)</p>"
+
+
+def consent_page(context: dict, *, csrf: str, callback: str | None, person: str) -> str:
+    """Who asks, for what, and why; Approve / Deny / Not now post back to ``/interaction``.
+
+    ``context`` is the consent API's view of the pending request (``kind``, ``agent``,
+    ``agent_name``, ``resource``, ``resource_name``, ``scope``, ``scope_descriptions``,
+    ``justification``, ``code``, ``expires_at``).
+    """
+    agent = escape(context.get("agent_name") or context["agent"])
+    agent_id = escape(context["agent"])
+    resource = escape(context.get("resource_name") or context.get("resource") or "")
+    kind = context["kind"]
+    if kind == "agent_approval":
+        ask = f"<p>A new agent, <strong>{agent}</strong> (<code>{agent_id}</code>), asks to act for you.</p>"
+        detail = f'<p class="muted">Its key thumbprint: <code>{escape(context.get("agent_jkt", ""))}</code></p>'
+    elif kind == "person_token":
+        ask = (f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks to act as you at "
+               f"<strong>{resource}</strong> (<code>{escape(context['resource'])}</code>).</p>")
+        detail = ""
+    else:
+        ask = (f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks for access to "
+               f"<strong>{resource}</strong> (<code>{escape(context['resource'])}</code>) on your behalf.</p>")
+        detail = "<p>It asks for:</p>" + _scopes(context.get("scope"), context.get("scope_descriptions") or {})
+    why = context.get("justification")
+    justification = f"<p>Its reason:</p><blockquote>{escape(why)}</blockquote>" if why else ""
+    hidden = (
+        f'<input type="hidden" name="pending_id" value="{escape(context["pending_id"])}">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        + (f'<input type="hidden" name="callback" value="{escape(callback)}">' if callback else "")
+    )
+    return page(
+        "Consent — Person Server",
+        f'<h1>Do you allow this?</h1><p class="muted">Signed in as {escape(person)}</p>'
+        f'<div class="card">{ask}{detail}{justification}'
+        f'<p class="muted">Check that your agent shows the code <span class="code">{escape(context.get("code") or "")}</span>. '
+        f"This request expires at {escape(context['expires_at'])}.</p></div>"
+        f'<form method="post" action="/interaction">{hidden}'
+        '<button class="approve" type="submit" name="decision" value="approve">Approve</button>'
+        '<button type="submit" name="decision" value="deny">Deny</button>'
+        '<button type="submit" name="decision" value="abandon">Not now</button></form>',
+    )
+
+
+def done_page(status: str) -> str:
+    """After the decision, when there is no callback to return to."""
+    said = {"approved": "You approved the request.", "denied": "You denied the request.",
+            "abandoned": "You left the request unanswered."}[status]
+    return page("Done — Person Server", f"<h1>{escape(said)}</h1><p>You can close this window.</p>")
+
+
+def error_page(title: str, detail: str) -> str:
+    return page(f"{title} — Person Server", f'<h1>{escape(title)}</h1><p class="error">{escape(detail)}</p>')
