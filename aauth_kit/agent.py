@@ -300,7 +300,8 @@ class AAuthFlow(httpx.Auth):
             response = yield from self._deferred(response, self.agent.agent_token, resource, scope)
         if response.status_code != 200:
             raise _flow_error(response)
-        value = _json(response).get(member) if isinstance(_json(response), dict) else None
+        body = _json(response)
+        value = body.get(member) if isinstance(body, dict) else None
         if not isinstance(value, str):
             raise FlowError("invalid_response", f"the 200 from {response.request.url} has no {member}", status=502, response=response)
         return value
