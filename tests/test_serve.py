@@ -1,0 +1,111 @@
+"""``aauth-kit serve`` and ``aauth-kit demo`` as real processes (issue 3 item 6): the
+seed's consent story with nothing but plain HTTP against the printed URLs."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aauth_kit.transport import httpx
+
+LIMIT = 60  # hang guard only
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "aauth_kit.cli", *args]
+
+
+@pytest.fixture
+def served(tmp_path):
+    ps, backend, sca, maa = free_ports(4)
+    process = subprocess.Popen(
+        cli("serve", "--ps-port", str(ps), "--backend-port", str(backend), "--sca-port", str(sca),
+            "--maa-port", str(maa), "--data-dir", str(tmp_path), "--consent-scopes", "supply-chain:optimize",
+            "--pending-ttl", "120"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Ctrl-C" in line:
+            break
+    banner = "".join(lines)
+    assert "Ctrl-C" in banner, banner + process.stderr.read()
+    yield process, banner, {"ps": f"http://127.0.0.1:{ps}", "backend": f"http://127.0.0.1:{backend}"}
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_serve_prints_the_cast_and_credentials(served):
+    _, banner, urls = served
+    assert urls["ps"] in banner and urls["backend"] in banner
+    assert "mcp-user / user123" in banner
+    assert "dev mode" in banner
+    assert "supply-chain:optimize" in banner
+
+
+def test_seed_consent_story_over_plain_http(served):
+    process, _, urls = served
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        assert http.get(f"{urls['ps']}/.well-known/aauth-person.json").json()["issuer"] == urls["ps"]
+        request_id = http.post(f"{urls['backend']}/optimization/start", json={}).json()["request_id"]
+        deadline = time.monotonic() + LIMIT
+        while (progress := http.get(f"{urls['backend']}/optimization/progress/{request_id}").json())["status"] not in (
+            "interaction_required", "failed", "completed"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert progress["status"] == "interaction_required", progress
+        session = http.post(f"{urls['ps']}/login", json={"username": "mcp-user", "password": "user123"}).json()["session"]
+        bearer = {"Authorization": f"Bearer {session}"}
+        pending = http.get(f"{urls['ps']}/consent", params={"code": progress["interaction_code"]}, headers=bearer).json()
+        http.post(f"{urls['ps']}/consent/{pending['pending_id']}/decision", json={"approved": True}, headers=bearer)
+        while (progress := http.get(f"{urls['backend']}/optimization/progress/{request_id}").json())["status"] not in (
+            "failed", "completed"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert progress["status"] == "completed", progress
+        results = http.get(f"{urls['backend']}/optimization/results/{request_id}").json()
+    assert results["authorizations"][0]["claims"]["iss"] == urls["ps"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=LIMIT) == 0
+    assert "stopped" in process.stdout.read()
+
+
+@pytest.mark.parametrize("decision, code", [("--approve", 0), ("--deny", 1)])
+def test_demo_plays_the_story_in_the_terminal(decision, code, tmp_path):
+    result = subprocess.run(cli("demo", decision, "--data-dir", str(tmp_path)), capture_output=True, text=True,
+                            timeout=LIMIT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert result.returncode == code, result.stdout + result.stderr
+    out = result.stdout
+    assert "requirement=person-token" in out and "requirement=auth-token" in out
+    assert "HTTP/1.1 202" in out and re.search(r"code \w{4}-\w{4}", out, re.IGNORECASE)
+    if decision == "--approve":
+        assert '"typ": "aa-auth+jwt"' in out and "Result (200)" in out
+    else:
+        assert "denied" in out
+    assert "Traceback" not in out + result.stderr
