@@ -95,8 +95,9 @@ DB_FILE = "ps.sqlite3"
 POLL_INTERVAL = 5
 #: The longest a poll is held, whatever ``Prefer: wait`` asks (RFC 7240 lets a server honour less).
 MAX_WAIT = 300
-#: -11: person and auth tokens live at most an hour.
+#: -11: person and auth tokens live at most an hour; agent tokens SHOULD stay under a day.
 TOKEN_LIFETIME = 3600
+AGENT_TOKEN_LIFETIME = 3600
 MAX_JUSTIFICATION = 4000
 _FINAL_ERRORS = {"denied": "denied", "abandoned": "abandoned", "expired": "expired"}
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -380,17 +381,17 @@ class PersonServer:
 
     # -- Python-side API --------------------------------------------------------------------
     def issue_agent_token(self, local: str, agent_key: Key | dict, *, person: str = "mcp-user",
-                          lifetime: int = 3600, name: str | None = None) -> str:
+                          lifetime: int = AGENT_TOKEN_LIFETIME, name: str | None = None) -> str:
         """As Agent Provider, issue ``aauth:{local}@{host}`` an agent token binding
         ``agent_key`` and bind the agent to ``person`` (the lab's bootstrap; -11 §5.3)."""
         if self.store.get_user(person) is None:
             raise UsageError(f"no person {person!r} at this PS")
         agent_id = self._agent_id(local)
-        jwk = agent_key.public_jwk(kid=False) if isinstance(agent_key, Key) else Key.from_jwk(agent_key).public_jwk(kid=False)
-        jkt = Key.from_jwk(jwk).thumbprint()
-        self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=jkt, username=person,
+        public = agent_key if isinstance(agent_key, Key) else Key.from_jwk(agent_key, require_alg=True)
+        self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=public.thumbprint(), username=person,
                                 status="approved", name=name)
-        return self._mint_agent_token(agent_id, jwk, lifetime=lifetime, actor=person)["agent_token"]
+        issued = self._mint_agent_token(agent_id, public.public_jwk(kid=False), lifetime=lifetime, actor=person)
+        return issued["agent_token"]
 
     def pending_codes(self) -> list[str]:
         """The interaction codes of the live pending requests, oldest first (display form)."""
@@ -463,7 +464,8 @@ class PersonServer:
         if not isinstance(value, str):
             raise AAuthError("invalid_request", f"{param}_token must be a string")
         try:
-            token = await tokens.verify_token(value, resolver=self.resolver, now=int(self.clock()), dev=self.dev, **checks)
+            token = await tokens.verify_token(
+                value, resolver=self.resolver, now=int(self.clock()), dev=self.dev, **checks)
         except TokenError as error:
             raise error.as_parameter_error(param) from None
         if self.store.is_revoked(token.iss, token.jti):
@@ -614,14 +616,16 @@ class PersonServer:
             if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
                 person = agent.username
         jwk = verified.key.public_jwk(kid=False)
+        justification, can_interact = _optional_string(body, "justification"), _can_interact(body)
         if person is None:  # nobody stands behind this agent yet: a person must claim it
-            _check_capabilities(body)
+            _reachable(can_interact)
             request_data = {"agent_ap": agent_token.iss, "cnf_jwk": jwk, "caps": caps,
                             **await self._resource_info(resource)}
             return await self._defer(message, "person_token", agent_token.sub, verified, request_data,
-                                     resource=resource, justification=_optional_string(body, "justification"),
+                                     resource=resource, justification=justification,
                                      agent_name=await self._agent_name(agent_token.sub, agent_token.iss))
-        result = self._mint_person_token(person, resource, jwk, caps, agent_id=agent_token.sub, mission_s256=mission_s256)
+        result = self._mint_person_token(person, resource, jwk, caps, agent_id=agent_token.sub,
+                                         mission_s256=mission_s256)
         return self._token_response(result)
 
     # -- POST /auth-token (-11 §7.2, wire §5.5, §7.6) -----------------------------------------
@@ -633,7 +637,7 @@ class PersonServer:
         for name in ("resource_token", "presented_token"):
             if name not in body:
                 raise AAuthError("invalid_request", f"{name} is required")
-        justification = _optional_string(body, "justification")
+        justification, can_interact = _optional_string(body, "justification"), _can_interact(body)
         # wire §7.6: the resource token is for this PS, names it as ps and binds the signing key
         resource_token = await self._verify_parameter(
             body["resource_token"], "resource", typ=tokens.RESOURCE_TYP, expected_aud=self.identifier,
@@ -659,7 +663,7 @@ class PersonServer:
                  "tenant": resource_token.tenant}
         if not self.policy.needs_consent(resource_token.scope):
             return self._token_response(self._mint_auth_token(grant, caps, agent_id=agent_token.sub))
-        _check_capabilities(body)
+        _reachable(can_interact)
         request_data = {"grant": grant, "caps": caps, "person": person,
                         **await self._resource_info(resource_token.iss)}
         return await self._defer(message, "auth_token", agent_token.sub, verified, request_data,
@@ -676,16 +680,17 @@ class PersonServer:
         if not isinstance(body.get("local"), str):
             raise AAuthError("invalid_request", "local (the agent's local name) is required")
         agent_id = self._agent_id(body["local"])
-        name = _optional_string(body, "name", limit=200)
+        name, can_interact = _optional_string(body, "name", limit=200), _can_interact(body)
         jwk, jkt = verified.key.public_jwk(kid=False), verified.key.thumbprint()
         known = self.store.get_agent(agent_id)
         if known is not None and known.ap_issuer == self.identifier and known.agent_jkt != jkt:
             raise AAuthError("conflict", f"{agent_id} is registered with another key")
         if self.auto_approve_agents or (known is not None and known.status == "approved"):
             self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=jkt, status="approved", name=name)
-            return self._token_response(self._mint_agent_token(agent_id, jwk, lifetime=3600, actor=self.identifier))
+            result = self._mint_agent_token(agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=self.identifier)
+            return self._token_response(result)
+        _reachable(can_interact)
         self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=jkt, name=name)
-        _check_capabilities(body)
         request_data = {"agent_ap": self.identifier, "cnf_jwk": jwk}
         return await self._defer(message, "agent_approval", agent_id, verified, request_data, agent_name=name)
 
@@ -790,7 +795,8 @@ class PersonServer:
             result = self._mint_person_token(pending.decided_by, pending.resource, data["cnf_jwk"], data["caps"],
                                              agent_id=agent_id)
         else:
-            result = self._mint_agent_token(agent_id, data["cnf_jwk"], lifetime=3600, actor=pending.decided_by)
+            result = self._mint_agent_token(agent_id, data["cnf_jwk"], lifetime=AGENT_TOKEN_LIFETIME,
+                                            actor=pending.decided_by)
         with contextlib.suppress(AAuthError):  # a concurrent poll completed it first: its result stands
             self.store.set_result(pending.id, result)
 
@@ -800,7 +806,8 @@ class PersonServer:
             pending = self.store.cancel(pending_id)
         except AAuthError as error:
             raise _gone() if error.code in ("conflict", "expired") else error
-        self.store.audit(pending.agent_id, "pending_cancelled", pending.resource or pending.agent_id, {"pending_id": pending_id})
+        self.store.audit(pending.agent_id, "pending_cancelled", pending.resource or pending.agent_id,
+                         {"pending_id": pending_id})
         self.waiters.notify(pending_id)
         return Response(status_code=204)
 
@@ -866,7 +873,7 @@ class PersonServer:
     def _person(self, request: Request) -> str:
         session = self._session(request)
         if session is None:
-            raise AAuthError("unauthorized", "sign in first: POST /login, then send the cookie or Authorization: Bearer")
+            raise AAuthError("unauthorized", "sign in first: POST /login, then send its cookie or Bearer token")
         return session[0]
 
     async def login_endpoint(self, request: Request) -> Response:
@@ -1028,13 +1035,19 @@ class PersonServer:
         ])
 
 
-def _check_capabilities(body: dict) -> None:
-    """-11 §7.1/§7.2 ``capabilities``: an agent that says it cannot send its person to an
-    interaction page cannot get an answer that needs one (``403 user_unreachable``)."""
+def _can_interact(body: dict) -> bool:
+    """-11 §7.1/§7.2 ``capabilities`` (an array of strings): may the agent send its person to
+    an interaction page?  An agent that sends none is assumed able to (the seed's agents)."""
     capabilities = body.get("capabilities")
     if capabilities is None:
-        return
+        return True
     if not _strings(capabilities):
         raise AAuthError("invalid_request", "capabilities must be an array of strings")
-    if "interaction" not in capabilities:
+    return "interaction" in capabilities
+
+
+def _reachable(can_interact: bool) -> None:
+    """The answer needs the person: an agent that cannot show an interaction gets the
+    terminal ``403 user_unreachable``."""
+    if not can_interact:
         raise AAuthError("user_unreachable", "the person's consent is needed and the agent cannot show an interaction")

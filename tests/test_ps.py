@@ -215,6 +215,14 @@ def test_issued_agent_token_verifies_through_discovery(world):
     assert verified.jkt == world.agent_key.thumbprint()
     agent = world.ps.store.get_agent("aauth:backend@ps.example")
     assert (agent.username, agent.status, agent.name) == ("mcp-user", "approved", "Backend")
+    other = Key.from_seed("agent as jwk")
+    from_jwk = world.ps.issue_agent_token("jwk-agent", other.public_jwk(), person="alice")
+    assert decoded(from_jwk)["cnf"]["jwk"] == other.public_jwk(kid=False)
+    assert world.ps.store.get_agent("aauth:jwk-agent@ps.example").username == "alice"
+    from aauth_kit.errors import UsageError
+
+    with pytest.raises(UsageError):
+        world.ps.issue_agent_token("ghost", other, person="nobody")
 
 
 # -- person tokens ------------------------------------------------------------------------------
@@ -441,6 +449,18 @@ def test_pending_url_answers_only_to_the_agent_key_that_created_it(world):
     assert world.poll(url).status_code == 200
 
 
+def test_concurrent_polls_get_the_token_once(world):
+    """The final answer is given once: of two polls racing after the approval, one gets the
+    token and the other 410."""
+    url, code, _ = world.defer()
+    world.approve(code)
+    world.clock.advance(5)
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(r.status_code for r in pool.map(lambda _: world.poll(url, wait=5), range(2)))
+    assert statuses == [200, 410]
+    assert [t.typ for t in world.ps.store.list_tokens()].count("aa-auth+jwt") == 1
+
+
 def test_unknown_pending_url_is_404(world):
     response = world.poll(f"{PS}/pending/nothing-here")
     assert (response.status_code, error_of(response)) == (404, "not_found")
@@ -607,6 +627,7 @@ def test_interaction_page_refusals(world):
 
 def test_login_next_stays_on_the_ps(world):
     browser = world.hosts.client()
+    assert browser.get(f"{PS}/").headers["location"] == "/interaction"
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil"):
         response = browser.post(f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": target})
         assert (response.status_code, response.headers["location"]) == (303, "/interaction"), target
@@ -807,6 +828,10 @@ def test_capabilities_without_interaction_is_user_unreachable(world):
     assert world.send("POST", f"{PS}/auth-token", body=body).status_code == 202
     body["capabilities"] = "interaction"
     assert error_of(world.send("POST", f"{PS}/auth-token", body=body)) == "invalid_request"
+    presented = world.person_token()
+    granted = {"resource_token": world.resource_token(presented, "files:read"), "presented_token": presented}
+    assert error_of(world.send("POST", f"{PS}/auth-token", body={**granted, "capabilities": [1]})) == "invalid_request"
+    assert world.send("POST", f"{PS}/auth-token", body={**granted, "capabilities": []}).status_code == 200
 
 
 # -- call chaining (wire §5.10) -------------------------------------------------------------------------------------
@@ -826,7 +851,11 @@ def test_call_chaining_person_and_auth_tokens(world):
     for the downstream resource for the person behind the upstream token (exp capped by the
     upstream's), then an auth token with presented + upstream tokens; sub comes from the
     downstream resource token, never from upstream."""
-    upstream = world.person_token(CHAIN)  # the backend's person token for CHAIN
+    now = int(world.clock())
+    mission = "x" * 43
+    upstream = tokens.mint_person_token(  # the backend's person token for CHAIN, on a mission
+        world.ps_key, iss=PS, aud=CHAIN, sub=world.ps.subject("mcp-user", CHAIN), cnf=world.agent_key,
+        iat=now, exp=now + 300, mission_s256=mission)  # before the chain token ends
     key, token = chain_agent(world)
     response = world.send("POST", f"{PS}/person-token", key=key, token=token,
                           body={"resource": RES, "upstream_token": upstream})
@@ -834,14 +863,16 @@ def test_call_chaining_person_and_auth_tokens(world):
     person_token = response.json()["person_token"]
     claims = decoded(person_token)
     assert (claims["aud"], claims["sub"]) == (RES, world.ps.subject("mcp-user", RES))
-    assert claims["cnf"]["jwk"] == key.public_jwk(kid=False) and claims["exp"] <= decoded(upstream)["exp"]
-    body = {"resource_token": world.resource_token(person_token, agent_key=key), "presented_token": person_token,
-            "upstream_token": upstream}
+    assert claims["cnf"]["jwk"] == key.public_jwk(kid=False) and claims["exp"] == decoded(upstream)["exp"]
+    assert claims["mission_s256"] == mission  # copied from upstream (wire §5.10 step 2)
+    resource_token = world.resource_token(person_token, agent_key=key, mission_s256=mission)
+    body = {"resource_token": resource_token, "presented_token": person_token, "upstream_token": upstream}
     auth = world.send("POST", f"{PS}/auth-token", key=key, token=token, body=body)
     assert auth.status_code == 200, auth.text
     auth_claims = decoded(auth.json()["auth_token"])
     assert (auth_claims["aud"], auth_claims["sub"]) == (RES, claims["sub"])
     assert auth_claims["cnf"]["jwk"] == key.public_jwk(kid=False)
+    assert (auth_claims["mission_s256"], auth_claims["exp"]) == (mission, decoded(upstream)["exp"])
 
 
 def test_call_chaining_refusals(world):
