@@ -68,6 +68,11 @@ class Trace:
     def subscribe(self, listener: Callable[[Exchange], None]) -> None:
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Callable[[Exchange], None]) -> None:
+        """Stop calling ``listener`` (a widget that was closed or re-created); unknown ones are ignored."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def begin(self, source: str, request: HttpMessage) -> Exchange:
         with self._lock:
             exchange = Exchange(len(self.exchanges), source, self.party(request.target_uri), request, started=self.clock())

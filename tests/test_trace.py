@@ -59,3 +59,15 @@ def test_async_client_hooks_record_too(hosts):
     assert (exchange.source, exchange.target, exchange.status) == ("Backend", "resource.example", 200)
     trace.clear()
     assert trace.exchanges == [] and trace.parties() == []
+
+
+def test_unsubscribed_listeners_are_no_longer_called(hosts):
+    trace = Trace()
+    kept, dropped = [], []
+    trace.subscribe(kept.append)
+    trace.subscribe(dropped.append)
+    trace.unsubscribe(dropped.append)
+    trace.unsubscribe(print)  # never subscribed: ignored
+    with hosts.client(event_hooks=trace.sync_event_hooks("Agent")) as client:
+        client.post("https://resource.example/data")
+    assert kept == trace.exchanges and dropped == []
