@@ -110,13 +110,14 @@ class Lab:
         self._start_ps()
         self.market_analysis = MarketAnalysisAgent(
             self.identifiers["market_analysis"], key=self.keys["market_analysis"], resolver=self.resolver,
-            clock=self.clock, dev=dev,
+            clock=self.clock, id_factory=self._ids("maa") if docs else None, dev=dev,
         )
         self._add("market_analysis", self.market_analysis.app)
         self.supply_chain = SupplyChainAgent(
             self.identifiers["supply_chain"], key=self.keys["supply_chain"], agent_key=self.keys["supply_chain_agent"],
             resolver=self.resolver, client_factory=self._client_factory("Supply chain"),
-            market_analysis=self.identifiers["market_analysis"], clock=self.clock, dev=dev,
+            market_analysis=self.identifiers["market_analysis"], clock=self.clock,
+            id_factory=self._ids("sca") if docs else None, dev=dev,
         )
         self._add("supply_chain", self.supply_chain.app)
         backend_token = self.ps.issue_agent_token("backend", self.keys["backend"], person="mcp-user")

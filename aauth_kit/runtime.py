@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from .errors import UsageError
@@ -300,6 +301,10 @@ class ServerHandle:
                 log_config=None,  # leave the kernel's logging configuration alone
                 proxy_headers=True,
                 forwarded_allow_ips="127.0.0.1",
+                # socket and ASGI mode answer with the same headers, so a docs-mode
+                # notebook shows the same bytes either way (DESIGN §4 "Determinism")
+                server_header=False,
+                date_header=False,
             )
             self._server = server_class(config)
             self._task = asyncio.create_task(self._serve())
@@ -393,11 +398,15 @@ def start_server(
     *,
     start_timeout: float = 10.0,
     stop_timeout: float = 10.0,
+    on_ready: Callable[[ServerHandle], None] | None = None,
 ) -> ServerHandle:
     """Serve ``app`` with uvicorn on the kit's loop thread and return once it listens.
 
     ``port=0`` picks a free port (``handle.port`` is the real one).  A server already
-    registered under ``name`` is stopped first, so re-running a notebook cell is safe.
+    registered under ``name`` is replaced, so re-running a notebook cell is safe: on a
+    free port the new server starts first, ``on_ready(handle)`` runs (a virtual host
+    switches its route there) and only then the old one stops — no moment without a
+    server; a fixed port must be released first.
     Raises :class:`ServerStartError` with the reason (port in use, lifespan failure,
     timeout) and never ``SystemExit``; must not be called on the loop thread.
     """
@@ -406,7 +415,7 @@ def start_server(
         raise UsageError("start_server() blocks until the server listens; call it from a plain thread or a cell")
     with _registry_lock:
         old = _registry.get(name)
-        if old is not None:
+        if old is not None and port != 0:
             old.stop()
         sock = _bind(name, host, port)
         handle = ServerHandle(name, app, host, sock.getsockname()[1], loop_thread, stop_timeout, _socket=sock)
@@ -415,6 +424,10 @@ def start_server(
         except TimeoutError as exc:
             raise ServerStartError(f"{name}: start and clean-up did not finish in time") from exc
         _registry[name] = handle
+        if on_ready is not None:
+            on_ready(handle)
+        if old is not None and port == 0:
+            old.stop()
     return handle
 
 
@@ -473,18 +486,24 @@ class Hosts:
         ``http://127.0.0.1:PORT`` and outside clients connect to it directly).
         """
         origin = identifier_origin(identifier)
-        self._remove(origin)
         if self.mode == "socket":
-            handle = start_server(
-                app, origin, port=port, start_timeout=self.start_timeout, stop_timeout=self.stop_timeout
+
+            def switch(handle: ServerHandle) -> None:
+                self._servers[origin] = handle
+                self.routes[origin] = (handle.host, handle.port)
+
+            start_server(
+                app, origin, port=port, start_timeout=self.start_timeout, stop_timeout=self.stop_timeout,
+                on_ready=switch,
             )
-            self._servers[origin] = handle
-            self.routes[origin] = (handle.host, handle.port)
         else:
             lifespan = Lifespan(app, origin)
             self.loop_thread.run(lifespan.startup(self.start_timeout), timeout=self.start_timeout + 1.0)
+            old = self._lifespans.get(origin)
             self._lifespans[origin] = lifespan
             self.routes[origin] = lifespan
+            if old is not None:
+                self.loop_thread.run(old.shutdown(self.stop_timeout), timeout=self.stop_timeout + 1.0)
         return origin
 
     def _remove(self, origin: str) -> None:

@@ -23,12 +23,15 @@ SCOPES = {"market-analysis:analyze": "Analyse laptop market trends and component
 
 
 class MarketAnalysisAgent:
-    def __init__(self, identifier: str, *, key: Key, resolver, clock: Callable[[], float] = time.time, dev: bool = False):
+    def __init__(
+        self, identifier: str, *, key: Key, resolver, clock: Callable[[], float] = time.time,
+        id_factory: Callable[[], str] | None = None, dev: bool = False,
+    ):
         self.identifier = identifier
         self.resource = Resource(
             identifier, key=key, resolver=resolver, name="Market-analysis agent",
             description="Laptop market trends and component price movements.",
-            scope_descriptions=SCOPES, clock=clock, dev=dev,
+            scope_descriptions=SCOPES, clock=clock, id_factory=id_factory, dev=dev,
         )
         self.app = self.resource.app([
             self.resource.route("/analyze", self.analyze, methods=("POST",), scope="market-analysis:analyze"),

@@ -65,9 +65,11 @@ class SupplyChainAgent:
         client_factory: Callable,
         market_analysis: str,
         clock: Callable[[], float] = time.time,
+        id_factory: Callable[[], str] | None = None,
         dev: bool = False,
     ):
         self.identifier = identifier
+        self.id_factory = id_factory
         self.key = key
         self.agent_key = agent_key
         self.client_factory = client_factory
@@ -78,7 +80,7 @@ class SupplyChainAgent:
         self.resource = Resource(
             identifier, key=key, resolver=resolver, name="Supply-chain agent",
             description="Inventory, health checks and purchasing recommendations for the laptop supply chain.",
-            scope_descriptions=SCOPES, clock=clock, dev=dev,
+            scope_descriptions=SCOPES, clock=clock, id_factory=id_factory, dev=dev,
         )
         routes = [
             self.resource.route("/inventory", self.get_inventory, access="agent-token"),
@@ -92,7 +94,9 @@ class SupplyChainAgent:
 
     # -- as its own Agent Provider (-11 §10.1 step 1) -------------------------------------
     async def agent_metadata(self, request: Request) -> JSONResponse:
-        doc = agent_metadata(self.identifier, f"{self.identifier}/.well-known/jwks.json", name="Supply-chain agent")
+        doc = agent_metadata(
+            self.identifier, f"{self.identifier}/.well-known/jwks.json", name="Supply-chain agent", dev=self.dev
+        )
         return JSONResponse(doc)
 
     def agent_token(self) -> str:
@@ -101,6 +105,7 @@ class SupplyChainAgent:
         return tokens.mint_agent_token(
             self.key, iss=self.identifier, sub=self.agent_id, cnf=self.agent_key,
             iat=now, exp=now + 600, kid=self.key.kid, dev=self.dev,
+            jti=self.id_factory() if self.id_factory else None,
         )
 
     # -- routes ----------------------------------------------------------------------------

@@ -381,6 +381,33 @@ def test_re_adding_an_identifier_replaces_its_server():
             assert client.get(f"{PS}/echo").status_code == 200
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_replacing_a_party_leaves_no_moment_without_a_server(mode):
+    """A restarted party (Lab.restart_ps) takes over before the old one stops, so a client
+    polling through the swap never meets a closed port or an unknown host."""
+    with Hosts(mode) as hosts:
+        hosts.add(PS, make_app())
+        failures, done = [], threading.Event()
+
+        def hammer():
+            with hosts.client() as client:
+                while not done.is_set():
+                    try:
+                        client.get(f"{PS}/echo").raise_for_status()
+                    except Exception as exc:  # noqa: BLE001 - any failure is what this test counts
+                        failures.append(repr(exc))
+
+        worker = threading.Thread(target=hammer)
+        worker.start()
+        try:
+            for _ in range(3):
+                hosts.add(PS, make_app())
+        finally:
+            done.set()
+            worker.join(30)
+        assert failures == []
+
+
 def test_stop_all():
     handles = [start_server(make_app(), name) for name in ("a", "b")]
     stop_all()

@@ -1,0 +1,87 @@
+"""The Lab (issue 3 item 1): the whole cast in one call, docs mode determinism, the
+movable clock, and a restarted PS that keeps its pending requests (DESIGN §4)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from aauth_kit.agent import FlowError
+from aauth_kit.lab import DOCS_EPOCH, Lab, LabClock
+
+
+def wire(lab: Lab) -> list:
+    return [
+        (e.source, e.target, e.request.method, e.request.target_uri, e.request.headers, e.request.body,
+         e.response.status, e.response.headers, e.response.body)
+        for e in lab.trace.exchanges
+    ]
+
+
+def run_market_flow(tmp_path, mode: str) -> list:
+    with Lab(docs=True, mode=mode, data_dir=tmp_path, consent_scopes=[]) as lab:
+        agent = lab.new_agent("notebook")
+        with lab.client(agent) as client:
+            response = client.post("https://supply-chain.example/optimize", json={"prompt": "with market analysis"})
+        assert response.status_code == 200
+        return wire(lab)
+
+
+@pytest.mark.parametrize("mode", ["asgi", "socket"])
+def test_docs_mode_replays_byte_for_byte(tmp_path, mode):
+    # DESIGN §4 "Determinism": every header, token and body is the same on every run
+    first = run_market_flow(tmp_path / "a", mode)
+    second = run_market_flow(tmp_path / "b", mode)
+    assert len(first) == 12  # 4 exchanges backend→SCA/PS, 8 more for the SCA→MAA call chain
+    assert first == second
+
+
+def test_docs_clock_is_frozen_and_movable():
+    clock = LabClock(DOCS_EPOCH)
+    assert clock() == clock() == DOCS_EPOCH
+    clock.advance(600)
+    assert clock() == DOCS_EPOCH + 600
+
+
+def test_lab_names_every_party_and_serves_real_sockets(tmp_path):
+    with Lab(data_dir=tmp_path) as lab:
+        assert set(lab.identifiers.values()) == {
+            "https://ps.example", "https://backend.example", "https://supply-chain.example",
+            "https://market-analysis.example",
+        }
+        assert lab.url("backend").startswith("http://127.0.0.1:")
+        with lab.hosts.client() as client:
+            assert client.get(f"{lab.url('ps')}/.well-known/aauth-person.json").json()["issuer"] == "https://ps.example"
+        assert "PS=https://ps.example" in repr(lab)
+
+
+def test_advancing_the_clock_expires_a_pending_consent(tmp_path):
+    with Lab(docs=True, mode="asgi", data_dir=tmp_path, pending_ttl=300) as lab:
+        codes = []
+        agent = lab.new_agent("notebook", on_interaction=lambda i: (codes.append(i.code), lab.clock.advance(301)))
+        with lab.client(agent) as client, pytest.raises(FlowError) as info:
+            client.post("https://supply-chain.example/optimize", json={})
+        assert codes and info.value.code == "expired"
+
+
+def test_restarted_ps_completes_a_pending_flow(tmp_path):
+    # DESIGN §4 "State": the PS restarts while the person has not yet answered; the
+    # agent keeps polling the same pending URL and gets its token after the approval
+    with Lab(data_dir=tmp_path) as lab:
+        asked = threading.Event()
+        agent = lab.new_agent("notebook", on_interaction=lambda i: asked.set(), wait=1)
+        outcome = {}
+
+        def run():
+            with lab.client(agent) as client:
+                outcome["response"] = client.post("https://supply-chain.example/optimize", json={})
+
+        flow = threading.Thread(target=run)
+        flow.start()
+        assert asked.wait(30)
+        lab.restart_ps()
+        (code,) = lab.ps.pending_codes()
+        lab.ps.decide(code, True)
+        flow.join(60)
+        assert outcome["response"].status_code == 200
