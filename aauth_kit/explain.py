@@ -1,10 +1,11 @@
-"""Token explanations in words: what each AAuth token type is, what each JOSE header
-member and claim means, and NumericDates as dates and durations.
+"""AAuth in words: what each token type is, what each JOSE header member and claim
+means, NumericDates as dates and durations, and what each ``AAuth-Requirement`` value
+and ``Signature-Error`` code asks of the agent.
 
 The text follows draft -11 "AAuth Tokens", "Agent Tokens", "Person Tokens", "Resource
-Tokens", "Auth Tokens" and "Common JWT Verification".  ``aauth-kit decode`` prints
-:func:`describe_token`; the token inspector widget shows the same lines one by one.
-Nothing here verifies anything.
+Tokens", "Auth Tokens", "Common JWT Verification" and "Requirement Responses", and
+HTTP Signature Keys -09 §5.  ``aauth-kit decode`` prints :func:`describe_token`; the
+widgets show the same lines one by one.  Nothing here verifies anything.
 """
 
 from __future__ import annotations
@@ -96,6 +97,35 @@ CLAIM_EXPLANATIONS = {
     "act": "actor chain, removed in -11",
 }
 TIME_CLAIMS = ("iat", "exp", "nbf")
+#: What each -11 ``requirement`` value asks the agent to do ("Requirement Responses").
+REQUIREMENT_WORDS = {
+    "agent-token": "the resource wants to know which agent calls: sign again presenting an agent token",
+    "person-token": "the resource wants to know which person the agent acts for: get a person token "
+    "from the PS and present it",
+    "auth-token": "take the resource token to the PS auth token endpoint and come back presenting "
+    "the auth token it grants",
+    "interaction": "a person must act: open url, enter code, then keep polling the pending URL",
+    "approval": "the server is getting a person's approval itself: keep polling the pending URL",
+    "clarification": "the person asks a question (in the body): answer it at the pending URL",
+    "claims": "the access server needs identity claims (listed in the body) from the PS",
+}
+#: What each Signature-Error code (HTTP Signature Keys -09 §5.1) says went wrong.
+SIGNATURE_ERROR_WORDS = {
+    "unsupported_algorithm": "the signing algorithm is not one the server accepts (see Accept-Signature-Alg)",
+    "unsupported_scheme": "the Signature-Key scheme is not one the server accepts (see Accept-Signature-Scheme)",
+    "cache_miss": "the server no longer holds the cached key: send the full Signature-Key again",
+    "invalid_signature": "the signature is missing, malformed, too old, or does not verify over the signature base",
+    "invalid_input": "the signature does not cover every required component (see required_input)",
+    "invalid_request": "the signature headers cannot be parsed",
+    "invalid_key": "the key is unusable, or not the key the token binds (cnf.jwk)",
+    "unknown_key": "no key with that kid in the signer's JWKS",
+    "issuer_missing": "the issuer's metadata or JWKS could not be fetched",
+    "issuer_mismatch": "the metadata names another issuer than the one asked",
+    "invalid_jwt": "the token in Signature-Key is malformed, of the wrong typ, or its signature or claims fail",
+    "expired_jwt": "the token in Signature-Key has expired",
+    "revoked_jwt": "the token in Signature-Key has been revoked",
+    "clock_skew": "created (or iat) lies too far in the future: the clocks disagree",
+}
 _UNITS = (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
