@@ -43,6 +43,9 @@ RES = "https://files.example"  # a resource whose scopes the tests ask for
 CHAIN = "https://chain.example"  # a resource that is its own Agent Provider (call chaining)
 APP = "https://app.example"  # where callbacks land
 HANG_GUARD = 60  # seconds: only ever a guard against hangs, never a timing assertion
+#: Prefer: wait for polls that must be woken: longer than the hang guard, so a poll that
+#: is not woken ends the test with a timeout instead of quietly finding the decision later.
+HELD = 2 * HANG_GUARD
 SCOPE_DESCRIPTIONS = {"files:read": "Read your files.", "files:delete": "Delete your files."}
 
 
@@ -335,12 +338,12 @@ def test_approve_via_rest_then_poll(world):
 
 
 def test_held_poll_wakes_when_the_person_decides(world):
-    """DESIGN §4 "Deferred responses are event-driven": a poll held with Prefer: wait=30 returns
-    200 as soon as the decision lands (a missed wake would return 202 after 30 s)."""
+    """DESIGN §4 "Deferred responses are event-driven": a held poll returns 200 as soon as the
+    decision lands (a missed wake would hold it past the hang guard)."""
     url, code, _ = world.defer()
     pending_id = url.rsplit("/", 1)[1]
     with ThreadPoolExecutor(1) as pool:
-        held = pool.submit(world.poll, url, wait=30)
+        held = pool.submit(world.poll, url, wait=HELD)
         wait_until(lambda: world.ps.waiters.held(pending_id) == 1)
         world.approve(code)
         response = held.result(timeout=HANG_GUARD)
@@ -355,7 +358,7 @@ def test_held_poll_wakes_on_decisions_from_other_routes(world, route):
     url, code, _ = world.defer()
     pending_id = url.rsplit("/", 1)[1]
     with ThreadPoolExecutor(1) as pool:
-        held = pool.submit(world.poll, url, wait=30)
+        held = pool.submit(world.poll, url, wait=HELD)
         wait_until(lambda: world.ps.waiters.held(pending_id) == 1)
         if route == "python":
             threading.Thread(target=world.ps.decide, args=(code, True)).start()
@@ -403,12 +406,12 @@ def test_expiry_is_408_then_410(world):
 
 
 def test_a_held_poll_ends_when_the_request_expires(tmp_path):
-    """A held poll is bounded by the request's lifetime: 408 when it runs out (not 202 after
-    the whole wait)."""
+    """A held poll is bounded by the request's lifetime: 408 when it runs out, not after the
+    whole wait (which would outlast the hang guard)."""
     w = World(tmp_path, pending_ttl=1)
     try:
         url, _, _ = w.defer()
-        response = w.poll(url, wait=30)
+        response = w.poll(url, wait=HELD)
         assert (response.status_code, error_of(response)) == (408, "expired")
     finally:
         w.stop()
@@ -1004,7 +1007,7 @@ def test_key_flow_in_asgi_mode(tmp_path):
         url, code, _ = w.defer()
         pending_id = url.rsplit("/", 1)[1]
         with ThreadPoolExecutor(1) as pool:
-            held = pool.submit(w.poll, url, wait=30)
+            held = pool.submit(w.poll, url, wait=HELD)
             wait_until(lambda: w.ps.waiters.held(pending_id) == 1)
             w.approve(code)
             assert held.result(timeout=HANG_GUARD).status_code == 200
