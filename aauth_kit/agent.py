@@ -421,6 +421,8 @@ class AAuthFlow(httpx.Auth):
         """Sign ``request`` in place with the agent's key, presenting ``token``
         (``Signature-Key: sig=jwt;jwt="…"``); a body gets ``content-digest`` covered."""
         message = HttpMessage(request.method, str(request.url), list(request.headers.multi_items()), request.content)
+        for name in ("Signature-Input", "Signature"):  # a retry is signed afresh, not on top of the old one
+            message.remove_header(name)
         sign_request(message, self.agent.key, jwt_key(token), created=int(self.agent.clock()))
         for name in ("Content-Type", "Content-Digest", "Signature-Key", "Signature-Input", "Signature"):
             value = message.header(name)

@@ -323,6 +323,17 @@ def test_policy_granted_flow_and_the_retry(client, agent, trace, world):
     assert agent.auth_token_for(RES) == agent.tokens[RES]["auth_token"]
 
 
+def test_a_retried_request_carries_only_its_new_signature(client, world):
+    """RFC 9421 §4.1/§4.2: a retry is signed afresh, so Signature-Input and Signature
+    hold one member for the label, not the earlier attempt's signature too."""
+    client.post(f"{RES}/optimize", json={"units": 3})
+    retries = world.requests_to("/optimize")
+    assert len(retries) == 3
+    for message in retries:
+        assert message.header("signature-input").count("sig=") == 1
+        assert message.header("signature").count("sig=") == 1
+
+
 def test_tokens_are_cached_per_resource(client, agent, trace):
     """A second call presents the cached auth token: one exchange, no PS request."""
     client.post(f"{RES}/optimize", json={})
