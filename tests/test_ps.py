@@ -820,6 +820,35 @@ def test_bad_token_parameters_get_their_exact_codes(world):
     assert error_of(response) == "revoked_presented_token"
 
 
+def test_hostile_inputs_never_get_a_500(world):
+    """DESIGN §4 "Bad input": odd bodies, headers and tokens on every endpoint get a 4xx."""
+    url, code, _ = world.defer()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    bodies = [b"", b"null", b"{}", b"[]", b'"x"', b"1e999", deep, b"\xff", b'{"resource": {"a": 1}}',
+              b'{"resource_token": [], "presented_token": null}', b'{"local": "' + b"a" * 300 + b'"}']
+    signed_routes = [("POST", f"{PS}/person-token", {}), ("POST", f"{PS}/auth-token", {}),
+                     ("POST", f"{PS}/agent/register", {"hwk": True}), ("GET", url, {}), ("DELETE", f"{PS}/pending/x", {})]
+    for method, target, options in signed_routes:
+        for body in bodies:
+            response = world.send(method, target, raw=body, headers=[("Content-Type", "application/json")], **options)
+            assert 400 <= response.status_code < 500, (method, target, body[:20], response.text)
+    person = world.person()
+    for method, target in [("POST", f"{PS}/login"), ("POST", f"{PS}/consent/x/decision"),
+                           ("PUT", f"{PS}/admin/consent-policy"), ("POST", f"{PS}/interaction")]:
+        for body in bodies:
+            for content_type in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
+                response = person.request(method, target, content=body, headers={"Content-Type": content_type})
+                assert response.status_code < 500, (target, body[:20], content_type, response.text)
+    for headers in ({"Signature-Key": "sig=jwt;jwt=1"}, {"Signature-Input": "sig=(", "Signature": "x",
+                                                         "Signature-Key": "garbage"}):
+        response = world.client.post(f"{PS}/auth-token", content=b"{}", headers=headers)
+        assert response.status_code == 401 and "signature-error" in response.headers
+    assert world.send("GET", url, headers=[("Prefer", "wait=soon")]).status_code in (202, 429)
+    for query in ({"code": "\x00"}, {"code": "x" * 10_000}, {"code": code, "callback": "\x00"}):
+        assert 400 <= person.get(f"{PS}/interaction", params=query).status_code < 500
+        assert person.get(f"{PS}/consent", params=query).status_code < 500
+
+
 def test_capabilities_without_interaction_is_user_unreachable(world):
     """[N] §7.2 capabilities: an agent that cannot show an interaction cannot wait for consent."""
     presented = world.person_token()
