@@ -16,6 +16,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
 from aauth_kit import httpsig, tokens
@@ -193,6 +195,8 @@ def test_token_inspector_names_the_failing_check(keys):
     assert (wrong_key.status.state, wrong_key.status.code) == ("invalid", "invalid_jwt")
     unknown_kid = TokenInspector(token, jwks=jwks([keys["files"], keys["agent"]]), now=NOW)
     assert unknown_kid.status.code == "unknown_key"
+    unusable = TokenInspector(token, jwks={"kty": "RSA", "n": "AQAB", "e": "AQAB"}, now=NOW)
+    assert unusable.status.code == "unsupported_algorithm"  # -11 "Signature Algorithms": alg required
     unverified = TokenInspector(token, now=NOW)
     assert unverified.status.state == "unverified" and "not verified" in unverified.view.value
 
@@ -210,6 +214,27 @@ def test_token_inspector_escapes_hostile_claims(keys):
     html = TokenInspector(token, jwks=keys["ps"], now=NOW).view.value
     assert_escaped(html)
     assert "not an AAuth claim; verifiers ignore it" in html
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                     max_size=3), max_leaves=8)
+claims = st.dictionaries(st.sampled_from(["iss", "sub", "aud", "exp", "iat", "cnf", "scope", "dwk", HOSTILE]),
+                         json_values, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(header=st.fixed_dictionaries({"typ": st.sampled_from(["aa-agent+jwt", "aa-auth+jwt", "JWT"]) | json_values,
+                                     "alg": st.sampled_from(["Ed25519", "EdDSA", "none"]) | json_values},
+                                    optional={"kid": json_values, "crit": json_values}),
+       payload=claims)
+def test_token_inspector_never_raises_on_any_signed_json(header, payload):
+    """Whatever an issuer signed, the inspector names the failing check instead of raising."""
+    key = Key.from_seed("fuzz issuer", kid="fuzz")
+    token = tokens.sign_compact(header, payload, key)
+    inspector = TokenInspector(token, jwks=key, now=NOW)
+    assert inspector.status.state in ("valid", "invalid")
+    assert "<script" not in inspector.view.value.lower()
 
 
 def test_widgets_carry_a_stable_html_snapshot_for_viewers_without_a_kernel(keys):
@@ -310,6 +335,27 @@ def test_message_inspector_decodes_signature_error_with_required_input(world, ke
     html = MessageInspector(world.trace.exchanges[-1]).view.value
     assert ">invalid_input<" in html and "does not cover every required component" in html
     assert "required_input" in html and "@authority" in html
+
+
+# header values a peer might send: printable ASCII with the structured-field punctuation
+field_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120) | st.sampled_from([
+    'sig=("@method" "@nope");created=1', 'sig=:AAAA:', 'sig=jwt;jwt="a.b.c"', "sig=hwk;kty=\"OKP\"",
+    "requirement=interaction", 'requirement=auth-token;resource-token="x"', "error=invalid_input", "wait=abc",
+])
+AAUTH_FIELDS = ("Signature-Input", "Signature", "Signature-Key", "AAuth-Requirement", "AAuth-Challenge",
+                "Signature-Error", "Prefer", "Retry-After", "Content-Digest", "Content-Type")
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(AAUTH_FIELDS), field_text, max_size=6),
+       status=st.sampled_from([None, 200, 202, 401, 403]), body=st.binary(max_size=200) | st.just(b'{"x_token": "a.b"}'))
+def test_message_inspector_never_raises_on_what_a_peer_sends(fields, status, body):
+    """Bad input is shown with the draft's code, never a traceback (DESIGN §4 "Bad input")."""
+    message = HttpMessage(method="POST" if status is None else "", target_uri=f"{FILES}/x" if status is None else "",
+                          headers=[("Host", "files.example"), *fields.items(), ("X-Evil", HOSTILE)], body=body,
+                          status=status)
+    html = MessageInspector(message, now=NOW).view.value
+    assert "<script" not in html.lower()
 
 
 # -- ConsentPanel, FlowRunner: the consent flow --------------------------------------------------
@@ -417,6 +463,11 @@ def test_flow_runner_runs_a_sync_flow_over_sockets(tmp_path):
         assert runner.state == "done" and runner.result == result
         assert [exchange.summary() for exchange in runner.exchanges][-1] == "GET /files → 200"
         assert "&quot;files&quot;: [\n    &quot;notes.txt&quot;" in runner.view.value
+        before = len(world.trace.exchanges)
+        runner.run_button.click()  # again: the cached auth token goes straight through
+        assert runner.future.result(timeout=HANG_GUARD) == result
+        (again,) = runner.exchanges  # only this run's exchanges, numbered as in the trace
+        assert again.index == before and f'<li value="{before + 1}">' in runner.view.value
     finally:
         world.stop()
 
