@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 LAB_STAMP := $(VENV)/.lab-installed
 
-.PHONY: lab test install clean
+.PHONY: lab test notebooks install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(LAB_STAMP): $(STAMP)
 
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+# re-run every notebook in docs mode and store its outputs (nbval compares them in `make test`)
+notebooks: $(STAMP)
+	$(PY) scripts/build_notebooks.py $(NB)
 
 test: $(STAMP)
 	scripts/install-browser

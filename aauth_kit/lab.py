@@ -7,7 +7,7 @@ the apps directly (``mode="asgi"``), every exchange recorded in one :class:`Trac
 ``dev=True`` instead gives each party the identifier ``http://127.0.0.1:PORT`` it really
 listens on, for browsers, curl and agents written in other languages (DESIGN §4).
 
-Docs mode (``docs=True``) fixes what would otherwise change between runs: the clock
+Docs mode (``docs=True``, or the environment variable ``AAUTH_KIT_DOCS=1``) fixes what would otherwise change between runs: the clock
 (frozen; move it with ``lab.clock.advance(seconds)``), every key (seeded), and the
 PS's ids and interaction codes — so a notebook's outputs are the same on every run.
 """
@@ -15,6 +15,7 @@ PS's ids and interaction codes — so a notebook's outputs are the same on every
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import socket
 import tempfile
@@ -36,6 +37,7 @@ IDENTIFIERS = {
 }
 NAMES = {"ps": "PS", "backend": "Backend", "supply_chain": "Supply chain", "market_analysis": "Market analysis"}
 SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998}
+DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
 DOCS_EPOCH = 1_790_000_000  # 2026-09-21 12:26:40 UTC, the docs-mode "now"
 
 
@@ -69,7 +71,7 @@ class Lab:
         self,
         *,
         mode: str = "socket",
-        docs: bool = False,
+        docs: bool | None = None,
         dev: bool = False,
         ports: dict[str, int] | None = None,
         consent_scopes: list[str] | None = None,
@@ -82,6 +84,8 @@ class Lab:
         from .servers.ps import ConsentPolicy
         from .servers.supply_chain import SupplyChainAgent
 
+        if docs is None:
+            docs = os.environ.get(DOCS_ENV) == "1"
         if dev and mode != "socket":
             raise ValueError("dev mode serves real loopback ports, so it needs mode='socket'")
         self.docs = docs
@@ -163,8 +167,11 @@ class Lab:
         self._add("ps", self.ps.app)
 
     def restart_ps(self) -> None:
-        """Stop the PS and start a new one on the same data directory (DESIGN §4 "State")."""
+        """Start a new PS on the same data directory in place of the running one (DESIGN §4
+        "State"): pending requests, decisions and issued tokens carry over."""
+        old = self.ps
         self._start_ps()
+        old.close()
 
     # -- using -------------------------------------------------------------------------------------
     def url(self, name: str) -> str:
@@ -192,7 +199,7 @@ class Lab:
 
     def stop(self) -> None:
         self.hosts.stop()
-        self.ps.store.close()
+        self.ps.close()
 
     def __enter__(self) -> Lab:
         return self

@@ -1,0 +1,86 @@
+"""Exercises: one or more per notebook, each with ``check()``, ``hint()`` and ``solution()``.
+
+The learner writes an answer in a cell (a function, a value, a header) and hands it to
+the exercise; ``check()`` runs it against the live lab and says, in plain words, whether
+it works and why not.  An untouched stub reports "not attempted" rather than a failure,
+so Run All never shows red on an exercise the learner has not tried yet.
+
+Style after Kaggle's learntools: ``ex.check(answer)``, ``ex.hint()``, ``ex.solution()``.
+Tests prove for each exercise that the stub is "not attempted", the reference answer
+passes and a plausible wrong answer fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+NOT_ATTEMPTED = "not attempted"
+CORRECT = "correct"
+INCORRECT = "incorrect"
+
+
+class NotAttempted(Exception):
+    """Raised by a stub answer (``...`` body or ``None``)."""
+
+
+@dataclass
+class Result:
+    """What ``check()`` found: a status and a sentence for the learner."""
+
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == CORRECT
+
+    def __repr__(self) -> str:  # what the notebook shows
+        icon = {CORRECT: "✔", INCORRECT: "✘", NOT_ATTEMPTED: "…"}[self.status]
+        return f"{icon} {self.status}: {self.message}"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        colour = {CORRECT: "#1a7f37", INCORRECT: "#cf222e", NOT_ATTEMPTED: "#6e7781"}[self.status]
+        return f'<div style="color:{colour};font-weight:bold">{escape(repr(self))}</div>'
+
+
+@dataclass
+class Exercise:
+    """One exercise.  ``grade(answer)`` returns ``None`` when the answer is right and a
+    sentence saying what is wrong otherwise; it may raise :class:`NotAttempted`."""
+
+    title: str
+    grade: Callable[[Any], str | None]
+    hints: tuple[str, ...]
+    reference: str            # the solution, as code the learner could have written
+    success: str = "Well done."
+
+    def check(self, answer: Any = None) -> Result:
+        if answer is None or answer is Ellipsis:
+            return Result(NOT_ATTEMPTED, f"{self.title}: fill in your answer, then run check() again.")
+        try:
+            problem = self.grade(answer)
+        except NotAttempted:
+            return Result(NOT_ATTEMPTED, f"{self.title}: fill in your answer, then run check() again.")
+        except Exception as exc:  # a learner's answer may raise anything; say what happened
+            return Result(INCORRECT, f"{self.title}: your answer raised {type(exc).__name__}: {exc}")
+        if problem is None:
+            return Result(CORRECT, f"{self.title}: {self.success}")
+        return Result(INCORRECT, f"{self.title}: {problem}")
+
+    def hint(self, n: int = 1) -> str:
+        """The ``n``-th hint (1-based); later hints say more."""
+        text = self.hints[min(max(n, 1), len(self.hints)) - 1]
+        print(f"Hint {min(max(n, 1), len(self.hints))}/{len(self.hints)}: {text}")
+        return text
+
+    def solution(self) -> str:
+        print(self.reference)
+        return self.reference
+
+
+def stub(*args, **kwargs):
+    """The body of an answer function the learner has not written yet."""
+    raise NotAttempted
