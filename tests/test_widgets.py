@@ -306,8 +306,9 @@ def test_message_inspector_decodes_the_challenge_ladder_and_the_token_response(w
     """-11 "Requirement Responses" as the resource sends them: person-token, then
     auth-token with a resource token; the PS's token response carries the auth token."""
     agent = world.agent()
-    response = world.hosts.client(auth=agent.auth(), event_hooks=world.trace.sync_event_hooks("Agent"),
-                                  timeout=HANG_GUARD).get(f"{FILES}/files")
+    with world.hosts.client(auth=agent.auth(), event_hooks=world.trace.sync_event_hooks("Agent"),
+                            timeout=HANG_GUARD) as client:
+        response = client.get(f"{FILES}/files")
     assert response.status_code == 200
     by_summary = {exchange.summary(): exchange for exchange in world.trace.exchanges}
     person = MessageInspector(by_summary["GET /files → 401 (requirement=person-token)"])
@@ -383,7 +384,8 @@ def test_flow_runner_and_consent_panel_play_the_consent_flow(world):
     assert_escaped(html)  # the justification
     assert "Delete &lt;b&gt;all&lt;/b&gt; your files." in html  # the resource's scope description
     panel.approve_button.click()
-    assert panel.outcome == "approved" and panel.pending.status == "approved"
+    # the held poll wakes at once and may already have collected the token ("completed")
+    assert panel.outcome == "approved" and panel.pending.status in ("approved", "completed")
     assert panel.approve_button.disabled and panel.deny_button.disabled
     assert "mcp-user approved this request" in panel.view.value
 
@@ -426,7 +428,8 @@ def test_consent_panel_reports_a_decision_made_elsewhere(world):
     world.ps.decide(code, True)  # e.g. on the consent page
     panel.deny_button.click()
     assert panel.outcome is None and panel.error.code == "conflict"
-    assert ">conflict<" in panel.view.value and "approved" in panel.view.value
+    assert panel.pending.status in ("approved", "completed")  # as decided elsewhere (the poll may have woken)
+    assert ">conflict<" in panel.view.value and f">{panel.pending.status}<" in panel.view.value
     assert future.result(timeout=HANG_GUARD).status_code == 200
 
 
@@ -484,6 +487,12 @@ def test_flow_runner_shows_unexpected_errors_without_raising_into_the_view(world
 
 
 # -- SequenceView -------------------------------------------------------------------------------
+def unsigned_get(hosts, trace, source="Agent"):
+    """One more exchange on the trace (401 requirement=agent-token)."""
+    with hosts.client(event_hooks=trace.sync_event_hooks(source), timeout=HANG_GUARD) as client:
+        assert client.get(f"{FILES}/files").status_code == 401
+
+
 def test_sequence_view_follows_the_trace_and_steps_through_it(world):
     """DESIGN §4: the diagram is drawn from the traffic that flowed, and redraws (from the
     loop thread, by trait assignment) as each exchange completes."""
@@ -504,7 +513,7 @@ def test_sequence_view_follows_the_trace_and_steps_through_it(world):
     assert view.step == 1 and view.previous_button.disabled
     assert "Step 1 of" in view.caption.value
 
-    world.hosts.client(event_hooks=world.trace.sync_event_hooks("Agent")).get(f"{FILES}/files")
+    unsigned_get(world.hosts, world.trace)
     assert view.step == 1  # not following: a new exchange does not move the highlight
     for _ in range(count + 2):
         view.next_button.click()
@@ -519,14 +528,14 @@ def test_sequence_view_follows_the_trace_and_steps_through_it(world):
     assert view.mermaid_output.layout.display == "none" and "<svg" in view.to_html()
 
     view.close()
-    world.hosts.client(event_hooks=world.trace.sync_event_hooks("Agent")).get(f"{FILES}/files")
+    unsigned_get(world.hosts, world.trace)
     assert view.step == count + 1  # closed: no longer following the trace
 
 
 def test_sequence_view_escapes_hostile_party_names(world):
     trace = Trace(names={FILES: HOSTILE})
     view = SequenceView(trace)
-    world.hosts.client(event_hooks=trace.sync_event_hooks(f"Agent {HOSTILE}")).get(f"{FILES}/files")
+    unsigned_get(world.hosts, trace, f"Agent {HOSTILE}")
     assert_escaped(view.caption.value)
     assert "<script" not in view.drawing.value.lower()
     assert repr(view) == "<SequenceView: 1 step, highlighted 1>"
