@@ -116,6 +116,7 @@ class MessageInspector(Panel):
     # -- reading -------------------------------------------------------------------------------
     def _read(self, title: str, message: HttpMessage) -> Reading:
         reading = Reading(title, message)
+        # the signature is read first: the raw view marks what it covers
         signature_html = self._signature(reading) if message.header("signature-input") is not None else ""
         reading.sections.append(section(title, pre(_raw_html(message, reading))))
         if signature_html:
