@@ -38,7 +38,7 @@ IDENTIFIERS = {
 NAMES = {"ps": "PS", "backend": "Backend", "supply_chain": "Supply chain", "market_analysis": "Market analysis"}
 SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998}
 DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
-DOCS_EPOCH = 1_790_000_000  # 2026-09-21 12:26:40 UTC, the docs-mode "now"
+DOCS_EPOCH = 1_790_000_000  # 2026-09-21 14:13:20 UTC, the docs-mode "now"
 
 
 class LabClock:
