@@ -150,7 +150,7 @@ def _response_words(response: HttpMessage) -> str:
     requirement = _requirement_words(response)
     if requirement:
         return f"{status} {requirement}"
-    body = _json_object(response)
+    body = response.json_object()
     if isinstance(body.get("error"), str):  # -11 problem+json: ``error`` is what clients dispatch on
         return f"{status} {body['error']}"
     delivered = [name for name in DELIVERED if name in body]
@@ -194,16 +194,6 @@ def _requirement_words(response: HttpMessage) -> str:
 def _failed(response: HttpMessage) -> bool:
     """A 4xx/5xx that is not an AAuth challenge (a 401 with a requirement is a normal step)."""
     return (response.status or 0) >= 400 and not _requirement_words(response)
-
-
-def _json_object(message: HttpMessage) -> dict:
-    if "json" not in (message.header("content-type") or ""):
-        return {}
-    try:
-        value = json.loads(message.body)
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _clean(text: str) -> str:

@@ -7,6 +7,7 @@ from this view; the CLI reads and writes it as raw HTTP/1.1 text.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -47,6 +48,16 @@ class HttpMessage:
     def remove_header(self, name: str) -> None:
         self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
 
+    def json_object(self) -> dict:
+        """The body as a JSON object when it is one (``content-type`` says JSON), else ``{}``."""
+        if "json" not in (self.header("content-type") or ""):
+            return {}
+        try:
+            value = json.loads(self.body)
+        except (ValueError, RecursionError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
     @property
     def url(self):
         return urlsplit(self.target_uri)
@@ -56,6 +67,17 @@ class HttpMessage:
         """The origin-form request target: path plus ``?query`` when present."""
         parts = self.url
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def require_json_object(body: bytes, hint: str = "") -> dict:
+    """A request body that must be a JSON object, else ``invalid_request`` (400)."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise AAuthError("invalid_request", f"the body must be a JSON object{': ' + hint if hint else ''}")
+    return value
 
 
 def parse_raw_request(raw: bytes, *, scheme: str = "https") -> HttpMessage:

@@ -24,7 +24,6 @@ Errors are the kit's :class:`errors.AAuthError` rendered as problem+json, never 
 from __future__ import annotations
 
 import inspect
-import json
 import re
 import secrets
 import time
@@ -40,7 +39,7 @@ from . import headers, metadata, tokens
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
 from .keys import Key
-from .message import HttpMessage
+from .message import HttpMessage, require_json_object
 from .profile import VerifiedRequest, verify_request
 from .tokens import AGENT_TYP, AUTH_TYP, PERSON_TYP, VerifiedToken
 
@@ -321,12 +320,7 @@ class Resource:
         token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
         try:
             caller = await self.authenticate(request, "person-token")
-            try:
-                body = json.loads(await request.body())
-            except (ValueError, RecursionError):
-                raise AAuthError("invalid_request", "the body must be a JSON object") from None
-            if not isinstance(body, dict):
-                raise AAuthError("invalid_request", "the body must be a JSON object")
+            body = require_json_object(await request.body())
             scope = body.get("scope")
             if not _scope_tokens(scope):
                 raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from aauth_kit.errors import AAuthError
 from aauth_kit.keys import Key
+from aauth_kit.message import require_json_object
 from aauth_kit.resource import Resource
 
 from . import market_data
@@ -39,11 +40,8 @@ class MarketAnalysisAgent:
         ])
 
     async def analyze(self, request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("question", ""), str):
-            raise AAuthError("invalid_request", 'send JSON {"question": str}')
+        body = require_json_object(await request.body(), '{"question": str}')
+        if not isinstance(body.get("question", ""), str):
+            raise AAuthError("invalid_request", "question must be a string")
         iss, sub = request.state.caller.person
         return JSONResponse({**market_data.analyze(body.get("question", "")), "on_behalf_of": {"iss": iss, "sub": sub}})

@@ -71,7 +71,7 @@ from aauth_kit.headers import HeaderError, parse_prefer_wait, serialize_requirem
 from aauth_kit.identifiers import check_agent_identifier, check_server_identifier
 from aauth_kit.interaction import callback_error_for, format_code, new_code
 from aauth_kit.keys import Key, b64url
-from aauth_kit.message import HttpMessage
+from aauth_kit.message import HttpMessage, require_json_object
 from aauth_kit.metadata import (
     AGENT_DWK,
     PERSON_DWK,
@@ -226,16 +226,6 @@ def _iso(ts: float) -> str:
 def _problem(error: AAuthError, headers: dict | None = None) -> Response:
     return Response(error.response_body(), status_code=error.status,
                     headers={**dict(error.response_headers()), **(headers or {})})
-
-
-def _json_object(body: bytes) -> dict:
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        value = None
-    if not isinstance(value, dict):
-        raise AAuthError("invalid_request", "the body must be a JSON object")
-    return value
 
 
 def _optional_string(body: dict, name: str, *, limit: int = MAX_JUSTIFICATION) -> str | None:
@@ -600,7 +590,7 @@ class PersonServer:
         message = await self._message(request)
         verified = await self._verify(message)
         agent_token = verified.token
-        body = _json_object(message.body)
+        body = require_json_object(message.body)
         resource = body.get("resource")
         try:
             check_server_identifier(resource, dev=self.dev)
@@ -633,7 +623,7 @@ class PersonServer:
         message = await self._message(request)
         verified = await self._verify(message)
         agent_token = verified.token
-        body = _json_object(message.body)
+        body = require_json_object(message.body)
         for name in ("resource_token", "presented_token"):
             if name not in body:
                 raise AAuthError("invalid_request", f"{name} is required")
@@ -676,7 +666,7 @@ class PersonServer:
         once with ``auto_approve_agents`` (or for a known, approved key), else a person approves."""
         message = await self._message(request)
         verified = await self._verify(message, schemes=("hwk",))
-        body = _json_object(message.body)
+        body = require_json_object(message.body)
         if not isinstance(body.get("local"), str):
             raise AAuthError("invalid_request", "local (the agent's local name) is required")
         agent_id = self._agent_id(body["local"])
@@ -881,7 +871,7 @@ class PersonServer:
         ``username``, ``password``, ``next`` and is sent on to ``next``."""
         form = not request.headers.get("content-type", "").startswith("application/json")
         try:
-            body = await _form(request) if form else _json_object(await request.body())
+            body = await _form(request) if form else require_json_object(await request.body())
         except AAuthError as error:
             return _problem(error)
         username, password = body.get("username"), body.get("password")
@@ -921,7 +911,7 @@ class PersonServer:
         username = self._person(request)
         if not request.headers.get("content-type", "").startswith("application/json"):
             raise AAuthError("invalid_request", "send the decision as application/json")
-        body = _json_object(await request.body())
+        body = require_json_object(await request.body())
         pending = self.store.get_pending(request.path_params["pending_id"])
         if pending is None:
             raise AAuthError("not_found", "no such pending request")
@@ -1018,7 +1008,7 @@ class PersonServer:
         if request.method == "PUT":
             if not request.headers.get("content-type", "").startswith("application/json"):
                 raise AAuthError("invalid_request", "send the policy as application/json")
-            self.policy.update(_json_object(await request.body()))
+            self.policy.update(require_json_object(await request.body()))
             self.store.audit(username, "consent_policy_changed", "consent-policy", asdict(self.policy))
         return JSONResponse(asdict(self.policy))
 

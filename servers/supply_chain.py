@@ -31,6 +31,7 @@ from aauth_kit import tokens
 from aauth_kit.agent import Agent
 from aauth_kit.errors import AAuthError
 from aauth_kit.keys import Key
+from aauth_kit.message import require_json_object
 from aauth_kit.metadata import AGENT_DWK, agent_metadata
 from aauth_kit.resource import Resource
 
@@ -120,12 +121,9 @@ class SupplyChainAgent:
         return JSONResponse(data.check())
 
     async def post_optimize(self, request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("prompt", ""), str):
-            raise AAuthError("invalid_request", 'send JSON {"prompt": str, "optimization_type"?: str}')
+        body = require_json_object(await request.body(), '{"prompt": str, "optimization_type"?: str}')
+        if not isinstance(body.get("prompt", ""), str):
+            raise AAuthError("invalid_request", "prompt must be a string")
         prompt = body.get("prompt") or "Optimize the laptop supply chain"
         result = data.optimize(prompt, str(body.get("optimization_type") or "inventory"))
         result["authorizations"] = []

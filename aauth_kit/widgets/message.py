@@ -17,7 +17,6 @@ raw HTTP, with what its signature covers highlighted and its AAuth headers decod
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Callable
@@ -331,18 +330,8 @@ def _deferred(message: HttpMessage, reading: Reading, now: int) -> str:
     return section("Deferred response", table(rows)) if rows else ""
 
 
-def _json_body(message: HttpMessage) -> dict:
-    if "json" not in (message.header("content-type") or ""):
-        return {}
-    try:
-        value = json.loads(message.body)
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _problem(message: HttpMessage, reading: Reading, now: int) -> str:
-    body = _json_body(message)
+    body = message.json_object()
     if message.status is None or not isinstance(body.get("error"), str):
         return ""
     detail = body.get("detail", body.get("error_description"))
@@ -353,7 +342,7 @@ def _problem(message: HttpMessage, reading: Reading, now: int) -> str:
 def _body_tokens(message: HttpMessage, reading: Reading, now: int) -> str:
     """JWTs in top-level ``*_token`` JSON members (token responses, token requests)."""
     parts = []
-    for name, value in _json_body(message).items():
+    for name, value in message.json_object().items():
         if not (isinstance(name, str) and name.endswith("_token") and isinstance(value, str)):
             continue
         try:
