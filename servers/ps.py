@@ -5,7 +5,11 @@
 As **Agent Provider** it issues ``aa-agent+jwt`` to agents bound to persons: in
 process (:meth:`PersonServer.issue_agent_token`, the lab's bootstrap) or through
 ``POST /agent/register`` signed with a bare key (``hwk``), which a person approves
-unless ``auto_approve_agents`` is on.
+unless ``auto_approve_agents`` is on.  An agent changes its key with ``POST
+/agent/rotate`` (the kit's choice; -11 only says an agent identifier is stable across key
+rotation): signed twice, by the current key with its agent token and by the new key
+(``hwk``), it gets an agent token with the same ``sub`` binding the new key, and the old
+token is revoked here.
 
 As **Person Server** it answers two signed token endpoints (``Signature-Key: sig=jwt``
 with an agent token; body covered by ``content-type`` and ``content-digest``):
@@ -82,7 +86,8 @@ from aauth_kit.metadata import (
     person_metadata,
     select_key,
 )
-from aauth_kit.profile import VerifiedRequest, verify_request
+from aauth_kit.profile import VerifiedRequest, covered_components, sign_request, verify_request
+from aauth_kit.signature_key import hwk_key, jwt_key
 
 from . import ps_pages as pages
 from .ps_store import LIVE, Pending, PSStore
@@ -100,6 +105,8 @@ TOKEN_LIFETIME = 3600
 AGENT_TOKEN_LIFETIME = 3600
 MAX_JUSTIFICATION = 4000
 _FINAL_ERRORS = {"denied": "denied", "abandoned": "abandoned", "expired": "expired"}
+#: The signature label under which a rotating agent's new key signs ``POST /agent/rotate``.
+NEW_KEY_LABEL = "new"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -345,6 +352,7 @@ class PersonServer:
             Route("/auth-token", self._api(self.auth_token_endpoint), methods=["POST"]),
             Route("/pending/{pending_id}", self._api(self.pending_endpoint), methods=["GET", "DELETE"]),
             Route("/agent/register", self._api(self.register_endpoint), methods=["POST"]),
+            Route("/agent/rotate", self._api(self.rotate_endpoint), methods=["POST"]),
             Route("/login", self.login_endpoint, methods=["POST"]),
             Route("/logout", self._api(self.logout_endpoint), methods=["POST"]),
             Route("/consent", self._api(self.consent_endpoint)),
@@ -411,7 +419,8 @@ class PersonServer:
                 dev=self.dev,
             )
         document = agent_metadata(self.identifier, jwks_uri, name=f"{self.name} (Agent Provider)", dev=self.dev)
-        return {**document, "registration_endpoint": f"{self.identifier}/agent/register"}
+        return {**document, "registration_endpoint": f"{self.identifier}/agent/register",
+                "rotation_endpoint": f"{self.identifier}/agent/rotate"}
 
     def jwks_document(self) -> dict:
         return jwks([self.key])
@@ -434,12 +443,13 @@ class PersonServer:
         fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
         return HttpMessage(method=request.method, target_uri=target, headers=fields, body=await request.body())
 
-    async def _verify(self, message: HttpMessage, *, schemes: tuple[str, ...] = ("jwt",)) -> VerifiedRequest:
+    async def _verify(self, message: HttpMessage, *, schemes: tuple[str, ...] = ("jwt",),
+                      label: str | None = None) -> VerifiedRequest:
         """All seven steps with an agent token (``jwt``) or a bare key (``hwk``), bodies
         covered; then the agent token must be no sub-agent's (wire §4.1) and not revoked."""
         verified = await verify_request(
             message, resolver=self.resolver, now=int(self.clock()), accept_schemes=schemes,
-            token_types=(tokens.AGENT_TYP,), body_required=True, dev=self.dev,
+            token_types=(tokens.AGENT_TYP,), body_required=True, label=label, dev=self.dev,
         )
         token = verified.token
         if token is not None:
@@ -683,6 +693,30 @@ class PersonServer:
         self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=jkt, name=name)
         request_data = {"agent_ap": self.identifier, "cnf_jwk": jwk}
         return await self._defer(message, "agent_approval", agent_id, verified, request_data, agent_name=name)
+
+    # -- POST /agent/rotate (the AP's key rotation) ------------------------------------------
+    async def rotate_endpoint(self, request: Request) -> Response:
+        """Signed twice (see :func:`sign_key_rotation`): ``sig`` by the current key with the
+        agent token this AP issued, ``new`` by the new key as ``hwk``.  The agent keeps its
+        identifier and its person; the old agent token is revoked; the answer is a new agent
+        token binding the new key (-11 "Agent Tokens": ``sub`` is stable across key rotation)."""
+        message = await self._message(request)
+        current = await self._verify(message, label="sig")
+        new = await self._verify(message, schemes=("hwk",), label=NEW_KEY_LABEL)
+        old_token, new_jkt = current.token, new.key.thumbprint()
+        agent = self.store.get_agent(old_token.sub)
+        if (old_token.iss != self.identifier or agent is None or agent.status != "approved"
+                or agent.agent_jkt != current.key.thumbprint()):
+            raise AAuthError("forbidden", f"{old_token.sub} is no approved agent of this AP with this key", status=403)
+        if new_jkt == agent.agent_jkt:
+            raise AAuthError("invalid_request", "the new key is the current key")
+        self.store.upsert_agent(agent.agent_id, ap_issuer=self.identifier, agent_jkt=new_jkt)
+        self.store.revoke(old_token.iss, old_token.jti, old_token.exp)
+        self.store.audit(agent.agent_id, "agent_key_rotated", agent.agent_id,
+                         {"old_jkt": agent.agent_jkt, "new_jkt": new_jkt, "revoked_jti": old_token.jti})
+        result = self._mint_agent_token(agent.agent_id, new.key.public_jwk(kid=False), lifetime=AGENT_TOKEN_LIFETIME,
+                                        actor=agent.agent_id)
+        return self._token_response(result)
 
     # -- deferred responses (-11 "Deferred Responses", wire §3.9, §5.6) --------------------------
     async def _defer(self, message: HttpMessage, kind: str, agent_id: str, verified: VerifiedRequest,
@@ -1023,6 +1057,19 @@ class PersonServer:
              "details": e.details}
             for e in self.store.audit_log(int(limit))
         ])
+
+
+def sign_key_rotation(message: HttpMessage, key: Key, agent_token: str, new_key: Key, *, created: int) -> None:
+    """Sign ``POST /agent/rotate`` the way :meth:`PersonServer.rotate_endpoint` reads it:
+    ``Signature-Key`` gets both members first (``sig=jwt`` with the agent token, ``new=hwk``
+    with the new key), then ``key`` and ``new_key`` each sign the same components, the
+    ``signature-key`` field among them — so each signature vouches for both keys (Signature
+    Keys -09 §3: every signature covers the whole ``Signature-Key`` field)."""
+    members = [jwt_key(agent_token), hwk_key(new_key, label=NEW_KEY_LABEL)]
+    message.set_header("Signature-Key", ", ".join(member.to_member() for member in members))
+    components = covered_components(message, cover_body=bool(message.body))
+    for member, signer in zip(members, (key, new_key)):
+        sign_request(message, signer, None, label=member.label, components=components, created=created)
 
 
 def _can_interact(body: dict) -> bool:
