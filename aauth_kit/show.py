@@ -287,5 +287,7 @@ def text(
 
 
 def show(item, **options) -> None:
-    """Print :func:`text` of ``item`` (a message, an exchange, a trace or a list of exchanges)."""
-    print(text(item, **options))
+    """Print :func:`text` of ``item`` (a message, an exchange, a trace or a list of exchanges).
+
+    One write, so a notebook stores it as one stream output, the same on every run."""
+    print(text(item, **options) + "\n", end="")
