@@ -33,13 +33,11 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "aauth_kit.cli", *args]
 
 
-@pytest.fixture
-def served(tmp_path):
+def start_serve(tmp_path, *extra: str):
     ps, backend, sca, maa = free_ports(4)
     process = subprocess.Popen(
         cli("serve", "--ps-port", str(ps), "--backend-port", str(backend), "--sca-port", str(sca),
-            "--maa-port", str(maa), "--data-dir", str(tmp_path), "--consent-scopes", "supply-chain:optimize",
-            "--pending-ttl", "120"),
+            "--maa-port", str(maa), "--data-dir", str(tmp_path), "--consent-scopes", "supply-chain:optimize", *extra),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     lines = []
@@ -53,7 +51,13 @@ def served(tmp_path):
             break
     banner = "".join(lines)
     assert "Ctrl-C" in banner, banner + process.stderr.read()
-    yield process, banner, {"ps": f"http://127.0.0.1:{ps}", "backend": f"http://127.0.0.1:{backend}"}
+    return process, banner, {"ps": f"http://127.0.0.1:{ps}", "backend": f"http://127.0.0.1:{backend}"}
+
+
+@pytest.fixture
+def served(tmp_path):
+    process, banner, urls = start_serve(tmp_path)
+    yield process, banner, urls
     if process.poll() is None:
         process.kill()
         process.wait()
@@ -67,33 +71,65 @@ def test_serve_prints_the_cast_and_credentials(served):
     assert "supply-chain:optimize" in banner
 
 
-def test_seed_consent_story_over_plain_http(served):
-    process, _, urls = served
+def progress_until(http, urls, request_id, statuses) -> dict:
+    deadline = time.monotonic() + LIMIT
+    while (progress := http.get(f"{urls['backend']}/optimization/progress/{request_id}").json())["status"] not in statuses:
+        assert time.monotonic() < deadline, progress
+        time.sleep(0.05)
+    return progress
+
+
+def consent_story(urls, *, approve: bool | None, prompt: str = "") -> tuple[dict, dict | None]:
+    """The seed's test loop with plain HTTP: start, wait for consent, decide (or not), finish."""
     with httpx.Client(trust_env=False, timeout=30) as http:
         assert http.get(f"{urls['ps']}/.well-known/aauth-person.json").json()["issuer"] == urls["ps"]
-        request_id = http.post(f"{urls['backend']}/optimization/start", json={}).json()["request_id"]
-        deadline = time.monotonic() + LIMIT
-        while (progress := http.get(f"{urls['backend']}/optimization/progress/{request_id}").json())["status"] not in (
-            "interaction_required", "failed", "completed"
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        request_id = http.post(f"{urls['backend']}/optimization/start", json={"custom_prompt": prompt} if prompt else {}).json()["request_id"]
+        progress = progress_until(http, urls, request_id, ("interaction_required", "failed", "completed"))
         assert progress["status"] == "interaction_required", progress
-        session = http.post(f"{urls['ps']}/login", json={"username": "mcp-user", "password": "user123"}).json()["session"]
-        bearer = {"Authorization": f"Bearer {session}"}
-        pending = http.get(f"{urls['ps']}/consent", params={"code": progress["interaction_code"]}, headers=bearer).json()
-        http.post(f"{urls['ps']}/consent/{pending['pending_id']}/decision", json={"approved": True}, headers=bearer)
-        while (progress := http.get(f"{urls['backend']}/optimization/progress/{request_id}").json())["status"] not in (
-            "failed", "completed"
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert progress["status"] == "completed", progress
-        results = http.get(f"{urls['backend']}/optimization/results/{request_id}").json()
-    assert results["authorizations"][0]["claims"]["iss"] == urls["ps"]
+        assert progress["interaction_url"].startswith(f"{urls['ps']}/interaction?code=")
+        if approve is not None:
+            session = http.post(f"{urls['ps']}/login", json={"username": "mcp-user", "password": "user123"}).json()["session"]
+            bearer = {"Authorization": f"Bearer {session}"}
+            pending = http.get(f"{urls['ps']}/consent", params={"code": progress["interaction_code"]}, headers=bearer).json()
+            http.post(f"{urls['ps']}/consent/{pending['pending_id']}/decision", json={"approved": approve}, headers=bearer)
+        progress = progress_until(http, urls, request_id, ("failed", "completed"))
+        results = None
+        if progress["status"] == "completed":
+            results = http.get(f"{urls['backend']}/optimization/results/{request_id}").json()
+        return progress, results
+
+
+def test_seed_consent_story_over_plain_http(served):
+    process, _, urls = served
+    progress, results = consent_story(urls, approve=True)
+    assert progress["status"] == "completed", progress
+    (authorization,) = results["authorizations"]
+    assert authorization["claims"]["iss"] == urls["ps"] and authorization["claims"]["sub"]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=LIMIT) == 0
     assert "stopped" in process.stdout.read()
+
+
+def test_denial_over_plain_http(served):
+    progress, _ = consent_story(served[2], approve=False)
+    assert (progress["status"], progress["error"]) == ("failed", "denied")
+
+
+def test_market_analysis_over_plain_http(served):
+    progress, results = consent_story(served[2], approve=True, prompt="Optimize with market analysis")
+    assert progress["status"] == "completed", progress
+    assert [a["claims"]["scope"] for a in results["authorizations"]] == ["supply-chain:optimize", "market-analysis:analyze"]
+    assert results["market_analysis"]["summary"]
+
+
+def test_timeout_over_plain_http(tmp_path):
+    process, _, urls = start_serve(tmp_path, "--pending-ttl", "1")
+    try:
+        progress, _ = consent_story(urls, approve=None)
+        assert (progress["status"], progress["error"]) == ("failed", "expired")
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.mark.parametrize("decision, code", [("--approve", 0), ("--deny", 1)])
