@@ -99,7 +99,7 @@ class _Reader:
         if action == "logout":
             return f"{actor} signed out of the Person Server at {when}."
         if action == "agent_token_issued":
-            bound = f", for {actor}" if not actor.startswith(("http://", "https://")) else ""
+            bound = f" for {actor}" if not actor.startswith(("http://", "https://")) else ""
             return f"The Agent Provider issued {self.name(subject)} its agent token{bound} at {when}."
         if action == "person_token_issued":
             return (f"The Person Server let {self.name(actor)} act for {self.person(details)} "

@@ -62,6 +62,7 @@ def test_consent_is_told_as_the_person_authorizing_the_agent(lab):
             "for mcp-user, as mcp-user had approved, at 14:13 UTC.") in trail
     assert ("The Person Server let the backend-two agent act for mcp-user at the supply-chain agent "
             "(a person token) at 14:13 UTC.") in trail
+    assert "The Agent Provider issued the backend-two agent its agent token for mcp-user at 14:13 UTC." in trail
     assert "The backend-two agent asked for permission to optimize the supply chain at 14:13 UTC." in trail
 
 
