@@ -225,8 +225,8 @@ print("polls the PS is holding for", pending.id, "→", lab.ps.waiters.held(pend
 #
 # **Leave the buttons alone for now** — the next cells approve through the PS's REST API
 # so that every run of this notebook tells the same story. (If you click Approve here,
-# the REST calls below will be refused: a request is decided once. Section 8 has a panel
-# for you to click.)
+# the REST calls below fail: a request is decided once, and its code no longer opens it.
+# Section 8 has a panel for you to click.)
 
 # %% tags=["nbval-ignore-output"]
 from aauth_kit.widgets import ConsentPanel
