@@ -29,11 +29,12 @@ from typing import Callable, Iterable
 
 import http_sfv
 
-from . import httpsig, tokens
+from . import httpsig
 from .errors import AAuthError
 from .explain import explain_claim, explain_typ, lifetime_in_words, token_type
 from .headers import parse_requirement
 from .message import HttpMessage
+from .tokens import decode_unverified
 from .trace import Exchange, Trace
 
 #: Opaque values longer than this many characters are shortened.
@@ -156,7 +157,7 @@ def _is_jwt(value) -> bool:
     if not isinstance(value, str) or value.count(".") != 2:
         return False
     try:
-        tokens.decode_unverified(value)
+        decode_unverified(value)
     except AAuthError:
         return False
     return True
@@ -207,7 +208,7 @@ def decoded(token: str, *, now: int, limit: int = SHORT) -> str:
     """One token in words: what its ``typ`` is, its JOSE header, then each claim with
     its meaning (-11 "AAuth Tokens"), times relative to ``now``, and its lifetime."""
     try:
-        parts = tokens.decode_unverified(token)
+        parts = decode_unverified(token)
     except AAuthError as exc:
         return f"(not a JWT: {exc.detail})"
     header, payload = parts.header, parts.payload
