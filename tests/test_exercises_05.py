@@ -17,7 +17,7 @@ def untouched(*args):
     ...  # the notebook's stub: a body of ``...`` returns None
 
 
-# -- q1: -11 §5.5 step 4, what an agent checks in a resource token -----------------------------------
+# -- q1: what an agent checks in a resource token (-11 PS authorization; wire notes §5.5 step 4) -------
 def test_q1_stub_is_not_attempted():
     assert nb05.q1.check(untouched).status == NOT_ATTEMPTED
 

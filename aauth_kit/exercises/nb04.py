@@ -4,7 +4,7 @@
   rogue Agent Provider cannot pass: the identifier's domain names its provider (-11
   "Agent Identifiers"), so the token's ``iss`` must be that provider.
 * ``q2`` — 401 or 403: which status and which AAuth header a resource answers when the
-  signature is missing (``requirement=agent-token``, -11 §5.2), when it does not verify
+  signature is missing (``requirement=agent-token``, -11 "Requirement Responses"), when it does not verify
   (``Signature-Error``, -11 "Verification (Server)"), and when a verified agent is
   refused by policy (``403``, which never carries ``Signature-Error``: Signature Keys -09 §5).
 
@@ -83,7 +83,7 @@ EXPECTED = {
     "a valid agent token, but the policy says no": (403, None),
 }
 _WHY = {
-    "no signature at all": "the resource challenges: 401 with AAuth-Requirement: requirement=agent-token (-11 §5.2).",
+    "no signature at all": "the resource challenges: 401 with AAuth-Requirement: requirement=agent-token (-11 'Requirement Responses').",
     "a signature that does not verify": "every signature failure is 401 with Signature-Error: error=<code> "
     "(-11 pins 401 for all of them).",
     "a valid agent token, but the policy says no": "the agent proved who it is, so this is not an authentication "

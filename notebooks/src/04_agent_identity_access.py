@@ -3,7 +3,7 @@
 #
 # Notebook 03 gave an agent its name. This one stands on the other side of the wire: a
 # **resource** that only needs to know *which agent* is calling — no person, no consent.
-# -11 calls it **agent identity access** (draft -11 §5.2, "Access Modes"): the agent signs
+# -11 calls it **agent identity access**, the first of its access modes: the agent signs
 # with its agent token, the resource verifies it and applies its own policy to the agent
 # identifier and its Agent Provider.
 #

@@ -7,8 +7,8 @@
 #
 # | the resource asks for | the agent brings | -11 section |
 # | --- | --- | --- |
-# | `requirement=person-token` | a **person token** `aa-person+jwt`: "this agent acts for person *sub*" | "Person Tokens", §5.4 |
-# | `requirement=auth-token` + a **resource token** | an **auth token** `aa-auth+jwt`: "… and may do *scope*" | "Resource Tokens", "Auth Tokens", §5.5 |
+# | `requirement=person-token` | a **person token** `aa-person+jwt`: "this agent acts for person *sub*" | "Person Tokens" |
+# | `requirement=auth-token` + a **resource token** | an **auth token** `aa-auth+jwt`: "… and may do *scope*" | "Resource Tokens", "Auth Tokens" |
 #
 # This is the three-party mode ("PS authorization"): agent, resource, PS. Here the PS grants
 # the auth token **by policy, without asking the person** — the scope is not one its
@@ -144,7 +144,7 @@ print(show.decoded(resource_token, now=int(lab.clock())))
 # * five minutes of life: a challenge, not a credential.
 #
 # Before taking it to the PS, the agent checks the challenge is about *its* request
-# (-11 §5.5 step 4):
+# (-11 asks the agent to check this before it uses a resource token):
 
 # %%
 rt = tokens.decode_unverified(resource_token).payload
@@ -328,7 +328,7 @@ SequenceDiagram(lab.trace, highlight=6, parties=["Agent", "Supply chain", "PS", 
 # **Q1 · Check the challenge.** Write `accept(resource_token, presented, my_jkt, resource, now)`
 # that returns `True` only if a resource token (its claims, a dict) is a genuine challenge
 # to *your* request: `presented` are the claims of the token you presented, `my_jkt` your
-# key's thumbprint, `resource` the origin you called, `now` the time (-11 §5.5 step 4).
+# key's thumbprint, `resource` the origin you called, `now` the time.
 
 # %%
 import aauth_kit.exercises.nb05 as ex
