@@ -49,7 +49,7 @@ TOKEN_WORDS = {
     RESOURCE_TYP: "resource token",
 }
 #: JSON members by which a PS or resource delivers a token (-11 §5.4, §5.5).
-DELIVERED = ("auth_token", "person_token", "resource_token")
+DELIVERED = ("agent_token", "auth_token", "person_token", "resource_token")
 
 # -- labels ------------------------------------------------------------------------------
 _OPAQUE = re.compile(r"[A-Za-z0-9_-]{16,}")

@@ -27,7 +27,8 @@ from .interaction import new_code
 from .keys import Key
 from .metadata import HttpResolver
 from .runtime import Hosts
-from .trace import Trace
+from .message import HttpMessage
+from .trace import Exchange, Trace
 
 IDENTIFIERS = {
     "ps": "https://ps.example",
@@ -190,6 +191,14 @@ class Lab:
         if agent is not None:
             kwargs["auth"] = agent.auth(**auth_options)
         return self.hosts.client(**kwargs)
+
+    def send(self, message: HttpMessage, *, source: str = "Agent") -> Exchange:
+        """Send a hand-built (e.g. hand-signed) ``message`` exactly as it is — no agent
+        logic — and return the traced exchange with the response."""
+        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
+        with self.client(source=source) as client:
+            client.request(message.method, message.target_uri, headers=headers, content=message.body)
+        return self.trace.exchanges[-1]
 
     def async_client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
         kwargs = {"event_hooks": self.trace.event_hooks(source), "timeout": 60}

@@ -57,6 +57,23 @@ def parse(text: str) -> list:
     return cells
 
 
+def stable_outputs(cell) -> list:
+    """The same outputs on every build: adjacent stream chunks merged (the kernel splits a
+    cell's prints at arbitrary points) and widget model ids replaced by the cell's id."""
+    outputs = []
+    for output in cell.outputs:
+        previous = outputs[-1] if outputs else None
+        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                and previous.name == output.name):
+            previous.text += output.text
+            continue
+        view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+        if view is not None:
+            view["model_id"] = f"{cell['id']}-widget"
+        outputs.append(output)
+    return outputs
+
+
 def build(source: Path) -> Path:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = parse(source.read_text())
@@ -72,6 +89,8 @@ def build(source: Path) -> Path:
     notebook.metadata.pop("widgets", None)  # random model ids; "Run All" recreates widgets
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = stable_outputs(cell)
     target = TARGET / f"{source.stem}.ipynb"
     nbformat.write(notebook, target)
     return target

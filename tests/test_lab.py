@@ -85,3 +85,17 @@ def test_restarted_ps_completes_a_pending_flow(tmp_path):
         lab.ps.decide(code, True)
         flow.join(60)
         assert outcome["response"].status_code == 200
+
+
+def test_send_delivers_a_hand_signed_message_as_it_is(tmp_path):
+    from aauth_kit.message import HttpMessage
+    from aauth_kit.profile import sign_request
+    from aauth_kit.signature_key import jwt_key
+
+    with Lab(docs=True, mode="asgi", data_dir=tmp_path) as lab:
+        agent = lab.new_agent("hand")
+        message = HttpMessage("GET", "https://supply-chain.example/inventory", [("Host", "supply-chain.example")])
+        sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
+        exchange = lab.send(message, source="Hand")
+        assert exchange.source == "Hand" and exchange.status == 200
+        assert exchange.request.header("signature") == message.header("signature")

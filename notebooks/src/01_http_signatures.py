@@ -176,20 +176,12 @@ httpsig.check_content_digest(request.header("content-digest"), request.body)
 print("Content-Digest matches the body: True")
 
 # %% [markdown]
-# Now for real: send the hand-signed request to the supply-chain agent. The helper below
-# sends an `HttpMessage` exactly as it is (the lab's client adds only the transport
-# headers `show` hides), and returns the traced exchange.
+# Now for real: send the hand-signed request to the supply-chain agent. `lab.send` sends
+# an `HttpMessage` exactly as it is (the lab's client adds only the transport headers
+# `show` hides) and returns the traced exchange.
 
 # %%
-def send(message, source="Agent"):
-    """Send ``message`` as it is through the lab's network; return the traced exchange."""
-    with lab.client(source=source) as client:
-        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        client.request(message.method, message.target_uri, headers=headers, content=message.body)
-    return lab.trace.exchanges[-1]
-
-
-show(send(request), now=lab.clock)
+show(lab.send(request), now=lab.clock)
 
 # %% [markdown]
 # `200 OK`: the server rebuilt the same base from the bytes it received, checked the
@@ -335,7 +327,7 @@ variants = [
      signed_request(components=["@method", "@authority", "@path", "content-type", "content-digest"])),
     ("the `Signature` header removed", changed(good, Signature=None)),
 ]
-tamper_exchanges = [send(message, source="Agent" if index == 0 else "Attacker") for index, (_, message) in enumerate(variants)]
+tamper_exchanges = [lab.send(message, source="Agent" if index == 0 else "Attacker") for index, (_, message) in enumerate(variants)]
 
 # %%
 from IPython.display import Markdown

@@ -30,14 +30,6 @@ lab = Lab()
 SCA, PS = lab.identifiers["supply_chain"], lab.identifiers["ps"]
 
 
-def send(message, source="Agent"):
-    """Send ``message`` as it is through the lab's network; return the traced exchange."""
-    with lab.client(source=source) as client:
-        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        client.request(message.method, message.target_uri, headers=headers, content=message.body)
-    return lab.trace.exchanges[-1]
-
-
 def get_inventory():
     """An unsigned GET /inventory at the supply-chain agent, ready to be signed."""
     return HttpMessage(method="GET", target_uri=f"{SCA}/inventory", headers=[("Host", "supply-chain.example")])
@@ -123,7 +115,7 @@ print("first two from the same client:", seen[0] == seen[1], "| third from the s
 # %%
 message = get_inventory()
 sign_request(message, key, hwk_key(key), created=int(lab.clock()))
-show(send(message, source="Pseudonym"), now=lab.clock)
+show(lab.send(message, source="Pseudonym"), now=lab.clock)
 
 # %% [markdown]
 # `401`, `Signature-Error: error=unsupported_scheme`, `Accept-Signature-Scheme: jwt`.
@@ -296,7 +288,7 @@ print("the resolver fetched:", [exchange.summary() for exchange in lab.trace.exc
 mallory_key = lab.key("mallory")
 stolen = get_inventory()
 sign_request(stolen, mallory_key, jwt_key(agent.agent_token), created=int(lab.clock()))
-show(send(stolen, source="Mallory"), now=lab.clock, tokens=False)
+show(lab.send(stolen, source="Mallory"), now=lab.clock, tokens=False)
 
 # %% [markdown]
 # `invalid_signature`. This is what makes AAuth tokens *proof-of-possession* tokens
