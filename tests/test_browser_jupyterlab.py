@@ -1,0 +1,91 @@
+"""Notebooks in a real JupyterLab in headless Debian Chromium (issue 4 item 5,
+jupyter-notes §5): what nbval cannot see — widgets rendered and clicked, SVG shown.
+
+The harness test proves the set-up on a notebook written here (a button that prints
+when clicked, an SVG).  The 06 test runs ``06_user_consent`` the way its cells say a
+learner should, and approves with a click on the consent panel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from .jupyterlab import NotebookPage, copy_notebooks, start_jupyterlab
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.timeout(600)  # hang guard for server start-up plus a whole notebook
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(chromium, tmp_path_factory):
+    """One JupyterLab for this module, serving a temporary copy of ``notebooks/``.
+
+    Depends on ``chromium`` so that a machine without a browser skips (or fails) first.
+    """
+    workdir = tmp_path_factory.mktemp("jupyterlab")
+    root = copy_notebooks(REPO / "notebooks", workdir / "notebooks")
+    server = start_jupyterlab(root, workdir / "server")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lab_page(chromium):
+    """A fresh page; JupyterLab's first load is slower than a plain page's."""
+    with chromium.page(viewport={"width": 1400, "height": 1000}) as page:
+        page.set_default_timeout(60_000)  # a hang guard, not a timed assertion
+        yield page
+
+
+# --------------------------------------------------------------------------- the harness
+
+HARNESS_CELLS = [
+    "import os\nprint('docs mode:', os.environ.get('AAUTH_KIT_DOCS'))",
+    """\
+import ipywidgets as widgets
+
+out = widgets.Output()
+button = widgets.Button(description="Say hello")
+clicks = []
+
+
+def on_click(_button):
+    clicks.append(1)
+    with out:
+        print(f"hello from the kernel, click {len(clicks)}")
+
+
+button.on_click(on_click)
+widgets.VBox([button, out])""",
+    """\
+from IPython.display import SVG
+
+SVG('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40">'
+    '<rect width="160" height="40" fill="#eef"/><text x="10" y="25">harness</text></svg>')""",
+]
+
+
+def test_harness_run_all_click_and_svg(jupyterlab, lab_page):
+    """Run All in JupyterLab, then a click on a widget button reaches the kernel and its
+    print shows in the page; an SVG output is rendered; the kernel runs in docs mode."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in HARNESS_CELLS])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, jupyterlab.root / "harness.ipynb")
+
+    nb = NotebookPage(lab_page, jupyterlab, "harness.ipynb").open()
+    nb.run("notebook:run-all-cells")
+
+    assert "docs mode: 1" in nb.output(0).inner_text()
+    button = nb.output(1).get_by_role("button", name="Say hello")
+    button.click()
+    nb.output(1).get_by_text("hello from the kernel, click 1").wait_for()
+    button.click()
+    nb.output(1).get_by_text("hello from the kernel, click 2").wait_for()
+
+    svg = nb.output(2).locator(".jp-RenderedSVG img")
+    svg.wait_for()
+    assert svg.evaluate("img => img.complete && img.naturalWidth") == 160  # decoded as an image
