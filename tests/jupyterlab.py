@@ -174,7 +174,9 @@ def start_jupyterlab(root: Path, workdir: Path, *, timeout: float = START_TIMEOU
         "TMPDIR": str(dirs["tmp"]),  # Galata's helper makes temporary folders: keep them here
     }
     env.pop("JUPYTER_TOKEN", None)
-    for attempt in range(1, PORT_ATTEMPTS + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         port = free_port()
         (dirs["config"] / "jupyter_server_config.py").write_text(SERVER_CONFIG.format(
             port=port, root=str(root), token=TOKEN, settings=str(dirs["settings"]),
@@ -189,10 +191,8 @@ def start_jupyterlab(root: Path, workdir: Path, *, timeout: float = START_TIMEOU
             server.wait_ready(timeout)
             return server
         except JupyterLabFailed:
-            if attempt < PORT_ATTEMPTS and "already in use" in server.log_tail():
-                continue
-            raise
-    raise AssertionError("unreachable")
+            if attempt >= PORT_ATTEMPTS or "already in use" not in server.log_tail():
+                raise
 
 
 # --------------------------------------------------------------------------- the page

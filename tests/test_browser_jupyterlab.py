@@ -8,6 +8,7 @@ learner should, and approves with a click on the consent panel.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -89,3 +90,46 @@ def test_harness_run_all_click_and_svg(jupyterlab, lab_page):
     svg = nb.output(2).locator(".jp-RenderedSVG img")
     svg.wait_for()
     assert svg.evaluate("img => img.complete && img.naturalWidth") == 160  # decoded as an image
+
+
+# --------------------------------------------------------------------------- 06_user_consent
+
+def test_06_user_consent_approved_by_a_click(jupyterlab, lab_page):
+    """06 in JupyterLab: every cell above section 8 runs (as Run All would: the 202, the
+    approval over the PS's REST API, the auth token, the sequence diagram); then, as
+    section 8 tells the learner, the flow runner's Run starts a flow that stops at the
+    202 (-11 "Deferred Responses"), the consent panel's Approve decides it, and the
+    held poll returns the auth token: the runner shows the exchanges and their diagram.
+
+    Not literally "Run All": the notebook's last cell stops the lab, after which the
+    runner's flow could only fail, so the run stops above section 8's cell.
+    """
+    nb = NotebookPage(lab_page, jupyterlab, "06_user_consent.ipynb").open()
+    section_8 = nb.cell_index("FlowRunner(")
+    nb.run("notebook:run-all-above", stop=section_8, active_cell=section_8)
+
+    # sections 4.5 and 4.6: the auth token decoded (also in the token inspector), the diagram
+    assert '"typ": "aa-auth+jwt"' in nb.output(nb.cell_index("show.show(poll.response")).inner_text()
+    assert "aa-auth+jwt" in nb.output(nb.cell_index("TokenInspector(")).locator(".widget-html").first.inner_text()
+    diagram = nb.output(nb.cell_index("SequenceDiagram(consent_steps")).locator(".jp-RenderedSVG img")
+    assert diagram.evaluate("img => img.complete && img.naturalWidth > 0")  # the SVG decoded as an image
+
+    # section 8, clicked
+    nb.command("notebook:run-cell", section_8)
+    nb.wait_until_run(stop=section_8 + 1)
+    view = nb.output(section_8)
+    view.get_by_role("button", name="Run").click()
+    view.get_by_text("→ 202 interaction code").first.wait_for()  # the flow waits for the person
+    view.get_by_role("button", name="Refresh").click()
+    view.get_by_text("Consent: aauth:yours@ps.example asks").first.wait_for()
+    view.get_by_role("button", name="Approve").click()  # Playwright waits until it is enabled
+
+    runner_state = view.locator(".aauth-card", has_text="Your agent optimizes").locator(".aauth-badge").first
+    runner_state.filter(has_text=re.compile(r"^(done|failed)")).wait_for()
+    text = view.inner_text()
+    assert runner_state.inner_text() == "done", text
+    assert "mcp-user approved this request" in text
+    assert re.search(r"GET /pending/\S+ with agent token \(Prefer: wait=30\) → 200 auth_token", text)  # the held poll
+    assert "POST /optimize with auth token → 200 OK" in text
+    sequence = view.locator("svg").filter(has_text="200 auth_token")
+    assert sequence.count() == 1 and sequence.is_visible()
