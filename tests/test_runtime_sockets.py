@@ -1,0 +1,32 @@
+"""The lab's loopback servers answer without Nagle's algorithm (DESIGN §4 "Kernel safety":
+uvicorn on the kit's loop thread; issue 5: a kept-alive request must not wait for a
+delayed ACK)."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from aauth_kit.runtime import start_server
+
+
+def test_accepted_connections_have_tcp_nodelay():
+    async def hello(request):
+        return JSONResponse({"hello": "world"})
+
+    handle = start_server(Starlette(routes=[Route("/", hello)]), "nodelay-probe")
+    connection = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=10)
+    try:
+        for _ in range(2):  # the second request rides the kept-alive connection
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read() == b'{"hello":"world"}'
+        accepted = [c.transport.get_extra_info("socket") for c in handle._server.server_state.connections]
+        assert accepted and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in accepted)
+    finally:
+        connection.close()
+        handle.stop()
