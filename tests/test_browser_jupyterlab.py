@@ -95,18 +95,14 @@ def test_harness_run_all_click_and_svg(jupyterlab, lab_page):
 # --------------------------------------------------------------------------- 06_user_consent
 
 def test_06_user_consent_approved_by_a_click(jupyterlab, lab_page):
-    """06 in JupyterLab: every cell above section 8 runs (as Run All would: the 202, the
-    approval over the PS's REST API, the auth token, the sequence diagram); then, as
-    section 8 tells the learner, the flow runner's Run starts a flow that stops at the
-    202 (-11 "Deferred Responses"), the consent panel's Approve decides it, and the
-    held poll returns the auth token: the runner shows the exchanges and their diagram.
-
-    Not literally "Run All": the notebook's last cell stops the lab, after which the
-    runner's flow could only fail, so the run stops above section 8's cell.
-    """
+    """06 in JupyterLab: Run All (the 202, the approval over the PS's REST API, the auth
+    token, the sequence diagram); then, as section 8 tells the learner, the flow runner's
+    Run starts a flow that stops at the 202 (-11 "Deferred Responses"), the consent
+    panel's Approve decides it, and the held poll returns the auth token: the runner
+    shows the exchanges and their diagram."""
     nb = NotebookPage(lab_page, jupyterlab, "06_user_consent.ipynb").open()
     section_8 = nb.cell_index("FlowRunner(")
-    nb.run("notebook:run-all-above", stop=section_8, active_cell=section_8)
+    nb.run("notebook:run-all-cells")
 
     # sections 4.5 and 4.6: the auth token decoded (also in the token inspector), the diagram
     assert '"typ": "aa-auth+jwt"' in nb.output(nb.cell_index("show.show(poll.response")).inner_text()
@@ -115,8 +111,6 @@ def test_06_user_consent_approved_by_a_click(jupyterlab, lab_page):
     assert diagram.evaluate("img => img.complete && img.naturalWidth > 0")  # the SVG decoded as an image
 
     # section 8, clicked
-    nb.command("notebook:run-cell", section_8)
-    nb.wait_until_run(stop=section_8 + 1)
     view = nb.output(section_8)
     view.get_by_role("button", name="Run").click()
     view.get_by_text("→ 202 interaction code").first.wait_for()  # the flow waits for the person

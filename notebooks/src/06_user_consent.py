@@ -616,6 +616,6 @@ ex.q2.check(my_policy)
 #
 # Next, notebook 07 runs the seed's whole scenario through the backend's job API —
 # including the market analysis reached through a call chain.
-
-# %%
-lab.stop()
+#
+# The lab keeps running so that section 8's panel still works after *Run All*; when you
+# are done, `lab.stop()` stops its servers (restarting the kernel does it too).
