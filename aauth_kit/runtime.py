@@ -40,6 +40,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Seconds a lab server keeps an idle connection open.  Longer than httpx's own idle limit
+#: (``keepalive_expiry``, 5 s), so the client always drops an idle connection first: with
+#: equal limits a request can go out on a connection the server is closing that instant,
+#: and fails with ``ReadError`` (seen with 200 agents at once, issue 5).
+KEEP_ALIVE_S = 30
+
 
 class ServerStartError(RuntimeError):
     """A server (or an ASGI app's lifespan) did not come up; the message says why."""
@@ -305,6 +311,7 @@ class ServerHandle:
                 log_level="warning",
                 log_config=None,  # leave the kernel's logging configuration alone
                 proxy_headers=True,
+                timeout_keep_alive=KEEP_ALIVE_S,
                 forwarded_allow_ips="127.0.0.1",
                 # socket and ASGI mode answer with the same headers, so a docs-mode
                 # notebook shows the same bytes either way (DESIGN §4 "Determinism")

@@ -30,3 +30,18 @@ def test_accepted_connections_have_tcp_nodelay():
     finally:
         connection.close()
         handle.stop()
+
+
+def test_servers_keep_idle_connections_longer_than_httpx_does():
+    """A kept-alive connection is always dropped by the client first, never reused while the
+    server closes it (200 concurrent agents lost requests to ReadError before)."""
+    from aauth_kit.transport import httpx
+
+    async def hello(request):
+        return JSONResponse({})
+
+    handle = start_server(Starlette(routes=[Route("/", hello)]), "keepalive-probe")
+    try:
+        assert handle._server.config.timeout_keep_alive > httpx.Limits().keepalive_expiry
+    finally:
+        handle.stop()
