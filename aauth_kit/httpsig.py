@@ -5,17 +5,25 @@ Implements §2 (component identifiers and values), §2.5 (the signature base),
 ``Signature``) and the Ed25519 / ECDSA P-256 algorithms of §3.3.  The AAuth
 profile's extra rules (required components, ``Signature-Key``) live in
 ``profile.py``; this module is the generic layer any RFC 9421 peer shares.
+
+Signing and verifying run on every request, so the work that depends only on values
+that repeat is done once per distinct value: a covered-component list is serialized
+once (:class:`Covered`), a ``Signature-Input`` member is read and checked once per
+header value, ``@authority`` once per target URI, and a message's fields are indexed
+in one pass per signature base.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import http_sfv
 
+from . import structured
 from .errors import SignatureError, UsageError
 from .keys import Key
 from .message import HttpMessage
@@ -48,9 +56,13 @@ HTTP_SIG_ALGS = {"ed25519": "Ed25519", "ecdsa-p256-sha256": "ES256"}
 DIGEST_ALGS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
 
 
-def _parse_sf(kind, text: str, what: str):
-    value = kind()
+def _parse_sf(kind, text: str, what: str, *, repeated: bool = False):
+    """Parse a field value; ``repeated`` values (the same on many requests) come from
+    :func:`structured.parse`'s cache and must not be changed."""
     try:
+        if repeated:
+            return structured.parse(kind, text)
+        value = kind()
         value.parse(text.encode("ascii"))
     except (ValueError, UnicodeEncodeError) as exc:
         raise SignatureError("invalid_signature", f"malformed {what}: {exc}") from None
@@ -82,13 +94,13 @@ def _derived_value(message: HttpMessage, name: str) -> str:
         return f"{message.status:03d}"
     if not message.target_uri:
         raise SignatureError("invalid_input", f"{name} needs a request")
-    url = urlsplit(message.target_uri)
     if name == "@method":
         return message.method
-    if name == "@target-uri":
-        return message.target_uri
     if name == "@authority":
         return authority(message.target_uri)
+    url = urlsplit(message.target_uri)
+    if name == "@target-uri":
+        return message.target_uri
     if name == "@scheme":
         return url.scheme.lower()
     if name == "@request-target":
@@ -100,6 +112,7 @@ def _derived_value(message: HttpMessage, name: str) -> str:
     raise UsageError(f"unsupported derived component {name!r} (supported: {', '.join(DERIVED_COMPONENTS)})")
 
 
+@functools.lru_cache(maxsize=1024)
 def authority(target_uri: str) -> str:
     """``@authority`` (§2.2.3): host lower-cased, the scheme's default port left out."""
     url = urlsplit(target_uri)
@@ -114,10 +127,21 @@ def authority(target_uri: str) -> str:
     return host if port is None or port == default else f"{host}:{port}"
 
 
-def _field_value(message: HttpMessage, item: http_sfv.Item) -> str:
-    name = item.value
-    params = item.params
-    lines = message.header_lines(name)
+def field_lines(message: HttpMessage) -> dict[str, list[str]]:
+    """Every field's lines by lower-cased name (RFC 9110 §5.1), in one pass over the message."""
+    fields: dict[str, list[str]] = {}
+    for name, value in message.headers:
+        fields.setdefault(name.lower(), []).append(value)
+    return fields
+
+
+def field_value(fields: dict[str, list[str]], name: str) -> str | None:
+    """``HttpMessage.header`` over :func:`field_lines`: the lines of ``name`` combined, or ``None``."""
+    lines = fields.get(name)
+    return ", ".join(line.strip() for line in lines) if lines else None
+
+
+def _field_value(name: str, params, lines: list[str]) -> str:
     if not lines:
         raise SignatureError("invalid_input", f"covered header field {name!r} is not in the message")
     if "bs" in params:
@@ -141,20 +165,24 @@ def _field_value(message: HttpMessage, item: http_sfv.Item) -> str:
     return combined
 
 
-def component_value(message: HttpMessage, item: http_sfv.Item) -> str:
-    """The value of one covered component (§2.1 header fields, §2.2 derived components)."""
-    params = set(item.params)
-    unsupported = params - {"sf", "key", "bs", "req"}
-    if unsupported:
-        raise UsageError(f"unsupported component parameter(s) {sorted(unsupported)} on {item.value!r}")
-    if "req" in params:
-        if message.request is None:
-            raise SignatureError("invalid_input", f"{str(item)} needs the request this response answers")
-        stripped = http_sfv.Item(item.value)
-        for key, value in item.params.items():
-            if key != "req":
-                stripped.params[key] = value
-        return component_value(message.request, stripped)
+def component_value(message: HttpMessage, item: http_sfv.Item, *, fields: dict[str, list[str]] | None = None) -> str:
+    """The value of one covered component (§2.1 header fields, §2.2 derived components).
+
+    ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
+    """
+    params = item.params
+    if params:
+        unsupported = set(params) - {"sf", "key", "bs", "req"}
+        if unsupported:
+            raise UsageError(f"unsupported component parameter(s) {sorted(unsupported)} on {item.value!r}")
+        if "req" in params:
+            if message.request is None:
+                raise SignatureError("invalid_input", f"{str(item)} needs the request this response answers")
+            stripped = http_sfv.Item(item.value)
+            for key, value in params.items():
+                if key != "req":
+                    stripped.params[key] = value
+            return component_value(message.request, stripped)
     name = item.value
     if name.startswith("@"):
         if params:
@@ -162,7 +190,8 @@ def component_value(message: HttpMessage, item: http_sfv.Item) -> str:
         return _derived_value(message, name)
     if name != name.lower() or not name:
         raise SignatureError("invalid_input", f"header component names must be lower case: {name!r}")
-    return _field_value(message, item)
+    lines = fields.get(name, []) if fields is not None else message.header_lines(name)
+    return _field_value(name, params, lines)
 
 
 # -- signature base (§2.5) ---------------------------------------------------------------
@@ -175,20 +204,46 @@ def signature_params(components: list[http_sfv.Item], params: dict) -> http_sfv.
     return inner
 
 
+@dataclass(frozen=True)
+class Covered:
+    """A covered-component list, serialized once: the items, their identifiers as the
+    base writes them, and the inner list without its parameters, ``("@method" …)``."""
+
+    items: tuple[http_sfv.Item, ...]
+    identifiers: tuple[str, ...]
+    text: str
+
+    @classmethod
+    def of(cls, items) -> Covered:
+        identifiers = tuple(structured.item_text(item) for item in items)
+        return cls(tuple(items), identifiers, f"({' '.join(identifiers)})")
+
+
+@functools.lru_cache(maxsize=256)
+def _covered_names(names: tuple[str, ...]) -> Covered:
+    """The :class:`Covered` of plain component names (what signers pass), kept per list."""
+    return Covered.of([component(name) for name in names])
+
+
 def signature_base(message: HttpMessage, params: http_sfv.InnerList) -> str:
     """Build the signature base (§2.5): one line per component, then ``@signature-params``."""
+    covered = Covered.of(params.data)
+    return _signature_base(message, covered, covered.text + structured.params_text(params.params))
+
+
+def _signature_base(message: HttpMessage, covered: Covered, signature_params_text: str) -> str:
     seen: set[str] = set()
     lines = []
-    for item in params:
-        identifier = str(item)
+    fields = field_lines(message)
+    for identifier, item in zip(covered.identifiers, covered.items):
         if identifier in seen:
             raise SignatureError("invalid_input", f"component {identifier} is covered twice")
         seen.add(identifier)
-        value = component_value(message, item)
+        value = component_value(message, item, fields=fields)
         if "\n" in value or "\r" in value:
             raise SignatureError("invalid_input", f"component {identifier} contains a line break")
         lines.append(f"{identifier}: {value}")
-    lines.append(f'"@signature-params": {params}')
+    lines.append(f'"@signature-params": {signature_params_text}')
     return "\n".join(lines)
 
 
@@ -197,9 +252,7 @@ def content_digest(body: bytes, algorithm: str = "sha-256") -> str:
     """The ``Content-Digest`` value for ``body``, e.g. ``sha-256=:X48E9q...=:``."""
     if algorithm not in DIGEST_ALGS:
         raise UsageError(f"unsupported digest {algorithm!r} (supported: {', '.join(DIGEST_ALGS)})")
-    d = http_sfv.Dictionary()
-    d[algorithm] = http_sfv.Item(DIGEST_ALGS[algorithm](body).digest())
-    return str(d)
+    return structured.member_text(algorithm, str(http_sfv.Item(DIGEST_ALGS[algorithm](body).digest())))
 
 
 def check_content_digest(value: str | None, body: bytes) -> None:
@@ -210,6 +263,8 @@ def check_content_digest(value: str | None, body: bytes) -> None:
     """
     if value is None:
         raise SignatureError("invalid_signature", "Content-Digest is covered but missing")
+    if value == content_digest(body):  # the kit's own canonical form: it matches, nothing to parse
+        return
     digests = _parse_sf(http_sfv.Dictionary, value, "Content-Digest")
     known = [alg for alg in digests if alg in DIGEST_ALGS]
     if not known:
@@ -250,19 +305,18 @@ def sign(
     The parameters appear in the order ``created, expires, nonce, alg, keyid, tag``;
     ``alg`` is an RFC 9421 name (``ed25519``), left out by default as AAuth requires.
     """
-    items = [component(c) if isinstance(c, str) else c for c in components]
+    if all(isinstance(c, str) for c in components):
+        covered = _covered_names(tuple(components))
+    else:
+        covered = Covered.of([component(c) if isinstance(c, str) else c for c in components])
     if alg is not None and HTTP_SIG_ALGS.get(alg) != key.alg:
         raise UsageError(f"alg {alg!r} does not fit a {key.alg} key")
-    inner = signature_params(
-        items, {"created": created, "expires": expires, "nonce": nonce, "alg": alg, "keyid": keyid, "tag": tag}
-    )
-    base = signature_base(message, inner)
+    params = {"created": created, "expires": expires, "nonce": nonce, "alg": alg, "keyid": keyid, "tag": tag}
+    inner_text = covered.text + structured.params_text({k: v for k, v in params.items() if v is not None})
+    base = _signature_base(message, covered, inner_text)
     raw = key.sign(base.encode())
-    si = http_sfv.Dictionary()
-    si[label] = inner
-    sig = http_sfv.Dictionary()
-    sig[label] = http_sfv.Item(raw)
-    return Signed(label, base, raw, str(si), str(sig))
+    signature_input = structured.member_text(label, inner_text)
+    return Signed(label, base, raw, signature_input, structured.member_text(label, str(http_sfv.Item(raw))))
 
 
 def attach(message: HttpMessage, signed: Signed) -> None:
@@ -280,14 +334,15 @@ class SignatureInput:
     label: str
     params: http_sfv.InnerList
     signature: bytes
+    covered: Covered | None = field(default=None, repr=False, compare=False)  # params.data, serialized
 
     @property
     def components(self) -> list[str]:
-        return [str(item) for item in self.params]
+        return [structured.item_text(item) for item in self.params.data]
 
     @property
     def component_names(self) -> list[str]:
-        return [item.value for item in self.params]
+        return [item.value for item in self.params.data]
 
     def param(self, name: str):
         return self.params.params.get(name)
@@ -295,25 +350,30 @@ class SignatureInput:
 
 def signature_labels(message: HttpMessage) -> list[str]:
     """Labels present in both ``Signature-Input`` and ``Signature``, in input order."""
-    si, sig = _signature_dictionaries(message)
-    return [label for label in si if label in sig]
+    si, sig = _signature_dictionaries(message.header("signature-input"), message.header("signature"))
+    return [label for label in si.data if label in sig.data]
 
 
-def _signature_dictionaries(message: HttpMessage):
-    si_value, sig_value = message.header("signature-input"), message.header("signature")
+def _signature_dictionaries(si_value: str | None, sig_value: str | None):
     if si_value is None or sig_value is None:
         missing = " and ".join(n for n, v in (("Signature-Input", si_value), ("Signature", sig_value)) if v is None)
         raise SignatureError("invalid_signature", f"the request has no {missing} header")
     return (
-        _parse_sf(http_sfv.Dictionary, si_value, "Signature-Input"),
+        _parse_sf(http_sfv.Dictionary, si_value, "Signature-Input", repeated=True),
         _parse_sf(http_sfv.Dictionary, sig_value, "Signature"),
     )
 
 
-def read_signature(message: HttpMessage, label: str | None = None) -> SignatureInput:
-    """Select and parse one signature; without ``label`` the first one present in both headers."""
-    si, sig = _signature_dictionaries(message)
-    labels = [name for name in si if name in sig]
+def read_signature(message: HttpMessage, label: str | None = None, *,
+                   fields: dict[str, list[str]] | None = None) -> SignatureInput:
+    """Select and parse one signature; without ``label`` the first one present in both headers.
+
+    ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
+    """
+    fields = field_lines(message) if fields is None else fields
+    si_value = field_value(fields, "signature-input")
+    si, sig = _signature_dictionaries(si_value, field_value(fields, "signature"))
+    labels = [name for name in si.data if name in sig.data]
     if label is None:
         if not labels:
             raise SignatureError("invalid_signature", "no label appears in both Signature-Input and Signature")
@@ -325,13 +385,20 @@ def read_signature(message: HttpMessage, label: str | None = None) -> SignatureI
         raise SignatureError("invalid_signature", f"Signature-Input member {label!r} is not an inner list")
     if isinstance(value, http_sfv.InnerList) or not isinstance(value.value, bytes):
         raise SignatureError("invalid_signature", f"Signature member {label!r} is not a byte sequence")
-    for item in params:
+    return SignatureInput(label, params, value.value, _signature_input_member(si_value, label))
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature_input_member(si_value: str, label: str) -> Covered:
+    """Check the shape of one ``Signature-Input`` member (it repeats: read once per value)."""
+    params = structured.parse(http_sfv.Dictionary, si_value)[label]
+    for item in params.data:
         if not isinstance(item.value, str):
             raise SignatureError("invalid_signature", f"component identifier {item.value!r} is not a string")
     for name in ("created", "expires"):
         if name in params.params and (not isinstance(params.params[name], int) or isinstance(params.params[name], bool)):
             raise SignatureError("invalid_signature", f"{name} must be an integer")
-    return SignatureInput(label, params, value.value)
+    return Covered.of(params.data)
 
 
 def check_times(sig: SignatureInput, now: int, window: int | None, *, require_created: bool) -> None:
@@ -362,7 +429,8 @@ def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key) -> str
         raise SignatureError("unsupported_algorithm" if alg not in HTTP_SIG_ALGS else "invalid_signature",
                              f"alg {alg!r} does not fit the {key.alg} key", accept_algs=[key.alg])
     try:
-        base = signature_base(message, sig.params)
+        covered = sig.covered or Covered.of(sig.params.data)
+        base = _signature_base(message, covered, covered.text + structured.params_text(sig.params.params))
     except UsageError as exc:  # the signer covered a component the kit cannot rebuild
         raise SignatureError("invalid_input", str(exc)) from None
     if "content-digest" in sig.component_names:

@@ -110,6 +110,7 @@ class Key:
         self._private = private
         self._public = public if public is not None else private.public_key()
         self.kid = kid
+        self._thumbprint: str | None = None  # the public half never changes: computed once
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -211,7 +212,9 @@ class Key:
 
     def thumbprint(self) -> str:
         """RFC 7638 SHA-256 thumbprint (what ``agent_jkt`` holds)."""
-        return jwk_thumbprint(self.public_jwk(kid=False))
+        if self._thumbprint is None:
+            self._thumbprint = jwk_thumbprint(self.public_jwk(kid=False))
+        return self._thumbprint
 
     def crypto_private_key(self):
         """The underlying ``cryptography`` private key (for interop with other libraries)."""

@@ -38,6 +38,8 @@ class HttpMessage:
     def header(self, name: str) -> str | None:
         """The field value, repeated lines combined with ``", "`` (RFC 9110 §5.3)."""
         lines = self.header_lines(name)
+        if len(lines) == 1:
+            return lines[0].strip()
         return ", ".join(v.strip() for v in lines) if lines else None
 
     def set_header(self, name: str, value: str) -> None:

@@ -330,6 +330,8 @@ class HttpResolver(KeyResolver):
     Documents and JWKS are cached for their ``max-age`` (default :data:`DEFAULT_TTL`,
     cap 24 h).  An unknown ``kid`` triggers one JWKS refetch, but at most once per
     ``refetch_floor`` seconds per issuer; ``clock`` is injectable (monotonic seconds).
+    A cached document is validated once and a JWKS member turned into a :class:`Key`
+    once, until the document is fetched again; the same ``Key`` is returned each time.
     """
 
     def __init__(
@@ -348,6 +350,8 @@ class HttpResolver(KeyResolver):
         self.dev = dev
         self._cache: dict[str, tuple[float, object]] = {}
         self._jwks_fetched_at: dict[str, float] = {}
+        self._validated: dict[tuple[str, str], object] = {}  # (issuer, dwk) -> the document that passed
+        self._selected: dict[tuple[str, str], tuple[object, Key]] = {}  # (jwks_uri, kid) -> (JWKS, key)
 
     async def _get_json(self, url: str, *, force: bool = False):
         now = self.clock()
@@ -370,25 +374,39 @@ class HttpResolver(KeyResolver):
         return value
 
     async def metadata(self, issuer: str, dwk: str) -> dict:
-        if dwk not in MEMBERS:
-            raise SignatureError("invalid_key", f"unknown well-known document {dwk!r}")
-        try:
-            check_server_identifier(issuer, dev=self.dev)
-        except AAuthError as exc:
-            raise SignatureError("invalid_key", f"will not discover keys of {exc.detail}") from None
-        return validate_metadata(await self._get_json(well_known_url(issuer, dwk)), issuer, dwk, dev=self.dev)
+        if (issuer, dwk) not in self._validated:  # known pairs passed these checks already
+            if dwk not in MEMBERS:
+                raise SignatureError("invalid_key", f"unknown well-known document {dwk!r}")
+            try:
+                check_server_identifier(issuer, dev=self.dev)
+            except AAuthError as exc:
+                raise SignatureError("invalid_key", f"will not discover keys of {exc.detail}") from None
+        doc = await self._get_json(well_known_url(issuer, dwk))
+        if self._validated.get((issuer, dwk)) is not doc:
+            validate_metadata(doc, issuer, dwk, dev=self.dev)
+            self._validated[(issuer, dwk)] = doc
+        return doc
 
     async def key(self, issuer: str, dwk: str, kid: str) -> Key:
         doc = await self.metadata(issuer, dwk)
         if "jwks_uri" not in doc:
             raise SignatureError("invalid_key", f"{dwk} of {issuer} has no jwks_uri")
-        where = f"the JWKS of {issuer}"
+        url = doc["jwks_uri"]
         try:
-            return select_key(await self._get_jwks(issuer, doc["jwks_uri"]), kid, where=where)
+            return self._select(await self._get_jwks(issuer, url), url, kid, issuer)
         except SignatureError as exc:
             if exc.code != "unknown_key" or not self._may_refetch(issuer):
                 raise
-        return select_key(await self._get_jwks(issuer, doc["jwks_uri"], force=True), kid, where=where)
+        return self._select(await self._get_jwks(issuer, url, force=True), url, kid, issuer)
+
+    def _select(self, jwks_doc, url: str, kid: str, issuer: str) -> Key:
+        """:func:`select_key`, once per fetched JWKS and ``kid``."""
+        selected = self._selected.get((url, kid))
+        if selected is not None and selected[0] is jwks_doc:
+            return selected[1]
+        key = select_key(jwks_doc, kid, where=f"the JWKS of {issuer}")
+        self._selected[(url, kid)] = (jwks_doc, key)
+        return key
 
     async def _get_jwks(self, issuer: str, url: str, *, force: bool = False):
         cached = self._cache.get(url)

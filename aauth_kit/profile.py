@@ -132,11 +132,12 @@ def check_profile(
     label: str | None = None,
 ) -> tuple[httpsig.SignatureInput, SignatureKey]:
     """Steps 1-4 of the server verification, which need no key."""
-    if message.header("signature-key") is None or message.header("signature") is None or message.header("signature-input") is None:
-        missing = [n for n in ("Signature", "Signature-Input", "Signature-Key") if message.header(n) is None]
+    fields = httpsig.field_lines(message)
+    missing = [n for n in ("Signature", "Signature-Input", "Signature-Key") if n.lower() not in fields]
+    if missing:
         raise SignatureError("invalid_signature", f"missing {', '.join(missing)}")
-    sig = httpsig.read_signature(message, label)
-    signature_key = parse_signature_key(message.header("signature-key"), sig.label)
+    sig = httpsig.read_signature(message, label, fields=fields)
+    signature_key = parse_signature_key(httpsig.field_value(fields, "signature-key"), sig.label)
     required = required_components(message, body_required=body_required, extra=extra)
     covered = set(sig.component_names)
     if not covered.issuperset(required):

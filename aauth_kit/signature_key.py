@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import http_sfv
 
+from . import structured
 from .errors import SignatureError, UsageError
 from .keys import Key
 
@@ -41,12 +42,10 @@ class SignatureKey:
 
     def to_member(self) -> str:
         """Serialize canonically (no space after ``;``): ``sig=jwt;jwt="..."``."""
-        d = http_sfv.Dictionary()
         item = http_sfv.Item(http_sfv.Token(self.scheme))
         for key, value in self.params.items():
             item.params[key] = value
-        d[self.label] = item
-        return str(d)
+        return structured.member_text(self.label, structured.item_text(item))
 
 
 def parse_signature_key(value: str | None, label: str) -> SignatureKey:
@@ -56,9 +55,8 @@ def parse_signature_key(value: str | None, label: str) -> SignatureKey:
     """
     if value is None:
         raise SignatureError("invalid_signature", "the request has no Signature-Key header")
-    d = http_sfv.Dictionary()
     try:
-        d.parse(value.encode("ascii"))
+        d = structured.parse(http_sfv.Dictionary, value)  # the same member on every request: cached
     except (ValueError, UnicodeEncodeError) as exc:
         raise SignatureError("invalid_signature", f"malformed Signature-Key: {exc}") from None
     if label not in d:

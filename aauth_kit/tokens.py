@@ -32,15 +32,25 @@ equivalent; aauth-go and the TypeScript SDK send arrays), any other array is not
 ``kid`` is always emitted (the key's thumbprint when it has none).  A resource token's
 ``person_token_jti`` (the intermediate -11 name) is read as ``presented_jti``.
 NumericDates must be integers.
+
+A verifier sees the same token on every request until it expires, so a token that
+passed :func:`check_token` is remembered (a bounded LRU) under the issuer key and the
+expectations it was checked against; presented again, only the clock-dependent checks
+(``exp``, ``iat_window``) and the key binding are redone.  The result is the same as a
+full check: every other rule depends on nothing but the token, the key and the
+expectations.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -85,6 +95,8 @@ _STRING_CLAIMS = ("iss", "dwk", "jti", "sub", "ps", "presented_jti", "person_tok
                   "mission_s256", "tenant", "parent_agent", "account", "login_hint")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SHA256_B64URL = re.compile(r"[A-Za-z0-9_-]{43}")
+#: How many verified tokens are remembered (see the module docstring).
+CHECKED_CACHE_SIZE = 4096
 
 
 def _fail(detail: str, code: str = "invalid_jwt") -> TokenError:
@@ -159,6 +171,16 @@ def decode_unverified(token) -> Decoded:
     return Decoded(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
 
 
+@functools.lru_cache(maxsize=256)
+def _decoded_text(token: str) -> Decoded:
+    return decode_unverified(token)
+
+
+def _decoded(token) -> Decoded:
+    """:func:`decode_unverified`, remembered for the verifier's own read-only use."""
+    return _decoded_text(token) if isinstance(token, str) else decode_unverified(token)
+
+
 def sign_compact(header: dict, payload: dict, key: Key) -> str:
     """``b64url(header).b64url(payload).b64url(signature)`` — no claim rules applied."""
     if not key.has_private:
@@ -230,12 +252,12 @@ def _check_claims(
     """The claim rules of ``typ`` in the draft's order (``now`` None: minting, no time check)."""
     _check_shape(typ, payload)
     iat, exp = payload["iat"], payload["exp"]
-    if now is not None and exp <= now:
-        raise _fail(f"the {typ} expired at {exp} (now {now}; no tolerance)", "expired_jwt")
+    if now is not None:
+        _check_expiry(typ, payload, now)
     if typ in (PERSON_TYP, AUTH_TYP) and exp - iat > MAX_LIFETIME:
         raise _fail(f"a {typ} must not live longer than {MAX_LIFETIME} s (exp - iat = {exp - iat})")
-    if now is not None and iat_window is not None and iat > now + iat_window:
-        raise _fail(f"iat {iat} is {iat - now} s ahead of the verifier's clock", "clock_skew")
+    if now is not None:
+        _check_iat(payload, now, iat_window)
     for name in ("iss", "ps"):
         if name in payload and (name == "iss" or name in REQUIRED_CLAIMS[typ] + OPTIONAL_CLAIMS[typ]):
             try:
@@ -252,6 +274,19 @@ def _check_claims(
         _check_agent_claims(payload)
     if typ == AUTH_TYP and payload["dwk"] == PERSON_DWK and payload["ps"] != payload["iss"]:
         raise _fail("a PS-issued auth token names its issuer in ps (ps must equal iss)")
+
+
+def _check_expiry(typ: str, payload: dict, now: int) -> None:
+    """``exp`` strictly after ``now``, no tolerance (-11 "Common JWT Verification")."""
+    if payload["exp"] <= now:
+        raise _fail(f"the {typ} expired at {payload['exp']} (now {now}; no tolerance)", "expired_jwt")
+
+
+def _check_iat(payload: dict, now: int, iat_window: int | None) -> None:
+    """``iat`` at most ``iat_window`` seconds ahead of ``now`` (opt-in ``clock_skew``)."""
+    iat = payload["iat"]
+    if iat_window is not None and iat > now + iat_window:
+        raise _fail(f"iat {iat} is {iat - now} s ahead of the verifier's clock", "clock_skew")
 
 
 def _check_agent_claims(payload: dict) -> None:
@@ -273,7 +308,8 @@ def _claim(name: str):
 @dataclass(frozen=True)
 class VerifiedToken:
     """A token that passed :func:`check_token`: raw text, header, payload and its type.
-    Claims read as attributes (``t.iss``) or items (``t["iss"]``)."""
+    Claims read as attributes (``t.iss``) or items (``t["iss"]``).  One instance may be
+    handed to every verifier of the same token: read it, never change it."""
 
     token: str
     header: dict
@@ -312,7 +348,7 @@ class VerifiedToken:
         cnf = self.payload.get("cnf")
         return cnf.get("jwk") if isinstance(cnf, dict) else None
 
-    @property
+    @functools.cached_property
     def cnf_key(self) -> Key | None:
         """The confirmation key: the key that must sign requests presenting this token."""
         jwk = self.cnf_jwk
@@ -393,7 +429,50 @@ def check_token(
     """
     if not isinstance(key, Key):
         raise UsageError("check_token needs the issuer's key as a keys.Key")
-    decoded = decode_unverified(token)
+    memo = (token, typ if isinstance(typ, str) else tuple(typ), key.alg, key.thumbprint(), expected_aud,
+            expected_ps, dev)
+    verified = _checked.get(memo) if isinstance(token, str) else None
+    if verified is None:
+        verified = _check_token(token, typ=typ, key=key, now=now, expected_aud=expected_aud,
+                                expected_ps=expected_ps, iat_window=iat_window, dev=dev)
+        _checked.put(memo, verified)
+    else:
+        _check_expiry(verified.typ, verified.payload, now)
+        _check_iat(verified.payload, now, iat_window)
+    if signing_key_jwk is not None and jwk_thumbprint(_as_jwk(signing_key_jwk)) != verified.jkt:
+        raise _fail(f"the {verified.typ} is bound to another key than the one that signed the request", "invalid_key")
+    return verified
+
+
+class _Checked:
+    """Tokens that passed every check but the clock's, by token, type, key and
+    expectations: a thread-safe LRU of :data:`CHECKED_CACHE_SIZE` entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[tuple, VerifiedToken] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, memo: tuple) -> VerifiedToken | None:
+        with self._lock:
+            verified = self._entries.get(memo)
+            if verified is not None:
+                self._entries.move_to_end(memo)
+            return verified
+
+    def put(self, memo: tuple, verified: VerifiedToken) -> None:
+        with self._lock:
+            self._entries[memo] = verified
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+_checked = _Checked(CHECKED_CACHE_SIZE)
+
+
+def _check_token(token: str, *, typ, key: Key, now: int, expected_aud, expected_ps, iat_window, dev) -> VerifiedToken:
+    """Every check of :func:`check_token` but the key binding, in the draft's order."""
+    decoded = _decoded(token)
     found = _check_header(decoded.header, typ)
     if decoded.header["alg"] != key.alg:
         raise _fail(f"the token says alg {decoded.header['alg']} but the issuer key is {key.alg}")
@@ -412,8 +491,6 @@ def check_token(
     verified = VerifiedToken(token, decoded.header, decoded.payload, found)
     if expected_ps is not None and verified.ps != expected_ps:
         raise _fail(f"the {found} names PS {verified.ps!r}, not {expected_ps!r}")
-    if signing_key_jwk is not None and jwk_thumbprint(_as_jwk(signing_key_jwk)) != verified.jkt:
-        raise _fail(f"the {found} is bound to another key than the one that signed the request", "invalid_key")
     return verified
 
 
@@ -423,16 +500,11 @@ async def verify_token(token: str, *, typ: str | tuple[str, ...], resolver, now:
     ``typ``, ``alg``, ``dwk`` and ``iss`` are checked before anything is fetched; key
     discovery failures keep their Signature-Error code as a :class:`TokenError`.
     """
-    decoded = decode_unverified(token)
-    found = _check_header(decoded.header, typ)
-    dwk = _check_dwk(found, decoded.payload)
-    iss, kid = decoded.payload.get("iss"), decoded.header.get("kid")
-    try:
-        check_server_identifier(iss, dev=checks.get("dev", False))
-    except AAuthError as exc:
-        raise _fail(f"claim iss: {exc.detail}") from None
-    if kid is None:
-        raise _fail("the JWT header has no kid, so the issuer's key cannot be selected")
+    dev = checks.get("dev", False)
+    if isinstance(token, str):
+        iss, dwk, kid = _cached_key_locator(token, typ if isinstance(typ, str) else tuple(typ), dev)
+    else:
+        iss, dwk, kid = _key_locator(token, typ, dev)
     try:
         key = await resolver.key(iss, dwk, kid)
     except TokenError:
@@ -440,6 +512,26 @@ async def verify_token(token: str, *, typ: str | tuple[str, ...], resolver, now:
     except SignatureError as exc:
         raise TokenError(exc.code, exc.detail, accept_algs=exc.accept_algs) from None
     return check_token(token, typ=typ, key=key, now=now, **checks)
+
+
+def _key_locator(token, typ, dev: bool) -> tuple[str, str, str]:
+    """The checks :func:`verify_token` makes before fetching anything (``typ``, ``alg``,
+    ``dwk``, ``iss``, ``kid``); returns where the issuer's key is: ``(iss, dwk, kid)``."""
+    decoded = _decoded(token)
+    found = _check_header(decoded.header, typ)
+    dwk = _check_dwk(found, decoded.payload)
+    iss, kid = decoded.payload.get("iss"), decoded.header.get("kid")
+    try:
+        check_server_identifier(iss, dev=dev)
+    except AAuthError as exc:
+        raise _fail(f"claim iss: {exc.detail}") from None
+    if kid is None:
+        raise _fail("the JWT header has no kid, so the issuer's key cannot be selected")
+    return iss, dwk, kid
+
+
+#: The same token gives the same answer: kept (failures are not).
+_cached_key_locator = functools.lru_cache(maxsize=256)(_key_locator)
 
 
 def check_presented_token(resource_token: VerifiedToken, presented: VerifiedToken) -> None:
