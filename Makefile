@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 LAB_STAMP := $(VENV)/.lab-installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: lab test notebooks install clean
+.PHONY: lab test notebooks bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,14 @@ lab: $(LAB_STAMP)
 # re-run every notebook in docs mode and store its outputs (nbval compares them in `make test`)
 notebooks: $(STAMP)
 	$(PY) scripts/build_notebooks.py $(NB)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+# ratio benchmarks: print the table, write bench-results.json (BENCH_QUICK=1: a pass under two minutes)
+bench: $(BENCH_STAMP)
+	$(PY) -m benchmarks
 
 test: $(STAMP)
 	scripts/install-browser
