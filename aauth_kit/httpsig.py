@@ -378,9 +378,9 @@ def read_signature(message: HttpMessage, label: str | None = None, *,
         if not labels:
             raise SignatureError("invalid_signature", "no label appears in both Signature-Input and Signature")
         label = labels[0]
-    if label not in si or label not in sig:
+    if label not in si.data or label not in sig.data:
         raise SignatureError("invalid_signature", f"label {label!r} is not in both Signature-Input and Signature")
-    params, value = si[label], sig[label]
+    params, value = si.data[label], sig.data[label]
     if not isinstance(params, http_sfv.InnerList):
         raise SignatureError("invalid_signature", f"Signature-Input member {label!r} is not an inner list")
     if isinstance(value, http_sfv.InnerList) or not isinstance(value.value, bytes):

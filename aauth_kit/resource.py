@@ -231,7 +231,7 @@ class Resource:
         ``revoked_jwt`` (wire §5.15) inside a :class:`Challenge`.
         """
         message = await self.http_message(request)
-        if all(message.header(name) is None for name in SIGNATURE_HEADERS):
+        if not {name.lower() for name, _ in message.headers} & set(SIGNATURE_HEADERS):
             raise Challenge("agent-token", "sign the request with your agent token (Signature-Key: sig=jwt)")
         verified = await verify_request(
             message,
