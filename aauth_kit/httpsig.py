@@ -148,7 +148,7 @@ def _field_value(name: str, params, lines: list[str]) -> str:
         if "sf" in params or "key" in params:
             raise SignatureError("invalid_input", f"{name}: ;bs cannot be combined with ;sf or ;key")
         return ", ".join(str(http_sfv.Item(line.strip().encode("latin-1"))) for line in lines)
-    combined = ", ".join(line.strip() for line in lines)
+    combined = lines[0].strip() if len(lines) == 1 else ", ".join(line.strip() for line in lines)
     if "sf" in params or "key" in params:
         kind = STRUCTURED_FIELDS.get(name)
         if kind is None:
@@ -323,7 +323,10 @@ def attach(message: HttpMessage, signed: Signed) -> None:
     """Add the signature to the message's ``Signature-Input`` and ``Signature`` fields."""
     for name, member in (("Signature-Input", signed.signature_input), ("Signature", signed.signature_header)):
         existing = message.header(name)
-        message.set_header(name, f"{existing}, {member}" if existing else member)
+        if existing is None:
+            message.headers.append((name, member))
+        else:
+            message.set_header(name, f"{existing}, {member}" if existing else member)
 
 
 # -- verify (§3.2) -----------------------------------------------------------------------

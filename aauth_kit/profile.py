@@ -76,9 +76,9 @@ def sign_request(
         cover_body = has_body
     if cover_body:
         if message.header("content-digest") is None:
-            message.set_header("Content-Digest", httpsig.content_digest(message.body))
+            message.headers.append(("Content-Digest", httpsig.content_digest(message.body)))
         if message.header("content-type") is None:
-            message.set_header("Content-Type", "application/json")
+            message.headers.append(("Content-Type", "application/json"))
     if components is None:
         components = covered_components(message, cover_body=cover_body, extra=extra)
         if signature_key is None:
