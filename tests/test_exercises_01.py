@@ -10,15 +10,7 @@ from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, stub
 from aauth_kit.exercises import nb01
 from aauth_kit.keys import Key
 
-
-def reference(exercise, name: str):
-    namespace: dict = {}
-    exec(exercise.reference, namespace)
-    return namespace[name]
-
-
-def untouched(*args):
-    ...  # the notebook's stub: a body of ``...`` returns None
+from .conftest import untouched
 
 
 # -- q1: RFC 9421 §2.5 signature base ---------------------------------------------------------
@@ -28,7 +20,7 @@ def test_q1_stub_is_not_attempted():
 
 
 def test_q1_reference_passes():
-    result = nb01.q1.check(reference(nb01.q1, "my_signature_base"))
+    result = nb01.q1.check(nb01.q1.reference_answer("my_signature_base"))
     assert result.status == CORRECT, result.message
 
 
@@ -36,12 +28,12 @@ def test_q1_reference_matches_what_the_kit_signs():
     """The base the learner builds is the one a signature over the example verifies with."""
     message, key = nb01.example_request(), Key.from_seed("test")
     signed = httpsig.sign(message, key, nb01.AAUTH_COMPONENTS, created=nb01.CREATED)
-    assert reference(nb01.q1, "my_signature_base")(message, nb01.AAUTH_COMPONENTS, nb01.CREATED) == signed.base
+    assert nb01.q1.reference_answer("my_signature_base")(message, nb01.AAUTH_COMPONENTS, nb01.CREATED) == signed.base
 
 
 def test_q1_netloc_as_authority_fails_on_the_default_port():
     """RFC 9421 §2.2.3: @authority is lower-cased and drops the scheme's default port."""
-    right = reference(nb01.q1, "my_signature_base")
+    right = nb01.q1.reference_answer("my_signature_base")
 
     def netloc(message, components, created):
         base = right(message, components, created)
@@ -54,7 +46,7 @@ def test_q1_netloc_as_authority_fails_on_the_default_port():
 
 
 def test_q1_a_missing_signature_params_line_or_trailing_newline_is_named():
-    right = reference(nb01.q1, "my_signature_base")
+    right = nb01.q1.reference_answer("my_signature_base")
     short = nb01.q1.check(lambda m, c, t: right(m, c, t).rsplit("\n", 1)[0])
     assert short.status == INCORRECT and '"@signature-params"' in short.message
     newline = nb01.q1.check(lambda m, c, t: right(m, c, t) + "\n")
@@ -68,7 +60,7 @@ def test_q2_stub_is_not_attempted():
 
 
 def test_q2_reference_passes():
-    result = nb01.q2.check(reference(nb01.q2, "changed_component"))
+    result = nb01.q2.check(nb01.q2.reference_answer("changed_component"))
     assert result.status == CORRECT, result.message
 
 

@@ -11,15 +11,7 @@ from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, stub
 from aauth_kit.exercises import nb02
 from aauth_kit.keys import jwk_thumbprint
 
-
-def reference(exercise, name: str):
-    namespace: dict = {}
-    exec(exercise.reference, namespace)
-    return namespace[name]
-
-
-def untouched(*args):
-    ...  # the notebook's stub: a body of ``...`` returns None
+from .conftest import untouched
 
 
 # -- q1: RFC 7638 §3 thumbprints ------------------------------------------------------------
@@ -29,7 +21,7 @@ def test_q1_stub_is_not_attempted():
 
 
 def test_q1_reference_passes():
-    result = nb02.q1.check(reference(nb02.q1, "my_thumbprint"))
+    result = nb02.q1.check(nb02.q1.reference_answer("my_thumbprint"))
     assert result.status == CORRECT, result.message
 
 

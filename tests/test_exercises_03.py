@@ -9,15 +9,7 @@ from aauth_kit import tokens
 from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, stub
 from aauth_kit.exercises import nb03
 
-
-def reference(exercise, name: str):
-    namespace: dict = {}
-    exec(exercise.reference, namespace)
-    return namespace[name]
-
-
-def untouched(*args):
-    ...  # the notebook's stub: a body of ``...`` returns None
+from .conftest import untouched
 
 
 # -- q1: -11 "Agent Tokens" cnf.jwk, compared by RFC 7638 thumbprint (wire §7.2) ----------------------
@@ -28,7 +20,7 @@ def test_q1_stub_is_not_attempted():
 
 
 def test_q1_reference_passes():
-    result = nb03.q1.check(reference(nb03.q1, "is_bound_to"))
+    result = nb03.q1.check(nb03.q1.reference_answer("is_bound_to"))
     assert result.status == CORRECT, result.message
 
 
@@ -59,7 +51,7 @@ def test_q2_stub_is_not_attempted():
 
 
 def test_q2_reference_passes():
-    result = nb03.q2.check(reference(nb03.q2, "is_top_level_agent"))
+    result = nb03.q2.check(nb03.q2.reference_answer("is_top_level_agent"))
     assert result.status == CORRECT, result.message
 
 

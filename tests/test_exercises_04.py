@@ -6,15 +6,7 @@ from __future__ import annotations
 from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED
 from aauth_kit.exercises import nb04
 
-
-def reference(exercise, name: str):
-    namespace: dict = {}
-    exec(exercise.reference, namespace)
-    return namespace[name]
-
-
-def untouched(*args):
-    ...  # the notebook's stub: a body of ``...`` returns None
+from .conftest import untouched
 
 
 # -- q1: -11 "Agent Identifiers" — the domain names the Agent Provider -------------------------------
@@ -24,7 +16,7 @@ def test_q1_stub_is_not_attempted():
 
 
 def test_q1_reference_passes():
-    result = nb04.q1.check(reference(nb04.q1, "admit_token"))
+    result = nb04.q1.check(nb04.q1.reference_answer("admit_token"))
     assert result.status == CORRECT, result.message
 
 
@@ -65,7 +57,7 @@ def test_q2_stub_is_not_attempted():
 
 
 def test_q2_reference_passes():
-    result = nb04.q2.check(reference(nb04.q2, "answers"))
+    result = nb04.q2.check(nb04.q2.reference_answer("answers"))
     assert result.status == CORRECT, result.message
 
 

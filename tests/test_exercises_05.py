@@ -6,15 +6,7 @@ from __future__ import annotations
 from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED
 from aauth_kit.exercises import nb05
 
-
-def reference(exercise, name: str):
-    namespace: dict = {}
-    exec(exercise.reference, namespace)
-    return namespace[name]
-
-
-def untouched(*args):
-    ...  # the notebook's stub: a body of ``...`` returns None
+from .conftest import untouched
 
 
 # -- q1: what an agent checks in a resource token (-11 PS authorization; wire notes §5.5 step 4) -------
@@ -23,7 +15,7 @@ def test_q1_stub_is_not_attempted():
 
 
 def test_q1_reference_passes():
-    result = nb05.q1.check(reference(nb05.q1, "accept"))
+    result = nb05.q1.check(nb05.q1.reference_answer("accept"))
     assert result.status == CORRECT, result.message
 
 
@@ -38,7 +30,7 @@ def test_q1_checking_only_key_and_time_fails():
 def test_q1_a_tolerant_exp_fails():
     """-11 "Common JWT Verification": exp strictly after now, no tolerance."""
     def tolerant(resource_token, presented, my_jkt, resource, now):
-        full = reference(nb05.q1, "accept")
+        full = nb05.q1.reference_answer("accept")
         return full(resource_token, presented, my_jkt, resource, now - 1)
 
     result = nb05.q1.check(tolerant)
@@ -48,7 +40,7 @@ def test_q1_a_tolerant_exp_fails():
 def test_q1_not_checking_ps_fails():
     """ps must be the presented token's PS (a person token's iss), not a constant."""
     def constant_ps(resource_token, presented, my_jkt, resource, now):
-        full = reference(nb05.q1, "accept")
+        full = nb05.q1.reference_answer("accept")
         return full({**resource_token, "ps": presented["iss"]}, presented, my_jkt, resource, now)
 
     result = nb05.q1.check(constant_ps)
@@ -61,7 +53,7 @@ def test_q2_stub_is_not_attempted():
 
 
 def test_q2_reference_passes():
-    result = nb05.q2.check(reference(nb05.q2, "codes"))
+    result = nb05.q2.check(nb05.q2.reference_answer("codes"))
     assert result.status == CORRECT, result.message
 
 

@@ -80,6 +80,13 @@ class Exercise:
         print(self.reference)
         return self.reference
 
+    def reference_answer(self, name: str) -> Any:
+        """Run the solution as the learner would paste it and return what it defines as
+        ``name`` (tests use it to prove the solution passes :meth:`check`)."""
+        namespace: dict = {}
+        exec(self.reference, namespace)  # the kit's own solution text, never learner input
+        return namespace[name]
+
 
 def stub(*args, **kwargs):
     """The body of an answer function the learner has not written yet."""
