@@ -267,6 +267,13 @@ class KeyResolver:
         """The public key ``kid`` from the JWKS the issuer's ``dwk`` document names."""
         raise NotImplementedError
 
+    async def refetch_key(self, issuer: str, dwk: str, kid: str) -> Key | None:
+        """After a signature failed with :meth:`key`'s answer: the key ``kid`` from a
+        freshly fetched JWKS (the issuer may have replaced it under the same ``kid``), or
+        ``None`` when nothing newer can be had.  -11 "Common JWT Verification" allows one
+        refetch per issuer and minute."""
+        return None
+
 
 class StaticResolver(KeyResolver):
     """Keys registered in-process (tests, labs).  Documents are validated on every lookup,
@@ -397,6 +404,13 @@ class HttpResolver(KeyResolver):
         except SignatureError as exc:
             if exc.code != "unknown_key" or not self._may_refetch(issuer):
                 raise
+        return self._select(await self._get_jwks(issuer, url, force=True), url, kid, issuer)
+
+    async def refetch_key(self, issuer: str, dwk: str, kid: str) -> Key | None:
+        doc = await self.metadata(issuer, dwk)
+        if "jwks_uri" not in doc or not self._may_refetch(issuer):
+            return None
+        url = doc["jwks_uri"]
         return self._select(await self._get_jwks(issuer, url, force=True), url, kid, issuer)
 
     def _select(self, jwks_doc, url: str, kid: str, issuer: str) -> Key:

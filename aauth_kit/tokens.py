@@ -507,11 +507,25 @@ async def verify_token(token: str, *, typ: str | tuple[str, ...], resolver, now:
         iss, dwk, kid = _key_locator(token, typ, dev)
     try:
         key = await resolver.key(iss, dwk, kid)
+        try:
+            return check_token(token, typ=typ, key=key, now=now, **checks)
+        except TokenError as exc:
+            # the issuer may have replaced the key under the same kid: one refetch (floored)
+            if exc.code != "invalid_jwt" or _signature_verifies(token, key):
+                raise
+            fresh = await resolver.refetch_key(iss, dwk, kid)
+            if fresh is None or fresh.thumbprint() == key.thumbprint():
+                raise
+        return check_token(token, typ=typ, key=fresh, now=now, **checks)
     except TokenError:
         raise
     except SignatureError as exc:
         raise TokenError(exc.code, exc.detail, accept_algs=exc.accept_algs) from None
-    return check_token(token, typ=typ, key=key, now=now, **checks)
+
+
+def _signature_verifies(token: str, key: Key) -> bool:
+    decoded = _decoded(token)
+    return key.verify(decoded.signature, decoded.signing_input)
 
 
 def _key_locator(token, typ, dev: bool) -> tuple[str, str, str]:

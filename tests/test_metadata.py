@@ -479,3 +479,32 @@ def test_static_resolver_dev_mode():
             with pytest.raises(SignatureError) as exc:
                 run(resolver.key(issuer, AGENT_DWK, "d1"))
             assert code_of(exc) == "invalid_key"
+
+
+def test_a_key_replaced_under_the_same_kid_is_refetched_once_per_floor(web):
+    """wire §4.6 / [N] "Common JWT Verification": refetch the JWKS on a same-kid
+    verification failure too, but at most once a minute per issuer."""
+    from aauth_kit.errors import TokenError
+    from aauth_kit.tokens import mint_person_token, verify_token
+
+    resolver = web.resolver(refetch_floor=60)
+    agent = Key.from_seed("agent")
+    run(resolver.key(PS, PERSON_DWK, "k1"))  # the old key is cached
+    replacement = Key.from_seed("ps-key-replaced", kid="k1")
+    web.serve(PS_JWKS, jwks([replacement]))
+    token = mint_person_token(replacement, iss=PS, aud="https://resource.example", sub="p", cnf=agent,
+                              iat=1000, exp=2000, kid="k1")
+    # within the floor: no refetch, the signature fails against the cached key
+    with pytest.raises(TokenError) as exc:
+        run(verify_token(token, typ="aa-person+jwt", resolver=resolver, now=1001))
+    assert exc.value.code == "invalid_jwt" and web.calls.count(PS_JWKS) == 1
+    web.now += 61
+    verified = run(verify_token(token, typ="aa-person+jwt", resolver=resolver, now=1001))
+    assert verified.sub == "p" and web.calls.count(PS_JWKS) == 2
+    # a forged token under the same kid: one refetch per floor, then the cached answer
+    forged = mint_person_token(Key.from_seed("forger", kid="k1"), iss=PS, aud="https://resource.example", sub="p",
+                               cnf=agent, iat=1000, exp=2000, kid="k1")
+    for _ in range(3):
+        with pytest.raises(TokenError):
+            run(verify_token(forged, typ="aa-person+jwt", resolver=resolver, now=1001))
+    assert web.calls.count(PS_JWKS) == 2
