@@ -231,10 +231,11 @@ def signature_base(message: HttpMessage, params: http_sfv.InnerList) -> str:
     return _signature_base(message, covered, covered.text + structured.params_text(params.params))
 
 
-def _signature_base(message: HttpMessage, covered: Covered, signature_params_text: str) -> str:
+def _signature_base(message: HttpMessage, covered: Covered, signature_params_text: str,
+                    fields: dict[str, list[str]] | None = None) -> str:
     seen: set[str] = set()
     lines = []
-    fields = field_lines(message)
+    fields = field_lines(message) if fields is None else fields
     for identifier, item in zip(covered.identifiers, covered.items):
         if identifier in seen:
             raise SignatureError("invalid_input", f"component {identifier} is covered twice")
@@ -422,22 +423,25 @@ def check_times(sig: SignatureInput, now: int, window: int | None, *, require_cr
             raise SignatureError("clock_skew", f"created is {created - now} s in the future; the window is {window} s")
 
 
-def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key) -> str:
+def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key, *,
+                     fields: dict[str, list[str]] | None = None) -> str:
     """Rebuild the base, check covered digests and verify the bytes with ``key`` (§3.2).
 
-    Returns the signature base.  A present ``alg`` must fit the key.
+    Returns the signature base.  A present ``alg`` must fit the key.  ``fields`` is
+    :func:`field_lines` of ``message``, when the caller already has it.
     """
+    fields = field_lines(message) if fields is None else fields
     alg = sig.param("alg")
     if alg is not None and HTTP_SIG_ALGS.get(alg) != key.alg:
         raise SignatureError("unsupported_algorithm" if alg not in HTTP_SIG_ALGS else "invalid_signature",
                              f"alg {alg!r} does not fit the {key.alg} key", accept_algs=[key.alg])
     try:
         covered = sig.covered or Covered.of(sig.params.data)
-        base = _signature_base(message, covered, covered.text + structured.params_text(sig.params.params))
+        base = _signature_base(message, covered, covered.text + structured.params_text(sig.params.params), fields)
     except UsageError as exc:  # the signer covered a component the kit cannot rebuild
         raise SignatureError("invalid_input", str(exc)) from None
     if "content-digest" in sig.component_names:
-        check_content_digest(message.header("content-digest"), message.body)
+        check_content_digest(field_value(fields, "content-digest"), message.body)
     if not key.verify(sig.signature, base.encode()):
         raise SignatureError("invalid_signature", "the signature does not verify over the signature base")
     return base

@@ -111,12 +111,17 @@ class VerifiedRequest:
         return self.signature_key.scheme
 
 
-def required_components(message: HttpMessage, *, body_required: bool, extra: tuple[str, ...] = ()) -> list[str]:
-    """The components a verifier insists on (-11 profile; resource ``additional_signature_components``)."""
+def required_components(message: HttpMessage, *, body_required: bool, extra: tuple[str, ...] = (),
+                        fields: dict[str, list[str]] | None = None) -> list[str]:
+    """The components a verifier insists on (-11 profile; resource ``additional_signature_components``).
+
+    ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
+    """
     names = list(REQUIRED_COMPONENTS)
     if body_required and message.body:
         names += list(BODY_COMPONENTS)
-    if message.header("authorization") is not None:
+    has_authorization = "authorization" in fields if fields is not None else message.header("authorization") is not None
+    if has_authorization:
         names.append("authorization")
     return names + [n for n in extra if n not in names]
 
@@ -130,15 +135,19 @@ def check_profile(
     body_required: bool = False,
     extra: tuple[str, ...] = (),
     label: str | None = None,
+    fields: dict[str, list[str]] | None = None,
 ) -> tuple[httpsig.SignatureInput, SignatureKey]:
-    """Steps 1-4 of the server verification, which need no key."""
-    fields = httpsig.field_lines(message)
+    """Steps 1-4 of the server verification, which need no key.
+
+    ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
+    """
+    fields = httpsig.field_lines(message) if fields is None else fields
     missing = [n for n in ("Signature", "Signature-Input", "Signature-Key") if n.lower() not in fields]
     if missing:
         raise SignatureError("invalid_signature", f"missing {', '.join(missing)}")
     sig = httpsig.read_signature(message, label, fields=fields)
     signature_key = parse_signature_key(httpsig.field_value(fields, "signature-key"), sig.label)
-    required = required_components(message, body_required=body_required, extra=extra)
+    required = required_components(message, body_required=body_required, extra=extra, fields=fields)
     covered = set(sig.component_names)
     if not covered.issuperset(required):
         missing = [c for c in required if c not in covered]
@@ -155,12 +164,16 @@ def check_profile(
     return sig, signature_key
 
 
-def finish_verification(message: HttpMessage, sig: httpsig.SignatureInput, signature_key: SignatureKey, key: Key, token=None) -> VerifiedRequest:
-    """Steps 6-7: a ``keyid``, if sent, must name the key; then the signature itself."""
+def finish_verification(message: HttpMessage, sig: httpsig.SignatureInput, signature_key: SignatureKey, key: Key, token=None,
+                        *, fields: dict[str, list[str]] | None = None) -> VerifiedRequest:
+    """Steps 6-7: a ``keyid``, if sent, must name the key; then the signature itself.
+
+    ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
+    """
     keyid = sig.param("keyid")
     if keyid is not None and not httpsig.keyid_names(keyid, key):
         raise SignatureError("unknown_key", f"keyid {keyid!r} does not name the key in Signature-Key")
-    base = httpsig.verify_signature(message, sig, key)
+    base = httpsig.verify_signature(message, sig, key, fields=fields)
     return VerifiedRequest(sig.label, signature_key, key, base, token)
 
 
@@ -281,11 +294,12 @@ async def verify_request(
     :class:`SignatureError` carrying the draft's code (401).
     """
     now = int(time.time()) if now is None else now
+    fields = httpsig.field_lines(message)  # the message is read, never changed, from here on
     sig, signature_key = check_profile(
         message, now=now, window=window, accept_schemes=accept_schemes,
-        body_required=body_required, extra=extra, label=label,
+        body_required=body_required, extra=extra, label=label, fields=fields,
     )
     key, token = await resolve_key(
         signature_key, resolver=resolver, now=now, token_types=token_types, dev=dev, **token_checks
     )
-    return finish_verification(message, sig, signature_key, key, token)
+    return finish_verification(message, sig, signature_key, key, token, fields=fields)
