@@ -69,15 +69,19 @@ def sign_request(
     False.  ``components`` overrides the choice of components entirely.
     """
     label = signature_key.label if signature_key else label
+    present = {name.lower() for name, _ in message.headers}  # one pass instead of a scan per field
     if signature_key is not None:
-        message.set_header("Signature-Key", signature_key.to_member())
+        if "signature-key" in present:
+            message.set_header("Signature-Key", signature_key.to_member())
+        else:
+            message.headers.append(("Signature-Key", signature_key.to_member()))
     has_body = bool(message.body)
     if cover_body is None:
         cover_body = has_body
     if cover_body:
-        if message.header("content-digest") is None:
+        if "content-digest" not in present:
             message.headers.append(("Content-Digest", httpsig.content_digest(message.body)))
-        if message.header("content-type") is None:
+        if "content-type" not in present:
             message.headers.append(("Content-Type", "application/json"))
     if components is None:
         components = covered_components(message, cover_body=cover_body, extra=extra)
@@ -92,7 +96,10 @@ def sign_request(
         expires=expires,
         keyid=keyid,
     )
-    httpsig.attach(message, signed)
+    if "signature-input" in present or "signature" in present:
+        httpsig.attach(message, signed)  # joins the signatures already there
+    else:
+        message.headers += [("Signature-Input", signed.signature_input), ("Signature", signed.signature_header)]
     return signed
 
 
