@@ -101,7 +101,6 @@ class Lab:
         self.trace = Trace(names={self.identifiers[n]: NAMES[n] for n in IDENTIFIERS}, clock=self.clock)
         self.hosts = Hosts(mode)
         self.resolver = HttpResolver(self.hosts.fetch(), dev=dev)
-        self._seeds = itertools.count(1)
         self._random = random.Random(20260207)
 
         policy = ConsentPolicy.from_env()
@@ -187,10 +186,7 @@ class Lab:
 
     def client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
         """A sync ``httpx.Client`` on the lab's network, signing as ``agent`` and traced as ``source``."""
-        kwargs = {"event_hooks": self.trace.sync_event_hooks(source), "timeout": 60}
-        if agent is not None:
-            kwargs["auth"] = agent.auth(**auth_options)
-        return self.hosts.client(**kwargs)
+        return self.hosts.client(**self._client_options(self.trace.sync_event_hooks(source), agent, auth_options))
 
     def send(self, message: HttpMessage, *, source: str = "Agent") -> Exchange:
         """Send a hand-built (e.g. hand-signed) ``message`` exactly as it is — no agent
@@ -201,10 +197,15 @@ class Lab:
         return self.trace.exchanges[-1]
 
     def async_client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
-        kwargs = {"event_hooks": self.trace.event_hooks(source), "timeout": 60}
+        """The same as :meth:`client`, as an ``httpx.AsyncClient`` (for ``await`` in a cell)."""
+        return self.hosts.async_client(**self._client_options(self.trace.event_hooks(source), agent, auth_options))
+
+    @staticmethod
+    def _client_options(hooks: dict, agent: Agent | None, auth_options: dict) -> dict:
+        options = {"event_hooks": hooks, "timeout": 60}
         if agent is not None:
-            kwargs["auth"] = agent.auth(**auth_options)
-        return self.hosts.async_client(**kwargs)
+            options["auth"] = agent.auth(**auth_options)
+        return options
 
     def stop(self) -> None:
         self.hosts.stop()
