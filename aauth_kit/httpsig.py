@@ -141,6 +141,13 @@ def field_value(fields: dict[str, list[str]], name: str) -> str | None:
     return ", ".join(line.strip() for line in lines) if lines else None
 
 
+def _combined(name: str, lines: list[str] | None) -> str:
+    """A covered field's lines, trimmed and joined with ``", "`` (§2.1)."""
+    if not lines:
+        raise SignatureError("invalid_input", f"covered header field {name!r} is not in the message")
+    return lines[0].strip() if len(lines) == 1 else ", ".join(line.strip() for line in lines)
+
+
 def _field_value(name: str, params, lines: list[str]) -> str:
     if not lines:
         raise SignatureError("invalid_input", f"covered header field {name!r} is not in the message")
@@ -148,7 +155,7 @@ def _field_value(name: str, params, lines: list[str]) -> str:
         if "sf" in params or "key" in params:
             raise SignatureError("invalid_input", f"{name}: ;bs cannot be combined with ;sf or ;key")
         return ", ".join(str(http_sfv.Item(line.strip().encode("latin-1"))) for line in lines)
-    combined = lines[0].strip() if len(lines) == 1 else ", ".join(line.strip() for line in lines)
+    combined = _combined(name, lines)
     if "sf" in params or "key" in params:
         kind = STRUCTURED_FIELDS.get(name)
         if kind is None:
@@ -206,17 +213,24 @@ def signature_params(components: list[http_sfv.Item], params: dict) -> http_sfv.
 
 @dataclass(frozen=True)
 class Covered:
-    """A covered-component list, serialized once: the items, their identifiers as the
-    base writes them, and the inner list without its parameters, ``("@method" …)``."""
+    """A covered-component list, read once: the items, their identifiers as the base
+    writes them, the inner list without its parameters, ``("@method" …)``, which items
+    are plain header fields (a lower-case name, no parameters: §2.1's common case) and
+    the first identifier covered twice, if any (§2.5 forbids it)."""
 
     items: tuple[http_sfv.Item, ...]
     identifiers: tuple[str, ...]
     text: str
+    plain: tuple[bool, ...]
+    repeated: str | None
 
     @classmethod
     def of(cls, items) -> Covered:
         identifiers = tuple(structured.item_text(item) for item in items)
-        return cls(tuple(items), identifiers, f"({' '.join(identifiers)})")
+        plain = tuple(not item.params and not item.value.startswith("@") and item.value == item.value.lower()
+                      and bool(item.value) for item in items)
+        repeated = next((i for n, i in enumerate(identifiers) if i in identifiers[:n]), None)
+        return cls(tuple(items), identifiers, f"({' '.join(identifiers)})", plain, repeated)
 
 
 @functools.lru_cache(maxsize=256)
@@ -233,14 +247,15 @@ def signature_base(message: HttpMessage, params: http_sfv.InnerList) -> str:
 
 def _signature_base(message: HttpMessage, covered: Covered, signature_params_text: str,
                     fields: dict[str, list[str]] | None = None) -> str:
-    seen: set[str] = set()
+    if covered.repeated is not None:
+        raise SignatureError("invalid_input", f"component {covered.repeated} is covered twice")
     lines = []
     fields = field_lines(message) if fields is None else fields
-    for identifier, item in zip(covered.identifiers, covered.items):
-        if identifier in seen:
-            raise SignatureError("invalid_input", f"component {identifier} is covered twice")
-        seen.add(identifier)
-        value = component_value(message, item, fields=fields)
+    for identifier, item, plain in zip(covered.identifiers, covered.items, covered.plain):
+        if plain:  # a header field as sent (§2.1)
+            value = _combined(item.value, fields.get(item.value))
+        else:
+            value = component_value(message, item, fields=fields)
         if "\n" in value or "\r" in value:
             raise SignatureError("invalid_input", f"component {identifier} contains a line break")
         lines.append(f"{identifier}: {value}")
@@ -253,7 +268,7 @@ def content_digest(body: bytes, algorithm: str = "sha-256") -> str:
     """The ``Content-Digest`` value for ``body``, e.g. ``sha-256=:X48E9q...=:``."""
     if algorithm not in DIGEST_ALGS:
         raise UsageError(f"unsupported digest {algorithm!r} (supported: {', '.join(DIGEST_ALGS)})")
-    return structured.member_text(algorithm, str(http_sfv.Item(DIGEST_ALGS[algorithm](body).digest())))
+    return structured.member_text(algorithm, structured.byteseq_text(DIGEST_ALGS[algorithm](body).digest()))
 
 
 def check_content_digest(value: str | None, body: bytes) -> None:
@@ -317,7 +332,7 @@ def sign(
     base = _signature_base(message, covered, inner_text)
     raw = key.sign(base.encode())
     signature_input = structured.member_text(label, inner_text)
-    return Signed(label, base, raw, signature_input, structured.member_text(label, str(http_sfv.Item(raw))))
+    return Signed(label, base, raw, signature_input, structured.member_text(label, structured.byteseq_text(raw)))
 
 
 def attach(message: HttpMessage, signed: Signed) -> None:

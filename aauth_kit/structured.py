@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 
 import http_sfv
+from http_sfv.byteseq import ser_byteseq
 from http_sfv.item import Parameters
 from http_sfv.util import ser_key
 
@@ -71,6 +72,12 @@ def params_text(params: dict) -> str:
 def key_text(key: str) -> str:
     """A dictionary or parameter key, checked (RFC 9651 §4.1.1.3); ``ValueError`` if invalid."""
     return ser_key(key)
+
+
+def byteseq_text(data: bytes) -> str:
+    """``str(Item(data))`` for a bare Byte Sequence, ``:base64:`` (RFC 9651 §4.1.8), without
+    building an Item: signatures and digests are new bytes on every request."""
+    return ser_byteseq(data)
 
 
 def member_text(key: str, value_text: str) -> str:

@@ -42,6 +42,40 @@ def test_item_text_is_http_sfv_serialization_and_keeps_types_apart(value):
     assert structured.item_text(item) == str(item)  # the second answer comes from the cache
 
 
+@pytest.mark.parametrize("data", [b"", b"\x00", bytes(range(256)), b"\xff" * 64])
+def test_byteseq_text_is_http_sfv_serialization(data):
+    """RFC 9651 §4.1.8: a Byte Sequence is ``:`` base64 ``:``, the same as an Item's."""
+    assert structured.byteseq_text(data) == str(http_sfv.Item(data))
+
+
+@pytest.mark.parametrize("components", [
+    ["@method", "content-type", "x-multi"],
+    ["x-multi", "@path", "content-type"],
+])
+def test_plain_fields_take_the_same_value_as_component_value(components):
+    """RFC 9421 §2.1: the base's fast path for parameter-less fields gives exactly
+    :func:`httpsig.component_value`'s line (trimmed, several lines joined by ", ")."""
+    message = HttpMessage("POST", "https://r.example/p", [("Content-Type", " application/json "),
+                                                          ("X-Multi", "a"), ("x-multi", " b ")], b"{}")
+    items = [httpsig.component(name) for name in components]
+    covered = httpsig.Covered.of(items)
+    assert all(covered.plain[i] == (not name.startswith("@")) for i, name in enumerate(components))
+    base = httpsig._signature_base(message, covered, covered.text)
+    expected = [f"{structured.item_text(item)}: {httpsig.component_value(message, item)}" for item in items]
+    assert base.split("\n")[:-1] == expected
+
+
+def test_a_repeated_component_is_found_once_per_list():
+    """RFC 9421 §2.5: a list covering an identifier twice is refused, whatever the message."""
+    covered = httpsig.Covered.of([httpsig.component("@method"), httpsig.component("@path"), httpsig.component("@method")])
+    assert covered.repeated == '"@method"'
+    with pytest.raises(SignatureError) as caught:
+        httpsig._signature_base(HttpMessage("GET", "https://r.example/"), covered, covered.text)
+    assert caught.value.code == "invalid_input"
+    sf = httpsig.Covered.of([httpsig.component("content-type"), httpsig.component("content-type", sf=True)])
+    assert sf.repeated is None and sf.plain == (True, False)  # ;sf names another component
+
+
 def test_params_text_is_http_sfv_serialization_in_order():
     params = {"created": 1, "alg": "ed25519", "flag": True, "keyid": "k"}
     expected = http_sfv.InnerList()
