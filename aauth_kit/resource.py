@@ -17,7 +17,9 @@ the token in ``Signature-Key`` is verified too.  Then the route's access mode de
 A request without any signature header gets ``requirement=agent-token``; a bad
 signature or token gets ``401`` + ``Signature-Error``; a revoked token (§11.12) gets
 ``Signature-Error: error=revoked_jwt``.  The app also serves the authorization
-endpoint ``POST /authorize`` (§6.4), ``/.well-known/aauth-resource.json`` and its JWKS.
+endpoint ``POST /authorize`` (§6.4), the revocation endpoint ``POST /revoke``
+(§11.12: a Person Server revokes the person and auth tokens it issued),
+``/.well-known/aauth-resource.json`` and its JWKS.
 Errors are the kit's :class:`errors.AAuthError` rendered as problem+json, never a 500.
 """
 
@@ -35,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import headers, metadata, tokens
+from . import headers, metadata, revocation, tokens
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
 from .keys import Key
@@ -51,6 +53,9 @@ SIGNATURE_HEADERS = ("signature", "signature-input", "signature-key")
 METADATA_PATH = f"/.well-known/{metadata.RESOURCE_DWK}"
 JWKS_PATH = "/.well-known/jwks.json"
 AUTHORIZATION_PATH = "/authorize"
+REVOCATION_PATH = revocation.REVOCATION_PATH
+#: Revocations a resource keeps at most (each is dropped after the token's ``exp``).
+MAX_REVOCATIONS = 100_000
 
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 #: ``revoked`` may be a set of ``(iss, jti)`` or ``check(iss, jti) -> bool`` (sync or async).
@@ -132,6 +137,7 @@ class Resource:
         dev: bool = False,
         revoked: Collection[tuple[str, str]] | RevocationCheck | None = None,
         access_mode: str | None = None,
+        max_revocations: int = MAX_REVOCATIONS,
     ):
         try:
             self.identifier = check_server_identifier(identifier, dev=dev)
@@ -154,6 +160,9 @@ class Resource:
         self.access_mode = access_mode
         #: ``(iss, jti)`` of revoked tokens (-11 §11.12); :meth:`revoke` adds to it.
         self.revoked: set[tuple[str, str]] = set()
+        #: When a revocation with a known ``exp`` may be forgotten (``exp`` + skew).
+        self.forget_at: dict[tuple[str, str], float] = {}
+        self.max_revocations = max_revocations
         self.revocation_check: RevocationCheck | None = None
         if callable(revoked):
             self.revocation_check = revoked
@@ -196,6 +205,7 @@ class Resource:
             Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
             Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
             Route(AUTHORIZATION_PATH, self._authorization_endpoint, methods=["POST"]),
+            Route(REVOCATION_PATH, self._revocation_endpoint, methods=["POST"]),
         ]
         return Starlette(routes=own + list(routes), **starlette_kwargs)
 
@@ -218,9 +228,28 @@ class Resource:
         answer = self.revocation_check(token.iss, token.jti)
         return bool(await answer if inspect.isawaitable(answer) else answer)
 
-    def revoke(self, iss: str, jti: str) -> None:
-        """Refuse the token ``(iss, jti)`` from now on."""
+    def revoke(self, iss: str, jti: str, exp: int | None = None, *, forget: bool = False) -> None:
+        """Refuse the token ``(iss, jti)`` from now on.  With ``forget`` (a revocation that
+        came over the wire) the entry is dropped once the token has expired (-11 §11.12:
+        state may go after ``exp`` + skew; :func:`revocation.keep_until`); else it stays.
+
+        Raises ``429 rate_limited`` when :attr:`max_revocations` entries are held.
+        """
+        now = self.clock()
+        for key in [key for key, at in self.forget_at.items() if at <= now]:
+            del self.forget_at[key]
+            self.revoked.discard(key)
+        if not forget:
+            self.revoked.add((iss, jti))
+            return
+        until = revocation.keep_until(exp, now)
+        if until <= now:
+            return  # the token has expired already: nothing to remember
+        if (iss, jti) not in self.revoked and len(self.revoked) >= self.max_revocations:
+            raise AAuthError("rate_limited", f"{self.identifier} holds {len(self.revoked)} revocations; try later",
+                             retry_after=revocation.SKEW)
         self.revoked.add((iss, jti))
+        self.forget_at[(iss, jti)] = max(until, self.forget_at.get((iss, jti), until))
 
     async def verify(self, request: Request) -> Caller:
         """Steps 1-7 of "Verification (Server)" plus the revocation check.
@@ -302,6 +331,7 @@ class Resource:
             f"{self.identifier}{JWKS_PATH}",
             access_mode=access_mode,
             authorization_endpoint=f"{self.identifier}{AUTHORIZATION_PATH}",
+            revocation_endpoint=f"{self.identifier}{REVOCATION_PATH}",
             scope_descriptions=self.scope_descriptions or None,
             signature_window=self.signature_window,
             name=self.name or None,
@@ -336,3 +366,20 @@ class Resource:
         except AAuthError as error:
             return error_response(error)
         return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
+
+    async def _revocation_endpoint(self, request: Request) -> Response:
+        """-11 §11.12: ``POST {"jti", "exp"}`` signed by a Person Server in its own right
+        (``sig=jwks_uri``, ``dwk`` ``aauth-person.json``; anyone else: ``403
+        unsupported_iss``).  The token ``(signer, jti)`` is refused from now on; the answer
+        is ``200`` with an empty body at once (a resource has no cascade, so never ``202``),
+        for a ``jti`` it never saw too."""
+        try:
+            revoked = await revocation.verify_revocation(
+                await self.http_message(request), resolver=self.resolver, accept=(metadata.PERSON_DWK,),
+                now=int(self.clock()), window=self.signature_window, dev=self.dev,
+            )
+            self.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
+        except AAuthError as error:
+            retry = error.members.get("retry_after")
+            return error_response(error, {"retry-after": str(retry)} if retry is not None else None)
+        return Response(status_code=200)

@@ -441,6 +441,7 @@ def test_metadata_document(lab):
         "issuer": RES, "jwks_uri": f"{RES}/.well-known/jwks.json", "access_mode": "auth-token",
         "authorization_endpoint": f"{RES}/authorize", "scope_descriptions": {OPTIMIZE: "Optimize the supply chain"},
         "signature_window": 60, "name": "Supply chain", "description": "Laptop supply chain",
+        "revocation_endpoint": f"{RES}/revoke",  # [N] §11.12
     }
     keys = lab.client.get(doc["jwks_uri"]).json()["keys"]
     assert keys == [resource_key.public_jwk(kid=False) | {"kid": "res-1"}]

@@ -1,0 +1,245 @@
+"""Token revocation, draft -11 §11.12 "Revocation" (wire §5.15): the request a server
+sends in its own right, what the answer means, and how a recipient reads and checks it.
+
+A revoker — an Agent Provider (agent tokens, at the PS), a Person Server (person and
+auth tokens, at resources) or a resource (resource tokens, at the PS) — sends::
+
+    POST <recipient's revocation_endpoint>
+    Content-Type: application/json
+    Content-Digest: sha-256=:…:
+    Signature-Key: sig=jwks_uri;id="https://ps.example";dwk="aauth-person.json";kid="ps-1"
+    Signature-Input: sig=("@method" "@authority" "@path" "content-type" "content-digest" "signature-key");created=…
+    Signature: sig=:…:
+
+    {"jti":"unique-token-identifier","exp":1788727813}
+
+The body names no issuer: the recipient keys the revocation by the *verified signer*
+(the ``id`` of ``Signature-Key``) and ``jti``, and may forget it once ``exp`` (plus
+clock skew) has passed.  Answers: ``200`` once every cascade is terminal — an empty
+body, or ``{"downstream": [{"recipient", "error"}]}`` naming the recipients a cascade
+could not reach; ``202`` with ``Location``, polled with a signed ``GET`` until ``200``;
+errors ``400 invalid_request``, ``401`` + ``Signature-Error``, ``403 unsupported_iss``,
+``429 rate_limited`` (+ ``Retry-After``), ``500 server_error``.  There is no ``404``:
+an unknown ``jti`` is revoked all the same (the intermediate -11, "[H]", had one, and
+put ``iss`` in the body: that form is read too, its ``iss`` must be the signer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from .errors import AAuthError
+from .headers import HeaderError, parse_retry_after, parse_signature_error
+from .keys import Key
+from .message import HttpMessage
+from .metadata import KeyResolver
+from .profile import DEFAULT_WINDOW, sign_request, verify_request
+from .signature_key import jwks_uri_key
+from .tokens import MAX_LIFETIME
+from .transport import httpx, origin_of
+
+#: Where the kit's servers take revocations (advertised as ``revocation_endpoint``).
+REVOCATION_PATH = "/revoke"
+#: Seconds a revocation is kept past the token's ``exp`` (clock skew between the parties).
+SKEW = 60
+#: A revocation without ``exp`` (the [H] form) is kept this long: no person or auth
+#: token lives longer (-11 "Person Tokens", "Auth Tokens").
+DEFAULT_RETENTION = MAX_LIFETIME
+#: A ``202`` is polled at most this often before the revoker gives up.
+MAX_POLLS = 20
+#: The ``error`` a cascade reports for a recipient it could not reach (wire §5.15).
+UNAVAILABLE = "revocation_unavailable"
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A revocation as the recipient read it: the token ``jti`` of the verified ``signer``."""
+
+    signer: str  # the Signature-Key ``id``: the issuer whose token is revoked
+    dwk: str  # the signer's well-known document: what kind of party it is
+    jti: str
+    exp: int | None  # None: the [H] body without exp
+
+    def keep_until(self, now: float) -> float:
+        """When the recipient may forget this revocation (see :func:`keep_until`)."""
+        return keep_until(self.exp, now)
+
+
+def keep_until(exp: int | None, now: float, *, retention: int = DEFAULT_RETENTION) -> float:
+    """When a recipient may forget a revocation: ``exp`` + :data:`SKEW`, but never later
+    than the longest a person or auth token issued now could live (bounded memory); a
+    revocation without ``exp`` is kept that long."""
+    horizon = now + retention
+    return min(exp if exp is not None else horizon, horizon) + SKEW
+
+
+# -- the recipient ---------------------------------------------------------------------------
+def parse_revocation_body(body: bytes, *, signer: str) -> tuple[str, int | None]:
+    """``(jti, exp)`` from a revocation body (-11 §11.12), else ``invalid_request`` (400).
+
+    ``jti`` must be a non-empty string, ``exp`` (when present) an integer.  The [H] form
+    carries ``iss``: it must be the verified ``signer`` (``403 unsupported_iss``
+    otherwise — nobody revokes another issuer's tokens).
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        raise AAuthError("invalid_request", 'the body must be a JSON object {"jti": "...", "exp": 1788727813}')
+    jti, exp = document.get("jti"), document.get("exp", None)
+    if not isinstance(jti, str) or not jti:
+        raise AAuthError("invalid_request", "jti must be a non-empty string")
+    if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
+        raise AAuthError("invalid_request", "exp must be an integer (the token's exp, Unix seconds)")
+    if "iss" in document and document["iss"] != signer:
+        raise AAuthError("unsupported_iss", f"the signer {signer} cannot revoke tokens of {document['iss']!r}")
+    return jti, exp
+
+
+async def verify_revocation(
+    message: HttpMessage,
+    *,
+    resolver: KeyResolver,
+    accept: Collection[str],
+    now: int | None = None,
+    window: int = DEFAULT_WINDOW,
+    dev: bool = False,
+) -> Revocation:
+    """Check a revocation request the way every recipient must.
+
+    The seven steps of "Verification (Server)" with the ``jwks_uri`` scheme only (a
+    server signing in its own right) and the body covered (``401`` + ``Signature-Error``);
+    then the signer's kind — its ``dwk`` — must be one of ``accept`` (``403
+    unsupported_iss``); then the body (``400 invalid_request``).
+    """
+    now = int(time.time()) if now is None else now
+    verified = await verify_request(message, resolver=resolver, now=now, window=window,
+                                    accept_schemes=("jwks_uri",), body_required=True, dev=dev)
+    signer, dwk = verified.signature_key.params["id"], verified.signature_key.params["dwk"]
+    if dwk not in accept:
+        raise AAuthError("unsupported_iss", f"{signer} signs as {dwk}; revocations here come from {', '.join(accept)}")
+    jti, exp = parse_revocation_body(message.body, signer=signer)
+    return Revocation(signer, dwk, jti, exp)
+
+
+# -- the revoker -------------------------------------------------------------------------------
+def revocation_body(jti: str, exp: int) -> bytes:
+    """``{"jti":…,"exp":…}`` (compact JSON)."""
+    return json.dumps({"jti": jti, "exp": exp}, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Revoker:
+    """A server revoking its own tokens elsewhere: ``issuer`` is its identifier, ``dwk`` the
+    well-known document that publishes ``key`` (``aauth-person.json`` for a PS,
+    ``aauth-agent.json`` for an AP, ``aauth-resource.json`` for a resource)."""
+
+    issuer: str
+    dwk: str
+    key: Key
+    clock: Callable[[], float] = time.time
+
+    @property
+    def kid(self) -> str:
+        """The ``kid`` the signer's JWKS gives ``key`` (its own, else its thumbprint; :func:`metadata.jwks`)."""
+        return self.key.kid or self.key.thumbprint()
+
+    def sign(self, message: HttpMessage) -> HttpMessage:
+        """Sign ``message`` in place: ``sig=jwks_uri;id;dwk;kid``, a body covered."""
+        sign_request(message, self.key, jwks_uri_key(self.issuer, self.dwk, self.kid), created=int(self.clock()))
+        return message
+
+    def request(self, endpoint: str, jti: str, exp: int) -> HttpMessage:
+        """The signed ``POST`` of §11.12."""
+        message = HttpMessage("POST", endpoint, [("Content-Type", "application/json")], revocation_body(jti, exp))
+        return self.sign(message)
+
+    async def revoke(self, client, endpoint: str, jti: str, exp: int, *,
+                     sleep: Callable[[float], object] = asyncio.sleep, max_polls: int = MAX_POLLS) -> list[dict]:
+        """Send the revocation over ``client`` (an ``httpx.AsyncClient``) and follow a ``202``
+        to its end.  Returns the ``downstream`` report of the ``200`` (``[]`` when empty).
+
+        Raises :class:`AAuthError`: the recipient's code and status (``unsupported_iss``,
+        ``invalid_request``, a ``Signature-Error`` code, ``rate_limited`` with member
+        ``retry_after``, …), or :data:`UNAVAILABLE` (503) when it cannot be reached.
+        """
+        response = await _send(client, self.request(endpoint, jti, exp))
+        for _ in range(max_polls):
+            if response.status_code != 202:
+                break
+            location = _location(response, endpoint)
+            delay = parse_retry_after(response.headers.get("retry-after"), now=self.clock(), default=1)
+            await _pause(sleep, delay)
+            response = await _send(client, self.sign(HttpMessage("GET", location)))
+        else:
+            raise AAuthError(UNAVAILABLE, f"{endpoint} still pending after {max_polls} polls", status=503)
+        if response.status_code == 200:
+            return _downstream(response)
+        raise _error(response)
+
+
+async def _send(client, message: HttpMessage):
+    try:
+        return await client.request(message.method, message.target_uri, headers=message.headers, content=message.body)
+    except httpx.HTTPError as exc:
+        raise AAuthError(UNAVAILABLE, f"{message.method} {message.target_uri} failed: {exc!r}", status=503) from None
+
+
+async def _pause(sleep, seconds: float) -> None:
+    result = sleep(seconds)
+    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+        await result
+
+
+def _location(response, endpoint: str) -> str:
+    """The ``202``'s pending URL, resolved against the endpoint and on its origin."""
+    location = response.headers.get("location")
+    url = urljoin(endpoint, location) if location else None
+    if url is None or origin_of(url) != origin_of(endpoint):
+        raise AAuthError("invalid_response", f"{endpoint} answered 202 without a Location on its origin", status=502)
+    return url
+
+
+def _downstream(response) -> list[dict]:
+    """The ``downstream`` member of a ``200`` (only well-formed entries; an empty body is ``[]``)."""
+    try:
+        document = json.loads(response.content) if response.content else {}
+    except (ValueError, RecursionError):
+        return []
+    entries = document.get("downstream") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [{"recipient": e["recipient"], "error": e["error"]} for e in entries
+            if isinstance(e, dict) and isinstance(e.get("recipient"), str) and isinstance(e.get("error"), str)]
+
+
+def _error(response) -> AAuthError:
+    """The recipient's error: problem+json ``error`` (pre -09 ``error_description``), else the
+    ``Signature-Error`` code, else ``server_error``/``invalid_response`` by status."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
+        body = None
+    code = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+    detail = (body.get("detail") or body.get("error_description")) if code else None
+    if "signature-error" in response.headers:
+        try:
+            code = parse_signature_error(response.headers["signature-error"])[0]
+        except HeaderError:
+            pass
+    if code is None:
+        code = "server_error" if response.status_code >= 500 else "invalid_response"
+    members = {}
+    if "retry-after" in response.headers:
+        try:
+            members["retry_after"] = parse_retry_after(response.headers["retry-after"])
+        except HeaderError:
+            pass
+    detail = detail if isinstance(detail, str) else f"{response.request.url} answered {response.status_code}"
+    return AAuthError(code, detail, status=response.status_code, **members)
