@@ -38,6 +38,7 @@ bench: $(BENCH_STAMP)
 
 test: $(STAMP)
 	scripts/install-browser
+	scripts/install-node-peer
 	$(PY) -m pytest
 
 clean:
