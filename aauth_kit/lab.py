@@ -162,7 +162,7 @@ class Lab:
             self.identifiers["ps"], key=self.keys["ps"], resolver=self.resolver, data_dir=self.data_dir,
             policy=self.policy, pending_ttl=self.pending_ttl, clock=self.clock,
             code_factory=self._code if self.docs else None, id_factory=self._ids("pending") if self.docs else None,
-            dev=self.dev,
+            dev=self.dev, client_factory=self._client_factory("PS"),
         )
         self._add("ps", self.ps.app)
 

@@ -30,9 +30,20 @@ person decides — through the consent page, the REST consent API or
 denied``, ``403 abandoned``, ``408 expired``; afterwards ``410``.  Polling faster than
 ``Retry-After`` without ``Prefer: wait`` is ``429 slow_down``; ``DELETE`` cancels.
 
+Revocation (-11 §11.12, wire §5.15): ``POST /revoke`` takes, signed with ``sig=jwks_uri``,
+an Agent Provider's revocation of an agent token it issued, or a resource's of a resource
+token it issued, keyed by (signer, ``jti``) in SQLite.  An agent token's revocation
+cascades to its agent (found by the token's ``jti``: the PS notes every agent token it
+acts on): its unanswered pending requests end with polling ``403 revoked``, and each
+live person and auth token the PS issued to it is revoked here and at the resource it
+was issued for (``revocation_endpoint`` of its metadata, signed by the PS in its own
+right).  The answer is ``200`` once every resource has answered or failed, those that
+failed listed in ``downstream``.  A person revokes one of their tokens with ``POST
+/tokens/{jti}/revoke`` (the same cascade); ``GET /tokens`` lists them.
+
 Persons sign in with ``POST /login`` (a session cookie, or the returned token as
 ``Authorization: Bearer``); the consent page (``/interaction``), the consent REST API
-(``/consent``), the consent-policy admin endpoint and the audit log need a session.
+(``/consent``), the token list, the consent-policy admin endpoint and the audit log need a session.
 Everything durable lives in SQLite (:mod:`ps_store`) in ``data_dir``: a new
 ``PersonServer`` on the same directory carries on where the old one stopped.
 
@@ -69,10 +80,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import revocation, tokens
 from aauth_kit.errors import AAuthError, SignatureError, TokenError, UsageError
 from aauth_kit.headers import HeaderError, parse_prefer_wait, serialize_requirement
-from aauth_kit.identifiers import check_agent_identifier, check_server_identifier
+from aauth_kit.identifiers import check_agent_identifier, check_endpoint_url, check_server_identifier
 from aauth_kit.interaction import callback_error_for, format_code, new_code
 from aauth_kit.keys import Key, b64url
 from aauth_kit.message import HttpMessage, require_json_object
@@ -88,6 +99,7 @@ from aauth_kit.metadata import (
 )
 from aauth_kit.profile import VerifiedRequest, covered_components, sign_request, verify_request
 from aauth_kit.signature_key import hwk_key, jwt_key
+from aauth_kit.transport import httpx
 
 from . import ps_pages as pages
 from .ps_store import LIVE, Pending, PSStore
@@ -104,7 +116,11 @@ MAX_WAIT = 300
 TOKEN_LIFETIME = 3600
 AGENT_TOKEN_LIFETIME = 3600
 MAX_JUSTIFICATION = 4000
-_FINAL_ERRORS = {"denied": "denied", "abandoned": "abandoned", "expired": "expired"}
+_FINAL_ERRORS = {"denied": "denied", "abandoned": "abandoned", "expired": "expired", "revoked": "revoked"}
+#: A revocation without ``exp`` is kept this long: -11 agent tokens SHOULD live under a day.
+REVOCATION_RETENTION = 24 * 3600
+#: Seconds the PS gives a resource to answer a revocation (then: ``revocation_unavailable``).
+REVOCATION_TIMEOUT = 10
 #: The signature label under which a rotating agent's new key signs ``POST /agent/rotate``.
 NEW_KEY_LABEL = "new"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -293,7 +309,8 @@ class PersonServer:
     """The PS + AP app (:attr:`app`) over a :class:`PSStore` in ``data_dir``.
 
     ``resolver`` finds other issuers' keys (agents of other APs, resources); the PS's
-    own are answered in process.  ``policy`` may be changed at any time.  ``clock``,
+    own are answered in process; ``client_factory`` makes the HTTP client for revocations
+    at resources.  ``policy`` may be changed at any time.  ``clock``,
     ``id_factory`` (pending ids) and ``code_factory`` (interaction codes) are injectable
     for docs mode; with ``id_factory`` token ``jti`` values are numbered too.
     """
@@ -314,6 +331,7 @@ class PersonServer:
         dev: bool = False,
         users: dict[str, str] | None = None,
         name: str = "Person Server",
+        client_factory: Callable[..., httpx.AsyncClient] | None = None,
     ):
         check_server_identifier(identifier, dev=dev)
         if not key.has_private:
@@ -340,6 +358,9 @@ class PersonServer:
         self._pairwise_key = hashlib.sha256(b"aauth-kit pairwise subject\x00" + seed).digest()
         self.waiters = Waiters()
         self._poll_not_before: dict[str, float] = {}
+        #: ``client_factory(timeout=…)`` → the ``httpx.AsyncClient`` the PS revokes at resources with.
+        self.client_factory = client_factory or (lambda **options: httpx.AsyncClient(**options))
+        self.revoker = revocation.Revoker(identifier, PERSON_DWK, key, clock)
         self.app = Starlette(routes=self.routes())
 
     def routes(self) -> list[Route]:
@@ -353,12 +374,15 @@ class PersonServer:
             Route("/pending/{pending_id}", self._api(self.pending_endpoint), methods=["GET", "DELETE"]),
             Route("/agent/register", self._api(self.register_endpoint), methods=["POST"]),
             Route("/agent/rotate", self._api(self.rotate_endpoint), methods=["POST"]),
+            Route(revocation.REVOCATION_PATH, self._api(self.revocation_endpoint), methods=["POST"]),
             Route("/login", self.login_endpoint, methods=["POST"]),
             Route("/logout", self._api(self.logout_endpoint), methods=["POST"]),
             Route("/consent", self._api(self.consent_endpoint)),
             Route("/consent/{pending_id}/decision", self._api(self.decision_endpoint), methods=["POST"]),
             Route("/consent/{pending_id}/abandon", self._api(self.abandon_endpoint), methods=["POST"]),
             Route("/interaction", self.interaction_endpoint, methods=["GET", "POST"]),
+            Route("/tokens", self._api(self.tokens_endpoint)),
+            Route("/tokens/{jti}/revoke", self._api(self.revoke_token_endpoint), methods=["POST"]),
             Route("/admin/consent-policy", self._api(self.policy_endpoint), methods=["GET", "PUT"]),
             Route("/audit", self._api(self.audit_endpoint)),
         ]
@@ -416,7 +440,7 @@ class PersonServer:
             return person_metadata(
                 self.identifier, jwks_uri, f"{self.identifier}/auth-token", f"{self.identifier}/person-token",
                 name=self.name, description="Issues person and auth tokens; asks the person for consent.",
-                dev=self.dev,
+                revocation_endpoint=f"{self.identifier}{revocation.REVOCATION_PATH}", dev=self.dev,
             )
         document = agent_metadata(self.identifier, jwks_uri, name=f"{self.name} (Agent Provider)", dev=self.dev)
         return {**document, "registration_endpoint": f"{self.identifier}/agent/register",
@@ -458,6 +482,11 @@ class PersonServer:
             if self.store.is_revoked(token.iss, token.jti):
                 raise SignatureError("revoked_jwt", f"the agent token {token.jti!r} from {token.iss} has been revoked")
         return verified
+
+    def _note(self, agent_token: tokens.VerifiedToken) -> None:
+        """Remember which agent this agent token belongs to (its AP's revocation names only the ``jti``)."""
+        if agent_token.jti is not None:
+            self.store.note_agent_token(agent_token.iss, agent_token.jti, agent_token.sub, agent_token.exp)
 
     async def _verify_parameter(self, value, param: str, **checks) -> tokens.VerifiedToken:
         """A token sent as a body member: its failure is ``<invalid|expired|revoked>_<param>_token``."""
@@ -600,6 +629,7 @@ class PersonServer:
         message = await self._message(request)
         verified = await self._verify(message)
         agent_token = verified.token
+        self._note(agent_token)
         body = require_json_object(message.body)
         resource = body.get("resource")
         try:
@@ -633,6 +663,7 @@ class PersonServer:
         message = await self._message(request)
         verified = await self._verify(message)
         agent_token = verified.token
+        self._note(agent_token)
         body = require_json_object(message.body)
         for name in ("resource_token", "presented_token"):
             if name not in body:
@@ -834,6 +865,78 @@ class PersonServer:
                          {"pending_id": pending_id})
         self.waiters.notify(pending_id)
         return Response(status_code=204)
+
+    # -- revocation (-11 §11.12, wire §5.15) ---------------------------------------------------
+    async def revocation_endpoint(self, request: Request) -> Response:
+        """``POST /revoke`` ``{"jti", "exp"}`` signed with ``sig=jwks_uri`` by an Agent Provider
+        (``dwk`` ``aauth-agent.json``: one of its agent tokens) or a resource (``aauth-resource.json``:
+        one of its resource tokens); anyone else ``403 unsupported_iss``.  ``200`` once the
+        cascade is terminal: empty, or ``{"downstream": [{"recipient", "error"}]}``."""
+        revoked = await revocation.verify_revocation(
+            await self._message(request), resolver=self.resolver, accept=(AGENT_DWK, RESOURCE_DWK),
+            now=int(self.clock()), dev=self.dev,
+        )
+        if revoked.dwk == AGENT_DWK:
+            downstream = await self.revoke_agent_token(revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer)
+        else:  # a resource token: refused from now on as resource_token (revoked_resource_token)
+            self._remember_revocation(revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer)
+            downstream = []
+        if not downstream:
+            return Response(status_code=200)
+        return JSONResponse({"downstream": downstream})
+
+    def _remember_revocation(self, iss: str, jti: str, exp: int | None, *, actor: str) -> None:
+        """Store ``(iss, jti)`` (kept until ``exp`` + skew) and forget revocations past theirs."""
+        now = int(self.clock())
+        self.store.forget_expired(now - revocation.SKEW)
+        self.store.revoke(iss, jti, exp if exp is not None else now + REVOCATION_RETENTION)
+        self.store.audit(actor, "token_revoked", iss, {"jti": jti, "exp": exp})
+
+    async def revoke_agent_token(self, ap: str, jti: str, exp: int | None, *, actor: str) -> list[dict]:
+        """The AP ``ap`` revoked its agent token ``jti``: refuse it, end its agent's unanswered
+        pending requests (polls answer ``403 revoked``) and revoke every live person and auth
+        token issued to that agent, here and at its resource.  Returns the ``downstream`` report."""
+        self._remember_revocation(ap, jti, exp, actor=actor)
+        agent_id = self.store.agent_of(ap, jti)
+        if agent_id is None:
+            return []  # never met here: refusing it from now on is all there is to do
+        for pending_id in self.store.revoke_pending(agent_id):
+            self.store.audit(actor, "pending_revoked", agent_id, {"pending_id": pending_id})
+            self.waiters.notify(pending_id)
+        now = self.clock()
+        issued = [t for t in self.store.list_tokens(agent_id=agent_id)
+                  if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP) and t.iss == self.identifier and t.exp > now
+                  and not self.store.is_revoked(t.iss, t.jti)]
+        return await self.revoke_issued(issued, actor=actor)
+
+    async def revoke_issued(self, issued: list, *, actor: str) -> list[dict]:
+        """Revoke tokens this PS issued (``ps_store.IssuedToken``), here and at the resource
+        each was issued for, one signed ``POST`` per token (-11 §11.12: PS → resource).
+        Returns ``[{"recipient", "error"}]`` for the resources that could not be told."""
+        failed: dict[str, str] = {}
+        async with self.client_factory(timeout=REVOCATION_TIMEOUT) as client:
+            for token in issued:
+                self.store.revoke(token.iss, token.jti, token.exp)
+                error = await self._revoke_at_resource(client, token)
+                self.store.audit(actor, "token_revoked", token.aud,
+                                 {"jti": token.jti, "typ": token.typ, "agent": token.agent_id, "error": error})
+                if error is not None:
+                    failed.setdefault(token.aud, error)
+        return [{"recipient": recipient, "error": error} for recipient, error in failed.items()]
+
+    async def _revoke_at_resource(self, client, token) -> str | None:
+        """Tell the token's resource; ``None`` when it answered ``200``, else the error code
+        (``revocation_unavailable`` when it has no usable ``revocation_endpoint`` or cannot be reached)."""
+        try:
+            document = await self.resolver.metadata(token.aud, RESOURCE_DWK)
+            endpoint = check_endpoint_url(document.get("revocation_endpoint"), dev=self.dev)
+        except AAuthError:
+            return revocation.UNAVAILABLE  # no metadata, or no usable revocation_endpoint in it
+        try:
+            await self.revoker.revoke(client, endpoint, token.jti, token.exp)
+        except AAuthError as error:
+            return error.code  # the resource's own answer, or revocation_unavailable
+        return None
 
     # -- decisions ---------------------------------------------------------------------------
     def _check_person(self, pending: Pending, username: str) -> None:
@@ -1045,6 +1148,32 @@ class PersonServer:
             self.policy.update(require_json_object(await request.body()))
             self.store.audit(username, "consent_policy_changed", "consent-policy", asdict(self.policy))
         return JSONResponse(asdict(self.policy))
+
+    def _token_view(self, token) -> dict:
+        return {"jti": token.jti, "typ": token.typ, "resource": token.aud, "agent": token.agent_id,
+                "scope": token.scope, "issued_at": _iso(token.iat), "expires_at": _iso(token.exp),
+                "revoked": self.store.is_revoked(token.iss, token.jti)}
+
+    def _own_tokens(self, username: str) -> list:
+        """The person and auth tokens this PS issued for ``username`` (pairwise ``sub`` per resource)."""
+        return [t for t in self.store.list_tokens() if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
+                and t.iss == self.identifier and self._person_for(t.sub, t.aud) == username]
+
+    async def tokens_endpoint(self, request: Request) -> Response:
+        """``GET /tokens``: the person and auth tokens issued on the signed-in person's behalf."""
+        username = self._person(request)
+        return JSONResponse([self._token_view(t) for t in self._own_tokens(username)])
+
+    async def revoke_token_endpoint(self, request: Request) -> Response:
+        """``POST /tokens/{jti}/revoke``: the person revokes one of their tokens, here and at its
+        resource (-11 §11.12); again after a failure, to retry.  ``{"jti", "revoked", "downstream"}``."""
+        username = self._person(request)
+        jti = request.path_params["jti"]
+        token = next((t for t in self._own_tokens(username) if t.jti == jti), None)
+        if token is None:
+            raise AAuthError("not_found", "you have no token with this jti")
+        downstream = await self.revoke_issued([token], actor=username)
+        return JSONResponse({"jti": jti, "revoked": True, "downstream": downstream})
 
     async def audit_endpoint(self, request: Request) -> Response:
         """``GET /audit?limit=N``: the latest entries, oldest first."""

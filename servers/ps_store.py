@@ -2,8 +2,9 @@
 
 What survives a restart: persons and their login sessions, agents bound to persons,
 pending requests of draft -11 deferred responses (with the person's decision and the
-result a later poll returns), the ids of issued tokens, revocations by ``(iss, jti)``
-(-11 "Revocation") and an append-only audit log.
+result a later poll returns), the ids of issued tokens, the agent tokens it acted on
+(so a revoked agent token leads to its agent), revocations by ``(iss, jti)`` (-11
+§11.12 "Revocation") and an append-only audit log.
 
 A pending request is *live* while its status is ``pending`` or ``interacting`` and its
 ``expires_at`` lies ahead; only a live request can be decided, abandoned or cancelled,
@@ -37,9 +38,10 @@ from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.interaction import normalize_code
 from aauth_kit.keys import b64url, b64url_decode
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PENDING_KINDS = ("person_token", "auth_token", "agent_approval")
-PENDING_STATUSES = ("pending", "interacting", "approved", "denied", "abandoned", "expired", "cancelled", "completed")
+PENDING_STATUSES = ("pending", "interacting", "approved", "denied", "abandoned", "expired", "cancelled", "completed",
+                    "revoked")
 LIVE = ("pending", "interacting")
 AGENT_STATUSES = ("pending_approval", "approved", "denied")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -47,6 +49,8 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 #: Schema version → the statements that bring a file of the version before up to it.
 _MIGRATIONS = {
     2: ("ALTER TABLE agents ADD COLUMN name TEXT", "ALTER TABLE pending ADD COLUMN answered_at REAL"),
+    3: ("CREATE TABLE IF NOT EXISTS agent_tokens (iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL,"
+        " exp INTEGER NOT NULL, PRIMARY KEY (iss, jti))",),
 }
 
 _SCHEMA = """
@@ -68,6 +72,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS pending_live_code ON pending (code)
 CREATE TABLE IF NOT EXISTS tokens (
     iss TEXT NOT NULL, jti TEXT NOT NULL, typ TEXT NOT NULL, aud TEXT, sub TEXT, agent_id TEXT,
     scope TEXT, iat INTEGER NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
+CREATE TABLE IF NOT EXISTS agent_tokens (
+    iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
 CREATE TABLE IF NOT EXISTS revocations (
     iss TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL, revoked_at REAL NOT NULL,
     PRIMARY KEY (iss, jti));
@@ -507,6 +513,50 @@ class PSStore:
 
     def is_revoked(self, iss: str, jti: str) -> bool:
         return bool(self._read("SELECT 1 FROM revocations WHERE iss = ? AND jti = ?", (iss, jti)))
+
+    def forget_expired(self, before: float) -> int:
+        """Drop revocations and noted agent tokens whose ``exp`` lies before ``before``
+        (-11 §11.12: a recipient may forget a revocation after ``exp`` + skew)."""
+        with self._tx() as db:
+            gone = db.execute("DELETE FROM revocations WHERE exp < ?", (before,)).rowcount
+            db.execute("DELETE FROM agent_tokens WHERE exp < ?", (before,))
+        return gone
+
+    def get_token(self, iss: str, jti: str) -> IssuedToken | None:
+        rows = self._read(
+            "SELECT jti, typ, iss, aud, sub, agent_id, scope, iat, exp FROM tokens WHERE iss = ? AND jti = ?",
+            (iss, jti),
+        )
+        return IssuedToken(**rows[0]) if rows else None
+
+    def note_agent_token(self, iss: str, jti: str, sub: str, exp: int) -> None:
+        """Remember that the agent ``sub`` acted here with the agent token ``(iss, jti)``, so
+        that its Agent Provider's revocation, which names only the ``jti``, finds the agent."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO agent_tokens VALUES (?, ?, ?, ?)", (iss, jti, sub, exp))
+
+    def agent_of(self, iss: str, jti: str) -> str | None:
+        """The agent an agent token ``(iss, jti)`` belongs to: one this PS issued as AP, or one
+        it noted; ``None`` if it never met the token."""
+        rows = self._read(
+            "SELECT sub FROM agent_tokens WHERE iss = ?1 AND jti = ?2"
+            " UNION ALL SELECT agent_id FROM tokens WHERE iss = ?1 AND jti = ?2 AND typ = 'aa-agent+jwt'",
+            (iss, jti),
+        )
+        return rows[0][0] if rows else None
+
+    def revoke_pending(self, agent_id: str) -> list[str]:
+        """End every request of ``agent_id`` that has not given its final answer yet — live,
+        approved, or completed but not yet collected — with ``revoked`` (-11 §11.12: its poll
+        answers ``403 revoked``).  Returns their ids."""
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE pending SET status = 'revoked', decided_at = coalesce(decided_at, ?)"
+                " WHERE agent_id = ? AND answered_at IS NULL"
+                " AND status IN ('pending', 'interacting', 'approved', 'completed') RETURNING id",
+                (self._clock(), agent_id),
+            ).fetchall()
+        return sorted(r["id"] for r in rows)
 
     # -- audit log -----------------------------------------------------------------
 
