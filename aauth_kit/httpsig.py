@@ -138,7 +138,9 @@ def field_lines(message: HttpMessage) -> dict[str, list[str]]:
 def field_value(fields: dict[str, list[str]], name: str) -> str | None:
     """``HttpMessage.header`` over :func:`field_lines`: the lines of ``name`` combined, or ``None``."""
     lines = fields.get(name)
-    return ", ".join(line.strip() for line in lines) if lines else None
+    if not lines:
+        return None
+    return lines[0].strip() if len(lines) == 1 else ", ".join(line.strip() for line in lines)
 
 
 def _combined(name: str, lines: list[str] | None) -> str:

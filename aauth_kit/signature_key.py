@@ -9,6 +9,7 @@ answered with ``unsupported_scheme``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import http_sfv
@@ -42,10 +43,18 @@ class SignatureKey:
 
     def to_member(self) -> str:
         """Serialize canonically (no space after ``;``): ``sig=jwt;jwt="..."``."""
-        item = http_sfv.Item(http_sfv.Token(self.scheme))
-        for key, value in self.params.items():
-            item.params[key] = value
-        return structured.member_text(self.label, structured.item_text(item))
+        typed = tuple((key, type(value), value) for key, value in self.params.items())
+        return _member_text(self.label, self.scheme, typed)
+
+
+@functools.lru_cache(maxsize=structured.CACHE_SIZE)
+def _member_text(label: str, scheme: str, params: tuple) -> str:
+    """One ``Signature-Key`` member, serialized once per distinct member (an agent sends the
+    same one with every request while its token lasts); ``params`` carry their types."""
+    item = http_sfv.Item(http_sfv.Token(scheme))
+    for key, _, value in params:
+        item.params[key] = value
+    return structured.member_text(label, structured.item_text(item))
 
 
 def parse_signature_key(value: str | None, label: str) -> SignatureKey:

@@ -241,3 +241,18 @@ def test_a_refetched_document_is_validated_again():
     with pytest.raises(SignatureError) as exc:
         run(resolver.key(AP, AGENT_DWK, "i1"))
     assert exc.value.code == "issuer_mismatch"
+
+
+@pytest.mark.parametrize("params", [{"jwt": "a.b.c"}, {"jwt": "a.b.c", "cache": True}, {"kty": "OKP", "crv": "Ed25519", "x": "AA"}])
+def test_signature_key_member_is_http_sfv_serialization_cached_or_not(params):
+    """Signature Keys -09 §3: a member is ``label=scheme;params`` — the memoized
+    serialization is exactly http-sfv's, and a boolean stays ``;cache`` (never ``=1``)."""
+    from aauth_kit.signature_key import SignatureKey, parse_signature_key
+
+    key = SignatureKey("sig", "jwt" if "jwt" in params else "hwk", dict(params))
+    item = http_sfv.Item(http_sfv.Token(key.scheme))
+    item.params.update(params)
+    expected = f"sig={item}"
+    assert key.to_member() == key.to_member() == expected
+    assert parse_signature_key(key.to_member(), "sig") == key
+    assert SignatureKey("sig", "hwk", {"cache": 1}).to_member() != SignatureKey("sig", "hwk", {"cache": True}).to_member()
