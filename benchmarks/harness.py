@@ -21,7 +21,8 @@ class Settings:
     sign_verify_batch: int  # operations per timed batch
     token_batch: int
     rounds: int  # interleaved rounds; each contender's best round counts
-    consent_runs: int  # consent-to-token samples
+    consent_runs: int  # consent-to-token samples (Prefer: wait)
+    polling_runs: int  # consent-to-token samples of the 3 s poller (~1.5 s each)
     flow_runs: int  # whole flows per mode
     load_requests: int  # requests per load-generator run (each route)
     load_connections: int
@@ -29,10 +30,10 @@ class Settings:
     notebooks: bool
 
 
-FULL = Settings("full", 2000, 1000, 7, 100, 200, 6000, 8, 200, True)
-QUICK = Settings("quick", 600, 300, 5, 30, 40, 2500, 8, 200, False)
+FULL = Settings("full", 2000, 1000, 7, 100, 12, 200, 6000, 8, 200, True)
+QUICK = Settings("quick", 600, 300, 5, 30, 6, 40, 2500, 8, 200, False)
 #: For the test suite: every code path, a few iterations each.
-TINY = Settings("tiny", 20, 20, 2, 3, 3, 60, 2, 5, False)
+TINY = Settings("tiny", 20, 20, 2, 3, 1, 3, 60, 2, 5, False)
 PASSES = {s.name: s for s in (FULL, QUICK, TINY)}
 
 

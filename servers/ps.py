@@ -342,6 +342,8 @@ class PersonServer:
         self.resolver = OwnKeys(self, resolver)
         self.policy = policy if policy is not None else ConsentPolicy()
         self.pending_ttl = pending_ttl
+        #: ``Retry-After`` of a ``202`` when the poll will not be held; a faster poll is ``429 slow_down``.
+        self.poll_interval = POLL_INTERVAL
         self.auto_approve_agents = auto_approve_agents
         self.clock = clock
         self.code_factory = code_factory or new_code
@@ -773,8 +775,8 @@ class PersonServer:
 
     def _pending_response(self, pending: Pending, *, waiting: bool) -> Response:
         """``202``: come back to ``Location`` — at once when the poll will be held
-        (``Prefer: wait``), else after :data:`POLL_INTERVAL` seconds."""
-        retry_after = 0 if waiting else POLL_INTERVAL
+        (``Prefer: wait``), else after :attr:`poll_interval` seconds."""
+        retry_after = 0 if waiting else self.poll_interval
         self._poll_not_before[pending.id] = self.clock() + retry_after
         requirement = serialize_requirement("interaction", url=f"{self.identifier}/interaction",
                                             code=format_code(pending.code), dev=self.dev)

@@ -69,3 +69,12 @@ def test_percentile_interpolates_between_ranks():
     assert percentile([1.0, 2.0], 50) == 1.5
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 100) == 5.0
     assert percentile([7.0], 99) == 7.0
+
+
+def test_the_3s_poller_is_run_not_derived(results):
+    """Issue 5 item 3: the seed's poller is measured in the same run — it waited for a
+    poll (Retry-After: 3, no Prefer: wait), so it took longer than the held poll."""
+    document, _ = results
+    assert document["consent_to_token_3s_polling_samples"] == TINY.polling_runs
+    assert document["consent_to_token_3s_polling_mean_ms"] > document["consent_to_token_p50_ms"]
+    assert "consent_to_token_3s_polling" not in document["notes"]

@@ -430,6 +430,19 @@ def test_polling_too_fast_is_429_slow_down(world):
     assert world.poll(url, wait=1).status_code == 202  # held polls are never too fast
 
 
+def test_the_poll_interval_is_the_202s_retry_after(world):
+    """[N] "Deferred Responses": the PS's poll interval (3 s here, the seed's backend's
+    rhythm) is the Retry-After it sends and the pace it holds the agent to."""
+    world.ps.poll_interval = 3
+    url, _, response = world.defer()
+    assert response.headers["retry-after"] == "3"
+    world.clock.advance(2)
+    early = world.poll(url)
+    assert (early.status_code, error_of(early), early.headers["retry-after"]) == (429, "slow_down", "1")
+    world.clock.advance(1)
+    assert world.poll(url).status_code == 202
+
+
 def test_delete_cancels(world):
     """wire §5.7: DELETE on the pending URL cancels (204); afterwards 410, and the code is spent."""
     url, code, _ = world.defer()
