@@ -219,6 +219,39 @@ def _write(text: str) -> None:
     print(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
 
 
+# -- probe -----------------------------------------------------------------------------
+def cmd_probe(args) -> int:
+    """Check a resource against -11 "Verification (Server)": exit 0 when every required
+    check passes, 1 when one fails, 2 when the probe cannot run."""
+    from . import probe
+    from .runtime import Hosts, ServerStartError
+
+    if args.agent_provider and not args.dev:
+        raise Unusable("--agent-provider serves the Agent Provider at http://127.0.0.1:PORT, "
+                       "a dev-mode identifier: add --dev (and run the resource in dev mode)")
+    if not args.timeout > 0:
+        raise Unusable("--timeout must be a positive number of seconds")
+    hosts = agent_provider = None
+    try:
+        body = probe.parse_body(args.body)
+        checks = probe.with_checks(*args.check) if args.check else probe.CHECKS
+        url = probe.check_target(args.url, dev=args.dev)
+        if args.agent_provider:
+            hosts = Hosts("socket")
+            agent_provider = probe.AgentProvider.on_loopback(hosts, port=args.ap_port)
+        report = probe.probe(url, method=args.method, body=body, dev=args.dev, agent_provider=agent_provider,
+                             timeout=args.timeout, checks=checks)
+    except (probe.ProbeError, ServerStartError) as exc:
+        raise Unusable(str(exc)) from None
+    finally:
+        if hosts is not None:
+            hosts.stop()
+        if agent_provider is not None:
+            agent_provider.close()
+    _write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json else report.table())
+    return report.exit_code
+
+
 # -- entry point -------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aauth-kit", description="AAuth (Agent Auth) teaching kit and reference tools.")
@@ -251,6 +284,23 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--now", type=int, help="pin the clock (Unix seconds) for relative times and verification")
     d.add_argument("--dev", action="store_true", help="dev mode: accept http://127.0.0.1:PORT and http://localhost:PORT issuers")
     d.set_defaults(run=cmd_decode)
+
+    pr = sub.add_parser("probe", help="check YOUR resource against draft -11 \"Verification (Server)\" error rules",
+                        description="Send deliberately wrong (and well-formed) AAuth-signed requests to URL and "
+                        "report, per check, what the draft requires, what came back and PASS / FAIL / INFO. "
+                        "Exit 0 when every required check passes, 1 when one fails, 2 when the probe cannot run.")
+    pr.add_argument("url", help="the protected resource URL, e.g. https://resource.example/api")
+    pr.add_argument("--method", default="GET", help="request method (default GET)")
+    pr.add_argument("--body", help="JSON request body, sent as application/json")
+    pr.add_argument("--dev", action="store_true", help="dev mode: allow http://127.0.0.1:PORT and http://localhost:PORT targets")
+    pr.add_argument("--agent-provider", action="store_true",
+                    help="also serve the kit's Agent Provider at http://127.0.0.1:PORT (needs --dev) for the checks "
+                    "that need an agent token the resource trusts")
+    pr.add_argument("--ap-port", type=int, default=0, help="the Agent Provider's port (default: a free one)")
+    pr.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)")
+    pr.add_argument("--check", action="append", metavar="ID", help="run only this check (repeatable)")
+    pr.add_argument("--json", action="store_true", help="print the report as JSON")
+    pr.set_defaults(run=cmd_probe)
 
     from . import serve  # the cast's commands (issue 3); imported here to keep the others light
 
