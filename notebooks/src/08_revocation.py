@@ -228,6 +228,50 @@ SequenceDiagram(lab.trace, highlight=revocation.index + 1,
                 parties=["Agent", "Supply chain", "PS", "Person", "Agent Provider"])
 
 # %% [markdown]
+# ## 8 · Exercises
+#
+# The graders check your answers against this lab: they send requests to the supply-chain
+# agent and read its answers.
+#
+# **Q1 · Revoke an auth token as the PS.** Write `revocation_request(endpoint, auth_token)`:
+# return the signed `HttpMessage` the PS sends to revoke `auth_token` (a JWT it issued) at
+# the resource's revocation `endpoint`. Build it from the pieces of section 3 — `HttpMessage`,
+# `sign_request`, `jwks_uri_key` — rather than with `Revoker`. The PS signs with
+# `lab.keys["ps"]`. The grader fetches a fresh auth token for an agent of its own, sends your
+# request to the SCA, then presents the token: the SCA must refuse it with `revoked_jwt`.
+
+# %%
+from aauth_kit.exercises import nb08
+
+ex = nb08.bind(lab)
+
+
+def revocation_request(endpoint, auth_token):
+    ...  # your code here: return the signed HttpMessage
+
+
+ex.q1.check(revocation_request)
+
+# %% [markdown]
+# **Q2 · What does the SCA answer?** For each revocation sent to the SCA's
+# `revocation_endpoint`, predict the answer as `(status, error code)` — `(200, None)` for a
+# success. The grader sends all four and compares.
+
+# %%
+answers = {
+    "the Agent Provider, signing as itself (dwk aauth-agent.json), revokes an auth token": None,
+    "the PS revokes an auth token, its signature covering neither content-type nor content-digest": None,
+    "the PS revokes a jti the SCA has never seen": None,
+    'the PS sends the whole auth token instead of its jti: {"token": "eyJ…"}': None,
+}
+
+ex.q2.check(answers)
+
+# %% [markdown]
+# Hints: `ex.q1.hint()`, `ex.q2.hint()` (`hint(2)` says more); solutions: `ex.q1.solution()`,
+# `ex.q2.solution()`.
+
+# %% [markdown]
 # What to remember:
 #
 # * a revocation is a signed `POST {"jti", "exp"}`, signed by the issuer as itself
