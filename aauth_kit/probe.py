@@ -281,10 +281,10 @@ def _judge_accepted(answer: Answer) -> tuple[str, str]:
         because = f": {answer.detail}" if answer.detail else ""
         return FAIL, (f"a well-formed request signed with a valid agent token was refused with {code}{because} "
                       "(does the resource trust the probe's Agent Provider?)")
-    if 200 <= answer.status < 300:
-        return PASS, ""
     if answer.requirement is not None and answer.status in (401, 202, 402):
         return PASS, f"answered the next challenge ({answer.requirement})"
+    if 200 <= answer.status < 300:
+        return PASS, ""
     if answer.status == 403:
         return INFO, "the signature was accepted but access was denied (403)"
     return INFO, f"answered {answer.status} without Signature-Error or AAuth-Requirement"
@@ -570,20 +570,28 @@ def check_method(method: str) -> str:
     return method.upper()
 
 
-def send(client: httpx.Client, message: HttpMessage, timeout: float) -> Answer:
+def send(client: httpx.Client, message: HttpMessage, timeout: float, *, first: bool = False) -> Answer:
     """Send ``message`` as it is; a hang or a broken connection is an :class:`Answer` with
-    ``failure``.  A host that cannot be reached at all raises :class:`ProbeError`."""
-    headers_ = [(name, value) for name, value in message.headers if name.lower() != "host"]
-    try:
-        response = client.request(message.method, message.target_uri, headers=headers_, content=message.body,
-                                  timeout=timeout)
-    except httpx.ConnectError as exc:
-        raise ProbeError(f"cannot reach {message.target_uri}: {exc}") from None
-    except httpx.TimeoutException:
-        return Answer(failure=f"no answer within {timeout:g} s: the resource hangs instead of refusing the request")
-    except httpx.TransportError as exc:
-        return Answer(failure=f"the connection broke without an answer ({type(exc).__name__}: {exc})")
-    return Answer.of(response)
+    ``failure``.  A connection that breaks is tried once more on a new one, so that a
+    server closing a kept-alive connection after the previous answer does not count
+    against this check.  When the ``first`` request cannot connect at all,
+    :class:`ProbeError`: the host is unreachable."""
+    fields = [(name, value) for name, value in message.headers if name.lower() != "host"]
+    for attempt in (1, 2):
+        try:
+            response = client.request(message.method, message.target_uri, headers=fields, content=message.body,
+                                      timeout=timeout)
+        except httpx.TimeoutException:
+            return Answer(failure=f"no answer within {timeout:g} s: the resource hangs instead of refusing the request")
+        except httpx.ConnectError as exc:
+            if first:
+                raise ProbeError(f"cannot reach {message.target_uri}: {exc}") from None
+            return Answer(failure=f"the resource stopped accepting connections ({exc})")
+        except httpx.TransportError as exc:
+            if attempt == 1:
+                continue
+            return Answer(failure=f"the connection broke without an answer ({type(exc).__name__}: {exc})")
+        return Answer.of(response)
 
 
 def probe(
@@ -616,7 +624,8 @@ def probe(
             if check.needs_agent_provider and agent_provider is None:
                 report.results.append(Result(check, SKIP, "needs an Agent Provider the resource trusts (--agent-provider)"))
                 continue
-            answer = send(client, check.build(prober), timeout)
+            first = not any(result.answer for result in report.results)
+            answer = send(client, check.build(prober), timeout, first=first)
             report.results.append(Result(check, *judge(check, answer), answer=answer))
     finally:
         if own_client:
