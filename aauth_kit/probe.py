@@ -14,9 +14,9 @@ and, for an unsigned request, ``AAuth-Requirement``.  The checks are data
 3. ``created`` ten minutes old → ``invalid_signature``; ten minutes ahead → ``clock_skew``
 4. a scheme the resource refuses (``hwk``, an unknown one) → ``unsupported_scheme``
 5. a garbage, wrongly typed or expired JWT → ``invalid_jwt`` / ``expired_jwt``
-7. (with an Agent Provider the resource trusts) a well-formed request is accepted; one
-   signed for another resource, one whose body was changed, one signed with a key other
-   than ``cnf.jwk`` are refused.
+5-7. (with an Agent Provider the resource trusts) a well-formed request is accepted; one
+     signed for another resource, one whose body was changed, one signed with a key other
+     than ``cnf.jwk`` are refused.
 
 Steps 0-4 need no trust between the probe and the resource.  The others need the
 resource to look at the token: without the probe's :class:`AgentProvider` it cannot
@@ -378,12 +378,6 @@ class AgentProvider:
         """A fresh agent token binding ``agent_key`` (``cnf.jwk``)."""
         return self.ps.issue_agent_token(self.LOCAL, agent_key)
 
-    def expired_agent_token(self, agent_key: Key, now: int) -> str:
-        """The same token as :meth:`agent_token` gives, signed by this AP, expired an hour ago."""
-        sub = tokens.decode_unverified(self.agent_token(agent_key)).payload["sub"]
-        return tokens.mint_agent_token(self.ps.key, iss=self.identifier, sub=sub, cnf=agent_key.public_jwk(kid=False),
-                                       iat=now - 2 * 3600, exp=now - 3600, ps=self.identifier, dev=self.dev)
-
     def close(self) -> None:
         self.ps.close()
         self._dir.cleanup()
@@ -437,16 +431,11 @@ class Prober:
                      created=self.now() if created is None else created, components=components)
         return message
 
-    def token_with(self, *, typ: str) -> str:
-        """The probe's agent token with its header ``typ`` changed, signed by the same key."""
+    def resigned(self, *, header: dict | None = None, **claims) -> str:
+        """The probe's agent token with ``header`` members and ``claims`` changed, signed
+        again by its issuer's key (so only the change is wrong with it)."""
         decoded = tokens.decode_unverified(self.token)
-        return tokens.sign_compact({**decoded.header, "typ": typ}, decoded.payload, self.token_key)
-
-    def expired_token(self) -> str:
-        if self.agent_provider is not None:
-            return self.agent_provider.expired_agent_token(self.key, self.now())
-        payload = {**tokens.decode_unverified(self.token).payload, "iat": self.now() - 7200, "exp": self.now() - 3600}
-        return tokens.sign_compact(tokens.decode_unverified(self.token).header, payload, self.key)
+        return tokens.sign_compact({**decoded.header, **(header or {})}, {**decoded.payload, **claims}, self.token_key)
 
 
 def _without(name: str) -> Callable[[Prober], HttpMessage]:
@@ -525,11 +514,11 @@ CHECKS: tuple[Check, ...] = (
     Check("jwt-garbage", "step 5", "Signature-Key jwt is not a JWT", _TOKEN,
           Expected(("invalid_jwt",)), lambda p: p.signed(signature_key=jwt_key("not-a.jwt"))),
     Check("jwt-wrong-typ", "step 5", "a JWT typed aa-resource+jwt, which never signs a request", _TOKEN,
-          Expected(("invalid_jwt",)), lambda p: p.signed(signature_key=jwt_key(p.token_with(typ="aa-resource+jwt"))),
+          Expected(("invalid_jwt",)), lambda p: p.signed(signature_key=jwt_key(p.resigned(header={"typ": "aa-resource+jwt"}))),
           "the draft checks typ before anything else, so no key discovery is needed to refuse it"),
     Check("jwt-expired", "step 5", "an agent token that expired an hour ago", f"{_TOKEN} (exp: no skew tolerance)",
           Expected(("expired_jwt",), also=DISCOVERY_CODES),
-          lambda p: p.signed(signature_key=jwt_key(p.expired_token()))),
+          lambda p: p.signed(signature_key=jwt_key(p.resigned(iat=p.now() - 7200, exp=p.now() - 3600)))),
     Check("well-formed", "steps 1-7", "a well-formed request with a valid agent token", VERIFY,
           Expected(accepted=True), lambda p: p.signed(), needs_agent_provider=True),
     Check("signed-for-other-resource", "step 7", "a signature made for another @authority, replayed here",
