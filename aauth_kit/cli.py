@@ -2,7 +2,8 @@
 
 ``sign-http`` and ``verify-http`` work on raw HTTP/1.1 requests (RFC 9112 text) so
 that implementers in any language can compare bytes with the kit; ``decode``
-explains an AAuth token.  Exit codes: 0 success / valid, 1 invalid, 2 unusable input.
+explains an AAuth token; ``probe`` checks someone else's resource against -11
+"Verification (Server)".  Exit codes: 0 success / valid, 1 invalid, 2 unusable input.
 """
 
 from __future__ import annotations
