@@ -14,6 +14,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import http_sfv
@@ -216,6 +217,60 @@ def test_a_hang_is_reported(broken):
     assert outcomes(report) == {"created-too-old": PASS, "created-in-future": FAIL}
     assert why(report, "created-in-future").startswith(f"no answer within {HANG_GUARD:g} s: the resource hangs")
     assert report.exit_code == 1
+
+
+class DroppingServer:
+    """A raw HTTP/1.1 server on loopback that answers ``401`` + ``invalid_signature`` on
+    kept-alive connections but drops the connection, unanswered, at the requests whose
+    numbers are in ``drop`` (counted from 1 across connections)."""
+
+    ANSWER = b"HTTP/1.1 401 Unauthorized\r\nSignature-Error: error=invalid_signature\r\nContent-Length: 0\r\n\r\n"
+
+    def __init__(self, drop: set[int]):
+        self.drop, self.count = drop, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/x"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(connection,), daemon=True).start()
+
+    def handle(self, connection):
+        with connection:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                data = data.split(b"\r\n\r\n", 1)[1]  # the probe's requests here carry no body
+                self.count += 1
+                if self.count in self.drop:
+                    return
+                connection.sendall(self.ANSWER)
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.mark.parametrize("drop, second", [({2}, PASS), ({2, 3}, FAIL)])
+def test_a_connection_dropped_once_is_tried_again(drop, second):
+    """A server closing a kept-alive connection instead of answering costs the check one
+    retry on a new connection; dropped twice, it is a FAIL naming the broken connection."""
+    server = DroppingServer(drop)
+    try:
+        report = probe.probe(server.url, dev=True, timeout=30, checks=with_checks("no-signature-input", "no-signature"))
+    finally:
+        server.close()
+    assert outcomes(report) == {"no-signature-input": PASS, "no-signature": second}
+    if second == FAIL:
+        assert why(report, "no-signature").startswith("the connection broke without an answer")
 
 
 # -- judging answers the resources above do not give ------------------------------------------------
