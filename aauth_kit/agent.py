@@ -7,22 +7,33 @@ One generator, :meth:`AAuthFlow.auth_flow`, reads like the sequence diagram::
 
     sign with the best token held for the resource (auth > person > agent token)
     401 requirement=agent-token   → sign with the agent token, retry
-    401 requirement=person-token  → POST person_token_endpoint at the PS, retry
+    401 requirement=person-token  → POST person_token_endpoint at the PS,
+                                    check the person token, retry with it
     401 requirement=auth-token    → check the resource token, POST auth_token_endpoint
                                     (Prefer: wait) → 202 → interaction → poll → 200
                                   → check the auth token, retry with it
     202 requirement=auth-token    → the same, then poll the resource's Location with it
 
-PS calls are yielded from the same generator, so they travel over the client's
-transport and its event hooks record them in the trace.  Waiting between polls is
-yielded too (:class:`Pause`); the sync and async drivers sleep their own way, so one
-generator serves ``httpx.Client`` and ``httpx.AsyncClient``.
+Every token the PS hands out is checked before it is kept: its claims (-11 §5.5
+step 8, MUST) and its signature (SHOULD), with the key its ``kid`` names in the JWKS
+the PS's metadata points to (``jwks_uri``; fetched once per PS and kept for its
+``Cache-Control`` lifetime by a :class:`metadata.HttpResolver`, which also refetches on
+an unknown ``kid`` at most once a minute).
+
+PS calls — metadata and JWKS discovery included — are yielded from the same
+generator, so they travel over the client's transport and its event hooks record them
+in the trace.  Waiting between polls is yielded too (:class:`Pause`); the sync and
+async drivers sleep their own way, so one generator serves ``httpx.Client`` and
+``httpx.AsyncClient``.
 
 Failures raise :class:`FlowError` with the draft's code: a PS error passes through
 (``denied``, ``abandoned``, ``expired``, ``invalid_code``, ``invalid_resource_token``,
 …); the agent's own checks use ``invalid_resource_token``, ``invalid_person_token``,
 ``invalid_auth_token``, ``invalid_metadata`` and ``invalid_response`` (a server broke
-the deferred-response rules).
+the deferred-response rules); a token whose signature does not hold gets the
+Signature-Error code (``invalid_jwt``, ``unknown_key``, ``invalid_key``, …) and
+metadata or a JWKS that cannot be used the discovery code (``issuer_mismatch``,
+``invalid_key``, …), all with status 502.
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ from .identifiers import check_endpoint_url
 from .interaction import interaction_url
 from .keys import jwk_thumbprint
 from .message import HttpMessage
-from .metadata import PERSON_DWK, validate_metadata, well_known_url
+from .metadata import PERSON_DWK, HttpResolver, validate_metadata
 from .profile import sign_request
 from .signature_key import jwt_key
 from .transport import httpx, origin_of
@@ -101,10 +112,15 @@ class Agent:
     ``ps`` names the Person Server (default: the agent token's ``ps`` claim); ``wait``
     is the ``Prefer: wait`` sent to the PS; ``on_interaction`` is told once per consent
     request what the person must do.  ``clock`` (Unix seconds) dates signatures and
-    expiry checks; ``sleep`` replaces the wait between polls (tests, docs mode).
+    expiry checks and ages cached discovery documents; ``sleep`` replaces the wait
+    between polls (tests, docs mode).  ``verify_token_signatures=False`` skips the
+    signature check of the tokens the PS hands out (-11 §5.5 step 8 says SHOULD; the
+    claim checks, MUST, always run) — for a lesson that contrasts the two.
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
-    they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks).
+    they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
+    ``resolver`` the PS metadata and JWKS fetched so far (an :class:`HttpResolver`
+    whose GETs travel through the flow).
     """
 
     def __init__(
@@ -119,6 +135,7 @@ class Agent:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], object] | None = None,
         dev: bool = False,
+        verify_token_signatures: bool = True,
     ):
         self.key = key
         self.agent_token = agent_token
@@ -130,10 +147,11 @@ class Agent:
         self.clock = clock
         self.sleep = sleep
         self.dev = dev
+        self.verify_token_signatures = verify_token_signatures
         self.jkt = key.thumbprint()
         self.tokens: dict[str, dict[str, str]] = {}
         self.last_interaction: Interaction | None = None
-        self.ps_metadata: dict[str, dict] = {}
+        self.resolver = HttpResolver(_fetch_through_flow, clock=clock, dev=dev)
 
     def auth(self, *, upstream_token: str | None = None, justification: str | None = None) -> AAuthFlow:
         """An ``httpx.Auth`` for any client: ``httpx.Client(auth=agent.auth())``.
@@ -236,6 +254,7 @@ class AAuthFlow(httpx.Auth):
         response = yield self._ps_request(metadata["person_token_endpoint"], body)
         person_token = yield from self._result(response, "person_token", resource, None)
         self._check_person_token(person_token, resource, ps)
+        yield from self._check_signature(person_token, tokens.PERSON_TYP)
         self.agent._remember(resource, "person_token", person_token, self.upstream_token)
         return person_token
 
@@ -264,25 +283,18 @@ class AAuthFlow(httpx.Auth):
         response = yield self._ps_request(metadata["auth_token_endpoint"], body)
         auth_token = yield from self._result(response, "auth_token", resource, resource_token.get("scope"))
         self._check_auth_token(auth_token, resource, resource_token, presented)
+        yield from self._check_signature(auth_token, tokens.AUTH_TYP)
         self.agent._remember(resource, "auth_token", auth_token, self.upstream_token)
         return auth_token
 
     # -- talking to the PS -----------------------------------------------------------------
     def _discover(self, ps: str):
-        """``GET {ps}/.well-known/aauth-person.json``, validated (-11 "Metadata Documents")."""
-        cached = self.agent.ps_metadata.get(ps)
-        if cached is not None:
-            return cached
-        url = well_known_url(ps, PERSON_DWK)
-        response = yield httpx.Request("GET", url, extensions={"timeout": _timeout(0)})
-        if response.status_code != 200:
-            raise FlowError("invalid_metadata", f"GET {url} answered {response.status_code}", status=502, response=response)
+        """``GET {ps}/.well-known/aauth-person.json`` (cached), validated (-11 "Metadata Documents")."""
         try:
-            metadata = validate_metadata(_json(response), ps, PERSON_DWK, dev=self.agent.dev, complete=True)
+            document = yield from _through_flow(self.agent.resolver.metadata(ps, PERSON_DWK))
+            return validate_metadata(document, ps, PERSON_DWK, dev=self.agent.dev, complete=True)
         except AAuthError as exc:
-            raise FlowError(exc.code, exc.detail, status=502, response=response) from None
-        self.agent.ps_metadata[ps] = metadata
-        return metadata
+            raise FlowError(exc.code, exc.detail, status=502) from None
 
     def _ps_request(self, endpoint: str, body: dict):
         """A token request: JSON body (content-type and content-digest covered), signed with the
@@ -401,6 +413,20 @@ class AAuthFlow(httpx.Auth):
         self._check_cnf(claims, fail)
         self._check_exp(claims, fail)
 
+    def _check_signature(self, token: str, typ: str):
+        """-11 §5.5 step 8 (SHOULD) and "Common JWT Verification": the token is signed by
+        its issuer's key — ``kid`` selected from the JWKS its ``{iss}/.well-known/{dwk}``
+        names — with the ``alg`` that key declares.  Runs after the claim checks, which
+        pin ``iss`` to the server the agent asked, so keys are only fetched from it."""
+        if not self.agent.verify_token_signatures:
+            return
+        check = tokens.verify_token(token, typ=typ, resolver=self.agent.resolver, now=int(self.agent.clock()),
+                                    dev=self.agent.dev)
+        try:
+            yield from _through_flow(check)
+        except AAuthError as exc:
+            raise FlowError(exc.code, f"the {typ} does not verify: {exc.detail}", status=502) from None
+
     def _check_cnf(self, claims: dict, fail) -> None:
         cnf = claims.get("cnf")
         jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
@@ -464,6 +490,42 @@ class AAuthFlow(httpx.Auth):
                 step = flow.send(reply)
             except StopIteration:
                 return
+
+
+# -- discovery inside the flow ---------------------------------------------------------------
+class _Get:
+    """What :func:`_fetch_through_flow` awaits: a GET of ``url`` for the flow to send."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __await__(self):
+        response = yield self
+        return response
+
+
+async def _fetch_through_flow(url: str):
+    """The ``fetch`` of the agent's :class:`HttpResolver` (``metadata.Fetch``): the GET is
+    handed to :func:`_through_flow`, which yields it from the flow like any PS call."""
+    response = await _Get(url)
+    return response.status_code, dict(response.headers), response.content
+
+
+def _through_flow(coroutine):
+    """Run a resolver coroutine inside the flow generator (``yield from``): each GET it
+    awaits is yielded as a request — so it goes over the client's own transport, sync or
+    async, and shows in the trace — and the response is sent back in.  Returns what the
+    coroutine returns; raises what it raises."""
+    reply = None
+    try:
+        while True:
+            try:
+                get = coroutine.send(reply)
+            except StopIteration as done:
+                return done.value
+            reply = yield httpx.Request("GET", get.url, extensions={"timeout": _timeout(0)})
+    finally:
+        coroutine.close()
 
 
 # -- reading responses -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from aauth_kit.headers import parse_prefer_wait, serialize_requirement
 from aauth_kit.httpsig import read_signature
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK, StaticResolver, person_metadata
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK, StaticResolver, jwks, person_metadata
 from aauth_kit.profile import verify_request
 from aauth_kit.runtime import Hosts, get_loop_thread
 from aauth_kit.signature_key import parse_signature_key
@@ -34,6 +34,7 @@ PS = "https://ps.example"
 RES = "https://resource.example"
 AGENT_ID = "aauth:backend@ps.example"
 PS_KEY = Key.from_seed("test ps", kid="ps-1")
+PS_KEY_2 = Key.from_seed("test ps, rotated", kid="ps-2")
 RES_KEY = Key.from_seed("test resource", kid="res-1")
 AGENT_KEY = Key.from_seed("test agent")
 OTHER_KEY = Key.from_seed("someone else")
@@ -59,6 +60,7 @@ class World:
         self.resolver = StaticResolver()
         self.resolver.register_key(PS, AGENT_DWK, PS_KEY)
         self.resolver.register_key(PS, PERSON_DWK, PS_KEY)
+        self.resolver.register_key(PS, PERSON_DWK, PS_KEY_2)
         self.resolver.register_key(RES, RESOURCE_DWK, RES_KEY)
         self.reset()
 
@@ -75,6 +77,12 @@ class World:
         self.revoked = set()
         self.seen = []  # (endpoint, HttpMessage) of every signed request the servers verified
         self.pending_token = None
+        self.signing_key = PS_KEY  # the key the PS signs person and auth tokens with
+        self.token_header = {}  # overrides of the JOSE header of those tokens (re-signed)
+        self.jwks_keys = [PS_KEY]  # the keys the PS's JWKS publishes
+        self.jwks_body = None  # bytes served instead of the JWKS
+        self.jwks_cache_control = None
+        self.clock = time.time  # the servers' clock, moved along with an agent's in some tests
 
     # -- the resource ----------------------------------------------------------------------
     def resource_app(self) -> Starlette:
@@ -84,7 +92,7 @@ class World:
                 if message.header("signature-key") is None:
                     return aauth_requirement(401, "agent-token")
                 try:
-                    verified = await verify_request(message, resolver=self.resolver, expected_aud=RES)
+                    verified = await verify_request(message, resolver=self.resolver, expected_aud=RES, now=int(self.clock()))
                 except SignatureError as exc:
                     return Response(exc.response_body(), 401, headers=dict(exc.response_headers()))
                 self.seen.append((request.url.path, message))
@@ -117,7 +125,7 @@ class World:
 
         async def job(request: Request) -> Response:
             message = await message_of(request)
-            verified = await verify_request(message, resolver=self.resolver, expected_aud=RES)
+            verified = await verify_request(message, resolver=self.resolver, expected_aud=RES, now=int(self.clock()))
             self.seen.append((request.url.path, message))
             if verified.token.typ != tokens.AUTH_TYP:
                 return problem(403, "insufficient_scope")
@@ -141,15 +149,23 @@ class World:
         async def signed(request: Request, endpoint: str):
             message = await message_of(request)
             verified = await verify_request(
-                message, resolver=self.resolver, token_types=(tokens.AGENT_TYP,), body_required=True
+                message, resolver=self.resolver, token_types=(tokens.AGENT_TYP,), body_required=True,
+                now=int(self.clock()),
             )
             self.seen.append((endpoint, message))
             return message, verified
 
+        async def jwks_document(request: Request) -> Response:
+            headers = {"Cache-Control": self.jwks_cache_control} if self.jwks_cache_control else {}
+            if self.jwks_body is not None:
+                return Response(self.jwks_body, 200, headers=headers, media_type="application/json")
+            return JSONResponse(jwks(self.jwks_keys), headers=headers)
+
         async def person_token(request: Request) -> Response:
             message, verified = await signed(request, "person-token")
             body = json.loads(message.body)
-            token = tokens.mint_person_token(PS_KEY, iss=PS, aud=body["resource"], sub="person-1", cnf=verified.token.cnf_jwk)
+            token = self.issue(tokens.mint_person_token(self.signing_key, iss=PS, aud=body["resource"], sub="person-1",
+                                                        cnf=verified.token.cnf_jwk))
             return JSONResponse({"person_token": token, "expires_in": 3600})
 
         async def auth_token(request: Request) -> Response:
@@ -157,7 +173,7 @@ class World:
             if self.auth_error:
                 return problem(*self.auth_error)
             body = json.loads(message.body)
-            now = int(time.time())
+            now = int(self.clock())
             resource_token = await tokens.verify_token(
                 body["resource_token"], typ=tokens.RESOURCE_TYP, resolver=self.resolver, now=now,
                 expected_aud=PS, signing_key_jwk=verified.key.public_jwk(),
@@ -170,7 +186,7 @@ class World:
             claims = dict(iss=PS, aud=resource_token.iss, ps=PS, sub=resource_token.sub, cnf=verified.key.public_jwk(),
                           scope=resource_token.scope, lifetime=self.auth_lifetime)
             claims.update(self.auth_token_claims)
-            token = tokens.mint_auth_token(PS_KEY, **claims)
+            token = self.issue(tokens.mint_auth_token(self.signing_key, **claims))
             if not self.defer:
                 return JSONResponse({"auth_token": token, "expires_in": self.auth_lifetime})
             self.pending_token = token
@@ -192,10 +208,18 @@ class World:
 
         return Starlette(routes=[
             Route("/.well-known/aauth-person.json", metadata),
+            Route("/.well-known/jwks.json", jwks_document),
             Route("/person-token", person_token, methods=["POST"]),
             Route("/auth-token", auth_token, methods=["POST"]),
             Route("/pending/{id}", pending),
         ])
+
+    def issue(self, token: str) -> str:
+        """``token`` as the PS hands it out: re-signed with ``token_header`` merged into its header."""
+        if not self.token_header:
+            return token
+        decoded = tokens.decode_unverified(token)
+        return tokens.sign_compact({**decoded.header, **self.token_header}, decoded.payload, self.signing_key)
 
     def pending_response(self, retry_after=None) -> Response:
         """-11 "Deferred Responses" (wire §3.9, §5.6)."""
@@ -280,13 +304,15 @@ def test_agent_token_route_needs_one_signed_request(client, trace, world):
 
 def test_person_token_requirement_is_followed(client, agent, trace, world):
     """-11 §5.4: 401 requirement=person-token → discover the PS from the agent token's ps
-    claim, POST person_token_endpoint {"resource"} signed with the agent token, retry."""
+    claim, POST person_token_endpoint {"resource"} signed with the agent token, check the
+    person token's signature against the PS's JWKS (§5.5 step 8), retry."""
     response = client.get(f"{RES}/profile")
     assert response.json()["person"] == "person-1"
     assert summaries(trace) == [
         "Resource GET /profile → 401 (requirement=person-token)",
         "PS GET /.well-known/aauth-person.json → 200",
         "PS POST /person-token → 200",
+        "PS GET /.well-known/jwks.json → 200",
         "Resource GET /profile → 200",
     ]
     (request,) = world.requests_to("person-token")
@@ -307,6 +333,7 @@ def test_policy_granted_flow_and_the_retry(client, agent, trace, world):
         "Resource POST /optimize → 401 (requirement=person-token)",
         "PS GET /.well-known/aauth-person.json → 200",
         "PS POST /person-token → 200",
+        "PS GET /.well-known/jwks.json → 200",
         "Resource POST /optimize → 401 (requirement=auth-token)",
         "PS POST /auth-token → 200",
         "Resource POST /optimize → 200",

@@ -114,6 +114,7 @@ def test_policy_granted_flow_asks_no_person(cast):
         "SCA GET /check → 401 (requirement=person-token)",
         "PS GET /.well-known/aauth-person.json → 200",
         "PS POST /person-token → 200",
+        "PS GET /.well-known/jwks.json → 200",  # -11 §5.5 step 8: the agent verifies the PS's tokens
         "SCA GET /check → 401 (requirement=auth-token)",
         "PS POST /auth-token → 200",
         "SCA GET /check → 200",

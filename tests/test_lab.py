@@ -33,7 +33,9 @@ def test_docs_mode_replays_byte_for_byte(tmp_path, mode):
     # DESIGN §4 "Determinism": every header, token and body is the same on every run
     first = run_market_flow(tmp_path / "a", mode)
     second = run_market_flow(tmp_path / "b", mode)
-    assert len(first) == 12  # 4 exchanges backend→SCA/PS, 8 more for the SCA→MAA call chain
+    # 7 exchanges agent→SCA/PS, 7 more for the SCA→MAA call chain; each has one GET of the PS's
+    # JWKS (-11 §5.5 step 8: the agent verifies the tokens it receives)
+    assert len(first) == 14
     assert first == second
 
 
