@@ -220,6 +220,39 @@ print("exp ≤ agent token exp: ", auth_claims["exp"] <= agent_exp)
 print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
 
 # %% [markdown]
+# ### The agent checks the auth token before it uses it
+#
+# A token from the PS is not taken on trust. Before presenting it, the agent checks it
+# (-11 §5.5, step 8): it **must** find `iss` = the resource token's `aud` (the PS it
+# asked), `aud` = the resource it called, `cnf.jwk` = its own key and `sub` = the `sub` of
+# the token it presented; and it **should** verify the signature, the way a resource
+# does: the PS's metadata names its `jwks_uri`, and that JWKS holds the key the token's
+# `kid` names. One more request fetches the JWKS:
+
+# %%
+ps_jwks = client.get(ps_metadata["jwks_uri"]).json()
+kid = tokens.decode_unverified(auth_token).header["kid"]
+ps_key = Key.from_jwk(next(k for k in ps_jwks["keys"] if k["kid"] == kid), require_alg=True)
+verified = tokens.check_token(auth_token, typ=tokens.AUTH_TYP, key=ps_key, now=int(lab.clock()))  # raises if not
+checks = {
+    f"signed by the PS's key {kid!r}": verified.kid == kid,
+    "iss is the resource token's aud": verified.iss == rt["aud"],
+    "aud is the resource we called": verified.aud == SUPPLY_CHAIN,
+    "cnf.jwk is our key": verified.jkt == agent.key.thumbprint(),
+    "sub is our person token's sub": verified.sub == person_claims["sub"],
+}
+print("\n".join(f"{'✔' if ok else '✘'} {check}" for check, ok in checks.items()))
+
+# %% [markdown]
+# The kit's agent checks every person token and auth token its PS hands out this way. It
+# fetches the PS's JWKS with the first token and keeps it (as long as the PS's
+# `Cache-Control` allows; a `kid` it has not seen makes it fetch again, at most once a
+# minute). A token that fails is neither kept nor presented: the flow stops with the
+# draft's code — `invalid_jwt` for a signature that does not verify, `unknown_key` for a
+# `kid` the JWKS lacks. (`Agent(..., verify_token_signatures=False)` skips the signature
+# check, the SHOULD; the claim checks, the MUSTs, always run.)
+
+# %% [markdown]
 # ## 4 · Use it
 #
 # The agent retries `POST /check`, now presenting the auth token in `Signature-Key`:
@@ -232,7 +265,8 @@ print(result.status_code, json.dumps(result.json(), indent=2)[:400])
 # ### The same, by the kit's agent
 #
 # The kit's `Agent` (an `httpx.Auth`) follows every requirement by itself: person token,
-# resource token, auth token, retry. One call, six exchanges:
+# resource token, auth token, retry. One call, seven exchanges — the fourth is the JWKS
+# fetched after the person token, whose signature the agent checks before presenting it:
 
 # %%
 first = len(lab.trace.exchanges)
@@ -261,8 +295,7 @@ print(show.title(lab.trace.exchanges[-1]))
 # (-11 "Common JWT Verification"), and the error is `invalid_jwt`:
 
 # %%
-ps_key = Key.from_jwk(lab.ps.jwks_document()["keys"][0], require_alg=True)  # what the PS's jwks_uri serves
-try:
+try:  # ps_key: the PS's key, from its JWKS (section 3)
     tokens.check_token(person_token, typ=tokens.AUTH_TYP, key=ps_key, now=int(lab.clock()))
 except AAuthError as error:
     print(error.code, "—", error.detail)
@@ -316,8 +349,8 @@ print(show.raw(lab.trace.exchanges[-1].response))
 #
 # ## The conversation
 #
-# The whole trace: the walk by hand (steps 1–7), the kit's agent doing the same (8–13), and
-# the tampering (14–17). Step 6 — the auth token granted by policy — is highlighted.
+# The whole trace: the walk by hand (steps 1–8), the kit's agent doing the same (9–15), and
+# the tampering (16–19). Step 6 — the auth token granted by policy — is highlighted.
 
 # %%
 SequenceDiagram(lab.trace, highlight=6, parties=["Agent", "Supply chain", "PS", "Thief"])

@@ -77,7 +77,7 @@ for exchange in lab.trace.exchanges:
     print(show.title(exchange))
 
 # %% [markdown]
-# Six exchanges so far, and the flow has not finished: step 6 has no answer yet. Let's
+# Seven exchanges so far, and the flow has not finished: step 7 has no answer yet. Let's
 # read them in order.
 #
 # ## 2. The messages, one by one
@@ -105,20 +105,29 @@ show.show(lab.trace.exchanges[0], tokens=False)
 show.show(lab.trace.exchanges[2])
 
 # %% [markdown]
+# Step 4: before presenting the person token, the agent checks it — the claims, and the
+# signature with the PS's key. It fetches the PS's JWKS (the `jwks_uri` of the metadata
+# from step 2) and finds the key the token's `kid` names (-11 §5.5 step 8, notebook 05).
+# It keeps the JWKS, so later tokens from this PS cost no extra request.
+
+# %%
+print(show.title(lab.trace.exchanges[3]))
+
+# %% [markdown]
 # ### 2.3 The resource names its price: a resource token
 #
-# Step 4: with the person token the SCA knows *who*, but optimizing needs a scope the
+# Step 5: with the person token the SCA knows *who*, but optimizing needs a scope the
 # person must grant. So it answers `401` again, now with `requirement=auth-token` and a
 # **resource token**: a signed note from the SCA to the PS saying "this agent (its key
 # thumbprint is `agent_jkt`), acting for this person (`sub`), wants `scope`".
 
 # %%
-show.show(lab.trace.exchanges[3].response, now=lab.clock)
+show.show(lab.trace.exchanges[4].response, now=lab.clock)
 
 # %% [markdown]
 # ### 2.4 The token request, with `Prefer: wait`
 #
-# Step 5: the agent takes the resource token to the PS's `auth_token_endpoint`
+# Step 6: the agent takes the resource token to the PS's `auth_token_endpoint`
 # (-11 §7.2). The body carries the resource token, the person token it presented
 # (`presented_token`) and a justification the person will see. The signature covers
 # `content-type` and `content-digest`, so the body cannot be swapped in transit.
@@ -128,7 +137,7 @@ show.show(lab.trace.exchanges[3].response, now=lab.clock)
 # they are not decoded again here.
 
 # %%
-show.show(lab.trace.exchanges[4].request, tokens=False)
+show.show(lab.trace.exchanges[5].request, tokens=False)
 
 # %% [markdown]
 # ## 3. The `202 Accepted`
@@ -138,7 +147,7 @@ show.show(lab.trace.exchanges[4].request, tokens=False)
 # wire:
 
 # %%
-deferred = lab.trace.exchanges[4].response
+deferred = lab.trace.exchanges[5].response
 show.show(deferred, now=lab.clock)
 
 # %% [markdown]
@@ -205,12 +214,12 @@ print("with a way back:   ", interaction.link("https://backend.example/callback"
 #
 # ### 4.1 The agent is waiting — in a held poll
 #
-# Step 6 is the agent's poll of the pending URL. It has no body, it is signed with the
+# Step 7 is the agent's poll of the pending URL. It has no body, it is signed with the
 # agent token like every request, and it repeats `Prefer: wait=30`. The PS does not
 # answer it: it *holds* it, waiting for something to change.
 
 # %%
-poll = lab.trace.exchanges[5]
+poll = lab.trace.exchanges[6]
 show.show(poll.request, tokens=False)
 print("answered yet?", poll.response is not None)
 print("polls the PS is holding for", pending.id, "→", lab.ps.waiters.held(pending.id))
@@ -292,11 +301,11 @@ response = flow.result(timeout=30)
 print("POST /optimize →", response.status_code)
 print(response.json()["summary"])
 print()
-for exchange in lab.trace.exchanges[5:]:
+for exchange in lab.trace.exchanges[6:]:
     print(show.title(exchange))
 
 # %% [markdown]
-# Step 6 — the poll that waited — came back `200` with the auth token. (Steps 7 to 9,
+# Step 7 — the poll that waited — came back `200` with the auth token. (Steps 8 to 10,
 # the person's calls, happened while it waited.) Here it is, with the token decoded:
 
 # %%
@@ -311,11 +320,13 @@ show.show(poll.response, now=lab.clock)
 # * `cnf.jwk` is the agent's public key, so only a request signed with the agent's key
 #   can use the token (-11 "Auth Tokens").
 #
-# Step 10 is the retry: the agent presents the auth token in `Signature-Key`
+# Before using it, the agent checks the auth token as it checked the person token — with
+# the JWKS it already holds, so no request this time. Step 11 is the retry: the agent
+# presents the auth token in `Signature-Key`
 # (`sig=jwt;jwt="<aa-auth+jwt>"`), and the SCA answers `200`.
 
 # %%
-show.show(lab.trace.exchanges[9], tokens=False, body_lines=8)
+show.show(lab.trace.exchanges[10], tokens=False, body_lines=8)
 
 # %% [markdown]
 # The token inspector shows the same token interactively (each claim explained, times
@@ -339,14 +350,15 @@ print("names the person?          ", claims["sub"] == lab.ps.subject("mcp-user",
 # %% [markdown]
 # ### 4.6 The whole exchange as a sequence diagram
 #
-# Drawn from the traffic that actually flowed — the same ten steps as the seed's
-# diagram, in -11's words (the person-token round trip is what -11 adds).
+# Drawn from the traffic that actually flowed — the ten steps of the seed's diagram, in
+# -11's words; the person-token round trip is what -11 adds, and the JWKS fetch is the
+# agent checking what the PS hands it.
 
 # %%
 from aauth_kit.diagram import SequenceDiagram
 
 consent_steps = list(lab.trace.exchanges)
-SequenceDiagram(consent_steps, parties=["Agent", "Supply chain", "PS", "Person"], highlight=6)
+SequenceDiagram(consent_steps, parties=["Agent", "Supply chain", "PS", "Person"], highlight=7)
 
 # %% [markdown]
 # ## 5. Two variations

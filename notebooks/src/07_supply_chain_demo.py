@@ -91,8 +91,8 @@ job = started.json()["request_id"]
 # ## 3. The job needs the person (seed steps 2 – 6)
 #
 # The backend now runs the AAuth flow you know from notebook 06: signed request, `401`
-# for a person token, the person token, `401` with a resource token, the token request
-# with `Prefer: wait`, and the PS's `202`. It cannot finish alone, so its progress says
+# for a person token, the person token (checked against the PS's JWKS), `401` with a
+# resource token, the token request with `Prefer: wait`, and the PS's `202`. It cannot finish alone, so its progress says
 # `interaction_required` and hands over what the page needs to send the person to the PS:
 # the interaction link (with a `callback` back to the page), the code, and the callback.
 
@@ -202,8 +202,8 @@ for exchange in market_steps:
     print(show.title(exchange))
 
 # %% [markdown]
-# One detail of the numbering: step 22, the backend's retried `POST /optimize`, was sent
-# before steps 23 – 28 but answered after them — the SCA asked the MAA while the backend
+# One detail of the numbering: step 24, the backend's retried `POST /optimize`, was sent
+# before steps 25 – 31 but answered after them — the SCA asked the MAA while the backend
 # waited for its answer. A trace numbers exchanges by when they start.
 #
 # The SCA's request for the market-analysis person token, raw. Look at the body
