@@ -141,7 +141,7 @@ class Backend:
         raw = await request.body()
         try:
             body = await request.json() if raw.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return _problem(400, "invalid_request", "the body must be JSON")
         if not isinstance(body, dict):
             return _problem(422, "invalid_request", f"the body must be an object with {', '.join(START_FIELDS)}")
