@@ -37,6 +37,15 @@ BODIES = {
         "username": 1, "password": [], "policy": "all", "consent_scopes": "x", "name": 7,
     }).encode(),
 }
+#: Headers that look like AAuth but are broken (RFC 9651 parse errors, absurd numbers).
+GARBLED = [
+    ("Signature-Input", 'sig=("@method" "@authority";created=99999999999999999999'),
+    ("Signature", "sig=:not base64!:"),
+    ("Signature-Key", 'sig=jwt;jwt="a.b.c", other=hwk;kty="OKP"'),
+    ("Authorization", "AAuth"),
+    ("Prefer", "wait=99999999999999999999999"),
+    ("AAuth-Capabilities", "(((("),
+]
 
 
 def routes(lab: Lab):
@@ -77,7 +86,7 @@ def test_the_cast_has_the_routes_this_test_walks(lab):
         assert expected in found
 
 
-@pytest.mark.parametrize("as_who", ["unsigned", "agent", "person"])
+@pytest.mark.parametrize("as_who", ["unsigned", "garbled", "agent", "person"])
 def test_hostile_input_never_gets_a_5xx(lab, person, as_who):
     agent = lab.new_agent(f"hostile-{as_who}")
     failures = []
@@ -88,6 +97,8 @@ def test_hostile_input_never_gets_a_5xx(lab, person, as_who):
                 url = origin + concrete(template, value)
                 for name, body in BODIES.items() if method in ("POST", "PUT", "DELETE") else (("none", b""),):
                     headers = [("Content-Type", "application/json")] if body else []
+                    if as_who == "garbled":
+                        headers += GARBLED
                     if as_who == "person":
                         headers.append(("Authorization", f"Bearer {person}"))
                     message = HttpMessage(method, url, headers, body)
