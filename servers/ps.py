@@ -41,6 +41,18 @@ right).  The answer is ``200`` once every resource has answered or failed, those
 failed listed in ``downstream``.  A person revokes one of their tokens with ``POST
 /tokens/{jti}/revoke`` (the same cascade); ``GET /tokens`` lists them.
 
+Missions (-11 §8, wire §4.5, §5.12): ``POST /mission`` ``{"description", "tools"?,
+"resources"?}``, signed with the agent token, always waits for the person (``202`` and the
+consent page, like a consent request; the scope-based :class:`ConsentPolicy` has nothing to
+say about a mission); once approved, the poll answers ``200 {"s256", "mission"}`` — the
+blob ``{agent, approved_at, description, expires_at?, approved_tools?, approved_resources?}``
+base64url-encoded, its exact bytes stored in SQLite under their SHA-256.  ``POST
+/mission/{mission_s256}`` ``{"action": "completion", "summary"}`` ends the mission at once
+(reason ``completed``).  A person or auth token request naming a mission (``mission_s256``
+in the body, or in the presented or upstream token) needs it active — else ``404
+mission_not_found`` / ``403 mission_terminated`` — and the tokens carry the claim, their
+``exp`` capped at the mission's ``expires_at`` (set when ``mission_lifetime`` is).
+
 Persons sign in with ``POST /login`` (a session cookie, or the returned token as
 ``Authorization: Bearer``); the consent page (``/interaction``), the consent REST API
 (``/consent``), the token list, the consent-policy admin endpoint and the audit log need a session.
@@ -66,6 +78,7 @@ import hmac
 import json
 import math
 import os
+import re
 import secrets
 import threading
 import time
@@ -102,7 +115,7 @@ from aauth_kit.signature_key import hwk_key, jwt_key
 from aauth_kit.transport import httpx
 
 from . import ps_pages as pages
-from .ps_store import LIVE, Pending, PSStore
+from .ps_store import LIVE, Mission, Pending, PSStore, mission_s256 as blob_s256
 
 DEFAULT_CONSENT_SCOPES = ("supply-chain:optimize",)
 DEFAULT_CONSENT_PREFIXES = ("user.", "profile.", "email.")
@@ -116,6 +129,10 @@ MAX_WAIT = 300
 TOKEN_LIFETIME = 3600
 AGENT_TOKEN_LIFETIME = 3600
 MAX_JUSTIFICATION = 4000
+#: The longest mission description or completion summary (Markdown) the PS takes.
+MAX_MISSION_TEXT = 20_000
+#: A ``mission_s256``: base64url, no padding, of a SHA-256 (43 characters).
+MISSION_S256 = re.compile(r"[A-Za-z0-9_-]{43}")
 _FINAL_ERRORS = {"denied": "denied", "abandoned": "abandoned", "expired": "expired", "revoked": "revoked"}
 #: A revocation without ``exp`` is kept this long: -11 agent tokens SHOULD live under a day.
 REVOCATION_RETENTION = 24 * 3600
@@ -332,6 +349,7 @@ class PersonServer:
         users: dict[str, str] | None = None,
         name: str = "Person Server",
         client_factory: Callable[..., httpx.AsyncClient] | None = None,
+        mission_lifetime: int | None = None,
     ):
         check_server_identifier(identifier, dev=dev)
         if not key.has_private:
@@ -342,6 +360,8 @@ class PersonServer:
         self.resolver = OwnKeys(self, resolver)
         self.policy = policy if policy is not None else ConsentPolicy()
         self.pending_ttl = pending_ttl
+        #: Seconds an approved mission lives (its blob's ``expires_at``); ``None``: until completed.
+        self.mission_lifetime = mission_lifetime
         #: ``Retry-After`` of a ``202`` when the poll will not be held; a faster poll is ``429 slow_down``.
         self.poll_interval = POLL_INTERVAL
         self.auto_approve_agents = auto_approve_agents
@@ -373,6 +393,8 @@ class PersonServer:
             Route("/.well-known/jwks.json", self.jwks_endpoint),
             Route("/person-token", self._api(self.person_token_endpoint), methods=["POST"]),
             Route("/auth-token", self._api(self.auth_token_endpoint), methods=["POST"]),
+            Route("/mission", self._api(self.mission_endpoint), methods=["POST"]),
+            Route("/mission/{mission_s256}", self._api(self.mission_action_endpoint), methods=["POST"]),
             Route("/pending/{pending_id}", self._api(self.pending_endpoint), methods=["GET", "DELETE"]),
             Route("/agent/register", self._api(self.register_endpoint), methods=["POST"]),
             Route("/agent/rotate", self._api(self.rotate_endpoint), methods=["POST"]),
@@ -442,7 +464,8 @@ class PersonServer:
             return person_metadata(
                 self.identifier, jwks_uri, f"{self.identifier}/auth-token", f"{self.identifier}/person-token",
                 name=self.name, description="Issues person and auth tokens; asks the person for consent.",
-                revocation_endpoint=f"{self.identifier}{revocation.REVOCATION_PATH}", dev=self.dev,
+                revocation_endpoint=f"{self.identifier}{revocation.REVOCATION_PATH}",
+                mission_endpoint=f"{self.identifier}/mission", dev=self.dev,
             )
         document = agent_metadata(self.identifier, jwks_uri, name=f"{self.name} (Agent Provider)", dev=self.dev)
         return {**document, "registration_endpoint": f"{self.identifier}/agent/register",
@@ -639,10 +662,13 @@ class PersonServer:
         except AAuthError as error:
             raise AAuthError("invalid_request", f"resource: {error.detail}") from None
         caps, mission_s256, person = [agent_token.exp], None, None
+        if "mission_s256" in body:  # -11 §7.1: the agent's own mission
+            mission_s256 = self._active_mission(body["mission_s256"], caps, agent_id=agent_token.sub).s256
         if "upstream_token" in body:
             upstream, person = await self._verify_upstream(body["upstream_token"], agent_token)
             caps.append(upstream.exp)
-            mission_s256 = upstream.mission_s256
+            if mission_s256 is None and upstream.mission_s256 is not None:  # wire §5.10 step 2: copied
+                mission_s256 = self._active_mission(upstream.mission_s256, caps).s256
         else:
             agent = self.store.get_agent(agent_token.sub)
             if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
@@ -651,7 +677,7 @@ class PersonServer:
         justification, can_interact = _optional_string(body, "justification"), _can_interact(body)
         if person is None:  # nobody stands behind this agent yet: a person must claim it
             _reachable(can_interact)
-            request_data = {"agent_ap": agent_token.iss, "cnf_jwk": jwk, "caps": caps,
+            request_data = {"agent_ap": agent_token.iss, "cnf_jwk": jwk, "caps": caps, "mission_s256": mission_s256,
                             **await self._resource_info(resource)}
             return await self._defer(message, "person_token", agent_token.sub, verified, request_data,
                                      resource=resource, justification=justification,
@@ -686,6 +712,8 @@ class PersonServer:
         if person is None:
             raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")
         caps = [agent_token.exp, presented.exp]
+        if presented.mission_s256 is not None:  # wire §7.6: the mission is active (and caps exp)
+            self._active_mission(presented.mission_s256, caps)
         if "upstream_token" in body:
             upstream, upstream_person = await self._verify_upstream(body["upstream_token"], agent_token)
             if upstream_person != person:
@@ -702,6 +730,109 @@ class PersonServer:
         return await self._defer(message, "auth_token", agent_token.sub, verified, request_data,
                                  resource=resource_token.iss, scope=resource_token.scope, justification=justification,
                                  agent_name=await self._agent_name(agent_token.sub, agent_token.iss))
+
+    # -- missions (-11 §8, wire §4.5, §5.12) ----------------------------------------------------
+    async def mission_endpoint(self, request: Request) -> Response:
+        """``POST /mission`` ``{"description", "tools"?, "resources"?}``: the person approves it
+        on the consent page (``202`` + interaction code; a poll gets ``200 {"s256", "mission"}``
+        or ``403 denied``).  An agent bound to nobody yet is bound to the person who approves."""
+        message = await self._message(request)
+        verified = await self._verify(message)
+        agent_token = verified.token
+        self._note(agent_token)
+        body = require_json_object(message.body)
+        description = body.get("description")
+        if not isinstance(description, str) or not description.strip() or len(description) > MAX_MISSION_TEXT:
+            raise AAuthError("invalid_request", f"description must be Markdown text of at most {MAX_MISSION_TEXT} characters")
+        request_data = {"agent_ap": agent_token.iss, "description": description,
+                        "tools": _mission_tools(body.get("tools")),
+                        "resources": _mission_resources(body.get("resources"), dev=self.dev)}
+        agent = self.store.get_agent(agent_token.sub)
+        if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
+            request_data["person"] = agent.username  # only this person may approve
+        return await self._defer(message, "mission", agent_token.sub, verified, request_data,
+                                 agent_name=await self._agent_name(agent_token.sub, agent_token.iss))
+
+    def _approve_mission(self, pending: Pending) -> dict:
+        """The approval response of -11 §8.2: the blob's bytes are made once, stored verbatim,
+        and ``s256`` is their SHA-256.  Identical bytes are the same mission (a concurrent poll
+        finds it stored); if that mission has ended, ``approved_at`` moves on a second."""
+        data = pending.request
+        for bump in range(100):
+            approved_at = int(pending.decided_at) + bump
+            blob = {"agent": pending.agent_id, "approved_at": _iso(approved_at), "description": data["description"]}
+            expires_at = approved_at + self.mission_lifetime if self.mission_lifetime else None
+            if expires_at is not None:
+                blob["expires_at"] = _iso(expires_at)
+            if data.get("tools") is not None:
+                blob["approved_tools"] = data["tools"]
+            if data.get("resources") is not None:
+                blob["approved_resources"] = data["resources"]
+            raw = json.dumps(blob, separators=(",", ":"), ensure_ascii=False).encode()
+            mission = self.store.get_mission(blob_s256(raw))
+            if mission is None:
+                with contextlib.suppress(AAuthError):
+                    mission = self.store.add_mission(raw, agent_id=pending.agent_id, username=pending.decided_by,
+                                                     expires_at=expires_at)
+                    self.store.audit(pending.decided_by, "mission_issued", pending.agent_id,
+                                     {"mission_s256": mission.s256, "pending_id": pending.id})
+                mission = mission or self.store.get_mission(blob_s256(raw))
+            if mission.status == "active" and mission.agent_id == pending.agent_id:
+                return {"s256": mission.s256, "mission": b64url(mission.blob)}
+        raise AAuthError("server_error", "could not store the mission")
+
+    def _active_mission(self, s256, caps: list[int] | None = None, *, agent_id: str | None = None) -> Mission:
+        """-11 §8: ``s256`` names an active mission (of ``agent_id``, when given) — else ``404
+        mission_not_found``, the same whether absent or another agent's, or ``403
+        mission_terminated`` with ``mission_status`` and ``termination_reason``.  A mission past
+        its ``expires_at`` is terminated (``expired``) here.  Its ``expires_at`` joins ``caps``."""
+        if not isinstance(s256, str) or not MISSION_S256.fullmatch(s256):
+            raise AAuthError("invalid_request", "mission_s256 must be a base64url SHA-256 (43 characters)")
+        mission = self.store.get_mission(s256, agent_id=agent_id)
+        if mission is None:
+            raise AAuthError("mission_not_found", "no mission with this mission_s256 for this agent")
+        if mission.status == "active" and mission.expires_at is not None and mission.expires_at <= self.clock():
+            with contextlib.suppress(AAuthError):  # a concurrent request terminated it first
+                self.store.terminate_mission(s256, "expired")
+                self.store.audit(self.identifier, "mission_expired", mission.agent_id, {"mission_s256": s256})
+            mission = self.store.get_mission(s256)
+        if mission.status != "active":
+            raise AAuthError("mission_terminated", f"the mission has ended ({mission.termination_reason})",
+                             mission_status=mission.status, termination_reason=mission.termination_reason)
+        if caps is not None and mission.expires_at is not None:
+            caps.append(int(mission.expires_at))
+        return mission
+
+    async def mission_action_endpoint(self, request: Request) -> Response:
+        """``POST /mission/{mission_s256}`` (-11 §8, wire §5.12).  ``{"action": "completion",
+        "summary"}``: this PS accepts a completion at once — ``200``, the mission terminated
+        with reason ``completed`` — instead of holding it (``202``) for the person's review.
+        ``{"action": "update", …}`` is ``400 invalid_request``: not supported by this PS.
+        A bad segment or action is ``400``; an unknown mission or another agent's ``404
+        mission_not_found``; a terminated one ``403 mission_terminated``."""
+        message = await self._message(request)
+        verified = await self._verify(message)
+        agent_token = verified.token
+        self._note(agent_token)
+        s256 = request.path_params["mission_s256"]
+        if not MISSION_S256.fullmatch(s256):
+            raise AAuthError("invalid_request", "the path segment must be a mission_s256 (base64url SHA-256)")
+        body = require_json_object(message.body)
+        if body.get("action") == "update":
+            raise AAuthError("invalid_request", "mission update is not supported by this PS")
+        if body.get("action") != "completion":
+            raise AAuthError("invalid_request", 'action must be "completion" (or "update")')
+        summary = body.get("summary")
+        if not isinstance(summary, str) or not summary.strip() or len(summary) > MAX_MISSION_TEXT:
+            raise AAuthError("invalid_request", f"summary must be Markdown text of at most {MAX_MISSION_TEXT} characters")
+        self._active_mission(s256, agent_id=agent_token.sub)
+        try:
+            self.store.terminate_mission(s256, "completed", summary=summary)
+        except AAuthError:  # terminated by a concurrent request: answer as for any dead mission
+            self._active_mission(s256, agent_id=agent_token.sub)
+            raise
+        self.store.audit(agent_token.sub, "mission_completed", agent_token.sub, {"mission_s256": s256})
+        return JSONResponse({"mission_status": "terminated", "termination_reason": "completed"})
 
     # -- POST /agent/register (the AP's bootstrap) --------------------------------------------
     async def register_endpoint(self, request: Request) -> Response:
@@ -850,7 +981,9 @@ class PersonServer:
             result = self._mint_auth_token(data["grant"], data["caps"], agent_id=agent_id)
         elif pending.kind == "person_token":
             result = self._mint_person_token(pending.decided_by, pending.resource, data["cnf_jwk"], data["caps"],
-                                             agent_id=agent_id)
+                                             agent_id=agent_id, mission_s256=data.get("mission_s256"))
+        elif pending.kind == "mission":
+            result = self._approve_mission(pending)
         else:
             result = self._mint_agent_token(agent_id, data["cnf_jwk"], lifetime=AGENT_TOKEN_LIFETIME,
                                             actor=pending.decided_by)
@@ -960,7 +1093,7 @@ class PersonServer:
             self.store.upsert_agent(decided.agent_id, ap_issuer=self.identifier, agent_jkt=decided.agent_jkt,
                                     username=by if approved and not abandon else None,
                                     status=None if abandon else "approved" if approved else "denied")
-        elif decided.kind == "person_token" and approved and not abandon:
+        elif decided.kind in ("person_token", "mission") and approved and not abandon:
             self.store.upsert_agent(decided.agent_id, ap_issuer=data["agent_ap"], agent_jkt=decided.agent_jkt,
                                     username=by, status="approved")
         outcome = "abandoned" if abandon else "approved" if approved else "denied"
@@ -979,6 +1112,8 @@ class PersonServer:
             "scope_descriptions": data.get("scope_descriptions") or {}, "justification": pending.justification,
             "status": pending.status, "code": format_code(pending.code) if pending.code else None,
             "expires_at": _iso(pending.expires_at),
+            **({"mission": {name: data.get(name) for name in ("description", "tools", "resources")}}
+               if pending.kind == "mission" else {}),
         }
 
     def _open(self, code: str, username: str) -> Pending:
@@ -1201,6 +1336,32 @@ def sign_key_rotation(message: HttpMessage, key: Key, agent_token: str, new_key:
     components = covered_components(message, cover_body=bool(message.body))
     for member, signer in zip(members, (key, new_key)):
         sign_request(message, signer, None, label=member.label, components=components, created=created)
+
+
+def _mission_tools(tools) -> list[dict] | None:
+    """-11 §8.1 ``tools``: ``[{"name", "description"}]`` of non-empty strings (absent: ``None``)."""
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not all(
+            isinstance(t, dict) and set(t) == {"name", "description"}
+            and all(isinstance(v, str) and v.strip() and len(v) <= MAX_MISSION_TEXT for v in t.values())
+            for t in tools):
+        raise AAuthError("invalid_request", 'tools must be an array of {"name", "description"} strings')
+    return tools
+
+
+def _mission_resources(resources, *, dev: bool) -> list[str] | None:
+    """-11 §8.1 ``resources``: an array of resource identifiers (absent: ``None``)."""
+    if resources is None:
+        return None
+    if not isinstance(resources, list):
+        raise AAuthError("invalid_request", "resources must be an array of resource identifiers")
+    for resource in resources:
+        try:
+            check_server_identifier(resource, dev=dev)
+        except AAuthError as error:
+            raise AAuthError("invalid_request", f"resources: {error.detail}") from None
+    return resources
 
 
 def _can_interact(body: dict) -> bool:

@@ -71,7 +71,8 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
 
     ``context`` is the consent API's view of the pending request (``kind``, ``agent``,
     ``agent_name``, ``resource``, ``resource_name``, ``scope``, ``scope_descriptions``,
-    ``justification``, ``code``, ``expires_at``).
+    ``justification``, ``code``, ``expires_at``; for a mission ``mission``: ``description``,
+    ``tools``, ``resources``).
     """
     agent = escape(context.get("agent_name") or context["agent"])
     agent_id = escape(context["agent"])
@@ -80,6 +81,15 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
     if kind == "agent_approval":
         ask = f"<p>A new agent, <strong>{agent}</strong> (<code>{agent_id}</code>), asks to act for you.</p>"
         detail = f'<p class="muted">Its key thumbprint: <code>{escape(context.get("agent_jkt", ""))}</code></p>'
+    elif kind == "mission":  # -11 §8: the mission's description, tools and resources
+        mission = context.get("mission") or {}
+        ask = f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks you to approve a mission:</p>"
+        detail = f"<blockquote>{escape(mission.get('description') or '')}</blockquote>"
+        tools = "".join(f"<li><code>{escape(t['name'])}</code> — {escape(t['description'])}</li>"
+                        for t in mission.get("tools") or [])
+        resources = "".join(f"<li><code>{escape(r)}</code></li>" for r in mission.get("resources") or [])
+        detail += f"<p>With the tools:</p><ul>{tools}</ul>" if tools else ""
+        detail += f"<p>At the resources:</p><ul>{resources}</ul>" if resources else ""
     elif kind == "person_token":
         ask = (f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks to act as you at "
                f"<strong>{resource}</strong> (<code>{escape(context['resource'])}</code>).</p>")

@@ -2,7 +2,8 @@
 
 What survives a restart: persons and their login sessions, agents bound to persons,
 pending requests of draft -11 deferred responses (with the person's decision and the
-result a later poll returns), the ids of issued tokens, the agent tokens it acted on
+result a later poll returns), approved missions (-11 §8: the exact blob bytes, keyed by
+their ``s256``, with their state), the ids of issued tokens, the agent tokens it acted on
 (so a revoked agent token leads to its agent), revocations by ``(iss, jti)`` (-11
 §11.12 "Revocation") and an append-only audit log.
 
@@ -38,12 +39,15 @@ from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.interaction import normalize_code
 from aauth_kit.keys import b64url, b64url_decode
 
-SCHEMA_VERSION = 3
-PENDING_KINDS = ("person_token", "auth_token", "agent_approval")
+SCHEMA_VERSION = 4
+PENDING_KINDS = ("person_token", "auth_token", "agent_approval", "mission")
 PENDING_STATUSES = ("pending", "interacting", "approved", "denied", "abandoned", "expired", "cancelled", "completed",
                     "revoked")
 LIVE = ("pending", "interacting")
 AGENT_STATUSES = ("pending_approval", "approved", "denied")
+#: -11 §8 mission states and the reasons a mission is terminated (wire §4.5).
+MISSION_STATUSES = ("active", "terminated")
+TERMINATION_REASONS = ("completed", "revoked", "expired", "superseded", "administrative")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 #: Schema version → the statements that bring a file of the version before up to it.
@@ -51,6 +55,9 @@ _MIGRATIONS = {
     2: ("ALTER TABLE agents ADD COLUMN name TEXT", "ALTER TABLE pending ADD COLUMN answered_at REAL"),
     3: ("CREATE TABLE IF NOT EXISTS agent_tokens (iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL,"
         " exp INTEGER NOT NULL, PRIMARY KEY (iss, jti))",),
+    4: ("CREATE TABLE IF NOT EXISTS missions (s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
+        " username TEXT NOT NULL, blob BLOB NOT NULL, status TEXT NOT NULL, termination_reason TEXT,"
+        " expires_at REAL, created_at REAL NOT NULL, terminated_at REAL, summary TEXT)",),
 }
 
 _SCHEMA = """
@@ -74,6 +81,10 @@ CREATE TABLE IF NOT EXISTS tokens (
     scope TEXT, iat INTEGER NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
 CREATE TABLE IF NOT EXISTS agent_tokens (
     iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
+CREATE TABLE IF NOT EXISTS missions (
+    s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL, username TEXT NOT NULL, blob BLOB NOT NULL,
+    status TEXT NOT NULL, termination_reason TEXT, expires_at REAL, created_at REAL NOT NULL,
+    terminated_at REAL, summary TEXT);
 CREATE TABLE IF NOT EXISTS revocations (
     iss TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL, revoked_at REAL NOT NULL,
     PRIMARY KEY (iss, jti));
@@ -139,6 +150,27 @@ class IssuedToken:
     scope: str | None
     iat: int
     exp: int
+
+
+@dataclass(frozen=True)
+class Mission:
+    """An approved mission (-11 §8): ``blob`` is the exact bytes whose SHA-256 is ``s256``."""
+
+    s256: str
+    agent_id: str
+    username: str
+    blob: bytes
+    status: str
+    termination_reason: str | None
+    expires_at: float | None
+    created_at: float
+    terminated_at: float | None
+    summary: str | None
+
+
+def mission_s256(blob: bytes) -> str:
+    """-11 §8.2: base64url (no padding) SHA-256 of exactly the blob bytes."""
+    return b64url(hashlib.sha256(blob).digest())
 
 
 @dataclass(frozen=True)
@@ -557,6 +589,45 @@ class PSStore:
                 (self._clock(), agent_id),
             ).fetchall()
         return sorted(r["id"] for r in rows)
+
+    # -- missions (-11 §8) ---------------------------------------------------------
+
+    def add_mission(self, blob: bytes, *, agent_id: str, username: str, expires_at: float | None = None) -> Mission:
+        """Store an approved mission's bytes verbatim as ``active``; ``conflict`` if a mission
+        with the same bytes (so the same ``s256``) exists."""
+        s256 = mission_s256(blob)
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO missions (s256, agent_id, username, blob, status, expires_at, created_at)"
+                    " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+                    (s256, agent_id, username, bytes(blob), expires_at, self._clock()),
+                )
+        except sqlite3.IntegrityError:
+            raise AAuthError("conflict", f"mission {s256!r} exists") from None
+        return self.get_mission(s256)
+
+    def get_mission(self, s256: str, *, agent_id: str | None = None) -> Mission | None:
+        """The mission, in any state; with ``agent_id`` only if that agent owns it."""
+        rows = self._read("SELECT * FROM missions WHERE s256 = ?1 AND (?2 IS NULL OR agent_id = ?2)", (s256, agent_id))
+        return Mission(**dict(rows[0]) | {"blob": bytes(rows[0]["blob"])}) if rows else None
+
+    def terminate_mission(self, s256: str, reason: str, *, summary: str | None = None) -> Mission:
+        """Move an ``active`` mission to ``terminated`` with ``reason``; ``not_found`` or
+        ``conflict`` (already terminated) otherwise."""
+        _check(reason, TERMINATION_REASONS, "termination reason")
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM missions WHERE s256 = ?", (s256,)).fetchone()
+            if row is None:
+                raise AAuthError("not_found", f"no mission {s256!r}")
+            if row["status"] != "active":
+                raise AAuthError("conflict", f"mission {s256!r} is already {row['status']}")
+            db.execute(
+                "UPDATE missions SET status = 'terminated', termination_reason = ?, terminated_at = ?, summary = ?"
+                " WHERE s256 = ?",
+                (reason, self._clock(), summary, s256),
+            )
+        return self.get_mission(s256)
 
     # -- audit log -----------------------------------------------------------------
 

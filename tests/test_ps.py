@@ -897,7 +897,9 @@ def test_call_chaining_person_and_auth_tokens(world):
     upstream's), then an auth token with presented + upstream tokens; sub comes from the
     downstream resource token, never from upstream."""
     now = int(world.clock())
-    mission = "x" * 43
+    # an active mission of the backend (wire §7.6: a token naming a mission needs it active)
+    mission = world.ps.store.add_mission(b'{"agent":"aauth:backend@ps.example"}', agent_id="aauth:backend@ps.example",
+                                         username="mcp-user").s256
     upstream = tokens.mint_person_token(  # the backend's person token for CHAIN, on a mission
         world.ps_key, iss=PS, aud=CHAIN, sub=world.ps.subject("mcp-user", CHAIN), cnf=world.agent_key,
         iat=now, exp=now + 300, mission_s256=mission)  # before the chain token ends
