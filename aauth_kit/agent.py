@@ -26,6 +26,13 @@ in the trace.  Waiting between polls is yielded too (:class:`Pause`); the sync a
 async drivers sleep their own way, so one generator serves ``httpx.Client`` and
 ``httpx.AsyncClient``.
 
+Missions (-11 §8, wire §4.5, §5.12): :meth:`Agent.start_mission` asks the PS's
+``mission_endpoint`` (following a ``202`` like any deferred request), checks ``s256``
+against the decoded blob bytes and keeps both (:attr:`Agent.mission`); from then on every
+person token request carries ``mission_s256``.  :meth:`Agent.complete_mission` ends it.
+Both drive the same kind of generator over a client's transport (``async`` twins:
+:meth:`Agent.astart_mission`, :meth:`Agent.acomplete_mission`).
+
 Failures raise :class:`FlowError` with the draft's code: a PS error passes through
 (``denied``, ``abandoned``, ``expired``, ``invalid_code``, ``invalid_resource_token``,
 …); the agent's own checks use ``invalid_resource_token``, ``invalid_person_token``,
@@ -39,6 +46,7 @@ metadata or a JWKS that cannot be used the discovery code (``issuer_mismatch``,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import time
@@ -58,7 +66,7 @@ from .headers import (
 )
 from .identifiers import check_endpoint_url
 from .interaction import interaction_url
-from .keys import jwk_thumbprint
+from .keys import b64url, b64url_decode, jwk_thumbprint
 from .message import HttpMessage
 from .metadata import PERSON_DWK, HttpResolver, validate_metadata
 from .profile import sign_request
@@ -100,6 +108,20 @@ class Interaction:
 
 
 @dataclass(frozen=True)
+class Mission:
+    """An approved mission as the agent keeps it (-11 §8.2): ``s256``, the ``blob`` bytes
+    verbatim (never re-serialized) and ``document``, the blob decoded."""
+
+    s256: str
+    blob: bytes
+    document: dict
+
+    @property
+    def description(self) -> str:
+        return self.document["description"]
+
+
+@dataclass(frozen=True)
 class Pause:
     """Yielded by the flow instead of a request: wait ``seconds`` before the next poll."""
 
@@ -120,7 +142,7 @@ class Agent:
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
     ``resolver`` the PS metadata and JWKS fetched so far (an :class:`HttpResolver`
-    whose GETs travel through the flow).
+    whose GETs travel through the flow); ``mission`` the active :class:`Mission`, if any.
     """
 
     def __init__(
@@ -150,6 +172,7 @@ class Agent:
         self.verify_token_signatures = verify_token_signatures
         self.jkt = key.thumbprint()
         self.tokens: dict[str, dict[str, str]] = {}
+        self.mission: Mission | None = None
         self.last_interaction: Interaction | None = None
         self.resolver = HttpResolver(_fetch_through_flow, clock=clock, dev=dev)
 
@@ -160,6 +183,41 @@ class Agent:
         called with, sent to the PS with every token request.
         """
         return AAuthFlow(self, upstream_token=upstream_token, justification=justification or self.justification)
+
+    # -- missions (-11 §8) ------------------------------------------------------------------
+    def start_mission(self, client, description: str, *, tools: list[dict] | None = None,
+                      resources: list[str] | None = None) -> Mission:
+        """``POST {mission_endpoint}`` through the sync ``client`` (its own auth is not used):
+        the person approves on their PS; the approved :class:`Mission` becomes :attr:`mission`
+        and the cached tokens (issued outside it) are dropped."""
+        flow = AAuthFlow(self)._start_mission(_mission_body(description, tools, resources))
+        return self._began(_drive(client, flow, self.sleep or time.sleep))
+
+    async def astart_mission(self, client, description: str, *, tools: list[dict] | None = None,
+                             resources: list[str] | None = None) -> Mission:
+        """:meth:`start_mission` through an ``httpx.AsyncClient``."""
+        flow = AAuthFlow(self)._start_mission(_mission_body(description, tools, resources))
+        return self._began(await _adrive(client, flow, self.sleep or asyncio.sleep))
+
+    def complete_mission(self, client, summary: str) -> dict:
+        """``POST {mission_endpoint}/{s256}`` ``{"action": "completion", "summary"}``; once the PS
+        accepts (``200``) :attr:`mission` is cleared with the tokens issued under it.  Returns
+        the PS's answer."""
+        return self._ended(_drive(client, AAuthFlow(self)._complete_mission(summary), self.sleep or time.sleep))
+
+    async def acomplete_mission(self, client, summary: str) -> dict:
+        """:meth:`complete_mission` through an ``httpx.AsyncClient``."""
+        return self._ended(await _adrive(client, AAuthFlow(self)._complete_mission(summary), self.sleep or asyncio.sleep))
+
+    def _began(self, mission: Mission) -> Mission:
+        self.mission = mission
+        self.forget()
+        return mission
+
+    def _ended(self, answer: dict) -> dict:
+        self.mission = None
+        self.forget()
+        return answer
 
     # -- the token cache -------------------------------------------------------------------
     def auth_token_for(self, resource: str) -> str | None:
@@ -249,6 +307,8 @@ class AAuthFlow(httpx.Auth):
         ps = self._person_server()
         metadata = yield from self._discover(ps)
         body = {"resource": resource}
+        if self.agent.mission is not None:  # -11 §7.1: the token is issued within the mission
+            body["mission_s256"] = self.agent.mission.s256
         if self.upstream_token is not None:
             body["upstream_token"] = self.upstream_token
         response = yield self._ps_request(metadata["person_token_endpoint"], body)
@@ -286,6 +346,68 @@ class AAuthFlow(httpx.Auth):
         yield from self._check_signature(auth_token, tokens.AUTH_TYP)
         self.agent._remember(resource, "auth_token", auth_token, self.upstream_token)
         return auth_token
+
+    # -- missions (-11 §8, wire §4.5, §5.12) -------------------------------------------------
+    def _mission_endpoint(self):
+        ps = self._person_server()
+        metadata = yield from self._discover(ps)
+        endpoint = metadata.get("mission_endpoint")
+        if not isinstance(endpoint, str):
+            raise FlowError("invalid_metadata", f"{ps} names no mission_endpoint", status=502)
+        return endpoint
+
+    def _start_mission(self, body: dict):
+        """Ask for the mission; follow a ``202``; check the approval (-11 §8.2): ``s256`` is the
+        SHA-256 of exactly the decoded ``mission`` bytes (SHOULD; a mismatch is
+        ``invalid_response``) and the blob is a JSON object naming this agent."""
+        endpoint = yield from self._mission_endpoint()
+        response = yield self._ps_request(endpoint, body)
+        answer = yield from self._final_json(response)
+
+        def fail(why: str) -> FlowError:
+            return FlowError("invalid_response", f"the mission approval from {endpoint}: {why}", status=502,
+                             response=response)
+
+        s256, encoded = answer.get("s256"), answer.get("mission")
+        if not isinstance(s256, str) or not isinstance(encoded, str):
+            raise fail("s256 and mission must be strings")
+        try:
+            blob = b64url_decode(encoded)
+        except ValueError:
+            raise fail("mission is not base64url") from None
+        if b64url(hashlib.sha256(blob).digest()) != s256:
+            raise fail("s256 is not the SHA-256 of the mission bytes")
+        try:
+            document = json.loads(blob)
+        except (ValueError, UnicodeDecodeError):
+            document = None
+        agent_id = tokens.decode_unverified(self.agent.agent_token).payload.get("sub")
+        if not isinstance(document, dict) or not isinstance(document.get("description"), str):
+            raise fail("the blob is no JSON object with a description")
+        if document.get("agent") != agent_id:
+            raise fail(f"the blob names agent {document.get('agent')!r}, not {agent_id!r}")
+        return Mission(s256, blob, document)
+
+    def _complete_mission(self, summary: str):
+        """``{"action": "completion", "summary"}`` to ``{mission_endpoint}/{mission_s256}``."""
+        if self.agent.mission is None:
+            raise FlowError("invalid_request", "the agent has no mission to complete")
+        endpoint = yield from self._mission_endpoint()
+        body = {"action": "completion", "summary": summary}
+        response = yield self._ps_request(f"{endpoint}/{self.agent.mission.s256}", body)
+        return (yield from self._final_json(response))
+
+    def _final_json(self, response):
+        """The JSON object of the ``200`` a PS request ends with, after following a ``202``."""
+        if response.status_code == 202:
+            response = yield from self._deferred(response, self.agent.agent_token, None, None)
+        if response.status_code != 200:
+            raise _flow_error(response)
+        answer = _json(response)
+        if not isinstance(answer, dict):
+            raise FlowError("invalid_response", f"the 200 from {response.request.url} is no JSON object", status=502,
+                            response=response)
+        return answer
 
     # -- talking to the PS -----------------------------------------------------------------
     def _discover(self, ps: str):
@@ -492,6 +614,49 @@ class AAuthFlow(httpx.Auth):
                 return
 
 
+# -- running a flow outside httpx.Auth (missions) ----------------------------------------------
+def _mission_body(description: str, tools, resources) -> dict:
+    body = {"description": description}
+    if tools is not None:
+        body["tools"] = tools
+    if resources is not None:
+        body["resources"] = resources
+    return body
+
+
+def _drive(client, flow, sleep):
+    """Run a flow generator with a sync ``httpx.Client``: each request it yields is sent as it
+    is (already signed; ``auth=None``), each :class:`Pause` slept.  Returns its result."""
+    reply = None
+    while True:
+        try:
+            step = flow.send(reply)
+        except StopIteration as done:
+            return done.value
+        if isinstance(step, Pause):
+            sleep(step.seconds)
+            reply = None
+        else:
+            reply = client.send(step, auth=None)
+
+
+async def _adrive(client, flow, sleep):
+    """:func:`_drive` with an ``httpx.AsyncClient``; ``sleep`` may return an awaitable."""
+    reply = None
+    while True:
+        try:
+            step = flow.send(reply)
+        except StopIteration as done:
+            return done.value
+        if isinstance(step, Pause):
+            slept = sleep(step.seconds)
+            if inspect.isawaitable(slept):
+                await slept
+            reply = None
+        else:
+            reply = await client.send(step, auth=None)
+
+
 # -- discovery inside the flow ---------------------------------------------------------------
 class _Get:
     """What :func:`_fetch_through_flow` awaits: a GET of ``url`` for the flow to send."""
@@ -636,4 +801,4 @@ def _expect(claims: dict, expected: dict, fail) -> None:
             raise fail(f"{name} is {claims.get(name)!r}, expected {value!r}")
 
 
-__all__ = ["Agent", "AAuthFlow", "FlowError", "Interaction", "Pause"]
+__all__ = ["Agent", "AAuthFlow", "FlowError", "Interaction", "Mission", "Pause"]

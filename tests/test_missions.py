@@ -1,0 +1,332 @@
+"""Missions (draft -11 §8; wire §4.5 blob, §5.12 requests and errors, §4.2-4.4 and §7.6
+``mission_s256`` in tokens) over real HTTP in a socket-mode Lab: the PS's
+``mission_endpoint``, the person's approval, the blob and its ``s256``, the claim in person,
+resource and auth tokens, completion, and every mission error with its status and members."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+
+import pytest
+
+from aauth_kit import tokens
+from aauth_kit.agent import FlowError, Mission
+from aauth_kit.keys import b64url
+from aauth_kit.lab import Lab
+from aauth_kit.message import HttpMessage
+from aauth_kit.profile import sign_request
+from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore
+from aauth_kit.signature_key import jwt_key
+
+PS = "https://ps.example"
+SCA = "https://supply-chain.example"
+MAA = "https://market-analysis.example"
+DESCRIPTION = "# Optimize the supply chain\n\nUse the market analysis; report the plan."
+TOOLS = [{"name": "optimize", "description": "Run the supply-chain optimizer"}]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with Lab(mode="socket", data_dir=tmp_path, consent_scopes=[]) as lab:
+        yield lab
+
+
+@pytest.fixture
+def person(lab):
+    """The seed's person, logged in at the PS (the consent REST API)."""
+    client = lab.hosts.client()
+    response = client.post(f"{PS}/login", json={"username": "mcp-user", "password": "user123"})
+    client.headers["Authorization"] = f"Bearer {response.json()['session']}"
+    yield client
+    client.close()
+
+
+def answer(person, code: str, approved: bool = True) -> dict:
+    """The person opens the request by its code and decides; returns what the consent API showed."""
+    context = person.get(f"{PS}/consent", params={"code": code}).json()
+    decision = person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": approved})
+    assert decision.status_code == 200, decision.text
+    return context
+
+
+def approving_agent(lab, person, local: str = "notebook", seen: list | None = None, **options):
+    def on_interaction(interaction):
+        context = answer(person, interaction.code)
+        if seen is not None:
+            seen.append(context)
+
+    return lab.new_agent(local, on_interaction=on_interaction, **options)
+
+
+def start(lab, agent, **options) -> Mission:
+    with lab.client(agent) as client:
+        return agent.start_mission(client, DESCRIPTION, **options)
+
+
+def signed_post(lab, agent, url: str, body) -> tuple[int, dict]:
+    """A hand-signed JSON POST with the agent's key and agent token (no agent logic)."""
+    message = HttpMessage("POST", url, [("Content-Type", "application/json")], json.dumps(body).encode())
+    sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
+    response = lab.send(message).response
+    return response.status, json.loads(response.body)
+
+
+def claims(token: str) -> dict:
+    return tokens.decode_unverified(token).payload
+
+
+def ps_tokens(lab, endpoint: str, source: str | None = None) -> list[str]:
+    """Every token the PS handed out at ``endpoint`` (its 200 bodies in the trace)."""
+    member = {"person-token": "person_token", "auth-token": "auth_token"}[endpoint]
+    return [json.loads(e.response.body)[member] for e in lab.trace.exchanges
+            if e.request.target_uri == f"{PS}/{endpoint}" and e.status == 200 and source in (None, e.source)]
+
+
+# -- the whole story ------------------------------------------------------------------------------------------------
+
+
+def test_mission_story_end_to_end(lab, person):
+    """-11 §8.1-8.2: the agent asks for a mission, the person approves it on the consent API
+    (which shows the description), the agent gets ``{s256, mission}`` with s256 = SHA-256 of the
+    decoded bytes (§8.2, wire §4.5), the PS keeps those exact bytes; §7.1/§7.2: person and auth
+    tokens carry mission_s256, the SCA's resource token copies it (wire §4.3) and so does the
+    call chain (§10.1); §8.5 completion terminates it and the next token request is ``403
+    mission_terminated`` (wire §5.12)."""
+    assert lab.hosts.client().get(f"{lab.url('ps')}/.well-known/aauth-person.json").json()["mission_endpoint"] \
+        == f"{PS}/mission"  # -11 "PS metadata": mission_endpoint (OPTIONAL)
+    seen: list = []
+    agent = approving_agent(lab, person, seen=seen)
+    mission = start(lab, agent, tools=TOOLS, resources=[SCA])
+
+    assert seen[0]["kind"] == "mission"
+    assert seen[0]["mission"] == {"description": DESCRIPTION, "tools": TOOLS, "resources": [SCA]}
+    assert mission.s256 == b64url(hashlib.sha256(mission.blob).digest())
+    assert json.loads(mission.blob) == mission.document == {
+        "agent": "aauth:notebook@ps.example", "approved_at": mission.document["approved_at"],
+        "description": DESCRIPTION, "approved_tools": TOOLS, "approved_resources": [SCA]}
+    assert mission.document["approved_at"].endswith("Z")  # ISO 8601
+    assert agent.mission == mission
+    stored = lab.ps.store.get_mission(mission.s256)
+    assert (stored.blob, stored.status, stored.agent_id) == (mission.blob, "active", "aauth:notebook@ps.example")
+
+    with lab.client(agent) as client:
+        response = client.post(f"{SCA}/optimize", json={"prompt": "with market analysis"})
+    assert response.status_code == 200, response.text
+    person_token, auth_token = agent.person_token_for(SCA), agent.auth_token_for(SCA)
+    assert claims(person_token)["mission_s256"] == claims(auth_token)["mission_s256"] == mission.s256
+    requests = [json.loads(e.request.body) for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/auth-token"]
+    resource_tokens = {claims(r["resource_token"])["iss"]: claims(r["resource_token"]) for r in requests}
+    assert resource_tokens[SCA]["mission_s256"] == mission.s256  # the SCA copied it (wire §4.3)
+    assert resource_tokens[MAA]["mission_s256"] == mission.s256  # and the call chain carried it on
+    issued = ps_tokens(lab, "person-token") + ps_tokens(lab, "auth-token")
+    assert len(issued) == 4 and {claims(t)["mission_s256"] for t in issued} == {mission.s256}
+
+    with lab.client(agent) as client:
+        assert agent.complete_mission(client, "Done: the plan is in the report.") == {
+            "mission_status": "terminated", "termination_reason": "completed"}
+    assert agent.mission is None and agent.person_token_for(SCA) is None
+    stored = lab.ps.store.get_mission(mission.s256)
+    assert (stored.status, stored.termination_reason, stored.summary) == (
+        "terminated", "completed", "Done: the plan is in the report.")
+
+    # a stale agent still on the mission: its person token request is refused
+    agent.mission = mission
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        client.post(f"{SCA}/optimize", json={})
+    assert (info.value.code, info.value.status) == ("mission_terminated", 403)
+    assert info.value.response.json()["mission_status"] == "terminated"
+    assert info.value.response.json()["termination_reason"] == "completed"
+    assert info.value.response.headers["content-type"] == "application/problem+json"
+
+    # and so is an auth token request presenting a still-valid person token of the mission (wire §7.6)
+    agent.mission = None
+    agent.tokens[SCA] = {"person_token": person_token}
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        client.post(f"{SCA}/optimize", json={})
+    assert (info.value.code, info.value.status) == ("mission_terminated", 403)
+    assert info.value.response.request.url == f"{PS}/auth-token"
+
+
+def test_without_a_mission_tokens_carry_no_claim(lab):
+    """wire §4.2-4.4: mission_s256 is optional; an agent without a mission gets none."""
+    agent = lab.new_agent("plain")
+    with lab.client(agent) as client:
+        assert client.post(f"{SCA}/optimize", json={}).status_code == 200
+    assert all("mission_s256" not in claims(t) for t in ps_tokens(lab, "person-token") + ps_tokens(lab, "auth-token"))
+
+
+def test_consent_page_shows_the_mission(lab, person):
+    """-11 §8.1: the person sees the mission's description (escaped) before approving it."""
+    agent = lab.new_agent("pager")
+    status, body = signed_post(lab, agent, f"{PS}/mission", {"description": "Plan <b>Japan</b>", "tools": TOOLS})
+    assert (status, body) == (202, {"status": "pending"})
+    code = lab.ps.pending_codes()[-1]
+    page = person.get(f"{PS}/interaction", params={"code": code}).text
+    assert "Plan &lt;b&gt;Japan&lt;/b&gt;" in page and "approve a mission" in page and "optimize" in page
+
+
+def test_denied_mission(lab, person):
+    """-11 §8.2 via "Deferred Responses": the person denies → the poll answers ``403 denied``."""
+    agent = lab.new_agent("denied", on_interaction=lambda i: answer(person, i.code, approved=False))
+    with pytest.raises(FlowError) as info:
+        start(lab, agent)
+    assert (info.value.code, info.value.status) == ("denied", 403)
+    assert agent.mission is None
+
+
+def test_async_twins(lab):
+    """-11 §8.2/§8.5 through an ``httpx.AsyncClient``: astart_mission, acomplete_mission."""
+    agent = lab.new_agent("async", on_interaction=lambda i: lab.ps.decide(i.code, True))
+
+    async def run():
+        async with lab.async_client(agent) as client:
+            mission = await agent.astart_mission(client, DESCRIPTION)
+            done = await agent.acomplete_mission(client, "done")
+        return mission, done
+
+    mission, done = asyncio.run(run())
+    assert mission.document["description"] == DESCRIPTION and done["termination_reason"] == "completed"
+    assert lab.ps.store.get_mission(mission.s256).status == "terminated"
+
+
+# -- errors (wire §5.12, §6.1, §6.8) ----------------------------------------------------------------------------------
+
+
+def test_mission_request_errors(lab):
+    """wire §5.12: a mission request needs a Markdown description; tools and resources, when
+    sent, are ``[{name, description}]`` and resource identifiers — else ``400 invalid_request``."""
+    agent = lab.new_agent("bad")
+    for body in ({}, {"description": ""}, {"description": 7}, {"description": "x", "tools": [{"name": "t"}]},
+                 {"description": "x", "tools": "optimize"}, {"description": "x", "resources": ["http://x.example"]},
+                 {"description": "x", "resources": SCA}):
+        status, problem = signed_post(lab, agent, f"{PS}/mission", body)
+        assert (status, problem["error"]) == (400, "invalid_request"), body
+
+
+def test_mission_action_errors(lab, person):
+    """wire §5.12: bad ``{mission_s256}`` segment or action → ``400 invalid_request``; update is
+    not supported by this PS (400); an unknown mission and another agent's answer the same
+    ``404 mission_not_found``; completing a terminated mission → ``403 mission_terminated``."""
+    agent = approving_agent(lab, person, "owner")
+    mission = start(lab, agent)
+    other = lab.new_agent("other")
+    url = f"{PS}/mission/{mission.s256}"
+    for path, body in ((f"{PS}/mission/short", {"action": "completion", "summary": "s"}),
+                       (f"{PS}/mission/{'!' * 43}", {"action": "completion", "summary": "s"}),
+                       (url, {"action": "launch"}), (url, {}), (url, {"action": "completion"}),
+                       (url, {"action": "completion", "summary": ""})):
+        status, problem = signed_post(lab, agent, path, body)
+        assert (status, problem["error"]) == (400, "invalid_request"), (path, body)
+    status, problem = signed_post(lab, agent, url, {"action": "update", "description": "more"})
+    assert (status, problem["error"]) == (400, "invalid_request") and "not supported" in problem["detail"]
+
+    completion = {"action": "completion", "summary": "done"}
+    unknown = signed_post(lab, agent, f"{PS}/mission/{'A' * 43}", completion)
+    not_owned = signed_post(lab, other, url, completion)
+    assert unknown == not_owned and unknown[0] == 404 and unknown[1]["error"] == "mission_not_found"
+
+    assert signed_post(lab, agent, url, completion)[0] == 200
+    status, problem = signed_post(lab, agent, url, completion)
+    assert (status, problem["error"], problem["mission_status"], problem["termination_reason"]) == (
+        403, "mission_terminated", "terminated", "completed")
+
+
+def test_token_request_mission_errors(lab, person):
+    """-11 §7.1 / wire §6.1: ``mission_s256`` in a person token request must name an active
+    mission of the signing agent: malformed → ``400 invalid_request``; unknown or another
+    agent's → the same ``404 mission_not_found``; terminated → ``403 mission_terminated``."""
+    agent = approving_agent(lab, person, "asker")
+    mission = start(lab, agent)
+    other = lab.new_agent("stranger")
+    endpoint = f"{PS}/person-token"
+    status, problem = signed_post(lab, agent, endpoint, {"resource": SCA, "mission_s256": "nope"})
+    assert (status, problem["error"]) == (400, "invalid_request")
+    unknown = signed_post(lab, agent, endpoint, {"resource": SCA, "mission_s256": "B" * 43})
+    not_owned = signed_post(lab, other, endpoint, {"resource": SCA, "mission_s256": mission.s256})
+    assert unknown == not_owned and unknown[0] == 404 and unknown[1]["error"] == "mission_not_found"
+    status, body = signed_post(lab, agent, endpoint, {"resource": SCA, "mission_s256": mission.s256})
+    assert status == 200 and claims(body["person_token"])["mission_s256"] == mission.s256
+    lab.ps.store.terminate_mission(mission.s256, "revoked")
+    status, problem = signed_post(lab, agent, endpoint, {"resource": SCA, "mission_s256": mission.s256})
+    assert (status, problem["error"], problem["mission_status"], problem["termination_reason"]) == (
+        403, "mission_terminated", "terminated", "revoked")
+
+
+def test_mission_expires_at_caps_tokens_then_ends_the_mission(lab, person):
+    """wire §4.5 ``expires_at`` and §4.2/§4.4 lifetimes: person and auth tokens end no later than
+    the mission; past it, a token request is ``403 mission_terminated`` with reason ``expired``."""
+    lab.ps.mission_lifetime = 600
+    agent = approving_agent(lab, person, "timed")
+    mission = start(lab, agent)
+    assert "expires_at" in mission.document
+    expires_at = lab.ps.store.get_mission(mission.s256).expires_at
+    with lab.client(agent) as client:
+        assert client.post(f"{SCA}/optimize", json={}).status_code == 200
+    assert claims(agent.person_token_for(SCA))["exp"] == claims(agent.auth_token_for(SCA))["exp"] == int(expires_at)
+    lab.clock.advance(601)
+    status, problem = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    assert (status, problem["error"], problem["termination_reason"]) == (403, "mission_terminated", "expired")
+
+
+# -- durability and integrity ---------------------------------------------------------------------------------------
+
+
+def test_missions_survive_a_ps_restart(lab, person):
+    """DESIGN §4 "State": the blob bytes and the mission's state live in SQLite; a restarted PS
+    still issues tokens within the mission and accepts its completion (-11 §8.5)."""
+    agent = approving_agent(lab, person, "durable")
+    mission = start(lab, agent)
+    lab.restart_ps()
+    assert lab.ps.store.get_mission(mission.s256).blob == mission.blob
+    status, body = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    assert status == 200 and claims(body["person_token"])["mission_s256"] == mission.s256
+    with lab.client(agent) as client:
+        agent.complete_mission(client, "done")
+    lab.restart_ps()
+    assert lab.ps.store.get_mission(mission.s256).termination_reason == "completed"
+
+
+def test_a_tampered_blob_is_caught(lab, person, monkeypatch):
+    """-11 §8.2 (wire §4.5, §7.7): the agent checks s256 against the decoded bytes — a PS answer
+    whose blob was altered is ``invalid_response``; and a mission_s256 of altered bytes names no
+    mission at the PS (``404 mission_not_found``)."""
+    approve = lab.ps._approve_mission
+
+    def tampered(pending):
+        result = approve(pending)
+        blob = json.dumps({**json.loads(lab.ps.store.get_mission(result["s256"]).blob), "description": "Buy a yacht"})
+        return {**result, "mission": b64url(blob.encode())}
+
+    monkeypatch.setattr(lab.ps, "_approve_mission", tampered)
+    agent = approving_agent(lab, person, "victim")
+    with pytest.raises(FlowError) as info:
+        start(lab, agent)
+    assert (info.value.code, agent.mission) == ("invalid_response", None)
+    assert "SHA-256" in info.value.detail
+
+    monkeypatch.undo()
+    honest = approving_agent(lab, person, "tamperer")
+    mission = start(lab, honest)
+    forged = json.dumps({**mission.document, "approved_tools": TOOLS}, separators=(",", ":")).encode()
+    honest.mission = Mission(b64url(hashlib.sha256(forged).digest()), forged, json.loads(forged))
+    with lab.client(honest) as client, pytest.raises(FlowError) as info:
+        client.post(f"{SCA}/optimize", json={})
+    assert (info.value.code, info.value.status) == ("mission_not_found", 404)
+
+
+def test_schema_4_adds_missions_to_a_version_3_file(tmp_path):
+    """ps_store migration 4: a version-3 file gains the missions table, other data untouched."""
+    path = tmp_path / "ps.sqlite3"
+    PSStore(path).close()
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE missions; PRAGMA user_version=3;")
+    db.close()
+    with PSStore(path) as store:
+        mission = store.add_mission(b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u")
+        assert store.get_mission(mission.s256).blob == b'{"agent":"aauth:a@ps.example"}'
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    db.close()
