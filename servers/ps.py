@@ -735,7 +735,7 @@ class PersonServer:
     async def mission_endpoint(self, request: Request) -> Response:
         """``POST /mission`` ``{"description", "tools"?, "resources"?}``: the person approves it
         on the consent page (``202`` + interaction code; a poll gets ``200 {"s256", "mission"}``
-        or ``403 denied``).  An agent bound to nobody yet is bound to the person who approves."""
+        or ``403 denied``).  An agent bound to a person may be approved by that person only."""
         message = await self._message(request)
         verified = await self._verify(message)
         agent_token = verified.token
@@ -1093,7 +1093,7 @@ class PersonServer:
             self.store.upsert_agent(decided.agent_id, ap_issuer=self.identifier, agent_jkt=decided.agent_jkt,
                                     username=by if approved and not abandon else None,
                                     status=None if abandon else "approved" if approved else "denied")
-        elif decided.kind in ("person_token", "mission") and approved and not abandon:
+        elif decided.kind == "person_token" and approved and not abandon:
             self.store.upsert_agent(decided.agent_id, ap_issuer=data["agent_ap"], agent_jkt=decided.agent_jkt,
                                     username=by, status="approved")
         outcome = "abandoned" if abandon else "approved" if approved else "denied"

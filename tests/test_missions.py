@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from aauth_kit import tokens
-from aauth_kit.agent import FlowError, Mission
+from aauth_kit.agent import Agent, FlowError, Mission
 from aauth_kit.keys import b64url
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
@@ -330,3 +330,59 @@ def test_schema_4_adds_missions_to_a_version_3_file(tmp_path):
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     db.close()
+
+
+def test_only_the_agents_person_approves_its_mission(lab, person):
+    """-11 §8.1: the mission is approved by the person the agent acts for; another person
+    signed in at the PS gets ``403 forbidden`` and the request stays open."""
+    lab.ps.store.add_user("someone-else", "pw")
+    other = lab.hosts.client()
+    session = other.post(f"{PS}/login", json={"username": "someone-else", "password": "pw"}).json()["session"]
+    other.headers["Authorization"] = f"Bearer {session}"
+    agent = lab.new_agent("mine")
+    assert signed_post(lab, agent, f"{PS}/mission", {"description": DESCRIPTION})[0] == 202
+    code = lab.ps.pending_codes()[-1]
+    assert other.get(f"{PS}/consent", params={"code": code}).status_code == 403
+    other.close()
+    assert answer(person, code)["kind"] == "mission"
+
+
+def test_call_chain_carries_the_mission_while_it_is_active(lab, person):
+    """-11 §10.1 / wire §5.10 step 2: the SCA's person token for the market analysis copies the
+    upstream token's ``mission_s256`` — and, the mission terminated, is ``403 mission_terminated``."""
+    agent = approving_agent(lab, person, "chained")
+    mission = start(lab, agent)
+    with lab.client(agent) as client:
+        assert client.post(f"{SCA}/optimize", json={}).status_code == 200
+    upstream = agent.auth_token_for(SCA)
+    sca = Agent(lab.keys["supply_chain_agent"], lab.supply_chain.agent_token(), ps=PS, clock=lab.clock)
+    body = {"resource": MAA, "upstream_token": upstream}
+    status, issued = signed_post(lab, sca, f"{PS}/person-token", body)
+    assert status == 200 and claims(issued["person_token"])["mission_s256"] == mission.s256
+    lab.ps.store.terminate_mission(mission.s256, "administrative")
+    status, problem = signed_post(lab, sca, f"{PS}/person-token", body)
+    assert (status, problem["error"], problem["termination_reason"]) == (403, "mission_terminated", "administrative")
+
+
+def test_resource_and_presented_token_name_the_same_mission(lab, person):
+    """wire §7.6 (-11 §7.2; interop note 18): the resource token's ``mission_s256`` equals the
+    presented token's, absence included — a stripped or swapped mission is
+    ``invalid_presented_token``; the same one gives an auth token carrying it (§4.4)."""
+    agent = approving_agent(lab, person, "strict")
+    mission = start(lab, agent)
+    status, body = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    person_token = body["person_token"]
+    presented, now = claims(person_token), int(lab.clock())
+
+    def resource_token(mission_s256):
+        return tokens.mint_resource_token(
+            lab.keys["supply_chain"], iss=SCA, aud=PS, ps=PS, sub=presented["sub"], presented_jti=presented["jti"],
+            agent_jkt=agent.jkt, scope="supply-chain:optimize", iat=now, exp=now + 300, mission_s256=mission_s256)
+
+    for stripped_or_swapped in (None, "C" * 43):
+        status, problem = signed_post(lab, agent, f"{PS}/auth-token", {
+            "resource_token": resource_token(stripped_or_swapped), "presented_token": person_token})
+        assert (status, problem["error"]) == (400, "invalid_presented_token")
+    status, body = signed_post(lab, agent, f"{PS}/auth-token", {
+        "resource_token": resource_token(mission.s256), "presented_token": person_token})
+    assert status == 200 and claims(body["auth_token"])["mission_s256"] == mission.s256
