@@ -1,0 +1,264 @@
+"""Exercises for notebook 09 (missions), graded against the live lab: ``ex = nb09.bind(lab)``.
+
+* ``ex.q1`` — ``mission_s256(mission)``: from the ``mission`` member of a PS's approval
+  (-11 §8.2, wire §4.5: the blob, base64url without padding) compute its ``s256`` — the
+  base64url SHA-256 of exactly the decoded bytes.  The grader's own agent has a mission
+  approved at the lab's PS; the learner's function gets that mission's blob string and
+  must return the ``s256`` the PS returned with it.
+* ``ex.q2`` — predict what the PS answers four requests naming a mission (wire §5.12,
+  §6.1): an unknown ``mission_s256`` (``404 mission_not_found``), a terminated mission
+  (``403 mission_terminated``), another agent's mission (``404 mission_not_found``, the
+  same answer as unknown) and a completion sent to a path segment that is no
+  ``mission_s256`` (``400 invalid_request``).  The grader sends the four to the lab.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+
+from ..agent import Mission
+from ..keys import b64url, b64url_decode
+from ..message import HttpMessage
+from ..profile import sign_request
+from ..signature_key import jwt_key
+from . import Exercise, NotAttempted
+
+#: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
+GRADER_AGENT = "exercise-09"
+OTHER_AGENT = "exercise-09-other"
+#: The grader's mission: Markdown with a non-ASCII character, as a person would write it.
+DESCRIPTION = "# Réassort des portables\n\nCheck stock at the supply-chain agent — no orders."
+
+
+@dataclass(frozen=True)
+class Exercises:
+    q1: Exercise
+    q2: Exercise
+
+
+class _Grader:
+    """The lab, two agents of the grader's own, an active mission of the first and a
+    terminated one — made on first use, then kept."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.ps = lab.identifiers["ps"]
+        self._agents: dict[str, object] = {}
+        self._active: Mission | None = None
+        self._terminated: Mission | None = None
+
+    def agent(self, local: str):
+        if local not in self._agents:
+            # the person approves each mission as soon as the agent shows the code (-11 §8.1)
+            self._agents[local] = self.lab.new_agent(local, on_interaction=lambda i: self.lab.ps.decide(i.code, True))
+        return self._agents[local]
+
+    def _start(self, description: str) -> Mission:
+        owner = self.agent(GRADER_AGENT)
+        with self.lab.hosts.client(timeout=60) as client:
+            return owner.start_mission(client, description)
+
+    def active_mission(self) -> Mission:
+        """A mission of the grader's agent that stays active."""
+        if self._active is None:
+            self._active = self._start(DESCRIPTION)
+        return self._active
+
+    def terminated_mission(self) -> Mission:
+        """A mission of the grader's agent, completed."""
+        if self._terminated is None:
+            mission = self._start(DESCRIPTION + "\n\n(a mission that ends at once)")
+            owner = self.agent(GRADER_AGENT)
+            with self.lab.hosts.client(timeout=60) as client:
+                owner.complete_mission(client, "Done.")
+            self._terminated = mission
+        return self._terminated
+
+    def post(self, local: str, url: str, body: dict) -> tuple[int, str | None]:
+        """A JSON ``POST`` signed by agent ``local`` with its agent token; ``(status, error)``."""
+        agent = self.agent(local)
+        message = HttpMessage("POST", url, [("Content-Type", "application/json")], json.dumps(body).encode())
+        sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(self.lab.clock()))
+        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
+        with self.lab.hosts.client(timeout=60) as client:
+            answer = client.post(url, headers=headers, content=message.body)
+        try:
+            document = answer.json()
+        except ValueError:
+            document = {}
+        return answer.status_code, document.get("error") if isinstance(document, dict) else None
+
+
+# -- q1: s256 from the blob -------------------------------------------------------------------------
+def _padded(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _wrong_answers(encoded: str) -> dict[str, str]:
+    """What a plausible mistake computes, and what to say about it."""
+    blob = b64url_decode(encoded)
+    document = json.loads(blob)
+    sha = hashlib.sha256(blob).digest()
+    said = {
+        b64url(hashlib.sha256(encoded.encode()).digest()):
+            "you hashed the base64url text; decode it first — s256 is over the blob's bytes",
+        sha.hex(): "right bytes, wrong spelling: s256 is the digest in base64url without padding, not hex",
+        base64.urlsafe_b64encode(sha).decode(): "right digest, but drop the '=' padding (base64url without padding)",
+        base64.b64encode(sha).decode(): "right digest, but write it in base64url (- and _, no padding), not base64",
+    }
+    for options in ({}, {"separators": (",", ":")}, {"sort_keys": True}, {"ensure_ascii": False}):
+        reserialized = json.dumps(document, **options).encode()
+        if reserialized != blob:
+            said[b64url(hashlib.sha256(reserialized).digest())] = (
+                "you hashed the JSON after decoding and re-serializing it; those are other bytes. Hash exactly "
+                "the decoded bytes — that is why an agent keeps them verbatim")
+    return said
+
+
+def _grade_s256(grader: _Grader):
+    def grade(answer) -> str | None:
+        mission = grader.active_mission()
+        encoded = b64url(mission.blob)  # the approval's "mission" member, as the PS sent it
+        given = answer(encoded)
+        if given is None:
+            raise NotAttempted
+        if isinstance(given, bytes):
+            return "return the s256 as a str (base64url text), not bytes"
+        if not isinstance(given, str):
+            return f"return a str, not {type(given).__name__}"
+        if given == mission.s256:
+            return None
+        return _wrong_answers(encoded).get(given.strip(), (
+            f"the PS's s256 for this mission is {mission.s256}; yours is {given!r}. Decode the base64url "
+            "blob to bytes, take their SHA-256, and write the digest in base64url without padding"))
+
+    return grade
+
+
+def _q1(grader: _Grader) -> Exercise:
+    return Exercise(
+        title="Q1 · a mission's s256",
+        grade=_grade_s256(grader),
+        hints=(
+            "Two steps back and two forward: base64url → bytes; bytes → SHA-256 digest → base64url.",
+            "aauth_kit.keys has b64url_decode and b64url (both without padding); hashlib.sha256(blob).digest() "
+            "is the digest. Never json.loads and json.dumps in between.",
+        ),
+        reference=(
+            "import hashlib\n"
+            "from aauth_kit.keys import b64url, b64url_decode\n\n"
+            "def mission_s256(mission):\n"
+            "    blob = b64url_decode(mission)\n"
+            "    return b64url(hashlib.sha256(blob).digest())"
+        ),
+        success="the same s256 the PS returned — computed over the exact bytes, not over a re-serialization.",
+    )
+
+
+# -- q2: what does the PS answer? -------------------------------------------------------------------
+UNKNOWN = "the agent asks for a person token naming a mission_s256 the PS never issued"
+TERMINATED = "the agent asks for a person token naming its own mission, which it has completed"
+NOT_OWNED = "another agent asks for a person token naming this agent's active mission"
+BAD_SEGMENT = 'the agent completes a mission at {mission_endpoint}/not-a-hash ({"action": "completion", …})'
+
+#: What wire §5.12 says the PS answers each.
+EXPECTED = {
+    UNKNOWN: (404, "mission_not_found"),
+    TERMINATED: (403, "mission_terminated"),
+    NOT_OWNED: (404, "mission_not_found"),
+    BAD_SEGMENT: (400, "invalid_request"),
+}
+_WHY = {
+    UNKNOWN: "the mission_s256 is well formed but names no mission: 404 mission_not_found",
+    TERMINATED: "the PS knows the mission and that it ended: 403 mission_terminated, with mission_status and "
+    "termination_reason in the problem body — every PS endpoint answers a dead mission so",
+    NOT_OWNED: "a mission belongs to one agent; to anyone else the PS answers exactly as if it did not exist "
+    "(404 mission_not_found), so nobody can probe which missions exist",
+    BAD_SEGMENT: "the path segment must be a mission_s256 (43 base64url characters): anything else is a malformed "
+    "request, 400 invalid_request, before the PS looks anything up",
+}
+
+
+def observe(lab) -> dict[str, tuple[int, str | None]]:
+    """Send the four requests of ``q2`` to the lab's PS; ``(status, error code)`` of each answer."""
+    return _observe(_Grader(lab))
+
+
+def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
+    ps, sca = grader.ps, grader.lab.identifiers["supply_chain"]
+    terminated, active = grader.terminated_mission(), grader.active_mission()
+
+    def person_token(local: str, s256: str) -> tuple[int, str | None]:
+        return grader.post(local, f"{ps}/person-token", {"resource": sca, "mission_s256": s256})
+
+    return {
+        UNKNOWN: person_token(GRADER_AGENT, b64url(hashlib.sha256(b"no such mission").digest())),
+        TERMINATED: person_token(GRADER_AGENT, terminated.s256),
+        NOT_OWNED: person_token(OTHER_AGENT, active.s256),
+        BAD_SEGMENT: grader.post(GRADER_AGENT, f"{ps}/mission/not-a-hash", {"action": "completion", "summary": "x"}),
+    }
+
+
+def _normalize(given) -> tuple | None:
+    """``(status, code)`` from the learner's answer; ``None`` if malformed."""
+    if not isinstance(given, (tuple, list)) or len(given) != 2:
+        return None
+    status, code = given
+    if not isinstance(status, int) or isinstance(status, bool) or not (code is None or isinstance(code, str)):
+        return None
+    return status, (code.strip() or None) if isinstance(code, str) else None
+
+
+def _grade_answers(grader: _Grader):
+    def grade(answers) -> str | None:
+        if not isinstance(answers, dict):
+            return "answers is a dict: situation → (status, error code)"
+        if all(answers.get(situation) is None for situation in EXPECTED):
+            raise NotAttempted
+        for situation in EXPECTED:
+            if _normalize(answers.get(situation)) is None:
+                return f"for {situation!r} give (status, error code), e.g. (401, 'invalid_signature')"
+        for situation, (status, code) in _observe(grader).items():
+            given = _normalize(answers[situation])
+            if given == (status, code):
+                continue
+            said = "the status is right, but" if given[0] == status else "you said"
+            return f"{situation}: {said} {given}, the PS answered ({status}, {code!r}) — {_WHY[situation]}."
+        return None
+
+    return grade
+
+
+def _q2(grader: _Grader) -> Exercise:
+    return Exercise(
+        title="Q2 · what does the PS answer?",
+        grade=_grade_answers(grader),
+        hints=(
+            "First the request's shape (400), then whether this agent has such a mission (404), then whether it is "
+            "still active (403).",
+            "The codes are mission_not_found, mission_terminated and invalid_request. Ask yourself what a 403 for "
+            "another agent's mission would tell a curious agent.",
+        ),
+        reference=(
+            "answers = {\n"
+            f"    {UNKNOWN!r}: (404, 'mission_not_found'),\n"
+            f"    {TERMINATED!r}: (403, 'mission_terminated'),\n"
+            f"    {NOT_OWNED!r}: (404, 'mission_not_found'),\n"
+            f"    {BAD_SEGMENT!r}: (400, 'invalid_request'),\n"
+            "}"
+        ),
+        success="shape first (400), then existence for this agent (404, the same for someone else's), then "
+        "state (403).",
+    )
+
+
+def bind(lab) -> Exercises:
+    """The exercises, graded against ``lab``'s Person Server over its network."""
+    grader = _Grader(lab)
+    return Exercises(q1=_q1(grader), q2=_q2(grader))
+
+
+__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "OTHER_AGENT", "bind", "observe"]
