@@ -197,8 +197,10 @@ def start_jupyterlab(root: Path, workdir: Path, *, timeout: float = START_TIMEOU
 
 # --------------------------------------------------------------------------- the page
 
-# The notebook panel showing ``name``, found among the main area's widgets.
-_PANEL = ("const panel = [...window.jupyterapp.shell.widgets('main')]"
+# The notebook panel showing ``name``, found among the main area's widgets; undefined while
+# the page has not exposed the app yet (a predicate that throws ends a wait at once).
+_PANEL = ("const app = window.jupyterapp;"
+          "const panel = app && app.shell && [...app.shell.widgets('main')]"
           ".find(w => w.context && w.context.path === name && w.content && w.content.model);")
 
 _STATE = _PANEL + """
