@@ -29,9 +29,11 @@ async drivers sleep their own way, so one generator serves ``httpx.Client`` and
 Missions (-11 §8, wire §4.5, §5.12): :meth:`Agent.start_mission` asks the PS's
 ``mission_endpoint`` (following a ``202`` like any deferred request), checks ``s256``
 against the decoded blob bytes and keeps both (:attr:`Agent.mission`); from then on every
-person token request carries ``mission_s256``.  :meth:`Agent.complete_mission` ends it.
-Both drive the same kind of generator over a client's transport (``async`` twins:
-:meth:`Agent.astart_mission`, :meth:`Agent.acomplete_mission`).
+person token request carries ``mission_s256``.  :meth:`Agent.update_mission` sends a new
+description (the blob and ``s256`` stay; the PS answers the update's own ``s256``) and
+:meth:`Agent.complete_mission` ends it.  All drive the same kind of generator over a
+client's transport (``async`` twins: :meth:`Agent.astart_mission`,
+:meth:`Agent.aupdate_mission`, :meth:`Agent.acomplete_mission`).
 
 Failures raise :class:`FlowError` with the draft's code: a PS error passes through
 (``denied``, ``abandoned``, ``expired``, ``invalid_code``, ``invalid_resource_token``,
@@ -198,6 +200,16 @@ class Agent:
         """:meth:`start_mission` through an ``httpx.AsyncClient``."""
         flow = AAuthFlow(self)._start_mission(_mission_body(description, tools, resources))
         return self._began(await _adrive(client, flow, self.sleep or asyncio.sleep))
+
+    def update_mission(self, client, description: str) -> str:
+        """``POST {mission_endpoint}/{s256}`` ``{"action": "update", "description"}`` (-11 §8):
+        :attr:`mission` (blob and ``s256``) stays as it is.  Returns the ``s256`` the PS answers,
+        the SHA-256 of the update bytes it persisted."""
+        return _drive(client, AAuthFlow(self)._update_mission(description), self.sleep or time.sleep)
+
+    async def aupdate_mission(self, client, description: str) -> str:
+        """:meth:`update_mission` through an ``httpx.AsyncClient``."""
+        return await _adrive(client, AAuthFlow(self)._update_mission(description), self.sleep or asyncio.sleep)
 
     def complete_mission(self, client, summary: str) -> dict:
         """``POST {mission_endpoint}/{s256}`` ``{"action": "completion", "summary"}``; once the PS
@@ -387,6 +399,20 @@ class AAuthFlow(httpx.Auth):
         if document.get("agent") != agent_id:
             raise fail(f"the blob names agent {document.get('agent')!r}, not {agent_id!r}")
         return Mission(s256, blob, document)
+
+    def _update_mission(self, description: str):
+        """``{"action": "update", "description"}`` to ``{mission_endpoint}/{mission_s256}``; the
+        answer's ``s256`` must be a base64url SHA-256 (43 characters)."""
+        if self.agent.mission is None:
+            raise FlowError("invalid_request", "the agent has no mission to update")
+        endpoint = yield from self._mission_endpoint()
+        body = {"action": "update", "description": description}
+        response = yield self._ps_request(f"{endpoint}/{self.agent.mission.s256}", body)
+        s256 = (yield from self._final_json(response)).get("s256")
+        if not isinstance(s256, str) or len(s256) != 43:
+            raise FlowError("invalid_response", f"the update answer from {endpoint} has no s256", status=502,
+                            response=response)
+        return s256
 
     def _complete_mission(self, summary: str):
         """``{"action": "completion", "summary"}`` to ``{mission_endpoint}/{mission_s256}``."""

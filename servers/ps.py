@@ -47,15 +47,19 @@ consent page, like a consent request; the scope-based :class:`ConsentPolicy` has
 say about a mission); once approved, the poll answers ``200 {"s256", "mission"}`` — the
 blob ``{agent, approved_at, description, expires_at?, approved_tools?, approved_resources?}``
 base64url-encoded, its exact bytes stored in SQLite under their SHA-256.  ``POST
-/mission/{mission_s256}`` ``{"action": "completion", "summary"}`` ends the mission at once
-(reason ``completed``).  A person or auth token request naming a mission (``mission_s256``
-in the body, or in the presented or upstream token) needs it active — else ``404
-mission_not_found`` / ``403 mission_terminated`` — and the tokens carry the claim, their
-``exp`` capped at the mission's ``expires_at`` (set when ``mission_lifetime`` is).
+/mission/{mission_s256}`` ``{"action": "update", "description"}`` stores the update's exact
+bytes (the request body) and answers ``200 {"s256"}``, their SHA-256, the blob and
+``mission_s256`` unchanged; ``{"action": "completion", "summary"}`` ends the mission at once
+(reason ``completed``).  The person lists their missions with ``GET /missions`` and ends one
+with ``POST /missions/{mission_s256}/revoke`` (reason ``revoked``).  A person or auth token
+request naming a mission (``mission_s256`` in the body, or in the presented or upstream
+token) needs it active — else ``404 mission_not_found`` / ``403 mission_terminated`` — and
+the tokens carry the claim, their ``exp`` capped at the mission's ``expires_at`` (set when
+``mission_lifetime`` is).
 
 Persons sign in with ``POST /login`` (a session cookie, or the returned token as
 ``Authorization: Bearer``); the consent page (``/interaction``), the consent REST API
-(``/consent``), the token list, the consent-policy admin endpoint and the audit log need a session.
+(``/consent``), the token and mission lists, the consent-policy admin endpoint and the audit log need a session.
 Everything durable lives in SQLite (:mod:`ps_store`) in ``data_dir``: a new
 ``PersonServer`` on the same directory carries on where the old one stopped.
 
@@ -407,6 +411,8 @@ class PersonServer:
             Route("/interaction", self.interaction_endpoint, methods=["GET", "POST"]),
             Route("/tokens", self._api(self.tokens_endpoint)),
             Route("/tokens/{jti}/revoke", self._api(self.revoke_token_endpoint), methods=["POST"]),
+            Route("/missions", self._api(self.missions_endpoint)),
+            Route("/missions/{mission_s256}/revoke", self._api(self.revoke_mission_endpoint), methods=["POST"]),
             Route("/admin/consent-policy", self._api(self.policy_endpoint), methods=["GET", "PUT"]),
             Route("/audit", self._api(self.audit_endpoint)),
         ]
@@ -791,11 +797,7 @@ class PersonServer:
         mission = self.store.get_mission(s256, agent_id=agent_id)
         if mission is None:
             raise AAuthError("mission_not_found", "no mission with this mission_s256 for this agent")
-        if mission.status == "active" and mission.expires_at is not None and mission.expires_at <= self.clock():
-            with contextlib.suppress(AAuthError):  # a concurrent request terminated it first
-                self.store.terminate_mission(s256, "expired")
-                self.store.audit(self.identifier, "mission_expired", mission.agent_id, {"mission_s256": s256})
-            mission = self.store.get_mission(s256)
+        mission = self._expire_if_due(mission)
         if mission.status != "active":
             raise AAuthError("mission_terminated", f"the mission has ended ({mission.termination_reason})",
                              mission_status=mission.status, termination_reason=mission.termination_reason)
@@ -803,13 +805,25 @@ class PersonServer:
             caps.append(int(mission.expires_at))
         return mission
 
+    def _expire_if_due(self, mission: Mission) -> Mission:
+        """An active mission past its ``expires_at`` is terminated (``expired``) when next seen."""
+        if mission.status == "active" and mission.expires_at is not None and mission.expires_at <= self.clock():
+            with contextlib.suppress(AAuthError):  # a concurrent request terminated it first
+                self.store.terminate_mission(mission.s256, "expired")
+                self.store.audit(self.identifier, "mission_expired", mission.agent_id,
+                                 {"mission_s256": mission.s256})
+            mission = self.store.get_mission(mission.s256)
+        return mission
+
     async def mission_action_endpoint(self, request: Request) -> Response:
-        """``POST /mission/{mission_s256}`` (-11 §8, wire §5.12).  ``{"action": "completion",
-        "summary"}``: this PS accepts a completion at once — ``200``, the mission terminated
-        with reason ``completed`` — instead of holding it (``202``) for the person's review.
-        ``{"action": "update", …}`` is ``400 invalid_request``: not supported by this PS.
-        A bad segment or action is ``400``; an unknown mission or another agent's ``404
-        mission_not_found``; a terminated one ``403 mission_terminated``."""
+        """``POST /mission/{mission_s256}`` (-11 §8, wire §5.12).  ``{"action": "update",
+        "description"}``: the request body's exact bytes are persisted as the update — ``200
+        {"s256"}``, their SHA-256; the blob and ``mission_s256`` stay unchanged.  ``{"action":
+        "completion", "summary"}``: this PS accepts a completion at once — ``200``, the mission
+        terminated with reason ``completed`` — instead of holding it (``202``) for the person's
+        review.  A bad segment, action, description or summary is ``400 invalid_request``; an
+        unknown mission or another agent's ``404 mission_not_found``; a terminated one ``403
+        mission_terminated``."""
         message = await self._message(request)
         verified = await self._verify(message)
         agent_token = verified.token
@@ -819,9 +833,9 @@ class PersonServer:
             raise AAuthError("invalid_request", "the path segment must be a mission_s256 (base64url SHA-256)")
         body = require_json_object(message.body)
         if body.get("action") == "update":
-            raise AAuthError("invalid_request", "mission update is not supported by this PS")
+            return self._update_mission(s256, body, message.body, agent_id=agent_token.sub)
         if body.get("action") != "completion":
-            raise AAuthError("invalid_request", 'action must be "completion" (or "update")')
+            raise AAuthError("invalid_request", 'action must be "update" or "completion"')
         summary = body.get("summary")
         if not isinstance(summary, str) or not summary.strip() or len(summary) > MAX_MISSION_TEXT:
             raise AAuthError("invalid_request", f"summary must be Markdown text of at most {MAX_MISSION_TEXT} characters")
@@ -833,6 +847,22 @@ class PersonServer:
             raise
         self.store.audit(agent_token.sub, "mission_completed", agent_token.sub, {"mission_s256": s256})
         return JSONResponse({"mission_status": "terminated", "termination_reason": "completed"})
+
+    def _update_mission(self, s256: str, body: dict, raw: bytes, *, agent_id: str) -> Response:
+        """-11 §8 mission update: the agent's new Markdown ``description``; the PS persists the
+        update's bytes verbatim and answers their SHA-256 (wire §5.12)."""
+        description = body.get("description")
+        if not isinstance(description, str) or not description.strip() or len(description) > MAX_MISSION_TEXT:
+            raise AAuthError("invalid_request",
+                             f"description must be Markdown text of at most {MAX_MISSION_TEXT} characters")
+        self._active_mission(s256, agent_id=agent_id)
+        try:
+            update = self.store.add_mission_update(s256, raw)
+        except AAuthError:  # terminated by a concurrent request: answer as for any dead mission
+            self._active_mission(s256, agent_id=agent_id)
+            raise
+        self.store.audit(agent_id, "mission_updated", agent_id, {"mission_s256": s256, "update_s256": update.s256})
+        return JSONResponse({"s256": update.s256})
 
     # -- POST /agent/register (the AP's bootstrap) --------------------------------------------
     async def register_endpoint(self, request: Request) -> Response:
@@ -1311,6 +1341,45 @@ class PersonServer:
             raise AAuthError("not_found", "you have no token with this jti")
         downstream = await self.revoke_issued([token], actor=username)
         return JSONResponse({"jti": jti, "revoked": True, "downstream": downstream})
+
+    def _mission_view(self, mission: Mission) -> dict:
+        document = json.loads(mission.blob)
+        return {"s256": mission.s256, "agent": mission.agent_id, "description": document.get("description"),
+                "approved_at": document.get("approved_at"), "status": mission.status,
+                "termination_reason": mission.termination_reason,
+                "expires_at": _iso(mission.expires_at) if mission.expires_at is not None else None,
+                "terminated_at": _iso(mission.terminated_at) if mission.terminated_at is not None else None,
+                "updates": [{"s256": u.s256, "at": _iso(u.created_at),
+                             "description": json.loads(u.body).get("description")}
+                            for u in self.store.list_mission_updates(mission.s256)]}
+
+    async def missions_endpoint(self, request: Request) -> Response:
+        """``GET /missions``: the missions the signed-in person approved, with their state
+        (-11 §8; wire §4.5 states and termination reasons)."""
+        username = self._person(request)
+        return JSONResponse([self._mission_view(self._expire_if_due(m))
+                             for m in self.store.list_missions(username=username)])
+
+    async def revoke_mission_endpoint(self, request: Request) -> Response:
+        """``POST /missions/{mission_s256}/revoke``: the person ends one of their missions —
+        terminated with reason ``revoked`` (wire §4.5), so the agent's next token request under
+        it is ``403 mission_terminated``.  Another person's mission is ``404 mission_not_found``,
+        as an unknown one; an ended one ``403 mission_terminated``."""
+        username = self._person(request)
+        s256 = request.path_params["mission_s256"]
+        if not MISSION_S256.fullmatch(s256):
+            raise AAuthError("invalid_request", "the path segment must be a mission_s256 (base64url SHA-256)")
+        mission = self.store.get_mission(s256, username=username)
+        if mission is None:
+            raise AAuthError("mission_not_found", "you have no mission with this mission_s256")
+        self._active_mission(s256)
+        try:
+            mission = self.store.terminate_mission(s256, "revoked")
+        except AAuthError:  # ended by a concurrent request: answer as for any dead mission
+            self._active_mission(s256)
+            raise
+        self.store.audit(username, "mission_revoked", mission.agent_id, {"mission_s256": s256})
+        return JSONResponse(self._mission_view(mission))
 
     async def audit_endpoint(self, request: Request) -> Response:
         """``GET /audit?limit=N``: the latest entries, oldest first."""

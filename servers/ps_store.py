@@ -3,9 +3,9 @@
 What survives a restart: persons and their login sessions, agents bound to persons,
 pending requests of draft -11 deferred responses (with the person's decision and the
 result a later poll returns), approved missions (-11 §8: the exact blob bytes, keyed by
-their ``s256``, with their state), the ids of issued tokens, the agent tokens it acted on
-(so a revoked agent token leads to its agent), revocations by ``(iss, jti)`` (-11
-§11.12 "Revocation") and an append-only audit log.
+their ``s256``, with their state, and the exact bytes of each update), the ids of issued
+tokens, the agent tokens it acted on (so a revoked agent token leads to its agent),
+revocations by ``(iss, jti)`` (-11 §11.12 "Revocation") and an append-only audit log.
 
 A pending request is *live* while its status is ``pending`` or ``interacting`` and its
 ``expires_at`` lies ahead; only a live request can be decided, abandoned or cancelled,
@@ -39,7 +39,7 @@ from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.interaction import normalize_code
 from aauth_kit.keys import b64url, b64url_decode
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PENDING_KINDS = ("person_token", "auth_token", "agent_approval", "mission")
 PENDING_STATUSES = ("pending", "interacting", "approved", "denied", "abandoned", "expired", "cancelled", "completed",
                     "revoked")
@@ -58,6 +58,8 @@ _MIGRATIONS = {
     4: ("CREATE TABLE IF NOT EXISTS missions (s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
         " username TEXT NOT NULL, blob BLOB NOT NULL, status TEXT NOT NULL, termination_reason TEXT,"
         " expires_at REAL, created_at REAL NOT NULL, terminated_at REAL, summary TEXT)",),
+    5: ("CREATE TABLE IF NOT EXISTS mission_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL, created_at REAL NOT NULL)",),
 }
 
 _SCHEMA = """
@@ -85,6 +87,9 @@ CREATE TABLE IF NOT EXISTS missions (
     s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL, username TEXT NOT NULL, blob BLOB NOT NULL,
     status TEXT NOT NULL, termination_reason TEXT, expires_at REAL, created_at REAL NOT NULL,
     terminated_at REAL, summary TEXT);
+CREATE TABLE IF NOT EXISTS mission_updates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL,
+    created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS revocations (
     iss TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL, revoked_at REAL NOT NULL,
     PRIMARY KEY (iss, jti));
@@ -166,6 +171,18 @@ class Mission:
     created_at: float
     terminated_at: float | None
     summary: str | None
+
+
+@dataclass(frozen=True)
+class MissionUpdate:
+    """An agent's update of a mission (-11 §8.4): ``body`` the exact bytes persisted, ``s256``
+    their SHA-256; the mission's blob and ``s256`` stay as they were."""
+
+    seq: int
+    mission_s256: str
+    s256: str
+    body: bytes
+    created_at: float
 
 
 def mission_s256(blob: bytes) -> str:
@@ -607,10 +624,22 @@ class PSStore:
             raise AAuthError("conflict", f"mission {s256!r} exists") from None
         return self.get_mission(s256)
 
-    def get_mission(self, s256: str, *, agent_id: str | None = None) -> Mission | None:
-        """The mission, in any state; with ``agent_id`` only if that agent owns it."""
-        rows = self._read("SELECT * FROM missions WHERE s256 = ?1 AND (?2 IS NULL OR agent_id = ?2)", (s256, agent_id))
-        return Mission(**dict(rows[0]) | {"blob": bytes(rows[0]["blob"])}) if rows else None
+    @staticmethod
+    def _mission(row: sqlite3.Row) -> Mission:
+        return Mission(**dict(row) | {"blob": bytes(row["blob"])})
+
+    def get_mission(self, s256: str, *, agent_id: str | None = None, username: str | None = None) -> Mission | None:
+        """The mission, in any state; with ``agent_id`` only if that agent owns it, with
+        ``username`` only if that person approved it."""
+        rows = self._read("SELECT * FROM missions WHERE s256 = ?1 AND (?2 IS NULL OR agent_id = ?2)"
+                          " AND (?3 IS NULL OR username = ?3)", (s256, agent_id, username))
+        return self._mission(rows[0]) if rows else None
+
+    def list_missions(self, *, username: str | None = None) -> list[Mission]:
+        """Missions (of the person ``username``, when given), oldest first."""
+        rows = self._read("SELECT * FROM missions WHERE ?1 IS NULL OR username = ?1 ORDER BY created_at, s256",
+                          (username,))
+        return [self._mission(r) for r in rows]
 
     def terminate_mission(self, s256: str, reason: str, *, summary: str | None = None) -> Mission:
         """Move an ``active`` mission to ``terminated`` with ``reason``; ``not_found`` or
@@ -628,6 +657,26 @@ class PSStore:
                 (reason, self._clock(), summary, s256),
             )
         return self.get_mission(s256)
+
+    def add_mission_update(self, s256: str, body: bytes) -> MissionUpdate:
+        """Persist an update's exact ``body`` bytes for the ``active`` mission ``s256`` (its blob
+        stays as it is); ``not_found`` or ``conflict`` (terminated) otherwise."""
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM missions WHERE s256 = ?", (s256,)).fetchone()
+            if row is None:
+                raise AAuthError("not_found", f"no mission {s256!r}")
+            if row["status"] != "active":
+                raise AAuthError("conflict", f"mission {s256!r} is already {row['status']}")
+            row = db.execute(
+                "INSERT INTO mission_updates (mission_s256, s256, body, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+                (s256, mission_s256(body), bytes(body), self._clock()),
+            ).fetchone()
+        return MissionUpdate(**dict(row) | {"body": bytes(row["body"])})
+
+    def list_mission_updates(self, s256: str) -> list[MissionUpdate]:
+        """The updates of mission ``s256``, oldest first."""
+        rows = self._read("SELECT * FROM mission_updates WHERE mission_s256 = ? ORDER BY seq", (s256,))
+        return [MissionUpdate(**dict(r) | {"body": bytes(r["body"])}) for r in rows]
 
     # -- audit log -----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Missions (draft -11 §8; wire §4.5 blob, §5.12 requests and errors, §4.2-4.4 and §7.6
 ``mission_s256`` in tokens) over real HTTP in a socket-mode Lab: the PS's
 ``mission_endpoint``, the person's approval, the blob and its ``s256``, the claim in person,
-resource and auth tokens, completion, and every mission error with its status and members."""
+resource and auth tokens, update, completion, the person's revocation, and every mission error
+with its status and members."""
 
 from __future__ import annotations
 
@@ -207,9 +208,9 @@ def test_mission_request_errors(lab):
 
 
 def test_mission_action_errors(lab, person):
-    """wire §5.12: bad ``{mission_s256}`` segment or action → ``400 invalid_request``; update is
-    not supported by this PS (400); an unknown mission and another agent's answer the same
-    ``404 mission_not_found``; completing a terminated mission → ``403 mission_terminated``."""
+    """wire §5.12: bad ``{mission_s256}`` segment or action → ``400 invalid_request``; an
+    unknown mission and another agent's answer the same ``404 mission_not_found``; completing
+    a terminated mission → ``403 mission_terminated``."""
     agent = approving_agent(lab, person, "owner")
     mission = start(lab, agent)
     other = lab.new_agent("other")
@@ -220,8 +221,6 @@ def test_mission_action_errors(lab, person):
                        (url, {"action": "completion", "summary": ""})):
         status, problem = signed_post(lab, agent, path, body)
         assert (status, problem["error"]) == (400, "invalid_request"), (path, body)
-    status, problem = signed_post(lab, agent, url, {"action": "update", "description": "more"})
-    assert (status, problem["error"]) == (400, "invalid_request") and "not supported" in problem["detail"]
 
     completion = {"action": "completion", "summary": "done"}
     unknown = signed_post(lab, agent, f"{PS}/mission/{'A' * 43}", completion)
@@ -328,7 +327,26 @@ def test_schema_4_adds_missions_to_a_version_3_file(tmp_path):
         mission = store.add_mission(b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u")
         assert store.get_mission(mission.s256).blob == b'{"agent":"aauth:a@ps.example"}'
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    db.close()
+
+
+def test_schema_5_adds_mission_updates_to_a_version_4_file(tmp_path):
+    """ps_store migration 5: a version-4 file gains the mission_updates table, its missions untouched."""
+    path = tmp_path / "ps.sqlite3"
+    with PSStore(path) as store:
+        mission = store.add_mission(b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u")
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE mission_updates; PRAGMA user_version=4;")
+    db.close()
+    with PSStore(path) as store:
+        update = store.add_mission_update(mission.s256, b'{"action":"update","description":"more"}')
+        assert [u.body for u in store.list_mission_updates(mission.s256)] == [update.body]
+        assert update.body == b'{"action":"update","description":"more"}'
+        assert update.s256 == b64url(hashlib.sha256(update.body).digest())
+        assert store.get_mission(mission.s256) == mission
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
     db.close()
 
 
@@ -386,3 +404,133 @@ def test_resource_and_presented_token_name_the_same_mission(lab, person):
     status, body = signed_post(lab, agent, f"{PS}/auth-token", {
         "resource_token": resource_token(mission.s256), "presented_token": person_token})
     assert status == 200 and claims(body["auth_token"])["mission_s256"] == mission.s256
+
+
+# -- update (-11 §8, wire §5.12) -------------------------------------------------------------------------------------
+
+
+def test_mission_update(lab, person):
+    """wire §5.12 update: ``{"action": "update", "description"}`` → ``200 {"s256"}``, the SHA-256
+    of the update bytes the PS persisted (here: the request body, verbatim); the blob and
+    ``mission_s256`` stay unchanged, and tokens go on being issued under the same mission."""
+    agent = approving_agent(lab, person, "updater")
+    mission = start(lab, agent)
+    new_description = "# Optimize the supply chain\n\nAlso check the Q3 forecast."
+    with lab.client(agent) as client:
+        s256 = agent.update_mission(client, new_description)
+    sent = [e.request.body for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/mission/{mission.s256}"]
+    assert json.loads(sent[-1]) == {"action": "update", "description": new_description}
+    assert s256 == b64url(hashlib.sha256(sent[-1]).digest())
+    [update] = lab.ps.store.list_mission_updates(mission.s256)
+    assert (update.body, update.s256) == (sent[-1], s256)
+    stored = lab.ps.store.get_mission(mission.s256)
+    assert (stored.blob, stored.status) == (mission.blob, "active") and agent.mission == mission
+    entry = lab.ps.store.audit_log()[-1]
+    assert (entry.action, entry.details) == ("mission_updated", {"mission_s256": mission.s256, "update_s256": s256})
+    status, body = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    assert status == 200 and claims(body["person_token"])["mission_s256"] == mission.s256
+
+
+def test_mission_update_async_twin(lab):
+    """wire §5.12 update through an ``httpx.AsyncClient``: aupdate_mission."""
+    agent = lab.new_agent("aupdater", on_interaction=lambda i: lab.ps.decide(i.code, True))
+
+    async def run():
+        async with lab.async_client(agent) as client:
+            mission = await agent.astart_mission(client, DESCRIPTION)
+            return mission, await agent.aupdate_mission(client, "more")
+
+    mission, s256 = asyncio.run(run())
+    assert [u.s256 for u in lab.ps.store.list_mission_updates(mission.s256)] == [s256]
+
+
+def test_mission_update_errors(lab, person):
+    """wire §5.12: an update needs a Markdown ``description`` (else ``400 invalid_request``); an
+    unknown mission and another agent's answer the identical ``404 mission_not_found``; a
+    terminated mission ``403 mission_terminated`` with its members; nothing is stored."""
+    agent = approving_agent(lab, person, "upd-owner")
+    mission = start(lab, agent)
+    other = lab.new_agent("upd-other")
+    url = f"{PS}/mission/{mission.s256}"
+    for description in (None, 7, "", "  ", ["x"], {"text": "x"}, "x" * 20_001):
+        body = {"action": "update"} | ({} if description is None else {"description": description})
+        status, problem = signed_post(lab, agent, url, body)
+        assert (status, problem["error"]) == (400, "invalid_request"), description
+
+    update = {"action": "update", "description": "more"}
+    unknown = signed_post(lab, agent, f"{PS}/mission/{'A' * 43}", update)
+    not_owned = signed_post(lab, other, url, update)
+    assert unknown == not_owned and unknown[0] == 404 and unknown[1]["error"] == "mission_not_found"
+
+    lab.ps.store.terminate_mission(mission.s256, "completed")
+    status, problem = signed_post(lab, agent, url, update)
+    assert (status, problem["error"], problem["mission_status"], problem["termination_reason"]) == (
+        403, "mission_terminated", "terminated", "completed")
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        agent.update_mission(client, "more")
+    assert (info.value.code, info.value.status) == ("mission_terminated", 403)
+    assert lab.ps.store.list_mission_updates(mission.s256) == []
+
+
+# -- the person ends a mission (wire §4.5 reason ``revoked``) ---------------------------------------------------------
+
+
+def test_person_lists_and_revokes_a_mission(lab, person):
+    """wire §4.5: the person lists their missions (``GET /missions``, with state) and revokes one
+    (``POST /missions/{s256}/revoke``): terminated with ``termination_reason`` ``revoked``, audited,
+    and the agent's next token request under it is ``403 mission_terminated`` (wire §5.12)."""
+    agent = approving_agent(lab, person, "revoked")
+    mission = start(lab, agent)
+    with lab.client(agent) as client:
+        update_s256 = agent.update_mission(client, "more")
+    [listed] = person.get(f"{PS}/missions").json()
+    assert listed | {"approved_at": None} == {
+        "s256": mission.s256, "agent": "aauth:revoked@ps.example", "description": DESCRIPTION, "approved_at": None,
+        "status": "active", "termination_reason": None, "expires_at": None, "terminated_at": None,
+        "updates": [{"s256": update_s256, "at": listed["updates"][0]["at"], "description": "more"}]}
+    assert listed["approved_at"] == mission.document["approved_at"]
+
+    response = person.post(f"{PS}/missions/{mission.s256}/revoke")
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["termination_reason"]) == ("terminated", "revoked")
+    [listed] = person.get(f"{PS}/missions").json()
+    assert (listed["status"], listed["termination_reason"]) == ("terminated", "revoked")
+    entry = lab.ps.store.audit_log()[-1]
+    assert (entry.actor, entry.action, entry.subject, entry.details) == (
+        "mcp-user", "mission_revoked", "aauth:revoked@ps.example", {"mission_s256": mission.s256})
+
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        client.post(f"{SCA}/optimize", json={})
+    assert (info.value.code, info.value.status) == ("mission_terminated", 403)
+    assert info.value.response.json()["termination_reason"] == "revoked"
+    assert info.value.response.request.url == f"{PS}/person-token"
+
+    again = person.post(f"{PS}/missions/{mission.s256}/revoke")
+    assert (again.status_code, again.json()["error"], again.json()["termination_reason"]) == (
+        403, "mission_terminated", "revoked")
+
+
+def test_mission_revocation_errors(lab, person):
+    """wire §5.12 / §6: another person's mission is the same ``404 mission_not_found`` as an
+    unknown one (and not listed for them); a malformed segment is ``400 invalid_request``;
+    without a session ``401 unauthorized``; the mission stays active throughout."""
+    agent = approving_agent(lab, person, "kept")
+    mission = start(lab, agent)
+    lab.ps.store.add_user("someone-else", "pw")
+    other = lab.hosts.client()
+    session = other.post(f"{PS}/login", json={"username": "someone-else", "password": "pw"}).json()["session"]
+    other.headers["Authorization"] = f"Bearer {session}"
+    try:
+        assert other.get(f"{PS}/missions").json() == []
+        foreign = other.post(f"{PS}/missions/{mission.s256}/revoke")
+        unknown = person.post(f"{PS}/missions/{'A' * 43}/revoke")
+        assert foreign.status_code == unknown.status_code == 404
+        assert foreign.json() == unknown.json() and foreign.json()["error"] == "mission_not_found"
+        malformed = person.post(f"{PS}/missions/short/revoke")
+        assert (malformed.status_code, malformed.json()["error"]) == (400, "invalid_request")
+        with lab.hosts.client() as anonymous:
+            assert anonymous.get(f"{PS}/missions").status_code == 401
+            assert anonymous.post(f"{PS}/missions/{mission.s256}/revoke").status_code == 401
+    finally:
+        other.close()
+    assert lab.ps.store.get_mission(mission.s256).status == "active"

@@ -100,7 +100,7 @@ def test_migrates_a_version_1_file(path, clock):
         assert s.upsert_agent(AGENT, ap_issuer="https://ps.example", agent_jkt=JKT, name="Backend").name == "Backend"
         assert s.claim_answer("p1").answered_at == clock.now
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     db.close()
 
 
