@@ -91,3 +91,38 @@ class Exercise:
 def stub(*args, **kwargs):
     """The body of an answer function the learner has not written yet."""
     raise NotAttempted
+
+
+def status_and_code(given) -> tuple[int, str | None] | None:
+    """``(status, error code)`` from a learner's prediction — ``code`` ``None`` when empty — or
+    ``None`` when the answer has another shape."""
+    if not isinstance(given, (tuple, list)) or len(given) != 2:
+        return None
+    status, code = given
+    if not isinstance(status, int) or isinstance(status, bool) or not (code is None or isinstance(code, str)):
+        return None
+    return status, (code.strip() or None) if isinstance(code, str) else None
+
+
+def grade_predictions(situations, observe: Callable[[], dict], why: dict[str, str], *, answerer: str,
+                      example: str = "e.g. (401, 'invalid_signature')") -> Callable[[Any], str | None]:
+    """The grade of a "what does the server answer?" exercise: ``answers`` maps each of
+    ``situations`` to ``(status, error code)``, compared with what ``observe()`` reports the
+    lab really answered; a miss names the situation, the real answer and ``why[situation]``."""
+    def grade(answers) -> str | None:
+        if not isinstance(answers, dict):
+            return "answers is a dict: situation → (status, error code)"
+        if all(answers.get(situation) is None for situation in situations):
+            raise NotAttempted
+        for situation in situations:
+            if status_and_code(answers.get(situation)) is None:
+                return f"for {situation!r} give (status, error code), {example}"
+        for situation, (status, code) in observe().items():
+            given = status_and_code(answers[situation])
+            if given == (status, code):
+                continue
+            said = "the status is right, but" if given[0] == status else "you said"
+            return f"{situation}: {said} {given}, the {answerer} answered ({status}, {code!r}) — {why[situation]}."
+        return None
+
+    return grade

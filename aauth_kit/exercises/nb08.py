@@ -26,7 +26,7 @@ from ..metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK
 from ..profile import sign_request
 from ..revocation import Revoker, revocation_body
 from ..signature_key import jwks_uri_key, jwt_key
-from . import Exercise, NotAttempted
+from . import Exercise, NotAttempted, grade_predictions
 
 #: The agent the graders fetch auth tokens for (bootstrapped at the lab's Agent Provider).
 GRADER_AGENT = "exercise-08"
@@ -262,42 +262,11 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
     return {situation: grader.send(message)[:2] for situation, message in situations.items()}
 
 
-def _normalize(given) -> tuple | None:
-    """``(status, code)`` from the learner's answer, ``code`` ``None`` for an empty one; ``None`` if malformed."""
-    if not isinstance(given, (tuple, list)) or len(given) != 2:
-        return None
-    status, code = given
-    if not isinstance(status, int) or isinstance(status, bool) or not (code is None or isinstance(code, str)):
-        return None
-    return status, (code.strip() or None) if isinstance(code, str) else None
-
-
-def _grade_answers(grader: _Grader):
-    def grade(answers) -> str | None:
-        if not isinstance(answers, dict):
-            return "answers is a dict: situation → (status, error code)"
-        if all(answers.get(situation) is None for situation in EXPECTED):
-            raise NotAttempted
-        for situation in EXPECTED:
-            if _normalize(answers.get(situation)) is None:
-                return (f"for {situation!r} give (status, error code), e.g. (401, 'invalid_signature'); "
-                        "for a success (200, None)")
-        observed = _observe(grader)
-        for situation, (status, code) in observed.items():
-            given = _normalize(answers[situation])
-            if given == (status, code):
-                continue
-            said = "the status is right, but" if given[0] == status else "you said"
-            return (f"{situation}: {said} {given}, the SCA answered ({status}, {code!r}) — {_WHY[situation]}.")
-        return None
-
-    return grade
-
-
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
         title="Q2 · what does the SCA answer?",
-        grade=_grade_answers(grader),
+        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="SCA",
+                                example="e.g. (401, 'invalid_signature'); for a success (200, None)"),
         hints=(
             "Follow the SCA's order: first the signature (a failure is 401 with Signature-Error), then who signed "
             "(403), then the body (400).",

@@ -24,7 +24,7 @@ from ..keys import b64url, b64url_decode
 from ..message import HttpMessage
 from ..profile import sign_request
 from ..signature_key import jwt_key
-from . import Exercise, NotAttempted
+from . import Exercise, NotAttempted, grade_predictions
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-09"
@@ -202,40 +202,10 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
     }
 
 
-def _normalize(given) -> tuple | None:
-    """``(status, code)`` from the learner's answer; ``None`` if malformed."""
-    if not isinstance(given, (tuple, list)) or len(given) != 2:
-        return None
-    status, code = given
-    if not isinstance(status, int) or isinstance(status, bool) or not (code is None or isinstance(code, str)):
-        return None
-    return status, (code.strip() or None) if isinstance(code, str) else None
-
-
-def _grade_answers(grader: _Grader):
-    def grade(answers) -> str | None:
-        if not isinstance(answers, dict):
-            return "answers is a dict: situation → (status, error code)"
-        if all(answers.get(situation) is None for situation in EXPECTED):
-            raise NotAttempted
-        for situation in EXPECTED:
-            if _normalize(answers.get(situation)) is None:
-                return f"for {situation!r} give (status, error code), e.g. (401, 'invalid_signature')"
-        for situation, (status, code) in _observe(grader).items():
-            given = _normalize(answers[situation])
-            if given == (status, code):
-                continue
-            said = "the status is right, but" if given[0] == status else "you said"
-            return f"{situation}: {said} {given}, the PS answered ({status}, {code!r}) — {_WHY[situation]}."
-        return None
-
-    return grade
-
-
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
         title="Q2 · what does the PS answer?",
-        grade=_grade_answers(grader),
+        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="PS"),
         hints=(
             "First the request's shape (400), then whether this agent has such a mission (404), then whether it is "
             "still active (403).",
