@@ -514,6 +514,14 @@ class PersonServer:
                 raise SignatureError("revoked_jwt", f"the agent token {token.jti!r} from {token.iss} has been revoked")
         return verified
 
+    async def _agent_request(self, request: Request) -> tuple[HttpMessage, VerifiedRequest]:
+        """A request signed with an agent token (token endpoints, missions): verified, and
+        the token noted for the Agent Provider's revocations."""
+        message = await self._message(request)
+        verified = await self._verify(message)
+        self._note(verified.token)
+        return message, verified
+
     def _note(self, agent_token: tokens.VerifiedToken) -> None:
         """Remember which agent this agent token belongs to (its AP's revocation names only the ``jti``)."""
         if agent_token.jti is not None:
@@ -657,10 +665,8 @@ class PersonServer:
 
     # -- POST /person-token (-11 §7.1, wire §5.4, §5.10) --------------------------------------
     async def person_token_endpoint(self, request: Request) -> Response:
-        message = await self._message(request)
-        verified = await self._verify(message)
+        message, verified = await self._agent_request(request)
         agent_token = verified.token
-        self._note(agent_token)
         body = require_json_object(message.body)
         resource = body.get("resource")
         try:
@@ -694,10 +700,8 @@ class PersonServer:
 
     # -- POST /auth-token (-11 §7.2, wire §5.5, §7.6) -----------------------------------------
     async def auth_token_endpoint(self, request: Request) -> Response:
-        message = await self._message(request)
-        verified = await self._verify(message)
+        message, verified = await self._agent_request(request)
         agent_token = verified.token
-        self._note(agent_token)
         body = require_json_object(message.body)
         for name in ("resource_token", "presented_token"):
             if name not in body:
@@ -742,10 +746,8 @@ class PersonServer:
         """``POST /mission`` ``{"description", "tools"?, "resources"?}``: the person approves it
         on the consent page (``202`` + interaction code; a poll gets ``200 {"s256", "mission"}``
         or ``403 denied``).  An agent bound to a person may be approved by that person only."""
-        message = await self._message(request)
-        verified = await self._verify(message)
+        message, verified = await self._agent_request(request)
         agent_token = verified.token
-        self._note(agent_token)
         body = require_json_object(message.body)
         description = body.get("description")
         if not isinstance(description, str) or not description.strip() or len(description) > MAX_MISSION_TEXT:
@@ -824,10 +826,8 @@ class PersonServer:
         review.  A bad segment, action, description or summary is ``400 invalid_request``; an
         unknown mission or another agent's ``404 mission_not_found``; a terminated one ``403
         mission_terminated``."""
-        message = await self._message(request)
-        verified = await self._verify(message)
+        message, verified = await self._agent_request(request)
         agent_token = verified.token
-        self._note(agent_token)
         s256 = request.path_params["mission_s256"]
         if not MISSION_S256.fullmatch(s256):
             raise AAuthError("invalid_request", "the path segment must be a mission_s256 (base64url SHA-256)")
