@@ -226,6 +226,15 @@ def _check(value: str, allowed: tuple[str, ...], what: str) -> str:
     return value
 
 
+def _require_active_mission(db, s256: str) -> None:
+    """Inside a transaction: mission ``s256`` exists (else ``not_found``) and is ``active``
+    (else ``conflict``)."""
+    row = db.execute("SELECT status FROM missions WHERE s256 = ?", (s256,)).fetchone()
+    if row is None:
+        raise AAuthError("not_found", f"no mission {s256!r}")
+    if row["status"] != "active":
+        raise AAuthError("conflict", f"mission {s256!r} is already {row['status']}")
+
 class PSStore:
     """The Person Server's state in the SQLite file at ``path`` (created if missing)."""
 
@@ -646,11 +655,7 @@ class PSStore:
         ``conflict`` (already terminated) otherwise."""
         _check(reason, TERMINATION_REASONS, "termination reason")
         with self._tx() as db:
-            row = db.execute("SELECT status FROM missions WHERE s256 = ?", (s256,)).fetchone()
-            if row is None:
-                raise AAuthError("not_found", f"no mission {s256!r}")
-            if row["status"] != "active":
-                raise AAuthError("conflict", f"mission {s256!r} is already {row['status']}")
+            _require_active_mission(db, s256)
             db.execute(
                 "UPDATE missions SET status = 'terminated', termination_reason = ?, terminated_at = ?, summary = ?"
                 " WHERE s256 = ?",
@@ -662,11 +667,7 @@ class PSStore:
         """Persist an update's exact ``body`` bytes for the ``active`` mission ``s256`` (its blob
         stays as it is); ``not_found`` or ``conflict`` (terminated) otherwise."""
         with self._tx() as db:
-            row = db.execute("SELECT status FROM missions WHERE s256 = ?", (s256,)).fetchone()
-            if row is None:
-                raise AAuthError("not_found", f"no mission {s256!r}")
-            if row["status"] != "active":
-                raise AAuthError("conflict", f"mission {s256!r} is already {row['status']}")
+            _require_active_mission(db, s256)
             row = db.execute(
                 "INSERT INTO mission_updates (mission_s256, s256, body, created_at) VALUES (?, ?, ?, ?) RETURNING *",
                 (s256, mission_s256(body), bytes(body), self._clock()),
