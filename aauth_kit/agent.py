@@ -184,19 +184,23 @@ class Agent:
         ``upstream_token`` makes it a call chain (-11 §10.1): the token this agent was
         called with, sent to the PS with every token request.
         """
-        return AAuthFlow(self, upstream_token=upstream_token, justification=justification or self.justification)
+        return AAuthFlow(
+            self, upstream_token=upstream_token, justification=justification or self.justification
+        )
 
     # -- missions (-11 §8) ------------------------------------------------------------------
-    def start_mission(self, client, description: str, *, tools: list[dict] | None = None,
-                      resources: list[str] | None = None) -> Mission:
+    def start_mission(
+        self, client, description: str, *, tools: list[dict] | None = None, resources: list[str] | None = None
+    ) -> Mission:
         """``POST {mission_endpoint}`` through the sync ``client`` (its own auth is not used):
         the person approves on their PS; the approved :class:`Mission` becomes :attr:`mission`
         and the cached tokens (issued outside it) are dropped."""
         flow = AAuthFlow(self)._start_mission(_mission_body(description, tools, resources))
         return self._began(_drive(client, flow, self.sleep or time.sleep))
 
-    async def astart_mission(self, client, description: str, *, tools: list[dict] | None = None,
-                             resources: list[str] | None = None) -> Mission:
+    async def astart_mission(
+        self, client, description: str, *, tools: list[dict] | None = None, resources: list[str] | None = None
+    ) -> Mission:
         """:meth:`start_mission` through an ``httpx.AsyncClient``."""
         flow = AAuthFlow(self)._start_mission(_mission_body(description, tools, resources))
         return self._began(await _adrive(client, flow, self.sleep or asyncio.sleep))
@@ -209,17 +213,23 @@ class Agent:
 
     async def aupdate_mission(self, client, description: str) -> str:
         """:meth:`update_mission` through an ``httpx.AsyncClient``."""
-        return await _adrive(client, AAuthFlow(self)._update_mission(description), self.sleep or asyncio.sleep)
+        return await _adrive(
+            client, AAuthFlow(self)._update_mission(description), self.sleep or asyncio.sleep
+        )
 
     def complete_mission(self, client, summary: str) -> dict:
         """``POST {mission_endpoint}/{s256}`` ``{"action": "completion", "summary"}``; once the PS
         accepts (``200``) :attr:`mission` is cleared with the tokens issued under it.  Returns
         the PS's answer."""
-        return self._ended(_drive(client, AAuthFlow(self)._complete_mission(summary), self.sleep or time.sleep))
+        return self._ended(
+            _drive(client, AAuthFlow(self)._complete_mission(summary), self.sleep or time.sleep)
+        )
 
     async def acomplete_mission(self, client, summary: str) -> dict:
         """:meth:`complete_mission` through an ``httpx.AsyncClient``."""
-        return self._ended(await _adrive(client, AAuthFlow(self)._complete_mission(summary), self.sleep or asyncio.sleep))
+        return self._ended(
+            await _adrive(client, AAuthFlow(self)._complete_mission(summary), self.sleep or asyncio.sleep)
+        )
 
     def _began(self, mission: Mission) -> Mission:
         self.mission = mission
@@ -306,10 +316,14 @@ class AAuthFlow(httpx.Auth):
 
         challenge = _requires(response, "auth-token", statuses=(401, 202))
         if challenge is not None:  # -11 §5.5, §5.9
-            resource_token = self._check_resource_token(challenge.resource_token, resource, presented, response)
+            resource_token = self._check_resource_token(
+                challenge.resource_token, resource, presented, response
+            )
             auth_token = yield from self._auth_token(resource, resource_token, presented)
             if response.status_code == 202:  # deferred delivery: the resource holds the call
-                response = yield from self._deferred(response, auth_token, resource, resource_token.get("scope"))
+                response = yield from self._deferred(
+                    response, auth_token, resource, resource_token.get("scope")
+                )
             else:
                 response = yield self._sign(request, auth_token)
         return response
@@ -340,7 +354,10 @@ class AAuthFlow(httpx.Auth):
         else:
             ps = self.agent.ps
         if not isinstance(ps, str):
-            raise FlowError("invalid_request", "no Person Server is known: pass Agent(ps=...) or use an agent token with a ps claim")
+            raise FlowError(
+                "invalid_request",
+                "no Person Server is known: pass Agent(ps=...) or use an agent token with a ps claim",
+            )
         return ps
 
     # -- auth token (-11 §5.5 steps 5-8, §7.2) ---------------------------------------------
@@ -377,8 +394,12 @@ class AAuthFlow(httpx.Auth):
         answer = yield from self._final_json(response)
 
         def fail(why: str) -> FlowError:
-            return FlowError("invalid_response", f"the mission approval from {endpoint}: {why}", status=502,
-                             response=response)
+            return FlowError(
+                "invalid_response",
+                f"the mission approval from {endpoint}: {why}",
+                status=502,
+                response=response,
+            )
 
         s256, encoded = answer.get("s256"), answer.get("mission")
         if not isinstance(s256, str) or not isinstance(encoded, str):
@@ -410,8 +431,12 @@ class AAuthFlow(httpx.Auth):
         response = yield self._ps_request(f"{endpoint}/{self.agent.mission.s256}", body)
         s256 = (yield from self._final_json(response)).get("s256")
         if not isinstance(s256, str) or len(s256) != 43:
-            raise FlowError("invalid_response", f"the update answer from {endpoint} has no s256", status=502,
-                            response=response)
+            raise FlowError(
+                "invalid_response",
+                f"the update answer from {endpoint} has no s256",
+                status=502,
+                response=response,
+            )
         return s256
 
     def _complete_mission(self, summary: str):
@@ -431,8 +456,12 @@ class AAuthFlow(httpx.Auth):
             raise _flow_error(response)
         answer = _json(response)
         if not isinstance(answer, dict):
-            raise FlowError("invalid_response", f"the 200 from {response.request.url} is no JSON object", status=502,
-                            response=response)
+            raise FlowError(
+                "invalid_response",
+                f"the 200 from {response.request.url} is no JSON object",
+                status=502,
+                response=response,
+            )
         return answer
 
     # -- talking to the PS -----------------------------------------------------------------
@@ -448,7 +477,10 @@ class AAuthFlow(httpx.Auth):
         """A token request: JSON body (content-type and content-digest covered), signed with the
         agent token, ``Prefer: wait`` (-11 "Deferred Responses")."""
         request = httpx.Request(
-            "POST", endpoint, json=body, headers={"Prefer": serialize_prefer_wait(self.agent.wait)},
+            "POST",
+            endpoint,
+            json=body,
+            headers={"Prefer": serialize_prefer_wait(self.agent.wait)},
             extensions={"timeout": _timeout(self.agent.wait)},
         )
         request.read()
@@ -463,7 +495,12 @@ class AAuthFlow(httpx.Auth):
         body = _json(response)
         value = body.get(member) if isinstance(body, dict) else None
         if not isinstance(value, str):
-            raise FlowError("invalid_response", f"the 200 from {response.request.url} has no {member}", status=502, response=response)
+            raise FlowError(
+                "invalid_response",
+                f"the 200 from {response.request.url} has no {member}",
+                status=502,
+                response=response,
+            )
         return value
 
     # -- deferred responses (-11 "Deferred Responses", wire §3.9, §5.6, §5.9) ----------------
@@ -490,7 +527,9 @@ class AAuthFlow(httpx.Auth):
                 if _held(response) < delay:
                     yield Pause(delay + backoff)
             poll = httpx.Request(
-                "GET", pending_url, headers={"Prefer": serialize_prefer_wait(self.agent.wait)},
+                "GET",
+                pending_url,
+                headers={"Prefer": serialize_prefer_wait(self.agent.wait)},
                 extensions={"timeout": _timeout(self.agent.wait)},
             )
             response = yield self._sign(poll, token)
@@ -504,7 +543,9 @@ class AAuthFlow(httpx.Auth):
         try:
             check_endpoint_url(requirement.url, dev=self.agent.dev)
         except AAuthError as exc:
-            raise FlowError("invalid_response", f"interaction url: {exc.detail}", status=502, response=response) from None
+            raise FlowError(
+                "invalid_response", f"interaction url: {exc.detail}", status=502, response=response
+            ) from None
         interaction = Interaction(requirement.url, requirement.code, pending_url, resource, scope)
         self.agent.last_interaction = interaction
         if self.agent.on_interaction is not None:
@@ -522,9 +563,15 @@ class AAuthFlow(httpx.Auth):
 
         claims = _claims(token, tokens.RESOURCE_TYP, fail)
         if presented == self.agent.agent_token:
-            raise fail("the resource challenged with a resource token although only the agent token was presented")
+            raise fail(
+                "the resource challenged with a resource token although only the agent token was presented"
+            )
         shown = tokens.decode_unverified(presented)
-        shown_ps = shown.payload.get("ps") if shown.header.get("typ") == tokens.AUTH_TYP else shown.payload.get("iss")
+        shown_ps = (
+            shown.payload.get("ps")
+            if shown.header.get("typ") == tokens.AUTH_TYP
+            else shown.payload.get("iss")
+        )
         expected = {
             "iss": resource,
             "agent_jkt": self.agent.jkt,
@@ -568,8 +615,9 @@ class AAuthFlow(httpx.Auth):
         pin ``iss`` to the server the agent asked, so keys are only fetched from it."""
         if not self.agent.verify_token_signatures:
             return
-        check = tokens.verify_token(token, typ=typ, resolver=self.agent.resolver, now=int(self.agent.clock()),
-                                    dev=self.agent.dev)
+        check = tokens.verify_token(
+            token, typ=typ, resolver=self.agent.resolver, now=int(self.agent.clock()), dev=self.agent.dev
+        )
         try:
             yield from _through_flow(check)
         except AAuthError as exc:
@@ -594,7 +642,9 @@ class AAuthFlow(httpx.Auth):
     def _sign(self, request, token: str):
         """Sign ``request`` in place with the agent's key, presenting ``token``
         (``Signature-Key: sig=jwt;jwt="…"``); a body gets ``content-digest`` covered."""
-        message = HttpMessage(request.method, str(request.url), list(request.headers.multi_items()), request.content)
+        message = HttpMessage(
+            request.method, str(request.url), list(request.headers.multi_items()), request.content
+        )
         for name in ("Signature-Input", "Signature"):  # a retry is signed afresh, not on top of the old one
             message.remove_header(name)
         sign_request(message, self.agent.key, jwt_key(token), created=int(self.agent.clock()))
@@ -734,7 +784,9 @@ def _requirement(response) -> Requirement | None:
     try:
         return parse_requirement(value)
     except HeaderError as exc:
-        raise FlowError("invalid_response", f"{response.request.url} sent a {exc.detail}", status=502, response=response) from None
+        raise FlowError(
+            "invalid_response", f"{response.request.url} sent a {exc.detail}", status=502, response=response
+        ) from None
 
 
 def _requires(response, requirement: str, *, statuses=(401,)) -> Requirement | None:
@@ -770,7 +822,11 @@ def _flow_error(response) -> FlowError:
             code = None
     if code is None:
         code = "server_error" if response.status_code >= 500 else "invalid_response"
-    detail = detail if isinstance(detail, str) else f"{response.request.method} {response.request.url} answered {response.status_code}"
+    detail = (
+        detail
+        if isinstance(detail, str)
+        else f"{response.request.method} {response.request.url} answered {response.status_code}"
+    )
     return FlowError(code, detail, status=response.status_code, response=response)
 
 
@@ -779,14 +835,21 @@ def _pending_url(response, responder: str) -> str:
     the responder's origin (wire §3.9, §7.7)."""
     location = response.headers.get("location")
     if not location:
-        raise FlowError("invalid_response", f"the 202 from {responder} has no Location", status=502, response=response)
+        raise FlowError(
+            "invalid_response", f"the 202 from {responder} has no Location", status=502, response=response
+        )
     try:
         url = response.request.url.join(location)
         same = origin_of(url) == responder
     except (httpx.InvalidURL, AAuthError):
         same = False
     if not same:
-        raise FlowError("invalid_response", f"the pending URL {location!r} is not on {responder}", status=502, response=response)
+        raise FlowError(
+            "invalid_response",
+            f"the pending URL {location!r} is not on {responder}",
+            status=502,
+            response=response,
+        )
     return str(url)
 
 

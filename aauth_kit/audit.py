@@ -37,7 +37,7 @@ PersonOf = Callable[[str, str], "str | None"]
 
 def at(ts: float) -> str:
     """A moment as the sentences show it: ``14:13 UTC``."""
-    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
     return f"{moment:%H:%M} UTC"
 
 
@@ -49,7 +49,7 @@ def name_of(identifier: str | None, names: Mapping[str, str] | None = None) -> s
     if names and identifier in names:
         return names[identifier]
     if identifier.startswith("aauth:") and "@" in identifier:
-        return f"the {identifier[len('aauth:'):].split('@', 1)[0]} agent"
+        return f"the {identifier[len('aauth:') :].split('@', 1)[0]} agent"
     host = urlsplit(identifier).hostname
     return host or identifier
 
@@ -88,7 +88,11 @@ class _Reader:
 
     def person(self, details: dict) -> str:
         sub, aud = details.get("sub"), details.get("aud")
-        found = self.person_of(sub, aud) if self.person_of and isinstance(sub, str) and isinstance(aud, str) else None
+        found = (
+            self.person_of(sub, aud)
+            if self.person_of and isinstance(sub, str) and isinstance(aud, str)
+            else None
+        )
         return found or "a person"
 
     def sentence(self, entry) -> str:
@@ -102,23 +106,29 @@ class _Reader:
             bound = f" for {actor}" if not actor.startswith(("http://", "https://")) else ""
             return f"The Agent Provider issued {self.name(subject)} its agent token{bound} at {when}."
         if action == "person_token_issued":
-            return (f"The Person Server let {self.name(actor)} act for {self.person(details)} "
-                    f"at {self.name(subject)} (a person token) at {when}.")
+            return (
+                f"The Person Server let {self.name(actor)} act for {self.person(details)} "
+                f"at {self.name(subject)} (a person token) at {when}."
+            )
         if action.startswith("auth_token_"):
             return self._auth_token(entry, action.removeprefix("auth_token_"), details, when)
         if action == "pending_expired":
             request = self.requests.get(subject)
             if request:
-                return (f"Nobody answered {self.name(request['agent'])}'s request to "
-                        f"{action_words(request['scope'], request['resource'], self.names)}; it expired at {when}.")
+                return (
+                    f"Nobody answered {self.name(request['agent'])}'s request to "
+                    f"{action_words(request['scope'], request['resource'], self.names)}; it expired at {when}."
+                )
             return f"Pending request {subject} expired unanswered at {when}."
         if action == "pending_cancelled":
             return f"{_cap(self.name(actor))} withdrew its request {details.get('pending_id', subject)} at {when}."
         if action == "consent_policy_changed":
             scopes = ", ".join(details.get("scopes") or []) or "none"
             prefixes = ", ".join(details.get("prefixes") or []) or "none"
-            return (f"{actor} changed the consent policy at {when}: the person is asked for the scopes "
-                    f"{scopes} and the prefixes {prefixes}.")
+            return (
+                f"{actor} changed the consent policy at {when}: the person is asked for the scopes "
+                f"{scopes} and the prefixes {prefixes}."
+            )
         if action.startswith(("person_token_", "agent_approval_")):
             return self._binding(action, actor, subject, details, when)
         return f"{actor}: {action.replace('_', ' ')} {subject} at {when}."
@@ -126,8 +136,11 @@ class _Reader:
     def _auth_token(self, entry, outcome: str, details: dict, when: str) -> str:
         actor, resource = entry.actor, entry.subject
         if outcome == "requested":
-            self.requests[details.get("pending_id")] = {"agent": actor, "resource": resource,
-                                                        "scope": details.get("scope")}
+            self.requests[details.get("pending_id")] = {
+                "agent": actor,
+                "resource": resource,
+                "scope": details.get("scope"),
+            }
             what = action_words(details.get("scope"), resource, self.names)
             return f"{_cap(self.name(actor))} asked for permission to {what} at {when}."
         if outcome in ("approved", "denied", "abandoned"):
@@ -145,10 +158,14 @@ class _Reader:
             person = self.person(details)
             approver = self.approved.pop((actor, resource, scope), None)
             if approver is not None:
-                return (f"The Person Server issued {self.name(actor)} an auth token to {what} "
-                        f"for {person}, as {approver} had approved, at {when}.")
-            return (f"The Person Server's policy let {self.name(actor)} {what} for {person} "
-                    f"without asking anyone, at {when}.")
+                return (
+                    f"The Person Server issued {self.name(actor)} an auth token to {what} "
+                    f"for {person}, as {approver} had approved, at {when}."
+                )
+            return (
+                f"The Person Server's policy let {self.name(actor)} {what} for {person} "
+                f"without asking anyone, at {when}."
+            )
         return f"{actor}: auth token {outcome} for {self.name(resource)} at {when}."
 
     def _binding(self, action: str, actor: str, subject: str, details: dict, when: str) -> str:
@@ -164,8 +181,9 @@ class _Reader:
         return f"{actor} {verb} {self.name(details.get('agent') or subject)}'s request at {when}."
 
 
-def sentences(entries: Iterable, *, person_of: PersonOf | None = None,
-              names: Mapping[str, str] | None = None) -> list[str]:
+def sentences(
+    entries: Iterable, *, person_of: PersonOf | None = None, names: Mapping[str, str] | None = None
+) -> list[str]:
     """One sentence per audit entry (``PSStore.audit_log()`` order, oldest first).
 
     ``person_of(sub, aud)`` names the person behind a pairwise subject (without it:
@@ -202,8 +220,14 @@ def who_decided(ps, token: str) -> str:
     """
     decoded = tokens.decode_unverified(token)
     typ, jti = decoded.header.get("typ"), decoded.payload.get("jti")
-    issued = next((e for e in ps.store.audit_log(100_000)
-                   if e.action.endswith("_token_issued") and _details(e).get("jti") == jti), None)
+    issued = next(
+        (
+            e
+            for e in ps.store.audit_log(100_000)
+            if e.action.endswith("_token_issued") and _details(e).get("jti") == jti
+        ),
+        None,
+    )
     if issued is None or decoded.payload.get("iss") != ps.identifier:
         return "not issued by this Person Server"
     if typ == tokens.AUTH_TYP:

@@ -100,11 +100,15 @@ def _key_named_by_signature_key(signature_key) -> tuple[Key, str | None]:
     if signature_key.scheme in ("jwt", "jkt-jwt"):
         from .tokens import confirmation_key
 
-        return confirmation_key(signature_key), "the JWT's own signature was not checked (its issuer's keys are not at hand)"
+        return confirmation_key(
+            signature_key
+        ), "the JWT's own signature was not checked (its issuer's keys are not at hand)"
     raise Unusable(f"scheme {signature_key.scheme} names a key this command cannot fetch offline; pass --key")
 
 
-def verify_message(message: HttpMessage, *, key: Key | None, label: str | None, now: int, window: int | None) -> tuple[str, str | None]:
+def verify_message(
+    message: HttpMessage, *, key: Key | None, label: str | None, now: int, window: int | None
+) -> tuple[str, str | None]:
     """Verify one request; return (label, note) or raise SignatureError."""
     if message.header("signature-key") is None:
         if key is None:
@@ -123,7 +127,9 @@ def verify_message(message: HttpMessage, *, key: Key | None, label: str | None, 
         accept_schemes=("jwt", "jwks_uri", "hwk", "jkt-jwt"),
         label=label,
     )
-    named, note = (None, None) if signature_key.scheme == "jwks_uri" else _key_named_by_signature_key(signature_key)
+    named, note = (
+        (None, None) if signature_key.scheme == "jwks_uri" else _key_named_by_signature_key(signature_key)
+    )
     if key is None:
         if named is None:
             raise Unusable("the jwks_uri scheme needs --key (this command does not fetch keys)")
@@ -158,7 +164,11 @@ def load_jwks(path: str) -> tuple[list[dict], bool]:
         doc = json.loads(_read(path))
     except (ValueError, RecursionError):
         raise Unusable(f"{path} is not JSON") from None
-    if isinstance(doc, dict) and isinstance(doc.get("keys"), list) and all(isinstance(k, dict) for k in doc["keys"]):
+    if (
+        isinstance(doc, dict)
+        and isinstance(doc.get("keys"), list)
+        and all(isinstance(k, dict) for k in doc["keys"])
+    ):
         keys, single_jwk = doc["keys"], False
     elif isinstance(doc, dict) and "kty" in doc:
         keys, single_jwk = [doc], True
@@ -228,8 +238,10 @@ def cmd_probe(args) -> int:
     from .runtime import Hosts, ServerStartError
 
     if args.agent_provider and not args.dev:
-        raise Unusable("--agent-provider serves the Agent Provider at http://127.0.0.1:PORT, "
-                       "a dev-mode identifier: add --dev (and run the resource in dev mode)")
+        raise Unusable(
+            "--agent-provider serves the Agent Provider at http://127.0.0.1:PORT, "
+            "a dev-mode identifier: add --dev (and run the resource in dev mode)"
+        )
     if not args.timeout > 0:
         raise Unusable("--timeout must be a positive number of seconds")
     hosts = agent_provider = None
@@ -240,8 +252,15 @@ def cmd_probe(args) -> int:
         if args.agent_provider:
             hosts = Hosts("socket")
             agent_provider = probe.AgentProvider.on_loopback(hosts, port=args.ap_port)
-        report = probe.probe(url, method=args.method, body=body, dev=args.dev, agent_provider=agent_provider,
-                             timeout=args.timeout, checks=checks)
+        report = probe.probe(
+            url,
+            method=args.method,
+            body=body,
+            dev=args.dev,
+            agent_provider=agent_provider,
+            timeout=args.timeout,
+            checks=checks,
+        )
     except (probe.ProbeError, ServerStartError) as exc:
         raise Unusable(str(exc)) from None
     finally:
@@ -255,19 +274,27 @@ def cmd_probe(args) -> int:
 
 # -- entry point -------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aauth-kit", description="AAuth (Agent Auth) teaching kit and reference tools.")
+    parser = argparse.ArgumentParser(
+        prog="aauth-kit", description="AAuth (Agent Auth) teaching kit and reference tools."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("sign-http", help="sign a raw HTTP/1.1 request (RFC 9421, AAuth profile)")
     s.add_argument("file", help="raw request file, or - for standard input")
     s.add_argument("--key", required=True, help="private key: JWK (JSON) or PEM file")
     s.add_argument("--label", default="sig")
-    s.add_argument("--components", help="component identifiers as in Signature-Input, e.g. '\"@method\" \"@path\"'")
+    s.add_argument(
+        "--components", help='component identifiers as in Signature-Input, e.g. \'"@method" "@path"\''
+    )
     s.add_argument("--created", type=int, help="created parameter (default: now)")
     s.add_argument("--expires", type=int)
     s.add_argument("--keyid")
-    s.add_argument("--signature-key", default="hwk", help="none | hwk | jwt:TOKEN | jwks_uri:ID,DWK,KID (default hwk)")
-    s.add_argument("--scheme", default="https", help="scheme for @target-uri when the request line is origin-form")
+    s.add_argument(
+        "--signature-key", default="hwk", help="none | hwk | jwt:TOKEN | jwks_uri:ID,DWK,KID (default hwk)"
+    )
+    s.add_argument(
+        "--scheme", default="https", help="scheme for @target-uri when the request line is origin-form"
+    )
     s.set_defaults(run=cmd_sign_http)
 
     v = sub.add_parser("verify-http", help="verify the signature of a raw HTTP/1.1 request")
@@ -275,7 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--key", help="public key: JWK (JSON) or PEM file (default: the key Signature-Key names)")
     v.add_argument("--label", help="signature label (default: the first one present)")
     v.add_argument("--now", type=int, help="pin the clock (Unix seconds)")
-    v.add_argument("--window", type=int, help="accepted age of created, seconds (default 60 with Signature-Key, none without)")
+    v.add_argument(
+        "--window",
+        type=int,
+        help="accepted age of created, seconds (default 60 with Signature-Key, none without)",
+    )
     v.add_argument("--scheme", default="https")
     v.set_defaults(run=cmd_verify_http)
 
@@ -283,22 +314,38 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("token", help="the compact JWT, or - for standard input")
     d.add_argument("--jwks", help="issuer keys: a JWKS or a single JWK (JSON file); verifies the token")
     d.add_argument("--now", type=int, help="pin the clock (Unix seconds) for relative times and verification")
-    d.add_argument("--dev", action="store_true", help="dev mode: accept http://127.0.0.1:PORT and http://localhost:PORT issuers")
+    d.add_argument(
+        "--dev",
+        action="store_true",
+        help="dev mode: accept http://127.0.0.1:PORT and http://localhost:PORT issuers",
+    )
     d.set_defaults(run=cmd_decode)
 
-    pr = sub.add_parser("probe", help="check YOUR resource against draft -11 \"Verification (Server)\" error rules",
-                        description="Send deliberately wrong (and well-formed) AAuth-signed requests to URL and "
-                        "report, per check, what the draft requires, what came back and PASS / FAIL / INFO. "
-                        "Exit 0 when every required check passes, 1 when one fails, 2 when the probe cannot run.")
+    pr = sub.add_parser(
+        "probe",
+        help='check YOUR resource against draft -11 "Verification (Server)" error rules',
+        description="Send deliberately wrong (and well-formed) AAuth-signed requests to URL and "
+        "report, per check, what the draft requires, what came back and PASS / FAIL / INFO. "
+        "Exit 0 when every required check passes, 1 when one fails, 2 when the probe cannot run.",
+    )
     pr.add_argument("url", help="the protected resource URL, e.g. https://resource.example/api")
     pr.add_argument("--method", default="GET", help="request method (default GET)")
     pr.add_argument("--body", help="JSON request body, sent as application/json")
-    pr.add_argument("--dev", action="store_true", help="dev mode: allow http://127.0.0.1:PORT and http://localhost:PORT targets")
-    pr.add_argument("--agent-provider", action="store_true",
-                    help="also serve the kit's Agent Provider at http://127.0.0.1:PORT (needs --dev) for the checks "
-                    "that need an agent token the resource trusts")
+    pr.add_argument(
+        "--dev",
+        action="store_true",
+        help="dev mode: allow http://127.0.0.1:PORT and http://localhost:PORT targets",
+    )
+    pr.add_argument(
+        "--agent-provider",
+        action="store_true",
+        help="also serve the kit's Agent Provider at http://127.0.0.1:PORT (needs --dev) for the checks "
+        "that need an agent token the resource trusts",
+    )
     pr.add_argument("--ap-port", type=int, default=0, help="the Agent Provider's port (default: a free one)")
-    pr.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)")
+    pr.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)"
+    )
     pr.add_argument("--check", action="append", metavar="ID", help="run only this check (repeatable)")
     pr.add_argument("--json", action="store_true", help="print the report as JSON")
     pr.set_defaults(run=cmd_probe)
@@ -314,7 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     decision = m.add_mutually_exclusive_group()
     decision.add_argument("--approve", action="store_true", help="approve the consent request automatically")
     decision.add_argument("--deny", action="store_true", help="deny the consent request automatically")
-    m.add_argument("--prompt", default="Optimize laptop supply chain", help='the job prompt (say "market" for the call chain)')
+    m.add_argument(
+        "--prompt",
+        default="Optimize laptop supply chain",
+        help='the job prompt (say "market" for the call chain)',
+    )
     m.set_defaults(run=serve.demo)
     return parser
 

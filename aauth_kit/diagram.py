@@ -267,7 +267,9 @@ class SequenceDiagram:
                     raise UsageError(f"a sequence diagram draws Exchange objects, not {type(item).__name__}")
         if highlight is not None and (isinstance(highlight, bool) or not isinstance(highlight, int)):
             raise UsageError(f"highlight is a step number, not {highlight!r}")
-        if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 2 * MARGIN + 40):
+        if width is not None and (
+            isinstance(width, bool) or not isinstance(width, int) or width < 2 * MARGIN + 40
+        ):
             raise UsageError(f"width must be an integer of at least {2 * MARGIN + 40} pixels, not {width!r}")
         self.given_parties = [str(p) for p in parties or []]
         self.highlight = highlight
@@ -295,17 +297,19 @@ class SequenceDiagram:
             tooltip = f"{exchange.index + 1}. {exchange.request.method} {exchange.request.target_uri}"
             if answered:
                 tooltip += f" → {response}"
-            steps.append(Step(
-                number=exchange.index + 1,
-                source=exchange.source,
-                target=exchange.target,
-                request=request,
-                response=response,
-                answered=answered,
-                failed=answered and _failed(exchange.response),
-                tooltip=_clip(tooltip, 300),
-                note=_clip(exchange.note or "", MAX_LABEL * 2),
-            ))
+            steps.append(
+                Step(
+                    number=exchange.index + 1,
+                    source=exchange.source,
+                    target=exchange.target,
+                    request=request,
+                    response=response,
+                    answered=answered,
+                    failed=answered and _failed(exchange.response),
+                    tooltip=_clip(tooltip, 300),
+                    note=_clip(exchange.note or "", MAX_LABEL * 2),
+                )
+            )
         return steps
 
     def current(self, steps: list[Step]) -> int | None:
@@ -336,9 +340,20 @@ class SequenceDiagram:
         body: list[str] = []
         y = MARGIN
         if self.title:
-            body.append(_element("text", {"class": "title", "x": MARGIN, "y": y + 16, "font-size": 14,
-                                          "font-weight": "bold", "fill": INK},
-                                 _fit(self.title, width - 2 * MARGIN, 8.4)))
+            body.append(
+                _element(
+                    "text",
+                    {
+                        "class": "title",
+                        "x": MARGIN,
+                        "y": y + 16,
+                        "font-size": 14,
+                        "font-weight": "bold",
+                        "fill": INK,
+                    },
+                    _fit(self.title, width - 2 * MARGIN, 8.4),
+                )
+            )
             y += TITLE_H
         head_top = y
         if parties:
@@ -349,86 +364,241 @@ class SequenceDiagram:
             rows.append((step, y, height))
             y += height
         if not steps:
-            body.append(_element("text", {"class": "placeholder", "x": width / 2, "y": y + 22,
-                                          "text-anchor": "middle", "fill": MUTED}, "No exchanges yet."))
+            body.append(
+                _element(
+                    "text",
+                    {
+                        "class": "placeholder",
+                        "x": width / 2,
+                        "y": y + 22,
+                        "text-anchor": "middle",
+                        "fill": MUTED,
+                    },
+                    "No exchanges yet.",
+                )
+            )
             y += 40
         bottom = y + 6
         for party in parties:
-            body.append(_element("line", {"class": "lifeline", "data-party": party, "x1": x(party),
-                                          "y1": head_top + HEAD_H, "x2": x(party), "y2": bottom,
-                                          "stroke": RULE, "stroke-width": 1.5}))
+            body.append(
+                _element(
+                    "line",
+                    {
+                        "class": "lifeline",
+                        "data-party": party,
+                        "x1": x(party),
+                        "y1": head_top + HEAD_H,
+                        "x2": x(party),
+                        "y2": bottom,
+                        "stroke": RULE,
+                        "stroke-width": 1.5,
+                    },
+                )
+            )
         for party in parties:
             name = _fit(party, gap - 36, CHAR_W)
             box = min(gap - 12, _text_width(name, CHAR_W) + 24)
             body += [
                 '<g class="party">',
-                _element("rect", {"x": x(party) - box / 2, "y": head_top, "width": box, "height": HEAD_H,
-                                  "rx": 6, "fill": BOX, "stroke": MUTED}),
-                _element("text", {"x": x(party), "y": head_top + 19, "text-anchor": "middle",
-                                  "font-weight": "bold", "fill": INK}, name),
+                _element(
+                    "rect",
+                    {
+                        "x": x(party) - box / 2,
+                        "y": head_top,
+                        "width": box,
+                        "height": HEAD_H,
+                        "rx": 6,
+                        "fill": BOX,
+                        "stroke": MUTED,
+                    },
+                ),
+                _element(
+                    "text",
+                    {
+                        "x": x(party),
+                        "y": head_top + 19,
+                        "text-anchor": "middle",
+                        "font-weight": "bold",
+                        "fill": INK,
+                    },
+                    name,
+                ),
                 "</g>",
             ]
         for step, top, height in rows:
-            body += self._svg_step(step, x(step.source), x(step.target), top, height, gap, width,
-                                   step.number == current)
-        head = _element("svg", {
-            "xmlns": "http://www.w3.org/2000/svg", "class": "aauth-sequence", "width": width,
-            "height": bottom + MARGIN, "viewBox": f"0 0 {_num(width)} {_num(bottom + MARGIN)}",
-            "style": "max-width: 100%; height: auto", "role": "img",
-            "aria-label": self.title or "AAuth sequence diagram",
-            "font-family": FONT, "font-size": 12,
-        }, open_tag=True)
-        return "\n".join([
-            head,
-            _element("title", {}, _clean(self.title or "AAuth sequence diagram")),
-            _element("rect", {"class": "background", "width": "100%", "height": "100%", "rx": 8, "fill": PAPER}),
-            *body,
-            "</svg>",
-        ]) + "\n"
+            body += self._svg_step(
+                step, x(step.source), x(step.target), top, height, gap, width, step.number == current
+            )
+        head = _element(
+            "svg",
+            {
+                "xmlns": "http://www.w3.org/2000/svg",
+                "class": "aauth-sequence",
+                "width": width,
+                "height": bottom + MARGIN,
+                "viewBox": f"0 0 {_num(width)} {_num(bottom + MARGIN)}",
+                "style": "max-width: 100%; height: auto",
+                "role": "img",
+                "aria-label": self.title or "AAuth sequence diagram",
+                "font-family": FONT,
+                "font-size": 12,
+            },
+            open_tag=True,
+        )
+        return (
+            "\n".join(
+                [
+                    head,
+                    _element("title", {}, _clean(self.title or "AAuth sequence diagram")),
+                    _element(
+                        "rect",
+                        {"class": "background", "width": "100%", "height": "100%", "rx": 8, "fill": PAPER},
+                    ),
+                    *body,
+                    "</svg>",
+                ]
+            )
+            + "\n"
+        )
 
-    def _svg_step(self, step: Step, xs: float, xt: float, top: float, height: float, gap: float,
-                  width: float, current: bool) -> list[str]:
+    def _svg_step(
+        self,
+        step: Step,
+        xs: float,
+        xt: float,
+        top: float,
+        height: float,
+        gap: float,
+        width: float,
+        current: bool,
+    ) -> list[str]:
         ink = ACCENT if current else INK
         weight = "bold" if current else None
         y_req, y_resp = top + 24, top + 50
-        out = [_element("g", {"class": "step current" if current else "step", "data-step": step.number,
-                              "aria-current": "step" if current else None}, open_tag=True),
-               _element("title", {}, step.tooltip)]
+        out = [
+            _element(
+                "g",
+                {
+                    "class": "step current" if current else "step",
+                    "data-step": step.number,
+                    "aria-current": "step" if current else None,
+                },
+                open_tag=True,
+            ),
+            _element("title", {}, step.tooltip),
+        ]
         if current:
-            out.append(_element("rect", {"class": "highlight", "x": MARGIN / 2, "y": top + 2,
-                                         "width": width - MARGIN, "height": height - 4, "rx": 6,
-                                         "fill": ACCENT_BAND, "stroke": ACCENT}))
+            out.append(
+                _element(
+                    "rect",
+                    {
+                        "class": "highlight",
+                        "x": MARGIN / 2,
+                        "y": top + 2,
+                        "width": width - MARGIN,
+                        "height": height - 4,
+                        "rx": 6,
+                        "fill": ACCENT_BAND,
+                        "stroke": ACCENT,
+                    },
+                )
+            )
         if xs == xt:  # a call to itself: a loop to the right, labels beside it
             direction, room, anchor, label_x = 1, gap - LOOP - 24, "start", xs + LOOP + 8
-            out += _arrow("request", f"M {_num(xs)} {_num(y_req - 6)} H {_num(xs + LOOP)} V {_num(y_req + 6)} "
-                          f"H {_num(xs)}", xs, y_req + 6, -1, ink)
+            out += _arrow(
+                "request",
+                f"M {_num(xs)} {_num(y_req - 6)} H {_num(xs + LOOP)} V {_num(y_req + 6)} H {_num(xs)}",
+                xs,
+                y_req + 6,
+                -1,
+                ink,
+            )
             if step.answered:
-                out += _arrow("response", f"M {_num(xs)} {_num(y_resp - 6)} H {_num(xs + LOOP)} "
-                              f"V {_num(y_resp + 6)} H {_num(xs)}", xs, y_resp + 6, -1, ink)
+                out += _arrow(
+                    "response",
+                    f"M {_num(xs)} {_num(y_resp - 6)} H {_num(xs + LOOP)} V {_num(y_resp + 6)} H {_num(xs)}",
+                    xs,
+                    y_resp + 6,
+                    -1,
+                    ink,
+                )
         else:
             direction = 1 if xt > xs else -1
             room, anchor = abs(xt - xs) - BADGE_PAD - END_PAD, "middle"
             label_x = (xs + direction * BADGE_PAD + xt - direction * END_PAD) / 2
             out += _arrow("request", f"M {_num(xs)} {_num(y_req)} H {_num(xt)}", xt, y_req, direction, ink)
             if step.answered:
-                out += _arrow("response", f"M {_num(xt)} {_num(y_resp)} H {_num(xs)}", xs, y_resp, -direction, ink)
+                out += _arrow(
+                    "response", f"M {_num(xt)} {_num(y_resp)} H {_num(xs)}", xs, y_resp, -direction, ink
+                )
         badge_x = xs + direction * 13 if xs != xt else xs - 13
         out += [
-            _element("circle", {"class": "badge", "cx": badge_x, "cy": y_req - 11, "r": 8,
-                                "fill": ACCENT if current else MUTED}),
-            _element("text", {"class": "step-number", "x": badge_x, "y": y_req - 7, "text-anchor": "middle",
-                              "font-size": 10, "font-weight": "bold", "fill": PAPER}, str(step.number)),
-            _element("text", {"class": "label request", "x": label_x, "y": y_req - 6, "text-anchor": anchor,
-                              "fill": ink, "font-weight": weight}, _fit(step.request, room, CHAR_W)),
+            _element(
+                "circle",
+                {
+                    "class": "badge",
+                    "cx": badge_x,
+                    "cy": y_req - 11,
+                    "r": 8,
+                    "fill": ACCENT if current else MUTED,
+                },
+            ),
+            _element(
+                "text",
+                {
+                    "class": "step-number",
+                    "x": badge_x,
+                    "y": y_req - 7,
+                    "text-anchor": "middle",
+                    "font-size": 10,
+                    "font-weight": "bold",
+                    "fill": PAPER,
+                },
+                str(step.number),
+            ),
+            _element(
+                "text",
+                {
+                    "class": "label request",
+                    "x": label_x,
+                    "y": y_req - 6,
+                    "text-anchor": anchor,
+                    "fill": ink,
+                    "font-weight": weight,
+                },
+                _fit(step.request, room, CHAR_W),
+            ),
         ]
         if step.answered:
-            out.append(_element("text", {"class": "label response", "x": label_x, "y": y_resp - 6,
-                                         "text-anchor": anchor, "fill": ERROR if step.failed else ink,
-                                         "font-weight": weight}, _fit(step.response, room, CHAR_W)))
+            out.append(
+                _element(
+                    "text",
+                    {
+                        "class": "label response",
+                        "x": label_x,
+                        "y": y_resp - 6,
+                        "text-anchor": anchor,
+                        "fill": ERROR if step.failed else ink,
+                        "font-weight": weight,
+                    },
+                    _fit(step.response, room, CHAR_W),
+                )
+            )
         if step.note:
-            out.append(_element("text", {"class": "note", "x": label_x, "y": y_resp + 18, "text-anchor": anchor,
-                                         "font-style": "italic", "fill": MUTED},
-                                _fit(step.note, max(room, width / 2), CHAR_W)))
+            out.append(
+                _element(
+                    "text",
+                    {
+                        "class": "note",
+                        "x": label_x,
+                        "y": y_resp + 18,
+                        "text-anchor": anchor,
+                        "font-style": "italic",
+                        "fill": MUTED,
+                    },
+                    _fit(step.note, max(room, width / 2), CHAR_W),
+                )
+            )
         out.append("</g>")
         return out
 
@@ -508,11 +678,22 @@ def _fit(text: str, room: float, unit: float) -> str:
 
 def _arrow(kind: str, path: str, tip_x: float, tip_y: float, direction: int, ink: str) -> list[str]:
     """A solid request or dashed response arrow; the head is a polygon (no marker ids)."""
-    head = f"{_num(tip_x)},{_num(tip_y)} {_num(tip_x - direction * 9)},{_num(tip_y - 4.5)} " \
-           f"{_num(tip_x - direction * 9)},{_num(tip_y + 4.5)}"
+    head = (
+        f"{_num(tip_x)},{_num(tip_y)} {_num(tip_x - direction * 9)},{_num(tip_y - 4.5)} "
+        f"{_num(tip_x - direction * 9)},{_num(tip_y + 4.5)}"
+    )
     return [
-        _element("path", {"class": f"arrow {kind}", "d": path, "fill": "none", "stroke": ink, "stroke-width": 1.5,
-                          "stroke-dasharray": "6 4" if kind == "response" else None}),
+        _element(
+            "path",
+            {
+                "class": f"arrow {kind}",
+                "d": path,
+                "fill": "none",
+                "stroke": ink,
+                "stroke-width": 1.5,
+                "stroke-dasharray": "6 4" if kind == "response" else None,
+            },
+        ),
         _element("polygon", {"class": "arrowhead", "points": head, "fill": ink}),
     ]
 

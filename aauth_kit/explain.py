@@ -53,7 +53,9 @@ HEADER_EXPLANATIONS = {
     "crit": "critical extensions: the kit understands none, so verification fails",
     "jwk": "the signing key itself (jkt-jwt, Signature Keys -09 §3.5)",
 }
-_PERSON_SUB = "subject: the person, as a pairwise identifier the PS directs at this audience; identity is (iss, sub)"
+_PERSON_SUB = (
+    "subject: the person, as a pairwise identifier the PS directs at this audience; identity is (iss, sub)"
+)
 #: Claim explanations; a dict value is keyed by token type (None: any other type).
 CLAIM_EXPLANATIONS = {
     "iss": "issuer",
@@ -145,7 +147,7 @@ def duration_in_words(seconds: int) -> str:
 def utc(value: int) -> str:
     """``1770000000 = 2026-02-02 02:40:00 UTC``."""
     try:
-        moment = datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+        moment = datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
     except (OverflowError, OSError, ValueError):
         return f"{value} (out of the range of dates)"
     return f"{value} = {moment:%Y-%m-%d %H:%M:%S} UTC"
@@ -156,7 +158,13 @@ def time_in_words(value, now: int) -> str:
     if not isinstance(value, int) or isinstance(value, bool):
         return f"{show(value)} (not an integer NumericDate)"
     delta = value - now
-    relative = "now" if delta == 0 else f"in {duration_in_words(delta)}" if delta > 0 else f"{duration_in_words(delta)} ago"
+    relative = (
+        "now"
+        if delta == 0
+        else f"in {duration_in_words(delta)}"
+        if delta > 0
+        else f"{duration_in_words(delta)} ago"
+    )
     return f"{utc(value)} ({relative})"
 
 
@@ -251,7 +259,11 @@ def explain_claim(typ: str | None, name: str, value, payload: dict, now: int) ->
         text = text.format(iss=payload["iss"], dwk=value)
     if name in tokens.FORBIDDEN_CLAIMS.get(typ, ()):
         text += f" (an {typ} must not contain it)"
-    elif typ in tokens.TYPES and name in CLAIM_EXPLANATIONS and name not in tokens.REQUIRED_CLAIMS[typ] + tokens.OPTIONAL_CLAIMS[typ]:
+    elif (
+        typ in tokens.TYPES
+        and name in CLAIM_EXPLANATIONS
+        and name not in tokens.REQUIRED_CLAIMS[typ] + tokens.OPTIONAL_CLAIMS[typ]
+    ):
         text += f" (not defined for an {typ}; ignored)"
     if name in TIME_CLAIMS:
         return Explained(name, time_in_words(value, now), text)

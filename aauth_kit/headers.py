@@ -23,7 +23,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -445,7 +445,9 @@ def serialize_prefer_wait(seconds: int) -> str:
 
 
 # -- Retry-After (RFC 9110 §10.2.3) -------------------------------------------------------
-def parse_retry_after(value: str | None, *, now: float | None = None, default: int = DEFAULT_RETRY_AFTER) -> int:
+def parse_retry_after(
+    value: str | None, *, now: float | None = None, default: int = DEFAULT_RETRY_AFTER
+) -> int:
     """Seconds to wait before polling again.
 
     Integer seconds or an HTTP-date (any of RFC 9110 §5.6.7's three formats), the
@@ -462,6 +464,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None, default: i
     except (ValueError, TypeError, IndexError, OverflowError):
         raise HeaderError("Retry-After", f"{text!r} is neither seconds nor an HTTP-date") from None
     if date.tzinfo is None:  # asctime and "-0000" dates carry no zone; HTTP-dates are GMT
-        date = date.replace(tzinfo=timezone.utc)
+        date = date.replace(tzinfo=UTC)
     now = time.time() if now is None else now
     return max(0, min(math.ceil(date.timestamp() - now), _MAX_DELTA_SECONDS))

@@ -75,7 +75,9 @@ def parse_components(text: str) -> list[http_sfv.Item]:
     inner = _parse_sf(http_sfv.InnerList, f"({text.strip()})", "component list")
     for item in inner:
         if not isinstance(item.value, str):
-            raise SignatureError("invalid_signature", f"component identifiers are strings, got {item.value!r}")
+            raise SignatureError(
+                "invalid_signature", f"component identifiers are strings, got {item.value!r}"
+            )
     return list(inner)
 
 
@@ -174,7 +176,9 @@ def _field_value(name: str, params, lines: list[str]) -> str:
     return combined
 
 
-def component_value(message: HttpMessage, item: http_sfv.Item, *, fields: dict[str, list[str]] | None = None) -> str:
+def component_value(
+    message: HttpMessage, item: http_sfv.Item, *, fields: dict[str, list[str]] | None = None
+) -> str:
     """The value of one covered component (§2.1 header fields, §2.2 derived components).
 
     ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
@@ -229,8 +233,13 @@ class Covered:
     @classmethod
     def of(cls, items) -> Covered:
         identifiers = tuple(structured.item_text(item) for item in items)
-        plain = tuple(not item.params and not item.value.startswith("@") and item.value == item.value.lower()
-                      and bool(item.value) for item in items)
+        plain = tuple(
+            not item.params
+            and not item.value.startswith("@")
+            and item.value == item.value.lower()
+            and bool(item.value)
+            for item in items
+        )
         repeated = next((i for n, i in enumerate(identifiers) if i in identifiers[:n]), None)
         return cls(tuple(items), identifiers, f"({' '.join(identifiers)})", plain, repeated)
 
@@ -247,8 +256,12 @@ def signature_base(message: HttpMessage, params: http_sfv.InnerList) -> str:
     return _signature_base(message, covered, covered.text + structured.params_text(params.params))
 
 
-def _signature_base(message: HttpMessage, covered: Covered, signature_params_text: str,
-                    fields: dict[str, list[str]] | None = None) -> str:
+def _signature_base(
+    message: HttpMessage,
+    covered: Covered,
+    signature_params_text: str,
+    fields: dict[str, list[str]] | None = None,
+) -> str:
     if covered.repeated is not None:
         raise SignatureError("invalid_input", f"component {covered.repeated} is covered twice")
     lines = []
@@ -286,10 +299,14 @@ def check_content_digest(value: str | None, body: bytes) -> None:
     digests = _parse_sf(http_sfv.Dictionary, value, "Content-Digest")
     known = [alg for alg in digests if alg in DIGEST_ALGS]
     if not known:
-        raise SignatureError("invalid_signature", f"Content-Digest has no supported algorithm ({', '.join(DIGEST_ALGS)})")
+        raise SignatureError(
+            "invalid_signature", f"Content-Digest has no supported algorithm ({', '.join(DIGEST_ALGS)})"
+        )
     for alg in known:
         claimed = digests[alg].value
-        if not isinstance(claimed, bytes) or not hmac.compare_digest(claimed, DIGEST_ALGS[alg](body).digest()):
+        if not isinstance(claimed, bytes) or not hmac.compare_digest(
+            claimed, DIGEST_ALGS[alg](body).digest()
+        ):
             raise SignatureError("invalid_signature", f"Content-Digest {alg} does not match the body")
 
 
@@ -334,7 +351,9 @@ def sign(
     base = _signature_base(message, covered, inner_text)
     raw = key.sign(base.encode())
     signature_input = structured.member_text(label, inner_text)
-    return Signed(label, base, raw, signature_input, structured.member_text(label, structured.byteseq_text(raw)))
+    return Signed(
+        label, base, raw, signature_input, structured.member_text(label, structured.byteseq_text(raw))
+    )
 
 
 def attach(message: HttpMessage, signed: Signed) -> None:
@@ -377,7 +396,9 @@ def signature_labels(message: HttpMessage) -> list[str]:
 
 def _signature_dictionaries(si_value: str | None, sig_value: str | None):
     if si_value is None or sig_value is None:
-        missing = " and ".join(n for n, v in (("Signature-Input", si_value), ("Signature", sig_value)) if v is None)
+        missing = " and ".join(
+            n for n, v in (("Signature-Input", si_value), ("Signature", sig_value)) if v is None
+        )
         raise SignatureError("invalid_signature", f"the request has no {missing} header")
     return (
         _parse_sf(http_sfv.Dictionary, si_value, "Signature-Input", repeated=True),
@@ -385,8 +406,9 @@ def _signature_dictionaries(si_value: str | None, sig_value: str | None):
     )
 
 
-def read_signature(message: HttpMessage, label: str | None = None, *,
-                   fields: dict[str, list[str]] | None = None) -> SignatureInput:
+def read_signature(
+    message: HttpMessage, label: str | None = None, *, fields: dict[str, list[str]] | None = None
+) -> SignatureInput:
     """Select and parse one signature; without ``label`` the first one present in both headers.
 
     ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
@@ -397,10 +419,14 @@ def read_signature(message: HttpMessage, label: str | None = None, *,
     labels = [name for name in si.data if name in sig.data]
     if label is None:
         if not labels:
-            raise SignatureError("invalid_signature", "no label appears in both Signature-Input and Signature")
+            raise SignatureError(
+                "invalid_signature", "no label appears in both Signature-Input and Signature"
+            )
         label = labels[0]
     if label not in si.data or label not in sig.data:
-        raise SignatureError("invalid_signature", f"label {label!r} is not in both Signature-Input and Signature")
+        raise SignatureError(
+            "invalid_signature", f"label {label!r} is not in both Signature-Input and Signature"
+        )
     params, value = si.data[label], sig.data[label]
     if not isinstance(params, http_sfv.InnerList):
         raise SignatureError("invalid_signature", f"Signature-Input member {label!r} is not an inner list")
@@ -417,7 +443,9 @@ def _signature_input_member(si_value: str, label: str) -> Covered:
         if not isinstance(item.value, str):
             raise SignatureError("invalid_signature", f"component identifier {item.value!r} is not a string")
     for name in ("created", "expires"):
-        if name in params.params and (not isinstance(params.params[name], int) or isinstance(params.params[name], bool)):
+        if name in params.params and (
+            not isinstance(params.params[name], int) or isinstance(params.params[name], bool)
+        ):
             raise SignatureError("invalid_signature", f"{name} must be an integer")
     return Covered.of(params.data)
 
@@ -435,13 +463,18 @@ def check_times(sig: SignatureInput, now: int, window: int | None, *, require_cr
         raise SignatureError("invalid_signature", f"the signature expired {now - expires} s ago")
     if created is not None and window is not None:
         if now - created > window:
-            raise SignatureError("invalid_signature", f"created is {now - created} s old; the window is {window} s")
+            raise SignatureError(
+                "invalid_signature", f"created is {now - created} s old; the window is {window} s"
+            )
         if created - now > window:
-            raise SignatureError("clock_skew", f"created is {created - now} s in the future; the window is {window} s")
+            raise SignatureError(
+                "clock_skew", f"created is {created - now} s in the future; the window is {window} s"
+            )
 
 
-def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key, *,
-                     fields: dict[str, list[str]] | None = None) -> str:
+def verify_signature(
+    message: HttpMessage, sig: SignatureInput, key: Key, *, fields: dict[str, list[str]] | None = None
+) -> str:
     """Rebuild the base, check covered digests and verify the bytes with ``key`` (§3.2).
 
     Returns the signature base.  A present ``alg`` must fit the key.  ``fields`` is
@@ -450,11 +483,16 @@ def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key, *,
     fields = field_lines(message) if fields is None else fields
     alg = sig.param("alg")
     if alg is not None and HTTP_SIG_ALGS.get(alg) != key.alg:
-        raise SignatureError("unsupported_algorithm" if alg not in HTTP_SIG_ALGS else "invalid_signature",
-                             f"alg {alg!r} does not fit the {key.alg} key", accept_algs=[key.alg])
+        raise SignatureError(
+            "unsupported_algorithm" if alg not in HTTP_SIG_ALGS else "invalid_signature",
+            f"alg {alg!r} does not fit the {key.alg} key",
+            accept_algs=[key.alg],
+        )
     try:
         covered = sig.covered or Covered.of(sig.params.data)
-        base = _signature_base(message, covered, covered.text + structured.params_text(sig.params.params), fields)
+        base = _signature_base(
+            message, covered, covered.text + structured.params_text(sig.params.params), fields
+        )
     except UsageError as exc:  # the signer covered a component the kit cannot rebuild
         raise SignatureError("invalid_input", str(exc)) from None
     if "content-digest" in sig.component_names:
@@ -467,4 +505,3 @@ def verify_signature(message: HttpMessage, sig: SignatureInput, key: Key, *,
 def keyid_names(keyid: str, key: Key) -> bool:
     """Whether a ``keyid`` parameter names ``key``: its ``kid`` or its RFC 7638 thumbprint."""
     return keyid in {key.kid, key.thumbprint()}
-

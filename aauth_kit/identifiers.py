@@ -58,7 +58,9 @@ def check_host(host: str) -> str:
         raise _invalid("a host", host, "longer than 253 characters")
     for label in host.split("."):
         if not _LABEL.fullmatch(label):
-            raise _invalid("a host", host, f"label {label!r} is not a lowercase LDH label (use A-labels for IDNs)")
+            raise _invalid(
+                "a host", host, f"label {label!r} is not a lowercase LDH label (use A-labels for IDNs)"
+            )
         if label.startswith("xn--") and not _is_a_label(label):
             raise _invalid("a host", host, f"{label!r} is not a valid A-label")
     return host
@@ -71,14 +73,22 @@ def check_server_identifier(value, *, dev: bool = False) -> str:
     if not isinstance(value, str):
         raise _invalid(what, value, "not a string")
     if dev and value.startswith("http://"):
-        host, sep, port = value[len("http://"):].partition(":")
+        host, sep, port = value[len("http://") :].partition(":")
         if host in _DEV_HOSTS and sep and _PORT.fullmatch(port) and int(port) <= 65535:
             return value
-        raise _invalid(what, value, "dev mode allows http only as http://127.0.0.1:PORT or http://localhost:PORT")
+        raise _invalid(
+            what, value, "dev mode allows http only as http://127.0.0.1:PORT or http://localhost:PORT"
+        )
     if not value.startswith("https://"):
         raise _invalid(what, value, "the scheme must be https")
-    host = value[len("https://"):]
-    for char, part in (("@", "userinfo"), (":", "a port"), ("/", "a path"), ("?", "a query"), ("#", "a fragment")):
+    host = value[len("https://") :]
+    for char, part in (
+        ("@", "userinfo"),
+        (":", "a port"),
+        ("/", "a path"),
+        ("?", "a query"),
+        ("#", "a fragment"),
+    ):
         if char in host:
             raise _invalid(what, value, f"it has {part} (only https:// plus a host is allowed)")
     try:
@@ -93,7 +103,7 @@ def parse_agent_identifier(value) -> tuple[str, str]:
     what = "an agent identifier"
     if not isinstance(value, str) or not value.startswith(AGENT_SCHEME):
         raise _invalid(what, value, "it must start with 'aauth:'")
-    local, sep, domain = value[len(AGENT_SCHEME):].rpartition("@")
+    local, sep, domain = value[len(AGENT_SCHEME) :].rpartition("@")
     if not sep:
         raise _invalid(what, value, "no '@domain'")
     if not _LOCAL.fullmatch(local):
@@ -101,7 +111,9 @@ def parse_agent_identifier(value) -> tuple[str, str]:
     if "+" in local:
         parent, _, discriminator = local.partition("+")
         if not parent or not discriminator or "+" in discriminator:
-            raise _invalid(what, value, "'+' may appear once, between a parent local part and a discriminator")
+            raise _invalid(
+                what, value, "'+' may appear once, between a parent local part and a discriminator"
+            )
     try:
         check_host(domain)
     except AAuthError as exc:
@@ -140,4 +152,8 @@ def check_endpoint_url(url, *, dev: bool = False) -> str:
         raise _invalid(what, url, "it needs a host and no userinfo")
     if parts.scheme == "https" or (dev and parts.scheme == "http" and parts.hostname in _DEV_HOSTS):
         return url
-    raise _invalid(what, url, "the scheme must be https" + (" (or http on 127.0.0.1/localhost in dev mode)" if dev else ""))
+    raise _invalid(
+        what,
+        url,
+        "the scheme must be https" + (" (or http on 127.0.0.1/localhost in dev mode)" if dev else ""),
+    )

@@ -36,7 +36,11 @@ CALLBACK_ERRORS = {
     "temporarily_unavailable": "server_error",
     "interaction_expired": "expired",
 }
-_POLLING_TO_CALLBACK = {"denied": "access_denied", "abandoned": "user_abandoned", "expired": "interaction_expired"}
+_POLLING_TO_CALLBACK = {
+    "denied": "access_denied",
+    "abandoned": "user_abandoned",
+    "expired": "interaction_expired",
+}
 
 
 def new_code(length: int = MIN_LENGTH, *, random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:

@@ -75,19 +75,35 @@ def check_jwk(jwk: Any) -> str:
     if kty == "oct":
         raise SignatureError("invalid_key", "symmetric (oct) keys are not allowed")
     if kty not in _REQUIRED_MEMBERS:
-        raise SignatureError("unsupported_algorithm", f"unsupported key type {kty!r}", accept_algs=list(SUPPORTED_ALGS))
+        raise SignatureError(
+            "unsupported_algorithm", f"unsupported key type {kty!r}", accept_algs=list(SUPPORTED_ALGS)
+        )
     missing = [m for m in _REQUIRED_MEMBERS[kty] if not isinstance(jwk.get(m), str) or not jwk.get(m)]
     if missing:
         raise SignatureError("invalid_key", f"{kty} JWK lacks {', '.join(missing)}")
     alg = jwk.get("alg")
     if alg is not None and not isinstance(alg, str):
-        raise SignatureError("unsupported_algorithm", f"JWK alg must be a string, not {alg!r}", accept_algs=list(SUPPORTED_ALGS))
+        raise SignatureError(
+            "unsupported_algorithm",
+            f"JWK alg must be a string, not {alg!r}",
+            accept_algs=list(SUPPORTED_ALGS),
+        )
     if alg is None:
-        raise SignatureError("unsupported_algorithm", "the JWK has no alg (a fully-specified alg is required)", accept_algs=list(SUPPORTED_ALGS))
+        raise SignatureError(
+            "unsupported_algorithm",
+            "the JWK has no alg (a fully-specified alg is required)",
+            accept_algs=list(SUPPORTED_ALGS),
+        )
     if alg == "EdDSA":
-        raise SignatureError("unsupported_algorithm", "alg EdDSA is polymorphic and forbidden since draft -10; use Ed25519", accept_algs=list(SUPPORTED_ALGS))
+        raise SignatureError(
+            "unsupported_algorithm",
+            "alg EdDSA is polymorphic and forbidden since draft -10; use Ed25519",
+            accept_algs=list(SUPPORTED_ALGS),
+        )
     if alg not in _ALG_SHAPE:
-        raise SignatureError("unsupported_algorithm", f"unsupported alg {alg!r}", accept_algs=list(SUPPORTED_ALGS))
+        raise SignatureError(
+            "unsupported_algorithm", f"unsupported alg {alg!r}", accept_algs=list(SUPPORTED_ALGS)
+        )
     if (kty, jwk.get("crv")) != _ALG_SHAPE[alg]:
         raise SignatureError("invalid_key", f"alg {alg} does not match kty {kty!r} / crv {jwk.get('crv')!r}")
     if "d" in jwk:
@@ -114,7 +130,7 @@ class Key:
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def generate(cls, alg: str = "Ed25519", kid: str | None = None) -> "Key":
+    def generate(cls, alg: str = "Ed25519", kid: str | None = None) -> Key:
         if alg == "Ed25519":
             return cls(alg, ed25519.Ed25519PrivateKey.generate(), kid=kid)
         if alg == "ES256":
@@ -122,7 +138,7 @@ class Key:
         raise UsageError(f"unsupported algorithm {alg!r}")
 
     @classmethod
-    def from_seed(cls, seed: bytes | str, alg: str = "Ed25519", kid: str | None = None) -> "Key":
+    def from_seed(cls, seed: bytes | str, alg: str = "Ed25519", kid: str | None = None) -> Key:
         """A deterministic key from any seed (docs mode, reproducible notebooks)."""
         digest = hashlib.sha256(seed.encode() if isinstance(seed, str) else seed).digest()
         if alg == "Ed25519":
@@ -133,7 +149,7 @@ class Key:
         raise UsageError(f"unsupported algorithm {alg!r}")
 
     @classmethod
-    def from_jwk(cls, jwk: dict, *, require_alg: bool = False) -> "Key":
+    def from_jwk(cls, jwk: dict, *, require_alg: bool = False) -> Key:
         """Import a public or private JWK.  Without ``require_alg`` a missing ``alg`` is
         inferred from ``kty``/``crv`` (plain RFC 9421 keys); AAuth-conveyed keys go
         through :func:`check_jwk` first."""
@@ -148,7 +164,11 @@ class Key:
         try:
             if alg == "Ed25519":
                 pub = ed25519.Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
-                priv = ed25519.Ed25519PrivateKey.from_private_bytes(b64url_decode(jwk["d"])) if "d" in jwk else None
+                priv = (
+                    ed25519.Ed25519PrivateKey.from_private_bytes(b64url_decode(jwk["d"]))
+                    if "d" in jwk
+                    else None
+                )
             else:
                 x = int.from_bytes(b64url_decode(jwk["x"]), "big")
                 y = int.from_bytes(b64url_decode(jwk["y"]), "big")
@@ -160,12 +180,14 @@ class Key:
                 )
         except (ValueError, TypeError) as exc:
             raise SignatureError("invalid_key", f"the {alg} JWK does not hold a valid key: {exc}") from None
-        if priv is not None and priv.public_key().public_bytes(*_RAW_PUBLIC[alg]) != pub.public_bytes(*_RAW_PUBLIC[alg]):
+        if priv is not None and priv.public_key().public_bytes(*_RAW_PUBLIC[alg]) != pub.public_bytes(
+            *_RAW_PUBLIC[alg]
+        ):
             raise SignatureError("invalid_key", "the private part does not match the public part")
         return cls(alg, priv, pub, kid=jwk.get("kid"))
 
     @classmethod
-    def from_pem(cls, pem: bytes, kid: str | None = None) -> "Key":
+    def from_pem(cls, pem: bytes, kid: str | None = None) -> Key:
         """Import a PKCS#8 private or SPKI public key in PEM."""
         try:
             private, public = serialization.load_pem_private_key(pem, password=None), None
@@ -174,7 +196,10 @@ class Key:
         sample = private or public
         if isinstance(sample, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
             return cls("Ed25519", private, public, kid=kid)
-        if isinstance(sample, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) and sample.curve.name == "secp256r1":
+        if (
+            isinstance(sample, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey))
+            and sample.curve.name == "secp256r1"
+        ):
             return cls("ES256", private, public, kid=kid)
         raise UsageError(f"unsupported PEM key type {type(sample).__name__}")
 
@@ -183,7 +208,7 @@ class Key:
     def has_private(self) -> bool:
         return self._private is not None
 
-    def public(self) -> "Key":
+    def public(self) -> Key:
         return Key(self.alg, None, self._public, kid=self.kid)
 
     def public_jwk(self, *, kid: bool = True) -> dict:
@@ -193,7 +218,12 @@ class Key:
             jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
         else:
             nums = self._public.public_numbers()
-            jwk = {"kty": "EC", "crv": "P-256", "x": b64url(nums.x.to_bytes(32, "big")), "y": b64url(nums.y.to_bytes(32, "big"))}
+            jwk = {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": b64url(nums.x.to_bytes(32, "big")),
+                "y": b64url(nums.y.to_bytes(32, "big")),
+            }
         jwk["alg"] = self.alg
         if kid and self.kid:
             jwk["kid"] = self.kid
@@ -204,7 +234,9 @@ class Key:
             raise UsageError("this key has no private part")
         jwk = self.public_jwk()
         if self.alg == "Ed25519":
-            raw = self._private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+            raw = self._private.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
         else:
             raw = self._private.private_numbers().private_value.to_bytes(32, "big")
         jwk["d"] = b64url(raw)
@@ -240,7 +272,9 @@ class Key:
             if self.alg == "Ed25519":
                 self._public.verify(signature, data)
             else:
-                der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+                der = encode_dss_signature(
+                    int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+                )
                 self._public.verify(der, data, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
             return False

@@ -25,9 +25,9 @@ from pathlib import Path
 from .agent import Agent
 from .interaction import new_code
 from .keys import Key
+from .message import HttpMessage
 from .metadata import HttpResolver
 from .runtime import Hosts
-from .message import HttpMessage
 from .trace import Exchange, Trace
 
 IDENTIFIERS = {
@@ -36,7 +36,12 @@ IDENTIFIERS = {
     "supply_chain": "https://supply-chain.example",
     "market_analysis": "https://market-analysis.example",
 }
-NAMES = {"ps": "PS", "backend": "Backend", "supply_chain": "Supply chain", "market_analysis": "Market analysis"}
+NAMES = {
+    "ps": "PS",
+    "backend": "Backend",
+    "supply_chain": "Supply chain",
+    "market_analysis": "Market analysis",
+}
 SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998}
 DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
 DOCS_EPOCH = 1_790_000_000  # 2026-09-21 14:13:20 UTC, the docs-mode "now"
@@ -94,9 +99,13 @@ class Lab:
         self.clock = LabClock(DOCS_EPOCH if docs else None)
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="aauth-lab-"))
         self.pending_ttl = pending_ttl
-        self.ports = {name: (ports or {}).get(name, 0) or (_free_port() if dev else 0) for name in IDENTIFIERS}
+        self.ports = {
+            name: (ports or {}).get(name, 0) or (_free_port() if dev else 0) for name in IDENTIFIERS
+        }
         self.identifiers = (
-            {name: f"http://127.0.0.1:{self.ports[name]}" for name in IDENTIFIERS} if dev else dict(IDENTIFIERS)
+            {name: f"http://127.0.0.1:{self.ports[name]}" for name in IDENTIFIERS}
+            if dev
+            else dict(IDENTIFIERS)
         )
         self.trace = Trace(names={self.identifiers[n]: NAMES[n] for n in IDENTIFIERS}, clock=self.clock)
         self.hosts = Hosts(mode)
@@ -110,25 +119,42 @@ class Lab:
             policy.prefixes = list(consent_prefixes)
         self.policy = policy
 
-        self.keys = {name: self.key(name) for name in ("ps", "supply_chain", "supply_chain_agent", "market_analysis", "backend")}
+        self.keys = {
+            name: self.key(name)
+            for name in ("ps", "supply_chain", "supply_chain_agent", "market_analysis", "backend")
+        }
         self._start_ps()
         self.market_analysis = MarketAnalysisAgent(
-            self.identifiers["market_analysis"], key=self.keys["market_analysis"], resolver=self.resolver,
-            clock=self.clock, id_factory=self._ids("maa") if docs else None, dev=dev,
+            self.identifiers["market_analysis"],
+            key=self.keys["market_analysis"],
+            resolver=self.resolver,
+            clock=self.clock,
+            id_factory=self._ids("maa") if docs else None,
+            dev=dev,
         )
         self._add("market_analysis", self.market_analysis.app)
         self.supply_chain = SupplyChainAgent(
-            self.identifiers["supply_chain"], key=self.keys["supply_chain"], agent_key=self.keys["supply_chain_agent"],
-            resolver=self.resolver, client_factory=self._client_factory("Supply chain"),
-            market_analysis=self.identifiers["market_analysis"], clock=self.clock,
-            id_factory=self._ids("sca") if docs else None, dev=dev,
+            self.identifiers["supply_chain"],
+            key=self.keys["supply_chain"],
+            agent_key=self.keys["supply_chain_agent"],
+            resolver=self.resolver,
+            client_factory=self._client_factory("Supply chain"),
+            market_analysis=self.identifiers["market_analysis"],
+            clock=self.clock,
+            id_factory=self._ids("sca") if docs else None,
+            dev=dev,
         )
         self._add("supply_chain", self.supply_chain.app)
         backend_token = self.ps.issue_agent_token("backend", self.keys["backend"], person="mcp-user")
         self.backend = Backend(
-            self.identifiers["backend"], key=self.keys["backend"], agent_token=backend_token,
-            client_factory=self._client_factory("Backend"), supply_chain=self.identifiers["supply_chain"],
-            clock=self.clock, id_factory=self._ids("job") if docs else None, dev=dev,
+            self.identifiers["backend"],
+            key=self.keys["backend"],
+            agent_token=backend_token,
+            client_factory=self._client_factory("Backend"),
+            supply_chain=self.identifiers["supply_chain"],
+            clock=self.clock,
+            id_factory=self._ids("job") if docs else None,
+            dev=dev,
         )
         self._add("backend", self.backend.app)
 
@@ -159,10 +185,17 @@ class Lab:
         from .servers.ps import PersonServer
 
         self.ps = PersonServer(
-            self.identifiers["ps"], key=self.keys["ps"], resolver=self.resolver, data_dir=self.data_dir,
-            policy=self.policy, pending_ttl=self.pending_ttl, clock=self.clock,
-            code_factory=self._code if self.docs else None, id_factory=self._ids("pending") if self.docs else None,
-            dev=self.dev, client_factory=self._client_factory("PS"),
+            self.identifiers["ps"],
+            key=self.keys["ps"],
+            resolver=self.resolver,
+            data_dir=self.data_dir,
+            policy=self.policy,
+            pending_ttl=self.pending_ttl,
+            clock=self.clock,
+            code_factory=self._code if self.docs else None,
+            id_factory=self._ids("pending") if self.docs else None,
+            dev=self.dev,
+            client_factory=self._client_factory("PS"),
         )
         self._add("ps", self.ps.app)
 
@@ -186,7 +219,9 @@ class Lab:
 
     def client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
         """A sync ``httpx.Client`` on the lab's network, signing as ``agent`` and traced as ``source``."""
-        return self.hosts.client(**self._client_options(self.trace.sync_event_hooks(source), agent, auth_options))
+        return self.hosts.client(
+            **self._client_options(self.trace.sync_event_hooks(source), agent, auth_options)
+        )
 
     def send(self, message: HttpMessage, *, source: str = "Agent") -> Exchange:
         """Send a hand-built (e.g. hand-signed) ``message`` exactly as it is — no agent
@@ -198,7 +233,9 @@ class Lab:
 
     def async_client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
         """The same as :meth:`client`, as an ``httpx.AsyncClient`` (for ``await`` in a cell)."""
-        return self.hosts.async_client(**self._client_options(self.trace.event_hooks(source), agent, auth_options))
+        return self.hosts.async_client(
+            **self._client_options(self.trace.event_hooks(source), agent, auth_options)
+        )
 
     @staticmethod
     def _client_options(hooks: dict, agent: Agent | None, auth_options: dict) -> dict:

@@ -28,7 +28,7 @@ class HttpMessage:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     status: int | None = None
-    request: "HttpMessage | None" = None
+    request: HttpMessage | None = None
     line_end: str = "\r\n"
 
     def header_lines(self, name: str) -> list[str]:
@@ -95,7 +95,7 @@ def parse_raw_request(raw: bytes, *, scheme: str = "https") -> HttpMessage:
     ends = [(text.find(sep), sep) for sep in (b"\r\n\r\n", b"\n\n") if sep in text]
     if ends:
         index, sep = min(ends)
-        head, body = text[:index], text[index + len(sep):]
+        head, body = text[:index], text[index + len(sep) :]
     else:
         head, body = text.rstrip(b"\r\n"), b""
     line_end = "\r\n" if b"\r\n" in head or not head.count(b"\n") else "\n"
@@ -116,7 +116,7 @@ def parse_raw_request(raw: bytes, *, scheme: str = "https") -> HttpMessage:
             headers[-1] = (name, f"{value} {line.strip()}")
             continue
         name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip() or any(c in name for c in " \t\"(),/:;<=>?@[\\]{}"):
+        if not colon or not name or name != name.strip() or any(c in name for c in ' \t"(),/:;<=>?@[\\]{}'):
             raise AAuthError("invalid_request", f"bad header line: {line[:80]!r}")
         if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7F for c in value):
             raise AAuthError("invalid_request", f"control character in header {name}")
@@ -152,7 +152,9 @@ def _framed_body(body: bytes, lengths: list[str]) -> bytes:
         raise AAuthError("invalid_request", f"bad Content-Length {', '.join(lengths)!r}")
     length = int(lengths[0])
     if len(body) < length:
-        raise AAuthError("invalid_request", f"Content-Length says {length} bytes but the body has {len(body)}")
+        raise AAuthError(
+            "invalid_request", f"Content-Length says {length} bytes but the body has {len(body)}"
+        )
     if body[length:].strip(b"\r\n"):
         raise AAuthError("invalid_request", f"{len(body) - length} bytes follow the {length}-byte body")
     return body[:length]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import http_sfv
 
@@ -55,7 +55,12 @@ _COMMON = {
 }
 #: The members each document defines, by kind.
 MEMBERS: dict[str, dict[str, str]] = {
-    AGENT_DWK: {**_COMMON, "callback_endpoint": "endpoint", "event_endpoint": "endpoint", "localhost_callback_allowed": "bool"},
+    AGENT_DWK: {
+        **_COMMON,
+        "callback_endpoint": "endpoint",
+        "event_endpoint": "endpoint",
+        "localhost_callback_allowed": "bool",
+    },
     PERSON_DWK: {
         **_COMMON,
         **dict.fromkeys(
@@ -160,7 +165,9 @@ def agent_metadata(issuer: str, jwks_uri: str, **members) -> dict:
     return build_metadata(AGENT_DWK, issuer, jwks_uri=jwks_uri, **members)
 
 
-def person_metadata(issuer: str, jwks_uri: str, auth_token_endpoint: str, person_token_endpoint: str, **members) -> dict:
+def person_metadata(
+    issuer: str, jwks_uri: str, auth_token_endpoint: str, person_token_endpoint: str, **members
+) -> dict:
     """``/.well-known/aauth-person.json`` (a Person Server): the four required members plus options."""
     return build_metadata(
         PERSON_DWK,
@@ -174,10 +181,14 @@ def person_metadata(issuer: str, jwks_uri: str, auth_token_endpoint: str, person
 
 def access_metadata(issuer: str, jwks_uri: str, auth_token_endpoint: str, **members) -> dict:
     """``/.well-known/aauth-access.json`` (an Access Server)."""
-    return build_metadata(ACCESS_DWK, issuer, jwks_uri=jwks_uri, auth_token_endpoint=auth_token_endpoint, **members)
+    return build_metadata(
+        ACCESS_DWK, issuer, jwks_uri=jwks_uri, auth_token_endpoint=auth_token_endpoint, **members
+    )
 
 
-def resource_metadata(issuer: str, jwks_uri: str | None = None, *, access_mode: str | None = None, **members) -> dict:
+def resource_metadata(
+    issuer: str, jwks_uri: str | None = None, *, access_mode: str | None = None, **members
+) -> dict:
     """``/.well-known/aauth-resource.json``: ``access_mode``, ``scope_descriptions``,
     ``signature_window``, ``additional_signature_components`` …"""
     return build_metadata(RESOURCE_DWK, issuer, jwks_uri=jwks_uri, access_mode=access_mode, **members)
@@ -202,7 +213,9 @@ def missing_members(doc: dict, dwk: str) -> list[str]:
     return [name for name in REQUIRED[dwk] if name not in doc]
 
 
-def validate_metadata(doc, fetched_from_issuer: str, dwk: str, *, dev: bool = False, complete: bool = False) -> dict:
+def validate_metadata(
+    doc, fetched_from_issuer: str, dwk: str, *, dev: bool = False, complete: bool = False
+) -> dict:
     """Check a fetched document (-11 "Metadata Documents", SK -09 §3.2) and return it.
 
     ``issuer`` missing → ``issuer_missing``; not byte-equal to ``fetched_from_issuer`` →
@@ -216,7 +229,9 @@ def validate_metadata(doc, fetched_from_issuer: str, dwk: str, *, dev: bool = Fa
     if dwk not in MEMBERS:
         raise UsageError(f"unknown well-known document {dwk!r}")
     if not isinstance(doc, dict):
-        raise SignatureError("invalid_key", f"{well_known_url(fetched_from_issuer, dwk)} is not a JSON object")
+        raise SignatureError(
+            "invalid_key", f"{well_known_url(fetched_from_issuer, dwk)} is not a JSON object"
+        )
     if "issuer" not in doc:
         raise SignatureError("issuer_missing", f"{dwk} from {fetched_from_issuer} has no issuer")
     if doc["issuer"] != fetched_from_issuer:
@@ -233,9 +248,17 @@ def validate_metadata(doc, fetched_from_issuer: str, dwk: str, *, dev: bool = Fa
             _check_member(dwk, name, value, dev=dev)
         missing = missing_members(doc, dwk)
         if missing:
-            legacy = [f"{old} (the pre -11 name of {new})" for old, new in LEGACY_NAMES.items() if old in doc and new in missing]
+            legacy = [
+                f"{old} (the pre -11 name of {new})"
+                for old, new in LEGACY_NAMES.items()
+                if old in doc and new in missing
+            ]
             hint = f"; it has {', '.join(legacy)}" if legacy else ""
-            raise AAuthError("invalid_metadata", f"{dwk} from {fetched_from_issuer} lacks {', '.join(missing)}{hint}", status=502)
+            raise AAuthError(
+                "invalid_metadata",
+                f"{dwk} from {fetched_from_issuer} lacks {', '.join(missing)}{hint}",
+                status=502,
+            )
     return doc
 
 

@@ -207,11 +207,22 @@ class Report:
     def table(self) -> str:
         """The human form: one row per check, the reason under each FAIL, INFO and SKIP."""
         titles = ("result", "check", "draft", "expected", "got")
-        rows = [(r.outcome, r.check.id, r.check.step, r.check.expected.describe(),
-                 r.answer.describe() if r.answer else "-") for r in self.results]
+        rows = [
+            (
+                r.outcome,
+                r.check.id,
+                r.check.step,
+                r.check.expected.describe(),
+                r.answer.describe() if r.answer else "-",
+            )
+            for r in self.results
+        ]
         widths = [max(len(row[i]) for row in [titles, *rows]) for i in range(4)]
-        lines = [f"aauth-kit probe: {self.method} {self.url}",
-                 f"draft-hardt-oauth-aauth-protocol-11 {VERIFY[4:]}, HTTP Signature Keys -09 §5", ""]
+        lines = [
+            f"aauth-kit probe: {self.method} {self.url}",
+            f"draft-hardt-oauth-aauth-protocol-11 {VERIFY[4:]}, HTTP Signature Keys -09 §5",
+            "",
+        ]
         for row, result in zip([titles, *rows], [None, *self.results]):
             lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
             if result is not None and result.outcome in (FAIL, INFO):
@@ -237,8 +248,10 @@ def judge(check: Check, answer: Answer) -> tuple[str, str]:
     if answer.failure:
         return FAIL, answer.failure
     if answer.status >= 500:
-        return FAIL, (f"the resource answered {answer.status}, a server error: a bad request must get a "
-                      "4xx answer naming what is wrong, never a 5xx")
+        return FAIL, (
+            f"the resource answered {answer.status}, a server error: a bad request must get a "
+            "4xx answer naming what is wrong, never a 5xx"
+        )
     expected = check.expected
     if expected.requirement:
         return _judge_requirement(expected, answer)
@@ -255,7 +268,10 @@ def _judge_requirement(expected: Expected, answer: Answer) -> tuple[str, str]:
     """-11 "Requirement Responses": an unsigned request gets ``401`` + ``AAuth-Requirement``."""
     if answer.status != 401:
         if 200 <= answer.status < 300:
-            return FAIL, f"an unsigned request was answered {answer.status}: this path is not protected by AAuth"
+            return (
+                FAIL,
+                f"an unsigned request was answered {answer.status}: this path is not protected by AAuth",
+            )
         return FAIL, f"an unsigned request must get 401 + AAuth-Requirement, not {answer.status}"
     if answer.requirement is None:
         return FAIL, "the 401 carries no AAuth-Requirement header, so an agent cannot tell what to bring"
@@ -267,8 +283,10 @@ def _judge_requirement(expected: Expected, answer: Answer) -> tuple[str, str]:
         return PASS, ""
     if not requirement.known:
         return FAIL, f"requirement={requirement.requirement} is no value the draft defines"
-    return INFO, (f"the resource asks for requirement={requirement.requirement} first; the draft's baseline for "
-                  f"an unsigned request is {expected.requirement}")
+    return INFO, (
+        f"the resource asks for requirement={requirement.requirement} first; the draft's baseline for "
+        f"an unsigned request is {expected.requirement}"
+    )
 
 
 def _judge_accepted(answer: Answer) -> tuple[str, str]:
@@ -279,8 +297,10 @@ def _judge_accepted(answer: Answer) -> tuple[str, str]:
         except AAuthError:
             code = answer.signature_error
         because = f": {answer.detail}" if answer.detail else ""
-        return FAIL, (f"a well-formed request signed with a valid agent token was refused with {code}{because} "
-                      "(does the resource trust the probe's Agent Provider?)")
+        return FAIL, (
+            f"a well-formed request signed with a valid agent token was refused with {code}{because} "
+            "(does the resource trust the probe's Agent Provider?)"
+        )
     if answer.requirement is not None and answer.status in (401, 202, 402):
         return PASS, f"answered the next challenge ({answer.requirement})"
     if 200 <= answer.status < 300:
@@ -297,26 +317,36 @@ def _judge_signature_error(check: Check, answer: Answer) -> tuple[str, str]:
     if 200 <= answer.status < 300:
         return FAIL, f"the resource accepted a request the draft requires it to refuse with {wanted}"
     if answer.status == 403:
-        return FAIL, ("answered 403: a signature failure is 401 (AAuth pins 401 for every Signature-Error), "
-                      "and a 403 must never carry Signature-Error")
+        return FAIL, (
+            "answered 403: a signature failure is 401 (AAuth pins 401 for every Signature-Error), "
+            "and a 403 must never carry Signature-Error"
+        )
     if answer.signature_error is None:
         if answer.status == 401 and answer.requirement is not None:
-            return FAIL, (f"answered 401 with {answer.requirement} but no Signature-Error, as if the request "
-                          f"were unsigned: a signature failure must say {wanted} in Signature-Error")
-        return FAIL, (f"answered {answer.status} without a Signature-Error header: a signature failure is 401 + "
-                      f"Signature-Error: error={wanted}, so the client can tell what to fix")
+            return FAIL, (
+                f"answered 401 with {answer.requirement} but no Signature-Error, as if the request "
+                f"were unsigned: a signature failure must say {wanted} in Signature-Error"
+            )
+        return FAIL, (
+            f"answered {answer.status} without a Signature-Error header: a signature failure is 401 + "
+            f"Signature-Error: error={wanted}, so the client can tell what to fix"
+        )
     try:
         code, members = _parsed_error(answer)
     except AAuthError as exc:
         return FAIL, f"Signature-Error is not a valid structured Dictionary with a Token error: {exc.detail}"
     if answer.status != 401:
-        return FAIL, (f"answered {answer.status} + {code}: Signature Keys' default is 400, but AAuth pins 401 "
-                      "for every signature failure")
+        return FAIL, (
+            f"answered {answer.status} + {code}: Signature Keys' default is 400, but AAuth pins 401 "
+            "for every signature failure"
+        )
     if code in expected.errors:
         return _judge_members(expected, code, members, answer)
     if code in expected.also:
-        return INFO, (f"{code} is also allowed at this point, before {wanted} can be checked: a resource that "
-                      "cannot fetch the token issuer's keys stops there (see --agent-provider)")
+        return INFO, (
+            f"{code} is also allowed at this point, before {wanted} can be checked: a resource that "
+            "cannot fetch the token issuer's keys stops there (see --agent-provider)"
+        )
     hint = f"; {check.hint}" if check.hint else ""
     return FAIL, f"expected {' or '.join(expected.errors)}, got {code}{hint}"
 
@@ -325,12 +355,21 @@ def _judge_members(expected: Expected, code: str, members: dict, answer: Answer)
     if expected.required_input:
         required = members.get("required_input")
         if required is None:
-            return FAIL, "invalid_input must carry required_input, the components the signature must cover (SK §5)"
+            return (
+                FAIL,
+                "invalid_input must carry required_input, the components the signature must cover (SK §5)",
+            )
         if expected.required_input not in required:
-            return FAIL, f"required_input {required} does not list {expected.required_input}, the missing component"
+            return (
+                FAIL,
+                f"required_input {required} does not list {expected.required_input}, the missing component",
+            )
     if expected.accept_scheme:
         if answer.accept_signature_scheme is None:
-            return INFO, "unsupported_scheme SHOULD come with Accept-Signature-Scheme naming the accepted schemes (SK §4)"
+            return (
+                INFO,
+                "unsupported_scheme SHOULD come with Accept-Signature-Scheme naming the accepted schemes (SK §4)",
+            )
         try:
             headers.parse_accept_signature_scheme(answer.accept_signature_scheme)
         except AAuthError as exc:
@@ -355,8 +394,13 @@ class AgentProvider:
         self.identifier = identifier
         self.dev = dev
         self.ps = PersonServer(
-            identifier, key=Key.generate(kid="probe-ap"), resolver=HttpResolver(hosts.fetch(), dev=dev),
-            data_dir=self._dir.name, dev=dev, clock=clock, name="aauth-kit probe",
+            identifier,
+            key=Key.generate(kid="probe-ap"),
+            resolver=HttpResolver(hosts.fetch(), dev=dev),
+            data_dir=self._dir.name,
+            dev=dev,
+            clock=clock,
+            name="aauth-kit probe",
         )
         try:
             hosts.add(identifier, self.ps.app, port=port)
@@ -411,8 +455,12 @@ class Prober:
             now = self.now()
             self.token_key = self.key
             self.token = tokens.mint_agent_token(
-                self.key, iss=UNTRUSTED_ISSUER, sub="aauth:probe@agent-provider.invalid",
-                cnf=self.key.public_jwk(kid=False), iat=now, exp=now + 3600,
+                self.key,
+                iss=UNTRUSTED_ISSUER,
+                sub="aauth:probe@agent-provider.invalid",
+                cnf=self.key.public_jwk(kid=False),
+                iat=now,
+                exp=now + 3600,
             )
 
     def now(self) -> int:
@@ -423,19 +471,34 @@ class Prober:
         fields = [("Content-Type", "application/json")] if body else []
         return HttpMessage(method=self.method, target_uri=url or self.url, headers=fields, body=body)
 
-    def signed(self, *, signature_key: SignatureKey | None = None, key: Key | None = None, created: int | None = None,
-               components: list[str] | None = None, body: bytes | None = None, url: str | None = None) -> HttpMessage:
+    def signed(
+        self,
+        *,
+        signature_key: SignatureKey | None = None,
+        key: Key | None = None,
+        created: int | None = None,
+        components: list[str] | None = None,
+        body: bytes | None = None,
+        url: str | None = None,
+    ) -> HttpMessage:
         """A request signed the AAuth way (-11 profile), each argument changing one thing."""
         message = self.message(body=body, url=url)
-        sign_request(message, key or self.key, signature_key or jwt_key(self.token),
-                     created=self.now() if created is None else created, components=components)
+        sign_request(
+            message,
+            key or self.key,
+            signature_key or jwt_key(self.token),
+            created=self.now() if created is None else created,
+            components=components,
+        )
         return message
 
     def resigned(self, *, header: dict | None = None, **claims) -> str:
         """The probe's agent token with ``header`` members and ``claims`` changed, signed
         again by its issuer's key (so only the change is wrong with it)."""
         decoded = tokens.decode_unverified(self.token)
-        return tokens.sign_compact({**decoded.header, **(header or {})}, {**decoded.payload, **claims}, self.token_key)
+        return tokens.sign_compact(
+            {**decoded.header, **(header or {})}, {**decoded.payload, **claims}, self.token_key
+        )
 
 
 def _without(name: str) -> Callable[[Prober], HttpMessage]:
@@ -467,69 +530,190 @@ def _signed_for_another_resource(prober: Prober) -> HttpMessage:
 def _body_tampered(prober: Prober) -> HttpMessage:
     """Signed over one body (``content-digest`` covered), sent with another."""
     body = prober.body or DEFAULT_BODY
-    message = prober.signed(body=body, components=["@method", "@authority", "@path", "content-type",
-                                                   "content-digest", "signature-key"])
+    message = prober.signed(
+        body=body,
+        components=["@method", "@authority", "@path", "content-type", "content-digest", "signature-key"],
+    )
     message.body = body.replace(b"}", b',"tampered":true}', 1) if body.endswith(b"}") else body + b" "
     return message
 
 
 _STEP1 = f"{VERIFY} step 1; Signature Keys -09 §5"
-_STEP2 = f"{VERIFY} step 2; -11 \"HTTP Message Signatures Profile\""
-_TOKEN = f"{VERIFY} step 5; -11 \"Common JWT Verification\""
+_STEP2 = f'{VERIFY} step 2; -11 "HTTP Message Signatures Profile"'
+_TOKEN = f'{VERIFY} step 5; -11 "Common JWT Verification"'
 _PRE_11_MISSING = "invalid_request was the code before -11"
 
 #: The battery, in the order of the draft's verification steps.
 CHECKS: tuple[Check, ...] = (
-    Check("unsigned", "challenge", "no signature at all", '-11 "Requirement Responses" (agent identity)',
-          Expected(requirement="agent-token"), lambda p: p.message()),
-    Check("no-signature-input", "step 1", "Signature and Signature-Key, no Signature-Input", _STEP1,
-          Expected(("invalid_signature",)), _without("Signature-Input"), _PRE_11_MISSING),
-    Check("no-signature", "step 1", "Signature-Input and Signature-Key, no Signature", _STEP1,
-          Expected(("invalid_signature",)), _without("Signature"), _PRE_11_MISSING),
-    Check("no-signature-key", "step 1", "Signature and Signature-Input, no Signature-Key", _STEP1,
-          Expected(("invalid_signature",)), _without("Signature-Key"), _PRE_11_MISSING),
-    Check("malformed-signature-input", "step 1", "Signature-Input is not a structured Dictionary", _STEP1,
-          Expected(("invalid_signature",)), _malformed("Signature-Input", 'sig=("@method" "@authority"')),
-    Check("malformed-signature", "step 1", "Signature holds no valid Byte Sequence", _STEP1,
-          Expected(("invalid_signature",)), _malformed("Signature", "sig=:%%% not base64 %%%:")),
-    Check("malformed-signature-key", "step 1", "Signature-Key is not a structured Dictionary", _STEP1,
-          Expected(("invalid_signature",)), _malformed("Signature-Key", 'sig=jwt;jwt="unterminated')),
-    Check("no-authority", "step 2", '"@authority" not covered', _STEP2,
-          Expected(("invalid_input",), required_input="@authority"),
-          lambda p: p.signed(components=["@method", "@path", "signature-key"])),
-    Check("no-signature-key-component", "step 2", '"signature-key" not covered', _STEP2,
-          Expected(("invalid_input",), required_input="signature-key"),
-          lambda p: p.signed(components=["@method", "@authority", "@path"])),
-    Check("created-too-old", "step 3", f"created {SKEW // 60} minutes ago", f"{VERIFY} step 3",
-          Expected(("invalid_signature",)), lambda p: p.signed(created=p.now() - SKEW)),
-    Check("created-in-future", "step 3", f"created {SKEW // 60} minutes ahead", f"{VERIFY} step 3",
-          Expected(("clock_skew",)), lambda p: p.signed(created=p.now() + SKEW),
-          "invalid_signature was the answer before -11; -11 answers a created in the future with clock_skew"),
-    Check("hwk-scheme", "step 4", "signed with hwk (a bare key), which AAuth agents do not use",
-          f"{VERIFY} step 4; Signature Keys -09 §4",
-          Expected(("unsupported_scheme",), accept_scheme=True), lambda p: p.signed(signature_key=hwk_key(p.key))),
-    Check("unknown-scheme", "step 4", "a Signature-Key scheme nobody defines", f"{VERIFY} step 4; Signature Keys -09 §3",
-          Expected(("unsupported_scheme",), accept_scheme=True),
-          lambda p: p.signed(signature_key=SignatureKey("sig", "x-aauth-kit-probe", {"id": "probe"}))),
-    Check("jwt-garbage", "step 5", "Signature-Key jwt is not a JWT", _TOKEN,
-          Expected(("invalid_jwt",)), lambda p: p.signed(signature_key=jwt_key("not-a.jwt"))),
-    Check("jwt-wrong-typ", "step 5", "a JWT typed aa-resource+jwt, which never signs a request", _TOKEN,
-          Expected(("invalid_jwt",)), lambda p: p.signed(signature_key=jwt_key(p.resigned(header={"typ": "aa-resource+jwt"}))),
-          "the draft checks typ before anything else, so no key discovery is needed to refuse it"),
-    Check("jwt-expired", "step 5", "an agent token that expired an hour ago", f"{_TOKEN} (exp: no skew tolerance)",
-          Expected(("expired_jwt",), also=DISCOVERY_CODES),
-          lambda p: p.signed(signature_key=jwt_key(p.resigned(iat=p.now() - 7200, exp=p.now() - 3600)))),
-    Check("well-formed", "steps 1-7", "a well-formed request with a valid agent token", VERIFY,
-          Expected(accepted=True), lambda p: p.signed(), needs_agent_provider=True),
-    Check("signed-for-other-resource", "step 7", "a signature made for another @authority, replayed here",
-          f"{VERIFY} step 7", Expected(("invalid_signature",)), _signed_for_another_resource,
-          needs_agent_provider=True),
-    Check("body-tampered", "step 7", "content-digest covered, body changed after signing", f"{VERIFY} step 7; RFC 9530",
-          Expected(("invalid_signature",)), _body_tampered, needs_agent_provider=True),
-    Check("wrong-key", "steps 5-7", "signed with a key other than the token's cnf.jwk",
-          f'{VERIFY} steps 5-7; -11 "Agent Tokens" (cnf.jwk)',
-          Expected(("invalid_signature", "invalid_key")), lambda p: p.signed(key=p.other_key),
-          needs_agent_provider=True),
+    Check(
+        "unsigned",
+        "challenge",
+        "no signature at all",
+        '-11 "Requirement Responses" (agent identity)',
+        Expected(requirement="agent-token"),
+        lambda p: p.message(),
+    ),
+    Check(
+        "no-signature-input",
+        "step 1",
+        "Signature and Signature-Key, no Signature-Input",
+        _STEP1,
+        Expected(("invalid_signature",)),
+        _without("Signature-Input"),
+        _PRE_11_MISSING,
+    ),
+    Check(
+        "no-signature",
+        "step 1",
+        "Signature-Input and Signature-Key, no Signature",
+        _STEP1,
+        Expected(("invalid_signature",)),
+        _without("Signature"),
+        _PRE_11_MISSING,
+    ),
+    Check(
+        "no-signature-key",
+        "step 1",
+        "Signature and Signature-Input, no Signature-Key",
+        _STEP1,
+        Expected(("invalid_signature",)),
+        _without("Signature-Key"),
+        _PRE_11_MISSING,
+    ),
+    Check(
+        "malformed-signature-input",
+        "step 1",
+        "Signature-Input is not a structured Dictionary",
+        _STEP1,
+        Expected(("invalid_signature",)),
+        _malformed("Signature-Input", 'sig=("@method" "@authority"'),
+    ),
+    Check(
+        "malformed-signature",
+        "step 1",
+        "Signature holds no valid Byte Sequence",
+        _STEP1,
+        Expected(("invalid_signature",)),
+        _malformed("Signature", "sig=:%%% not base64 %%%:"),
+    ),
+    Check(
+        "malformed-signature-key",
+        "step 1",
+        "Signature-Key is not a structured Dictionary",
+        _STEP1,
+        Expected(("invalid_signature",)),
+        _malformed("Signature-Key", 'sig=jwt;jwt="unterminated'),
+    ),
+    Check(
+        "no-authority",
+        "step 2",
+        '"@authority" not covered',
+        _STEP2,
+        Expected(("invalid_input",), required_input="@authority"),
+        lambda p: p.signed(components=["@method", "@path", "signature-key"]),
+    ),
+    Check(
+        "no-signature-key-component",
+        "step 2",
+        '"signature-key" not covered',
+        _STEP2,
+        Expected(("invalid_input",), required_input="signature-key"),
+        lambda p: p.signed(components=["@method", "@authority", "@path"]),
+    ),
+    Check(
+        "created-too-old",
+        "step 3",
+        f"created {SKEW // 60} minutes ago",
+        f"{VERIFY} step 3",
+        Expected(("invalid_signature",)),
+        lambda p: p.signed(created=p.now() - SKEW),
+    ),
+    Check(
+        "created-in-future",
+        "step 3",
+        f"created {SKEW // 60} minutes ahead",
+        f"{VERIFY} step 3",
+        Expected(("clock_skew",)),
+        lambda p: p.signed(created=p.now() + SKEW),
+        "invalid_signature was the answer before -11; -11 answers a created in the future with clock_skew",
+    ),
+    Check(
+        "hwk-scheme",
+        "step 4",
+        "signed with hwk (a bare key), which AAuth agents do not use",
+        f"{VERIFY} step 4; Signature Keys -09 §4",
+        Expected(("unsupported_scheme",), accept_scheme=True),
+        lambda p: p.signed(signature_key=hwk_key(p.key)),
+    ),
+    Check(
+        "unknown-scheme",
+        "step 4",
+        "a Signature-Key scheme nobody defines",
+        f"{VERIFY} step 4; Signature Keys -09 §3",
+        Expected(("unsupported_scheme",), accept_scheme=True),
+        lambda p: p.signed(signature_key=SignatureKey("sig", "x-aauth-kit-probe", {"id": "probe"})),
+    ),
+    Check(
+        "jwt-garbage",
+        "step 5",
+        "Signature-Key jwt is not a JWT",
+        _TOKEN,
+        Expected(("invalid_jwt",)),
+        lambda p: p.signed(signature_key=jwt_key("not-a.jwt")),
+    ),
+    Check(
+        "jwt-wrong-typ",
+        "step 5",
+        "a JWT typed aa-resource+jwt, which never signs a request",
+        _TOKEN,
+        Expected(("invalid_jwt",)),
+        lambda p: p.signed(signature_key=jwt_key(p.resigned(header={"typ": "aa-resource+jwt"}))),
+        "the draft checks typ before anything else, so no key discovery is needed to refuse it",
+    ),
+    Check(
+        "jwt-expired",
+        "step 5",
+        "an agent token that expired an hour ago",
+        f"{_TOKEN} (exp: no skew tolerance)",
+        Expected(("expired_jwt",), also=DISCOVERY_CODES),
+        lambda p: p.signed(signature_key=jwt_key(p.resigned(iat=p.now() - 7200, exp=p.now() - 3600))),
+    ),
+    Check(
+        "well-formed",
+        "steps 1-7",
+        "a well-formed request with a valid agent token",
+        VERIFY,
+        Expected(accepted=True),
+        lambda p: p.signed(),
+        needs_agent_provider=True,
+    ),
+    Check(
+        "signed-for-other-resource",
+        "step 7",
+        "a signature made for another @authority, replayed here",
+        f"{VERIFY} step 7",
+        Expected(("invalid_signature",)),
+        _signed_for_another_resource,
+        needs_agent_provider=True,
+    ),
+    Check(
+        "body-tampered",
+        "step 7",
+        "content-digest covered, body changed after signing",
+        f"{VERIFY} step 7; RFC 9530",
+        Expected(("invalid_signature",)),
+        _body_tampered,
+        needs_agent_provider=True,
+    ),
+    Check(
+        "wrong-key",
+        "steps 5-7",
+        "signed with a key other than the token's cnf.jwk",
+        f'{VERIFY} steps 5-7; -11 "Agent Tokens" (cnf.jwk)',
+        Expected(("invalid_signature", "invalid_key")),
+        lambda p: p.signed(key=p.other_key),
+        needs_agent_provider=True,
+    ),
 )
 
 
@@ -545,7 +729,9 @@ def check_target(url: str, *, dev: bool = False) -> str:
         pass
     elif parsed.scheme == "http" and parsed.host in _LOOPBACK and parsed.port is not None:
         if not dev:
-            raise ProbeError(f"{url} is http: AAuth resources are https; add --dev for a loopback dev resource")
+            raise ProbeError(
+                f"{url} is http: AAuth resources are https; add --dev for a loopback dev resource"
+            )
     else:
         raise ProbeError(f"not an https URL with a host: {url!r} (dev mode allows http://127.0.0.1:PORT/…)")
     if parsed.fragment or parsed.userinfo:
@@ -568,10 +754,13 @@ def send(client: httpx.Client, message: HttpMessage, timeout: float, *, first: b
     fields = [(name, value) for name, value in message.headers if name.lower() != "host"]
     for attempt in (1, 2):
         try:
-            response = client.request(message.method, message.target_uri, headers=fields, content=message.body,
-                                      timeout=timeout)
+            response = client.request(
+                message.method, message.target_uri, headers=fields, content=message.body, timeout=timeout
+            )
         except httpx.TimeoutException:
-            return Answer(failure=f"no answer within {timeout:g} s: the resource hangs instead of refusing the request")
+            return Answer(
+                failure=f"no answer within {timeout:g} s: the resource hangs instead of refusing the request"
+            )
         except httpx.ConnectError as exc:
             if first:
                 raise ProbeError(f"cannot reach {message.target_uri}: {exc}") from None
@@ -611,7 +800,9 @@ def probe(
     try:
         for check in checks:
             if check.needs_agent_provider and agent_provider is None:
-                report.results.append(Result(check, SKIP, "needs an Agent Provider the resource trusts (--agent-provider)"))
+                report.results.append(
+                    Result(check, SKIP, "needs an Agent Provider the resource trusts (--agent-provider)")
+                )
                 continue
             first = not any(result.answer for result in report.results)
             answer = send(client, check.build(prober), timeout, first=first)
@@ -642,6 +833,19 @@ def parse_body(text: str | None) -> bytes:
 
 
 __all__ = [
-    "AgentProvider", "Answer", "CHECKS", "Check", "Expected", "ProbeError", "Prober", "Report", "Result",
-    "check_target", "judge", "parse_body", "probe", "send", "with_checks",
+    "AgentProvider",
+    "Answer",
+    "CHECKS",
+    "Check",
+    "Expected",
+    "ProbeError",
+    "Prober",
+    "Report",
+    "Result",
+    "check_target",
+    "judge",
+    "parse_body",
+    "probe",
+    "send",
+    "with_checks",
 ]

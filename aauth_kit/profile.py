@@ -99,7 +99,10 @@ def sign_request(
     if "signature-input" in present or "signature" in present:
         httpsig.attach(message, signed)  # joins the signatures already there
     else:
-        message.headers += [("Signature-Input", signed.signature_input), ("Signature", signed.signature_header)]
+        message.headers += [
+            ("Signature-Input", signed.signature_input),
+            ("Signature", signed.signature_header),
+        ]
     return signed
 
 
@@ -118,8 +121,13 @@ class VerifiedRequest:
         return self.signature_key.scheme
 
 
-def required_components(message: HttpMessage, *, body_required: bool, extra: tuple[str, ...] = (),
-                        fields: dict[str, list[str]] | None = None) -> list[str]:
+def required_components(
+    message: HttpMessage,
+    *,
+    body_required: bool,
+    extra: tuple[str, ...] = (),
+    fields: dict[str, list[str]] | None = None,
+) -> list[str]:
     """The components a verifier insists on (-11 profile; resource ``additional_signature_components``).
 
     ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
@@ -127,7 +135,9 @@ def required_components(message: HttpMessage, *, body_required: bool, extra: tup
     names = list(REQUIRED_COMPONENTS)
     if body_required and message.body:
         names += list(BODY_COMPONENTS)
-    has_authorization = "authorization" in fields if fields is not None else message.header("authorization") is not None
+    has_authorization = (
+        "authorization" in fields if fields is not None else message.header("authorization") is not None
+    )
     if has_authorization:
         names.append("authorization")
     return names + [n for n in extra if n not in names]
@@ -171,8 +181,15 @@ def check_profile(
     return sig, signature_key
 
 
-def finish_verification(message: HttpMessage, sig: httpsig.SignatureInput, signature_key: SignatureKey, key: Key, token=None,
-                        *, fields: dict[str, list[str]] | None = None) -> VerifiedRequest:
+def finish_verification(
+    message: HttpMessage,
+    sig: httpsig.SignatureInput,
+    signature_key: SignatureKey,
+    key: Key,
+    token=None,
+    *,
+    fields: dict[str, list[str]] | None = None,
+) -> VerifiedRequest:
     """Steps 6-7: a ``keyid``, if sent, must name the key; then the signature itself.
 
     ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
@@ -184,7 +201,9 @@ def finish_verification(message: HttpMessage, sig: httpsig.SignatureInput, signa
     return VerifiedRequest(sig.label, signature_key, key, base, token)
 
 
-def verify_with_key(message: HttpMessage, key: Key, *, now: int, window: int = DEFAULT_WINDOW, **options) -> VerifiedRequest:
+def verify_with_key(
+    message: HttpMessage, key: Key, *, now: int, window: int = DEFAULT_WINDOW, **options
+) -> VerifiedRequest:
     """Verify an AAuth-profile request with a key already known to the caller."""
     options.setdefault("accept_schemes", ("jwt", "jwks_uri", "hwk", "jkt-jwt"))
     sig, signature_key = check_profile(message, now=now, window=window, **options)
@@ -221,7 +240,9 @@ def resolve_jkt_jwt(signature_key: SignatureKey, *, now: int) -> tuple[Key, dict
     decoded = tokens.decode_unverified(signature_key.jwt)
     header, payload = decoded.header, decoded.payload
     if header.get("typ") not in JKT_TYPES:
-        raise TokenError("invalid_jwt", f"a jkt-jwt has typ {' or '.join(JKT_TYPES)}, not {header.get('typ')!r}")
+        raise TokenError(
+            "invalid_jwt", f"a jkt-jwt has typ {' or '.join(JKT_TYPES)}, not {header.get('typ')!r}"
+        )
     hash_name, hash_function = JKT_TYPES[header["typ"]]
     if not isinstance(header.get("jwk"), dict):
         raise TokenError("invalid_jwt", "a jkt-jwt carries its signing key in the header member jwk")
@@ -230,10 +251,14 @@ def resolve_jkt_jwt(signature_key: SignatureKey, *, now: int) -> tuple[Key, dict
     except SignatureError as exc:
         raise TokenError(exc.code, f"jkt-jwt header jwk: {exc.detail}") from None
     if header.get("alg") != enclave.alg:
-        raise TokenError("invalid_jwt", f"jkt-jwt alg {header.get('alg')!r} does not fit its header jwk ({enclave.alg})")
+        raise TokenError(
+            "invalid_jwt", f"jkt-jwt alg {header.get('alg')!r} does not fit its header jwk ({enclave.alg})"
+        )
     expected_iss = f"urn:jkt:{hash_name}:{_jkt(header['jwk'], hash_function)}"
     if payload.get("iss") != expected_iss:
-        raise TokenError("invalid_jwt", f"jkt-jwt iss must be {expected_iss!r}, the thumbprint of its header jwk")
+        raise TokenError(
+            "invalid_jwt", f"jkt-jwt iss must be {expected_iss!r}, the thumbprint of its header jwk"
+        )
     if not enclave.verify(decoded.signature, decoded.signing_input):
         raise TokenError("invalid_jwt", "the jkt-jwt signature does not verify with its header jwk")
     exp = payload.get("exp")
@@ -263,7 +288,9 @@ async def resolve_key(
     """
     scheme = signature_key.scheme
     if scheme == "jwt":
-        token = await tokens.verify_token(signature_key.jwt, typ=token_types, resolver=resolver, now=now, dev=dev, **token_checks)
+        token = await tokens.verify_token(
+            signature_key.jwt, typ=token_types, resolver=resolver, now=now, dev=dev, **token_checks
+        )
         return token.cnf_key, token
     if scheme == "jwks_uri":
         params = signature_key.params
@@ -276,7 +303,9 @@ async def resolve_key(
         return key_from_hwk(signature_key), None
     if scheme == "jkt-jwt":
         return resolve_jkt_jwt(signature_key, now=now)
-    raise SignatureError("unsupported_scheme", f"scheme {scheme!r} is not implemented", accept_schemes=["jwt"])
+    raise SignatureError(
+        "unsupported_scheme", f"scheme {scheme!r} is not implemented", accept_schemes=["jwt"]
+    )
 
 
 async def verify_request(
@@ -303,8 +332,14 @@ async def verify_request(
     now = int(time.time()) if now is None else now
     fields = httpsig.field_lines(message)  # the message is read, never changed, from here on
     sig, signature_key = check_profile(
-        message, now=now, window=window, accept_schemes=accept_schemes,
-        body_required=body_required, extra=extra, label=label, fields=fields,
+        message,
+        now=now,
+        window=window,
+        accept_schemes=accept_schemes,
+        body_required=body_required,
+        extra=extra,
+        label=label,
+        fields=fields,
     )
     key, token = await resolve_key(
         signature_key, resolver=resolver, now=now, token_types=token_types, dev=dev, **token_checks

@@ -29,8 +29,8 @@ import inspect
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Collection
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -102,7 +102,9 @@ class Challenge(Exception):
         if self.error is not None:
             return error_response(self.error, {"aauth-requirement": value})
         body = {"requirement": self.requirement, "detail": self.detail}
-        return JSONResponse(body, status_code=401, headers={"aauth-requirement": value, "cache-control": "no-store"})
+        return JSONResponse(
+            body, status_code=401, headers={"aauth-requirement": value, "cache-control": "no-store"}
+        )
 
 
 def error_response(error: AAuthError, extra_headers: dict[str, str] | None = None) -> Response:
@@ -171,8 +173,9 @@ class Resource:
         self.protected: list[tuple[str, str, str | None]] = []  # (path, access, scope) per route
 
     # -- routes --------------------------------------------------------------------------
-    def route(self, path: str, endpoint, *, methods=("GET",), access: str = "auth-token",
-              scope: str | None = None) -> Route:
+    def route(
+        self, path: str, endpoint, *, methods=("GET",), access: str = "auth-token", scope: str | None = None
+    ) -> Route:
         """A Starlette route running ``endpoint`` only for callers ``access`` admits.
 
         ``access="auth-token"`` needs ``scope`` (space-separated; the auth token must
@@ -188,7 +191,9 @@ class Resource:
 
         async def protected_endpoint(request: Request) -> Response:
             try:
-                request.state.caller = None if access == "open" else await self.authenticate(request, access, scope)
+                request.state.caller = (
+                    None if access == "open" else await self.authenticate(request, access, scope)
+                )
                 response = endpoint(request)
                 return await response if inspect.isawaitable(response) else response
             except Challenge as challenge:
@@ -217,7 +222,9 @@ class Resource:
         path = request.scope.get("raw_path") or request.scope["path"].encode()
         target = self.identifier + path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
         fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
-        return HttpMessage(method=request.method, target_uri=target, headers=fields, body=await request.body())
+        return HttpMessage(
+            method=request.method, target_uri=target, headers=fields, body=await request.body()
+        )
 
     async def is_revoked(self, token: VerifiedToken) -> bool:
         """Whether ``(iss, jti)`` was revoked (-11 §11.12: state is keyed by issuer and ``jti``)."""
@@ -246,8 +253,11 @@ class Resource:
         if until <= now:
             return  # the token has expired already: nothing to remember
         if (iss, jti) not in self.revoked and len(self.revoked) >= self.max_revocations:
-            raise AAuthError("rate_limited", f"{self.identifier} holds {len(self.revoked)} revocations; try later",
-                             retry_after=revocation.SKEW)
+            raise AAuthError(
+                "rate_limited",
+                f"{self.identifier} holds {len(self.revoked)} revocations; try later",
+                retry_after=revocation.SKEW,
+            )
         self.revoked.add((iss, jti))
         self.forget_at[(iss, jti)] = max(until, self.forget_at.get((iss, jti), until))
 
@@ -280,7 +290,9 @@ class Resource:
         if await self.is_revoked(token):
             # wire §5.9: say what to fetch again, and never re-challenge with auth-token
             requirement = "agent-token" if token.typ == AGENT_TYP else "person-token"
-            error = SignatureError("revoked_jwt", f"the {token.typ} {token.jti!r} from {token.iss} has been revoked")
+            error = SignatureError(
+                "revoked_jwt", f"the {token.typ} {token.jti!r} from {token.iss} has been revoked"
+            )
             raise Challenge(requirement, error.detail, error=error)
         return Caller.of(verified)
 
@@ -292,28 +304,45 @@ class Resource:
         if access == "agent-token":
             return caller
         if typ == AGENT_TYP:
-            raise Challenge("person-token", f"get a person token for {self.identifier} from your Person Server")
+            raise Challenge(
+                "person-token", f"get a person token for {self.identifier} from your Person Server"
+            )
         if access == "person-token":
             return caller
         if not set(_scope_tokens(scope)) <= caller.scopes:  # a person token has no scopes
             why = "an auth token" if typ == PERSON_TYP else f"an auth token with scope {scope!r}"
             resource_token = self.resource_token(caller.token, caller.jkt, scope)
-            raise Challenge("auth-token", f"this needs {why}: take the resource token to your Person Server",
-                            resource_token=resource_token)
+            raise Challenge(
+                "auth-token",
+                f"this needs {why}: take the resource token to your Person Server",
+                resource_token=resource_token,
+            )
         return caller
 
-    def resource_token(self, presented: VerifiedToken, agent_jkt: str, scope: str, *,
-                       account: str | None = None) -> str:
+    def resource_token(
+        self, presented: VerifiedToken, agent_jkt: str, scope: str, *, account: str | None = None
+    ) -> str:
         """An ``aa-resource+jwt`` (-11 §6.7.1) for the PS behind ``presented`` (a person
         or auth token this resource verified): ``aud`` and ``ps`` = that PS, ``sub``,
         ``mission_s256`` and ``tenant`` copied, ``presented_jti`` = its ``jti``."""
         ps = presented.iss if presented.typ == PERSON_TYP else presented.ps
         now = int(self.clock())
         return tokens.mint_resource_token(
-            self.key, iss=self.identifier, aud=ps, ps=ps, sub=presented.sub, presented_jti=presented.jti,
-            agent_jkt=agent_jkt, scope=scope, iat=now, exp=now + self.resource_token_lifetime,
-            jti=self.id_factory(), account=account, mission_s256=presented.mission_s256,
-            tenant=presented.tenant, dev=self.dev,
+            self.key,
+            iss=self.identifier,
+            aud=ps,
+            ps=ps,
+            sub=presented.sub,
+            presented_jti=presented.jti,
+            agent_jkt=agent_jkt,
+            scope=scope,
+            iat=now,
+            exp=now + self.resource_token_lifetime,
+            jti=self.id_factory(),
+            account=account,
+            mission_s256=presented.mission_s256,
+            tenant=presented.tenant,
+            dev=self.dev,
         )
 
     # -- the resource's own endpoints ---------------------------------------------------------
@@ -353,7 +382,9 @@ class Resource:
             body = require_json_object(await request.body())
             scope = body.get("scope")
             if not _scope_tokens(scope):
-                raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")
+                raise AAuthError(
+                    "invalid_request", "scope is required: scope tokens separated by single spaces"
+                )
             unknown = [s for s in _scope_tokens(scope) if s not in self.known_scopes()]
             if unknown:
                 raise AAuthError("invalid_scope", f"{self.identifier} grants no scope {', '.join(unknown)}")
@@ -375,8 +406,12 @@ class Resource:
         for a ``jti`` it never saw too."""
         try:
             revoked = await revocation.verify_revocation(
-                await self.http_message(request), resolver=self.resolver, accept=(metadata.PERSON_DWK,),
-                now=int(self.clock()), window=self.signature_window, dev=self.dev,
+                await self.http_message(request),
+                resolver=self.resolver,
+                accept=(metadata.PERSON_DWK,),
+                now=int(self.clock()),
+                window=self.signature_window,
+                dev=self.dev,
             )
             self.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
         except AAuthError as error:

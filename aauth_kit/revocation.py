@@ -91,14 +91,18 @@ def parse_revocation_body(body: bytes, *, signer: str) -> tuple[str, int | None]
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
-        raise AAuthError("invalid_request", 'the body must be a JSON object {"jti": "...", "exp": 1788727813}')
+        raise AAuthError(
+            "invalid_request", 'the body must be a JSON object {"jti": "...", "exp": 1788727813}'
+        )
     jti, exp = document.get("jti"), document.get("exp", None)
     if not isinstance(jti, str) or not jti:
         raise AAuthError("invalid_request", "jti must be a non-empty string")
     if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
         raise AAuthError("invalid_request", "exp must be an integer (the token's exp, Unix seconds)")
     if "iss" in document and document["iss"] != signer:
-        raise AAuthError("unsupported_iss", f"the signer {signer} cannot revoke tokens of {document['iss']!r}")
+        raise AAuthError(
+            "unsupported_iss", f"the signer {signer} cannot revoke tokens of {document['iss']!r}"
+        )
     return jti, exp
 
 
@@ -119,11 +123,20 @@ async def verify_revocation(
     unsupported_iss``); then the body (``400 invalid_request``).
     """
     now = int(time.time()) if now is None else now
-    verified = await verify_request(message, resolver=resolver, now=now, window=window,
-                                    accept_schemes=("jwks_uri",), body_required=True, dev=dev)
+    verified = await verify_request(
+        message,
+        resolver=resolver,
+        now=now,
+        window=window,
+        accept_schemes=("jwks_uri",),
+        body_required=True,
+        dev=dev,
+    )
     signer, dwk = verified.signature_key.params["id"], verified.signature_key.params["dwk"]
     if dwk not in accept:
-        raise AAuthError("unsupported_iss", f"{signer} signs as {dwk}; revocations here come from {', '.join(accept)}")
+        raise AAuthError(
+            "unsupported_iss", f"{signer} signs as {dwk}; revocations here come from {', '.join(accept)}"
+        )
     jti, exp = parse_revocation_body(message.body, signer=signer)
     return Revocation(signer, dwk, jti, exp)
 
@@ -152,16 +165,28 @@ class Revoker:
 
     def sign(self, message: HttpMessage) -> HttpMessage:
         """Sign ``message`` in place: ``sig=jwks_uri;id;dwk;kid``, a body covered."""
-        sign_request(message, self.key, jwks_uri_key(self.issuer, self.dwk, self.kid), created=int(self.clock()))
+        sign_request(
+            message, self.key, jwks_uri_key(self.issuer, self.dwk, self.kid), created=int(self.clock())
+        )
         return message
 
     def request(self, endpoint: str, jti: str, exp: int) -> HttpMessage:
         """The signed ``POST`` of §11.12."""
-        message = HttpMessage("POST", endpoint, [("Content-Type", "application/json")], revocation_body(jti, exp))
+        message = HttpMessage(
+            "POST", endpoint, [("Content-Type", "application/json")], revocation_body(jti, exp)
+        )
         return self.sign(message)
 
-    async def revoke(self, client, endpoint: str, jti: str, exp: int, *,
-                     sleep: Callable[[float], object] = asyncio.sleep, max_polls: int = MAX_POLLS) -> list[dict]:
+    async def revoke(
+        self,
+        client,
+        endpoint: str,
+        jti: str,
+        exp: int,
+        *,
+        sleep: Callable[[float], object] = asyncio.sleep,
+        max_polls: int = MAX_POLLS,
+    ) -> list[dict]:
         """Send the revocation over ``client`` (an ``httpx.AsyncClient``) and follow a ``202``
         to its end.  Returns the ``downstream`` report of the ``200`` (``[]`` when empty).
 
@@ -186,9 +211,13 @@ class Revoker:
 
 async def _send(client, message: HttpMessage):
     try:
-        return await client.request(message.method, message.target_uri, headers=message.headers, content=message.body)
+        return await client.request(
+            message.method, message.target_uri, headers=message.headers, content=message.body
+        )
     except httpx.HTTPError as exc:
-        raise AAuthError(UNAVAILABLE, f"{message.method} {message.target_uri} failed: {exc!r}", status=503) from None
+        raise AAuthError(
+            UNAVAILABLE, f"{message.method} {message.target_uri} failed: {exc!r}", status=503
+        ) from None
 
 
 async def _pause(sleep, seconds: float) -> None:
@@ -202,7 +231,9 @@ def _location(response, endpoint: str) -> str:
     location = response.headers.get("location")
     url = urljoin(endpoint, location) if location else None
     if url is None or origin_of(url) != origin_of(endpoint):
-        raise AAuthError("invalid_response", f"{endpoint} answered 202 without a Location on its origin", status=502)
+        raise AAuthError(
+            "invalid_response", f"{endpoint} answered 202 without a Location on its origin", status=502
+        )
     return url
 
 
@@ -215,8 +246,11 @@ def _downstream(response) -> list[dict]:
     entries = document.get("downstream") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         return []
-    return [{"recipient": e["recipient"], "error": e["error"]} for e in entries
-            if isinstance(e, dict) and isinstance(e.get("recipient"), str) and isinstance(e.get("error"), str)]
+    return [
+        {"recipient": e["recipient"], "error": e["error"]}
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("recipient"), str) and isinstance(e.get("error"), str)
+    ]
 
 
 def _error(response) -> AAuthError:

@@ -19,8 +19,8 @@ import logging
 import socket
 import sys
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
@@ -216,7 +216,9 @@ class Lifespan:
             message = reply.result()
             if message["type"] == f"lifespan.{phase}.complete":
                 return
-            raise ServerStartError(f"{self.name}: lifespan {phase} failed: {message.get('message') or message['type']}")
+            raise ServerStartError(
+                f"{self.name}: lifespan {phase} failed: {message.get('message') or message['type']}"
+            )
         if self._task.done():
             error = None if self._task.cancelled() else self._task.exception()
             if not self._answered:  # the app does not speak lifespan: serve it anyway
@@ -384,7 +386,9 @@ class ServerHandle:
     def stop(self, timeout: float | None = None) -> None:
         """Stop serving (graceful, then forced), run lifespan shutdown, free the port."""
         if self.loop_thread.is_current():
-            raise UsageError("ServerHandle.stop() waits for the loop thread; call it from a plain thread or a cell")
+            raise UsageError(
+                "ServerHandle.stop() waits for the loop thread; call it from a plain thread or a cell"
+            )
         with _registry_lock:
             if _registry.get(self.name) is self:
                 del _registry[self.name]
@@ -424,7 +428,9 @@ def start_server(
     """
     loop_thread = get_loop_thread()
     if loop_thread.is_current():
-        raise UsageError("start_server() blocks until the server listens; call it from a plain thread or a cell")
+        raise UsageError(
+            "start_server() blocks until the server listens; call it from a plain thread or a cell"
+        )
     with _registry_lock:
         old = _registry.get(name)
         if old is not None and port != 0:
@@ -505,7 +511,11 @@ class Hosts:
                 self.routes[origin] = (handle.host, handle.port)
 
             start_server(
-                app, origin, port=port, start_timeout=self.start_timeout, stop_timeout=self.stop_timeout,
+                app,
+                origin,
+                port=port,
+                start_timeout=self.start_timeout,
+                stop_timeout=self.stop_timeout,
                 on_ready=switch,
             )
         else:

@@ -31,17 +31,37 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
     parser.add_argument("--backend-port", type=int, default=default("backend"))
     parser.add_argument("--sca-port", type=int, default=default("supply_chain"))
     parser.add_argument("--maa-port", type=int, default=default("market_analysis"))
-    parser.add_argument("--consent-scopes", type=_list, default=None, help="comma-separated scopes that need consent")
-    parser.add_argument("--consent-prefixes", type=_list, default=None, help="comma-separated scope prefixes that need consent")
-    parser.add_argument("--pending-ttl", type=float, default=600, metavar="SECONDS", help="lifetime of a pending consent")
-    parser.add_argument("--data-dir", default=None, help="where the PS keeps its SQLite file (default: a new temp dir)")
+    parser.add_argument(
+        "--consent-scopes", type=_list, default=None, help="comma-separated scopes that need consent"
+    )
+    parser.add_argument(
+        "--consent-prefixes",
+        type=_list,
+        default=None,
+        help="comma-separated scope prefixes that need consent",
+    )
+    parser.add_argument(
+        "--pending-ttl", type=float, default=600, metavar="SECONDS", help="lifetime of a pending consent"
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="where the PS keeps its SQLite file (default: a new temp dir)"
+    )
 
 
 def lab_from(args) -> Lab:
-    ports = {"ps": args.ps_port, "backend": args.backend_port, "supply_chain": args.sca_port, "market_analysis": args.maa_port}
+    ports = {
+        "ps": args.ps_port,
+        "backend": args.backend_port,
+        "supply_chain": args.sca_port,
+        "market_analysis": args.maa_port,
+    }
     return Lab(
-        dev=True, ports=ports, consent_scopes=args.consent_scopes, consent_prefixes=args.consent_prefixes,
-        pending_ttl=args.pending_ttl, data_dir=args.data_dir,
+        dev=True,
+        ports=ports,
+        consent_scopes=args.consent_scopes,
+        consent_prefixes=args.consent_prefixes,
+        pending_ttl=args.pending_ttl,
+        data_dir=args.data_dir,
     )
 
 
@@ -108,13 +128,22 @@ def render_message(message: HttpMessage) -> str:
                         decoded = decode_unverified(value)
                     except AAuthError:
                         continue
-                    lines.append(f"  {name} decoded: {json.dumps(decoded.header)} {json.dumps(decoded.payload)}")
+                    lines.append(
+                        f"  {name} decoded: {json.dumps(decoded.header)} {json.dumps(decoded.payload)}"
+                    )
     return "\n".join(lines)
 
 
 _SHOWN = {
-    "signature-key", "signature-input", "aauth-requirement", "location", "retry-after", "prefer",
-    "content-type", "signature-error", "cache-control",
+    "signature-key",
+    "signature-input",
+    "aauth-requirement",
+    "location",
+    "retry-after",
+    "prefer",
+    "content-type",
+    "signature-error",
+    "cache-control",
 }
 
 
@@ -122,15 +151,21 @@ def demo(args) -> int:
     """Play the seed's consent story: sign → 401 → person token → 401 + resource token →
     202 → consent → 200 → retry → 200, printing each exchange."""
     lab = lab_from(args)
-    lab.trace.subscribe(lambda ex: print(
-        f"\n── {ex.index + 1}. {ex.source} → {ex.target}\n{render_message(ex.request)}\n"
-        f"── {ex.target} → {ex.source}\n{render_message(ex.response)}", flush=True))
+    lab.trace.subscribe(
+        lambda ex: print(
+            f"\n── {ex.index + 1}. {ex.source} → {ex.target}\n{render_message(ex.request)}\n"
+            f"── {ex.target} → {ex.source}\n{render_message(ex.response)}",
+            flush=True,
+        )
+    )
 
     def on_interaction(interaction) -> None:
         print(f"\n>>> The PS needs the person's consent. Code {interaction.code}", flush=True)
         if args.approve or args.deny:
             lab.ps.decide(interaction.code, approved=bool(args.approve))
-            print(f">>> decided from the command line: {'approved' if args.approve else 'denied'}", flush=True)
+            print(
+                f">>> decided from the command line: {'approved' if args.approve else 'denied'}", flush=True
+            )
         else:
             print(f">>> Open {interaction.link()} and log in as mcp-user / user123", flush=True)
 
@@ -138,7 +173,9 @@ def demo(args) -> int:
     print(describe(lab), flush=True)
     try:
         with lab.client(agent, source="Agent") as client:
-            response = client.post(f"{lab.identifiers['supply_chain']}/optimize", json={"prompt": args.prompt})
+            response = client.post(
+                f"{lab.identifiers['supply_chain']}/optimize", json={"prompt": args.prompt}
+            )
         print(f"\nResult ({response.status_code}):\n{json.dumps(response.json(), indent=2)[:2000]}")
         return 0 if response.status_code == 200 else 1
     except AAuthError as exc:

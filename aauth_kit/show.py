@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Callable, Iterable
 
 import http_sfv
 
@@ -60,7 +60,7 @@ def shorten(value: str, limit: int = SHORT) -> str:
         return value
     tail = min(TAIL, max(limit // 4, 0))
     head = max(limit - tail - len(ELLIPSIS), 1)
-    return f"{value[:head]}{ELLIPSIS}{value[len(value) - tail:] if tail else ''}"
+    return f"{value[:head]}{ELLIPSIS}{value[len(value) - tail :] if tail else ''}"
 
 
 def shorten_opaque(text: str, limit: int = SHORT) -> str:
@@ -103,7 +103,9 @@ def start_line(message: HttpMessage) -> str:
     return f"HTTP/1.1 {message.status} {phrase}".rstrip()
 
 
-def body_text(message: HttpMessage, *, limit: int = SHORT, body_lines: int = BODY_LINES, pretty_json: bool = True) -> str:
+def body_text(
+    message: HttpMessage, *, limit: int = SHORT, body_lines: int = BODY_LINES, pretty_json: bool = True
+) -> str:
     """The body for reading: JSON indented with long strings shortened (or as sent with
     ``pretty_json=False``), text with long opaque runs shortened, at most ``body_lines``
     lines; binary bodies as a byte count."""
@@ -147,7 +149,11 @@ def raw(
     covered = covered_fields(message)
     hidden = {name.lower() for name in hide} - covered
     lines = [start_line(message)]
-    lines += [f"{name}: {shorten_opaque(value, limit)}" for name, value in message.headers if name.lower() not in hidden]
+    lines += [
+        f"{name}: {shorten_opaque(value, limit)}"
+        for name, value in message.headers
+        if name.lower() not in hidden
+    ]
     body = body_text(message, limit=limit, body_lines=body_lines, pretty_json=pretty_json)
     return "\n".join(lines) + "\n" + (f"\n{body}" if body else "")
 
@@ -232,8 +238,9 @@ def _now(now, default: float | None) -> int:
     return int(default if default is not None else time.time())
 
 
-def _message_text(message: HttpMessage, *, now: int, show_tokens: bool, seen: dict[str, str], where: str,
-                  **raw_options) -> str:
+def _message_text(
+    message: HttpMessage, *, now: int, show_tokens: bool, seen: dict[str, str], where: str, **raw_options
+) -> str:
     """Raw ``message``, then each token it carries: decoded the first time, named after that."""
     parts = [raw(message, **raw_options).rstrip("\n")]
     if show_tokens:
@@ -242,7 +249,9 @@ def _message_text(message: HttpMessage, *, now: int, show_tokens: bool, seen: di
                 parts.append(f"\n▸ token in {place}: the same token as {seen[token]}")
                 continue
             seen[token] = f"{where} ({place})" if where else place
-            parts.append(f"\n▸ token in {place}:\n{decoded(token, now=now, limit=raw_options.get('limit', SHORT))}")
+            parts.append(
+                f"\n▸ token in {place}:\n{decoded(token, now=now, limit=raw_options.get('limit', SHORT))}"
+            )
     return "\n".join(parts)
 
 
@@ -254,12 +263,29 @@ def title(exchange: Exchange) -> str:
 def _exchange_text(exchange: Exchange, *, now, show_tokens: bool, seen: dict[str, str], **raw_options) -> str:
     when = _now(now, exchange.started or None)
     step = exchange.index + 1
-    parts = [f"── {title(exchange)} ──",
-             _message_text(exchange.request, now=when, show_tokens=show_tokens, seen=seen,
-                           where=f"step {step}'s request", **raw_options)]
+    parts = [
+        f"── {title(exchange)} ──",
+        _message_text(
+            exchange.request,
+            now=when,
+            show_tokens=show_tokens,
+            seen=seen,
+            where=f"step {step}'s request",
+            **raw_options,
+        ),
+    ]
     if exchange.response is not None:
-        parts += ["", _message_text(exchange.response, now=when, show_tokens=show_tokens, seen=seen,
-                                    where=f"step {step}'s response", **raw_options)]
+        parts += [
+            "",
+            _message_text(
+                exchange.response,
+                now=when,
+                show_tokens=show_tokens,
+                seen=seen,
+                where=f"step {step}'s response",
+                **raw_options,
+            ),
+        ]
     return "\n".join(parts)
 
 
@@ -280,10 +306,15 @@ def text(
     """
     seen: dict[str, str] = {}
     if isinstance(item, HttpMessage):
-        return _message_text(item, now=_now(now, None), show_tokens=tokens, seen=seen, where="", **raw_options)
-    exchanges = [item] if isinstance(item, Exchange) else item.exchanges if isinstance(item, Trace) else list(item)
+        return _message_text(
+            item, now=_now(now, None), show_tokens=tokens, seen=seen, where="", **raw_options
+        )
+    exchanges = (
+        [item] if isinstance(item, Exchange) else item.exchanges if isinstance(item, Trace) else list(item)
+    )
     return "\n\n".join(
-        _exchange_text(exchange, now=now, show_tokens=tokens, seen=seen, **raw_options) for exchange in exchanges
+        _exchange_text(exchange, now=now, show_tokens=tokens, seen=seen, **raw_options)
+        for exchange in exchanges
     )
 
 

@@ -76,7 +76,9 @@ def parse_signature_key(value: str | None, label: str) -> SignatureKey:
     key = SignatureKey(label, str(member.value), dict(member.params))
     for name in _REQUIRED_PARAMS.get(key.scheme, ()):
         if not isinstance(key.params.get(name), str):
-            raise SignatureError("invalid_signature", f"Signature-Key scheme {key.scheme} needs a string {name!r} parameter")
+            raise SignatureError(
+                "invalid_signature", f"Signature-Key scheme {key.scheme} needs a string {name!r} parameter"
+            )
     return key
 
 

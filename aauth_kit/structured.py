@@ -67,7 +67,6 @@ def params_text(params: dict) -> str:
     return _params_text(_typed(params)) if params else ""
 
 
-
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def key_text(key: str) -> str:
     """A dictionary or parameter key, checked (RFC 9651 §4.1.1.3); ``ValueError`` if invalid."""

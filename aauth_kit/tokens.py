@@ -91,8 +91,22 @@ FORBIDDEN_CLAIMS = {PERSON_TYP: ("scope", "account"), RESOURCE_TYP: ("cnf",)}
 MAX_LIFETIME = 3600
 DEFAULT_LIFETIME = {AGENT_TYP: 3600, PERSON_TYP: 3600, RESOURCE_TYP: 300, AUTH_TYP: 3600}
 
-_STRING_CLAIMS = ("iss", "dwk", "jti", "sub", "ps", "presented_jti", "person_token_jti", "agent_jkt", "scope",
-                  "mission_s256", "tenant", "parent_agent", "account", "login_hint")
+_STRING_CLAIMS = (
+    "iss",
+    "dwk",
+    "jti",
+    "sub",
+    "ps",
+    "presented_jti",
+    "person_token_jti",
+    "agent_jkt",
+    "scope",
+    "mission_s256",
+    "tenant",
+    "parent_agent",
+    "account",
+    "login_hint",
+)
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SHA256_B64URL = re.compile(r"[A-Za-z0-9_-]{43}")
 #: How many verified tokens are remembered (see the module docstring).
@@ -234,7 +248,9 @@ def _check_shape(typ: str, payload: dict) -> None:
         if name in ("agent_jkt", "mission_s256") and not _SHA256_B64URL.fullmatch(value):
             raise _fail(f"claim {name} must be a base64url SHA-256 value")
         if name == "interaction" and not (
-            isinstance(value, dict) and isinstance(value.get("url"), str) and isinstance(value.get("code"), str)
+            isinstance(value, dict)
+            and isinstance(value.get("url"), str)
+            and isinstance(value.get("code"), str)
         ):
             raise _fail("claim interaction must be an object with string url and code")
 
@@ -371,7 +387,7 @@ class VerifiedToken:
 def _normalize_typ(typ: str) -> str:
     """RFC 7515 §4.1.9: media types compare case-insensitively, ``application/`` optional."""
     typ = typ.lower()
-    return typ[len("application/"):] if typ.startswith("application/") else typ
+    return typ[len("application/") :] if typ.startswith("application/") else typ
 
 
 def _check_header(header: dict, typ: str | tuple[str, ...]) -> str:
@@ -387,9 +403,13 @@ def _check_header(header: dict, typ: str | tuple[str, ...]) -> str:
         raise _fail("the JWT header lists crit extensions the kit does not understand")
     alg = header.get("alg")
     if alg == "EdDSA":
-        raise _fail("alg EdDSA is polymorphic and forbidden since draft -10; use Ed25519", "unsupported_algorithm")
+        raise _fail(
+            "alg EdDSA is polymorphic and forbidden since draft -10; use Ed25519", "unsupported_algorithm"
+        )
     if alg not in SUPPORTED_ALGS:
-        raise TokenError("unsupported_algorithm", f"alg {alg!r} is not accepted", accept_algs=list(SUPPORTED_ALGS))
+        raise TokenError(
+            "unsupported_algorithm", f"alg {alg!r} is not accepted", accept_algs=list(SUPPORTED_ALGS)
+        )
     if "kid" in header and not isinstance(header["kid"], str):
         raise _fail("kid must be a string")
     return found
@@ -429,18 +449,35 @@ def check_token(
     """
     if not isinstance(key, Key):
         raise UsageError("check_token needs the issuer's key as a keys.Key")
-    memo = (token, typ if isinstance(typ, str) else tuple(typ), key.alg, key.thumbprint(), expected_aud,
-            expected_ps, dev)
+    memo = (
+        token,
+        typ if isinstance(typ, str) else tuple(typ),
+        key.alg,
+        key.thumbprint(),
+        expected_aud,
+        expected_ps,
+        dev,
+    )
     verified = _checked.get(memo) if isinstance(token, str) else None
     if verified is None:
-        verified = _check_token(token, typ=typ, key=key, now=now, expected_aud=expected_aud,
-                                expected_ps=expected_ps, iat_window=iat_window, dev=dev)
+        verified = _check_token(
+            token,
+            typ=typ,
+            key=key,
+            now=now,
+            expected_aud=expected_aud,
+            expected_ps=expected_ps,
+            iat_window=iat_window,
+            dev=dev,
+        )
         _checked.put(memo, verified)
     else:
         _check_expiry(verified.typ, verified.payload, now)
         _check_iat(verified.payload, now, iat_window)
     if signing_key_jwk is not None and jwk_thumbprint(_as_jwk(signing_key_jwk)) != verified.jkt:
-        raise _fail(f"the {verified.typ} is bound to another key than the one that signed the request", "invalid_key")
+        raise _fail(
+            f"the {verified.typ} is bound to another key than the one that signed the request", "invalid_key"
+        )
     return verified
 
 
@@ -470,7 +507,9 @@ class _Checked:
 _checked = _Checked(CHECKED_CACHE_SIZE)
 
 
-def _check_token(token: str, *, typ, key: Key, now: int, expected_aud, expected_ps, iat_window, dev) -> VerifiedToken:
+def _check_token(
+    token: str, *, typ, key: Key, now: int, expected_aud, expected_ps, iat_window, dev
+) -> VerifiedToken:
     """Every check of :func:`check_token` but the key binding, in the draft's order."""
     decoded = _decoded(token)
     found = _check_header(decoded.header, typ)
@@ -494,7 +533,9 @@ def _check_token(token: str, *, typ, key: Key, now: int, expected_aud, expected_
     return verified
 
 
-async def verify_token(token: str, *, typ: str | tuple[str, ...], resolver, now: int, **checks) -> VerifiedToken:
+async def verify_token(
+    token: str, *, typ: str | tuple[str, ...], resolver, now: int, **checks
+) -> VerifiedToken:
     """Resolve the issuer's key (``iss`` + ``dwk`` + header ``kid``) and :func:`check_token`.
 
     ``typ``, ``alg``, ``dwk`` and ``iss`` are checked before anything is fetched; key
@@ -565,12 +606,16 @@ def check_presented_token(resource_token: VerifiedToken, presented: VerifiedToke
     if presented.typ not in (PERSON_TYP, AUTH_TYP):
         raise fail(f"a presented token is a person or auth token, not {presented.typ}")
     if presented.jti != resource_token.presented_jti:
-        raise fail(f"presented_jti {resource_token.presented_jti!r} names another token than jti {presented.jti!r}")
+        raise fail(
+            f"presented_jti {resource_token.presented_jti!r} names another token than jti {presented.jti!r}"
+        )
     presented_ps = presented.iss if presented.typ == PERSON_TYP else presented.ps
     if presented_ps != resource_token.ps:
         raise fail(f"the resource token names PS {resource_token.ps!r}, the presented token {presented_ps!r}")
     if presented.aud != resource_token.iss:
-        raise fail(f"the presented token is for {presented.aud!r}, the resource token comes from {resource_token.iss!r}")
+        raise fail(
+            f"the presented token is for {presented.aud!r}, the resource token comes from {resource_token.iss!r}"
+        )
     missing = object()
     for name in ("sub", "mission_s256", "tenant"):
         if presented.payload.get(name, missing) != resource_token.payload.get(name, missing):
@@ -600,7 +645,9 @@ def mint(typ: str, key: Key, claims: dict, *, kid: str | None = None, dev: bool 
         raise UsageError("claims must be a dict")
     try:
         _check_dwk(typ, claims)
-        _check_claims(typ, claims, now=None, dev=dev, expected_aud=None, iat_window=None, allow_aud_array=False)
+        _check_claims(
+            typ, claims, now=None, dev=dev, expected_aud=None, iat_window=None, allow_aud_array=False
+        )
     except TokenError as exc:
         raise UsageError(f"refusing to mint this {typ}: {exc.detail}") from None
     header = {"alg": key.alg, "kid": kid or key.kid or key.thumbprint(), "typ": typ}
@@ -626,9 +673,20 @@ def _optional(**claims) -> dict:
 
 
 def mint_agent_token(
-    key: Key, *, iss: str, sub: str, cnf: Key | dict, iat: int | None = None, exp: int | None = None,
-    lifetime: int | None = None, jti: str | None = None, ps: str | None = None, parent_agent: str | None = None,
-    kid: str | None = None, dev: bool = False, extra: dict | None = None,
+    key: Key,
+    *,
+    iss: str,
+    sub: str,
+    cnf: Key | dict,
+    iat: int | None = None,
+    exp: int | None = None,
+    lifetime: int | None = None,
+    jti: str | None = None,
+    ps: str | None = None,
+    parent_agent: str | None = None,
+    kid: str | None = None,
+    dev: bool = False,
+    extra: dict | None = None,
 ) -> str:
     """An ``aa-agent+jwt`` from the Agent Provider ``key`` binding the agent key ``cnf``."""
     claims = _base_claims(AGENT_TYP, iss, AGENT_DWK, iat, exp, lifetime, jti, cnf, extra)
@@ -637,9 +695,21 @@ def mint_agent_token(
 
 
 def mint_person_token(
-    key: Key, *, iss: str, aud: str, sub: str, cnf: Key | dict, iat: int | None = None, exp: int | None = None,
-    lifetime: int | None = None, jti: str | None = None, mission_s256: str | None = None, tenant: str | None = None,
-    kid: str | None = None, dev: bool = False, extra: dict | None = None,
+    key: Key,
+    *,
+    iss: str,
+    aud: str,
+    sub: str,
+    cnf: Key | dict,
+    iat: int | None = None,
+    exp: int | None = None,
+    lifetime: int | None = None,
+    jti: str | None = None,
+    mission_s256: str | None = None,
+    tenant: str | None = None,
+    kid: str | None = None,
+    dev: bool = False,
+    extra: dict | None = None,
 ) -> str:
     """An ``aa-person+jwt`` from the PS ``key``: the person ``sub`` for resource ``aud``."""
     claims = _base_claims(PERSON_TYP, iss, PERSON_DWK, iat, exp, lifetime, jti, cnf, extra)
@@ -648,30 +718,71 @@ def mint_person_token(
 
 
 def mint_resource_token(
-    key: Key, *, iss: str, aud: str, ps: str, sub: str, presented_jti: str, agent_jkt: str | Key, scope: str,
-    iat: int | None = None, exp: int | None = None, lifetime: int | None = None, jti: str | None = None,
-    account: str | None = None, mission_s256: str | None = None, tenant: str | None = None,
-    kid: str | None = None, dev: bool = False, extra: dict | None = None,
+    key: Key,
+    *,
+    iss: str,
+    aud: str,
+    ps: str,
+    sub: str,
+    presented_jti: str,
+    agent_jkt: str | Key,
+    scope: str,
+    iat: int | None = None,
+    exp: int | None = None,
+    lifetime: int | None = None,
+    jti: str | None = None,
+    account: str | None = None,
+    mission_s256: str | None = None,
+    tenant: str | None = None,
+    kid: str | None = None,
+    dev: bool = False,
+    extra: dict | None = None,
 ) -> str:
     """An ``aa-resource+jwt`` from the resource ``key`` for the PS/AS ``aud``."""
     claims = _base_claims(RESOURCE_TYP, iss, RESOURCE_DWK, iat, exp, lifetime, jti, None, extra)
     jkt = agent_jkt.thumbprint() if isinstance(agent_jkt, Key) else agent_jkt
     claims.update(
-        _optional(aud=aud, ps=ps, sub=sub, presented_jti=presented_jti, agent_jkt=jkt, scope=scope,
-                  account=account, mission_s256=mission_s256, tenant=tenant)
+        _optional(
+            aud=aud,
+            ps=ps,
+            sub=sub,
+            presented_jti=presented_jti,
+            agent_jkt=jkt,
+            scope=scope,
+            account=account,
+            mission_s256=mission_s256,
+            tenant=tenant,
+        )
     )
     return mint(RESOURCE_TYP, key, claims, kid=kid, dev=dev)
 
 
 def mint_auth_token(
-    key: Key, *, iss: str, aud: str, ps: str, sub: str, cnf: Key | dict, iat: int | None = None,
-    exp: int | None = None, lifetime: int | None = None, jti: str | None = None, scope: str | None = None,
-    account: str | None = None, mission_s256: str | None = None, tenant: str | None = None,
-    dwk: str = PERSON_DWK, kid: str | None = None, dev: bool = False, extra: dict | None = None,
+    key: Key,
+    *,
+    iss: str,
+    aud: str,
+    ps: str,
+    sub: str,
+    cnf: Key | dict,
+    iat: int | None = None,
+    exp: int | None = None,
+    lifetime: int | None = None,
+    jti: str | None = None,
+    scope: str | None = None,
+    account: str | None = None,
+    mission_s256: str | None = None,
+    tenant: str | None = None,
+    dwk: str = PERSON_DWK,
+    kid: str | None = None,
+    dev: bool = False,
+    extra: dict | None = None,
 ) -> str:
     """An ``aa-auth+jwt`` from the PS (``dwk`` ``aauth-person.json``) or AS (``aauth-access.json``)."""
     claims = _base_claims(AUTH_TYP, iss, dwk, iat, exp, lifetime, jti, cnf, extra)
     claims.update(
-        _optional(aud=aud, ps=ps, sub=sub, scope=scope, account=account, mission_s256=mission_s256, tenant=tenant)
+        _optional(
+            aud=aud, ps=ps, sub=sub, scope=scope, account=account, mission_s256=mission_s256, tenant=tenant
+        )
     )
     return mint(AUTH_TYP, key, claims, kid=kid, dev=dev)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit
 
 from .message import HttpMessage
@@ -75,7 +75,9 @@ class Trace:
 
     def begin(self, source: str, request: HttpMessage) -> Exchange:
         with self._lock:
-            exchange = Exchange(len(self.exchanges), source, self.party(request.target_uri), request, started=self.clock())
+            exchange = Exchange(
+                len(self.exchanges), source, self.party(request.target_uri), request, started=self.clock()
+            )
             self.exchanges.append(exchange)
         return exchange
 

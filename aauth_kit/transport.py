@@ -128,7 +128,9 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
     ):
         for origin in routes:
             if identifier_origin(origin) != origin:
-                raise UsageError(f"route key {origin!r} is not a normalized origin ({identifier_origin(origin)!r})")
+                raise UsageError(
+                    f"route key {origin!r} is not a normalized origin ({identifier_origin(origin)!r})"
+                )
         self.routes = routes
         self.loop_thread = loop_thread
         self.default_wait = default_wait
@@ -156,7 +158,9 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
 
     async def _route(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme not in ("http", "https") or not request.url.host:
-            raise httpx.UnsupportedProtocol(f"the lab routes http(s) URLs only, not {request.url}", request=request)
+            raise httpx.UnsupportedProtocol(
+                f"the lab routes http(s) URLs only, not {request.url}", request=request
+            )
         origin = origin_of(request.url)
         target = self.routes.get(origin)
         if target is None:
@@ -197,7 +201,9 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
                 return await httpx.ASGITransport(app=app).handle_async_request(request)
         except TimeoutError:
             if timeout.expired():
-                raise httpx.ReadTimeout(f"no response from {origin_of(request.url)} in time", request=request) from None
+                raise httpx.ReadTimeout(
+                    f"no response from {origin_of(request.url)} in time", request=request
+                ) from None
             raise
 
 

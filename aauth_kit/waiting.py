@@ -27,8 +27,9 @@ class StuckError(TimeoutError):
     """The awaited point was not reached within the hang guard."""
 
 
-def wait_until(condition: Callable[[], T], *, timeout: float = TIMEOUT, what: str = "the condition",
-               flow: Any = None) -> T:
+def wait_until(
+    condition: Callable[[], T], *, timeout: float = TIMEOUT, what: str = "the condition", flow: Any = None
+) -> T:
     """Call ``condition()`` until it returns something truthy, and return that.
 
     ``flow`` (a ``concurrent.futures.Future`` of the background flow): if it ends first,
@@ -54,12 +55,20 @@ def held_poll(ps, code: str, *, timeout: float = TIMEOUT, flow: Any = None):
     """Wait until the agent's poll for the request with interaction ``code`` is held at
     ``ps`` (or the request has already moved on: decided, expired); return the
     request (``PSStore`` ``Pending``)."""
-    pending = wait_until(lambda: ps.store.find_by_code(code), timeout=timeout, flow=flow,
-                         what=f"a live request with code {code}")
+    pending = wait_until(
+        lambda: ps.store.find_by_code(code),
+        timeout=timeout,
+        flow=flow,
+        what=f"a live request with code {code}",
+    )
 
     def held():
         current = ps.store.get_pending(pending.id)
-        return current if ps.waiters.held(pending.id) or current.status not in ("pending", "interacting") else None
+        return (
+            current
+            if ps.waiters.held(pending.id) or current.status not in ("pending", "interacting")
+            else None
+        )
 
     return wait_until(held, timeout=timeout, flow=flow, what=f"a held poll for {pending.id}")
 

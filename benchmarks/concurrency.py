@@ -35,8 +35,10 @@ PROMPT = {"prompt": "Optimize the laptop supply chain"}
 
 async def crowd(lab: Lab, count: int) -> dict:
     codes: asyncio.Queue = asyncio.Queue()
-    agents = [lab.new_agent(f"crowd-{i}", on_interaction=lambda interaction: codes.put_nowait(interaction.code))
-              for i in range(count)]
+    agents = [
+        lab.new_agent(f"crowd-{i}", on_interaction=lambda interaction: codes.put_nowait(interaction.code))
+        for i in range(count)
+    ]
     ps, sca = lab.identifiers["ps"], lab.identifiers["supply_chain"]
 
     async def one(agent) -> str:
@@ -49,15 +51,21 @@ async def crowd(lab: Lab, count: int) -> dict:
 
     async def approver(session: str) -> int:
         approved = 0
-        async with lab.hosts.async_client(timeout=60, headers={"Authorization": f"Bearer {session}"}) as person:
+        async with lab.hosts.async_client(
+            timeout=60, headers={"Authorization": f"Bearer {session}"}
+        ) as person:
             while (code := await codes.get()) is not None:
                 context = (await person.get(f"{ps}/consent", params={"code": code})).json()
-                answer = await person.post(f"{ps}/consent/{context['pending_id']}/decision", json={"approved": True})
+                answer = await person.post(
+                    f"{ps}/consent/{context['pending_id']}/decision", json={"approved": True}
+                )
                 approved += answer.status_code == 200
         return approved
 
     async with lab.hosts.async_client(timeout=60) as client:
-        session = (await client.post(f"{ps}/login", json={"username": "mcp-user", "password": "user123"})).json()["session"]
+        session = (
+            await client.post(f"{ps}/login", json={"username": "mcp-user", "password": "user123"})
+        ).json()["session"]
     approvers = [asyncio.create_task(approver(session)) for _ in range(APPROVERS)]
     started = time.perf_counter()
     outcomes = await asyncio.wait_for(asyncio.gather(*(one(agent) for agent in agents)), HANG_GUARD_S)
@@ -71,16 +79,31 @@ async def crowd(lab: Lab, count: int) -> dict:
 def main(count: int) -> dict:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # two sockets per agent and server
-    with tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir, Lab(mode="socket", data_dir=data_dir) as lab:
+    with (
+        tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir,
+        Lab(mode="socket", data_dir=data_dir) as lab,
+    ):
         report = lab.hosts.loop_thread.run(crowd(lab, count), timeout=HANG_GUARD_S + 10)
     completed = report["outcomes"].get("200", 0)
-    return {"agents": count, "completed": completed, "lost": count - completed, "approved": report["approved"],
-            "outcomes": report["outcomes"], "seconds": report["seconds"], "peak_rss_mb": peak_rss_mb()}
+    return {
+        "agents": count,
+        "completed": completed,
+        "lost": count - completed,
+        "approved": report["approved"],
+        "outcomes": report["outcomes"],
+        "seconds": report["seconds"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run(settings: Settings) -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.concurrency", str(settings.agents)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=HANG_GUARD_S + 60)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.concurrency", str(settings.agents)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=HANG_GUARD_S + 60,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the concurrency run failed:\n{done.stderr[-2000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])

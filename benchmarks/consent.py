@@ -38,7 +38,9 @@ HANG_GUARD_S = 60
 def person_client(lab: Lab):
     """A client signed in at the PS as the seed's person (Bearer session)."""
     client = lab.hosts.client(timeout=HANG_GUARD_S)
-    response = client.post(f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": "user123"})
+    response = client.post(
+        f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": "user123"}
+    )
     response.raise_for_status()
     client.headers["Authorization"] = f"Bearer {response.json()['session']}"
     return client
@@ -74,8 +76,9 @@ def one_sample(lab: Lab, person, index: int, *, wait: int = 30, decide_after: fl
     agent = lab.new_agent(f"consent-{wait}-{index}", on_interaction=on_interaction, wait=wait)
 
     async def call():
-        async with lab.hosts.async_client(auth=agent.auth(), timeout=HANG_GUARD_S,
-                                          event_hooks={"response": [token_arrived]}) as client:
+        async with lab.hosts.async_client(
+            auth=agent.auth(), timeout=HANG_GUARD_S, event_hooks={"response": [token_arrived]}
+        ) as client:
             return await client.post(f"{lab.identifiers['supply_chain']}/optimize", json=PROMPT)
 
     future = lab.hosts.loop_thread.submit(call())
@@ -102,14 +105,19 @@ def one_sample(lab: Lab, person, index: int, *, wait: int = 30, decide_after: fl
 
 def run(settings: Settings) -> dict:
     moments = random.Random(3)  # when each polling sample's person decides: the same every pass
-    with tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir, Lab(mode="socket", data_dir=data_dir) as lab:
+    with (
+        tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir,
+        Lab(mode="socket", data_dir=data_dir) as lab,
+    ):
         person = person_client(lab)
         try:
             one_sample(lab, person, -1)  # warm up: discovery, connections
             samples = [one_sample(lab, person, i) for i in range(settings.consent_runs)]
             lab.ps.poll_interval = POLL_INTERVAL_S
-            polled = [one_sample(lab, person, i, wait=0, decide_after=moments.uniform(0, POLL_INTERVAL_S))
-                      for i in range(settings.polling_runs)]
+            polled = [
+                one_sample(lab, person, i, wait=0, decide_after=moments.uniform(0, POLL_INTERVAL_S))
+                for i in range(settings.polling_runs)
+            ]
         finally:
             person.close()
     p50, polling_mean = percentile(samples, 50), sum(polled) / len(polled)

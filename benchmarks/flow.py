@@ -43,8 +43,10 @@ def flow_times(lab: Lab, runs: int) -> list[float]:
 def run(settings: Settings) -> dict:
     results = {}
     for mode in ("socket", "asgi"):
-        with tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir, \
-                Lab(mode=mode, data_dir=data_dir, consent_scopes=[], consent_prefixes=[]) as lab:
+        with (
+            tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir,
+            Lab(mode=mode, data_dir=data_dir, consent_scopes=[], consent_prefixes=[]) as lab,
+        ):
             samples = flow_times(lab, settings.flow_runs)
         results[f"flow_{mode}_p50_ms"] = percentile(samples, 50)
         results[f"flow_{mode}_p99_ms"] = percentile(samples, 99)

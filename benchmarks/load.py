@@ -23,7 +23,9 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0)
+    length = next(
+        (int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0
+    )
     await reader.readexactly(length)
     return status
 
@@ -45,8 +47,11 @@ async def load(port: int, connections: int, requests: list[bytes]) -> dict:
     shares = [requests[i::connections] for i in range(connections)]
     started = time.perf_counter()
     await asyncio.gather(*(connection(port, share, statuses) for share in shares if share))
-    return {"requests": len(requests), "seconds": time.perf_counter() - started,
-            "statuses": {str(code): count for code, count in statuses.items()}}
+    return {
+        "requests": len(requests),
+        "seconds": time.perf_counter() - started,
+        "statuses": {str(code): count for code, count in statuses.items()},
+    }
 
 
 def main() -> None:

@@ -31,15 +31,18 @@ def execute(build, source: Path) -> None:
 
     notebook = nbformat.v4.new_notebook()
     notebook.cells = build.parse(source.read_text())
-    client = NotebookClient(notebook, timeout=180, kernel_name="python3",
-                            resources={"metadata": {"path": str(build.TARGET)}})
+    client = NotebookClient(
+        notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(build.TARGET)}}
+    )
     client.execute()
 
 
 def run(settings: Settings) -> dict:
     if not settings.notebooks:
-        return {"notebooks_total_s": None,
-                "notes": {"notebooks_total_s": f"skipped in the {settings.name} pass (run `make bench` for it)"}}
+        return {
+            "notebooks_total_s": None,
+            "notes": {"notebooks_total_s": f"skipped in the {settings.name} pass (run `make bench` for it)"},
+        }
     build = builder()
     sources = sorted(build.SOURCES.glob("*.py"))
     times, failed = {}, {}
@@ -51,7 +54,9 @@ def run(settings: Settings) -> dict:
             try:
                 execute(build, source)
             except Exception as error:  # a notebook being rewritten: say so, time the rest
-                failed[source.stem] = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:200] if str(error).strip() else ''}"
+                failed[source.stem] = (
+                    f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:200] if str(error).strip() else ''}"
+                )
                 continue
             times[source.stem] = time.perf_counter() - started
     finally:

@@ -50,9 +50,11 @@ def signed_requests(lab: Lab, agent, token: str, count: int) -> list[str]:
     out = []
     for index in range(count):
         body = json.dumps({"request": index}).encode()
-        message = HttpMessage("POST", f"{identifier}/check", [("Host", host), ("Content-Type", "application/json")], body)
+        message = HttpMessage(
+            "POST", f"{identifier}/check", [("Host", host), ("Content-Type", "application/json")], body
+        )
         sign_request(message, agent.key, presented)
-        lines = [f"POST /check HTTP/1.1", "X-Forwarded-Proto: https", f"Content-Length: {len(body)}"]
+        lines = ["POST /check HTTP/1.1", "X-Forwarded-Proto: https", f"Content-Length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in message.headers]
         out.append(base64.b64encode(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body).decode())
     return out
@@ -61,8 +63,15 @@ def signed_requests(lab: Lab, agent, token: str, count: int) -> list[str]:
 def load(port: int, requests: list[str], connections: int) -> dict:
     """Replay ``requests`` against ``port`` from a second process; returns its report."""
     spec = json.dumps({"port": port, "connections": connections, "requests": requests})
-    done = subprocess.run([sys.executable, "-m", "benchmarks.load"], input=spec, capture_output=True, text=True,
-                          cwd=ROOT, timeout=HANG_GUARD_S, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.load"],
+        input=spec,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=HANG_GUARD_S,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -77,8 +86,10 @@ def open_twin(lab: Lab):
 def run(settings: Settings) -> dict:
     best = {"protected": 0.0, "open": 0.0}
     failures = []
-    with tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir, \
-            Lab(mode="socket", data_dir=data_dir, consent_scopes=[], consent_prefixes=[]) as lab:
+    with (
+        tempfile.TemporaryDirectory(prefix="aauth-bench-") as data_dir,
+        Lab(mode="socket", data_dir=data_dir, consent_scopes=[], consent_prefixes=[]) as lab,
+    ):
         agent = lab.new_agent("load")
         token = auth_token(lab, agent)
         twin = open_twin(lab)

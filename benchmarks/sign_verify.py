@@ -69,13 +69,18 @@ class Setup:
         self.agent_key = Key.generate()
         self.now = int(time.time())
         self.token = tokens.mint_agent_token(
-            self.ap_key, iss=AGENT_PROVIDER, sub="aauth:bench@agents.example", cnf=self.agent_key,
-            iat=self.now, exp=self.now + 3600,
+            self.ap_key,
+            iss=AGENT_PROVIDER,
+            sub="aauth:bench@agents.example",
+            cnf=self.agent_key,
+            iat=self.now,
+            exp=self.now + 3600,
         )
         self.jwks = metadata.jwks([self.ap_key])
         documents = {
             metadata.well_known_url(AGENT_PROVIDER, metadata.AGENT_DWK): metadata.agent_metadata(
-                AGENT_PROVIDER, f"{AGENT_PROVIDER}/jwks.json"),
+                AGENT_PROVIDER, f"{AGENT_PROVIDER}/jwks.json"
+            ),
             f"{AGENT_PROVIDER}/jwks.json": self.jwks,
         }
 
@@ -103,7 +108,11 @@ def kit_bases(setup: Setup, n: int) -> list[bytes]:
     bases = []
     for content in setup.bodies[:n]:
         message = HttpMessage("POST", URL, [("Content-Type", "application/json")], content)
-        bases.append(profile.sign_request(message, setup.agent_key, jwt_key(setup.token), created=setup.now).base.encode())
+        bases.append(
+            profile.sign_request(
+                message, setup.agent_key, jwt_key(setup.token), created=setup.now
+            ).base.encode()
+        )
     return bases
 
 
@@ -125,10 +134,28 @@ def aauth_signing_contender(setup: Setup):
     def run(n: int) -> None:
         for content in setup.bodies[:n]:
             headers = {"Content-Type": "application/json"}
-            headers.update(sign_request("POST", URL, headers, content, private, sig_scheme="jwt", jwt=setup.token,
-                                        additional_signature_components=["content-type", "content-digest"]))
-            ok = verify_signature("POST", URL, headers, content, headers["Signature-Input"], headers["Signature"],
-                                  headers["Signature-Key"], jwks_fetcher=lambda iss, dwk, kid: jwks)
+            headers.update(
+                sign_request(
+                    "POST",
+                    URL,
+                    headers,
+                    content,
+                    private,
+                    sig_scheme="jwt",
+                    jwt=setup.token,
+                    additional_signature_components=["content-type", "content-digest"],
+                )
+            )
+            ok = verify_signature(
+                "POST",
+                URL,
+                headers,
+                content,
+                headers["Signature-Input"],
+                headers["Signature"],
+                headers["Signature-Key"],
+                jwks_fetcher=lambda iss, dwk, kid: jwks,
+            )
             assert ok, "aauth-signing did not verify its own signature"
 
     return run
@@ -138,8 +165,10 @@ def http_message_signatures_contender(setup: Setup):
     from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier, MappingKeyResolver, algorithms
 
     kid = setup.agent_key.thumbprint()
-    keys = MappingKeyResolver(public_keys={kid: setup.agent_key.crypto_public_key()},
-                              private_keys={kid: setup.agent_key.crypto_private_key()})
+    keys = MappingKeyResolver(
+        public_keys={kid: setup.agent_key.crypto_public_key()},
+        private_keys={kid: setup.agent_key.crypto_private_key()},
+    )
     signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=keys)
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=keys)
     member = jwt_key(setup.token).to_member()
@@ -149,7 +178,14 @@ def http_message_signatures_contender(setup: Setup):
     def run(n: int) -> None:
         for content in setup.bodies[:n]:
             request = Request("POST", URL, {"Content-Type": "application/json", "Signature-Key": member})
-            signer.sign(request, key_id=kid, label="sig", include_alg=False, covered_component_ids=covered, body=content)
+            signer.sign(
+                request,
+                key_id=kid,
+                label="sig",
+                include_alg=False,
+                covered_component_ids=covered,
+                body=content,
+            )
             assert verifier.verify(request, body=content, max_age=window)
 
     return run
@@ -158,8 +194,10 @@ def http_message_signatures_contender(setup: Setup):
 def peer_contenders(setup: Setup) -> tuple[dict, dict]:
     """The installed peers' contenders, and a note for each missing one."""
     found, missing = {}, {}
-    for name, build in (("aauth-signing", aauth_signing_contender),
-                        ("http-message-signatures", http_message_signatures_contender)):
+    for name, build in (
+        ("aauth-signing", aauth_signing_contender),
+        ("http-message-signatures", http_message_signatures_contender),
+    ):
         try:
             found[name] = build(setup)
         except ImportError as exc:

@@ -13,7 +13,7 @@ import json
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import concurrency, consent, flow, notebooks, resource_overhead, sign_verify, token_mint
@@ -26,7 +26,10 @@ OUTPUT = ROOT / "bench-results.json"
 BENCHMARKS = (
     (sign_verify, ("sign_verify_ops_per_s", "sign_verify_ratio_to_raw", "sign_verify_ratio_to_best_peer")),
     (token_mint, ("token_ratio_to_pyjwt",)),
-    (consent, ("consent_to_token_p50_ms", "consent_to_token_p99_ms", "consent_to_token_speedup_vs_3s_polling")),
+    (
+        consent,
+        ("consent_to_token_p50_ms", "consent_to_token_p99_ms", "consent_to_token_speedup_vs_3s_polling"),
+    ),
     (flow, ("flow_socket_p50_ms", "flow_asgi_p50_ms")),
     (resource_overhead, ("resource_overhead_ratio",)),
     (concurrency, ("concurrent_agents_completed", "concurrent_agents_lost", "concurrent_peak_rss_mb")),
@@ -50,7 +53,11 @@ ROWS = (
     ("Sign + verify, kit (ops/s)", "sign_verify_ops_per_s", "{:,.0f}"),
     ("Sign + verify, raw Ed25519 (ops/s)", "sign_verify_raw_ops_per_s", "{:,.0f}"),
     ("Sign + verify, aauth-signing (ops/s)", "sign_verify_aauth_signing_ops_per_s", "{:,.0f}"),
-    ("Sign + verify, http-message-signatures (ops/s)", "sign_verify_http_message_signatures_ops_per_s", "{:,.0f}"),
+    (
+        "Sign + verify, http-message-signatures (ops/s)",
+        "sign_verify_http_message_signatures_ops_per_s",
+        "{:,.0f}",
+    ),
     ("Sign + verify, kit / raw", "sign_verify_ratio_to_raw", "{:.2f}"),
     ("Sign + verify, kit / faster peer", "sign_verify_ratio_to_best_peer", "{:.2f}"),
     ("aa-auth+jwt mint + verify, kit / pyjwt", "token_ratio_to_pyjwt", "{:.2f}"),
@@ -77,8 +84,11 @@ def run(settings: Settings, *, log=None) -> dict:
     """Run the pass and return the results document."""
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     started = time.perf_counter()
-    results: dict = {"pass": settings.name, "machine": machine(),
-                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    results: dict = {
+        "pass": settings.name,
+        "machine": machine(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     notes: dict = {}
     seconds: dict = {}
     for module, keys in BENCHMARKS:
@@ -96,8 +106,10 @@ def run(settings: Settings, *, log=None) -> dict:
         seconds[name] = round(time.perf_counter() - begun, 1)
     for key in REQUIRED_KEYS:
         results.setdefault(key, None)
-    results["targets"] = {key: target_report(results[key], comparison, settings.agents if bound == "agents" else bound)
-                          for key, (comparison, bound) in TARGETS.items()}
+    results["targets"] = {
+        key: target_report(results[key], comparison, settings.agents if bound == "agents" else bound)
+        for key, (comparison, bound) in TARGETS.items()
+    }
     results["notes"] = notes
     results["seconds_per_benchmark"] = seconds
     results["duration_s"] = round(time.perf_counter() - started, 1)
@@ -116,12 +128,18 @@ def table(results: dict) -> str:
         value = results.get(key)
         shown = "—" if value is None else form.format(value)
         target = results.get("targets", {}).get(key)
-        verdict = "" if target is None else f"{target['target']} " + {True: "✓", False: "✗ missed", None: ""}[target["met"]]
+        verdict = (
+            ""
+            if target is None
+            else f"{target['target']} " + {True: "✓", False: "✗ missed", None: ""}[target["met"]]
+        )
         lines.append(f"| {label} | {shown} | {verdict.strip()} |")
     box = results.get("machine", {})
     lines.append("")
-    lines.append(f"{results.get('pass', '?')} pass, {results.get('date', '?')}: {box.get('cpu', '?')}, "
-                 f"{box.get('cores', '?')} cores, Python {box.get('python', '?')}, {results.get('duration_s', '?')} s")
+    lines.append(
+        f"{results.get('pass', '?')} pass, {results.get('date', '?')}: {box.get('cpu', '?')}, "
+        f"{box.get('cores', '?')} cores, Python {box.get('python', '?')}, {results.get('duration_s', '?')} s"
+    )
     for key, note in results.get("notes", {}).items():
         lines.append(f"* {key}: {note}")
     return "\n".join(lines)
@@ -129,9 +147,15 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pass", dest="pass_name", choices=sorted(PASSES), help="default: full, or quick with BENCH_QUICK=1")
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="where the JSON goes (default: bench-results.json)")
-    parser.add_argument("--table", type=Path, metavar="FILE", help="print the table of an earlier run and stop")
+    parser.add_argument(
+        "--pass", dest="pass_name", choices=sorted(PASSES), help="default: full, or quick with BENCH_QUICK=1"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=OUTPUT, help="where the JSON goes (default: bench-results.json)"
+    )
+    parser.add_argument(
+        "--table", type=Path, metavar="FILE", help="print the table of an earlier run and stop"
+    )
     args = parser.parse_args(argv)
     if args.table:
         print(table(json.loads(args.table.read_text())))

@@ -35,8 +35,18 @@ def run(settings: Settings) -> dict:
 
     def kit(n: int) -> None:
         for _ in range(n):
-            token = tokens.mint_auth_token(ps_key, iss=PS, aud=RESOURCE, ps=PS, sub="person-1", cnf=cnf,
-                                           scope="supply-chain:check", iat=now, exp=now + 3600, jti=f"t{next(ids)}")
+            token = tokens.mint_auth_token(
+                ps_key,
+                iss=PS,
+                aud=RESOURCE,
+                ps=PS,
+                sub="person-1",
+                cnf=cnf,
+                scope="supply-chain:check",
+                iat=now,
+                exp=now + 3600,
+                jti=f"t{next(ids)}",
+            )
             tokens.check_token(token, typ=tokens.AUTH_TYP, key=public, now=now, expected_aud=RESOURCE)
 
     private, verifying = ps_key.crypto_private_key(), ps_key.crypto_public_key()
@@ -44,8 +54,18 @@ def run(settings: Settings) -> dict:
 
     def pyjwt(n: int) -> None:
         for _ in range(n):
-            claims = {"iss": PS, "dwk": "aauth-person.json", "jti": f"t{next(ids)}", "iat": now, "exp": now + 3600,
-                      "cnf": {"jwk": cnf}, "aud": RESOURCE, "ps": PS, "sub": "person-1", "scope": "supply-chain:check"}
+            claims = {
+                "iss": PS,
+                "dwk": "aauth-person.json",
+                "jti": f"t{next(ids)}",
+                "iat": now,
+                "exp": now + 3600,
+                "cnf": {"jwk": cnf},
+                "aud": RESOURCE,
+                "ps": PS,
+                "sub": "person-1",
+                "scope": "supply-chain:check",
+            }
             token = jwt.encode(claims, private, algorithm="EdDSA", headers=header)
             jwt.decode(token, verifying, algorithms=["EdDSA"], audience=RESOURCE)
 

@@ -36,7 +36,9 @@ def parse(text: str) -> list:
             return
         body = "\n".join(lines).strip("\n")
         if kind == "markdown":
-            body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines())
+            body = "\n".join(
+                line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines()
+            )
             cell = nbformat.v4.new_markdown_cell(body)
         else:
             cell = nbformat.v4.new_code_cell(body)
@@ -63,8 +65,12 @@ def stable_outputs(cell) -> list:
     outputs = []
     for output in cell.outputs:
         previous = outputs[-1] if outputs else None
-        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
-                and previous.name == output.name):
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
             previous.text += output.text
             continue
         view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
@@ -84,7 +90,9 @@ def build(source: Path) -> Path:
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{source.stem[:2]}-{index:03d}"  # stable ids: clean diffs
     os.environ["AAUTH_KIT_DOCS"] = "1"
-    client = NotebookClient(notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(TARGET)}})
+    client = NotebookClient(
+        notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(TARGET)}}
+    )
     client.execute()
     notebook.metadata.pop("widgets", None)  # random model ids; "Run All" recreates widgets
     for cell in notebook.cells:

@@ -68,7 +68,9 @@ class Job:
 
 
 def _problem(status: int, code: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        {"error": code, "detail": detail}, status_code=status, media_type="application/problem+json"
+    )
 
 
 class Backend:
@@ -96,22 +98,29 @@ class Backend:
         self.id_factory = id_factory or (lambda: secrets.token_hex(8))
         self.dev = dev
         self.jobs: dict[str, Job] = {}
-        self.app = Starlette(routes=[
-            Route("/", self.index),
-            Route("/health", self.health),
-            Route("/callback", self.callback),
-            Route("/optimization/start", self.start, methods=["POST"]),
-            Route("/optimization/progress/{request_id}", self.progress),
-            Route("/optimization/results/{request_id}", self.results),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/", self.index),
+                Route("/health", self.health),
+                Route("/callback", self.callback),
+                Route("/optimization/start", self.start, methods=["POST"]),
+                Route("/optimization/progress/{request_id}", self.progress),
+                Route("/optimization/results/{request_id}", self.results),
+            ]
+        )
 
     # -- the job ---------------------------------------------------------------------------
     async def run(self, job: Job) -> None:
         def on_interaction(interaction: Interaction) -> None:
             job.interaction = interaction
-            job.status, job.current_step = "interaction_required", "waiting for the person's consent at the PS"
+            job.status, job.current_step = (
+                "interaction_required",
+                "waiting for the person's consent at the PS",
+            )
 
-        agent = Agent(self.key, self.agent_token, on_interaction=on_interaction, clock=self.clock, dev=self.dev)
+        agent = Agent(
+            self.key, self.agent_token, on_interaction=on_interaction, clock=self.clock, dev=self.dev
+        )
         job.status, job.current_step = "running", "calling the supply-chain agent"
         try:
             async with self.client_factory(auth=agent.auth(justification=f"Run: {job.prompt}")) as client:
@@ -120,12 +129,16 @@ class Backend:
                     json={"prompt": job.prompt, "optimization_type": job.optimization_type},
                 )
             if response.status_code != 200:
-                raise AAuthError(_error_code(response), f"the supply-chain agent answered {response.status_code}")
+                raise AAuthError(
+                    _error_code(response), f"the supply-chain agent answered {response.status_code}"
+                )
             body = response.json()
             job.results = {
                 "summary": body["summary"],
                 "recommendations": body["recommendations"],
-                "authorizations": [decoded_authorization(self.supply_chain, agent.auth_token_for(self.supply_chain))]
+                "authorizations": [
+                    decoded_authorization(self.supply_chain, agent.auth_token_for(self.supply_chain))
+                ]
                 + body.get("authorizations", []),
             }
             if "market_analysis" in body:
@@ -134,7 +147,12 @@ class Backend:
         except (FlowError, AAuthError) as exc:
             job.status, job.current_step, job.error, job.detail = "failed", "stopped", exc.code, exc.detail
         except Exception as exc:  # a job must end in a status, whatever happened
-            job.status, job.current_step, job.error, job.detail = "failed", "stopped", "server_error", repr(exc)
+            job.status, job.current_step, job.error, job.detail = (
+                "failed",
+                "stopped",
+                "server_error",
+                repr(exc),
+            )
 
     # -- routes ----------------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
@@ -144,15 +162,25 @@ class Backend:
         except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return _problem(400, "invalid_request", "the body must be JSON")
         if not isinstance(body, dict):
-            return _problem(422, "invalid_request", f"the body must be an object with {', '.join(START_FIELDS)}")
+            return _problem(
+                422, "invalid_request", f"the body must be an object with {', '.join(START_FIELDS)}"
+            )
         unknown = sorted(set(body) - set(START_FIELDS))
         if unknown:
-            return _problem(422, "invalid_request", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(START_FIELDS)}")
+            return _problem(
+                422,
+                "invalid_request",
+                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(START_FIELDS)}",
+            )
         for name in START_FIELDS:
             if name in body and body[name] is not None and not isinstance(body[name], str):
                 return _problem(422, "invalid_request", f"{name} must be a string")
         request_id = self.id_factory()
-        job = Job(request_id, body.get("custom_prompt") or DEFAULT_PROMPT, body.get("optimization_type") or "inventory")
+        job = Job(
+            request_id,
+            body.get("custom_prompt") or DEFAULT_PROMPT,
+            body.get("optimization_type") or "inventory",
+        )
         job.callback_url = f"{self.identifier}/callback?request_id={request_id}"
         self.jobs[request_id] = job
         job.task = asyncio.get_running_loop().create_task(self.run(job))

@@ -25,23 +25,41 @@ SCOPES = {"market-analysis:analyze": "Analyse laptop market trends and component
 
 class MarketAnalysisAgent:
     def __init__(
-        self, identifier: str, *, key: Key, resolver, clock: Callable[[], float] = time.time,
-        id_factory: Callable[[], str] | None = None, dev: bool = False,
+        self,
+        identifier: str,
+        *,
+        key: Key,
+        resolver,
+        clock: Callable[[], float] = time.time,
+        id_factory: Callable[[], str] | None = None,
+        dev: bool = False,
     ):
         self.identifier = identifier
         self.resource = Resource(
-            identifier, key=key, resolver=resolver, name="Market-analysis agent",
+            identifier,
+            key=key,
+            resolver=resolver,
+            name="Market-analysis agent",
             description="Laptop market trends and component price movements.",
-            scope_descriptions=SCOPES, clock=clock, id_factory=id_factory, dev=dev,
+            scope_descriptions=SCOPES,
+            clock=clock,
+            id_factory=id_factory,
+            dev=dev,
         )
-        self.app = self.resource.app([
-            self.resource.route("/analyze", self.analyze, methods=("POST",), scope="market-analysis:analyze"),
-            Route("/health", lambda request: JSONResponse({"status": "ok"})),
-        ])
+        self.app = self.resource.app(
+            [
+                self.resource.route(
+                    "/analyze", self.analyze, methods=("POST",), scope="market-analysis:analyze"
+                ),
+                Route("/health", lambda request: JSONResponse({"status": "ok"})),
+            ]
+        )
 
     async def analyze(self, request: Request) -> JSONResponse:
         body = require_json_object(await request.body(), '{"question": str}')
         if not isinstance(body.get("question", ""), str):
             raise AAuthError("invalid_request", "question must be a string")
         iss, sub = request.state.caller.person
-        return JSONResponse({**market_data.analyze(body.get("question", "")), "on_behalf_of": {"iss": iss, "sub": sub}})
+        return JSONResponse(
+            {**market_data.analyze(body.get("question", "")), "on_behalf_of": {"iss": iss, "sub": sub}}
+        )

@@ -32,7 +32,10 @@ def analyze(question: str) -> dict:
         f"{segment.capitalize()} laptops: {units[-1]} M units last quarter ({growth[segment]:+.1f} % on the quarter before)."
         for segment, units in QUARTERLY_UNITS.items()
     ]
-    findings += [f"{name.capitalize()} prices rose {COMPONENT_PRICE_CHANGE[name]:.1f} % — buy ahead." for name in rising]
+    findings += [
+        f"{name.capitalize()} prices rose {COMPONENT_PRICE_CHANGE[name]:.1f} % — buy ahead."
+        for name in rising
+    ]
     return {
         "question": question,
         "summary": f"Demand grows fastest in the {fastest} segment ({growth[fastest]:+.1f} %); "

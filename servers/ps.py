@@ -88,7 +88,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -119,7 +119,8 @@ from aauth_kit.signature_key import hwk_key, jwt_key
 from aauth_kit.transport import httpx
 
 from . import ps_pages as pages
-from .ps_store import LIVE, Mission, Pending, PSStore, mission_s256 as blob_s256
+from .ps_store import LIVE, Mission, Pending, PSStore
+from .ps_store import mission_s256 as blob_s256
 
 DEFAULT_CONSENT_SCOPES = ("supply-chain:optimize",)
 DEFAULT_CONSENT_PREFIXES = ("user.", "profile.", "email.")
@@ -174,7 +175,9 @@ class ConsentPolicy:
             except ValueError:
                 value = None
             if not _strings(value):
-                raise UsageError(f"{name} must be a JSON array of strings, e.g. '[\"supply-chain:optimize\"]'")
+                raise UsageError(
+                    f"{name} must be a JSON array of strings, e.g. '[\"supply-chain:optimize\"]'"
+                )
             setattr(policy, attribute, value)
         return policy
 
@@ -184,7 +187,9 @@ class ConsentPolicy:
             raise AAuthError("invalid_request", 'send {"scopes": [...], "prefixes": [...]}')
         for name, value in document.items():
             if not _strings(value) or any(not s or any(c.isspace() for c in s) for s in value):
-                raise AAuthError("invalid_request", f"{name} must be an array of non-empty strings without spaces")
+                raise AAuthError(
+                    "invalid_request", f"{name} must be an array of non-empty strings without spaces"
+                )
         for name, value in document.items():
             setattr(self, name, list(value))
 
@@ -264,18 +269,23 @@ class Waiters:
 
 # -- small helpers -----------------------------------------------------------------------------
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _problem(error: AAuthError, headers: dict | None = None) -> Response:
-    return Response(error.response_body(), status_code=error.status,
-                    headers={**dict(error.response_headers()), **(headers or {})})
+    return Response(
+        error.response_body(),
+        status_code=error.status,
+        headers={**dict(error.response_headers()), **(headers or {})},
+    )
 
 
 def _optional_string(body: dict, name: str, *, limit: int = MAX_JUSTIFICATION) -> str | None:
     value = body.get(name)
     if value is not None and not (isinstance(value, str) and 0 < len(value) <= limit):
-        raise AAuthError("invalid_request", f"{name} must be a non-empty string of at most {limit} characters")
+        raise AAuthError(
+            "invalid_request", f"{name} must be a non-empty string of at most {limit} characters"
+        )
     return value
 
 
@@ -295,7 +305,11 @@ def check_callback(url) -> str:
     loopback host), with no userinfo or fragment — never ``javascript:``, ``data:`` or a
     relative path.  ``invalid_request`` otherwise."""
     bad = AAuthError("invalid_request", f"callback {url!r} must be an absolute https URL without fragment")
-    if not isinstance(url, str) or "#" in url or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+    if (
+        not isinstance(url, str)
+        or "#" in url
+        or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+    ):
         raise bad
     try:
         parts = urlsplit(url)
@@ -320,7 +334,12 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _local_path(target) -> str:
     """Where ``POST /login`` may send the browser next: a path on this server only."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (
+        isinstance(target, str)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return "/interaction"
 
@@ -412,7 +431,9 @@ class PersonServer:
             Route("/tokens", self._api(self.tokens_endpoint)),
             Route("/tokens/{jti}/revoke", self._api(self.revoke_token_endpoint), methods=["POST"]),
             Route("/missions", self._api(self.missions_endpoint)),
-            Route("/missions/{mission_s256}/revoke", self._api(self.revoke_mission_endpoint), methods=["POST"]),
+            Route(
+                "/missions/{mission_s256}/revoke", self._api(self.revoke_mission_endpoint), methods=["POST"]
+            ),
             Route("/admin/consent-policy", self._api(self.policy_endpoint), methods=["GET", "PUT"]),
             Route("/audit", self._api(self.audit_endpoint)),
         ]
@@ -432,24 +453,42 @@ class PersonServer:
         return run
 
     # -- Python-side API --------------------------------------------------------------------
-    def issue_agent_token(self, local: str, agent_key: Key | dict, *, person: str = "mcp-user",
-                          lifetime: int = AGENT_TOKEN_LIFETIME, name: str | None = None) -> str:
+    def issue_agent_token(
+        self,
+        local: str,
+        agent_key: Key | dict,
+        *,
+        person: str = "mcp-user",
+        lifetime: int = AGENT_TOKEN_LIFETIME,
+        name: str | None = None,
+    ) -> str:
         """As Agent Provider, issue ``aauth:{local}@{host}`` an agent token binding
         ``agent_key`` and bind the agent to ``person`` (the lab's bootstrap; -11 §5.3)."""
         if self.store.get_user(person) is None:
             raise UsageError(f"no person {person!r} at this PS")
         agent_id = self._agent_id(local)
         public = agent_key if isinstance(agent_key, Key) else Key.from_jwk(agent_key, require_alg=True)
-        self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=public.thumbprint(), username=person,
-                                status="approved", name=name)
-        issued = self._mint_agent_token(agent_id, public.public_jwk(kid=False), lifetime=lifetime, actor=person)
+        self.store.upsert_agent(
+            agent_id,
+            ap_issuer=self.identifier,
+            agent_jkt=public.thumbprint(),
+            username=person,
+            status="approved",
+            name=name,
+        )
+        issued = self._mint_agent_token(
+            agent_id, public.public_jwk(kid=False), lifetime=lifetime, actor=person
+        )
         return issued["agent_token"]
 
     def pending_codes(self) -> list[str]:
         """The interaction codes of the live pending requests, oldest first (display form)."""
         now = self.clock()
-        return [format_code(p.code) for p in self.store.list_pending()
-                if p.status in LIVE and p.expires_at > now and p.code]
+        return [
+            format_code(p.code)
+            for p in self.store.list_pending()
+            if p.status in LIVE and p.expires_at > now and p.code
+        ]
 
     def decide(self, code_or_pending_id: str, approved: bool, *, by: str = "mcp-user") -> None:
         """The person ``by`` decides, as on the consent page; held polls wake at once."""
@@ -468,14 +507,24 @@ class PersonServer:
         jwks_uri = f"{self.identifier}/.well-known/jwks.json"
         if dwk == PERSON_DWK:
             return person_metadata(
-                self.identifier, jwks_uri, f"{self.identifier}/auth-token", f"{self.identifier}/person-token",
-                name=self.name, description="Issues person and auth tokens; asks the person for consent.",
+                self.identifier,
+                jwks_uri,
+                f"{self.identifier}/auth-token",
+                f"{self.identifier}/person-token",
+                name=self.name,
+                description="Issues person and auth tokens; asks the person for consent.",
                 revocation_endpoint=f"{self.identifier}{revocation.REVOCATION_PATH}",
-                mission_endpoint=f"{self.identifier}/mission", dev=self.dev,
+                mission_endpoint=f"{self.identifier}/mission",
+                dev=self.dev,
             )
-        document = agent_metadata(self.identifier, jwks_uri, name=f"{self.name} (Agent Provider)", dev=self.dev)
-        return {**document, "registration_endpoint": f"{self.identifier}/agent/register",
-                "rotation_endpoint": f"{self.identifier}/agent/rotate"}
+        document = agent_metadata(
+            self.identifier, jwks_uri, name=f"{self.name} (Agent Provider)", dev=self.dev
+        )
+        return {
+            **document,
+            "registration_endpoint": f"{self.identifier}/agent/register",
+            "rotation_endpoint": f"{self.identifier}/agent/rotate",
+        }
 
     def jwks_document(self) -> dict:
         return jwks([self.key])
@@ -496,22 +545,35 @@ class PersonServer:
         path = request.scope.get("raw_path") or request.scope["path"].encode()
         target = self.identifier + path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
         fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
-        return HttpMessage(method=request.method, target_uri=target, headers=fields, body=await request.body())
+        return HttpMessage(
+            method=request.method, target_uri=target, headers=fields, body=await request.body()
+        )
 
-    async def _verify(self, message: HttpMessage, *, schemes: tuple[str, ...] = ("jwt",),
-                      label: str | None = None) -> VerifiedRequest:
+    async def _verify(
+        self, message: HttpMessage, *, schemes: tuple[str, ...] = ("jwt",), label: str | None = None
+    ) -> VerifiedRequest:
         """All seven steps with an agent token (``jwt``) or a bare key (``hwk``), bodies
         covered; then the agent token must be no sub-agent's (wire §4.1) and not revoked."""
         verified = await verify_request(
-            message, resolver=self.resolver, now=int(self.clock()), accept_schemes=schemes,
-            token_types=(tokens.AGENT_TYP,), body_required=True, label=label, dev=self.dev,
+            message,
+            resolver=self.resolver,
+            now=int(self.clock()),
+            accept_schemes=schemes,
+            token_types=(tokens.AGENT_TYP,),
+            body_required=True,
+            label=label,
+            dev=self.dev,
         )
         token = verified.token
         if token is not None:
             if token.parent_agent is not None:
-                raise SignatureError("invalid_jwt", "a Person Server takes no requests signed with a sub-agent's token")
+                raise SignatureError(
+                    "invalid_jwt", "a Person Server takes no requests signed with a sub-agent's token"
+                )
             if self.store.is_revoked(token.iss, token.jti):
-                raise SignatureError("revoked_jwt", f"the agent token {token.jti!r} from {token.iss} has been revoked")
+                raise SignatureError(
+                    "revoked_jwt", f"the agent token {token.jti!r} from {token.iss} has been revoked"
+                )
         return verified
 
     async def _agent_request(self, request: Request) -> tuple[HttpMessage, VerifiedRequest]:
@@ -533,14 +595,17 @@ class PersonServer:
             raise AAuthError("invalid_request", f"{param}_token must be a string")
         try:
             token = await tokens.verify_token(
-                value, resolver=self.resolver, now=int(self.clock()), dev=self.dev, **checks)
+                value, resolver=self.resolver, now=int(self.clock()), dev=self.dev, **checks
+            )
         except TokenError as error:
             raise error.as_parameter_error(param) from None
         if self.store.is_revoked(token.iss, token.jti):
             raise AAuthError(f"revoked_{param}_token", f"the {token.typ} {token.jti!r} has been revoked")
         return token
 
-    async def _verify_upstream(self, value, agent_token: tokens.VerifiedToken) -> tuple[tokens.VerifiedToken, str]:
+    async def _verify_upstream(
+        self, value, agent_token: tokens.VerifiedToken
+    ) -> tuple[tokens.VerifiedToken, str]:
         """-11 §10.1: the upstream token is a person or auth token for the caller (``aud`` ==
         the caller's agent token ``iss``; ``cnf`` is not compared), from this PS; returns it
         and the person behind it."""
@@ -563,8 +628,14 @@ class PersonServer:
     def _person_for(self, sub: str | None, audience: str | None) -> str | None:
         if not isinstance(sub, str) or not isinstance(audience, str):
             return None
-        return next((u.username for u in self.store.list_users()
-                     if hmac.compare_digest(self.subject(u.username, audience), sub)), None)
+        return next(
+            (
+                u.username
+                for u in self.store.list_users()
+                if hmac.compare_digest(self.subject(u.username, audience), sub)
+            ),
+            None,
+        )
 
     def _agent_id(self, local: str) -> str:
         try:
@@ -588,8 +659,10 @@ class PersonServer:
         with contextlib.suppress(AAuthError):
             document = await self.resolver.metadata(resource, RESOURCE_DWK)
             descriptions = document.get("scope_descriptions")
-            return {"resource_name": document.get("name") if isinstance(document.get("name"), str) else None,
-                    "scope_descriptions": descriptions if isinstance(descriptions, dict) else {}}
+            return {
+                "resource_name": document.get("name") if isinstance(document.get("name"), str) else None,
+                "scope_descriptions": descriptions if isinstance(descriptions, dict) else {},
+            }
         return {"resource_name": None, "scope_descriptions": {}}
 
     # -- minting and recording ---------------------------------------------------------------
@@ -598,7 +671,9 @@ class PersonServer:
             return secrets.token_urlsafe(16)
         return f"{prefix}-{len(self.store.list_tokens()) + 1:04d}"
 
-    def _record(self, mint: Callable[[str], str], prefix: str, *, actor: str, action: str, subject: str, **claims):
+    def _record(
+        self, mint: Callable[[str], str], prefix: str, *, actor: str, action: str, subject: str, **claims
+    ):
         """Mint with a fresh ``jti`` (numbered ones retried on a clash) and record it."""
         for _ in range(100):
             jti = self._new_jti(prefix)
@@ -609,7 +684,9 @@ class PersonServer:
                     raise
                 continue
             token = mint(jti)
-            self.store.audit(actor, action, subject, {"jti": jti, **{k: v for k, v in claims.items() if k != "typ"}})
+            self.store.audit(
+                actor, action, subject, {"jti": jti, **{k: v for k, v in claims.items() if k != "typ"}}
+            )
             return token
         raise AAuthError("server_error", "could not find a free jti")
 
@@ -625,22 +702,67 @@ class PersonServer:
     def _mint_agent_token(self, agent_id: str, jwk: dict, *, lifetime: int, actor: str) -> dict:
         iat, exp = self._lifetime([], lifetime=lifetime)
         token = self._record(
-            lambda jti: tokens.mint_agent_token(self.key, iss=self.identifier, sub=agent_id, cnf=jwk, iat=iat, exp=exp,
-                                                jti=jti, ps=self.identifier, dev=self.dev),
-            "agent", actor=actor, action="agent_token_issued", subject=agent_id,
-            typ=tokens.AGENT_TYP, aud=None, sub=agent_id, agent_id=agent_id, scope=None, iat=iat, exp=exp,
+            lambda jti: tokens.mint_agent_token(
+                self.key,
+                iss=self.identifier,
+                sub=agent_id,
+                cnf=jwk,
+                iat=iat,
+                exp=exp,
+                jti=jti,
+                ps=self.identifier,
+                dev=self.dev,
+            ),
+            "agent",
+            actor=actor,
+            action="agent_token_issued",
+            subject=agent_id,
+            typ=tokens.AGENT_TYP,
+            aud=None,
+            sub=agent_id,
+            agent_id=agent_id,
+            scope=None,
+            iat=iat,
+            exp=exp,
         )
         return {"agent_token": token, "expires_in": exp - iat}
 
-    def _mint_person_token(self, person: str, resource: str, jwk: dict, caps: list[int], *, agent_id: str,
-                           mission_s256: str | None = None) -> dict:
+    def _mint_person_token(
+        self,
+        person: str,
+        resource: str,
+        jwk: dict,
+        caps: list[int],
+        *,
+        agent_id: str,
+        mission_s256: str | None = None,
+    ) -> dict:
         iat, exp = self._lifetime(caps)
         sub = self.subject(person, resource)
         token = self._record(
-            lambda jti: tokens.mint_person_token(self.key, iss=self.identifier, aud=resource, sub=sub, cnf=jwk, iat=iat,
-                                                 exp=exp, jti=jti, mission_s256=mission_s256, dev=self.dev),
-            "person", actor=agent_id, action="person_token_issued", subject=resource,
-            typ=tokens.PERSON_TYP, aud=resource, sub=sub, agent_id=agent_id, scope=None, iat=iat, exp=exp,
+            lambda jti: tokens.mint_person_token(
+                self.key,
+                iss=self.identifier,
+                aud=resource,
+                sub=sub,
+                cnf=jwk,
+                iat=iat,
+                exp=exp,
+                jti=jti,
+                mission_s256=mission_s256,
+                dev=self.dev,
+            ),
+            "person",
+            actor=agent_id,
+            action="person_token_issued",
+            subject=resource,
+            typ=tokens.PERSON_TYP,
+            aud=resource,
+            sub=sub,
+            agent_id=agent_id,
+            scope=None,
+            iat=iat,
+            exp=exp,
         )
         return {"person_token": token, "expires_in": exp - iat}
 
@@ -650,12 +772,31 @@ class PersonServer:
         iat, exp = self._lifetime(caps)
         token = self._record(
             lambda jti: tokens.mint_auth_token(
-                self.key, iss=self.identifier, aud=grant["resource"], ps=self.identifier, sub=grant["sub"],
-                cnf=grant["cnf_jwk"], iat=iat, exp=exp, jti=jti, scope=grant["scope"],
-                mission_s256=grant.get("mission_s256"), tenant=grant.get("tenant"), dev=self.dev),
-            "auth", actor=agent_id, action="auth_token_issued", subject=grant["resource"],
-            typ=tokens.AUTH_TYP, aud=grant["resource"], sub=grant["sub"], agent_id=agent_id, scope=grant["scope"],
-            iat=iat, exp=exp,
+                self.key,
+                iss=self.identifier,
+                aud=grant["resource"],
+                ps=self.identifier,
+                sub=grant["sub"],
+                cnf=grant["cnf_jwk"],
+                iat=iat,
+                exp=exp,
+                jti=jti,
+                scope=grant["scope"],
+                mission_s256=grant.get("mission_s256"),
+                tenant=grant.get("tenant"),
+                dev=self.dev,
+            ),
+            "auth",
+            actor=agent_id,
+            action="auth_token_issued",
+            subject=grant["resource"],
+            typ=tokens.AUTH_TYP,
+            aud=grant["resource"],
+            sub=grant["sub"],
+            agent_id=agent_id,
+            scope=grant["scope"],
+            iat=iat,
+            exp=exp,
         )
         return {"auth_token": token, "expires_in": exp - iat}
 
@@ -689,13 +830,26 @@ class PersonServer:
         justification, can_interact = _optional_string(body, "justification"), _can_interact(body)
         if person is None:  # nobody stands behind this agent yet: a person must claim it
             _reachable(can_interact)
-            request_data = {"agent_ap": agent_token.iss, "cnf_jwk": jwk, "caps": caps, "mission_s256": mission_s256,
-                            **await self._resource_info(resource)}
-            return await self._defer(message, "person_token", agent_token.sub, verified, request_data,
-                                     resource=resource, justification=justification,
-                                     agent_name=await self._agent_name(agent_token.sub, agent_token.iss))
-        result = self._mint_person_token(person, resource, jwk, caps, agent_id=agent_token.sub,
-                                         mission_s256=mission_s256)
+            request_data = {
+                "agent_ap": agent_token.iss,
+                "cnf_jwk": jwk,
+                "caps": caps,
+                "mission_s256": mission_s256,
+                **await self._resource_info(resource),
+            }
+            return await self._defer(
+                message,
+                "person_token",
+                agent_token.sub,
+                verified,
+                request_data,
+                resource=resource,
+                justification=justification,
+                agent_name=await self._agent_name(agent_token.sub, agent_token.iss),
+            )
+        result = self._mint_person_token(
+            person, resource, jwk, caps, agent_id=agent_token.sub, mission_s256=mission_s256
+        )
         return self._token_response(result)
 
     # -- POST /auth-token (-11 §7.2, wire §5.5, §7.6) -----------------------------------------
@@ -709,12 +863,18 @@ class PersonServer:
         justification, can_interact = _optional_string(body, "justification"), _can_interact(body)
         # wire §7.6: the resource token is for this PS, names it as ps and binds the signing key
         resource_token = await self._verify_parameter(
-            body["resource_token"], "resource", typ=tokens.RESOURCE_TYP, expected_aud=self.identifier,
-            expected_ps=self.identifier, signing_key_jwk=verified.key,
+            body["resource_token"],
+            "resource",
+            typ=tokens.RESOURCE_TYP,
+            expected_aud=self.identifier,
+            expected_ps=self.identifier,
+            signing_key_jwk=verified.key,
         )
         # ... and points back at the presented token, verified as if addressed to the resource
         presented = await self._verify_parameter(
-            body["presented_token"], "presented", typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
+            body["presented_token"],
+            "presented",
+            typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
             expected_aud=resource_token.iss,
         )
         tokens.check_presented_token(resource_token, presented)
@@ -729,17 +889,34 @@ class PersonServer:
             if upstream_person != person:
                 raise AAuthError("invalid_upstream_token", "the upstream token speaks for another person")
             caps.append(upstream.exp)
-        grant = {"resource": resource_token.iss, "sub": resource_token.sub, "scope": resource_token.scope,
-                 "cnf_jwk": verified.key.public_jwk(kid=False), "mission_s256": resource_token.mission_s256,
-                 "tenant": resource_token.tenant}
+        grant = {
+            "resource": resource_token.iss,
+            "sub": resource_token.sub,
+            "scope": resource_token.scope,
+            "cnf_jwk": verified.key.public_jwk(kid=False),
+            "mission_s256": resource_token.mission_s256,
+            "tenant": resource_token.tenant,
+        }
         if not self.policy.needs_consent(resource_token.scope):
             return self._token_response(self._mint_auth_token(grant, caps, agent_id=agent_token.sub))
         _reachable(can_interact)
-        request_data = {"grant": grant, "caps": caps, "person": person,
-                        **await self._resource_info(resource_token.iss)}
-        return await self._defer(message, "auth_token", agent_token.sub, verified, request_data,
-                                 resource=resource_token.iss, scope=resource_token.scope, justification=justification,
-                                 agent_name=await self._agent_name(agent_token.sub, agent_token.iss))
+        request_data = {
+            "grant": grant,
+            "caps": caps,
+            "person": person,
+            **await self._resource_info(resource_token.iss),
+        }
+        return await self._defer(
+            message,
+            "auth_token",
+            agent_token.sub,
+            verified,
+            request_data,
+            resource=resource_token.iss,
+            scope=resource_token.scope,
+            justification=justification,
+            agent_name=await self._agent_name(agent_token.sub, agent_token.iss),
+        )
 
     # -- missions (-11 §8, wire §4.5, §5.12) ----------------------------------------------------
     async def mission_endpoint(self, request: Request) -> Response:
@@ -751,15 +928,27 @@ class PersonServer:
         body = require_json_object(message.body)
         description = body.get("description")
         if not isinstance(description, str) or not description.strip() or len(description) > MAX_MISSION_TEXT:
-            raise AAuthError("invalid_request", f"description must be Markdown text of at most {MAX_MISSION_TEXT} characters")
-        request_data = {"agent_ap": agent_token.iss, "description": description,
-                        "tools": _mission_tools(body.get("tools")),
-                        "resources": _mission_resources(body.get("resources"), dev=self.dev)}
+            raise AAuthError(
+                "invalid_request",
+                f"description must be Markdown text of at most {MAX_MISSION_TEXT} characters",
+            )
+        request_data = {
+            "agent_ap": agent_token.iss,
+            "description": description,
+            "tools": _mission_tools(body.get("tools")),
+            "resources": _mission_resources(body.get("resources"), dev=self.dev),
+        }
         agent = self.store.get_agent(agent_token.sub)
         if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
             request_data["person"] = agent.username  # only this person may approve
-        return await self._defer(message, "mission", agent_token.sub, verified, request_data,
-                                 agent_name=await self._agent_name(agent_token.sub, agent_token.iss))
+        return await self._defer(
+            message,
+            "mission",
+            agent_token.sub,
+            verified,
+            request_data,
+            agent_name=await self._agent_name(agent_token.sub, agent_token.iss),
+        )
 
     def _approve_mission(self, pending: Pending) -> dict:
         """The approval response of -11 §8.2: the blob's bytes are made once, stored verbatim,
@@ -768,7 +957,11 @@ class PersonServer:
         data = pending.request
         for bump in range(100):
             approved_at = int(pending.decided_at) + bump
-            blob = {"agent": pending.agent_id, "approved_at": _iso(approved_at), "description": data["description"]}
+            blob = {
+                "agent": pending.agent_id,
+                "approved_at": _iso(approved_at),
+                "description": data["description"],
+            }
             expires_at = approved_at + self.mission_lifetime if self.mission_lifetime else None
             if expires_at is not None:
                 blob["expires_at"] = _iso(expires_at)
@@ -780,10 +973,15 @@ class PersonServer:
             mission = self.store.get_mission(blob_s256(raw))
             if mission is None:
                 with contextlib.suppress(AAuthError):
-                    mission = self.store.add_mission(raw, agent_id=pending.agent_id, username=pending.decided_by,
-                                                     expires_at=expires_at)
-                    self.store.audit(pending.decided_by, "mission_issued", pending.agent_id,
-                                     {"mission_s256": mission.s256, "pending_id": pending.id})
+                    mission = self.store.add_mission(
+                        raw, agent_id=pending.agent_id, username=pending.decided_by, expires_at=expires_at
+                    )
+                    self.store.audit(
+                        pending.decided_by,
+                        "mission_issued",
+                        pending.agent_id,
+                        {"mission_s256": mission.s256, "pending_id": pending.id},
+                    )
                 mission = mission or self.store.get_mission(blob_s256(raw))
             if mission.status == "active" and mission.agent_id == pending.agent_id:
                 return {"s256": mission.s256, "mission": b64url(mission.blob)}
@@ -801,19 +999,28 @@ class PersonServer:
             raise AAuthError("mission_not_found", "no mission with this mission_s256 for this agent")
         mission = self._expire_if_due(mission)
         if mission.status != "active":
-            raise AAuthError("mission_terminated", f"the mission has ended ({mission.termination_reason})",
-                             mission_status=mission.status, termination_reason=mission.termination_reason)
+            raise AAuthError(
+                "mission_terminated",
+                f"the mission has ended ({mission.termination_reason})",
+                mission_status=mission.status,
+                termination_reason=mission.termination_reason,
+            )
         if caps is not None and mission.expires_at is not None:
             caps.append(int(mission.expires_at))
         return mission
 
     def _expire_if_due(self, mission: Mission) -> Mission:
         """An active mission past its ``expires_at`` is terminated (``expired``) when next seen."""
-        if mission.status == "active" and mission.expires_at is not None and mission.expires_at <= self.clock():
+        if (
+            mission.status == "active"
+            and mission.expires_at is not None
+            and mission.expires_at <= self.clock()
+        ):
             with contextlib.suppress(AAuthError):  # a concurrent request terminated it first
                 self.store.terminate_mission(mission.s256, "expired")
-                self.store.audit(self.identifier, "mission_expired", mission.agent_id,
-                                 {"mission_s256": mission.s256})
+                self.store.audit(
+                    self.identifier, "mission_expired", mission.agent_id, {"mission_s256": mission.s256}
+                )
             mission = self.store.get_mission(mission.s256)
         return mission
 
@@ -838,7 +1045,9 @@ class PersonServer:
             raise AAuthError("invalid_request", 'action must be "update" or "completion"')
         summary = body.get("summary")
         if not isinstance(summary, str) or not summary.strip() or len(summary) > MAX_MISSION_TEXT:
-            raise AAuthError("invalid_request", f"summary must be Markdown text of at most {MAX_MISSION_TEXT} characters")
+            raise AAuthError(
+                "invalid_request", f"summary must be Markdown text of at most {MAX_MISSION_TEXT} characters"
+            )
         self._active_mission(s256, agent_id=agent_token.sub)
         try:
             self.store.terminate_mission(s256, "completed", summary=summary)
@@ -853,15 +1062,19 @@ class PersonServer:
         update's bytes verbatim and answers their SHA-256 (wire §5.12)."""
         description = body.get("description")
         if not isinstance(description, str) or not description.strip() or len(description) > MAX_MISSION_TEXT:
-            raise AAuthError("invalid_request",
-                             f"description must be Markdown text of at most {MAX_MISSION_TEXT} characters")
+            raise AAuthError(
+                "invalid_request",
+                f"description must be Markdown text of at most {MAX_MISSION_TEXT} characters",
+            )
         self._active_mission(s256, agent_id=agent_id)
         try:
             update = self.store.add_mission_update(s256, raw)
         except AAuthError:  # terminated by a concurrent request: answer as for any dead mission
             self._active_mission(s256, agent_id=agent_id)
             raise
-        self.store.audit(agent_id, "mission_updated", agent_id, {"mission_s256": s256, "update_s256": update.s256})
+        self.store.audit(
+            agent_id, "mission_updated", agent_id, {"mission_s256": s256, "update_s256": update.s256}
+        )
         return JSONResponse({"s256": update.s256})
 
     # -- POST /agent/register (the AP's bootstrap) --------------------------------------------
@@ -880,8 +1093,12 @@ class PersonServer:
         if known is not None and known.ap_issuer == self.identifier and known.agent_jkt != jkt:
             raise AAuthError("conflict", f"{agent_id} is registered with another key")
         if self.auto_approve_agents or (known is not None and known.status == "approved"):
-            self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=jkt, status="approved", name=name)
-            result = self._mint_agent_token(agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=self.identifier)
+            self.store.upsert_agent(
+                agent_id, ap_issuer=self.identifier, agent_jkt=jkt, status="approved", name=name
+            )
+            result = self._mint_agent_token(
+                agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=self.identifier
+            )
             return self._token_response(result)
         _reachable(can_interact)
         self.store.upsert_agent(agent_id, ap_issuer=self.identifier, agent_jkt=jkt, name=name)
@@ -899,30 +1116,58 @@ class PersonServer:
         new = await self._verify(message, schemes=("hwk",), label=NEW_KEY_LABEL)
         old_token, new_jkt = current.token, new.key.thumbprint()
         agent = self.store.get_agent(old_token.sub)
-        if (old_token.iss != self.identifier or agent is None or agent.status != "approved"
-                or agent.agent_jkt != current.key.thumbprint()):
-            raise AAuthError("forbidden", f"{old_token.sub} is no approved agent of this AP with this key", status=403)
+        if (
+            old_token.iss != self.identifier
+            or agent is None
+            or agent.status != "approved"
+            or agent.agent_jkt != current.key.thumbprint()
+        ):
+            raise AAuthError(
+                "forbidden", f"{old_token.sub} is no approved agent of this AP with this key", status=403
+            )
         if new_jkt == agent.agent_jkt:
             raise AAuthError("invalid_request", "the new key is the current key")
         self.store.upsert_agent(agent.agent_id, ap_issuer=self.identifier, agent_jkt=new_jkt)
         self.store.revoke(old_token.iss, old_token.jti, old_token.exp)
-        self.store.audit(agent.agent_id, "agent_key_rotated", agent.agent_id,
-                         {"old_jkt": agent.agent_jkt, "new_jkt": new_jkt, "revoked_jti": old_token.jti})
-        result = self._mint_agent_token(agent.agent_id, new.key.public_jwk(kid=False), lifetime=AGENT_TOKEN_LIFETIME,
-                                        actor=agent.agent_id)
+        self.store.audit(
+            agent.agent_id,
+            "agent_key_rotated",
+            agent.agent_id,
+            {"old_jkt": agent.agent_jkt, "new_jkt": new_jkt, "revoked_jti": old_token.jti},
+        )
+        result = self._mint_agent_token(
+            agent.agent_id, new.key.public_jwk(kid=False), lifetime=AGENT_TOKEN_LIFETIME, actor=agent.agent_id
+        )
         return self._token_response(result)
 
     # -- deferred responses (-11 "Deferred Responses", wire §3.9, §5.6) --------------------------
-    async def _defer(self, message: HttpMessage, kind: str, agent_id: str, verified: VerifiedRequest,
-                     request_data: dict, *, agent_name: str | None, resource: str | None = None,
-                     scope: str | None = None, justification: str | None = None) -> Response:
+    async def _defer(
+        self,
+        message: HttpMessage,
+        kind: str,
+        agent_id: str,
+        verified: VerifiedRequest,
+        request_data: dict,
+        *,
+        agent_name: str | None,
+        resource: str | None = None,
+        scope: str | None = None,
+        justification: str | None = None,
+    ) -> Response:
         request_data = {**request_data, "agent_name": agent_name, "agent_jkt": verified.key.thumbprint()}
         for _ in range(100):  # injected ids and codes may repeat after a restart: take the next
             try:
                 pending = self.store.create_pending(
-                    kind, agent_id=agent_id, agent_jkt=verified.key.thumbprint(), request=request_data,
-                    expires_in=self.pending_ttl, resource=resource, scope=scope, justification=justification,
-                    code=self.code_factory(), pending_id=self.id_factory(),
+                    kind,
+                    agent_id=agent_id,
+                    agent_jkt=verified.key.thumbprint(),
+                    request=request_data,
+                    expires_in=self.pending_ttl,
+                    resource=resource,
+                    scope=scope,
+                    justification=justification,
+                    code=self.code_factory(),
+                    pending_id=self.id_factory(),
                 )
                 break
             except AAuthError as error:
@@ -930,8 +1175,12 @@ class PersonServer:
                     raise
         else:
             raise AAuthError("server_error", "could not allocate a pending request id and code")
-        self.store.audit(agent_id, f"{kind}_requested", resource or agent_id,
-                         {"pending_id": pending.id, "scope": scope, "justification": justification})
+        self.store.audit(
+            agent_id,
+            f"{kind}_requested",
+            resource or agent_id,
+            {"pending_id": pending.id, "scope": scope, "justification": justification},
+        )
         return self._pending_response(pending, waiting=bool(self._prefer_wait(message)))
 
     def _pending_response(self, pending: Pending, *, waiting: bool) -> Response:
@@ -939,10 +1188,15 @@ class PersonServer:
         (``Prefer: wait``), else after :attr:`poll_interval` seconds."""
         retry_after = 0 if waiting else self.poll_interval
         self._poll_not_before[pending.id] = self.clock() + retry_after
-        requirement = serialize_requirement("interaction", url=f"{self.identifier}/interaction",
-                                            code=format_code(pending.code), dev=self.dev)
-        headers = {"Location": f"{self.identifier}/pending/{pending.id}", "Retry-After": str(retry_after),
-                   "Cache-Control": "no-store", "AAuth-Requirement": requirement}
+        requirement = serialize_requirement(
+            "interaction", url=f"{self.identifier}/interaction", code=format_code(pending.code), dev=self.dev
+        )
+        headers = {
+            "Location": f"{self.identifier}/pending/{pending.id}",
+            "Retry-After": str(retry_after),
+            "Cache-Control": "no-store",
+            "AAuth-Requirement": requirement,
+        }
         return JSONResponse({"status": pending.status}, status_code=202, headers=headers)
 
     @staticmethod
@@ -976,10 +1230,16 @@ class PersonServer:
         self.store.record_poll(pending_id)
         with self.waiters.watch(pending_id) as changed:
             pending = self._current(pending_id)
-            if pending.status in LIVE and not wait and self.clock() < self._poll_not_before.get(pending_id, 0):
+            if (
+                pending.status in LIVE
+                and not wait
+                and self.clock() < self._poll_not_before.get(pending_id, 0)
+            ):
                 retry_after = math.ceil(self._poll_not_before[pending_id] - self.clock())
-                return _problem(AAuthError("slow_down", f"poll again in {retry_after} s, or send Prefer: wait"),
-                                {"Retry-After": str(retry_after)})
+                return _problem(
+                    AAuthError("slow_down", f"poll again in {retry_after} s, or send Prefer: wait"),
+                    {"Retry-After": str(retry_after)},
+                )
             if pending.status in LIVE and wait:
                 # held until the state changes, the wait ends, or the request expires
                 timeout = min(wait, pending.expires_at - self.clock() + 0.01)
@@ -1010,13 +1270,20 @@ class PersonServer:
         if pending.kind == "auth_token":
             result = self._mint_auth_token(data["grant"], data["caps"], agent_id=agent_id)
         elif pending.kind == "person_token":
-            result = self._mint_person_token(pending.decided_by, pending.resource, data["cnf_jwk"], data["caps"],
-                                             agent_id=agent_id, mission_s256=data.get("mission_s256"))
+            result = self._mint_person_token(
+                pending.decided_by,
+                pending.resource,
+                data["cnf_jwk"],
+                data["caps"],
+                agent_id=agent_id,
+                mission_s256=data.get("mission_s256"),
+            )
         elif pending.kind == "mission":
             result = self._approve_mission(pending)
         else:
-            result = self._mint_agent_token(agent_id, data["cnf_jwk"], lifetime=AGENT_TOKEN_LIFETIME,
-                                            actor=pending.decided_by)
+            result = self._mint_agent_token(
+                agent_id, data["cnf_jwk"], lifetime=AGENT_TOKEN_LIFETIME, actor=pending.decided_by
+            )
         with contextlib.suppress(AAuthError):  # a concurrent poll completed it first: its result stands
             self.store.set_result(pending.id, result)
 
@@ -1025,9 +1292,13 @@ class PersonServer:
         try:
             pending = self.store.cancel(pending_id)
         except AAuthError as error:
-            raise _gone() if error.code in ("conflict", "expired") else error
-        self.store.audit(pending.agent_id, "pending_cancelled", pending.resource or pending.agent_id,
-                         {"pending_id": pending_id})
+            raise _gone() if error.code in ("conflict", "expired") else error from None
+        self.store.audit(
+            pending.agent_id,
+            "pending_cancelled",
+            pending.resource or pending.agent_id,
+            {"pending_id": pending_id},
+        )
         self.waiters.notify(pending_id)
         return Response(status_code=204)
 
@@ -1038,11 +1309,16 @@ class PersonServer:
         one of its resource tokens); anyone else ``403 unsupported_iss``.  ``200`` once the
         cascade is terminal: empty, or ``{"downstream": [{"recipient", "error"}]}``."""
         revoked = await revocation.verify_revocation(
-            await self._message(request), resolver=self.resolver, accept=(AGENT_DWK, RESOURCE_DWK),
-            now=int(self.clock()), dev=self.dev,
+            await self._message(request),
+            resolver=self.resolver,
+            accept=(AGENT_DWK, RESOURCE_DWK),
+            now=int(self.clock()),
+            dev=self.dev,
         )
         if revoked.dwk == AGENT_DWK:
-            downstream = await self.revoke_agent_token(revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer)
+            downstream = await self.revoke_agent_token(
+                revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer
+            )
         else:  # a resource token: refused from now on as resource_token (revoked_resource_token)
             self._remember_revocation(revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer)
             downstream = []
@@ -1069,9 +1345,14 @@ class PersonServer:
             self.store.audit(actor, "pending_revoked", agent_id, {"pending_id": pending_id})
             self.waiters.notify(pending_id)
         now = self.clock()
-        issued = [t for t in self.store.list_tokens(agent_id=agent_id)
-                  if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP) and t.iss == self.identifier and t.exp > now
-                  and not self.store.is_revoked(t.iss, t.jti)]
+        issued = [
+            t
+            for t in self.store.list_tokens(agent_id=agent_id)
+            if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
+            and t.iss == self.identifier
+            and t.exp > now
+            and not self.store.is_revoked(t.iss, t.jti)
+        ]
         return await self.revoke_issued(issued, actor=actor)
 
     async def revoke_issued(self, issued: list, *, actor: str) -> list[dict]:
@@ -1083,8 +1364,12 @@ class PersonServer:
             for token in issued:
                 self.store.revoke(token.iss, token.jti, token.exp)
                 error = await self._revoke_at_resource(client, token)
-                self.store.audit(actor, "token_revoked", token.aud,
-                                 {"jti": token.jti, "typ": token.typ, "agent": token.agent_id, "error": error})
+                self.store.audit(
+                    actor,
+                    "token_revoked",
+                    token.aud,
+                    {"jti": token.jti, "typ": token.typ, "agent": token.agent_id, "error": error},
+                )
                 if error is not None:
                     failed.setdefault(token.aud, error)
         return [{"recipient": recipient, "error": error} for recipient, error in failed.items()]
@@ -1120,15 +1405,28 @@ class PersonServer:
             decided = self.store.decide(pending.id, approved, by)
         data = decided.request
         if decided.kind == "agent_approval":
-            self.store.upsert_agent(decided.agent_id, ap_issuer=self.identifier, agent_jkt=decided.agent_jkt,
-                                    username=by if approved and not abandon else None,
-                                    status=None if abandon else "approved" if approved else "denied")
+            self.store.upsert_agent(
+                decided.agent_id,
+                ap_issuer=self.identifier,
+                agent_jkt=decided.agent_jkt,
+                username=by if approved and not abandon else None,
+                status=None if abandon else "approved" if approved else "denied",
+            )
         elif decided.kind == "person_token" and approved and not abandon:
-            self.store.upsert_agent(decided.agent_id, ap_issuer=data["agent_ap"], agent_jkt=decided.agent_jkt,
-                                    username=by, status="approved")
+            self.store.upsert_agent(
+                decided.agent_id,
+                ap_issuer=data["agent_ap"],
+                agent_jkt=decided.agent_jkt,
+                username=by,
+                status="approved",
+            )
         outcome = "abandoned" if abandon else "approved" if approved else "denied"
-        self.store.audit(by, f"{decided.kind}_{outcome}", decided.resource or decided.agent_id,
-                         {"pending_id": decided.id, "agent": decided.agent_id, "scope": decided.scope})
+        self.store.audit(
+            by,
+            f"{decided.kind}_{outcome}",
+            decided.resource or decided.agent_id,
+            {"pending_id": decided.id, "agent": decided.agent_id, "scope": decided.scope},
+        )
         self.waiters.notify(decided.id)
         return decided
 
@@ -1136,14 +1434,24 @@ class PersonServer:
         """The consent API's view of a pending request."""
         data = pending.request
         return {
-            "pending_id": pending.id, "kind": pending.kind, "agent": pending.agent_id,
-            "agent_name": data.get("agent_name"), "agent_jkt": pending.agent_jkt, "resource": pending.resource,
-            "resource_name": data.get("resource_name"), "scope": pending.scope,
-            "scope_descriptions": data.get("scope_descriptions") or {}, "justification": pending.justification,
-            "status": pending.status, "code": format_code(pending.code) if pending.code else None,
+            "pending_id": pending.id,
+            "kind": pending.kind,
+            "agent": pending.agent_id,
+            "agent_name": data.get("agent_name"),
+            "agent_jkt": pending.agent_jkt,
+            "resource": pending.resource,
+            "resource_name": data.get("resource_name"),
+            "scope": pending.scope,
+            "scope_descriptions": data.get("scope_descriptions") or {},
+            "justification": pending.justification,
+            "status": pending.status,
+            "code": format_code(pending.code) if pending.code else None,
             "expires_at": _iso(pending.expires_at),
-            **({"mission": {name: data.get(name) for name in ("description", "tools", "resources")}}
-               if pending.kind == "mission" else {}),
+            **(
+                {"mission": {name: data.get(name) for name in ("description", "tools", "resources")}}
+                if pending.kind == "mission"
+                else {}
+            ),
         }
 
     def _open(self, code: str, username: str) -> Pending:
@@ -1167,7 +1475,9 @@ class PersonServer:
     def _person(self, request: Request) -> str:
         session = self._session(request)
         if session is None:
-            raise AAuthError("unauthorized", "sign in first: POST /login, then send its cookie or Bearer token")
+            raise AAuthError(
+                "unauthorized", "sign in first: POST /login, then send its cookie or Bearer token"
+            )
         return session[0]
 
     async def login_endpoint(self, request: Request) -> Response:
@@ -1180,17 +1490,35 @@ class PersonServer:
             return _problem(error)
         username, password = body.get("username"), body.get("password")
         target = _local_path(body.get("next")) if form else None
-        ok = isinstance(username, str) and isinstance(password, str) and self.store.check_password(username, password)
+        ok = (
+            isinstance(username, str)
+            and isinstance(password, str)
+            and self.store.check_password(username, password)
+        )
         if not ok:
             if form:
-                return HTMLResponse(pages.login_page(target, error="Wrong username or password.",
-                                                     username=username if isinstance(username, str) else ""), 401)
+                return HTMLResponse(
+                    pages.login_page(
+                        target,
+                        error="Wrong username or password.",
+                        username=username if isinstance(username, str) else "",
+                    ),
+                    401,
+                )
             return _problem(AAuthError("unauthorized", "wrong username or password"))
         token = self.store.create_session(username)
         self.store.audit(username, "login", username)
-        response = RedirectResponse(target, 303) if form else JSONResponse({"session": token, "username": username})
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
-                            secure=request.url.scheme == "https")
+        response = (
+            RedirectResponse(target, 303) if form else JSONResponse({"session": token, "username": username})
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            path="/",
+            secure=request.url.scheme == "https",
+        )
         return response
 
     async def logout_endpoint(self, request: Request) -> Response:
@@ -1254,7 +1582,9 @@ class PersonServer:
 
     # -- the interaction page (HTML) ------------------------------------------------------------
     def _csrf(self, session_token: str, pending_id: str) -> str:
-        return b64url(hmac.new(session_token.encode(), f"consent\x00{pending_id}".encode(), hashlib.sha256).digest())
+        return b64url(
+            hmac.new(session_token.encode(), f"consent\x00{pending_id}".encode(), hashlib.sha256).digest()
+        )
 
     async def interaction_endpoint(self, request: Request) -> Response:
         """``GET /interaction?code=…&callback=…``: sign in, then the consent page; ``POST``:
@@ -1265,7 +1595,8 @@ class PersonServer:
             return self._interaction_page(request)
         except AAuthError as error:
             title = {"invalid_code": "This code does not work", "unauthorized": "Please sign in"}.get(
-                error.code, "This request cannot go on")
+                error.code, "This request cannot go on"
+            )
             return HTMLResponse(pages.error_page(title, error.detail), error.status)
 
     def _interaction_page(self, request: Request) -> Response:
@@ -1280,8 +1611,12 @@ class PersonServer:
             return HTMLResponse(pages.code_page())
         username, token = session
         pending = self._open(code, username)
-        page = pages.consent_page(self.consent_context(pending), csrf=self._csrf(token, pending.id),
-                                  callback=callback, person=username)
+        page = pages.consent_page(
+            self.consent_context(pending),
+            csrf=self._csrf(token, pending.id),
+            callback=callback,
+            person=username,
+        )
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     async def _interaction_answer(self, request: Request) -> Response:
@@ -1290,7 +1625,11 @@ class PersonServer:
             raise AAuthError("unauthorized", "your session ended; sign in and open the link again")
         username, token = session
         fields = await _form(request)
-        pending_id, decision, callback = fields.get("pending_id"), fields.get("decision"), fields.get("callback")
+        pending_id, decision, callback = (
+            fields.get("pending_id"),
+            fields.get("decision"),
+            fields.get("callback"),
+        )
         if not isinstance(pending_id, str) or decision not in ("approve", "deny", "abandon"):
             raise AAuthError("invalid_request", "the form lacks pending_id or a decision")
         if not hmac.compare_digest(str(fields.get("csrf", "")), self._csrf(token, pending_id)):
@@ -1317,14 +1656,26 @@ class PersonServer:
         return JSONResponse(asdict(self.policy))
 
     def _token_view(self, token) -> dict:
-        return {"jti": token.jti, "typ": token.typ, "resource": token.aud, "agent": token.agent_id,
-                "scope": token.scope, "issued_at": _iso(token.iat), "expires_at": _iso(token.exp),
-                "revoked": self.store.is_revoked(token.iss, token.jti)}
+        return {
+            "jti": token.jti,
+            "typ": token.typ,
+            "resource": token.aud,
+            "agent": token.agent_id,
+            "scope": token.scope,
+            "issued_at": _iso(token.iat),
+            "expires_at": _iso(token.exp),
+            "revoked": self.store.is_revoked(token.iss, token.jti),
+        }
 
     def _own_tokens(self, username: str) -> list:
         """The person and auth tokens this PS issued for ``username`` (pairwise ``sub`` per resource)."""
-        return [t for t in self.store.list_tokens() if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
-                and t.iss == self.identifier and self._person_for(t.sub, t.aud) == username]
+        return [
+            t
+            for t in self.store.list_tokens()
+            if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
+            and t.iss == self.identifier
+            and self._person_for(t.sub, t.aud) == username
+        ]
 
     async def tokens_endpoint(self, request: Request) -> Response:
         """``GET /tokens``: the person and auth tokens issued on the signed-in person's behalf."""
@@ -1344,21 +1695,32 @@ class PersonServer:
 
     def _mission_view(self, mission: Mission) -> dict:
         document = json.loads(mission.blob)
-        return {"s256": mission.s256, "agent": mission.agent_id, "description": document.get("description"),
-                "approved_at": document.get("approved_at"), "status": mission.status,
-                "termination_reason": mission.termination_reason,
-                "expires_at": _iso(mission.expires_at) if mission.expires_at is not None else None,
-                "terminated_at": _iso(mission.terminated_at) if mission.terminated_at is not None else None,
-                "updates": [{"s256": u.s256, "at": _iso(u.created_at),
-                             "description": json.loads(u.body).get("description")}
-                            for u in self.store.list_mission_updates(mission.s256)]}
+        return {
+            "s256": mission.s256,
+            "agent": mission.agent_id,
+            "description": document.get("description"),
+            "approved_at": document.get("approved_at"),
+            "status": mission.status,
+            "termination_reason": mission.termination_reason,
+            "expires_at": _iso(mission.expires_at) if mission.expires_at is not None else None,
+            "terminated_at": _iso(mission.terminated_at) if mission.terminated_at is not None else None,
+            "updates": [
+                {
+                    "s256": u.s256,
+                    "at": _iso(u.created_at),
+                    "description": json.loads(u.body).get("description"),
+                }
+                for u in self.store.list_mission_updates(mission.s256)
+            ],
+        }
 
     async def missions_endpoint(self, request: Request) -> Response:
         """``GET /missions``: the missions the signed-in person approved, with their state
         (-11 §8; wire §4.5 states and termination reasons)."""
         username = self._person(request)
-        return JSONResponse([self._mission_view(self._expire_if_due(m))
-                             for m in self.store.list_missions(username=username)])
+        return JSONResponse(
+            [self._mission_view(self._expire_if_due(m)) for m in self.store.list_missions(username=username)]
+        )
 
     async def revoke_mission_endpoint(self, request: Request) -> Response:
         """``POST /missions/{mission_s256}/revoke``: the person ends one of their missions —
@@ -1387,14 +1749,24 @@ class PersonServer:
         limit = request.query_params.get("limit", "100")
         if not limit.isdigit() or not 0 < int(limit) <= 10_000:
             raise AAuthError("invalid_request", "limit must be a number from 1 to 10000")
-        return JSONResponse([
-            {"seq": e.seq, "at": _iso(e.ts), "actor": e.actor, "action": e.action, "subject": e.subject,
-             "details": e.details}
-            for e in self.store.audit_log(int(limit))
-        ])
+        return JSONResponse(
+            [
+                {
+                    "seq": e.seq,
+                    "at": _iso(e.ts),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "subject": e.subject,
+                    "details": e.details,
+                }
+                for e in self.store.audit_log(int(limit))
+            ]
+        )
 
 
-def sign_key_rotation(message: HttpMessage, key: Key, agent_token: str, new_key: Key, *, created: int) -> None:
+def sign_key_rotation(
+    message: HttpMessage, key: Key, agent_token: str, new_key: Key, *, created: int
+) -> None:
     """Sign ``POST /agent/rotate`` the way :meth:`PersonServer.rotate_endpoint` reads it:
     ``Signature-Key`` gets both members first (``sig=jwt`` with the agent token, ``new=hwk``
     with the new key), then ``key`` and ``new_key`` each sign the same components, the
@@ -1412,9 +1784,11 @@ def _mission_tools(tools) -> list[dict] | None:
     if tools is None:
         return None
     if not isinstance(tools, list) or not all(
-            isinstance(t, dict) and set(t) == {"name", "description"}
-            and all(isinstance(v, str) and v.strip() and len(v) <= MAX_MISSION_TEXT for v in t.values())
-            for t in tools):
+        isinstance(t, dict)
+        and set(t) == {"name", "description"}
+        and all(isinstance(v, str) and v.strip() and len(v) <= MAX_MISSION_TEXT for v in t.values())
+        for t in tools
+    ):
         raise AAuthError("invalid_request", 'tools must be an array of {"name", "description"} strings')
     return tools
 
@@ -1448,4 +1822,6 @@ def _reachable(can_interact: bool) -> None:
     """The answer needs the person: an agent that cannot show an interaction gets the
     terminal ``403 user_unreachable``."""
     if not can_interact:
-        raise AAuthError("user_unreachable", "the person's consent is needed and the agent cannot show an interaction")
+        raise AAuthError(
+            "user_unreachable", "the person's consent is needed and the agent cannot show an interaction"
+        )

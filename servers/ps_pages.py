@@ -60,7 +60,9 @@ def code_page(*, error: str | None = None) -> str:
 
 def _scopes(scope: str | None, descriptions: dict) -> str:
     items = "".join(
-        f"<li><code>{escape(s)}</code>" + (f" — {escape(str(descriptions[s]))}" if s in descriptions else "") + "</li>"
+        f"<li><code>{escape(s)}</code>"
+        + (f" — {escape(str(descriptions[s]))}" if s in descriptions else "")
+        + "</li>"
         for s in (scope or "").split()
     )
     return f"<ul>{items}</ul>" if items else "<p>(no scopes)</p>"
@@ -80,24 +82,34 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
     kind = context["kind"]
     if kind == "agent_approval":
         ask = f"<p>A new agent, <strong>{agent}</strong> (<code>{agent_id}</code>), asks to act for you.</p>"
-        detail = f'<p class="muted">Its key thumbprint: <code>{escape(context.get("agent_jkt", ""))}</code></p>'
+        detail = (
+            f'<p class="muted">Its key thumbprint: <code>{escape(context.get("agent_jkt", ""))}</code></p>'
+        )
     elif kind == "mission":  # -11 §8: the mission's description, tools and resources
         mission = context.get("mission") or {}
         ask = f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks you to approve a mission:</p>"
         detail = f"<blockquote>{escape(mission.get('description') or '')}</blockquote>"
-        tools = "".join(f"<li><code>{escape(t['name'])}</code> — {escape(t['description'])}</li>"
-                        for t in mission.get("tools") or [])
+        tools = "".join(
+            f"<li><code>{escape(t['name'])}</code> — {escape(t['description'])}</li>"
+            for t in mission.get("tools") or []
+        )
         resources = "".join(f"<li><code>{escape(r)}</code></li>" for r in mission.get("resources") or [])
         detail += f"<p>With the tools:</p><ul>{tools}</ul>" if tools else ""
         detail += f"<p>At the resources:</p><ul>{resources}</ul>" if resources else ""
     elif kind == "person_token":
-        ask = (f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks to act as you at "
-               f"<strong>{resource}</strong> (<code>{escape(context['resource'])}</code>).</p>")
+        ask = (
+            f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks to act as you at "
+            f"<strong>{resource}</strong> (<code>{escape(context['resource'])}</code>).</p>"
+        )
         detail = ""
     else:
-        ask = (f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks for access to "
-               f"<strong>{resource}</strong> (<code>{escape(context['resource'])}</code>) on your behalf.</p>")
-        detail = "<p>It asks for:</p>" + _scopes(context.get("scope"), context.get("scope_descriptions") or {})
+        ask = (
+            f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks for access to "
+            f"<strong>{resource}</strong> (<code>{escape(context['resource'])}</code>) on your behalf.</p>"
+        )
+        detail = "<p>It asks for:</p>" + _scopes(
+            context.get("scope"), context.get("scope_descriptions") or {}
+        )
     why = context.get("justification")
     justification = f"<p>Its reason:</p><blockquote>{escape(why)}</blockquote>" if why else ""
     hidden = (
@@ -120,8 +132,11 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
 
 def done_page(status: str) -> str:
     """After the decision, when there is no callback to return to."""
-    said = {"approved": "You approved the request.", "denied": "You denied the request.",
-            "abandoned": "You left the request unanswered."}[status]
+    said = {
+        "approved": "You approved the request.",
+        "denied": "You denied the request.",
+        "abandoned": "You left the request unanswered.",
+    }[status]
     return page("Done — Person Server", f"<h1>{escape(said)}</h1><p>You can close this window.</p>")
 
 

@@ -41,8 +41,17 @@ from aauth_kit.keys import b64url, b64url_decode
 
 SCHEMA_VERSION = 5
 PENDING_KINDS = ("person_token", "auth_token", "agent_approval", "mission")
-PENDING_STATUSES = ("pending", "interacting", "approved", "denied", "abandoned", "expired", "cancelled", "completed",
-                    "revoked")
+PENDING_STATUSES = (
+    "pending",
+    "interacting",
+    "approved",
+    "denied",
+    "abandoned",
+    "expired",
+    "cancelled",
+    "completed",
+    "revoked",
+)
 LIVE = ("pending", "interacting")
 AGENT_STATUSES = ("pending_approval", "approved", "denied")
 #: -11 §8 mission states and the reasons a mission is terminated (wire §4.5).
@@ -53,13 +62,19 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 #: Schema version → the statements that bring a file of the version before up to it.
 _MIGRATIONS = {
     2: ("ALTER TABLE agents ADD COLUMN name TEXT", "ALTER TABLE pending ADD COLUMN answered_at REAL"),
-    3: ("CREATE TABLE IF NOT EXISTS agent_tokens (iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL,"
-        " exp INTEGER NOT NULL, PRIMARY KEY (iss, jti))",),
-    4: ("CREATE TABLE IF NOT EXISTS missions (s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
+    3: (
+        "CREATE TABLE IF NOT EXISTS agent_tokens (iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL,"
+        " exp INTEGER NOT NULL, PRIMARY KEY (iss, jti))",
+    ),
+    4: (
+        "CREATE TABLE IF NOT EXISTS missions (s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
         " username TEXT NOT NULL, blob BLOB NOT NULL, status TEXT NOT NULL, termination_reason TEXT,"
-        " expires_at REAL, created_at REAL NOT NULL, terminated_at REAL, summary TEXT)",),
-    5: ("CREATE TABLE IF NOT EXISTS mission_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL, created_at REAL NOT NULL)",),
+        " expires_at REAL, created_at REAL NOT NULL, terminated_at REAL, summary TEXT)",
+    ),
+    5: (
+        "CREATE TABLE IF NOT EXISTS mission_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL, created_at REAL NOT NULL)",
+    ),
 }
 
 _SCHEMA = """
@@ -235,6 +250,7 @@ def _require_active_mission(db, s256: str) -> None:
     if row["status"] != "active":
         raise AAuthError("conflict", f"mission {s256!r} is already {row['status']}")
 
+
 class PSStore:
     """The Person Server's state in the SQLite file at ``path`` (created if missing)."""
 
@@ -356,7 +372,16 @@ class PSStore:
                 " username = coalesce(excluded.username, username),"
                 " name = coalesce(excluded.name, name),"
                 " status = coalesce(?, status)",
-                (agent_id, ap_issuer, username, status or "pending_approval", agent_jkt, self._clock(), name, status),
+                (
+                    agent_id,
+                    ap_issuer,
+                    username,
+                    status or "pending_approval",
+                    agent_jkt,
+                    self._clock(),
+                    name,
+                    status,
+                ),
             )
             return Agent(**db.execute("SELECT * FROM agents WHERE agent_id = ?", (agent_id,)).fetchone())
 
@@ -408,7 +433,17 @@ class PSStore:
         code = normalize_code(code) if code is not None else None
         now = self._clock()
         pending_id = pending_id or secrets.token_urlsafe(16)
-        row = (pending_id, kind, agent_id, agent_jkt, resource, scope, justification, code, json.dumps(request))
+        row = (
+            pending_id,
+            kind,
+            agent_id,
+            agent_jkt,
+            resource,
+            scope,
+            justification,
+            code,
+            json.dumps(request),
+        )
         try:
             with self._tx() as db:
                 db.execute(
@@ -421,7 +456,9 @@ class PSStore:
                     " request, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                     (*row, now, now + expires_in),
                 )
-                return self._pending(db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone())
+                return self._pending(
+                    db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone()
+                )
         except sqlite3.IntegrityError:
             raise AAuthError("conflict", "pending id or interaction code already in use") from None
 
@@ -447,7 +484,9 @@ class PSStore:
         return self._pending(rows[0]) if rows else None
 
     def list_pending(self, status: str | None = None) -> list[Pending]:
-        rows = self._read("SELECT * FROM pending WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id", (status,))
+        rows = self._read(
+            "SELECT * FROM pending WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id", (status,)
+        )
         return [self._pending(r) for r in rows]
 
     def _transition(self, pending_id: str, to: str, allowed: tuple[str, ...], **columns) -> Pending:
@@ -463,7 +502,8 @@ class PSStore:
                 raise AAuthError("expired", "the pending request has expired")
             sets = {"status": to, **columns}
             db.execute(
-                f"UPDATE pending SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?", (*sets.values(), pending_id)
+                f"UPDATE pending SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
+                (*sets.values(), pending_id),
             )
             return self._pending(db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone())
 
@@ -618,7 +658,9 @@ class PSStore:
 
     # -- missions (-11 §8) ---------------------------------------------------------
 
-    def add_mission(self, blob: bytes, *, agent_id: str, username: str, expires_at: float | None = None) -> Mission:
+    def add_mission(
+        self, blob: bytes, *, agent_id: str, username: str, expires_at: float | None = None
+    ) -> Mission:
         """Store an approved mission's bytes verbatim as ``active``; ``conflict`` if a mission
         with the same bytes (so the same ``s256``) exists."""
         s256 = mission_s256(blob)
@@ -637,17 +679,23 @@ class PSStore:
     def _mission(row: sqlite3.Row) -> Mission:
         return Mission(**dict(row) | {"blob": bytes(row["blob"])})
 
-    def get_mission(self, s256: str, *, agent_id: str | None = None, username: str | None = None) -> Mission | None:
+    def get_mission(
+        self, s256: str, *, agent_id: str | None = None, username: str | None = None
+    ) -> Mission | None:
         """The mission, in any state; with ``agent_id`` only if that agent owns it, with
         ``username`` only if that person approved it."""
-        rows = self._read("SELECT * FROM missions WHERE s256 = ?1 AND (?2 IS NULL OR agent_id = ?2)"
-                          " AND (?3 IS NULL OR username = ?3)", (s256, agent_id, username))
+        rows = self._read(
+            "SELECT * FROM missions WHERE s256 = ?1 AND (?2 IS NULL OR agent_id = ?2)"
+            " AND (?3 IS NULL OR username = ?3)",
+            (s256, agent_id, username),
+        )
         return self._mission(rows[0]) if rows else None
 
     def list_missions(self, *, username: str | None = None) -> list[Mission]:
         """Missions (of the person ``username``, when given), oldest first."""
-        rows = self._read("SELECT * FROM missions WHERE ?1 IS NULL OR username = ?1 ORDER BY created_at, s256",
-                          (username,))
+        rows = self._read(
+            "SELECT * FROM missions WHERE ?1 IS NULL OR username = ?1 ORDER BY created_at, s256", (username,)
+        )
         return [self._mission(r) for r in rows]
 
     def terminate_mission(self, s256: str, reason: str, *, summary: str | None = None) -> Mission:
@@ -691,5 +739,7 @@ class PSStore:
 
     def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         """The latest ``limit`` entries, oldest first."""
-        rows = self._read("SELECT * FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq", (limit,))
+        rows = self._read(
+            "SELECT * FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq", (limit,)
+        )
         return [AuditEntry(**dict(r) | {"details": json.loads(r["details"])}) for r in rows]

@@ -32,7 +32,7 @@ from aauth_kit.agent import Agent
 from aauth_kit.errors import AAuthError
 from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
-from aauth_kit.metadata import AGENT_DWK, agent_metadata
+from aauth_kit.metadata import agent_metadata
 from aauth_kit.resource import Resource
 
 from . import supply_chain_data as data
@@ -79,15 +79,23 @@ class SupplyChainAgent:
         self.dev = dev
         self.agent_id = f"aauth:{AGENT_LOCAL}@{identifier.split('://', 1)[1].split(':')[0]}"
         self.resource = Resource(
-            identifier, key=key, resolver=resolver, name="Supply-chain agent",
+            identifier,
+            key=key,
+            resolver=resolver,
+            name="Supply-chain agent",
             description="Inventory, health checks and purchasing recommendations for the laptop supply chain.",
-            scope_descriptions=SCOPES, clock=clock, id_factory=id_factory, dev=dev,
+            scope_descriptions=SCOPES,
+            clock=clock,
+            id_factory=id_factory,
+            dev=dev,
         )
         routes = [
             self.resource.route("/inventory", self.get_inventory, access="agent-token"),
             self.resource.route("/check", self.get_check, access="person-token"),
             self.resource.route("/check", self.post_check, methods=("POST",), scope="supply-chain:check"),
-            self.resource.route("/optimize", self.post_optimize, methods=("POST",), scope="supply-chain:optimize"),
+            self.resource.route(
+                "/optimize", self.post_optimize, methods=("POST",), scope="supply-chain:optimize"
+            ),
             Route("/.well-known/aauth-agent.json", self.agent_metadata),
             Route("/health", lambda request: JSONResponse({"status": "ok"})),
         ]
@@ -96,7 +104,10 @@ class SupplyChainAgent:
     # -- as its own Agent Provider (-11 §10.1 step 1) -------------------------------------
     async def agent_metadata(self, request: Request) -> JSONResponse:
         doc = agent_metadata(
-            self.identifier, f"{self.identifier}/.well-known/jwks.json", name="Supply-chain agent", dev=self.dev
+            self.identifier,
+            f"{self.identifier}/.well-known/jwks.json",
+            name="Supply-chain agent",
+            dev=self.dev,
         )
         return JSONResponse(doc)
 
@@ -104,8 +115,14 @@ class SupplyChainAgent:
         """A fresh self-issued ``aa-agent+jwt`` binding the SCA's request-signing key."""
         now = int(self.clock())
         return tokens.mint_agent_token(
-            self.key, iss=self.identifier, sub=self.agent_id, cnf=self.agent_key,
-            iat=now, exp=now + 600, kid=self.key.kid, dev=self.dev,
+            self.key,
+            iss=self.identifier,
+            sub=self.agent_id,
+            cnf=self.agent_key,
+            iat=now,
+            exp=now + 600,
+            kid=self.key.kid,
+            dev=self.dev,
             jti=self.id_factory() if self.id_factory else None,
         )
 
@@ -135,9 +152,13 @@ class SupplyChainAgent:
 
     async def ask_market_analysis(self, prompt: str, upstream) -> tuple[dict, str]:
         """-11 §10.1: call the market analyst on behalf of the caller's person."""
-        agent = Agent(self.agent_key, self.agent_token(), ps=upstream.ps or upstream.iss, clock=self.clock, dev=self.dev)
+        agent = Agent(
+            self.agent_key, self.agent_token(), ps=upstream.ps or upstream.iss, clock=self.clock, dev=self.dev
+        )
         async with self.client_factory(auth=agent.auth(upstream_token=upstream.token)) as client:
             response = await client.post(f"{self.market_analysis}/analyze", json={"question": prompt})
         if response.status_code != 200:
-            raise AAuthError("server_error", f"the market-analysis agent answered {response.status_code}", status=502)
+            raise AAuthError(
+                "server_error", f"the market-analysis agent answered {response.status_code}", status=502
+            )
         return response.json(), agent.auth_token_for(self.market_analysis)

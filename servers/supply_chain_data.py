@@ -14,8 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Part:
     name: str
-    on_hand: int          # units in the warehouse
-    weekly_demand: int    # units used per week
+    on_hand: int  # units in the warehouse
+    weekly_demand: int  # units used per week
     lead_time_weeks: int  # weeks from order to delivery
     suppliers: tuple[str, ...]
 
@@ -69,16 +69,25 @@ def optimize(prompt: str, optimization_type: str = "inventory") -> dict:
             )
     for part in INVENTORY:
         if len(part.suppliers) == 1:
-            recommendations.append(f"Qualify a second supplier for the {part.name} (only {part.suppliers[0]} today).")
+            recommendations.append(
+                f"Qualify a second supplier for the {part.name} (only {part.suppliers[0]} today)."
+            )
     surplus = [p for p in INVENTORY if p.weeks_of_cover > 3 * p.lead_time_weeks]
     for part in surplus:
-        recommendations.append(f"Slow purchasing of the {part.name}: {part.weeks_of_cover:.1f} weeks of cover on hand.")
+        recommendations.append(
+            f"Slow purchasing of the {part.name}: {part.weeks_of_cover:.1f} weeks of cover on hand."
+        )
     at_risk = sum(1 for p in INVENTORY if p.weeks_of_cover < p.lead_time_weeks)
     summary = (
         f"{optimization_type.capitalize()} optimization for the laptop supply chain: {at_risk} of {len(INVENTORY)} parts "
         f"run out before their next delivery; {len(recommendations)} recommendations."
     )
-    return {"prompt": prompt, "optimization_type": optimization_type, "summary": summary, "recommendations": recommendations}
+    return {
+        "prompt": prompt,
+        "optimization_type": optimization_type,
+        "summary": summary,
+        "recommendations": recommendations,
+    }
 
 
 def wants_market_analysis(prompt: str) -> bool:

@@ -106,7 +106,9 @@ def launch_chromium(executable: str | None = None, *, headless: bool = True) -> 
         raise BrowserUnavailable(f"Playwright is not installed ({exc}): pip install -e '.[test]'") from exc
     playwright = sync_playwright().start()
     try:
-        browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS), headless=headless)
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=list(CHROMIUM_ARGS), headless=headless
+        )
     except BaseException:
         playwright.stop()
         raise

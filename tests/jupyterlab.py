@@ -41,7 +41,9 @@ PORT_ATTEMPTS = 3
 USER_SETTINGS = {
     # no "Would you like to receive official Jupyter news?" toast, no update check
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false", "checkForUpdates": False},
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     # every cell in the DOM, so any cell's output can be read and clicked
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
@@ -103,8 +105,9 @@ class JupyterLabServer:
 
     def api(self, path: str, method: str = "GET", timeout: float = 5.0) -> tuple[int, bytes]:
         """One call to the server's REST API with the token."""
-        request = urllib.request.Request(f"{self.base_url}{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.base_url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read()
@@ -122,7 +125,9 @@ class JupyterLabServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise JupyterLabFailed(f"jupyter lab exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise JupyterLabFailed(
+                    f"jupyter lab exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 if self.api("/api/status", timeout=2.0)[0] == 200:
                     return
@@ -130,7 +135,9 @@ class JupyterLabServer:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise JupyterLabFailed(f"jupyter lab did not answer /api/status within {timeout:.0f} s:\n{self.log_tail()}")
+        raise JupyterLabFailed(
+            f"jupyter lab did not answer /api/status within {timeout:.0f} s:\n{self.log_tail()}"
+        )
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Ask the server to shut down (it stops its kernels), then SIGTERM, then SIGKILL."""
@@ -156,7 +163,10 @@ def start_jupyterlab(root: Path, workdir: Path, *, timeout: float = START_TIMEOU
     Returns once ``/api/status`` answers.  A port taken between :func:`free_port` and the
     server's bind is retried with another port.
     """
-    dirs = {name: workdir / name for name in ("config", "data", "runtime", "settings", "workspaces", "tmp", "ipython")}
+    dirs = {
+        name: workdir / name
+        for name in ("config", "data", "runtime", "settings", "workspaces", "tmp", "ipython")
+    }
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     for relative, values in USER_SETTINGS.items():
@@ -178,14 +188,26 @@ def start_jupyterlab(root: Path, workdir: Path, *, timeout: float = START_TIMEOU
     while True:
         attempt += 1
         port = free_port()
-        (dirs["config"] / "jupyter_server_config.py").write_text(SERVER_CONFIG.format(
-            port=port, root=str(root), token=TOKEN, settings=str(dirs["settings"]),
-            workspaces=str(dirs["workspaces"])))
+        (dirs["config"] / "jupyter_server_config.py").write_text(
+            SERVER_CONFIG.format(
+                port=port,
+                root=str(root),
+                token=TOKEN,
+                settings=str(dirs["settings"]),
+                workspaces=str(dirs["workspaces"]),
+            )
+        )
         log_path = workdir / f"server-{attempt}.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "jupyterlab"], cwd=root, env=env,
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "jupyterlab"],
+                cwd=root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         server = JupyterLabServer(process=process, root=root, port=port, log_path=log_path)
         try:
             server.wait_ready(timeout)
@@ -199,11 +221,15 @@ def start_jupyterlab(root: Path, workdir: Path, *, timeout: float = START_TIMEOU
 
 # The notebook panel showing ``name``, found among the main area's widgets; undefined while
 # the page has not exposed the app yet (a predicate that throws ends a wait at once).
-_PANEL = ("const app = window.jupyterapp;"
-          "const panel = app && app.shell && [...app.shell.widgets('main')]"
-          ".find(w => w.context && w.context.path === name && w.content && w.content.model);")
+_PANEL = (
+    "const app = window.jupyterapp;"
+    "const panel = app && app.shell && [...app.shell.widgets('main')]"
+    ".find(w => w.context && w.context.path === name && w.content && w.content.model);"
+)
 
-_STATE = _PANEL + """
+_STATE = (
+    _PANEL
+    + """
   if (!panel) return null;
   const cells = panel.content.model.cells;
   const end = Math.min(stop === null ? cells.length : stop, cells.length);
@@ -220,6 +246,7 @@ _STATE = _PANEL + """
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   return {pending, errors, idle: !!kernel && kernel.status === 'idle'};
 """
+)
 
 
 class NotebookPage:
@@ -232,11 +259,16 @@ class NotebookPage:
         """Load the notebook and wait until its kernel is connected and idle."""
         self.page.goto(self.server.url(self.name))
         self.page.wait_for_function(
-            "(name) => {" + _PANEL + """
+            "(name) => {"
+            + _PANEL
+            + """
               if (!panel || !panel.context.isReady || !panel.sessionContext.isReady) return false;
               const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
               return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-            }""", arg=self.name, timeout=timeout_ms)
+            }""",
+            arg=self.name,
+            timeout=timeout_ms,
+        )
         return self
 
     def command(self, command: str, active_cell: int | None = None, *, awaited: bool = False) -> None:
@@ -245,15 +277,26 @@ class NotebookPage:
         Not awaited unless ``awaited``: a run is waited for by :meth:`wait_until_run`,
         which is bounded (a page evaluation is not).
         """
-        self.page.evaluate("async ([name, command, active, awaited]) => {" + _PANEL + """
+        self.page.evaluate(
+            "async ([name, command, active, awaited]) => {"
+            + _PANEL
+            + """
               window.jupyterapp.shell.activateById(panel.id);
               if (active !== null) panel.content.activeCellIndex = active;
               const done = window.jupyterapp.commands.execute(command);
               if (awaited) await done;
-            }""", [self.name, command, active_cell, awaited])
+            }""",
+            [self.name, command, active_cell, awaited],
+        )
 
-    def run(self, command: str, *, stop: int | None = None, active_cell: int | None = None,
-            timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    def run(
+        self,
+        command: str,
+        *,
+        stop: int | None = None,
+        active_cell: int | None = None,
+        timeout_ms: int = RUN_TIMEOUT_MS,
+    ) -> None:
         """Clear all outputs, run ``command`` (``notebook:run-all-cells``, ...) and wait until
         every code cell before ``stop`` (default: all) has run, or one failed.
 
@@ -267,7 +310,9 @@ class NotebookPage:
         self.page.wait_for_function(
             "([name, stop]) => { const state = (() => {" + _STATE + "})();"
             " return !!state && state.idle && (state.pending === 0 || state.errors.length > 0); }",
-            arg=[self.name, stop], timeout=timeout_ms)
+            arg=[self.name, stop],
+            timeout=timeout_ms,
+        )
         state = self.state(stop)
         assert not state["errors"], f"{self.name}: cells raised: {state['errors']}"
         return state
@@ -278,14 +323,19 @@ class NotebookPage:
 
     def cell_index(self, source_contains: str) -> int:
         """The index of the first code cell whose source contains ``source_contains``."""
-        index = self.page.evaluate("([name, text]) => {" + _PANEL + """
+        index = self.page.evaluate(
+            "([name, text]) => {"
+            + _PANEL
+            + """
               const cells = panel.content.model.cells;
               for (let i = 0; i < cells.length; i++) {
                 const cell = cells.get(i);
                 if (cell.type === 'code' && cell.sharedModel.getSource().includes(text)) return i;
               }
               return -1;
-            }""", [self.name, source_contains])
+            }""",
+            [self.name, source_contains],
+        )
         assert index >= 0, f"{self.name}: no code cell contains {source_contains!r}"
         return index
 

@@ -42,11 +42,17 @@ CODE = "ABCD-EFGH"
 
 
 def problem(status: int, code: str) -> Response:
-    return JSONResponse({"error": code, "detail": code}, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        {"error": code, "detail": code}, status_code=status, media_type="application/problem+json"
+    )
 
 
 def aauth_requirement(status: int, requirement: str, body=None, **params) -> Response:
-    return JSONResponse(body or {}, status_code=status, headers={"AAuth-Requirement": serialize_requirement(requirement, **params)})
+    return JSONResponse(
+        body or {},
+        status_code=status,
+        headers={"AAuth-Requirement": serialize_requirement(requirement, **params)},
+    )
 
 
 async def message_of(request: Request) -> HttpMessage:
@@ -92,7 +98,9 @@ class World:
                 if message.header("signature-key") is None:
                     return aauth_requirement(401, "agent-token")
                 try:
-                    verified = await verify_request(message, resolver=self.resolver, expected_aud=RES, now=int(self.clock()))
+                    verified = await verify_request(
+                        message, resolver=self.resolver, expected_aud=RES, now=int(self.clock())
+                    )
                 except SignatureError as exc:
                     return Response(exc.response_body(), 401, headers=dict(exc.response_headers()))
                 self.seen.append((request.url.path, message))
@@ -108,16 +116,29 @@ class World:
                     return JSONResponse({"caller": token.sub})
                 if token.typ == tokens.AGENT_TYP:
                     return aauth_requirement(401, "person-token")
-                if access == "person-token" or (token.typ == tokens.AUTH_TYP and scope in token.scope.split()):
+                if access == "person-token" or (
+                    token.typ == tokens.AUTH_TYP and scope in token.scope.split()
+                ):
                     return JSONResponse({"person": token.sub, "body": message.body.decode()})
                 ps = token.iss if token.typ == tokens.PERSON_TYP else token.ps
-                claims = dict(iss=RES, aud=ps, ps=ps, sub=token.sub, presented_jti=token.jti,
-                              agent_jkt=verified.key.thumbprint(), scope=scope)
+                claims = dict(
+                    iss=RES,
+                    aud=ps,
+                    ps=ps,
+                    sub=token.sub,
+                    presented_jti=token.jti,
+                    agent_jkt=verified.key.thumbprint(),
+                    scope=scope,
+                )
                 claims.update(self.resource_token_claims)
                 resource_token = tokens.mint_resource_token(RES_KEY, **claims)
                 if deferred:  # -11 §5.9 deferred delivery: the resource holds the call
-                    response = aauth_requirement(202, "auth-token", {"status": "pending"}, resource_token=resource_token)
-                    response.headers.update({"Location": "/jobs/j1", "Retry-After": "0", "Cache-Control": "no-store"})
+                    response = aauth_requirement(
+                        202, "auth-token", {"status": "pending"}, resource_token=resource_token
+                    )
+                    response.headers.update(
+                        {"Location": "/jobs/j1", "Retry-After": "0", "Cache-Control": "no-store"}
+                    )
                     return response
                 return aauth_requirement(401, "auth-token", resource_token=resource_token)
 
@@ -125,20 +146,24 @@ class World:
 
         async def job(request: Request) -> Response:
             message = await message_of(request)
-            verified = await verify_request(message, resolver=self.resolver, expected_aud=RES, now=int(self.clock()))
+            verified = await verify_request(
+                message, resolver=self.resolver, expected_aud=RES, now=int(self.clock())
+            )
             self.seen.append((request.url.path, message))
             if verified.token.typ != tokens.AUTH_TYP:
                 return problem(403, "insufficient_scope")
             return JSONResponse({"result": "optimized", "by": verified.token.sub})
 
-        return Starlette(routes=[
-            Route("/whoami", endpoint("agent-token")),
-            Route("/agent-only", endpoint("agent-only")),
-            Route("/profile", endpoint("person-token")),
-            Route("/optimize", endpoint("auth-token", "optimize"), methods=["GET", "POST"]),
-            Route("/deferred", endpoint("auth-token", "optimize", deferred=True), methods=["POST"]),
-            Route("/jobs/j1", job),
-        ])
+        return Starlette(
+            routes=[
+                Route("/whoami", endpoint("agent-token")),
+                Route("/agent-only", endpoint("agent-only")),
+                Route("/profile", endpoint("person-token")),
+                Route("/optimize", endpoint("auth-token", "optimize"), methods=["GET", "POST"]),
+                Route("/deferred", endpoint("auth-token", "optimize", deferred=True), methods=["POST"]),
+                Route("/jobs/j1", job),
+            ]
+        )
 
     # -- the PS ----------------------------------------------------------------------------
     def ps_app(self) -> Starlette:
@@ -149,7 +174,10 @@ class World:
         async def signed(request: Request, endpoint: str):
             message = await message_of(request)
             verified = await verify_request(
-                message, resolver=self.resolver, token_types=(tokens.AGENT_TYP,), body_required=True,
+                message,
+                resolver=self.resolver,
+                token_types=(tokens.AGENT_TYP,),
+                body_required=True,
                 now=int(self.clock()),
             )
             self.seen.append((endpoint, message))
@@ -164,8 +192,11 @@ class World:
         async def person_token(request: Request) -> Response:
             message, verified = await signed(request, "person-token")
             body = json.loads(message.body)
-            token = self.issue(tokens.mint_person_token(self.signing_key, iss=PS, aud=body["resource"], sub="person-1",
-                                                        cnf=verified.token.cnf_jwk))
+            token = self.issue(
+                tokens.mint_person_token(
+                    self.signing_key, iss=PS, aud=body["resource"], sub="person-1", cnf=verified.token.cnf_jwk
+                )
+            )
             return JSONResponse({"person_token": token, "expires_in": 3600})
 
         async def auth_token(request: Request) -> Response:
@@ -175,16 +206,30 @@ class World:
             body = json.loads(message.body)
             now = int(self.clock())
             resource_token = await tokens.verify_token(
-                body["resource_token"], typ=tokens.RESOURCE_TYP, resolver=self.resolver, now=now,
-                expected_aud=PS, signing_key_jwk=verified.key.public_jwk(),
+                body["resource_token"],
+                typ=tokens.RESOURCE_TYP,
+                resolver=self.resolver,
+                now=now,
+                expected_aud=PS,
+                signing_key_jwk=verified.key.public_jwk(),
             )
             presented = await tokens.verify_token(
-                body["presented_token"], typ=(tokens.PERSON_TYP, tokens.AUTH_TYP), resolver=self.resolver, now=now,
+                body["presented_token"],
+                typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
+                resolver=self.resolver,
+                now=now,
                 expected_aud=resource_token.iss,
             )
             tokens.check_presented_token(resource_token, presented)
-            claims = dict(iss=PS, aud=resource_token.iss, ps=PS, sub=resource_token.sub, cnf=verified.key.public_jwk(),
-                          scope=resource_token.scope, lifetime=self.auth_lifetime)
+            claims = dict(
+                iss=PS,
+                aud=resource_token.iss,
+                ps=PS,
+                sub=resource_token.sub,
+                cnf=verified.key.public_jwk(),
+                scope=resource_token.scope,
+                lifetime=self.auth_lifetime,
+            )
             claims.update(self.auth_token_claims)
             token = self.issue(tokens.mint_auth_token(self.signing_key, **claims))
             if not self.defer:
@@ -206,13 +251,15 @@ class World:
                 return Response("<html>oops</html>", 503)
             return problem(*step)
 
-        return Starlette(routes=[
-            Route("/.well-known/aauth-person.json", metadata),
-            Route("/.well-known/jwks.json", jwks_document),
-            Route("/person-token", person_token, methods=["POST"]),
-            Route("/auth-token", auth_token, methods=["POST"]),
-            Route("/pending/{id}", pending),
-        ])
+        return Starlette(
+            routes=[
+                Route("/.well-known/aauth-person.json", metadata),
+                Route("/.well-known/jwks.json", jwks_document),
+                Route("/person-token", person_token, methods=["POST"]),
+                Route("/auth-token", auth_token, methods=["POST"]),
+                Route("/pending/{id}", pending),
+            ]
+        )
 
     def issue(self, token: str) -> str:
         """``token`` as the PS hands it out: re-signed with ``token_header`` merged into its header."""
@@ -223,9 +270,16 @@ class World:
 
     def pending_response(self, retry_after=None) -> Response:
         """-11 "Deferred Responses" (wire §3.9, §5.6)."""
-        response = aauth_requirement(202, "interaction", {"status": "pending"}, url=f"{PS}/interaction", code=CODE)
-        response.headers.update({"Location": self.location, "Retry-After": retry_after or self.retry_after,
-                                 "Cache-Control": "no-store"})
+        response = aauth_requirement(
+            202, "interaction", {"status": "pending"}, url=f"{PS}/interaction", code=CODE
+        )
+        response.headers.update(
+            {
+                "Location": self.location,
+                "Retry-After": retry_after or self.retry_after,
+                "Cache-Control": "no-store",
+            }
+        )
         return response
 
     def requests_to(self, endpoint: str) -> list[HttpMessage]:
@@ -271,8 +325,10 @@ def trace():
 
 @pytest.fixture
 def client(hosts, agent, trace):
-    with hosts.client(auth=agent.auth(justification="Optimize the laptop supply chain"),
-                      event_hooks=trace.sync_event_hooks("Agent")) as client:
+    with hosts.client(
+        auth=agent.auth(justification="Optimize the laptop supply chain"),
+        event_hooks=trace.sync_event_hooks("Agent"),
+    ) as client:
         yield client
 
 
@@ -318,7 +374,14 @@ def test_person_token_requirement_is_followed(client, agent, trace, world):
     (request,) = world.requests_to("person-token")
     assert json.loads(request.body) == {"resource": RES}
     assert presented(request)["typ"] == tokens.AGENT_TYP
-    assert covered(request) == ["@method", "@authority", "@path", "content-type", "content-digest", "signature-key"]
+    assert covered(request) == [
+        "@method",
+        "@authority",
+        "@path",
+        "content-type",
+        "content-digest",
+        "signature-key",
+    ]
     assert presented(world.requests_to("/profile")[-1])["typ"] == tokens.PERSON_TYP
     assert agent.person_token_for(RES) == agent.tokens[RES]["person_token"]
 
@@ -594,11 +657,18 @@ def test_deferred_delivery_polls_the_resource_with_the_auth_token(client, trace,
 def test_upstream_token_goes_to_the_ps_named_by_it(hosts, world):
     """wire §5.10 step 2: the PS is the upstream token's; upstream_token rides in every token
     request; tokens of one chain are not presented in another."""
-    upstream = tokens.mint_person_token(PS_KEY, iss=PS, aud="https://caller.example", sub="person-1", cnf=OTHER_KEY)
-    agent = Agent(AGENT_KEY, tokens.mint_agent_token(PS_KEY, iss=PS, sub=AGENT_ID, cnf=AGENT_KEY), sleep=lambda s: None)
+    upstream = tokens.mint_person_token(
+        PS_KEY, iss=PS, aud="https://caller.example", sub="person-1", cnf=OTHER_KEY
+    )
+    agent = Agent(
+        AGENT_KEY, tokens.mint_agent_token(PS_KEY, iss=PS, sub=AGENT_ID, cnf=AGENT_KEY), sleep=lambda s: None
+    )
     with hosts.client(auth=agent.auth(upstream_token=upstream)) as client:
         assert client.get(f"{RES}/optimize").status_code == 200
-    assert json.loads(world.requests_to("person-token")[0].body) == {"resource": RES, "upstream_token": upstream}
+    assert json.loads(world.requests_to("person-token")[0].body) == {
+        "resource": RES,
+        "upstream_token": upstream,
+    }
     assert json.loads(world.requests_to("auth-token")[0].body)["upstream_token"] == upstream
     world.seen.clear()
     with hosts.client(auth=agent.auth()) as client:  # no chain: the chained tokens do not count

@@ -21,7 +21,18 @@ from aauth_kit.lab import Lab
 from aauth_kit.runtime import Hosts
 from aauth_kit.trace import Trace
 
-from .test_agent import AGENT_KEY, OTHER_KEY, PS, PS_KEY, PS_KEY_2, RES, WORLD, agent_token, presented, summaries
+from .test_agent import (
+    AGENT_KEY,
+    OTHER_KEY,
+    PS,
+    PS_KEY,
+    PS_KEY_2,
+    RES,
+    WORLD,
+    agent_token,
+    presented,
+    summaries,
+)
 
 JWKS_GET = "PS GET /.well-known/jwks.json → 200"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from aauth_kit.servers.ps_store import AuditEntry
 
 from aauth_kit import audit
 from aauth_kit.agent import FlowError
 from aauth_kit.lab import Lab
-from aauth_kit.servers.ps_store import AuditEntry
 from aauth_kit.waiting import held_poll
 
 SCA = "https://supply-chain.example"
@@ -58,11 +58,17 @@ def test_consent_is_told_as_the_person_authorizing_the_agent(lab):
     assert consent_flow(lab, agent, True)["response"].status_code == 200
     trail = audit.trail(lab.ps, names={SCA: "the supply-chain agent"})
     assert "mcp-user authorized the backend-two agent to optimize the supply chain at 14:13 UTC." in trail
-    assert ("The Person Server issued the backend-two agent an auth token to optimize the supply chain "
-            "for mcp-user, as mcp-user had approved, at 14:13 UTC.") in trail
-    assert ("The Person Server let the backend-two agent act for mcp-user at the supply-chain agent "
-            "(a person token) at 14:13 UTC.") in trail
-    assert "The Agent Provider issued the backend-two agent its agent token for mcp-user at 14:13 UTC." in trail
+    assert (
+        "The Person Server issued the backend-two agent an auth token to optimize the supply chain "
+        "for mcp-user, as mcp-user had approved, at 14:13 UTC."
+    ) in trail
+    assert (
+        "The Person Server let the backend-two agent act for mcp-user at the supply-chain agent "
+        "(a person token) at 14:13 UTC."
+    ) in trail
+    assert (
+        "The Agent Provider issued the backend-two agent its agent token for mcp-user at 14:13 UTC." in trail
+    )
     assert "The backend-two agent asked for permission to optimize the supply chain at 14:13 UTC." in trail
 
 
@@ -73,11 +79,14 @@ def test_policy_grant_names_nobody_as_approver(tmp_path):
         with lab.client(agent) as client:
             assert client.post(f"{SCA}/optimize", json={}).status_code == 200
         trail = audit.trail(lab.ps)
-        assert ("The Person Server's policy let the notebook agent optimize the supply chain for mcp-user "
-                "without asking anyone, at 14:13 UTC.") in trail
+        assert (
+            "The Person Server's policy let the notebook agent optimize the supply chain for mcp-user "
+            "without asking anyone, at 14:13 UTC."
+        ) in trail
         assert not any("authorized" in s for s in trail)
         assert audit.who_decided(lab.ps, agent.auth_token_for(SCA)) == (
-            "the Person Server's consent policy (nobody was asked)")
+            "the Person Server's consent policy (nobody was asked)"
+        )
 
 
 def test_denial_and_expiry_are_told(lab):
@@ -90,15 +99,24 @@ def test_denial_and_expiry_are_told(lab):
     assert info.value.code == "expired"
     trail = audit.trail(lab.ps)
     assert "mcp-user refused to let the notebook agent optimize the supply chain at 14:13 UTC." in trail
-    assert "Nobody answered the late agent's request to optimize the supply chain; it expired at 14:23 UTC." in trail
+    assert (
+        "Nobody answered the late agent's request to optimize the supply chain; it expired at 14:23 UTC."
+        in trail
+    )
 
 
 def test_who_decided_each_kind_of_token(lab):
     agent = lab.new_agent("notebook")
     assert consent_flow(lab, agent, True)["response"].status_code == 200
     assert audit.who_decided(lab.ps, agent.auth_token_for(SCA)) == "mcp-user (consent at 14:13 UTC)"
-    assert audit.who_decided(lab.ps, agent.person_token_for(SCA)) == "the Person Server (the agent acts for mcp-user)"
-    assert audit.who_decided(lab.ps, agent.agent_token) == "the Agent Provider (it set the agent up for mcp-user)"
+    assert (
+        audit.who_decided(lab.ps, agent.person_token_for(SCA))
+        == "the Person Server (the agent acts for mcp-user)"
+    )
+    assert (
+        audit.who_decided(lab.ps, agent.agent_token)
+        == "the Agent Provider (it set the agent up for mcp-user)"
+    )
 
 
 def test_who_decided_a_token_from_elsewhere(lab, tmp_path):
@@ -114,19 +132,41 @@ def entry(seq, action, actor="mcp-user", subject="", details=None, ts=T0):
 def test_every_logged_action_reads_as_a_sentence():
     log = [
         entry(1, "login", subject="mcp-user"),
-        entry(2, "consent_policy_changed", subject="consent-policy",
-              details={"scopes": ["supply-chain:check"], "prefixes": []}),
+        entry(
+            2,
+            "consent_policy_changed",
+            subject="consent-policy",
+            details={"scopes": ["supply-chain:check"], "prefixes": []},
+        ),
         entry(3, "agent_token_issued", actor="https://ps.example", subject="aauth:tool@ps.example"),
-        entry(4, "auth_token_requested", actor="aauth:tool@ps.example", subject=SCA,
-              details={"pending_id": "p1", "scope": "supply-chain:x", "justification": None}),
-        entry(5, "auth_token_abandoned", subject=SCA, details={"pending_id": "p1", "agent": "aauth:tool@ps.example",
-                                                              "scope": "supply-chain:x"}),
-        entry(6, "pending_cancelled", actor="aauth:tool@ps.example", subject=SCA, details={"pending_id": "p2"}),
+        entry(
+            4,
+            "auth_token_requested",
+            actor="aauth:tool@ps.example",
+            subject=SCA,
+            details={"pending_id": "p1", "scope": "supply-chain:x", "justification": None},
+        ),
+        entry(
+            5,
+            "auth_token_abandoned",
+            subject=SCA,
+            details={"pending_id": "p1", "agent": "aauth:tool@ps.example", "scope": "supply-chain:x"},
+        ),
+        entry(
+            6, "pending_cancelled", actor="aauth:tool@ps.example", subject=SCA, details={"pending_id": "p2"}
+        ),
         entry(7, "pending_expired", actor="https://ps.example", subject="p9", ts=T0 + 3600),
         entry(8, "person_token_requested", actor="aauth:new@ap.example", subject=SCA),
         entry(9, "person_token_approved", subject=SCA, details={"agent": "aauth:new@ap.example"}),
-        entry(10, "agent_approval_requested", actor="aauth:fresh@ps.example", subject="aauth:fresh@ps.example"),
-        entry(11, "agent_approval_denied", subject="aauth:fresh@ps.example", details={"agent": "aauth:fresh@ps.example"}),
+        entry(
+            10, "agent_approval_requested", actor="aauth:fresh@ps.example", subject="aauth:fresh@ps.example"
+        ),
+        entry(
+            11,
+            "agent_approval_denied",
+            subject="aauth:fresh@ps.example",
+            details={"agent": "aauth:fresh@ps.example"},
+        ),
         entry(12, "logout", subject="mcp-user"),
         entry(13, "something_new", subject="x"),
     ]
@@ -170,6 +210,7 @@ def test_names_and_phrases():
     assert audit.name_of("https://api.example", {"https://api.example": "the API"}) == "the API"
     assert audit.name_of(None) == "someone"
     assert audit.action_words("supply-chain:check supply-chain:optimize", SCA) == (
-        "check the supply chain and optimize the supply chain")
+        "check the supply chain and optimize the supply chain"
+    )
     assert audit.action_words("data.read", "https://api.example") == "use data.read at api.example"
     assert audit.at(T0) == "14:13 UTC"

@@ -45,18 +45,30 @@ def resolver(ap_metadata: dict | None = None) -> StaticResolver:
 
 
 def agent_claims(**overrides) -> dict:
-    claims = {"iss": AP, "dwk": AGENT_DWK, "jti": "a-1", "iat": NOW - 10, "exp": NOW + 600, "sub": AGENT,
-              "cnf": {"jwk": AGENT_JWK}}
+    claims = {
+        "iss": AP,
+        "dwk": AGENT_DWK,
+        "jti": "a-1",
+        "iat": NOW - 10,
+        "exp": NOW + 600,
+        "sub": AGENT,
+        "cnf": {"jwk": AGENT_JWK},
+    }
     return {**claims, **overrides}
 
 
 def agent_token(header: dict | None = None, **overrides) -> str:
     """An agent token signed by the AP, with any header or claims (no mint-time checks)."""
-    return tokens.sign_compact({"alg": "Ed25519", "kid": "ap-1", "typ": tokens.AGENT_TYP, **(header or {})},
-                               agent_claims(**overrides), ap_key)
+    return tokens.sign_compact(
+        {"alg": "Ed25519", "kid": "ap-1", "typ": tokens.AGENT_TYP, **(header or {})},
+        agent_claims(**overrides),
+        ap_key,
+    )
 
 
-def request(signature_key: SignatureKey, *, key: Key = agent_key, created: int = NOW, components=None) -> HttpMessage:
+def request(
+    signature_key: SignatureKey, *, key: Key = agent_key, created: int = NOW, components=None
+) -> HttpMessage:
     message = HttpMessage("GET", f"{RES}/data", [("Host", "resource.example")])
     sign_request(message, key, signature_key, created=created, components=components)
     return message
@@ -95,8 +107,10 @@ SIGNATURE_CASES = {
     ),
     "issuer_mismatch": (
         '[N] "Metadata Documents" / [SK] §3.4: the AP document names another issuer',
-        lambda: (request(jwt_key(agent_token())),
-                 resolver({"issuer": "https://evil.example", "jwks_uri": f"{AP}/.well-known/jwks.json"})),
+        lambda: (
+            request(jwt_key(agent_token())),
+            resolver({"issuer": "https://evil.example", "jwks_uri": f"{AP}/.well-known/jwks.json"}),
+        ),
     ),
     "invalid_jwt": (
         '[N] "Common JWT Verification": the jwt parameter is not a compact JWS',
@@ -127,7 +141,9 @@ def test_every_signature_error_code_is_covered_or_explained():
     assert not set(SIGNATURE_CASES) & set(NOT_FROM_VERIFY_REQUEST)
 
 
-@pytest.mark.parametrize("code", SIGNATURE_CASES, ids=[f"{c}: {rule}" for c, (rule, _) in SIGNATURE_CASES.items()])
+@pytest.mark.parametrize(
+    "code", SIGNATURE_CASES, ids=[f"{c}: {rule}" for c, (rule, _) in SIGNATURE_CASES.items()]
+)
 def test_signature_error_code(code):
     rule, build = SIGNATURE_CASES[code]
     message, keys = build()
@@ -175,8 +191,13 @@ TOKEN_CASES = {
     ),
     "unsupported_algorithm": (
         '[N] "Signature Algorithms": header alg EdDSA is forbidden since -10',
-        lambda: check(tokens.sign_compact({"alg": "EdDSA", "kid": "ps-1", "typ": tokens.PERSON_TYP},
-                                          tokens.decode_unverified(person_token()).payload, ps_key)),
+        lambda: check(
+            tokens.sign_compact(
+                {"alg": "EdDSA", "kid": "ps-1", "typ": tokens.PERSON_TYP},
+                tokens.decode_unverified(person_token()).payload,
+                ps_key,
+            )
+        ),
     ),
     "clock_skew": (
         '[N] "Common JWT Verification": a verifier MAY refuse an iat ahead of its clock (iat_window)',

@@ -26,7 +26,10 @@ def test_every_issue_key_is_present_with_a_number(results):
         assert key in document, key
         if key == "notebooks_total_s":
             continue  # the tiny pass skips the notebooks and says so
-        assert isinstance(document[key], numbers.Real) and not isinstance(document[key], bool), (key, document[key])
+        assert isinstance(document[key], numbers.Real) and not isinstance(document[key], bool), (
+            key,
+            document[key],
+        )
         assert document[key] >= 0, key
     assert document["notebooks_total_s"] is None and "notebooks_total_s" in document["notes"]
     assert document["sign_verify_ratio_to_raw"] > 0 and document["sign_verify_ratio_to_best_peer"] > 0

@@ -33,7 +33,9 @@ def test_every_runtime_dependency_is_pinned_within_the_package_range():
         requirement = Requirement(spec)
         name = canonicalize_name(requirement.name)
         assert name in pinned, f"{name} is missing from binder/requirements.txt"
-        assert requirement.specifier.contains(pinned[name]), f"{name}=={pinned[name]} is outside {requirement.specifier}"
+        assert requirement.specifier.contains(pinned[name]), (
+            f"{name}=={pinned[name]} is outside {requirement.specifier}"
+        )
 
 
 def test_requirements_do_not_install_the_kit_itself():

@@ -94,6 +94,7 @@ def test_harness_run_all_click_and_svg(jupyterlab, lab_page):
 
 # --------------------------------------------------------------------------- 06_user_consent
 
+
 def test_06_user_consent_approved_by_a_click(jupyterlab, lab_page):
     """06 in JupyterLab: Run All (the 202, the approval over the PS's REST API, the auth
     token, the sequence diagram); then, as section 8 tells the learner, the flow runner's
@@ -106,7 +107,10 @@ def test_06_user_consent_approved_by_a_click(jupyterlab, lab_page):
 
     # sections 4.5 and 4.6: the auth token decoded (also in the token inspector), the diagram
     assert '"typ": "aa-auth+jwt"' in nb.output(nb.cell_index("show.show(poll.response")).inner_text()
-    assert "aa-auth+jwt" in nb.output(nb.cell_index("TokenInspector(")).locator(".widget-html").first.inner_text()
+    assert (
+        "aa-auth+jwt"
+        in nb.output(nb.cell_index("TokenInspector(")).locator(".widget-html").first.inner_text()
+    )
     diagram = nb.output(nb.cell_index("SequenceDiagram(consent_steps")).locator(".jp-RenderedSVG img")
     assert diagram.evaluate("img => img.complete && img.naturalWidth > 0")  # the SVG decoded as an image
 
@@ -123,7 +127,9 @@ def test_06_user_consent_approved_by_a_click(jupyterlab, lab_page):
     text = view.inner_text()
     assert runner_state.inner_text() == "done", text
     assert "mcp-user approved this request" in text
-    assert re.search(r"GET /pending/\S+ with agent token \(Prefer: wait=30\) → 200 auth_token", text)  # the held poll
+    assert re.search(
+        r"GET /pending/\S+ with agent token \(Prefer: wait=30\) → 200 auth_token", text
+    )  # the held poll
     assert "POST /optimize with auth token → 200 OK" in text
     sequence = view.locator("svg").filter(has_text="200 auth_token")
     assert sequence.count() == 1 and sequence.is_visible()

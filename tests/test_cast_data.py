@@ -1,6 +1,7 @@
 """The cast's business rules (rule-based, no LLM): recomputed by hand from the fixed data."""
 
-from aauth_kit.servers import market_data, supply_chain_data as scd
+from aauth_kit.servers import market_data
+from aauth_kit.servers import supply_chain_data as scd
 
 
 def test_parts_at_risk_are_those_running_out_before_delivery():

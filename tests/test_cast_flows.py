@@ -36,7 +36,9 @@ def lab(request, tmp_path):
 def person(lab):
     """A client logged in at the PS as the seed's person."""
     client = lab.hosts.client()
-    response = client.post(f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": "user123"})
+    response = client.post(
+        f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": "user123"}
+    )
     assert response.status_code == 200
     client.headers["Authorization"] = f"Bearer {response.json()['session']}"
     yield client
@@ -56,7 +58,9 @@ def decide(lab, person, code: str, approved: bool) -> None:
     context = consent.json()
     assert context["scope"] == "supply-chain:optimize"
     assert context["resource"] == lab.identifiers["supply_chain"]
-    answer = person.post(f"{lab.identifiers['ps']}/consent/{context['pending_id']}/decision", json={"approved": approved})
+    answer = person.post(
+        f"{lab.identifiers['ps']}/consent/{context['pending_id']}/decision", json={"approved": approved}
+    )
     assert answer.status_code == 200, answer.text
 
 
@@ -64,7 +68,9 @@ def test_user_consent_full_flow(lab, person):
     backend = lab.identifiers["backend"]
     with lab.hosts.client() as ui:
         request_id = start(lab, ui)
-        progress = wait_for(ui, f"{backend}/optimization/progress/{request_id}", {"interaction_required", "failed"})
+        progress = wait_for(
+            ui, f"{backend}/optimization/progress/{request_id}", {"interaction_required", "failed"}
+        )
         assert progress["status"] == "interaction_required", progress
         assert progress["interaction_url"].startswith(f"{lab.identifiers['ps']}/interaction?code=")
         assert progress["callback_url"].startswith(f"{backend}/callback")
@@ -145,9 +151,16 @@ def test_unknown_request_ids_are_404(lab):
 
 def test_policy_granted_authorization_without_asking(tmp_path):
     # DESIGN §2 "PS authorization granted by policy": nothing needs consent
-    with Lab(mode="asgi", data_dir=tmp_path, consent_scopes=[], consent_prefixes=[]) as lab, lab.hosts.client() as ui:
+    with (
+        Lab(mode="asgi", data_dir=tmp_path, consent_scopes=[], consent_prefixes=[]) as lab,
+        lab.hosts.client() as ui,
+    ):
         backend = lab.identifiers["backend"]
         request_id = start(lab, ui)
-        done = wait_for(ui, f"{backend}/optimization/progress/{request_id}", {"completed", "failed", "interaction_required"})
+        done = wait_for(
+            ui,
+            f"{backend}/optimization/progress/{request_id}",
+            {"completed", "failed", "interaction_required"},
+        )
         assert done["status"] == "completed", done
         assert lab.ps.pending_codes() == []

@@ -17,8 +17,20 @@ B26 = load_vector("rfc9421/B.2.6-ed25519.json")
 REQUEST = VECTORS / "rfc9421/B.2-test-request.http"
 JWK = VECTORS / "rfc9421/test-key-ed25519.jwk.json"
 PUB_PEM = VECTORS / "rfc9421/test-key-ed25519.pub.pem"
-B26_ARGS = ["--key", str(JWK), "--label", "sig-b26", "--created", "1618884473", "--keyid", "test-key-ed25519",
-            "--signature-key", "none", "--components", '"date" "@method" "@path" "@authority" "content-type" "content-length"']
+B26_ARGS = [
+    "--key",
+    str(JWK),
+    "--label",
+    "sig-b26",
+    "--created",
+    "1618884473",
+    "--keyid",
+    "test-key-ed25519",
+    "--signature-key",
+    "none",
+    "--components",
+    '"date" "@method" "@path" "@authority" "content-type" "content-length"',
+]
 
 
 def run(argv, stdin=None):
@@ -74,7 +86,14 @@ def _covered_spans(text: str):
             spans.append((0, len(method)))
             path_end = len(method) + 1 + target.index("?")
             spans.append((len(method) + 1, path_end))
-        elif name.lower() in ("host", "date", "content-type", "content-length", "signature-input", "signature"):
+        elif name.lower() in (
+            "host",
+            "date",
+            "content-type",
+            "content-length",
+            "signature-input",
+            "signature",
+        ):
             start = offset + len(name) + 2
             spans.append((start, start + len(value)))
         offset += len(line) + 1
@@ -89,7 +108,7 @@ def test_verify_http_rejects_any_covered_byte_change(b26_signed, capsys):
         for position in range(start, end):
             original = text[position]
             replacement = "Q" if original.lower() != "q" else "Z"  # not a case change: @authority folds case
-            tampered = text[:position] + replacement + text[position + 1:]
+            tampered = text[:position] + replacement + text[position + 1 :]
             code = _verify_text(tampered, capsys)
             assert code in (1, 2), (position, original, tampered.split("\n")[0])
             tried += 1
@@ -113,13 +132,21 @@ def _verify_text(text, capsys, extra=()):
 def test_aauth_profile_request_round_trip(tmp_path):
     """A request carrying Signature-Key is checked by the AAuth profile: default components, window."""
     raw = tmp_path / "req.http"
-    raw.write_bytes(b'POST /person-token HTTP/1.1\nHost: ps.example\nContent-Type: application/json\n\n{"resource":"https://r.example"}\n')
+    raw.write_bytes(
+        b'POST /person-token HTTP/1.1\nHost: ps.example\nContent-Type: application/json\n\n{"resource":"https://r.example"}\n'
+    )
     code, out, err = run(["sign-http", str(raw), "--key", str(JWK), "--created", "1000"])
     assert code == 0, err
     text = out.decode()
-    assert 'Signature-Input: sig=("@method" "@authority" "@path" "content-type" "content-digest" "signature-key");created=1000' in text
+    assert (
+        'Signature-Input: sig=("@method" "@authority" "@path" "content-type" "content-digest" "signature-key");created=1000'
+        in text
+    )
     assert "Content-Digest: sha-256=:" in text
-    assert 'Signature-Key: sig=hwk;kty="OKP";crv="Ed25519";x="JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";alg="Ed25519"' in text
+    assert (
+        'Signature-Key: sig=hwk;kty="OKP";crv="Ed25519";x="JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";alg="Ed25519"'
+        in text
+    )
     signed = tmp_path / "signed.http"
     signed.write_bytes(out)
     assert run(["verify-http", str(signed), "--now", "1030"])[:2] == (0, b"valid\n")
@@ -138,7 +165,9 @@ def test_profile_requires_the_aauth_minimum(tmp_path):
     """-11 profile: with Signature-Key, @method @authority @path signature-key must be covered."""
     raw = tmp_path / "req.http"
     raw.write_bytes(b"GET /x HTTP/1.1\nHost: r.example\n\n")
-    out = run(["sign-http", str(raw), "--key", str(JWK), "--created", "1000", "--components", '"@method" "@path"'])[1]
+    out = run(
+        ["sign-http", str(raw), "--key", str(JWK), "--created", "1000", "--components", '"@method" "@path"']
+    )[1]
     signed = tmp_path / "signed.http"
     signed.write_bytes(out)
     code, text, _ = run(["verify-http", str(signed), "--now", "1000"])
@@ -154,17 +183,39 @@ def test_other_key_rejected_and_jwks_uri_needs_key(tmp_path):
     signed.write_bytes(run(["sign-http", str(raw), "--key", str(JWK), "--created", "1000"])[1])
     code, out, _ = run(["verify-http", str(signed), "--now", "1000", "--key", str(other)])
     assert code == 1 and out.startswith(b"invalid_key:")
-    signed.write_bytes(run(["sign-http", str(raw), "--key", str(JWK), "--created", "1000",
-                            "--signature-key", "jwks_uri:https://ps.example,aauth-person.json,k1"])[1])
-    assert b'Signature-Key: sig=jwks_uri;id="https://ps.example";dwk="aauth-person.json";kid="k1"' in signed.read_bytes()
+    signed.write_bytes(
+        run(
+            [
+                "sign-http",
+                str(raw),
+                "--key",
+                str(JWK),
+                "--created",
+                "1000",
+                "--signature-key",
+                "jwks_uri:https://ps.example,aauth-person.json,k1",
+            ]
+        )[1]
+    )
+    assert (
+        b'Signature-Key: sig=jwks_uri;id="https://ps.example";dwk="aauth-person.json";kid="k1"'
+        in signed.read_bytes()
+    )
     assert run(["verify-http", str(signed), "--now", "1000"])[0] == 2
     assert run(["verify-http", str(signed), "--now", "1000", "--key", str(JWK)])[:2] == (0, b"valid\n")
 
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"garbage", b"GET / HTTP/1.1\n\n", b"GET /x HTTP/1.1\nHost: a\nSignature: sig=:AA==:\n\n",
-     b"\xff\xfe\x00", b"GET /x HTTP/1.1\nHost: a:99999\n\n", b"POST /x HTTP/1.1\nHost: a\nContent-Length: 9\n\nab"],
+    [
+        b"",
+        b"garbage",
+        b"GET / HTTP/1.1\n\n",
+        b"GET /x HTTP/1.1\nHost: a\nSignature: sig=:AA==:\n\n",
+        b"\xff\xfe\x00",
+        b"GET /x HTTP/1.1\nHost: a:99999\n\n",
+        b"POST /x HTTP/1.1\nHost: a\nContent-Length: 9\n\nab",
+    ],
 )
 def test_verify_http_unusable_or_invalid_never_traceback(content, tmp_path):
     path = tmp_path / "bad.http"
@@ -204,5 +255,5 @@ def test_fuzz_verify_http_mutations(capsys, b26_signed, data):
     text = b26_signed.decode()
     position = data.draw(st.integers(0, len(text) - 1))
     insert = data.draw(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=5))
-    mutated = text[:position] + insert + text[position + data.draw(st.integers(0, 3)):]
+    mutated = text[:position] + insert + text[position + data.draw(st.integers(0, 3)) :]
     assert _verify_text(mutated, capsys) in (0, 1, 2)

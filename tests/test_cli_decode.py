@@ -32,7 +32,9 @@ agent_key = Key.from_seed("agent")
 
 
 def agent_token(**overrides):
-    claims = dict(iss=AP, sub="aauth:assistant@ap.example", cnf=agent_key, iat=NOW - 180, exp=NOW + 300, jti="agent-1")
+    claims = dict(
+        iss=AP, sub="aauth:assistant@ap.example", cnf=agent_key, iat=NOW - 180, exp=NOW + 300, jti="agent-1"
+    )
     claims.update(overrides)
     return tokens.mint_agent_token(ap_key, **claims)
 
@@ -45,14 +47,30 @@ def person_token(**overrides):
 
 def resource_token():
     return tokens.mint_resource_token(
-        res_key, iss=RES, aud=PS, ps=PS, sub="person-7", presented_jti="p-1", agent_jkt=agent_key,
-        scope="data.read", iat=NOW, exp=NOW + 300,
+        res_key,
+        iss=RES,
+        aud=PS,
+        ps=PS,
+        sub="person-7",
+        presented_jti="p-1",
+        agent_jkt=agent_key,
+        scope="data.read",
+        iat=NOW,
+        exp=NOW + 300,
     )
 
 
 def auth_token():
     return tokens.mint_auth_token(
-        ps_key, iss=PS, aud=RES, ps=PS, sub="person-7", cnf=agent_key, scope="data.read", iat=NOW, exp=NOW + 3600
+        ps_key,
+        iss=PS,
+        aud=RES,
+        ps=PS,
+        sub="person-7",
+        cnf=agent_key,
+        scope="data.read",
+        iat=NOW,
+        exp=NOW + 3600,
     )
 
 
@@ -197,7 +215,11 @@ def test_words_for_durations():
 
 def test_every_known_claim_is_explained(capsys):
     code, out, _ = decode(capsys, agent_token(ps=PS), "--now", str(NOW))
-    claims = {line.split(":")[0].strip(): line for line in out.splitlines() if line.startswith("  ") and ": " in line}
+    claims = {
+        line.split(":")[0].strip(): line
+        for line in out.splitlines()
+        if line.startswith("  ") and ": " in line
+    }
     assert "issuer: the Agent Provider that signed this token" in claims["iss"]
     assert f"{AP}/.well-known/aauth-agent.json -> jwks_uri" in claims["dwk"]
     assert "the agent identifier (aauth:local@domain)" in claims["sub"]
@@ -212,15 +234,21 @@ def test_resource_token_claims(capsys):
     code, out, _ = decode(capsys, resource_token(), "--now", str(NOW))
     assert f'  agent_jkt: "{agent_key.thumbprint()}" — agent key thumbprint (RFC 7638)' in out
     assert '  presented_jti: "p-1" — jti of the person or auth token the agent presented' in out
-    assert "  aud: \"https://ps.example\" — audience: the PS (three-party) or AS (four-party)" in out
+    assert '  aud: "https://ps.example" — audience: the PS (three-party) or AS (four-party)' in out
     assert "scope: the access the agent asks for" in out
     assert "cnf.jwk thumbprint" not in out
 
 
 def test_forbidden_unknown_and_undefined_claims_are_flagged(capsys):
     # -11 "Person Tokens": a person token MUST NOT contain scope; unknown claims are ignored
-    payload = tokens.decode_unverified(person_token()).payload | {"scope": "all", "email": "a@b.example", "agent_jkt": "x"}
-    code, out, _ = decode(capsys, unsigned({"alg": "Ed25519", "typ": "aa-person+jwt"}, payload), "--now", str(NOW))
+    payload = tokens.decode_unverified(person_token()).payload | {
+        "scope": "all",
+        "email": "a@b.example",
+        "agent_jkt": "x",
+    }
+    code, out, _ = decode(
+        capsys, unsigned({"alg": "Ed25519", "typ": "aa-person+jwt"}, payload), "--now", str(NOW)
+    )
     assert "(an aa-person+jwt must not contain it)" in out
     assert '  email: "a@b.example" — not an AAuth claim; verifiers ignore it' in out
     assert "(not defined for an aa-person+jwt; ignored)" in out
@@ -229,14 +257,23 @@ def test_forbidden_unknown_and_undefined_claims_are_flagged(capsys):
 def test_person_token_lifetime_limit_is_shown(capsys):
     # -11 "Person Tokens": exp - iat at most one hour
     payload = tokens.decode_unverified(person_token()).payload | {"exp": NOW + 7200}
-    code, out, _ = decode(capsys, unsigned({"alg": "Ed25519", "typ": "aa-person+jwt"}, payload), "--now", str(NOW))
-    assert "lifetime (exp - iat): 2 hours 3 minutes (exceeds the -11 limit of 1 hour for an aa-person+jwt)" in out
+    code, out, _ = decode(
+        capsys, unsigned({"alg": "Ed25519", "typ": "aa-person+jwt"}, payload), "--now", str(NOW)
+    )
+    assert (
+        "lifetime (exp - iat): 2 hours 3 minutes (exceeds the -11 limit of 1 hour for an aa-person+jwt)"
+        in out
+    )
 
 
 @pytest.mark.parametrize(
     "alg, says",
-    [("EdDSA", "forbidden since draft -10"), ("none", "never accepted"), ("HS256", "not accepted"),
-     ("Ed25519", "fully specified, accepted")],
+    [
+        ("EdDSA", "forbidden since draft -10"),
+        ("none", "never accepted"),
+        ("HS256", "not accepted"),
+        ("Ed25519", "fully specified, accepted"),
+    ],
 )
 def test_alg_explained(capsys, alg, says):
     code, out, _ = decode(capsys, unsigned({"alg": alg, "typ": "aa-agent+jwt"}, {}), "--now", str(NOW))
@@ -245,7 +282,9 @@ def test_alg_explained(capsys, alg, says):
 
 def test_incomplete_cnf_jwk_has_no_thumbprint(capsys):
     payload = {"cnf": {"jwk": {"kty": "OKP", "crv": "Ed25519"}}}
-    code, out, _ = decode(capsys, unsigned({"alg": "Ed25519", "typ": "aa-agent+jwt"}, payload), "--now", str(NOW))
+    code, out, _ = decode(
+        capsys, unsigned({"alg": "Ed25519", "typ": "aa-agent+jwt"}, payload), "--now", str(NOW)
+    )
     assert code == 0 and "cnf.jwk thumbprint: none (cannot take a thumbprint" in out
 
 
@@ -271,16 +310,37 @@ def test_single_jwk_and_private_jwk_files_are_the_key(capsys, keyfiles):
         # the signature must verify with the issuer's key
         (lambda: agent_token(), "other", [], "invalid_jwt: "),
         # the kid selects the key; a JWKS without it cannot verify the token
-        (lambda: tokens.mint_agent_token(Key.from_seed("x", kid="x-9"), iss=AP, sub="aauth:a@ap.example",
-                                         cnf=agent_key, iat=NOW, exp=NOW + 60), "jwks", [], "unknown_key: "),
+        (
+            lambda: tokens.mint_agent_token(
+                Key.from_seed("x", kid="x-9"),
+                iss=AP,
+                sub="aauth:a@ap.example",
+                cnf=agent_key,
+                iat=NOW,
+                exp=NOW + 60,
+            ),
+            "jwks",
+            [],
+            "unknown_key: ",
+        ),
         # SK -09 §3.3: the issuer key must carry a fully-specified alg
         (lambda: agent_token(), "no_alg", [], "unsupported_algorithm: "),
         # -10+: EdDSA is polymorphic and refused
-        (lambda: unsigned({"alg": "EdDSA", "typ": "aa-agent+jwt", "kid": "ap-1"}, {}), "jwks", [], "unsupported_algorithm: "),
+        (
+            lambda: unsigned({"alg": "EdDSA", "typ": "aa-agent+jwt", "kid": "ap-1"}, {}),
+            "jwks",
+            [],
+            "unsupported_algorithm: ",
+        ),
         # "Server Identifiers": https only, unless the named dev mode is on
         (lambda: agent_token(iss="http://127.0.0.1:8000", dev=True), "ap_jwk", [], "invalid_jwt: claim iss"),
         # a JWT of another kind is not an AAuth token: typ first
-        (lambda: unsigned({"alg": "Ed25519", "typ": "JWT", "kid": "ap-1"}, {}), "jwks", [], "invalid_jwt: expected typ"),
+        (
+            lambda: unsigned({"alg": "Ed25519", "typ": "JWT", "kid": "ap-1"}, {}),
+            "jwks",
+            [],
+            "invalid_jwt: expected typ",
+        ),
     ],
 )
 def test_invalid_tokens_exit_1_with_the_code(capsys, keyfiles, make_token, keyfile, extra, code_prefix):
@@ -296,8 +356,9 @@ def test_dev_mode_accepts_a_loopback_issuer(capsys, keyfiles):
 
 
 def test_without_kid_the_only_key_of_a_jwks_is_used(capsys, tmp_path):
-    token = tokens.sign_compact({"alg": "Ed25519", "typ": "aa-agent+jwt"},
-                                tokens.decode_unverified(agent_token()).payload, ap_key)
+    token = tokens.sign_compact(
+        {"alg": "Ed25519", "typ": "aa-agent+jwt"}, tokens.decode_unverified(agent_token()).payload, ap_key
+    )
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     one.write_text(json.dumps(jwks([ap_key])))
     two.write_text(json.dumps(jwks([ap_key, ps_key])))
@@ -321,7 +382,10 @@ def test_stdin_that_is_not_utf8_exits_2(capsys):
 @pytest.mark.parametrize(
     "payload",
     [
-        {"sub": "\ud800 lone surrogate", "\u0007bell\n": "\x1b[31mred"},  # nothing printable breaks the output
+        {
+            "sub": "\ud800 lone surrogate",
+            "\u0007bell\n": "\x1b[31mred",
+        },  # nothing printable breaks the output
         {"exp": 10**30, "iat": -(10**30)},  # out of the range of dates
         {"exp": 1.5, "iat": True, "nbf": "tomorrow"},  # not NumericDates
         {"cnf": "not an object", "aud": [1, 2]},
@@ -337,8 +401,11 @@ def test_hostile_payloads_decode_without_error(capsys, keyfiles, payload):
 def test_hostile_payload_in_a_subprocess_with_an_ascii_terminal():
     """Characters the terminal cannot encode are escaped, never a crash."""
     token = unsigned({"alg": "Ed25519", "typ": "aa-agent+jwt"}, {"sub": "\u00e9\ud800\u2603"})
-    proc = subprocess.run([sys.executable, "-m", "aauth_kit.cli", "decode", token], capture_output=True,
-                          env={"PYTHONIOENCODING": "ascii", "PATH": ""})
+    proc = subprocess.run(
+        [sys.executable, "-m", "aauth_kit.cli", "decode", token],
+        capture_output=True,
+        env={"PYTHONIOENCODING": "ascii", "PATH": ""},
+    )
     assert proc.returncode == 0 and b"Traceback" not in proc.stderr
     assert b"\\u2603" in proc.stdout
 
@@ -354,16 +421,45 @@ def test_fuzz_arbitrary_strings(capsys, keyfiles, text):
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
-_names = st.sampled_from(["alg", "typ", "kid", "crit", "iss", "sub", "aud", "dwk", "jti", "iat", "exp", "cnf", "ps",
-                          "agent_jkt", "presented_jti", "scope", "nbf"]) | st.text(max_size=8)
+_names = st.sampled_from(
+    [
+        "alg",
+        "typ",
+        "kid",
+        "crit",
+        "iss",
+        "sub",
+        "aud",
+        "dwk",
+        "jti",
+        "iat",
+        "exp",
+        "cnf",
+        "ps",
+        "agent_jkt",
+        "presented_jti",
+        "scope",
+        "nbf",
+    ]
+) | st.text(max_size=8)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(_names, _json, max_size=6), st.dictionaries(_names, _json, max_size=8), st.binary(max_size=70))
+@given(
+    st.dictionaries(_names, _json, max_size=6),
+    st.dictionaries(_names, _json, max_size=8),
+    st.binary(max_size=70),
+)
 def test_fuzz_arbitrary_json_tokens(capsys, keyfiles, header, payload, signature):
     """Any JSON header and payload decode (exit 0) and never verify (exit 1)."""
     token = f"{b64(header)}.{b64(payload)}.{b64(signature)}"

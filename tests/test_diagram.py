@@ -45,11 +45,27 @@ PERSON_TOKEN = tokens.mint_person_token(
     PS_KEY, iss=PS, aud=RESOURCE, sub="person-1", cnf=AGENT_KEY, iat=NOW, jti="person-1"
 )
 RESOURCE_TOKEN = tokens.mint_resource_token(
-    RESOURCE_KEY, iss=RESOURCE, aud=PS, ps=PS, sub="person-1", presented_jti="person-1",
-    agent_jkt=AGENT_KEY, scope="data.read", iat=NOW, jti="resource-1",
+    RESOURCE_KEY,
+    iss=RESOURCE,
+    aud=PS,
+    ps=PS,
+    sub="person-1",
+    presented_jti="person-1",
+    agent_jkt=AGENT_KEY,
+    scope="data.read",
+    iat=NOW,
+    jti="resource-1",
 )
 AUTH_TOKEN = tokens.mint_auth_token(
-    PS_KEY, iss=PS, aud=RESOURCE, ps=PS, sub="person-1", cnf=AGENT_KEY, scope="data.read", iat=NOW, jti="auth-1"
+    PS_KEY,
+    iss=PS,
+    aud=RESOURCE,
+    ps=PS,
+    sub="person-1",
+    cnf=AGENT_KEY,
+    scope="data.read",
+    iat=NOW,
+    jti="auth-1",
 )
 
 FLOW_LABELS = [
@@ -77,10 +93,16 @@ async def data(request):
 
 async def auth_token(request):
     interaction = serialize_requirement("interaction", url=f"{PS}/interaction", code="ABCD-EFGH")
-    return JSONResponse({"status": "pending"}, status_code=202, headers={
-        "Location": f"/pending/{PENDING_ID}", "Retry-After": "0", "Cache-Control": "no-store",
-        "AAuth-Requirement": interaction,
-    })
+    return JSONResponse(
+        {"status": "pending"},
+        status_code=202,
+        headers={
+            "Location": f"/pending/{PENDING_ID}",
+            "Retry-After": "0",
+            "Cache-Control": "no-store",
+            "AAuth-Requirement": interaction,
+        },
+    )
 
 
 async def pending(request):
@@ -88,10 +110,12 @@ async def pending(request):
 
 
 RESOURCE_APP = Starlette(routes=[Route("/data", data)])
-PS_APP = Starlette(routes=[
-    Route("/auth-token", auth_token, methods=["POST"]),
-    Route("/pending/{id}", pending),
-])
+PS_APP = Starlette(
+    routes=[
+        Route("/auth-token", auth_token, methods=["POST"]),
+        Route("/pending/{id}", pending),
+    ]
+)
 
 
 def signed(client, method: str, url: str, token: str, *, body: bytes = b"", headers=()):
@@ -211,7 +235,9 @@ def test_svg_is_deterministic():
     """nbval compares image/svg+xml: two runs of the same flow give the same bytes,
     and so do real sockets and ASGI (the diagram shows no times, ids or ports)."""
     first, second, sockets = run_flow("asgi"), run_flow("asgi"), run_flow("socket")
-    svgs = {SequenceDiagram(t, highlight=3, title="Consent").to_svg().encode() for t in (first, second, sockets)}
+    svgs = {
+        SequenceDiagram(t, highlight=3, title="Consent").to_svg().encode() for t in (first, second, sockets)
+    }
     assert len(svgs) == 1
     mermaid = {SequenceDiagram(t).to_mermaid() for t in (first, second, sockets)}
     assert len(mermaid) == 1
@@ -233,23 +259,38 @@ def test_jupyter_display_is_the_svg_and_a_stable_repr(flow):
 
 
 # -- labels --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("request_", "expected"), [
-    (message(headers=[("Signature-Key", jwt_key(PERSON_TOKEN).to_member())]), "GET /data with person token"),
-    (message(headers=[("Signature-Key", jwt_key(AUTH_TOKEN).to_member()), ("Authorization", "AAuth abc.def")]),
-     "GET /data with auth token + session token"),  # -11 §5.3: session token in Authorization
-    (message(headers=[("Signature-Key", jwks_uri_key(PS, "aauth-person.json", "ps-1").to_member())]),
-     "GET /data with jwks_uri key"),
-    (message(headers=[("Signature-Key", hwk_key(AGENT_KEY).to_member())]), "GET /data with hwk key"),
-    (message(headers=[("Signature-Key", 'sig=jwt;jwt="not.a.jwt"')]), "GET /data with malformed JWT"),
-    (message(headers=[("Signature-Key", "sig=(")]), "GET /data with malformed Signature-Key"),
-    (message(headers=[("Signature-Key", "")]), "GET /data with malformed Signature-Key"),
-    (message(headers=[("Prefer", "respond-async, wait=45")]), "GET /data (Prefer: wait=45)"),
-    (message(headers=[("Prefer", "wait=soon")]), "GET /data"),
-    (message(uri=f"{PS}/interaction?code=ABCD-EFGH"), "GET /interaction?…"),
-    (message(uri=f"{PS}/mission/{'A1b2' * 11}"), "GET /mission/…"),
-    (message(uri=f"{PS}/.well-known/aauth-person.json"), "GET /.well-known/aauth-person.json"),
-    (message(uri="https://[::1"), "GET https://[::1"),
-])
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (
+            message(headers=[("Signature-Key", jwt_key(PERSON_TOKEN).to_member())]),
+            "GET /data with person token",
+        ),
+        (
+            message(
+                headers=[
+                    ("Signature-Key", jwt_key(AUTH_TOKEN).to_member()),
+                    ("Authorization", "AAuth abc.def"),
+                ]
+            ),
+            "GET /data with auth token + session token",
+        ),  # -11 §5.3: session token in Authorization
+        (
+            message(headers=[("Signature-Key", jwks_uri_key(PS, "aauth-person.json", "ps-1").to_member())]),
+            "GET /data with jwks_uri key",
+        ),
+        (message(headers=[("Signature-Key", hwk_key(AGENT_KEY).to_member())]), "GET /data with hwk key"),
+        (message(headers=[("Signature-Key", 'sig=jwt;jwt="not.a.jwt"')]), "GET /data with malformed JWT"),
+        (message(headers=[("Signature-Key", "sig=(")]), "GET /data with malformed Signature-Key"),
+        (message(headers=[("Signature-Key", "")]), "GET /data with malformed Signature-Key"),
+        (message(headers=[("Prefer", "respond-async, wait=45")]), "GET /data (Prefer: wait=45)"),
+        (message(headers=[("Prefer", "wait=soon")]), "GET /data"),
+        (message(uri=f"{PS}/interaction?code=ABCD-EFGH"), "GET /interaction?…"),
+        (message(uri=f"{PS}/mission/{'A1b2' * 11}"), "GET /mission/…"),
+        (message(uri=f"{PS}/.well-known/aauth-person.json"), "GET /.well-known/aauth-person.json"),
+        (message(uri="https://[::1"), "GET https://[::1"),
+    ],
+)
 def test_request_labels(request_, expected):
     """The presented credential by SK-09 §3 scheme and JWT typ (-11 "AAuth Tokens");
     Prefer: wait per RFC 7240 §4.3; opaque path segments and queries elided."""
@@ -260,29 +301,44 @@ JSON = ("Content-Type", "application/json")
 PROBLEM = ("Content-Type", "application/problem+json")
 
 
-@pytest.mark.parametrize(("response", "expected"), [
-    (reply(401, [("AAuth-Requirement", "requirement=person-token")]), "401 requirement=person-token"),
-    (reply(401, [("AAuth-Requirement", "requirement=agent-token")]), "401 requirement=agent-token"),
-    (reply(202, [("AAuth-Requirement", "requirement=approval"), JSON], b'{"status":"pending"}'),
-     "202 requirement=approval"),
-    (reply(202, [JSON], b'{"status":"interacting"}'), "202 interacting"),
-    (reply(202), "202 pending"),
-    (reply(401, [("AAuth-Requirement", "requirement=interaction")]), "401 malformed AAuth-Requirement"),
-    (reply(401, [("AAuth-Challenge", 'require=auth-token; resource-token="x"; auth-server="https://a.example"')]),
-     "401 require=auth-token with resource token (legacy)"),
-    (reply(401, SignatureError("expired_jwt").response_headers()), "401 Signature-Error: expired_jwt"),
-    (reply(401, [("Signature-Error", "error=(")]), "401 Signature-Error: malformed"),
-    (reply(403, [PROBLEM], b'{"error":"denied","status":403}'), "403 denied"),
-    (reply(408, [PROBLEM], b'{"error":"expired"}'), "408 expired"),
-    (reply(200, [JSON], b'{"person_token":"x","expires_in":3600}'), "200 person_token"),
-    (reply(200, [JSON], b'{"resource_token":"x"}'), "200 resource_token"),
-    (reply(200, [("AAuth-Access", "tok")]), "200 session token"),
-    (reply(200, [JSON], b'{"keys":[]}'), "200 JWKS"),
-    (reply(200, [JSON], b'{"issuer":"https://ps.example"}'), "200 metadata"),
-    (reply(200, [JSON], b"[1, 2"), "200 OK"),
-    (reply(404), "404 Not Found"),
-    (reply(599), "599"),
-])
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (reply(401, [("AAuth-Requirement", "requirement=person-token")]), "401 requirement=person-token"),
+        (reply(401, [("AAuth-Requirement", "requirement=agent-token")]), "401 requirement=agent-token"),
+        (
+            reply(202, [("AAuth-Requirement", "requirement=approval"), JSON], b'{"status":"pending"}'),
+            "202 requirement=approval",
+        ),
+        (reply(202, [JSON], b'{"status":"interacting"}'), "202 interacting"),
+        (reply(202), "202 pending"),
+        (reply(401, [("AAuth-Requirement", "requirement=interaction")]), "401 malformed AAuth-Requirement"),
+        (
+            reply(
+                401,
+                [
+                    (
+                        "AAuth-Challenge",
+                        'require=auth-token; resource-token="x"; auth-server="https://a.example"',
+                    )
+                ],
+            ),
+            "401 require=auth-token with resource token (legacy)",
+        ),
+        (reply(401, SignatureError("expired_jwt").response_headers()), "401 Signature-Error: expired_jwt"),
+        (reply(401, [("Signature-Error", "error=(")]), "401 Signature-Error: malformed"),
+        (reply(403, [PROBLEM], b'{"error":"denied","status":403}'), "403 denied"),
+        (reply(408, [PROBLEM], b'{"error":"expired"}'), "408 expired"),
+        (reply(200, [JSON], b'{"person_token":"x","expires_in":3600}'), "200 person_token"),
+        (reply(200, [JSON], b'{"resource_token":"x"}'), "200 resource_token"),
+        (reply(200, [("AAuth-Access", "tok")]), "200 session token"),
+        (reply(200, [JSON], b'{"keys":[]}'), "200 JWKS"),
+        (reply(200, [JSON], b'{"issuer":"https://ps.example"}'), "200 metadata"),
+        (reply(200, [JSON], b"[1, 2"), "200 OK"),
+        (reply(404), "404 Not Found"),
+        (reply(599), "599"),
+    ],
+)
 def test_response_labels(response, expected):
     """-11 "Requirement Responses", "Deferred Responses" and problem+json ``error``;
     SK-09 §5 Signature-Error; malformed headers are named, never raised."""
@@ -301,18 +357,23 @@ def test_labels_are_short_and_single_line():
 def test_hostile_strings_are_escaped():
     script = '<script>alert("x")</script>'
     ex = [
-        exchange(message(method="G&T", uri=f"{RESOURCE}/<b>?q=1"),
-                 reply(403, [PROBLEM], json.dumps({"error": script}).encode()),
-                 source=script, target="Tom & Jerry's \"café\"", note="Zoë 🚀 東京\nline two;#1"),
-        exchange(message(uri="https://x.example/\x00\x1b\ud800"), reply(200), index=1, source=script,
-                 target="東京"),
+        exchange(
+            message(method="G&T", uri=f"{RESOURCE}/<b>?q=1"),
+            reply(403, [PROBLEM], json.dumps({"error": script}).encode()),
+            source=script,
+            target='Tom & Jerry\'s "café"',
+            note="Zoë 🚀 東京\nline two;#1",
+        ),
+        exchange(
+            message(uri="https://x.example/\x00\x1b\ud800"), reply(200), index=1, source=script, target="東京"
+        ),
     ]
     diagram = SequenceDiagram(ex, title='</svg><svg onload="x">', highlight=1)
     svg = diagram.to_svg()
     root = parse(svg)  # well-formed despite everything
-    assert "<script" not in svg and "<b>" not in svg and "onload=\"" not in svg
+    assert "<script" not in svg and "<b>" not in svg and 'onload="' not in svg
     parties = [e.get("data-party") for e in by_class(root, "line", "lifeline")]
-    assert parties == [script, "Tom & Jerry's \"café\"", "東京"]  # round-trips exactly
+    assert parties == [script, 'Tom & Jerry\'s "café"', "東京"]  # round-trips exactly
     assert texts(root, "request")[0] == "G&T /<b>?…"
     assert texts(root, "response")[0] == f"403 {script}"
     assert texts(root, "note") == ["Zoë 🚀 東京 line two;#1"]
@@ -377,12 +438,20 @@ def test_mermaid_golden():
     """A small fixed trace: aliases P1…, numbered requests, dashed (-->>) responses, the
     current step in a rect, notes, and ``;`` / ``#`` as entity codes."""
     ex = [
-        exchange(message(headers=[("Signature-Key", jwt_key(AGENT_TOKEN).to_member())]),
-                 reply(401, [("AAuth-Requirement", "requirement=person-token")])),
-        exchange(message("POST", f"{PS}/person-token", [("Signature-Key", jwt_key(AGENT_TOKEN).to_member())]),
-                 reply(200, [JSON], b'{"person_token":"x"}'), index=1, target="PS; #1",
-                 note="first use of the resource"),
-        exchange(message(headers=[("Signature-Key", jwt_key(PERSON_TOKEN).to_member())]), reply(200), index=2),
+        exchange(
+            message(headers=[("Signature-Key", jwt_key(AGENT_TOKEN).to_member())]),
+            reply(401, [("AAuth-Requirement", "requirement=person-token")]),
+        ),
+        exchange(
+            message("POST", f"{PS}/person-token", [("Signature-Key", jwt_key(AGENT_TOKEN).to_member())]),
+            reply(200, [JSON], b'{"person_token":"x"}'),
+            index=1,
+            target="PS; #1",
+            note="first use of the resource",
+        ),
+        exchange(
+            message(headers=[("Signature-Key", jwt_key(PERSON_TOKEN).to_member())]), reply(200), index=2
+        ),
     ]
     assert SequenceDiagram(ex, highlight=2, title="Person token").to_mermaid() == (
         "---\n"

@@ -31,11 +31,25 @@ BODIES = {
     "array": b"[]",
     "too deep": b"[" * 50_000 + b"]" * 50_000,
     "huge number": b'{"exp": 1e999999, "jti": 123456789012345678901234567890}',
-    "wrong types": json.dumps({
-        "resource": 5, "scope": ["a"], "resource_token": {}, "presented_token": [], "upstream_token": 1,
-        "code": None, "approved": "yes", "jti": ["x"], "exp": "soon", "prompt": {"a": 1},
-        "username": 1, "password": [], "policy": "all", "consent_scopes": "x", "name": 7,
-    }).encode(),
+    "wrong types": json.dumps(
+        {
+            "resource": 5,
+            "scope": ["a"],
+            "resource_token": {},
+            "presented_token": [],
+            "upstream_token": 1,
+            "code": None,
+            "approved": "yes",
+            "jti": ["x"],
+            "exp": "soon",
+            "prompt": {"a": 1},
+            "username": 1,
+            "password": [],
+            "policy": "all",
+            "consent_scopes": "x",
+            "name": 7,
+        }
+    ).encode(),
 }
 #: Headers that look like AAuth but are broken (RFC 9651 parse errors, absurd numbers).
 GARBLED = [
@@ -73,7 +87,9 @@ def lab(tmp_path_factory):
 def person(lab):
     """The demo person's Bearer session at the PS."""
     with lab.hosts.client(timeout=30) as client:
-        answer = client.post(f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": "user123"})
+        answer = client.post(
+            f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": "user123"}
+        )
         answer.raise_for_status()
         return answer.json()["session"]
 
@@ -81,8 +97,13 @@ def person(lab):
 def test_the_cast_has_the_routes_this_test_walks(lab):
     """The walk is not empty: the PS's token, revocation and consent routes are in it."""
     found = set(routes(lab))
-    for expected in (("ps", "POST", "/auth-token"), ("ps", "POST", "/revoke"), ("supply_chain", "POST", "/revoke"),
-                     ("ps", "POST", "/consent/{pending_id}/decision"), ("backend", "POST", "/optimization/start")):
+    for expected in (
+        ("ps", "POST", "/auth-token"),
+        ("ps", "POST", "/revoke"),
+        ("supply_chain", "POST", "/revoke"),
+        ("ps", "POST", "/consent/{pending_id}/decision"),
+        ("backend", "POST", "/optimization/start"),
+    ):
         assert expected in found
 
 
@@ -106,6 +127,8 @@ def test_hostile_input_never_gets_a_5xx(lab, person, as_who):
                         sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
                     answer = client.request(method, url, headers=message.headers, content=body)
                     if answer.status_code >= 500:
-                        failures.append(f"{method} {template} ({name}, path {value[:12]!r}): "
-                                        f"{answer.status_code} {answer.text[:160]}")
+                        failures.append(
+                            f"{method} {template} ({name}, path {value[:12]!r}): "
+                            f"{answer.status_code} {answer.text[:160]}"
+                        )
     assert not failures, "\n".join(failures)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aauth_kit import httpsig
-from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, stub
-from aauth_kit.exercises import nb01
+from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb01, stub
 from aauth_kit.keys import Key
 
 from .conftest import untouched
@@ -28,7 +27,10 @@ def test_q1_reference_matches_what_the_kit_signs():
     """The base the learner builds is the one a signature over the example verifies with."""
     message, key = nb01.example_request(), Key.from_seed("test")
     signed = httpsig.sign(message, key, nb01.AAUTH_COMPONENTS, created=nb01.CREATED)
-    assert nb01.q1.reference_answer("my_signature_base")(message, nb01.AAUTH_COMPONENTS, nb01.CREATED) == signed.base
+    assert (
+        nb01.q1.reference_answer("my_signature_base")(message, nb01.AAUTH_COMPONENTS, nb01.CREATED)
+        == signed.base
+    )
 
 
 def test_q1_netloc_as_authority_fails_on_the_default_port():
@@ -38,7 +40,9 @@ def test_q1_netloc_as_authority_fails_on_the_default_port():
     def netloc(message, components, created):
         base = right(message, components, created)
         host = urlsplit(message.target_uri).netloc
-        return "\n".join(f'"@authority": {host}' if line.startswith('"@authority"') else line for line in base.split("\n"))
+        return "\n".join(
+            f'"@authority": {host}' if line.startswith('"@authority"') else line for line in base.split("\n")
+        )
 
     result = nb01.q1.check(netloc)
     assert result.status == INCORRECT
@@ -66,7 +70,7 @@ def test_q2_reference_passes():
 
 def test_q2_cases_really_fail_verification_exactly_when_a_covered_part_changed():
     """Each tampered request fails RFC 9421 §3.2 verification iff a covered component changed."""
-    for words, original, tampered, expected in nb01.tamper_cases():
+    for words, _original, tampered, expected in nb01.tamper_cases():
         sig = httpsig.read_signature(tampered)
         key = nb01._AGENT.public()
         try:

@@ -7,8 +7,7 @@ import base64
 import hashlib
 import json
 
-from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, stub
-from aauth_kit.exercises import nb02
+from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb02, stub
 from aauth_kit.keys import jwk_thumbprint
 
 from .conftest import untouched
@@ -50,7 +49,9 @@ def test_q1_padding_and_standard_base64_are_named():
         return hashed({m: jwk[m] for m in required[jwk["kty"]]}, pad=True)
 
     assert "padding" in nb02.q1.check(padded).message
-    standard = nb02.q1.check(lambda jwk: hashed({m: jwk[m] for m in required[jwk["kty"]]}, standard=True, pad=True))
+    standard = nb02.q1.check(
+        lambda jwk: hashed({m: jwk[m] for m in required[jwk["kty"]]}, standard=True, pad=True)
+    )
     assert standard.status == INCORRECT
 
 
@@ -79,7 +80,9 @@ def test_q2_reference_passes():
 
 def test_q2_jwt_everywhere_fails_with_a_nudge():
     result = nb02.q2.check({letter: "jwt" for letter in nb02.SCENARIOS})
-    assert result.status == INCORRECT and result.message.endswith("b: not jwt — the PS signs as a server with published keys, not as an agent.")
+    assert result.status == INCORRECT and result.message.endswith(
+        "b: not jwt — the PS signs as a server with published keys, not as an agent."
+    )
 
 
 def test_q2_half_answered_and_unknown_schemes_are_named():

@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 from aauth_kit import tokens
-from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, stub
-from aauth_kit.exercises import nb03
+from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb03, stub
 
 from .conftest import untouched
 

@@ -3,8 +3,7 @@ plausible wrong answer fails with a sentence that helps."""
 
 from __future__ import annotations
 
-from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED
-from aauth_kit.exercises import nb04
+from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb04
 
 from .conftest import untouched
 
@@ -62,8 +61,10 @@ def test_q2_reference_passes():
 
 
 def test_q2_header_names_compare_case_insensitively():
-    answers = {situation: (status, header.lower() if header else None)
-               for situation, (status, header) in nb04.EXPECTED.items()}
+    answers = {
+        situation: (status, header.lower() if header else None)
+        for situation, (status, header) in nb04.EXPECTED.items()
+    }
     assert nb04.q2.check(answers).status == CORRECT
 
 

@@ -3,8 +3,7 @@ plausible wrong answer fails with a sentence that helps."""
 
 from __future__ import annotations
 
-from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED
-from aauth_kit.exercises import nb05
+from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb05
 
 from .conftest import untouched
 
@@ -29,6 +28,7 @@ def test_q1_checking_only_key_and_time_fails():
 
 def test_q1_a_tolerant_exp_fails():
     """-11 "Common JWT Verification": exp strictly after now, no tolerance."""
+
     def tolerant(resource_token, presented, my_jkt, resource, now):
         full = nb05.q1.reference_answer("accept")
         return full(resource_token, presented, my_jkt, resource, now - 1)
@@ -39,6 +39,7 @@ def test_q1_a_tolerant_exp_fails():
 
 def test_q1_not_checking_ps_fails():
     """ps must be the presented token's PS (a person token's iss), not a constant."""
+
     def constant_ps(resource_token, presented, my_jkt, resource, now):
         full = nb05.q1.reference_answer("accept")
         return full({**resource_token, "ps": presented["iss"]}, presented, my_jkt, resource, now)

@@ -3,14 +3,12 @@ plausible wrong answer fails with a sentence that says why (issue 4, "Exercises"
 
 from __future__ import annotations
 
-from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, stub
-from aauth_kit.exercises import nb06
+from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb06, stub
 
 
 # -- q1: -11 "Deferred Responses": the person opens AAuth-Requirement's url with the code --------
 def test_q1_stub_is_not_attempted():
-    def link_for_person(headers):
-        ...
+    def link_for_person(headers): ...
 
     assert nb06.q1.check(link_for_person).status == NOT_ATTEMPTED
     assert nb06.q1.check(stub).status == NOT_ATTEMPTED
@@ -59,13 +57,18 @@ def test_q2_reference_passes():
 
 
 def test_q2_listing_todays_scopes_misses_tomorrows():
-    listed = {"scopes": ["supply-chain:optimize", "supply-chain:check"], "prefixes": ["user.", "profile.", "email."]}
+    listed = {
+        "scopes": ["supply-chain:optimize", "supply-chain:check"],
+        "prefixes": ["user.", "profile.", "email."],
+    }
     result = nb06.q2.check(listed)
     assert result.status == INCORRECT and "supply-chain:forecast" in result.message
 
 
 def test_q2_a_too_broad_prefix_asks_for_the_market_analysis():
-    result = nb06.q2.check({"scopes": [], "prefixes": ["supply-chain:", "user.", "profile.", "email.", "market"]})
+    result = nb06.q2.check(
+        {"scopes": [], "prefixes": ["supply-chain:", "user.", "profile.", "email.", "market"]}
+    )
     assert result.status == INCORRECT and "market-analysis:analyze" in result.message
 
 

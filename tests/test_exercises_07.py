@@ -15,9 +15,13 @@ BACKEND = "https://backend.example"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A lab after one market-analysis job the person approved (-11 §10.1 call chain)."""
-    with Lab(mode="asgi", docs=True, data_dir=tmp_path_factory.mktemp("nb07")) as lab, lab.hosts.client() as ui:
-        request_id = ui.post(f"{BACKEND}/optimization/start",
-                             json={"custom_prompt": "Optimize with market analysis"}).json()["request_id"]
+    with (
+        Lab(mode="asgi", docs=True, data_dir=tmp_path_factory.mktemp("nb07")) as lab,
+        lab.hosts.client() as ui,
+    ):
+        request_id = ui.post(
+            f"{BACKEND}/optimization/start", json={"custom_prompt": "Optimize with market analysis"}
+        ).json()["request_id"]
 
         def progress(*statuses):
             body = ui.get(f"{BACKEND}/optimization/progress/{request_id}").json()
@@ -70,8 +74,7 @@ def test_q1_the_x_coordinate_is_not_a_thumbprint(world):
 def test_q2_stub_is_not_attempted(world):
     _, _, ex = world
 
-    def approvals(entries):
-        ...
+    def approvals(entries): ...
 
     assert ex.q2.check(approvals).status == NOT_ATTEMPTED
 
@@ -83,14 +86,19 @@ def test_q2_reference_passes_on_the_sample_and_the_live_log(world):
     exec(ex.q2.reference, namespace)
     assert ex.q2.check(namespace["approvals"]).status == CORRECT
     assert nb07.reference_approvals(lab.ps.store.audit_log()) == [
-        ("mcp-user", "aauth:backend@ps.example", "supply-chain:optimize")]
+        ("mcp-user", "aauth:backend@ps.example", "supply-chain:optimize")
+    ]
 
 
 def test_q2_policy_grants_are_not_consents(world):
     _, _, ex = world
 
     def issued(entries):  # every auth token issued, whoever decided
-        return [(e.details.get("sub"), e.actor, e.details["scope"]) for e in entries if e.action == "auth_token_issued"]
+        return [
+            (e.details.get("sub"), e.actor, e.details["scope"])
+            for e in entries
+            if e.action == "auth_token_issued"
+        ]
 
     result = ex.q2.check(issued)
     assert result.status == INCORRECT and "policy" in result.message
@@ -100,8 +108,11 @@ def test_q2_a_refusal_is_not_a_consent(world):
     _, _, ex = world
 
     def decided(entries):
-        return [(e.actor, e.details["agent"], e.details["scope"]) for e in entries
-                if e.action in ("auth_token_approved", "auth_token_denied")]
+        return [
+            (e.actor, e.details["agent"], e.details["scope"])
+            for e in entries
+            if e.action in ("auth_token_approved", "auth_token_denied")
+        ]
 
     result = ex.q2.check(decided)
     assert result.status == INCORRECT and "refus" in result.message
@@ -111,7 +122,9 @@ def test_q2_the_agent_is_not_the_person(world):
     _, _, ex = world
 
     def requested(entries):
-        return [(e.actor, e.subject, e.details["scope"]) for e in entries if e.action == "auth_token_requested"][:1]
+        return [
+            (e.actor, e.subject, e.details["scope"]) for e in entries if e.action == "auth_token_requested"
+        ][:1]
 
     result = ex.q2.check(requested)
     assert result.status == INCORRECT and "person who decided" in result.message

@@ -39,8 +39,7 @@ def _revocation(lab, auth_token, *, dwk=PERSON_DWK, body=None, **options):
 def test_q1_stub_is_not_attempted(world):
     _, ex = world
 
-    def revocation_request(endpoint, auth_token):
-        ...  # the notebook's stub
+    def revocation_request(endpoint, auth_token): ...  # the notebook's stub
 
     assert ex.q1.check(revocation_request).status == NOT_ATTEMPTED
     assert ex.q1.check(stub).status == NOT_ATTEMPTED
@@ -55,7 +54,9 @@ def test_q1_reference_revokes_the_token_at_the_sca(world):
     # the grader's token is now refused (wire §5.15: 401 revoked_jwt) and the SCA knows it by (PS, jti)
     revoked = {jti for iss, jti in lab.supply_chain.resource.revoked if iss == lab.identifiers["ps"]}
     issued = lab.ps.store.list_tokens()
-    assert revoked & {t.jti for t in issued if t.typ == tokens.AUTH_TYP and nb08.GRADER_AGENT in (t.agent_id or "")}
+    assert revoked & {
+        t.jti for t in issued if t.typ == tokens.AUTH_TYP and nb08.GRADER_AGENT in (t.agent_id or "")
+    }
     # a second check gets a new token (the grader's agent recovers) and passes again
     assert ex.q1.check(namespace["revocation_request"]).status == CORRECT
     last = lab.trace.exchanges[-1]
@@ -87,13 +88,17 @@ def test_q1_signed_with_the_agents_token_is_unsupported_scheme(world):
 
     def with_a_token(endpoint, auth_token):
         claims = tokens.decode_unverified(auth_token).payload
-        message = HttpMessage("POST", endpoint, body=json.dumps({"jti": claims["jti"], "exp": claims["exp"]}).encode())
+        message = HttpMessage(
+            "POST", endpoint, body=json.dumps({"jti": claims["jti"], "exp": claims["exp"]}).encode()
+        )
         # any key: the scheme is checked before the key (Verification (Server) step 4)
         sign_request(message, Key.generate(), jwt_key(auth_token), created=int(lab.clock()))
         return message
 
     result = ex.q1.check(with_a_token)
-    assert result.status == INCORRECT and "unsupported_scheme" in result.message and "jwks_uri" in result.message
+    assert (
+        result.status == INCORRECT and "unsupported_scheme" in result.message and "jwks_uri" in result.message
+    )
 
 
 def test_q1_the_body_must_be_jti_and_the_tokens_exp(world):
@@ -104,11 +109,19 @@ def test_q1_the_body_must_be_jti_and_the_tokens_exp(world):
 
     whole = ex.q1.check(lambda endpoint, token: _revocation(lab, token, body={"token": token}))
     assert whole.status == INCORRECT and "jti, not by the whole JWT" in whole.message
-    short = ex.q1.check(lambda endpoint, token: _revocation(
-        lab, token, body={"jti": claims(token)["jti"], "exp": int(lab.clock()) + 60}))
+    short = ex.q1.check(
+        lambda endpoint, token: _revocation(
+            lab, token, body={"jti": claims(token)["jti"], "exp": int(lab.clock()) + 60}
+        )
+    )
     assert short.status == INCORRECT and "exp is the token's exp" in short.message
-    with_iss = ex.q1.check(lambda endpoint, token: _revocation(
-        lab, token, body={"iss": claims(token)["iss"], "jti": claims(token)["jti"], "exp": claims(token)["exp"]}))
+    with_iss = ex.q1.check(
+        lambda endpoint, token: _revocation(
+            lab,
+            token,
+            body={"iss": claims(token)["iss"], "jti": claims(token)["jti"], "exp": claims(token)["exp"]},
+        )
+    )
     assert with_iss.status == INCORRECT and "drop ['iss']" in with_iss.message
 
 
@@ -157,7 +170,11 @@ def test_q2_an_unknown_jti_is_not_a_404(world):
 def test_q2_the_right_status_with_the_wrong_code(world):
     _, ex = world
     result = ex.q2.check({**nb08.EXPECTED, nb08.BODY_NOT_COVERED: (401, "invalid_signature")})
-    assert result.status == INCORRECT and "status is right" in result.message and "required_input" in result.message
+    assert (
+        result.status == INCORRECT
+        and "status is right" in result.message
+        and "required_input" in result.message
+    )
 
 
 def test_q2_a_bare_code_asks_for_status_and_code(world):
@@ -172,7 +189,7 @@ def test_q2_the_notebooks_stub_names_the_graders_situations():
     from pathlib import Path
 
     source = (Path(__file__).parent.parent / "notebooks" / "src" / "08_revocation.py").read_text()
-    stub_cell = source[source.index("answers = {"):]
+    stub_cell = source[source.index("answers = {") :]
     namespace = {}
-    exec(stub_cell[:stub_cell.index("\n}\n") + 2], namespace)
+    exec(stub_cell[: stub_cell.index("\n}\n") + 2], namespace)
     assert set(namespace["answers"]) == set(nb08.EXPECTED)

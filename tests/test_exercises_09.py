@@ -26,8 +26,7 @@ def world(tmp_path_factory):
 def test_q1_stub_is_not_attempted(world):
     _, ex = world
 
-    def mission_s256(mission):
-        ...  # the notebook's stub
+    def mission_s256(mission): ...  # the notebook's stub
 
     assert ex.q1.check(mission_s256).status == NOT_ATTEMPTED
     assert ex.q1.check(stub).status == NOT_ATTEMPTED
@@ -127,7 +126,7 @@ def test_q2_a_bare_code_asks_for_status_and_code(world):
 def test_q2_the_notebooks_stub_names_the_graders_situations():
     """The learner fills in the notebook's dict: its keys must be the ones graded."""
     source = (Path(__file__).parent.parent / "notebooks" / "src" / "09_missions.py").read_text()
-    stub_cell = source[source.index("answers = {"):]
+    stub_cell = source[source.index("answers = {") :]
     namespace = {}
-    exec(stub_cell[:stub_cell.index("\n}\n") + 2], namespace)
+    exec(stub_cell[: stub_cell.index("\n}\n") + 2], namespace)
     assert set(namespace["answers"]) == set(nb09.EXPECTED)

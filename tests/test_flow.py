@@ -14,6 +14,7 @@ import json
 import threading
 
 import pytest
+from aauth_kit.servers.ps import ConsentPolicy, PersonServer
 from starlette.responses import JSONResponse
 
 from aauth_kit import tokens
@@ -22,7 +23,6 @@ from aauth_kit.keys import Key
 from aauth_kit.metadata import HttpResolver
 from aauth_kit.resource import Resource
 from aauth_kit.runtime import Hosts
-from aauth_kit.servers.ps import ConsentPolicy, PersonServer
 from aauth_kit.trace import Trace
 
 PS = "https://ps.example"
@@ -54,8 +54,14 @@ class Cast:
     def __init__(self, mode: str, data_dir, *, pending_ttl: float = 600):
         self.hosts = Hosts(mode)
         resolver = HttpResolver(self.hosts.fetch())
-        self.ps = PersonServer(PS, key=PS_KEY, resolver=resolver, data_dir=data_dir, pending_ttl=pending_ttl,
-                               policy=ConsentPolicy())
+        self.ps = PersonServer(
+            PS,
+            key=PS_KEY,
+            resolver=resolver,
+            data_dir=data_dir,
+            pending_ttl=pending_ttl,
+            policy=ConsentPolicy(),
+        )
         self.resource = Resource(SCA, key=SCA_KEY, resolver=resolver, name="Supply-chain agent")
         routes = [
             self.resource.route("/optimize", optimize, methods=["POST"], access="auth-token", scope=OPTIMIZE),
@@ -72,8 +78,11 @@ class Cast:
         return Agent(AGENT_KEY, self.ps.issue_agent_token("backend", AGENT_KEY), **options)
 
     def client(self, agent: Agent):
-        return self.hosts.client(auth=agent.auth(justification="Optimize the laptop supply chain"),
-                                 event_hooks=self.trace.sync_event_hooks("Backend"), timeout=HANG_GUARD)
+        return self.hosts.client(
+            auth=agent.auth(justification="Optimize the laptop supply chain"),
+            event_hooks=self.trace.sync_event_hooks("Backend"),
+            timeout=HANG_GUARD,
+        )
 
     def ps_exchanges(self) -> list[str]:
         return [e.summary() for e in self.trace.exchanges if e.target == "PS"]
@@ -205,7 +214,9 @@ def test_consent_through_the_rest_api_while_the_agent_polls(cast):
                     person.headers["Authorization"] = f"Bearer {login.json()['session']}"
                     consent = person.get(f"{PS}/consent", params={"code": interaction.code}).json()
                     assert (consent["resource"], consent["scope"]) == (SCA, OPTIMIZE)
-                    answer = person.post(f"{PS}/consent/{consent['pending_id']}/decision", json={"approved": True})
+                    answer = person.post(
+                        f"{PS}/consent/{consent['pending_id']}/decision", json={"approved": True}
+                    )
                     assert answer.json()["status"] == "approved"
             except Exception as exc:  # reported by the test thread
                 errors.append(exc)
@@ -247,8 +258,9 @@ def test_async_client_consent_flow(cast):
     agent = cast.agent(on_interaction=lambda interaction: cast.ps.decide(interaction.code, True))
 
     async def run():
-        async with cast.hosts.async_client(auth=agent.auth(), event_hooks=cast.trace.event_hooks("Backend"),
-                                           timeout=HANG_GUARD) as client:
+        async with cast.hosts.async_client(
+            auth=agent.auth(), event_hooks=cast.trace.event_hooks("Backend"), timeout=HANG_GUARD
+        ) as client:
             first = await client.post(f"{SCA}/optimize", json={})
             second = await client.post(f"{SCA}/optimize", json={})
             return first, second

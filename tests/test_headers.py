@@ -5,7 +5,7 @@ AAuth-Access / Authorization, AAuth-Capabilities, Prefer: wait, Retry-After.
 """
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import http_sfv
@@ -65,7 +65,10 @@ def test_requirement_draft_examples_round_trip_exactly(header):
 
 def test_requirement_serialize_canonical():
     """[N] "Requirement Responses": data are parameters of the requirement member, no spaces."""
-    assert serialize_requirement("auth-token", resource_token="eyJ...") == 'requirement=auth-token;resource-token="eyJ..."'
+    assert (
+        serialize_requirement("auth-token", resource_token="eyJ...")
+        == 'requirement=auth-token;resource-token="eyJ..."'
+    )
     assert (
         serialize_requirement("interaction", url=PS_URL, code="A1B2-C3D4")
         == 'requirement=interaction;url="https://ps.example/interaction";code="A1B2-C3D4"'
@@ -74,7 +77,12 @@ def test_requirement_serialize_canonical():
 
 def test_requirement_properties():
     req = parse_requirement(f'requirement=interaction; url="{PS_URL}"; code="A1B2-C3D4"')
-    assert (req.requirement, req.url, req.code, req.resource_token) == ("interaction", PS_URL, "A1B2-C3D4", None)
+    assert (req.requirement, req.url, req.code, req.resource_token) == (
+        "interaction",
+        PS_URL,
+        "A1B2-C3D4",
+        None,
+    )
     assert req.known and not req.legacy
     assert parse_requirement(f'requirement=auth-token;resource-token="{TOKEN}"').resource_token == TOKEN
 
@@ -128,7 +136,7 @@ def test_unknown_params_and_members_are_kept_but_ignored():
         'requirement=interaction;url="x";code=7',  # code not a String
         'require=auth-token;resource-token="x"',  # the legacy key
         'requirement=auth-token; resource-token="unterminated',
-        'requirement=approval,',
+        "requirement=approval,",
         "requirement=approval;;",
         "requirement=agent-token ü",
     ],
@@ -181,7 +189,13 @@ def test_requirement_dev_mode_allows_loopback_http(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://example.com:8080/i", "http://127.0.0.1/i", "http://localhost/i", "http://127.0.0.1:99999/i", "ftp://127.0.0.1:21/i"],
+    [
+        "http://example.com:8080/i",
+        "http://127.0.0.1/i",
+        "http://localhost/i",
+        "http://127.0.0.1:99999/i",
+        "ftp://127.0.0.1:21/i",
+    ],
 )
 def test_requirement_dev_mode_allows_only_loopback_with_port(url):
     with pytest.raises(UsageError):
@@ -237,7 +251,9 @@ def test_seed_legacy_interaction_challenge():
 
 def test_legacy_aauth_challenge_form():
     """Wire §3.6: `AAuth-Challenge: require=auth-token; resource-token="…"; auth-server="https://auth.example"`."""
-    req = parse_legacy_challenge('require=auth-token; resource-token="eyJ.x.y"; auth-server="https://auth.example"')
+    req = parse_legacy_challenge(
+        'require=auth-token; resource-token="eyJ.x.y"; auth-server="https://auth.example"'
+    )
     assert (req.resource_token, req.auth_server) == ("eyJ.x.y", "https://auth.example")
 
 
@@ -301,14 +317,14 @@ def test_signature_error_unknown_code_is_returned():
     "header",
     [
         "",
-        "required_input=(\"@method\")",
+        'required_input=("@method")',
         'error="invalid_signature"',
         "error=(invalid_signature)",
         "error",
-        "error=invalid_input, required_input=\"@method\"",
+        'error=invalid_input, required_input="@method"',
         "error=invalid_input, required_input=(@method)",
         "error=invalid_input, required_input=(method)",
-        "error=invalid_input, required_input=(\"@method\"",
+        'error=invalid_input, required_input=("@method"',
         "Error=invalid_signature",
     ],
 )
@@ -351,7 +367,9 @@ def test_accept_headers_ignore_parameters():
     assert parse_accept_signature_alg("Ed25519;q=1, ES256") == ["Ed25519", "ES256"]
 
 
-@pytest.mark.parametrize("header", ['"Ed25519"', "Ed25519,", "(Ed25519 ES256)", "1alg", "Ed25519 ES256", "Ed25519;"])
+@pytest.mark.parametrize(
+    "header", ['"Ed25519"', "Ed25519,", "(Ed25519 ES256)", "1alg", "Ed25519 ES256", "Ed25519;"]
+)
 def test_accept_signature_alg_malformed(header):
     with pytest.raises(HeaderError) as excinfo:
         parse_accept_signature_alg(header)
@@ -405,7 +423,9 @@ def test_aauth_access_absent():
     assert parse_aauth_access(None) is None
 
 
-@pytest.mark.parametrize("value", ["", "   ", "a b", "a\tb", "a,b", "a, b", "a\x00b", "a\nb", "=abc", "abc=d", "ab\u00e9", '"abc"'])
+@pytest.mark.parametrize(
+    "value", ["", "   ", "a b", "a\tb", "a,b", "a, b", "a\x00b", "a\nb", "=abc", "abc=d", "ab\u00e9", '"abc"']
+)
 def test_aauth_access_rejects_non_token68(value):
     """Wire §3.7: reject empty, embedded whitespace or controls, more than one credential."""
     with pytest.raises(HeaderError) as excinfo:
@@ -431,7 +451,10 @@ def test_authorization_other_schemes_are_not_ours(value):
     assert parse_authorization(value) is None
 
 
-@pytest.mark.parametrize("value", ["", "AAuth", "AAuth ", "AAuth a b", "AAuth a, Bearer b", "AAuth\ttok", "A(uth tok", "AAuth realm=\"x\""])
+@pytest.mark.parametrize(
+    "value",
+    ["", "AAuth", "AAuth ", "AAuth a b", "AAuth a, Bearer b", "AAuth\ttok", "A(uth tok", 'AAuth realm="x"'],
+)
 def test_authorization_malformed(value):
     with pytest.raises(HeaderError) as excinfo:
         parse_authorization(value)
@@ -450,8 +473,8 @@ def test_authorization_malformed(value):
         ('wait="12"', 12),  # word = token / quoted-string
         ("wait = 5", 5),  # BWS around "="
         ("wait=5, wait=10", 5),  # only the first instance counts
-        ("return=minimal; foo=\"a, wait=1\", wait=7", 7),  # commas inside a quoted-string
-        ("handling=lenient;x;y=\"z\", wait=8;p=1", 8),
+        ('return=minimal; foo="a, wait=1", wait=7', 7),  # commas inside a quoted-string
+        ('handling=lenient;x;y="z", wait=8;p=1', 8),
         (",, wait=1 ,", 1),  # empty list elements (RFC 9110 §5.6.1)
         ("wait=99999999999999999999", 2**31),
         ("wait=000000000000000000004", 4),  # RFC 9111 §1.2.2 cap
@@ -469,7 +492,20 @@ def test_prefer_absent():
 
 
 @pytest.mark.parametrize(
-    "value", ["wait", "wait=", "wait=\"\"", "wait=abc", "wait=-1", "wait=1.5", "wait=5 x", "=5", "wait=\"5", "wait=\u0665", "a;=b"]
+    "value",
+    [
+        "wait",
+        "wait=",
+        'wait=""',
+        "wait=abc",
+        "wait=-1",
+        "wait=1.5",
+        "wait=5 x",
+        "=5",
+        'wait="5',
+        "wait=\u0665",
+        "a;=b",
+    ],
 )
 def test_prefer_malformed(value):
     """RFC 7240 §4.3: wait = delta-seconds; anything else is malformed (servers may catch and ignore)."""
@@ -495,7 +531,7 @@ NOW = 1_770_483_396  # 2026-02-07 16:56:36 UTC
 
 
 def http_date(seconds_from_now: float) -> str:
-    return format_datetime(datetime.fromtimestamp(NOW + seconds_from_now, timezone.utc), usegmt=True)
+    return format_datetime(datetime.fromtimestamp(NOW + seconds_from_now, UTC), usegmt=True)
 
 
 def test_retry_after_default_is_five_seconds():
@@ -504,7 +540,10 @@ def test_retry_after_default_is_five_seconds():
     assert parse_retry_after(None, default=2) == 2
 
 
-@pytest.mark.parametrize("value, seconds", [("0", 0), ("30", 30), (" 7 ", 7), ("007", 7), ("0" * 20 + "9", 9), ("-3", 0), ("99999999999999", 2**31)])
+@pytest.mark.parametrize(
+    "value, seconds",
+    [("0", 0), ("30", 30), (" 7 ", 7), ("007", 7), ("0" * 20 + "9", 9), ("-3", 0), ("99999999999999", 2**31)],
+)
 def test_retry_after_seconds(value, seconds):
     """[N]: integer seconds, `0` = poll now; negatives clamp to 0."""
     assert parse_retry_after(value) == seconds

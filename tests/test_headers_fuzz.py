@@ -5,7 +5,7 @@ AAuthError, and canonical values survive serialize → parse → serialize uncha
 """
 
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -50,12 +50,41 @@ PARSERS = {
 }
 
 #: Characters that structured fields, token68 and RFC 7240 give meaning to, plus a few that break them.
-HEADERISH = string.ascii_letters + string.digits + ' \t=;,"()\\:*?@%-_./+~!#$&\'^`|<>[]{}\x00\x7f\u00e9'
+HEADERISH = string.ascii_letters + string.digits + " \t=;,\"()\\:*?@%-_./+~!#$&'^`|<>[]{}\x00\x7f\u00e9"
 FRAGMENTS = [
-    "requirement=", "require=", "error=", "required_input=", "auth-token", "interaction", ";resource-token=",
-    ";url=", ";code=", '"https://ps.example/i"', '"A1B2"', "AAuth ", "aauth ", "wait=", "respond-async",
-    ", ", "; ", "(", ")", '"', "\\", "=", ":YWJj:", "?1", "@1", '%"x"', "1.5", "-", "9" * 30, "GMT",
-    "Sun, 06 Nov 1994 08:49:37 GMT", "Ed25519", "jwt",
+    "requirement=",
+    "require=",
+    "error=",
+    "required_input=",
+    "auth-token",
+    "interaction",
+    ";resource-token=",
+    ";url=",
+    ";code=",
+    '"https://ps.example/i"',
+    '"A1B2"',
+    "AAuth ",
+    "aauth ",
+    "wait=",
+    "respond-async",
+    ", ",
+    "; ",
+    "(",
+    ")",
+    '"',
+    "\\",
+    "=",
+    ":YWJj:",
+    "?1",
+    "@1",
+    '%"x"',
+    "1.5",
+    "-",
+    "9" * 30,
+    "GMT",
+    "Sun, 06 Nov 1994 08:49:37 GMT",
+    "Ed25519",
+    "jwt",
 ]
 header_text = st.one_of(
     st.text(),
@@ -128,7 +157,10 @@ def test_signature_error_round_trip(code, required_input):
 
 @pytest.mark.parametrize(
     "parse, serialize",
-    [(parse_accept_signature_alg, serialize_accept_signature_alg), (parse_capabilities, serialize_capabilities)],
+    [
+        (parse_accept_signature_alg, serialize_accept_signature_alg),
+        (parse_capabilities, serialize_capabilities),
+    ],
 )
 @FUZZ
 @given(tokens=st.lists(sf_token, min_size=1, max_size=6))
@@ -148,7 +180,10 @@ def test_token68_round_trip(token):
 
 
 @FUZZ
-@given(st.integers(min_value=0, max_value=2**31), st.sampled_from(["", "respond-async, ", 'return=minimal;x="a,b", ']))
+@given(
+    st.integers(min_value=0, max_value=2**31),
+    st.sampled_from(["", "respond-async, ", 'return=minimal;x="a,b", ']),
+)
 def test_prefer_wait_round_trip(seconds, before):
     """RFC 7240 §4.3, [N] "Deferred Responses"."""
     assert parse_prefer_wait(before + serialize_prefer_wait(seconds)) == seconds
@@ -162,8 +197,8 @@ def test_retry_after_seconds_round_trip(seconds):
 
 
 @FUZZ
-@given(st.integers(min_value=-10**6, max_value=10**7))
+@given(st.integers(min_value=-(10**6), max_value=10**7))
 def test_retry_after_http_date(offset):
     """Wire §9 item 20: an HTTP-date counts from `now`; past dates clamp to 0."""
-    date = datetime.fromtimestamp(NOW, timezone.utc) + timedelta(seconds=offset)
+    date = datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=offset)
     assert parse_retry_after(format_datetime(date, usegmt=True), now=NOW) == max(0, offset)

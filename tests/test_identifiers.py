@@ -170,19 +170,26 @@ def test_subagents_cannot_nest():
 
 def test_agent_identifiers_are_case_sensitive_strings():
     """[N]: exact, case-sensitive comparison — Agent and agent are different agents."""
-    assert parse_agent_identifier("aauth:Agent@agent.example") != parse_agent_identifier("aauth:agent@agent.example")
+    assert parse_agent_identifier("aauth:Agent@agent.example") != parse_agent_identifier(
+        "aauth:agent@agent.example"
+    )
 
 
 def test_subagent_identifier_helper():
     """[N] "Sub-Agents" (informative naming): <parent local>+<discriminator>@<domain>."""
-    assert subagent_identifier("aauth:assistant@agent.example", "worker1") == "aauth:assistant+worker1@agent.example"
+    assert (
+        subagent_identifier("aauth:assistant@agent.example", "worker1")
+        == "aauth:assistant+worker1@agent.example"
+    )
     with pytest.raises(AAuthError):
         subagent_identifier("aauth:assistant+x@agent.example", "worker1")
     with pytest.raises(AAuthError):
         subagent_identifier("aauth:assistant@agent.example", "bad disc")
 
 
-@pytest.mark.parametrize("value", [None, 7, "aauth:agent", "aauth:agent@", "aauth:" + "a" * 256 + "@agent.example"])
+@pytest.mark.parametrize(
+    "value", [None, 7, "aauth:agent", "aauth:agent@", "aauth:" + "a" * 256 + "@agent.example"]
+)
 def test_agent_identifier_junk(value):
     with pytest.raises(AAuthError):
         parse_agent_identifier(value)

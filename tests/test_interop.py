@@ -83,8 +83,15 @@ def documents_app(documents: dict[str, dict], routes=()) -> Starlette:
 def peer_person_server(http) -> PersonServer:
     """introspection-aauth's PS, trusting the kit's Agent Provider, clock pinned."""
     return PersonServer(
-        PEER_PS, peer_ps_key, MemoryStore(), subject_secret=b"interop", agent_providers=[AP], http=http,
-        endpoint_base=f"{PEER_PS}/aauth", default_tenant="acme", clock=lambda: NOW,
+        PEER_PS,
+        peer_ps_key,
+        MemoryStore(),
+        subject_secret=b"interop",
+        agent_providers=[AP],
+        http=http,
+        endpoint_base=f"{PEER_PS}/aauth",
+        default_tenant="acme",
+        clock=lambda: NOW,
     )
 
 
@@ -120,13 +127,21 @@ def hosts():
         hosts.peer_http = hosts.async_client()
         kit_transport = hosts.transport()
         hosts.kit_fetch = make_fetch(kit_transport)
-        hosts.add(AP, documents_app(well_known(AGENT_DWK, agent_metadata(AP, f"{AP}/.well-known/jwks.json"),
-                                               jwks([ap_key]))))
+        hosts.add(
+            AP,
+            documents_app(
+                well_known(AGENT_DWK, agent_metadata(AP, f"{AP}/.well-known/jwks.json"), jwks([ap_key]))
+            ),
+        )
         ps_doc = person_metadata(PS, f"{PS}/.well-known/jwks.json", f"{PS}/token", f"{PS}/person-token")
         hosts.add(PS, documents_app(well_known(PERSON_DWK, ps_doc, jwks([ps_key]))))
         peer_ap_doc = {"issuer": PEER_AP, "jwks_uri": f"{PEER_AP}/.well-known/jwks.json"}
-        hosts.add(PEER_AP, documents_app(well_known(AGENT_DWK, peer_ap_doc,
-                                                    peer_jwks([peer_ap_key]).model_dump(exclude_none=True))))
+        hosts.add(
+            PEER_AP,
+            documents_app(
+                well_known(AGENT_DWK, peer_ap_doc, peer_jwks([peer_ap_key]).model_dump(exclude_none=True))
+            ),
+        )
         hosts.peer_ps = peer_person_server(hosts.peer_http)
         hosts.add(PEER_PS, peer_ps_app(hosts.peer_ps))
         yield hosts
@@ -163,8 +178,15 @@ def agent_token(**overrides) -> str:
 
 def peer_agent_token() -> str:
     """An agent token minted by the peer's own JWT code for its agent key."""
-    claims = AgentTokenClaims(iss=PEER_AP, dwk="aauth-agent.json", jti="peer-agent-1", iat=NOW - 60, exp=NOW + 3600,
-                              sub=PEER_AGENT, cnf=Confirmation(jwk=peer_agent_key.public_jwk))
+    claims = AgentTokenClaims(
+        iss=PEER_AP,
+        dwk="aauth-agent.json",
+        jti="peer-agent-1",
+        iat=NOW - 60,
+        exp=NOW + 3600,
+        sub=PEER_AGENT,
+        cnf=Confirmation(jwk=peer_agent_key.public_jwk),
+    )
     return peer_jwt.encode(claims, peer_ap_key, peer_jwt.AGENT_TOKEN)
 
 
@@ -226,8 +248,14 @@ def test_peer_person_server_issues_a_person_token_the_kit_accepts(hosts):
         assert response.status_code == 200, response.text
         person_token = response.json()["person_token"]
         resolver = HttpResolver(hosts.kit_fetch)
-        token = await tokens.verify_token(person_token, typ=tokens.PERSON_TYP, resolver=resolver, now=NOW,
-                                          expected_aud=RES, signing_key_jwk=agent_key)
+        token = await tokens.verify_token(
+            person_token,
+            typ=tokens.PERSON_TYP,
+            resolver=resolver,
+            now=NOW,
+            expected_aud=RES,
+            signing_key_jwk=agent_key,
+        )
         call = kit_request("GET", f"{RES}/data")
         sign_request(call, agent_key, jwt_key(person_token), created=NOW)
         verified = await verify_request(call, resolver=resolver, now=NOW, expected_aud=RES)
@@ -240,19 +268,25 @@ def test_peer_person_server_issues_a_person_token_the_kit_accepts(hosts):
 
 
 # -- the kit's verifier accepts the peer's requests ------------------------------------------
-@pytest.mark.parametrize("method, url, body", [
-    ("GET", f"{RES}/data", b""),
-    ("GET", f"{RES}/search?q=laptops", b""),  # the peer covers @query whenever there is one
-    ("POST", f"{PS}/token", b'{"resource_token":"x","presented_token":"y"}'),
-])
+@pytest.mark.parametrize(
+    "method, url, body",
+    [
+        ("GET", f"{RES}/data", b""),
+        ("GET", f"{RES}/search?q=laptops", b""),  # the peer covers @query whenever there is one
+        ("POST", f"{PS}/token", b'{"resource_token":"x","presented_token":"y"}'),
+    ],
+)
 def test_kit_verify_request_accepts_peer_jwt_request(hosts, method, url, body):
     """[N] "Verification (Server)" steps 1-7 on a request the peer signed, presenting an
     agent token the peer minted: the kit fetches the peer AP's metadata and JWKS over HTTP,
     verifies the token (typ, alg, dwk, kid, exp, cnf) and the signature."""
-    headers = peer_httpsig.sign(peer_agent_key, peer_httpsig.jwt_key(peer_agent_token()), method, url,
-                                body=body or None, created=NOW)
+    headers = peer_httpsig.sign(
+        peer_agent_key, peer_httpsig.jwt_key(peer_agent_token()), method, url, body=body or None, created=NOW
+    )
     message = from_peer(method, url, headers, body)
-    verified = run(verify_request(message, resolver=HttpResolver(hosts.kit_fetch), now=NOW, body_required=bool(body)))
+    verified = run(
+        verify_request(message, resolver=HttpResolver(hosts.kit_fetch), now=NOW, body_required=bool(body))
+    )
     assert verified.token.typ == tokens.AGENT_TYP and verified.token.sub == PEER_AGENT
     assert verified.key.thumbprint() == peer_agent_key.kid  # the peer's kid is the RFC 7638 thumbprint
 
@@ -263,8 +297,15 @@ def test_kit_verify_request_accepts_peer_jwks_uri_request(hosts):
     body = b'{"jti":"t-1","exp":1790000600}'
     headers = hosts.peer_ps.identity.signed("POST", f"{RES}/revoke", body, NOW)
     message = from_peer("POST", f"{RES}/revoke", headers, body)
-    verified = run(verify_request(message, resolver=HttpResolver(hosts.kit_fetch), now=NOW,
-                                  accept_schemes=("jwks_uri",), body_required=True))
+    verified = run(
+        verify_request(
+            message,
+            resolver=HttpResolver(hosts.kit_fetch),
+            now=NOW,
+            accept_schemes=("jwks_uri",),
+            body_required=True,
+        )
+    )
     assert verified.scheme == "jwks_uri" and verified.key.thumbprint() == peer_ps_key.kid
     # the same request with the key in hand
     assert verify_with_key(message, Key.from_jwk(public_jwk(peer_ps_key)), now=NOW).label == "sig"
@@ -291,8 +332,12 @@ def _signed(mutate=None, *, components=None, created=NOW, body=b""):
         # [N] step 7: a covered component changed after signing
         (lambda: _signed(lambda m: setattr(m, "target_uri", f"{RES}/admin")), "invalid_signature"),
         # [SK] §3: x509 is not implemented by either
-        (lambda: _signed(lambda m: m.set_header("Signature-Key", 'sig=x509;x5u="https://x.example/c.pem"')),
-         "unsupported_scheme"),
+        (
+            lambda: _signed(
+                lambda m: m.set_header("Signature-Key", 'sig=x509;x5u="https://x.example/c.pem"')
+            ),
+            "unsupported_scheme",
+        ),
     ],
 )
 def test_both_verifiers_report_the_same_code(make, code):
@@ -319,7 +364,9 @@ def test_difference_explicit_default_port_in_authority():
     an explicit ``:443`` (interop notes §5 #9), so a URL written with ``:443`` signs
     differently on each side; without the port both agree."""
     url = f"{RES}:443/data"
-    headers = peer_httpsig.sign(peer_agent_key, peer_httpsig.jwt_key(peer_agent_token()), "GET", url, created=NOW)
+    headers = peer_httpsig.sign(
+        peer_agent_key, peer_httpsig.jwt_key(peer_agent_token()), "GET", url, created=NOW
+    )
     assert peer_httpsig.authority(url) == "resource.example:443"
     peer_key_as_kit = Key.from_jwk(public_jwk(peer_agent_key))
     with pytest.raises(SignatureError) as info:
@@ -329,8 +376,9 @@ def test_difference_explicit_default_port_in_authority():
     sign_request(ours, agent_key, jwt_key(agent_token()), created=NOW)
     assert peer_code(ours) == "invalid_signature"
     # the same request without the explicit port: both agree
-    headers = peer_httpsig.sign(peer_agent_key, peer_httpsig.jwt_key(peer_agent_token()), "GET", f"{RES}/data",
-                                created=NOW)
+    headers = peer_httpsig.sign(
+        peer_agent_key, peer_httpsig.jwt_key(peer_agent_token()), "GET", f"{RES}/data", created=NOW
+    )
     assert verify_with_key(from_peer("GET", f"{RES}/data", headers), peer_key_as_kit, now=NOW)
 
 
@@ -341,7 +389,9 @@ def test_difference_signature_key_with_several_members():
     message = kit_request("GET", f"{RES}/data")
     other = hwk_key(Key.from_seed("someone else"), label="other").to_member()
     message.set_header("Signature-Key", f"{other}, {jwt_key(agent_token()).to_member()}")
-    attach(message, sign(message, agent_key, ["@method", "@authority", "@path", "signature-key"], created=NOW))
+    attach(
+        message, sign(message, agent_key, ["@method", "@authority", "@path", "signature-key"], created=NOW)
+    )
     assert verify_with_key(message, agent_key, now=NOW).label == "sig"
     assert peer_code(message) == "invalid_key"
 

@@ -78,10 +78,18 @@ def node(job: dict) -> dict:
     if NODE is None:
         pytest.skip("node is not on PATH; scripts/install-node-peer installs it (as root, with apt-get)")
     if installed_version() != PEER_VERSION:
-        pytest.skip(f"@hellocoop/httpsig {PEER_VERSION} is not in .npm-peers/: run scripts/install-node-peer "
-                    "(make test does)")
-    done = subprocess.run([NODE, str(PEER_PROGRAM)], input=json.dumps(job), capture_output=True, text=True,
-                          timeout=TIMEOUT, cwd=ROOT)
+        pytest.skip(
+            f"@hellocoop/httpsig {PEER_VERSION} is not in .npm-peers/: run scripts/install-node-peer "
+            "(make test does)"
+        )
+    done = subprocess.run(
+        [NODE, str(PEER_PROGRAM)],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+    )
     answer = json.loads(done.stdout) if done.stdout.strip() else {}
     if done.returncode != 0:
         raise NodePeerError(answer.get("exception") or done.stderr)
@@ -95,13 +103,27 @@ def node_scheme(signature_key: SignatureKey) -> dict:
     return {"type": signature_key.scheme, **signature_key.params}
 
 
-def node_sign(method: str, url: str, key: Key, signature_key: SignatureKey, *, body: bytes = b"",
-              components: list[str] | None = None) -> tuple[HttpMessage, str]:
+def node_sign(
+    method: str,
+    url: str,
+    key: Key,
+    signature_key: SignatureKey,
+    *,
+    body: bytes = b"",
+    components: list[str] | None = None,
+) -> tuple[HttpMessage, str]:
     """A request signed by the peer at ``created=NOW``, as the kit receives it, and the
     signature base the peer signed."""
-    job = {"op": "sign", "method": method, "url": url, "key": key.private_jwk(),
-           "signature_key": node_scheme(signature_key), "created": NOW,
-           "headers": {"content-type": "application/json"} if body else {}, "body": body.decode() if body else None}
+    job = {
+        "op": "sign",
+        "method": method,
+        "url": url,
+        "key": key.private_jwk(),
+        "signature_key": node_scheme(signature_key),
+        "created": NOW,
+        "headers": {"content-type": "application/json"} if body else {},
+        "body": body.decode() if body else None,
+    }
     if components:
         job["components"] = components
     answer = node(job)
@@ -116,16 +138,30 @@ def node_verify(message: HttpMessage, *, require_content_digest: bool = False) -
     a verifier) and the query without its ``?`` (its convention, interop notes §2.5).
     """
     url = urlsplit(message.target_uri)
-    return node({
-        "op": "verify", "method": message.method, "authority": httpsig.authority(message.target_uri),
-        "path": url.path, "query": url.query, "headers": dict(message.headers),
-        "body": message.body.decode() if message.body else None, "now": NOW,
-        "require_content_digest": require_content_digest,
-    })
+    return node(
+        {
+            "op": "verify",
+            "method": message.method,
+            "authority": httpsig.authority(message.target_uri),
+            "path": url.path,
+            "query": url.query,
+            "headers": dict(message.headers),
+            "body": message.body.decode() if message.body else None,
+            "now": NOW,
+            "require_content_digest": require_content_digest,
+        }
+    )
 
 
-def kit_sign(method: str, url: str, key: Key, signature_key: SignatureKey, *, body: bytes = b"",
-             extra: tuple[str, ...] = ()) -> tuple[HttpMessage, str]:
+def kit_sign(
+    method: str,
+    url: str,
+    key: Key,
+    signature_key: SignatureKey,
+    *,
+    body: bytes = b"",
+    extra: tuple[str, ...] = (),
+) -> tuple[HttpMessage, str]:
     message = HttpMessage(method, url, [("Host", urlsplit(url).netloc)], body)
     signed = sign_request(message, key, signature_key, created=NOW, extra=extra)
     return message, signed.base
@@ -136,7 +172,9 @@ def signature_bytes(message: HttpMessage) -> bytes:
 
 
 def agent_token(key: Key = agent_key) -> str:
-    return tokens.mint_agent_token(ap_key, iss=AP, sub=AGENT, cnf=key, iat=NOW - 60, exp=NOW + 3600, jti="agent-1")
+    return tokens.mint_agent_token(
+        ap_key, iss=AP, sub=AGENT, cnf=key, iat=NOW - 60, exp=NOW + 3600, jti="agent-1"
+    )
 
 
 def run(coro):
@@ -164,17 +202,31 @@ def network():
     """``network.resolver`` discovers keys over HTTP; ``RES`` is a kit :class:`Resource`
     whose ``/whoami`` admits any agent ([N] agent identity access), clock pinned at NOW."""
     with Hosts("socket") as hosts:
-        hosts.add(AP, documents_app({
-            f"/.well-known/{AGENT_DWK}": agent_metadata(AP, f"{AP}/.well-known/jwks.json"),
-            "/.well-known/jwks.json": jwks([ap_key]),
-        }))
-        hosts.add(PS, documents_app({
-            f"/.well-known/{PERSON_DWK}": person_metadata(PS, f"{PS}/.well-known/jwks.json", f"{PS}/token",
-                                                          f"{PS}/person-token"),
-            "/.well-known/jwks.json": jwks([ps_key]),
-        }))
+        hosts.add(
+            AP,
+            documents_app(
+                {
+                    f"/.well-known/{AGENT_DWK}": agent_metadata(AP, f"{AP}/.well-known/jwks.json"),
+                    "/.well-known/jwks.json": jwks([ap_key]),
+                }
+            ),
+        )
+        hosts.add(
+            PS,
+            documents_app(
+                {
+                    f"/.well-known/{PERSON_DWK}": person_metadata(
+                        PS, f"{PS}/.well-known/jwks.json", f"{PS}/token", f"{PS}/person-token"
+                    ),
+                    "/.well-known/jwks.json": jwks([ps_key]),
+                }
+            ),
+        )
         resource = Resource(RES, key=resource_key, resolver=HttpResolver(hosts.fetch()), clock=lambda: NOW)
-        hosts.add(RES, resource.app([resource.route("/whoami", whoami, methods=("GET", "POST"), access="agent-token")]))
+        hosts.add(
+            RES,
+            resource.app([resource.route("/whoami", whoami, methods=("GET", "POST"), access="agent-token")]),
+        )
         hosts.resolver = HttpResolver(hosts.fetch())
         yield hosts
 
@@ -201,8 +253,13 @@ def test_install_script_without_node_explains_and_succeeds(tmp_path):
         os.symlink(shutil.which(tool), bin_dir / tool)
     (bin_dir / "id").write_text("#!/bin/sh\necho 1000\n")  # as an unprivileged user would see it
     (bin_dir / "id").chmod(0o755)
-    done = subprocess.run([str(bin_dir / "bash"), str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=60,
-                          env={"PATH": str(bin_dir)})
+    done = subprocess.run(
+        [str(bin_dir / "bash"), str(INSTALL_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": str(bin_dir)},
+    )
     assert done.returncode == 0
     assert "node or npm is missing" in done.stdout and "skip" in done.stdout
 
@@ -221,10 +278,13 @@ def test_the_repository_peer_is_the_pinned_version():
 
 
 # -- node signs, the kit verifies --------------------------------------------------------
-@pytest.mark.parametrize("method, url, body", [
-    ("GET", f"{RES}/data", b""),
-    ("POST", f"{RES}/items", b'{"name":"laptop"}'),
-])
+@pytest.mark.parametrize(
+    "method, url, body",
+    [
+        ("GET", f"{RES}/data", b""),
+        ("POST", f"{RES}/items", b'{"name":"laptop"}'),
+    ],
+)
 def test_node_signs_hwk_the_kit_verifies(method, url, body):
     """[SK] §3.1 ``hwk`` and RFC 9421 §2.5: the kit's ``verify_hwk`` accepts the peer's
     request (``alg;kty;crv;x`` order, ``content-type`` and ``content-digest`` covered on a
@@ -243,17 +303,29 @@ def test_node_signs_jwks_uri_the_kit_discovers_the_key(network):
     ``{id}/.well-known/{dwk}`` → ``jwks_uri`` → ``kid`` over HTTP and verifies the base
     the peer signed; with the key in hand ``verify_with_key`` agrees."""
     body = b'{"jti":"t-1","exp":1790000600}'
-    message, node_base = node_sign("POST", f"{RES}/revoke", ps_key, jwks_uri_key(PS, PERSON_DWK, "ps-1"), body=body)
-    verified = run(verify_request(message, resolver=network.resolver, now=NOW, accept_schemes=("jwks_uri",),
-                                  body_required=True))
-    assert (verified.scheme, verified.key.thumbprint(), verified.base) == ("jwks_uri", ps_key.thumbprint(), node_base)
+    message, node_base = node_sign(
+        "POST", f"{RES}/revoke", ps_key, jwks_uri_key(PS, PERSON_DWK, "ps-1"), body=body
+    )
+    verified = run(
+        verify_request(
+            message, resolver=network.resolver, now=NOW, accept_schemes=("jwks_uri",), body_required=True
+        )
+    )
+    assert (verified.scheme, verified.key.thumbprint(), verified.base) == (
+        "jwks_uri",
+        ps_key.thumbprint(),
+        node_base,
+    )
     assert verify_with_key(message, ps_key.public(), now=NOW).base == node_base
 
 
-@pytest.mark.parametrize("method, url, body", [
-    ("GET", f"{RES}/data", b""),
-    ("POST", f"{PS}/person-token", b'{"resource":"https://resource.example"}'),
-])
+@pytest.mark.parametrize(
+    "method, url, body",
+    [
+        ("GET", f"{RES}/data", b""),
+        ("POST", f"{PS}/person-token", b'{"resource":"https://resource.example"}'),
+    ],
+)
 def test_node_signs_jwt_with_a_kit_agent_token(network, method, url, body):
     """[N] "HTTP Message Signatures Profile" and "Verification (Server)" steps 1-7, [SK] §3.4:
     the peer signs with an agent token the kit's AP minted; the kit verifies the token
@@ -271,7 +343,9 @@ def test_node_signs_jwt_with_a_kit_agent_token(network, method, url, body):
 def test_kit_signs_hwk_node_verifies(body):
     """[SK] §3.1 as of -08: the kit's ``hwk`` member carries ``alg`` and no ``kid``; the peer,
     which enforces both, verifies over the kit's base (``content-digest`` required on a body)."""
-    message, base = kit_sign("POST" if body else "GET", f"{RES}/data", agent_key, hwk_key(agent_key), body=body)
+    message, base = kit_sign(
+        "POST" if body else "GET", f"{RES}/data", agent_key, hwk_key(agent_key), body=body
+    )
     params = parse_signature_key(message.header("signature-key"), "sig").params
     assert params["alg"] == "Ed25519" and "kid" not in params
     verdict = node_verify(message, require_content_digest=True)
@@ -283,21 +357,26 @@ def test_kit_signs_hwk_node_verifies(body):
 def test_kit_signs_jwt_node_verifies(body):
     """[SK] §3.4 ``jwt``: the peer decodes the kit's agent token (it does not check the
     issuer's signature, interop notes §1), takes ``cnf.jwk`` and verifies over the kit's base."""
-    message, base = kit_sign("POST" if body else "GET", f"{PS}/person-token", agent_key, jwt_key(agent_token()),
-                             body=body)
+    message, base = kit_sign(
+        "POST" if body else "GET", f"{PS}/person-token", agent_key, jwt_key(agent_token()), body=body
+    )
     verdict = node_verify(message, require_content_digest=True)
     assert verdict["verified"] is True, verdict["error"]
     assert (verdict["thumbprint"], verdict["base"]) == (agent_key.thumbprint(), base)
     assert verdict["jwt_payload"]["sub"] == AGENT and verdict["jwt_payload"]["cnf"]["jwk"]["alg"] == "Ed25519"
 
 
-@pytest.mark.parametrize("params, kit_code", [
-    # -05 form: no alg.  The kit follows [SK] §3.3 (a conveyed key without alg is
-    # unsupported_algorithm); the peer calls the member malformed (invalid_key)
-    ({"kty": "OKP", "crv": "Ed25519", "x": agent_key.public_jwk()["x"]}, "unsupported_algorithm"),
-    # a kid in hwk: both invalid_key
-    ({**hwk_key(agent_key).params, "kid": "agent-1"}, "invalid_key"),
-], ids=["no alg", "kid"])
+@pytest.mark.parametrize(
+    "params, kit_code",
+    [
+        # -05 form: no alg.  The kit follows [SK] §3.3 (a conveyed key without alg is
+        # unsupported_algorithm); the peer calls the member malformed (invalid_key)
+        ({"kty": "OKP", "crv": "Ed25519", "x": agent_key.public_jwk()["x"]}, "unsupported_algorithm"),
+        # a kid in hwk: both invalid_key
+        ({**hwk_key(agent_key).params, "kid": "agent-1"}, "invalid_key"),
+    ],
+    ids=["no alg", "kid"],
+)
 def test_hwk_outside_the_08_rules_is_refused_by_both(params, kit_code):
     """[SK] §3.1 (-08 and later): ``alg`` is REQUIRED and ``kid`` MUST NOT appear."""
     message, _ = kit_sign("GET", f"{RES}/data", agent_key, SignatureKey("sig", "hwk", params))
@@ -312,8 +391,17 @@ def test_node_refuses_to_sign_hwk_without_alg():
     """[SK] §3.1 (-08): the peer will not even emit an ``hwk`` member without ``alg``."""
     jwk = {name: value for name, value in agent_key.private_jwk().items() if name != "alg"}
     with pytest.raises(NodePeerError, match="alg"):
-        node({"op": "sign", "method": "GET", "url": f"{RES}/data", "key": jwk, "signature_key": {"type": "hwk"},
-              "created": NOW, "headers": {}})
+        node(
+            {
+                "op": "sign",
+                "method": "GET",
+                "url": f"{RES}/data",
+                "key": jwk,
+                "signature_key": {"type": "hwk"},
+                "created": NOW,
+                "headers": {},
+            }
+        )
 
 
 # -- tampering: both refuse --------------------------------------------------------------
@@ -341,17 +429,21 @@ def wrong_key(signer):
 
 
 @pytest.mark.parametrize("signer", ["node", "kit"])
-@pytest.mark.parametrize("tamper, node_code", [
-    # RFC 9530 §2 / [N] "Verification (Server)": the covered Content-Digest no longer
-    # matches the body.  The draft names no code; the kit says invalid_signature, the
-    # peer invalid_input (a digest failure is reported like a coverage failure)
-    (changed_body, "invalid_input"),
-    # [N] step 7: a covered component (@path) changed; the peer says verified=false and
-    # gives no Signature-Error code (its callers answer invalid_signature)
-    (changed_path, None),
-    # [N] step 5-7: signed by a key other than the token's cnf.jwk
-    (wrong_key, None),
-], ids=["body", "path", "key"])
+@pytest.mark.parametrize(
+    "tamper, node_code",
+    [
+        # RFC 9530 §2 / [N] "Verification (Server)": the covered Content-Digest no longer
+        # matches the body.  The draft names no code; the kit says invalid_signature, the
+        # peer invalid_input (a digest failure is reported like a coverage failure)
+        (changed_body, "invalid_input"),
+        # [N] step 7: a covered component (@path) changed; the peer says verified=false and
+        # gives no Signature-Error code (its callers answer invalid_signature)
+        (changed_path, None),
+        # [N] step 5-7: signed by a key other than the token's cnf.jwk
+        (wrong_key, None),
+    ],
+    ids=["body", "path", "key"],
+)
 def test_tampering_is_refused_by_both(network, signer, tamper, node_code):
     message = tamper(signer)
     with pytest.raises(SignatureError) as info:
@@ -362,15 +454,19 @@ def test_tampering_is_refused_by_both(network, signer, tamper, node_code):
 
 
 # -- documented differences (interop notes §2.5, §5 #8) --------------------------------------
-QUERY_BUG = ("interop notes §2.5 / §5 #8: @hellocoop/httpsig 2.2.0 uses @query without the leading '?' that "
-             "RFC 9421 §2.2.7 requires, in its signer and its verifier")
+QUERY_BUG = (
+    "interop notes §2.5 / §5 #8: @hellocoop/httpsig 2.2.0 uses @query without the leading '?' that "
+    "RFC 9421 §2.2.7 requires, in its signer and its verifier"
+)
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=QUERY_BUG)
 def test_node_verifies_kit_query_coverage():
     """RFC 9421 §2.2.7: ``@query`` is ``?`` + the query.  The kit covers it; the peer
     rebuilds ``q=laptops`` and the signature fails."""
-    message, _ = kit_sign("GET", f"{RES}/search?q=laptops&n=3", agent_key, hwk_key(agent_key), extra=("@query",))
+    message, _ = kit_sign(
+        "GET", f"{RES}/search?q=laptops&n=3", agent_key, hwk_key(agent_key), extra=("@query",)
+    )
     assert node_verify(message)["verified"] is True
 
 
@@ -378,8 +474,9 @@ def test_node_verifies_kit_query_coverage():
 def test_kit_verifies_node_query_coverage():
     """RFC 9421 §2.2.7, the other way: the peer signs ``"@query": q=laptops&n=3``."""
     components = ["@method", "@authority", "@path", "@query", "signature-key"]
-    message, node_base = node_sign("GET", f"{RES}/search?q=laptops&n=3", agent_key, hwk_key(agent_key),
-                                   components=components)
+    message, node_base = node_sign(
+        "GET", f"{RES}/search?q=laptops&n=3", agent_key, hwk_key(agent_key), components=components
+    )
     assert '"@query": q=laptops&n=3\n' in node_base  # the bug, as it stands
     verify_hwk(message, now=NOW, extra=("@query",))
 

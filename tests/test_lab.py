@@ -13,8 +13,17 @@ from aauth_kit.lab import DOCS_EPOCH, Lab, LabClock
 
 def wire(lab: Lab) -> list:
     return [
-        (e.source, e.target, e.request.method, e.request.target_uri, e.request.headers, e.request.body,
-         e.response.status, e.response.headers, e.response.body)
+        (
+            e.source,
+            e.target,
+            e.request.method,
+            e.request.target_uri,
+            e.request.headers,
+            e.request.body,
+            e.response.status,
+            e.response.headers,
+            e.response.body,
+        )
         for e in lab.trace.exchanges
     ]
 
@@ -23,7 +32,9 @@ def run_market_flow(tmp_path, mode: str) -> list:
     with Lab(docs=True, mode=mode, data_dir=tmp_path, consent_scopes=[]) as lab:
         agent = lab.new_agent("notebook")
         with lab.client(agent) as client:
-            response = client.post("https://supply-chain.example/optimize", json={"prompt": "with market analysis"})
+            response = client.post(
+                "https://supply-chain.example/optimize", json={"prompt": "with market analysis"}
+            )
         assert response.status_code == 200
         return wire(lab)
 
@@ -49,19 +60,26 @@ def test_docs_clock_is_frozen_and_movable():
 def test_lab_names_every_party_and_serves_real_sockets(tmp_path):
     with Lab(data_dir=tmp_path) as lab:
         assert set(lab.identifiers.values()) == {
-            "https://ps.example", "https://backend.example", "https://supply-chain.example",
+            "https://ps.example",
+            "https://backend.example",
+            "https://supply-chain.example",
             "https://market-analysis.example",
         }
         assert lab.url("backend").startswith("http://127.0.0.1:")
         with lab.hosts.client() as client:
-            assert client.get(f"{lab.url('ps')}/.well-known/aauth-person.json").json()["issuer"] == "https://ps.example"
+            assert (
+                client.get(f"{lab.url('ps')}/.well-known/aauth-person.json").json()["issuer"]
+                == "https://ps.example"
+            )
         assert "PS=https://ps.example" in repr(lab)
 
 
 def test_advancing_the_clock_expires_a_pending_consent(tmp_path):
     with Lab(docs=True, mode="asgi", data_dir=tmp_path, pending_ttl=300) as lab:
         codes = []
-        agent = lab.new_agent("notebook", on_interaction=lambda i: (codes.append(i.code), lab.clock.advance(301)))
+        agent = lab.new_agent(
+            "notebook", on_interaction=lambda i: (codes.append(i.code), lab.clock.advance(301))
+        )
         with lab.client(agent) as client, pytest.raises(FlowError) as info:
             client.post("https://supply-chain.example/optimize", json={})
         assert codes and info.value.code == "expired"
@@ -96,7 +114,9 @@ def test_send_delivers_a_hand_signed_message_as_it_is(tmp_path):
 
     with Lab(docs=True, mode="asgi", data_dir=tmp_path) as lab:
         agent = lab.new_agent("hand")
-        message = HttpMessage("GET", "https://supply-chain.example/inventory", [("Host", "supply-chain.example")])
+        message = HttpMessage(
+            "GET", "https://supply-chain.example/inventory", [("Host", "supply-chain.example")]
+        )
         sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
         exchange = lab.send(message, source="Hand")
         assert exchange.source == "Hand" and exchange.status == 200

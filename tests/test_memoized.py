@@ -33,7 +33,9 @@ def run(coro):
 
 
 # -- structured fields (RFC 9651) -------------------------------------------------------------
-@pytest.mark.parametrize("value", [1, True, False, "a", http_sfv.Token("a"), b"\x00\xff", Decimal("1.5"), "@method"])
+@pytest.mark.parametrize(
+    "value", [1, True, False, "a", http_sfv.Token("a"), b"\x00\xff", Decimal("1.5"), "@method"]
+)
 def test_item_text_is_http_sfv_serialization_and_keeps_types_apart(value):
     """RFC 9651 §4.1.3: 1 and ?1, "a" and the token a serialize differently, cached or not."""
     item = http_sfv.Item(value)
@@ -48,15 +50,22 @@ def test_byteseq_text_is_http_sfv_serialization(data):
     assert structured.byteseq_text(data) == str(http_sfv.Item(data))
 
 
-@pytest.mark.parametrize("components", [
-    ["@method", "content-type", "x-multi"],
-    ["x-multi", "@path", "content-type"],
-])
+@pytest.mark.parametrize(
+    "components",
+    [
+        ["@method", "content-type", "x-multi"],
+        ["x-multi", "@path", "content-type"],
+    ],
+)
 def test_plain_fields_take_the_same_value_as_component_value(components):
     """RFC 9421 §2.1: the base's fast path for parameter-less fields gives exactly
     :func:`httpsig.component_value`'s line (trimmed, several lines joined by ", ")."""
-    message = HttpMessage("POST", "https://r.example/p", [("Content-Type", " application/json "),
-                                                          ("X-Multi", "a"), ("x-multi", " b ")], b"{}")
+    message = HttpMessage(
+        "POST",
+        "https://r.example/p",
+        [("Content-Type", " application/json "), ("X-Multi", "a"), ("x-multi", " b ")],
+        b"{}",
+    )
     items = [httpsig.component(name) for name in components]
     covered = httpsig.Covered.of(items)
     assert all(covered.plain[i] == (not name.startswith("@")) for i, name in enumerate(components))
@@ -67,7 +76,9 @@ def test_plain_fields_take_the_same_value_as_component_value(components):
 
 def test_a_repeated_component_is_found_once_per_list():
     """RFC 9421 §2.5: a list covering an identifier twice is refused, whatever the message."""
-    covered = httpsig.Covered.of([httpsig.component("@method"), httpsig.component("@path"), httpsig.component("@method")])
+    covered = httpsig.Covered.of(
+        [httpsig.component("@method"), httpsig.component("@path"), httpsig.component("@method")]
+    )
     assert covered.repeated == '"@method"'
     with pytest.raises(SignatureError) as caught:
         httpsig._signature_base(HttpMessage("GET", "https://r.example/"), covered, covered.text)
@@ -123,13 +134,16 @@ def test_a_repeated_signature_input_is_checked_every_time():
 BODY = b'{"a":1}'
 
 
-@pytest.mark.parametrize("value, ok", [
-    (httpsig.content_digest(BODY), True),  # the canonical form: no parse needed
-    (httpsig.content_digest(b"{}", "sha-512"), False),
-    (httpsig.content_digest(BODY) + ",  unknown=:AA==:", True),  # not canonical: parsed
-    (httpsig.content_digest(BODY, "sha-512") + ", " + httpsig.content_digest(BODY), True),
-    ("sha-256=:AAAA:", False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (httpsig.content_digest(BODY), True),  # the canonical form: no parse needed
+        (httpsig.content_digest(b"{}", "sha-512"), False),
+        (httpsig.content_digest(BODY) + ",  unknown=:AA==:", True),  # not canonical: parsed
+        (httpsig.content_digest(BODY, "sha-512") + ", " + httpsig.content_digest(BODY), True),
+        ("sha-256=:AAAA:", False),
+    ],
+)
 def test_content_digest_fast_path_agrees_with_the_parse(value, ok):
     """RFC 9530 §2: the value that equals the kit's own serialization is accepted without a
     parse; everything else is parsed and checked as before."""
@@ -173,11 +187,21 @@ def test_a_remembered_token_is_checked_for_iat_skew():
 
 def test_a_remembered_token_is_not_taken_for_other_expectations():
     """Another audience, PS, type or issuer key is a different question: asked in full."""
-    person = tokens.mint_person_token(ISSUER, iss="https://ps.example", aud="https://res.example", sub="p",
-                                      cnf=AGENT, iat=NOW, exp=NOW + 60, jti="memo-4")
+    person = tokens.mint_person_token(
+        ISSUER,
+        iss="https://ps.example",
+        aud="https://res.example",
+        sub="p",
+        cnf=AGENT,
+        iat=NOW,
+        exp=NOW + 60,
+        jti="memo-4",
+    )
     tokens.check_token(person, typ=tokens.PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://res.example")
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(person, typ=tokens.PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://other.example")
+        tokens.check_token(
+            person, typ=tokens.PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://other.example"
+        )
     assert exc.value.code == "invalid_jwt"
     with pytest.raises(TokenError):
         tokens.check_token(person, typ=tokens.AUTH_TYP, key=ISSUER, now=NOW)
@@ -243,7 +267,9 @@ def test_a_refetched_document_is_validated_again():
     assert exc.value.code == "issuer_mismatch"
 
 
-@pytest.mark.parametrize("params", [{"jwt": "a.b.c"}, {"jwt": "a.b.c", "cache": True}, {"kty": "OKP", "crv": "Ed25519", "x": "AA"}])
+@pytest.mark.parametrize(
+    "params", [{"jwt": "a.b.c"}, {"jwt": "a.b.c", "cache": True}, {"kty": "OKP", "crv": "Ed25519", "x": "AA"}]
+)
 def test_signature_key_member_is_http_sfv_serialization_cached_or_not(params):
     """Signature Keys -09 §3: a member is ``label=scheme;params`` — the memoized
     serialization is exactly http-sfv's, and a boolean stays ``;cache`` (never ``=1``)."""
@@ -255,4 +281,7 @@ def test_signature_key_member_is_http_sfv_serialization_cached_or_not(params):
     expected = f"sig={item}"
     assert key.to_member() == key.to_member() == expected
     assert parse_signature_key(key.to_member(), "sig") == key
-    assert SignatureKey("sig", "hwk", {"cache": 1}).to_member() != SignatureKey("sig", "hwk", {"cache": True}).to_member()
+    assert (
+        SignatureKey("sig", "hwk", {"cache": 1}).to_member()
+        != SignatureKey("sig", "hwk", {"cache": True}).to_member()
+    )

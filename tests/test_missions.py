@@ -12,6 +12,7 @@ import json
 import sqlite3
 
 import pytest
+from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore
 
 from aauth_kit import tokens
 from aauth_kit.agent import Agent, FlowError, Mission
@@ -19,7 +20,6 @@ from aauth_kit.keys import b64url
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
-from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore
 from aauth_kit.signature_key import jwt_key
 
 PS = "https://ps.example"
@@ -82,8 +82,11 @@ def claims(token: str) -> dict:
 def ps_tokens(lab, endpoint: str, source: str | None = None) -> list[str]:
     """Every token the PS handed out at ``endpoint`` (its 200 bodies in the trace)."""
     member = {"person-token": "person_token", "auth-token": "auth_token"}[endpoint]
-    return [json.loads(e.response.body)[member] for e in lab.trace.exchanges
-            if e.request.target_uri == f"{PS}/{endpoint}" and e.status == 200 and source in (None, e.source)]
+    return [
+        json.loads(e.response.body)[member]
+        for e in lab.trace.exchanges
+        if e.request.target_uri == f"{PS}/{endpoint}" and e.status == 200 and source in (None, e.source)
+    ]
 
 
 # -- the whole story ------------------------------------------------------------------------------------------------
@@ -96,8 +99,10 @@ def test_mission_story_end_to_end(lab, person):
     tokens carry mission_s256, the SCA's resource token copies it (wire §4.3) and so does the
     call chain (§10.1); §8.5 completion terminates it and the next token request is ``403
     mission_terminated`` (wire §5.12)."""
-    assert lab.hosts.client().get(f"{lab.url('ps')}/.well-known/aauth-person.json").json()["mission_endpoint"] \
-        == f"{PS}/mission"  # -11 "PS metadata": mission_endpoint (OPTIONAL)
+    assert (
+        lab.hosts.client().get(f"{lab.url('ps')}/.well-known/aauth-person.json").json()["mission_endpoint"]
+        == f"{PS}/mission"
+    )  # -11 "PS metadata": mission_endpoint (OPTIONAL)
     seen: list = []
     agent = approving_agent(lab, person, seen=seen)
     mission = start(lab, agent, tools=TOOLS, resources=[SCA])
@@ -105,20 +110,34 @@ def test_mission_story_end_to_end(lab, person):
     assert seen[0]["kind"] == "mission"
     assert seen[0]["mission"] == {"description": DESCRIPTION, "tools": TOOLS, "resources": [SCA]}
     assert mission.s256 == b64url(hashlib.sha256(mission.blob).digest())
-    assert json.loads(mission.blob) == mission.document == {
-        "agent": "aauth:notebook@ps.example", "approved_at": mission.document["approved_at"],
-        "description": DESCRIPTION, "approved_tools": TOOLS, "approved_resources": [SCA]}
+    assert (
+        json.loads(mission.blob)
+        == mission.document
+        == {
+            "agent": "aauth:notebook@ps.example",
+            "approved_at": mission.document["approved_at"],
+            "description": DESCRIPTION,
+            "approved_tools": TOOLS,
+            "approved_resources": [SCA],
+        }
+    )
     assert mission.document["approved_at"].endswith("Z")  # ISO 8601
     assert agent.mission == mission
     stored = lab.ps.store.get_mission(mission.s256)
-    assert (stored.blob, stored.status, stored.agent_id) == (mission.blob, "active", "aauth:notebook@ps.example")
+    assert (stored.blob, stored.status, stored.agent_id) == (
+        mission.blob,
+        "active",
+        "aauth:notebook@ps.example",
+    )
 
     with lab.client(agent) as client:
         response = client.post(f"{SCA}/optimize", json={"prompt": "with market analysis"})
     assert response.status_code == 200, response.text
     person_token, auth_token = agent.person_token_for(SCA), agent.auth_token_for(SCA)
     assert claims(person_token)["mission_s256"] == claims(auth_token)["mission_s256"] == mission.s256
-    requests = [json.loads(e.request.body) for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/auth-token"]
+    requests = [
+        json.loads(e.request.body) for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/auth-token"
+    ]
     resource_tokens = {claims(r["resource_token"])["iss"]: claims(r["resource_token"]) for r in requests}
     assert resource_tokens[SCA]["mission_s256"] == mission.s256  # the SCA copied it (wire §4.3)
     assert resource_tokens[MAA]["mission_s256"] == mission.s256  # and the call chain carried it on
@@ -127,11 +146,16 @@ def test_mission_story_end_to_end(lab, person):
 
     with lab.client(agent) as client:
         assert agent.complete_mission(client, "Done: the plan is in the report.") == {
-            "mission_status": "terminated", "termination_reason": "completed"}
+            "mission_status": "terminated",
+            "termination_reason": "completed",
+        }
     assert agent.mission is None and agent.person_token_for(SCA) is None
     stored = lab.ps.store.get_mission(mission.s256)
     assert (stored.status, stored.termination_reason, stored.summary) == (
-        "terminated", "completed", "Done: the plan is in the report.")
+        "terminated",
+        "completed",
+        "Done: the plan is in the report.",
+    )
 
     # a stale agent still on the mission: its person token request is refused
     agent.mission = mission
@@ -156,13 +180,17 @@ def test_without_a_mission_tokens_carry_no_claim(lab):
     agent = lab.new_agent("plain")
     with lab.client(agent) as client:
         assert client.post(f"{SCA}/optimize", json={}).status_code == 200
-    assert all("mission_s256" not in claims(t) for t in ps_tokens(lab, "person-token") + ps_tokens(lab, "auth-token"))
+    assert all(
+        "mission_s256" not in claims(t) for t in ps_tokens(lab, "person-token") + ps_tokens(lab, "auth-token")
+    )
 
 
 def test_consent_page_shows_the_mission(lab, person):
     """-11 §8.1: the person sees the mission's description (escaped) before approving it."""
     agent = lab.new_agent("pager")
-    status, body = signed_post(lab, agent, f"{PS}/mission", {"description": "Plan <b>Japan</b>", "tools": TOOLS})
+    status, body = signed_post(
+        lab, agent, f"{PS}/mission", {"description": "Plan <b>Japan</b>", "tools": TOOLS}
+    )
     assert (status, body) == (202, {"status": "pending"})
     code = lab.ps.pending_codes()[-1]
     page = person.get(f"{PS}/interaction", params={"code": code}).text
@@ -200,9 +228,15 @@ def test_mission_request_errors(lab):
     """wire §5.12: a mission request needs a Markdown description; tools and resources, when
     sent, are ``[{name, description}]`` and resource identifiers — else ``400 invalid_request``."""
     agent = lab.new_agent("bad")
-    for body in ({}, {"description": ""}, {"description": 7}, {"description": "x", "tools": [{"name": "t"}]},
-                 {"description": "x", "tools": "optimize"}, {"description": "x", "resources": ["http://x.example"]},
-                 {"description": "x", "resources": SCA}):
+    for body in (
+        {},
+        {"description": ""},
+        {"description": 7},
+        {"description": "x", "tools": [{"name": "t"}]},
+        {"description": "x", "tools": "optimize"},
+        {"description": "x", "resources": ["http://x.example"]},
+        {"description": "x", "resources": SCA},
+    ):
         status, problem = signed_post(lab, agent, f"{PS}/mission", body)
         assert (status, problem["error"]) == (400, "invalid_request"), body
 
@@ -215,10 +249,14 @@ def test_mission_action_errors(lab, person):
     mission = start(lab, agent)
     other = lab.new_agent("other")
     url = f"{PS}/mission/{mission.s256}"
-    for path, body in ((f"{PS}/mission/short", {"action": "completion", "summary": "s"}),
-                       (f"{PS}/mission/{'!' * 43}", {"action": "completion", "summary": "s"}),
-                       (url, {"action": "launch"}), (url, {}), (url, {"action": "completion"}),
-                       (url, {"action": "completion", "summary": ""})):
+    for path, body in (
+        (f"{PS}/mission/short", {"action": "completion", "summary": "s"}),
+        (f"{PS}/mission/{'!' * 43}", {"action": "completion", "summary": "s"}),
+        (url, {"action": "launch"}),
+        (url, {}),
+        (url, {"action": "completion"}),
+        (url, {"action": "completion", "summary": ""}),
+    ):
         status, problem = signed_post(lab, agent, path, body)
         assert (status, problem["error"]) == (400, "invalid_request"), (path, body)
 
@@ -230,7 +268,11 @@ def test_mission_action_errors(lab, person):
     assert signed_post(lab, agent, url, completion)[0] == 200
     status, problem = signed_post(lab, agent, url, completion)
     assert (status, problem["error"], problem["mission_status"], problem["termination_reason"]) == (
-        403, "mission_terminated", "terminated", "completed")
+        403,
+        "mission_terminated",
+        "terminated",
+        "completed",
+    )
 
 
 def test_token_request_mission_errors(lab, person):
@@ -251,7 +293,11 @@ def test_token_request_mission_errors(lab, person):
     lab.ps.store.terminate_mission(mission.s256, "revoked")
     status, problem = signed_post(lab, agent, endpoint, {"resource": SCA, "mission_s256": mission.s256})
     assert (status, problem["error"], problem["mission_status"], problem["termination_reason"]) == (
-        403, "mission_terminated", "terminated", "revoked")
+        403,
+        "mission_terminated",
+        "terminated",
+        "revoked",
+    )
 
 
 def test_mission_expires_at_caps_tokens_then_ends_the_mission(lab, person):
@@ -264,9 +310,15 @@ def test_mission_expires_at_caps_tokens_then_ends_the_mission(lab, person):
     expires_at = lab.ps.store.get_mission(mission.s256).expires_at
     with lab.client(agent) as client:
         assert client.post(f"{SCA}/optimize", json={}).status_code == 200
-    assert claims(agent.person_token_for(SCA))["exp"] == claims(agent.auth_token_for(SCA))["exp"] == int(expires_at)
+    assert (
+        claims(agent.person_token_for(SCA))["exp"]
+        == claims(agent.auth_token_for(SCA))["exp"]
+        == int(expires_at)
+    )
     lab.clock.advance(601)
-    status, problem = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    status, problem = signed_post(
+        lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256}
+    )
     assert (status, problem["error"], problem["termination_reason"]) == (403, "mission_terminated", "expired")
 
 
@@ -280,7 +332,9 @@ def test_missions_survive_a_ps_restart(lab, person):
     mission = start(lab, agent)
     lab.restart_ps()
     assert lab.ps.store.get_mission(mission.s256).blob == mission.blob
-    status, body = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    status, body = signed_post(
+        lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256}
+    )
     assert status == 200 and claims(body["person_token"])["mission_s256"] == mission.s256
     with lab.client(agent) as client:
         agent.complete_mission(client, "done")
@@ -296,7 +350,9 @@ def test_a_tampered_blob_is_caught(lab, person, monkeypatch):
 
     def tampered(pending):
         result = approve(pending)
-        blob = json.dumps({**json.loads(lab.ps.store.get_mission(result["s256"]).blob), "description": "Buy a yacht"})
+        blob = json.dumps(
+            {**json.loads(lab.ps.store.get_mission(result["s256"]).blob), "description": "Buy a yacht"}
+        )
         return {**result, "mission": b64url(blob.encode())}
 
     monkeypatch.setattr(lab.ps, "_approve_mission", tampered)
@@ -324,7 +380,9 @@ def test_schema_4_adds_missions_to_a_version_3_file(tmp_path):
     db.executescript("DROP TABLE missions; PRAGMA user_version=3;")
     db.close()
     with PSStore(path) as store:
-        mission = store.add_mission(b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u")
+        mission = store.add_mission(
+            b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u"
+        )
         assert store.get_mission(mission.s256).blob == b'{"agent":"aauth:a@ps.example"}'
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
@@ -335,7 +393,9 @@ def test_schema_5_adds_mission_updates_to_a_version_4_file(tmp_path):
     """ps_store migration 5: a version-4 file gains the mission_updates table, its missions untouched."""
     path = tmp_path / "ps.sqlite3"
     with PSStore(path) as store:
-        mission = store.add_mission(b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u")
+        mission = store.add_mission(
+            b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u"
+        )
     db = sqlite3.connect(path)
     db.executescript("DROP TABLE mission_updates; PRAGMA user_version=4;")
     db.close()
@@ -379,7 +439,11 @@ def test_call_chain_carries_the_mission_while_it_is_active(lab, person):
     assert status == 200 and claims(issued["person_token"])["mission_s256"] == mission.s256
     lab.ps.store.terminate_mission(mission.s256, "administrative")
     status, problem = signed_post(lab, sca, f"{PS}/person-token", body)
-    assert (status, problem["error"], problem["termination_reason"]) == (403, "mission_terminated", "administrative")
+    assert (status, problem["error"], problem["termination_reason"]) == (
+        403,
+        "mission_terminated",
+        "administrative",
+    )
 
 
 def test_resource_and_presented_token_name_the_same_mission(lab, person):
@@ -388,21 +452,41 @@ def test_resource_and_presented_token_name_the_same_mission(lab, person):
     ``invalid_presented_token``; the same one gives an auth token carrying it (§4.4)."""
     agent = approving_agent(lab, person, "strict")
     mission = start(lab, agent)
-    status, body = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    status, body = signed_post(
+        lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256}
+    )
     person_token = body["person_token"]
     presented, now = claims(person_token), int(lab.clock())
 
     def resource_token(mission_s256):
         return tokens.mint_resource_token(
-            lab.keys["supply_chain"], iss=SCA, aud=PS, ps=PS, sub=presented["sub"], presented_jti=presented["jti"],
-            agent_jkt=agent.jkt, scope="supply-chain:optimize", iat=now, exp=now + 300, mission_s256=mission_s256)
+            lab.keys["supply_chain"],
+            iss=SCA,
+            aud=PS,
+            ps=PS,
+            sub=presented["sub"],
+            presented_jti=presented["jti"],
+            agent_jkt=agent.jkt,
+            scope="supply-chain:optimize",
+            iat=now,
+            exp=now + 300,
+            mission_s256=mission_s256,
+        )
 
     for stripped_or_swapped in (None, "C" * 43):
-        status, problem = signed_post(lab, agent, f"{PS}/auth-token", {
-            "resource_token": resource_token(stripped_or_swapped), "presented_token": person_token})
+        status, problem = signed_post(
+            lab,
+            agent,
+            f"{PS}/auth-token",
+            {"resource_token": resource_token(stripped_or_swapped), "presented_token": person_token},
+        )
         assert (status, problem["error"]) == (400, "invalid_presented_token")
-    status, body = signed_post(lab, agent, f"{PS}/auth-token", {
-        "resource_token": resource_token(mission.s256), "presented_token": person_token})
+    status, body = signed_post(
+        lab,
+        agent,
+        f"{PS}/auth-token",
+        {"resource_token": resource_token(mission.s256), "presented_token": person_token},
+    )
     assert status == 200 and claims(body["auth_token"])["mission_s256"] == mission.s256
 
 
@@ -418,7 +502,9 @@ def test_mission_update(lab, person):
     new_description = "# Optimize the supply chain\n\nAlso check the Q3 forecast."
     with lab.client(agent) as client:
         s256 = agent.update_mission(client, new_description)
-    sent = [e.request.body for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/mission/{mission.s256}"]
+    sent = [
+        e.request.body for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/mission/{mission.s256}"
+    ]
     assert json.loads(sent[-1]) == {"action": "update", "description": new_description}
     assert s256 == b64url(hashlib.sha256(sent[-1]).digest())
     [update] = lab.ps.store.list_mission_updates(mission.s256)
@@ -426,8 +512,13 @@ def test_mission_update(lab, person):
     stored = lab.ps.store.get_mission(mission.s256)
     assert (stored.blob, stored.status) == (mission.blob, "active") and agent.mission == mission
     entry = lab.ps.store.audit_log()[-1]
-    assert (entry.action, entry.details) == ("mission_updated", {"mission_s256": mission.s256, "update_s256": s256})
-    status, body = signed_post(lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256})
+    assert (entry.action, entry.details) == (
+        "mission_updated",
+        {"mission_s256": mission.s256, "update_s256": s256},
+    )
+    status, body = signed_post(
+        lab, agent, f"{PS}/person-token", {"resource": SCA, "mission_s256": mission.s256}
+    )
     assert status == 200 and claims(body["person_token"])["mission_s256"] == mission.s256
 
 
@@ -465,7 +556,11 @@ def test_mission_update_errors(lab, person):
     lab.ps.store.terminate_mission(mission.s256, "completed")
     status, problem = signed_post(lab, agent, url, update)
     assert (status, problem["error"], problem["mission_status"], problem["termination_reason"]) == (
-        403, "mission_terminated", "terminated", "completed")
+        403,
+        "mission_terminated",
+        "terminated",
+        "completed",
+    )
     with lab.client(agent) as client, pytest.raises(FlowError) as info:
         agent.update_mission(client, "more")
     assert (info.value.code, info.value.status) == ("mission_terminated", 403)
@@ -485,9 +580,16 @@ def test_person_lists_and_revokes_a_mission(lab, person):
         update_s256 = agent.update_mission(client, "more")
     [listed] = person.get(f"{PS}/missions").json()
     assert listed | {"approved_at": None} == {
-        "s256": mission.s256, "agent": "aauth:revoked@ps.example", "description": DESCRIPTION, "approved_at": None,
-        "status": "active", "termination_reason": None, "expires_at": None, "terminated_at": None,
-        "updates": [{"s256": update_s256, "at": listed["updates"][0]["at"], "description": "more"}]}
+        "s256": mission.s256,
+        "agent": "aauth:revoked@ps.example",
+        "description": DESCRIPTION,
+        "approved_at": None,
+        "status": "active",
+        "termination_reason": None,
+        "expires_at": None,
+        "terminated_at": None,
+        "updates": [{"s256": update_s256, "at": listed["updates"][0]["at"], "description": "more"}],
+    }
     assert listed["approved_at"] == mission.document["approved_at"]
 
     response = person.post(f"{PS}/missions/{mission.s256}/revoke")
@@ -497,7 +599,11 @@ def test_person_lists_and_revokes_a_mission(lab, person):
     assert (listed["status"], listed["termination_reason"]) == ("terminated", "revoked")
     entry = lab.ps.store.audit_log()[-1]
     assert (entry.actor, entry.action, entry.subject, entry.details) == (
-        "mcp-user", "mission_revoked", "aauth:revoked@ps.example", {"mission_s256": mission.s256})
+        "mcp-user",
+        "mission_revoked",
+        "aauth:revoked@ps.example",
+        {"mission_s256": mission.s256},
+    )
 
     with lab.client(agent) as client, pytest.raises(FlowError) as info:
         client.post(f"{SCA}/optimize", json={})
@@ -507,7 +613,10 @@ def test_person_lists_and_revokes_a_mission(lab, person):
 
     again = person.post(f"{PS}/missions/{mission.s256}/revoke")
     assert (again.status_code, again.json()["error"], again.json()["termination_reason"]) == (
-        403, "mission_terminated", "revoked")
+        403,
+        "mission_terminated",
+        "revoked",
+    )
 
 
 def test_mission_revocation_errors(lab, person):

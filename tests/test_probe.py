@@ -55,8 +55,9 @@ def free_port() -> int:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aauth_kit.cli", "probe", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "aauth_kit.cli", "probe", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 # -- the kit's own resource: every check passes -------------------------------------------------
@@ -90,8 +91,14 @@ def test_the_well_formed_request_may_meet_the_next_challenge(lab, lab_ap):
     signed and tampered like any other."""
     with lab.hosts.client() as client:
         report = probe.probe("https://supply-chain.example/check", client=client, agent_provider=lab_ap)
-        post = probe.probe("https://supply-chain.example/optimize", method="post", body=b'{"prompt":"x"}',
-                           client=client, agent_provider=lab_ap, checks=with_checks("well-formed", "body-tampered"))
+        post = probe.probe(
+            "https://supply-chain.example/optimize",
+            method="post",
+            body=b'{"prompt":"x"}',
+            client=client,
+            agent_provider=lab_ap,
+            checks=with_checks("well-formed", "body-tampered"),
+        )
     assert set(outcomes(report).values()) == {PASS}, report.table()
     assert "requirement=person-token" in why(report, "well-formed")
     assert post.method == "POST" and outcomes(post) == {"well-formed": PASS, "body-tampered": PASS}
@@ -112,8 +119,12 @@ def test_without_an_agent_provider(lab):
 
 def test_json_report_shape(lab, lab_ap):
     with lab.hosts.client() as client:
-        report = probe.probe("https://supply-chain.example/inventory", client=client, agent_provider=lab_ap,
-                             checks=with_checks("no-authority", "hwk-scheme"))
+        report = probe.probe(
+            "https://supply-chain.example/inventory",
+            client=client,
+            agent_provider=lab_ap,
+            checks=with_checks("no-authority", "hwk-scheme"),
+        )
     doc = json.loads(json.dumps(report.to_json()))
     assert doc["exit_code"] == 0 and doc["summary"] == {"pass": 2, "fail": 0, "info": 0, "skip": 0}
     first = doc["results"][0]
@@ -162,8 +173,12 @@ def broken():
     with Hosts("socket", stop_timeout=2.0) as hosts:
         port = free_port()
         identifier = f"http://127.0.0.1:{port}"
-        resource = Resource(identifier, key=Key.generate(kid="broken"), resolver=HttpResolver(hosts.fetch(), dev=True),
-                            dev=True)
+        resource = Resource(
+            identifier,
+            key=Key.generate(kid="broken"),
+            resolver=HttpResolver(hosts.fetch(), dev=True),
+            dev=True,
+        )
         hosts.add(identifier, broken_app(resource), port=port)
         agent_provider = probe.AgentProvider.on_loopback(hosts)
         yield identifier, agent_provider, hosts
@@ -188,7 +203,9 @@ def test_a_403_for_signature_failures_is_reported(broken):
     results = outcomes(report)
     assert {results[c] for c in SIGNATURE_FAILURES} == {FAIL}
     assert {results[c] for c in ALL - SIGNATURE_FAILURES} == {PASS}
-    assert "answered 403" in why(report, "created-too-old") and "AAuth pins 401" in why(report, "created-too-old")
+    assert "answered 403" in why(report, "created-too-old") and "AAuth pins 401" in why(
+        report, "created-too-old"
+    )
     assert report.exit_code == 1
 
 
@@ -205,7 +222,9 @@ def test_a_401_without_signature_error_is_reported(broken):
 def test_a_500_for_a_malformed_header_is_reported(broken):
     """-11 "Verification (Server)" step 1: a malformed Signature-Input is invalid_signature, never a 5xx."""
     report = probe_broken(broken, "crash")
-    assert {c for c, outcome in outcomes(report).items() if outcome != PASS} == {"malformed-signature-input"}, report.table()
+    assert {c for c, outcome in outcomes(report).items() if outcome != PASS} == {
+        "malformed-signature-input"
+    }, report.table()
     assert "answered 500, a server error" in why(report, "malformed-signature-input")
     assert report.exit_code == 1
 
@@ -213,9 +232,13 @@ def test_a_500_for_a_malformed_header_is_reported(broken):
 def test_a_hang_is_reported(broken):
     """-11 "Verification (Server)" step 3: a created in the future is clock_skew at once;
     no answer within the per-request timeout is a FAIL (the timeout is a guard only)."""
-    report = probe_broken(broken, "hang", timeout=HANG_GUARD, checks=with_checks("created-too-old", "created-in-future"))
+    report = probe_broken(
+        broken, "hang", timeout=HANG_GUARD, checks=with_checks("created-too-old", "created-in-future")
+    )
     assert outcomes(report) == {"created-too-old": PASS, "created-in-future": FAIL}
-    assert why(report, "created-in-future").startswith(f"no answer within {HANG_GUARD:g} s: the resource hangs")
+    assert why(report, "created-in-future").startswith(
+        f"no answer within {HANG_GUARD:g} s: the resource hangs"
+    )
     assert report.exit_code == 1
 
 
@@ -224,7 +247,9 @@ class DroppingServer:
     kept-alive connections but drops the connection, unanswered, at the requests whose
     numbers are in ``drop`` (counted from 1 across connections)."""
 
-    ANSWER = b"HTTP/1.1 401 Unauthorized\r\nSignature-Error: error=invalid_signature\r\nContent-Length: 0\r\n\r\n"
+    ANSWER = (
+        b"HTTP/1.1 401 Unauthorized\r\nSignature-Error: error=invalid_signature\r\nContent-Length: 0\r\n\r\n"
+    )
 
     def __init__(self, drop: set[int]):
         self.drop, self.count = drop, 0
@@ -265,7 +290,9 @@ def test_a_connection_dropped_once_is_tried_again(drop, second):
     retry on a new connection; dropped twice, it is a FAIL naming the broken connection."""
     server = DroppingServer(drop)
     try:
-        report = probe.probe(server.url, dev=True, timeout=30, checks=with_checks("no-signature-input", "no-signature"))
+        report = probe.probe(
+            server.url, dev=True, timeout=30, checks=with_checks("no-signature-input", "no-signature")
+        )
     finally:
         server.close()
     assert outcomes(report) == {"no-signature-input": PASS, "no-signature": second}
@@ -286,14 +313,39 @@ CHECK = {check.id: check for check in probe.CHECKS}
         ("created-too-old", Answer(200), FAIL, "accepted a request"),
         # published -11: created ahead is clock_skew (invalid_signature before -11)
         ("created-in-future", Answer(401, "error=invalid_signature"), FAIL, "before -11"),
-        ("no-signature-key", Answer(401, "error=invalid_request"), FAIL, "invalid_request was the code before -11"),
-        ("no-signature", Answer(401, None, "requirement=agent-token"), FAIL, "as if the request were unsigned"),
+        (
+            "no-signature-key",
+            Answer(401, "error=invalid_request"),
+            FAIL,
+            "invalid_request was the code before -11",
+        ),
+        (
+            "no-signature",
+            Answer(401, None, "requirement=agent-token"),
+            FAIL,
+            "as if the request were unsigned",
+        ),
         # SK -09 §5: invalid_input carries required_input listing the missing component
         ("no-authority", Answer(401, "error=invalid_input"), FAIL, "must carry required_input"),
-        ("no-authority", Answer(401, 'error=invalid_input, required_input=("@method")'), FAIL, "does not list @authority"),
+        (
+            "no-authority",
+            Answer(401, 'error=invalid_input, required_input=("@method")'),
+            FAIL,
+            "does not list @authority",
+        ),
         # SK -09 §4: Accept-Signature-Scheme SHOULD accompany unsupported_scheme
-        ("hwk-scheme", Answer(401, "error=unsupported_scheme"), INFO, "SHOULD come with Accept-Signature-Scheme"),
-        ("hwk-scheme", Answer(401, "error=unsupported_scheme", accept_signature_scheme="(jwt)"), FAIL, "List of Tokens"),
+        (
+            "hwk-scheme",
+            Answer(401, "error=unsupported_scheme"),
+            INFO,
+            "SHOULD come with Accept-Signature-Scheme",
+        ),
+        (
+            "hwk-scheme",
+            Answer(401, "error=unsupported_scheme", accept_signature_scheme="(jwt)"),
+            FAIL,
+            "List of Tokens",
+        ),
         # step 5: key discovery may stop a verifier before exp
         ("jwt-expired", Answer(401, "error=issuer_missing"), INFO, "allowed at this point"),
         ("jwt-wrong-typ", Answer(401, "error=unknown_key"), FAIL, "typ before anything else"),
@@ -303,10 +355,20 @@ CHECK = {check.id: check for check in probe.CHECKS}
         ("unsigned", Answer(200), FAIL, "not protected by AAuth"),
         ("unsigned", Answer(401), FAIL, "no AAuth-Requirement"),
         ("unsigned", Answer(401, requirement="requirement=auth-token"), FAIL, "malformed"),
-        ("unsigned", Answer(401, requirement="requirement=person-token"), INFO, "requirement=person-token first"),
+        (
+            "unsigned",
+            Answer(401, requirement="requirement=person-token"),
+            INFO,
+            "requirement=person-token first",
+        ),
         ("unsigned", Answer(401, requirement="requirement=tea"), FAIL, "no value the draft defines"),
-        ("well-formed", Answer(401, "error=invalid_jwt", detail="unknown issuer"), FAIL, "refused with invalid_jwt: unknown issuer"),
-        ("well-formed", Answer(202, requirement='requirement=approval'), PASS, "next challenge"),
+        (
+            "well-formed",
+            Answer(401, "error=invalid_jwt", detail="unknown issuer"),
+            FAIL,
+            "refused with invalid_jwt: unknown issuer",
+        ),
+        ("well-formed", Answer(202, requirement="requirement=approval"), PASS, "next challenge"),
         ("well-formed", Answer(403), INFO, "access was denied"),
     ],
 )
@@ -343,7 +405,9 @@ def test_cli_against_a_lab_in_dev_mode(tmp_path):
         done = cli(f"{lab.identifiers['supply_chain']}/inventory", "--dev", "--agent-provider")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(ALL)} checks: {len(ALL)} PASS, 0 FAIL, 0 INFO, 0 SKIP" in done.stdout
-    assert re.search(r"^PASS\s+created-in-future\s+step 3\s+401 clock_skew\s+401 clock_skew$", done.stdout, re.M)
+    assert re.search(
+        r"^PASS\s+created-in-future\s+step 3\s+401 clock_skew\s+401 clock_skew$", done.stdout, re.M
+    )
 
 
 def test_cli_reports_a_defect_as_json_with_exit_1(broken):
@@ -360,7 +424,12 @@ def test_cli_reports_a_defect_as_json_with_exit_1(broken):
 
 def test_cli_table_names_the_failure_and_its_section(broken, capsys):
     url, _, _ = broken
-    assert main(["probe", f"{url}/crash", "--dev", "--check", "malformed-signature-input", "--check", "unsigned"]) == 1
+    assert (
+        main(
+            ["probe", f"{url}/crash", "--dev", "--check", "malformed-signature-input", "--check", "unsigned"]
+        )
+        == 1
+    )
     out = capsys.readouterr().out
     assert re.search(r"^FAIL\s+malformed-signature-input\s+step 1\s+401 invalid_signature\s+500$", out, re.M)
     assert '[-11 "Verification (Server)" step 1; Signature Keys -09 §5]' in out

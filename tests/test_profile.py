@@ -5,7 +5,6 @@ resolution (step 5) for every Signature-Key scheme the kit implements.
 """
 
 import asyncio
-import json
 
 import pytest
 
@@ -13,8 +12,8 @@ from aauth_kit import tokens
 from aauth_kit.errors import SignatureError
 from aauth_kit.keys import Key, b64url, jwk_thumbprint
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK, StaticResolver
-from aauth_kit.profile import verify_request, sign_request
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, StaticResolver
+from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.signature_key import hwk_key, jkt_jwt_key, jwks_uri_key, jwt_key
 from aauth_kit.tokens import mint_agent_token, mint_auth_token, sign_compact
 
@@ -43,7 +42,9 @@ def _agent_token(**overrides):
 
 
 def _request(signature_key, key=agent_key, *, created=NOW, body=b""):
-    message = HttpMessage("POST" if body else "GET", "https://resource.example/data", [("Host", "resource.example")], body)
+    message = HttpMessage(
+        "POST" if body else "GET", "https://resource.example/data", [("Host", "resource.example")], body
+    )
     sign_request(message, key, signature_key, created=created)
     return message
 
@@ -81,15 +82,23 @@ def test_expired_agent_token_is_expired_jwt():
 
 
 def test_token_from_an_unknown_issuer_is_invalid_key():
-    token = mint_agent_token(other_key, iss="https://rogue.example", sub="aauth:x@rogue.example", cnf=agent_key,
-                             iat=NOW, exp=NOW + 60, kid="r")
+    token = mint_agent_token(
+        other_key,
+        iss="https://rogue.example",
+        sub="aauth:x@rogue.example",
+        cnf=agent_key,
+        iat=NOW,
+        exp=NOW + 60,
+        kid="r",
+    )
     assert _code(_request(jwt_key(token))) == "invalid_key"
 
 
 def test_token_signed_with_a_substituted_key_is_invalid_jwt():
     # same iss and kid, but the AP's published key did not sign it
-    token = mint_agent_token(other_key, iss=AP, sub="aauth:assistant@ap.example", cnf=agent_key,
-                             iat=NOW, exp=NOW + 60, kid="ap-1")
+    token = mint_agent_token(
+        other_key, iss=AP, sub="aauth:assistant@ap.example", cnf=agent_key, iat=NOW, exp=NOW + 60, kid="ap-1"
+    )
     assert _code(_request(jwt_key(token))) == "invalid_jwt"
 
 
@@ -101,7 +110,9 @@ def test_token_types_limit_what_an_endpoint_accepts():
 
 def test_auth_token_audience_is_checked():
     # [N] §9.4.3: aud == the resource's own identifier
-    token = mint_auth_token(ps_key, iss=PS, aud=RES, ps=PS, sub="person-1", cnf=agent_key, iat=NOW, exp=NOW + 600)
+    token = mint_auth_token(
+        ps_key, iss=PS, aud=RES, ps=PS, sub="person-1", cnf=agent_key, iat=NOW, exp=NOW + 600
+    )
     assert _verify(_request(jwt_key(token)), expected_aud=RES).token.aud == RES
     assert _code(_request(jwt_key(token)), expected_aud="https://elsewhere.example") == "invalid_jwt"
 
@@ -111,7 +122,10 @@ def test_jwks_uri_scheme_uses_the_servers_published_key():
     message = _request(jwks_uri_key(PS, PERSON_DWK, "ps-1"), key=ps_key)
     verified = _verify(message, accept_schemes=("jwks_uri",))
     assert verified.scheme == "jwks_uri" and verified.token is None
-    assert _code(_request(jwks_uri_key(PS, PERSON_DWK, "nope"), key=ps_key), accept_schemes=("jwks_uri",)) == "unknown_key"
+    assert (
+        _code(_request(jwks_uri_key(PS, PERSON_DWK, "nope"), key=ps_key), accept_schemes=("jwks_uri",))
+        == "unknown_key"
+    )
 
 
 def test_jwks_uri_with_a_non_server_identifier_is_invalid_key():
@@ -132,7 +146,9 @@ def _jkt_jwt(enclave: Key, ephemeral: Key, *, exp=NOW + 300, iss=None, typ="jkt-
     header = {"typ": typ, "alg": enclave.alg, "jwk": enclave.public_jwk(kid=False)}
     payload = {
         "iss": iss or f"urn:jkt:sha-256:{jwk_thumbprint(enclave.public_jwk(kid=False))}",
-        "iat": NOW, "exp": exp, "cnf": {"jwk": ephemeral.public_jwk(kid=False)},
+        "iat": NOW,
+        "exp": exp,
+        "cnf": {"jwk": ephemeral.public_jwk(kid=False)},
     }
     return sign_compact(header, payload, enclave)
 
@@ -193,8 +209,14 @@ def test_tampered_body_fails_the_digest_check():
     assert _code(message, body_required=True) == "invalid_signature"
 
 
-@pytest.mark.parametrize("jwk", [{"kty": ["OKP"], "crv": "Ed25519", "x": "AA"}, {"kty": {"a": 1}},
-                                 {"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "alg": ["Ed25519"]}])
+@pytest.mark.parametrize(
+    "jwk",
+    [
+        {"kty": ["OKP"], "crv": "Ed25519", "x": "AA"},
+        {"kty": {"a": 1}},
+        {"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "alg": ["Ed25519"]},
+    ],
+)
 def test_jwk_members_of_the_wrong_json_type_are_kit_errors(jwk):
     # SK §3.3: a malformed conveyed key is invalid_key / unsupported_algorithm, never a TypeError
     from aauth_kit.keys import check_jwk

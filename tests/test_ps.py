@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from aauth_kit.servers.ps import ConsentPolicy, PersonServer, check_callback
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -35,7 +36,6 @@ from aauth_kit.metadata import (
 )
 from aauth_kit.profile import sign_request
 from aauth_kit.runtime import Hosts, get_loop_thread
-from aauth_kit.servers.ps import ConsentPolicy, PersonServer, check_callback
 from aauth_kit.signature_key import hwk_key, jwt_key
 
 PS = "https://ps.example"
@@ -66,11 +66,19 @@ def party_app(identifier: str, key: Key, name: str) -> Starlette:
     """A resource's metadata and JWKS, and (for call chaining) its own AP metadata."""
     documents = {
         "/.well-known/aauth-resource.json": resource_metadata(
-            identifier, f"{identifier}/.well-known/jwks.json", name=name, scope_descriptions=SCOPE_DESCRIPTIONS),
-        "/.well-known/aauth-agent.json": agent_metadata(identifier, f"{identifier}/.well-known/jwks.json", name=f"{name} agent"),
+            identifier,
+            f"{identifier}/.well-known/jwks.json",
+            name=name,
+            scope_descriptions=SCOPE_DESCRIPTIONS,
+        ),
+        "/.well-known/aauth-agent.json": agent_metadata(
+            identifier, f"{identifier}/.well-known/jwks.json", name=f"{name} agent"
+        ),
         "/.well-known/jwks.json": jwks([key]),
     }
-    return Starlette(routes=[Route(path, lambda request, doc=doc: JSONResponse(doc)) for path, doc in documents.items()])
+    return Starlette(
+        routes=[Route(path, lambda request, doc=doc: JSONResponse(doc)) for path, doc in documents.items()]
+    )
 
 
 def callback_app() -> Starlette:
@@ -92,15 +100,25 @@ class World:
         self.hosts.add(CHAIN, party_app(CHAIN, self.chain_key, "Chain"))
         self.hosts.add(APP, callback_app())
         policy = ConsentPolicy(scopes=["files:delete"])  # the seed's prefixes, and one scope of RES
-        self.ps_options = {"users": {"mcp-user": "user123", "alice": "alice-pw"}, "policy": policy, **ps_options}
+        self.ps_options = {
+            "users": {"mcp-user": "user123", "alice": "alice-pw"},
+            "policy": policy,
+            **ps_options,
+        }
         self.ps = self.start_ps()
         self.client = self.hosts.client(timeout=HANG_GUARD)
         self.agent_key = Key.from_seed("agent backend")
         self.agent_token = self.ps.issue_agent_token("backend", self.agent_key, name="Backend")
 
     def start_ps(self, **overrides) -> PersonServer:
-        ps = PersonServer(PS, key=self.ps_key, resolver=self.resolver, data_dir=self.data_dir, clock=self.clock,
-                          **{**self.ps_options, **overrides})
+        ps = PersonServer(
+            PS,
+            key=self.ps_key,
+            resolver=self.resolver,
+            data_dir=self.data_dir,
+            clock=self.clock,
+            **{**self.ps_options, **overrides},
+        )
         self.hosts.add(PS, ps.app)
         return ps
 
@@ -116,7 +134,9 @@ class World:
         self.ps.close()
 
     # -- signed requests ------------------------------------------------------------------
-    def send(self, method, url, *, key=None, token=None, hwk=False, body=None, raw=None, headers=(), client=None):
+    def send(
+        self, method, url, *, key=None, token=None, hwk=False, body=None, raw=None, headers=(), client=None
+    ):
         """Sign with ``key`` presenting ``token`` (or the bare key with ``hwk``) and send."""
         key = key or self.agent_key
         data = raw if raw is not None else json.dumps(body).encode() if body is not None else b""
@@ -130,11 +150,21 @@ class World:
         assert response.status_code == 200, response.text
         return response.json()["person_token"]
 
-    def resource_token(self, presented: str, scope="files:read", *, key=None, agent_key=None, iss=RES, **claims):
+    def resource_token(
+        self, presented: str, scope="files:read", *, key=None, agent_key=None, iss=RES, **claims
+    ):
         shown = tokens.decode_unverified(presented).payload
         now = int(self.clock())
-        values = dict(aud=PS, ps=PS, sub=shown["sub"], presented_jti=shown["jti"],
-                      agent_jkt=agent_key or self.agent_key, scope=scope, iat=now, exp=now + 300)
+        values = dict(
+            aud=PS,
+            ps=PS,
+            sub=shown["sub"],
+            presented_jti=shown["jti"],
+            agent_jkt=agent_key or self.agent_key,
+            scope=scope,
+            iat=now,
+            exp=now + 300,
+        )
         values.update(claims)
         return tokens.mint_resource_token(key or self.res_key, iss=iss, **values)
 
@@ -170,7 +200,9 @@ class World:
         person = person or self.person()
         context = person.get(f"{PS}/consent", params={"code": code})
         assert context.status_code == 200, context.text
-        decision = person.post(f"{PS}/consent/{context.json()['pending_id']}/decision", json={"approved": approved})
+        decision = person.post(
+            f"{PS}/consent/{context.json()['pending_id']}/decision", json={"approved": approved}
+        )
         assert decision.status_code == 200, decision.text
         return context.json()
 
@@ -206,14 +238,22 @@ def test_metadata_documents_validate_and_name_the_endpoints(world):
     validate_metadata(agent, PS, AGENT_DWK, complete=True)
     assert agent["registration_endpoint"] == f"{PS}/agent/register"
     keys = world.client.get(f"{PS}/.well-known/jwks.json").json()["keys"]
-    assert [(k["kid"], k["alg"], k["x"]) for k in keys] == [("ps-1", "Ed25519", world.ps_key.public_jwk()["x"])]
+    assert [(k["kid"], k["alg"], k["x"]) for k in keys] == [
+        ("ps-1", "Ed25519", world.ps_key.public_jwk()["x"])
+    ]
 
 
 def test_issued_agent_token_verifies_through_discovery(world):
     """[N] §5.3: the AP's agent token (sub aauth:local@host, cnf = the agent key, ps hint)
     verifies against the AP's published metadata and JWKS over HTTP."""
-    verified = get_loop_thread().run(tokens.verify_token(
-        world.agent_token, typ=tokens.AGENT_TYP, resolver=HttpResolver(world.hosts.fetch()), now=int(time.time())))
+    verified = get_loop_thread().run(
+        tokens.verify_token(
+            world.agent_token,
+            typ=tokens.AGENT_TYP,
+            resolver=HttpResolver(world.hosts.fetch()),
+            now=int(time.time()),
+        )
+    )
     assert (verified.iss, verified.sub, verified.ps) == (PS, "aauth:backend@ps.example", PS)
     assert verified.jkt == world.agent_key.thumbprint()
     agent = world.ps.store.get_agent("aauth:backend@ps.example")
@@ -253,7 +293,9 @@ def test_person_token_body_errors(world):
         response = world.send("POST", f"{PS}/person-token", body=body)
         assert (response.status_code, error_of(response)) == (400, "invalid_request"), body
     for raw in (b"not json", b"[1, 2]", b"\xff\xfe"):
-        response = world.send("POST", f"{PS}/person-token", raw=raw, headers=[("Content-Type", "application/json")])
+        response = world.send(
+            "POST", f"{PS}/person-token", raw=raw, headers=[("Content-Type", "application/json")]
+        )
         assert (response.status_code, error_of(response)) == (400, "invalid_request"), raw
 
 
@@ -322,7 +364,11 @@ def test_approve_via_rest_then_poll(world):
     body = context.json()
     assert body["kind"] == "auth_token" and body["status"] == "interacting"
     assert (body["agent"], body["agent_name"], body["resource"], body["resource_name"]) == (
-        "aauth:backend@ps.example", "Backend", RES, "Files")
+        "aauth:backend@ps.example",
+        "Backend",
+        RES,
+        "Files",
+    )
     assert (body["scope"], body["justification"]) == ("files:delete", "Clean up the **old** drafts")
     assert body["expires_at"].endswith("Z") and body["pending_id"] == url.rsplit("/", 1)[1]
     world.clock.advance(5)  # the Retry-After of the first 202
@@ -333,7 +379,11 @@ def test_approve_via_rest_then_poll(world):
     done = world.poll(url)
     assert done.status_code == 200, done.text
     claims = decoded(done.json()["auth_token"])
-    assert (claims["aud"], claims["scope"], claims["sub"]) == (RES, "files:delete", world.ps.subject("mcp-user", RES))
+    assert (claims["aud"], claims["scope"], claims["sub"]) == (
+        RES,
+        "files:delete",
+        world.ps.subject("mcp-user", RES),
+    )
     assert world.poll(url).status_code == 410
 
 
@@ -551,7 +601,9 @@ def test_decision_api_errors(world):
     missing = person.post(f"{PS}/consent/nope/decision", json={"approved": True})
     assert (missing.status_code, error_of(missing)) == (404, "not_found")
     assert error_of(person.get(f"{PS}/consent")) == "invalid_request"
-    answer = person.post(f"{PS}/consent/{pending_id}/decision", json={"approved": False, "callback": f"{APP}/done"})
+    answer = person.post(
+        f"{PS}/consent/{pending_id}/decision", json={"approved": False, "callback": f"{APP}/done"}
+    )
     assert answer.json() == {"status": "denied", "redirect_url": f"{APP}/done?error=access_denied"}
 
 
@@ -576,7 +628,9 @@ def test_restarted_ps_resumes_its_pending_requests(world):
 
 def logged_in_browser(world):
     browser = world.hosts.client(follow_redirects=True, timeout=HANG_GUARD)
-    response = browser.post(f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": "/interaction"})
+    response = browser.post(
+        f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": "/interaction"}
+    )
     assert response.status_code == 200 and "Enter the code" in response.text
     return browser
 
@@ -596,9 +650,19 @@ def test_interaction_page_login_then_deny_redirects_to_the_callback(world):
     login = browser.get(f"{PS}/interaction", params={"code": code, "callback": callback})
     assert login.status_code == 200 and 'name="password"' in login.text
     next_path = form_fields(login.text)["next"].replace("&amp;", "&")
-    page = browser.post(f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": next_path})
+    page = browser.post(
+        f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": next_path}
+    )
     assert page.status_code == 200, page.text
-    for shown in ("aauth:backend@ps.example", "Backend", "Files", RES, "files:delete", "Delete your files.", code):
+    for shown in (
+        "aauth:backend@ps.example",
+        "Backend",
+        "Files",
+        RES,
+        "files:delete",
+        "Delete your files.",
+        code,
+    ):
         assert shown in page.text, shown
     assert "&lt;script&gt;alert(1)&lt;/script&gt; tidy up" in page.text and "<script>" not in page.text
     fields = form_fields(page.text)
@@ -624,7 +688,9 @@ def test_interaction_page_refusals(world):
     spent code (410), a forged form (403), a form without a session (401)."""
     url, code, _ = world.defer()
     browser = world.hosts.client(follow_redirects=True, timeout=HANG_GUARD)
-    wrong = browser.post(f"{PS}/login", data={"username": "mcp-user", "password": "nope", "next": "/interaction"})
+    wrong = browser.post(
+        f"{PS}/login", data={"username": "mcp-user", "password": "nope", "next": "/interaction"}
+    )
     assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
     bad_json = browser.post(f"{PS}/login", json={"username": "mcp-user", "password": "nope"})
     assert (bad_json.status_code, error_of(bad_json)) == (401, "unauthorized")
@@ -633,10 +699,17 @@ def test_interaction_page_refusals(world):
         response = browser.get(f"{PS}/interaction", params={"code": code, "callback": callback})
         assert response.status_code == 400, callback
     page = browser.get(f"{PS}/interaction", params={"code": code})
-    forged = browser.post(f"{PS}/interaction", data={**form_fields(page.text), "csrf": "x", "decision": "approve"})
+    forged = browser.post(
+        f"{PS}/interaction", data={**form_fields(page.text), "csrf": "x", "decision": "approve"}
+    )
     assert forged.status_code == 403
     anonymous = world.hosts.client()
-    assert anonymous.post(f"{PS}/interaction", data={**form_fields(page.text), "decision": "approve"}).status_code == 401
+    assert (
+        anonymous.post(
+            f"{PS}/interaction", data={**form_fields(page.text), "decision": "approve"}
+        ).status_code
+        == 401
+    )
     world.ps.decide(code, False)
     assert browser.get(f"{PS}/interaction", params={"code": code}).status_code == 410
 
@@ -645,7 +718,9 @@ def test_login_next_stays_on_the_ps(world):
     browser = world.hosts.client()
     assert browser.get(f"{PS}/").headers["location"] == "/interaction"
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil"):
-        response = browser.post(f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": target})
+        response = browser.post(
+            f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": target}
+        )
         assert (response.status_code, response.headers["location"]) == (303, "/interaction"), target
 
 
@@ -656,17 +731,35 @@ def test_logout_ends_the_session(world):
     assert person.get(f"{PS}/audit").status_code == 401
 
 
-@pytest.mark.parametrize("url", [
-    "https://app.example/cb", "https://app.example/cb?x=1", "http://127.0.0.1:8000/cb", "http://localhost:3000/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example/cb",
+        "https://app.example/cb?x=1",
+        "http://127.0.0.1:8000/cb",
+        "http://localhost:3000/",
+    ],
+)
 def test_check_callback_accepts(url):
     assert check_callback(url) == url
 
 
-@pytest.mark.parametrize("url", [
-    "javascript:alert(1)", "data:text/html,x", "/cb", "http://app.example/cb", "https://u:p@app.example/",
-    "https://app.example/#x", "https://app.example:99999/", "https:///nohost", " https://app.example/", 7, None,
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "/cb",
+        "http://app.example/cb",
+        "https://u:p@app.example/",
+        "https://app.example/#x",
+        "https://app.example:99999/",
+        "https:///nohost",
+        " https://app.example/",
+        7,
+        None,
+    ],
+)
 def test_check_callback_refuses(url):
     from aauth_kit.errors import AAuthError
 
@@ -690,7 +783,9 @@ def test_consent_policy_rules():
 
 def test_consent_policy_from_env():
     """The seed's AAUTH_CONSENT_SCOPES / AAUTH_CONSENT_PREFIXES, JSON arrays."""
-    policy = ConsentPolicy.from_env({"AAUTH_CONSENT_SCOPES": '["openid", "profile"]', "AAUTH_CONSENT_PREFIXES": "[]"})
+    policy = ConsentPolicy.from_env(
+        {"AAUTH_CONSENT_SCOPES": '["openid", "profile"]', "AAUTH_CONSENT_PREFIXES": "[]"}
+    )
     assert (policy.scopes, policy.prefixes) == (["openid", "profile"], [])
     assert ConsentPolicy.from_env({}) == ConsentPolicy()
     from aauth_kit.errors import UsageError
@@ -713,7 +808,9 @@ def test_admin_policy_endpoint_changes_the_policy_live(world):
     """GET/PUT /admin/consent-policy: the change applies to the very next request and is audited."""
     person = world.person()
     assert person.get(f"{PS}/admin/consent-policy").json() == {
-        "scopes": ["files:delete"], "prefixes": ["user.", "profile.", "email."]}
+        "scopes": ["files:delete"],
+        "prefixes": ["user.", "profile.", "email."],
+    }
     assert world.ask("files:delete")[0].status_code == 202
     changed = person.put(f"{PS}/admin/consent-policy", json={"scopes": []})
     assert changed.json() == {"scopes": [], "prefixes": ["user.", "profile.", "email."]}
@@ -724,7 +821,9 @@ def test_admin_policy_endpoint_changes_the_policy_live(world):
     for bad in ({"scopes": "files:delete"}, {"scopes": [1]}, {"scopes": ["a b"]}, {"other": []}, [1]):
         response = person.put(f"{PS}/admin/consent-policy", json=bad)
         assert (response.status_code, error_of(response)) == (400, "invalid_request"), bad
-    plain = person.put(f"{PS}/admin/consent-policy", content=b'{"scopes": []}', headers={"Content-Type": "text/plain"})
+    plain = person.put(
+        f"{PS}/admin/consent-policy", content=b'{"scopes": []}', headers={"Content-Type": "text/plain"}
+    )
     assert plain.status_code == 400
     assert (world.ps.policy.scopes, world.ps.policy.prefixes) == (["files:read"], [])
     entry = [e for e in person.get(f"{PS}/audit").json() if e["action"] == "consent_policy_changed"][-1]
@@ -774,9 +873,15 @@ def test_bad_signatures_are_401_with_signature_error(world):
     with_hwk = world.send("POST", f"{PS}/auth-token", body=body, hwk=True)
     assert with_hwk.headers["signature-error"] == "error=unsupported_scheme"
     assert with_hwk.headers["accept-signature-scheme"] == "jwt"
-    message = HttpMessage("POST", f"{PS}/auth-token", headers=[("Content-Type", "application/json")],
-                          body=json.dumps(body).encode())
-    sign_request(message, world.agent_key, jwt_key(world.agent_token), created=int(world.clock()), cover_body=False)
+    message = HttpMessage(
+        "POST",
+        f"{PS}/auth-token",
+        headers=[("Content-Type", "application/json")],
+        body=json.dumps(body).encode(),
+    )
+    sign_request(
+        message, world.agent_key, jwt_key(world.agent_token), created=int(world.clock()), cover_body=False
+    )
     uncovered = world.client.post(f"{PS}/auth-token", headers=message.headers, content=message.body)
     assert uncovered.headers["signature-error"].startswith("error=invalid_input")
     world.ps.store.revoke(PS, decoded(world.agent_token)["jti"], decoded(world.agent_token)["exp"])
@@ -792,44 +897,95 @@ def test_bad_token_parameters_get_their_exact_codes(world):
     now = int(world.clock())
     shown = decoded(presented)
     stranger = Key.from_seed("stranger", kid="res-1")
-    expired_person = tokens.mint_person_token(world.ps_key, iss=PS, aud=RES, sub=shown["sub"], cnf=world.agent_key,
-                                              iat=now - 100, exp=now - 1, jti=shown["jti"])
+    expired_person = tokens.mint_person_token(
+        world.ps_key,
+        iss=PS,
+        aud=RES,
+        sub=shown["sub"],
+        cnf=world.agent_key,
+        iat=now - 100,
+        exp=now - 1,
+        jti=shown["jti"],
+    )
     cases = [
         ({"resource_token": "garbage", "presented_token": presented}, "invalid_resource_token"),
         ({"resource_token": "a.b.c", "presented_token": presented}, "invalid_resource_token"),
         ({"resource_token": presented, "presented_token": presented}, "invalid_resource_token"),
-        ({"resource_token": world.resource_token(presented, exp=now - 1), "presented_token": presented},
-         "expired_resource_token"),
-        ({"resource_token": world.resource_token(presented, aud="https://other-ps.example"), "presented_token": presented},
-         "invalid_resource_token"),
-        ({"resource_token": world.resource_token(presented, ps="https://other-ps.example"), "presented_token": presented},
-         "invalid_resource_token"),
-        ({"resource_token": world.resource_token(presented, agent_key=Key.from_seed("x")), "presented_token": presented},
-         "invalid_resource_token"),
-        ({"resource_token": world.resource_token(presented, key=stranger), "presented_token": presented},
-         "invalid_resource_token"),
-        ({"resource_token": world.resource_token(presented, iss="https://nowhere.example"), "presented_token": presented},
-         "invalid_resource_token"),
+        (
+            {"resource_token": world.resource_token(presented, exp=now - 1), "presented_token": presented},
+            "expired_resource_token",
+        ),
+        (
+            {
+                "resource_token": world.resource_token(presented, aud="https://other-ps.example"),
+                "presented_token": presented,
+            },
+            "invalid_resource_token",
+        ),
+        (
+            {
+                "resource_token": world.resource_token(presented, ps="https://other-ps.example"),
+                "presented_token": presented,
+            },
+            "invalid_resource_token",
+        ),
+        (
+            {
+                "resource_token": world.resource_token(presented, agent_key=Key.from_seed("x")),
+                "presented_token": presented,
+            },
+            "invalid_resource_token",
+        ),
+        (
+            {"resource_token": world.resource_token(presented, key=stranger), "presented_token": presented},
+            "invalid_resource_token",
+        ),
+        (
+            {
+                "resource_token": world.resource_token(presented, iss="https://nowhere.example"),
+                "presented_token": presented,
+            },
+            "invalid_resource_token",
+        ),
         ({"resource_token": good_rt, "presented_token": "garbage"}, "invalid_presented_token"),
         ({"resource_token": good_rt, "presented_token": world.agent_token}, "invalid_presented_token"),
-        ({"resource_token": good_rt, "presented_token": world.person_token()}, "invalid_presented_token"),  # other jti
-        ({"resource_token": good_rt, "presented_token": world.person_token(CHAIN)}, "invalid_presented_token"),  # aud
-        ({"resource_token": world.resource_token(presented, sub="someone-else"), "presented_token": presented},
-         "invalid_presented_token"),
+        (
+            {"resource_token": good_rt, "presented_token": world.person_token()},
+            "invalid_presented_token",
+        ),  # other jti
+        (
+            {"resource_token": good_rt, "presented_token": world.person_token(CHAIN)},
+            "invalid_presented_token",
+        ),  # aud
+        (
+            {
+                "resource_token": world.resource_token(presented, sub="someone-else"),
+                "presented_token": presented,
+            },
+            "invalid_presented_token",
+        ),
         ({"resource_token": good_rt, "presented_token": expired_person}, "expired_presented_token"),
-        ({"resource_token": good_rt, "presented_token": presented, "upstream_token": "garbage"}, "invalid_upstream_token"),
+        (
+            {"resource_token": good_rt, "presented_token": presented, "upstream_token": "garbage"},
+            "invalid_upstream_token",
+        ),
         ({"resource_token": good_rt}, "invalid_request"),
         ({"presented_token": presented}, "invalid_request"),
         ({"resource_token": 42, "presented_token": presented}, "invalid_request"),
         ({"resource_token": good_rt, "presented_token": presented, "justification": 7}, "invalid_request"),
-        ({"resource_token": good_rt, "presented_token": presented, "justification": "x" * 5000}, "invalid_request"),
+        (
+            {"resource_token": good_rt, "presented_token": presented, "justification": "x" * 5000},
+            "invalid_request",
+        ),
     ]
     for body, expected in cases:
         response = world.send("POST", f"{PS}/auth-token", body=body)
         assert (response.status_code, error_of(response)) == (400, expected), (expected, response.text)
         assert "signature-error" not in response.headers
     world.ps.store.revoke(PS, shown["jti"], shown["exp"])
-    response = world.send("POST", f"{PS}/auth-token", body={"resource_token": good_rt, "presented_token": presented})
+    response = world.send(
+        "POST", f"{PS}/auth-token", body={"resource_token": good_rt, "presented_token": presented}
+    )
     assert error_of(response) == "revoked_presented_token"
 
 
@@ -837,23 +993,49 @@ def test_hostile_inputs_never_get_a_500(world):
     """DESIGN §4 "Bad input": odd bodies, headers and tokens on every endpoint get a 4xx."""
     url, code, _ = world.defer()
     deep = b"[" * 100_000 + b"]" * 100_000
-    bodies = [b"", b"null", b"{}", b"[]", b'"x"', b"1e999", deep, b"\xff", b'{"resource": {"a": 1}}',
-              b'{"resource_token": [], "presented_token": null}', b'{"local": "' + b"a" * 300 + b'"}']
-    signed_routes = [("POST", f"{PS}/person-token", {}), ("POST", f"{PS}/auth-token", {}),
-                     ("POST", f"{PS}/agent/register", {"hwk": True}), ("GET", url, {}), ("DELETE", f"{PS}/pending/x", {})]
+    bodies = [
+        b"",
+        b"null",
+        b"{}",
+        b"[]",
+        b'"x"',
+        b"1e999",
+        deep,
+        b"\xff",
+        b'{"resource": {"a": 1}}',
+        b'{"resource_token": [], "presented_token": null}',
+        b'{"local": "' + b"a" * 300 + b'"}',
+    ]
+    signed_routes = [
+        ("POST", f"{PS}/person-token", {}),
+        ("POST", f"{PS}/auth-token", {}),
+        ("POST", f"{PS}/agent/register", {"hwk": True}),
+        ("GET", url, {}),
+        ("DELETE", f"{PS}/pending/x", {}),
+    ]
     for method, target, options in signed_routes:
         for body in bodies:
-            response = world.send(method, target, raw=body, headers=[("Content-Type", "application/json")], **options)
+            response = world.send(
+                method, target, raw=body, headers=[("Content-Type", "application/json")], **options
+            )
             assert 400 <= response.status_code < 500, (method, target, body[:20], response.text)
     person = world.person()
-    for method, target in [("POST", f"{PS}/login"), ("POST", f"{PS}/consent/x/decision"),
-                           ("PUT", f"{PS}/admin/consent-policy"), ("POST", f"{PS}/interaction")]:
+    for method, target in [
+        ("POST", f"{PS}/login"),
+        ("POST", f"{PS}/consent/x/decision"),
+        ("PUT", f"{PS}/admin/consent-policy"),
+        ("POST", f"{PS}/interaction"),
+    ]:
         for body in bodies:
             for content_type in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
-                response = person.request(method, target, content=body, headers={"Content-Type": content_type})
+                response = person.request(
+                    method, target, content=body, headers={"Content-Type": content_type}
+                )
                 assert response.status_code < 500, (target, body[:20], content_type, response.text)
-    for headers in ({"Signature-Key": "sig=jwt;jwt=1"}, {"Signature-Input": "sig=(", "Signature": "x",
-                                                         "Signature-Key": "garbage"}):
+    for headers in (
+        {"Signature-Key": "sig=jwt;jwt=1"},
+        {"Signature-Input": "sig=(", "Signature": "x", "Signature-Key": "garbage"},
+    ):
         response = world.client.post(f"{PS}/auth-token", content=b"{}", headers=headers)
         assert response.status_code == 401 and "signature-error" in response.headers
     assert world.send("GET", url, headers=[("Prefer", "wait=soon")]).status_code in (202, 429)
@@ -865,8 +1047,11 @@ def test_hostile_inputs_never_get_a_500(world):
 def test_capabilities_without_interaction_is_user_unreachable(world):
     """[N] §7.2 capabilities: an agent that cannot show an interaction cannot wait for consent."""
     presented = world.person_token()
-    body = {"resource_token": world.resource_token(presented, "files:delete"), "presented_token": presented,
-            "capabilities": ["clarification"]}
+    body = {
+        "resource_token": world.resource_token(presented, "files:delete"),
+        "presented_token": presented,
+        "capabilities": ["clarification"],
+    }
     response = world.send("POST", f"{PS}/auth-token", body=body)
     assert (response.status_code, error_of(response)) == (403, "user_unreachable")
     body["capabilities"] = ["interaction"]
@@ -875,7 +1060,10 @@ def test_capabilities_without_interaction_is_user_unreachable(world):
     assert error_of(world.send("POST", f"{PS}/auth-token", body=body)) == "invalid_request"
     presented = world.person_token()
     granted = {"resource_token": world.resource_token(presented, "files:read"), "presented_token": presented}
-    assert error_of(world.send("POST", f"{PS}/auth-token", body={**granted, "capabilities": [1]})) == "invalid_request"
+    assert (
+        error_of(world.send("POST", f"{PS}/auth-token", body={**granted, "capabilities": [1]}))
+        == "invalid_request"
+    )
     assert world.send("POST", f"{PS}/auth-token", body={**granted, "capabilities": []}).status_code == 200
 
 
@@ -886,8 +1074,9 @@ def chain_agent(world):
     """CHAIN is its own Agent Provider: a self-issued agent token for its request key."""
     key = Key.from_seed("chain request key")
     now = int(world.clock())
-    token = tokens.mint_agent_token(world.chain_key, iss=CHAIN, sub="aauth:chain@chain.example", cnf=key,
-                                    iat=now, exp=now + 600)
+    token = tokens.mint_agent_token(
+        world.chain_key, iss=CHAIN, sub="aauth:chain@chain.example", cnf=key, iat=now, exp=now + 600
+    )
     return key, token
 
 
@@ -898,14 +1087,23 @@ def test_call_chaining_person_and_auth_tokens(world):
     downstream resource token, never from upstream."""
     now = int(world.clock())
     # an active mission of the backend (wire §7.6: a token naming a mission needs it active)
-    mission = world.ps.store.add_mission(b'{"agent":"aauth:backend@ps.example"}', agent_id="aauth:backend@ps.example",
-                                         username="mcp-user").s256
+    mission = world.ps.store.add_mission(
+        b'{"agent":"aauth:backend@ps.example"}', agent_id="aauth:backend@ps.example", username="mcp-user"
+    ).s256
     upstream = tokens.mint_person_token(  # the backend's person token for CHAIN, on a mission
-        world.ps_key, iss=PS, aud=CHAIN, sub=world.ps.subject("mcp-user", CHAIN), cnf=world.agent_key,
-        iat=now, exp=now + 300, mission_s256=mission)  # before the chain token ends
+        world.ps_key,
+        iss=PS,
+        aud=CHAIN,
+        sub=world.ps.subject("mcp-user", CHAIN),
+        cnf=world.agent_key,
+        iat=now,
+        exp=now + 300,
+        mission_s256=mission,
+    )  # before the chain token ends
     key, token = chain_agent(world)
-    response = world.send("POST", f"{PS}/person-token", key=key, token=token,
-                          body={"resource": RES, "upstream_token": upstream})
+    response = world.send(
+        "POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES, "upstream_token": upstream}
+    )
     assert response.status_code == 200, response.text
     person_token = response.json()["person_token"]
     claims = decoded(person_token)
@@ -927,19 +1125,34 @@ def test_call_chaining_refusals(world):
     from this PS: else invalid_upstream_token; expired → expired_upstream_token."""
     key, token = chain_agent(world)
     not_for_caller = world.person_token(RES)
-    response = world.send("POST", f"{PS}/person-token", key=key, token=token,
-                          body={"resource": RES, "upstream_token": not_for_caller})
+    response = world.send(
+        "POST",
+        f"{PS}/person-token",
+        key=key,
+        token=token,
+        body={"resource": RES, "upstream_token": not_for_caller},
+    )
     assert error_of(response) == "invalid_upstream_token"
     now = int(world.clock())
-    stale = tokens.mint_person_token(world.ps_key, iss=PS, aud=CHAIN, sub=world.ps.subject("mcp-user", CHAIN),
-                                     cnf=world.agent_key, iat=now - 100, exp=now - 1)
-    response = world.send("POST", f"{PS}/person-token", key=key, token=token,
-                          body={"resource": RES, "upstream_token": stale})
+    stale = tokens.mint_person_token(
+        world.ps_key,
+        iss=PS,
+        aud=CHAIN,
+        sub=world.ps.subject("mcp-user", CHAIN),
+        cnf=world.agent_key,
+        iat=now - 100,
+        exp=now - 1,
+    )
+    response = world.send(
+        "POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES, "upstream_token": stale}
+    )
     assert error_of(response) == "expired_upstream_token"
-    unknown = tokens.mint_person_token(world.ps_key, iss=PS, aud=CHAIN, sub="nobody", cnf=world.agent_key,
-                                       iat=now, exp=now + 60)
-    response = world.send("POST", f"{PS}/person-token", key=key, token=token,
-                          body={"resource": RES, "upstream_token": unknown})
+    unknown = tokens.mint_person_token(
+        world.ps_key, iss=PS, aud=CHAIN, sub="nobody", cnf=world.agent_key, iat=now, exp=now + 60
+    )
+    response = world.send(
+        "POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES, "upstream_token": unknown}
+    )
     assert error_of(response) == "invalid_upstream_token"
 
 
@@ -952,7 +1165,9 @@ def test_register_with_auto_approve(tmp_path):
     w = World(tmp_path, auto_approve_agents=True)
     try:
         key = Key.from_seed("cli agent")
-        response = w.send("POST", f"{PS}/agent/register", key=key, hwk=True, body={"local": "cli", "name": "CLI"})
+        response = w.send(
+            "POST", f"{PS}/agent/register", key=key, hwk=True, body={"local": "cli", "name": "CLI"}
+        )
         assert response.status_code == 200, response.text
         claims = decoded(response.json()["agent_token"])
         assert (claims["iss"], claims["sub"], claims["ps"]) == (PS, "aauth:cli@ps.example", PS)
@@ -977,21 +1192,29 @@ def test_register_needs_the_persons_approval(world):
     """Without auto-approve a new agent waits for its person (kind agent_approval), then
     polls the pending URL signed with the same bare key and gets its agent token."""
     key = Key.from_seed("new agent")
-    response = world.send("POST", f"{PS}/agent/register", key=key, hwk=True, body={"local": "notebook", "name": "NB"})
+    response = world.send(
+        "POST", f"{PS}/agent/register", key=key, hwk=True, body={"local": "notebook", "name": "NB"}
+    )
     assert response.status_code == 202
     url = response.headers["location"]
     code = parse_requirement(response.headers["aauth-requirement"]).code
     assert world.poll(url, key=key, hwk=True, wait=1).status_code == 202
     context = world.approve(code)
-    assert (context["kind"], context["agent"], context["agent_jkt"]) == ("agent_approval", "aauth:notebook@ps.example",
-                                                                          key.thumbprint())
+    assert (context["kind"], context["agent"], context["agent_jkt"]) == (
+        "agent_approval",
+        "aauth:notebook@ps.example",
+        key.thumbprint(),
+    )
     done = world.poll(url, key=key, hwk=True)
     assert done.status_code == 200, done.text
     token = done.json()["agent_token"]
     assert decoded(token)["sub"] == "aauth:notebook@ps.example"
     agent = world.ps.store.get_agent("aauth:notebook@ps.example")
     assert (agent.status, agent.username, agent.name) == ("approved", "mcp-user", "NB")
-    assert world.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES}).status_code == 200
+    assert (
+        world.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES}).status_code
+        == 200
+    )
 
 
 def test_register_refusals(world):

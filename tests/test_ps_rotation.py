@@ -11,12 +11,12 @@ Everything runs over real HTTP through the PS test world of tests/test_ps.py.
 from __future__ import annotations
 
 import pytest
+from aauth_kit.servers.ps import NEW_KEY_LABEL, sign_key_rotation
 
 from aauth_kit import tokens
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
-from aauth_kit.servers.ps import NEW_KEY_LABEL, sign_key_rotation
 from aauth_kit.signature_key import hwk_key, jwt_key
 
 from .test_ps import CHAIN, PS, RES, World, decoded, error_of
@@ -34,8 +34,9 @@ def world(tmp_path):
 def rotate(world: World, new_key: Key, *, key: Key | None = None, token: str | None = None):
     """``POST /agent/rotate`` signed by ``key`` (default: the world's agent) and ``new_key``."""
     message = HttpMessage("POST", ROTATE)
-    sign_key_rotation(message, key or world.agent_key, token or world.agent_token, new_key,
-                      created=int(world.clock()))
+    sign_key_rotation(
+        message, key or world.agent_key, token or world.agent_token, new_key, created=int(world.clock())
+    )
     return world.client.post(ROTATE, headers=message.headers)
 
 
@@ -58,8 +59,11 @@ def test_rotation_keeps_the_identifier_and_the_person(tmp_path, mode):
         assert response.headers["cache-control"] == "no-store"
         new_token = response.json()["agent_token"]
         old, new = decoded(world.agent_token), decoded(new_token)
-        assert (new["iss"], new["sub"], new["ps"]) == (old["iss"], old["sub"], old["ps"]) == (
-            PS, "aauth:backend@ps.example", PS)
+        assert (
+            (new["iss"], new["sub"], new["ps"])
+            == (old["iss"], old["sub"], old["ps"])
+            == (PS, "aauth:backend@ps.example", PS)
+        )
         assert new["jti"] != old["jti"]
         assert new["cnf"]["jwk"] == new_key.public_jwk(kid=False)
         assert response.json()["expires_in"] == new["exp"] - new["iat"]
@@ -120,8 +124,10 @@ def test_each_signature_must_verify_with_its_own_key(world):
     (-11 "Verification (Server)" step 7: ``invalid_signature``)."""
     new_key, impostor = Key.from_seed("new"), Key.from_seed("impostor")
     message = HttpMessage("POST", ROTATE)
-    message.set_header("Signature-Key", f"{jwt_key(world.agent_token).to_member()}, "
-                                        f"{hwk_key(new_key, label=NEW_KEY_LABEL).to_member()}")
+    message.set_header(
+        "Signature-Key",
+        f"{jwt_key(world.agent_token).to_member()}, {hwk_key(new_key, label=NEW_KEY_LABEL).to_member()}",
+    )
     components = ["@method", "@authority", "@path", "signature-key"]
     now = int(world.clock())
     sign_request(message, world.agent_key, None, label="sig", components=components, created=now)
@@ -136,13 +142,27 @@ def test_the_new_signature_must_cover_signature_key(world):
     ``required_input`` — otherwise the new key would not vouch for the agent token."""
     new_key = Key.from_seed("new")
     message = HttpMessage("POST", ROTATE)
-    message.set_header("Signature-Key", f"{jwt_key(world.agent_token).to_member()}, "
-                                        f"{hwk_key(new_key, label=NEW_KEY_LABEL).to_member()}")
+    message.set_header(
+        "Signature-Key",
+        f"{jwt_key(world.agent_token).to_member()}, {hwk_key(new_key, label=NEW_KEY_LABEL).to_member()}",
+    )
     now = int(world.clock())
-    sign_request(message, world.agent_key, None, label="sig",
-                 components=["@method", "@authority", "@path", "signature-key"], created=now)
-    sign_request(message, new_key, None, label=NEW_KEY_LABEL, components=["@method", "@authority", "@path"],
-                 created=now)
+    sign_request(
+        message,
+        world.agent_key,
+        None,
+        label="sig",
+        components=["@method", "@authority", "@path", "signature-key"],
+        created=now,
+    )
+    sign_request(
+        message,
+        new_key,
+        None,
+        label=NEW_KEY_LABEL,
+        components=["@method", "@authority", "@path"],
+        created=now,
+    )
     response = world.client.post(ROTATE, headers=message.headers)
     assert signature_error(response).startswith("error=invalid_input")
 
@@ -157,8 +177,14 @@ def test_only_the_current_key_of_an_agent_of_this_ap_rotates(world):
     a -11 §10.1 call chain) is ``403``; so is an older token of an agent whose record has
     moved to another key since."""
     chain_agent = Key.from_seed("chain agent")
-    foreign = tokens.mint_agent_token(world.chain_key, iss=CHAIN, sub="aauth:chain@chain.example",
-                                      cnf=chain_agent, iat=int(world.clock()), exp=int(world.clock()) + 600)
+    foreign = tokens.mint_agent_token(
+        world.chain_key,
+        iss=CHAIN,
+        sub="aauth:chain@chain.example",
+        cnf=chain_agent,
+        iat=int(world.clock()),
+        exp=int(world.clock()) + 600,
+    )
     response = rotate(world, Key.from_seed("new"), key=chain_agent, token=foreign)
     assert (response.status_code, error_of(response)) == (403, "forbidden")
     stale_key = world.agent_key
@@ -175,7 +201,8 @@ def test_a_pending_agent_cannot_rotate(world):
     response = world.send("POST", f"{PS}/agent/register", key=key, hwk=True, body={"local": "waiting"})
     assert response.status_code == 202
     now = int(world.clock())
-    token = tokens.mint_agent_token(world.ps_key, iss=PS, sub="aauth:waiting@ps.example", cnf=key,
-                                    iat=now, exp=now + 600, kid="ps-1")
+    token = tokens.mint_agent_token(
+        world.ps_key, iss=PS, sub="aauth:waiting@ps.example", cnf=key, iat=now, exp=now + 600, kid="ps-1"
+    )
     response = rotate(world, Key.from_seed("new"), key=key, token=token)
     assert (response.status_code, error_of(response)) == (403, "forbidden")

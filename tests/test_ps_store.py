@@ -9,10 +9,10 @@ import sqlite3
 import threading
 
 import pytest
-
-from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.servers import ps_store
 from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore, hash_password, verify_password
+
+from aauth_kit.errors import AAuthError, UsageError
 
 AGENT = "aauth:backend@backend.example"
 JKT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
@@ -97,7 +97,10 @@ def test_migrates_a_version_1_file(path, clock):
     db.close()
     with PSStore(path, clock=clock) as s:
         assert s.get_agent(AGENT).name is None
-        assert s.upsert_agent(AGENT, ap_issuer="https://ps.example", agent_jkt=JKT, name="Backend").name == "Backend"
+        assert (
+            s.upsert_agent(AGENT, ap_issuer="https://ps.example", agent_jkt=JKT, name="Backend").name
+            == "Backend"
+        )
         assert s.claim_answer("p1").answered_at == clock.now
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
@@ -207,7 +210,10 @@ def test_agent_names_change_only_when_given(store):
 def test_list_users(store):
     store.add_user("mcp-user", "user123")
     store.add_user("alice", "pw", "Alice")
-    assert [(u.username, u.display_name) for u in store.list_users()] == [("alice", "Alice"), ("mcp-user", "mcp-user")]
+    assert [(u.username, u.display_name) for u in store.list_users()] == [
+        ("alice", "Alice"),
+        ("mcp-user", "mcp-user"),
+    ]
 
 
 def test_list_agents(store):
@@ -234,7 +240,9 @@ def test_agent_status_errors(store):
 
 def test_create_and_get_pending(store, clock):
     """[N] deferred response: the stored request keeps everything needed to finish it."""
-    p = new_pending(store, resource="https://sca.example", scope="data.read", justification="optimize", expires_in=300)
+    p = new_pending(
+        store, resource="https://sca.example", scope="data.read", justification="optimize", expires_in=300
+    )
     assert (p.kind, p.agent_id, p.agent_jkt, p.status) == ("auth_token", AGENT, JKT, "pending")
     assert (p.resource, p.scope, p.justification) == ("https://sca.example", "data.read", "optimize")
     assert p.code == "A1B2C3D4"  # canonical
@@ -393,7 +401,11 @@ def test_claim_answer_once_per_final_status(store, clock):
     store.set_result(p.id, {"auth_token": "eyJ..."})
     clock.now += 1
     claimed = store.claim_answer(p.id)
-    assert (claimed.status, claimed.result, claimed.answered_at) == ("completed", {"auth_token": "eyJ..."}, clock.now)
+    assert (claimed.status, claimed.result, claimed.answered_at) == (
+        "completed",
+        {"auth_token": "eyJ..."},
+        clock.now,
+    )
     assert store.claim_answer(p.id) is None
     assert store.claim_answer("nope") is None
     for final in ("denied", "expired"):
@@ -496,7 +508,9 @@ def test_concurrent_decisions_across_two_stores_on_one_file(path, clock):
 
 
 def test_record_and_list_tokens(store):
-    claims = dict(typ="aa-auth+jwt", iss="https://ps.example", aud="https://sca.example", sub="u1", scope="data.read")
+    claims = dict(
+        typ="aa-auth+jwt", iss="https://ps.example", aud="https://sca.example", sub="u1", scope="data.read"
+    )
     t1 = store.record_token(jti="j1", agent_id=AGENT, iat=100, exp=3700, **claims)
     t2 = store.record_token(jti="j2", agent_id="aauth:other@x.example", iat=200, exp=3800, **claims)
     assert (t1.jti, t1.typ, t1.agent_id, t1.exp) == ("j1", "aa-auth+jwt", AGENT, 3700)
@@ -560,7 +574,9 @@ def test_restart_keeps_everything(path, clock):
         denied = new_pending(s, code=None)
         s.decide(denied.id, False, "mcp-user")
         s.record_poll(waiting.id)
-        claims = dict(typ="aa-auth+jwt", iss="https://ps.example", aud="https://sca.example", sub="u1", scope="s")
+        claims = dict(
+            typ="aa-auth+jwt", iss="https://ps.example", aud="https://sca.example", sub="u1", scope="s"
+        )
         s.record_token(jti="j1", agent_id=AGENT, iat=1, exp=2, **claims)
         s.revoke("https://ps.example", "j1", 2)
         s.audit("mcp-user", "approved", approved.id, {"scope": "data.read"})

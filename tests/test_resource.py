@@ -31,8 +31,17 @@ from aauth_kit.headers import parse_requirement, parse_signature_error
 from aauth_kit.keys import Key, b64url
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import (
-    ACCESS_DWK, AGENT_DWK, PERSON_DWK, RESOURCE_DWK, HttpResolver, StaticResolver, access_metadata, agent_metadata,
-    jwks, person_metadata, validate_metadata,
+    ACCESS_DWK,
+    AGENT_DWK,
+    PERSON_DWK,
+    RESOURCE_DWK,
+    HttpResolver,
+    StaticResolver,
+    access_metadata,
+    agent_metadata,
+    jwks,
+    person_metadata,
+    validate_metadata,
 )
 from aauth_kit.profile import sign_request
 from aauth_kit.resource import Caller, Resource
@@ -60,18 +69,26 @@ rogue_ps_key = Key.from_seed("resource-test-rogue", kid="ps-1")  # same kid, not
 # -- the lab ---------------------------------------------------------------------------
 def issuer_app(doc: dict, dwk: str, key: Key) -> Starlette:
     """A server that only publishes ``/.well-known/{dwk}`` and its JWKS."""
-    return Starlette(routes=[
-        Route(f"/.well-known/{dwk}", lambda request: JSONResponse(doc)),
-        Route("/.well-known/jwks.json", lambda request: JSONResponse(jwks([key]))),
-    ])
+    return Starlette(
+        routes=[
+            Route(f"/.well-known/{dwk}", lambda request: JSONResponse(doc)),
+            Route("/.well-known/jwks.json", lambda request: JSONResponse(jwks([key]))),
+        ]
+    )
 
 
 async def show_caller(request):
     caller: Caller = request.state.caller
-    return JSONResponse({
-        "typ": caller.token.typ, "agent": caller.agent, "person": caller.person,
-        "scopes": sorted(caller.scopes), "jkt": caller.jkt, "label": caller.verified.label,
-    })
+    return JSONResponse(
+        {
+            "typ": caller.token.typ,
+            "agent": caller.agent,
+            "person": caller.person,
+            "scopes": sorted(caller.scopes),
+            "jkt": caller.jkt,
+            "label": caller.verified.label,
+        }
+    )
 
 
 async def open_endpoint(request):
@@ -91,25 +108,43 @@ def make_lab(mode: str):
 
     ids = (f"rt-{n}" for n in itertools.count(1))
     hosts.add(AP, issuer_app(agent_metadata(AP, f"{AP}/.well-known/jwks.json"), AGENT_DWK, ap_key))
-    hosts.add(PS, issuer_app(
-        person_metadata(PS, f"{PS}/.well-known/jwks.json", f"{PS}/auth-token", f"{PS}/person-token"), PERSON_DWK, ps_key
-    ))
-    hosts.add(AS, issuer_app(access_metadata(AS, f"{AS}/.well-known/jwks.json", f"{AS}/token"), ACCESS_DWK, as_key))
-    resource = Resource(
-        RES, key=resource_key, resolver=HttpResolver(hosts.fetch()), name="Supply chain",
-        description="Laptop supply chain", scope_descriptions={OPTIMIZE: "Optimize the supply chain"},
-        clock=lambda: NOW, id_factory=lambda: next(ids), revoked=revocation_check,
+    hosts.add(
+        PS,
+        issuer_app(
+            person_metadata(PS, f"{PS}/.well-known/jwks.json", f"{PS}/auth-token", f"{PS}/person-token"),
+            PERSON_DWK,
+            ps_key,
+        ),
     )
-    hosts.add(RES, resource.app([
-        resource.route("/open", open_endpoint, access="open"),
-        resource.route("/agent", show_caller, access="agent-token"),
-        resource.route("/person", show_caller, access="person-token"),
-        resource.route("/optimize", show_caller, methods=("POST",), scope=OPTIMIZE),
-        resource.route("/report", show_caller, scope="supply:read supply:report"),
-        resource.route("/check", show_caller, access="person-token"),
-        resource.route("/check", show_caller, methods=("POST",), scope="supply:check"),
-        resource.route("/refuse", refusing_endpoint, access="agent-token"),
-    ]))
+    hosts.add(
+        AS, issuer_app(access_metadata(AS, f"{AS}/.well-known/jwks.json", f"{AS}/token"), ACCESS_DWK, as_key)
+    )
+    resource = Resource(
+        RES,
+        key=resource_key,
+        resolver=HttpResolver(hosts.fetch()),
+        name="Supply chain",
+        description="Laptop supply chain",
+        scope_descriptions={OPTIMIZE: "Optimize the supply chain"},
+        clock=lambda: NOW,
+        id_factory=lambda: next(ids),
+        revoked=revocation_check,
+    )
+    hosts.add(
+        RES,
+        resource.app(
+            [
+                resource.route("/open", open_endpoint, access="open"),
+                resource.route("/agent", show_caller, access="agent-token"),
+                resource.route("/person", show_caller, access="person-token"),
+                resource.route("/optimize", show_caller, methods=("POST",), scope=OPTIMIZE),
+                resource.route("/report", show_caller, scope="supply:read supply:report"),
+                resource.route("/check", show_caller, access="person-token"),
+                resource.route("/check", show_caller, methods=("POST",), scope="supply:check"),
+                resource.route("/refuse", refusing_endpoint, access="agent-token"),
+            ]
+        ),
+    )
     client = hosts.client(timeout=30)
     yield SimpleNamespace(hosts=hosts, client=client, resource=resource, hook_revoked=hook_revoked)
     client.close()
@@ -141,8 +176,17 @@ def person_token(key: Key = ps_key, **overrides) -> str:
 
 
 def auth_token(scope: str | None = OPTIMIZE, **overrides) -> str:
-    claims = dict(iss=PS, aud=RES, ps=PS, sub=PERSON, cnf=agent_key, iat=NOW - 10, exp=NOW + 3000, scope=scope,
-                  jti=next(jtis))
+    claims = dict(
+        iss=PS,
+        aud=RES,
+        ps=PS,
+        sub=PERSON,
+        cnf=agent_key,
+        iat=NOW - 10,
+        exp=NOW + 3000,
+        scope=scope,
+        jti=next(jtis),
+    )
     return tokens.mint_auth_token(ps_key, **{**claims, **overrides})
 
 
@@ -150,8 +194,15 @@ def jti_of(token: str) -> str:
     return tokens.decode_unverified(token).payload["jti"]
 
 
-def signed_headers(method: str, url: str, signature_key: SignatureKey | str | None, *, key: Key = agent_key,
-                   created: int = NOW, body: bytes = b"") -> dict:
+def signed_headers(
+    method: str,
+    url: str,
+    signature_key: SignatureKey | str | None,
+    *,
+    key: Key = agent_key,
+    created: int = NOW,
+    body: bytes = b"",
+) -> dict:
     """The headers ``profile.sign_request`` adds; a str is a token for ``sig=jwt``."""
     if isinstance(signature_key, str):
         signature_key = jwt_key(signature_key)
@@ -195,8 +246,17 @@ def problem(response, status: int) -> str:
 def verified_resource_token(lab, token: str) -> tokens.VerifiedToken:
     """Verify a resource token as a PS would: key discovered from the resource's metadata."""
     resolver = HttpResolver(lab.hosts.fetch())
-    return asyncio.run(tokens.verify_token(token, typ=tokens.RESOURCE_TYP, resolver=resolver, now=NOW,
-                                           expected_aud=PS, expected_ps=PS, signing_key_jwk=agent_key))
+    return asyncio.run(
+        tokens.verify_token(
+            token,
+            typ=tokens.RESOURCE_TYP,
+            resolver=resolver,
+            now=NOW,
+            expected_aud=PS,
+            expected_ps=PS,
+            signing_key_jwk=agent_key,
+        )
+    )
 
 
 # -- the ladder ------------------------------------------------------------------------
@@ -208,7 +268,10 @@ def test_the_challenge_ladder(lab_name, request):
     # [N] §5.2: a request with no signature at all is asked for an agent token
     assert requirement(call(lab, "POST", "/optimize", body={"n": 1})).requirement == "agent-token"
     # an agent token identifies the agent, not a person
-    assert requirement(call(lab, "POST", "/optimize", agent_token(), body={"n": 1})).requirement == "person-token"
+    assert (
+        requirement(call(lab, "POST", "/optimize", agent_token(), body={"n": 1})).requirement
+        == "person-token"
+    )
     # a person token for this resource earns a resource token for the person's PS (§6.7.1)
     person = person_token()
     challenge = requirement(call(lab, "POST", "/optimize", person, body={"n": 1}))
@@ -220,8 +283,12 @@ def test_the_challenge_ladder(lab_name, request):
     response = call(lab, "POST", "/optimize", auth, body={"n": 1})
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "typ": tokens.AUTH_TYP, "agent": None, "person": [PS, PERSON], "scopes": [OPTIMIZE],
-        "jkt": agent_key.thumbprint(), "label": "sig",
+        "typ": tokens.AUTH_TYP,
+        "agent": None,
+        "person": [PS, PERSON],
+        "scopes": [OPTIMIZE],
+        "jkt": agent_key.thumbprint(),
+        "label": "sig",
     }
 
 
@@ -235,9 +302,19 @@ def test_resource_token_claims(lab):
     assert header == {"alg": "Ed25519", "kid": "res-1", "typ": tokens.RESOURCE_TYP}
     token = verified_resource_token(lab, challenge.resource_token)
     assert token.payload == {
-        "iss": RES, "dwk": RESOURCE_DWK, "aud": PS, "ps": PS, "sub": PERSON, "presented_jti": jti_of(person),
-        "agent_jkt": agent_key.thumbprint(), "scope": OPTIMIZE, "iat": NOW, "exp": NOW + 300,
-        "jti": token.jti, "mission_s256": b64url(b"m" * 32), "tenant": "acme",
+        "iss": RES,
+        "dwk": RESOURCE_DWK,
+        "aud": PS,
+        "ps": PS,
+        "sub": PERSON,
+        "presented_jti": jti_of(person),
+        "agent_jkt": agent_key.thumbprint(),
+        "scope": OPTIMIZE,
+        "iat": NOW,
+        "exp": NOW + 300,
+        "jti": token.jti,
+        "mission_s256": b64url(b"m" * 32),
+        "tenant": "acme",
     }
     assert token.jti.startswith("rt-")
     presented = tokens.check_token(person, typ=tokens.PERSON_TYP, key=ps_key, now=NOW)
@@ -277,8 +354,14 @@ def test_person_token_route(lab):
 def test_agent_token_route_accepts_all_three(lab):
     """[N] §5.2: agent identity access; the agent id is the agent token's sub."""
     response = call(lab, "GET", "/agent", agent_token())
-    assert response.json() == {"typ": tokens.AGENT_TYP, "agent": AGENT_ID, "person": None, "scopes": [],
-                               "jkt": agent_key.thumbprint(), "label": "sig"}
+    assert response.json() == {
+        "typ": tokens.AGENT_TYP,
+        "agent": AGENT_ID,
+        "person": None,
+        "scopes": [],
+        "jkt": agent_key.thumbprint(),
+        "label": "sig",
+    }
     assert call(lab, "GET", "/agent", person_token()).json()["person"] == [PS, PERSON]
     assert call(lab, "GET", "/agent", auth_token()).json()["scopes"] == [OPTIMIZE]
     assert requirement(call(lab, "GET", "/agent")).requirement == "agent-token"
@@ -307,10 +390,13 @@ def test_person_token_where_auth_token_required(lab):
 
 
 # -- token and signature failures ----------------------------------------------------------
-@pytest.mark.parametrize("method, path, make", [
-    ("GET", "/person", lambda: person_token(aud="https://other.example")),
-    ("POST", "/optimize", lambda: auth_token(aud="https://other.example")),
-])
+@pytest.mark.parametrize(
+    "method, path, make",
+    [
+        ("GET", "/person", lambda: person_token(aud="https://other.example")),
+        ("POST", "/optimize", lambda: auth_token(aud="https://other.example")),
+    ],
+)
 def test_wrong_audience(lab, method, path, make):
     """[N] §7.1.4 / §9.4.3: aud must be this resource → invalid_jwt."""
     assert signature_error(call(lab, method, path, make())) == "invalid_jwt"
@@ -319,8 +405,18 @@ def test_wrong_audience(lab, method, path, make):
 def test_auth_token_from_an_access_server_is_refused(lab):
     """[N] §9.4.3 accepts AS-issued auth tokens only from the resource's own AS; this
     resource is three-party, so an AS (here one with valid metadata and keys) cannot speak for it."""
-    token = tokens.mint_auth_token(as_key, iss=AS, aud=RES, ps=PS, sub=PERSON, cnf=agent_key, scope=OPTIMIZE,
-                                   iat=NOW, exp=NOW + 600, dwk=ACCESS_DWK)
+    token = tokens.mint_auth_token(
+        as_key,
+        iss=AS,
+        aud=RES,
+        ps=PS,
+        sub=PERSON,
+        cnf=agent_key,
+        scope=OPTIMIZE,
+        iat=NOW,
+        exp=NOW + 600,
+        dwk=ACCESS_DWK,
+    )
     assert signature_error(call(lab, "POST", "/optimize", token, body={})) == "invalid_jwt"
 
 
@@ -330,11 +426,14 @@ def test_token_bound_to_another_key(lab):
         assert signature_error(call(lab, "GET", "/agent", token)) == "invalid_signature"
 
 
-@pytest.mark.parametrize("make", [
-    lambda: agent_token(iat=NOW - 7200, exp=NOW - 3600),
-    lambda: person_token(iat=NOW - 3600, exp=NOW),  # exp must be strictly after now
-    lambda: auth_token(iat=NOW - 3600, exp=NOW - 1),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: agent_token(iat=NOW - 7200, exp=NOW - 3600),
+        lambda: person_token(iat=NOW - 3600, exp=NOW),  # exp must be strictly after now
+        lambda: auth_token(iat=NOW - 3600, exp=NOW - 1),
+    ],
+)
 def test_expired_tokens(lab, make):
     """[N] "Common JWT Verification": exp strictly in the future, no tolerance → expired_jwt."""
     assert signature_error(call(lab, "GET", "/agent", make())) == "expired_jwt"
@@ -363,7 +462,9 @@ def test_revocation_collections_and_sync_callables():
     """``revoked=`` takes a collection of (iss, jti) or a plain (sync) callable too."""
     auth = tokens.check_token(auth_token(), typ=tokens.AUTH_TYP, key=ps_key, now=NOW)
     by_set = Resource(RES, key=resource_key, resolver=StaticResolver(), revoked=[(PS, auth.jti)])
-    by_callable = Resource(RES, key=resource_key, resolver=StaticResolver(), revoked=lambda iss, jti: iss == PS)
+    by_callable = Resource(
+        RES, key=resource_key, resolver=StaticResolver(), revoked=lambda iss, jti: iss == PS
+    )
     nothing = Resource(RES, key=resource_key, resolver=StaticResolver())
     assert asyncio.run(by_set.is_revoked(auth)) and asyncio.run(by_callable.is_revoked(auth))
     assert not asyncio.run(nothing.is_revoked(auth))
@@ -403,7 +504,10 @@ def test_bad_signature_key(lab):
     response = call(lab, "GET", "/agent", hwk_key(agent_key))
     assert signature_error(response) == "unsupported_scheme"
     assert response.headers["accept-signature-scheme"] == "jwt"
-    assert signature_error(call(lab, "GET", "/agent", jwks_uri_key(AP, AGENT_DWK, "ap-1"))) == "unsupported_scheme"
+    assert (
+        signature_error(call(lab, "GET", "/agent", jwks_uri_key(AP, AGENT_DWK, "ap-1")))
+        == "unsupported_scheme"
+    )
     assert signature_error(call(lab, "GET", "/agent", "not-a-jwt")) == "invalid_jwt"
     # a resource token is not a token an agent presents
     challenge = requirement(call(lab, "POST", "/optimize", person_token(), body={}))
@@ -411,8 +515,9 @@ def test_bad_signature_key(lab):
     # a token signed by a key the PS does not publish
     assert signature_error(call(lab, "GET", "/person", person_token(key=rogue_ps_key))) == "invalid_jwt"
     # an issuer nobody serves: no key can be established
-    rogue = tokens.mint_person_token(ps_key, iss="https://nowhere.example", aud=RES, sub=PERSON, cnf=agent_key,
-                                     iat=NOW, exp=NOW + 60)
+    rogue = tokens.mint_person_token(
+        ps_key, iss="https://nowhere.example", aud=RES, sub=PERSON, cnf=agent_key, iat=NOW, exp=NOW + 60
+    )
     assert signature_error(call(lab, "GET", "/person", rogue)) == "invalid_key"
     # the Signature-Key header removed, the other two kept
     signed = signed_headers("GET", f"{RES}/agent", agent_token())
@@ -426,7 +531,9 @@ def test_bad_signature_key(lab):
 def test_signature_must_cover_signature_key(lab):
     """[SK-08] / [N] step 2: signature-key must be covered → invalid_input + required_input."""
     message = HttpMessage("GET", f"{RES}/agent", [], b"")
-    sign_request(message, agent_key, jwt_key(agent_token()), created=NOW, components=["@method", "@authority", "@path"])
+    sign_request(
+        message, agent_key, jwt_key(agent_token()), created=NOW, components=["@method", "@authority", "@path"]
+    )
     response = lab.client.get(f"{RES}/agent", headers=dict(message.headers))
     assert signature_error(response) == "invalid_input"
     _, members = parse_signature_error(response.headers["signature-error"])
@@ -438,9 +545,14 @@ def test_metadata_document(lab):
     """[N] "Metadata Documents": aauth-resource.json validates; its JWKS holds the resource key."""
     doc = lab.client.get(f"{RES}/.well-known/aauth-resource.json").json()
     assert validate_metadata(doc, RES, RESOURCE_DWK, complete=True) == {
-        "issuer": RES, "jwks_uri": f"{RES}/.well-known/jwks.json", "access_mode": "auth-token",
-        "authorization_endpoint": f"{RES}/authorize", "scope_descriptions": {OPTIMIZE: "Optimize the supply chain"},
-        "signature_window": 60, "name": "Supply chain", "description": "Laptop supply chain",
+        "issuer": RES,
+        "jwks_uri": f"{RES}/.well-known/jwks.json",
+        "access_mode": "auth-token",
+        "authorization_endpoint": f"{RES}/authorize",
+        "scope_descriptions": {OPTIMIZE: "Optimize the supply chain"},
+        "signature_window": 60,
+        "name": "Supply chain",
+        "description": "Laptop supply chain",
         "revocation_endpoint": f"{RES}/revoke",  # [N] §11.12
     }
     keys = lab.client.get(doc["jwks_uri"]).json()["keys"]
@@ -449,7 +561,9 @@ def test_metadata_document(lab):
 
 def test_metadata_access_mode_and_dev_mode():
     """access_mode is the strongest a route needs, unless given; dev mode allows loopback http."""
-    resource = Resource("http://127.0.0.1:8080", key=resource_key, resolver=StaticResolver(dev=True), dev=True)
+    resource = Resource(
+        "http://127.0.0.1:8080", key=resource_key, resolver=StaticResolver(dev=True), dev=True
+    )
     assert resource.metadata_document()["access_mode"] == "agent-token"
     resource.route("/p", show_caller, access="person-token")
     resource.route("/o", open_endpoint, access="open")
@@ -462,15 +576,22 @@ def test_metadata_access_mode_and_dev_mode():
     assert fixed.metadata_document()["access_mode"] == "agent-token"
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Resource("https://Resource.example", key=resource_key, resolver=StaticResolver()),
-    lambda: Resource("http://127.0.0.1:8080", key=resource_key, resolver=StaticResolver()),
-    lambda: Resource(RES, key=resource_key.public(), resolver=StaticResolver()),
-    lambda: Resource(RES, key=resource_key, resolver=StaticResolver(), access_mode="open"),
-    lambda: Resource(RES, key=resource_key, resolver=StaticResolver()).route("/x", show_caller),
-    lambda: Resource(RES, key=resource_key, resolver=StaticResolver()).route("/x", show_caller, scope=" a"),
-    lambda: Resource(RES, key=resource_key, resolver=StaticResolver()).route("/x", show_caller, access="session"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Resource("https://Resource.example", key=resource_key, resolver=StaticResolver()),
+        lambda: Resource("http://127.0.0.1:8080", key=resource_key, resolver=StaticResolver()),
+        lambda: Resource(RES, key=resource_key.public(), resolver=StaticResolver()),
+        lambda: Resource(RES, key=resource_key, resolver=StaticResolver(), access_mode="open"),
+        lambda: Resource(RES, key=resource_key, resolver=StaticResolver()).route("/x", show_caller),
+        lambda: Resource(RES, key=resource_key, resolver=StaticResolver()).route(
+            "/x", show_caller, scope=" a"
+        ),
+        lambda: Resource(RES, key=resource_key, resolver=StaticResolver()).route(
+            "/x", show_caller, access="session"
+        ),
+    ],
+)
 def test_usage_errors(make):
     with pytest.raises(UsageError):
         make()
@@ -484,7 +605,12 @@ def test_authorize_happy_path(lab):
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     token = verified_resource_token(lab, response.json()["resource_token"])
-    assert (token.scope, token.presented_jti, token.sub, token.account) == (OPTIMIZE, jti_of(person), PERSON, "acct-7")
+    assert (token.scope, token.presented_jti, token.sub, token.account) == (
+        OPTIMIZE,
+        jti_of(person),
+        PERSON,
+        "acct-7",
+    )
     # a scope a route needs is known even without a description; an auth token may ask too
     auth = auth_token()
     response = call(lab, "POST", "/authorize", auth, body={"scope": "supply:read supply:report"})
@@ -492,18 +618,21 @@ def test_authorize_happy_path(lab):
     assert (token.scope, token.presented_jti) == ("supply:read supply:report", jti_of(auth))
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"scope": "supply:delete"}, "invalid_scope"),
-    ({"scope": f"{OPTIMIZE} nope"}, "invalid_scope"),
-    ({}, "invalid_request"),
-    ({"scope": ""}, "invalid_request"),
-    ({"scope": ["a"]}, "invalid_request"),
-    ({"scope": f"{OPTIMIZE}  supply:read"}, "invalid_request"),  # RFC 6749 §3.3: single spaces
-    ({"scope": "supply:\"x\""}, "invalid_request"),
-    ([OPTIMIZE], "invalid_request"),
-    ("not json", "invalid_request"),
-    ({"scope": OPTIMIZE, "account": 7}, "invalid_account"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"scope": "supply:delete"}, "invalid_scope"),
+        ({"scope": f"{OPTIMIZE} nope"}, "invalid_scope"),
+        ({}, "invalid_request"),
+        ({"scope": ""}, "invalid_request"),
+        ({"scope": ["a"]}, "invalid_request"),
+        ({"scope": f"{OPTIMIZE}  supply:read"}, "invalid_request"),  # RFC 6749 §3.3: single spaces
+        ({"scope": 'supply:"x"'}, "invalid_request"),
+        ([OPTIMIZE], "invalid_request"),
+        ("not json", "invalid_request"),
+        ({"scope": OPTIMIZE, "account": 7}, "invalid_account"),
+    ],
+)
 def test_authorize_errors(lab, body, code):
     """[N] §6.4 errors, problem+json with status 400."""
     content = b"{not json" if body == "not json" else json.dumps(body).encode()
@@ -516,7 +645,9 @@ def test_authorize_needs_a_person_token(lab):
     """[N] §6.4: signed with a person token; an agent token → requirement=person-token,
     no signature → requirement=agent-token, a bad token → Signature-Error."""
     body = {"scope": OPTIMIZE}
-    assert requirement(call(lab, "POST", "/authorize", agent_token(), body=body)).requirement == "person-token"
+    assert (
+        requirement(call(lab, "POST", "/authorize", agent_token(), body=body)).requirement == "person-token"
+    )
     assert requirement(call(lab, "POST", "/authorize", body=body)).requirement == "agent-token"
     assert signature_error(call(lab, "POST", "/authorize", person_token(aud=AP), body=body)) == "invalid_jwt"
     assert lab.client.get(f"{RES}/authorize").status_code == 405
@@ -551,8 +682,12 @@ GARBAGE = [
     hostile_jwt({"alg": "none", "typ": "aa-agent+jwt"}, {}),
     hostile_jwt({**AUTH_HEADER, "kid": ["x"]}, {"iss": PS}),
     hostile_jwt(AUTH_HEADER, {"iss": 5, "dwk": PERSON_DWK}),
-    hostile_jwt(AUTH_HEADER, {"iss": PS, "dwk": PERSON_DWK, "cnf": {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": 7}}}),
-    hostile_jwt({**AUTH_HEADER, "kid": "ap-1", "typ": "aa-agent+jwt"}, {"iss": "https://127.0.0.1", "dwk": AGENT_DWK}),
+    hostile_jwt(
+        AUTH_HEADER, {"iss": PS, "dwk": PERSON_DWK, "cnf": {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": 7}}}
+    ),
+    hostile_jwt(
+        {**AUTH_HEADER, "kid": "ap-1", "typ": "aa-agent+jwt"}, {"iss": "https://127.0.0.1", "dwk": AGENT_DWK}
+    ),
     {"Signature-Key": 'sig=jwt;jwt="é"'.encode("latin-1")},
     {"Content-Digest": "sha-256=:AAAA:"},
 ]
@@ -566,18 +701,33 @@ def test_garbage_headers_get_signature_errors(lab, garbage):
     headers.update(garbage)
     response = lab.client.post(f"{RES}/optimize", headers=headers, content=content)
     assert signature_error(response) in (
-        "invalid_signature", "invalid_input", "invalid_jwt", "unsupported_scheme", "unsupported_algorithm",
-        "clock_skew", "invalid_key",
+        "invalid_signature",
+        "invalid_input",
+        "invalid_jwt",
+        "unsupported_scheme",
+        "unsupported_algorithm",
+        "clock_skew",
+        "invalid_key",
     )
 
 
-_header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                       min_size=1, max_size=80).map(str.strip).filter(bool)
+_header_text = (
+    st.text(
+        st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+        min_size=1,
+        max_size=80,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(["Signature", "Signature-Input", "Signature-Key", "Content-Digest"]), value=_header_text,
-       path=st.sampled_from(["/agent", "/person", "/optimize", "/authorize"]))
+@given(
+    name=st.sampled_from(["Signature", "Signature-Input", "Signature-Key", "Content-Digest"]),
+    value=_header_text,
+    path=st.sampled_from(["/agent", "/person", "/optimize", "/authorize"]),
+)
 def test_fuzzed_headers_never_500(lab, name, value, path):
     """Any one header replaced by arbitrary text: a 401 (Signature-Error or requirement) or 4xx."""
     content = b'{"scope": "supply:optimize"}'

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+from aauth_kit.servers.ps import PersonServer
+from aauth_kit.servers.ps_store import PSStore
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,17 +35,29 @@ from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import (
-    ACCESS_DWK, AGENT_DWK, PERSON_DWK, RESOURCE_DWK, HttpResolver, access_metadata, agent_metadata, jwks,
-    person_metadata, resource_metadata, validate_metadata,
+    ACCESS_DWK,
+    AGENT_DWK,
+    PERSON_DWK,
+    RESOURCE_DWK,
+    HttpResolver,
+    access_metadata,
+    agent_metadata,
+    jwks,
+    person_metadata,
+    resource_metadata,
+    validate_metadata,
 )
 from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.resource import Resource
 from aauth_kit.revocation import (
-    SKEW, UNAVAILABLE, Revoker, keep_until, parse_revocation_body, revocation_body,
+    SKEW,
+    UNAVAILABLE,
+    Revoker,
+    keep_until,
+    parse_revocation_body,
+    revocation_body,
 )
 from aauth_kit.runtime import Hosts
-from aauth_kit.servers.ps import PersonServer
-from aauth_kit.servers.ps_store import PSStore
 from aauth_kit.signature_key import hwk_key, jwks_uri_key, jwt_key, parse_signature_key
 
 NOW = 1_790_000_000
@@ -81,10 +95,12 @@ class Clock:
 
 def publisher(doc: dict, dwk: str, key: Key) -> Starlette:
     """A party that only publishes ``/.well-known/{dwk}`` and its JWKS."""
-    return Starlette(routes=[
-        Route(f"/.well-known/{dwk}", lambda request: JSONResponse(doc)),
-        Route("/.well-known/jwks.json", lambda request: JSONResponse(jwks([key]))),
-    ])
+    return Starlette(
+        routes=[
+            Route(f"/.well-known/{dwk}", lambda request: JSONResponse(doc)),
+            Route("/.well-known/jwks.json", lambda request: JSONResponse(jwks([key]))),
+        ]
+    )
 
 
 def send(client, message: HttpMessage):
@@ -112,8 +128,14 @@ def make_resource_world(mode: str):
     hosts = Hosts(mode)
     jwks_of = lambda issuer: f"{issuer}/.well-known/jwks.json"  # noqa: E731
     for issuer, key in ((PS, ps_key), (PS2, ps2_key)):
-        hosts.add(issuer, publisher(person_metadata(issuer, jwks_of(issuer), f"{issuer}/auth-token",
-                                                    f"{issuer}/person-token"), PERSON_DWK, key))
+        hosts.add(
+            issuer,
+            publisher(
+                person_metadata(issuer, jwks_of(issuer), f"{issuer}/auth-token", f"{issuer}/person-token"),
+                PERSON_DWK,
+                key,
+            ),
+        )
     hosts.add(AP, publisher(agent_metadata(AP, jwks_of(AP)), AGENT_DWK, ap_key))
     hosts.add(AS, publisher(access_metadata(AS, jwks_of(AS), f"{AS}/token"), ACCESS_DWK, as_key))
     hosts.add(PEER, publisher(resource_metadata(PEER, jwks_of(PEER)), RESOURCE_DWK, peer_key))
@@ -151,8 +173,17 @@ counter = iter(range(1, 1_000_000))
 
 
 def auth_token(issuer: str = PS, key: Key = ps_key, **claims) -> str:
-    values = dict(iss=issuer, aud=RES, ps=issuer, sub="pairwise-1", cnf=agent_key, iat=NOW - 10, exp=NOW + 3000,
-                  scope=SCOPE, jti=f"auth-{next(counter)}")
+    values = dict(
+        iss=issuer,
+        aud=RES,
+        ps=issuer,
+        sub="pairwise-1",
+        cnf=agent_key,
+        iat=NOW - 10,
+        exp=NOW + 3000,
+        scope=SCOPE,
+        jti=f"auth-{next(counter)}",
+    )
     return tokens.mint_auth_token(key, **{**values, **claims})
 
 
@@ -230,20 +261,36 @@ def test_revocation_is_keyed_by_the_verified_signer(world):
     assert signature_error(call_files(world, token)) == "revoked_jwt"
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"not json", b"[1, 2]", b'"jti"', b"null", b"{}",
-    b'{"exp": 1790003000}', b'{"jti": 7, "exp": 1790003000}', b'{"jti": "", "exp": 1790003000}',
-    b'{"jti": null}', b'{"jti": ["a"]}',
-    b'{"jti": "x", "exp": "1790003000"}', b'{"jti": "x", "exp": 1790003000.5}', b'{"jti": "x", "exp": true}',
-    b'{"jti": "x", "exp": {}}', b"[" * 100_000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b'"jti"',
+        b"null",
+        b"{}",
+        b'{"exp": 1790003000}',
+        b'{"jti": 7, "exp": 1790003000}',
+        b'{"jti": "", "exp": 1790003000}',
+        b'{"jti": null}',
+        b'{"jti": ["a"]}',
+        b'{"jti": "x", "exp": "1790003000"}',
+        b'{"jti": "x", "exp": 1790003000.5}',
+        b'{"jti": "x", "exp": true}',
+        b'{"jti": "x", "exp": {}}',
+        b"[" * 100_000,
+    ],
+)
 def test_bad_bodies_are_invalid_request(world, body):
     """[N] §11.12 errors: a malformed body is 400 invalid_request — never a 500."""
     assert problem(post_raw(world, body), 400) == "invalid_request"
 
 
 def test_extra_members_are_ignored(world):
-    assert post_raw(world, b'{"jti": "x-extra", "exp": 1790003000, "reason": "lost laptop"}').status_code == 200
+    assert (
+        post_raw(world, b'{"jti": "x-extra", "exp": 1790003000, "reason": "lost laptop"}').status_code == 200
+    )
 
 
 def test_unsigned_and_wrongly_signed_requests_are_401(world):
@@ -281,9 +328,14 @@ def test_unsigned_and_wrongly_signed_requests_are_401(world):
     assert signature_error(send(world.client, message)) == "invalid_key"
 
 
-@pytest.mark.parametrize("issuer, dwk, key", [
-    (AP, AGENT_DWK, ap_key), (AS, ACCESS_DWK, as_key), (PEER, RESOURCE_DWK, peer_key),
-])
+@pytest.mark.parametrize(
+    "issuer, dwk, key",
+    [
+        (AP, AGENT_DWK, ap_key),
+        (AS, ACCESS_DWK, as_key),
+        (PEER, RESOURCE_DWK, peer_key),
+    ],
+)
 def test_only_person_servers_revoke_at_a_resource(world, issuer, dwk, key):
     """[N] §11.12: who revokes where — at a resource, the PS whose person and auth tokens it
     takes.  A validly signed request from anyone else is 403 unsupported_iss (no
@@ -323,12 +375,20 @@ def test_revocations_are_forgotten_after_exp_plus_skew():
 def test_a_full_resource_answers_rate_limited(world):
     """[N] §11.12 errors: 429 rate_limited with Retry-After when the resource holds all the
     revocations it will; an entry it already holds is still 200."""
-    small = Resource(RES, key=resource_key, resolver=world.resource.resolver, clock=world.clock, max_revocations=2)
+    small = Resource(
+        RES, key=resource_key, resolver=world.resource.resolver, clock=world.clock, max_revocations=2
+    )
     hosts = Hosts("asgi")
     hosts.add(RES, small.app([]))
     for name, key in ((PS, ps_key),):
-        hosts.add(name, publisher(person_metadata(name, f"{name}/.well-known/jwks.json", f"{name}/a", f"{name}/p"),
-                                  PERSON_DWK, key))
+        hosts.add(
+            name,
+            publisher(
+                person_metadata(name, f"{name}/.well-known/jwks.json", f"{name}/a", f"{name}/p"),
+                PERSON_DWK,
+                key,
+            ),
+        )
     small.resolver = HttpResolver(hosts.fetch())
     with hosts.client(timeout=HANG_GUARD) as client:
         view = SimpleNamespace(client=client, clock=world.clock)
@@ -360,9 +420,19 @@ def test_the_request_shape():
     assert json.loads(message.body) == {"jti": "jti-1", "exp": NOW + 60}
     assert message.header("content-type") == "application/json"
     signature_key = parse_signature_key(message.header("signature-key"), "sig")
-    assert (signature_key.scheme, signature_key.params) == ("jwks_uri", {"id": PS, "dwk": PERSON_DWK, "kid": "ps-1"})
+    assert (signature_key.scheme, signature_key.params) == (
+        "jwks_uri",
+        {"id": PS, "dwk": PERSON_DWK, "kid": "ps-1"},
+    )
     covered = message.header("signature-input")
-    for component in ('"@method"', '"@authority"', '"@path"', '"content-type"', '"content-digest"', '"signature-key"'):
+    for component in (
+        '"@method"',
+        '"@authority"',
+        '"@path"',
+        '"content-type"',
+        '"content-digest"',
+        '"signature-key"',
+    ):
         assert component in covered
     assert f"created={NOW}" in covered
     # a key without kid is named by its thumbprint, as metadata.jwks names it
@@ -383,14 +453,23 @@ def recipient_app(answers: list, seen: list) -> Starlette:
         target = RECIPIENT + request.url.path
         fields = [(k.decode(), v.decode()) for k, v in request.headers.raw]
         message = HttpMessage(request.method, target, fields, await request.body())
-        verified = await verify_request(message, resolver=resolver_box["resolver"], now=NOW,
-                                        accept_schemes=("jwks_uri",), body_required=True)
+        verified = await verify_request(
+            message,
+            resolver=resolver_box["resolver"],
+            now=NOW,
+            accept_schemes=("jwks_uri",),
+            body_required=True,
+        )
         seen.append((request.method, request.url.path, verified.signature_key.params["id"]))
         status, headers, body = answers.pop(0)
         return Response(body, status_code=status, headers=headers)
 
-    app = Starlette(routes=[Route("/revoke", endpoint, methods=["POST"]),
-                            Route("/revoke/pending/{n}", endpoint, methods=["GET"])])
+    app = Starlette(
+        routes=[
+            Route("/revoke", endpoint, methods=["POST"]),
+            Route("/revoke/pending/{n}", endpoint, methods=["GET"]),
+        ]
+    )
     app.state.resolver_box = resolver_box
     return app
 
@@ -407,7 +486,9 @@ def run_revoker(answers, *, endpoint=f"{RECIPIENT}/revoke", **options):
 
     async def go():
         async with hosts.async_client(timeout=HANG_GUARD) as client:
-            return await revoker(SIGNER).revoke(client, endpoint, "jti-1", NOW + 60, sleep=slept.append, **options)
+            return await revoker(SIGNER).revoke(
+                client, endpoint, "jti-1", NOW + 60, sleep=slept.append, **options
+            )
 
     try:
         return asyncio.run(go()), seen, slept
@@ -421,31 +502,48 @@ def test_revoker_reads_200_and_downstream():
     assert run_revoker([(200, {}, b"")])[0] == []
     report = {"downstream": [{"recipient": RES, "error": UNAVAILABLE}, {"recipient": 5}, "junk"]}
     assert run_revoker([(200, {"content-type": "application/json"}, json.dumps(report).encode())])[0] == [
-        {"recipient": RES, "error": UNAVAILABLE}]
+        {"recipient": RES, "error": UNAVAILABLE}
+    ]
 
 
 def test_revoker_follows_202_with_signed_polls():
     """[N] §11.12: 202 + a pending URL, polled by the revoker with a signed GET (honouring
     Retry-After) until the terminal 200."""
-    answers = [(202, {"location": "/revoke/pending/1", "retry-after": "3"}, b'{"status":"pending"}'),
-               (202, {"location": f"{RECIPIENT}/revoke/pending/1"}, b""),
-               (200, {}, b'{"downstream": []}')]
+    answers = [
+        (202, {"location": "/revoke/pending/1", "retry-after": "3"}, b'{"status":"pending"}'),
+        (202, {"location": f"{RECIPIENT}/revoke/pending/1"}, b""),
+        (200, {}, b'{"downstream": []}'),
+    ]
     downstream, seen, slept = run_revoker(answers)
     assert downstream == []
-    assert seen == [("POST", "/revoke", SIGNER), ("GET", "/revoke/pending/1", SIGNER),
-                    ("GET", "/revoke/pending/1", SIGNER)]
+    assert seen == [
+        ("POST", "/revoke", SIGNER),
+        ("GET", "/revoke/pending/1", SIGNER),
+        ("GET", "/revoke/pending/1", SIGNER),
+    ]
     assert slept == [3, 1]
 
 
-@pytest.mark.parametrize("answer, code, status", [
-    ((403, {"content-type": "application/problem+json"}, b'{"error": "unsupported_iss"}'), "unsupported_iss", 403),
-    ((400, {}, b'{"error": "invalid_request", "error_description": "old style"}'), "invalid_request", 400),
-    ((401, {"signature-error": "error=invalid_key"}, b""), "invalid_key", 401),
-    ((500, {}, b"<html>"), "server_error", 500),
-    ((404, {}, b""), "invalid_response", 404),
-    ((202, {}, b""), "invalid_response", 502),  # no Location
-    ((202, {"location": "https://elsewhere.example/p"}, b""), "invalid_response", 502),  # another origin
-])
+@pytest.mark.parametrize(
+    "answer, code, status",
+    [
+        (
+            (403, {"content-type": "application/problem+json"}, b'{"error": "unsupported_iss"}'),
+            "unsupported_iss",
+            403,
+        ),
+        (
+            (400, {}, b'{"error": "invalid_request", "error_description": "old style"}'),
+            "invalid_request",
+            400,
+        ),
+        ((401, {"signature-error": "error=invalid_key"}, b""), "invalid_key", 401),
+        ((500, {}, b"<html>"), "server_error", 500),
+        ((404, {}, b""), "invalid_response", 404),
+        ((202, {}, b""), "invalid_response", 502),  # no Location
+        ((202, {"location": "https://elsewhere.example/p"}, b""), "invalid_response", 502),  # another origin
+    ],
+)
 def test_revoker_reports_the_recipients_error(answer, code, status):
     with pytest.raises(AAuthError) as caught:
         run_revoker([answer])
@@ -482,7 +580,9 @@ def asgi_lab():
 
 def login(lab, username="mcp-user", password="user123") -> dict:
     with lab.client(source="Person") as client:
-        response = client.post(f"{lab.identifiers['ps']}/login", json={"username": username, "password": password})
+        response = client.post(
+            f"{lab.identifiers['ps']}/login", json={"username": username, "password": password}
+        )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['session']}"}
 
@@ -506,8 +606,12 @@ def ap_revokes(lab, agent_token: str):
     PS: [N] §11.12 AP → PS, signed as aauth-agent.json."""
     ap = Revoker(lab.identifiers["ps"], AGENT_DWK, lab.keys["ps"], lab.clock)
     with lab.client(source="Agent Provider") as client:
-        return send(client, ap.request(f"{lab.identifiers['ps']}/revoke", claims(agent_token)["jti"],
-                                       claims(agent_token)["exp"]))
+        return send(
+            client,
+            ap.request(
+                f"{lab.identifiers['ps']}/revoke", claims(agent_token)["jti"], claims(agent_token)["exp"]
+            ),
+        )
 
 
 def test_ps_metadata_names_its_revocation_endpoint(lab):
@@ -540,7 +644,9 @@ def test_person_revokes_an_auth_token_and_the_agent_recovers(lab_name, request):
         assert response.json() == {"jti": jti, "revoked": True, "downstream": []}
         assert client.get(f"{ps}/tokens", headers=session).json()[list(listed).index(jti)]["revoked"] is True
     told = [e for e in lab.trace.exchanges[mark:] if e.source == "PS"]
-    assert [(e.request.method, e.request.target_uri, e.status) for e in told] == [("POST", f"{sca}/revoke", 200)]
+    assert [(e.request.method, e.request.target_uri, e.status) for e in told] == [
+        ("POST", f"{sca}/revoke", 200)
+    ]
     key = parse_signature_key(told[0].request.header("signature-key"), "sig")
     assert (key.scheme, key.params["id"], key.params["dwk"]) == ("jwks_uri", ps, PERSON_DWK)
     assert json.loads(told[0].request.body) == {"jti": jti, "exp": claims(old)["exp"]}
@@ -586,14 +692,22 @@ def test_ap_revokes_an_agent_token_and_the_ps_cascades(lab_name, request):
     # a consent request left pending: /optimize needs the person
     challenge = signed(lab, "POST", f"{sca}/optimize", agent.key, jwt_key(person), body={"prompt": "x"})
     resource_token = parse_requirement(challenge.headers["aauth-requirement"]).resource_token
-    deferred = signed(lab, "POST", f"{ps}/auth-token", agent.key, jwt_key(agent.agent_token),
-                      body={"resource_token": resource_token, "presented_token": person})
+    deferred = signed(
+        lab,
+        "POST",
+        f"{ps}/auth-token",
+        agent.key,
+        jwt_key(agent.agent_token),
+        body={"resource_token": resource_token, "presented_token": person},
+    )
     assert deferred.status_code == 202
     pending_url = deferred.headers["location"]
     pending_id = pending_url.rsplit("/", 1)[1]
 
     def held_poll():
-        return signed(lab, "GET", pending_url, agent.key, jwt_key(agent.agent_token), headers=[("Prefer", "wait=120")])
+        return signed(
+            lab, "GET", pending_url, agent.key, jwt_key(agent.agent_token), headers=[("Prefer", "wait=120")]
+        )
 
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(held_poll)
@@ -604,17 +718,27 @@ def test_ap_revokes_an_agent_token_and_the_ps_cascades(lab_name, request):
         assert (response.status_code, response.content) == (200, b"")
         assert problem(held.result(timeout=HANG_GUARD), 403) == "revoked"
     # a poll signed with the revoked agent token: the token is refused first
-    assert signature_error(signed(lab, "GET", pending_url, agent.key, jwt_key(agent.agent_token))) == "revoked_jwt"
+    assert (
+        signature_error(signed(lab, "GET", pending_url, agent.key, jwt_key(agent.agent_token)))
+        == "revoked_jwt"
+    )
     # the agent's person and auth tokens are refused at the SCA
     for token in (auth, person):
-        assert signature_error(signed(lab, "POST", f"{sca}/check", agent.key, jwt_key(token), body={})) == "revoked_jwt"
+        assert (
+            signature_error(signed(lab, "POST", f"{sca}/check", agent.key, jwt_key(token), body={}))
+            == "revoked_jwt"
+        )
     # the agent cannot get new ones
     with pytest.raises(FlowError) as caught:
         check(lab, agent)
     assert caught.value.code == "revoked_jwt"
     # another agent of the same person is untouched
-    assert signed(lab, "POST", f"{sca}/check", bystander.key, jwt_key(bystander.auth_token_for(sca)),
-                  body={}).status_code == 200
+    assert (
+        signed(
+            lab, "POST", f"{sca}/check", bystander.key, jwt_key(bystander.auth_token_for(sca)), body={}
+        ).status_code
+        == 200
+    )
 
 
 def test_ap_revocation_survives_a_restart(lab):
@@ -627,13 +751,30 @@ def test_ap_revocation_survives_a_restart(lab):
     person = agent.person_token_for(sca)
     challenge = signed(lab, "POST", f"{sca}/optimize", agent.key, jwt_key(person), body={"prompt": "x"})
     resource_token = parse_requirement(challenge.headers["aauth-requirement"]).resource_token
-    deferred = signed(lab, "POST", f"{ps}/auth-token", agent.key, jwt_key(agent.agent_token),
-                      body={"resource_token": resource_token, "presented_token": person})
+    deferred = signed(
+        lab,
+        "POST",
+        f"{ps}/auth-token",
+        agent.key,
+        jwt_key(agent.agent_token),
+        body={"resource_token": resource_token, "presented_token": person},
+    )
     pending_url = deferred.headers["location"]
     assert ap_revokes(lab, agent.agent_token).status_code == 200
     lab.restart_ps()
-    assert signature_error(signed(lab, "POST", f"{ps}/person-token", agent.key, jwt_key(agent.agent_token),
-                                  body={"resource": sca})) == "revoked_jwt"
+    assert (
+        signature_error(
+            signed(
+                lab,
+                "POST",
+                f"{ps}/person-token",
+                agent.key,
+                jwt_key(agent.agent_token),
+                body={"resource": sca},
+            )
+        )
+        == "revoked_jwt"
+    )
     # the pending request answers its own key (hwk) with the final 403 revoked, once
     assert problem(signed(lab, "GET", pending_url, agent.key, hwk_key(agent.key)), 403) == "revoked"
     assert problem(signed(lab, "GET", pending_url, agent.key, hwk_key(agent.key)), 410) == "invalid_code"
@@ -654,11 +795,19 @@ def test_a_resource_revokes_its_resource_token_at_the_ps(lab):
     resource_token = parse_requirement(challenge.headers["aauth-requirement"]).resource_token
     resource = Revoker(sca, RESOURCE_DWK, lab.keys["supply_chain"], lab.clock)
     with lab.client(source="Supply chain") as client:
-        response = send(client, resource.request(f"{ps}/revoke", claims(resource_token)["jti"],
-                                                 claims(resource_token)["exp"]))
+        response = send(
+            client,
+            resource.request(f"{ps}/revoke", claims(resource_token)["jti"], claims(resource_token)["exp"]),
+        )
     assert (response.status_code, response.content) == (200, b"")
-    refused = signed(lab, "POST", f"{ps}/auth-token", agent.key, jwt_key(agent.agent_token),
-                     body={"resource_token": resource_token, "presented_token": person})
+    refused = signed(
+        lab,
+        "POST",
+        f"{ps}/auth-token",
+        agent.key,
+        jwt_key(agent.agent_token),
+        body={"resource_token": resource_token, "presented_token": person},
+    )
     assert problem(refused, 400) == "revoked_resource_token"
 
 
@@ -682,8 +831,17 @@ def test_ps_revocation_endpoint_errors(lab):
         assert client.get(url).status_code == 405
     by_agent = signed(lab, "POST", url, agent.key, jwt_key(agent.agent_token), body={"jti": "x", "exp": 1})
     assert signature_error(by_agent) == "unsupported_scheme"
-    assert signed(lab, "POST", f"{lab.identifiers['supply_chain']}/check", agent.key,
-                  jwt_key(agent.agent_token), body={}).status_code == 401  # the agent is unharmed (needs a token)
+    assert (
+        signed(
+            lab,
+            "POST",
+            f"{lab.identifiers['supply_chain']}/check",
+            agent.key,
+            jwt_key(agent.agent_token),
+            body={},
+        ).status_code
+        == 401
+    )  # the agent is unharmed (needs a token)
 
 
 # -- downstream failures: a PS, a real resource, a resource without revocation_endpoint ------------
@@ -702,22 +860,38 @@ def test_cascade_reports_unreachable_resources(tmp_path):
     hosts = Hosts("socket")
     clock = Clock(time.time())
     resolver = HttpResolver(hosts.fetch())
-    ps = PersonServer(CASCADE_PS, key=ps_key, resolver=resolver, data_dir=tmp_path, clock=clock,
-                      client_factory=lambda **options: hosts.async_client(**options))
+    ps = PersonServer(
+        CASCADE_PS,
+        key=ps_key,
+        resolver=resolver,
+        data_dir=tmp_path,
+        clock=clock,
+        client_factory=lambda **options: hosts.async_client(**options),
+    )
     hosts.add(CASCADE_PS, ps.app)
-    hosts.add(CASCADE_AP, publisher(agent_metadata(CASCADE_AP, f"{CASCADE_AP}/.well-known/jwks.json"), AGENT_DWK,
-                                    ap_key))
-    hosts.add(PLAIN, publisher(resource_metadata(PLAIN, f"{PLAIN}/.well-known/jwks.json"), RESOURCE_DWK, peer_key))
+    hosts.add(
+        CASCADE_AP,
+        publisher(agent_metadata(CASCADE_AP, f"{CASCADE_AP}/.well-known/jwks.json"), AGENT_DWK, ap_key),
+    )
+    hosts.add(
+        PLAIN, publisher(resource_metadata(PLAIN, f"{PLAIN}/.well-known/jwks.json"), RESOURCE_DWK, peer_key)
+    )
     resource = Resource(CASCADE_RES, key=resource_key, resolver=resolver, clock=clock)
     hosts.add(CASCADE_RES, resource.app([]))
     try:
         with hosts.client(timeout=HANG_GUARD) as client:
             now = int(clock())
             # an agent of another Agent Provider, bound to a person by the PS's store
-            agent_token = tokens.mint_agent_token(ap_key, iss=CASCADE_AP, sub=AGENT_ID, cnf=agent_key, iat=now,
-                                                  exp=now + 600, jti="ap-agent-1")
-            ps.store.upsert_agent(AGENT_ID, ap_issuer=CASCADE_AP, agent_jkt=agent_key.thumbprint(), username="mcp-user",
-                                  status="approved")
+            agent_token = tokens.mint_agent_token(
+                ap_key, iss=CASCADE_AP, sub=AGENT_ID, cnf=agent_key, iat=now, exp=now + 600, jti="ap-agent-1"
+            )
+            ps.store.upsert_agent(
+                AGENT_ID,
+                ap_issuer=CASCADE_AP,
+                agent_jkt=agent_key.thumbprint(),
+                username="mcp-user",
+                status="approved",
+            )
             issued = {}
             for audience in (CASCADE_RES, PLAIN, NOWHERE):
                 body = json.dumps({"resource": audience}).encode()
@@ -730,11 +904,15 @@ def test_cascade_reports_unreachable_resources(tmp_path):
             response = send(client, ap.request(f"{CASCADE_PS}/revoke", "ap-agent-1", now + 600))
             assert response.status_code == 200
             assert sorted(response.json()["downstream"], key=lambda e: e["recipient"]) == [
-                {"recipient": NOWHERE, "error": UNAVAILABLE}, {"recipient": PLAIN, "error": UNAVAILABLE}]
+                {"recipient": NOWHERE, "error": UNAVAILABLE},
+                {"recipient": PLAIN, "error": UNAVAILABLE},
+            ]
             assert (CASCADE_PS, issued[CASCADE_RES]) in resource.revoked
             assert all(ps.store.is_revoked(CASCADE_PS, jti) for jti in issued.values())
             # the revocation is the AP's: keyed by (AP, jti), the PS's own namespace untouched
-            assert ps.store.is_revoked(CASCADE_AP, "ap-agent-1") and not ps.store.is_revoked(CASCADE_PS, "ap-agent-1")
+            assert ps.store.is_revoked(CASCADE_AP, "ap-agent-1") and not ps.store.is_revoked(
+                CASCADE_PS, "ap-agent-1"
+            )
             # the same AP revoking again: nothing new is issued, nothing to cascade
             assert send(client, ap.request(f"{CASCADE_PS}/revoke", "ap-agent-1", now + 600)).content == b""
     finally:

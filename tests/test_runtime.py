@@ -52,7 +52,9 @@ def make_app(lifespan=None) -> Starlette:
         await asyncio.sleep(float(request.query_params.get("s", "30")))
         return PlainTextResponse("late")
 
-    return Starlette(routes=[Route("/echo", echo, methods=["GET", "POST"]), Route("/slow", slow)], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/echo", echo, methods=["GET", "POST"]), Route("/slow", slow)], lifespan=lifespan
+    )
 
 
 def refuses(port: int) -> bool:
@@ -166,6 +168,7 @@ def test_unknown_virtual_host_raises_without_network(mode, monkeypatch):
         raise AssertionError("DNS lookup attempted")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+
     async def cell(hosts):
         async with hosts.async_client() as client:
             await client.get("https://nowhere.example/")
@@ -214,7 +217,13 @@ def test_identifiers_are_bare_origins():
     assert identifier_origin("https://PS.example/") == PS
     assert identifier_origin("https://ps.example:443") == PS
     assert identifier_origin("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
-    for bad in ("https://ps.example/path", "https://ps.example?q", "ftp://ps.example", "ps.example", "https://u@ps.example"):
+    for bad in (
+        "https://ps.example/path",
+        "https://ps.example?q",
+        "ftp://ps.example",
+        "ps.example",
+        "https://u@ps.example",
+    ):
         with pytest.raises(UsageError):
             identifier_origin(bad)
     with pytest.raises(UsageError):

@@ -36,9 +36,25 @@ def cli(*args: str) -> list[str]:
 def start_serve(tmp_path, *extra: str):
     ps, backend, sca, maa = free_ports(4)
     process = subprocess.Popen(
-        cli("serve", "--ps-port", str(ps), "--backend-port", str(backend), "--sca-port", str(sca),
-            "--maa-port", str(maa), "--data-dir", str(tmp_path), "--consent-scopes", "supply-chain:optimize", *extra),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cli(
+            "serve",
+            "--ps-port",
+            str(ps),
+            "--backend-port",
+            str(backend),
+            "--sca-port",
+            str(sca),
+            "--maa-port",
+            str(maa),
+            "--data-dir",
+            str(tmp_path),
+            "--consent-scopes",
+            "supply-chain:optimize",
+            *extra,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines = []
     deadline = time.monotonic() + LIMIT
@@ -73,7 +89,9 @@ def test_serve_prints_the_cast_and_credentials(served):
 
 def progress_until(http, urls, request_id, statuses) -> dict:
     deadline = time.monotonic() + LIMIT
-    while (progress := http.get(f"{urls['backend']}/optimization/progress/{request_id}").json())["status"] not in statuses:
+    while (progress := http.get(f"{urls['backend']}/optimization/progress/{request_id}").json())[
+        "status"
+    ] not in statuses:
         assert time.monotonic() < deadline, progress
         time.sleep(0.05)
     return progress
@@ -83,15 +101,25 @@ def consent_story(urls, *, approve: bool | None, prompt: str = "") -> tuple[dict
     """The seed's test loop with plain HTTP: start, wait for consent, decide (or not), finish."""
     with httpx.Client(trust_env=False, timeout=30) as http:
         assert http.get(f"{urls['ps']}/.well-known/aauth-person.json").json()["issuer"] == urls["ps"]
-        request_id = http.post(f"{urls['backend']}/optimization/start", json={"custom_prompt": prompt} if prompt else {}).json()["request_id"]
+        request_id = http.post(
+            f"{urls['backend']}/optimization/start", json={"custom_prompt": prompt} if prompt else {}
+        ).json()["request_id"]
         progress = progress_until(http, urls, request_id, ("interaction_required", "failed", "completed"))
         assert progress["status"] == "interaction_required", progress
         assert progress["interaction_url"].startswith(f"{urls['ps']}/interaction?code=")
         if approve is not None:
-            session = http.post(f"{urls['ps']}/login", json={"username": "mcp-user", "password": "user123"}).json()["session"]
+            session = http.post(
+                f"{urls['ps']}/login", json={"username": "mcp-user", "password": "user123"}
+            ).json()["session"]
             bearer = {"Authorization": f"Bearer {session}"}
-            pending = http.get(f"{urls['ps']}/consent", params={"code": progress["interaction_code"]}, headers=bearer).json()
-            http.post(f"{urls['ps']}/consent/{pending['pending_id']}/decision", json={"approved": approve}, headers=bearer)
+            pending = http.get(
+                f"{urls['ps']}/consent", params={"code": progress["interaction_code"]}, headers=bearer
+            ).json()
+            http.post(
+                f"{urls['ps']}/consent/{pending['pending_id']}/decision",
+                json={"approved": approve},
+                headers=bearer,
+            )
         progress = progress_until(http, urls, request_id, ("failed", "completed"))
         results = None
         if progress["status"] == "completed":
@@ -118,7 +146,10 @@ def test_denial_over_plain_http(served):
 def test_market_analysis_over_plain_http(served):
     progress, results = consent_story(served[2], approve=True, prompt="Optimize with market analysis")
     assert progress["status"] == "completed", progress
-    assert [a["claims"]["scope"] for a in results["authorizations"]] == ["supply-chain:optimize", "market-analysis:analyze"]
+    assert [a["claims"]["scope"] for a in results["authorizations"]] == [
+        "supply-chain:optimize",
+        "market-analysis:analyze",
+    ]
     assert results["market_analysis"]["summary"]
 
 
@@ -134,8 +165,13 @@ def test_timeout_over_plain_http(tmp_path):
 
 @pytest.mark.parametrize("decision, code", [("--approve", 0), ("--deny", 1)])
 def test_demo_plays_the_story_in_the_terminal(decision, code, tmp_path):
-    result = subprocess.run(cli("demo", decision, "--data-dir", str(tmp_path)), capture_output=True, text=True,
-                            timeout=LIMIT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    result = subprocess.run(
+        cli("demo", decision, "--data-dir", str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert result.returncode == code, result.stdout + result.stderr
     out = result.stdout
     assert "requirement=person-token" in out and "requirement=auth-token" in out

@@ -21,14 +21,30 @@ RESOURCE = Key.from_seed("show/resource", kid="rs")
 
 
 def agent_token() -> str:
-    return tokens.mint_agent_token(AP, iss="https://ps.example", sub="aauth:show@ps.example", cnf=AGENT,
-                                   iat=NOW, exp=NOW + 3600, jti="agent-1")
+    return tokens.mint_agent_token(
+        AP,
+        iss="https://ps.example",
+        sub="aauth:show@ps.example",
+        cnf=AGENT,
+        iat=NOW,
+        exp=NOW + 3600,
+        jti="agent-1",
+    )
 
 
 def signed(method="GET", path="/inventory", body=b"", extra=()) -> HttpMessage:
-    message = HttpMessage(method=method, target_uri=f"https://supply-chain.example{path}",
-                          headers=[("host", "supply-chain.example"), ("accept", "*/*"), ("user-agent", "python-httpx/9"),
-                                   ("accept-encoding", "gzip"), ("connection", "keep-alive")], body=body)
+    message = HttpMessage(
+        method=method,
+        target_uri=f"https://supply-chain.example{path}",
+        headers=[
+            ("host", "supply-chain.example"),
+            ("accept", "*/*"),
+            ("user-agent", "python-httpx/9"),
+            ("accept-encoding", "gzip"),
+            ("connection", "keep-alive"),
+        ],
+        body=body,
+    )
     sign_request(message, AGENT, jwt_key(agent_token()), created=NOW, extra=extra)
     return message
 
@@ -47,7 +63,10 @@ def test_only_opaque_runs_are_shortened():
     jwt = agent_token()
     text = f'sig=jwt;jwt="{jwt}" for https://supply-chain.example/inventory, a short sentence'
     out = show.shorten_opaque(text)
-    assert out == f'sig=jwt;jwt="{show.shorten(jwt)}" for https://supply-chain.example/inventory, a short sentence'
+    assert (
+        out
+        == f'sig=jwt;jwt="{show.shorten(jwt)}" for https://supply-chain.example/inventory, a short sentence'
+    )
 
 
 # -- raw HTTP --------------------------------------------------------------------------------
@@ -63,7 +82,8 @@ def test_a_signed_request_is_raw_http_with_transport_noise_hidden():
     assert text.endswith("\n") and max(len(line) for line in lines) < 120
     # with nothing hidden every field line is there, in order
     assert [line.split(":")[0] for line in show.raw(message, hide=()).splitlines()[1:] if line] == [
-        name for name, _ in message.headers]
+        name for name, _ in message.headers
+    ]
 
 
 def test_a_covered_header_is_never_hidden():
@@ -97,29 +117,54 @@ def test_long_bodies_are_cut_and_binary_bodies_counted():
 
 
 def test_a_broken_signature_input_still_shows_the_message():
-    message = HttpMessage(method="GET", target_uri="https://a.example/", headers=[
-        ("host", "a.example"), ("signature-input", "sig=(((("), ("accept", "*/*")])
+    message = HttpMessage(
+        method="GET",
+        target_uri="https://a.example/",
+        headers=[("host", "a.example"), ("signature-input", "sig=(((("), ("accept", "*/*")],
+    )
     assert show.raw(message) == "GET / HTTP/1.1\nhost: a.example\nsignature-input: sig=((((\n"
 
 
 # -- tokens ----------------------------------------------------------------------------------
 def test_tokens_are_found_in_signature_key_requirement_and_json_bodies():
     resource_token = tokens.mint_resource_token(
-        RESOURCE, iss="https://supply-chain.example", aud="https://ps.example", ps="https://ps.example",
-        sub="person-1", presented_jti="person-0001", agent_jkt=AGENT, scope="supply-chain:check",
-        iat=NOW, exp=NOW + 300, jti="rt-1")
-    challenge = HttpMessage(status=401, headers=[
-        ("aauth-requirement", serialize_requirement("auth-token", resource_token=resource_token)),
-        ("content-type", "application/json")], body=json.dumps({"nested": [{"token": agent_token()}]}).encode())
+        RESOURCE,
+        iss="https://supply-chain.example",
+        aud="https://ps.example",
+        ps="https://ps.example",
+        sub="person-1",
+        presented_jti="person-0001",
+        agent_jkt=AGENT,
+        scope="supply-chain:check",
+        iat=NOW,
+        exp=NOW + 300,
+        jti="rt-1",
+    )
+    challenge = HttpMessage(
+        status=401,
+        headers=[
+            ("aauth-requirement", serialize_requirement("auth-token", resource_token=resource_token)),
+            ("content-type", "application/json"),
+        ],
+        body=json.dumps({"nested": [{"token": agent_token()}]}).encode(),
+    )
     assert show.found_tokens(signed()) == [("Signature-Key sig=jwt", agent_token())]
-    assert show.found_tokens(challenge) == [("AAuth-Requirement resource-token", resource_token),
-                                            ("body nested[0].token", agent_token())]
+    assert show.found_tokens(challenge) == [
+        ("AAuth-Requirement resource-token", resource_token),
+        ("body nested[0].token", agent_token()),
+    ]
 
 
 def test_malformed_headers_and_bodies_yield_no_tokens():
-    message = HttpMessage(status=401, headers=[("signature-key", "sig=jwt;jwt=\"a.b.c\""),
-                                               ("aauth-requirement", "requirement=auth-token"),
-                                               ("content-type", "application/json")], body=b"[not json")
+    message = HttpMessage(
+        status=401,
+        headers=[
+            ("signature-key", 'sig=jwt;jwt="a.b.c"'),
+            ("aauth-requirement", "requirement=auth-token"),
+            ("content-type", "application/json"),
+        ],
+        body=b"[not json",
+    )
     assert show.found_tokens(message) == []
     assert show.found_tokens(HttpMessage(headers=[("signature-key", "((")])) == []
 
@@ -147,7 +192,9 @@ def traces():
             with lab.client(agent) as client:
                 assert client.get("https://supply-chain.example/inventory").status_code == 200
                 assert client.get("https://supply-chain.example/check").status_code == 200
-            texts.append((show.text(lab.trace, now=lab.clock), show.text(lab.trace.exchanges[0], now=lab.clock)))
+            texts.append(
+                (show.text(lab.trace, now=lab.clock), show.text(lab.trace.exchanges[0], now=lab.clock))
+            )
     return texts
 
 
@@ -156,7 +203,10 @@ def test_a_trace_reads_step_by_step_each_token_decoded_once(traces):
     assert whole.startswith("── 1. Agent → Supply chain: GET /inventory → 200 ──\nGET /inventory HTTP/1.1\n")
     assert "── 2. Agent → Supply chain: GET /check → 401 (requirement=person-token) ──" in whole
     assert whole.count("aa-agent+jwt is an agent token") == 1
-    assert "▸ token in Signature-Key sig=jwt: the same token as step 1's request (Signature-Key sig=jwt)" in whole
+    assert (
+        "▸ token in Signature-Key sig=jwt: the same token as step 1's request (Signature-Key sig=jwt)"
+        in whole
+    )
     assert "▸ token in body person_token:\naa-person+jwt is a person token" in whole
     assert "the same token as step 4's response (body person_token)" in whole
     assert whole.startswith(first) and "\n\nHTTP/1.1 200 OK\n" in first

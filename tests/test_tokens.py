@@ -75,10 +75,26 @@ def claims_for(typ, agent=ED_AGENT, **changes):
     elif typ == PERSON_TYP:
         base |= {"iss": PS, "dwk": PERSON_DWK, "aud": RES, "sub": "pairwise-1", **cnf}
     elif typ == RESOURCE_TYP:
-        base |= {"iss": RES, "dwk": RESOURCE_DWK, "aud": PS, "ps": PS, "sub": "pairwise-1",
-                 "presented_jti": "pt-1", "agent_jkt": agent.thumbprint(), "scope": "data.read"}
+        base |= {
+            "iss": RES,
+            "dwk": RESOURCE_DWK,
+            "aud": PS,
+            "ps": PS,
+            "sub": "pairwise-1",
+            "presented_jti": "pt-1",
+            "agent_jkt": agent.thumbprint(),
+            "scope": "data.read",
+        }
     else:
-        base |= {"iss": PS, "dwk": PERSON_DWK, "aud": RES, "ps": PS, "sub": "pairwise-1", "scope": "data.read", **cnf}
+        base |= {
+            "iss": PS,
+            "dwk": PERSON_DWK,
+            "aud": RES,
+            "ps": PS,
+            "sub": "pairwise-1",
+            "scope": "data.read",
+            **cnf,
+        }
     for name, value in changes.items():
         if value is None:
             base.pop(name, None)
@@ -114,14 +130,48 @@ def rejects(token, typ, code, key=ED_ISSUER, **options):
 # -- round trips -------------------------------------------------------------------------
 def mint_all(issuer_key, agent_key):
     return {
-        AGENT_TYP: mint_agent_token(issuer_key, iss=AP, sub=AGENT_ID, cnf=agent_key, iat=NOW, jti="a-1", ps=PS),
-        PERSON_TYP: mint_person_token(issuer_key, iss=PS, aud=RES, sub="u-1", cnf=agent_key, iat=NOW, jti="p-1",
-                                      mission_s256=MISSION, tenant="acme"),
-        RESOURCE_TYP: mint_resource_token(issuer_key, iss=RES, aud=PS, ps=PS, sub="u-1", presented_jti="p-1",
-                                          agent_jkt=agent_key, scope="data.read", iat=NOW, jti="r-1",
-                                          mission_s256=MISSION, tenant="acme"),
-        AUTH_TYP: mint_auth_token(issuer_key, iss=PS, aud=RES, ps=PS, sub="u-1", cnf=agent_key, iat=NOW, jti="z-1",
-                                  scope="data.read", mission_s256=MISSION, tenant="acme", extra={"email": "a@b.example"}),
+        AGENT_TYP: mint_agent_token(
+            issuer_key, iss=AP, sub=AGENT_ID, cnf=agent_key, iat=NOW, jti="a-1", ps=PS
+        ),
+        PERSON_TYP: mint_person_token(
+            issuer_key,
+            iss=PS,
+            aud=RES,
+            sub="u-1",
+            cnf=agent_key,
+            iat=NOW,
+            jti="p-1",
+            mission_s256=MISSION,
+            tenant="acme",
+        ),
+        RESOURCE_TYP: mint_resource_token(
+            issuer_key,
+            iss=RES,
+            aud=PS,
+            ps=PS,
+            sub="u-1",
+            presented_jti="p-1",
+            agent_jkt=agent_key,
+            scope="data.read",
+            iat=NOW,
+            jti="r-1",
+            mission_s256=MISSION,
+            tenant="acme",
+        ),
+        AUTH_TYP: mint_auth_token(
+            issuer_key,
+            iss=PS,
+            aud=RES,
+            ps=PS,
+            sub="u-1",
+            cnf=agent_key,
+            iat=NOW,
+            jti="z-1",
+            scope="data.read",
+            mission_s256=MISSION,
+            tenant="acme",
+            extra={"email": "a@b.example"},
+        ),
     }
 
 
@@ -131,17 +181,30 @@ def test_round_trip(typ, issuer_key, agent_key):
     {alg, kid, typ}; the token binds the agent key (cnf.jwk, or agent_jkt for resources)."""
     token = mint_all(issuer_key, agent_key)[typ]
     aud = {AGENT_TYP: None, RESOURCE_TYP: PS}.get(typ, RES)
-    verified = check_token(token, typ=typ, key=issuer_key.public(), now=NOW + 1, expected_aud=aud,
-                           signing_key_jwk=agent_key.public_jwk())
+    verified = check_token(
+        token,
+        typ=typ,
+        key=issuer_key.public(),
+        now=NOW + 1,
+        expected_aud=aud,
+        signing_key_jwk=agent_key.public_jwk(),
+    )
     assert isinstance(verified, VerifiedToken)
     assert verified.header == {"alg": issuer_key.alg, "kid": KID, "typ": typ}
     assert (verified.typ, verified.alg, verified.kid, verified.iat) == (typ, issuer_key.alg, KID, NOW)
     assert verified.jkt == agent_key.thumbprint()
     assert verified.token == token
     if typ != AGENT_TYP:
-        assert (verified.aud, verified.sub, verified.mission_s256, verified.tenant) == (aud, "u-1", MISSION, "acme")
+        assert (verified.aud, verified.sub, verified.mission_s256, verified.tenant) == (
+            aud,
+            "u-1",
+            MISSION,
+            "acme",
+        )
     if typ == RESOURCE_TYP:
-        assert verified.cnf_key is None and verified.presented_jti == "p-1" and verified["scope"] == "data.read"
+        assert (
+            verified.cnf_key is None and verified.presented_jti == "p-1" and verified["scope"] == "data.read"
+        )
     else:
         assert verified.cnf_key.thumbprint() == agent_key.thumbprint()
     if typ == AUTH_TYP:
@@ -172,11 +235,26 @@ def test_default_lifetimes_and_kid():
     assert decoded.header["kid"] == plain.thumbprint()
     assert decoded.payload["exp"] - decoded.payload["iat"] == 3600
     assert len(decoded.payload["jti"]) >= 16
-    rt = mint_resource_token(plain, iss=RES, aud=PS, ps=PS, sub="u", presented_jti="p", agent_jkt="x" * 43,
-                             scope="s", iat=NOW, kid="explicit")
+    rt = mint_resource_token(
+        plain,
+        iss=RES,
+        aud=PS,
+        ps=PS,
+        sub="u",
+        presented_jti="p",
+        agent_jkt="x" * 43,
+        scope="s",
+        iat=NOW,
+        kid="explicit",
+    )
     d = decode_unverified(rt)
     assert d.payload["exp"] - d.payload["iat"] == 300 and d.header["kid"] == "explicit"
-    assert decode_unverified(mint_person_token(plain, iss=PS, aud=RES, sub="u", cnf=ED_AGENT, iat=NOW, exp=NOW + 60)).payload["exp"] == NOW + 60
+    assert (
+        decode_unverified(
+            mint_person_token(plain, iss=PS, aud=RES, sub="u", cnf=ED_AGENT, iat=NOW, exp=NOW + 60)
+        ).payload["exp"]
+        == NOW + 60
+    )
 
 
 # -- typ first ---------------------------------------------------------------------------
@@ -248,7 +326,13 @@ def test_crit_is_rejected():
 # -- dwk and signature -------------------------------------------------------------------
 @pytest.mark.parametrize(
     "typ, dwk",
-    [(AGENT_TYP, PERSON_DWK), (PERSON_TYP, ACCESS_DWK), (RESOURCE_TYP, AGENT_DWK), (AUTH_TYP, RESOURCE_DWK), (AGENT_TYP, None)],
+    [
+        (AGENT_TYP, PERSON_DWK),
+        (PERSON_TYP, ACCESS_DWK),
+        (RESOURCE_TYP, AGENT_DWK),
+        (AUTH_TYP, RESOURCE_DWK),
+        (AGENT_TYP, None),
+    ],
 )
 def test_dwk_must_match_the_type(typ, dwk):
     """[N] "AAuth Tokens": agent → aauth-agent.json, person → aauth-person.json, resource →
@@ -306,14 +390,19 @@ def test_future_iat_is_clock_skew_only_when_asked():
     rejects(token, AGENT_TYP, "clock_skew", iat_window=60)
 
 
-@pytest.mark.parametrize("claim, value", [("iat", None), ("exp", None), ("iat", "1"), ("exp", 1.5e9), ("exp", True)])
+@pytest.mark.parametrize(
+    "claim, value", [("iat", None), ("exp", None), ("iat", "1"), ("exp", 1.5e9), ("exp", True)]
+)
 def test_numeric_dates_are_required_integers(claim, value):
     """[N] "AAuth Tokens": iat and exp REQUIRED (kit decision: integers only)."""
     rejects(raw(AGENT_TYP, claims_for(AGENT_TYP, **{claim: value})), AGENT_TYP, "invalid_jwt")
 
 
 # -- iss, aud, ps ------------------------------------------------------------------------
-@pytest.mark.parametrize("iss", ["https://AP.example", "https://ap.example/", "http://ap.example", "ap.example", "http://127.0.0.1:9000"])
+@pytest.mark.parametrize(
+    "iss",
+    ["https://AP.example", "https://ap.example/", "http://ap.example", "ap.example", "http://127.0.0.1:9000"],
+)
 def test_iss_must_be_a_server_identifier(iss):
     """[N] "Server Identifiers": iss is https + lowercase host only."""
     rejects(raw(AGENT_TYP, claims_for(AGENT_TYP, iss=iss)), AGENT_TYP, "invalid_jwt")
@@ -335,7 +424,14 @@ def test_aud_is_compared_exactly():
 
 @pytest.mark.parametrize(
     "aud, ok",
-    [([RES], True), ([RES, "https://other.example"], False), ([], False), ("", False), (5, False), (None, False)],
+    [
+        ([RES], True),
+        ([RES, "https://other.example"], False),
+        ([], False),
+        ("", False),
+        (5, False),
+        (None, False),
+    ],
 )
 def test_aud_shape(aud, ok):
     """[N]: aud is one resource, a string.  Kit decision (W§9.14): a one-element array is
@@ -369,7 +465,18 @@ def test_expected_ps():
         ({"jwk": {"kty": ["OKP"], "alg": "Ed25519"}}, "invalid_key"),
         ({"jwk": ED_AGENT.private_jwk()}, "invalid_key"),
     ],
-    ids=["absent", "not an object", "no jwk", "no alg", "EdDSA", "no x", "oct", "crv/alg disagree", "kty not a string", "private part"],
+    ids=[
+        "absent",
+        "not an object",
+        "no jwk",
+        "no alg",
+        "EdDSA",
+        "no x",
+        "oct",
+        "crv/alg disagree",
+        "kty not a string",
+        "private part",
+    ],
 )
 def test_cnf_jwk_rules(cnf, code):
     """W§7.2 / [SK] §3.3: cnf.jwk complete, with a fully-specified alg that agrees with kty/crv."""
@@ -400,12 +507,29 @@ def test_person_token_must_not_carry_scope_or_account(claim):
     rejects(raw(PERSON_TYP, claims_for(PERSON_TYP, **{claim: "x"})), PERSON_TYP, "invalid_jwt")
 
 
-@pytest.mark.parametrize("typ, claim", [
-    (AGENT_TYP, "sub"), (AGENT_TYP, "cnf"), (AGENT_TYP, "jti"), (AGENT_TYP, "iss"), (AGENT_TYP, "dwk"),
-    (PERSON_TYP, "aud"), (PERSON_TYP, "sub"), (PERSON_TYP, "cnf"),
-    (RESOURCE_TYP, "ps"), (RESOURCE_TYP, "sub"), (RESOURCE_TYP, "presented_jti"), (RESOURCE_TYP, "agent_jkt"), (RESOURCE_TYP, "scope"), (RESOURCE_TYP, "aud"),
-    (AUTH_TYP, "sub"), (AUTH_TYP, "ps"), (AUTH_TYP, "cnf"), (AUTH_TYP, "aud"),
-])
+@pytest.mark.parametrize(
+    "typ, claim",
+    [
+        (AGENT_TYP, "sub"),
+        (AGENT_TYP, "cnf"),
+        (AGENT_TYP, "jti"),
+        (AGENT_TYP, "iss"),
+        (AGENT_TYP, "dwk"),
+        (PERSON_TYP, "aud"),
+        (PERSON_TYP, "sub"),
+        (PERSON_TYP, "cnf"),
+        (RESOURCE_TYP, "ps"),
+        (RESOURCE_TYP, "sub"),
+        (RESOURCE_TYP, "presented_jti"),
+        (RESOURCE_TYP, "agent_jkt"),
+        (RESOURCE_TYP, "scope"),
+        (RESOURCE_TYP, "aud"),
+        (AUTH_TYP, "sub"),
+        (AUTH_TYP, "ps"),
+        (AUTH_TYP, "cnf"),
+        (AUTH_TYP, "aud"),
+    ],
+)
 def test_required_claims(typ, claim):
     """[N] §5.3, §7.1.2, §6.7.1, §9.4.1: the REQUIRED claims of each type (auth tokens:
     sub REQUIRED, replacing -10's "sub or scope")."""
@@ -414,7 +538,11 @@ def test_required_claims(typ, claim):
 
 def test_resource_token_has_no_cnf():
     """[N] §6.7.1: resource tokens carry agent_jkt instead of cnf."""
-    rejects(raw(RESOURCE_TYP, claims_for(RESOURCE_TYP, cnf={"jwk": ED_AGENT.public_jwk()})), RESOURCE_TYP, "invalid_jwt")
+    rejects(
+        raw(RESOURCE_TYP, claims_for(RESOURCE_TYP, cnf={"jwk": ED_AGENT.public_jwk()})),
+        RESOURCE_TYP,
+        "invalid_jwt",
+    )
 
 
 def test_person_token_jti_is_read_as_presented_jti():
@@ -424,10 +552,18 @@ def test_person_token_jti_is_read_as_presented_jti():
     assert check(token, RESOURCE_TYP).presented_jti == "pt-9"
 
 
-@pytest.mark.parametrize("claim, value", [
-    ("agent_jkt", "short"), ("mission_s256", "not+base64url/at-all-and-long-enough-to-be-43c"), ("scope", ["a"]),
-    ("sub", ""), ("jti", 7), ("tenant", 1), ("interaction", {"url": "https://r.example/i"}),
-])
+@pytest.mark.parametrize(
+    "claim, value",
+    [
+        ("agent_jkt", "short"),
+        ("mission_s256", "not+base64url/at-all-and-long-enough-to-be-43c"),
+        ("scope", ["a"]),
+        ("sub", ""),
+        ("jti", 7),
+        ("tenant", 1),
+        ("interaction", {"url": "https://r.example/i"}),
+    ],
+)
 def test_resource_token_claim_types(claim, value):
     """[N] §6.7.1: agent_jkt / mission_s256 are base64url SHA-256; other claims strings;
     interaction is {url, code}."""
@@ -435,8 +571,16 @@ def test_resource_token_claim_types(claim, value):
 
 
 def test_resource_token_optional_claims():
-    token = raw(RESOURCE_TYP, claims_for(RESOURCE_TYP, interaction={"url": "https://r.example/i", "code": "AB12"},
-                                         login_hint="alice", account="acct-1", scope=""))
+    token = raw(
+        RESOURCE_TYP,
+        claims_for(
+            RESOURCE_TYP,
+            interaction={"url": "https://r.example/i", "code": "AB12"},
+            login_hint="alice",
+            account="acct-1",
+            scope="",
+        ),
+    )
     assert check(token, RESOURCE_TYP).account == "acct-1"
 
 
@@ -449,7 +593,13 @@ def test_resource_token_optional_claims():
         {"sub": "aauth:a+worker@ap.example", "parent_agent": "aauth:a+b@ap.example"},  # nested sub-agent
         {"ps": "http://ps.example"},
     ],
-    ids=["not aauth:", "uppercase domain", "top-level with +", "parent is a sub-agent", "ps not a server identifier"],
+    ids=[
+        "not aauth:",
+        "uppercase domain",
+        "top-level with +",
+        "parent is a sub-agent",
+        "ps not a server identifier",
+    ],
 )
 def test_agent_token_identifier_rules(changes):
     """[N] "Agent Identifiers" / §5.3: sub is an agent identifier, top-level ones without '+';
@@ -538,19 +688,37 @@ def test_decode_unverified_parts():
         lambda: mint(AGENT_TYP, ED_ISSUER, claims_for(AGENT_TYP, jti=None)),
         lambda: mint_agent_token(ED_ISSUER, iss="https://AP.example", sub=AGENT_ID, cnf=ED_AGENT),
         lambda: mint_agent_token(ED_ISSUER, iss=AP, sub="aauth:a+b@ap.example", cnf=ED_AGENT),
-        lambda: mint_agent_token(ED_ISSUER, iss=AP, sub=AGENT_ID, cnf={"kty": "OKP", "crv": "Ed25519", "x": ED_AGENT.public_jwk()["x"]}),
+        lambda: mint_agent_token(
+            ED_ISSUER,
+            iss=AP,
+            sub=AGENT_ID,
+            cnf={"kty": "OKP", "crv": "Ed25519", "x": ED_AGENT.public_jwk()["x"]},
+        ),
         lambda: mint_agent_token(ED_ISSUER, iss=AP, sub=AGENT_ID, cnf=ED_AGENT.private_jwk()),
         lambda: mint_person_token(ED_ISSUER, iss=PS, aud=RES, sub="u", cnf=ED_AGENT, lifetime=3601),
         lambda: mint_person_token(ED_ISSUER, iss=PS, aud=RES, sub="u", cnf=ED_AGENT, extra={"scope": "x"}),
         lambda: mint(PERSON_TYP, ED_ISSUER, claims_for(PERSON_TYP, aud=[RES])),
         lambda: mint_auth_token(ED_ISSUER, iss=PS, aud=RES, ps=PS, sub="u", cnf=ED_AGENT, dwk=AGENT_DWK),
         lambda: mint_auth_token(ED_ISSUER, iss=PS, aud=RES, ps=AS, sub="u", cnf=ED_AGENT),
-        lambda: mint_resource_token(ED_ISSUER, iss=RES, aud=PS, ps=PS, sub="u", presented_jti="p", agent_jkt="bad", scope="s"),
+        lambda: mint_resource_token(
+            ED_ISSUER, iss=RES, aud=PS, ps=PS, sub="u", presented_jti="p", agent_jkt="bad", scope="s"
+        ),
     ],
     ids=[
-        "unknown typ", "claims not a dict", "public key", "dwk of another type", "no jti", "iss not lowercase",
-        "top-level agent with +", "cnf.jwk without alg", "cnf.jwk with private part", "person token over an hour",
-        "person token with scope", "aud as an array", "auth token with agent dwk", "PS auth token with foreign ps",
+        "unknown typ",
+        "claims not a dict",
+        "public key",
+        "dwk of another type",
+        "no jti",
+        "iss not lowercase",
+        "top-level agent with +",
+        "cnf.jwk without alg",
+        "cnf.jwk with private part",
+        "person token over an hour",
+        "person token with scope",
+        "aud as an array",
+        "auth token with agent dwk",
+        "PS auth token with foreign ps",
         "malformed agent_jkt",
     ],
 )
@@ -565,7 +733,10 @@ def test_mint_never_emits_eddsa():
     """[N] "Signature Algorithms": the kit signs with Ed25519/ES256 only (Key refuses others)."""
     with pytest.raises(UsageError):
         Key.generate("EdDSA")
-    assert decode_unverified(mint_agent_token(ED_ISSUER, iss=AP, sub=AGENT_ID, cnf=ED_AGENT)).header["alg"] == "Ed25519"
+    assert (
+        decode_unverified(mint_agent_token(ED_ISSUER, iss=AP, sub=AGENT_ID, cnf=ED_AGENT)).header["alg"]
+        == "Ed25519"
+    )
 
 
 # -- verify_token ------------------------------------------------------------------------
@@ -634,7 +805,9 @@ def test_verify_token_keeps_discovery_codes(resolver):
 
 def test_verify_token_passes_the_checks_through(resolver):
     with pytest.raises(TokenError) as exc:
-        verify(raw(PERSON_TYP, claims_for(PERSON_TYP)), PERSON_TYP, resolver, expected_aud="https://x.example")
+        verify(
+            raw(PERSON_TYP, claims_for(PERSON_TYP)), PERSON_TYP, resolver, expected_aud="https://x.example"
+        )
     assert exc.value.code == "invalid_jwt"
 
 
@@ -672,7 +845,17 @@ def test_presented_auth_token_step_up():
         ({}, {"tenant": "acme"}),
         ({"agent_jkt": Key.from_seed("other-agent").thumbprint()}, {}),
     ],
-    ids=["jti", "ps", "aud", "sub", "mission stripped", "mission added", "mission differs", "tenant stripped", "agent_jkt"],
+    ids=[
+        "jti",
+        "ps",
+        "aud",
+        "sub",
+        "mission stripped",
+        "mission added",
+        "mission differs",
+        "tenant stripped",
+        "agent_jkt",
+    ],
 )
 def test_presented_token_mismatches(rt_changes, presented_changes):
     """[N] §6.7.2, W§9.18: jti == presented_jti; iss/ps == ps; aud == resource iss; sub,
@@ -695,11 +878,17 @@ def test_confirmation_key():
     assert confirmation_key(jwt_key(GOOD)).thumbprint() == ED_AGENT.thumbprint()
     with pytest.raises(TokenError):
         confirmation_key(jwt_key("not.a.jwt"))
-    no_alg = raw(AGENT_TYP, claims_for(AGENT_TYP, cnf={"jwk": {"kty": "OKP", "crv": "Ed25519", "x": ED_AGENT.public_jwk()["x"]}}))
+    no_alg = raw(
+        AGENT_TYP,
+        claims_for(AGENT_TYP, cnf={"jwk": {"kty": "OKP", "crv": "Ed25519", "x": ED_AGENT.public_jwk()["x"]}}),
+    )
     with pytest.raises(TokenError) as exc:
         confirmation_key(jwt_key(no_alg))
     assert exc.value.code == "unsupported_algorithm"
-    bad_x = raw(AGENT_TYP, claims_for(AGENT_TYP, cnf={"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "alg": "Ed25519"}}))
+    bad_x = raw(
+        AGENT_TYP,
+        claims_for(AGENT_TYP, cnf={"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "alg": "Ed25519"}}),
+    )
     with pytest.raises(TokenError) as exc:
         confirmation_key(jwt_key(bad_x))
     assert exc.value.code == "invalid_key"
@@ -717,7 +906,9 @@ def go_case(name):
     return case, Key.from_jwk(case["signing_key"]).public()
 
 
-@pytest.mark.parametrize("name", ["agent token", "sub-agent token", "resource token", "auth token", "person token"])
+@pytest.mark.parametrize(
+    "name", ["agent token", "sub-agent token", "resource token", "auth token", "person token"]
+)
 def test_go_ed25519_tokens_are_byte_exact(name):
     """Ed25519 is deterministic: signing the vector's header and claims reproduces the
     token byte for byte (the kit's header order alg, kid, typ is aauth-go's)."""
@@ -742,14 +933,18 @@ def test_go_person_token_verifies_at_pinned_time():
     """aauth-go person token: -11 shaped except aud is a one-element array, which the kit
     accepts (RFC 7519 §4.1.3, W§9.14).  Valid inside iat..exp, expired_jwt at exp."""
     case, key = go_case("person token")
-    verified = check_token(case["token"], typ=PERSON_TYP, key=key, now=PERSON_NOW, expected_aud=case["audience"])
+    verified = check_token(
+        case["token"], typ=PERSON_TYP, key=key, now=PERSON_NOW, expected_aud=case["audience"]
+    )
     assert (verified.aud, verified.mission_s256) == (case["audience"], case["claims"]["mission_s256"])
     with pytest.raises(TokenError) as exc:
         check_token(case["token"], typ=PERSON_TYP, key=key, now=case["claims"]["exp"])
     assert exc.value.code == "expired_jwt"
 
 
-@pytest.mark.parametrize("name, typ, now", [("resource token", RESOURCE_TYP, GO_NOW), ("auth token", AUTH_TYP, AUTH_NOW)])
+@pytest.mark.parametrize(
+    "name, typ, now", [("resource token", RESOURCE_TYP, GO_NOW), ("auth token", AUTH_TYP, AUTH_NOW)]
+)
 def test_go_resource_and_auth_tokens_are_09_shaped(name, typ, now):
     """aauth-go's resource and auth tokens are -09 shaped: an `agent` claim and no `ps`.
     Their signatures verify, but [N] §6.7.1 / §9.4.1 REQUIRE `ps` (and for resource tokens
@@ -763,13 +958,22 @@ def test_go_resource_and_auth_tokens_are_09_shaped(name, typ, now):
 
 
 GO_REJECTS = {
-    "JWS alg EdDSA is rejected": ("unsupported_algorithm", "[N] 'Signature Algorithms': EdDSA is polymorphic, forbidden since -10"),
-    "JWS alg none is rejected": ("unsupported_algorithm", "RFC 8725 §3.1 / [N]: unsigned tokens are never accepted"),
+    "JWS alg EdDSA is rejected": (
+        "unsupported_algorithm",
+        "[N] 'Signature Algorithms': EdDSA is polymorphic, forbidden since -10",
+    ),
+    "JWS alg none is rejected": (
+        "unsupported_algorithm",
+        "RFC 8725 §3.1 / [N]: unsigned tokens are never accepted",
+    ),
     "cnf.jwk without alg is rejected": ("unsupported_algorithm", "[SK] §3.3: a conveyed JWK without alg"),
     "cnf.jwk crv disagreeing with alg is rejected": ("invalid_key", "[SK] §3.3: kty/crv must agree with alg"),
     "iat absent is rejected": ("invalid_jwt", "[N] 'AAuth Tokens': iat REQUIRED"),
     "iss not a server identifier is rejected": ("invalid_jwt", "[N] 'Server Identifiers': lowercase host"),
-    "person token carrying scope is rejected": ("invalid_jwt", "[N] §7.1.2: no scope/account in person tokens"),
+    "person token carrying scope is rejected": (
+        "invalid_jwt",
+        "[N] §7.1.2: no scope/account in person tokens",
+    ),
 }
 
 
@@ -784,7 +988,9 @@ def test_go_reject_vectors(name):
     assert exc.value.code == GO_REJECTS[name][0], exc.value.detail
 
 
-@pytest.mark.parametrize("case", load_vector("aauth-go/jwk-thumbprint.json")["cases"], ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case", load_vector("aauth-go/jwk-thumbprint.json")["cases"], ids=lambda c: c["name"]
+)
 def test_go_thumbprints(case):
     """RFC 7638 / W§7.2: thumbprints cover required members only (alg, kid, use excluded),
     which is what agent_jkt and cnf binding compare."""

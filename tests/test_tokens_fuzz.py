@@ -32,7 +32,13 @@ NOW = 1_770_000_000
 ISSUER = Key.from_seed("fuzz-issuer", kid="k1")
 AGENT = Key.from_seed("fuzz-agent")
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
@@ -40,8 +46,27 @@ json_values = st.recursive(
 )
 json_objects = st.dictionaries(st.text(max_size=12), json_values, max_size=8)
 
-CLAIM_NAMES = ["iss", "dwk", "sub", "aud", "jti", "iat", "exp", "cnf", "ps", "scope", "account", "agent_jkt",
-               "presented_jti", "person_token_jti", "mission_s256", "tenant", "parent_agent", "interaction", "login_hint"]
+CLAIM_NAMES = [
+    "iss",
+    "dwk",
+    "sub",
+    "aud",
+    "jti",
+    "iat",
+    "exp",
+    "cnf",
+    "ps",
+    "scope",
+    "account",
+    "agent_jkt",
+    "presented_jti",
+    "person_token_jti",
+    "mission_s256",
+    "tenant",
+    "parent_agent",
+    "interaction",
+    "login_hint",
+]
 HEADER_NAMES = ["alg", "typ", "kid", "crit"]
 
 
@@ -51,9 +76,22 @@ def base_claims(typ):
     if typ == AGENT_TYP:
         return claims | {"iss": "https://ap.example", "dwk": AGENT_DWK, **cnf}
     if typ == RESOURCE_TYP:
-        return claims | {"iss": "https://r.example", "dwk": RESOURCE_DWK, "aud": "https://ps.example", "ps": "https://ps.example",
-                         "presented_jti": "p", "agent_jkt": AGENT.thumbprint(), "scope": "s"}
-    return claims | {"iss": "https://ps.example", "dwk": PERSON_DWK, "aud": "https://r.example", "ps": "https://ps.example", **cnf}
+        return claims | {
+            "iss": "https://r.example",
+            "dwk": RESOURCE_DWK,
+            "aud": "https://ps.example",
+            "ps": "https://ps.example",
+            "presented_jti": "p",
+            "agent_jkt": AGENT.thumbprint(),
+            "scope": "s",
+        }
+    return claims | {
+        "iss": "https://ps.example",
+        "dwk": PERSON_DWK,
+        "aud": "https://r.example",
+        "ps": "https://ps.example",
+        **cnf,
+    }
 
 
 def attempt(token, typ, **options):
@@ -105,7 +143,9 @@ def test_signed_tokens_with_fuzzed_claims(typ, claim_changes, header_changes, ex
             else:
                 target[name] = value
     token = sign_compact(header, claims, ISSUER)
-    outcome = attempt(token, typ, expected_aud=expected_aud, signing_key_jwk=AGENT.public_jwk(), iat_window=60)
+    outcome = attempt(
+        token, typ, expected_aud=expected_aud, signing_key_jwk=AGENT.public_jwk(), iat_window=60
+    )
     assert isinstance(outcome, (AAuthError, VerifiedToken))
     if isinstance(outcome, VerifiedToken):
         # whatever passed is usable: the common claims read back without surprises
@@ -114,7 +154,10 @@ def test_signed_tokens_with_fuzzed_claims(typ, claim_changes, header_changes, ex
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.sampled_from(TYPES), st.dictionaries(st.sampled_from(CLAIM_NAMES + ["kid"]), json_values | st.just(None), max_size=4))
+@given(
+    st.sampled_from(TYPES),
+    st.dictionaries(st.sampled_from(CLAIM_NAMES + ["kid"]), json_values | st.just(None), max_size=4),
+)
 def test_verify_token_with_hostile_claims(typ, changes):
     """The async path (key lookup by iss/dwk/kid) also answers only with kit errors."""
     resolver = StaticResolver()

@@ -83,8 +83,11 @@ def test_http_signature_vectors(case):
         assert info.value.code == "invalid_signature"
 
 
-@pytest.mark.parametrize("case", [c for c in HTTP_SIGNATURE if c["signing_key"]["alg"] == "Ed25519" and "tamper" not in c],
-                         ids=lambda c: f"{c['name']}: RFC 9421 §3.1 / RFC 8032, Ed25519 is deterministic")
+@pytest.mark.parametrize(
+    "case",
+    [c for c in HTTP_SIGNATURE if c["signing_key"]["alg"] == "Ed25519" and "tamper" not in c],
+    ids=lambda c: f"{c['name']}: RFC 9421 §3.1 / RFC 8032, Ed25519 is deterministic",
+)
 def test_http_signature_vectors_reproduced_byte_for_byte(case):
     """The kit's signer, given the vector's request, components, created and keyid, writes
     the vector's Signature-Input and Signature exactly."""
@@ -127,8 +130,11 @@ def test_http_signature_vector_dummy_jwt_fails_full_verification():
     assert info.value.code == "invalid_jwt"
 
 
-@pytest.mark.parametrize("case", [c for c in HTTP_SIGNATURE if c["request"].get("body") and "tamper" not in c],
-                         ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in HTTP_SIGNATURE if c["request"].get("body") and "tamper" not in c],
+    ids=lambda c: c["name"],
+)
 def test_difference_post_to_a_ps_without_content_type(case):
     """Documented difference: the vectors POST a body to ``https://ps.example/token`` and
     cover ``content-digest`` but not ``content-type``.  [N] "HTTP Message Signatures
@@ -140,7 +146,14 @@ def test_difference_post_to_a_ps_without_content_type(case):
     with pytest.raises(SignatureError) as info:
         verify_with_key(message, vector_key(case), now=CREATED, body_required=True)
     assert info.value.code == "invalid_input"
-    assert info.value.required_input == ["@method", "@authority", "@path", "signature-key", "content-type", "content-digest"]
+    assert info.value.required_input == [
+        "@method",
+        "@authority",
+        "@path",
+        "signature-key",
+        "content-type",
+        "content-digest",
+    ]
 
 
 # -- signature-key.json -------------------------------------------------------------------
@@ -150,7 +163,7 @@ SIGNATURE_KEY_RULES = [
     "[SK] §3 / RFC 8941: a space after ';' parses the same",
     "[SK] §3: the member for the verified label is selected, others ignored; cache is a Boolean",
     "[N]: agent-facing endpoints accept only jwt, so jwks_uri is unsupported_scheme",
-    "[N] \"HTTP Message Signatures Profile\": AAuth agents sign with jwt; hwk -> unsupported_scheme",
+    '[N] "HTTP Message Signatures Profile": AAuth agents sign with jwt; hwk -> unsupported_scheme',
     "[SK] §3: an unknown scheme is unsupported_scheme, never a crash",
     "[SK] §3: no member for the label -> invalid_signature",
     "[SK] §3: the scheme must be a Token, not a String -> invalid_signature",
@@ -162,15 +175,22 @@ SIGNATURE_KEY_CASES = list(zip(SIGNATURE_KEY, SIGNATURE_KEY_RULES, strict=True))
 def signed_with_signature_key(header: str) -> HttpMessage:
     """A request signed over the AAuth minimum that carries ``header`` as Signature-Key,
     so that verification gets as far as the Signature-Key checks."""
-    message = HttpMessage("GET", "https://resource.example/api", [("Host", "resource.example"),
-                                                                  ("Signature-Key", header)])
-    signed = httpsig.sign(message, Key.from_seed("vector signer"), ["@method", "@authority", "@path", "signature-key"],
-                          created=CREATED)
+    message = HttpMessage(
+        "GET", "https://resource.example/api", [("Host", "resource.example"), ("Signature-Key", header)]
+    )
+    signed = httpsig.sign(
+        message,
+        Key.from_seed("vector signer"),
+        ["@method", "@authority", "@path", "signature-key"],
+        created=CREATED,
+    )
     httpsig.attach(message, signed)
     return message
 
 
-@pytest.mark.parametrize("case, rule", SIGNATURE_KEY_CASES, ids=[f"{i}: {r}" for i, (_, r) in enumerate(SIGNATURE_KEY_CASES)])
+@pytest.mark.parametrize(
+    "case, rule", SIGNATURE_KEY_CASES, ids=[f"{i}: {r}" for i, (_, r) in enumerate(SIGNATURE_KEY_CASES)]
+)
 def test_signature_key_vectors(case, rule):
     """Parse accept cases to the stated scheme and parameters; reject cases give the stated
     Signature-Error code at an AAuth agent-facing verifier (``accept_schemes=("jwt",)``).
@@ -199,6 +219,7 @@ def test_jwks_uri_vector_is_accepted_where_servers_sign():
     """[N]: servers signing in their own right use jwks_uri (PS→AS, revocation), so an
     endpoint that accepts it passes the scheme check with the vector's member."""
     case = SIGNATURE_KEY[3]
-    _, signature_key = check_profile(signed_with_signature_key(case["header"]), now=CREATED,
-                                       accept_schemes=("jwks_uri",))
+    _, signature_key = check_profile(
+        signed_with_signature_key(case["header"]), now=CREATED, accept_schemes=("jwks_uri",)
+    )
     assert (signature_key.scheme, signature_key.params) == ("jwks_uri", case["params"])

@@ -60,5 +60,8 @@ def test_held_poll_finds_the_agents_poll_waiting_at_the_ps(tmp_path, mode):
 
 
 def test_held_poll_gives_up_when_no_request_has_the_code(tmp_path):
-    with Lab(mode="asgi", docs=True, data_dir=tmp_path) as lab, pytest.raises(StuckError, match="code ABCD-EFGH"):
+    with (
+        Lab(mode="asgi", docs=True, data_dir=tmp_path) as lab,
+        pytest.raises(StuckError, match="code ABCD-EFGH"),
+    ):
         held_poll(lab.ps, "ABCD-EFGH", timeout=0.05)

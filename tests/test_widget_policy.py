@@ -22,8 +22,14 @@ def test_the_form_starts_from_the_policy_in_force(lab):
     form = ConsentPolicyForm(lab.ps)
     assert form.scopes_field.value == "supply-chain:optimize"
     assert form.prefixes_field.value == "user., profile., email."
-    assert "aauth.consent.required.scopes" in form.to_html() and "&quot;supply-chain:optimize&quot;" in form.to_html()
-    assert repr(form) == "<ConsentPolicyForm: scopes ['supply-chain:optimize'], prefixes ['user.', 'profile.', 'email.']>"
+    assert (
+        "aauth.consent.required.scopes" in form.to_html()
+        and "&quot;supply-chain:optimize&quot;" in form.to_html()
+    )
+    assert (
+        repr(form)
+        == "<ConsentPolicyForm: scopes ['supply-chain:optimize'], prefixes ['user.', 'profile.', 'email.']>"
+    )
 
 
 def test_clear_lets_the_ps_grant_by_policy_and_defaults_bring_consent_back(lab):

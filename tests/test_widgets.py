@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+from aauth_kit.servers.ps import ConsentPolicy, PersonServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.responses import JSONResponse
@@ -28,7 +29,6 @@ from aauth_kit.metadata import HttpResolver, jwks
 from aauth_kit.profile import sign_request
 from aauth_kit.resource import Resource
 from aauth_kit.runtime import Hosts, get_loop_thread
-from aauth_kit.servers.ps import ConsentPolicy, PersonServer
 from aauth_kit.signature_key import hwk_key, jwt_key
 from aauth_kit.trace import Trace
 from aauth_kit.widgets import ConsentPanel, FlowRunner, MessageInspector, SequenceView, TokenInspector
@@ -74,15 +74,30 @@ class World:
         self.hosts = Hosts(mode)
         resolver = HttpResolver(self.hosts.fetch())
         self.trace = Trace(names={PS: "PS", FILES: "Files"})
-        self.ps = PersonServer(PS, key=Key.from_seed("widgets ps", kid="ps-1"), resolver=resolver,
-                               data_dir=data_dir, policy=ConsentPolicy(scopes=["files:delete"], prefixes=[]))
+        self.ps = PersonServer(
+            PS,
+            key=Key.from_seed("widgets ps", kid="ps-1"),
+            resolver=resolver,
+            data_dir=data_dir,
+            policy=ConsentPolicy(scopes=["files:delete"], prefixes=[]),
+        )
         self.hosts.add(PS, self.ps.app)
-        self.files = Resource(FILES, key=Key.from_seed("widgets files", kid="files-1"), resolver=resolver,
-                              name="Files", scope_descriptions=DESCRIPTIONS)
-        self.hosts.add(FILES, self.files.app([
-            self.files.route("/files", read_files, scope="files:read"),
-            self.files.route("/files/delete", delete_files, methods=("POST",), scope="files:delete"),
-        ]))
+        self.files = Resource(
+            FILES,
+            key=Key.from_seed("widgets files", kid="files-1"),
+            resolver=resolver,
+            name="Files",
+            scope_descriptions=DESCRIPTIONS,
+        )
+        self.hosts.add(
+            FILES,
+            self.files.app(
+                [
+                    self.files.route("/files", read_files, scope="files:read"),
+                    self.files.route("/files/delete", delete_files, methods=("POST",), scope="files:delete"),
+                ]
+            ),
+        )
 
     def agent(self, name: str = "Notebook", **options) -> Agent:
         key = Key.from_seed(f"widgets agent {name}")
@@ -91,8 +106,9 @@ class World:
 
     def flow(self, agent: Agent, method: str = "GET", path: str = "/files"):
         async def flow():
-            async with self.hosts.async_client(auth=agent.auth(), event_hooks=self.trace.event_hooks("Agent"),
-                                               timeout=HANG_GUARD) as client:
+            async with self.hosts.async_client(
+                auth=agent.auth(), event_hooks=self.trace.event_hooks("Agent"), timeout=HANG_GUARD
+            ) as client:
                 return await client.request(method, f"{FILES}{path}")
 
         return flow
@@ -111,23 +127,46 @@ def world(tmp_path):
 
 @pytest.fixture
 def keys():
-    return {"ps": Key.from_seed("tokens ps", kid="ps-1"), "agent": Key.from_seed("tokens agent"),
-            "files": Key.from_seed("tokens files", kid="files-1")}
+    return {
+        "ps": Key.from_seed("tokens ps", kid="ps-1"),
+        "agent": Key.from_seed("tokens agent"),
+        "files": Key.from_seed("tokens files", kid="files-1"),
+    }
 
 
 def minted(keys) -> dict[str, str]:
     """One token of each -11 type, issued at NOW."""
-    person = tokens.mint_person_token(keys["ps"], iss=PS, aud=FILES, sub="pairwise-1", cnf=keys["agent"],
-                                      iat=NOW, jti="person-1")
+    person = tokens.mint_person_token(
+        keys["ps"], iss=PS, aud=FILES, sub="pairwise-1", cnf=keys["agent"], iat=NOW, jti="person-1"
+    )
     return {
-        "agent": tokens.mint_agent_token(keys["ps"], iss=PS, sub="aauth:notebook@ps.example", cnf=keys["agent"],
-                                         iat=NOW, jti="agent-1"),
+        "agent": tokens.mint_agent_token(
+            keys["ps"], iss=PS, sub="aauth:notebook@ps.example", cnf=keys["agent"], iat=NOW, jti="agent-1"
+        ),
         "person": person,
-        "resource": tokens.mint_resource_token(keys["files"], iss=FILES, aud=PS, ps=PS, sub="pairwise-1",
-                                               presented_jti="person-1", agent_jkt=keys["agent"],
-                                               scope="files:read", iat=NOW, jti="resource-1"),
-        "auth": tokens.mint_auth_token(keys["ps"], iss=PS, aud=FILES, ps=PS, sub="pairwise-1", cnf=keys["agent"],
-                                       scope="files:read", iat=NOW, jti="auth-1"),
+        "resource": tokens.mint_resource_token(
+            keys["files"],
+            iss=FILES,
+            aud=PS,
+            ps=PS,
+            sub="pairwise-1",
+            presented_jti="person-1",
+            agent_jkt=keys["agent"],
+            scope="files:read",
+            iat=NOW,
+            jti="resource-1",
+        ),
+        "auth": tokens.mint_auth_token(
+            keys["ps"],
+            iss=PS,
+            aud=FILES,
+            ps=PS,
+            sub="pairwise-1",
+            cnf=keys["agent"],
+            scope="files:read",
+            iat=NOW,
+            jti="auth-1",
+        ),
     }
 
 
@@ -149,12 +188,15 @@ def test_the_kit_imports_without_jupyter():
 
 
 # -- TokenInspector ---------------------------------------------------------------------------
-@pytest.mark.parametrize("kind, typ, words", [
-    ("agent", "aa-agent+jwt", "an agent token"),
-    ("person", "aa-person+jwt", "a person token"),
-    ("resource", "aa-resource+jwt", "a resource token"),
-    ("auth", "aa-auth+jwt", "an auth token"),
-])
+@pytest.mark.parametrize(
+    "kind, typ, words",
+    [
+        ("agent", "aa-agent+jwt", "an agent token"),
+        ("person", "aa-person+jwt", "a person token"),
+        ("resource", "aa-resource+jwt", "a resource token"),
+        ("auth", "aa-auth+jwt", "an auth token"),
+    ],
+)
 def test_token_inspector_explains_each_token_type_and_verifies_it(keys, kind, typ, words):
     """-11 "AAuth Tokens": typ explained first, every header member and claim on one line,
     times in words; verified with the issuer's key ("Common JWT Verification")."""
@@ -171,8 +213,10 @@ def test_token_inspector_explains_each_token_type_and_verifies_it(keys, kind, ty
         assert f">{name}</td>" in html
     assert "2026-09-21 14:13:20 UTC (1 minute ago)" in html  # iat, seen a minute later
     assert "lifetime (exp - iat)" in html
-    assert ("cnf.jwk thumbprint (RFC 7638, SHA-256): " + keys["agent"].thumbprint() in html) == (kind != "resource")
-    assert 'aauth-badge aauth-ok' in html and ">valid<" in html
+    assert ("cnf.jwk thumbprint (RFC 7638, SHA-256): " + keys["agent"].thumbprint() in html) == (
+        kind != "resource"
+    )
+    assert "aauth-badge aauth-ok" in html and ">valid<" in html
     assert repr(inspector) == f"<TokenInspector: {typ}, valid>"
 
 
@@ -209,25 +253,42 @@ def test_token_inspector_shows_garbage_without_raising():
 
 
 def test_token_inspector_escapes_hostile_claims(keys):
-    token = tokens.mint_agent_token(keys["ps"], iss=PS, sub="aauth:notebook@ps.example", cnf=keys["agent"],
-                                    iat=NOW, extra={"note": HOSTILE, HOSTILE: 1})
+    token = tokens.mint_agent_token(
+        keys["ps"],
+        iss=PS,
+        sub="aauth:notebook@ps.example",
+        cnf=keys["agent"],
+        iat=NOW,
+        extra={"note": HOSTILE, HOSTILE: 1},
+    )
     html = TokenInspector(token, jwks=keys["ps"], now=NOW).view.value
     assert_escaped(html)
     assert "not an AAuth claim; verifiers ignore it" in html
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                     max_size=3), max_leaves=8)
-claims = st.dictionaries(st.sampled_from(["iss", "sub", "aud", "exp", "iat", "cnf", "scope", "dwk", HOSTILE]),
-                         json_values, max_size=6)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+claims = st.dictionaries(
+    st.sampled_from(["iss", "sub", "aud", "exp", "iat", "cnf", "scope", "dwk", HOSTILE]),
+    json_values,
+    max_size=6,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(header=st.fixed_dictionaries({"typ": st.sampled_from(["aa-agent+jwt", "aa-auth+jwt", "JWT"]) | json_values,
-                                     "alg": st.sampled_from(["Ed25519", "EdDSA", "none"]) | json_values},
-                                    optional={"kid": json_values, "crit": json_values}),
-       payload=claims)
+@given(
+    header=st.fixed_dictionaries(
+        {
+            "typ": st.sampled_from(["aa-agent+jwt", "aa-auth+jwt", "JWT"]) | json_values,
+            "alg": st.sampled_from(["Ed25519", "EdDSA", "none"]) | json_values,
+        },
+        optional={"kid": json_values, "crit": json_values},
+    ),
+    payload=claims,
+)
 def test_token_inspector_never_raises_on_any_signed_json(header, payload):
     """Whatever an issuer signed, the inspector names the failing check instead of raising."""
     key = Key.from_seed("fuzz issuer", kid="fuzz")
@@ -251,8 +312,9 @@ def test_widgets_carry_a_stable_html_snapshot_for_viewers_without_a_kernel(keys)
 
 # -- MessageInspector -------------------------------------------------------------------------
 def signed_request(keys, body: bytes = b'{"name": "notes.txt"}') -> HttpMessage:
-    message = HttpMessage(method="POST", target_uri=f"{FILES}/files?page=2", headers=[("Host", "files.example")],
-                          body=body)
+    message = HttpMessage(
+        method="POST", target_uri=f"{FILES}/files?page=2", headers=[("Host", "files.example")], body=body
+    )
     sign_request(message, keys["agent"], jwt_key(minted(keys)["agent"]), created=NOW)
     return message
 
@@ -264,13 +326,28 @@ def test_message_inspector_shows_the_signature_base_and_marks_covered_components
     inspector = MessageInspector(message, now=NOW + 5)
     sig = httpsig.read_signature(message)
     assert inspector.base == httpsig.signature_base(message, sig.params)
-    assert inspector.covered == ['"@method"', '"@authority"', '"@path"', '"content-type"', '"content-digest"',
-                                 '"signature-key"']
+    assert inspector.covered == [
+        '"@method"',
+        '"@authority"',
+        '"@path"',
+        '"content-type"',
+        '"content-digest"',
+        '"signature-key"',
+    ]
     html = inspector.view.value
     marked = re.findall(r'title="covered as ([^"]+)"', html)
     # request line, then each covered field's name and value, in header order
-    assert marked == ["@method", "@path", "@authority", "signature-key", "signature-key", "content-digest",
-                      "content-digest", "content-type", "content-type"]
+    assert marked == [
+        "@method",
+        "@path",
+        "@authority",
+        "signature-key",
+        "signature-key",
+        "content-digest",
+        "content-digest",
+        "content-type",
+        "content-type",
+    ]
     assert "?page=2" in html and 'title="covered as @query"' not in html  # the query is not covered
     assert 'title="covered through content-digest"' in html
     assert "created=1790000000" in html and "(5 seconds ago)" in html
@@ -306,8 +383,9 @@ def test_message_inspector_decodes_the_challenge_ladder_and_the_token_response(w
     """-11 "Requirement Responses" as the resource sends them: person-token, then
     auth-token with a resource token; the PS's token response carries the auth token."""
     agent = world.agent()
-    with world.hosts.client(auth=agent.auth(), event_hooks=world.trace.sync_event_hooks("Agent"),
-                            timeout=HANG_GUARD) as client:
+    with world.hosts.client(
+        auth=agent.auth(), event_hooks=world.trace.sync_event_hooks("Agent"), timeout=HANG_GUARD
+    ) as client:
         response = client.get(f"{FILES}/files")
     assert response.status_code == 200
     by_summary = {exchange.summary(): exchange for exchange in world.trace.exchanges}
@@ -328,8 +406,13 @@ def test_message_inspector_decodes_the_challenge_ladder_and_the_token_response(w
 def test_message_inspector_decodes_signature_error_with_required_input(world, keys):
     """SK-09 §5: a signature missing required components is invalid_input with required_input."""
     message = HttpMessage(method="GET", target_uri=f"{FILES}/files", headers=[("Host", "files.example")])
-    sign_request(message, keys["agent"], jwt_key(minted(keys)["agent"]), components=["@method", "signature-key"],
-                 created=int(time.time()))
+    sign_request(
+        message,
+        keys["agent"],
+        jwt_key(minted(keys)["agent"]),
+        components=["@method", "signature-key"],
+        created=int(time.time()),
+    )
     with world.hosts.client(event_hooks=world.trace.sync_event_hooks("Agent"), timeout=HANG_GUARD) as client:
         response = client.get(f"{FILES}/files", headers=message.headers[1:])
     assert response.status_code == 401
@@ -339,22 +422,47 @@ def test_message_inspector_decodes_signature_error_with_required_input(world, ke
 
 
 # header values a peer might send: printable ASCII with the structured-field punctuation
-field_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120) | st.sampled_from([
-    'sig=("@method" "@nope");created=1', 'sig=:AAAA:', 'sig=jwt;jwt="a.b.c"', "sig=hwk;kty=\"OKP\"",
-    "requirement=interaction", 'requirement=auth-token;resource-token="x"', "error=invalid_input", "wait=abc",
-])
-AAUTH_FIELDS = ("Signature-Input", "Signature", "Signature-Key", "AAuth-Requirement", "AAuth-Challenge",
-                "Signature-Error", "Prefer", "Retry-After", "Content-Digest", "Content-Type")
+field_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120) | st.sampled_from(
+    [
+        'sig=("@method" "@nope");created=1',
+        "sig=:AAAA:",
+        'sig=jwt;jwt="a.b.c"',
+        'sig=hwk;kty="OKP"',
+        "requirement=interaction",
+        'requirement=auth-token;resource-token="x"',
+        "error=invalid_input",
+        "wait=abc",
+    ]
+)
+AAUTH_FIELDS = (
+    "Signature-Input",
+    "Signature",
+    "Signature-Key",
+    "AAuth-Requirement",
+    "AAuth-Challenge",
+    "Signature-Error",
+    "Prefer",
+    "Retry-After",
+    "Content-Digest",
+    "Content-Type",
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(fields=st.dictionaries(st.sampled_from(AAUTH_FIELDS), field_text, max_size=6),
-       status=st.sampled_from([None, 200, 202, 401, 403]), body=st.binary(max_size=200) | st.just(b'{"x_token": "a.b"}'))
+@given(
+    fields=st.dictionaries(st.sampled_from(AAUTH_FIELDS), field_text, max_size=6),
+    status=st.sampled_from([None, 200, 202, 401, 403]),
+    body=st.binary(max_size=200) | st.just(b'{"x_token": "a.b"}'),
+)
 def test_message_inspector_never_raises_on_what_a_peer_sends(fields, status, body):
     """Bad input is shown with the draft's code, never a traceback (DESIGN §4 "Bad input")."""
-    message = HttpMessage(method="POST" if status is None else "", target_uri=f"{FILES}/x" if status is None else "",
-                          headers=[("Host", "files.example"), *fields.items(), ("X-Evil", HOSTILE)], body=body,
-                          status=status)
+    message = HttpMessage(
+        method="POST" if status is None else "",
+        target_uri=f"{FILES}/x" if status is None else "",
+        headers=[("Host", "files.example"), *fields.items(), ("X-Evil", HOSTILE)],
+        body=body,
+        status=status,
+    )
     html = MessageInspector(message, now=NOW).view.value
     assert "<script" not in html.lower()
 
@@ -364,10 +472,21 @@ def test_flow_runner_and_consent_panel_play_the_consent_flow(world):
     """Seed step 6 / -11 "Deferred Responses": the flow runs on the loop thread and waits
     at the PS (202 + interaction code, held poll); Approve in the panel wakes it; the
     retried request succeeds."""
-    runner = FlowRunner(world.flow(agent := world.agent(
-        justification=f"Clean up {HOSTILE}", wait=30,
-        on_interaction=lambda interaction: runner.report(f"enter {interaction.code} at {interaction.url}"),
-    ), "POST", "/files/delete"), trace=world.trace, title="Delete files")
+    runner = FlowRunner(
+        world.flow(
+            agent := world.agent(
+                justification=f"Clean up {HOSTILE}",
+                wait=30,
+                on_interaction=lambda interaction: runner.report(
+                    f"enter {interaction.code} at {interaction.url}"
+                ),
+            ),
+            "POST",
+            "/files/delete",
+        ),
+        trace=world.trace,
+        title="Delete files",
+    )
     assert runner.state == "idle" and "Press Run" in runner.view.value
     runner.run_button.click()
     assert runner.run() is runner.future  # a second click does not start a second run
@@ -456,8 +575,9 @@ def test_flow_runner_runs_a_sync_flow_over_sockets(tmp_path):
         agent = world.agent()
 
         def flow():
-            with world.hosts.client(auth=agent.auth(), event_hooks=world.trace.sync_event_hooks("Agent"),
-                                    timeout=HANG_GUARD) as client:
+            with world.hosts.client(
+                auth=agent.auth(), event_hooks=world.trace.sync_event_hooks("Agent"), timeout=HANG_GUARD
+            ) as client:
                 return client.get(f"{FILES}/files").json()
 
         runner = FlowRunner(flow, trace=world.trace)
@@ -499,7 +619,9 @@ def test_sequence_view_follows_the_trace_and_steps_through_it(world):
     view = SequenceView(world.trace, title="Files")
     assert view.step is None and "No exchanges yet" in view.caption.value
     assert view.previous_button.disabled and view.next_button.disabled
-    get_loop_thread().run(world.flow(world.agent())(), timeout=HANG_GUARD)  # async client: hooks on the loop thread
+    get_loop_thread().run(
+        world.flow(world.agent())(), timeout=HANG_GUARD
+    )  # async client: hooks on the loop thread
     count = len(world.trace.exchanges)
     assert count >= 5 and view.step == count  # followed every new step
     assert f"Step {count} of {count}" in view.caption.value and "→ 200 OK" in view.caption.value
@@ -521,7 +643,7 @@ def test_sequence_view_follows_the_trace_and_steps_through_it(world):
 
     view.mermaid_toggle.value = True
     (output,) = view.mermaid_output.outputs
-    assert output["data"]["text/vnd.mermaid"].startswith("---\ntitle: \"Files\"\n---\nsequenceDiagram")
+    assert output["data"]["text/vnd.mermaid"].startswith('---\ntitle: "Files"\n---\nsequenceDiagram')
     assert view.drawing.layout.display == "none" and view.mermaid_output.layout.display is None
     assert "<pre" in view.to_html() and "<svg" not in view.to_html()
     view.mermaid_toggle.value = False

@@ -12,8 +12,9 @@ passes and a plausible wrong answer fails.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 NOT_ATTEMPTED = "not attempted"
 CORRECT = "correct"
@@ -54,7 +55,7 @@ class Exercise:
     title: str
     grade: Callable[[Any], str | None]
     hints: tuple[str, ...]
-    reference: str            # the solution, as code the learner could have written
+    reference: str  # the solution, as code the learner could have written
     success: str = "Well done."
 
     def check(self, answer: Any = None) -> Result:
@@ -104,11 +105,18 @@ def status_and_code(given) -> tuple[int, str | None] | None:
     return status, (code.strip() or None) if isinstance(code, str) else None
 
 
-def grade_predictions(situations, observe: Callable[[], dict], why: dict[str, str], *, answerer: str,
-                      example: str = "e.g. (401, 'invalid_signature')") -> Callable[[Any], str | None]:
+def grade_predictions(
+    situations,
+    observe: Callable[[], dict],
+    why: dict[str, str],
+    *,
+    answerer: str,
+    example: str = "e.g. (401, 'invalid_signature')",
+) -> Callable[[Any], str | None]:
     """The grade of a "what does the server answer?" exercise: ``answers`` maps each of
     ``situations`` to ``(status, error code)``, compared with what ``observe()`` reports the
     lab really answered; a miss names the situation, the real answer and ``why[situation]``."""
+
     def grade(answers) -> str | None:
         if not isinstance(answers, dict):
             return "answers is a dict: situation → (status, error code)"

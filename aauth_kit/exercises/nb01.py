@@ -34,15 +34,29 @@ _MALLORY = Key.from_seed("nb01 grader mallory")
 
 
 def _agent_token(key: Key, local: str) -> str:
-    return mint_agent_token(_AP, iss="https://ps.example", sub=f"aauth:{local}@ps.example", cnf=key,
-                            iat=CREATED, exp=CREATED + 3600, jti=f"grader-{local}")
+    return mint_agent_token(
+        _AP,
+        iss="https://ps.example",
+        sub=f"aauth:{local}@ps.example",
+        cnf=key,
+        iat=CREATED,
+        exp=CREATED + 3600,
+        jti=f"grader-{local}",
+    )
 
 
 def _request(method: str, url: str, body: bytes = b"", content_type: str | None = None) -> HttpMessage:
     host = url.split("/")[2]
-    headers = [("Host", host), ("Accept", "*/*"), ("Signature-Key", jwt_key(_agent_token(_AGENT, "notebook")).to_member())]
+    headers = [
+        ("Host", host),
+        ("Accept", "*/*"),
+        ("Signature-Key", jwt_key(_agent_token(_AGENT, "notebook")).to_member()),
+    ]
     if body:
-        headers += [("Content-Type", content_type or "application/json"), ("Content-Digest", httpsig.content_digest(body))]
+        headers += [
+            ("Content-Type", content_type or "application/json"),
+            ("Content-Digest", httpsig.content_digest(body)),
+        ]
     return HttpMessage(method=method, target_uri=url, headers=headers, body=body)
 
 
@@ -63,12 +77,24 @@ def _q1_cases() -> list[tuple[str, HttpMessage, list[str], int]]:
     body = json.dumps({"resource": "https://supply-chain.example"}).encode()
     return [
         ("GET https://supply-chain.example/inventory", example_request(), AAUTH_COMPONENTS, CREATED),
-        ("POST https://ps.example/person-token with a JSON body",
-         _request("POST", "https://ps.example/person-token", body), BODY_COMPONENTS, CREATED + 5),
-        ("GET https://Supply-Chain.example:443/check?part=display",
-         _request("GET", "https://Supply-Chain.example:443/check?part=display"), AAUTH_COMPONENTS, CREATED + 9),
-        ("GET http://127.0.0.1:8765/inventory (a dev-mode server)",
-         _request("GET", "http://127.0.0.1:8765/inventory"), ["@path", "@method", "@authority"], CREATED),
+        (
+            "POST https://ps.example/person-token with a JSON body",
+            _request("POST", "https://ps.example/person-token", body),
+            BODY_COMPONENTS,
+            CREATED + 5,
+        ),
+        (
+            "GET https://Supply-Chain.example:443/check?part=display",
+            _request("GET", "https://Supply-Chain.example:443/check?part=display"),
+            AAUTH_COMPONENTS,
+            CREATED + 9,
+        ),
+        (
+            "GET http://127.0.0.1:8765/inventory (a dev-mode server)",
+            _request("GET", "http://127.0.0.1:8765/inventory"),
+            ["@path", "@method", "@authority"],
+            CREATED,
+        ),
     ]
 
 
@@ -87,10 +113,14 @@ def _grade_base(answer) -> str | None:
         for number, (line, right) in enumerate(zip(mine, theirs), start=1):
             if line != right:
                 name = right.split(": ", 1)[0]
-                return (f"for {words}: line {number} should be the {name} line, but yours is {line!r}. "
-                        f"Try q1.hint() for the rules.")
-        return (f"for {words}: the base has {len(theirs)} lines (one per component, then "
-                f'"@signature-params"), yours has {len(mine)}')
+                return (
+                    f"for {words}: line {number} should be the {name} line, but yours is {line!r}. "
+                    f"Try q1.hint() for the rules."
+                )
+        return (
+            f"for {words}: the base has {len(theirs)} lines (one per component, then "
+            f'"@signature-params"), yours has {len(mine)}'
+        )
     return None
 
 
@@ -101,7 +131,7 @@ q1 = Exercise(
         'One line per covered component, in the order given: the identifier in double quotes, ": ", the value. '
         'Then a last line "@signature-params": (the identifiers, quoted, space-separated);created=N. '
         "Lines are joined with \\n, with no newline at the end (RFC 9421 §2.5).",
-        "@method is the method; @path is the path without the query (\"/\" if empty); a header field's value "
+        '@method is the method; @path is the path without the query ("/" if empty); a header field\'s value '
         "is message.header(name). urllib.parse.urlsplit(message.target_uri) splits the URI.",
         "@authority is the host in lower case, with the port only when it is not the scheme's default "
         "(443 for https, 80 for http) — RFC 9421 §2.2.3. urlsplit(...).hostname is already lower case.",
@@ -132,19 +162,26 @@ q1 = Exercise(
 
 # -- q2: which component did the attacker change? ---------------------------------------------
 def _signed(method: str, url: str, body: bytes = b"") -> HttpMessage:
-    message = HttpMessage(method=method, target_uri=url, headers=[("Host", url.split("/")[2]), ("Accept", "*/*")],
-                          body=body)
+    message = HttpMessage(
+        method=method, target_uri=url, headers=[("Host", url.split("/")[2]), ("Accept", "*/*")], body=body
+    )
     sign_request(message, _AGENT, jwt_key(_agent_token(_AGENT, "notebook")), created=CREATED)
     return message
 
 
 def _copy(message: HttpMessage, **changes) -> HttpMessage:
-    fields = {"method": message.method, "target_uri": message.target_uri, "headers": list(message.headers),
-              "body": message.body}
+    fields = {
+        "method": message.method,
+        "target_uri": message.target_uri,
+        "headers": list(message.headers),
+        "body": message.body,
+    }
     fields.update(changes)
     if "target_uri" in changes:  # the Host field follows the new target, in its place
         host = changes["target_uri"].split("/")[2]
-        fields["headers"] = [(name, host if name.lower() == "host" else value) for name, value in fields["headers"]]
+        fields["headers"] = [
+            (name, host if name.lower() == "host" else value) for name, value in fields["headers"]
+        ]
     return HttpMessage(**fields)
 
 
@@ -162,15 +199,34 @@ def tamper_cases() -> list[tuple[str, HttpMessage, HttpMessage, str | None]]:
     other_body = b'{"parts": "none"}'
     mallory = jwt_key(_agent_token(_MALLORY, "mallory")).to_member()
     return [
-        ("sent the GET to another path", get, _copy(get, target_uri="https://supply-chain.example/check"), "@path"),
-        ("replayed it at another server", get, _copy(get, target_uri="https://market-analysis.example/inventory"),
-         "@authority"),
+        (
+            "sent the GET to another path",
+            get,
+            _copy(get, target_uri="https://supply-chain.example/check"),
+            "@path",
+        ),
+        (
+            "replayed it at another server",
+            get,
+            _copy(get, target_uri="https://market-analysis.example/inventory"),
+            "@authority",
+        ),
         ("added a header", get, _copy(get, headers=get.headers + [("X-Forwarded-For", "203.0.113.9")]), None),
         ("turned the POST into a GET", post, _copy(post, method="GET"), "@method"),
-        ("put in their own agent token", post, _replace_header(post, "Signature-Key", mallory), "signature-key"),
-        ("changed the body and recomputed the digest", post,
-         _replace_header(_copy(post, body=other_body), "Content-Digest", httpsig.content_digest(other_body)),
-         "content-digest"),
+        (
+            "put in their own agent token",
+            post,
+            _replace_header(post, "Signature-Key", mallory),
+            "signature-key",
+        ),
+        (
+            "changed the body and recomputed the digest",
+            post,
+            _replace_header(
+                _copy(post, body=other_body), "Content-Digest", httpsig.content_digest(other_body)
+            ),
+            "content-digest",
+        ),
         ("changed the Accept header", post, _replace_header(post, "Accept", "text/html"), None),
         ("sent it as text", post, _replace_header(post, "Content-Type", "text/plain"), "content-type"),
     ]
@@ -186,8 +242,10 @@ def _grade_changed(answer) -> str | None:
             got = got.strip().strip('"')
         if got != expected:
             if expected is None:
-                return (f"in case {number} of {len(cases)} no covered component changed (only an uncovered part "
-                        f"did), so the answer is None; yours was {got!r}")
+                return (
+                    f"in case {number} of {len(cases)} no covered component changed (only an uncovered part "
+                    f"did), so the answer is None; yours was {got!r}"
+                )
             return f"in case {number} of {len(cases)} the answer is not {got!r}"
     return None
 

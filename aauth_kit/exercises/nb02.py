@@ -18,9 +18,9 @@ RFC_8037_A3 = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvP
 RFC_7638_RSA = {
     "kty": "RSA",
     "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3"
-         "oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHz"
-         "u6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8a"
-         "wapJzKnqDKgw",
+    "oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHz"
+    "u6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8a"
+    "wapJzKnqDKgw",
     "e": "AQAB",
     "alg": "RS256",
     "kid": "2011-04-29",
@@ -88,19 +88,37 @@ q1 = Exercise(
 SCHEMES = ("hwk", "jwks_uri", "jwt")
 #: Scenario letter → (the scenario, the scheme, a nudge for a wrong answer).
 SCENARIOS = {
-    "a": ("The backend agent calls GET /inventory on the supply-chain agent.", "jwt",
-          "AAuth agents present a token that names their key."),
-    "b": ("The Person Server sends a signed revocation request to a resource, in its own name.", "jwks_uri",
-          "the PS signs as a server with published keys, not as an agent."),
-    "c": ("A brand-new agent, with no agent token yet, asks the kit's Agent Provider to register its key "
-          "(POST /agent/register).", "hwk",
-          "there is no token yet and no published key: only the bare key can travel."),
-    "d": ("Outside AAuth, a client wants a site to recognise it on every visit without saying who it is.", "hwk",
-          "recognised but anonymous: the key's thumbprint is a pseudonym."),
-    "e": ("The supply-chain agent calls the market-analysis agent in a call chain.", "jwt",
-          "in a call chain the resource acts as an agent, with a self-issued agent token."),
-    "f": ("The Person Server sends a token request to an Access Server (four-party).", "jwks_uri",
-          "server to server: the AS discovers the PS's keys from its identifier."),
+    "a": (
+        "The backend agent calls GET /inventory on the supply-chain agent.",
+        "jwt",
+        "AAuth agents present a token that names their key.",
+    ),
+    "b": (
+        "The Person Server sends a signed revocation request to a resource, in its own name.",
+        "jwks_uri",
+        "the PS signs as a server with published keys, not as an agent.",
+    ),
+    "c": (
+        "A brand-new agent, with no agent token yet, asks the kit's Agent Provider to register its key "
+        "(POST /agent/register).",
+        "hwk",
+        "there is no token yet and no published key: only the bare key can travel.",
+    ),
+    "d": (
+        "Outside AAuth, a client wants a site to recognise it on every visit without saying who it is.",
+        "hwk",
+        "recognised but anonymous: the key's thumbprint is a pseudonym.",
+    ),
+    "e": (
+        "The supply-chain agent calls the market-analysis agent in a call chain.",
+        "jwt",
+        "in a call chain the resource acts as an agent, with a self-issued agent token.",
+    ),
+    "f": (
+        "The Person Server sends a token request to an Access Server (four-party).",
+        "jwks_uri",
+        "server to server: the AS discovers the PS's keys from its identifier.",
+    ),
 }
 
 

@@ -43,18 +43,29 @@ def _grade_binding(answer) -> str | None:
         ("a token whose cnf.jwk is your key", _agent_token(jwk), mine, True),
         ("a token bound to another agent's key", _agent_token(other.public_jwk(kid=False)), mine, False),
         ("the same token, asked about the other key", _agent_token(jwk), other, False),
-        ("a token whose cnf.jwk lists the same key in another member order, with a kid", _agent_token(reordered),
-         mine, True),
-        ("an ES256 token and an Ed25519 key", _agent_token(Key.from_seed("nb03 p256", "ES256").public_jwk(kid=False)),
-         mine, False),
+        (
+            "a token whose cnf.jwk lists the same key in another member order, with a kid",
+            _agent_token(reordered),
+            mine,
+            True,
+        ),
+        (
+            "an ES256 token and an Ed25519 key",
+            _agent_token(Key.from_seed("nb03 p256", "ES256").public_jwk(kid=False)),
+            mine,
+            False,
+        ),
     ]
     for words, token, key, expected in cases:
         got = _call(answer, token, key)
         if not isinstance(got, bool):
             return f"return True or False, not {got!r}"
         if got != expected:
-            hint = (" Two JWKs for one key can differ in member order, alg and kid: compare RFC 7638 thumbprints."
-                    if expected else "")
+            hint = (
+                " Two JWKs for one key can differ in member order, alg and kid: compare RFC 7638 thumbprints."
+                if expected
+                else ""
+            )
             return f"for {words} the answer is {expected}, yours was {got}.{hint}"
     return None
 
@@ -112,7 +123,11 @@ def _grade_identifier(answer) -> str | None:
             return f"return True or False, not {got!r}"
         expected = _valid(identifier)
         if got != expected:
-            shown = identifier if len(identifier) < 60 else f"{identifier[:20]}…{identifier[-16:]} ({len(identifier)} chars)"
+            shown = (
+                identifier
+                if len(identifier) < 60
+                else f"{identifier[:20]}…{identifier[-16:]} ({len(identifier)} chars)"
+            )
             return f"{shown!r} is {'a valid' if expected else 'not a valid'} top-level agent identifier, you said {got}."
     return None
 

@@ -24,22 +24,51 @@ _IAT = 1_790_000_000
 def verified_agent_token(iss: str, sub: str):
     """A real agent token from the provider ``iss`` for ``sub``, minted and verified."""
     provider = Key.from_seed(f"nb04 grader provider {iss}", kid="ap-1")
-    token = mint_agent_token(provider, iss=iss, sub=sub, cnf=Key.from_seed(f"nb04 grader agent {sub}"),
-                             iat=_IAT, exp=_IAT + 3600, jti=f"grader-{sub}")
+    token = mint_agent_token(
+        provider,
+        iss=iss,
+        sub=sub,
+        cnf=Key.from_seed(f"nb04 grader agent {sub}"),
+        iat=_IAT,
+        exp=_IAT + 3600,
+        jti=f"grader-{sub}",
+    )
     return check_token(token, typ=AGENT_TYP, key=provider, now=_IAT)
 
 
 # -- q1: an allow-list that cannot be fooled -------------------------------------------------
 _CASES = (
-    ("the inventory bot from https://ps.example", "https://ps.example", "aauth:inventory-bot@ps.example", True),
-    ("the analyst from https://partner.example", "https://partner.example", "aauth:analyst@partner.example", True),
+    (
+        "the inventory bot from https://ps.example",
+        "https://ps.example",
+        "aauth:inventory-bot@ps.example",
+        True,
+    ),
+    (
+        "the analyst from https://partner.example",
+        "https://partner.example",
+        "aauth:analyst@partner.example",
+        True,
+    ),
     ("another agent of https://ps.example", "https://ps.example", "aauth:notebook@ps.example", False),
-    ("a token from https://rogue.example claiming to be the inventory bot", "https://rogue.example",
-     "aauth:inventory-bot@ps.example", False),
-    ("a token from https://ps.example claiming to be the partner's analyst", "https://ps.example",
-     "aauth:analyst@partner.example", False),
-    ("the inventory bot spelt with a capital I (another agent: identifiers compare exactly)", "https://ps.example",
-     "aauth:Inventory-bot@ps.example", False),
+    (
+        "a token from https://rogue.example claiming to be the inventory bot",
+        "https://rogue.example",
+        "aauth:inventory-bot@ps.example",
+        False,
+    ),
+    (
+        "a token from https://ps.example claiming to be the partner's analyst",
+        "https://ps.example",
+        "aauth:analyst@partner.example",
+        False,
+    ),
+    (
+        "the inventory bot spelt with a capital I (another agent: identifiers compare exactly)",
+        "https://ps.example",
+        "aauth:Inventory-bot@ps.example",
+        False,
+    ),
 )
 
 
@@ -51,8 +80,12 @@ def _grade_admit(answer) -> str | None:
         if not isinstance(got, bool):
             return f"return True or False, not {got!r}"
         if got != expected:
-            why = (" The token verifies — its own provider signed it — so only your policy can notice that "
-                   "the provider is not the one the identifier names." if "claiming" in words else "")
+            why = (
+                " The token verifies — its own provider signed it — so only your policy can notice that "
+                "the provider is not the one the identifier names."
+                if "claiming" in words
+                else ""
+            )
             return f"{words}: expected {expected}, your admit said {got}.{why}"
     return None
 

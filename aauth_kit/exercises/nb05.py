@@ -24,20 +24,48 @@ _MY_JKT = "fdAjZryvGScO2sJXC8JD7P3YarQvILE-iekZcwyBtYY"
 _OTHER_JKT = "gNslHQ1BOGP-sbwTLORMtlAycMQ1bqJDVjEKwPpRdv8"
 
 PRESENTED = {  # the person token the agent presented
-    "iss": _PS, "dwk": "aauth-person.json", "aud": _RESOURCE, "sub": "k3Jb0pXl8dPq2VfZr6uNwA",
-    "jti": "person-0004", "iat": _NOW, "exp": _NOW + 3600,
-    "cnf": {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "ZmFrZSBwdWJsaWMga2V5IGZvciB0aGUgZ3JhZGVy", "alg": "Ed25519"}},
+    "iss": _PS,
+    "dwk": "aauth-person.json",
+    "aud": _RESOURCE,
+    "sub": "k3Jb0pXl8dPq2VfZr6uNwA",
+    "jti": "person-0004",
+    "iat": _NOW,
+    "exp": _NOW + 3600,
+    "cnf": {
+        "jwk": {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": "ZmFrZSBwdWJsaWMga2V5IGZvciB0aGUgZ3JhZGVy",
+            "alg": "Ed25519",
+        }
+    },
 }
 GENUINE = {  # the resource token of the challenge to that request
-    "iss": _RESOURCE, "dwk": "aauth-resource.json", "aud": _PS, "ps": _PS, "sub": PRESENTED["sub"],
-    "presented_jti": PRESENTED["jti"], "agent_jkt": _MY_JKT, "scope": "supply-chain:check",
-    "jti": "sca-0001", "iat": _NOW, "exp": _NOW + 300,
+    "iss": _RESOURCE,
+    "dwk": "aauth-resource.json",
+    "aud": _PS,
+    "ps": _PS,
+    "sub": PRESENTED["sub"],
+    "presented_jti": PRESENTED["jti"],
+    "agent_jkt": _MY_JKT,
+    "scope": "supply-chain:check",
+    "jti": "sca-0001",
+    "iat": _NOW,
+    "exp": _NOW + 300,
 }
 _CASES = (
     ("the genuine challenge", {}, True),
     ("a challenge for another agent's key (agent_jkt)", {"agent_jkt": _OTHER_JKT}, False),
-    ("a challenge from another resource than the one called (iss)", {"iss": "https://market-analysis.example"}, False),
-    ("a challenge pointing at another presented token (presented_jti)", {"presented_jti": "person-0001"}, False),
+    (
+        "a challenge from another resource than the one called (iss)",
+        {"iss": "https://market-analysis.example"},
+        False,
+    ),
+    (
+        "a challenge pointing at another presented token (presented_jti)",
+        {"presented_jti": "person-0001"},
+        False,
+    ),
     ("a challenge for another person (sub)", {"sub": "another-person-at-this-resource"}, False),
     ("a challenge naming another Person Server (ps)", {"ps": "https://evil-ps.example"}, False),
     ("a challenge that expired a second ago (exp)", {"exp": _NOW - 1}, False),

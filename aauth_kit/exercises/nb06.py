@@ -23,20 +23,26 @@ from . import Exercise, NotAttempted
 _CASES = (
     ("https://ps.example/interaction", "1M8N-8SS3", "https://ps.example/pending/pending-0001", None),
     ("https://login.example/consent", "A1B2-C3D4", "https://login.example/pending/9f8e", None),
-    ("https://ps.example/interaction", "7R6X-KPRP", "https://ps.example/pending/pending-0002",
-     'requirement=interaction; url="https://ps.example/interaction"; code="7R6X-KPRP"'),
+    (
+        "https://ps.example/interaction",
+        "7R6X-KPRP",
+        "https://ps.example/pending/pending-0002",
+        'requirement=interaction; url="https://ps.example/interaction"; code="7R6X-KPRP"',
+    ),
 )
 
 
 def headers_202(url: str, code: str, pending: str, requirement: str | None = None) -> httpx.Headers:
     """The headers of a PS's ``202`` for a request that waits for the person."""
-    return httpx.Headers({
-        "Location": pending,
-        "Retry-After": "0",
-        "Cache-Control": "no-store",
-        "AAuth-Requirement": requirement or serialize_requirement("interaction", url=url, code=code),
-        "Content-Type": "application/json",
-    })
+    return httpx.Headers(
+        {
+            "Location": pending,
+            "Retry-After": "0",
+            "Cache-Control": "no-store",
+            "AAuth-Requirement": requirement or serialize_requirement("interaction", url=url, code=code),
+            "Content-Type": "application/json",
+        }
+    )
 
 
 def _grade_link(answer) -> str | None:
@@ -47,16 +53,20 @@ def _grade_link(answer) -> str | None:
         except NotAttempted:
             raise
         except Exception as exc:  # say which 202 broke it: usually the one with spaces
-            return (f"for AAuth-Requirement: {headers['AAuth-Requirement']} your function raised "
-                    f"{type(exc).__name__}: {exc}. It is a structured field: parse it, do not split it.")
+            return (
+                f"for AAuth-Requirement: {headers['AAuth-Requirement']} your function raised "
+                f"{type(exc).__name__}: {exc}. It is a structured field: parse it, do not split it."
+            )
         if link is None:
             raise NotAttempted
         if not isinstance(link, str):
             return f"return the link as a string, not {type(link).__name__}"
         parts = urlsplit(link)
         if link.startswith(pending) or parts.path.startswith("/pending/"):
-            return ("that is the pending URL from Location: the agent polls it, signed. The person opens the "
-                    "interaction url with the code, both from AAuth-Requirement.")
+            return (
+                "that is the pending URL from Location: the agent polls it, signed. The person opens the "
+                "interaction url with the code, both from AAuth-Requirement."
+            )
         if f"{parts.scheme}://{parts.netloc}{parts.path}" != url:
             return f"for a requirement naming url={url!r} the link should start with it, not {link!r}"
         given = parse_qs(parts.query).get("code", [])

@@ -34,11 +34,15 @@ def _grade_key(lab):
         if answer == expected:
             return None
         if answer == lab.keys["backend"].thumbprint():
-            return ("that is the backend's key: it holds the supply-chain token, but the backend never calls "
-                    "the market analyst. Who signs the call to /analyze?")
+            return (
+                "that is the backend's key: it holds the supply-chain token, but the backend never calls "
+                "the market analyst. Who signs the call to /analyze?"
+            )
         if answer == lab.keys["supply_chain"].thumbprint():
-            return ("that is the key the supply-chain agent signs its resource tokens with; as an agent it "
-                    "signs requests with another key (its agent token's cnf)")
+            return (
+                "that is the key the supply-chain agent signs its resource tokens with; as an agent it "
+                "signs requests with another key (its agent token's cnf)"
+            )
         if answer in {lab.keys[name].public_jwk()["x"] for name in lab.keys}:
             return "that is the key's x coordinate; the thumbprint is the RFC 7638 hash of the whole JWK"
         return "that is not the thumbprint of the key the market-analysis auth token names in cnf.jwk"
@@ -67,28 +71,59 @@ def _q1(lab) -> Exercise:
 def _entry(seq, action, actor, subject, details):
     from aauth_kit.servers.ps_store import AuditEntry
 
-    return AuditEntry(seq=seq, ts=1_790_000_000 + seq, actor=actor, action=action, subject=subject, details=details)
+    return AuditEntry(
+        seq=seq, ts=1_790_000_000 + seq, actor=actor, action=action, subject=subject, details=details
+    )
 
 
 def _sample_log() -> list:
     """A log with one consent, one refusal and one grant by policy."""
     sca, maa = "https://supply-chain.example", "https://market-analysis.example"
     return [
-        _entry(1, "auth_token_requested", BACKEND, sca, {"pending_id": "p1", "scope": "supply-chain:optimize"}),
-        _entry(2, "auth_token_approved", "alice", sca,
-               {"pending_id": "p1", "agent": BACKEND, "scope": "supply-chain:optimize"}),
-        _entry(3, "auth_token_issued", BACKEND, sca, {"jti": "a1", "sub": "s1", "aud": sca, "scope": "supply-chain:optimize"}),
-        _entry(4, "auth_token_issued", SCA_AGENT, maa,
-               {"jti": "a2", "sub": "s2", "aud": maa, "scope": "market-analysis:analyze"}),
-        _entry(5, "auth_token_requested", BACKEND, sca, {"pending_id": "p2", "scope": "supply-chain:optimize"}),
-        _entry(6, "auth_token_denied", "bob", sca, {"pending_id": "p2", "agent": BACKEND, "scope": "supply-chain:optimize"}),
+        _entry(
+            1, "auth_token_requested", BACKEND, sca, {"pending_id": "p1", "scope": "supply-chain:optimize"}
+        ),
+        _entry(
+            2,
+            "auth_token_approved",
+            "alice",
+            sca,
+            {"pending_id": "p1", "agent": BACKEND, "scope": "supply-chain:optimize"},
+        ),
+        _entry(
+            3,
+            "auth_token_issued",
+            BACKEND,
+            sca,
+            {"jti": "a1", "sub": "s1", "aud": sca, "scope": "supply-chain:optimize"},
+        ),
+        _entry(
+            4,
+            "auth_token_issued",
+            SCA_AGENT,
+            maa,
+            {"jti": "a2", "sub": "s2", "aud": maa, "scope": "market-analysis:analyze"},
+        ),
+        _entry(
+            5, "auth_token_requested", BACKEND, sca, {"pending_id": "p2", "scope": "supply-chain:optimize"}
+        ),
+        _entry(
+            6,
+            "auth_token_denied",
+            "bob",
+            sca,
+            {"pending_id": "p2", "agent": BACKEND, "scope": "supply-chain:optimize"},
+        ),
     ]
 
 
 def _consents(ps) -> list[tuple]:
     """What the PS's pending table says the persons approved (an independent record)."""
-    return [(p.decided_by, p.agent_id, p.scope) for p in ps.store.list_pending()
-            if p.kind == "auth_token" and p.status in ("approved", "completed")]
+    return [
+        (p.decided_by, p.agent_id, p.scope)
+        for p in ps.store.list_pending()
+        if p.kind == "auth_token" and p.status in ("approved", "completed")
+    ]
 
 
 def _grade_approvals(lab):
@@ -106,12 +141,16 @@ def _grade_approvals(lab):
         if ("bob", BACKEND, "supply-chain:optimize") in found:
             return "bob refused (auth_token_denied): a refusal is not a consent"
         if any(item[1:] == (SCA_AGENT, "market-analysis:analyze") for item in found):
-            return ("market-analysis:analyze was granted by the PS's policy (auth_token_issued with no approval "
-                    "before it): nobody consented to it")
+            return (
+                "market-analysis:analyze was granted by the PS's policy (auth_token_issued with no approval "
+                "before it): nobody consented to it"
+            )
         if any(item[0] == BACKEND for item in found):
             return "the first item is the person who decided (the entry's actor), not the agent that asked"
-        return ("on a log where alice approved the backend agent's supply-chain:optimize, expected "
-                f"[('alice', '{BACKEND}', 'supply-chain:optimize')], got {found}")
+        return (
+            "on a log where alice approved the backend agent's supply-chain:optimize, expected "
+            f"[('alice', '{BACKEND}', 'supply-chain:optimize')], got {found}"
+        )
 
     return grade
 
@@ -139,7 +178,11 @@ def bind(lab) -> Exercises:
 
 
 def reference_approvals(entries) -> list[tuple[str, str, str]]:
-    return [(e.actor, e.details["agent"], e.details["scope"]) for e in entries if e.action == "auth_token_approved"]
+    return [
+        (e.actor, e.details["agent"], e.details["scope"])
+        for e in entries
+        if e.action == "auth_token_approved"
+    ]
 
 
 def reference_key(results: dict) -> str:

@@ -84,7 +84,9 @@ class _Grader:
         else:
             headers_sent = [(name, value) for name, value in message.headers if name.lower() != "host"]
             with self.lab.hosts.client(timeout=60) as client:
-                answer = client.request(message.method, message.target_uri, headers=headers_sent, content=message.body)
+                answer = client.request(
+                    message.method, message.target_uri, headers=headers_sent, content=message.body
+                )
             status, headers, body = answer.status_code, answer.headers.get, answer.content
         return (status, *_error_of(headers, body))
 
@@ -118,17 +120,23 @@ def _check_body(message: HttpMessage, auth_token: str) -> str | None:
         return 'the revocation carries a JSON object as its body: {"jti": …, "exp": …}'
     if "jti" not in body:
         if auth_token in body.values():
-            return "name the token by its jti, not by the whole JWT: the SCA keys revocations by (signer, jti)"
-        return f'the body needs the token\'s jti; yours has {sorted(body)}'
+            return (
+                "name the token by its jti, not by the whole JWT: the SCA keys revocations by (signer, jti)"
+            )
+        return f"the body needs the token's jti; yours has {sorted(body)}"
     if body["jti"] != claims["jti"]:
         return f"jti is the revoked token's own jti ({claims['jti']!r}), not {body['jti']!r}"
     if body.get("exp") != claims["exp"]:
-        return (f"exp is the token's exp ({claims['exp']}), not {body.get('exp')!r}: it tells the SCA how long it "
-                "must remember the revocation — after exp the token is dead anyway")
+        return (
+            f"exp is the token's exp ({claims['exp']}), not {body.get('exp')!r}: it tells the SCA how long it "
+            "must remember the revocation — after exp the token is dead anyway"
+        )
     extra = sorted(set(body) - {"jti", "exp"})
     if extra:
-        return (f"the -11 body has two members, jti and exp; drop {extra}: the SCA takes the issuer from your "
-                "verified signature, never from the body")
+        return (
+            f"the -11 body has two members, jti and exp; drop {extra}: the SCA takes the issuer from your "
+            "verified signature, never from the body"
+        )
     return None
 
 
@@ -156,7 +164,9 @@ def _grade_revocation(grader: _Grader):
         if message is None:
             raise NotAttempted
         if not isinstance(message, HttpMessage):
-            return f"return the signed HttpMessage (aauth_kit.message.HttpMessage), not {type(message).__name__}"
+            return (
+                f"return the signed HttpMessage (aauth_kit.message.HttpMessage), not {type(message).__name__}"
+            )
         if message.method.upper() != "POST" or message.target_uri != endpoint:
             return f"a revocation is POST {endpoint}; yours is {message.method} {message.target_uri}"
         problem = _check_body(message, auth_token)
@@ -165,11 +175,15 @@ def _grade_revocation(grader: _Grader):
         status, code, detail = grader.send(message, source="PS")
         if status != 200:
             why = _REFUSALS.get(code, "")
-            return f"the SCA answered {status} {code}: {detail}" + (f". {why[0].upper()}{why[1:]}." if why else "")
+            return f"the SCA answered {status} {code}: {detail}" + (
+                f". {why[0].upper()}{why[1:]}." if why else ""
+            )
         status, code = grader.present(auth_token)
         if (status, code) != (401, "revoked_jwt"):
-            return (f"the SCA answered 200 to your revocation, yet presenting the token then got {status} {code}: "
-                    "it keeps revocations by the signer's id and jti — sign as the PS that issued the token")
+            return (
+                f"the SCA answered 200 to your revocation, yet presenting the token then got {status} {code}: "
+                "it keeps revocations by the signer's id and jti — sign as the PS that issued the token"
+            )
         return None
 
     return grade
@@ -208,7 +222,9 @@ def _q1(grader: _Grader) -> Exercise:
 
 # -- q2: what does the SCA answer? ----------------------------------------------------------------
 AP_REVOKES = "the Agent Provider, signing as itself (dwk aauth-agent.json), revokes an auth token"
-BODY_NOT_COVERED = "the PS revokes an auth token, its signature covering neither content-type nor content-digest"
+BODY_NOT_COVERED = (
+    "the PS revokes an auth token, its signature covering neither content-type nor content-digest"
+)
 UNKNOWN_JTI = "the PS revokes a jti the SCA has never seen"
 WHOLE_TOKEN = 'the PS sends the whole auth token instead of its jti: {"token": "eyJ…"}'
 
@@ -265,8 +281,13 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
         title="Q2 · what does the SCA answer?",
-        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="SCA",
-                                example="e.g. (401, 'invalid_signature'); for a success (200, None)"),
+        grade=grade_predictions(
+            EXPECTED,
+            lambda: _observe(grader),
+            _WHY,
+            answerer="SCA",
+            example="e.g. (401, 'invalid_signature'); for a success (200, None)",
+        ),
         hints=(
             "Follow the SCA's order: first the signature (a failure is 401 with Signature-Error), then who signed "
             "(403), then the body (400).",

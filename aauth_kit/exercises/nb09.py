@@ -53,7 +53,9 @@ class _Grader:
     def agent(self, local: str):
         if local not in self._agents:
             # the person approves each mission as soon as the agent shows the code (-11 §8.1)
-            self._agents[local] = self.lab.new_agent(local, on_interaction=lambda i: self.lab.ps.decide(i.code, True))
+            self._agents[local] = self.lab.new_agent(
+                local, on_interaction=lambda i: self.lab.ps.decide(i.code, True)
+            )
         return self._agents[local]
 
     def _start(self, description: str) -> Mission:
@@ -103,18 +105,24 @@ def _wrong_answers(encoded: str) -> dict[str, str]:
     document = json.loads(blob)
     sha = hashlib.sha256(blob).digest()
     said = {
-        b64url(hashlib.sha256(encoded.encode()).digest()):
-            "you hashed the base64url text; decode it first — s256 is over the blob's bytes",
+        b64url(
+            hashlib.sha256(encoded.encode()).digest()
+        ): "you hashed the base64url text; decode it first — s256 is over the blob's bytes",
         sha.hex(): "right bytes, wrong spelling: s256 is the digest in base64url without padding, not hex",
-        base64.urlsafe_b64encode(sha).decode(): "right digest, but drop the '=' padding (base64url without padding)",
-        base64.b64encode(sha).decode(): "right digest, but write it in base64url (- and _, no padding), not base64",
+        base64.urlsafe_b64encode(
+            sha
+        ).decode(): "right digest, but drop the '=' padding (base64url without padding)",
+        base64.b64encode(
+            sha
+        ).decode(): "right digest, but write it in base64url (- and _, no padding), not base64",
     }
     for options in ({}, {"separators": (",", ":")}, {"sort_keys": True}, {"ensure_ascii": False}):
         reserialized = json.dumps(document, **options).encode()
         if reserialized != blob:
             said[b64url(hashlib.sha256(reserialized).digest())] = (
                 "you hashed the JSON after decoding and re-serializing it; those are other bytes. Hash exactly "
-                "the decoded bytes — that is why an agent keeps them verbatim")
+                "the decoded bytes — that is why an agent keeps them verbatim"
+            )
     return said
 
 
@@ -131,9 +139,13 @@ def _grade_s256(grader: _Grader):
             return f"return a str, not {type(given).__name__}"
         if given == mission.s256:
             return None
-        return _wrong_answers(encoded).get(given.strip(), (
-            f"the PS's s256 for this mission is {mission.s256}; yours is {given!r}. Decode the base64url "
-            "blob to bytes, take their SHA-256, and write the digest in base64url without padding"))
+        return _wrong_answers(encoded).get(
+            given.strip(),
+            (
+                f"the PS's s256 for this mission is {mission.s256}; yours is {given!r}. Decode the base64url "
+                "blob to bytes, take their SHA-256, and write the digest in base64url without padding"
+            ),
+        )
 
     return grade
 
@@ -198,7 +210,9 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
         UNKNOWN: person_token(GRADER_AGENT, b64url(hashlib.sha256(b"no such mission").digest())),
         TERMINATED: person_token(GRADER_AGENT, terminated.s256),
         NOT_OWNED: person_token(OTHER_AGENT, active.s256),
-        BAD_SEGMENT: grader.post(GRADER_AGENT, f"{ps}/mission/not-a-hash", {"action": "completion", "summary": "x"}),
+        BAD_SEGMENT: grader.post(
+            GRADER_AGENT, f"{ps}/mission/not-a-hash", {"action": "completion", "summary": "x"}
+        ),
     }
 
 

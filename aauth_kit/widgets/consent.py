@@ -27,8 +27,14 @@ KIND_WORDS = {
     "agent_approval": "asks to become one of your agents (an agent token from the Agent Provider)",
 }
 LIVE = ("pending", "interacting")
-OUTCOME_TONES = {"approved": "ok", "completed": "ok", "denied": "error", "abandoned": "error",
-                 "expired": "warn", "cancelled": "warn"}
+OUTCOME_TONES = {
+    "approved": "ok",
+    "completed": "ok",
+    "denied": "error",
+    "abandoned": "error",
+    "expired": "warn",
+    "cancelled": "warn",
+}
 
 
 class ConsentPanel(Panel):
@@ -117,33 +123,58 @@ class ConsentPanel(Panel):
         pending = self.pending
         error = para(f"{badge(self.error.code, 'error')} {esc(self.error.detail)}") if self.error else ""
         if pending is None:
-            return card("Consent", error, para("No request is waiting for a decision. Start a flow that needs "
-                                               "consent, then press Refresh.", muted=True),
-                        badge_html=badge("nothing pending"))
+            return card(
+                "Consent",
+                error,
+                para(
+                    "No request is waiting for a decision. Start a flow that needs "
+                    "consent, then press Refresh.",
+                    muted=True,
+                ),
+                badge_html=badge("nothing pending"),
+            )
         data = pending.request if isinstance(pending.request, dict) else {}
-        agent = pending.agent_id + (f" ({data['agent_name']})" if isinstance(data.get("agent_name"), str) else "")
+        agent = pending.agent_id + (
+            f" ({data['agent_name']})" if isinstance(data.get("agent_name"), str) else ""
+        )
         rows = [("agent", agent, KIND_WORDS.get(pending.kind, pending.kind))]
         if pending.resource:
             name = data.get("resource_name")
-            rows.append(("resource", pending.resource + (f" ({name})" if isinstance(name, str) else ""),
-                         "where the agent wants to act"))
-        descriptions = data.get("scope_descriptions") if isinstance(data.get("scope_descriptions"), dict) else {}
+            rows.append(
+                (
+                    "resource",
+                    pending.resource + (f" ({name})" if isinstance(name, str) else ""),
+                    "where the agent wants to act",
+                )
+            )
+        descriptions = (
+            data.get("scope_descriptions") if isinstance(data.get("scope_descriptions"), dict) else {}
+        )
         for scope in (pending.scope or "").split():
             described = descriptions.get(scope)
             rows.append(("scope", scope, described if isinstance(described, str) else "(no description)"))
         if pending.justification:
-            rows.append(("justification", pending.justification, "the agent's own words (-11: shown to the person)"))
+            rows.append(
+                ("justification", pending.justification, "the agent's own words (-11: shown to the person)")
+            )
         if pending.code:
             rows.append(("code", format_code(pending.code), "the interaction code the agent was given"))
         now = self.ps.clock()
         if self.live:
             left = pending.expires_at - now
-            rows.append(("expires", utc(int(pending.expires_at)),
-                         f"in {duration_in_words(int(left))}" if left > 0 else "now"))
+            rows.append(
+                (
+                    "expires",
+                    utc(int(pending.expires_at)),
+                    f"in {duration_in_words(int(left))}" if left > 0 else "now",
+                )
+            )
         parts = [table(rows), error]
         if self.outcome is not None:
             who = pending.decided_by or self.by
-            parts.append(para(f"{esc(who)} {esc(self.outcome)} this request; the agent's next poll gets the answer."))
+            parts.append(
+                para(f"{esc(who)} {esc(self.outcome)} this request; the agent's next poll gets the answer.")
+            )
         status = pending.status if self.live or pending.status not in LIVE else "expired"
         title = f"Consent: {pending.agent_id} {'asks' if self.live else 'asked'}"
         return card(title, *parts, badge_html=badge(status, OUTCOME_TONES.get(status, "accent")))
@@ -152,4 +183,3 @@ class ConsentPanel(Panel):
         if self.pending is None:
             return "<ConsentPanel: nothing pending>"
         return f"<ConsentPanel: {self.pending.kind} from {self.pending.agent_id}, {self.pending.status}>"
-

@@ -32,32 +32,42 @@ def esc(text) -> str:
 
 def card(title: str, *parts_html: str, badge_html: str = "") -> str:
     """The widget's white card: a title line (with an optional badge) above the parts."""
-    head = (f'<div style="font-weight:600;font-size:14px;margin-bottom:6px">{esc(title)}'
-            f'{" " + badge_html if badge_html else ""}</div>')
-    return (f'<div class="aauth-card" style="background:{PAPER};color:{INK};border:1px solid {RULE};'
-            f'border-radius:8px;padding:10px 12px;font-family:{SANS};font-size:13px;line-height:1.45">'
-            f'{head}{"".join(parts_html)}</div>')
+    head = (
+        f'<div style="font-weight:600;font-size:14px;margin-bottom:6px">{esc(title)}'
+        f"{' ' + badge_html if badge_html else ''}</div>"
+    )
+    return (
+        f'<div class="aauth-card" style="background:{PAPER};color:{INK};border:1px solid {RULE};'
+        f'border-radius:8px;padding:10px 12px;font-family:{SANS};font-size:13px;line-height:1.45">'
+        f"{head}{''.join(parts_html)}</div>"
+    )
 
 
 def badge(text: str, tone: str = "neutral") -> str:
     ink, band = TONES[tone]
-    return (f'<span class="aauth-badge aauth-{tone}" style="display:inline-block;padding:0 7px;'
-            f'border-radius:10px;border:1px solid {ink};background:{band};color:{ink};font-size:12px;'
-            f'font-weight:600">{esc(text)}</span>')
+    return (
+        f'<span class="aauth-badge aauth-{tone}" style="display:inline-block;padding:0 7px;'
+        f"border-radius:10px;border:1px solid {ink};background:{band};color:{ink};font-size:12px;"
+        f'font-weight:600">{esc(text)}</span>'
+    )
 
 
 def section(title: str, body_html: str, *, open: bool = True) -> str:
     """A collapsible section (``<details>``), open by default."""
-    return (f'<details{" open" if open else ""} style="margin:6px 0">'
-            f'<summary style="cursor:pointer;font-weight:600;color:{INK}">{esc(title)}</summary>'
-            f'<div style="margin:4px 0 0 14px">{body_html}</div></details>')
+    return (
+        f'<details{" open" if open else ""} style="margin:6px 0">'
+        f'<summary style="cursor:pointer;font-weight:600;color:{INK}">{esc(title)}</summary>'
+        f'<div style="margin:4px 0 0 14px">{body_html}</div></details>'
+    )
 
 
 def pre(content_html: str) -> str:
     """Monospace block; long lines wrap anywhere (tokens have no spaces)."""
-    return (f'<pre style="background:{BOX};color:{INK};border:1px solid {RULE};border-radius:6px;'
-            f'padding:6px 8px;margin:4px 0;font-family:{FONT};font-size:12px;white-space:pre-wrap;'
-            f'word-break:break-all">{content_html}</pre>')
+    return (
+        f'<pre style="background:{BOX};color:{INK};border:1px solid {RULE};border-radius:6px;'
+        f"padding:6px 8px;margin:4px 0;font-family:{FONT};font-size:12px;white-space:pre-wrap;"
+        f'word-break:break-all">{content_html}</pre>'
+    )
 
 
 def para(text_html: str, *, muted: bool = False) -> str:
@@ -84,8 +94,10 @@ def table(rows: list[tuple[str, str, str]]) -> str:
 def mark(content_html: str, note: str, tone: str = "accent") -> str:
     """Highlight a span (covered components); ``note`` is its tooltip."""
     ink, band = TONES[tone]
-    return (f'<span class="aauth-covered" title="{esc(note)}" style="background:{band};'
-            f'border-bottom:2px solid {ink}">{content_html}</span>')
+    return (
+        f'<span class="aauth-covered" title="{esc(note)}" style="background:{band};'
+        f'border-bottom:2px solid {ink}">{content_html}</span>'
+    )
 
 
 def coloured(text: str, colour: str) -> str:

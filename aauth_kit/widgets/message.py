@@ -17,16 +17,23 @@ raw HTTP, with what its signature covers highlighted and its AAuth headers decod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Callable
 
 import http_sfv
 import ipywidgets as widgets
 
 from .. import httpsig, tokens
 from ..errors import AAuthError, UsageError
-from ..explain import REQUIREMENT_WORDS, SIGNATURE_ERROR_WORDS, explain_claim, explain_typ, time_in_words, token_type
+from ..explain import (
+    REQUIREMENT_WORDS,
+    SIGNATURE_ERROR_WORDS,
+    explain_claim,
+    explain_typ,
+    time_in_words,
+    token_type,
+)
 from ..headers import (
     parse_legacy_challenge,
     parse_prefer_wait,
@@ -68,10 +75,17 @@ class MessageInspector(Panel):
     time or a clock) is what ``created`` is compared with, in words.
     """
 
-    def __init__(self, message: HttpMessage | Exchange, *, label: str | None = None,
-                 now: int | Callable[[], float] | None = None):
+    def __init__(
+        self,
+        message: HttpMessage | Exchange,
+        *,
+        label: str | None = None,
+        now: int | Callable[[], float] | None = None,
+    ):
         if not isinstance(message, (HttpMessage, Exchange)):
-            raise UsageError(f"MessageInspector shows an HttpMessage or a traced Exchange, not {type(message).__name__}")
+            raise UsageError(
+                f"MessageInspector shows an HttpMessage or a traced Exchange, not {type(message).__name__}"
+            )
         view = widgets.HTML()
         super().__init__(children=[view])
         self.view, self.label, self._clock = view, label, clock_of(now)
@@ -134,11 +148,17 @@ class MessageInspector(Panel):
         except AAuthError as exc:
             return section("Signature (RFC 9421)", para(f"{badge(exc.code, 'error')} {esc(exc.detail)}"))
         reading.signature = sig
-        rows = [("label", sig.label, "names this signature in Signature-Input, Signature and Signature-Key"),
-                ("covers", " ".join(sig.components), "the components the signature protects (highlighted above)")]
+        rows = [
+            ("label", sig.label, "names this signature in Signature-Input, Signature and Signature-Key"),
+            ("covers", " ".join(sig.components), "the components the signature protects (highlighted above)"),
+        ]
         for name, value in sig.params.params.items():
-            meaning = {"created": "when it was signed", "expires": "when it stops being valid",
-                       "keyid": "names the key", "alg": "RFC 9421 algorithm name (AAuth leaves it out)"}.get(name, "")
+            meaning = {
+                "created": "when it was signed",
+                "expires": "when it stops being valid",
+                "keyid": "names the key",
+                "alg": "RFC 9421 algorithm name (AAuth leaves it out)",
+            }.get(name, "")
             shown = time_in_words(value, self._clock()) if name in ("created", "expires") else str(value)
             rows.append((name, shown, meaning))
         try:
@@ -146,11 +166,14 @@ class MessageInspector(Panel):
         except (AAuthError, UsageError) as exc:
             base_html = para(f"{badge('cannot rebuild', 'error')} {esc(getattr(exc, 'detail', str(exc)))}")
         else:
-            base_html = (para("The signer signed exactly these bytes (RFC 9421 §2.5): one line per covered "
-                              "component, then @signature-params.", muted=True)
-                         + pre(_base_html(reading.base)))
-        return (section("Signature (RFC 9421)", table(rows) + _offline_check(message, sig))
-                + section("Signature base", base_html))
+            base_html = para(
+                "The signer signed exactly these bytes (RFC 9421 §2.5): one line per covered "
+                "component, then @signature-params.",
+                muted=True,
+            ) + pre(_base_html(reading.base))
+        return section("Signature (RFC 9421)", table(rows) + _offline_check(message, sig)) + section(
+            "Signature base", base_html
+        )
 
 
 # -- raw HTTP with the covered components marked ---------------------------------------------
@@ -169,7 +192,8 @@ def _raw_html(message: HttpMessage, reading: Reading) -> str:
             target = covered(path, "@path", "@request-target", "@target-uri")
         else:
             target = covered(f"{parts.scheme}://{parts.netloc}", "@target-uri", "@authority") + covered(
-                path, "@path", "@request-target", "@target-uri")
+                path, "@path", "@request-target", "@target-uri"
+            )
         if parts.query:
             target += covered(f"?{parts.query}", "@query", "@request-target", "@target-uri")
         lines = [f"{covered(message.method, '@method')} {target} HTTP/1.1"]
@@ -206,8 +230,10 @@ def _offline_check(message: HttpMessage, sig: httpsig.SignatureInput) -> str:
     """Verify the signature bytes with the key ``Signature-Key`` names, offline."""
     value = message.header("signature-key")
     if value is None:
-        return para("No Signature-Key: a plain RFC 9421 signature, checkable only by someone who knows the key.",
-                    muted=True)
+        return para(
+            "No Signature-Key: a plain RFC 9421 signature, checkable only by someone who knows the key.",
+            muted=True,
+        )
     try:
         signature_key = parse_signature_key(value, sig.label)
         if signature_key.scheme == "hwk":
@@ -215,12 +241,17 @@ def _offline_check(message: HttpMessage, sig: httpsig.SignatureInput) -> str:
         elif signature_key.scheme in ("jwt", "jkt-jwt"):
             key = tokens.confirmation_key(signature_key)
         else:
-            return para(f"The {esc(signature_key.scheme)} key is fetched by the verifier; not checked here.", muted=True)
+            return para(
+                f"The {esc(signature_key.scheme)} key is fetched by the verifier; not checked here.",
+                muted=True,
+            )
         httpsig.verify_signature(message, sig, key)
     except AAuthError as exc:
         return para(f"{badge(exc.code, 'error')} {esc(exc.detail)}")
-    return para(f"{badge('signature matches', 'ok')} the bytes verify over this base with the key Signature-Key "
-                "names (the token, the time window and the issuer are the server's checks)")
+    return para(
+        f"{badge('signature matches', 'ok')} the bytes verify over this base with the key Signature-Key "
+        "names (the token, the time window and the issuer are the server's checks)"
+    )
 
 
 # -- AAuth headers ------------------------------------------------------------------------------
@@ -231,9 +262,14 @@ def _token_rows(token: str, now: int) -> str:
     except AAuthError as exc:
         return para(f"{badge(exc.code, 'error')} {esc(exc.detail)}")
     typ = token_type(decoded.header)
-    rows = [explain_claim(typ, name, decoded.payload[name], decoded.payload, now)
-            for name in SUMMARY_CLAIMS if name in decoded.payload]
-    return para(esc(explain_typ(decoded.header.get("typ")))) + table([(e.name, e.value, e.means) for e in rows])
+    rows = [
+        explain_claim(typ, name, decoded.payload[name], decoded.payload, now)
+        for name in SUMMARY_CLAIMS
+        if name in decoded.payload
+    ]
+    return para(esc(explain_typ(decoded.header.get("typ")))) + table(
+        [(e.name, e.value, e.means) for e in rows]
+    )
 
 
 def _signature_key(message: HttpMessage, reading: Reading, now: int) -> str:
@@ -281,8 +317,9 @@ def _requirement(message: HttpMessage, reading: Reading, now: int) -> str:
         requirement = parse_legacy_challenge(value) if legacy else parse_requirement(value)
     except AAuthError as exc:
         return section(title, para(f"{badge(exc.code, 'error')} {esc(exc.detail)}"))
-    words = REQUIREMENT_WORDS.get(requirement.requirement,
-                                  "not a -11 requirement: an agent must not treat it as satisfiable")
+    words = REQUIREMENT_WORDS.get(
+        requirement.requirement, "not a -11 requirement: an agent must not treat it as satisfiable"
+    )
     body = para(f"{badge(requirement.requirement, 'accent')} {esc(words)}")
     rows = [(name, str(v), "") for name, v in requirement.params.items() if name != "resource-token"]
     body += table(rows) if rows else ""
@@ -301,10 +338,17 @@ def _signature_error(message: HttpMessage, reading: Reading, now: int) -> str:
     except AAuthError as exc:
         return section("Signature-Error", para(f"{badge(exc.code, 'error')} {esc(exc.detail)}"))
     words = SIGNATURE_ERROR_WORDS.get(error, "a code HTTP Signature Keys -09 §5.1 does not define")
-    rows = [(name, " ".join(map(str, v)) if isinstance(v, list) else str(v), "") for name, v in members.items()]
-    rows += [(name, message.header(name), "what the server accepts")
-             for name in ("accept-signature-scheme", "accept-signature-alg") if message.header(name)]
-    return section("Signature-Error", para(f"{badge(error, 'error')} {esc(words)}") + (table(rows) if rows else ""))
+    rows = [
+        (name, " ".join(map(str, v)) if isinstance(v, list) else str(v), "") for name, v in members.items()
+    ]
+    rows += [
+        (name, message.header(name), "what the server accepts")
+        for name in ("accept-signature-scheme", "accept-signature-alg")
+        if message.header(name)
+    ]
+    return section(
+        "Signature-Error", para(f"{badge(error, 'error')} {esc(words)}") + (table(rows) if rows else "")
+    )
 
 
 def _deferred(message: HttpMessage, reading: Reading, now: int) -> str:
@@ -319,14 +363,17 @@ def _deferred(message: HttpMessage, reading: Reading, now: int) -> str:
             if wait is not None:
                 rows.append(("Prefer", f"wait={wait}", f"the agent will wait up to {wait} s for the answer"))
     elif message.status == 202:
-        rows.append(("Location", message.header("location") or "(missing)", "the pending URL the agent polls"))
+        rows.append(
+            ("Location", message.header("location") or "(missing)", "the pending URL the agent polls")
+        )
         try:
             retry = parse_retry_after(message.header("retry-after"), now=now)
         except AAuthError as exc:
             rows.append(("Retry-After", message.header("retry-after"), f"{exc.code}: {exc.detail}"))
         else:
-            rows.append(("Retry-After", message.header("retry-after") or "(absent: 5)",
-                         f"poll again in {retry} s"))
+            rows.append(
+                ("Retry-After", message.header("retry-after") or "(absent: 5)", f"poll again in {retry} s")
+            )
     return section("Deferred response", table(rows)) if rows else ""
 
 

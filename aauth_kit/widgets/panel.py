@@ -10,7 +10,7 @@ own repr, which changes between versions (jupyter-notes §1.2).
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as widgets
 

@@ -56,11 +56,14 @@ class ConsentPolicyForm(Panel):
         self.view_button = widgets.Button(description="View current", icon="eye")
         self.clear_button = widgets.Button(description="Clear", button_style="warning", icon="eraser")
         self.view_html = widgets.HTML()
-        super().__init__(children=[
-            self.scopes_field, self.prefixes_field,
-            widgets.HBox([self.apply_button, self.defaults_button, self.view_button, self.clear_button]),
-            self.view_html,
-        ])
+        super().__init__(
+            children=[
+                self.scopes_field,
+                self.prefixes_field,
+                widgets.HBox([self.apply_button, self.defaults_button, self.view_button, self.clear_button]),
+                self.view_html,
+            ]
+        )
         self.message: str | None = None
         self.error: AAuthError | None = None
         self.apply_button.on_click(lambda _button: self.apply())
@@ -80,7 +83,10 @@ class ConsentPolicyForm(Panel):
             if value is not None:
                 field.value = value if isinstance(value, str) else ", ".join(value)
         try:
-            document = {"scopes": parse_list(self.scopes_field.value), "prefixes": parse_list(self.prefixes_field.value)}
+            document = {
+                "scopes": parse_list(self.scopes_field.value),
+                "prefixes": parse_list(self.prefixes_field.value),
+            }
         except AAuthError as exc:
             self._show(error=exc)
             return
@@ -117,17 +123,29 @@ class ConsentPolicyForm(Panel):
 
     def to_html(self) -> str:
         rows = [
-            ("aauth.consent.required.scopes", json.dumps(self.policy.scopes), "scopes the person must approve"),
-            ("aauth.consent.required.scope.prefixes", json.dumps(self.policy.prefixes),
-             "any scope starting with one of these needs approval too"),
+            (
+                "aauth.consent.required.scopes",
+                json.dumps(self.policy.scopes),
+                "scopes the person must approve",
+            ),
+            (
+                "aauth.consent.required.scope.prefixes",
+                json.dumps(self.policy.prefixes),
+                "any scope starting with one of these needs approval too",
+            ),
         ]
         parts = [table(rows)]
         if self.error is not None:
             parts.append(para(f"{badge(self.error.code, 'error')} {esc(self.error.detail)}"))
         elif self.message:
             parts.append(para(esc(self.message)))
-        parts.append(para(f"Every other scope is granted by policy, without asking. Fields take "
-                          f"{code('a, b')} or a JSON array.", muted=True))
+        parts.append(
+            para(
+                f"Every other scope is granted by policy, without asking. Fields take "
+                f"{code('a, b')} or a JSON array.",
+                muted=True,
+            )
+        )
         return card("Consent policy at the Person Server", *parts)
 
     def __repr__(self) -> str:

@@ -17,8 +17,9 @@ import concurrent.futures
 import inspect
 import json
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -29,8 +30,12 @@ from ..trace import Exchange, Trace
 from .html import badge, card, clip, esc, para, pre, section
 from .panel import Panel
 
-STATE_BADGES = {"idle": ("not run yet", "neutral"), "running": ("running", "accent"), "done": ("done", "ok"),
-                "failed": ("failed", "error")}
+STATE_BADGES = {
+    "idle": ("not run yet", "neutral"),
+    "running": ("running", "accent"),
+    "done": ("done", "ok"),
+    "failed": ("failed", "error"),
+}
 RESULT_LIMIT = 2000
 
 
@@ -44,10 +49,19 @@ class FlowRunner(Panel):
     :attr:`result` or :attr:`error` holds the outcome and :attr:`exchanges` what flowed.
     """
 
-    def __init__(self, flow: Callable[[], Any], *, trace: Trace, loop_thread: LoopThread | None = None,
-                 title: str = "Flow", parties: list[str] | None = None):
+    def __init__(
+        self,
+        flow: Callable[[], Any],
+        *,
+        trace: Trace,
+        loop_thread: LoopThread | None = None,
+        title: str = "Flow",
+        parties: list[str] | None = None,
+    ):
         if not callable(flow):
-            raise UsageError(f"flow must be a callable (an async def or a function), not {type(flow).__name__}")
+            raise UsageError(
+                f"flow must be a callable (an async def or a function), not {type(flow).__name__}"
+            )
         if not isinstance(trace, Trace):
             raise UsageError(f"trace must be a Trace, not {type(trace).__name__}")
         run_button = widgets.Button(description="Run", icon="play", button_style="primary")
@@ -129,8 +143,10 @@ class FlowRunner(Panel):
                 text = f"failed: {_error_code(self.error)}"
             parts = [para(esc(note)) for note in self.notes]
             if self.exchanges:  # numbered as in the trace and the diagram
-                steps = "".join(f'<li value="{exchange.index + 1}">{esc(_step_words(exchange))}</li>'
-                                for exchange in self.exchanges)
+                steps = "".join(
+                    f'<li value="{exchange.index + 1}">{esc(_step_words(exchange))}</li>'
+                    for exchange in self.exchanges
+                )
                 parts.append(section("Exchanges", f'<ol style="margin:2px 0;padding-left:22px">{steps}</ol>'))
                 diagram = SequenceDiagram(self.exchanges, parties=self.parties, highlight=-1)
                 parts.append(section("Sequence", diagram.to_svg()))
@@ -139,8 +155,12 @@ class FlowRunner(Panel):
             if self.state == "done":
                 parts.append(section("Result", pre(esc(_result_words(self.result)))))
             elif self.state == "failed":
-                parts.append(section("Error", para(f"{badge(_error_code(self.error), 'error')} "
-                                                   f"{esc(_error_detail(self.error))}")))
+                parts.append(
+                    section(
+                        "Error",
+                        para(f"{badge(_error_code(self.error), 'error')} {esc(_error_detail(self.error))}"),
+                    )
+                )
             return card(self.title, *parts, badge_html=badge(text, tone))
 
     def __repr__(self) -> str:

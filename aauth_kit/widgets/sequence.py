@@ -28,16 +28,28 @@ class SequenceView(Panel):
     trace is empty).  :meth:`close` stops following the trace.
     """
 
-    def __init__(self, trace: Trace, *, parties: list[str] | None = None, title: str | None = None,
-                 width: int | None = None):
+    def __init__(
+        self,
+        trace: Trace,
+        *,
+        parties: list[str] | None = None,
+        title: str | None = None,
+        width: int | None = None,
+    ):
         if not isinstance(trace, Trace):
             raise UsageError(f"SequenceView draws a Trace, not {type(trace).__name__}")
-        previous = widgets.Button(description="Previous", icon="arrow-left", tooltip="highlight the step before")
+        previous = widgets.Button(
+            description="Previous", icon="arrow-left", tooltip="highlight the step before"
+        )
         following = widgets.Button(description="Next", icon="arrow-right", tooltip="highlight the step after")
-        mermaid = widgets.ToggleButton(description="mermaid", value=False, tooltip="show the diagram as mermaid")
+        mermaid = widgets.ToggleButton(
+            description="mermaid", value=False, tooltip="show the diagram as mermaid"
+        )
         caption, drawing, mermaid_out = widgets.HTML(), widgets.HTML(), widgets.Output()
         mermaid_out.layout.display = "none"
-        super().__init__(children=[widgets.HBox([previous, following, mermaid]), caption, drawing, mermaid_out])
+        super().__init__(
+            children=[widgets.HBox([previous, following, mermaid]), caption, drawing, mermaid_out]
+        )
         self.trace = trace
         self.diagram = SequenceDiagram(trace, parties=parties, title=title, width=width)
         self.previous_button, self.next_button, self.mermaid_toggle = previous, following, mermaid
@@ -86,8 +98,11 @@ class SequenceView(Panel):
             if self.mermaid_toggle.value:
                 text = self.diagram.to_mermaid()
                 self.mermaid_output.outputs = (
-                    {"output_type": "display_data", "data": {"text/vnd.mermaid": text, "text/plain": text},
-                     "metadata": {}},
+                    {
+                        "output_type": "display_data",
+                        "data": {"text/vnd.mermaid": text, "text/plain": text},
+                        "metadata": {},
+                    },
                 )
                 self.drawing.layout.display, self.mermaid_output.layout.display = "none", None
             else:
@@ -100,8 +115,10 @@ class SequenceView(Panel):
         exchange = self.trace.exchanges[self.step - 1]
         request, response = label_for(exchange)
         arrow = f" → {response}" if response else " (waiting for the response)"
-        return para(f"<b>Step {self.step} of {self.count}</b>: {esc(exchange.source)} → {esc(exchange.target)}: "
-                    f"{esc(request)}{esc(arrow)}")
+        return para(
+            f"<b>Step {self.step} of {self.count}</b>: {esc(exchange.source)} → {esc(exchange.target)}: "
+            f"{esc(request)}{esc(arrow)}"
+        )
 
     def to_html(self) -> str:
         with self._lock:

@@ -10,8 +10,8 @@ watched expiring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import ipywidgets as widgets
 
@@ -50,8 +50,12 @@ class Verification:
         return f"{self.code}: {self.detail}" if self.code else self.detail
 
 
-BADGES = {"valid": ("valid", "ok"), "invalid": ("invalid", "error"), "unverified": ("not verified", "neutral"),
-          "malformed": ("not a JWT", "error")}
+BADGES = {
+    "valid": ("valid", "ok"),
+    "invalid": ("invalid", "error"),
+    "unverified": ("not verified", "neutral"),
+    "malformed": ("not a JWT", "error"),
+}
 
 
 def _issuer_key(jwks: Key | dict, kid) -> Key:
@@ -72,13 +76,20 @@ class TokenInspector(Panel):
     ``http`` issuers.  :attr:`status` is the last :class:`Verification`.
     """
 
-    def __init__(self, token: str, *, jwks: Key | dict | None = None,
-                 now: int | Callable[[], float] | None = None, dev: bool = False):
+    def __init__(
+        self,
+        token: str,
+        *,
+        jwks: Key | dict | None = None,
+        now: int | Callable[[], float] | None = None,
+        dev: bool = False,
+    ):
         if jwks is not None and not isinstance(jwks, (Key, dict)):
             raise UsageError(f"jwks is the issuer's Key, a JWK or a JWKS, not {type(jwks).__name__}")
         view = widgets.HTML()
-        check_button = widgets.Button(description="Check again", icon="refresh",
-                                      tooltip="verify again at the current time")
+        check_button = widgets.Button(
+            description="Check again", icon="refresh", tooltip="verify again at the current time"
+        )
         super().__init__(children=[view, check_button])
         self.token, self.jwks, self.dev = token, jwks, dev
         self.view, self.check_button = view, check_button
@@ -107,35 +118,54 @@ class TokenInspector(Panel):
 
     def _verify(self) -> Verification:
         if self.jwks is None:
-            return Verification("unverified", None, "no issuer key was given (jwks=...), so nothing was checked")
+            return Verification(
+                "unverified", None, "no issuer key was given (jwks=...), so nothing was checked"
+            )
         try:
             key = _issuer_key(self.jwks, self.decoded.header.get("kid"))
             tokens.check_token(self.token, typ=tokens.TYPES, key=key, now=self.checked_at, dev=self.dev)
         except AAuthError as exc:
             return Verification("invalid", exc.code, exc.detail)
-        return Verification("valid", None, f"signature and claims check out with the issuer's key at {utc(self.checked_at)}")
+        return Verification(
+            "valid", None, f"signature and claims check out with the issuer's key at {utc(self.checked_at)}"
+        )
 
     # -- rendering ---------------------------------------------------------------------------
     def to_html(self) -> str:
         text, tone = BADGES[self.status.state]
         status = badge(text, tone)
         if self.decoded is None:
-            return card("Token inspector", para(esc(self.status.words())),
-                        pre(esc(clip(str(self.token), 400))), badge_html=status)
+            return card(
+                "Token inspector",
+                para(esc(self.status.words())),
+                pre(esc(clip(str(self.token), 400))),
+                badge_html=status,
+            )
         header, payload = self.decoded.header, self.decoded.payload
         typ = self.typ
         parts = self.token.split(".")
         compact = ".".join(coloured(part, colour) for part, colour in zip(parts, PART_COLOURS))
-        claims = [explain_claim(typ, name, value, payload, self.checked_at) for name, value in payload.items()]
+        claims = [
+            explain_claim(typ, name, value, payload, self.checked_at) for name, value in payload.items()
+        ]
         extra = [line for line in (lifetime_in_words(payload, typ), cnf_thumbprint(payload)) if line]
         return card(
             "Token inspector",
             para(esc(explain_typ(header.get("typ")))),
             pre(compact),
-            section("Header", pre(esc(pretty(header))) + table(
-                [(e.name, e.value, e.means) for e in (explain_header(n, v) for n, v in header.items())])),
-            section("Payload", pre(esc(pretty(payload))) + table([(e.name, e.value, e.means) for e in claims])
-                    + "".join(para(esc(line)) for line in extra)),
+            section(
+                "Header",
+                pre(esc(pretty(header)))
+                + table(
+                    [(e.name, e.value, e.means) for e in (explain_header(n, v) for n, v in header.items())]
+                ),
+            ),
+            section(
+                "Payload",
+                pre(esc(pretty(payload)))
+                + table([(e.name, e.value, e.means) for e in claims])
+                + "".join(para(esc(line)) for line in extra),
+            ),
             section("Signature", self._signature_html(status)),
             badge_html=status,
         )
@@ -144,7 +174,11 @@ class TokenInspector(Panel):
         decoded = self.decoded
         alg, kid = decoded.header.get("alg"), decoded.header.get("kid")
         rows = [
-            ("signed", f"{len(decoded.signing_input)} bytes", "base64url(header) '.' base64url(payload), exactly as sent"),
+            (
+                "signed",
+                f"{len(decoded.signing_input)} bytes",
+                "base64url(header) '.' base64url(payload), exactly as sent",
+            ),
             ("alg", str(alg), "the algorithm the issuer signed with"),
             ("kid", str(kid), "selects the issuer's key in its JWKS"),
             ("signature", b64url(decoded.signature), f"{len(decoded.signature)} bytes"),
