@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import tokens
@@ -30,6 +32,20 @@ SCOPE_PHRASES = {
     "supply-chain:read": "read the supply-chain inventory",
     "market-analysis:analyze": "analyze the market",
 }
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the Person Server's audit log: who (``actor``) did what (``action``) to
+    whom (``subject``) at ``ts``, with the ``details`` the PS recorded."""
+
+    seq: int
+    ts: float
+    actor: str
+    action: str
+    subject: str
+    details: Any
+
 
 #: ``person_of(sub, aud)``: the person (username) behind a pairwise ``sub`` at ``aud``.
 PersonOf = Callable[[str, str], "str | None"]
@@ -244,4 +260,14 @@ def who_decided(ps, token: str) -> str:
     return "the Person Server"
 
 
-__all__ = ["SCOPE_PHRASES", "action_words", "at", "name_of", "persons", "sentences", "trail", "who_decided"]
+__all__ = [
+    "SCOPE_PHRASES",
+    "AuditEntry",
+    "action_words",
+    "at",
+    "name_of",
+    "persons",
+    "sentences",
+    "trail",
+    "who_decided",
+]

@@ -85,9 +85,9 @@ class Lab:
         pending_ttl: float = 600,
         data_dir: str | Path | None = None,
     ):
+        from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
         from .servers.market_analysis import MarketAnalysisAgent
-        from .servers.ps import ConsentPolicy
         from .servers.supply_chain import SupplyChainAgent
 
         if docs is None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from aauth_kit.servers.ps_store import AuditEntry
 
 from aauth_kit import audit
 from aauth_kit.agent import FlowError
+from aauth_kit.audit import AuditEntry
 from aauth_kit.lab import Lab
 from aauth_kit.waiting import held_poll
 

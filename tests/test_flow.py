@@ -14,11 +14,12 @@ import json
 import threading
 
 import pytest
-from aauth_kit.servers.ps import ConsentPolicy, PersonServer
+from aauth_kit.servers.ps import PersonServer
 from starlette.responses import JSONResponse
 
 from aauth_kit import tokens
 from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.keys import Key
 from aauth_kit.metadata import HttpResolver
 from aauth_kit.resource import Resource

@@ -12,7 +12,7 @@ import json
 import sqlite3
 
 import pytest
-from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore
+from aauth_kit.servers.ps.store import SCHEMA_VERSION, PSStore
 
 from aauth_kit import tokens
 from aauth_kit.agent import Agent, FlowError, Mission
@@ -346,16 +346,16 @@ def test_a_tampered_blob_is_caught(lab, person, monkeypatch):
     """-11 §8.2 (wire §4.5, §7.7): the agent checks s256 against the decoded bytes — a PS answer
     whose blob was altered is ``invalid_response``; and a mission_s256 of altered bytes names no
     mission at the PS (``404 mission_not_found``)."""
-    approve = lab.ps._approve_mission
+    approve = lab.ps.context.completions["mission"]
 
-    def tampered(pending):
-        result = approve(pending)
+    def tampered(context, pending):
+        result = approve(context, pending)
         blob = json.dumps(
             {**json.loads(lab.ps.store.get_mission(result["s256"]).blob), "description": "Buy a yacht"}
         )
         return {**result, "mission": b64url(blob.encode())}
 
-    monkeypatch.setattr(lab.ps, "_approve_mission", tampered)
+    monkeypatch.setitem(lab.ps.context.completions, "mission", tampered)
     agent = approving_agent(lab, person, "victim")
     with pytest.raises(FlowError) as info:
         start(lab, agent)

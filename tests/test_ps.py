@@ -15,12 +15,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from aauth_kit.servers.ps import ConsentPolicy, PersonServer, check_callback
+from aauth_kit.servers.ps import PersonServer
+from aauth_kit.servers.ps.consent import check_callback
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from aauth_kit import tokens
+from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.headers import parse_requirement
 from aauth_kit.interaction import normalize_code
 from aauth_kit.keys import Key

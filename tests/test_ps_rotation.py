@@ -11,12 +11,12 @@ Everything runs over real HTTP through the PS test world of tests/test_ps.py.
 from __future__ import annotations
 
 import pytest
-from aauth_kit.servers.ps import NEW_KEY_LABEL, sign_key_rotation
 
 from aauth_kit import tokens
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
+from aauth_kit.rotation import NEW_KEY_LABEL, sign_key_rotation
 from aauth_kit.signature_key import hwk_key, jwt_key
 
 from .test_ps import CHAIN, PS, RES, World, decoded, error_of

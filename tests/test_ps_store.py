@@ -9,8 +9,8 @@ import sqlite3
 import threading
 
 import pytest
-from aauth_kit.servers import ps_store
-from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore, hash_password, verify_password
+from aauth_kit.servers.ps import store as ps_store
+from aauth_kit.servers.ps.store import SCHEMA_VERSION, PSStore, hash_password, verify_password
 
 from aauth_kit.errors import AAuthError, UsageError
 

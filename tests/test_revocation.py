@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 from aauth_kit.servers.ps import PersonServer
-from aauth_kit.servers.ps_store import PSStore
+from aauth_kit.servers.ps.store import PSStore
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

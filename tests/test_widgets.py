@@ -16,13 +16,14 @@ import sys
 import time
 
 import pytest
-from aauth_kit.servers.ps import ConsentPolicy, PersonServer
+from aauth_kit.servers.ps import PersonServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
 from aauth_kit import httpsig, tokens
 from aauth_kit.agent import Agent
+from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import HttpResolver, jwks

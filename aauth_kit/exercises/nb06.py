@@ -117,7 +117,7 @@ POLICY_GOALS = {
 
 
 def _grade_policy(answer) -> str | None:
-    from aauth_kit.servers.ps import ConsentPolicy
+    from aauth_kit.consent_policy import ConsentPolicy
 
     if not isinstance(answer, dict):
         return 'write the policy as {"scopes": [...], "prefixes": [...]}'

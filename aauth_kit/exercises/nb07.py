@@ -69,7 +69,7 @@ def _q1(lab) -> Exercise:
 
 # -- q2: consents from the audit log -------------------------------------------------------------
 def _entry(seq, action, actor, subject, details):
-    from aauth_kit.servers.ps_store import AuditEntry
+    from aauth_kit.audit import AuditEntry
 
     return AuditEntry(
         seq=seq, ts=1_790_000_000 + seq, actor=actor, action=action, subject=subject, details=details

@@ -45,7 +45,7 @@ class ConsentPolicyForm(Panel):
     """
 
     def __init__(self, ps, *, by: str = "mcp-user"):
-        from aauth_kit.servers.ps import DEFAULT_CONSENT_PREFIXES, DEFAULT_CONSENT_SCOPES
+        from aauth_kit.consent_policy import DEFAULT_CONSENT_PREFIXES, DEFAULT_CONSENT_SCOPES
 
         self.ps, self.by = ps, by
         self.defaults = {"scopes": list(DEFAULT_CONSENT_SCOPES), "prefixes": list(DEFAULT_CONSENT_PREFIXES)}

@@ -275,7 +275,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # Both signatures cover the whole `Signature-Key` field, so each key vouches for the other.
 
 # %%
-from aauth_kit.servers.ps import sign_key_rotation
+from aauth_kit.rotation import sign_key_rotation
 
 rotation = HttpMessage("POST", f"{AP}/agent/rotate")
 sign_key_rotation(rotation, agent_key, agent_token, new_key, created=int(lab.clock()))

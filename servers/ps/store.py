@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aauth_kit.audit import AuditEntry
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.interaction import normalize_code
 from aauth_kit.keys import b64url, b64url_decode
@@ -203,16 +204,6 @@ class MissionUpdate:
 def mission_s256(blob: bytes) -> str:
     """-11 §8.2: base64url (no padding) SHA-256 of exactly the blob bytes."""
     return b64url(hashlib.sha256(blob).digest())
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    seq: int
-    ts: float
-    actor: str
-    action: str
-    subject: str
-    details: Any
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:

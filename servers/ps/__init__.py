@@ -1,0 +1,217 @@
+"""The Person Server (PS) and its Agent Provider (AP), one server as in the seed (-11 "Person
+Server", "Agent Identity").  One module per part of the draft, each exporting its routes:
+
+* :mod:`.agent_provider` — agent tokens: bootstrap, ``/agent/register``, ``/agent/rotate``;
+* :mod:`.token_endpoints` — ``/person-token`` and ``/auth-token``, built on
+  :mod:`.verification` (signed requests, token parameters) and :mod:`.minting` (pairwise
+  ``sub``, minting, recording);
+* :mod:`.deferred` — the pending URL, ``Prefer: wait`` and the held polls (-11 "Deferred
+  Responses");
+* :mod:`.consent` and :mod:`.interaction` — the person's decisions: the consent REST API and
+  the consent page (:mod:`.pages`) (-11 "User Interaction");
+* :mod:`.missions` — -11 "Mission";
+* :mod:`.revocation` — ``/revoke`` and its cascade (-11 "Token Revocation");
+* :mod:`.persons` — sign-in, sessions, token lists, the audit view, the policy admin;
+* :mod:`.metadata` — the two metadata documents and the JWKS.
+
+They share one :class:`~.context.Context`; :class:`PersonServer` assembles the app.
+Everything durable lives in SQLite (:mod:`.store`) in ``data_dir``: a new ``PersonServer`` on
+the same directory carries on where the old one stopped.
+
+Choices where -11 leaves room: a person's ``sub`` is pairwise — an HMAC, keyed from the PS
+key, of the person and the resource — so resources cannot correlate persons; consent is asked
+every time (no remembered grants), so each story replays the same way; a request that needs
+the person is answered ``202`` at once even under ``Prefer: wait`` (the agent must show the
+code before anybody can decide), and only polls are held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from aauth_kit import revocation as kit_revocation
+from aauth_kit.asgi import exception_handlers
+from aauth_kit.consent_policy import ConsentPolicy
+from aauth_kit.errors import AAuthError, UsageError
+from aauth_kit.identifiers import check_server_identifier
+from aauth_kit.interaction import format_code, new_code
+from aauth_kit.keys import Key
+from aauth_kit.metadata import PERSON_DWK, KeyResolver
+from aauth_kit.transport import httpx
+
+from . import (
+    agent_provider,
+    consent,
+    deferred,
+    interaction,
+    metadata,
+    minting,
+    missions,
+    persons,
+    revocation,
+    token_endpoints,
+)
+from .context import Config, Context
+from .store import LIVE, PSStore
+
+DB_FILE = "ps.sqlite3"
+_ROOMS = (
+    metadata,
+    token_endpoints,
+    missions,
+    deferred,
+    agent_provider,
+    revocation,
+    persons,
+    consent,
+    interaction,
+)
+
+
+class PersonServer:
+    """The PS + AP app (:attr:`app`) over a :class:`PSStore` in ``data_dir``.
+
+    ``resolver`` finds other issuers' keys (agents of other APs, resources); the PS's
+    own are answered in process; ``client_factory`` makes the HTTP client for revocations
+    at resources.  ``policy`` may be changed at any time.  ``clock``,
+    ``id_factory`` (pending ids) and ``code_factory`` (interaction codes) are injectable
+    for docs mode; with ``id_factory`` token ``jti`` values are numbered too.
+    """
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        key: Key,
+        resolver: KeyResolver,
+        data_dir: str | Path,
+        policy: ConsentPolicy | None = None,
+        pending_ttl: float = 600,
+        auto_approve_agents: bool = False,
+        clock: Callable[[], float] = time.time,
+        code_factory: Callable[[], str] | None = None,
+        id_factory: Callable[[], str] | None = None,
+        dev: bool = False,
+        users: dict[str, str] | None = None,
+        name: str = "Person Server",
+        client_factory: Callable[..., httpx.AsyncClient] | None = None,
+        mission_lifetime: int | None = None,
+    ):
+        check_server_identifier(identifier, dev=dev)
+        if not key.has_private:
+            raise UsageError("the Person Server signs tokens: its key needs a private part")
+        config = Config(
+            name=name,
+            dev=dev,
+            pending_ttl=pending_ttl,
+            mission_lifetime=mission_lifetime,
+            poll_interval=deferred.POLL_INTERVAL,
+            auto_approve_agents=auto_approve_agents,
+            code_factory=code_factory or new_code,
+            id_factory=id_factory or (lambda: secrets.token_urlsafe(16)),
+            numbered_jtis=id_factory is not None,
+        )
+        store = PSStore(Path(data_dir) / DB_FILE, clock=clock)
+        for username, password in (users if users is not None else {"mcp-user": "user123"}).items():
+            if store.get_user(username) is None:
+                store.add_user(username, password)
+        seed = key.private_jwk()["d"].encode()
+        self.context = Context(
+            identifier=identifier,
+            key=key,
+            store=store,
+            clock=clock,
+            resolver=resolver,
+            waiters=deferred.Waiters(),
+            policy=policy if policy is not None else ConsentPolicy(),
+            config=config,
+            client_factory=client_factory or (lambda **options: httpx.AsyncClient(**options)),
+            revoker=kit_revocation.Revoker(identifier, PERSON_DWK, key, clock),
+            pairwise_key=hashlib.sha256(b"aauth-kit pairwise subject\x00" + seed).digest(),
+            completions={
+                **token_endpoints.COMPLETIONS,
+                **agent_provider.COMPLETIONS,
+                "mission": missions.approve,
+            },
+        )
+        self.context.resolver = metadata.OwnKeys(self.context, resolver)
+        self.identifier, self.key, self.store, self.clock = identifier, key, store, clock
+        self.waiters = self.context.waiters
+        self.app = Starlette(routes=self.routes(), exception_handlers=exception_handlers())
+
+    def routes(self) -> list[Route]:
+        return [route for room in _ROOMS for route in room.routes(self.context)]
+
+    # -- settings a running server reads at every request ----------------------------------------
+    @property
+    def policy(self) -> ConsentPolicy:
+        return self.context.policy
+
+    @property
+    def poll_interval(self) -> float:
+        return self.context.config.poll_interval
+
+    @poll_interval.setter
+    def poll_interval(self, seconds: float) -> None:
+        self.context.config.poll_interval = seconds
+
+    @property
+    def mission_lifetime(self) -> int | None:
+        return self.context.config.mission_lifetime
+
+    @mission_lifetime.setter
+    def mission_lifetime(self, seconds: int | None) -> None:
+        self.context.config.mission_lifetime = seconds
+
+    # -- Python-side API --------------------------------------------------------------------
+    def issue_agent_token(
+        self,
+        local: str,
+        agent_key: Key | dict,
+        *,
+        person: str = "mcp-user",
+        lifetime: int = minting.AGENT_TOKEN_LIFETIME,
+        name: str | None = None,
+    ) -> str:
+        """As Agent Provider, issue ``aauth:{local}@{host}`` an agent token binding
+        ``agent_key`` and bind the agent to ``person`` (the lab's bootstrap)."""
+        return agent_provider.issue_agent_token(
+            self.context, local, agent_key, person=person, lifetime=lifetime, name=name
+        )
+
+    def subject(self, username: str, audience: str) -> str:
+        """The person's pairwise ``sub`` at ``audience``."""
+        return minting.subject(self.context, username, audience)
+
+    def pending_codes(self) -> list[str]:
+        """The interaction codes of the live pending requests, oldest first (display form)."""
+        now = self.clock()
+        return [
+            format_code(p.code)
+            for p in self.store.list_pending()
+            if p.status in LIVE and p.expires_at > now and p.code
+        ]
+
+    def decide(self, code_or_pending_id: str, approved: bool, *, by: str = "mcp-user") -> None:
+        """The person ``by`` decides, as on the consent page; held polls wake at once."""
+        pending = self.store.find_by_code(code_or_pending_id) or self.store.get_pending(code_or_pending_id)
+        if pending is None:
+            raise AAuthError("not_found", f"no live pending request has code or id {code_or_pending_id!r}")
+        consent.decide(self.context, pending, approved, by)
+
+    def metadata_document(self, dwk: str) -> dict:
+        """``aauth-person.json`` (PS role) or ``aauth-agent.json`` (AP role)."""
+        return metadata.metadata_document(self.context, dwk)
+
+    def jwks_document(self) -> dict:
+        return metadata.jwks_document(self.context)
+
+    def close(self) -> None:
+        self.store.close()

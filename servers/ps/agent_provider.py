@@ -1,0 +1,135 @@
+"""The Person Server's Agent Provider role: it issues ``aa-agent+jwt`` to agents bound to
+persons (-11 "Agent Token Acquisition"; the mechanism is the provider's own).
+
+* in process, :func:`issue_agent_token` (the lab's bootstrap);
+* ``POST /agent/register`` ``{"local", "name"?}`` signed with a bare key (``hwk``): the key
+  becomes the agent's, issued at once with ``auto_approve_agents`` (or for a known, approved
+  key), else a person approves it on the consent page;
+* ``POST /agent/rotate``, signed twice (:func:`aauth_kit.rotation.sign_key_rotation`): by the
+  current key with its agent token and by the new key (``hwk``); the agent gets an agent
+  token with the same ``sub`` binding the new key (-11 "Agent Token Structure": ``sub`` is
+  stable across key rotations), and the old token is revoked here.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from aauth_kit.errors import AAuthError, UsageError
+from aauth_kit.identifiers import check_agent_identifier
+from aauth_kit.keys import Key
+from aauth_kit.message import require_json_object
+from aauth_kit.rotation import NEW_KEY_LABEL
+
+from .context import Context
+from .deferred import can_interact, defer, reachable
+from .minting import AGENT_TOKEN_LIFETIME, mint_agent_token, token_response
+from .store import Pending
+from .token_endpoints import optional_string
+from .verification import signed_request, verify
+
+
+def agent_id(ctx: Context, local: str) -> str:
+    """``aauth:{local}@{host}`` (-11 "Agent Identifiers"); a bad ``local`` is ``invalid_request``."""
+    try:
+        return check_agent_identifier(f"aauth:{local}@{ctx.host}", top_level=True)
+    except AAuthError as error:
+        raise AAuthError("invalid_request", f"local: {error.detail}") from None
+
+
+def issue_agent_token(
+    ctx: Context, local: str, agent_key: Key | dict, *, person: str, lifetime: int, name: str | None
+) -> str:
+    """Issue ``aauth:{local}@{host}`` an agent token binding ``agent_key`` and bind the agent
+    to ``person`` (the lab's bootstrap)."""
+    if ctx.store.get_user(person) is None:
+        raise UsageError(f"no person {person!r} at this PS")
+    agent = agent_id(ctx, local)
+    public = agent_key if isinstance(agent_key, Key) else Key.from_jwk(agent_key, require_alg=True)
+    ctx.store.upsert_agent(
+        agent,
+        ap_issuer=ctx.identifier,
+        agent_jkt=public.thumbprint(),
+        username=person,
+        status="approved",
+        name=name,
+    )
+    issued = mint_agent_token(ctx, agent, public.public_jwk(kid=False), lifetime=lifetime, actor=person)
+    return issued["agent_token"]
+
+
+def _complete_approval(ctx: Context, pending: Pending) -> dict:
+    """A person approved a registered agent: its agent token."""
+    jwk = pending.request["cnf_jwk"]
+    return mint_agent_token(
+        ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=pending.decided_by
+    )
+
+
+#: What an approved request of each kind mints (see :func:`.deferred.defer`).
+COMPLETIONS = {"agent_approval": _complete_approval}
+
+
+def routes(ctx: Context) -> list[Route]:
+    async def register_endpoint(request: Request) -> Response:
+        """``{"local", "name"?}`` signed with ``hwk``: see the module doc."""
+        message, verified = await signed_request(ctx, request, schemes=("hwk",))
+        body = require_json_object(message.body)
+        if not isinstance(body.get("local"), str):
+            raise AAuthError("invalid_request", "local (the agent's local name) is required")
+        agent = agent_id(ctx, body["local"])
+        name, interactive = optional_string(body, "name", limit=200), can_interact(body)
+        jwk, jkt = verified.key.public_jwk(kid=False), verified.key.thumbprint()
+        known = ctx.store.get_agent(agent)
+        if known is not None and known.ap_issuer == ctx.identifier and known.agent_jkt != jkt:
+            raise AAuthError("conflict", f"{agent} is registered with another key")
+        if ctx.config.auto_approve_agents or (known is not None and known.status == "approved"):
+            ctx.store.upsert_agent(
+                agent, ap_issuer=ctx.identifier, agent_jkt=jkt, status="approved", name=name
+            )
+            result = mint_agent_token(ctx, agent, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=ctx.identifier)
+            return token_response(result)
+        reachable(interactive)
+        ctx.store.upsert_agent(agent, ap_issuer=ctx.identifier, agent_jkt=jkt, name=name)
+        request_data = {"agent_ap": ctx.identifier, "cnf_jwk": jwk}
+        return await defer(ctx, message, "agent_approval", agent, verified, request_data, agent_name=name)
+
+    async def rotate_endpoint(request: Request) -> Response:
+        """``sig`` by the current key with the agent token this AP issued, ``new`` by the new
+        key as ``hwk``: the agent keeps its identifier and its person; the old agent token is
+        revoked; the answer is a new agent token binding the new key."""
+        message, current = await signed_request(ctx, request, label="sig")
+        new = await verify(ctx, message, schemes=("hwk",), label=NEW_KEY_LABEL)
+        old_token, new_jkt = current.token, new.key.thumbprint()
+        agent = ctx.store.get_agent(old_token.sub)
+        if (
+            old_token.iss != ctx.identifier
+            or agent is None
+            or agent.status != "approved"
+            or agent.agent_jkt != current.key.thumbprint()
+        ):
+            raise AAuthError(
+                "forbidden", f"{old_token.sub} is no approved agent of this AP with this key", status=403
+            )
+        if new_jkt == agent.agent_jkt:
+            raise AAuthError("invalid_request", "the new key is the current key")
+        ctx.store.upsert_agent(agent.agent_id, ap_issuer=ctx.identifier, agent_jkt=new_jkt)
+        ctx.store.revoke(old_token.iss, old_token.jti, old_token.exp)
+        ctx.store.audit(
+            agent.agent_id,
+            "agent_key_rotated",
+            agent.agent_id,
+            {"old_jkt": agent.agent_jkt, "new_jkt": new_jkt, "revoked_jti": old_token.jti},
+        )
+        jwk = new.key.public_jwk(kid=False)
+        result = mint_agent_token(
+            ctx, agent.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=agent.agent_id
+        )
+        return token_response(result)
+
+    return [
+        Route("/agent/register", register_endpoint, methods=["POST"]),
+        Route("/agent/rotate", rotate_endpoint, methods=["POST"]),
+    ]

@@ -1,0 +1,283 @@
+"""Deferred responses at the Person Server (-11 "Deferred Responses"): a request that waits
+for the person is answered ``202`` with its pending URL; polls of that URL are held under
+``Prefer: wait`` until the person decides, then get the one final answer.
+
+``202`` carries ``Location`` (the pending URL, bound to the thumbprint of the agent key that
+asked), ``Retry-After``, ``Cache-Control: no-store`` and ``AAuth-Requirement:
+requirement=interaction; url; code`` (-11 "Interaction Required").  Final answers: ``200``
+with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``403
+revoked``, ``408 expired``; afterwards ``410``.  Polling faster than ``Retry-After`` without
+``Prefer: wait`` is ``429 slow_down``; ``DELETE`` cancels (-11 "Polling Error Codes").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from aauth_kit.asgi import problem_response
+from aauth_kit.consent_policy import strings
+from aauth_kit.errors import AAuthError
+from aauth_kit.headers import HeaderError, parse_prefer_wait, serialize_requirement
+from aauth_kit.interaction import format_code
+from aauth_kit.message import HttpMessage
+from aauth_kit.metadata import AGENT_DWK
+from aauth_kit.profile import VerifiedRequest
+
+from .context import Context
+from .minting import token_response
+from .store import LIVE, Pending
+from .verification import signed_request
+
+#: Seconds a non-waiting poller must leave between polls (its ``Retry-After``).
+POLL_INTERVAL = 5
+#: The longest a poll is held, whatever ``Prefer: wait`` asks (RFC 7240 lets a server honour less).
+MAX_WAIT = 300
+_FINAL_ERRORS = {"denied": "denied", "abandoned": "abandoned", "expired": "expired", "revoked": "revoked"}
+
+
+class Waiters:
+    """Polls held under ``Prefer: wait``: one :class:`asyncio.Event` per held poll, keyed by
+    pending id.  :meth:`notify` may be called from any thread; each event is set on the
+    loop its poll runs on."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waiting: dict[str, set] = {}
+
+    @contextlib.contextmanager
+    def watch(self, pending_id: str):
+        """Register before reading the state, so a change between the read and the wait
+        still wakes the poll."""
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiting.setdefault(pending_id, set()).add(entry)
+        try:
+            yield entry[1]
+        finally:
+            with self._lock:
+                entries = self._waiting.get(pending_id, set())
+                entries.discard(entry)
+                if not entries:
+                    self._waiting.pop(pending_id, None)
+
+    def notify(self, pending_id: str) -> None:
+        with self._lock:
+            entries = list(self._waiting.get(pending_id, ()))
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, event in entries:
+            if loop is running:
+                event.set()
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+                    loop.call_soon_threadsafe(event.set)
+
+    def held(self, pending_id: str) -> int:
+        """How many polls wait on ``pending_id`` now."""
+        with self._lock:
+            return len(self._waiting.get(pending_id, ()))
+
+
+# -- a request that needs the person ----------------------------------------------------------
+def can_interact(body: dict) -> bool:
+    """-11 "PS Token Endpoint" ``capabilities`` (an array of strings): may the agent send its
+    person to an interaction page?  An agent that sends none is assumed able to (the seed's
+    agents)."""
+    capabilities = body.get("capabilities")
+    if capabilities is None:
+        return True
+    if not strings(capabilities):
+        raise AAuthError("invalid_request", "capabilities must be an array of strings")
+    return "interaction" in capabilities
+
+
+def reachable(can_interact: bool) -> None:
+    """The answer needs the person: an agent that cannot show an interaction gets the
+    terminal ``403 user_unreachable``."""
+    if not can_interact:
+        raise AAuthError(
+            "user_unreachable", "the person's consent is needed and the agent cannot show an interaction"
+        )
+
+
+async def agent_name(ctx: Context, agent_id: str, ap: str) -> str | None:
+    """The agent's display name: as registered here, else from its Agent Provider's metadata."""
+    agent = ctx.store.get_agent(agent_id)
+    if agent is not None and agent.name:
+        return agent.name
+    if ap == ctx.identifier:
+        return None
+    with contextlib.suppress(AAuthError):
+        return (await ctx.resolver.metadata(ap, AGENT_DWK)).get("name")
+    return None
+
+
+async def defer(
+    ctx: Context,
+    message: HttpMessage,
+    kind: str,
+    agent_id: str,
+    verified: VerifiedRequest,
+    request_data: dict,
+    *,
+    agent_name: str | None,
+    resource: str | None = None,
+    scope: str | None = None,
+    justification: str | None = None,
+) -> Response:
+    """Store the request as pending (-11 "Pending Response") and answer ``202``."""
+    request_data = {**request_data, "agent_name": agent_name, "agent_jkt": verified.key.thumbprint()}
+    for _ in range(100):  # injected ids and codes may repeat after a restart: take the next
+        try:
+            pending = ctx.store.create_pending(
+                kind,
+                agent_id=agent_id,
+                agent_jkt=verified.key.thumbprint(),
+                request=request_data,
+                expires_in=ctx.config.pending_ttl,
+                resource=resource,
+                scope=scope,
+                justification=justification,
+                code=ctx.config.code_factory(),
+                pending_id=ctx.config.id_factory(),
+            )
+            break
+        except AAuthError as error:
+            if error.code != "conflict":
+                raise
+    else:
+        raise AAuthError("server_error", "could not allocate a pending request id and code")
+    ctx.store.audit(
+        agent_id,
+        f"{kind}_requested",
+        resource or agent_id,
+        {"pending_id": pending.id, "scope": scope, "justification": justification},
+    )
+    return _pending_response(ctx, pending, waiting=bool(_prefer_wait(message)))
+
+
+def _pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Response:
+    """``202``: come back to ``Location`` — at once when the poll will be held
+    (``Prefer: wait``), else after the poll interval."""
+    retry_after = 0 if waiting else ctx.config.poll_interval
+    ctx.poll_not_before[pending.id] = ctx.clock() + retry_after
+    requirement = serialize_requirement(
+        "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
+    )
+    headers = {
+        "Location": f"{ctx.identifier}/pending/{pending.id}",
+        "Retry-After": str(retry_after),
+        "Cache-Control": "no-store",
+        "AAuth-Requirement": requirement,
+    }
+    return JSONResponse({"status": pending.status}, status_code=202, headers=headers)
+
+
+def _prefer_wait(message: HttpMessage) -> int:
+    """``Prefer: wait`` in seconds (0 when absent; a malformed preference is ignored, RFC 7240 §2)."""
+    try:
+        return min(parse_prefer_wait(message.header("prefer")) or 0, MAX_WAIT)
+    except HeaderError:
+        return 0
+
+
+# -- the pending URL ----------------------------------------------------------------------------
+def _gone() -> AAuthError:
+    """After its final answer (or a cancel) the pending URL is gone (-11 "Polling Error Codes")."""
+    return AAuthError("invalid_code", "this pending request has already given its answer", status=410)
+
+
+def _current(ctx: Context, pending_id: str) -> Pending:
+    """The request, moved to ``expired`` first if its time ran out."""
+    pending = ctx.store.get_pending(pending_id)
+    if pending.status in LIVE and pending.expires_at <= ctx.clock():
+        for expired in ctx.store.expire_due():
+            ctx.store.audit(ctx.identifier, "pending_expired", expired)
+        pending = ctx.store.get_pending(pending_id)
+    return pending
+
+
+async def _poll(ctx: Context, message: HttpMessage, pending_id: str) -> Response:
+    """-11 "Polling with GET": held under ``Prefer: wait`` until the state changes."""
+    wait = _prefer_wait(message)
+    ctx.store.record_poll(pending_id)
+    with ctx.waiters.watch(pending_id) as changed:
+        pending = _current(ctx, pending_id)
+        not_before = ctx.poll_not_before.get(pending_id, 0)
+        if pending.status in LIVE and not wait and ctx.clock() < not_before:
+            retry_after = math.ceil(not_before - ctx.clock())
+            return problem_response(
+                AAuthError("slow_down", f"poll again in {retry_after} s, or send Prefer: wait"),
+                {"Retry-After": str(retry_after)},
+            )
+        if pending.status in LIVE and wait:
+            # held until the state changes, the wait ends, or the request expires
+            timeout = min(wait, pending.expires_at - ctx.clock() + 0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), max(timeout, 0))
+            pending = _current(ctx, pending_id)
+    if pending.status in LIVE:
+        return _pending_response(ctx, pending, waiting=bool(wait))
+    return _final_answer(ctx, pending)
+
+
+def _final_answer(ctx: Context, pending: Pending) -> Response:
+    """The one final answer of a decided request; ``410`` after it."""
+    if pending.status == "cancelled" or pending.answered_at is not None:
+        raise _gone()
+    if pending.status == "approved":
+        _complete(ctx, pending)
+    answered = ctx.store.claim_answer(pending.id)
+    if answered is None:
+        raise _gone()
+    ctx.poll_not_before.pop(pending.id, None)
+    if answered.status == "completed":
+        return token_response(answered.result)
+    raise AAuthError(_FINAL_ERRORS[answered.status], f"the pending request ended: {answered.status}")
+
+
+def _complete(ctx: Context, pending: Pending) -> None:
+    """Mint what an approved request asked for and store it as the poll's result."""
+    result = ctx.completions[pending.kind](ctx, pending)
+    with contextlib.suppress(AAuthError):  # a concurrent poll completed it first: its result stands
+        ctx.store.set_result(pending.id, result)
+
+
+def _cancel(ctx: Context, pending_id: str) -> Response:
+    """``DELETE``: the agent withdraws a live request (later requests: ``410``)."""
+    try:
+        pending = ctx.store.cancel(pending_id)
+    except AAuthError as error:
+        raise _gone() if error.code in ("conflict", "expired") else error from None
+    ctx.store.audit(
+        pending.agent_id,
+        "pending_cancelled",
+        pending.resource or pending.agent_id,
+        {"pending_id": pending_id},
+    )
+    ctx.waiters.notify(pending_id)
+    return Response(status_code=204)
+
+
+def routes(ctx: Context) -> list[Route]:
+    async def pending_endpoint(request: Request) -> Response:
+        """``GET``/``DELETE`` the pending URL, signed by the key that created it (anyone
+        else: ``404``, the URL is not theirs to see)."""
+        message, verified = await signed_request(ctx, request, schemes=("jwt", "hwk"))
+        pending_id = request.path_params["pending_id"]
+        if ctx.store.get_pending(pending_id, agent_jkt=verified.key.thumbprint()) is None:
+            raise AAuthError("not_found", "no pending request at this URL for this agent key")
+        if request.method == "DELETE":
+            return _cancel(ctx, pending_id)
+        return await _poll(ctx, message, pending_id)
+
+    return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "DELETE"])]

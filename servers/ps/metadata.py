@@ -1,0 +1,90 @@
+"""The Person Server's metadata documents and keys, in both of its roles (-11 "Metadata
+Documents": "Person Server Metadata", "Agent Provider Metadata"; "JWKS Discovery and
+Caching"), and the resolver that answers its own keys in process."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from aauth_kit import revocation
+from aauth_kit.metadata import (
+    AGENT_DWK,
+    PERSON_DWK,
+    KeyResolver,
+    agent_metadata,
+    jwks,
+    person_metadata,
+    select_key,
+)
+
+from .context import Context
+
+
+def metadata_document(ctx: Context, dwk: str) -> dict:
+    """``aauth-person.json`` (PS role) or ``aauth-agent.json`` (AP role, plus the kit's
+    ``registration_endpoint`` and ``rotation_endpoint``)."""
+    identifier = ctx.identifier
+    jwks_uri = f"{identifier}/.well-known/jwks.json"
+    if dwk == PERSON_DWK:
+        return person_metadata(
+            identifier,
+            jwks_uri,
+            f"{identifier}/auth-token",
+            f"{identifier}/person-token",
+            name=ctx.config.name,
+            description="Issues person and auth tokens; asks the person for consent.",
+            revocation_endpoint=f"{identifier}{revocation.REVOCATION_PATH}",
+            mission_endpoint=f"{identifier}/mission",
+            dev=ctx.dev,
+        )
+    document = agent_metadata(identifier, jwks_uri, name=f"{ctx.config.name} (Agent Provider)", dev=ctx.dev)
+    return {
+        **document,
+        "registration_endpoint": f"{identifier}/agent/register",
+        "rotation_endpoint": f"{identifier}/agent/rotate",
+    }
+
+
+def jwks_document(ctx: Context) -> dict:
+    return jwks([ctx.key])
+
+
+class OwnKeys(KeyResolver):
+    """The PS's resolver: its own documents and key answered in process, every other
+    issuer (other Agent Providers, resources) through ``resolver``."""
+
+    def __init__(self, ctx: Context, resolver: KeyResolver):
+        self.ctx = ctx
+        self.resolver = resolver
+
+    def _own(self, issuer: str, dwk: str) -> bool:
+        return issuer == self.ctx.identifier and dwk in (AGENT_DWK, PERSON_DWK)
+
+    async def metadata(self, issuer: str, dwk: str) -> dict:
+        if self._own(issuer, dwk):
+            return metadata_document(self.ctx, dwk)
+        return await self.resolver.metadata(issuer, dwk)
+
+    async def key(self, issuer: str, dwk: str, kid: str):
+        if self._own(issuer, dwk):
+            return select_key(jwks_document(self.ctx), kid, where=f"the JWKS of {issuer}")
+        return await self.resolver.key(issuer, dwk, kid)
+
+
+def routes(ctx: Context) -> list[Route]:
+    async def person_metadata_endpoint(request: Request) -> Response:
+        return JSONResponse(metadata_document(ctx, PERSON_DWK))
+
+    async def agent_metadata_endpoint(request: Request) -> Response:
+        return JSONResponse(metadata_document(ctx, AGENT_DWK))
+
+    async def jwks_endpoint(request: Request) -> Response:
+        return JSONResponse(jwks_document(ctx))
+
+    return [
+        Route(f"/.well-known/{PERSON_DWK}", person_metadata_endpoint),
+        Route(f"/.well-known/{AGENT_DWK}", agent_metadata_endpoint),
+        Route("/.well-known/jwks.json", jwks_endpoint),
+    ]

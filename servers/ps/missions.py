@@ -1,0 +1,280 @@
+"""Missions at the Person Server (-11 "Mission").
+
+``POST /mission`` ``{"description", "tools"?, "resources"?}``, signed with the agent token,
+always waits for the person (``202`` and the consent page, like a consent request; the
+scope-based consent policy has nothing to say about a mission); once approved, the poll
+answers ``200 {"s256", "mission"}`` — the blob ``{agent, approved_at, description,
+expires_at?, approved_tools?, approved_resources?}`` base64url-encoded, its exact bytes stored
+under their SHA-256 (-11 "Mission Approval").  ``POST /mission/{mission_s256}`` ``{"action":
+"update", "description"}`` stores the update's exact bytes and answers ``200 {"s256"}``
+(-11 "Mission Update"); ``{"action": "completion", "summary"}`` ends the mission at once
+(reason ``completed``, -11 "Mission Completion").  The person lists their missions with ``GET
+/missions`` and ends one with ``POST /missions/{mission_s256}/revoke`` (reason ``revoked``;
+-11 "Mission Management").  A token request naming a mission needs it active — else ``404
+mission_not_found`` / ``403 mission_terminated`` (-11 "Mission Status Errors") — and the
+tokens' ``exp`` is capped at the mission's ``expires_at`` (set when ``mission_lifetime`` is).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from aauth_kit.errors import AAuthError
+from aauth_kit.identifiers import check_server_identifier
+from aauth_kit.keys import b64url
+from aauth_kit.message import require_json_object
+
+from .context import Context, iso
+from .deferred import agent_name, defer
+from .persons import person
+from .store import Mission, Pending, mission_s256
+from .verification import agent_request
+
+#: The longest mission description or completion summary (Markdown) the PS takes.
+MAX_MISSION_TEXT = 20_000
+#: A ``mission_s256``: base64url, no padding, of a SHA-256 (43 characters).
+MISSION_S256 = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def _markdown(body: dict, name: str) -> str:
+    """A mission's ``description`` or ``summary``: non-empty Markdown of bounded length."""
+    text = body.get(name)
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_MISSION_TEXT:
+        raise AAuthError(
+            "invalid_request", f"{name} must be Markdown text of at most {MAX_MISSION_TEXT} characters"
+        )
+    return text
+
+
+def _segment(request: Request) -> str:
+    s256 = request.path_params["mission_s256"]
+    if not MISSION_S256.fullmatch(s256):
+        raise AAuthError("invalid_request", "the path segment must be a mission_s256 (base64url SHA-256)")
+    return s256
+
+
+def _tools(tools) -> list[dict] | None:
+    """-11 "Mission Creation" ``tools``: ``[{"name", "description"}]`` of non-empty strings
+    (absent: ``None``)."""
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not all(
+        isinstance(t, dict)
+        and set(t) == {"name", "description"}
+        and all(isinstance(v, str) and v.strip() and len(v) <= MAX_MISSION_TEXT for v in t.values())
+        for t in tools
+    ):
+        raise AAuthError("invalid_request", 'tools must be an array of {"name", "description"} strings')
+    return tools
+
+
+def _resources(resources, *, dev: bool) -> list[str] | None:
+    """-11 "Mission Creation" ``resources``: an array of resource identifiers (absent: ``None``)."""
+    if resources is None:
+        return None
+    if not isinstance(resources, list):
+        raise AAuthError("invalid_request", "resources must be an array of resource identifiers")
+    for resource in resources:
+        try:
+            check_server_identifier(resource, dev=dev)
+        except AAuthError as error:
+            raise AAuthError("invalid_request", f"resources: {error.detail}") from None
+    return resources
+
+
+def approve(ctx: Context, pending: Pending) -> dict:
+    """The approval response of -11 "Mission Approval": the blob's bytes are made once, stored
+    verbatim, and ``s256`` is their SHA-256.  Identical bytes are the same mission (a concurrent
+    poll finds it stored); if that mission has ended, ``approved_at`` moves on a second."""
+    data = pending.request
+    for bump in range(100):
+        approved_at = int(pending.decided_at) + bump
+        blob = {
+            "agent": pending.agent_id,
+            "approved_at": iso(approved_at),
+            "description": data["description"],
+        }
+        expires_at = approved_at + ctx.config.mission_lifetime if ctx.config.mission_lifetime else None
+        if expires_at is not None:
+            blob["expires_at"] = iso(expires_at)
+        if data.get("tools") is not None:
+            blob["approved_tools"] = data["tools"]
+        if data.get("resources") is not None:
+            blob["approved_resources"] = data["resources"]
+        raw = json.dumps(blob, separators=(",", ":"), ensure_ascii=False).encode()
+        mission = ctx.store.get_mission(mission_s256(raw))
+        if mission is None:
+            with contextlib.suppress(AAuthError):
+                mission = ctx.store.add_mission(
+                    raw, agent_id=pending.agent_id, username=pending.decided_by, expires_at=expires_at
+                )
+                ctx.store.audit(
+                    pending.decided_by,
+                    "mission_issued",
+                    pending.agent_id,
+                    {"mission_s256": mission.s256, "pending_id": pending.id},
+                )
+            mission = mission or ctx.store.get_mission(mission_s256(raw))
+        if mission.status == "active" and mission.agent_id == pending.agent_id:
+            return {"s256": mission.s256, "mission": b64url(mission.blob)}
+    raise AAuthError("server_error", "could not store the mission")
+
+
+def active_mission(
+    ctx: Context, s256, caps: list[int] | None = None, *, agent_id: str | None = None
+) -> Mission:
+    """-11 "Mission Status Errors": ``s256`` names an active mission (of ``agent_id``, when
+    given) — else ``404 mission_not_found``, the same whether absent or another agent's, or
+    ``403 mission_terminated`` with ``mission_status`` and ``termination_reason``.  A mission
+    past its ``expires_at`` is terminated (``expired``) here.  Its ``expires_at`` joins ``caps``."""
+    if not isinstance(s256, str) or not MISSION_S256.fullmatch(s256):
+        raise AAuthError("invalid_request", "mission_s256 must be a base64url SHA-256 (43 characters)")
+    mission = ctx.store.get_mission(s256, agent_id=agent_id)
+    if mission is None:
+        raise AAuthError("mission_not_found", "no mission with this mission_s256 for this agent")
+    mission = _expire_if_due(ctx, mission)
+    if mission.status != "active":
+        raise AAuthError(
+            "mission_terminated",
+            f"the mission has ended ({mission.termination_reason})",
+            mission_status=mission.status,
+            termination_reason=mission.termination_reason,
+        )
+    if caps is not None and mission.expires_at is not None:
+        caps.append(int(mission.expires_at))
+    return mission
+
+
+def _expire_if_due(ctx: Context, mission: Mission) -> Mission:
+    """An active mission past its ``expires_at`` is terminated (``expired``) when next seen."""
+    if mission.status == "active" and mission.expires_at is not None and mission.expires_at <= ctx.clock():
+        with contextlib.suppress(AAuthError):  # a concurrent request terminated it first
+            ctx.store.terminate_mission(mission.s256, "expired")
+            ctx.store.audit(
+                ctx.identifier, "mission_expired", mission.agent_id, {"mission_s256": mission.s256}
+            )
+        mission = ctx.store.get_mission(mission.s256)
+    return mission
+
+
+def _end(ctx: Context, s256: str, change, *, agent_id: str | None = None):
+    """``change()`` an active mission; if a concurrent request ended it first, answer as for
+    any dead mission."""
+    active_mission(ctx, s256, agent_id=agent_id)
+    try:
+        return change()
+    except AAuthError:
+        active_mission(ctx, s256, agent_id=agent_id)
+        raise
+
+
+def _view(ctx: Context, mission: Mission) -> dict:
+    document = json.loads(mission.blob)
+    return {
+        "s256": mission.s256,
+        "agent": mission.agent_id,
+        "description": document.get("description"),
+        "approved_at": document.get("approved_at"),
+        "status": mission.status,
+        "termination_reason": mission.termination_reason,
+        "expires_at": iso(mission.expires_at) if mission.expires_at is not None else None,
+        "terminated_at": iso(mission.terminated_at) if mission.terminated_at is not None else None,
+        "updates": [
+            {"s256": u.s256, "at": iso(u.created_at), "description": json.loads(u.body).get("description")}
+            for u in ctx.store.list_mission_updates(mission.s256)
+        ],
+    }
+
+
+def routes(ctx: Context) -> list[Route]:
+    async def mission_endpoint(request: Request) -> Response:
+        """``POST /mission``: the person approves it on the consent page (``202`` + interaction
+        code; a poll gets ``200 {"s256", "mission"}`` or ``403 denied``).  An agent bound to a
+        person may be approved by that person only."""
+        message, verified = await agent_request(ctx, request)
+        agent_token = verified.token
+        body = require_json_object(message.body)
+        request_data = {
+            "agent_ap": agent_token.iss,
+            "description": _markdown(body, "description"),
+            "tools": _tools(body.get("tools")),
+            "resources": _resources(body.get("resources"), dev=ctx.dev),
+        }
+        agent = ctx.store.get_agent(agent_token.sub)
+        if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
+            request_data["person"] = agent.username  # only this person may approve
+        return await defer(
+            ctx,
+            message,
+            "mission",
+            agent_token.sub,
+            verified,
+            request_data,
+            agent_name=await agent_name(ctx, agent_token.sub, agent_token.iss),
+        )
+
+    async def mission_action_endpoint(request: Request) -> Response:
+        """``POST /mission/{mission_s256}``.  ``{"action": "update", "description"}``: the
+        request body's exact bytes are persisted as the update — ``200 {"s256"}``, their
+        SHA-256; the blob and ``mission_s256`` stay unchanged.  ``{"action": "completion",
+        "summary"}``: this PS accepts a completion at once — ``200``, the mission terminated
+        with reason ``completed`` — instead of holding it (``202``) for the person's review.
+        A bad segment, action, description or summary is ``400 invalid_request``; an unknown
+        mission or another agent's ``404 mission_not_found``; a terminated one ``403
+        mission_terminated``."""
+        message, verified = await agent_request(ctx, request)
+        agent_id = verified.token.sub
+        s256 = _segment(request)
+        body = require_json_object(message.body)
+        if body.get("action") == "update":
+            _markdown(body, "description")
+            update = _end(
+                ctx, s256, lambda: ctx.store.add_mission_update(s256, message.body), agent_id=agent_id
+            )
+            ctx.store.audit(
+                agent_id, "mission_updated", agent_id, {"mission_s256": s256, "update_s256": update.s256}
+            )
+            return JSONResponse({"s256": update.s256})
+        if body.get("action") != "completion":
+            raise AAuthError("invalid_request", 'action must be "update" or "completion"')
+        summary = _markdown(body, "summary")
+        _end(
+            ctx,
+            s256,
+            lambda: ctx.store.terminate_mission(s256, "completed", summary=summary),
+            agent_id=agent_id,
+        )
+        ctx.store.audit(agent_id, "mission_completed", agent_id, {"mission_s256": s256})
+        return JSONResponse({"mission_status": "terminated", "termination_reason": "completed"})
+
+    async def missions_endpoint(request: Request) -> Response:
+        """``GET /missions``: the missions the signed-in person approved, with their state."""
+        username = person(ctx, request)
+        missions = ctx.store.list_missions(username=username)
+        return JSONResponse([_view(ctx, _expire_if_due(ctx, m)) for m in missions])
+
+    async def revoke_mission_endpoint(request: Request) -> Response:
+        """``POST /missions/{mission_s256}/revoke``: the person ends one of their missions —
+        terminated with reason ``revoked``, so the agent's next token request under it is
+        ``403 mission_terminated``.  Another person's mission is ``404 mission_not_found``, as
+        an unknown one; an ended one ``403 mission_terminated``."""
+        username = person(ctx, request)
+        s256 = _segment(request)
+        if ctx.store.get_mission(s256, username=username) is None:
+            raise AAuthError("mission_not_found", "you have no mission with this mission_s256")
+        mission = _end(ctx, s256, lambda: ctx.store.terminate_mission(s256, "revoked"))
+        ctx.store.audit(username, "mission_revoked", mission.agent_id, {"mission_s256": s256})
+        return JSONResponse(_view(ctx, mission))
+
+    return [
+        Route("/mission", mission_endpoint, methods=["POST"]),
+        Route("/mission/{mission_s256}", mission_action_endpoint, methods=["POST"]),
+        Route("/missions", missions_endpoint),
+        Route("/missions/{mission_s256}/revoke", revoke_mission_endpoint, methods=["POST"]),
+    ]

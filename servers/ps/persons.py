@@ -1,0 +1,203 @@
+"""The persons of the Person Server: sign-in and sessions, their tokens, the audit view and
+the consent-policy admin endpoint.
+
+Persons sign in with ``POST /login`` (a session cookie, or the returned token as
+``Authorization: Bearer``); the consent page, the consent REST API, the token and mission
+lists, the admin endpoint and the audit log need a session.  ``GET /tokens`` lists the
+person and auth tokens issued on the person's behalf; ``POST /tokens/{jti}/revoke`` revokes
+one here and at its resource (-11 "Token Revocation").  ``GET /audit`` shows a signed-in
+person the PS's own append-only log (the kit's choice, not the agent-facing -11 "Audit
+Endpoint").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from aauth_kit import tokens
+from aauth_kit.errors import AAuthError
+from aauth_kit.message import require_json_object
+
+from . import pages
+from .context import Context, iso
+from .minting import person_for
+from .revocation import revoke_issued
+
+SESSION_COOKIE = "aauth_session"
+
+
+def session(ctx: Context, request: Request) -> tuple[str, str] | None:
+    """``(username, session token)`` from ``Authorization: Bearer`` or the session cookie."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    token = credential.strip() if scheme.lower() == "bearer" else request.cookies.get(SESSION_COOKIE)
+    username = ctx.store.session_user(token) if token else None
+    return (username, token) if username else None
+
+
+def person(ctx: Context, request: Request) -> str:
+    """The signed-in person's username, else ``401 unauthorized``."""
+    found = session(ctx, request)
+    if found is None:
+        raise AAuthError("unauthorized", "sign in first: POST /login, then send its cookie or Bearer token")
+    return found[0]
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (the pages' forms) as a dict."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise AAuthError("invalid_request", "send the form as application/x-www-form-urlencoded")
+    try:
+        return dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise AAuthError("invalid_request", "the form is not UTF-8") from None
+
+
+async def json_body(request: Request, what: str) -> dict:
+    """A JSON object body sent as ``application/json`` (``what`` names it in the error)."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise AAuthError("invalid_request", f"send {what} as application/json")
+    return require_json_object(await request.body())
+
+
+def _local_path(target) -> str:
+    """Where ``POST /login`` may send the browser next: a path on this server only."""
+    if (
+        isinstance(target, str)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
+        return target
+    return "/interaction"
+
+
+def _token_view(ctx: Context, token) -> dict:
+    return {
+        "jti": token.jti,
+        "typ": token.typ,
+        "resource": token.aud,
+        "agent": token.agent_id,
+        "scope": token.scope,
+        "issued_at": iso(token.iat),
+        "expires_at": iso(token.exp),
+        "revoked": ctx.store.is_revoked(token.iss, token.jti),
+    }
+
+
+def _own_tokens(ctx: Context, username: str) -> list:
+    """The person and auth tokens this PS issued for ``username`` (pairwise ``sub`` per resource)."""
+    return [
+        t
+        for t in ctx.store.list_tokens()
+        if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
+        and t.iss == ctx.identifier
+        and person_for(ctx, t.sub, t.aud) == username
+    ]
+
+
+def routes(ctx: Context) -> list[Route]:
+    async def login_endpoint(request: Request) -> Response:
+        """JSON ``{"username", "password"}`` → ``{"session"}`` + cookie; the HTML form posts
+        ``username``, ``password``, ``next`` and is sent on to ``next``."""
+        is_form = not request.headers.get("content-type", "").startswith("application/json")
+        body = await form(request) if is_form else require_json_object(await request.body())
+        username, password = body.get("username"), body.get("password")
+        target = _local_path(body.get("next")) if is_form else None
+        ok = (
+            isinstance(username, str)
+            and isinstance(password, str)
+            and ctx.store.check_password(username, password)
+        )
+        if not ok:
+            if is_form:
+                again = pages.login_page(
+                    target,
+                    error="Wrong username or password.",
+                    username=username if isinstance(username, str) else "",
+                )
+                return HTMLResponse(again, 401)
+            raise AAuthError("unauthorized", "wrong username or password")
+        token = ctx.store.create_session(username)
+        ctx.store.audit(username, "login", username)
+        response = (
+            RedirectResponse(target, 303)
+            if is_form
+            else JSONResponse({"session": token, "username": username})
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            path="/",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout_endpoint(request: Request) -> Response:
+        found = session(ctx, request)
+        if found is not None:
+            ctx.store.delete_session(found[1])
+            ctx.store.audit(found[0], "logout", found[0])
+        response = JSONResponse({"status": "signed_out"})
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def tokens_endpoint(request: Request) -> Response:
+        """``GET /tokens``: the person and auth tokens issued on the signed-in person's behalf."""
+        username = person(ctx, request)
+        return JSONResponse([_token_view(ctx, t) for t in _own_tokens(ctx, username)])
+
+    async def revoke_token_endpoint(request: Request) -> Response:
+        """``POST /tokens/{jti}/revoke``: the person revokes one of their tokens, here and at its
+        resource; again after a failure, to retry.  ``{"jti", "revoked", "downstream"}``."""
+        username = person(ctx, request)
+        jti = request.path_params["jti"]
+        token = next((t for t in _own_tokens(ctx, username) if t.jti == jti), None)
+        if token is None:
+            raise AAuthError("not_found", "you have no token with this jti")
+        downstream = await revoke_issued(ctx, [token], actor=username)
+        return JSONResponse({"jti": jti, "revoked": True, "downstream": downstream})
+
+    async def policy_endpoint(request: Request) -> Response:
+        """``GET``/``PUT /admin/consent-policy`` ``{"scopes", "prefixes"}`` (takes effect at once)."""
+        username = person(ctx, request)
+        if request.method == "PUT":
+            ctx.policy.update(await json_body(request, "the policy"))
+            ctx.store.audit(username, "consent_policy_changed", "consent-policy", asdict(ctx.policy))
+        return JSONResponse(asdict(ctx.policy))
+
+    async def audit_endpoint(request: Request) -> Response:
+        """``GET /audit?limit=N``: the latest entries, oldest first."""
+        person(ctx, request)
+        limit = request.query_params.get("limit", "100")
+        if not limit.isdigit() or not 0 < int(limit) <= 10_000:
+            raise AAuthError("invalid_request", "limit must be a number from 1 to 10000")
+        entries = ctx.store.audit_log(int(limit))
+        return JSONResponse(
+            [
+                {
+                    "seq": e.seq,
+                    "at": iso(e.ts),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "subject": e.subject,
+                    "details": e.details,
+                }
+                for e in entries
+            ]
+        )
+
+    return [
+        Route("/login", login_endpoint, methods=["POST"]),
+        Route("/logout", logout_endpoint, methods=["POST"]),
+        Route("/tokens", tokens_endpoint),
+        Route("/tokens/{jti}/revoke", revoke_token_endpoint, methods=["POST"]),
+        Route("/admin/consent-policy", policy_endpoint, methods=["GET", "PUT"]),
+        Route("/audit", audit_endpoint),
+    ]

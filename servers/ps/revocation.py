@@ -1,0 +1,125 @@
+"""Revocation at the Person Server (-11 "Token Revocation").
+
+``POST /revoke`` takes, signed with ``sig=jwks_uri``, an Agent Provider's revocation of an
+agent token it issued, or a resource's of a resource token it issued, kept by (signer,
+``jti``).  An agent token's revocation cascades to its agent (found by the token's ``jti``:
+the PS notes every agent token it acts on): its unanswered pending requests end with polling
+``403 revoked``, and each live person and auth token the PS issued to it is revoked here and
+at the resource it was issued for (the ``revocation_endpoint`` of its metadata, signed by the
+PS in its own right).  The answer is ``200`` once every resource has answered or failed, those
+that failed listed in ``downstream``.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from aauth_kit import revocation as kit
+from aauth_kit import tokens
+from aauth_kit.asgi import http_message
+from aauth_kit.errors import AAuthError
+from aauth_kit.identifiers import check_endpoint_url
+from aauth_kit.metadata import AGENT_DWK, RESOURCE_DWK
+
+from .context import Context
+
+#: A revocation without ``exp`` is kept this long: -11 agent tokens SHOULD live under a day.
+REVOCATION_RETENTION = 24 * 3600
+#: Seconds the PS gives a resource to answer a revocation (then: ``revocation_unavailable``).
+REVOCATION_TIMEOUT = 10
+
+
+def _remember(ctx: Context, iss: str, jti: str, exp: int | None, *, actor: str) -> None:
+    """Store ``(iss, jti)`` (kept until ``exp`` + skew) and forget revocations past theirs."""
+    now = int(ctx.clock())
+    ctx.store.forget_expired(now - kit.SKEW)
+    ctx.store.revoke(iss, jti, exp if exp is not None else now + REVOCATION_RETENTION)
+    ctx.store.audit(actor, "token_revoked", iss, {"jti": jti, "exp": exp})
+
+
+async def revoke_agent_token(ctx: Context, ap: str, jti: str, exp: int | None, *, actor: str) -> list[dict]:
+    """The AP ``ap`` revoked its agent token ``jti``: refuse it, end its agent's unanswered
+    pending requests (polls answer ``403 revoked``) and revoke every live person and auth
+    token issued to that agent, here and at its resource.  Returns the ``downstream`` report."""
+    _remember(ctx, ap, jti, exp, actor=actor)
+    agent_id = ctx.store.agent_of(ap, jti)
+    if agent_id is None:
+        return []  # never met here: refusing it from now on is all there is to do
+    for pending_id in ctx.store.revoke_pending(agent_id):
+        ctx.store.audit(actor, "pending_revoked", agent_id, {"pending_id": pending_id})
+        ctx.waiters.notify(pending_id)
+    now = ctx.clock()
+    issued = [
+        t
+        for t in ctx.store.list_tokens(agent_id=agent_id)
+        if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
+        and t.iss == ctx.identifier
+        and t.exp > now
+        and not ctx.store.is_revoked(t.iss, t.jti)
+    ]
+    return await revoke_issued(ctx, issued, actor=actor)
+
+
+async def revoke_issued(ctx: Context, issued: list, *, actor: str) -> list[dict]:
+    """Revoke tokens this PS issued (``IssuedToken``), here and at the resource each was issued
+    for, one signed ``POST`` per token (PS → resource).  Returns ``[{"recipient", "error"}]``
+    for the resources that could not be told."""
+    failed: dict[str, str] = {}
+    async with ctx.client_factory(timeout=REVOCATION_TIMEOUT) as client:
+        for token in issued:
+            ctx.store.revoke(token.iss, token.jti, token.exp)
+            error = await _revoke_at_resource(ctx, client, token)
+            ctx.store.audit(
+                actor,
+                "token_revoked",
+                token.aud,
+                {"jti": token.jti, "typ": token.typ, "agent": token.agent_id, "error": error},
+            )
+            if error is not None:
+                failed.setdefault(token.aud, error)
+    return [{"recipient": recipient, "error": error} for recipient, error in failed.items()]
+
+
+async def _revoke_at_resource(ctx: Context, client, token) -> str | None:
+    """Tell the token's resource; ``None`` when it answered ``200``, else the error code
+    (``revocation_unavailable`` when it has no usable ``revocation_endpoint`` or cannot be reached)."""
+    try:
+        document = await ctx.resolver.metadata(token.aud, RESOURCE_DWK)
+        endpoint = check_endpoint_url(document.get("revocation_endpoint"), dev=ctx.dev)
+    except AAuthError:
+        return kit.UNAVAILABLE  # no metadata, or no usable revocation_endpoint in it
+    try:
+        await ctx.revoker.revoke(client, endpoint, token.jti, token.exp)
+    except AAuthError as error:
+        return error.code  # the resource's own answer, or revocation_unavailable
+    return None
+
+
+def routes(ctx: Context) -> list[Route]:
+    async def revocation_endpoint(request: Request) -> Response:
+        """``POST /revoke`` ``{"jti", "exp"}`` signed with ``sig=jwks_uri`` by an Agent Provider
+        (``dwk`` ``aauth-agent.json``: one of its agent tokens) or a resource
+        (``aauth-resource.json``: one of its resource tokens); anyone else ``403
+        unsupported_iss``.  ``200`` once the cascade is terminal: empty, or ``{"downstream":
+        [{"recipient", "error"}]}``."""
+        revoked = await kit.verify_revocation(
+            await http_message(request, ctx.identifier),
+            resolver=ctx.resolver,
+            accept=(AGENT_DWK, RESOURCE_DWK),
+            now=int(ctx.clock()),
+            dev=ctx.dev,
+        )
+        if revoked.dwk == AGENT_DWK:
+            downstream = await revoke_agent_token(
+                ctx, revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer
+            )
+        else:  # a resource token: refused from now on as resource_token (revoked_resource_token)
+            _remember(ctx, revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer)
+            downstream = []
+        if not downstream:
+            return Response(status_code=200)
+        return JSONResponse({"downstream": downstream})
+
+    return [Route(kit.REVOCATION_PATH, revocation_endpoint, methods=["POST"])]

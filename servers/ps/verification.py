@@ -1,0 +1,94 @@
+"""Verifying what agents send the Person Server: signed requests (-11 "Verification
+(Server)") and the tokens they carry as body parameters (-11 "Token Endpoint Error Codes",
+"Upstream Token Verification")."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from aauth_kit import tokens
+from aauth_kit.asgi import http_message
+from aauth_kit.errors import AAuthError, SignatureError, TokenError
+from aauth_kit.message import HttpMessage
+from aauth_kit.profile import VerifiedRequest, verify_request
+
+from .context import Context
+from .minting import person_for
+
+
+async def verify(
+    ctx: Context, message: HttpMessage, *, schemes: tuple[str, ...] = ("jwt",), label: str | None = None
+) -> VerifiedRequest:
+    """All seven steps with an agent token (``jwt``) or a bare key (``hwk``), bodies
+    covered; then the agent token must be no sub-agent's (-11 "Single-Level Depth") and
+    not revoked."""
+    verified = await verify_request(
+        message,
+        resolver=ctx.resolver,
+        now=int(ctx.clock()),
+        accept_schemes=schemes,
+        token_types=(tokens.AGENT_TYP,),
+        body_required=True,
+        label=label,
+        dev=ctx.dev,
+    )
+    token = verified.token
+    if token is not None:
+        if token.parent_agent is not None:
+            raise SignatureError(
+                "invalid_jwt", "a Person Server takes no requests signed with a sub-agent's token"
+            )
+        if ctx.store.is_revoked(token.iss, token.jti):
+            raise SignatureError(
+                "revoked_jwt", f"the agent token {token.jti!r} from {token.iss} has been revoked"
+            )
+    return verified
+
+
+async def signed_request(
+    ctx: Context, request: Request, *, schemes: tuple[str, ...] = ("jwt",), label: str | None = None
+) -> tuple[HttpMessage, VerifiedRequest]:
+    """The request addressed to this PS, and its verified signature."""
+    message = await http_message(request, ctx.identifier)
+    return message, await verify(ctx, message, schemes=schemes, label=label)
+
+
+async def agent_request(ctx: Context, request: Request) -> tuple[HttpMessage, VerifiedRequest]:
+    """A request signed with an agent token (token endpoints, missions): verified, and
+    the token noted for the Agent Provider's revocations."""
+    message, verified = await signed_request(ctx, request)
+    token = verified.token
+    if token.jti is not None:  # its AP's revocation names only the jti: remember whose it is
+        ctx.store.note_agent_token(token.iss, token.jti, token.sub, token.exp)
+    return message, verified
+
+
+async def verify_parameter(ctx: Context, value, param: str, **checks) -> tokens.VerifiedToken:
+    """A token sent as a body member: its failure is ``<invalid|expired|revoked>_<param>_token``."""
+    if not isinstance(value, str):
+        raise AAuthError("invalid_request", f"{param}_token must be a string")
+    try:
+        token = await tokens.verify_token(
+            value, resolver=ctx.resolver, now=int(ctx.clock()), dev=ctx.dev, **checks
+        )
+    except TokenError as error:
+        raise error.as_parameter_error(param) from None
+    if ctx.store.is_revoked(token.iss, token.jti):
+        raise AAuthError(f"revoked_{param}_token", f"the {token.typ} {token.jti!r} has been revoked")
+    return token
+
+
+async def verify_upstream(
+    ctx: Context, value, agent_token: tokens.VerifiedToken
+) -> tuple[tokens.VerifiedToken, str]:
+    """-11 "Upstream Token Verification": the upstream token is a person or auth token for the
+    caller (``aud`` == the caller's agent token ``iss``; ``cnf`` is not compared), from this
+    PS; returns it and the person behind it."""
+    upstream = await verify_parameter(
+        ctx, value, "upstream", typ=(tokens.PERSON_TYP, tokens.AUTH_TYP), expected_aud=agent_token.iss
+    )
+    issuer = upstream.iss if upstream.typ == tokens.PERSON_TYP else upstream.ps
+    person = person_for(ctx, upstream.sub, upstream.aud) if issuer == ctx.identifier else None
+    if person is None:
+        raise AAuthError("invalid_upstream_token", "this PS knows no person behind the upstream token")
+    return upstream, person
