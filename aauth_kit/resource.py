@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import headers, metadata, revocation, tokens
+from .asgi import exception_handlers, http_message, problem_response
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
 from .keys import Key
@@ -100,19 +101,15 @@ class Challenge(Exception):
     def response(self) -> Response:
         value = headers.serialize_requirement(self.requirement, **self.params)
         if self.error is not None:
-            return error_response(self.error, {"aauth-requirement": value})
+            return problem_response(self.error, {"aauth-requirement": value})
         body = {"requirement": self.requirement, "detail": self.detail}
         return JSONResponse(
             body, status_code=401, headers={"aauth-requirement": value, "cache-control": "no-store"}
         )
 
 
-def error_response(error: AAuthError, extra_headers: dict[str, str] | None = None) -> Response:
-    """``error`` as problem+json with its status (and ``Signature-Error`` for signature failures)."""
-    response = Response(error.response_body(), status_code=error.status)
-    for name, value in [*error.response_headers(), *(extra_headers or {}).items()]:
-        response.headers[name] = value
-    return response
+async def _challenge_response(request: Request, challenge: Challenge) -> Response:
+    return challenge.response()
 
 
 def _scope_tokens(scope) -> list[str]:
@@ -181,7 +178,7 @@ class Resource:
         ``access="auth-token"`` needs ``scope`` (space-separated; the auth token must
         carry all of it).  The endpoint finds the :class:`Caller` in
         ``request.state.caller`` (``None`` on ``open`` routes); an :class:`AAuthError`
-        it raises becomes a problem+json response.
+        it raises becomes a problem+json response in an app made by :meth:`app`.
         """
         if access not in ROUTE_ACCESS:
             raise UsageError(f"access must be one of {', '.join(ROUTE_ACCESS)}, not {access!r}")
@@ -190,41 +187,34 @@ class Resource:
         self.protected.append((path, access, scope))
 
         async def protected_endpoint(request: Request) -> Response:
-            try:
-                request.state.caller = (
-                    None if access == "open" else await self.authenticate(request, access, scope)
-                )
-                response = endpoint(request)
-                return await response if inspect.isawaitable(response) else response
-            except Challenge as challenge:
-                return challenge.response()
-            except AAuthError as error:
-                return error_response(error)
+            request.state.caller = (
+                None if access == "open" else await self.authenticate(request, access, scope)
+            )
+            response = endpoint(request)
+            return await response if inspect.isawaitable(response) else response
 
         protected_endpoint.__name__ = getattr(endpoint, "__name__", "endpoint")
         return Route(path, protected_endpoint, methods=list(methods))
 
     def app(self, routes: list, **starlette_kwargs) -> Starlette:
-        """A Starlette app: ``routes`` plus metadata, JWKS and the authorization endpoint."""
+        """A Starlette app: ``routes`` plus metadata, JWKS, the authorization and revocation
+        endpoints; a :class:`Challenge` or an :class:`AAuthError` raised in any of them
+        becomes its response (and ``exception_handlers`` given here are added)."""
         own = [
             Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
             Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
             Route(AUTHORIZATION_PATH, self._authorization_endpoint, methods=["POST"]),
             Route(REVOCATION_PATH, self._revocation_endpoint, methods=["POST"]),
         ]
-        return Starlette(routes=own + list(routes), **starlette_kwargs)
+        handlers = exception_handlers(
+            {Challenge: _challenge_response, **starlette_kwargs.pop("exception_handlers", {})}
+        )
+        return Starlette(routes=own + list(routes), exception_handlers=handlers, **starlette_kwargs)
 
     # -- verification ----------------------------------------------------------------------
     async def http_message(self, request: Request) -> HttpMessage:
-        """The request as the signature layer sees it.  The target URI is built on this
-        resource's identifier, so ``@authority`` must name this resource (wire §9.8)."""
-        query = request.scope.get("query_string", b"")
-        path = request.scope.get("raw_path") or request.scope["path"].encode()
-        target = self.identifier + path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
-        fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
-        return HttpMessage(
-            method=request.method, target_uri=target, headers=fields, body=await request.body()
-        )
+        """The request as the signature layer sees it, addressed to this resource."""
+        return await http_message(request, self.identifier)
 
     async def is_revoked(self, token: VerifiedToken) -> bool:
         """Whether ``(iss, jti)`` was revoked (-11 §11.12: state is keyed by issuer and ``jti``)."""
@@ -377,25 +367,18 @@ class Resource:
     async def _authorization_endpoint(self, request: Request) -> Response:
         """-11 §6.4: ``POST {"scope", "account"?}`` signed with a person token (or an auth
         token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
-        try:
-            caller = await self.authenticate(request, "person-token")
-            body = require_json_object(await request.body())
-            scope = body.get("scope")
-            if not _scope_tokens(scope):
-                raise AAuthError(
-                    "invalid_request", "scope is required: scope tokens separated by single spaces"
-                )
-            unknown = [s for s in _scope_tokens(scope) if s not in self.known_scopes()]
-            if unknown:
-                raise AAuthError("invalid_scope", f"{self.identifier} grants no scope {', '.join(unknown)}")
-            account = body.get("account")
-            if account is not None and not (isinstance(account, str) and account):
-                raise AAuthError("invalid_account", "account must be a non-empty string")
-            token = self.resource_token(caller.token, caller.jkt, scope, account=account)
-        except Challenge as challenge:
-            return challenge.response()
-        except AAuthError as error:
-            return error_response(error)
+        caller = await self.authenticate(request, "person-token")
+        body = require_json_object(await request.body())
+        scope = body.get("scope")
+        if not _scope_tokens(scope):
+            raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")
+        unknown = [s for s in _scope_tokens(scope) if s not in self.known_scopes()]
+        if unknown:
+            raise AAuthError("invalid_scope", f"{self.identifier} grants no scope {', '.join(unknown)}")
+        account = body.get("account")
+        if account is not None and not (isinstance(account, str) and account):
+            raise AAuthError("invalid_account", "account must be a non-empty string")
+        token = self.resource_token(caller.token, caller.jkt, scope, account=account)
         return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
 
     async def _revocation_endpoint(self, request: Request) -> Response:
@@ -403,18 +386,14 @@ class Resource:
         (``sig=jwks_uri``, ``dwk`` ``aauth-person.json``; anyone else: ``403
         unsupported_iss``).  The token ``(signer, jti)`` is refused from now on; the answer
         is ``200`` with an empty body at once (a resource has no cascade, so never ``202``),
-        for a ``jti`` it never saw too."""
-        try:
-            revoked = await revocation.verify_revocation(
-                await self.http_message(request),
-                resolver=self.resolver,
-                accept=(metadata.PERSON_DWK,),
-                now=int(self.clock()),
-                window=self.signature_window,
-                dev=self.dev,
-            )
-            self.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
-        except AAuthError as error:
-            retry = error.members.get("retry_after")
-            return error_response(error, {"retry-after": str(retry)} if retry is not None else None)
+        for a ``jti`` it never saw too; a full store is ``429 rate_limited`` with ``Retry-After``."""
+        revoked = await revocation.verify_revocation(
+            await self.http_message(request),
+            resolver=self.resolver,
+            accept=(metadata.PERSON_DWK,),
+            now=int(self.clock()),
+            window=self.signature_window,
+            dev=self.dev,
+        )
+        self.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
         return Response(status_code=200)

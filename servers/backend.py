@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit.asgi import exception_handlers
 from aauth_kit.errors import AAuthError
 from aauth_kit.keys import Key
 
@@ -67,12 +68,6 @@ class Job:
         return body
 
 
-def _problem(status: int, code: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": code, "detail": detail}, status_code=status, media_type="application/problem+json"
-    )
-
-
 class Backend:
     """The backend app.  ``client_factory(auth=…)`` gives an ``httpx.AsyncClient`` on the
     lab's network; the agent's key and agent token come from the PS's Agent Provider."""
@@ -106,7 +101,8 @@ class Backend:
                 Route("/optimization/start", self.start, methods=["POST"]),
                 Route("/optimization/progress/{request_id}", self.progress),
                 Route("/optimization/results/{request_id}", self.results),
-            ]
+            ],
+            exception_handlers=exception_handlers(),
         )
 
     # -- the job ---------------------------------------------------------------------------
@@ -156,25 +152,25 @@ class Backend:
 
     # -- routes ----------------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
+        """A malformed body is ``400``; a body of the wrong shape ``422`` (as in the seed)."""
         raw = await request.body()
         try:
             body = await request.json() if raw.strip() else {}
         except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
-            return _problem(400, "invalid_request", "the body must be JSON")
+            raise AAuthError("invalid_request", "the body must be JSON") from None
         if not isinstance(body, dict):
-            return _problem(
-                422, "invalid_request", f"the body must be an object with {', '.join(START_FIELDS)}"
+            raise AAuthError(
+                "invalid_request", f"the body must be an object with {', '.join(START_FIELDS)}", status=422
             )
         unknown = sorted(set(body) - set(START_FIELDS))
         if unknown:
-            return _problem(
-                422,
-                "invalid_request",
-                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(START_FIELDS)}",
+            allowed = ", ".join(START_FIELDS)
+            raise AAuthError(
+                "invalid_request", f"unknown field(s) {', '.join(unknown)}; allowed: {allowed}", status=422
             )
         for name in START_FIELDS:
             if name in body and body[name] is not None and not isinstance(body[name], str):
-                return _problem(422, "invalid_request", f"{name} must be a string")
+                raise AAuthError("invalid_request", f"{name} must be a string", status=422)
         request_id = self.id_factory()
         job = Job(
             request_id,
@@ -192,15 +188,15 @@ class Backend:
     async def progress(self, request: Request) -> Response:
         job = self._job(request)
         if job is None:
-            return _problem(404, "not_found", "no such optimization request")
+            raise AAuthError("not_found", "no such optimization request")
         return JSONResponse(job.progress())
 
     async def results(self, request: Request) -> Response:
         job = self._job(request)
         if job is None:
-            return _problem(404, "not_found", "no such optimization request")
+            raise AAuthError("not_found", "no such optimization request")
         if job.status != "completed":
-            return _problem(409, "conflict", f"the request is {job.status}, not completed")
+            raise AAuthError("conflict", f"the request is {job.status}, not completed")
         return JSONResponse({"request_id": job.request_id, **job.results})
 
     async def index(self, request: Request) -> HTMLResponse:

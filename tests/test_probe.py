@@ -25,13 +25,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from aauth_kit import probe
+from aauth_kit.asgi import problem_response
 from aauth_kit.cli import main
 from aauth_kit.errors import SignatureError
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.metadata import HttpResolver
 from aauth_kit.probe import FAIL, INFO, PASS, SKIP, Answer, judge, with_checks
-from aauth_kit.resource import Challenge, Resource, error_response
+from aauth_kit.resource import Challenge, Resource
 from aauth_kit.runtime import Hosts
 
 HANG_GUARD = 3.0  # seconds per request in the hang test: a guard, never asserted on
@@ -160,7 +161,7 @@ def broken_app(resource: Resource) -> Starlette:
                 return JSONResponse({"error": "forbidden"}, status_code=403)
             if defect == "forgetful":
                 return JSONResponse({"error": error.code}, status_code=401)
-            return error_response(error)
+            return problem_response(error)
         return JSONResponse({"agent": caller.agent})
 
     return Starlette(routes=[Route("/{defect}", endpoint, methods=["GET", "POST"])])
