@@ -12,7 +12,8 @@ import json
 import sqlite3
 
 import pytest
-from aauth_kit.servers.ps.store import SCHEMA_VERSION, PSStore
+from aauth_kit.servers.ps.store import PSStore
+from aauth_kit.servers.ps.store.schema import SCHEMA_VERSION
 
 from aauth_kit import tokens
 from aauth_kit.agent import Agent, FlowError, Mission

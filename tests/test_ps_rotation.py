@@ -1,11 +1,11 @@
-"""Key rotation at the Agent Provider: ``POST /agent/rotate`` (servers/ps.py).
+"""Key rotation at the Agent Provider: ``POST /agent/rotate`` (servers/ps/agent_provider.py).
 
 -11 "Agent Tokens" says the agent identifier (``sub``) is stable across key rotation and
 the wire notes (§5.14) that rotation invalidates every token bound to the old key through
 ``cnf``; how an agent asks its AP for a new token is left to the AP.  The kit's answer:
 the request is signed twice (Signature Keys -09 §3, several signatures on one message) —
 ``sig`` by the current key presenting its agent token, ``new`` by the new key as ``hwk``.
-Everything runs over real HTTP through the PS test world of tests/test_ps.py.
+Everything runs over real HTTP through the PS test world of tests/ps_world.py.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ from aauth_kit.profile import sign_request
 from aauth_kit.rotation import NEW_KEY_LABEL, sign_key_rotation
 from aauth_kit.signature_key import hwk_key, jwt_key
 
-from .test_ps import CHAIN, PS, RES, World, decoded, error_of
+from .ps_world import CHAIN, PS, RES, World, decoded, error_of, world_fixture
 
 ROTATE = f"{PS}/agent/rotate"
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
-    yield w
-    w.stop()
+world = world_fixture()
 
 
 def rotate(world: World, new_key: Key, *, key: Key | None = None, token: str | None = None):

@@ -59,7 +59,8 @@ from . import (
     token_endpoints,
 )
 from .context import Config, Context
-from .store import LIVE, PSStore
+from .store import PSStore
+from .store.pending import LIVE
 
 DB_FILE = "ps.sqlite3"
 _ROOMS = (

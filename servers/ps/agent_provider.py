@@ -26,7 +26,7 @@ from aauth_kit.rotation import NEW_KEY_LABEL
 from .context import Context
 from .deferred import can_interact, defer, reachable
 from .minting import AGENT_TOKEN_LIFETIME, mint_agent_token, token_response
-from .store import Pending
+from .store.pending import Pending
 from .token_endpoints import optional_string
 from .verification import signed_request, verify
 

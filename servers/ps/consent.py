@@ -21,7 +21,7 @@ from aauth_kit.interaction import callback_error_for, format_code
 
 from .context import Context, iso
 from .persons import json_body, person
-from .store import Pending
+from .store.pending import Pending
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -15,7 +15,8 @@ from aauth_kit.metadata import KeyResolver
 
 if TYPE_CHECKING:
     from .deferred import Waiters
-    from .store import Pending, PSStore
+    from .store import PSStore
+    from .store.pending import Pending
 
 
 @dataclass

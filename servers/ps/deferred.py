@@ -32,7 +32,7 @@ from aauth_kit.profile import VerifiedRequest
 
 from .context import Context
 from .minting import token_response
-from .store import LIVE, Pending
+from .store.pending import LIVE, Pending
 from .verification import signed_request
 
 #: Seconds a non-waiting poller must leave between polls (its ``Retry-After``).

@@ -33,7 +33,8 @@ from aauth_kit.message import require_json_object
 from .context import Context, iso
 from .deferred import agent_name, defer
 from .persons import person
-from .store import Mission, Pending, mission_s256
+from .store.missions import Mission, mission_s256
+from .store.pending import Pending
 from .verification import agent_request
 
 #: The longest mission description or completion summary (Markdown) the PS takes.

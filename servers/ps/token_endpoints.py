@@ -32,7 +32,7 @@ from .context import Context
 from .deferred import agent_name, can_interact, defer, reachable
 from .minting import mint_auth_token, mint_person_token, person_for, token_response
 from .missions import active_mission
-from .store import Pending
+from .store.pending import Pending
 from .verification import agent_request, verify_parameter, verify_upstream
 
 MAX_JUSTIFICATION = 4000

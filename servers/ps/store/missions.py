@@ -1,0 +1,133 @@
+"""Approved missions (-11 "Mission"): the exact blob bytes, keyed by their ``s256``, with
+their state, and the exact bytes of each update."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+
+from aauth_kit.errors import AAuthError
+from aauth_kit.keys import b64url
+
+from .schema import Database, check
+
+#: -11 §8 mission states and the reasons a mission is terminated (wire §4.5).
+MISSION_STATUSES = ("active", "terminated")
+TERMINATION_REASONS = ("completed", "revoked", "expired", "superseded", "administrative")
+
+
+@dataclass(frozen=True)
+class Mission:
+    """An approved mission (-11 §8): ``blob`` is the exact bytes whose SHA-256 is ``s256``."""
+
+    s256: str
+    agent_id: str
+    username: str
+    blob: bytes
+    status: str
+    termination_reason: str | None
+    expires_at: float | None
+    created_at: float
+    terminated_at: float | None
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class MissionUpdate:
+    """An agent's update of a mission (-11 §8.4): ``body`` the exact bytes persisted, ``s256``
+    their SHA-256; the mission's blob and ``s256`` stay as they were."""
+
+    seq: int
+    mission_s256: str
+    s256: str
+    body: bytes
+    created_at: float
+
+
+def mission_s256(blob: bytes) -> str:
+    """-11 §8.2: base64url (no padding) SHA-256 of exactly the blob bytes."""
+    return b64url(hashlib.sha256(blob).digest())
+
+
+def _require_active_mission(db, s256: str) -> None:
+    """Inside a transaction: mission ``s256`` exists (else ``not_found``) and is ``active``
+    (else ``conflict``)."""
+    row = db.execute("SELECT status FROM missions WHERE s256 = ?", (s256,)).fetchone()
+    if row is None:
+        raise AAuthError("not_found", f"no mission {s256!r}")
+    if row["status"] != "active":
+        raise AAuthError("conflict", f"mission {s256!r} is already {row['status']}")
+
+
+class MissionsStore(Database):
+    """The ``missions`` and ``mission_updates`` tables."""
+
+    def add_mission(
+        self, blob: bytes, *, agent_id: str, username: str, expires_at: float | None = None
+    ) -> Mission:
+        """Store an approved mission's bytes verbatim as ``active``; ``conflict`` if a mission
+        with the same bytes (so the same ``s256``) exists."""
+        s256 = mission_s256(blob)
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO missions (s256, agent_id, username, blob, status, expires_at, created_at)"
+                    " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+                    (s256, agent_id, username, bytes(blob), expires_at, self._clock()),
+                )
+        except sqlite3.IntegrityError:
+            raise AAuthError("conflict", f"mission {s256!r} exists") from None
+        return self.get_mission(s256)
+
+    @staticmethod
+    def _mission(row: sqlite3.Row) -> Mission:
+        return Mission(**dict(row) | {"blob": bytes(row["blob"])})
+
+    def get_mission(
+        self, s256: str, *, agent_id: str | None = None, username: str | None = None
+    ) -> Mission | None:
+        """The mission, in any state; with ``agent_id`` only if that agent owns it, with
+        ``username`` only if that person approved it."""
+        rows = self._read(
+            "SELECT * FROM missions WHERE s256 = ?1 AND (?2 IS NULL OR agent_id = ?2)"
+            " AND (?3 IS NULL OR username = ?3)",
+            (s256, agent_id, username),
+        )
+        return self._mission(rows[0]) if rows else None
+
+    def list_missions(self, *, username: str | None = None) -> list[Mission]:
+        """Missions (of the person ``username``, when given), oldest first."""
+        rows = self._read(
+            "SELECT * FROM missions WHERE ?1 IS NULL OR username = ?1 ORDER BY created_at, s256", (username,)
+        )
+        return [self._mission(r) for r in rows]
+
+    def terminate_mission(self, s256: str, reason: str, *, summary: str | None = None) -> Mission:
+        """Move an ``active`` mission to ``terminated`` with ``reason``; ``not_found`` or
+        ``conflict`` (already terminated) otherwise."""
+        check(reason, TERMINATION_REASONS, "termination reason")
+        with self._tx() as db:
+            _require_active_mission(db, s256)
+            db.execute(
+                "UPDATE missions SET status = 'terminated', termination_reason = ?, terminated_at = ?, summary = ?"
+                " WHERE s256 = ?",
+                (reason, self._clock(), summary, s256),
+            )
+        return self.get_mission(s256)
+
+    def add_mission_update(self, s256: str, body: bytes) -> MissionUpdate:
+        """Persist an update's exact ``body`` bytes for the ``active`` mission ``s256`` (its blob
+        stays as it is); ``not_found`` or ``conflict`` (terminated) otherwise."""
+        with self._tx() as db:
+            _require_active_mission(db, s256)
+            row = db.execute(
+                "INSERT INTO mission_updates (mission_s256, s256, body, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+                (s256, mission_s256(body), bytes(body), self._clock()),
+            ).fetchone()
+        return MissionUpdate(**dict(row) | {"body": bytes(row["body"])})
+
+    def list_mission_updates(self, s256: str) -> list[MissionUpdate]:
+        """The updates of mission ``s256``, oldest first."""
+        rows = self._read("SELECT * FROM mission_updates WHERE mission_s256 = ? ORDER BY seq", (s256,))
+        return [MissionUpdate(**dict(r) | {"body": bytes(r["body"])}) for r in rows]

@@ -1,0 +1,237 @@
+"""Pending requests of -11 "Deferred Responses", with the person's decision and the result
+a later poll returns.
+
+A pending request is *live* while its status is ``pending`` or ``interacting`` and its
+``expires_at`` lies ahead; only a live request can be decided, abandoned or cancelled,
+and only a live request answers to its interaction code (stored in canonical form,
+unique among live requests; -11 "Interaction Code Format").  Reads never change state:
+call :meth:`PendingStore.expire_due` to move overdue requests to ``expired``.  A request
+that has given its final answer to a poll (token, ``denied``, ``expired``, …) is marked
+*answered* exactly once (:meth:`PendingStore.claim_answer`); later polls get ``410``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from aauth_kit.errors import AAuthError
+from aauth_kit.interaction import normalize_code
+
+from .schema import Database, check
+
+PENDING_KINDS = ("person_token", "auth_token", "agent_approval", "mission")
+PENDING_STATUSES = (
+    "pending",
+    "interacting",
+    "approved",
+    "denied",
+    "abandoned",
+    "expired",
+    "cancelled",
+    "completed",
+    "revoked",
+)
+LIVE = ("pending", "interacting")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A deferred request; ``request`` and ``result`` are the stored JSON values."""
+
+    id: str
+    kind: str
+    agent_id: str
+    agent_jkt: str
+    resource: str | None
+    scope: str | None
+    justification: str | None
+    code: str | None
+    request: Any
+    status: str
+    created_at: float
+    expires_at: float
+    decided_at: float | None
+    decided_by: str | None
+    result: Any
+    last_poll_at: float | None
+    poll_count: int
+    answered_at: float | None = None
+
+
+class PendingStore(Database):
+    """The ``pending`` table."""
+
+    @staticmethod
+    def _pending(row: sqlite3.Row) -> Pending:
+        d = dict(row)
+        result = json.loads(d["result"]) if d["result"] is not None else None
+        return Pending(**d | {"request": json.loads(d["request"]), "result": result})
+
+    def create_pending(
+        self,
+        kind: str,
+        *,
+        agent_id: str,
+        agent_jkt: str,
+        request: Any,
+        expires_in: float = 600,
+        resource: str | None = None,
+        scope: str | None = None,
+        justification: str | None = None,
+        code: str | None = None,
+        pending_id: str | None = None,
+    ) -> Pending:
+        """Store a new ``pending`` request.  ``code`` (any accepted spelling) is kept canonical;
+        ``conflict`` if a live request holds it already.  ``pending_id`` defaults to a random
+        URL-safe id."""
+        check(kind, PENDING_KINDS, "pending request kind")
+        code = normalize_code(code) if code is not None else None
+        now = self._clock()
+        pending_id = pending_id or secrets.token_urlsafe(16)
+        row = (
+            pending_id,
+            kind,
+            agent_id,
+            agent_jkt,
+            resource,
+            scope,
+            justification,
+            code,
+            json.dumps(request),
+        )
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "UPDATE pending SET status = 'expired' WHERE code = ? AND status IN ('pending', 'interacting')"
+                    " AND expires_at <= ?",
+                    (code, now),
+                )
+                db.execute(
+                    "INSERT INTO pending (id, kind, agent_id, agent_jkt, resource, scope, justification, code,"
+                    " request, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (*row, now, now + expires_in),
+                )
+                return self._pending(
+                    db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone()
+                )
+        except sqlite3.IntegrityError:
+            raise AAuthError("conflict", "pending id or interaction code already in use") from None
+
+    def get_pending(self, pending_id: str, *, agent_jkt: str | None = None) -> Pending | None:
+        """The request, in any status; with ``agent_jkt`` only if that agent key created it
+        (a pending URL answers only to its own agent)."""
+        rows = self._read(
+            "SELECT * FROM pending WHERE id = ?1 AND (?2 IS NULL OR agent_jkt = ?2)", (pending_id, agent_jkt)
+        )
+        return self._pending(rows[0]) if rows else None
+
+    def find_by_code(self, code: str) -> Pending | None:
+        """The live request holding ``code`` (hyphens, case and look-alikes ignored); ``None``
+        when no live request holds it or the text cannot be a code."""
+        try:
+            canonical = normalize_code(code)
+        except AAuthError:
+            return None
+        rows = self._read(
+            "SELECT * FROM pending WHERE code = ? AND status IN ('pending', 'interacting') AND expires_at > ?",
+            (canonical, self._clock()),
+        )
+        return self._pending(rows[0]) if rows else None
+
+    def list_pending(self, status: str | None = None) -> list[Pending]:
+        rows = self._read(
+            "SELECT * FROM pending WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id", (status,)
+        )
+        return [self._pending(r) for r in rows]
+
+    def _transition(self, pending_id: str, to: str, allowed: tuple[str, ...], **columns) -> Pending:
+        """Move a request to ``to`` if its status is in ``allowed`` (and, if live, not overdue):
+        ``not_found``, ``conflict`` (already moved on) or ``expired`` otherwise."""
+        with self._tx() as db:
+            row = db.execute("SELECT status, expires_at FROM pending WHERE id = ?", (pending_id,)).fetchone()
+            if row is None:
+                raise AAuthError("not_found", f"no pending request {pending_id!r}")
+            if row["status"] not in allowed:
+                raise AAuthError("conflict", f"the pending request is already {row['status']}")
+            if row["status"] in LIVE and row["expires_at"] <= self._clock():
+                raise AAuthError("expired", "the pending request has expired")
+            sets = {"status": to, **columns}
+            db.execute(
+                f"UPDATE pending SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
+                (*sets.values(), pending_id),
+            )
+            return self._pending(db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone())
+
+    def mark_interacting(self, pending_id: str) -> Pending:
+        """The person opened the interaction page."""
+        return self._transition(pending_id, "interacting", LIVE)
+
+    def decide(self, pending_id: str, approved: bool, by: str) -> Pending:
+        """Record the person's decision; a second decision raises ``conflict``."""
+        return self._transition(
+            pending_id, "approved" if approved else "denied", LIVE, decided_at=self._clock(), decided_by=by
+        )
+
+    def abandon(self, pending_id: str, by: str | None = None) -> Pending:
+        """The person walked away (callback ``user_abandoned``; polling ``abandoned``)."""
+        return self._transition(pending_id, "abandoned", LIVE, decided_at=self._clock(), decided_by=by)
+
+    def cancel(self, pending_id: str) -> Pending:
+        """The agent withdrew the request (``DELETE`` on the pending URL)."""
+        return self._transition(pending_id, "cancelled", LIVE)
+
+    def set_result(self, pending_id: str, result: Any) -> Pending:
+        """Store what the next poll returns (e.g. the token response) for an approved request."""
+        return self._transition(pending_id, "completed", ("approved",), result=json.dumps(result))
+
+    def claim_answer(self, pending_id: str) -> Pending | None:
+        """Mark a request that has reached a final status as answered, once: the caller that
+        gets the request back gives the final answer to the poll; every later caller (and a
+        concurrent one) gets ``None`` — the pending URL is gone (``410``)."""
+        final = tuple(s for s in PENDING_STATUSES if s not in LIVE + ("approved",))
+        with self._tx() as db:
+            row = db.execute(
+                f"UPDATE pending SET answered_at = ? WHERE id = ? AND answered_at IS NULL"
+                f" AND status IN ({', '.join('?' * len(final))}) RETURNING *",
+                (self._clock(), pending_id, *final),
+            ).fetchone()
+            return self._pending(row) if row is not None else None
+
+    def record_poll(self, pending_id: str) -> float | None:
+        """Count a poll; return the previous poll's time (``None`` for the first) for ``slow_down``."""
+        with self._tx() as db:
+            row = db.execute("SELECT last_poll_at FROM pending WHERE id = ?", (pending_id,)).fetchone()
+            if row is None:
+                raise AAuthError("not_found", f"no pending request {pending_id!r}")
+            db.execute(
+                "UPDATE pending SET last_poll_at = ?, poll_count = poll_count + 1 WHERE id = ?",
+                (self._clock(), pending_id),
+            )
+            return row["last_poll_at"]
+
+    def expire_due(self, now: float | None = None) -> list[str]:
+        """Move live requests whose ``expires_at`` has passed to ``expired``; return their ids."""
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE pending SET status = 'expired' WHERE status IN ('pending', 'interacting')"
+                " AND expires_at <= ? RETURNING id",
+                (self._clock() if now is None else now,),
+            ).fetchall()
+        return sorted(r["id"] for r in rows)
+
+    def revoke_pending(self, agent_id: str) -> list[str]:
+        """End every request of ``agent_id`` that has not given its final answer yet — live,
+        approved, or completed but not yet collected — with ``revoked`` (-11 §11.12: its poll
+        answers ``403 revoked``).  Returns their ids."""
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE pending SET status = 'revoked', decided_at = coalesce(decided_at, ?)"
+                " WHERE agent_id = ? AND answered_at IS NULL"
+                " AND status IN ('pending', 'interacting', 'approved', 'completed') RETURNING id",
+                (self._clock(), agent_id),
+            ).fetchall()
+        return sorted(r["id"] for r in rows)

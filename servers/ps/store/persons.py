@@ -1,0 +1,94 @@
+"""Persons and their login sessions: scrypt password hashes, sessions kept by hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+from aauth_kit.errors import AAuthError
+from aauth_kit.keys import b64url, b64url_decode
+
+from .schema import Database
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    display_name: str
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """``scrypt$n$r$p$salt$hash`` with a fresh 16-byte salt per user."""
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return "$".join(["scrypt", *(str(_SCRYPT[k]) for k in "nrp"), b64url(salt), b64url(digest)])
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Recompute with the stored parameters and compare in constant time."""
+    _, n, r, p, salt, digest = stored.split("$")
+    expected = b64url_decode(digest)
+    actual = hashlib.scrypt(password.encode(), salt=b64url_decode(salt), n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(actual, expected)
+
+
+def _session_hash(token: str) -> str:
+    """Sessions are stored by hash, so the database file holds no live session token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PersonsStore(Database):
+    """The ``users`` and ``sessions`` tables."""
+
+    def add_user(self, username: str, password: str, display_name: str | None = None) -> User:
+        """Add a person; ``conflict`` if the username is taken."""
+        row = (username, hash_password(password), display_name or username)
+        try:
+            with self._tx() as db:
+                db.execute("INSERT INTO users VALUES (?, ?, ?)", row)
+        except sqlite3.IntegrityError:
+            raise AAuthError("conflict", f"user {username!r} exists") from None
+        return User(username, row[2])
+
+    def get_user(self, username: str) -> User | None:
+        rows = self._read("SELECT username, display_name FROM users WHERE username = ?", (username,))
+        return User(**rows[0]) if rows else None
+
+    def list_users(self) -> list[User]:
+        rows = self._read("SELECT username, display_name FROM users ORDER BY username")
+        return [User(**r) for r in rows]
+
+    def check_password(self, username: str, password: str) -> bool:
+        """True only for a known user with this password (unknown users cost the same time)."""
+        rows = self._read("SELECT password_hash FROM users WHERE username = ?", (username,))
+        if not rows:
+            hash_password(password, salt=bytes(16))  # the same work, so timing does not reveal the user
+            return False
+        return verify_password(password, rows[0]["password_hash"])
+
+    def create_session(self, username: str, *, ttl: float = 8 * 3600) -> str:
+        """A fresh opaque session token for a known user, valid ``ttl`` seconds (expired ones are purged)."""
+        token, now = secrets.token_urlsafe(32), self._clock()
+        with self._tx() as db:
+            if not db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+                raise AAuthError("not_found", f"no user {username!r}")
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (_session_hash(token), username, now + ttl))
+        return token
+
+    def session_user(self, token: str) -> str | None:
+        """The username a live session token belongs to; ``None`` if unknown or expired."""
+        rows = self._read(
+            "SELECT username FROM sessions WHERE token_hash = ? AND expires_at > ?",
+            (_session_hash(token), self._clock()),
+        )
+        return rows[0]["username"] if rows else None
+
+    def delete_session(self, token: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE token_hash = ?", (_session_hash(token),))

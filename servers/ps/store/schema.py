@@ -1,0 +1,134 @@
+"""The Person Server's SQLite file: its schema, the migrations from older versions, and
+the one connection every area store works through.
+
+One connection serves the whole server (``check_same_thread=False``) behind a lock; every
+write is one ``BEGIN IMMEDIATE`` transaction, so a check-then-update (a decision) is atomic
+even against a second process on the same file.  A new file gets the current schema; an
+older one is brought up step by step (``PRAGMA user_version``); a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from aauth_kit.errors import UsageError
+
+SCHEMA_VERSION = 5
+
+#: Schema version → the statements that bring a file of the version before up to it.
+_MIGRATIONS = {
+    2: ("ALTER TABLE agents ADD COLUMN name TEXT", "ALTER TABLE pending ADD COLUMN answered_at REAL"),
+    3: (
+        "CREATE TABLE IF NOT EXISTS agent_tokens (iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL,"
+        " exp INTEGER NOT NULL, PRIMARY KEY (iss, jti))",
+    ),
+    4: (
+        "CREATE TABLE IF NOT EXISTS missions (s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
+        " username TEXT NOT NULL, blob BLOB NOT NULL, status TEXT NOT NULL, termination_reason TEXT,"
+        " expires_at REAL, created_at REAL NOT NULL, terminated_at REAL, summary TEXT)",
+    ),
+    5: (
+        "CREATE TABLE IF NOT EXISTS mission_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL, created_at REAL NOT NULL)",
+    ),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id TEXT PRIMARY KEY, ap_issuer TEXT NOT NULL, username TEXT, status TEXT NOT NULL,
+    agent_jkt TEXT NOT NULL, created_at REAL NOT NULL, name TEXT);
+CREATE TABLE IF NOT EXISTS pending (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, agent_id TEXT NOT NULL, agent_jkt TEXT NOT NULL,
+    resource TEXT, scope TEXT, justification TEXT, code TEXT, request TEXT NOT NULL,
+    status TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+    decided_at REAL, decided_by TEXT, result TEXT, last_poll_at REAL,
+    poll_count INTEGER NOT NULL DEFAULT 0, answered_at REAL);
+CREATE UNIQUE INDEX IF NOT EXISTS pending_live_code ON pending (code)
+    WHERE status IN ('pending', 'interacting');
+CREATE TABLE IF NOT EXISTS tokens (
+    iss TEXT NOT NULL, jti TEXT NOT NULL, typ TEXT NOT NULL, aud TEXT, sub TEXT, agent_id TEXT,
+    scope TEXT, iat INTEGER NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
+CREATE TABLE IF NOT EXISTS agent_tokens (
+    iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
+CREATE TABLE IF NOT EXISTS missions (
+    s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL, username TEXT NOT NULL, blob BLOB NOT NULL,
+    status TEXT NOT NULL, termination_reason TEXT, expires_at REAL, created_at REAL NOT NULL,
+    terminated_at REAL, summary TEXT);
+CREATE TABLE IF NOT EXISTS mission_updates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL,
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS revocations (
+    iss TEXT NOT NULL, jti TEXT NOT NULL, exp INTEGER NOT NULL, revoked_at REAL NOT NULL,
+    PRIMARY KEY (iss, jti));
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+def check(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"{value!r} is not a {what} (one of {', '.join(allowed)})")
+    return value
+
+
+class Database:
+    """The SQLite file at ``path`` (created if missing, migrated if older), one connection
+    behind a lock; the area stores below add their tables' operations."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time):
+        self._clock = clock
+        self._lock = threading.Lock()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise UsageError(f"{path} has schema version {version}; this kit knows {SCHEMA_VERSION}")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        if version == 0:  # a new file: create the current schema
+            self._db.executescript(_SCHEMA)
+        for step in range(version + 1, SCHEMA_VERSION + 1) if version else ():
+            for statement in _MIGRATIONS[step]:
+                self._db.execute(statement)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self):
+        """One write transaction, holding the lock and SQLite's write lock throughout."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()

@@ -1,0 +1,106 @@
+"""What the Person Server issued and what it revoked: issued tokens by ``(iss, jti)``, the
+agent tokens it acted on (so a revoked agent token leads to its agent) and revocations by
+``(iss, jti)`` (-11 "Token Revocation")."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from aauth_kit.errors import AAuthError
+
+from .schema import Database
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    jti: str
+    typ: str
+    iss: str
+    aud: str | None
+    sub: str | None
+    agent_id: str | None
+    scope: str | None
+    iat: int
+    exp: int
+
+
+class TokensStore(Database):
+    """The ``tokens``, ``agent_tokens`` and ``revocations`` tables."""
+
+    def record_token(
+        self,
+        *,
+        jti: str,
+        typ: str,
+        iss: str,
+        aud: str | None,
+        sub: str | None,
+        agent_id: str | None,
+        scope: str | None,
+        iat: int,
+        exp: int,
+    ) -> IssuedToken:
+        """Remember an issued token; ``conflict`` if ``(iss, jti)`` was issued before."""
+        token = IssuedToken(jti, typ, iss, aud, sub, agent_id, scope, iat, exp)
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO tokens (jti, typ, iss, aud, sub, agent_id, scope, iat, exp)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (jti, typ, iss, aud, sub, agent_id, scope, iat, exp),
+                )
+        except sqlite3.IntegrityError:
+            raise AAuthError("conflict", f"token {jti!r} from {iss!r} already recorded") from None
+        return token
+
+    def list_tokens(self, *, agent_id: str | None = None) -> list[IssuedToken]:
+        rows = self._read(
+            "SELECT jti, typ, iss, aud, sub, agent_id, scope, iat, exp FROM tokens"
+            " WHERE ?1 IS NULL OR agent_id = ?1 ORDER BY iat, jti",
+            (agent_id,),
+        )
+        return [IssuedToken(**r) for r in rows]
+
+    def revoke(self, iss: str, jti: str, exp: int) -> bool:
+        """Revoke by ``(iss, jti)``; ``exp`` tells how long the entry matters.  True if new."""
+        with self._tx() as db:
+            return bool(
+                db.execute(
+                    "INSERT OR IGNORE INTO revocations VALUES (?, ?, ?, ?)", (iss, jti, exp, self._clock())
+                ).rowcount
+            )
+
+    def is_revoked(self, iss: str, jti: str) -> bool:
+        return bool(self._read("SELECT 1 FROM revocations WHERE iss = ? AND jti = ?", (iss, jti)))
+
+    def forget_expired(self, before: float) -> int:
+        """Drop revocations and noted agent tokens whose ``exp`` lies before ``before``
+        (-11 §11.12: a recipient may forget a revocation after ``exp`` + skew)."""
+        with self._tx() as db:
+            gone = db.execute("DELETE FROM revocations WHERE exp < ?", (before,)).rowcount
+            db.execute("DELETE FROM agent_tokens WHERE exp < ?", (before,))
+        return gone
+
+    def get_token(self, iss: str, jti: str) -> IssuedToken | None:
+        rows = self._read(
+            "SELECT jti, typ, iss, aud, sub, agent_id, scope, iat, exp FROM tokens WHERE iss = ? AND jti = ?",
+            (iss, jti),
+        )
+        return IssuedToken(**rows[0]) if rows else None
+
+    def note_agent_token(self, iss: str, jti: str, sub: str, exp: int) -> None:
+        """Remember that the agent ``sub`` acted here with the agent token ``(iss, jti)``, so
+        that its Agent Provider's revocation, which names only the ``jti``, finds the agent."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO agent_tokens VALUES (?, ?, ?, ?)", (iss, jti, sub, exp))
+
+    def agent_of(self, iss: str, jti: str) -> str | None:
+        """The agent an agent token ``(iss, jti)`` belongs to: one this PS issued as AP, or one
+        it noted; ``None`` if it never met the token."""
+        rows = self._read(
+            "SELECT sub FROM agent_tokens WHERE iss = ?1 AND jti = ?2"
+            " UNION ALL SELECT agent_id FROM tokens WHERE iss = ?1 AND jti = ?2 AND typ = 'aa-agent+jwt'",
+            (iss, jti),
+        )
+        return rows[0][0] if rows else None
