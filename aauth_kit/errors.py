@@ -1,9 +1,10 @@
 """AAuth errors: one exception family carrying the draft's code, status and detail.
 
-Draft -11 "Error Response Format": errors are RFC 9457 ``application/problem+json``
-bodies whose ``error`` member holds the AAuth code.  HTTP Signature Keys -09 §5:
-signature failures are reported in the ``Signature-Error`` response header, and
-AAuth pins their status to 401.  A ``403`` never carries ``Signature-Error``.
+-11 "Error Response Format": errors are RFC 9457 ``application/problem+json`` bodies whose
+``error`` member holds the AAuth code.  Signature Keys -09 "Signature-Error HTTP Response
+Header": signature failures are reported in the ``Signature-Error`` response header, and
+AAuth answers them with 401 (-11 "Authentication Errors").  A ``403`` never carries
+``Signature-Error``.  :mod:`aauth_kit.asgi` renders them for the kit's servers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 
 import http_sfv
 
-#: Signature-Error codes (HTTP Signature Keys -09 §5.1); AAuth answers all of them with 401.
+#: Signature-Error codes (Signature Keys -09 "Error Codes"); AAuth answers all of them with 401.
 SIGNATURE_ERROR_CODES = frozenset(
     {
         "unsupported_algorithm",
@@ -34,8 +35,8 @@ SIGNATURE_ERROR_CODES = frozenset(
 
 _TOKEN_PARAMETERS = ("resource", "presented", "upstream", "subagent")
 
-#: HTTP status of every AAuth error code outside Signature-Error (draft -11 §§ "Token
-#: Endpoint Error Codes", "Polling Error Codes", missions, revocation, resources).
+#: HTTP status of every AAuth error code outside Signature-Error (-11 "Token Endpoint Error
+#: Codes", "Polling Error Codes", "Mission Status Errors" and the other sections naming codes).
 ERROR_STATUS: dict[str, int] = {
     "invalid_request": 400,
     **{
@@ -98,10 +99,11 @@ class AAuthError(Exception):
 
 
 class SignatureError(AAuthError):
-    """A failed request signature (Signature Keys -09 §5): 401 plus ``Signature-Error``.
+    """A failed request signature (Signature Keys -09 "Signature-Error HTTP Response Header"):
+    401 plus ``Signature-Error``.
 
     ``required_input`` accompanies ``invalid_input``; ``accept_schemes`` and
-    ``accept_algs`` become ``Accept-Signature-Scheme`` / ``-Alg`` (SK §4).
+    ``accept_algs`` become ``Accept-Signature-Scheme`` / ``-Alg`` (-11 "Authentication Errors").
     """
 
     def __init__(

@@ -2,25 +2,27 @@
 agent must bring next.
 
 A :class:`Resource` turns Starlette endpoints into AAuth-protected routes.  Every
-signed request runs through :func:`profile.verify_request` (the seven steps of
+signed request runs through :func:`profile.verify_request` (the seven steps of -11
 "Verification (Server)", ``jwt`` scheme only) with the resource's key resolver, so
 the token in ``Signature-Key`` is verified too.  Then the route's access mode decides:
 
-* ``agent-token`` — agent identity access (§5.2): any agent, person or auth token;
-* ``person-token`` — person identity (§7.1.4): a person token (or auth token) whose
+* ``agent-token`` — -11 "Agent Identity Access": any agent, person or auth token;
+* ``person-token`` — -11 "Person Identity Access": a person token (or auth token) whose
   ``aud`` is this resource; an agent token gets ``requirement=person-token``;
-* ``auth-token`` — PS authorization (§9.4.3): an auth token for this resource
-  carrying the route's scope; a person token, or an auth token lacking the scope, gets
-  ``requirement=auth-token`` with a fresh resource token (§6.7.1) for the person's PS;
+* ``auth-token`` — -11 "PS Authorization Access (Three-Party)": an auth token for this
+  resource carrying the route's scope; a person token, or an auth token lacking the scope,
+  gets ``requirement=auth-token`` with a fresh resource token (-11 "Resource Token") for
+  the person's PS;
 * ``open`` — no AAuth at all.
 
 A request without any signature header gets ``requirement=agent-token``; a bad
-signature or token gets ``401`` + ``Signature-Error``; a revoked token (§11.12) gets
-``Signature-Error: error=revoked_jwt``.  The app also serves the authorization
-endpoint ``POST /authorize`` (§6.4), the revocation endpoint ``POST /revoke``
-(§11.12: a Person Server revokes the person and auth tokens it issued),
-``/.well-known/aauth-resource.json`` and its JWKS.
-Errors are the kit's :class:`errors.AAuthError` rendered as problem+json, never a 500.
+signature or token gets ``401`` + ``Signature-Error``; a revoked token (-11 "Token
+Revocation") gets ``Signature-Error: error=revoked_jwt``.  The app also serves the
+authorization endpoint ``POST /authorize`` (-11 "Authorization Endpoint Request"), the
+revocation endpoint ``POST /revoke`` (a Person Server revokes the person and auth tokens
+it issued), ``/.well-known/aauth-resource.json`` and its JWKS.
+Errors are the kit's :class:`errors.AAuthError` rendered as problem+json (one error
+boundary, :mod:`aauth_kit.asgi`), never a 500.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class Resource:
         self.id_factory = id_factory or (lambda: secrets.token_urlsafe(16))
         self.dev = dev
         self.access_mode = access_mode
-        #: ``(iss, jti)`` of revoked tokens (-11 §11.12); :meth:`revoke` adds to it.
+        #: ``(iss, jti)`` of revoked tokens (-11 "Token Revocation"); :meth:`revoke` adds to it.
         self.revoked: set[tuple[str, str]] = set()
         #: When a revocation with a known ``exp`` may be forgotten (``exp`` + skew).
         self.forget_at: dict[tuple[str, str], float] = {}
@@ -217,7 +219,7 @@ class Resource:
         return await http_message(request, self.identifier)
 
     async def is_revoked(self, token: VerifiedToken) -> bool:
-        """Whether ``(iss, jti)`` was revoked (-11 §11.12: state is keyed by issuer and ``jti``)."""
+        """Whether ``(iss, jti)`` was revoked (-11 "Token Revocation": keyed by issuer and ``jti``)."""
         if (token.iss, token.jti) in self.revoked:
             return True
         if self.revocation_check is None:
@@ -227,8 +229,8 @@ class Resource:
 
     def revoke(self, iss: str, jti: str, exp: int | None = None, *, forget: bool = False) -> None:
         """Refuse the token ``(iss, jti)`` from now on.  With ``forget`` (a revocation that
-        came over the wire) the entry is dropped once the token has expired (-11 §11.12:
-        state may go after ``exp`` + skew; :func:`revocation.keep_until`); else it stays.
+        came over the wire) the entry is dropped once the token has expired (a revocation
+        matters until ``exp`` + skew; :func:`revocation.keep_until`); else it stays.
 
         Raises ``429 rate_limited`` when :attr:`max_revocations` entries are held.
         """
@@ -252,12 +254,12 @@ class Resource:
         self.forget_at[(iss, jti)] = max(until, self.forget_at.get((iss, jti), until))
 
     async def verify(self, request: Request) -> Caller:
-        """Steps 1-7 of "Verification (Server)" plus the revocation check.
+        """Steps 1-7 of -11 "Verification (Server)" plus the revocation check.
 
-        No signature header at all → :class:`Challenge` ``agent-token`` (§5.2); any
-        other failure → :class:`SignatureError` (401), including an auth token issued
-        by an Access Server (``dwk`` ``aauth-access.json``): these resources are three-party.  A revoked token is
-        ``revoked_jwt`` (wire §5.15) inside a :class:`Challenge`.
+        No signature header at all → :class:`Challenge` ``agent-token`` (-11 "Agent Token
+        Required"); any other failure → :class:`SignatureError` (401), including an auth
+        token issued by an Access Server (``dwk`` ``aauth-access.json``): these resources are
+        three-party.  A revoked token is ``revoked_jwt`` inside a :class:`Challenge`.
         """
         message = await self.http_message(request)
         if not {name.lower() for name, _ in message.headers} & set(SIGNATURE_HEADERS):
@@ -278,7 +280,7 @@ class Resource:
             # resources have none (three-party only), so no AS may speak for them
             raise SignatureError("invalid_jwt", f"{token.iss} is not an Access Server of {self.identifier}")
         if await self.is_revoked(token):
-            # wire §5.9: say what to fetch again, and never re-challenge with auth-token
+            # say what to fetch again, and never re-challenge with auth-token
             requirement = "agent-token" if token.typ == AGENT_TYP else "person-token"
             error = SignatureError(
                 "revoked_jwt", f"the {token.typ} {token.jti!r} from {token.iss} has been revoked"
@@ -312,7 +314,7 @@ class Resource:
     def resource_token(
         self, presented: VerifiedToken, agent_jkt: str, scope: str, *, account: str | None = None
     ) -> str:
-        """An ``aa-resource+jwt`` (-11 §6.7.1) for the PS behind ``presented`` (a person
+        """An ``aa-resource+jwt`` (-11 "Resource Token Structure") for the PS behind ``presented`` (a person
         or auth token this resource verified): ``aud`` and ``ps`` = that PS, ``sub``,
         ``mission_s256`` and ``tenant`` copied, ``presented_jti`` = its ``jti``."""
         ps = presented.iss if presented.typ == PERSON_TYP else presented.ps
@@ -365,7 +367,7 @@ class Resource:
         return JSONResponse(metadata.jwks([self.key]))
 
     async def _authorization_endpoint(self, request: Request) -> Response:
-        """-11 §6.4: ``POST {"scope", "account"?}`` signed with a person token (or an auth
+        """-11 "Authorization Endpoint Request": ``POST {"scope", "account"?}`` signed with a person token (or an auth
         token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
         caller = await self.authenticate(request, "person-token")
         body = require_json_object(await request.body())
@@ -382,7 +384,7 @@ class Resource:
         return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
 
     async def _revocation_endpoint(self, request: Request) -> Response:
-        """-11 §11.12: ``POST {"jti", "exp"}`` signed by a Person Server in its own right
+        """-11 "Token Revocation": ``POST {"jti", "exp"}`` signed by a Person Server in its own right
         (``sig=jwks_uri``, ``dwk`` ``aauth-person.json``; anyone else: ``403
         unsupported_iss``).  The token ``(signer, jti)`` is refused from now on; the answer
         is ``200`` with an empty body at once (a resource has no cascade, so never ``202``),

@@ -1,6 +1,6 @@
 """The market-analysis agent (MAA): a resource with one scope, ``market-analysis:analyze``.
 
-It is reached through the supply-chain agent's call chain (-11 §10.1), so the auth
+It is reached through the supply-chain agent's call chain (-11 "Call Chaining"), so the auth
 token it verifies is bound to the SCA's key but names the person behind the backend.
 """
 

@@ -1,6 +1,6 @@
 """The supply-chain agent (SCA): a resource, and an agent when it calls the market analyst.
 
-As a resource (draft -11 §6) it protects four routes with the three access modes:
+As a resource (-11 "Resource Access and Resource Tokens") it protects four routes with the three access modes:
 
 ======================  ==============  ==========================
 route                   access          scope
@@ -12,7 +12,7 @@ route                   access          scope
 ======================  ==============  ==========================
 
 When the prompt asks for market analysis, the SCA calls the market-analysis agent as a
--11 §10.1 call chain: it is its own Agent Provider (``/.well-known/aauth-agent.json``
+-11 "Call Chaining" call: it is its own Agent Provider (``/.well-known/aauth-agent.json``
 names the SCA itself as issuer), signs with a self-issued agent token, and asks the
 caller's PS for a person token and an auth token with the caller's auth token as
 ``upstream_token``.
@@ -101,7 +101,7 @@ class SupplyChainAgent:
         ]
         self.app = self.resource.app(routes)
 
-    # -- as its own Agent Provider (-11 §10.1 step 1) -------------------------------------
+    # -- as its own Agent Provider (-11 "Call Chaining") -------------------------------------
     async def agent_metadata(self, request: Request) -> JSONResponse:
         doc = agent_metadata(
             self.identifier,
@@ -151,7 +151,7 @@ class SupplyChainAgent:
         return JSONResponse(result)
 
     async def ask_market_analysis(self, prompt: str, upstream) -> tuple[dict, str]:
-        """-11 §10.1: call the market analyst on behalf of the caller's person."""
+        """-11 "Call Chaining": call the market analyst on behalf of the caller's person."""
         agent = Agent(
             self.agent_key, self.agent_token(), ps=upstream.ps or upstream.iss, clock=self.clock, dev=self.dev
         )

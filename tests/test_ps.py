@@ -1,6 +1,5 @@
 """The assembled Person Server (:class:`~aauth_kit.servers.ps.PersonServer`) over real HTTP:
 its metadata documents, a restart on the same data directory, docs mode and ASGI mode.
-[N] = draft -11.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ world = world_fixture()
 
 
 def test_metadata_documents_validate_and_name_the_endpoints(world):
-    """[N] "Metadata Documents": aauth-person.json holds the four required members;
+    """-11 "Metadata Documents": aauth-person.json holds the four required members;
     aauth-agent.json names the AP's JWKS (plus the kit's registration endpoint)."""
     person = world.client.get(f"{PS}/.well-known/aauth-person.json").json()
     validate_metadata(person, PS, PERSON_DWK, complete=True)
@@ -53,7 +52,7 @@ def test_metadata_documents_validate_and_name_the_endpoints(world):
 
 
 def test_restarted_ps_resumes_its_pending_requests(world):
-    """DESIGN §4 "State": a new PersonServer on the same data directory carries on — the
+    """State survives a restart: a new PersonServer on the same data directory carries on — the
     person (whose session survived) approves there and the agent's poll gets its token."""
     url, code, _ = world.defer()
     person = world.person()
@@ -69,7 +68,7 @@ def test_restarted_ps_resumes_its_pending_requests(world):
 
 
 def test_docs_mode_ids_codes_and_jtis_are_injected(tmp_path):
-    """DESIGN §4 "Determinism": pending ids and codes come from the factories, token jtis are
+    """Docs mode is deterministic: pending ids and codes come from the factories, token jtis are
     numbered; after a restart the factories may repeat, and the PS takes the next free value."""
 
     def factories():

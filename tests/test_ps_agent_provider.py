@@ -1,6 +1,5 @@
 """The Person Server's Agent Provider over real HTTP (servers/ps/agent_provider.py): agent
 tokens issued in process and through registration.  Key rotation: test_ps_rotation.py.
-[N] = draft -11.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ world = world_fixture()
 
 
 def test_issued_agent_token_verifies_through_discovery(world):
-    """[N] §5.3: the AP's agent token (sub aauth:local@host, cnf = the agent key, ps hint)
+    """-11 "Agent Token Structure": the AP's agent token (sub aauth:local@host, cnf = the agent key, ps hint)
     verifies against the AP's published metadata and JWKS over HTTP."""
     verified = get_loop_thread().run(
         tokens.verify_token(

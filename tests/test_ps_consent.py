@@ -1,6 +1,6 @@
 """The person's decisions at the Person Server over real HTTP (servers/ps/consent.py,
 interaction.py): the consent REST API, the interaction page, callbacks and the consent
-policy.  [N] = draft -11.
+policy.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_consent_api_needs_a_session(world):
 
 
 def test_reused_code_is_refused(world):
-    """[N] "Interaction Code Format": a code is single use — once its request is decided,
+    """-11 "Interaction Code Format": a code is single use — once its request is decided,
     the code answers 410 invalid_code."""
     url, code, _ = world.defer()
     world.approve(code)
@@ -107,7 +107,7 @@ def test_interaction_page_login_then_deny_redirects_to_the_callback(world):
     """The seed's consent screen: the interaction URL shows a login form; after signing in,
     who asks (agent), for what (resource, scopes with their descriptions, justification,
     all escaped) and the code; Deny returns the browser to the callback with
-    ?error=access_denied (wire §5.6) and the agent's poll gets 403 denied."""
+    ?error=access_denied (-11 "Interaction Callback Errors") and the agent's poll gets 403 denied."""
     url, code, _ = world.defer("files:delete", justification="<script>alert(1)</script> tidy up")
     browser = world.hosts.client(follow_redirects=True, timeout=HANG_GUARD)
     callback = f"{APP}/done?job=7"

@@ -1,5 +1,5 @@
 """Deferred responses at the Person Server over real HTTP (servers/ps/deferred.py): the
-``202`` and its headers, held polls, final answers, ``slow_down``, cancel.  [N] = draft -11.
+``202`` and its headers, held polls, final answers, ``slow_down``, cancel.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ world = world_fixture()
 
 
 def test_consent_needed_answers_202_with_every_header(world):
-    """[N] "Deferred Responses", wire §3.9/§5.6: 202, Location (the pending URL on the PS),
+    """-11 "Deferred Responses", "Pending Response": 202, Location (the pending URL on the PS),
     Retry-After, Cache-Control: no-store, AAuth-Requirement interaction (url + code), body
     {"status": "pending"}.  Under Prefer: wait the agent may come back at once."""
     url, code, response = world.defer("files:delete", wait=30)
@@ -91,7 +91,7 @@ def test_approve_via_rest_then_poll(world):
 
 
 def test_held_poll_wakes_when_the_person_decides(world):
-    """DESIGN §4 "Deferred responses are event-driven": a held poll returns 200 as soon as the
+    """Deferred responses are event-driven: a held poll returns 200 as soon as the
     decision lands (a missed wake would hold it past the hang guard)."""
     url, code, _ = world.defer()
     pending_id = url.rsplit("/", 1)[1]
@@ -125,7 +125,7 @@ def test_held_poll_wakes_on_decisions_from_other_routes(world, route):
 
 
 def test_denial_is_403_denied_then_410(world):
-    """wire §5.6: a denied request answers 403 denied once, then 410."""
+    """-11 "Polling Error Codes": a denied request answers 403 denied once, then 410."""
     url, code, _ = world.defer()
     world.approve(code, approved=False)
     response = world.poll(url, wait=30)
@@ -135,7 +135,7 @@ def test_denial_is_403_denied_then_410(world):
 
 
 def test_abandoned_is_403_abandoned_then_410(world):
-    """wire §5.6: the person walked away → 403 abandoned; the callback gets user_abandoned."""
+    """-11 "Polling Error Codes", "Interaction Callback Errors": the person walked away → 403 abandoned; the callback gets user_abandoned."""
     url, code, _ = world.defer()
     person = world.person()
     pending_id = person.get(f"{PS}/consent", params={"code": code}).json()["pending_id"]
@@ -147,7 +147,7 @@ def test_abandoned_is_403_abandoned_then_410(world):
 
 
 def test_expiry_is_408_then_410(world):
-    """[N] polling: a request nobody answered within pending_ttl ends 408 expired, then 410."""
+    """-11 "Polling Error Codes": a request nobody answered within pending_ttl ends 408 expired, then 410."""
     url, code, _ = world.defer()
     world.clock.advance(601)
     response = world.poll(url)
@@ -171,7 +171,7 @@ def test_a_held_poll_ends_when_the_request_expires(tmp_path):
 
 
 def test_polling_too_fast_is_429_slow_down(world):
-    """[N] polling: faster than Retry-After without Prefer: wait → 429 slow_down (with
+    """-11 "Polling Error Codes": faster than Retry-After without Prefer: wait → 429 slow_down (with
     Retry-After); a poll that waits its turn, or asks to be held, is fine."""
     url, _, response = world.defer()
     assert response.headers["retry-after"] == "5"
@@ -184,7 +184,7 @@ def test_polling_too_fast_is_429_slow_down(world):
 
 
 def test_the_poll_interval_is_the_202s_retry_after(world):
-    """[N] "Deferred Responses": the PS's poll interval (3 s here, the seed's backend's
+    """-11 "Deferred Responses": the PS's poll interval (3 s here, the seed's backend's
     rhythm) is the Retry-After it sends and the pace it holds the agent to."""
     world.ps.poll_interval = 3
     url, _, response = world.defer()
@@ -197,7 +197,7 @@ def test_the_poll_interval_is_the_202s_retry_after(world):
 
 
 def test_delete_cancels(world):
-    """wire §5.7: DELETE on the pending URL cancels (204); afterwards 410, and the code is spent."""
+    """-11 "Cancel Request": DELETE on the pending URL cancels (204); afterwards 410, and the code is spent."""
     url, code, _ = world.defer()
     assert world.send("DELETE", url).status_code == 204
     assert world.poll(url).status_code == 410

@@ -1,5 +1,5 @@
 """The persons of the Person Server over real HTTP (servers/ps/persons.py): sign-in and
-sign-out, the consent-policy admin endpoint and the audit log.  [N] = draft -11.
+sign-out, the consent-policy admin endpoint and the audit log.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_admin_policy_endpoint_changes_the_policy_live(world):
 
 
 def test_audit_records_every_decision_and_issued_token(world):
-    """DESIGN §2: "mcp-user authorized the backend agent to …" — the audit log holds the
+    """The seed's story: "mcp-user authorized the backend agent to …" — the audit log holds the
     request, the decision and every token issued, with who did it."""
     url, code, _ = world.defer()
     world.approve(code)

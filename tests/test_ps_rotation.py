@@ -1,9 +1,9 @@
 """Key rotation at the Agent Provider: ``POST /agent/rotate`` (servers/ps/agent_provider.py).
 
--11 "Agent Tokens" says the agent identifier (``sub``) is stable across key rotation and
-the wire notes (§5.14) that rotation invalidates every token bound to the old key through
-``cnf``; how an agent asks its AP for a new token is left to the AP.  The kit's answer:
-the request is signed twice (Signature Keys -09 §3, several signatures on one message) —
+-11 "Agent Token Structure" says the agent identifier (``sub``) is stable across key
+rotations; a rotation invalidates every token bound to the old key through ``cnf``, and how
+an agent asks its AP for a new token is left to the AP.  The kit's answer: the request is
+signed twice (Signature Keys -09 "Multiple Signatures") —
 ``sig`` by the current key presenting its agent token, ``new`` by the new key as ``hwk``.
 Everything runs over real HTTP through the PS test world of tests/ps_world.py.
 """
@@ -43,7 +43,7 @@ def signature_error(response) -> str:
 
 @pytest.mark.parametrize("mode", ["socket", "asgi"])
 def test_rotation_keeps_the_identifier_and_the_person(tmp_path, mode):
-    """-11 "Agent Tokens": the new agent token has the same ``sub`` (and ``iss``, ``ps``) and
+    """-11 "Agent Token Structure": the new agent token has the same ``sub`` (and ``iss``, ``ps``) and
     binds the new key in ``cnf.jwk``; the agent stays bound to its person, so its person
     token for a resource carries the same pairwise ``sub`` as before."""
     world = World(tmp_path, mode=mode)
@@ -72,7 +72,7 @@ def test_rotation_keeps_the_identifier_and_the_person(tmp_path, mode):
 
 
 def test_the_old_token_is_revoked_and_does_not_bind_the_new_key(world):
-    """After rotation the PS refuses the old agent token (Signature Keys -09 §5
+    """After rotation the PS refuses the old agent token (Signature Keys -09 "Error Codes":
     ``revoked_jwt``); the old token with the new key fails the key binding: its ``cnf.jwk``
     is the old key, so the signature made by the new key does not verify
     (``invalid_signature``, -11 "Verification (Server)" step 7)."""
@@ -103,7 +103,7 @@ def test_metadata_names_the_rotation_endpoint(world):
 
 
 def test_both_signatures_are_required(world):
-    """Signature Keys -09 §3: the verifier selects each member by label; a missing ``new``
+    """Signature Keys -09 "Label Consistency": the verifier selects each member by label; a missing ``new``
     signature (or member) is ``invalid_signature``, a ``sig`` member that is no agent token
     is ``unsupported_scheme`` (the PS takes agent tokens only, -11 "Verification (Server)"
     step 4)."""
@@ -170,7 +170,7 @@ def test_the_new_key_must_differ(world):
 
 def test_only_the_current_key_of_an_agent_of_this_ap_rotates(world):
     """The PS is the AP of its own agents only: a self-issued agent token (another AP, as in
-    a -11 §10.1 call chain) is ``403``; so is an older token of an agent whose record has
+    a -11 "Call Chaining" call chain) is ``403``; so is an older token of an agent whose record has
     moved to another key since."""
     chain_agent = Key.from_seed("chain agent")
     foreign = tokens.mint_agent_token(

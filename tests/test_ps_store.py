@@ -19,7 +19,7 @@ clock, path, store = store_fixtures()
 
 
 def test_creates_the_file_wal_and_schema_version(path, store):
-    """DESIGN §4: one SQLite file in a data directory (created), WAL, a schema version."""
+    """One SQLite file in a data directory (created), WAL, a schema version."""
     assert path.exists()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -45,7 +45,7 @@ def test_refuses_a_newer_schema(path):
 
 
 def test_migrates_a_version_1_file(path, clock):
-    """DESIGN §4 "State": a data directory from the previous schema keeps its rows and gains
+    """A data directory from the previous schema keeps its rows and gains
     the new columns (agent display names, answered pending requests)."""
     path.parent.mkdir(parents=True)
     db = sqlite3.connect(path)
@@ -78,7 +78,7 @@ def test_migrates_a_version_1_file(path, clock):
 
 
 def test_restart_keeps_everything(path, clock):
-    """DESIGN §4 "State": nothing is lost when the server restarts."""
+    """Nothing is lost when the server restarts."""
     with PSStore(path, clock=clock) as s:
         s.add_user("mcp-user", "user123", "MCP User")
         session = s.create_session("mcp-user")

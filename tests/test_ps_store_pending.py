@@ -1,4 +1,4 @@
-"""Pending requests in the Person Server's store (servers/ps/store/pending.py).  [N] = draft
+"""Pending requests in the Person Server's store (servers/ps/store/pending.py).  Draft
 -11: "Deferred Responses", "Polling Error Codes", "Interaction Code Format".
 """
 
@@ -18,7 +18,7 @@ clock, path, store = store_fixtures()
 
 
 def test_create_and_get_pending(store, clock):
-    """[N] deferred response: the stored request keeps everything needed to finish it."""
+    """-11 "Deferred Responses": the stored request keeps everything needed to finish it."""
     p = new_pending(
         store, resource="https://sca.example", scope="data.read", justification="optimize", expires_in=300
     )
@@ -34,7 +34,7 @@ def test_create_and_get_pending(store, clock):
 
 
 def test_pending_ids_and_codes_can_be_injected_or_absent(store):
-    """DESIGN §4 docs mode: the server may choose ids; an approval request may have no code."""
+    """Docs mode: the server may choose ids; an approval request may have no code."""
     p = store.create_pending("agent_approval", agent_id=AGENT, agent_jkt=JKT, request={}, pending_id="abc123")
     assert (p.id, p.code) == ("abc123", None)
     with pytest.raises(AAuthError) as exc:
@@ -51,14 +51,14 @@ def test_create_pending_rejects_bad_kind_and_code(store):
 
 
 def test_pending_url_answers_only_to_its_agent_key(store):
-    """[N] deferred responses: only the agent key that created the request may poll it."""
+    """-11 "Deferred Responses": only the agent key that created the request may poll it."""
     p = new_pending(store)
     assert store.get_pending(p.id, agent_jkt=JKT) == p
     assert store.get_pending(p.id, agent_jkt=OTHER_JKT) is None
 
 
 def test_find_by_code_ignores_case_hyphens_and_look_alikes(store):
-    """[N] "Interaction Code Format": hyphens stripped, case-insensitive, I/L→1, O→0."""
+    """-11 "Interaction Code Format": hyphens stripped, case-insensitive, I/L→1, O→0."""
     p = new_pending(store, code="A1B0-C3D4")
     for typed in ("A1B0-C3D4", "a1b0c3d4", " albo-c3d4 ", "AIBO C3D4"):
         assert store.find_by_code(typed) == p
@@ -67,7 +67,7 @@ def test_find_by_code_ignores_case_hyphens_and_look_alikes(store):
 
 
 def test_find_by_code_only_live_requests(store, clock):
-    """[N]: a code expires with its pending request and is single use."""
+    """-11 "Interaction Code Format": a code expires with its pending request and is single use."""
     decided = new_pending(store, code="AAAA-AAAA")
     store.mark_interacting(decided.id)
     assert store.find_by_code("AAAA-AAAA").status == "interacting"
@@ -79,7 +79,7 @@ def test_find_by_code_only_live_requests(store, clock):
 
 
 def test_codes_are_unique_while_live(store, clock):
-    """[N]: a live code identifies one request; after it is decided or overdue, it may be reused."""
+    """-11 "Interaction Code Format": a live code identifies one request; after it is decided or overdue, it may be reused."""
     first = new_pending(store, expires_in=10)
     with pytest.raises(AAuthError) as exc:
         new_pending(store, code="a1b2c3d4")
@@ -93,7 +93,7 @@ def test_codes_are_unique_while_live(store, clock):
 
 
 def test_decide_approve_and_deny(store, clock):
-    """[N] polling: the decision is what the next poll reports (200 / 403 denied)."""
+    """-11 "Polling Error Codes": the decision is what the next poll reports (200 / 403 denied)."""
     a, d = new_pending(store, code=None), new_pending(store, code=None)
     clock.now += 5
     approved = store.decide(a.id, True, "mcp-user")
@@ -124,7 +124,7 @@ def test_decide_unknown_or_overdue(store, clock):
 
 
 def test_mark_interacting(store):
-    """aauth-wire §5.6: 202 polls report `interacting` once the person opened the page."""
+    """-11 "Deferred Response State Machine": 202 polls report `interacting` once the person opened the page."""
     p = new_pending(store)
     assert store.mark_interacting(p.id).status == "interacting"
     assert store.mark_interacting(p.id).status == "interacting"  # a page reload
@@ -135,7 +135,7 @@ def test_mark_interacting(store):
 
 
 def test_abandon(store, clock):
-    """aauth-wire §5.6: callback user_abandoned → polling `abandoned`."""
+    """-11 "Interaction Callback Errors": callback user_abandoned → polling `abandoned`."""
     p = new_pending(store)
     gone = store.abandon(p.id, "mcp-user")
     assert (gone.status, gone.decided_at, gone.decided_by) == ("abandoned", clock.now, "mcp-user")
@@ -144,7 +144,7 @@ def test_abandon(store, clock):
 
 
 def test_cancel(store):
-    """aauth-wire §5.7: DELETE on the pending URL cancels; a decided request cannot be cancelled."""
+    """-11 "Cancel Request": DELETE on the pending URL cancels; a decided request cannot be cancelled."""
     p = new_pending(store)
     assert store.cancel(p.id).status == "cancelled"
     with pytest.raises(AAuthError) as exc:
@@ -158,7 +158,7 @@ def test_cancel(store):
 
 
 def test_set_result_only_after_approval(store):
-    """aauth-wire §5.6: the poll after approval returns the stored token response."""
+    """-11 "Deferred Responses": the poll after approval returns the stored token response."""
     p = new_pending(store)
     with pytest.raises(AAuthError) as exc:
         store.set_result(p.id, {"auth_token": "eyJ..."})
@@ -171,7 +171,7 @@ def test_set_result_only_after_approval(store):
 
 
 def test_claim_answer_once_per_final_status(store, clock):
-    """[N] polling: a pending URL gives its final answer once, then answers 410; a live or
+    """-11 "Polling Error Codes": a pending URL gives its final answer once, then answers 410; a live or
     merely approved (no result yet) request has nothing to claim."""
     p = new_pending(store)
     assert store.claim_answer(p.id) is None  # live
@@ -211,7 +211,7 @@ def test_concurrent_claims_exactly_one_wins(store):
 
 
 def test_record_poll(store, clock):
-    """[N] polling: the previous poll's time lets the server answer 429 slow_down."""
+    """-11 "Polling Error Codes": the previous poll's time lets the server answer 429 slow_down."""
     p = new_pending(store)
     assert store.record_poll(p.id) is None
     first = clock.now
@@ -224,7 +224,7 @@ def test_record_poll(store, clock):
 
 
 def test_expire_due(store, clock):
-    """[N] polling: an undecided request past its lifetime becomes `expired` (408)."""
+    """-11 "Polling Error Codes": an undecided request past its lifetime becomes `expired` (408)."""
     short = new_pending(store, code=None, expires_in=10, pending_id="short")
     interacting = new_pending(store, code=None, expires_in=10, pending_id="interacting")
     store.mark_interacting(interacting.id)

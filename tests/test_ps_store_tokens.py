@@ -1,5 +1,5 @@
 """Issued tokens, revocations and the audit log in the Person Server's store
-(servers/ps/store/tokens.py, audit.py).  [N] = draft -11 "Token Revocation".
+(servers/ps/store/tokens.py, audit.py).  -11 "Token Revocation".
 """
 
 import sqlite3
@@ -31,7 +31,7 @@ def test_record_and_list_tokens(store):
 
 
 def test_revocation_by_iss_and_jti(store):
-    """[N] "Revocation": tokens are revoked by (iss, jti); the same jti from another issuer is untouched."""
+    """-11 "Token Revocation": tokens are revoked by (iss, jti); the same jti from another issuer is untouched."""
     assert not store.is_revoked("https://ps.example", "j1")
     assert store.revoke("https://ps.example", "j1", exp=3700) is True
     assert store.revoke("https://ps.example", "j1", exp=3700) is False

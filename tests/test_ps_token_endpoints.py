@@ -1,6 +1,6 @@
 """The Person Server's token endpoints over real HTTP (servers/ps/token_endpoints.py):
 person tokens, auth tokens granted by policy, verification of what the agent sends, and
-call chaining.  [N] = draft -11.
+call chaining.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ world = world_fixture()
 
 
 def test_person_token_for_a_bound_agent(world):
-    """[N] §7.1 / wire §5.4: an agent bound to a person gets a person token at once:
+    """-11 "Person Token Endpoint": an agent bound to a person gets a person token at once:
     aud = the resource, a pairwise sub, cnf = the signing key, exp ≤ 1 h and ≤ the agent token."""
     response = world.send("POST", f"{PS}/person-token", body={"resource": RES})
     assert response.status_code == 200, response.text
@@ -45,7 +45,7 @@ def test_person_token_for_a_bound_agent(world):
 
 
 def test_person_token_body_errors(world):
-    """[N] §7.1: a bad or missing ``resource`` is invalid_request (400), never a 500."""
+    """-11 "Person Token Endpoint": a bad or missing ``resource`` is invalid_request (400), never a 500."""
     for body in ({}, {"resource": "http://files.example"}, {"resource": 7}, {"resource": f"{RES}/path"}):
         response = world.send("POST", f"{PS}/person-token", body=body)
         assert (response.status_code, error_of(response)) == (400, "invalid_request"), body
@@ -60,7 +60,7 @@ def test_person_token_body_errors(world):
 
 
 def test_auth_token_granted_by_policy(world):
-    """wire §5.5 step 7 and [N] §9.4.1: a scope that needs no consent is granted at once;
+    """-11 "PS Token Endpoint", "Auth Token Structure": a scope that needs no consent is granted at once;
     the auth token names the resource (aud), the person (sub copied from the resource token),
     the agent's key (cnf.jwk) and the scope; iss = ps = the PS; exp ≤ the agent token's."""
     response, presented = world.ask("files:read")
@@ -75,7 +75,7 @@ def test_auth_token_granted_by_policy(world):
 
 
 def test_auth_token_by_step_up_with_an_auth_token_presented(world):
-    """wire §5.9: a resource may challenge a request bearing an auth token; the agent then
+    """-11 "Auth Token Required": a resource may challenge a request bearing an auth token; the agent then
     presents that auth token and gets a new one."""
     first, _ = world.ask("files:read")
     auth_token = first.json()["auth_token"]
@@ -89,7 +89,7 @@ def test_auth_token_by_step_up_with_an_auth_token_presented(world):
 
 
 def test_bad_signatures_are_401_with_signature_error(world):
-    """wire §7.1: the token endpoints take only agent tokens (jwt scheme), bodies covered."""
+    """-11 "Verification (Server)": the token endpoints take only agent tokens (jwt scheme), bodies covered."""
     presented = world.person_token()
     body = {"resource_token": world.resource_token(presented), "presented_token": presented}
     unsigned = world.client.post(f"{PS}/auth-token", json=body)
@@ -116,7 +116,7 @@ def test_bad_signatures_are_401_with_signature_error(world):
 
 
 def test_bad_token_parameters_get_their_exact_codes(world):
-    """[N] "Token Endpoint Error Codes": a failing body token is
+    """-11 "Token Endpoint Error Codes": a failing body token is
     <invalid|expired|revoked>_<param>_token (400) — never a 500 and never Signature-Error."""
     presented = world.person_token()
     good_rt = world.resource_token(presented)
@@ -216,7 +216,7 @@ def test_bad_token_parameters_get_their_exact_codes(world):
 
 
 def test_hostile_inputs_never_get_a_500(world):
-    """DESIGN §4 "Bad input": odd bodies, headers and tokens on every endpoint get a 4xx."""
+    """Bad input: odd bodies, headers and tokens on every endpoint get a 4xx."""
     url, code, _ = world.defer()
     deep = b"[" * 100_000 + b"]" * 100_000
     bodies = [
@@ -271,7 +271,7 @@ def test_hostile_inputs_never_get_a_500(world):
 
 
 def test_capabilities_without_interaction_is_user_unreachable(world):
-    """[N] §7.2 capabilities: an agent that cannot show an interaction cannot wait for consent."""
+    """-11 "PS Token Endpoint" capabilities: an agent that cannot show an interaction cannot wait for consent."""
     presented = world.person_token()
     body = {
         "resource_token": world.resource_token(presented, "files:delete"),
@@ -307,12 +307,12 @@ def chain_agent(world):
 
 
 def test_call_chaining_person_and_auth_tokens(world):
-    """-11 §10.1: the chaining resource, signing with its own agent token, gets a person token
+    """-11 "Call Chaining": the chaining resource, signing with its own agent token, gets a person token
     for the downstream resource for the person behind the upstream token (exp capped by the
     upstream's), then an auth token with presented + upstream tokens; sub comes from the
     downstream resource token, never from upstream."""
     now = int(world.clock())
-    # an active mission of the backend (wire §7.6: a token naming a mission needs it active)
+    # an active mission of the backend (-11 "Mission Status Errors": a token naming a mission needs it active)
     mission = world.ps.store.add_mission(
         b'{"agent":"aauth:backend@ps.example"}', agent_id="aauth:backend@ps.example", username="mcp-user"
     ).s256
@@ -335,7 +335,7 @@ def test_call_chaining_person_and_auth_tokens(world):
     claims = decoded(person_token)
     assert (claims["aud"], claims["sub"]) == (RES, world.ps.subject("mcp-user", RES))
     assert claims["cnf"]["jwk"] == key.public_jwk(kid=False) and claims["exp"] == decoded(upstream)["exp"]
-    assert claims["mission_s256"] == mission  # copied from upstream (wire §5.10 step 2)
+    assert claims["mission_s256"] == mission  # copied from upstream (-11 "Call Chaining")
     resource_token = world.resource_token(person_token, agent_key=key, mission_s256=mission)
     body = {"resource_token": resource_token, "presented_token": person_token, "upstream_token": upstream}
     auth = world.send("POST", f"{PS}/auth-token", key=key, token=token, body=body)
@@ -347,7 +347,7 @@ def test_call_chaining_person_and_auth_tokens(world):
 
 
 def test_call_chaining_refusals(world):
-    """wire §5.10: the upstream token must be for the caller (aud == its agent token iss) and
+    """-11 "Upstream Token Verification": the upstream token must be for the caller (aud == its agent token iss) and
     from this PS: else invalid_upstream_token; expired → expired_upstream_token."""
     key, token = chain_agent(world)
     not_for_caller = world.person_token(RES)

@@ -5,9 +5,10 @@ for the person is answered ``202`` with its pending URL; polls of that URL are h
 ``202`` carries ``Location`` (the pending URL, bound to the thumbprint of the agent key that
 asked), ``Retry-After``, ``Cache-Control: no-store`` and ``AAuth-Requirement:
 requirement=interaction; url; code`` (-11 "Interaction Required").  Final answers: ``200``
-with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``403
-revoked``, ``408 expired``; afterwards ``410``.  Polling faster than ``Retry-After`` without
-``Prefer: wait`` is ``429 slow_down``; ``DELETE`` cancels (-11 "Polling Error Codes").
+with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``408 expired``
+(and the kit's ``403 revoked`` when the agent token was revoked); afterwards ``410``.
+Polling faster than ``Retry-After`` without ``Prefer: wait`` is ``429 slow_down``;
+``DELETE`` cancels (-11 "Polling Error Codes").
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class Waiters:
 
 # -- a request that needs the person ----------------------------------------------------------
 def can_interact(body: dict) -> bool:
-    """-11 "PS Token Endpoint" ``capabilities`` (an array of strings): may the agent send its
+    """-11 "Agent Token Request" ``capabilities`` (an array of strings): may the agent send its
     person to an interaction page?  An agent that sends none is assumed able to (the seed's
     agents)."""
     capabilities = body.get("capabilities")

@@ -85,7 +85,7 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         detail = (
             f'<p class="muted">Its key thumbprint: <code>{escape(context.get("agent_jkt", ""))}</code></p>'
         )
-    elif kind == "mission":  # -11 §8: the mission's description, tools and resources
+    elif kind == "mission":  # -11 "Mission Creation": the mission's description, tools and resources
         mission = context.get("mission") or {}
         ask = f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks you to approve a mission:</p>"
         detail = f"<blockquote>{escape(mission.get('description') or '')}</blockquote>"

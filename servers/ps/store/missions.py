@@ -12,14 +12,14 @@ from aauth_kit.keys import b64url
 
 from .schema import Database, check
 
-#: -11 §8 mission states and the reasons a mission is terminated (wire §4.5).
+#: -11 "Mission Management": a mission's states and the reasons it is terminated.
 MISSION_STATUSES = ("active", "terminated")
 TERMINATION_REASONS = ("completed", "revoked", "expired", "superseded", "administrative")
 
 
 @dataclass(frozen=True)
 class Mission:
-    """An approved mission (-11 §8): ``blob`` is the exact bytes whose SHA-256 is ``s256``."""
+    """An approved mission (-11 "Mission Approval"): ``blob`` is the exact bytes whose SHA-256 is ``s256``."""
 
     s256: str
     agent_id: str
@@ -35,7 +35,7 @@ class Mission:
 
 @dataclass(frozen=True)
 class MissionUpdate:
-    """An agent's update of a mission (-11 §8.4): ``body`` the exact bytes persisted, ``s256``
+    """An agent's update of a mission (-11 "Mission Update"): ``body`` the exact bytes persisted, ``s256``
     their SHA-256; the mission's blob and ``s256`` stay as they were."""
 
     seq: int
@@ -46,7 +46,7 @@ class MissionUpdate:
 
 
 def mission_s256(blob: bytes) -> str:
-    """-11 §8.2: base64url (no padding) SHA-256 of exactly the blob bytes."""
+    """-11 "Mission Identifier": base64url (no padding) SHA-256 of exactly the blob bytes."""
     return b64url(hashlib.sha256(blob).digest())
 
 

@@ -225,8 +225,8 @@ class PendingStore(Database):
 
     def revoke_pending(self, agent_id: str) -> list[str]:
         """End every request of ``agent_id`` that has not given its final answer yet — live,
-        approved, or completed but not yet collected — with ``revoked`` (-11 §11.12: its poll
-        answers ``403 revoked``).  Returns their ids."""
+        approved, or completed but not yet collected — with ``revoked`` (its agent token was
+        revoked, -11 "Token Revocation"; its poll answers ``403 revoked``).  Returns their ids."""
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE pending SET status = 'revoked', decided_at = coalesce(decided_at, ?)"

@@ -76,7 +76,7 @@ class TokensStore(Database):
 
     def forget_expired(self, before: float) -> int:
         """Drop revocations and noted agent tokens whose ``exp`` lies before ``before``
-        (-11 §11.12: a recipient may forget a revocation after ``exp`` + skew)."""
+        (a revocation matters only until the token's ``exp``, plus clock skew)."""
         with self._tx() as db:
             gone = db.execute("DELETE FROM revocations WHERE exp < ?", (before,)).rowcount
             db.execute("DELETE FROM agent_tokens WHERE exp < ?", (before,))
