@@ -81,35 +81,52 @@ def _lifetime(ctx: Context, caps: list[int], *, lifetime: int = TOKEN_LIFETIME) 
     return now, exp
 
 
-def mint_agent_token(ctx: Context, agent_id: str, jwk: dict, *, lifetime: int, actor: str) -> dict:
-    """As Agent Provider: an agent token for ``agent_id`` binding ``jwk``."""
-    iat, exp = _lifetime(ctx, [], lifetime=lifetime)
+_MINT = {"agent": tokens.mint_agent_token, "person": tokens.mint_person_token, "auth": tokens.mint_auth_token}
+_TYP = {"agent": tokens.AGENT_TYP, "person": tokens.PERSON_TYP, "auth": tokens.AUTH_TYP}
+
+
+def _issue(
+    ctx: Context,
+    kind: str,
+    caps: list[int],
+    *,
+    actor: str,
+    subject: str,
+    claims: dict,
+    record: dict,
+    lifetime: int = TOKEN_LIFETIME,
+) -> dict:
+    """Mint a ``kind`` token (``agent``, ``person``, ``auth``) with ``claims``, record it with
+    ``record`` (``aud``, ``sub``, ``agent_id``, ``scope``), audit it; the token response."""
+    iat, exp = _lifetime(ctx, caps, lifetime=lifetime)
+    mint = _MINT[kind]
     token = _record(
         ctx,
-        lambda jti: tokens.mint_agent_token(
-            ctx.key,
-            iss=ctx.identifier,
-            sub=agent_id,
-            cnf=jwk,
-            iat=iat,
-            exp=exp,
-            jti=jti,
-            ps=ctx.identifier,
-            dev=ctx.dev,
-        ),
-        "agent",
+        lambda jti: mint(ctx.key, iss=ctx.identifier, iat=iat, exp=exp, jti=jti, dev=ctx.dev, **claims),
+        kind,
         actor=actor,
-        action="agent_token_issued",
-        subject=agent_id,
-        typ=tokens.AGENT_TYP,
-        aud=None,
-        sub=agent_id,
-        agent_id=agent_id,
-        scope=None,
+        action=f"{kind}_token_issued",
+        subject=subject,
+        typ=_TYP[kind],
+        **record,
         iat=iat,
         exp=exp,
     )
-    return {"agent_token": token, "expires_in": exp - iat}
+    return {f"{kind}_token": token, "expires_in": exp - iat}
+
+
+def mint_agent_token(ctx: Context, agent_id: str, jwk: dict, *, lifetime: int, actor: str) -> dict:
+    """As Agent Provider: an agent token for ``agent_id`` binding ``jwk``."""
+    return _issue(
+        ctx,
+        "agent",
+        [],
+        lifetime=lifetime,
+        actor=actor,
+        subject=agent_id,
+        claims={"sub": agent_id, "cnf": jwk, "ps": ctx.identifier},
+        record={"aud": None, "sub": agent_id, "agent_id": agent_id, "scope": None},
+    )
 
 
 def mint_person_token(
@@ -123,71 +140,33 @@ def mint_person_token(
     mission_s256: str | None = None,
 ) -> dict:
     """A person token for ``person`` at ``resource``, bound to the agent's key ``jwk``."""
-    iat, exp = _lifetime(ctx, caps)
     sub = subject(ctx, person, resource)
-    token = _record(
+    return _issue(
         ctx,
-        lambda jti: tokens.mint_person_token(
-            ctx.key,
-            iss=ctx.identifier,
-            aud=resource,
-            sub=sub,
-            cnf=jwk,
-            iat=iat,
-            exp=exp,
-            jti=jti,
-            mission_s256=mission_s256,
-            dev=ctx.dev,
-        ),
         "person",
+        caps,
         actor=agent_id,
-        action="person_token_issued",
         subject=resource,
-        typ=tokens.PERSON_TYP,
-        aud=resource,
-        sub=sub,
-        agent_id=agent_id,
-        scope=None,
-        iat=iat,
-        exp=exp,
+        claims={"aud": resource, "sub": sub, "cnf": jwk, "mission_s256": mission_s256},
+        record={"aud": resource, "sub": sub, "agent_id": agent_id, "scope": None},
     )
-    return {"person_token": token, "expires_in": exp - iat}
 
 
 def mint_auth_token(ctx: Context, grant: dict, caps: list[int], *, agent_id: str) -> dict:
     """``grant``: ``resource``, ``sub``, ``scope``, ``cnf_jwk``, ``mission_s256``, ``tenant``
     (from the resource token and the signing key; -11 "Auth Token Structure")."""
-    iat, exp = _lifetime(ctx, caps)
-    token = _record(
-        ctx,
-        lambda jti: tokens.mint_auth_token(
-            ctx.key,
-            iss=ctx.identifier,
-            aud=grant["resource"],
-            ps=ctx.identifier,
-            sub=grant["sub"],
-            cnf=grant["cnf_jwk"],
-            iat=iat,
-            exp=exp,
-            jti=jti,
-            scope=grant["scope"],
-            mission_s256=grant.get("mission_s256"),
-            tenant=grant.get("tenant"),
-            dev=ctx.dev,
-        ),
-        "auth",
-        actor=agent_id,
-        action="auth_token_issued",
-        subject=grant["resource"],
-        typ=tokens.AUTH_TYP,
-        aud=grant["resource"],
-        sub=grant["sub"],
-        agent_id=agent_id,
-        scope=grant["scope"],
-        iat=iat,
-        exp=exp,
-    )
-    return {"auth_token": token, "expires_in": exp - iat}
+    resource, sub, scope = grant["resource"], grant["sub"], grant["scope"]
+    claims = {
+        "aud": resource,
+        "ps": ctx.identifier,
+        "sub": sub,
+        "cnf": grant["cnf_jwk"],
+        "scope": scope,
+        "mission_s256": grant.get("mission_s256"),
+        "tenant": grant.get("tenant"),
+    }
+    record = {"aud": resource, "sub": sub, "agent_id": agent_id, "scope": scope}
+    return _issue(ctx, "auth", caps, actor=agent_id, subject=resource, claims=claims, record=record)
 
 
 def token_response(result: dict) -> Response:
