@@ -155,6 +155,10 @@ class PersonServer:
     def policy(self) -> ConsentPolicy:
         return self.context.policy
 
+    @policy.setter
+    def policy(self, policy: ConsentPolicy) -> None:
+        self.context.policy = policy
+
     @property
     def poll_interval(self) -> float:
         return self.context.config.poll_interval

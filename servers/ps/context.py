@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.keys import Key
 from aauth_kit.metadata import KeyResolver
+from aauth_kit.revocation import Revoker
 
 if TYPE_CHECKING:
     from .deferred import Waiters
@@ -55,7 +56,7 @@ class Context:
     #: ``client_factory(timeout=…)`` → the ``httpx.AsyncClient`` the PS revokes at resources with.
     client_factory: Callable
     #: Signs the PS's own revocations at resources.
-    revoker: object
+    revoker: Revoker
     #: HMAC key of the pairwise subjects: only this PS (holder of its private key) computes them.
     pairwise_key: bytes
     #: Pending kind → what an approved request of that kind mints (the poll's ``200`` body).
