@@ -4,7 +4,6 @@ AAuth-Access / Authorization, AAuth-Capabilities, Prefer: wait, Retry-After.
 [N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09.
 """
 
-import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -36,9 +35,8 @@ from aauth_kit.headers import (
     serialize_requirement,
 )
 
-from .conftest import SHARED, load_vector
+from .conftest import load_vector, seed_message
 
-SEED = (SHARED / "seed" / "000_09fc70acfa692172.txt").read_text()
 TOKEN = "eyJhbGciOiJFZDI1NTE5In0.e30.c2ln"
 PS_URL = "https://ps.example/interaction"
 
@@ -229,8 +227,8 @@ def test_aauth_go_requirement_vectors(case):
 
 # -- legacy AAuth / AAuth-Challenge (read only): DESIGN §1, wire §3.6 ---------------------
 def seed_401_aauth_header() -> str:
-    """The `aauth` response header logged by the seed's backend at its step 3."""
-    return re.search(r"'aauth': '([^']*)'", SEED).group(1)
+    """The `aauth` response header the original demo's backend logged for the resource's 401."""
+    return seed_message("401 aauth header")
 
 
 def test_seed_legacy_auth_token_challenge():
@@ -244,8 +242,7 @@ def test_seed_legacy_auth_token_challenge():
 
 def test_seed_legacy_interaction_challenge():
     """Seed step 5: `AAuth: require=interaction; code="7R6XKPRP"` (no url in the old form)."""
-    line = next(line for line in SEED.splitlines() if line.startswith("AAuth: require=interaction"))
-    req = parse_legacy_challenge(line.removeprefix("AAuth: "))
+    req = parse_legacy_challenge(seed_message("202 AAuth header"))
     assert (req.requirement, req.code, req.url, req.legacy) == ("interaction", "7R6XKPRP", None, True)
 
 

@@ -1,6 +1,6 @@
 """The aauth-go vectors not exercised elsewhere: ``http-signature.json`` and
-``signature-key.json`` (``../shared/vectors/aauth-go``; provenance and caveats in the
-vectors README).  The other seven files are exercised beside the code they check:
+``signature-key.json`` (``tests/vectors/aauth-go``; source, version, license and caveats in
+``tests/vectors/README.md``).  The other seven files are exercised beside the code they check:
 ``signature-error.json`` and ``requirement.json`` in test_headers, the two identifier
 files in test_identifiers, ``metadata.json`` in test_metadata, ``jwt.json`` and
 ``jwk-thumbprint.json`` in test_tokens — :func:`test_every_vector_file_is_exercised`
