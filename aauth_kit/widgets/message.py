@@ -3,7 +3,7 @@ raw HTTP, with what its signature covers highlighted and its AAuth headers decod
 
 * the RFC 9421 signature: ``Signature-Input`` parameters, the covered components
   marked in the raw message, the signature base rebuilt as the signer built it
-  (§2.5), and an offline check of the signature with the key ``Signature-Key`` names
+  (RFC 9421 §2.5), and an offline check of the signature with the key ``Signature-Key`` names
   (the key only: the token's own signature, the time window and key discovery are
   the server's ``verify_request``);
 * ``Signature-Key`` (Signature Keys -09 "Signature-Key HTTP Request Header"): the
