@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 VECTORS = TESTS / "vectors"
 FIXTURES = TESTS / "fixtures"
 
