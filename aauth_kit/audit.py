@@ -1,12 +1,12 @@
 """The audit trail in words: the Person Server's audit log as sentences a person can read,
 and, for a token, who decided that it should exist.
 
-DESIGN §4: the kit keeps an append-only audit log at the PS (``PSStore.audit``) so that
+The kit keeps an append-only audit log at the PS (``PSStore.audit``) so that
 every grant can be traced to whoever made it — the seed's "User Alice authorized
 Backend Agent to optimize the supply chain at 4:56 PM".  Draft -11 names the parties
 whose decisions count: the person (consent, "User Interaction"), the PS's own policy
-(an auth token granted without asking, §7.2) and the Agent Provider (agent tokens,
-"Agent Tokens").  This module reads the log the PS wrote; it changes nothing.
+(an auth token granted without asking, "PS Response") and the Agent Provider (agent tokens,
+"Agent Token").  This module reads the log the PS wrote; it changes nothing.
 
 * :func:`sentences` turns audit entries into sentences (``mcp-user authorized the
   backend agent to optimize the supply chain at 14:13 UTC.``);

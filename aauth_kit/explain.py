@@ -2,10 +2,11 @@
 means, NumericDates as dates and durations, and what each ``AAuth-Requirement`` value
 and ``Signature-Error`` code asks of the agent.
 
-The text follows draft -11 "AAuth Tokens", "Agent Tokens", "Person Tokens", "Resource
-Tokens", "Auth Tokens", "Common JWT Verification" and "Requirement Responses", and
-HTTP Signature Keys -09 §5.  ``aauth-kit decode`` prints :func:`describe_token`; the
-widgets show the same lines one by one.  Nothing here verifies anything.
+The text follows draft -11 "Agent Token", "Person Token", "Resource Token", "Auth Token"
+(their structure and verification subsections), "JWT Type Registrations" and "Requirement
+Responses", and Signature Keys -09 "Signature-Error HTTP Response Header".
+``aauth-kit decode`` prints :func:`describe_token`; the widgets show the same lines one
+by one.  Nothing here verifies anything.
 """
 
 from __future__ import annotations
@@ -22,23 +23,23 @@ from .keys import SUPPORTED_ALGS, jwk_thumbprint
 TYP_EXPLANATIONS = {
     tokens.AGENT_TYP: "an agent token: the Agent Provider (AP) in iss signs it to bind the agent's key "
     "(cnf.jwk) to the agent identifier in sub; the agent presents it in Signature-Key "
-    '(-11 "Agent Tokens")',
+    '(-11 "Agent Token Structure")',
     tokens.PERSON_TYP: "a person token: the Person Server (PS) in iss signs it to tell one resource (aud) "
     "which person (sub) the agent holding cnf.jwk acts for; the agent presents it in Signature-Key "
-    '(-11 "Person Tokens")',
+    '(-11 "Person Token Structure")',
     tokens.RESOURCE_TYP: "a resource token: the resource in iss signs it in a challenge, asking the PS or AS "
     "in aud to authorize scope for the agent whose key thumbprint is agent_jkt; the agent passes it on "
-    'to the auth token endpoint (-11 "Resource Tokens")',
+    'to the auth token endpoint (-11 "Resource Token Structure")',
     tokens.AUTH_TYP: "an auth token: the PS (dwk aauth-person.json) or AS (aauth-access.json) in iss signs it "
     "to grant the agent holding cnf.jwk access to the resource in aud for the person sub; the agent "
-    'presents it in Signature-Key (-11 "Auth Tokens")',
+    'presents it in Signature-Key (-11 "Auth Token Structure")',
 }
 LEGACY_TYPS = {
     "agent+jwt": "the pre -oauth drafts' agent token type; -11 uses aa-agent+jwt",
     "auth+jwt": "the pre -oauth drafts' auth token type; -11 uses aa-auth+jwt",
     "resource+jwt": "the pre -oauth drafts' resource token type; -11 uses aa-resource+jwt",
-    "jkt-s256+jwt": "a jkt-jwt (Signature Keys -09 §3.5): self-issued by the key in its header, not an AAuth token",
-    "jkt-s512+jwt": "a jkt-jwt (Signature Keys -09 §3.5): self-issued by the key in its header, not an AAuth token",
+    "jkt-s256+jwt": 'a jkt-jwt (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)"): self-issued by the key in its header, not an AAuth token',
+    "jkt-s512+jwt": 'a jkt-jwt (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)"): self-issued by the key in its header, not an AAuth token',
 }
 SIGNERS = {
     tokens.AGENT_TYP: "the Agent Provider",
@@ -48,10 +49,10 @@ SIGNERS = {
 }
 HEADER_EXPLANATIONS = {
     "alg": "signature algorithm",
-    "typ": 'token type, checked before anything else (-11 "Common JWT Verification")',
+    "typ": 'token type, checked before anything else (-11 "Agent Token Verification" step 1, the same for every token)',
     "kid": "key id: selects the issuer's key in its JWKS",
     "crit": "critical extensions: the kit understands none, so verification fails",
-    "jwk": "the signing key itself (jkt-jwt, Signature Keys -09 §3.5)",
+    "jwk": 'the signing key itself (jkt-jwt, Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)")',
 }
 _PERSON_SUB = (
     "subject: the person, as a pairwise identifier the PS directs at this audience; identity is (iss, sub)"
@@ -111,7 +112,7 @@ REQUIREMENT_WORDS = {
     "clarification": "the person asks a question (in the body): answer it at the pending URL",
     "claims": "the access server needs identity claims (listed in the body) from the PS",
 }
-#: What each Signature-Error code (HTTP Signature Keys -09 §5.1) says went wrong.
+#: What each Signature-Error code (Signature Keys -09 "Error Codes") says went wrong.
 SIGNATURE_ERROR_WORDS = {
     "unsupported_algorithm": "the signing algorithm is not one the server accepts (see Accept-Signature-Alg)",
     "unsupported_scheme": "the Signature-Key scheme is not one the server accepts (see Accept-Signature-Scheme)",

@@ -211,7 +211,7 @@ def verify_with_key(
 
 
 def verify_hwk(message: HttpMessage, *, now: int, window: int = DEFAULT_WINDOW, **options) -> VerifiedRequest:
-    """Verify a pseudonymous ``hwk`` request (SK §3.1): the key travels in the header."""
+    """Verify a pseudonymous ``hwk`` request (Signature Keys -09 "Header Web Key (hwk)"): the key travels in the header."""
     options.setdefault("accept_schemes", ("hwk",))
     sig, signature_key = check_profile(message, now=now, window=window, **options)
     if signature_key.scheme != "hwk":
@@ -224,14 +224,15 @@ JKT_TYPES = {"jkt-s256+jwt": ("sha-256", hashlib.sha256), "jkt-s512+jwt": ("sha-
 
 
 def _jkt(jwk: dict, hash_function) -> str:
-    """RFC 7638 thumbprint with the given hash (SK §3.5 allows SHA-256 and SHA-512)."""
+    """RFC 7638 thumbprint with the given hash (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)" allows
+    SHA-256 and SHA-512)."""
     members = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y")}.get(jwk.get("kty"), ())
     canonical = json.dumps({m: jwk.get(m) for m in members}, separators=(",", ":"), sort_keys=True)
     return b64url(hash_function(canonical.encode()).digest())
 
 
 def resolve_jkt_jwt(signature_key: SignatureKey, *, now: int) -> tuple[Key, dict]:
-    """SK §3.5 ``jkt-jwt``: a JWT signed by the key in its own header ``jwk`` whose ``iss``
+    """Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)": a JWT signed by the key in its own header ``jwk`` whose ``iss``
     is ``urn:jkt:<hash>:<thumbprint of that jwk>``; the request is signed by ``cnf.jwk``.
 
     Returns the request key and the JWT payload.  Failures are ``invalid_jwt``,
@@ -283,8 +284,8 @@ async def resolve_key(
     (``jwt``), JWT payload (``jkt-jwt``) or ``None``.
 
     ``jwt`` — the token is verified against its issuer's JWKS (``tokens.verify_token``,
-    -11 "Common JWT Verification") and the key is its ``cnf.jwk``.  ``jwks_uri`` — the
-    signer's own published key (SK §3.2).  ``hwk`` — the key in the header (SK §3.1).
+    -11 "Agent Token Verification" and its siblings) and the key is its ``cnf.jwk``.  ``jwks_uri`` — the
+    signer's own published key (Signature Keys -09 "JWKS URI Discovery (jwks_uri)").  ``hwk`` — the key in the header ("Header Web Key (hwk)").
     """
     scheme = signature_key.scheme
     if scheme == "jwt":

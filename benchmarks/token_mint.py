@@ -1,4 +1,4 @@
-"""Benchmark 2: mint + verify an ``aa-auth+jwt`` (issue 5 item 2).
+"""Benchmark 2: mint + verify an ``aa-auth+jwt``.
 
 One operation mints a fresh auth token (a new ``jti`` each time, so nothing can be
 remembered from an earlier operation) and verifies it:

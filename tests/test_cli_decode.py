@@ -174,7 +174,7 @@ def test_typ_explained_in_one_line(capsys, make, first_line, signer):
     [
         ("application/AA-AGENT+JWT", "aa-agent+jwt is an agent token"),  # RFC 7515 §4.1.9: case, prefix
         ("agent+jwt", "pre -oauth drafts' agent token type"),
-        ("jkt-s256+jwt", "jkt-jwt (Signature Keys -09 §3.5)"),
+        ("jkt-s256+jwt", 'jkt-jwt (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)")'),
         ("JWT", "is not one of the four AAuth token types"),
         (None, "typ is missing or not a string"),
     ],

@@ -11,7 +11,7 @@ from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb03, stub
 from .conftest import untouched
 
 
-# -- q1: -11 "Agent Tokens" cnf.jwk, compared by RFC 7638 thumbprint (wire §7.2) ----------------------
+# -- q1: -11 "Agent Token Verification" cnf.jwk, compared by RFC 7638 thumbprint ----------------------
 def test_q1_stub_is_not_attempted():
     assert nb03.q1.check(untouched).status == NOT_ATTEMPTED
     assert nb03.q1.check(stub).status == NOT_ATTEMPTED

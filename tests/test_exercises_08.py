@@ -1,5 +1,5 @@
-"""Notebook 08 exercises, graded against a live lab over loopback sockets (-11 §11.12
-"Revocation", wire §5.15): stub → "not attempted", reference → passes, plausible wrong
+"""Notebook 08 exercises, graded against a live lab over loopback sockets (-11 "Token
+Revocation"): stub → "not attempted", reference → passes, plausible wrong
 answers → fail with a sentence that says why."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_q1_reference_revokes_the_token_at_the_sca(world):
     exec(ex.q1.reference, namespace)  # the solution the learner is shown runs as written
     result = ex.q1.check(namespace["revocation_request"])
     assert result.status == CORRECT, result.message
-    # the grader's token is now refused (wire §5.15: 401 revoked_jwt) and the SCA knows it by (PS, jti)
+    # the grader's token is now refused (401 revoked_jwt) and the SCA knows it by (PS, jti)
     revoked = {jti for iss, jti in lab.supply_chain.resource.revoked if iss == lab.identifiers["ps"]}
     issued = lab.ps.store.list_tokens()
     assert revoked & {
@@ -133,7 +133,7 @@ def test_q1_an_answer_that_is_not_a_message(world):
 
 # -- q2: which answer does each revocation get? -------------------------------------------------
 def test_q2_the_lab_answers_as_the_draft_says(world):
-    """-11 §11.12: 403 unsupported_iss, 401 invalid_input, 200 (no "not found"), 400 invalid_request."""
+    """-11 "Token Revocation": 403 unsupported_iss, 401 invalid_input, 200 (no "not found"), 400 invalid_request."""
     lab, _ = world
     assert nb08.observe(lab) == nb08.EXPECTED
 

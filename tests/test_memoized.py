@@ -1,7 +1,7 @@
-"""The memoized paths give exactly the answers of the full ones (issue 5: the caches that
+"""The memoized paths give exactly the answers of the full ones (the caches that
 make signing and verifying fast must never change a result).
 
-[N] = draft-hardt-oauth-aauth-protocol-11 "Common JWT Verification"; RFC 9421 §2.5
+[N] = draft-hardt-oauth-aauth-protocol-11 token verification ("Agent Token Verification" …); RFC 9421 §2.5
 (signature base), RFC 9651 (structured fields), RFC 9530 §2 (Content-Digest).
 """
 
@@ -110,7 +110,7 @@ def request(body=b'{"a":1}') -> HttpMessage:
 
 
 def test_names_and_items_sign_the_same_base():
-    """§2.5: the base is the same whether the components come as names (cached) or items."""
+    """RFC 9421 §2.5: the base is the same whether the components come as names (cached) or items."""
     names = ["@method", "@authority", "@path", "@query", "content-type"]
     by_name = httpsig.sign(request(), AGENT, names, created=NOW)
     by_item = httpsig.sign(request(), AGENT, [httpsig.component(n) for n in names], created=NOW)
@@ -121,7 +121,7 @@ def test_names_and_items_sign_the_same_base():
 
 
 def test_a_repeated_signature_input_is_checked_every_time():
-    """§3.2: a Signature-Input whose member is bad is refused on every request, cached or not."""
+    """RFC 9421 §3.2: a Signature-Input whose member is bad is refused on every request, cached or not."""
     message = request()
     httpsig.attach(message, httpsig.sign(message, AGENT, ["@method", "@path"], created=NOW))
     message.set_header("Signature-Input", 'sig=("@method" 1);created=1')
@@ -169,7 +169,7 @@ def test_a_token_checked_again_is_the_same_verified_token():
 
 
 def test_a_remembered_token_still_expires():
-    """[N] "Common JWT Verification": exp is checked on every presentation, no tolerance."""
+    """[N] "Person Token Verification" step 3: exp is checked on every presentation, no tolerance."""
     token = agent_token(jti="memo-2")
     tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW)
     with pytest.raises(TokenError) as exc:
@@ -271,7 +271,7 @@ def test_a_refetched_document_is_validated_again():
     "params", [{"jwt": "a.b.c"}, {"jwt": "a.b.c", "cache": True}, {"kty": "OKP", "crv": "Ed25519", "x": "AA"}]
 )
 def test_signature_key_member_is_http_sfv_serialization_cached_or_not(params):
-    """Signature Keys -09 §3: a member is ``label=scheme;params`` — the memoized
+    """Signature Keys -09 "Signature-Key HTTP Request Header": a member is ``label=scheme;params`` — the memoized
     serialization is exactly http-sfv's, and a boolean stays ``;cache`` (never ``=1``)."""
     from aauth_kit.signature_key import SignatureKey, parse_signature_key
 

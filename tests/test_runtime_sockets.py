@@ -1,6 +1,5 @@
-"""The lab's loopback servers answer without Nagle's algorithm (DESIGN §4 "Kernel safety":
-uvicorn on the kit's loop thread; issue 5: a kept-alive request must not wait for a
-delayed ACK)."""
+"""The lab's loopback servers answer without Nagle's algorithm (uvicorn on the kit's
+loop thread; a kept-alive request must not wait for a delayed ACK)."""
 
 from __future__ import annotations
 

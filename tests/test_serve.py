@@ -1,4 +1,4 @@
-"""``aauth-kit serve`` and ``aauth-kit demo`` as real processes (issue 3 item 6): the
+"""``aauth-kit serve`` and ``aauth-kit demo`` as real processes: the
 seed's consent story with nothing but plain HTTP against the printed URLs."""
 
 from __future__ import annotations

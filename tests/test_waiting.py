@@ -1,5 +1,5 @@
 """Waiting for a background flow to reach a point (aauth_kit.waiting): the held poll of
--11 "Deferred Responses" is found, and every wait is bounded (DESIGN §4 kernel safety)."""
+-11 "Deferred Responses" is found, and every wait is bounded (a notebook cell never hangs)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Exercises for notebook 03 (agent tokens).
 
 * ``q1`` — ``is_bound_to(agent_token, key)``: does the agent token bind this key?  Keys
-  are compared by their RFC 7638 thumbprints (wire §7.2), not as JSON objects: the same
+  are compared by their RFC 7638 thumbprints (-11 "Agent Token Verification" step 5), not as JSON objects: the same
   key may come with its members in another order, with ``alg`` or a ``kid``.
 * ``q2`` — ``is_top_level_agent(identifier)``: the -11 "Agent Identifiers" syntax
   (``aauth:local@domain``; capitals allowed since -11; ``+`` only for sub-agents).

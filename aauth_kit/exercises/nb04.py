@@ -6,7 +6,7 @@
 * ``q2`` — 401 or 403: which status and which AAuth header a resource answers when the
   signature is missing (``requirement=agent-token``, -11 "Requirement Responses"), when it does not verify
   (``Signature-Error``, -11 "Verification (Server)"), and when a verified agent is
-  refused by policy (``403``, which never carries ``Signature-Error``: Signature Keys -09 §5).
+  refused by policy (``403``, which never carries ``Signature-Error``: Signature Keys -09 "Access Denied").
 
 The graders mint and verify real agent tokens with seeded keys; they need no lab.
 """

@@ -5,7 +5,7 @@
 # nothing more. A resource that wants to know **which agent** calls needs someone it
 # trusts to say "this key belongs to agent `aauth:notebook@ps.example`". That someone is
 # the agent's **Agent Provider (AP)**, and what it says is an **agent token**, a JWT of
-# type `aa-agent+jwt` (draft -11 "Agent Tokens").
+# type `aa-agent+jwt` (draft -11 "Agent Token").
 #
 # In this notebook a brand-new agent:
 #
@@ -68,7 +68,7 @@ show.show(lab.trace.exchanges[-1])
 # ## 3 · Register, signed with the bare key
 #
 # The agent has no token yet, so it signs its registration with the only thing it has:
-# its key, carried inline as `Signature-Key: sig=hwk;…` (Signature Keys -09 §3.1). The
+# its key, carried inline as `Signature-Key: sig=hwk;…` (Signature Keys -09 "Header Web Key (hwk)"). The
 # signature proves the agent holds the private key whose public half it asks the provider
 # to vouch for. The body names the local part of the identifier it wants (`notebook`).
 #
@@ -138,7 +138,7 @@ agent_token = collected.json()["agent_token"]
 show.show(lab.trace.exchanges[-1], now=lab.clock)
 
 # %% [markdown]
-# Read the claims against -11 "Agent Tokens":
+# Read the claims against -11 "Agent Token Structure":
 #
 # * `typ` `aa-agent+jwt` in the header — verifiers check the type **before anything else**;
 # * `iss` is the provider, `dwk` says where its keys are: `{iss}/.well-known/aauth-agent.json`
@@ -163,7 +163,7 @@ print("exp - iat in seconds:               ", claims["exp"] - claims["iat"])
 #
 # Decoding is not verifying. A resource follows the token's own pointers: `iss` + `dwk` →
 # metadata → `jwks_uri` → the key named by `kid`, then checks the signature, `exp` (no
-# tolerance), and the claim rules (-11 "Common JWT Verification"). We fetched the metadata
+# tolerance), and the claim rules (-11 "Agent Token Verification"). We fetched the metadata
 # in step 2; one more request gets the JWKS:
 
 # %%
@@ -267,7 +267,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # `aauth:notebook@ps.example` keep working.
 #
 # The kit's provider does that at `POST /agent/rotate`. The request carries **two
-# signatures** (Signature Keys -09 §3 allows several, one per `Signature-Key` member):
+# signatures** (Signature Keys -09 "Multiple Signatures" allows several, one per `Signature-Key` member):
 #
 # * `sig` by the **current** key, presenting the current agent token — "I am this agent";
 # * `new` by the **new** key, carried as `hwk` — "and I hold this key".

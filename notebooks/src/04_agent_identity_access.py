@@ -91,7 +91,7 @@ print(len(inventory.json()["inventory"]), "inventory lines")
 #   accepts; anyone else gets `403 Forbidden`.
 #
 # A refusal after a **valid** signature is `403`, not `401`: the agent proved who it is,
-# the answer is still no. Such a `403` carries no `Signature-Error` (Signature Keys -09 §5).
+# the answer is still no. Such a `403` carries no `Signature-Error` (Signature Keys -09 "Access Denied").
 
 # %%
 REPORTS = "https://reports.example"

@@ -7,8 +7,8 @@
 #
 # | the resource asks for | the agent brings | -11 section |
 # | --- | --- | --- |
-# | `requirement=person-token` | a **person token** `aa-person+jwt`: "this agent acts for person *sub*" | "Person Tokens" |
-# | `requirement=auth-token` + a **resource token** | an **auth token** `aa-auth+jwt`: "… and may do *scope*" | "Resource Tokens", "Auth Tokens" |
+# | `requirement=person-token` | a **person token** `aa-person+jwt`: "this agent acts for person *sub*" | "Person Token" |
+# | `requirement=auth-token` + a **resource token** | an **auth token** `aa-auth+jwt`: "… and may do *scope*" | "Resource Token", "Auth Token" |
 #
 # This is the three-party mode ("PS authorization"): agent, resource, PS. Here the PS grants
 # the auth token **by policy, without asking the person** — the scope is not one its
@@ -85,7 +85,7 @@ show.show(lab.trace.exchanges[-1], tokens=False)
 print("\n▸ the person token, decoded:\n" + show.decoded(person_token, now=int(lab.clock())))
 
 # %% [markdown]
-# The person token, against -11 "Person Tokens":
+# The person token, against -11 "Person Token Structure":
 #
 # * `iss` the PS, `dwk` `aauth-person.json`;
 # * `aud` **one** resource — this token is worth nothing anywhere else;
@@ -125,7 +125,7 @@ show.show(lab.trace.exchanges[-1], now=lab.clock, tokens=False)
 
 # %% [markdown]
 # The **resource token** is the resource's signed request to the PS: "please authorize
-# *this* agent, for *this* person, to do *this*". Claim by claim (-11 "Resource Tokens"):
+# *this* agent, for *this* person, to do *this*". Claim by claim (-11 "Resource Token Structure"):
 
 # %%
 resource_token = parse_requirement(challenged.headers["aauth-requirement"]).resource_token
@@ -172,7 +172,7 @@ MessageInspector(lab.trace.exchanges[-1], now=lab.clock)
 #
 # The agent posts the resource token and the token it presented (`presented_token`, REQUIRED
 # in -11) to the PS's auth token endpoint, signed with its **agent token**. The PS checks
-# (-11 §6.7.2): the resource token is for it (`aud`, `ps`), was made for the key that signs
+# (-11 "Resource Token Verification"): the resource token is for it (`aud`, `ps`), was made for the key that signs
 # this request (`agent_jkt`), and points at the presented token (`presented_jti`, `sub`,
 # `aud` = the resource). Then its **consent policy** decides whether the person must be
 # asked:
@@ -195,7 +195,7 @@ show.show(lab.trace.exchanges[-1], tokens=False)
 print("\n▸ the auth token, decoded:\n" + show.decoded(auth_token, now=int(lab.clock())))
 
 # %% [markdown]
-# The auth token (-11 "Auth Tokens"): `iss` the PS, `aud` the resource, `ps` = `iss` (the PS
+# The auth token (-11 "Auth Token Structure"): `iss` the PS, `aud` the resource, `ps` = `iss` (the PS
 # issued it), `sub` copied from the resource token, `scope` granted, `cnf.jwk` the agent's
 # key. Set it beside the person token: a PS-issued auth token and a person token **differ
 # only in `typ`** and the authorization claims — which is why a resource must check `typ`
@@ -223,7 +223,7 @@ print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
 # ### The agent checks the auth token before it uses it
 #
 # A token from the PS is not taken on trust. Before presenting it, the agent checks it
-# (-11 §5.5, step 8): it **must** find `iss` = the resource token's `aud` (the PS it
+# (-11 "Auth Token Response Verification"): it **must** find `iss` = the resource token's `aud` (the PS it
 # asked), `aud` = the resource it called, `cnf.jwk` = its own key and `sub` = the `sub` of
 # the token it presented; and it **should** verify the signature, the way a resource
 # does: the PS's metadata names its `jwks_uri`, and that JWKS holds the key the token's
@@ -292,7 +292,7 @@ print(show.title(lab.trace.exchanges[-1]))
 
 # %% [markdown]
 # Offline, the token check says why: the type is checked before anything else
-# (-11 "Common JWT Verification"), and the error is `invalid_jwt`:
+# (-11 "Auth Token Verification"), and the error is `invalid_jwt`:
 
 # %%
 try:  # ps_key: the PS's key, from its JWKS (section 3)

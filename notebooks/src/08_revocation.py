@@ -3,10 +3,10 @@
 #
 # Every AAuth token ends by itself: `exp` is at most an hour away for person and auth
 # tokens. Sometimes an hour is too long — the person changed their mind, a laptop was
-# stolen, an agent misbehaves. -11 §11.12 "Revocation" lets the issuer of a token tell
+# stolen, an agent misbehaves. -11 "Token Revocation" lets the issuer of a token tell
 # the parties that accept it: *from now on, refuse this one*.
 #
-# Who tells whom (-11 §11.12):
+# Who tells whom (-11 "Token Revocation"):
 #
 # | revoker | revokes | at |
 # | --- | --- | --- |
@@ -116,7 +116,7 @@ revocation = next(e for e in lab.trace.exchanges[first:] if e.source == "PS")
 show.show(revocation, tokens=False)
 
 # %% [markdown]
-# Piece by piece (-11 §11.12, wire notes §3.2):
+# Piece by piece (-11 "Token Revocation", and RFC 9421 for the signature):
 #
 # * `POST` to the resource's `revocation_endpoint`, with a JSON body of two members: `jti`
 #   names the token, `exp` tells the resource how long it must remember — after `exp` the
@@ -154,7 +154,7 @@ send("POST", f"{SCA}/check", auth_token)
 print(show.raw(lab.trace.exchanges[-1].response))
 
 # %% [markdown]
-# `401` with `Signature-Error: error=revoked_jwt` (wire §5.15), and an
+# `401` with `Signature-Error: error=revoked_jwt` (-11 "Token Revocation"), and an
 # `AAuth-Requirement: requirement=person-token`: the resource says what to fetch next —
 # not `auth-token`, because it cannot issue a resource token against a revoked token.
 #
