@@ -66,6 +66,7 @@ from .headers import (
     parse_signature_error,
     serialize_prefer_wait,
 )
+from .http_client import httpx, origin_of
 from .identifiers import check_endpoint_url
 from .interaction import interaction_url
 from .keys import b64url, b64url_decode, jwk_thumbprint
@@ -73,7 +74,6 @@ from .message import HttpMessage
 from .metadata import PERSON_DWK, HttpResolver, validate_metadata
 from .profile import sign_request
 from .signature_key import jwt_key
-from .transport import httpx, origin_of
 
 #: Tokens are dropped from the cache this many seconds before they expire.
 EXPIRY_MARGIN = 30

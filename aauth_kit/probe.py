@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 
 from . import headers, tokens
 from .errors import AAuthError, UsageError
+from .http_client import httpx
 from .keys import Key
 from .message import HttpMessage
 from .profile import sign_request
 from .signature_key import SignatureKey, hwk_key, jwt_key
-from .transport import httpx
 
 PASS, FAIL, INFO, SKIP = "PASS", "FAIL", "INFO", "SKIP"
 VERIFY = '-11 "Verification (Server)"'

@@ -35,13 +35,13 @@ from urllib.parse import urljoin
 
 from .errors import AAuthError
 from .headers import HeaderError, parse_retry_after, parse_signature_error
+from .http_client import httpx, origin_of
 from .keys import Key
 from .message import HttpMessage
 from .metadata import KeyResolver
 from .profile import DEFAULT_WINDOW, sign_request, verify_request
 from .signature_key import jwks_uri_key
 from .tokens import MAX_LIFETIME
-from .transport import httpx, origin_of
 
 #: Where the kit's servers take revocations (advertised as ``revocation_endpoint``).
 REVOCATION_PATH = "/revoke"

@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from aauth_kit import tokens
 from aauth_kit.errors import SignatureError
+from aauth_kit.http_client import make_fetch
 from aauth_kit.httpsig import attach, sign
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
@@ -45,7 +46,6 @@ from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, HttpResolver, agent_metada
 from aauth_kit.profile import sign_request, verify_request, verify_with_key
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import hwk_key, jwks_uri_key, jwt_key
-from aauth_kit.transport import make_fetch
 
 NOW = 1_790_000_000
 AP, PS, AS, RES = "https://ap.example", "https://ps.example", "https://as.example", "https://resource.example"
