@@ -19,7 +19,7 @@ from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .explain import describe_token, utc
 from .keys import Key
 from .message import HttpMessage, parse_raw_request, serialize_raw_request
-from .metadata import select_key
+from .metadata import issuer_key
 from .signature_key import key_from_hwk, parse_cli_spec
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
@@ -175,19 +175,6 @@ def load_jwks(path: str) -> tuple[list[dict], bool]:
     else:
         raise Unusable(f"{path} holds neither a JWKS (an object with a keys array) nor a JWK")
     return [{name: value for name, value in jwk.items() if name != "d"} for jwk in keys], single_jwk
-
-
-def issuer_key(keys: list[dict], single_jwk: bool, kid) -> Key:
-    """The key that must have signed the token: the one the header ``kid`` selects, or
-    the only key (a single JWK, or a JWKS of one when the header has no ``kid``).
-    The key must carry a fully-specified ``alg`` (-11 "Signature Algorithms")."""
-    if single_jwk or (kid is None and len(keys) == 1):
-        return Key.from_jwk(keys[0], require_alg=True)
-    if kid is None:
-        raise SignatureError("unknown_key", f"the token names no kid and the JWKS holds {len(keys)} keys")
-    if not isinstance(kid, str):
-        raise TokenError("invalid_jwt", "kid must be a string")
-    return select_key({"keys": keys}, kid, where="the JWKS")
 
 
 def _read_token(arg: str) -> str:

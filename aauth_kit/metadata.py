@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import http_sfv
 
-from .errors import AAuthError, SignatureError, UsageError
+from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .identifiers import check_endpoint_url, check_server_identifier
 from .keys import Key, check_jwk
 
@@ -276,6 +276,19 @@ def select_key(jwks_doc, kid: str, *, where: str = "the JWKS") -> Key:
         raise SignatureError("invalid_key", f"key {kid!r} in {where} has a non-string kty or alg")
     check_jwk(jwk)
     return Key.from_jwk(jwk, require_alg=True)
+
+
+def issuer_key(keys: list[dict], single_jwk: bool, kid) -> Key:
+    """The key that must have signed the token: the one the header ``kid`` selects, or
+    the only key (a single JWK, or a JWKS of one when the header has no ``kid``).
+    The key must carry a fully-specified ``alg`` (-11 "Signature Algorithms")."""
+    if single_jwk or (kid is None and len(keys) == 1):
+        return Key.from_jwk(keys[0], require_alg=True)
+    if kid is None:
+        raise SignatureError("unknown_key", f"the token names no kid and the JWKS holds {len(keys)} keys")
+    if not isinstance(kid, str):
+        raise TokenError("invalid_jwt", "kid must be a string")
+    return select_key({"keys": keys}, kid, where="the JWKS")
 
 
 # -- resolving ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from aauth_kit.errors import AAuthError, SignatureError, UsageError
+from aauth_kit.errors import AAuthError, SignatureError, TokenError, UsageError
 from aauth_kit.keys import Key
 from aauth_kit.metadata import (
     ACCESS_DWK,
@@ -25,6 +25,7 @@ from aauth_kit.metadata import (
     agent_metadata,
     build_metadata,
     cache_ttl,
+    issuer_key,
     jwks,
     missing_members,
     person_metadata,
@@ -282,6 +283,37 @@ def test_select_key_failures(jwks_doc, code):
     with pytest.raises(SignatureError) as exc:
         select_key(jwks_doc, "k1")
     assert code_of(exc) == code
+
+
+def test_issuer_key_picks_the_key_that_signed_a_token():
+    """The key a token names: the kid-selected JWKS member, or the only key there is."""
+    one, two = Key.from_seed("a", kid="k1"), Key.from_seed("b", kid="k2")
+    keys = [one.public_jwk(), two.public_jwk()]
+    assert issuer_key(keys, False, "k2").thumbprint() == two.thumbprint()
+    assert issuer_key([one.public_jwk()], False, None).thumbprint() == one.thumbprint()
+    assert issuer_key([two.public_jwk()], True, "k1").thumbprint() == two.thumbprint()  # a single JWK
+    with pytest.raises(SignatureError) as exc:
+        issuer_key(keys, False, None)
+    assert code_of(exc) == "unknown_key"
+    with pytest.raises(TokenError) as exc:
+        issuer_key(keys, False, 7)
+    assert code_of(exc) == "invalid_jwt"
+
+
+def test_the_library_never_imports_the_command_line():
+    """The CLI is built on the library, never the other way round."""
+    import ast
+    from pathlib import Path
+
+    import aauth_kit
+
+    root = Path(aauth_kit.__file__).parent
+    importers = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "cli":
+                importers.append(str(path.relative_to(root)))
+    assert importers == []
 
 
 # -- StaticResolver ----------------------------------------------------------------------

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 
 from .. import tokens
-from ..cli import issuer_key
 from ..errors import AAuthError, TokenError, UsageError
 from ..explain import (
     cnf_thumbprint,
@@ -29,6 +28,7 @@ from ..explain import (
     utc,
 )
 from ..keys import Key, b64url
+from ..metadata import issuer_key
 from .html import PART_COLOURS, badge, card, clip, coloured, esc, para, pre, section, table
 from .panel import Panel, clock_of
 
