@@ -55,7 +55,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import tokens
+from . import jws, tokens
+from .claims import AUTH_TYP, PERSON_TYP, RESOURCE_TYP
 from .errors import AAuthError
 from .headers import (
     DEFAULT_RETRY_AFTER,
@@ -163,7 +164,7 @@ class Agent:
     ):
         self.key = key
         self.agent_token = agent_token
-        claims = tokens.decode_unverified(agent_token).payload
+        claims = jws.decode_unverified(agent_token).payload
         self.ps = ps or claims.get("ps")
         self.wait = wait
         self.on_interaction = on_interaction
@@ -260,7 +261,7 @@ class Agent:
     def _fresh(self, token: str | None) -> str | None:
         if token is None:
             return None
-        exp = tokens.decode_unverified(token).payload.get("exp")
+        exp = jws.decode_unverified(token).payload.get("exp")
         return token if isinstance(exp, int) and exp - EXPIRY_MARGIN > self.clock() else None
 
     def _remember(self, resource: str, name: str, token: str, upstream_token: str | None) -> None:
@@ -340,7 +341,7 @@ class AAuthFlow(httpx.Auth):
         response = yield self._ps_request(metadata["person_token_endpoint"], body)
         person_token = yield from self._result(response, "person_token", resource, None)
         self._check_person_token(person_token, resource, ps)
-        yield from self._check_signature(person_token, tokens.PERSON_TYP)
+        yield from self._check_signature(person_token, PERSON_TYP)
         self.agent._remember(resource, "person_token", person_token, self.upstream_token)
         return person_token
 
@@ -348,8 +349,8 @@ class AAuthFlow(httpx.Auth):
         """The PS that speaks for the person: the upstream token's (call chain, -11 §10.1 step 2),
         else the configured one, else the agent token's ``ps`` hint."""
         if self.upstream_token is not None:
-            upstream = tokens.decode_unverified(self.upstream_token)
-            ps = upstream.payload.get("ps") if upstream.header.get("typ") == tokens.AUTH_TYP else None
+            upstream = jws.decode_unverified(self.upstream_token)
+            ps = upstream.payload.get("ps") if upstream.header.get("typ") == AUTH_TYP else None
             ps = ps or upstream.payload.get("iss")
         else:
             ps = self.agent.ps
@@ -372,7 +373,7 @@ class AAuthFlow(httpx.Auth):
         response = yield self._ps_request(metadata["auth_token_endpoint"], body)
         auth_token = yield from self._result(response, "auth_token", resource, resource_token.get("scope"))
         self._check_auth_token(auth_token, resource, resource_token, presented)
-        yield from self._check_signature(auth_token, tokens.AUTH_TYP)
+        yield from self._check_signature(auth_token, AUTH_TYP)
         self.agent._remember(resource, "auth_token", auth_token, self.upstream_token)
         return auth_token
 
@@ -414,7 +415,7 @@ class AAuthFlow(httpx.Auth):
             document = json.loads(blob)
         except (ValueError, UnicodeDecodeError):
             document = None
-        agent_id = tokens.decode_unverified(self.agent.agent_token).payload.get("sub")
+        agent_id = jws.decode_unverified(self.agent.agent_token).payload.get("sub")
         if not isinstance(document, dict) or not isinstance(document.get("description"), str):
             raise fail("the blob is no JSON object with a description")
         if document.get("agent") != agent_id:
@@ -561,16 +562,14 @@ class AAuthFlow(httpx.Auth):
         def fail(why: str) -> FlowError:
             return FlowError("invalid_resource_token", why, status=502, response=response)
 
-        claims = _claims(token, tokens.RESOURCE_TYP, fail)
+        claims = _claims(token, RESOURCE_TYP, fail)
         if presented == self.agent.agent_token:
             raise fail(
                 "the resource challenged with a resource token although only the agent token was presented"
             )
-        shown = tokens.decode_unverified(presented)
+        shown = jws.decode_unverified(presented)
         shown_ps = (
-            shown.payload.get("ps")
-            if shown.header.get("typ") == tokens.AUTH_TYP
-            else shown.payload.get("iss")
+            shown.payload.get("ps") if shown.header.get("typ") == AUTH_TYP else shown.payload.get("iss")
         )
         expected = {
             "iss": resource,
@@ -590,7 +589,7 @@ class AAuthFlow(httpx.Auth):
         def fail(why: str) -> FlowError:
             return FlowError("invalid_person_token", why, status=502)
 
-        claims = _claims(token, tokens.PERSON_TYP, fail)
+        claims = _claims(token, PERSON_TYP, fail)
         _expect(claims, {"iss": ps, "aud": resource}, fail)
         self._check_cnf(claims, fail)
         self._check_exp(claims, fail)
@@ -602,8 +601,8 @@ class AAuthFlow(httpx.Auth):
         def fail(why: str) -> FlowError:
             return FlowError("invalid_auth_token", why, status=502)
 
-        claims = _claims(token, tokens.AUTH_TYP, fail)
-        sub = tokens.decode_unverified(presented).payload.get("sub")
+        claims = _claims(token, AUTH_TYP, fail)
+        sub = jws.decode_unverified(presented).payload.get("sub")
         _expect(claims, {"iss": resource_token["aud"], "aud": resource, "sub": sub}, fail)
         self._check_cnf(claims, fail)
         self._check_exp(claims, fail)
@@ -876,7 +875,7 @@ def _timeout(wait: int) -> dict:
 
 def _claims(token, typ: str, fail) -> dict:
     try:
-        decoded = tokens.decode_unverified(token)
+        decoded = jws.decode_unverified(token)
     except AAuthError as exc:
         raise fail(exc.detail) from None
     if decoded.header.get("typ") != typ:

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import httpsig, profile, tokens
+from . import httpsig, jws, profile
+from .claims import TYPES, check_token
 from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .explain import describe_token, utc
 from .keys import Key
@@ -193,7 +194,7 @@ def cmd_decode(args) -> int:
     jwks = load_jwks(args.jwks) if args.jwks else None
     now = int(time.time()) if args.now is None else args.now
     try:
-        decoded = tokens.decode_unverified(token)
+        decoded = jws.decode_unverified(token)
     except TokenError as exc:
         raise Unusable(f"not a JWT ({exc.code}): {exc.detail}") from None
     _write(describe_token(decoded, now))
@@ -203,7 +204,7 @@ def cmd_decode(args) -> int:
     _write(f"Verification with the keys in {args.jwks} at {utc(now)}:")
     try:
         key = issuer_key(*jwks, decoded.header.get("kid"))
-        tokens.check_token(token, typ=tokens.TYPES, key=key, now=now, dev=args.dev)
+        check_token(token, typ=TYPES, key=key, now=now, dev=args.dev)
     except AAuthError as exc:
         _write(f"{exc.code}: {exc.detail}")
         return EXIT_INVALID

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import headers, tokens
+from . import headers, jws, tokens
 from .errors import AAuthError, UsageError
 from .http_client import httpx
 from .keys import Key
@@ -495,8 +495,8 @@ class Prober:
     def resigned(self, *, header: dict | None = None, **claims) -> str:
         """The probe's agent token with ``header`` members and ``claims`` changed, signed
         again by its issuer's key (so only the change is wrong with it)."""
-        decoded = tokens.decode_unverified(self.token)
-        return tokens.sign_compact(
+        decoded = jws.decode_unverified(self.token)
+        return jws.sign_compact(
             {**decoded.header, **(header or {})}, {**decoded.payload, **claims}, self.token_key
         )
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from .claims import MAX_LIFETIME
 from .errors import AAuthError
 from .headers import HeaderError, parse_retry_after, parse_signature_error
 from .http_client import httpx, origin_of
@@ -41,7 +42,6 @@ from .message import HttpMessage
 from .metadata import KeyResolver
 from .profile import DEFAULT_WINDOW, sign_request, verify_request
 from .signature_key import jwks_uri_key
-from .tokens import MAX_LIFETIME
 
 #: Where the kit's servers take revocations (advertised as ``revocation_endpoint``).
 REVOCATION_PATH = "/revoke"

@@ -98,6 +98,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from aauth_kit import revocation, tokens
+from aauth_kit.claims import check_presented_token
 from aauth_kit.errors import AAuthError, SignatureError, TokenError, UsageError
 from aauth_kit.headers import HeaderError, parse_prefer_wait, serialize_requirement
 from aauth_kit.http_client import httpx
@@ -877,7 +878,7 @@ class PersonServer:
             typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
             expected_aud=resource_token.iss,
         )
-        tokens.check_presented_token(resource_token, presented)
+        check_presented_token(resource_token, presented)
         person = self._person_for(presented.sub, presented.aud)
         if person is None:
             raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")

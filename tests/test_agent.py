@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
 from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP, check_presented_token
 from aauth_kit.errors import AAuthError, SignatureError
 from aauth_kit.headers import parse_prefer_wait, serialize_requirement
 from aauth_kit.httpsig import read_signature
@@ -109,18 +110,16 @@ class World:
                     error = SignatureError("revoked_jwt")
                     return Response(error.response_body(), 401, headers=dict(error.response_headers()))
                 if access == "agent-only":
-                    if token.typ != tokens.AGENT_TYP:
+                    if token.typ != AGENT_TYP:
                         return aauth_requirement(401, "agent-token")
                     return JSONResponse({"agent": token.sub})
                 if access == "agent-token":
                     return JSONResponse({"caller": token.sub})
-                if token.typ == tokens.AGENT_TYP:
+                if token.typ == AGENT_TYP:
                     return aauth_requirement(401, "person-token")
-                if access == "person-token" or (
-                    token.typ == tokens.AUTH_TYP and scope in token.scope.split()
-                ):
+                if access == "person-token" or (token.typ == AUTH_TYP and scope in token.scope.split()):
                     return JSONResponse({"person": token.sub, "body": message.body.decode()})
-                ps = token.iss if token.typ == tokens.PERSON_TYP else token.ps
+                ps = token.iss if token.typ == PERSON_TYP else token.ps
                 claims = dict(
                     iss=RES,
                     aud=ps,
@@ -150,7 +149,7 @@ class World:
                 message, resolver=self.resolver, expected_aud=RES, now=int(self.clock())
             )
             self.seen.append((request.url.path, message))
-            if verified.token.typ != tokens.AUTH_TYP:
+            if verified.token.typ != AUTH_TYP:
                 return problem(403, "insufficient_scope")
             return JSONResponse({"result": "optimized", "by": verified.token.sub})
 
@@ -176,7 +175,7 @@ class World:
             verified = await verify_request(
                 message,
                 resolver=self.resolver,
-                token_types=(tokens.AGENT_TYP,),
+                token_types=(AGENT_TYP,),
                 body_required=True,
                 now=int(self.clock()),
             )
@@ -207,7 +206,7 @@ class World:
             now = int(self.clock())
             resource_token = await tokens.verify_token(
                 body["resource_token"],
-                typ=tokens.RESOURCE_TYP,
+                typ=RESOURCE_TYP,
                 resolver=self.resolver,
                 now=now,
                 expected_aud=PS,
@@ -215,12 +214,12 @@ class World:
             )
             presented = await tokens.verify_token(
                 body["presented_token"],
-                typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
+                typ=(PERSON_TYP, AUTH_TYP),
                 resolver=self.resolver,
                 now=now,
                 expected_aud=resource_token.iss,
             )
-            tokens.check_presented_token(resource_token, presented)
+            check_presented_token(resource_token, presented)
             claims = dict(
                 iss=PS,
                 aud=resource_token.iss,
@@ -265,8 +264,8 @@ class World:
         """``token`` as the PS hands it out: re-signed with ``token_header`` merged into its header."""
         if not self.token_header:
             return token
-        decoded = tokens.decode_unverified(token)
-        return tokens.sign_compact({**decoded.header, **self.token_header}, decoded.payload, self.signing_key)
+        decoded = jws.decode_unverified(token)
+        return jws.sign_compact({**decoded.header, **self.token_header}, decoded.payload, self.signing_key)
 
     def pending_response(self, retry_after=None) -> Response:
         """-11 "Deferred Responses" (wire §3.9, §5.6)."""
@@ -335,7 +334,7 @@ def client(hosts, agent, trace):
 def presented(message: HttpMessage) -> dict:
     """The claims of the token a signed request presents in ``Signature-Key``."""
     signature_key = parse_signature_key(message.header("signature-key"), "sig")
-    decoded = tokens.decode_unverified(signature_key.jwt)
+    decoded = jws.decode_unverified(signature_key.jwt)
     return {"typ": decoded.header["typ"], **decoded.payload}
 
 
@@ -354,7 +353,7 @@ def test_agent_token_route_needs_one_signed_request(client, trace, world):
     assert response.json() == {"caller": AGENT_ID}
     assert summaries(trace) == ["Resource GET /whoami → 200"]
     (message,) = world.requests_to("/whoami")
-    assert presented(message)["typ"] == tokens.AGENT_TYP
+    assert presented(message)["typ"] == AGENT_TYP
     assert covered(message) == ["@method", "@authority", "@path", "signature-key"]  # no body, no digest
 
 
@@ -373,7 +372,7 @@ def test_person_token_requirement_is_followed(client, agent, trace, world):
     ]
     (request,) = world.requests_to("person-token")
     assert json.loads(request.body) == {"resource": RES}
-    assert presented(request)["typ"] == tokens.AGENT_TYP
+    assert presented(request)["typ"] == AGENT_TYP
     assert covered(request) == [
         "@method",
         "@authority",
@@ -382,7 +381,7 @@ def test_person_token_requirement_is_followed(client, agent, trace, world):
         "content-digest",
         "signature-key",
     ]
-    assert presented(world.requests_to("/profile")[-1])["typ"] == tokens.PERSON_TYP
+    assert presented(world.requests_to("/profile")[-1])["typ"] == PERSON_TYP
     assert agent.person_token_for(RES) == agent.tokens[RES]["person_token"]
 
 
@@ -408,7 +407,7 @@ def test_policy_granted_flow_and_the_retry(client, agent, trace, world):
     assert body["justification"] == "Optimize the laptop supply chain"
     assert parse_prefer_wait(request.header("prefer")) == 30
     final = world.requests_to("/optimize")[-1]
-    assert presented(final)["typ"] == tokens.AUTH_TYP and presented(final)["scope"] == "optimize"
+    assert presented(final)["typ"] == AUTH_TYP and presented(final)["scope"] == "optimize"
     assert "content-digest" in covered(final)
     assert agent.auth_token_for(RES) == agent.tokens[RES]["auth_token"]
 
@@ -470,7 +469,7 @@ def test_agent_token_requirement_switches_back_to_the_agent_token(client, agent,
 def test_a_revoked_cached_token_falls_back_to_the_agent_token(client, agent, trace, world):
     """wire §5.9/§5.15: a cached token answered with 401 Signature-Error revoked_jwt is dropped."""
     client.get(f"{RES}/profile")
-    world.revoked.add(tokens.decode_unverified(agent.tokens[RES]["person_token"]).payload["jti"])
+    world.revoked.add(jws.decode_unverified(agent.tokens[RES]["person_token"]).payload["jti"])
     trace.clear()
     assert client.get(f"{RES}/profile").status_code == 200
     assert summaries(trace) == [
@@ -506,9 +505,9 @@ def test_consent_interaction_then_poll_until_approved(hosts, world, trace, pause
     assert len(polls) == 3
     for poll in polls:
         assert poll.method == "GET" and poll.body == b"" and parse_prefer_wait(poll.header("prefer")) == 7
-        assert presented(poll)["typ"] == tokens.AGENT_TYP
+        assert presented(poll)["typ"] == AGENT_TYP
     assert summaries(trace)[-2:] == ["PS GET /pending/p1 → 200", "Resource POST /optimize → 200"]
-    assert presented(world.requests_to("/optimize")[-1])["typ"] == tokens.AUTH_TYP
+    assert presented(world.requests_to("/optimize")[-1])["typ"] == AUTH_TYP
 
 
 def test_interaction_link():
@@ -614,7 +613,7 @@ def test_an_auth_token_that_does_not_fit_is_refused(client, agent, world, claims
         client.get(f"{RES}/optimize")
     assert caught.value.code == "invalid_auth_token"
     assert agent.auth_token_for(RES) is None
-    assert all(presented(m)["typ"] != tokens.AUTH_TYP for m in world.requests_to("/optimize"))
+    assert all(presented(m)["typ"] != AUTH_TYP for m in world.requests_to("/optimize"))
 
 
 def test_ps_metadata_must_name_its_issuer(client, world):
@@ -650,7 +649,7 @@ def test_deferred_delivery_polls_the_resource_with_the_auth_token(client, trace,
         "Resource GET /jobs/j1 → 200",
     ]
     (poll,) = world.requests_to("/jobs/j1")
-    assert presented(poll)["typ"] == tokens.AUTH_TYP
+    assert presented(poll)["typ"] == AUTH_TYP
 
 
 # -- call chaining (-11 §10.1) -----------------------------------------------------------------
@@ -673,7 +672,7 @@ def test_upstream_token_goes_to_the_ps_named_by_it(hosts, world):
     world.seen.clear()
     with hosts.client(auth=agent.auth()) as client:  # no chain: the chained tokens do not count
         client.get(f"{RES}/whoami")
-    assert presented(world.requests_to("/whoami")[0])["typ"] == tokens.AGENT_TYP
+    assert presented(world.requests_to("/whoami")[0])["typ"] == AGENT_TYP
 
 
 # -- async, sync on a kernel-like thread, ASGI -------------------------------------------------

@@ -15,8 +15,9 @@ import time
 
 import pytest
 
-from aauth_kit import tokens
+from aauth_kit import jws
 from aauth_kit.agent import Agent, FlowError
+from aauth_kit.claims import AUTH_TYP, PERSON_TYP
 from aauth_kit.lab import Lab
 from aauth_kit.runtime import Hosts
 from aauth_kit.trace import Trace
@@ -168,7 +169,7 @@ def test_a_token_that_does_not_verify_is_refused(client, agent, trace, world, ca
     assert agent.auth_token_for(RES) is None
     if which == "person":
         assert agent.person_token_for(RES) is None
-    typ = tokens.PERSON_TYP if which == "person" else tokens.AUTH_TYP
+    typ = PERSON_TYP if which == "person" else AUTH_TYP
     assert summaries(trace)[-1].startswith(("PS GET /.well-known/jwks.json", f"PS POST /{which}-token"))
     assert not any(presented(m)["typ"] == typ for m in world.requests_to("/optimize"))
     if which == "person":
@@ -201,7 +202,7 @@ def test_a_new_kid_at_the_ps_triggers_one_refetch(client, agent, clock, trace, w
     agent.forget()
     assert client.get(f"{RES}/profile").status_code == 200
     assert jwks_gets(trace) == 2
-    assert tokens.decode_unverified(agent.person_token_for(RES)).header["kid"] == "ps-2"
+    assert jws.decode_unverified(agent.person_token_for(RES)).header["kid"] == "ps-2"
     agent.forget()
     client.get(f"{RES}/profile")  # the refetched JWKS is kept
     assert jwks_gets(trace) == 2

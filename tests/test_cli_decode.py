@@ -3,7 +3,7 @@
 The command explains a token — ``typ`` in one line (draft -11 "AAuth Tokens" and the four
 token sections), header and payload pretty-printed, each claim, times in words, the RFC
 7638 thumbprint of ``cnf.jwk`` — and with ``--jwks`` verifies it with
-``tokens.check_token`` (-11 "Common JWT Verification").  Exit 0 decoded (and valid),
+``check_token`` (-11 "Common JWT Verification").  Exit 0 decoded (and valid),
 1 invalid, 2 unusable input; never a traceback.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
 from aauth_kit.cli import main
 from aauth_kit.explain import duration_in_words, time_in_words
 from aauth_kit.keys import Key
@@ -188,7 +188,7 @@ def test_other_typs_explained(capsys, typ, says):
 def test_header_and_payload_pretty_printed(capsys):
     token = agent_token()
     code, out, _ = decode(capsys, token, "--now", str(NOW))
-    decoded = tokens.decode_unverified(token)
+    decoded = jws.decode_unverified(token)
     assert json.dumps(decoded.header, indent=2) in out
     assert json.dumps(decoded.payload, indent=2) in out
 
@@ -241,7 +241,7 @@ def test_resource_token_claims(capsys):
 
 def test_forbidden_unknown_and_undefined_claims_are_flagged(capsys):
     # -11 "Person Tokens": a person token MUST NOT contain scope; unknown claims are ignored
-    payload = tokens.decode_unverified(person_token()).payload | {
+    payload = jws.decode_unverified(person_token()).payload | {
         "scope": "all",
         "email": "a@b.example",
         "agent_jkt": "x",
@@ -256,7 +256,7 @@ def test_forbidden_unknown_and_undefined_claims_are_flagged(capsys):
 
 def test_person_token_lifetime_limit_is_shown(capsys):
     # -11 "Person Tokens": exp - iat at most one hour
-    payload = tokens.decode_unverified(person_token()).payload | {"exp": NOW + 7200}
+    payload = jws.decode_unverified(person_token()).payload | {"exp": NOW + 7200}
     code, out, _ = decode(
         capsys, unsigned({"alg": "Ed25519", "typ": "aa-person+jwt"}, payload), "--now", str(NOW)
     )
@@ -356,8 +356,8 @@ def test_dev_mode_accepts_a_loopback_issuer(capsys, keyfiles):
 
 
 def test_without_kid_the_only_key_of_a_jwks_is_used(capsys, tmp_path):
-    token = tokens.sign_compact(
-        {"alg": "Ed25519", "typ": "aa-agent+jwt"}, tokens.decode_unverified(agent_token()).payload, ap_key
+    token = jws.sign_compact(
+        {"alg": "Ed25519", "typ": "aa-agent+jwt"}, jws.decode_unverified(agent_token()).payload, ap_key
     )
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     one.write_text(json.dumps(jwks([ap_key])))

@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
 from aauth_kit.agent import Agent, FlowError, Mission
 from aauth_kit.keys import b64url
 from aauth_kit.lab import Lab
@@ -76,7 +76,7 @@ def signed_post(lab, agent, url: str, body) -> tuple[int, dict]:
 
 
 def claims(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 def ps_tokens(lab, endpoint: str, source: str | None = None) -> list[str]:

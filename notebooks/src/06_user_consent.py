@@ -341,7 +341,7 @@ TokenInspector(consent_token, jwks=lab.ps.jwks_document(), now=lab.clock)
 
 # %%
 from aauth_kit.keys import jwk_thumbprint
-from aauth_kit.tokens import decode_unverified
+from aauth_kit.jws import decode_unverified
 
 claims = decode_unverified(consent_token).payload
 print("bound to the agent's key? ", jwk_thumbprint(claims["cnf"]["jwk"]) == agent.key.thumbprint())
