@@ -16,8 +16,9 @@ import time
 import pytest
 
 from aauth_kit import jws
-from aauth_kit.agent import Agent, FlowError
+from aauth_kit.agent import Agent
 from aauth_kit.claims import AUTH_TYP, PERSON_TYP
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import Lab
 from aauth_kit.runtime import Hosts
 from aauth_kit.trace import Trace

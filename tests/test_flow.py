@@ -18,7 +18,8 @@ from aauth_kit.servers.ps import ConsentPolicy, PersonServer
 from starlette.responses import JSONResponse
 
 from aauth_kit import jws
-from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit.agent import Agent, Interaction
+from aauth_kit.flow import FlowError
 from aauth_kit.keys import Key
 from aauth_kit.metadata import HttpResolver
 from aauth_kit.resource import Resource

@@ -28,9 +28,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit import jws, tokens
-from aauth_kit.agent import FlowError
 from aauth_kit.claims import AUTH_TYP
 from aauth_kit.errors import AAuthError
+from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement, parse_signature_error
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab

@@ -370,7 +370,7 @@ SequenceDiagram(consent_steps, parties=["Agent", "Supply chain", "PS", "Person"]
 # (-11 "Deferred Responses": a terminal error). The agent's flow stops with that code.
 
 # %%
-from aauth_kit.agent import FlowError
+from aauth_kit.flow import FlowError
 
 hesitant = lab.new_agent("hesitant")
 flow = get_loop_thread().submit(optimize(hesitant))

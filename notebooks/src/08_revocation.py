@@ -27,7 +27,7 @@
 import json
 
 from aauth_kit import jws, show
-from aauth_kit.agent import FlowError
+from aauth_kit.flow import FlowError
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
