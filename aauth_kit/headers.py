@@ -25,11 +25,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import http_sfv
 
 from .errors import AAuthError, UsageError
+from .identifiers import check_endpoint_url
 
 #: Each -11 ``requirement`` value and the String parameters it requires.
 REQUIREMENT_PARAMS: dict[str, tuple[str, ...]] = {
@@ -49,7 +49,6 @@ CAPABILITIES = ("interaction", "clarification", "payment")
 DEFAULT_RETRY_AFTER = 5
 #: RFC 9111 §1.2.2: a delta-seconds too large to represent is read as 2^31.
 _MAX_DELTA_SECONDS = 2**31
-_DEV_HOSTS = ("127.0.0.1", "localhost")
 
 _TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 _TCHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -174,20 +173,13 @@ def parse_legacy_challenge(value: str) -> Requirement:
 
 
 def _check_interaction_url(url: str, *, dev: bool) -> None:
-    """-11: the interaction ``url`` is https with no query or fragment; dev mode allows loopback http."""
+    """-11 "Interaction Required": the interaction ``url`` is an endpoint URL (https, no query
+    or fragment; dev mode also loopback http with a port), by the kit's one URL policy."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"interaction url {url!r} is not a URL: {exc}") from None
-    if "?" in url or "#" in url:
-        raise UsageError(f"interaction url {url!r} must have no query or fragment")
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if dev and parts.scheme == "http" and parts.hostname in _DEV_HOSTS and port is not None:
-        return
-    hint = "" if dev else " (http://127.0.0.1:PORT needs dev=True)"
-    raise UsageError(f"interaction url {url!r} must be https{hint}")
+        check_endpoint_url(url, dev=dev)
+    except AAuthError as exc:
+        hint = "" if dev else " (http://127.0.0.1:PORT needs dev=True)"
+        raise UsageError(f"interaction url: {exc.detail}{hint}") from None
 
 
 def serialize_requirement(requirement: str, /, *, dev: bool = False, **params: str) -> str:

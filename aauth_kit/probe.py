@@ -34,10 +34,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from . import headers, jws, tokens
 from .errors import AAuthError, UsageError
 from .http_client import httpx
+from .identifiers import DEV_HOSTS, check_url, is_dev_url
 from .keys import Key
 from .message import HttpMessage
 from .profile import sign_request
@@ -56,7 +58,6 @@ DEFAULT_BODY = b'{"probe":"aauth-kit"}'
 #: discovery for an issuer it cannot or will not fetch.
 DISCOVERY_CODES = ("invalid_jwt", "invalid_key", "unknown_key", "issuer_missing", "issuer_mismatch")
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_LOOPBACK = ("127.0.0.1", "localhost")
 
 
 class ProbeError(UsageError):
@@ -719,24 +720,14 @@ CHECKS: tuple[Check, ...] = (
 
 # -- running -------------------------------------------------------------------------------
 def check_target(url: str, *, dev: bool = False) -> str:
-    """The probe's target: an https URL, or with ``dev`` ``http://127.0.0.1|localhost:PORT/…``
-    (the kit's explicit dev mode).  Raises :class:`ProbeError`."""
+    """The probe's target: an https URL (a query is fine), or with ``dev`` loopback http with a
+    port, by the kit's one URL policy (:func:`identifiers.check_url`).  Raises :class:`ProbeError`."""
+    if not dev and isinstance(url, str) and is_dev_url(urlsplit(url)):
+        raise ProbeError(f"{url} is http: AAuth resources are https; add --dev for a loopback dev resource")
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ProbeError(f"not a URL: {url!r} ({exc})") from None
-    if parsed.scheme == "https" and parsed.host:
-        pass
-    elif parsed.scheme == "http" and parsed.host in _LOOPBACK and parsed.port is not None:
-        if not dev:
-            raise ProbeError(
-                f"{url} is http: AAuth resources are https; add --dev for a loopback dev resource"
-            )
-    else:
-        raise ProbeError(f"not an https URL with a host: {url!r} (dev mode allows http://127.0.0.1:PORT/…)")
-    if parsed.fragment or parsed.userinfo:
-        raise ProbeError(f"the URL must have no fragment or user info: {url!r}")
-    return url
+        return check_url(url, what="a probe target", dev=dev, query=True)
+    except AAuthError as exc:
+        raise ProbeError(exc.detail) from None
 
 
 def check_method(method: str) -> str:
@@ -795,7 +786,7 @@ def probe(
     prober = Prober(url, method, body, agent_provider, clock)
     own_client = client is None
     if own_client:
-        client = httpx.Client(trust_env=httpx.URL(url).host not in _LOOPBACK)
+        client = httpx.Client(trust_env=urlsplit(url).hostname not in DEV_HOSTS)
     report = Report(method, url)
     try:
         for check in checks:

@@ -12,9 +12,11 @@ import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from .errors import UsageError
 from .http_client import httpx, identifier_origin, origin_of
+from .identifiers import is_dev_url
 
 __all__ = [
     "UnknownHostError",
@@ -47,11 +49,6 @@ class UnknownHostError(httpx.ConnectError):
     """
 
 
-def _is_loopback_dev_url(url: httpx.URL) -> bool:
-    """Dev mode (``aauth-kit serve``) identifiers: plain ``http://127.0.0.1:PORT``."""
-    return url.scheme == "http" and url.host == "127.0.0.1" and url.port is not None
-
-
 def _wait_bound(request: httpx.Request, default: float) -> float:
     """The longest a caller waits for ``request``: its httpx timeouts summed, plus a second."""
     timeouts = [t for t in (request.extensions.get("timeout") or {}).values() if t is not None]
@@ -81,8 +78,8 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
     read at every request, so later additions are seen.  A socket target receives the
     request over plain HTTP with the original ``Host`` header kept and
     ``X-Forwarded-Proto`` set to the identifier's scheme, so the app sees the same
-    ``request.url`` (``https://ps.example/...``) in socket and ASGI mode.  Plain
-    ``http://127.0.0.1:PORT`` URLs pass through (dev mode); any other origin raises
+    ``request.url`` (``https://ps.example/...``) in socket and ASGI mode.  Dev-mode
+    URLs (``http://127.0.0.1:PORT``, ``http://localhost:PORT``) pass through; any other origin raises
     :class:`UnknownHostError`.
 
     With ``loop_thread``, all I/O and every ASGI app run on that thread's loop; a caller
@@ -134,7 +131,7 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
         origin = origin_of(request.url)
         target = self.routes.get(origin)
         if target is None:
-            if _is_loopback_dev_url(request.url):
+            if is_dev_url(urlsplit(str(request.url))):
                 return await self._sockets.handle_async_request(request)
             known = ", ".join(sorted(self.routes)) or "none"
             raise UnknownHostError(
