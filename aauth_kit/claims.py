@@ -102,7 +102,7 @@ def _audience(value, *, allow_array: bool) -> str:
 
 
 def check_cnf_jwk(cnf) -> dict:
-    """``cnf.jwk`` present, complete and with a fully-specified ``alg`` (SK -09 §3.3)."""
+    """``cnf.jwk`` present, complete and with a fully-specified ``alg`` (Signature Keys -09 "Key Validation")."""
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     if not isinstance(jwk, dict):
         raise fail("cnf must be an object holding a jwk object")
@@ -178,7 +178,7 @@ def check_claims(
 
 
 def check_expiry(typ: str, payload: dict, now: int) -> None:
-    """``exp`` strictly after ``now``, no tolerance (-11 "Common JWT Verification")."""
+    """``exp`` strictly after ``now``, no tolerance (-11 "JWT Trust Verification")."""
     if payload["exp"] <= now:
         raise fail(f"the {typ} expired at {payload['exp']} (now {now}; no tolerance)", "expired_jwt")
 
@@ -300,7 +300,7 @@ def check_token(
     iat_window: int | None = None,
     dev: bool = False,
 ) -> VerifiedToken:
-    """Verify ``token`` with the issuer's ``key`` at time ``now`` (-11 "Common JWT Verification").
+    """Verify ``token`` with the issuer's ``key`` at time ``now`` (-11 "JWT Trust Verification").
 
     ``typ`` may be a tuple (a presented token is a person *or* auth token).
     ``expected_aud``/``expected_ps`` are compared exactly.  ``signing_key_jwk`` is the
@@ -395,7 +395,7 @@ def _check_token(
 
 
 def check_presented_token(resource_token: VerifiedToken, presented: VerifiedToken) -> None:
-    """-11 "Auth Token Request" verification (wire §7.6): the token the agent presented is
+    """-11 "PS Token Endpoint": the token the agent presented is
     the one the resource token points back to.  Both are already verified; failures are
     ``invalid_presented_token``.
 

@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print the report as JSON")
     pr.set_defaults(run=cmd_probe)
 
-    from . import serve  # the cast's commands (issue 3); imported here to keep the others light
+    from . import serve  # the cast's commands; imported here to keep the others light
 
     r = sub.add_parser("serve", help="run the whole cast on 127.0.0.1 (dev mode) until Ctrl-C")
     serve.add_cast_options(r, seed_ports=True)

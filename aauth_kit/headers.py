@@ -2,10 +2,10 @@
 
 * ``AAuth-Requirement`` — draft-hardt-oauth-aauth-protocol-11 "Requirement Responses";
   the pre-rename ``AAuth:`` / ``AAuth-Challenge: require=…`` forms are read, never written.
-* ``Signature-Error`` — draft-hardt-httpbis-signature-key-09 §5 (parse only; the kit
+* ``Signature-Error`` — Signature Keys -09 "Signature-Error HTTP Response Header" (parse only; the kit
   emits it with :meth:`aauth_kit.errors.SignatureError.header_value`).
-* ``Accept-Signature-Scheme`` / ``Accept-Signature-Alg`` — signature-key-09 §4.
-* ``AAuth-Access`` and ``Authorization: AAuth`` — -11 "Resource-Managed Access";
+* ``Accept-Signature-Scheme`` / ``Accept-Signature-Alg`` — Signature Keys -09 "Accept-Signature sigkey Parameter".
+* ``AAuth-Access`` and ``Authorization: AAuth`` — -11 "Resource-Managed Access (Two-Party)";
   the credential is an RFC 9110 §11.2 token68.
 * ``AAuth-Capabilities`` — -11 "AAuth-Capabilities Request Header".
 * ``Prefer: wait`` (RFC 7240 §4.3) and ``Retry-After`` (RFC 9110 §10.2.3) — -11
@@ -217,7 +217,7 @@ def serialize_requirement(requirement: str, /, *, dev: bool = False, **params: s
         raise UsageError(f"cannot serialize requirement={requirement}: {exc}") from None
 
 
-# -- Signature-Error (SK-09 §5) ----------------------------------------------------------
+# -- Signature-Error (Signature Keys -09 "Signature-Error HTTP Response Header") ----------------------------------------------------------
 def _bare(member):
     if isinstance(member, http_sfv.InnerList):
         return [item.value for item in member]
@@ -225,7 +225,7 @@ def _bare(member):
 
 
 def parse_signature_error(value: str) -> tuple[str, dict]:
-    """Parse ``Signature-Error`` (signature-key-09 §5) into ``(code, members)``.
+    """Parse ``Signature-Error`` (Signature Keys -09 "Signature-Error HTTP Response Header") into ``(code, members)``.
 
     ``code`` is the ``error`` Token (unknown codes are returned, not rejected);
     ``members`` holds every other member's bare value, Inner Lists as lists, e.g.
@@ -243,7 +243,7 @@ def parse_signature_error(value: str) -> tuple[str, dict]:
     return str(error.value), members
 
 
-# -- Lists of Tokens: Accept-Signature-* (SK-09 §4), AAuth-Capabilities ------------------
+# -- Lists of Tokens: Accept-Signature-* (Signature Keys -09 "Accept-Signature sigkey Parameter"), AAuth-Capabilities ------------------
 def _parse_tokens(value: str | None, field: str) -> list[str]:
     if value is None or not _field_text(value, field):
         return []
@@ -269,7 +269,7 @@ def _serialize_tokens(values, field: str) -> str:
 
 
 def parse_accept_signature_scheme(value: str | None) -> list[str]:
-    """``Accept-Signature-Scheme`` (SK-09 §4): scheme Tokens in server preference order; absent → ``[]``."""
+    """``Accept-Signature-Scheme`` (Signature Keys -09 "Accept-Signature sigkey Parameter"): scheme Tokens in server preference order; absent → ``[]``."""
     return _parse_tokens(value, "Accept-Signature-Scheme")
 
 
@@ -278,7 +278,7 @@ def serialize_accept_signature_scheme(schemes) -> str:
 
 
 def parse_accept_signature_alg(value: str | None) -> list[str]:
-    """``Accept-Signature-Alg`` (SK-09 §4): JOSE ``alg`` Tokens, case preserved; absent → ``[]``."""
+    """``Accept-Signature-Alg`` (Signature Keys -09 "Accept-Signature sigkey Parameter"): JOSE ``alg`` Tokens, case preserved; absent → ``[]``."""
     return _parse_tokens(value, "Accept-Signature-Alg")
 
 

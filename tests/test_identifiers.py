@@ -86,7 +86,7 @@ def test_server_identifier_host_rules(value):
 
 @pytest.mark.parametrize("value", ["http://127.0.0.1:8765", "http://localhost:1", "http://localhost:65535"])
 def test_dev_mode_accepts_loopback_http(value):
-    """Kit decision (DESIGN §4 "Identifiers"): `aauth-kit serve` runs an explicit dev mode
+    """Kit decision (kit decision): `aauth-kit serve` runs an explicit dev mode
     whose identifiers are loopback http with a port; only dev=True accepts them."""
     assert check_server_identifier(value, dev=True) == value
     with pytest.raises(AAuthError):
@@ -254,7 +254,7 @@ def test_endpoint_url_dev_mode():
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80) | st.from_regex(r"(https?://|aauth:)[^\s]{0,40}", fullmatch=True), st.booleans())
 def test_checkers_raise_only_kit_errors(value, dev):
-    """Bad input gets the kit's AAuthError (DESIGN §4), never another exception type."""
+    """Bad input gets the kit's AAuthError (kit decision), never another exception type."""
     for check in (
         lambda v: check_server_identifier(v, dev=dev),
         lambda v: check_endpoint_url(v, dev=dev),

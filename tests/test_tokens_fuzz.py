@@ -1,6 +1,6 @@
 """Property tests for aauth_kit.tokens: whatever arrives, decode_unverified and
 check_token either succeed or raise the kit's own errors (TokenError / AAuthError) —
-never an unexpected exception type.  DESIGN §4 "Bad input gets a precise AAuth error".
+never an unexpected exception type.  Kit rule: bad input gets a precise AAuth error.
 
 Three layers of input: arbitrary strings; arbitrary JSON header/payload objects
 assembled into JWTs; and validly signed tokens whose claims are replaced by arbitrary

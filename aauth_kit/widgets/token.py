@@ -1,9 +1,9 @@
 """The token inspector: one AAuth token's header, payload and signature, explained.
 
-Each JOSE header member and claim gets one line in words (draft -11 "AAuth Tokens",
-via :mod:`aauth_kit.explain`, the text ``aauth-kit decode`` prints), times as dates and
+Each JOSE header member and claim gets one line in words (-11 "JWT Type Registrations"
+and each type's "… Token Structure", via :mod:`aauth_kit.explain`, the text ``aauth-kit decode`` prints), times as dates and
 distances from now, and a verification badge: with the issuer's key at hand the token
-goes through :func:`check_token` (-11 "Common JWT Verification"), without it the
+goes through :func:`check_token` (-11 "JWT Trust Verification"), without it the
 token is shown as not verified.  "Check again" re-reads the clock, so a token can be
 watched expiring.
 """
