@@ -21,7 +21,8 @@ import datetime
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from . import tokens
+from . import jws
+from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 
 #: What a scope of the cast lets the agent do, as the verb phrase of a sentence.
 SCOPE_PHRASES = {
@@ -218,7 +219,7 @@ def who_decided(ps, token: str) -> str:
     * a person token: the PS, because the agent is bound to that person;
     * an agent token: the Agent Provider, for the person it was set up for.
     """
-    decoded = tokens.decode_unverified(token)
+    decoded = jws.decode_unverified(token)
     typ, jti = decoded.header.get("typ"), decoded.payload.get("jti")
     issued = next(
         (
@@ -230,16 +231,16 @@ def who_decided(ps, token: str) -> str:
     )
     if issued is None or decoded.payload.get("iss") != ps.identifier:
         return "not issued by this Person Server"
-    if typ == tokens.AUTH_TYP:
+    if typ == AUTH_TYP:
         for pending in ps.store.list_pending("completed"):
             result = pending.result if isinstance(pending.result, dict) else {}
             if pending.kind == "auth_token" and result.get("auth_token") == token:
                 return f"{pending.decided_by} (consent at {at(pending.decided_at)})"
         return "the Person Server's consent policy (nobody was asked)"
-    if typ == tokens.PERSON_TYP:
+    if typ == PERSON_TYP:
         person = persons(ps)(decoded.payload.get("sub"), decoded.payload.get("aud"))
         return f"the Person Server (the agent acts for {person or 'a person'})"
-    if typ == tokens.AGENT_TYP:
+    if typ == AGENT_TYP:
         return f"the Agent Provider (it set the agent up for {issued.actor})"
     return "the Person Server"
 

@@ -29,11 +29,12 @@ from xml.sax.saxutils import escape
 
 import http_sfv
 
+from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
 from .errors import AAuthError, UsageError
 from .headers import parse_legacy_challenge, parse_prefer_wait, parse_requirement, parse_signature_error
+from .jws import decode_unverified
 from .message import HttpMessage
 from .signature_key import parse_signature_key
-from .tokens import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP, decode_unverified
 from .trace import Exchange, Trace
 
 __all__ = ["SequenceDiagram", "label_for", "MAX_LABEL"]
@@ -65,7 +66,7 @@ def label_for(exchange: Exchange) -> tuple[str, str]:
     Opaque path segments (pending ids, hashes) become "…", a query becomes "?…", and
     each label is cut to :data:`MAX_LABEL` characters.  The response label is ""
     while the response has not arrived.  Nothing here verifies anything: tokens are
-    read with :func:`tokens.decode_unverified`, and a malformed header is named as such.
+    read with :func:`jws.decode_unverified`, and a malformed header is named as such.
     """
     response = _response_words(exchange.response) if exchange.response is not None else ""
     return _clip(_request_words(exchange.request), MAX_LABEL), _clip(response, MAX_LABEL)

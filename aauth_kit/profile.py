@@ -25,7 +25,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from . import httpsig, tokens
+from . import httpsig, jws, tokens
+from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, TokenError
 from .identifiers import check_server_identifier
 from .keys import Key, b64url
@@ -238,7 +239,7 @@ def resolve_jkt_jwt(signature_key: SignatureKey, *, now: int) -> tuple[Key, dict
     Returns the request key and the JWT payload.  Failures are ``invalid_jwt``,
     ``expired_jwt`` or ``invalid_key``.
     """
-    decoded = tokens.decode_unverified(signature_key.jwt)
+    decoded = jws.decode_unverified(signature_key.jwt)
     header, payload = decoded.header, decoded.payload
     if header.get("typ") not in JKT_TYPES:
         raise TokenError(
@@ -276,7 +277,7 @@ async def resolve_key(
     *,
     resolver,
     now: int,
-    token_types: tuple[str, ...] = (tokens.AGENT_TYP, tokens.PERSON_TYP, tokens.AUTH_TYP),
+    token_types: tuple[str, ...] = (AGENT_TYP, PERSON_TYP, AUTH_TYP),
     dev: bool = False,
     **token_checks,
 ) -> tuple[Key, object | None]:
@@ -316,7 +317,7 @@ async def verify_request(
     now: int | None = None,
     window: int = DEFAULT_WINDOW,
     accept_schemes: tuple[str, ...] = ("jwt",),
-    token_types: tuple[str, ...] = (tokens.AGENT_TYP, tokens.PERSON_TYP, tokens.AUTH_TYP),
+    token_types: tuple[str, ...] = (AGENT_TYP, PERSON_TYP, AUTH_TYP),
     body_required: bool = False,
     extra: tuple[str, ...] = (),
     label: str | None = None,
@@ -327,7 +328,7 @@ async def verify_request(
 
     ``resolver`` is a :class:`metadata.KeyResolver`; ``token_types`` are the JWT types
     this endpoint accepts in a ``jwt`` member; ``token_checks`` go to
-    :func:`tokens.check_token` (``expected_aud``, ``iat_window``, …).  Every failure is a
+    :func:`check_token` (``expected_aud``, ``iat_window``, …).  Every failure is a
     :class:`SignatureError` carrying the draft's code (401).
     """
     now = int(time.time()) if now is None else now

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
-from .transport import SyncBridgeTransport, VirtualHostTransport, httpx, identifier_origin, make_fetch
+from .http_client import httpx, identifier_origin, make_fetch
+from .transport import SyncBridgeTransport, VirtualHostTransport
 
 __all__ = [
     "LoopThread",

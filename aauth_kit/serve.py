@@ -16,10 +16,10 @@ import sys
 import threading
 
 from .errors import AAuthError
+from .jws import decode_unverified
 from .lab import NAMES, SEED_PORTS, Lab
 from .message import HttpMessage
 from .runtime import ServerStartError
-from .tokens import decode_unverified
 
 
 def _list(text: str) -> list[str]:

@@ -33,8 +33,8 @@ from . import httpsig
 from .errors import AAuthError
 from .explain import explain_claim, explain_typ, lifetime_in_words, token_type
 from .headers import parse_requirement
+from .jws import decode_unverified
 from .message import HttpMessage
-from .tokens import decode_unverified
 from .trace import Exchange, Trace
 
 #: Opaque values longer than this many characters are shortened.

@@ -98,8 +98,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from aauth_kit import revocation, tokens
+from aauth_kit.claims import check_presented_token
 from aauth_kit.errors import AAuthError, SignatureError, TokenError, UsageError
 from aauth_kit.headers import HeaderError, parse_prefer_wait, serialize_requirement
+from aauth_kit.http_client import httpx
 from aauth_kit.identifiers import check_agent_identifier, check_endpoint_url, check_server_identifier
 from aauth_kit.interaction import callback_error_for, format_code, new_code
 from aauth_kit.keys import Key, b64url
@@ -116,7 +118,6 @@ from aauth_kit.metadata import (
 )
 from aauth_kit.profile import VerifiedRequest, covered_components, sign_request, verify_request
 from aauth_kit.signature_key import hwk_key, jwt_key
-from aauth_kit.transport import httpx
 
 from . import ps_pages as pages
 from .ps_store import LIVE, Mission, Pending, PSStore
@@ -877,7 +878,7 @@ class PersonServer:
             typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
             expected_aud=resource_token.iss,
         )
-        tokens.check_presented_token(resource_token, presented)
+        check_presented_token(resource_token, presented)
         person = self._person_for(presented.sub, presented.aud)
         if person is None:
             raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")

@@ -13,7 +13,7 @@ import pytest
 from aauth_kit.servers.ps_store import AuditEntry
 
 from aauth_kit import audit
-from aauth_kit.agent import FlowError
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import Lab
 from aauth_kit.waiting import held_poll
 

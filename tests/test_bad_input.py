@@ -4,7 +4,7 @@ emits, one specific malformed input that produces exactly that code.
 Signature errors go through the whole server verification, ``profile.verify_request``
 with a ``metadata.StaticResolver`` ([N] "Verification (Server)" steps 1-7); each must be a
 401 carrying ``Signature-Error: error=<code>``.  Token errors go through
-``tokens.check_token`` / ``verify_token`` ([N] "Agent Token Verification" and the other token verification sections), and as body
+``check_token`` / ``verify_token`` ([N] "Agent Token Verification" and the other token verification sections), and as body
 parameters through ``TokenError.as_parameter_error`` ([N] "Token Endpoint Error Codes").
 
 [N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09.
@@ -14,7 +14,8 @@ import asyncio
 
 import pytest
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
 from aauth_kit.errors import SIGNATURE_ERROR_CODES, SignatureError, TokenError
 from aauth_kit.headers import parse_signature_error
 from aauth_kit.keys import Key
@@ -58,8 +59,8 @@ def agent_claims(**overrides) -> dict:
 
 def agent_token(header: dict | None = None, **overrides) -> str:
     """An agent token signed by the AP, with any header or claims (no mint-time checks)."""
-    return tokens.sign_compact(
-        {"alg": "Ed25519", "kid": "ap-1", "typ": tokens.AGENT_TYP, **(header or {})},
+    return jws.sign_compact(
+        {"alg": "Ed25519", "kid": "ap-1", "typ": AGENT_TYP, **(header or {})},
         agent_claims(**overrides),
         ap_key,
     )
@@ -159,26 +160,26 @@ def test_signature_error_code(code):
         assert headers["accept-signature-scheme"] == "jwt"  # [N] "Signature-Key Scheme Rejection"
 
 
-# -- token error codes through tokens.check_token / verify_token -----------------------------
+# -- token error codes through check_token / verify_token -----------------------------
 def person_token(**overrides) -> str:
     claims = dict(iss=PS, aud=RES, sub="person-1", cnf=agent_key, iat=NOW - 10, exp=NOW + 600)
     claims.update(overrides)
     return tokens.mint_person_token(ps_key, **claims)
 
 
-def check(token: str, typ: str = tokens.PERSON_TYP, **checks):
-    return tokens.check_token(token, typ=typ, key=ps_key, now=NOW, **checks)
+def check(token: str, typ: str = PERSON_TYP, **checks):
+    return check_token(token, typ=typ, key=ps_key, now=NOW, **checks)
 
 
 def verify(token: str, keys: StaticResolver):
-    return asyncio.run(tokens.verify_token(token, typ=tokens.AGENT_TYP, resolver=keys, now=NOW))
+    return asyncio.run(tokens.verify_token(token, typ=AGENT_TYP, resolver=keys, now=NOW))
 
 
 #: code -> (the draft rule, a call that must fail with it).
 TOKEN_CASES = {
     "invalid_jwt": (
         '[N] "Auth Token Verification": a person token never passes where an auth token is required (typ first)',
-        lambda: check(person_token(), typ=tokens.AUTH_TYP),
+        lambda: check(person_token(), typ=AUTH_TYP),
     ),
     "expired_jwt": (
         '[N] "Person Token Verification" step 3: exp equal to now is expired (no tolerance)',
@@ -191,9 +192,9 @@ TOKEN_CASES = {
     "unsupported_algorithm": (
         '[N] "Signature Algorithms": header alg EdDSA is forbidden since -10',
         lambda: check(
-            tokens.sign_compact(
-                {"alg": "EdDSA", "kid": "ps-1", "typ": tokens.PERSON_TYP},
-                tokens.decode_unverified(person_token()).payload,
+            jws.sign_compact(
+                {"alg": "EdDSA", "kid": "ps-1", "typ": PERSON_TYP},
+                jws.decode_unverified(person_token()).payload,
                 ps_key,
             )
         ),

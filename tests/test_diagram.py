@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
+from aauth_kit.claims import AUTH_TYP
 from aauth_kit.diagram import MAX_LABEL, SequenceDiagram, label_for
 from aauth_kit.errors import SignatureError, UsageError
 from aauth_kit.headers import serialize_requirement
@@ -82,11 +83,11 @@ def presented_typ(request: Request) -> str | None:
     value = request.headers.get("signature-key")
     if value is None:
         return None
-    return tokens.decode_unverified(parse_signature_key(value, "sig").jwt).header["typ"]
+    return jws.decode_unverified(parse_signature_key(value, "sig").jwt).header["typ"]
 
 
 async def data(request):
-    if presented_typ(request) == tokens.AUTH_TYP:
+    if presented_typ(request) == AUTH_TYP:
         return Response(b"the data", media_type="text/plain")
     challenge = serialize_requirement("auth-token", resource_token=RESOURCE_TOKEN)
     return Response(status_code=401, headers={"AAuth-Requirement": challenge})

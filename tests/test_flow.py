@@ -18,8 +18,9 @@ import pytest
 from aauth_kit.servers.ps import ConsentPolicy, PersonServer
 from starlette.responses import JSONResponse
 
-from aauth_kit import tokens
-from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit import jws
+from aauth_kit.agent import Agent, Interaction
+from aauth_kit.flow import FlowError
 from aauth_kit.keys import Key
 from aauth_kit.metadata import HttpResolver
 from aauth_kit.resource import Resource
@@ -100,7 +101,7 @@ def cast(tmp_path):
 
 
 def claims(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 # -- no person asked -----------------------------------------------------------------------------

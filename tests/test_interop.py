@@ -37,7 +37,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit import tokens
+from aauth_kit.claims import AGENT_TYP, PERSON_TYP
 from aauth_kit.errors import SignatureError
+from aauth_kit.http_client import make_fetch
 from aauth_kit.httpsig import attach, sign
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
@@ -45,7 +47,6 @@ from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, HttpResolver, agent_metada
 from aauth_kit.profile import sign_request, verify_request, verify_with_key
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import hwk_key, jwks_uri_key, jwt_key
-from aauth_kit.transport import make_fetch
 
 NOW = 1_790_000_000
 AP, PS, AS, RES = "https://ap.example", "https://ps.example", "https://as.example", "https://resource.example"
@@ -250,7 +251,7 @@ def test_peer_person_server_issues_a_person_token_the_kit_accepts(hosts):
         resolver = HttpResolver(hosts.kit_fetch)
         token = await tokens.verify_token(
             person_token,
-            typ=tokens.PERSON_TYP,
+            typ=PERSON_TYP,
             resolver=resolver,
             now=NOW,
             expected_aud=RES,
@@ -264,7 +265,7 @@ def test_peer_person_server_issues_a_person_token_the_kit_accepts(hosts):
     token, verified = run(flow())
     assert (token.iss, token.aud, token.dwk, token.alg) == (PEER_PS, RES, PERSON_DWK, "Ed25519")
     assert token.jkt == agent_key.thumbprint()
-    assert verified.token.typ == tokens.PERSON_TYP and verified.token.sub == token.sub
+    assert verified.token.typ == PERSON_TYP and verified.token.sub == token.sub
 
 
 # -- the kit's verifier accepts the peer's requests ------------------------------------------
@@ -287,7 +288,7 @@ def test_kit_verify_request_accepts_peer_jwt_request(hosts, method, url, body):
     verified = run(
         verify_request(message, resolver=HttpResolver(hosts.kit_fetch), now=NOW, body_required=bool(body))
     )
-    assert verified.token.typ == tokens.AGENT_TYP and verified.token.sub == PEER_AGENT
+    assert verified.token.typ == AGENT_TYP and verified.token.sub == PEER_AGENT
     assert verified.key.thumbprint() == peer_agent_key.kid  # the peer's kid is the RFC 7638 thumbprint
 
 

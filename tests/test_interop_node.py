@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from aauth_kit import httpsig, tokens
+from aauth_kit.claims import AGENT_TYP
 from aauth_kit.errors import SignatureError
 from aauth_kit.headers import parse_signature_error
 from aauth_kit.keys import Key
@@ -333,7 +334,7 @@ def test_node_signs_jwt_with_a_kit_agent_token(network, method, url, body):
     peer's signature over the same base (on a PS body, ``content-*`` coverage required)."""
     message, node_base = node_sign(method, url, agent_key, jwt_key(agent_token()), body=body)
     verified = run(verify_request(message, resolver=network.resolver, now=NOW, body_required=True))
-    assert (verified.token.typ, verified.token.sub) == (tokens.AGENT_TYP, AGENT)
+    assert (verified.token.typ, verified.token.sub) == (AGENT_TYP, AGENT)
     assert verified.key.thumbprint() == agent_key.thumbprint()
     assert verified.base == node_base
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from aauth_kit.agent import FlowError
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import DOCS_EPOCH, Lab, LabClock
 
 

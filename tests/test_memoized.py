@@ -15,6 +15,7 @@ import http_sfv
 import pytest
 
 from aauth_kit import httpsig, structured, tokens
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
 from aauth_kit.errors import SignatureError, TokenError
 from aauth_kit.keys import Key, jwk_thumbprint
 from aauth_kit.message import HttpMessage
@@ -162,8 +163,8 @@ def agent_token(**changes) -> str:
 
 def test_a_token_checked_again_is_the_same_verified_token():
     token = agent_token(jti="memo-1")
-    first = tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER.public(), now=NOW)
-    again = tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER.public(), now=NOW + 1)
+    first = check_token(token, typ=AGENT_TYP, key=ISSUER.public(), now=NOW)
+    again = check_token(token, typ=AGENT_TYP, key=ISSUER.public(), now=NOW + 1)
     assert again is first
     assert again.cnf_key is first.cnf_key  # the confirmation key is built once
 
@@ -171,17 +172,17 @@ def test_a_token_checked_again_is_the_same_verified_token():
 def test_a_remembered_token_still_expires():
     """[N] "Person Token Verification" step 3: exp is checked on every presentation, no tolerance."""
     token = agent_token(jti="memo-2")
-    tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW)
+    check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW + 600)
+        check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW + 600)
     assert exc.value.code == "expired_jwt"
 
 
 def test_a_remembered_token_is_checked_for_iat_skew():
     token = agent_token(jti="memo-3", iat=NOW + 30, exp=NOW + 600)
-    tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW)
+    check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW, iat_window=5)
+        check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW, iat_window=5)
     assert exc.value.code == "clock_skew"
 
 
@@ -197,32 +198,30 @@ def test_a_remembered_token_is_not_taken_for_other_expectations():
         exp=NOW + 60,
         jti="memo-4",
     )
-    tokens.check_token(person, typ=tokens.PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://res.example")
+    check_token(person, typ=PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://res.example")
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(
-            person, typ=tokens.PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://other.example"
-        )
+        check_token(person, typ=PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://other.example")
     assert exc.value.code == "invalid_jwt"
     with pytest.raises(TokenError):
-        tokens.check_token(person, typ=tokens.AUTH_TYP, key=ISSUER, now=NOW)
+        check_token(person, typ=AUTH_TYP, key=ISSUER, now=NOW)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(person, typ=tokens.PERSON_TYP, key=Key.from_seed("someone else"), now=NOW)
+        check_token(person, typ=PERSON_TYP, key=Key.from_seed("someone else"), now=NOW)
     assert exc.value.code == "invalid_jwt"
 
 
 def test_a_remembered_token_still_checks_the_key_binding():
     """[N]: the request must be signed by cnf.jwk, whoever presents the remembered token."""
     token = agent_token(jti="memo-5")
-    tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=AGENT)
+    check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=AGENT)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=ISSUER)
+        check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=ISSUER)
     assert exc.value.code == "invalid_key"
 
 
 def test_hostile_token_values_are_invalid_jwt_not_type_errors():
     for value in (None, 7, ["a.b.c"], {"jwt": 1}):
         with pytest.raises(TokenError) as exc:
-            tokens.check_token(value, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW)
+            check_token(value, typ=AGENT_TYP, key=ISSUER, now=NOW)
         assert exc.value.code == "invalid_jwt"
 
 

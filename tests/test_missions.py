@@ -14,11 +14,13 @@ import sqlite3
 import pytest
 from aauth_kit.servers.ps_store import SCHEMA_VERSION, PSStore
 
-from aauth_kit import tokens
-from aauth_kit.agent import Agent, FlowError, Mission
+from aauth_kit import jws, tokens
+from aauth_kit.agent import Agent
+from aauth_kit.flow import FlowError
 from aauth_kit.keys import b64url
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
+from aauth_kit.mission_client import Mission
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
 
@@ -76,7 +78,7 @@ def signed_post(lab, agent, url: str, body) -> tuple[int, dict]:
 
 
 def claims(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 def ps_tokens(lab, endpoint: str, source: str | None = None) -> list[str]:

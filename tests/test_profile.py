@@ -8,14 +8,15 @@ import asyncio
 
 import pytest
 
-from aauth_kit import tokens
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP
 from aauth_kit.errors import SignatureError
+from aauth_kit.jws import sign_compact
 from aauth_kit.keys import Key, b64url, jwk_thumbprint
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, StaticResolver
 from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.signature_key import hwk_key, jkt_jwt_key, jwks_uri_key, jwt_key
-from aauth_kit.tokens import mint_agent_token, mint_auth_token, sign_compact
+from aauth_kit.tokens import mint_agent_token, mint_auth_token
 
 NOW = 1_770_000_000
 AP = "https://ap.example"
@@ -65,7 +66,7 @@ def test_agent_token_request_verifies_and_names_the_agent():
     # [N] "Verification (Server)" step 5: the jwt scheme's key is the token's cnf.jwk
     verified = _verify(_request(jwt_key(_agent_token())))
     assert verified.scheme == "jwt"
-    assert verified.token.typ == tokens.AGENT_TYP
+    assert verified.token.typ == AGENT_TYP
     assert verified.token.sub == "aauth:assistant@ap.example"
     assert verified.key.thumbprint() == agent_key.thumbprint()
 
@@ -105,7 +106,7 @@ def test_token_signed_with_a_substituted_key_is_invalid_jwt():
 def test_token_types_limit_what_an_endpoint_accepts():
     # a resource that wants an auth token refuses the agent token before fetching keys
     message = _request(jwt_key(_agent_token()))
-    assert _code(message, token_types=(tokens.AUTH_TYP,)) == "invalid_jwt"
+    assert _code(message, token_types=(AUTH_TYP,)) == "invalid_jwt"
 
 
 def test_auth_token_audience_is_checked():

@@ -20,7 +20,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
+from aauth_kit.claims import AGENT_TYP
 from aauth_kit.headers import parse_requirement
 from aauth_kit.interaction import normalize_code
 from aauth_kit.keys import Key
@@ -153,7 +154,7 @@ class World:
     def resource_token(
         self, presented: str, scope="files:read", *, key=None, agent_key=None, iss=RES, **claims
     ):
-        shown = tokens.decode_unverified(presented).payload
+        shown = jws.decode_unverified(presented).payload
         now = int(self.clock())
         values = dict(
             aud=PS,
@@ -220,7 +221,7 @@ def error_of(response) -> str:
 
 
 def decoded(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 # -- metadata ---------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ def test_issued_agent_token_verifies_through_discovery(world):
     verified = get_loop_thread().run(
         tokens.verify_token(
             world.agent_token,
-            typ=tokens.AGENT_TYP,
+            typ=AGENT_TYP,
             resolver=HttpResolver(world.hosts.fetch()),
             now=int(time.time()),
         )
@@ -314,7 +315,7 @@ def test_auth_token_granted_by_policy(world):
     assert claims["cnf"]["jwk"] == world.agent_key.public_jwk(kid=False)
     assert claims["scope"] == "files:read"
     assert claims["exp"] <= decoded(world.agent_token)["exp"] and claims["exp"] <= decoded(presented)["exp"]
-    assert tokens.decode_unverified(response.json()["auth_token"]).header["typ"] == "aa-auth+jwt"
+    assert jws.decode_unverified(response.json()["auth_token"]).header["typ"] == "aa-auth+jwt"
 
 
 def test_auth_token_by_step_up_with_an_auth_token_presented(world):

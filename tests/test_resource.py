@@ -24,7 +24,16 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
+from aauth_kit.claims import (
+    AGENT_TYP,
+    AUTH_TYP,
+    PERSON_TYP,
+    RESOURCE_TYP,
+    VerifiedToken,
+    check_presented_token,
+    check_token,
+)
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.headers import parse_requirement, parse_signature_error
 from aauth_kit.keys import Key, b64url
@@ -190,7 +199,7 @@ def auth_token(scope: str | None = OPTIMIZE, **overrides) -> str:
 
 
 def jti_of(token: str) -> str:
-    return tokens.decode_unverified(token).payload["jti"]
+    return jws.decode_unverified(token).payload["jti"]
 
 
 def signed_headers(
@@ -242,13 +251,13 @@ def problem(response, status: int) -> str:
     return response.json()["error"]
 
 
-def verified_resource_token(lab, token: str) -> tokens.VerifiedToken:
+def verified_resource_token(lab, token: str) -> VerifiedToken:
     """Verify a resource token as a PS would: key discovered from the resource's metadata."""
     resolver = HttpResolver(lab.hosts.fetch())
     return asyncio.run(
         tokens.verify_token(
             token,
-            typ=tokens.RESOURCE_TYP,
+            typ=RESOURCE_TYP,
             resolver=resolver,
             now=NOW,
             expected_aud=PS,
@@ -283,7 +292,7 @@ def test_the_challenge_ladder(lab_name, request):
     response = call(lab, "POST", "/optimize", auth, body={"n": 1})
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "typ": tokens.AUTH_TYP,
+        "typ": AUTH_TYP,
         "agent": None,
         "person": [PS, PERSON],
         "scopes": [OPTIMIZE],
@@ -298,8 +307,8 @@ def test_resource_token_claims(lab):
     kid published in the resource's JWKS; it passes the PS's presented-token checks."""
     person = person_token(mission_s256=b64url(b"m" * 32), tenant="acme")
     challenge = requirement(call(lab, "POST", "/optimize", person, body={}))
-    header = tokens.decode_unverified(challenge.resource_token).header
-    assert header == {"alg": "Ed25519", "kid": "res-1", "typ": tokens.RESOURCE_TYP}
+    header = jws.decode_unverified(challenge.resource_token).header
+    assert header == {"alg": "Ed25519", "kid": "res-1", "typ": RESOURCE_TYP}
     token = verified_resource_token(lab, challenge.resource_token)
     assert token.payload == {
         "iss": RES,
@@ -317,8 +326,8 @@ def test_resource_token_claims(lab):
         "tenant": "acme",
     }
     assert token.jti.startswith("rt-")
-    presented = tokens.check_token(person, typ=tokens.PERSON_TYP, key=ps_key, now=NOW)
-    tokens.check_presented_token(token, presented)  # [N] "Resource Token Verification", what the PS will do
+    presented = check_token(person, typ=PERSON_TYP, key=ps_key, now=NOW)
+    check_presented_token(token, presented)  # [N] "Resource Token Verification", what the PS will do
     assert "no-store" in call(lab, "POST", "/optimize", person, body={}).headers["cache-control"]
 
 
@@ -355,7 +364,7 @@ def test_agent_token_route_accepts_all_three(lab):
     """[N] "Agent Identity Access": the agent id is the agent token's sub."""
     response = call(lab, "GET", "/agent", agent_token())
     assert response.json() == {
-        "typ": tokens.AGENT_TYP,
+        "typ": AGENT_TYP,
         "agent": AGENT_ID,
         "person": None,
         "scopes": [],
@@ -460,7 +469,7 @@ def test_revoked_tokens(lab):
 
 def test_revocation_collections_and_sync_callables():
     """``revoked=`` takes a collection of (iss, jti) or a plain (sync) callable too."""
-    auth = tokens.check_token(auth_token(), typ=tokens.AUTH_TYP, key=ps_key, now=NOW)
+    auth = check_token(auth_token(), typ=AUTH_TYP, key=ps_key, now=NOW)
     by_set = Resource(RES, key=resource_key, resolver=StaticResolver(), revoked=[(PS, auth.jti)])
     by_callable = Resource(
         RES, key=resource_key, resolver=StaticResolver(), revoked=lambda iss, jti: iss == PS

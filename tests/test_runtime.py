@@ -22,15 +22,9 @@ from starlette.routing import Route
 
 from aauth_kit import runtime
 from aauth_kit.errors import UsageError
+from aauth_kit.http_client import httpx, identifier_origin, make_fetch
 from aauth_kit.runtime import Hosts, ServerStartError, get_loop_thread, servers, start_server, stop_all
-from aauth_kit.transport import (
-    SyncBridgeTransport,
-    UnknownHostError,
-    VirtualHostTransport,
-    httpx,
-    identifier_origin,
-    make_fetch,
-)
+from aauth_kit.transport import SyncBridgeTransport, UnknownHostError, VirtualHostTransport
 
 PS = "https://ps.example"
 MODES = ["socket", "asgi"]

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from aauth_kit.transport import httpx
+from aauth_kit.http_client import httpx
 
 LIMIT = 60  # hang guard only
 

@@ -7,8 +7,8 @@ import concurrent.futures
 
 import pytest
 
-from aauth_kit.agent import FlowError
 from aauth_kit.errors import UsageError
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import Lab
 from aauth_kit.runtime import get_loop_thread
 from aauth_kit.waiting import StuckError, held_poll, wait_until

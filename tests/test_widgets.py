@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
-from aauth_kit import httpsig, tokens
+from aauth_kit import httpsig, jws, tokens
 from aauth_kit.agent import Agent
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
@@ -209,7 +209,7 @@ def test_token_inspector_explains_each_token_type_and_verifies_it(keys, kind, ty
     assert f"{typ} is {words}" in html
     for section_title in ("Header", "Payload", "Signature"):
         assert f">{section_title}</summary>" in html
-    decoded = tokens.decode_unverified(token)
+    decoded = jws.decode_unverified(token)
     for name in [*decoded.header, *decoded.payload]:
         assert f">{name}</td>" in html
     assert "2026-09-21 14:13:20 UTC (1 minute ago)" in html  # iat, seen a minute later
@@ -293,7 +293,7 @@ claims = st.dictionaries(
 def test_token_inspector_never_raises_on_any_signed_json(header, payload):
     """Whatever an issuer signed, the inspector names the failing check instead of raising."""
     key = Key.from_seed("fuzz issuer", kid="fuzz")
-    token = tokens.sign_compact(header, payload, key)
+    token = jws.sign_compact(header, payload, key)
     inspector = TokenInspector(token, jwks=key, now=NOW)
     assert inspector.status.state in ("valid", "invalid")
     assert "<script" not in inspector.view.value.lower()

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import tokens
+from .. import jws
 from ..headers import HeaderError, parse_signature_error
 from ..message import HttpMessage
 from ..metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK
@@ -111,7 +111,7 @@ def _error_of(header: Callable[[str], str | None], body: bytes) -> tuple[str | N
 # -- q1: revoke an auth token as the PS ---------------------------------------------------------
 def _check_body(message: HttpMessage, auth_token: str) -> str | None:
     """The -11 "Token Revocation" body: exactly ``{"jti", "exp"}`` of the token being revoked."""
-    claims = tokens.decode_unverified(auth_token).payload
+    claims = jws.decode_unverified(auth_token).payload
     try:
         body = json.loads(message.body) if message.body else None
     except ValueError:
@@ -194,7 +194,7 @@ def _q1(grader: _Grader) -> Exercise:
         title="Q1 · revoke an auth token as the PS",
         grade=_grade_revocation(grader),
         hints=(
-            "Three parts: a body with the token's jti and exp (tokens.decode_unverified(auth_token).payload), "
+            "Three parts: a body with the token's jti and exp (jws.decode_unverified(auth_token).payload), "
             "a POST HttpMessage to endpoint carrying it, and a signature by the PS in its own name.",
             "The PS's key is lab.keys['ps']; its Signature-Key is jwks_uri_key(PS, 'aauth-person.json', kid) — the "
             "token's iss is the PS. sign_request(message, key, signature_key, created=int(lab.clock())) adds and "
@@ -203,12 +203,12 @@ def _q1(grader: _Grader) -> Exercise:
         ),
         reference=(
             "import json\n"
-            "from aauth_kit import tokens\n"
+            "from aauth_kit import jws\n"
             "from aauth_kit.message import HttpMessage\n"
             "from aauth_kit.profile import sign_request\n"
             "from aauth_kit.signature_key import jwks_uri_key\n\n"
             "def revocation_request(endpoint, auth_token):\n"
-            "    claims = tokens.decode_unverified(auth_token).payload\n"
+            "    claims = jws.decode_unverified(auth_token).payload\n"
             "    body = json.dumps({'jti': claims['jti'], 'exp': claims['exp']}).encode()\n"
             "    message = HttpMessage('POST', endpoint, [('Content-Type', 'application/json')], body)\n"
             "    ps_key = lab.keys['ps']\n"

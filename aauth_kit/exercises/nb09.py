@@ -19,9 +19,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..agent import Mission
 from ..keys import b64url, b64url_decode
 from ..message import HttpMessage
+from ..mission_client import Mission
 from ..profile import sign_request
 from ..signature_key import jwt_key
 from . import Exercise, NotAttempted, grade_predictions

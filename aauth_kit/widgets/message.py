@@ -25,7 +25,7 @@ from http import HTTPStatus
 import http_sfv
 import ipywidgets as widgets
 
-from .. import httpsig, tokens
+from .. import httpsig, jws, tokens
 from ..errors import AAuthError, UsageError
 from ..explain import (
     REQUIREMENT_WORDS,
@@ -259,7 +259,7 @@ def _offline_check(message: HttpMessage, sig: httpsig.SignatureInput) -> str:
 def _token_rows(token: str, now: int) -> str:
     """A token's ``typ`` in one line and its main claims, unverified."""
     try:
-        decoded = tokens.decode_unverified(token)
+        decoded = jws.decode_unverified(token)
     except AAuthError as exc:
         return para(f"{badge(exc.code, 'error')} {esc(exc.detail)}")
     typ = token_type(decoded.header)
@@ -394,7 +394,7 @@ def _body_tokens(message: HttpMessage, reading: Reading, now: int) -> str:
         if not (isinstance(name, str) and name.endswith("_token") and isinstance(value, str)):
             continue
         try:
-            tokens.decode_unverified(value)
+            jws.decode_unverified(value)
         except AAuthError:
             continue
         reading.tokens[name] = value

@@ -172,7 +172,7 @@ show(lab.trace.exchanges[-1], now=lab.clock)
 # that agent and follows AAuth challenges.
 
 # %%
-from aauth_kit.tokens import decode_unverified
+from aauth_kit.jws import decode_unverified
 
 agent = lab.new_agent("notebook")
 claims = decode_unverified(agent.agent_token).payload

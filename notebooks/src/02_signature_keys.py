@@ -233,7 +233,7 @@ Markdown("\n".join(rows))
 
 # %%
 from aauth_kit.show import decoded
-from aauth_kit.tokens import decode_unverified
+from aauth_kit.jws import decode_unverified
 
 agent = lab.new_agent("notebook")
 print(decoded(agent.agent_token, now=int(lab.clock())))
@@ -266,7 +266,7 @@ show(lab.trace.exchanges[-1], now=lab.clock)
 
 # %%
 from aauth_kit.signature_key import jwt_key
-from aauth_kit.tokens import AGENT_TYP
+from aauth_kit.claims import AGENT_TYP
 
 message = get_inventory()
 sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))

@@ -24,7 +24,8 @@
 # %%
 import json
 
-from aauth_kit import show, tokens
+from aauth_kit import jws, show
+from aauth_kit.claims import AGENT_TYP, check_token
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.headers import parse_requirement
 from aauth_kit.keys import Key, jwk_thumbprint
@@ -153,7 +154,7 @@ show.show(lab.trace.exchanges[-1], now=lab.clock)
 # Let us check the two claims that matter most with code, not eyes:
 
 # %%
-claims = tokens.decode_unverified(agent_token).payload
+claims = jws.decode_unverified(agent_token).payload
 print("sub is the identifier we asked for: ", claims["sub"] == "aauth:notebook@ps.example")
 print("cnf.jwk is our public key:          ", claims["cnf"]["jwk"] == public_jwk)
 print("exp - iat in seconds:               ", claims["exp"] - claims["iat"])
@@ -168,9 +169,9 @@ print("exp - iat in seconds:               ", claims["exp"] - claims["iat"])
 
 # %%
 jwks = client.get(metadata.json()["jwks_uri"]).json()
-kid = tokens.decode_unverified(agent_token).header["kid"]
+kid = jws.decode_unverified(agent_token).header["kid"]
 provider_key = Key.from_jwk(next(k for k in jwks["keys"] if k["kid"] == kid), require_alg=True)
-verified = tokens.check_token(agent_token, typ=tokens.AGENT_TYP, key=provider_key, now=int(lab.clock()))
+verified = check_token(agent_token, typ=AGENT_TYP, key=provider_key, now=int(lab.clock()))
 print("verified:", verified.typ, "for", verified.sub, "— bound key", verified.jkt)
 
 # %% [markdown]
@@ -289,7 +290,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # bound key.
 
 # %%
-old, new = tokens.decode_unverified(agent_token).payload, tokens.decode_unverified(new_token).payload
+old, new = jws.decode_unverified(agent_token).payload, jws.decode_unverified(new_token).payload
 for name in ("iss", "sub", "ps", "jti"):
     print(f"{name:4} old {old[name]:27} new {new[name]}")
 old_jkt, new_jkt = jwk_thumbprint(old["cnf"]["jwk"]), jwk_thumbprint(new["cnf"]["jwk"])

@@ -26,7 +26,8 @@
 # %%
 import json
 
-from aauth_kit import show, tokens
+from aauth_kit import jws, show
+from aauth_kit.claims import AUTH_TYP, check_token
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import parse_requirement
@@ -96,9 +97,9 @@ print("\n▸ the person token, decoded:\n" + show.decoded(person_token, now=int(
 # * no `scope`: a person token says *who*, not *what may be done*.
 
 # %%
-person_claims = tokens.decode_unverified(person_token).payload
+person_claims = jws.decode_unverified(person_token).payload
 print("aud is the supply chain:     ", person_claims["aud"] == SUPPLY_CHAIN)
-print("cnf.jwk is the agent's key:  ", tokens.decode_unverified(person_token).payload["cnf"]["jwk"]
+print("cnf.jwk is the agent's key:  ", jws.decode_unverified(person_token).payload["cnf"]["jwk"]
       == agent.key.public_jwk(kid=False))
 print("pairwise sub for this aud:   ", person_claims["sub"] == lab.ps.subject("mcp-user", SUPPLY_CHAIN))
 print("another resource sees:       ", lab.ps.subject("mcp-user", "https://market-analysis.example"))
@@ -147,7 +148,7 @@ print(show.decoded(resource_token, now=int(lab.clock())))
 # (-11 asks the agent to check this before it uses a resource token):
 
 # %%
-rt = tokens.decode_unverified(resource_token).payload
+rt = jws.decode_unverified(resource_token).payload
 checks = {
     "iss is the resource we called": rt["iss"] == SUPPLY_CHAIN,
     "agent_jkt is our key": rt["agent_jkt"] == agent.key.thumbprint(),
@@ -202,11 +203,11 @@ print("\n▸ the auth token, decoded:\n" + show.decoded(auth_token, now=int(lab.
 # (section 5 tries it).
 
 # %%
-auth_claims = tokens.decode_unverified(auth_token).payload
+auth_claims = jws.decode_unverified(auth_token).payload
 for name in ("iss", "aud", "sub", "scope", "ps", "exp"):
     print(f"{name:6} person token: {str(person_claims.get(name, '—')):28} auth token: {auth_claims.get(name, '—')}")
-print("typ    person token:", tokens.decode_unverified(person_token).header["typ"], " " * 14,
-      "auth token:", tokens.decode_unverified(auth_token).header["typ"])
+print("typ    person token:", jws.decode_unverified(person_token).header["typ"], " " * 14,
+      "auth token:", jws.decode_unverified(auth_token).header["typ"])
 
 # %% [markdown]
 # Its lifetime is capped: at most an hour, and never past the agent token's or the
@@ -214,7 +215,7 @@ print("typ    person token:", tokens.decode_unverified(person_token).header["typ
 # end together:
 
 # %%
-agent_exp = tokens.decode_unverified(agent.agent_token).payload["exp"]
+agent_exp = jws.decode_unverified(agent.agent_token).payload["exp"]
 print("exp - iat:              ", auth_claims["exp"] - auth_claims["iat"], "seconds")
 print("exp ≤ agent token exp: ", auth_claims["exp"] <= agent_exp)
 print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
@@ -231,9 +232,9 @@ print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
 
 # %%
 ps_jwks = client.get(ps_metadata["jwks_uri"]).json()
-kid = tokens.decode_unverified(auth_token).header["kid"]
+kid = jws.decode_unverified(auth_token).header["kid"]
 ps_key = Key.from_jwk(next(k for k in ps_jwks["keys"] if k["kid"] == kid), require_alg=True)
-verified = tokens.check_token(auth_token, typ=tokens.AUTH_TYP, key=ps_key, now=int(lab.clock()))  # raises if not
+verified = check_token(auth_token, typ=AUTH_TYP, key=ps_key, now=int(lab.clock()))  # raises if not
 checks = {
     f"signed by the PS's key {kid!r}": verified.kid == kid,
     "iss is the resource token's aud": verified.iss == rt["aud"],
@@ -296,7 +297,7 @@ print(show.title(lab.trace.exchanges[-1]))
 
 # %%
 try:  # ps_key: the PS's key, from its JWKS (section 3)
-    tokens.check_token(person_token, typ=tokens.AUTH_TYP, key=ps_key, now=int(lab.clock()))
+    check_token(person_token, typ=AUTH_TYP, key=ps_key, now=int(lab.clock()))
 except AAuthError as error:
     print(error.code, "—", error.detail)
 

@@ -341,7 +341,7 @@ TokenInspector(consent_token, jwks=lab.ps.jwks_document(), now=lab.clock)
 
 # %%
 from aauth_kit.keys import jwk_thumbprint
-from aauth_kit.tokens import decode_unverified
+from aauth_kit.jws import decode_unverified
 
 claims = decode_unverified(consent_token).payload
 print("bound to the agent's key? ", jwk_thumbprint(claims["cnf"]["jwk"]) == agent.key.thumbprint())
@@ -370,7 +370,7 @@ SequenceDiagram(consent_steps, parties=["Agent", "Supply chain", "PS", "Person"]
 # (-11 "Deferred Responses": a terminal error). The agent's flow stops with that code.
 
 # %%
-from aauth_kit.agent import FlowError
+from aauth_kit.flow import FlowError
 
 hesitant = lab.new_agent("hesitant")
 flow = get_loop_thread().submit(optimize(hesitant))

@@ -28,7 +28,7 @@ import hashlib
 import json
 import re
 
-from aauth_kit import show, tokens
+from aauth_kit import jws, show
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
@@ -246,7 +246,7 @@ challenge = next(e for e in lab.trace.exchanges[first:] if e.status == 401 and "
 resource_token = show.found_tokens(challenge.response)[0][1]
 auth_token = agent.auth_token_for(SCA)
 for name, token in (("person token", person_token), ("resource token", resource_token), ("auth token", auth_token)):
-    claims = tokens.decode_unverified(token).payload
+    claims = jws.decode_unverified(token).payload
     print(f"{name:15} mission_s256 = {claims['mission_s256']}")
 print(f"{'the mission':15} s256         = {mission.s256}")
 
