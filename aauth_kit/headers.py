@@ -4,7 +4,7 @@
   the pre-rename ``AAuth:`` / ``AAuth-Challenge: require=…`` forms are read, never written.
 * ``Signature-Error`` — Signature Keys -09 "Signature-Error HTTP Response Header" (parse only; the kit
   emits it with :meth:`aauth_kit.errors.SignatureError.header_value`).
-* ``Accept-Signature-Scheme`` / ``Accept-Signature-Alg`` — Signature Keys -09 "Accept-Signature sigkey Parameter".
+* ``Accept-Signature-Scheme`` / ``Accept-Signature-Alg`` — Signature Keys -09 "Accept-Signature-Scheme and Accept-Signature-Alg Response Headers".
 * ``AAuth-Access`` and ``Authorization: AAuth`` — -11 "Resource-Managed Access (Two-Party)";
   the credential is an RFC 9110 §11.2 token68.
 * ``AAuth-Capabilities`` — -11 "AAuth-Capabilities Request Header".
@@ -243,7 +243,7 @@ def parse_signature_error(value: str) -> tuple[str, dict]:
     return str(error.value), members
 
 
-# -- Lists of Tokens: Accept-Signature-* (Signature Keys -09 "Accept-Signature sigkey Parameter"), AAuth-Capabilities ------------------
+# -- Lists of Tokens: Accept-Signature-* (Signature Keys -09 "Accept-Signature-Scheme and Accept-Signature-Alg Response Headers"), AAuth-Capabilities ------------------
 def _parse_tokens(value: str | None, field: str) -> list[str]:
     if value is None or not _field_text(value, field):
         return []
@@ -269,7 +269,7 @@ def _serialize_tokens(values, field: str) -> str:
 
 
 def parse_accept_signature_scheme(value: str | None) -> list[str]:
-    """``Accept-Signature-Scheme`` (Signature Keys -09 "Accept-Signature sigkey Parameter"): scheme Tokens in server preference order; absent → ``[]``."""
+    """``Accept-Signature-Scheme`` (Signature Keys -09 "Accept-Signature-Scheme"): scheme Tokens in server preference order; absent → ``[]``."""
     return _parse_tokens(value, "Accept-Signature-Scheme")
 
 
@@ -278,7 +278,7 @@ def serialize_accept_signature_scheme(schemes) -> str:
 
 
 def parse_accept_signature_alg(value: str | None) -> list[str]:
-    """``Accept-Signature-Alg`` (Signature Keys -09 "Accept-Signature sigkey Parameter"): JOSE ``alg`` Tokens, case preserved; absent → ``[]``."""
+    """``Accept-Signature-Alg`` (Signature Keys -09 "Accept-Signature-Alg"): JOSE ``alg`` Tokens, case preserved; absent → ``[]``."""
     return _parse_tokens(value, "Accept-Signature-Alg")
 
 

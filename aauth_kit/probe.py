@@ -371,7 +371,7 @@ def _judge_members(expected: Expected, code: str, members: dict, answer: Answer)
             return (
                 INFO,
                 "unsupported_scheme SHOULD come with Accept-Signature-Scheme naming the accepted schemes "
-                '(Signature Keys -09 "Accept-Signature sigkey Parameter")',
+                '(Signature Keys -09 "Sending on Errors and on Challenges")',
             )
         try:
             headers.parse_accept_signature_scheme(answer.accept_signature_scheme)
@@ -644,7 +644,7 @@ CHECKS: tuple[Check, ...] = (
         "hwk-scheme",
         "step 4",
         "signed with hwk (a bare key), which AAuth agents do not use",
-        f'{VERIFY} step 4; Signature Keys -09 "Accept-Signature sigkey Parameter"',
+        f'{VERIFY} step 4; Signature Keys -09 "Sending on Errors and on Challenges"',
         Expected(("unsupported_scheme",), accept_scheme=True),
         lambda p: p.signed(signature_key=hwk_key(p.key)),
     ),

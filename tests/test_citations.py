@@ -5,7 +5,9 @@ and issue numbers are never cited, and the drafts are never cited by bare sectio
 (those numbers moved between versions).  The vectors in tests/vectors are copied verbatim
 from their sources and keep their own wording."""
 
+import json
 import re
+from pathlib import Path
 
 from .repo_text import lines_matching
 
@@ -30,3 +32,21 @@ def test_no_internal_notes_are_cited():
 
 def test_drafts_are_cited_by_section_title():
     assert hits(DRAFT_NUMBER) == []
+
+
+#: A draft cited by title: ``-11 "Deferred Responses"``, ``[N] "Verification (Server)"``,
+#: ``Signature Keys -09 "Header Web Key (hwk)"``.  Titles may wrap onto the next line.
+CITED_TITLE = re.compile(r'(?P<draft>-11|\[N\]|Signature Keys -09|\[SK\]) "(?P<title>[^"\n]+)"')
+SECTIONS = json.loads((Path(__file__).parent / "fixtures" / "draft_sections.json").read_text())
+DRAFT = {"-11": "-11", "[N]": "-11", "Signature Keys -09": "Signature Keys -09", "[SK]": "Signature Keys -09"}
+
+
+def test_every_cited_title_is_a_section_of_the_draft():
+    """A quoted title names a real section (tests/fixtures/draft_sections.json lists them),
+    so a reader can find it in the draft's table of contents."""
+    unknown = []
+    for hit in hits(CITED_TITLE):
+        for match in CITED_TITLE.finditer(hit.split(": ", 1)[1]):
+            if match["title"] not in SECTIONS[DRAFT[match["draft"]]]:
+                unknown.append(f"{hit.split(': ', 1)[0]}: {match['draft']} {match['title']!r}")
+    assert unknown == []

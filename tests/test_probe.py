@@ -333,7 +333,7 @@ CHECK = {check.id: check for check in probe.CHECKS}
             FAIL,
             "does not list @authority",
         ),
-        # Signature Keys -09 "Accept-Signature sigkey Parameter": Accept-Signature-Scheme SHOULD accompany unsupported_scheme
+        # Signature Keys -09 "Sending on Errors and on Challenges": Accept-Signature-Scheme SHOULD accompany unsupported_scheme
         (
             "hwk-scheme",
             Answer(401, "error=unsupported_scheme"),
