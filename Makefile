@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.lab-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: lab test notebooks bench install clean
+.PHONY: lab test lint notebooks bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(LAB_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test,lab]'
+# the lab needs only the kit, JupyterLab and ipywidgets (not the test tool chain)
+$(LAB_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[lab]'
 	touch $(LAB_STAMP)
 
+# extra JupyterLab options: make lab LAB_ARGS="--ip 0.0.0.0 --no-browser"
+LAB_ARGS ?=
 lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	scripts/start-lab $(LAB_ARGS)
 
 # re-run every notebook in docs mode and store its outputs (nbval compares them in `make test`)
 notebooks: $(STAMP)
@@ -36,7 +41,11 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) -m benchmarks
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(STAMP) lint
 	scripts/install-browser
 	scripts/install-node-peer
 	$(PY) -m pytest

@@ -1,5 +1,5 @@
 """Root pytest configuration: notebooks (nbval) run their labs in docs mode, so the
-committed outputs compare exactly (DESIGN §4 "Determinism"); every other test chooses
+committed outputs compare exactly (docs mode fixes the clock, keys and ids); every other test chooses
 its own mode."""
 
 import os

@@ -1,12 +1,12 @@
 """The audit trail in words: the Person Server's audit log as sentences a person can read,
 and, for a token, who decided that it should exist.
 
-DESIGN §4: the kit keeps an append-only audit log at the PS (``PSStore.audit``) so that
+The kit keeps an append-only audit log at the PS (``PSStore.audit``) so that
 every grant can be traced to whoever made it — the seed's "User Alice authorized
 Backend Agent to optimize the supply chain at 4:56 PM".  Draft -11 names the parties
 whose decisions count: the person (consent, "User Interaction"), the PS's own policy
-(an auth token granted without asking, §7.2) and the Agent Provider (agent tokens,
-"Agent Tokens").  This module reads the log the PS wrote; it changes nothing.
+(an auth token granted without asking, "PS Response") and the Agent Provider (agent tokens,
+"Agent Token").  This module reads the log the PS wrote; it changes nothing.
 
 * :func:`sentences` turns audit entries into sentences (``mcp-user authorized the
   backend agent to optimize the supply chain at 14:13 UTC.``);
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import tokens
+from . import jws
+from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 
 #: What a scope of the cast lets the agent do, as the verb phrase of a sentence.
 SCOPE_PHRASES = {
@@ -234,7 +235,7 @@ def who_decided(ps, token: str) -> str:
     * a person token: the PS, because the agent is bound to that person;
     * an agent token: the Agent Provider, for the person it was set up for.
     """
-    decoded = tokens.decode_unverified(token)
+    decoded = jws.decode_unverified(token)
     typ, jti = decoded.header.get("typ"), decoded.payload.get("jti")
     issued = next(
         (
@@ -246,16 +247,16 @@ def who_decided(ps, token: str) -> str:
     )
     if issued is None or decoded.payload.get("iss") != ps.identifier:
         return "not issued by this Person Server"
-    if typ == tokens.AUTH_TYP:
+    if typ == AUTH_TYP:
         for pending in ps.store.list_pending("completed"):
             result = pending.result if isinstance(pending.result, dict) else {}
             if pending.kind == "auth_token" and result.get("auth_token") == token:
                 return f"{pending.decided_by} (consent at {at(pending.decided_at)})"
         return "the Person Server's consent policy (nobody was asked)"
-    if typ == tokens.PERSON_TYP:
+    if typ == PERSON_TYP:
         person = persons(ps)(decoded.payload.get("sub"), decoded.payload.get("aud"))
         return f"the Person Server (the agent acts for {person or 'a person'})"
-    if typ == tokens.AGENT_TYP:
+    if typ == AGENT_TYP:
         return f"the Agent Provider (it set the agent up for {issued.actor})"
     return "the Person Server"
 

@@ -14,12 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import httpsig, profile, tokens
+from . import httpsig, jws, profile
+from .claims import TYPES, check_token
 from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .explain import describe_token, utc
 from .keys import Key
 from .message import HttpMessage, parse_raw_request, serialize_raw_request
-from .metadata import select_key
+from .metadata import issuer_key
 from .signature_key import key_from_hwk, parse_cli_spec
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
@@ -177,19 +178,6 @@ def load_jwks(path: str) -> tuple[list[dict], bool]:
     return [{name: value for name, value in jwk.items() if name != "d"} for jwk in keys], single_jwk
 
 
-def issuer_key(keys: list[dict], single_jwk: bool, kid) -> Key:
-    """The key that must have signed the token: the one the header ``kid`` selects, or
-    the only key (a single JWK, or a JWKS of one when the header has no ``kid``).
-    The key must carry a fully-specified ``alg`` (-11 "Signature Algorithms")."""
-    if single_jwk or (kid is None and len(keys) == 1):
-        return Key.from_jwk(keys[0], require_alg=True)
-    if kid is None:
-        raise SignatureError("unknown_key", f"the token names no kid and the JWKS holds {len(keys)} keys")
-    if not isinstance(kid, str):
-        raise TokenError("invalid_jwt", "kid must be a string")
-    return select_key({"keys": keys}, kid, where="the JWKS")
-
-
 def _read_token(arg: str) -> str:
     """TOKEN as given, or read from standard input for ``-``; surrounding whitespace dropped."""
     if arg != "-":
@@ -206,7 +194,7 @@ def cmd_decode(args) -> int:
     jwks = load_jwks(args.jwks) if args.jwks else None
     now = int(time.time()) if args.now is None else args.now
     try:
-        decoded = tokens.decode_unverified(token)
+        decoded = jws.decode_unverified(token)
     except TokenError as exc:
         raise Unusable(f"not a JWT ({exc.code}): {exc.detail}") from None
     _write(describe_token(decoded, now))
@@ -216,7 +204,7 @@ def cmd_decode(args) -> int:
     _write(f"Verification with the keys in {args.jwks} at {utc(now)}:")
     try:
         key = issuer_key(*jwks, decoded.header.get("kid"))
-        tokens.check_token(token, typ=tokens.TYPES, key=key, now=now, dev=args.dev)
+        check_token(token, typ=TYPES, key=key, now=now, dev=args.dev)
     except AAuthError as exc:
         _write(f"{exc.code}: {exc.detail}")
         return EXIT_INVALID
@@ -350,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print the report as JSON")
     pr.set_defaults(run=cmd_probe)
 
-    from . import serve  # the cast's commands (issue 3); imported here to keep the others light
+    from . import serve  # the cast's commands; imported here to keep the others light
 
     r = sub.add_parser("serve", help="run the whole cast on 127.0.0.1 (dev mode) until Ctrl-C")
     serve.add_cast_options(r, seed_ports=True)

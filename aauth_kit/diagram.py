@@ -1,12 +1,12 @@
 """The sequence diagram: a trace drawn as deterministic SVG and as mermaid text.
 
-DESIGN §4 "Every exchange is traced": the diagram is drawn from the traffic that
+Every exchange is traced, and the diagram is drawn from the traffic that
 actually flowed.  Each exchange is a numbered request arrow (source → target) and a
 dashed response arrow back, labelled in AAuth words (:func:`label_for`): which token
-the request presented (``Signature-Key``, draft-hardt-httpbis-signature-key-09 §3),
+the request presented (``Signature-Key``, Signature Keys -09 "Signature-Key HTTP Request Header"),
 ``Prefer: wait`` (-11 "Deferred Responses"), and what the response asks for
 (``AAuth-Requirement``, -11 "Requirement Responses"), refuses (``Signature-Error``,
-SK-09 §5; problem+json ``error``) or delivers (``auth_token`` …).
+Signature Keys -09 "Signature-Error HTTP Response Header"; problem+json ``error``) or delivers (``auth_token`` …).
 
 The SVG is the primary form (it renders everywhere, and nbval compares it), so it is
 byte-for-byte deterministic: no ids, no timestamps, no elapsed times, fixed number
@@ -29,11 +29,12 @@ from xml.sax.saxutils import escape
 
 import http_sfv
 
+from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
 from .errors import AAuthError, UsageError
 from .headers import parse_legacy_challenge, parse_prefer_wait, parse_requirement, parse_signature_error
+from .jws import decode_unverified
 from .message import HttpMessage
 from .signature_key import parse_signature_key
-from .tokens import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP, decode_unverified
 from .trace import Exchange, Trace
 
 __all__ = ["SequenceDiagram", "label_for", "MAX_LABEL"]
@@ -41,14 +42,15 @@ __all__ = ["SequenceDiagram", "label_for", "MAX_LABEL"]
 #: Labels longer than this many characters end in "…".
 MAX_LABEL = 60
 ELLIPSIS = "…"
-#: JWT ``typ`` (-11 "AAuth Tokens") → the words a label uses.
+#: JWT ``typ`` (-11 "JWT Type Registrations") → the words a label uses.
 TOKEN_WORDS = {
     AGENT_TYP: "agent token",
     PERSON_TYP: "person token",
     AUTH_TYP: "auth token",
     RESOURCE_TYP: "resource token",
 }
-#: JSON members by which a PS or resource delivers a token (-11 §5.4, §5.5).
+#: JSON members by which a PS or resource delivers a token (-11 "Agent Token Acquisition",
+#: "Person Token Endpoint", "Response with Resource Token", "PS Response").
 DELIVERED = ("agent_token", "auth_token", "person_token", "resource_token")
 
 # -- labels ------------------------------------------------------------------------------
@@ -64,7 +66,7 @@ def label_for(exchange: Exchange) -> tuple[str, str]:
     Opaque path segments (pending ids, hashes) become "…", a query becomes "?…", and
     each label is cut to :data:`MAX_LABEL` characters.  The response label is ""
     while the response has not arrived.  Nothing here verifies anything: tokens are
-    read with :func:`tokens.decode_unverified`, and a malformed header is named as such.
+    read with :func:`jws.decode_unverified`, and a malformed header is named as such.
     """
     response = _response_words(exchange.response) if exchange.response is not None else ""
     return _clip(_request_words(exchange.request), MAX_LABEL), _clip(response, MAX_LABEL)
@@ -105,7 +107,7 @@ def _is_opaque(segment: str) -> bool:
 
 
 def _presented(request: HttpMessage) -> str:
-    """What the request presents: its ``Signature-Key`` and an ``AAuth`` session token (-11 §5.3)."""
+    """What the request presents: its ``Signature-Key`` and an ``AAuth`` session token (-11 "AAuth-Access Response Header")."""
     words = []
     value = request.header("signature-key")
     if value is not None:
@@ -117,7 +119,7 @@ def _presented(request: HttpMessage) -> str:
 
 
 def _signature_key_words(value: str) -> str:
-    """The first ``Signature-Key`` member (SK-09 §3) in words: a ``jwt`` by its ``typ``
+    """The first ``Signature-Key`` member (Signature Keys -09 "Signature-Key HTTP Request Header") in words: a ``jwt`` by its ``typ``
     (``agent token``, ``person token``, ``auth token``), other schemes by name."""
     d = http_sfv.Dictionary()
     try:

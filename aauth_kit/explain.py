@@ -2,10 +2,11 @@
 means, NumericDates as dates and durations, and what each ``AAuth-Requirement`` value
 and ``Signature-Error`` code asks of the agent.
 
-The text follows draft -11 "AAuth Tokens", "Agent Tokens", "Person Tokens", "Resource
-Tokens", "Auth Tokens", "Common JWT Verification" and "Requirement Responses", and
-HTTP Signature Keys -09 §5.  ``aauth-kit decode`` prints :func:`describe_token`; the
-widgets show the same lines one by one.  Nothing here verifies anything.
+The text follows draft -11 "Agent Token", "Person Token", "Resource Token", "Auth Token"
+(their structure and verification subsections), "JWT Type Registrations" and "Requirement
+Responses", and Signature Keys -09 "Signature-Error HTTP Response Header".
+``aauth-kit decode`` prints :func:`describe_token`; the widgets show the same lines one
+by one.  Nothing here verifies anything.
 """
 
 from __future__ import annotations
@@ -14,44 +15,55 @@ import datetime
 import json
 from dataclasses import dataclass
 
-from . import tokens
+from . import jws
+from .claims import (
+    AGENT_TYP,
+    AUTH_TYP,
+    FORBIDDEN_CLAIMS,
+    MAX_LIFETIME,
+    OPTIONAL_CLAIMS,
+    PERSON_TYP,
+    REQUIRED_CLAIMS,
+    RESOURCE_TYP,
+    TYPES,
+)
 from .errors import SignatureError
 from .keys import SUPPORTED_ALGS, jwk_thumbprint
 
 #: One line per token type: what it is, who signs it, what it is for (draft -11).
 TYP_EXPLANATIONS = {
-    tokens.AGENT_TYP: "an agent token: the Agent Provider (AP) in iss signs it to bind the agent's key "
+    AGENT_TYP: "an agent token: the Agent Provider (AP) in iss signs it to bind the agent's key "
     "(cnf.jwk) to the agent identifier in sub; the agent presents it in Signature-Key "
-    '(-11 "Agent Tokens")',
-    tokens.PERSON_TYP: "a person token: the Person Server (PS) in iss signs it to tell one resource (aud) "
+    '(-11 "Agent Token Structure")',
+    PERSON_TYP: "a person token: the Person Server (PS) in iss signs it to tell one resource (aud) "
     "which person (sub) the agent holding cnf.jwk acts for; the agent presents it in Signature-Key "
-    '(-11 "Person Tokens")',
-    tokens.RESOURCE_TYP: "a resource token: the resource in iss signs it in a challenge, asking the PS or AS "
+    '(-11 "Person Token Structure")',
+    RESOURCE_TYP: "a resource token: the resource in iss signs it in a challenge, asking the PS or AS "
     "in aud to authorize scope for the agent whose key thumbprint is agent_jkt; the agent passes it on "
-    'to the auth token endpoint (-11 "Resource Tokens")',
-    tokens.AUTH_TYP: "an auth token: the PS (dwk aauth-person.json) or AS (aauth-access.json) in iss signs it "
+    'to the auth token endpoint (-11 "Resource Token Structure")',
+    AUTH_TYP: "an auth token: the PS (dwk aauth-person.json) or AS (aauth-access.json) in iss signs it "
     "to grant the agent holding cnf.jwk access to the resource in aud for the person sub; the agent "
-    'presents it in Signature-Key (-11 "Auth Tokens")',
+    'presents it in Signature-Key (-11 "Auth Token Structure")',
 }
 LEGACY_TYPS = {
     "agent+jwt": "the pre -oauth drafts' agent token type; -11 uses aa-agent+jwt",
     "auth+jwt": "the pre -oauth drafts' auth token type; -11 uses aa-auth+jwt",
     "resource+jwt": "the pre -oauth drafts' resource token type; -11 uses aa-resource+jwt",
-    "jkt-s256+jwt": "a jkt-jwt (Signature Keys -09 §3.5): self-issued by the key in its header, not an AAuth token",
-    "jkt-s512+jwt": "a jkt-jwt (Signature Keys -09 §3.5): self-issued by the key in its header, not an AAuth token",
+    "jkt-s256+jwt": 'a jkt-jwt (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)"): self-issued by the key in its header, not an AAuth token',
+    "jkt-s512+jwt": 'a jkt-jwt (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)"): self-issued by the key in its header, not an AAuth token',
 }
 SIGNERS = {
-    tokens.AGENT_TYP: "the Agent Provider",
-    tokens.PERSON_TYP: "the Person Server",
-    tokens.RESOURCE_TYP: "the resource",
-    tokens.AUTH_TYP: "the Person Server or Access Server",
+    AGENT_TYP: "the Agent Provider",
+    PERSON_TYP: "the Person Server",
+    RESOURCE_TYP: "the resource",
+    AUTH_TYP: "the Person Server or Access Server",
 }
 HEADER_EXPLANATIONS = {
     "alg": "signature algorithm",
-    "typ": 'token type, checked before anything else (-11 "Common JWT Verification")',
+    "typ": 'token type, checked before anything else (-11 "Agent Token Verification" step 1, the same for every token)',
     "kid": "key id: selects the issuer's key in its JWKS",
     "crit": "critical extensions: the kit understands none, so verification fails",
-    "jwk": "the signing key itself (jkt-jwt, Signature Keys -09 §3.5)",
+    "jwk": 'the signing key itself (jkt-jwt, Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)")',
 }
 _PERSON_SUB = (
     "subject: the person, as a pairwise identifier the PS directs at this audience; identity is (iss, sub)"
@@ -61,14 +73,14 @@ CLAIM_EXPLANATIONS = {
     "iss": "issuer",
     "dwk": "well-known document: the issuer's keys are found at {iss}/.well-known/{dwk} -> jwks_uri",
     "sub": {
-        tokens.AGENT_TYP: "subject: the agent identifier (aauth:local@domain), stable across key rotation",
-        tokens.RESOURCE_TYP: "subject: the person, copied from the token the agent presented",
+        AGENT_TYP: "subject: the agent identifier (aauth:local@domain), stable across key rotation",
+        RESOURCE_TYP: "subject: the person, copied from the token the agent presented",
         None: _PERSON_SUB,
     },
     "aud": {
-        tokens.PERSON_TYP: "audience: the one resource this person token is for",
-        tokens.RESOURCE_TYP: "audience: the PS (three-party) or AS (four-party) that may exchange this token",
-        tokens.AUTH_TYP: "audience: the one resource this auth token is for",
+        PERSON_TYP: "audience: the one resource this person token is for",
+        RESOURCE_TYP: "audience: the PS (three-party) or AS (four-party) that may exchange this token",
+        AUTH_TYP: "audience: the one resource this auth token is for",
         None: "audience",
     },
     "jti": "token id: unique per token; revocation and presented_jti refer to it",
@@ -77,16 +89,16 @@ CLAIM_EXPLANATIONS = {
     "nbf": "not before (AAuth does not use it)",
     "cnf": "confirmation: every request presenting this token must be signed by cnf.jwk",
     "ps": {
-        tokens.AGENT_TYP: "Person Server hint: the agent's PS (only a hint; the PS that counts is the person token's iss)",
-        tokens.RESOURCE_TYP: "Person Server: whose token the agent presented (person token iss / auth token ps)",
-        tokens.AUTH_TYP: "Person Server: the person's PS (equals iss when the PS issued this token)",
+        AGENT_TYP: "Person Server hint: the agent's PS (only a hint; the PS that counts is the person token's iss)",
+        RESOURCE_TYP: "Person Server: whose token the agent presented (person token iss / auth token ps)",
+        AUTH_TYP: "Person Server: the person's PS (equals iss when the PS issued this token)",
         None: "Person Server",
     },
     "agent_jkt": "agent key thumbprint (RFC 7638): the key that must sign the auth token request",
     "presented_jti": "jti of the person or auth token the agent presented to the resource",
     "person_token_jti": "the intermediate -11 name of presented_jti (read as presented_jti)",
     "scope": {
-        tokens.RESOURCE_TYP: "scope: the access the agent asks for (space-separated)",
+        RESOURCE_TYP: "scope: the access the agent asks for (space-separated)",
         None: "scope: the access granted (space-separated)",
     },
     "account": "account: the account at the resource the agent asked for",
@@ -111,7 +123,7 @@ REQUIREMENT_WORDS = {
     "clarification": "the person asks a question (in the body): answer it at the pending URL",
     "claims": "the access server needs identity claims (listed in the body) from the PS",
 }
-#: What each Signature-Error code (HTTP Signature Keys -09 §5.1) says went wrong.
+#: What each Signature-Error code (Signature Keys -09 "Error Codes") says went wrong.
 SIGNATURE_ERROR_WORDS = {
     "unsupported_algorithm": "the signing algorithm is not one the server accepts (see Accept-Signature-Alg)",
     "unsupported_scheme": "the Signature-Key scheme is not one the server accepts (see Accept-Signature-Scheme)",
@@ -198,7 +210,7 @@ def explain_typ(typ) -> str:
         return f"{found} is {TYP_EXPLANATIONS[found]}."
     if found in LEGACY_TYPS:
         return f"{show(typ)} is {LEGACY_TYPS[found]}."
-    return f"{show(typ)} is not one of the four AAuth token types ({', '.join(tokens.TYPES)})."
+    return f"{show(typ)} is not one of the four AAuth token types ({', '.join(TYPES)})."
 
 
 def token_type(header: dict) -> str | None:
@@ -257,12 +269,12 @@ def explain_claim(typ: str | None, name: str, value, payload: dict, now: int) ->
         text = f"issuer: {SIGNERS[typ]} that signed this token"
     if name == "dwk" and isinstance(payload.get("iss"), str) and isinstance(value, str):
         text = text.format(iss=payload["iss"], dwk=value)
-    if name in tokens.FORBIDDEN_CLAIMS.get(typ, ()):
+    if name in FORBIDDEN_CLAIMS.get(typ, ()):
         text += f" (an {typ} must not contain it)"
     elif (
-        typ in tokens.TYPES
+        typ in TYPES
         and name in CLAIM_EXPLANATIONS
-        and name not in tokens.REQUIRED_CLAIMS[typ] + tokens.OPTIONAL_CLAIMS[typ]
+        and name not in REQUIRED_CLAIMS[typ] + OPTIONAL_CLAIMS[typ]
     ):
         text += f" (not defined for an {typ}; ignored)"
     if name in TIME_CLAIMS:
@@ -281,9 +293,9 @@ def lifetime_in_words(payload: dict, typ: str | None) -> str | None:
     if exp < iat:
         return "lifetime: exp is before iat"
     text = f"lifetime (exp - iat): {duration_in_words(exp - iat)}"
-    if typ in (tokens.PERSON_TYP, tokens.AUTH_TYP):
-        verdict = "within" if exp - iat <= tokens.MAX_LIFETIME else "exceeds"
-        text += f" ({verdict} the -11 limit of {duration_in_words(tokens.MAX_LIFETIME)} for an {typ})"
+    if typ in (PERSON_TYP, AUTH_TYP):
+        verdict = "within" if exp - iat <= MAX_LIFETIME else "exceeds"
+        text += f" ({verdict} the -11 limit of {duration_in_words(MAX_LIFETIME)} for an {typ})"
     return text
 
 
@@ -298,7 +310,7 @@ def cnf_thumbprint(payload: dict) -> str | None:
         return f"cnf.jwk thumbprint: none ({exc.detail})"
 
 
-def describe_token(decoded: tokens.Decoded, now: int) -> str:
+def describe_token(decoded: jws.Decoded, now: int) -> str:
     """The human-readable explanation ``decode`` prints: typ, header, payload, claims, times."""
     header, payload = decoded.header, decoded.payload
     typ = token_type(header)

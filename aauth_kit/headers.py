@@ -2,10 +2,10 @@
 
 * ``AAuth-Requirement`` — draft-hardt-oauth-aauth-protocol-11 "Requirement Responses";
   the pre-rename ``AAuth:`` / ``AAuth-Challenge: require=…`` forms are read, never written.
-* ``Signature-Error`` — draft-hardt-httpbis-signature-key-09 §5 (parse only; the kit
+* ``Signature-Error`` — Signature Keys -09 "Signature-Error HTTP Response Header" (parse only; the kit
   emits it with :meth:`aauth_kit.errors.SignatureError.header_value`).
-* ``Accept-Signature-Scheme`` / ``Accept-Signature-Alg`` — signature-key-09 §4.
-* ``AAuth-Access`` and ``Authorization: AAuth`` — -11 "Resource-Managed Access";
+* ``Accept-Signature-Scheme`` / ``Accept-Signature-Alg`` — Signature Keys -09 "Accept-Signature-Scheme and Accept-Signature-Alg Response Headers".
+* ``AAuth-Access`` and ``Authorization: AAuth`` — -11 "Resource-Managed Access (Two-Party)";
   the credential is an RFC 9110 §11.2 token68.
 * ``AAuth-Capabilities`` — -11 "AAuth-Capabilities Request Header".
 * ``Prefer: wait`` (RFC 7240 §4.3) and ``Retry-After`` (RFC 9110 §10.2.3) — -11
@@ -25,11 +25,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import http_sfv
 
 from .errors import AAuthError, UsageError
+from .identifiers import check_endpoint_url
 
 #: Each -11 ``requirement`` value and the String parameters it requires.
 REQUIREMENT_PARAMS: dict[str, tuple[str, ...]] = {
@@ -49,7 +49,6 @@ CAPABILITIES = ("interaction", "clarification", "payment")
 DEFAULT_RETRY_AFTER = 5
 #: RFC 9111 §1.2.2: a delta-seconds too large to represent is read as 2^31.
 _MAX_DELTA_SECONDS = 2**31
-_DEV_HOSTS = ("127.0.0.1", "localhost")
 
 _TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 _TCHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -174,20 +173,13 @@ def parse_legacy_challenge(value: str) -> Requirement:
 
 
 def _check_interaction_url(url: str, *, dev: bool) -> None:
-    """-11: the interaction ``url`` is https with no query or fragment; dev mode allows loopback http."""
+    """-11 "Interaction Required": the interaction ``url`` is an endpoint URL (https, no query
+    or fragment; dev mode also loopback http with a port), by the kit's one URL policy."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"interaction url {url!r} is not a URL: {exc}") from None
-    if "?" in url or "#" in url:
-        raise UsageError(f"interaction url {url!r} must have no query or fragment")
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if dev and parts.scheme == "http" and parts.hostname in _DEV_HOSTS and port is not None:
-        return
-    hint = "" if dev else " (http://127.0.0.1:PORT needs dev=True)"
-    raise UsageError(f"interaction url {url!r} must be https{hint}")
+        check_endpoint_url(url, dev=dev)
+    except AAuthError as exc:
+        hint = "" if dev else " (http://127.0.0.1:PORT needs dev=True)"
+        raise UsageError(f"interaction url: {exc.detail}{hint}") from None
 
 
 def serialize_requirement(requirement: str, /, *, dev: bool = False, **params: str) -> str:
@@ -225,7 +217,7 @@ def serialize_requirement(requirement: str, /, *, dev: bool = False, **params: s
         raise UsageError(f"cannot serialize requirement={requirement}: {exc}") from None
 
 
-# -- Signature-Error (SK-09 §5) ----------------------------------------------------------
+# -- Signature-Error (Signature Keys -09 "Signature-Error HTTP Response Header") ----------------------------------------------------------
 def _bare(member):
     if isinstance(member, http_sfv.InnerList):
         return [item.value for item in member]
@@ -233,7 +225,7 @@ def _bare(member):
 
 
 def parse_signature_error(value: str) -> tuple[str, dict]:
-    """Parse ``Signature-Error`` (signature-key-09 §5) into ``(code, members)``.
+    """Parse ``Signature-Error`` (Signature Keys -09 "Signature-Error HTTP Response Header") into ``(code, members)``.
 
     ``code`` is the ``error`` Token (unknown codes are returned, not rejected);
     ``members`` holds every other member's bare value, Inner Lists as lists, e.g.
@@ -251,7 +243,7 @@ def parse_signature_error(value: str) -> tuple[str, dict]:
     return str(error.value), members
 
 
-# -- Lists of Tokens: Accept-Signature-* (SK-09 §4), AAuth-Capabilities ------------------
+# -- Lists of Tokens: Accept-Signature-* (Signature Keys -09 "Accept-Signature-Scheme and Accept-Signature-Alg Response Headers"), AAuth-Capabilities ------------------
 def _parse_tokens(value: str | None, field: str) -> list[str]:
     if value is None or not _field_text(value, field):
         return []
@@ -277,7 +269,7 @@ def _serialize_tokens(values, field: str) -> str:
 
 
 def parse_accept_signature_scheme(value: str | None) -> list[str]:
-    """``Accept-Signature-Scheme`` (SK-09 §4): scheme Tokens in server preference order; absent → ``[]``."""
+    """``Accept-Signature-Scheme`` (Signature Keys -09 "Accept-Signature-Scheme"): scheme Tokens in server preference order; absent → ``[]``."""
     return _parse_tokens(value, "Accept-Signature-Scheme")
 
 
@@ -286,7 +278,7 @@ def serialize_accept_signature_scheme(schemes) -> str:
 
 
 def parse_accept_signature_alg(value: str | None) -> list[str]:
-    """``Accept-Signature-Alg`` (SK-09 §4): JOSE ``alg`` Tokens, case preserved; absent → ``[]``."""
+    """``Accept-Signature-Alg`` (Signature Keys -09 "Accept-Signature-Alg"): JOSE ``alg`` Tokens, case preserved; absent → ``[]``."""
     return _parse_tokens(value, "Accept-Signature-Alg")
 
 

@@ -13,6 +13,10 @@ Identifiers", "Agent Identifiers", "Metadata Documents").
   sub-agents (``<parent local>+<discriminator>``): a top-level agent's ``local`` must
   not contain it.  Compared case-sensitively.
 * An **endpoint URL** is ``https``, with no query and no fragment.
+* **One URL policy** (:func:`check_url`) for every URL the kit checks — endpoint and
+  interaction URLs, callbacks, a probe's target, the lab's loopback pass-through: a
+  host, no userinfo, no fragment, ``https``; in dev mode also ``http`` on a
+  :data:`DEV_HOSTS` host with an explicit port.
 
 Failures raise ``AAuthError('invalid_request', …)``; callers remap the code to the
 context (``invalid_jwt`` for a token claim, ``issuer_mismatch`` for metadata, …).
@@ -29,7 +33,11 @@ AGENT_SCHEME = "aauth:"
 _LOCAL = re.compile(r"[A-Za-z0-9\-_+.]{1,255}")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _PORT = re.compile(r"[1-9][0-9]{0,4}")
-_DEV_HOSTS = ("127.0.0.1", "localhost")
+#: The loopback hosts of the kit's dev mode, the only hosts where ``http`` is accepted.
+#: ``::1`` is not one: the kit's servers listen on 127.0.0.1, its dev identifiers are
+#: compared as exact strings (``http://127.0.0.1:PORT``, ``http://localhost:PORT``), and
+#: an IP-literal ``[::1]`` would be a third spelling of a loopback no kit server names.
+DEV_HOSTS = ("127.0.0.1", "localhost")
 
 
 def _invalid(what: str, value, why: str) -> AAuthError:
@@ -74,7 +82,7 @@ def check_server_identifier(value, *, dev: bool = False) -> str:
         raise _invalid(what, value, "not a string")
     if dev and value.startswith("http://"):
         host, sep, port = value[len("http://") :].partition(":")
-        if host in _DEV_HOSTS and sep and _PORT.fullmatch(port) and int(port) <= 65535:
+        if host in DEV_HOSTS and sep and _PORT.fullmatch(port) and int(port) <= 65535:
             return value
         raise _invalid(
             what, value, "dev mode allows http only as http://127.0.0.1:PORT or http://localhost:PORT"
@@ -135,10 +143,20 @@ def subagent_identifier(parent: str, discriminator: str) -> str:
     return check_agent_identifier(f"{AGENT_SCHEME}{local}+{discriminator}@{domain}")
 
 
-def check_endpoint_url(url, *, dev: bool = False) -> str:
-    """Return ``url`` if it is an endpoint URL: https (``dev``: also http on loopback), a host,
-    no userinfo, no query, no fragment."""
-    what = "an endpoint URL"
+def is_dev_url(parts) -> bool:
+    """Whether ``parts`` (a ``urlsplit`` result) is dev-mode ``http``: a :data:`DEV_HOSTS`
+    host with an explicit port."""
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme == "http" and parts.hostname in DEV_HOSTS and port is not None
+
+
+def check_url(url, *, what: str = "a URL", dev: bool = False, query: bool = False) -> str:
+    """Return ``url`` if the kit accepts it (the one URL policy): a string with no whitespace
+    or control characters, a host, no userinfo, no fragment, no query unless ``query``;
+    ``https``, or with ``dev`` ``http`` on a :data:`DEV_HOSTS` host with a port."""
     if not isinstance(url, str) or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
         raise _invalid(what, url, "not a string without whitespace")
     try:
@@ -146,14 +164,24 @@ def check_endpoint_url(url, *, dev: bool = False) -> str:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
         raise _invalid(what, url, str(exc)) from None
-    if "?" in url or "#" in url:
-        raise _invalid(what, url, "it must have no query and no fragment")
+    if "#" in url or (not query and "?" in url):
+        raise _invalid(what, url, "it must have no fragment" + ("" if query else " and no query"))
     if not parts.hostname or "@" in parts.netloc:
         raise _invalid(what, url, "it needs a host and no userinfo")
-    if parts.scheme == "https" or (dev and parts.scheme == "http" and parts.hostname in _DEV_HOSTS):
+    if (parts.scheme == "https") or (dev and is_dev_url(parts)):
         return url
-    raise _invalid(
-        what,
-        url,
-        "the scheme must be https" + (" (or http on 127.0.0.1/localhost in dev mode)" if dev else ""),
-    )
+    hint = " (or http://127.0.0.1:PORT or http://localhost:PORT in dev mode)" if dev else ""
+    raise _invalid(what, url, f"not an https URL with a host{hint}")
+
+
+def check_endpoint_url(url, *, dev: bool = False) -> str:
+    """Return ``url`` if it is an endpoint URL (-11 "Endpoint URLs"): :func:`check_url` with
+    no query."""
+    return check_url(url, what="an endpoint URL", dev=dev)
+
+
+def check_callback_url(url) -> str:
+    """Return ``url`` if a Person Server may send a browser back to it: :func:`check_url`
+    with a query allowed, and ``http`` on a loopback host (an agent's localhost callback,
+    -11 "Endpoint URLs": ``localhost_callback_allowed``)."""
+    return check_url(url, what="a callback", dev=True, query=True)

@@ -1,5 +1,5 @@
 """Interaction codes, the interaction URL and callback errors (draft -11 "Interaction
-Code Format" and the user-consent deferred response; aauth-wire.md §5.6).
+Code Format", "User Interaction" and "Interaction Callback Errors").
 
 * An **interaction code** is drawn from a CSPRNG, at least 40 bits, written in the
   Crockford base32 alphabet ``0123456789ABCDEFGHJKMNPQRSTVWXYZ``.  The kit shows it
@@ -28,7 +28,7 @@ GROUP = 4
 _SYMBOLS = {c: c for c in ALPHABET} | {c.lower(): c for c in ALPHABET}
 _SYMBOLS |= {"I": "1", "i": "1", "L": "1", "l": "1", "O": "0", "o": "0"}
 
-#: Callback ``?error=`` value → polling error code (aauth-wire.md §5.6).
+#: Callback ``?error=`` value → polling error code (-11 "Interaction Callback Errors").
 CALLBACK_ERRORS = {
     "access_denied": "denied",
     "user_abandoned": "abandoned",

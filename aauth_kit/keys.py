@@ -1,6 +1,6 @@
 """Keys: Ed25519 and ES256 (P-256) signing keys as JWKs, RFC 7638 thumbprints.
 
-Draft -11 "Signature Algorithms" and HTTP Signature Keys -09 §3.3: every conveyed
+Draft -11 "Signature Algorithms" and Signature Keys -09 "Key Validation": every conveyed
 JWK carries a fully-specified ``alg`` (``Ed25519`` or ``ES256`` here; ``EdDSA`` and
 ``none`` are refused), and ``kty``/``crv`` must agree with it.  Thumbprints follow
 RFC 7638: SHA-256 over the required members only, ``alg`` and ``kid`` excluded.
@@ -61,7 +61,7 @@ def infer_alg(jwk: dict) -> str | None:
 
 
 def check_jwk(jwk: Any) -> str:
-    """Apply the -11 / SK -09 §3.3 rules to a conveyed public JWK; return its ``alg``.
+    """Apply the -11 / Signature Keys -09 "Key Validation" rules to a conveyed public JWK; return its ``alg``.
 
     Missing, polymorphic (``EdDSA``), ``none`` or unknown ``alg`` and unknown ``kty``
     → ``unsupported_algorithm``; structurally incomplete keys, symmetric keys and

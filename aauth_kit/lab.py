@@ -5,7 +5,7 @@ market-analysis resources and the backend agent, each behind a spec-shaped ident
 (``https://ps.example``, …) routed to real loopback sockets (``mode="socket"``) or to
 the apps directly (``mode="asgi"``), every exchange recorded in one :class:`Trace`.
 ``dev=True`` instead gives each party the identifier ``http://127.0.0.1:PORT`` it really
-listens on, for browsers, curl and agents written in other languages (DESIGN §4).
+listens on, for browsers, curl and agents written in other languages.
 
 Docs mode (``docs=True``, or the environment variable ``AAUTH_KIT_DOCS=1``) fixes what would otherwise change between runs: the clock
 (frozen; move it with ``lab.clock.advance(seconds)``), every key (seeded), and the
@@ -200,8 +200,8 @@ class Lab:
         self._add("ps", self.ps.app)
 
     def restart_ps(self) -> None:
-        """Start a new PS on the same data directory in place of the running one (DESIGN §4
-        "State"): pending requests, decisions and issued tokens carry over."""
+        """Start a new PS on the same data directory in place of the running one (the PS
+        keeps its state on disk): pending requests, decisions and issued tokens carry over."""
         old = self.ps
         self._start_ps()
         old.close()

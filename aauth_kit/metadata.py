@@ -1,5 +1,5 @@
 """Well-known metadata documents, JWKS and issuer key discovery (draft -11 "Metadata
-Documents", "AAuth Tokens" key discovery; HTTP Signature Keys -09 §3.2/§3.4).
+Documents", "JWKS Discovery and Caching"; Signature Keys -09 "JWKS URI Discovery (jwks_uri)").
 
 Every AAuth server publishes ``{issuer}/.well-known/{dwk}`` where ``dwk`` is one of
 ``aauth-agent.json``, ``aauth-person.json``, ``aauth-access.json``,
@@ -13,7 +13,7 @@ Key resolution has one interface, :class:`KeyResolver`, and two implementations:
 :class:`HttpResolver` (fetches through an injected ``fetch`` callable, caches, and
 refetches a JWKS on an unknown ``kid`` at most once per ``refetch_floor`` seconds).
 
-Error codes chosen here (Signature-Error codes, SK -09 §5): the issuer's documents
+Error codes chosen here (Signature-Error codes, Signature Keys -09 "Signature-Error HTTP Response Header"): the issuer's documents
 cannot be fetched or are not usable (network failure, non-200, not JSON, no
 ``jwks_uri``, two keys with one ``kid``) → ``invalid_key``: the verifier cannot
 establish a key; ``kid`` absent from a fresh JWKS → ``unknown_key``; the selected key
@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import http_sfv
 
-from .errors import AAuthError, SignatureError, UsageError
+from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .identifiers import check_endpoint_url, check_server_identifier
 from .keys import Key, check_jwk
 
@@ -216,7 +216,7 @@ def missing_members(doc: dict, dwk: str) -> list[str]:
 def validate_metadata(
     doc, fetched_from_issuer: str, dwk: str, *, dev: bool = False, complete: bool = False
 ) -> dict:
-    """Check a fetched document (-11 "Metadata Documents", SK -09 §3.2) and return it.
+    """Check a fetched document (-11 "Metadata Documents", Signature Keys -09 "JWKS URI Discovery (jwks_uri)") and return it.
 
     ``issuer`` missing → ``issuer_missing``; not byte-equal to ``fetched_from_issuer`` →
     ``issuer_mismatch``; not an object, or a ``jwks_uri`` that is not an https URL →
@@ -278,6 +278,19 @@ def select_key(jwks_doc, kid: str, *, where: str = "the JWKS") -> Key:
     return Key.from_jwk(jwk, require_alg=True)
 
 
+def issuer_key(keys: list[dict], single_jwk: bool, kid) -> Key:
+    """The key that must have signed the token: the one the header ``kid`` selects, or
+    the only key (a single JWK, or a JWKS of one when the header has no ``kid``).
+    The key must carry a fully-specified ``alg`` (-11 "Signature Algorithms")."""
+    if single_jwk or (kid is None and len(keys) == 1):
+        return Key.from_jwk(keys[0], require_alg=True)
+    if kid is None:
+        raise SignatureError("unknown_key", f"the token names no kid and the JWKS holds {len(keys)} keys")
+    if not isinstance(kid, str):
+        raise TokenError("invalid_jwt", "kid must be a string")
+    return select_key({"keys": keys}, kid, where="the JWKS")
+
+
 # -- resolving ---------------------------------------------------------------------------
 class KeyResolver:
     """Finds an issuer's metadata and signing keys.  Subclasses implement both methods."""
@@ -293,7 +306,7 @@ class KeyResolver:
     async def refetch_key(self, issuer: str, dwk: str, kid: str) -> Key | None:
         """After a signature failed with :meth:`key`'s answer: the key ``kid`` from a
         freshly fetched JWKS (the issuer may have replaced it under the same ``kid``), or
-        ``None`` when nothing newer can be had.  -11 "Common JWT Verification" allows one
+        ``None`` when nothing newer can be had.  -11 "JWT Trust Verification" allows one
         refetch per issuer and minute."""
         return None
 

@@ -1,5 +1,5 @@
 """A conformance probe for someone else's resource: draft-hardt-oauth-aauth-protocol-11
-"Verification (Server)" and the ``Signature-Error`` rules of HTTP Signature Keys -09 §5.
+"Verification (Server)" and the ``Signature-Error`` rules of Signature Keys -09 "Signature-Error HTTP Response Header".
 
 The probe sends a battery of AAuth-signed requests to one URL — each wrong in exactly
 one way, plus well-formed ones — and compares every answer with what the drafts
@@ -34,14 +34,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from . import headers, tokens
+from . import headers, jws, tokens
 from .errors import AAuthError, UsageError
+from .http_client import httpx
+from .identifiers import DEV_HOSTS, check_url, is_dev_url
 from .keys import Key
 from .message import HttpMessage
 from .profile import sign_request
 from .signature_key import SignatureKey, hwk_key, jwt_key
-from .transport import httpx
 
 PASS, FAIL, INFO, SKIP = "PASS", "FAIL", "INFO", "SKIP"
 VERIFY = '-11 "Verification (Server)"'
@@ -56,7 +58,6 @@ DEFAULT_BODY = b'{"probe":"aauth-kit"}'
 #: discovery for an issuer it cannot or will not fetch.
 DISCOVERY_CODES = ("invalid_jwt", "invalid_key", "unknown_key", "issuer_missing", "issuer_mismatch")
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_LOOPBACK = ("127.0.0.1", "localhost")
 
 
 class ProbeError(UsageError):
@@ -220,7 +221,7 @@ class Report:
         widths = [max(len(row[i]) for row in [titles, *rows]) for i in range(4)]
         lines = [
             f"aauth-kit probe: {self.method} {self.url}",
-            f"draft-hardt-oauth-aauth-protocol-11 {VERIFY[4:]}, HTTP Signature Keys -09 §5",
+            f'draft-hardt-oauth-aauth-protocol-11 {VERIFY[4:]}, Signature Keys -09 "Signature-Error HTTP Response Header"',
             "",
         ]
         for row, result in zip([titles, *rows], [None, *self.results]):
@@ -357,7 +358,8 @@ def _judge_members(expected: Expected, code: str, members: dict, answer: Answer)
         if required is None:
             return (
                 FAIL,
-                "invalid_input must carry required_input, the components the signature must cover (SK §5)",
+                "invalid_input must carry required_input, the components the signature must cover "
+                '(Signature Keys -09 "Signature-Error HTTP Response Header")',
             )
         if expected.required_input not in required:
             return (
@@ -368,7 +370,8 @@ def _judge_members(expected: Expected, code: str, members: dict, answer: Answer)
         if answer.accept_signature_scheme is None:
             return (
                 INFO,
-                "unsupported_scheme SHOULD come with Accept-Signature-Scheme naming the accepted schemes (SK §4)",
+                "unsupported_scheme SHOULD come with Accept-Signature-Scheme naming the accepted schemes "
+                '(Signature Keys -09 "Sending on Errors and on Challenges")',
             )
         try:
             headers.parse_accept_signature_scheme(answer.accept_signature_scheme)
@@ -379,7 +382,7 @@ def _judge_members(expected: Expected, code: str, members: dict, answer: Answer)
 
 # -- the Agent Provider a resource may trust ----------------------------------------------
 class AgentProvider:
-    """The kit's Agent Provider (the Person Server's AP role, -11 "Agent Tokens") served
+    """The kit's Agent Provider (the Person Server's AP role, -11 "Agent Token Structure") served
     on ``hosts`` as ``identifier``, so that a resource which trusts it accepts the
     probe's agent tokens.  :meth:`close` releases its store; the owner of ``hosts``
     stops the server."""
@@ -411,7 +414,7 @@ class AgentProvider:
     @classmethod
     def on_loopback(cls, hosts, *, port: int = 0, clock=time.time) -> AgentProvider:
         """Dev mode: served at ``http://127.0.0.1:PORT`` (a free port unless ``port``), an
-        identifier a resource in dev mode accepts (DESIGN §4 "Identifiers")."""
+        identifier a resource in dev mode accepts (kit decision)."""
         if not port:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
@@ -495,8 +498,8 @@ class Prober:
     def resigned(self, *, header: dict | None = None, **claims) -> str:
         """The probe's agent token with ``header`` members and ``claims`` changed, signed
         again by its issuer's key (so only the change is wrong with it)."""
-        decoded = tokens.decode_unverified(self.token)
-        return tokens.sign_compact(
+        decoded = jws.decode_unverified(self.token)
+        return jws.sign_compact(
             {**decoded.header, **(header or {})}, {**decoded.payload, **claims}, self.token_key
         )
 
@@ -538,9 +541,9 @@ def _body_tampered(prober: Prober) -> HttpMessage:
     return message
 
 
-_STEP1 = f"{VERIFY} step 1; Signature Keys -09 §5"
+_STEP1 = f'{VERIFY} step 1; Signature Keys -09 "Signature-Error HTTP Response Header"'
 _STEP2 = f'{VERIFY} step 2; -11 "HTTP Message Signatures Profile"'
-_TOKEN = f'{VERIFY} step 5; -11 "Common JWT Verification"'
+_TOKEN = f'{VERIFY} step 5; -11 "JWT Trust Verification"'
 _PRE_11_MISSING = "invalid_request was the code before -11"
 
 #: The battery, in the order of the draft's verification steps.
@@ -641,7 +644,7 @@ CHECKS: tuple[Check, ...] = (
         "hwk-scheme",
         "step 4",
         "signed with hwk (a bare key), which AAuth agents do not use",
-        f"{VERIFY} step 4; Signature Keys -09 §4",
+        f'{VERIFY} step 4; Signature Keys -09 "Sending on Errors and on Challenges"',
         Expected(("unsupported_scheme",), accept_scheme=True),
         lambda p: p.signed(signature_key=hwk_key(p.key)),
     ),
@@ -649,7 +652,7 @@ CHECKS: tuple[Check, ...] = (
         "unknown-scheme",
         "step 4",
         "a Signature-Key scheme nobody defines",
-        f"{VERIFY} step 4; Signature Keys -09 §3",
+        f'{VERIFY} step 4; Signature Keys -09 "Signature-Key HTTP Request Header"',
         Expected(("unsupported_scheme",), accept_scheme=True),
         lambda p: p.signed(signature_key=SignatureKey("sig", "x-aauth-kit-probe", {"id": "probe"})),
     ),
@@ -709,7 +712,7 @@ CHECKS: tuple[Check, ...] = (
         "wrong-key",
         "steps 5-7",
         "signed with a key other than the token's cnf.jwk",
-        f'{VERIFY} steps 5-7; -11 "Agent Tokens" (cnf.jwk)',
+        f'{VERIFY} steps 5-7; -11 "Agent Token Structure" (cnf.jwk)',
         Expected(("invalid_signature", "invalid_key")),
         lambda p: p.signed(key=p.other_key),
         needs_agent_provider=True,
@@ -719,24 +722,14 @@ CHECKS: tuple[Check, ...] = (
 
 # -- running -------------------------------------------------------------------------------
 def check_target(url: str, *, dev: bool = False) -> str:
-    """The probe's target: an https URL, or with ``dev`` ``http://127.0.0.1|localhost:PORT/…``
-    (the kit's explicit dev mode).  Raises :class:`ProbeError`."""
+    """The probe's target: an https URL (a query is fine), or with ``dev`` loopback http with a
+    port, by the kit's one URL policy (:func:`identifiers.check_url`).  Raises :class:`ProbeError`."""
+    if not dev and isinstance(url, str) and is_dev_url(urlsplit(url)):
+        raise ProbeError(f"{url} is http: AAuth resources are https; add --dev for a loopback dev resource")
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ProbeError(f"not a URL: {url!r} ({exc})") from None
-    if parsed.scheme == "https" and parsed.host:
-        pass
-    elif parsed.scheme == "http" and parsed.host in _LOOPBACK and parsed.port is not None:
-        if not dev:
-            raise ProbeError(
-                f"{url} is http: AAuth resources are https; add --dev for a loopback dev resource"
-            )
-    else:
-        raise ProbeError(f"not an https URL with a host: {url!r} (dev mode allows http://127.0.0.1:PORT/…)")
-    if parsed.fragment or parsed.userinfo:
-        raise ProbeError(f"the URL must have no fragment or user info: {url!r}")
-    return url
+        return check_url(url, what="a probe target", dev=dev, query=True)
+    except AAuthError as exc:
+        raise ProbeError(exc.detail) from None
 
 
 def check_method(method: str) -> str:
@@ -795,7 +788,7 @@ def probe(
     prober = Prober(url, method, body, agent_provider, clock)
     own_client = client is None
     if own_client:
-        client = httpx.Client(trust_env=httpx.URL(url).host not in _LOOPBACK)
+        client = httpx.Client(trust_env=urlsplit(url).hostname not in DEV_HOSTS)
     report = Report(method, url)
     try:
         for check in checks:

@@ -25,7 +25,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from . import httpsig, tokens
+from . import httpsig, jws, tokens
+from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, TokenError
 from .identifiers import check_server_identifier
 from .keys import Key, b64url
@@ -211,7 +212,7 @@ def verify_with_key(
 
 
 def verify_hwk(message: HttpMessage, *, now: int, window: int = DEFAULT_WINDOW, **options) -> VerifiedRequest:
-    """Verify a pseudonymous ``hwk`` request (SK §3.1): the key travels in the header."""
+    """Verify a pseudonymous ``hwk`` request (Signature Keys -09 "Header Web Key (hwk)"): the key travels in the header."""
     options.setdefault("accept_schemes", ("hwk",))
     sig, signature_key = check_profile(message, now=now, window=window, **options)
     if signature_key.scheme != "hwk":
@@ -224,20 +225,21 @@ JKT_TYPES = {"jkt-s256+jwt": ("sha-256", hashlib.sha256), "jkt-s512+jwt": ("sha-
 
 
 def _jkt(jwk: dict, hash_function) -> str:
-    """RFC 7638 thumbprint with the given hash (SK §3.5 allows SHA-256 and SHA-512)."""
+    """RFC 7638 thumbprint with the given hash (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)" allows
+    SHA-256 and SHA-512)."""
     members = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y")}.get(jwk.get("kty"), ())
     canonical = json.dumps({m: jwk.get(m) for m in members}, separators=(",", ":"), sort_keys=True)
     return b64url(hash_function(canonical.encode()).digest())
 
 
 def resolve_jkt_jwt(signature_key: SignatureKey, *, now: int) -> tuple[Key, dict]:
-    """SK §3.5 ``jkt-jwt``: a JWT signed by the key in its own header ``jwk`` whose ``iss``
+    """Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)": a JWT signed by the key in its own header ``jwk`` whose ``iss``
     is ``urn:jkt:<hash>:<thumbprint of that jwk>``; the request is signed by ``cnf.jwk``.
 
     Returns the request key and the JWT payload.  Failures are ``invalid_jwt``,
     ``expired_jwt`` or ``invalid_key``.
     """
-    decoded = tokens.decode_unverified(signature_key.jwt)
+    decoded = jws.decode_unverified(signature_key.jwt)
     header, payload = decoded.header, decoded.payload
     if header.get("typ") not in JKT_TYPES:
         raise TokenError(
@@ -275,7 +277,7 @@ async def resolve_key(
     *,
     resolver,
     now: int,
-    token_types: tuple[str, ...] = (tokens.AGENT_TYP, tokens.PERSON_TYP, tokens.AUTH_TYP),
+    token_types: tuple[str, ...] = (AGENT_TYP, PERSON_TYP, AUTH_TYP),
     dev: bool = False,
     **token_checks,
 ) -> tuple[Key, object | None]:
@@ -283,8 +285,8 @@ async def resolve_key(
     (``jwt``), JWT payload (``jkt-jwt``) or ``None``.
 
     ``jwt`` — the token is verified against its issuer's JWKS (``tokens.verify_token``,
-    -11 "Common JWT Verification") and the key is its ``cnf.jwk``.  ``jwks_uri`` — the
-    signer's own published key (SK §3.2).  ``hwk`` — the key in the header (SK §3.1).
+    -11 "Agent Token Verification" and its siblings) and the key is its ``cnf.jwk``.  ``jwks_uri`` — the
+    signer's own published key (Signature Keys -09 "JWKS URI Discovery (jwks_uri)").  ``hwk`` — the key in the header ("Header Web Key (hwk)").
     """
     scheme = signature_key.scheme
     if scheme == "jwt":
@@ -315,7 +317,7 @@ async def verify_request(
     now: int | None = None,
     window: int = DEFAULT_WINDOW,
     accept_schemes: tuple[str, ...] = ("jwt",),
-    token_types: tuple[str, ...] = (tokens.AGENT_TYP, tokens.PERSON_TYP, tokens.AUTH_TYP),
+    token_types: tuple[str, ...] = (AGENT_TYP, PERSON_TYP, AUTH_TYP),
     body_required: bool = False,
     extra: tuple[str, ...] = (),
     label: str | None = None,
@@ -326,7 +328,7 @@ async def verify_request(
 
     ``resolver`` is a :class:`metadata.KeyResolver`; ``token_types`` are the JWT types
     this endpoint accepts in a ``jwt`` member; ``token_checks`` go to
-    :func:`tokens.check_token` (``expected_aud``, ``iat_window``, …).  Every failure is a
+    :func:`check_token` (``expected_aud``, ``iat_window``, …).  Every failure is a
     :class:`SignatureError` carrying the draft's code (401).
     """
     now = int(time.time()) if now is None else now

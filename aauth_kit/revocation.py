@@ -1,4 +1,4 @@
-"""Token revocation, draft -11 §11.12 "Revocation" (wire §5.15): the request a server
+"""Token revocation, -11 "Token Revocation" : the request a server
 sends in its own right, what the answer means, and how a recipient reads and checks it.
 
 A revoker — an Agent Provider (agent tokens, at the PS), a Person Server (person and
@@ -33,26 +33,26 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from .claims import MAX_LIFETIME
 from .errors import AAuthError
 from .headers import HeaderError, parse_retry_after, parse_signature_error
+from .http_client import httpx, origin_of
 from .keys import Key
 from .message import HttpMessage
 from .metadata import KeyResolver
 from .profile import DEFAULT_WINDOW, sign_request, verify_request
 from .signature_key import jwks_uri_key
-from .tokens import MAX_LIFETIME
-from .transport import httpx, origin_of
 
 #: Where the kit's servers take revocations (advertised as ``revocation_endpoint``).
 REVOCATION_PATH = "/revoke"
 #: Seconds a revocation is kept past the token's ``exp`` (clock skew between the parties).
 SKEW = 60
 #: A revocation without ``exp`` (the [H] form) is kept this long: no person or auth
-#: token lives longer (-11 "Person Tokens", "Auth Tokens").
+#: token lives longer (-11 "Person Token Structure", "Auth Token Structure").
 DEFAULT_RETENTION = MAX_LIFETIME
 #: A ``202`` is polled at most this often before the revoker gives up.
 MAX_POLLS = 20
-#: The ``error`` a cascade reports for a recipient it could not reach (wire §5.15).
+#: The ``error`` a cascade reports for a recipient it could not reach .
 UNAVAILABLE = "revocation_unavailable"
 
 
@@ -80,7 +80,7 @@ def keep_until(exp: int | None, now: float, *, retention: int = DEFAULT_RETENTIO
 
 # -- the recipient ---------------------------------------------------------------------------
 def parse_revocation_body(body: bytes, *, signer: str) -> tuple[str, int | None]:
-    """``(jti, exp)`` from a revocation body (-11 §11.12), else ``invalid_request`` (400).
+    """``(jti, exp)`` from a revocation body (-11 "Token Revocation"), else ``invalid_request`` (400).
 
     ``jti`` must be a non-empty string, ``exp`` (when present) an integer.  The [H] form
     carries ``iss``: it must be the verified ``signer`` (``403 unsupported_iss``
@@ -171,7 +171,7 @@ class Revoker:
         return message
 
     def request(self, endpoint: str, jti: str, exp: int) -> HttpMessage:
-        """The signed ``POST`` of §11.12."""
+        """The signed ``POST`` of -11 "Token Revocation"."""
         message = HttpMessage(
             "POST", endpoint, [("Content-Type", "application/json")], revocation_body(jti, exp)
         )

@@ -1,10 +1,10 @@
 """The lab runtime: one private loop thread, uvicorn servers on it, and virtual hosts.
 
-DESIGN §4 "Kernel safety": one private event loop on a daemon thread runs every
+Kernel safety: one private event loop on a daemon thread runs every
 server and every async flow; uvicorn runs there on port 0 with bounded start and
 stop; re-running a cell stops the old server first; ``atexit`` cleans up.  No
 ``nest_asyncio`` and no ``asyncio.run``: a Jupyter kernel's own loop is never touched.
-DESIGN §4 "Identifiers": :class:`Hosts` maps ``https://ps.example`` style identifiers
+Identifiers: :class:`Hosts` maps ``https://ps.example`` style identifiers
 to those servers (socket mode) or straight to the ASGI apps (ASGI mode).
 """
 
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
-from .transport import SyncBridgeTransport, VirtualHostTransport, httpx, identifier_origin, make_fetch
+from .http_client import httpx, identifier_origin, make_fetch
+from .transport import SyncBridgeTransport, VirtualHostTransport
 
 __all__ = [
     "LoopThread",
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 #: Seconds a lab server keeps an idle connection open.  Longer than httpx's own idle limit
 #: (``keepalive_expiry``, 5 s), so the client always drops an idle connection first: with
 #: equal limits a request can go out on a connection the server is closing that instant,
-#: and fails with ``ReadError`` (seen with 200 agents at once, issue 5).
+#: and fails with ``ReadError`` (seen with 200 agents at once in the concurrency benchmark).
 KEEP_ALIVE_S = 30
 
 
@@ -245,8 +246,8 @@ def _server_class():
             self.ready = asyncio.Event()
 
         def capture_signals(self):
-            # jupyter-notes §2.1: uvicorn saves and restores SIGINT handlers and leaves a
-            # stale one in a kernel; a lab server has no signals of its own.
+            # uvicorn saves and restores SIGINT handlers and, in a Jupyter kernel, leaves a
+            # stale one behind; a lab server has no signals of its own.
             return contextlib.nullcontext()
 
         async def startup(self, sockets=None):
@@ -316,7 +317,7 @@ class ServerHandle:
                 timeout_keep_alive=KEEP_ALIVE_S,
                 forwarded_allow_ips="127.0.0.1",
                 # socket and ASGI mode answer with the same headers, so a docs-mode
-                # notebook shows the same bytes either way (DESIGN §4 "Determinism")
+                # notebook shows the same bytes either way (docs mode is deterministic)
                 server_header=False,
                 date_header=False,
             )

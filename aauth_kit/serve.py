@@ -16,9 +16,10 @@ import sys
 import threading
 
 from .errors import AAuthError
+from .jws import decode_unverified
 from .lab import NAMES, SEED_PORTS, Lab
 from .message import HttpMessage
-from .tokens import decode_unverified
+from .runtime import ServerStartError
 
 
 def _list(text: str) -> list[str]:
@@ -83,7 +84,7 @@ def serve(args) -> int:
     """Run until Ctrl-C or SIGTERM, then stop every server."""
     try:
         lab = lab_from(args)
-    except (AAuthError, OSError, ValueError) as exc:
+    except (AAuthError, OSError, ValueError, ServerStartError) as exc:
         print(f"aauth-kit serve: cannot start: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()

@@ -8,7 +8,7 @@ tokens a message carries decoded in words.
   headers httpx adds to every request (:data:`NOISE`) are left out unless a
   signature covers them; JSON bodies are indented (``pretty_json=False`` keeps them
   as sent).
-* :func:`found_tokens` — the JWTs in ``Signature-Key`` (HTTP Signature Keys -09 §3),
+* :func:`found_tokens` — the JWTs in ``Signature-Key`` (Signature Keys -09 "Signature-Key HTTP Request Header"),
   in ``AAuth-Requirement`` (``resource-token``, -11 "Requirement Responses") and in
   JSON bodies (``auth_token``, ``person_token`` …).
 * :func:`decoded` — one token in words, through :mod:`aauth_kit.explain`.
@@ -33,8 +33,8 @@ from . import httpsig
 from .errors import AAuthError
 from .explain import explain_claim, explain_typ, lifetime_in_words, token_type
 from .headers import parse_requirement
+from .jws import decode_unverified
 from .message import HttpMessage
-from .tokens import decode_unverified
 from .trace import Exchange, Trace
 
 #: Opaque values longer than this many characters are shortened.
@@ -212,7 +212,7 @@ def found_tokens(message: HttpMessage) -> list[tuple[str, str]]:
 
 def decoded(token: str, *, now: int, limit: int = SHORT) -> str:
     """One token in words: what its ``typ`` is, its JOSE header, then each claim with
-    its meaning (-11 "AAuth Tokens"), times relative to ``now``, and its lifetime."""
+    its meaning (-11 "Agent Token Structure" and the other token structures), times relative to ``now``, and its lifetime."""
     try:
         parts = decode_unverified(token)
     except AAuthError as exc:

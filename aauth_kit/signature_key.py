@@ -1,8 +1,10 @@
-"""The ``Signature-Key`` header (draft-hardt-httpbis-signature-key-09 §3).
+"""The ``Signature-Key`` header (Signature Keys -09 "Signature-Key HTTP Request
+Header").
 
 A Dictionary keyed by signature label; each member is a Token naming the scheme,
-its data carried as parameters.  The kit emits and resolves ``hwk`` (§3.1),
-``jwks_uri`` (§3.2), ``jwt`` (§3.4) and ``jkt-jwt`` (§3.5); every other scheme
+its data carried as parameters.  The kit emits and resolves ``hwk`` ("Header Web Key (hwk)"),
+``jwks_uri`` ("JWKS URI Discovery (jwks_uri)"), ``jwt`` ("JWT Confirmation Key (jwt)") and ``jkt-jwt``
+("JKT JWT Self-Issued Key Delegation (jkt-jwt)"); every other scheme
 (``x509``, ``cached``, ``jwks``, ``self-jwt``, unknown tokens) is recognised and
 answered with ``unsupported_scheme``.
 """
@@ -58,7 +60,7 @@ def _member_text(label: str, scheme: str, params: tuple) -> str:
 
 
 def parse_signature_key(value: str | None, label: str) -> SignatureKey:
-    """Select the member for ``label`` (SK §3): members with other labels are ignored,
+    """Select the member for ``label`` (Signature Keys -09 "Label Consistency"): members with other labels are ignored,
     whatever their scheme.  A missing header or member, or a member that is not a
     Token, is ``invalid_signature``; the scheme's required parameters must be Strings.
     """
@@ -84,7 +86,7 @@ def parse_signature_key(value: str | None, label: str) -> SignatureKey:
 
 # -- emitting ----------------------------------------------------------------------------
 def jwt_key(token: str, *, label: str = "sig", cache: bool = False) -> SignatureKey:
-    """``sig=jwt;jwt="<token>"`` (SK §3.4): how AAuth agents present their token."""
+    """``sig=jwt;jwt="<token>"`` (Signature Keys -09 "JWT Confirmation Key (jwt)"): how AAuth agents present their token."""
     params = {"jwt": token}
     if cache:
         params["cache"] = True
@@ -92,18 +94,18 @@ def jwt_key(token: str, *, label: str = "sig", cache: bool = False) -> Signature
 
 
 def jwks_uri_key(id: str, dwk: str, kid: str, *, label: str = "sig") -> SignatureKey:
-    """``sig=jwks_uri;id="…";dwk="…";kid="…"`` (SK §3.2): servers signing in their own right."""
+    """``sig=jwks_uri;id="…";dwk="…";kid="…"`` (Signature Keys -09 "JWKS URI Discovery (jwks_uri)"): servers signing in their own right."""
     return SignatureKey(label, "jwks_uri", {"id": id, "dwk": dwk, "kid": kid})
 
 
 def hwk_key(key: Key, *, label: str = "sig") -> SignatureKey:
-    """``sig=hwk;kty=…;crv=…;x=…;alg=…`` (SK §3.1): a bare public key, pseudonymous."""
+    """``sig=hwk;kty=…;crv=…;x=…;alg=…`` (Signature Keys -09 "Header Web Key (hwk)"): a bare public key, pseudonymous."""
     jwk = key.public_jwk(kid=False)
     return SignatureKey(label, "hwk", {name: jwk[name] for name in _HWK_MEMBERS[jwk["kty"]]})
 
 
 def jkt_jwt_key(token: str, *, label: str = "sig", cache: bool = False) -> SignatureKey:
-    """``sig=jkt-jwt;jwt="…"`` (SK §3.5): a key-thumbprint-issued JWT naming an ephemeral key."""
+    """``sig=jkt-jwt;jwt="…"`` (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)"): a key-thumbprint-issued JWT naming an ephemeral key."""
     key = jwt_key(token, label=label, cache=cache)
     key.scheme = "jkt-jwt"
     return key
@@ -127,7 +129,8 @@ def parse_cli_spec(spec: str, key: Key, *, label: str = "sig") -> SignatureKey |
 
 # -- resolving ---------------------------------------------------------------------------
 def key_from_hwk(sk: SignatureKey) -> Key:
-    """The public key an ``hwk`` member carries (SK §3.1: ``alg`` required, no ``kid``)."""
+    """The public key an ``hwk`` member carries (Signature Keys -09 "Header Web Key (hwk)"; the kit
+    requires ``alg`` and refuses ``kid``)."""
     if "kid" in sk.params:
         raise SignatureError("invalid_key", "an hwk key must not carry kid")
     jwk = {name: value for name, value in sk.params.items() if isinstance(value, str)}

@@ -1,6 +1,6 @@
 """The trace: every HTTP exchange between parties, in order.
 
-DESIGN §4 "Every exchange is traced": the trace is the single source for the
+Every exchange is traced: the trace is the single source for the
 sequence diagram, the message inspector and the audit sentences.  Recording hooks
 into any httpx client through its ``event_hooks`` (duck-typed: this module does
 not import httpx).

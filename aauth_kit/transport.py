@@ -1,10 +1,9 @@
 """The lab's virtual network: spec-shaped identifiers routed to in-process servers.
 
-DESIGN §4 "Identifiers": every party has an identifier such as ``https://ps.example``
-and the runtime routes that origin to a real uvicorn socket on 127.0.0.1 or to an
-ASGI app (``httpx.ASGITransport``); the real network is never used.  This is the only
-module of the kit that imports ``httpx`` (a successor, ``httpx2``, may replace it);
-other modules use ``from .transport import httpx``.
+Every party has an identifier such as ``https://ps.example`` (-11 "Server Identifiers")
+and the runtime routes that origin to a real uvicorn socket on 127.0.0.1 or to an ASGI
+app (``httpx.ASGITransport``); the real network is never used.  The HTTP client library
+itself comes from :mod:`aauth_kit.http_client`.
 """
 
 from __future__ import annotations
@@ -13,19 +12,16 @@ import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
-
-import httpx
+from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .http_client import httpx, identifier_origin, origin_of
+from .identifiers import is_dev_url
 
 __all__ = [
-    "httpx",
     "UnknownHostError",
     "VirtualHostTransport",
     "SyncBridgeTransport",
-    "make_fetch",
-    "origin_of",
-    "identifier_origin",
 ]
 
 #: A route target: ``(host, port)`` of a live socket server, or an ASGI app.
@@ -51,35 +47,6 @@ class UnknownHostError(httpx.ConnectError):
 
     The lab never falls through to the real network: an unknown host fails here.
     """
-
-
-def origin_of(url: str | httpx.URL) -> str:
-    """``scheme://host[:port]`` of ``url``, lower-cased, default port left out."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise UsageError(f"not a URL: {url!r} ({exc})") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise UsageError(f"not an http(s) URL with a host: {url!r}")
-    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
-
-
-def identifier_origin(identifier: str) -> str:
-    """Check that a party identifier is a bare origin and return it normalized.
-
-    ``https://ps.example`` and ``https://ps.example/`` are identifiers; anything with
-    a path, query, fragment or user info is not.
-    """
-    origin = origin_of(identifier)
-    parsed = httpx.URL(identifier)
-    if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.userinfo:
-        raise UsageError(f"a party identifier is a bare origin like https://ps.example, not {identifier!r}")
-    return origin
-
-
-def _is_loopback_dev_url(url: httpx.URL) -> bool:
-    """Dev mode (``aauth-kit serve``) identifiers: plain ``http://127.0.0.1:PORT``."""
-    return url.scheme == "http" and url.host == "127.0.0.1" and url.port is not None
 
 
 def _wait_bound(request: httpx.Request, default: float) -> float:
@@ -111,8 +78,8 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
     read at every request, so later additions are seen.  A socket target receives the
     request over plain HTTP with the original ``Host`` header kept and
     ``X-Forwarded-Proto`` set to the identifier's scheme, so the app sees the same
-    ``request.url`` (``https://ps.example/...``) in socket and ASGI mode.  Plain
-    ``http://127.0.0.1:PORT`` URLs pass through (dev mode); any other origin raises
+    ``request.url`` (``https://ps.example/...``) in socket and ASGI mode.  Dev-mode
+    URLs (``http://127.0.0.1:PORT``, ``http://localhost:PORT``) pass through; any other origin raises
     :class:`UnknownHostError`.
 
     With ``loop_thread``, all I/O and every ASGI app run on that thread's loop; a caller
@@ -164,7 +131,7 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
         origin = origin_of(request.url)
         target = self.routes.get(origin)
         if target is None:
-            if _is_loopback_dev_url(request.url):
+            if is_dev_url(urlsplit(str(request.url))):
                 return await self._sockets.handle_async_request(request)
             known = ", ".join(sorted(self.routes)) or "none"
             raise UnknownHostError(
@@ -262,30 +229,3 @@ class SyncBridgeTransport(httpx.BaseTransport):
             future.cancel()
             raise timeout_error()
         return future.result()
-
-
-def make_fetch(
-    transport: httpx.AsyncBaseTransport, *, timeout: float = 10.0
-) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
-    """An ``async def fetch(url) -> (status, headers, body)`` over ``transport``.
-
-    The shape ``metadata.HttpResolver`` takes: header names are lower-case, repeated
-    headers are joined with ``", "``; a request that cannot be made raises
-    ``TimeoutError`` or ``ConnectionError`` (an ``OSError``; an unknown host too).
-    """
-
-    async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
-        try:
-            request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(timeout).as_dict()})
-            response = await transport.handle_async_request(request)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise TimeoutError(f"GET {url}: {exc}") from exc
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
-            raise ConnectionError(f"GET {url}: {exc}") from exc
-        return response.status_code, dict(response.headers), body
-
-    return fetch

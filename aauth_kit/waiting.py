@@ -1,6 +1,6 @@
 """Waiting in a notebook cell for what a flow on the loop thread is doing.
 
-A consent flow runs in the background (DESIGN §4: a click cannot arrive while a cell
+A consent flow runs in the background (in Jupyter a widget click cannot arrive while a cell
 runs, so the agent's flow runs on the kit's loop thread).  Before the next cell plays
 the person's part, it waits for the agent to reach the point the lesson is about: the
 interaction code has been handed over, and the agent's poll of the pending URL is

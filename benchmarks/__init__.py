@@ -1,4 +1,4 @@
-"""Ratio benchmarks for the kit (``make bench``; issue 5).
+"""Ratio benchmarks for the kit (``make bench``).
 
 Every figure is measured in one run on one machine and, where a comparison makes
 sense, reported as a ratio against something measured in the same run: the raw

@@ -1,4 +1,4 @@
-"""Benchmark 6: many agents through the consent flow at once, against one PS (issue 5 item 6).
+"""Benchmark 6: many agents through the consent flow at once, against one PS.
 
 In a process of its own (so its peak memory is the lab's and the crowd's alone), a
 socket-mode lab with the default consent policy starts; N agents, each bootstrapped at

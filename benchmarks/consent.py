@@ -1,8 +1,8 @@
-"""Benchmark 3: consent to token (issue 5 item 3).
+"""Benchmark 3: consent to token.
 
 How long after the person decides does the agent hold its auth token?  The seed's
 backend polled every 3 seconds; the kit's agent sends ``Prefer: wait`` and the PS holds
-the poll on an event that the decision sets (-11 "Deferred Responses", DESIGN §4).
+the poll on an event that the decision sets (-11 "Deferred Responses").
 
 One sample, against the lab in socket mode (real loopback HTTP): a fresh agent calls
 ``POST /optimize`` on the supply-chain agent (the seed's consent scope), follows the

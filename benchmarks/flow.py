@@ -1,7 +1,7 @@
-"""Benchmark 4: the whole flow without the person (issue 5 item 4).
+"""Benchmark 4: the whole flow without the person.
 
-The policy grants every scope (``Lab(consent_scopes=[], consent_prefixes=[])``, DESIGN §2
-"PS authorization granted by policy"), so one flow is everything an agent does from a
+The policy grants every scope (``Lab(consent_scopes=[], consent_prefixes=[])``: the PS
+grants by policy, -11 "PS Response"), so one flow is everything an agent does from a
 cold start to the answer: ``POST /check`` on the supply-chain agent → ``401
 requirement=person-token`` → PS discovery → person token → retry → ``401
 requirement=auth-token`` with a resource token → auth token (granted at once) → retry

@@ -1,4 +1,4 @@
-"""Benchmark 7: wall time to execute every notebook (issue 5 item 7).
+"""Benchmark 7: wall time to execute every notebook.
 
 Each lesson source ``notebooks/src/NN_*.py`` is turned into a notebook and executed top
 to bottom in a fresh kernel in docs mode, exactly as ``scripts/build_notebooks.py``

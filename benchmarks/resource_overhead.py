@@ -1,4 +1,4 @@
-"""Benchmark 5: what AAuth verification costs a resource (issue 5 item 5).
+"""Benchmark 5: what AAuth verification costs a resource.
 
 Requests per second on the supply-chain agent's ``POST /check`` (an auth-token route,
 scope ``supply-chain:check``) with every request verified — the seven steps, the auth

@@ -1,4 +1,4 @@
-"""Benchmark 1: sign + verify one AAuth-profile request (issue 5 item 1).
+"""Benchmark 1: sign + verify one AAuth-profile request.
 
 The request: ``POST https://resource.example/check`` with a JSON body, Ed25519, the
 ``jwt`` scheme presenting an agent token (``Signature-Key: sig=jwt;jwt="…"``), covering

@@ -1,4 +1,4 @@
-"""Run every benchmark, print the table, write ``bench-results.json`` (issue 5).
+"""Run every benchmark, print the table, write ``bench-results.json``.
 
 ``python -m benchmarks`` runs the full pass; ``BENCH_QUICK=1`` (or ``--pass quick``) the
 reduced one; ``--pass tiny`` a few iterations of everything (what the test suite runs).
@@ -22,7 +22,7 @@ from .harness import PASSES, Settings, machine, settings_from_env
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "bench-results.json"
 
-#: The benchmarks in the order they run, each with the keys issue 5 asks of it.
+#: The benchmarks in the order they run, each with the keys it must report.
 BENCHMARKS = (
     (sign_verify, ("sign_verify_ops_per_s", "sign_verify_ratio_to_raw", "sign_verify_ratio_to_best_peer")),
     (token_mint, ("token_ratio_to_pyjwt",)),
@@ -37,7 +37,7 @@ BENCHMARKS = (
 )
 REQUIRED_KEYS = tuple(key for _, keys in BENCHMARKS for key in keys)
 
-#: Issue 5's targets: key → (comparison, bound); the agent count is the pass's own.
+#: The targets: key → (comparison, bound); the agent count is the pass's own.
 TARGETS = {
     "sign_verify_ratio_to_raw": (">=", 0.75),
     "sign_verify_ratio_to_best_peer": (">=", 1.5),

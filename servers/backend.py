@@ -29,9 +29,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit.agent import Agent, Interaction
 from aauth_kit.asgi import exception_handlers
 from aauth_kit.errors import AAuthError
+from aauth_kit.flow import FlowError
 from aauth_kit.keys import Key
 
 from .backend_page import CALLBACK_PAGE, INDEX_PAGE

@@ -1,7 +1,6 @@
 """Browser-test helper: Debian's system Chromium driven by Playwright's sync API.
 
-jupyter-notes §5: Playwright's own browser download does not work on the project's
-machines, so the tests launch the Chromium that ``scripts/install-browser`` installs
+Playwright's own browser download does not work on every machine the project runs on, so the tests launch the Chromium that ``scripts/install-browser`` installs
 (``make test`` runs it), with the flags that proved to work there.
 
 Playwright's sync API refuses to start on a thread whose asyncio loop is running, so
@@ -21,7 +20,7 @@ from collections.abc import Iterator
 
 NO_BROWSER_ENV = "AAUTH_KIT_NO_BROWSER"
 
-# jupyter-notes §5 "What I ran": headless, no sandbox (CI runs as root), and no
+# Headless, no sandbox (CI runs as root), and no
 # background traffic — the tests talk to loopback only.
 CHROMIUM_ARGS = (
     "--no-sandbox",

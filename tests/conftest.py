@@ -1,17 +1,24 @@
-"""Shared fixtures: paths to the conformance vectors, pinned keys."""
+"""Shared fixtures: the conformance vectors (tests/vectors, sources in its README), the
+messages taken from the original demo (tests/fixtures), pinned keys."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-VECTORS = SHARED / "vectors"
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+VECTORS = TESTS / "vectors"
+FIXTURES = TESTS / "fixtures"
 
 
 def load_vector(relative: str):
     return json.loads((VECTORS / relative).read_text())
+
+
+def seed_message(name: str) -> str:
+    """A header value the original demo's walk-through logged (tests/fixtures/seed_messages.json)."""
+    return json.loads((FIXTURES / "seed_messages.json").read_text())["messages"][name]["value"]
 
 
 @pytest.fixture

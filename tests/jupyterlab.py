@@ -1,5 +1,5 @@
 """Browser-test helper: a real JupyterLab server in a subprocess, and the page steps
-that drive a notebook in it (issue 4 item 5, jupyter-notes §5).
+that drive a notebook in it.
 
 The server runs ``python -m jupyterlab`` from this environment on a free loopback port
 with a fixed token, over a temporary copy of the notebooks (the committed files are

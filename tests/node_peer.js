@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /*
- * A second-language interop peer: @hellocoop/httpsig 2.2.0 (RFC 9421 with Signature-Key -08,
- * interop notes §2.5), driven by tests/test_interop_node.py.
+ * A second-language interop peer: @hellocoop/httpsig 2.2.0 (RFC 9421 with Signature-Key -08),
+ * driven by tests/test_interop_node.py.
  *
  * Reads one JSON job on stdin and prints one JSON result on stdout:
  *

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.headers import parse_requirement
 from aauth_kit.keys import Key
@@ -148,7 +148,7 @@ class World:
     def resource_token(
         self, presented: str, scope="files:read", *, key=None, agent_key=None, iss=RES, **claims
     ):
-        shown = tokens.decode_unverified(presented).payload
+        shown = jws.decode_unverified(presented).payload
         now = int(self.clock())
         values = dict(
             aud=PS,
@@ -208,7 +208,7 @@ def error_of(response) -> str:
 
 
 def decoded(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 def wait_until(condition, limit: float = HANG_GUARD) -> None:

@@ -1,6 +1,6 @@
-"""The agent's httpx.Auth flow (draft -11 §5.2, §5.4, §5.5, §5.6, §5.9; wire notes §3.6,
-§3.9, §6.7, §7.7) against a small resource and PS written here that speak the wire
-contract: real HTTP over loopback sockets through ``runtime.Hosts``, real tokens, real
+"""The agent's httpx.Auth flow (-11 "Agent Token Required", "Person Token Required", "Auth
+Token Required", "Interaction Required", "Deferred Delivery", "Deferred Responses") against
+a small resource and PS written here that speak the protocol: real HTTP over loopback sockets through ``runtime.Hosts``, real tokens, real
 signatures verified with ``profile.verify_request``.  They are test servers, not mocks of
 the agent; each can be told to misbehave in one way at a time.
 """
@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
-from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit import jws, tokens
+from aauth_kit.agent import Agent, Interaction
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP, check_presented_token
 from aauth_kit.errors import AAuthError, SignatureError
+from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_prefer_wait, serialize_requirement
 from aauth_kit.httpsig import read_signature
 from aauth_kit.keys import Key
@@ -109,18 +111,16 @@ class World:
                     error = SignatureError("revoked_jwt")
                     return Response(error.response_body(), 401, headers=dict(error.response_headers()))
                 if access == "agent-only":
-                    if token.typ != tokens.AGENT_TYP:
+                    if token.typ != AGENT_TYP:
                         return aauth_requirement(401, "agent-token")
                     return JSONResponse({"agent": token.sub})
                 if access == "agent-token":
                     return JSONResponse({"caller": token.sub})
-                if token.typ == tokens.AGENT_TYP:
+                if token.typ == AGENT_TYP:
                     return aauth_requirement(401, "person-token")
-                if access == "person-token" or (
-                    token.typ == tokens.AUTH_TYP and scope in token.scope.split()
-                ):
+                if access == "person-token" or (token.typ == AUTH_TYP and scope in token.scope.split()):
                     return JSONResponse({"person": token.sub, "body": message.body.decode()})
-                ps = token.iss if token.typ == tokens.PERSON_TYP else token.ps
+                ps = token.iss if token.typ == PERSON_TYP else token.ps
                 claims = dict(
                     iss=RES,
                     aud=ps,
@@ -132,7 +132,7 @@ class World:
                 )
                 claims.update(self.resource_token_claims)
                 resource_token = tokens.mint_resource_token(RES_KEY, **claims)
-                if deferred:  # -11 §5.9 deferred delivery: the resource holds the call
+                if deferred:  # -11 "Deferred Delivery" deferred delivery: the resource holds the call
                     response = aauth_requirement(
                         202, "auth-token", {"status": "pending"}, resource_token=resource_token
                     )
@@ -150,7 +150,7 @@ class World:
                 message, resolver=self.resolver, expected_aud=RES, now=int(self.clock())
             )
             self.seen.append((request.url.path, message))
-            if verified.token.typ != tokens.AUTH_TYP:
+            if verified.token.typ != AUTH_TYP:
                 return problem(403, "insufficient_scope")
             return JSONResponse({"result": "optimized", "by": verified.token.sub})
 
@@ -176,7 +176,7 @@ class World:
             verified = await verify_request(
                 message,
                 resolver=self.resolver,
-                token_types=(tokens.AGENT_TYP,),
+                token_types=(AGENT_TYP,),
                 body_required=True,
                 now=int(self.clock()),
             )
@@ -207,7 +207,7 @@ class World:
             now = int(self.clock())
             resource_token = await tokens.verify_token(
                 body["resource_token"],
-                typ=tokens.RESOURCE_TYP,
+                typ=RESOURCE_TYP,
                 resolver=self.resolver,
                 now=now,
                 expected_aud=PS,
@@ -215,12 +215,12 @@ class World:
             )
             presented = await tokens.verify_token(
                 body["presented_token"],
-                typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
+                typ=(PERSON_TYP, AUTH_TYP),
                 resolver=self.resolver,
                 now=now,
                 expected_aud=resource_token.iss,
             )
-            tokens.check_presented_token(resource_token, presented)
+            check_presented_token(resource_token, presented)
             claims = dict(
                 iss=PS,
                 aud=resource_token.iss,
@@ -265,11 +265,11 @@ class World:
         """``token`` as the PS hands it out: re-signed with ``token_header`` merged into its header."""
         if not self.token_header:
             return token
-        decoded = tokens.decode_unverified(token)
-        return tokens.sign_compact({**decoded.header, **self.token_header}, decoded.payload, self.signing_key)
+        decoded = jws.decode_unverified(token)
+        return jws.sign_compact({**decoded.header, **self.token_header}, decoded.payload, self.signing_key)
 
     def pending_response(self, retry_after=None) -> Response:
-        """-11 "Deferred Responses" (wire §3.9, §5.6)."""
+        """-11 "Deferred Responses" ."""
         response = aauth_requirement(
             202, "interaction", {"status": "pending"}, url=f"{PS}/interaction", code=CODE
         )
@@ -335,7 +335,7 @@ def client(hosts, agent, trace):
 def presented(message: HttpMessage) -> dict:
     """The claims of the token a signed request presents in ``Signature-Key``."""
     signature_key = parse_signature_key(message.header("signature-key"), "sig")
-    decoded = tokens.decode_unverified(signature_key.jwt)
+    decoded = jws.decode_unverified(signature_key.jwt)
     return {"typ": decoded.header["typ"], **decoded.payload}
 
 
@@ -349,19 +349,19 @@ def summaries(trace: Trace) -> list[str]:
 
 # -- signing and the three requirements ------------------------------------------------------
 def test_agent_token_route_needs_one_signed_request(client, trace, world):
-    """-11 §5.2: a request signed with the agent token is enough for agent identity access."""
+    """-11 "Agent Token Required": a request signed with the agent token is enough for agent identity access."""
     response = client.get(f"{RES}/whoami")
     assert response.json() == {"caller": AGENT_ID}
     assert summaries(trace) == ["Resource GET /whoami → 200"]
     (message,) = world.requests_to("/whoami")
-    assert presented(message)["typ"] == tokens.AGENT_TYP
+    assert presented(message)["typ"] == AGENT_TYP
     assert covered(message) == ["@method", "@authority", "@path", "signature-key"]  # no body, no digest
 
 
 def test_person_token_requirement_is_followed(client, agent, trace, world):
-    """-11 §5.4: 401 requirement=person-token → discover the PS from the agent token's ps
+    """-11 "Person Token Required": 401 requirement=person-token → discover the PS from the agent token's ps
     claim, POST person_token_endpoint {"resource"} signed with the agent token, check the
-    person token's signature against the PS's JWKS (§5.5 step 8), retry."""
+    person token's signature against the PS's JWKS (-11 "Auth Token Response Verification"), retry."""
     response = client.get(f"{RES}/profile")
     assert response.json()["person"] == "person-1"
     assert summaries(trace) == [
@@ -373,7 +373,7 @@ def test_person_token_requirement_is_followed(client, agent, trace, world):
     ]
     (request,) = world.requests_to("person-token")
     assert json.loads(request.body) == {"resource": RES}
-    assert presented(request)["typ"] == tokens.AGENT_TYP
+    assert presented(request)["typ"] == AGENT_TYP
     assert covered(request) == [
         "@method",
         "@authority",
@@ -382,12 +382,12 @@ def test_person_token_requirement_is_followed(client, agent, trace, world):
         "content-digest",
         "signature-key",
     ]
-    assert presented(world.requests_to("/profile")[-1])["typ"] == tokens.PERSON_TYP
+    assert presented(world.requests_to("/profile")[-1])["typ"] == PERSON_TYP
     assert agent.person_token_for(RES) == agent.tokens[RES]["person_token"]
 
 
 def test_policy_granted_flow_and_the_retry(client, agent, trace, world):
-    """-11 §5.5: person token → 401 auth-token + resource token → POST auth_token_endpoint
+    """-11 "Auth Token Required": person token → 401 auth-token + resource token → POST auth_token_endpoint
     {resource_token, presented_token, justification} with Prefer: wait → 200 → retry with
     the auth token, body covered by content-digest."""
     response = client.post(f"{RES}/optimize", json={"units": 3})
@@ -408,7 +408,7 @@ def test_policy_granted_flow_and_the_retry(client, agent, trace, world):
     assert body["justification"] == "Optimize the laptop supply chain"
     assert parse_prefer_wait(request.header("prefer")) == 30
     final = world.requests_to("/optimize")[-1]
-    assert presented(final)["typ"] == tokens.AUTH_TYP and presented(final)["scope"] == "optimize"
+    assert presented(final)["typ"] == AUTH_TYP and presented(final)["scope"] == "optimize"
     assert "content-digest" in covered(final)
     assert agent.auth_token_for(RES) == agent.tokens[RES]["auth_token"]
 
@@ -435,7 +435,7 @@ def test_tokens_are_cached_per_resource(client, agent, trace):
 
 def test_an_auth_token_near_expiry_is_not_used(hosts, world, pauses):
     """Cached tokens count only until exp minus a margin; then the person token is presented
-    and a fresh auth token obtained (-11 §5.14: no refresh, new resource token)."""
+    and a fresh auth token obtained (-11 "Re-authorization": no refresh, new resource token)."""
     world.auth_lifetime = 60
     offset = [0]
     agent = Agent(AGENT_KEY, agent_token(), clock=lambda: time.time() + offset[0], sleep=pauses.append)
@@ -455,7 +455,7 @@ def test_an_auth_token_near_expiry_is_not_used(hosts, world, pauses):
 
 
 def test_agent_token_requirement_switches_back_to_the_agent_token(client, agent, trace, world):
-    """-11 §5.2: a route that wants the agent's identity gets the agent token even when a
+    """-11 "Agent Token Required": a route that wants the agent's identity gets the agent token even when a
     person token is cached (which stays cached for other routes)."""
     client.get(f"{RES}/profile")
     trace.clear()
@@ -468,9 +468,9 @@ def test_agent_token_requirement_switches_back_to_the_agent_token(client, agent,
 
 
 def test_a_revoked_cached_token_falls_back_to_the_agent_token(client, agent, trace, world):
-    """wire §5.9/§5.15: a cached token answered with 401 Signature-Error revoked_jwt is dropped."""
+    """-11 "Token Revocation": a cached token answered with 401 Signature-Error revoked_jwt is dropped."""
     client.get(f"{RES}/profile")
-    world.revoked.add(tokens.decode_unverified(agent.tokens[RES]["person_token"]).payload["jti"])
+    world.revoked.add(jws.decode_unverified(agent.tokens[RES]["person_token"]).payload["jti"])
     trace.clear()
     assert client.get(f"{RES}/profile").status_code == 200
     assert summaries(trace) == [
@@ -487,7 +487,7 @@ def test_a_cached_ps_metadata_document_is_reused(client, trace):
     assert sum("aauth-person.json" in s for s in summaries(trace)) == 1
 
 
-# -- deferred consent at the PS (-11 §5.6, wire §3.9, §6.7) ------------------------------------
+# -- deferred consent at the PS (-11 "Interaction Required", "Deferred Responses") ------------------------------------
 def test_consent_interaction_then_poll_until_approved(hosts, world, trace, pauses):
     """202 + Location + Retry-After + requirement=interaction: on_interaction is told once,
     the relative Location is resolved against the PS origin, polls are signed GETs with
@@ -506,9 +506,9 @@ def test_consent_interaction_then_poll_until_approved(hosts, world, trace, pause
     assert len(polls) == 3
     for poll in polls:
         assert poll.method == "GET" and poll.body == b"" and parse_prefer_wait(poll.header("prefer")) == 7
-        assert presented(poll)["typ"] == tokens.AGENT_TYP
+        assert presented(poll)["typ"] == AGENT_TYP
     assert summaries(trace)[-2:] == ["PS GET /pending/p1 → 200", "Resource POST /optimize → 200"]
-    assert presented(world.requests_to("/optimize")[-1])["typ"] == tokens.AUTH_TYP
+    assert presented(world.requests_to("/optimize")[-1])["typ"] == AUTH_TYP
 
 
 def test_interaction_link():
@@ -520,7 +520,7 @@ def test_interaction_link():
 
 
 def test_a_held_poll_is_not_followed_by_a_sleep(client, world, pauses):
-    """wire §3.9: a poll the server held (Prefer: wait) for at least Retry-After needs no sleep."""
+    """-11 "Polling with GET": a poll the server held (Prefer: wait) for at least Retry-After needs no sleep."""
     world.defer = True
     world.script = [("hold", 1.3), "approve"]
     assert client.get(f"{RES}/optimize").status_code == 200
@@ -540,7 +540,7 @@ def test_slow_down_backs_off_linearly_and_continues(client, world, pauses):
     [(403, "denied"), (403, "abandoned"), (408, "expired"), (410, "invalid_code"), (500, "server_error")],
 )
 def test_terminal_polling_errors(client, world, status, code):
-    """-11 "Polling Error Codes" (wire §6.7): each ends the flow with its code and status."""
+    """-11 "Polling Error Codes" : each ends the flow with its code and status."""
     world.defer = True
     world.script = ["pending", (status, code)]
     with pytest.raises(FlowError) as caught:
@@ -558,7 +558,7 @@ def test_an_unreadable_5xx_is_server_error(client, world):
 
 
 def test_a_pending_url_on_another_origin_is_refused(client, world):
-    """wire §3.9/§7.7: the pending Location must be on the responder's origin."""
+    """-11 "Pending URL Security": the pending Location must be on the responder's origin."""
     world.defer = True
     world.location = f"{RES}/pending/p1"
     with pytest.raises(FlowError) as caught:
@@ -575,7 +575,7 @@ def test_a_token_endpoint_error_passes_through(client, world):
     assert (caught.value.code, caught.value.status) == ("invalid_resource_token", 400)
 
 
-# -- what the agent checks (-11 §5.5 steps 4 and 8, wire §7.7) ---------------------------------
+# -- what the agent checks (-11 "Resource Challenge Verification", "Auth Token Response Verification") ---------------------------------
 @pytest.mark.parametrize(
     "claims",
     [
@@ -588,7 +588,7 @@ def test_a_token_endpoint_error_passes_through(client, world):
     ],
 )
 def test_a_resource_token_not_meant_for_this_request_is_refused(client, world, claims):
-    """-11 §5.5 step 4: iss = the origin called, agent_jkt = own key, presented_jti/sub/ps =
+    """-11 "Resource Challenge Verification": iss = the origin called, agent_jkt = own key, presented_jti/sub/ps =
     those of the presented token, exp in the future — else no auth token request is made."""
     world.resource_token_claims = claims
     with pytest.raises(FlowError) as caught:
@@ -607,14 +607,14 @@ def test_a_resource_token_not_meant_for_this_request_is_refused(client, world, c
     ],
 )
 def test_an_auth_token_that_does_not_fit_is_refused(client, agent, world, claims):
-    """-11 §5.5 step 8: aud = the resource, cnf.jwk = own key, iss = resource token aud,
+    """-11 "Auth Token Response Verification": aud = the resource, cnf.jwk = own key, iss = resource token aud,
     sub = presented token sub; a misfit is not cached and not presented."""
     world.auth_token_claims = claims
     with pytest.raises(FlowError) as caught:
         client.get(f"{RES}/optimize")
     assert caught.value.code == "invalid_auth_token"
     assert agent.auth_token_for(RES) is None
-    assert all(presented(m)["typ"] != tokens.AUTH_TYP for m in world.requests_to("/optimize"))
+    assert all(presented(m)["typ"] != AUTH_TYP for m in world.requests_to("/optimize"))
 
 
 def test_ps_metadata_must_name_its_issuer(client, world):
@@ -638,7 +638,7 @@ def test_the_ps_argument_names_the_person_server(hosts, world):
         assert client.get(f"{RES}/profile").status_code == 200
 
 
-# -- the resource's deferred form (-11 §5.9) ---------------------------------------------------
+# -- the resource's deferred form (-11 "Deferred Delivery") ---------------------------------------------------
 def test_deferred_delivery_polls_the_resource_with_the_auth_token(client, trace, world):
     """202 + requirement=auth-token: get the auth token, then GET the resource's Location
     signed with it; the original request is not sent again."""
@@ -650,12 +650,12 @@ def test_deferred_delivery_polls_the_resource_with_the_auth_token(client, trace,
         "Resource GET /jobs/j1 → 200",
     ]
     (poll,) = world.requests_to("/jobs/j1")
-    assert presented(poll)["typ"] == tokens.AUTH_TYP
+    assert presented(poll)["typ"] == AUTH_TYP
 
 
-# -- call chaining (-11 §10.1) -----------------------------------------------------------------
+# -- call chaining (-11 "Call Chaining") -----------------------------------------------------------------
 def test_upstream_token_goes_to_the_ps_named_by_it(hosts, world):
-    """wire §5.10 step 2: the PS is the upstream token's; upstream_token rides in every token
+    """-11 "Call Chaining": the PS is the upstream token's; upstream_token rides in every token
     request; tokens of one chain are not presented in another."""
     upstream = tokens.mint_person_token(
         PS_KEY, iss=PS, aud="https://caller.example", sub="person-1", cnf=OTHER_KEY
@@ -673,7 +673,7 @@ def test_upstream_token_goes_to_the_ps_named_by_it(hosts, world):
     world.seen.clear()
     with hosts.client(auth=agent.auth()) as client:  # no chain: the chained tokens do not count
         client.get(f"{RES}/whoami")
-    assert presented(world.requests_to("/whoami")[0])["typ"] == tokens.AGENT_TYP
+    assert presented(world.requests_to("/whoami")[0])["typ"] == AGENT_TYP
 
 
 # -- async, sync on a kernel-like thread, ASGI -------------------------------------------------

@@ -1,6 +1,6 @@
 """The agent verifies the signature of every person and auth token its PS hands out
-(draft -11 §5.5 step 8: the agent SHOULD verify the auth token's signature; wire notes
-§7.7 "Agent verifying what it receives", §4.0 "Common JWT Verification" key discovery:
+(-11 "Auth Token Response Verification": the agent SHOULD verify the auth token's signature;
+"JWKS Discovery and Caching":
 ``{iss}/.well-known/{dwk}`` → ``jwks_uri`` → the key its ``kid`` names, with ``alg``).
 
 Against the hand-built PS of tests/test_agent.py over real loopback sockets, told to
@@ -15,8 +15,10 @@ import time
 
 import pytest
 
-from aauth_kit import tokens
-from aauth_kit.agent import Agent, FlowError
+from aauth_kit import jws
+from aauth_kit.agent import Agent
+from aauth_kit.claims import AUTH_TYP, PERSON_TYP
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import Lab
 from aauth_kit.runtime import Hosts
 from aauth_kit.trace import Trace
@@ -97,7 +99,7 @@ def get_token(client, which: str):
 
 # -- the happy path ---------------------------------------------------------------------------
 def test_one_jwks_exchange_verifies_every_token(client, agent, trace, world):
-    """-11 §5.5 step 8 + "Common JWT Verification": the JWKS is fetched with the first token
+    """-11 "Auth Token Response Verification" + "JWT Trust Verification": the JWKS is fetched with the first token
     and kept (no Cache-Control: the resolver's default lifetime); the person token and two
     auth tokens later, still one GET."""
     assert client.get(f"{RES}/optimize").status_code == 200  # person token + auth token
@@ -153,7 +155,7 @@ BROKEN = {
 @pytest.mark.parametrize("which", ["person", "auth"])
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_a_token_that_does_not_verify_is_refused(client, agent, trace, world, case, which):
-    """-11 §5.5 step 8 (SHOULD verify the signature), wire §7.7: a person or auth token
+    """-11 "Auth Token Response Verification" (SHOULD verify the signature): a person or auth token
     whose signature or key cannot be verified ends the flow with the Signature-Error code,
     status 502; it is neither cached nor presented to the resource."""
     misbehaviour, code = BROKEN[case]
@@ -168,7 +170,7 @@ def test_a_token_that_does_not_verify_is_refused(client, agent, trace, world, ca
     assert agent.auth_token_for(RES) is None
     if which == "person":
         assert agent.person_token_for(RES) is None
-    typ = tokens.PERSON_TYP if which == "person" else tokens.AUTH_TYP
+    typ = PERSON_TYP if which == "person" else AUTH_TYP
     assert summaries(trace)[-1].startswith(("PS GET /.well-known/jwks.json", f"PS POST /{which}-token"))
     assert not any(presented(m)["typ"] == typ for m in world.requests_to("/optimize"))
     if which == "person":
@@ -176,7 +178,7 @@ def test_a_token_that_does_not_verify_is_refused(client, agent, trace, world, ca
 
 
 def test_an_async_client_refuses_the_same_way(hosts, world):
-    """The JWKS GET is yielded by the flow, so httpx.AsyncClient sends it too (-11 §5.5 step 8)."""
+    """The JWKS GET is yielded by the flow, so httpx.AsyncClient sends it too (-11 "Auth Token Response Verification")."""
     world.token_header = {"kid": "ps-9"}
     agent = Agent(AGENT_KEY, agent_token())
     trace = Trace(names={PS: "PS", RES: "Resource"})
@@ -193,7 +195,7 @@ def test_an_async_client_refuses_the_same_way(hosts, world):
 
 # -- key rotation at the PS -------------------------------------------------------------------
 def test_a_new_kid_at_the_ps_triggers_one_refetch(client, agent, clock, trace, world):
-    """-11 "Common JWT Verification": an unknown kid may mean the issuer rotated its key;
+    """-11 "JWT Trust Verification": an unknown kid may mean the issuer rotated its key;
     the JWKS is fetched again, at most once a minute per issuer."""
     client.get(f"{RES}/profile")
     world.jwks_keys, world.signing_key = [PS_KEY, PS_KEY_2], PS_KEY_2
@@ -201,14 +203,14 @@ def test_a_new_kid_at_the_ps_triggers_one_refetch(client, agent, clock, trace, w
     agent.forget()
     assert client.get(f"{RES}/profile").status_code == 200
     assert jwks_gets(trace) == 2
-    assert tokens.decode_unverified(agent.person_token_for(RES)).header["kid"] == "ps-2"
+    assert jws.decode_unverified(agent.person_token_for(RES)).header["kid"] == "ps-2"
     agent.forget()
     client.get(f"{RES}/profile")  # the refetched JWKS is kept
     assert jwks_gets(trace) == 2
 
 
 def test_a_new_kid_within_the_minute_is_not_refetched(client, agent, trace, world):
-    """-11 "Common JWT Verification": no more than one JWKS fetch a minute per issuer, so a
+    """-11 "JWT Trust Verification": no more than one JWKS fetch a minute per issuer, so a
     kid that appears seconds after the last fetch stays unknown."""
     client.get(f"{RES}/profile")
     world.jwks_keys, world.signing_key = [PS_KEY, PS_KEY_2], PS_KEY_2
@@ -221,7 +223,7 @@ def test_a_new_kid_within_the_minute_is_not_refetched(client, agent, trace, worl
 
 # -- the switch for teaching ------------------------------------------------------------------
 def test_signature_checks_can_be_turned_off(hosts, world):
-    """verify_token_signatures=False: the SHOULD of -11 §5.5 step 8 skipped (no JWKS GET,
+    """verify_token_signatures=False: the SHOULD of -11 "Auth Token Response Verification" skipped (no JWKS GET,
     a token signed by another key is taken); the MUST claim checks still run."""
     world.signing_key, world.token_header = OTHER_KEY, {"kid": "ps-1"}
     agent = Agent(AGENT_KEY, agent_token(), verify_token_signatures=False)
@@ -243,7 +245,7 @@ def test_signature_checks_can_be_turned_off(hosts, world):
 # -- the lab ----------------------------------------------------------------------------------
 def test_the_lab_agent_fetches_the_ps_jwks_once(tmp_path):
     """In the lab (real sockets), the agent's first token costs one GET of the PS's JWKS,
-    shown in the lab's trace; the flow's later tokens reuse it (-11 §5.5 step 8)."""
+    shown in the lab's trace; the flow's later tokens reuse it (-11 "Auth Token Response Verification")."""
     with Lab(docs=True, data_dir=tmp_path, consent_scopes=[]) as lab:
         agent = lab.new_agent("notebook")
         with lab.client(agent) as client:

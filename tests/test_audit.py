@@ -1,8 +1,8 @@
 """The audit trail in words (aauth_kit.audit) over a real Person Server's log.
 
-DESIGN §4 "Every exchange is traced … the audit sentences": each grant at the PS can be
+Every exchange is traced, down to the audit sentences: each grant at the PS can be
 traced to who decided it — the person (-11 "User Interaction"), the PS's own policy
-(-11 §7.2, an auth token without asking) or the Agent Provider (-11 "Agent Tokens").
+(-11 "PS Response", an auth token without asking) or the Agent Provider (-11 "Agent Token").
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import threading
 import pytest
 
 from aauth_kit import audit
-from aauth_kit.agent import FlowError
 from aauth_kit.audit import AuditEntry
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import Lab
 from aauth_kit.waiting import held_poll
 
@@ -73,7 +73,7 @@ def test_consent_is_told_as_the_person_authorizing_the_agent(lab):
 
 
 def test_policy_grant_names_nobody_as_approver(tmp_path):
-    # -11 §7.2: no consent needed -> the PS issues at once; the trail says nobody was asked
+    # -11 "PS Response": no consent needed -> the PS issues at once; the trail says nobody was asked
     with Lab(mode="asgi", docs=True, data_dir=tmp_path, consent_scopes=[], consent_prefixes=[]) as lab:
         agent = lab.new_agent("notebook")
         with lab.client(agent) as client:

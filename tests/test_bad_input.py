@@ -1,11 +1,10 @@
 """The bad-input suite: for every Signature-Error code and every token error code the kit
-emits, one specific malformed input that produces exactly that code (issue: protocol
-core §9).
+emits, one specific malformed input that produces exactly that code.
 
 Signature errors go through the whole server verification, ``profile.verify_request``
 with a ``metadata.StaticResolver`` ([N] "Verification (Server)" steps 1-7); each must be a
 401 carrying ``Signature-Error: error=<code>``.  Token errors go through
-``tokens.check_token`` / ``verify_token`` ([N] "Common JWT Verification"), and as body
+``check_token`` / ``verify_token`` ([N] "Agent Token Verification" and the other token verification sections), and as body
 parameters through ``TokenError.as_parameter_error`` ([N] "Token Endpoint Error Codes").
 
 [N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09.
@@ -15,7 +14,8 @@ import asyncio
 
 import pytest
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
 from aauth_kit.errors import SIGNATURE_ERROR_CODES, SignatureError, TokenError
 from aauth_kit.headers import parse_signature_error
 from aauth_kit.keys import Key
@@ -59,8 +59,8 @@ def agent_claims(**overrides) -> dict:
 
 def agent_token(header: dict | None = None, **overrides) -> str:
     """An agent token signed by the AP, with any header or claims (no mint-time checks)."""
-    return tokens.sign_compact(
-        {"alg": "Ed25519", "kid": "ap-1", "typ": tokens.AGENT_TYP, **(header or {})},
+    return jws.sign_compact(
+        {"alg": "Ed25519", "kid": "ap-1", "typ": AGENT_TYP, **(header or {})},
         agent_claims(**overrides),
         ap_key,
     )
@@ -78,11 +78,11 @@ def request(
 #: code -> (the draft rule, a builder of (message, resolver)).
 SIGNATURE_CASES = {
     "unsupported_algorithm": (
-        "[SK] §3.3: cnf.jwk alg EdDSA is polymorphic and forbidden",
+        '[N] "Signature Algorithms": cnf.jwk alg EdDSA is polymorphic and forbidden',
         lambda: (request(jwt_key(agent_token(cnf={"jwk": {**AGENT_JWK, "alg": "EdDSA"}}))), resolver()),
     ),
     "unsupported_scheme": (
-        "[N] step 4 / [SK] §3: x509 is not a scheme an AAuth agent-facing endpoint accepts",
+        '[N] "Signature-Key Scheme Rejection": x509 is not a scheme an AAuth agent-facing endpoint accepts',
         lambda: (request(SignatureKey("sig", "x509", {"x5u": "https://ap.example/chain.pem"})), resolver()),
     ),
     "invalid_signature": (
@@ -94,30 +94,30 @@ SIGNATURE_CASES = {
         lambda: (request(jwt_key(agent_token()), components=["@method", "@authority", "@path"]), resolver()),
     ),
     "invalid_key": (
-        "[SK] §3.3: cnf.jwk crv X25519 disagrees with alg Ed25519",
+        '[N] "Signature Algorithms": cnf.jwk crv X25519 disagrees with alg Ed25519',
         lambda: (request(jwt_key(agent_token(cnf={"jwk": {**AGENT_JWK, "crv": "X25519"}}))), resolver()),
     ),
     "unknown_key": (
-        '[N] "AAuth Tokens" key discovery: the header kid is not in the issuer\'s JWKS',
+        '[N] "JWKS Discovery and Caching": the header kid is not in the issuer\'s JWKS',
         lambda: (request(jwt_key(agent_token({"kid": "ap-9"}))), resolver()),
     ),
     "issuer_missing": (
-        '[N] "Metadata Documents" / [SK] §3.4: the AP document has no issuer',
+        '[N] "Metadata Documents" / [SK] "JWT Confirmation Key (jwt)": the AP document has no issuer',
         lambda: (request(jwt_key(agent_token())), resolver({"jwks_uri": f"{AP}/.well-known/jwks.json"})),
     ),
     "issuer_mismatch": (
-        '[N] "Metadata Documents" / [SK] §3.4: the AP document names another issuer',
+        '[N] "Metadata Documents" / [SK] "JWT Confirmation Key (jwt)": the AP document names another issuer',
         lambda: (
             request(jwt_key(agent_token())),
             resolver({"issuer": "https://evil.example", "jwks_uri": f"{AP}/.well-known/jwks.json"}),
         ),
     ),
     "invalid_jwt": (
-        '[N] "Common JWT Verification": the jwt parameter is not a compact JWS',
+        '[SK] "JWT Confirmation Key (jwt)" step 1: the jwt parameter is not a compact JWS',
         lambda: (request(jwt_key("not-a-jwt")), resolver()),
     ),
     "expired_jwt": (
-        '[N] "Common JWT Verification": exp equal to now is expired (no tolerance)',
+        '[N] "Agent Token Verification" step 3: exp equal to now is expired (no tolerance)',
         lambda: (request(jwt_key(agent_token(exp=NOW))), resolver()),
     ),
     "clock_skew": (
@@ -126,7 +126,7 @@ SIGNATURE_CASES = {
     ),
 }
 
-#: Signature-Error codes ([SK] §5.1) that ``profile.verify_request`` never produces, and why.
+#: Signature-Error codes ([SK] "Error Codes") that ``profile.verify_request`` never produces, and why.
 NOT_FROM_VERIFY_REQUEST = {
     "invalid_request": "[N] answers missing signature headers with invalid_signature (invalid_request was [H] / -10); "
     "the kit never sends it as a Signature-Error",
@@ -157,50 +157,50 @@ def test_signature_error_code(code):
     if code == "invalid_input":
         assert error.required_input == ["@method", "@authority", "@path", "signature-key"]
     if code == "unsupported_scheme":
-        assert headers["accept-signature-scheme"] == "jwt"  # [SK] §4
+        assert headers["accept-signature-scheme"] == "jwt"  # [N] "Signature-Key Scheme Rejection"
 
 
-# -- token error codes through tokens.check_token / verify_token -----------------------------
+# -- token error codes through check_token / verify_token -----------------------------
 def person_token(**overrides) -> str:
     claims = dict(iss=PS, aud=RES, sub="person-1", cnf=agent_key, iat=NOW - 10, exp=NOW + 600)
     claims.update(overrides)
     return tokens.mint_person_token(ps_key, **claims)
 
 
-def check(token: str, typ: str = tokens.PERSON_TYP, **checks):
-    return tokens.check_token(token, typ=typ, key=ps_key, now=NOW, **checks)
+def check(token: str, typ: str = PERSON_TYP, **checks):
+    return check_token(token, typ=typ, key=ps_key, now=NOW, **checks)
 
 
 def verify(token: str, keys: StaticResolver):
-    return asyncio.run(tokens.verify_token(token, typ=tokens.AGENT_TYP, resolver=keys, now=NOW))
+    return asyncio.run(tokens.verify_token(token, typ=AGENT_TYP, resolver=keys, now=NOW))
 
 
 #: code -> (the draft rule, a call that must fail with it).
 TOKEN_CASES = {
     "invalid_jwt": (
-        '[N] "Person Tokens": a person token never passes where an auth token is required (typ first)',
-        lambda: check(person_token(), typ=tokens.AUTH_TYP),
+        '[N] "Auth Token Verification": a person token never passes where an auth token is required (typ first)',
+        lambda: check(person_token(), typ=AUTH_TYP),
     ),
     "expired_jwt": (
-        '[N] "Common JWT Verification": exp equal to now is expired (no tolerance)',
+        '[N] "Person Token Verification" step 3: exp equal to now is expired (no tolerance)',
         lambda: check(person_token(exp=NOW)),
     ),
     "invalid_key": (
-        '[N] "Person Tokens" / wire §7.2: cnf.jwk is not the key that signed the request',
+        '[N] "Person Token Verification": cnf.jwk is not the key that signed the request',
         lambda: check(person_token(), signing_key_jwk=other_key),
     ),
     "unsupported_algorithm": (
         '[N] "Signature Algorithms": header alg EdDSA is forbidden since -10',
         lambda: check(
-            tokens.sign_compact(
-                {"alg": "EdDSA", "kid": "ps-1", "typ": tokens.PERSON_TYP},
-                tokens.decode_unverified(person_token()).payload,
+            jws.sign_compact(
+                {"alg": "EdDSA", "kid": "ps-1", "typ": PERSON_TYP},
+                jws.decode_unverified(person_token()).payload,
                 ps_key,
             )
         ),
     ),
     "clock_skew": (
-        '[N] "Common JWT Verification": a verifier MAY refuse an iat ahead of its clock (iat_window)',
+        '[N] "Person Token Verification" step 3: iat in the future (beyond iat_window)',
         lambda: check(person_token(iat=NOW + 120, exp=NOW + 600), iat_window=60),
     ),
     "unknown_key": (

@@ -1,5 +1,5 @@
-"""The benchmark harness (issue 5) runs end to end in its tiny pass and writes every key the
-issue lists, with sane types.  No figure is compared with anything: numbers belong in
+"""The benchmark harness runs end to end in its tiny pass and writes every key the
+suite lists, with sane types.  No figure is compared with anything: numbers belong in
 benchmarks, never in timed tests."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_every_issue_key_is_present_with_a_number(results):
 
 
 def test_every_concurrent_agent_is_accounted_for(results):
-    """Issue 5 item 6: completed + lost = agents, and a correct kit loses none."""
+    """The concurrency benchmark: completed + lost = agents, and a correct kit loses none."""
     document, _ = results
     assert isinstance(document["concurrent_agents_completed"], int)
     assert document["concurrent_agents_completed"] + document["concurrent_agents_lost"] == TINY.agents
@@ -75,7 +75,7 @@ def test_percentile_interpolates_between_ranks():
 
 
 def test_the_3s_poller_is_run_not_derived(results):
-    """Issue 5 item 3: the seed's poller is measured in the same run — it waited for a
+    """The consent benchmark: the seed's poller is measured in the same run — it waited for a
     poll (Retry-After: 3, no Prefer: wait), so it took longer than the held poll."""
     document, _ = results
     assert document["consent_to_token_3s_polling_samples"] == TINY.polling_runs

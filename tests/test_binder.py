@@ -1,4 +1,4 @@
-"""Binder launch files (issue 4 item 5; jupyter-notes §1.3): pinned, consistent with the
+"""Binder launch files: pinned, consistent with the
 package's own requirements, and opening the start notebook."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The cast's web pages in a real browser (issue 3 item 7): Debian Chromium under
+"""The cast's web pages in a real browser: Debian Chromium under
 Playwright presses the backend page's button, follows the consent link to the PS's
 interaction page, logs in as the seed's person and approves (or denies); the backend
 page then shows the result (or the failure) — seed steps 1, 6, 7 and 10."""

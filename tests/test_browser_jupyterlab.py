@@ -1,5 +1,5 @@
-"""Notebooks in a real JupyterLab in headless Debian Chromium (issue 4 item 5,
-jupyter-notes §5): what nbval cannot see — widgets rendered and clicked, SVG shown.
+"""Notebooks in a real JupyterLab in headless Debian Chromium:
+what nbval cannot see — widgets rendered and clicked, SVG shown.
 
 The harness test proves the set-up on a notebook written here (a button that prints
 when clicked, an SVG).  The 06 test runs ``06_user_consent`` the way its cells say a

@@ -1,8 +1,8 @@
 """Smoke test of the browser-test set-up: a real page in Chromium over a real loopback socket.
 
 The page is served by a Starlette app through ``Hosts("socket")`` on the kit's loop
-thread (DESIGN §4 "Kernel safety"); Chromium is driven by Playwright's sync API on the
-test thread (jupyter-notes §5).  Also checks the set-up's own promises: the test thread
+thread (the kit never touches the caller's loop); Chromium is driven by Playwright's sync API
+on the test thread.  Also checks the set-up's own promises: the test thread
 stays usable for ``asyncio.run()``, and a machine without Chromium fails the browser
 tests with the fix unless ``AAUTH_KIT_NO_BROWSER=1`` switches them off.
 """

@@ -1,5 +1,6 @@
 """The seed's story end to end through the Lab: backend job API → supply-chain agent →
-PS consent → market analysis through the call chain (DESIGN §2; -11 §5.5, §5.6, §10.1).
+PS consent → market analysis through the call chain (-11 "PS Authorization Access
+(Three-Party)", "User Interaction", "Call Chaining").
 
 These are the seed's four consent tests made strict, plus the flows around them.  The
 person's consent arrives through the PS's REST API exactly as the seed's tests send it.
@@ -82,7 +83,7 @@ def test_user_consent_full_flow(lab, person):
     assert "market_analysis" not in results
     (authorization,) = results["authorizations"]
     claims = authorization["claims"]
-    # -11 §9.4.1: the auth token names the person (sub), is bound to the backend's key, for the SCA
+    # -11 "Auth Token Structure": the auth token names the person (sub), is bound to the backend's key, for the SCA
     assert authorization["resource"] == lab.identifiers["supply_chain"]
     assert authorization["header"]["typ"] == "aa-auth+jwt"
     assert claims["sub"] and claims["aud"] == lab.identifiers["supply_chain"]
@@ -116,7 +117,7 @@ def test_market_analysis_with_consent(lab, person):
     sca, maa = results["authorizations"]
     assert sca["resource"] == lab.identifiers["supply_chain"]
     assert maa["resource"] == lab.identifiers["market_analysis"]
-    # -11 §10.1: the downstream token is bound to the SCA's own key, for the same person's PS
+    # -11 "Call Chaining": the downstream token is bound to the SCA's own key, for the same person's PS
     assert maa["claims"]["aud"] == lab.identifiers["market_analysis"]
     assert maa["claims"]["scope"] == "market-analysis:analyze"
     assert maa["claims"]["cnf"]["jwk"]["x"] == lab.keys["supply_chain_agent"].public_jwk()["x"]
@@ -150,7 +151,7 @@ def test_unknown_request_ids_are_404(lab):
 
 
 def test_policy_granted_authorization_without_asking(tmp_path):
-    # DESIGN §2 "PS authorization granted by policy": nothing needs consent
+    # the PS grants by policy (-11 "PS Response"): nothing needs consent
     with (
         Lab(mode="asgi", data_dir=tmp_path, consent_scopes=[], consent_prefixes=[]) as lab,
         lab.hosts.client() as ui,

@@ -1,4 +1,4 @@
-"""The ``aauth-kit`` command line: sign-http / verify-http contract (issue: protocol core §8)."""
+"""The ``aauth-kit`` command line: sign-http / verify-http contract."""
 
 import json
 import subprocess

@@ -1,9 +1,9 @@
-"""``aauth-kit decode TOKEN [--jwks FILE] [--now N] [--dev]`` (issue: protocol core §8).
+"""``aauth-kit decode TOKEN [--jwks FILE] [--now N] [--dev]``.
 
-The command explains a token — ``typ`` in one line (draft -11 "AAuth Tokens" and the four
+The command explains a token — ``typ`` in one line (-11 "JWT Type Registrations" and the four
 token sections), header and payload pretty-printed, each claim, times in words, the RFC
 7638 thumbprint of ``cnf.jwk`` — and with ``--jwks`` verifies it with
-``tokens.check_token`` (-11 "Common JWT Verification").  Exit 0 decoded (and valid),
+``check_token`` (-11 "JWT Trust Verification").  Exit 0 decoded (and valid),
 1 invalid, 2 unusable input; never a traceback.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
 from aauth_kit.cli import main
 from aauth_kit.explain import duration_in_words, time_in_words
 from aauth_kit.keys import Key
@@ -140,7 +140,7 @@ def test_subprocess_reads_the_token_from_stdin():
 
 
 def test_subprocess_expired_token_is_invalid(keyfiles):
-    # -11 "Common JWT Verification": exp with no tolerance
+    # -11 "JWT Trust Verification": exp with no tolerance
     code, out, _ = run(["decode", agent_token(exp=NOW), "--jwks", keyfiles["jwks"], "--now", str(NOW)])
     assert code == 1 and out.rstrip("\n").splitlines()[-1].startswith("expired_jwt: ")
 
@@ -162,7 +162,7 @@ def test_subprocess_unusable_token_exits_2(token):
     ],
 )
 def test_typ_explained_in_one_line(capsys, make, first_line, signer):
-    """-11 "AAuth Tokens": the four types, who signs each and what it is for."""
+    """-11 "JWT Type Registrations": the four types, who signs each and what it is for."""
     code, out, _ = decode(capsys, make(), "--now", str(NOW))
     assert code == 0
     line = out.splitlines()[0]
@@ -174,7 +174,7 @@ def test_typ_explained_in_one_line(capsys, make, first_line, signer):
     [
         ("application/AA-AGENT+JWT", "aa-agent+jwt is an agent token"),  # RFC 7515 §4.1.9: case, prefix
         ("agent+jwt", "pre -oauth drafts' agent token type"),
-        ("jkt-s256+jwt", "jkt-jwt (Signature Keys -09 §3.5)"),
+        ("jkt-s256+jwt", 'jkt-jwt (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)")'),
         ("JWT", "is not one of the four AAuth token types"),
         (None, "typ is missing or not a string"),
     ],
@@ -188,7 +188,7 @@ def test_other_typs_explained(capsys, typ, says):
 def test_header_and_payload_pretty_printed(capsys):
     token = agent_token()
     code, out, _ = decode(capsys, token, "--now", str(NOW))
-    decoded = tokens.decode_unverified(token)
+    decoded = jws.decode_unverified(token)
     assert json.dumps(decoded.header, indent=2) in out
     assert json.dumps(decoded.payload, indent=2) in out
 
@@ -230,7 +230,7 @@ def test_every_known_claim_is_explained(capsys):
 
 
 def test_resource_token_claims(capsys):
-    """-11 "Resource Tokens": agent_jkt instead of cnf; aud is the PS or AS."""
+    """-11 "Resource Token Structure": agent_jkt instead of cnf; aud is the PS or AS."""
     code, out, _ = decode(capsys, resource_token(), "--now", str(NOW))
     assert f'  agent_jkt: "{agent_key.thumbprint()}" — agent key thumbprint (RFC 7638)' in out
     assert '  presented_jti: "p-1" — jti of the person or auth token the agent presented' in out
@@ -240,8 +240,8 @@ def test_resource_token_claims(capsys):
 
 
 def test_forbidden_unknown_and_undefined_claims_are_flagged(capsys):
-    # -11 "Person Tokens": a person token MUST NOT contain scope; unknown claims are ignored
-    payload = tokens.decode_unverified(person_token()).payload | {
+    # -11 "Person Token Structure": a person token MUST NOT contain scope; unknown claims are ignored
+    payload = jws.decode_unverified(person_token()).payload | {
         "scope": "all",
         "email": "a@b.example",
         "agent_jkt": "x",
@@ -255,8 +255,8 @@ def test_forbidden_unknown_and_undefined_claims_are_flagged(capsys):
 
 
 def test_person_token_lifetime_limit_is_shown(capsys):
-    # -11 "Person Tokens": exp - iat at most one hour
-    payload = tokens.decode_unverified(person_token()).payload | {"exp": NOW + 7200}
+    # -11 "Person Token Structure": exp - iat at most one hour
+    payload = jws.decode_unverified(person_token()).payload | {"exp": NOW + 7200}
     code, out, _ = decode(
         capsys, unsigned({"alg": "Ed25519", "typ": "aa-person+jwt"}, payload), "--now", str(NOW)
     )
@@ -305,7 +305,7 @@ def test_single_jwk_and_private_jwk_files_are_the_key(capsys, keyfiles):
 @pytest.mark.parametrize(
     "make_token, keyfile, extra, code_prefix",
     [
-        # -11 "Common JWT Verification": exp strictly after now, no tolerance
+        # -11 "JWT Trust Verification": exp strictly after now, no tolerance
         (lambda: agent_token(exp=NOW), "jwks", [], "expired_jwt: "),
         # the signature must verify with the issuer's key
         (lambda: agent_token(), "other", [], "invalid_jwt: "),
@@ -323,7 +323,7 @@ def test_single_jwk_and_private_jwk_files_are_the_key(capsys, keyfiles):
             [],
             "unknown_key: ",
         ),
-        # SK -09 §3.3: the issuer key must carry a fully-specified alg
+        # Signature Keys -09 "Key Validation": the issuer key must carry a fully-specified alg
         (lambda: agent_token(), "no_alg", [], "unsupported_algorithm: "),
         # -10+: EdDSA is polymorphic and refused
         (
@@ -356,8 +356,8 @@ def test_dev_mode_accepts_a_loopback_issuer(capsys, keyfiles):
 
 
 def test_without_kid_the_only_key_of_a_jwks_is_used(capsys, tmp_path):
-    token = tokens.sign_compact(
-        {"alg": "Ed25519", "typ": "aa-agent+jwt"}, tokens.decode_unverified(agent_token()).payload, ap_key
+    token = jws.sign_compact(
+        {"alg": "Ed25519", "typ": "aa-agent+jwt"}, jws.decode_unverified(agent_token()).payload, ap_key
     )
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     one.write_text(json.dumps(jwks([ap_key])))

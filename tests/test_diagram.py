@@ -1,7 +1,8 @@
-"""The sequence diagram (DESIGN §4 "Every exchange is traced"; issue 4 item 2): a trace
+"""The sequence diagram (every exchange is traced): a trace
 drawn as deterministic SVG, with AAuth labels, a highlighted step and ``to_mermaid()``.
 
-The flow traced here is -11 §5.5/§5.6 in miniature, over real HTTP through
+The flow traced here is -11 "PS Authorization Access (Three-Party)" with "User
+Interaction" in miniature, over real HTTP through
 ``runtime.Hosts`` with real signatures and real tokens: the resource answers
 ``401 requirement=auth-token`` with a resource token, the PS answers the auth-token
 request ``202`` with an interaction code, the pending URL answers ``200`` with the
@@ -17,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
+from aauth_kit.claims import AUTH_TYP
 from aauth_kit.diagram import MAX_LABEL, SequenceDiagram, label_for
 from aauth_kit.errors import SignatureError, UsageError
 from aauth_kit.headers import serialize_requirement
@@ -81,11 +83,11 @@ def presented_typ(request: Request) -> str | None:
     value = request.headers.get("signature-key")
     if value is None:
         return None
-    return tokens.decode_unverified(parse_signature_key(value, "sig").jwt).header["typ"]
+    return jws.decode_unverified(parse_signature_key(value, "sig").jwt).header["typ"]
 
 
 async def data(request):
-    if presented_typ(request) == tokens.AUTH_TYP:
+    if presented_typ(request) == AUTH_TYP:
         return Response(b"the data", media_type="text/plain")
     challenge = serialize_requirement("auth-token", resource_token=RESOURCE_TOKEN)
     return Response(status_code=401, headers={"AAuth-Requirement": challenge})
@@ -119,7 +121,7 @@ PS_APP = Starlette(
 
 
 def signed(client, method: str, url: str, token: str, *, body: bytes = b"", headers=()):
-    """Send a request signed with the agent key, presenting ``token`` (SK-09 §3.4 ``jwt``)."""
+    """Send a request signed with the agent key, presenting ``token`` (Signature Keys -09 "JWT Confirmation Key (jwt)")."""
     message = HttpMessage(method, url, list(headers), body)
     sign_request(message, AGENT_KEY, jwt_key(token), created=NOW)
     return client.request(method, url, headers=message.headers, content=body)
@@ -174,8 +176,8 @@ def exchange(request=None, response=None, *, index=0, source="Agent", target="Re
 
 # -- the SVG of a real flow --------------------------------------------------------------
 def test_flow_labels_speak_aauth(flow):
-    """-11 §5.5/§5.6: requirement, interaction code, deferred wait and delivered token by name;
-    the presented token is read from Signature-Key (SK-09 §3.4) by its JWT typ."""
+    """-11 "PS Authorization Access (Three-Party)", "User Interaction": requirement, interaction code, deferred wait and delivered token by name;
+    the presented token is read from Signature-Key (Signature Keys -09 "JWT Confirmation Key (jwt)") by its JWT typ."""
     assert [label_for(e) for e in flow.exchanges] == FLOW_LABELS
 
 
@@ -274,7 +276,7 @@ def test_jupyter_display_is_the_svg_and_a_stable_repr(flow):
                 ]
             ),
             "GET /data with auth token + session token",
-        ),  # -11 §5.3: session token in Authorization
+        ),  # -11 "AAuth-Access Response Header": session token in Authorization
         (
             message(headers=[("Signature-Key", jwks_uri_key(PS, "aauth-person.json", "ps-1").to_member())]),
             "GET /data with jwks_uri key",
@@ -292,7 +294,8 @@ def test_jupyter_display_is_the_svg_and_a_stable_repr(flow):
     ],
 )
 def test_request_labels(request_, expected):
-    """The presented credential by SK-09 §3 scheme and JWT typ (-11 "AAuth Tokens");
+    """The presented credential by Signature Keys -09 "Signature-Key HTTP Request Header" scheme and
+    JWT typ (-11 "JWT Type Registrations");
     Prefer: wait per RFC 7240 §4.3; opaque path segments and queries elided."""
     assert label_for(exchange(request_))[0] == expected
 
@@ -341,7 +344,7 @@ PROBLEM = ("Content-Type", "application/problem+json")
 )
 def test_response_labels(response, expected):
     """-11 "Requirement Responses", "Deferred Responses" and problem+json ``error``;
-    SK-09 §5 Signature-Error; malformed headers are named, never raised."""
+    Signature Keys -09 "Signature-Error HTTP Response Header"; malformed headers are named, never raised."""
     assert label_for(exchange(response=response))[1] == expected
 
 

@@ -1,4 +1,4 @@
-"""Every route of the cast, fed hostile input, answers without a 5xx (DESIGN "The bar":
+"""Every route of the cast, fed hostile input, answers without a 5xx (the kit's bar:
 bad input gets the draft's error code and status — never a 500, a traceback or a hang).
 
 The routes are read from the four servers' Starlette apps, so a route added later is

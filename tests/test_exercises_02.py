@@ -63,7 +63,7 @@ def test_q1_forgetting_to_drop_d_fails():
     assert result.status == INCORRECT and "private JWK" in result.message
 
 
-# -- q2: SK -09 §3 schemes; -11 agents use jwt ------------------------------------------------
+# -- q2: Signature Keys -09 "Signature-Key HTTP Request Header" schemes; -11 agents use jwt ------------------------------------------------
 STUB = {letter: ... for letter in nb02.SCENARIOS}
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 
-from aauth_kit import tokens
+from aauth_kit import jws
 from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb03, stub
 
 from .conftest import untouched
 
 
-# -- q1: -11 "Agent Tokens" cnf.jwk, compared by RFC 7638 thumbprint (wire §7.2) ----------------------
+# -- q1: -11 "Agent Token Verification" cnf.jwk, compared by RFC 7638 thumbprint ----------------------
 def test_q1_stub_is_not_attempted():
     assert nb03.q1.check(untouched).status == NOT_ATTEMPTED
     assert nb03.q1.check(stub).status == NOT_ATTEMPTED
@@ -27,7 +27,7 @@ def test_q1_comparing_jwk_dicts_fails():
     """The same key written with a kid (or other members) is still the same key."""
 
     def dict_compare(agent_token, key):
-        return tokens.decode_unverified(agent_token).payload["cnf"]["jwk"] == key.public_jwk(kid=False)
+        return jws.decode_unverified(agent_token).payload["cnf"]["jwk"] == key.public_jwk(kid=False)
 
     result = nb03.q1.check(dict_compare)
     assert result.status == INCORRECT

@@ -43,7 +43,7 @@ def test_q1_case_folding_fails():
     assert result.status == INCORRECT and "capital" in result.message
 
 
-# -- q2: 401 + AAuth-Requirement / 401 + Signature-Error / 403 (Signature Keys -09 §5) ----------------
+# -- q2: 401 + AAuth-Requirement / 401 + Signature-Error / 403 (Signature Keys -09 "Access Denied") ----------------
 STUB = {
     "no signature at all": (None, None),
     "a signature that does not verify": (None, None),

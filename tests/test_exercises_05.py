@@ -8,7 +8,7 @@ from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb05
 from .conftest import untouched
 
 
-# -- q1: what an agent checks in a resource token (-11 PS authorization; wire notes §5.5 step 4) -------
+# -- q1: what an agent checks in a resource token (-11 "Resource Challenge Verification") -------
 def test_q1_stub_is_not_attempted():
     assert nb05.q1.check(untouched).status == NOT_ATTEMPTED
 
@@ -27,7 +27,7 @@ def test_q1_checking_only_key_and_time_fails():
 
 
 def test_q1_a_tolerant_exp_fails():
-    """-11 "Common JWT Verification": exp strictly after now, no tolerance."""
+    """-11 "Resource Token Verification": exp strictly after now, no tolerance."""
 
     def tolerant(resource_token, presented, my_jkt, resource, now):
         full = nb05.q1.reference_answer("accept")

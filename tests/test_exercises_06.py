@@ -1,5 +1,5 @@
 """Notebook 06 exercises: the stub is "not attempted", the reference answer passes, a
-plausible wrong answer fails with a sentence that says why (issue 4, "Exercises")."""
+plausible wrong answer fails with a sentence that says why."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_q1_the_pending_url_is_not_the_persons_link():
 
 
 def test_q1_splitting_the_header_by_hand_breaks_on_spaces():
-    # RFC 8941 allows a space after ';' (wire §3.0); a split(';') parser keeps it and the quotes
+    # RFC 8941 allows a space after ';'; a split(';') parser keeps it and the quotes
     def by_hand(headers):
         params = dict(part.split("=", 1) for part in headers["AAuth-Requirement"].split(";"))
         return f"{params['url'].strip(chr(34))}?code={params['code'].strip(chr(34))}"

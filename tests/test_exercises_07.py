@@ -14,7 +14,7 @@ BACKEND = "https://backend.example"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A lab after one market-analysis job the person approved (-11 §10.1 call chain)."""
+    """A lab after one market-analysis job the person approved (-11 "Call Chaining")."""
     with (
         Lab(mode="asgi", docs=True, data_dir=tmp_path_factory.mktemp("nb07")) as lab,
         lab.hosts.client() as ui,
@@ -37,7 +37,7 @@ def world(tmp_path_factory):
         yield lab, results, nb07.bind(lab)
 
 
-# -- q1: the market-analysis token is bound to the supply-chain agent's key (-11 §10.1) ----------
+# -- q1: the market-analysis token is bound to the supply-chain agent's key (-11 "Call Chaining") ----------
 def test_q1_stub_is_not_attempted(world):
     _, _, ex = world
     answer = ...

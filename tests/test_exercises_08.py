@@ -1,5 +1,5 @@
-"""Notebook 08 exercises, graded against a live lab over loopback sockets (-11 §11.12
-"Revocation", wire §5.15): stub → "not attempted", reference → passes, plausible wrong
+"""Notebook 08 exercises, graded against a live lab over loopback sockets (-11 "Token
+Revocation"): stub → "not attempted", reference → passes, plausible wrong
 answers → fail with a sentence that says why."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from aauth_kit import tokens
+from aauth_kit import jws
+from aauth_kit.claims import AUTH_TYP
 from aauth_kit.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb08, stub
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
@@ -26,7 +27,7 @@ def world(tmp_path_factory):
 
 def _revocation(lab, auth_token, *, dwk=PERSON_DWK, body=None, **options):
     """A PS-style revocation of ``auth_token``, with one thing changed by the caller."""
-    claims = tokens.decode_unverified(auth_token).payload
+    claims = jws.decode_unverified(auth_token).payload
     data = json.dumps(body if body is not None else {"jti": claims["jti"], "exp": claims["exp"]}).encode()
     endpoint = f"{lab.identifiers['supply_chain']}/revoke"
     message = HttpMessage("POST", endpoint, [("Content-Type", "application/json")], data)
@@ -51,12 +52,10 @@ def test_q1_reference_revokes_the_token_at_the_sca(world):
     exec(ex.q1.reference, namespace)  # the solution the learner is shown runs as written
     result = ex.q1.check(namespace["revocation_request"])
     assert result.status == CORRECT, result.message
-    # the grader's token is now refused (wire §5.15: 401 revoked_jwt) and the SCA knows it by (PS, jti)
+    # the grader's token is now refused (401 revoked_jwt) and the SCA knows it by (PS, jti)
     revoked = {jti for iss, jti in lab.supply_chain.resource.revoked if iss == lab.identifiers["ps"]}
     issued = lab.ps.store.list_tokens()
-    assert revoked & {
-        t.jti for t in issued if t.typ == tokens.AUTH_TYP and nb08.GRADER_AGENT in (t.agent_id or "")
-    }
+    assert revoked & {t.jti for t in issued if t.typ == AUTH_TYP and nb08.GRADER_AGENT in (t.agent_id or "")}
     # a second check gets a new token (the grader's agent recovers) and passes again
     assert ex.q1.check(namespace["revocation_request"]).status == CORRECT
     last = lab.trace.exchanges[-1]
@@ -87,7 +86,7 @@ def test_q1_signed_with_the_agents_token_is_unsupported_scheme(world):
     lab, ex = world
 
     def with_a_token(endpoint, auth_token):
-        claims = tokens.decode_unverified(auth_token).payload
+        claims = jws.decode_unverified(auth_token).payload
         message = HttpMessage(
             "POST", endpoint, body=json.dumps({"jti": claims["jti"], "exp": claims["exp"]}).encode()
         )
@@ -105,7 +104,7 @@ def test_q1_the_body_must_be_jti_and_the_tokens_exp(world):
     lab, ex = world
 
     def claims(token):
-        return tokens.decode_unverified(token).payload
+        return jws.decode_unverified(token).payload
 
     whole = ex.q1.check(lambda endpoint, token: _revocation(lab, token, body={"token": token}))
     assert whole.status == INCORRECT and "jti, not by the whole JWT" in whole.message
@@ -133,7 +132,7 @@ def test_q1_an_answer_that_is_not_a_message(world):
 
 # -- q2: which answer does each revocation get? -------------------------------------------------
 def test_q2_the_lab_answers_as_the_draft_says(world):
-    """-11 §11.12: 403 unsupported_iss, 401 invalid_input, 200 (no "not found"), 400 invalid_request."""
+    """-11 "Token Revocation": 403 unsupported_iss, 401 invalid_input, 200 (no "not found"), 400 invalid_request."""
     lab, _ = world
     assert nb08.observe(lab) == nb08.EXPECTED
 

@@ -1,5 +1,5 @@
-"""Notebook 09 exercises, graded against a live lab over loopback sockets (-11 §8 "Missions",
-wire §4.5 blob, §5.12 errors): stub → "not attempted", reference → passes, plausible wrong
+"""Notebook 09 exercises, graded against a live lab over loopback sockets (-11 "Mission Approval"
+blob, "Mission Endpoint Errors"): stub → "not attempted", reference → passes, plausible wrong
 answers → fail with a sentence that says why."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def world(tmp_path_factory):
         yield lab, nb09.bind(lab)
 
 
-# -- q1: s256 = base64url(SHA-256(the decoded blob bytes)) (-11 §8.2, wire §4.5) --------------------
+# -- q1: s256 = base64url(SHA-256(the decoded blob bytes)) (-11 "Mission Approval") --------------------
 def test_q1_stub_is_not_attempted(world):
     _, ex = world
 
@@ -76,9 +76,9 @@ def test_q1_the_digests_spelling(world):
     assert other.status == INCORRECT and "the PS's s256 for this mission is" in other.message
 
 
-# -- q2: what the PS answers a request naming a mission (wire §5.12, §6.1) --------------------------
+# -- q2: what the PS answers a request naming a mission (-11 "Mission Endpoint Errors", "Mission Status Errors") --------------------------
 def test_q2_the_lab_answers_as_the_draft_says(world):
-    """wire §5.12: 404 mission_not_found (unknown or not owned), 403 mission_terminated, 400 invalid_request."""
+    """-11 "Mission Endpoint Errors": 404 mission_not_found (unknown or not owned), 403 mission_terminated, 400 invalid_request."""
     lab, _ = world
     assert nb09.observe(lab) == nb09.EXPECTED
 

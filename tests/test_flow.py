@@ -1,6 +1,7 @@
 """The agent against the real cast: ``aauth_kit.resource.Resource`` and
 ``aauth_kit.servers.ps.PersonServer`` over loopback sockets (and once over ASGI), with
-keys discovered over HTTP (DESIGN §2, the seed's story under -11 §5.4-§5.6).
+keys discovered over HTTP (the seed's story under -11 "Person Identity Access", "PS Authorization
+Access (Three-Party)" and "User Interaction").
 
 Consent arrives the ways a person gives it: ``PersonServer.decide`` from the
 ``on_interaction`` callback, or the consent REST API from another thread while the agent
@@ -17,9 +18,10 @@ import pytest
 from aauth_kit.servers.ps import PersonServer
 from starlette.responses import JSONResponse
 
-from aauth_kit import tokens
-from aauth_kit.agent import Agent, FlowError, Interaction
+from aauth_kit import jws
+from aauth_kit.agent import Agent, Interaction
 from aauth_kit.consent_policy import ConsentPolicy
+from aauth_kit.flow import FlowError
 from aauth_kit.keys import Key
 from aauth_kit.metadata import HttpResolver
 from aauth_kit.resource import Resource
@@ -100,12 +102,12 @@ def cast(tmp_path):
 
 
 def claims(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 # -- no person asked -----------------------------------------------------------------------------
 def test_agent_identity_route_needs_nothing_but_the_agent_token(cast):
-    """-11 §5.2: agent identity access — one signed request, no PS."""
+    """-11 "Agent Identity Access" — one signed request, no PS."""
     with cast.client(cast.agent()) as client:
         response = client.get(f"{SCA}/inventory")
     assert response.json() == {"agent": "aauth:backend@ps.example"}
@@ -113,7 +115,7 @@ def test_agent_identity_route_needs_nothing_but_the_agent_token(cast):
 
 
 def test_policy_granted_flow_asks_no_person(cast):
-    """-11 §5.5: a scope outside the consent policy is granted at once (200, no 202)."""
+    """-11 "PS Response": a scope outside the consent policy is granted at once (200, no 202)."""
     told = []
     agent = cast.agent(on_interaction=told.append)
     with cast.client(agent) as client:
@@ -124,13 +126,13 @@ def test_policy_granted_flow_asks_no_person(cast):
         "SCA GET /check → 401 (requirement=person-token)",
         "PS GET /.well-known/aauth-person.json → 200",
         "PS POST /person-token → 200",
-        "PS GET /.well-known/jwks.json → 200",  # -11 §5.5 step 8: the agent verifies the PS's tokens
+        "PS GET /.well-known/jwks.json → 200",  # -11 "Auth Token Response Verification"
         "SCA GET /check → 401 (requirement=auth-token)",
         "PS POST /auth-token → 200",
         "SCA GET /check → 200",
     ]
     auth = claims(agent.auth_token_for(SCA))
-    # -11 §9.4.1 as the contract states it
+    # -11 "Auth Token Structure" as the contract states it
     assert (auth["iss"], auth["aud"], auth["ps"], auth["scope"]) == (PS, SCA, PS, CHECK)
     assert auth["cnf"]["jwk"]["x"] == AGENT_KEY.public_jwk()["x"]
     assert auth["sub"] == claims(agent.person_token_for(SCA))["sub"] == response.json()["person"]
@@ -147,7 +149,7 @@ def test_cached_tokens_make_the_second_call_without_the_ps(cast):
 
 
 def test_step_up_presents_the_auth_token_held(cast):
-    """wire §5.9: a request bearing an auth token that lacks the scope gets a new resource
+    """-11 "Auth Token Required": a request bearing an auth token that lacks the scope gets a new resource
     token with presented_jti = that auth token's jti; the agent presents it to the PS."""
     agent = cast.agent(on_interaction=lambda interaction: cast.ps.decide(interaction.code, True))
     with cast.client(agent) as client:
@@ -162,7 +164,7 @@ def test_step_up_presents_the_auth_token_held(cast):
 
 
 def test_a_revoked_auth_token_is_replaced(cast):
-    """wire §5.9/§5.15: revoked_jwt + requirement=person-token → a fresh person token, then a
+    """-11 "Auth Token Required", "Token Revocation": revoked_jwt + requirement=person-token → a fresh person token, then a
     fresh auth token; the resource never re-challenges the revoked one with auth-token."""
     agent = cast.agent()
     with cast.client(agent) as client:
@@ -181,7 +183,7 @@ def test_a_revoked_auth_token_is_replaced(cast):
     assert claims(agent.auth_token_for(SCA))["jti"] != old["jti"]
 
 
-# -- consent (-11 §5.6) --------------------------------------------------------------------------
+# -- consent (-11 "User Interaction") --------------------------------------------------------------------------
 def test_consent_approved_from_the_interaction_callback(cast):
     """202 + interaction code → the person approves (PersonServer.decide) → the poll returns
     the auth token → retry → 200."""

@@ -4,7 +4,6 @@ AAuth-Access / Authorization, AAuth-Capabilities, Prefer: wait, Retry-After.
 [N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09.
 """
 
-import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -36,9 +35,8 @@ from aauth_kit.headers import (
     serialize_requirement,
 )
 
-from .conftest import SHARED, load_vector
+from .conftest import load_vector, seed_message
 
-SEED = (SHARED / "seed" / "000_09fc70acfa692172.txt").read_text()
 TOKEN = "eyJhbGciOiJFZDI1NTE5In0.e30.c2ln"
 PS_URL = "https://ps.example/interaction"
 
@@ -59,7 +57,8 @@ def assert_invalid_request(excinfo, field):
     ],
 )
 def test_requirement_draft_examples_round_trip_exactly(header):
-    """[N] "Requirement Responses" examples are the canonical form (wire §3.0: no space after ';')."""
+    """[N] "Requirement Responses" examples are the canonical form (no space after ';', RFC 8941's
+    serialization)."""
     assert parse_requirement(header).header_value() == header
 
 
@@ -88,7 +87,7 @@ def test_requirement_properties():
 
 
 def test_requirement_spacing_parses_identically():
-    """Wire §3.0 / §9 item 2: '; ' spacing (draft prose) and canonical ';' parse the same."""
+    """RFC 8941 parsing: '; ' spacing (draft prose) and canonical ';' parse the same."""
     spaced = parse_requirement(f'requirement=interaction; url="{PS_URL}";  code="X"')
     tight = parse_requirement(f'requirement=interaction;url="{PS_URL}";code="X"')
     assert spaced == tight
@@ -182,7 +181,7 @@ def test_requirement_emit_validation(requirement, params):
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765/interaction", "http://localhost:3000/interaction"])
 def test_requirement_dev_mode_allows_loopback_http(url):
-    """DESIGN §4 dev mode: `aauth-kit serve` identifiers are http://127.0.0.1:PORT."""
+    """Dev mode: `aauth-kit serve` identifiers are http://127.0.0.1:PORT."""
     header = serialize_requirement("interaction", url=url, code="A1B2", dev=True)
     assert parse_requirement(header).url == url
 
@@ -210,7 +209,7 @@ def test_aauth_go_requirement_vectors(case):
     """aauth-go requirement.json ([N] "Requirement Responses", unchanged -09 → -11).
 
     aauth-go flags its '; ' spacing as canonical; the kit's canonical form has no
-    space after ';' (wire §3.0), so the expected output is the header without it,
+    space after ';' (RFC 8941 serialization), so the expected output is the header without it,
     minus unknown parameters, which the kit never re-emits.
     """
     req = parse_requirement(case["header"])
@@ -227,10 +226,10 @@ def test_aauth_go_requirement_vectors(case):
         assert req.header_value() == case["header"].replace("; ", ";")
 
 
-# -- legacy AAuth / AAuth-Challenge (read only): DESIGN §1, wire §3.6 ---------------------
+# -- legacy AAuth / AAuth-Challenge (read only): older drafts' forms, never emitted ---------
 def seed_401_aauth_header() -> str:
-    """The `aauth` response header logged by the seed's backend at its step 3."""
-    return re.search(r"'aauth': '([^']*)'", SEED).group(1)
+    """The `aauth` response header the original demo's backend logged for the resource's 401."""
+    return seed_message("401 aauth header")
 
 
 def test_seed_legacy_auth_token_challenge():
@@ -244,13 +243,12 @@ def test_seed_legacy_auth_token_challenge():
 
 def test_seed_legacy_interaction_challenge():
     """Seed step 5: `AAuth: require=interaction; code="7R6XKPRP"` (no url in the old form)."""
-    line = next(line for line in SEED.splitlines() if line.startswith("AAuth: require=interaction"))
-    req = parse_legacy_challenge(line.removeprefix("AAuth: "))
+    req = parse_legacy_challenge(seed_message("202 AAuth header"))
     assert (req.requirement, req.code, req.url, req.legacy) == ("interaction", "7R6XKPRP", None, True)
 
 
 def test_legacy_aauth_challenge_form():
-    """Wire §3.6: `AAuth-Challenge: require=auth-token; resource-token="…"; auth-server="https://auth.example"`."""
+    """The pre-rename form: `AAuth-Challenge: require=auth-token; resource-token="…"; auth-server="https://auth.example"`."""
     req = parse_legacy_challenge(
         'require=auth-token; resource-token="eyJ.x.y"; auth-server="https://auth.example"'
     )
@@ -274,7 +272,7 @@ def test_legacy_and_canonical_parsers_do_not_mix():
 
 
 def test_legacy_values_are_re_emitted_only_in_canonical_form():
-    """DESIGN §1: parsing old forms never makes the kit emit them; `auth-server` is dropped."""
+    """Parsing old forms never makes the kit emit them; `auth-server` is dropped."""
     req = parse_legacy_challenge(seed_401_aauth_header())
     header = req.header_value()
     assert header.startswith("requirement=auth-token;resource-token=")
@@ -283,13 +281,13 @@ def test_legacy_values_are_re_emitted_only_in_canonical_form():
         parse_legacy_challenge('require=interaction; code="7R6XKPRP"').header_value()
 
 
-# -- Signature-Error: [SK] §5 ------------------------------------------------------------
+# -- Signature-Error: [SK] "Signature-Error HTTP Response Header" ------------------------------------------------------------
 SIGNATURE_ERROR = load_vector("aauth-go/signature-error.json")["cases"]
 
 
 @pytest.mark.parametrize("case", SIGNATURE_ERROR, ids=lambda c: c["header"])
 def test_aauth_go_signature_error_vectors(case):
-    """aauth-go signature-error.json ([SK] §5.1, §5.4): code, required_input and extra members."""
+    """aauth-go signature-error.json ([SK] "Header Structure", "Error Codes"): code, required_input and extra members."""
     code, members = parse_signature_error(case["header"])
     assert code == case["code"]
     assert members.get("required_input") == case.get("required_input")
@@ -301,7 +299,7 @@ def test_aauth_go_signature_error_vectors(case):
 
 @pytest.mark.parametrize("case", [c for c in SIGNATURE_ERROR if "params" not in c], ids=lambda c: c["header"])
 def test_signature_error_header_value_is_canonical(case):
-    """[SK] §5: errors.SignatureError.header_value() emits the canonical form the vectors show."""
+    """[SK] "Signature-Error HTTP Response Header": errors.SignatureError.header_value() emits the canonical form the vectors show."""
     emitted = SignatureError(case["code"], required_input=case.get("required_input")).header_value()
     if case["canonical"]:
         assert emitted == case["header"]
@@ -309,7 +307,7 @@ def test_signature_error_header_value_is_canonical(case):
 
 
 def test_signature_error_unknown_code_is_returned():
-    """[SK] §5: new codes may appear; the parser returns them for the caller to judge."""
+    """[SK] "Error Codes": new codes may appear; the parser returns them for the caller to judge."""
     assert parse_signature_error("error=brand_new_code") == ("brand_new_code", {})
 
 
@@ -329,29 +327,29 @@ def test_signature_error_unknown_code_is_returned():
     ],
 )
 def test_signature_error_malformed(header):
-    """[SK] §5: a Dictionary whose `error` is a Token; required_input an Inner List of Strings."""
+    """[SK] "Header Structure": a Dictionary whose `error` is a Token; required_input an Inner List of Strings."""
     with pytest.raises(HeaderError) as excinfo:
         parse_signature_error(header)
     assert_invalid_request(excinfo, "Signature-Error")
 
 
-# -- Accept-Signature-Scheme / -Alg: [SK] §4 --------------------------------------------
+# -- Accept-Signature-Scheme / -Alg: [N] "Verification (Server)" --------------------------------------------
 def test_accept_signature_alg_preserves_case_and_order():
-    """[SK] §4: Lists of Tokens in server preference order; JOSE names are case-sensitive."""
+    """[N] "Verification (Server)": Lists of Tokens in server preference order; JOSE names are case-sensitive."""
     assert parse_accept_signature_alg("Ed25519, ES256") == ["Ed25519", "ES256"]
     assert parse_accept_signature_alg("ES256,Ed25519") == ["ES256", "Ed25519"]
     assert serialize_accept_signature_alg(["Ed25519", "ES256"]) == "Ed25519, ES256"
 
 
 def test_accept_signature_scheme_round_trip():
-    """[SK] §4: scheme names verbatim (`jwks_uri`, `jkt-jwt`)."""
+    """[N] "Signature-Key Scheme Rejection": scheme names verbatim (`jwks_uri`, `jkt-jwt`)."""
     header = serialize_accept_signature_scheme(["jwt", "jwks_uri", "jkt-jwt"])
     assert header == "jwt, jwks_uri, jkt-jwt"
     assert parse_accept_signature_scheme(header) == ["jwt", "jwks_uri", "jkt-jwt"]
 
 
 def test_accept_headers_from_signature_error_response_parse_back():
-    """[SK] §4 accompanies unsupported_scheme / unsupported_algorithm (errors.SignatureError)."""
+    """[N] "Verification (Server)": accompanies unsupported_scheme / unsupported_algorithm (errors.SignatureError)."""
     err = SignatureError("unsupported_algorithm", accept_schemes=["jwt"], accept_algs=["Ed25519", "ES256"])
     headers = dict(err.response_headers())
     assert parse_accept_signature_scheme(headers["accept-signature-scheme"]) == ["jwt"]
@@ -363,7 +361,7 @@ def test_accept_headers_absent_or_empty_mean_nothing():
 
 
 def test_accept_headers_ignore_parameters():
-    """[SK] §4: clients ignore what they do not understand, parameters included."""
+    """[N] "Verification (Server)": clients ignore what they do not understand, parameters included."""
     assert parse_accept_signature_alg("Ed25519;q=1, ES256") == ["Ed25519", "ES256"]
 
 
@@ -406,7 +404,7 @@ def test_capabilities_malformed():
     assert_invalid_request(excinfo, "AAuth-Capabilities")
 
 
-# -- AAuth-Access / Authorization: AAuth: [N] "Resource-Managed Access", RFC 9110 §11 --------
+# -- AAuth-Access / Authorization: AAuth: [N] "AAuth-Access Response Header", RFC 9110 §11----
 @pytest.mark.parametrize("token", ["abc", "a.b-c_d~e+f/g", "dGVzdA==", "A1", "x="])
 def test_aauth_access_token68_round_trip(token):
     """[N] -06+: AAuth-Access is an RFC 9110 token68."""
@@ -427,7 +425,7 @@ def test_aauth_access_absent():
     "value", ["", "   ", "a b", "a\tb", "a,b", "a, b", "a\x00b", "a\nb", "=abc", "abc=d", "ab\u00e9", '"abc"']
 )
 def test_aauth_access_rejects_non_token68(value):
-    """Wire §3.7: reject empty, embedded whitespace or controls, more than one credential."""
+    """[N] "AAuth-Access Response Header" (token68): reject empty, embedded whitespace or controls, more than one credential."""
     with pytest.raises(HeaderError) as excinfo:
         parse_aauth_access(value)
     assert_invalid_request(excinfo, "AAuth-Access")
@@ -526,7 +524,7 @@ def test_prefer_build_rejects_non_seconds(seconds):
         serialize_prefer_wait(seconds)
 
 
-# -- Retry-After — RFC 9110 §10.2.3; [N] "Deferred Responses"; wire §9 item 20 ----------------
+# -- Retry-After — RFC 9110 §10.2.3; [N] "Deferred Responses" ----------------------------------
 NOW = 1_770_483_396  # 2026-02-07 16:56:36 UTC
 
 
@@ -550,7 +548,7 @@ def test_retry_after_seconds(value, seconds):
 
 
 def test_retry_after_http_date_relative_to_now():
-    """Wire §9 item 20 / RFC 9110 §10.2.3: Retry-After may be an HTTP-date."""
+    """RFC 9110 §10.2.3: Retry-After may be an HTTP-date."""
     assert parse_retry_after(http_date(42), now=NOW) == 42
     assert parse_retry_after(http_date(-42), now=NOW) == 0
     assert parse_retry_after(http_date(10), now=NOW + 0.5) == 10  # partial seconds round up

@@ -97,7 +97,7 @@ header_text = st.one_of(
 @FUZZ
 @given(value=header_text)
 def test_parsers_raise_only_aauth_errors(field, value):
-    """DESIGN §4 "Bad input": any text either parses or raises invalid_request, never anything else."""
+    """Bad input: any text either parses or raises invalid_request, never anything else."""
     try:
         PARSERS[field](value)
     except AAuthError as err:
@@ -149,7 +149,7 @@ def test_requirement_reserialization_is_stable(value):
 @FUZZ
 @given(st.sampled_from(sorted(SIGNATURE_ERROR_CODES)), st.none() | st.lists(printable, max_size=6))
 def test_signature_error_round_trip(code, required_input):
-    """[SK] §5: errors.SignatureError.header_value() output parses back to its code and members."""
+    """[SK] "Header Structure": errors.SignatureError.header_value() output parses back to its code and members."""
     header = SignatureError(code, required_input=required_input).header_value()
     expected = {} if required_input is None else {"required_input": required_input}
     assert parse_signature_error(header) == (code, expected)
@@ -165,7 +165,7 @@ def test_signature_error_round_trip(code, required_input):
 @FUZZ
 @given(tokens=st.lists(sf_token, min_size=1, max_size=6))
 def test_token_lists_round_trip(parse, serialize, tokens):
-    """[SK] §4, [N] AAuth-Capabilities: Lists of Tokens keep order and case."""
+    """[N] "Verification (Server)" (Accept-Signature-*), "AAuth-Capabilities Request Header": Lists of Tokens keep order and case."""
     header = serialize(tokens)
     assert parse(header) == tokens
     assert serialize(parse(header)) == header
@@ -199,6 +199,6 @@ def test_retry_after_seconds_round_trip(seconds):
 @FUZZ
 @given(st.integers(min_value=-(10**6), max_value=10**7))
 def test_retry_after_http_date(offset):
-    """Wire §9 item 20: an HTTP-date counts from `now`; past dates clamp to 0."""
+    """RFC 9110 §10.2.3: an HTTP-date counts from `now`; past dates clamp to 0."""
     date = datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=offset)
     assert parse_retry_after(format_datetime(date, usegmt=True), now=NOW) == max(0, offset)

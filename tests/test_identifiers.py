@@ -5,19 +5,26 @@
 each case below states the rule it checks and where -11 decides differently.
 """
 
+from urllib.parse import urlsplit
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aauth_kit.errors import AAuthError
+from aauth_kit.errors import AAuthError, UsageError
+from aauth_kit.headers import serialize_requirement
 from aauth_kit.identifiers import (
     check_agent_identifier,
+    check_callback_url,
     check_endpoint_url,
     check_host,
     check_server_identifier,
+    check_url,
+    is_dev_url,
     parse_agent_identifier,
     subagent_identifier,
 )
+from aauth_kit.probe import ProbeError, check_target
 
 from .conftest import load_vector
 
@@ -79,7 +86,7 @@ def test_server_identifier_host_rules(value):
 
 @pytest.mark.parametrize("value", ["http://127.0.0.1:8765", "http://localhost:1", "http://localhost:65535"])
 def test_dev_mode_accepts_loopback_http(value):
-    """Kit decision (DESIGN §4 "Identifiers"): `aauth-kit serve` runs an explicit dev mode
+    """Kit decision (kit decision): `aauth-kit serve` runs an explicit dev mode
     whose identifiers are loopback http with a port; only dev=True accepts them."""
     assert check_server_identifier(value, dev=True) == value
     with pytest.raises(AAuthError):
@@ -247,7 +254,7 @@ def test_endpoint_url_dev_mode():
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80) | st.from_regex(r"(https?://|aauth:)[^\s]{0,40}", fullmatch=True), st.booleans())
 def test_checkers_raise_only_kit_errors(value, dev):
-    """Bad input gets the kit's AAuthError (DESIGN §4), never another exception type."""
+    """Bad input gets the kit's AAuthError (kit decision), never another exception type."""
     for check in (
         lambda v: check_server_identifier(v, dev=dev),
         lambda v: check_endpoint_url(v, dev=dev),
@@ -258,3 +265,57 @@ def test_checkers_raise_only_kit_errors(value, dev):
             assert check(value) is not None
         except AAuthError:
             pass
+
+
+# -- one URL policy ------------------------------------------------------------------------
+#: (url, accepted in dev mode, accepted outside it): every checker of the kit agrees.
+POLICY = [
+    ("https://ps.example/interaction", True, True),
+    ("https://ps.example:8443/a", True, True),
+    ("http://127.0.0.1:8765/interaction", True, False),
+    ("http://localhost:3000/interaction", True, False),
+    ("http://127.0.0.1/interaction", False, False),  # dev http needs a port, everywhere
+    ("http://localhost/interaction", False, False),
+    ("http://[::1]:8765/interaction", False, False),  # ::1 is not a dev host (see DEV_HOSTS)
+    ("http://10.0.0.1:8765/interaction", False, False),
+    ("http://ps.example/interaction", False, False),
+    ("https://ps.example/interaction#top", False, False),
+    ("https://u:p@ps.example/interaction", False, False),
+    ("ftp://127.0.0.1:21/interaction", False, False),
+]
+
+
+def _judged(check, url, **options) -> bool:
+    try:
+        check(url, **options)
+    except (AAuthError, UsageError, ProbeError):
+        return False
+    return True
+
+
+def _interaction(url, *, dev):
+    return serialize_requirement("interaction", url=url, code="A1B2", dev=dev)
+
+
+@pytest.mark.parametrize("url, in_dev, outside", POLICY)
+def test_every_checker_judges_a_url_alike(url, in_dev, outside):
+    """Endpoint URLs, interaction URLs (headers), a probe's target and callbacks follow one
+    policy; the lab's virtual network passes exactly the dev-mode http URLs through."""
+    for dev, expected in ((True, in_dev), (False, outside)):
+        judges = {
+            "endpoint": _judged(check_endpoint_url, url, dev=dev),
+            "interaction": _judged(_interaction, url, dev=dev),
+            "probe": _judged(check_target, url, dev=dev),
+            "policy": _judged(check_url, url, dev=dev),
+        }
+        assert judges == dict.fromkeys(judges, expected), (dev, judges)
+    assert _judged(check_callback_url, url) == in_dev
+    assert is_dev_url(urlsplit(url)) == (in_dev and not outside)
+
+
+def test_queries_only_where_the_policy_allows_them():
+    """Endpoint URLs take no query (-11 "Endpoint URLs"); a callback or a probe target may."""
+    url = "https://app.example/cb?x=1"
+    assert not _judged(check_endpoint_url, url)
+    assert check_callback_url(url) == url and check_target(url) == url
+    assert check_url(url, query=True) == url

@@ -1,7 +1,7 @@
 """Interaction codes, interaction URLs and callback errors.
 
-[N] = draft-hardt-oauth-aauth-protocol-11 "Interaction Code Format" and the user-consent
-deferred response (aauth-wire.md §5.6).
+[N] = draft-hardt-oauth-aauth-protocol-11 "Interaction Code Format", "User Interaction" and
+"Interaction Callback Errors".
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -54,7 +54,7 @@ def test_new_code_uses_all_40_bits():
 
 
 def test_new_code_is_deterministic_with_an_injected_source():
-    """Docs mode (DESIGN §4 Determinism): a fixed byte source gives a fixed code."""
+    """Docs mode (deterministic): a fixed byte source gives a fixed code."""
     fixed = lambda n: bytes(range(1, n + 1))  # noqa: E731
     assert new_code(random_bytes=fixed) == new_code(random_bytes=fixed)
 
@@ -119,7 +119,7 @@ def test_codes_equal():
 @settings(max_examples=500, deadline=None)
 @given(st.text())
 def test_normalize_arbitrary_text_raises_only_invalid_code(text):
-    """DESIGN §4 bad input: arbitrary text either normalizes into the alphabet or raises invalid_code."""
+    """Bad input: arbitrary text either normalizes into the alphabet or raises invalid_code."""
     try:
         canonical = normalize_code(text)
     except AAuthError as exc:
@@ -148,7 +148,7 @@ def test_alias_folding(canonical):
 
 
 def test_interaction_url():
-    """aauth-wire §5.6: {url}?code={code}[&callback={callback}], percent-encoded."""
+    """-11 "User Interaction": {url}?code={code}[&callback={callback}], percent-encoded."""
     plain = interaction_url("https://ps.example/interaction", "A1B2-C3D4")
     assert plain == "https://ps.example/interaction?code=A1B2-C3D4"
     cb = "https://backend.example/auth-callback?request_id=a b&x=1"
@@ -165,7 +165,7 @@ def test_interaction_url_keeps_an_existing_query():
 
 
 def test_callback_errors_map_to_polling_codes():
-    """aauth-wire §5.6: access_denied|user_abandoned|server_error|temporarily_unavailable|interaction_expired
+    """-11 "Interaction Callback Errors": access_denied|user_abandoned|server_error|temporarily_unavailable|interaction_expired
     → denied|abandoned|server_error|server_error|expired."""
     assert CALLBACK_ERRORS == {
         "access_denied": "denied",
@@ -179,7 +179,7 @@ def test_callback_errors_map_to_polling_codes():
 
 
 def test_polling_codes_map_to_callback_errors():
-    """aauth-wire §5.6, the other way: every mapped polling code goes back to a callback error
+    """-11 "Interaction Callback Errors", the other way: every mapped polling code goes back to a callback error
     that maps to it again; other failures are server_error."""
     for polling in ("denied", "abandoned", "server_error", "expired"):
         assert polling_code_for(callback_error_for(polling)) == polling

@@ -1,5 +1,5 @@
 """Cross-checks with introspection-aauth 0.1.0, an AAuth -11 Person Server / Access Server
-this project did not write (interop notes §2.3).
+this project did not write.
 
 Both directions, over real HTTP on loopback sockets (``runtime.Hosts``):
 
@@ -37,7 +37,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit import tokens
+from aauth_kit.claims import AGENT_TYP, PERSON_TYP
 from aauth_kit.errors import SignatureError
+from aauth_kit.http_client import make_fetch
 from aauth_kit.httpsig import attach, sign
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
@@ -45,7 +47,6 @@ from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, HttpResolver, agent_metada
 from aauth_kit.profile import sign_request, verify_request, verify_with_key
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import hwk_key, jwks_uri_key, jwt_key
-from aauth_kit.transport import make_fetch
 
 NOW = 1_790_000_000
 AP, PS, AS, RES = "https://ap.example", "https://ps.example", "https://as.example", "https://resource.example"
@@ -206,7 +207,7 @@ def kit_code(message: HttpMessage, **options) -> str:
 # -- the peer's verifier accepts the kit's requests ------------------------------------------
 @pytest.mark.parametrize("method, body", [("GET", b""), ("POST", b'{"resource":"https://resource.example"}')])
 def test_peer_verify_agent_accepts_kit_jwt_request(hosts, method, body):
-    """[N] "HTTP Message Signatures Profile" + "Agent Tokens": the kit's agent signs with its
+    """[N] "HTTP Message Signatures Profile" + "Agent Token Verification": the kit's agent signs with its
     agent token in ``sig=jwt``; the peer checks the signature, fetches the AP's metadata and
     JWKS over HTTP, verifies the token and binds cnf.jwk to the signing key."""
     message = kit_request(method, f"{RES}/data", body)
@@ -216,7 +217,7 @@ def test_peer_verify_agent_accepts_kit_jwt_request(hosts, method, body):
 
 
 def test_peer_verify_server_accepts_kit_jwks_uri_request(hosts):
-    """[SK] §3.2 / [N] PS→AS: a server signs in its own right with
+    """[SK] "JWKS URI Discovery (jwks_uri)" / [N] "PS-to-AS Token Request": a server signs in its own right with
     ``sig=jwks_uri;id;dwk;kid``; the peer discovers the PS's key and accepts it."""
     message = kit_request("POST", f"{AS}/token", b'{"resource_token":"x"}')
     sign_request(message, ps_key, jwks_uri_key(PS, PERSON_DWK, "ps-1"), created=NOW)
@@ -233,7 +234,7 @@ def test_peer_verify_accepts_kit_query_coverage(hosts):
 
 
 def test_peer_person_server_issues_a_person_token_the_kit_accepts(hosts):
-    """[N] "Person Tokens" end to end over HTTP: the kit's agent asks the peer's PS
+    """[N] "Person Token Endpoint" end to end over HTTP: the kit's agent asks the peer's PS
     (``POST person_token_endpoint``, signed with its agent token, body covered); the peer
     answers 200 with an ``aa-person+jwt``; the kit verifies it against the peer's published
     JWKS and then accepts a resource request presenting it."""
@@ -250,7 +251,7 @@ def test_peer_person_server_issues_a_person_token_the_kit_accepts(hosts):
         resolver = HttpResolver(hosts.kit_fetch)
         token = await tokens.verify_token(
             person_token,
-            typ=tokens.PERSON_TYP,
+            typ=PERSON_TYP,
             resolver=resolver,
             now=NOW,
             expected_aud=RES,
@@ -264,7 +265,7 @@ def test_peer_person_server_issues_a_person_token_the_kit_accepts(hosts):
     token, verified = run(flow())
     assert (token.iss, token.aud, token.dwk, token.alg) == (PEER_PS, RES, PERSON_DWK, "Ed25519")
     assert token.jkt == agent_key.thumbprint()
-    assert verified.token.typ == tokens.PERSON_TYP and verified.token.sub == token.sub
+    assert verified.token.typ == PERSON_TYP and verified.token.sub == token.sub
 
 
 # -- the kit's verifier accepts the peer's requests ------------------------------------------
@@ -287,12 +288,12 @@ def test_kit_verify_request_accepts_peer_jwt_request(hosts, method, url, body):
     verified = run(
         verify_request(message, resolver=HttpResolver(hosts.kit_fetch), now=NOW, body_required=bool(body))
     )
-    assert verified.token.typ == tokens.AGENT_TYP and verified.token.sub == PEER_AGENT
+    assert verified.token.typ == AGENT_TYP and verified.token.sub == PEER_AGENT
     assert verified.key.thumbprint() == peer_agent_key.kid  # the peer's kid is the RFC 7638 thumbprint
 
 
 def test_kit_verify_request_accepts_peer_jwks_uri_request(hosts):
-    """[SK] §3.2: the peer's PS signs as itself (``Identity.signed``, ``sig=jwks_uri``); the
+    """[SK] "JWKS URI Discovery (jwks_uri)": the peer's PS signs as itself (``Identity.signed``, ``sig=jwks_uri``); the
     kit resolves ``{id}/.well-known/{dwk}`` → ``jwks_uri`` → ``kid`` over HTTP and verifies."""
     body = b'{"jti":"t-1","exp":1790000600}'
     headers = hosts.peer_ps.identity.signed("POST", f"{RES}/revoke", body, NOW)
@@ -331,7 +332,7 @@ def _signed(mutate=None, *, components=None, created=NOW, body=b""):
         (lambda: _signed(components=["@method", "@authority", "@path"]), "invalid_input"),
         # [N] step 7: a covered component changed after signing
         (lambda: _signed(lambda m: setattr(m, "target_uri", f"{RES}/admin")), "invalid_signature"),
-        # [SK] §3: x509 is not implemented by either
+        # [SK] "X.509 Certificates (x509)": not implemented by either
         (
             lambda: _signed(
                 lambda m: m.set_header("Signature-Key", 'sig=x509;x5u="https://x.example/c.pem"')
@@ -346,11 +347,11 @@ def test_both_verifiers_report_the_same_code(make, code):
     assert peer_code(message) == code
 
 
-# -- documented differences (interop notes §2.3 and §5) ---------------------------------------
+# -- documented differences -----------------------------------------------------------------
 def test_neither_accepts_hwk_from_an_agent():
     """[N] "HTTP Message Signatures Profile": AAuth agents sign with ``jwt``; a pseudonymous ``hwk``
     request is ``unsupported_scheme`` at an AAuth verifier.  The peer never implements hwk;
-    the kit implements it (SK §3.1) but its AAuth verifier accepts only ``jwt`` by default."""
+    the kit implements it ([SK] "Header Web Key (hwk)") but its AAuth verifier accepts only ``jwt`` by default."""
     message = kit_request("GET", f"{RES}/data")
     sign_request(message, agent_key, hwk_key(agent_key), created=NOW)
     assert peer_code(message) == "unsupported_scheme"
@@ -361,7 +362,7 @@ def test_neither_accepts_hwk_from_an_agent():
 
 def test_difference_explicit_default_port_in_authority():
     """RFC 9421 §2.2.3: ``@authority`` leaves out the scheme's default port.  The peer keeps
-    an explicit ``:443`` (interop notes §5 #9), so a URL written with ``:443`` signs
+    an explicit ``:443``, so a URL written with ``:443`` signs
     differently on each side; without the port both agree."""
     url = f"{RES}:443/data"
     headers = peer_httpsig.sign(
@@ -383,8 +384,8 @@ def test_difference_explicit_default_port_in_authority():
 
 
 def test_difference_signature_key_with_several_members():
-    """[SK] §3: the verifier selects the member whose label it verifies and ignores the
-    others.  The peer insists on exactly one member (interop notes §5 #5) and answers
+    """[SK] "Label Consistency": the verifier selects the member whose label it verifies and ignores the
+    others.  The peer insists on exactly one member and answers
     ``invalid_key``; the kit accepts."""
     message = kit_request("GET", f"{RES}/data")
     other = hwk_key(Key.from_seed("someone else"), label="other").to_member()

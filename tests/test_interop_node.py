@@ -1,5 +1,5 @@
 """Cross-checks with @hellocoop/httpsig 2.2.0, a Node implementation of RFC 9421 with
-Signature-Key -08 that this project did not write (interop notes §2.5): the kit's
+Signature-Key -08 that this project did not write: the kit's
 second-language peer.
 
 ``tests/node_peer.js`` runs the package on one JSON job at a time (sign with ``hwk``,
@@ -11,7 +11,7 @@ it handed to WebCrypto, so the bases can be compared byte for byte.
   ``verify_with_key`` accept, over the same signature base;
 * the kit signs → node verifies (``hwk`` by the -08 rules, ``jwt``);
 * a changed body, a changed path and the wrong key are refused by both;
-* the known differences (interop notes §2.5, §5) are asserted, not hidden: ``@query``
+* the known differences are asserted, not hidden: ``@query``
   without ``?`` as strict expected failures, so a fixed peer shows up;
 * end to end: a node-signed request sent over real HTTP to a kit :class:`Resource`.
 
@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from aauth_kit import httpsig, tokens
+from aauth_kit.claims import AGENT_TYP
 from aauth_kit.errors import SignatureError
 from aauth_kit.headers import parse_signature_error
 from aauth_kit.keys import Key
@@ -135,7 +136,7 @@ def node_verify(message: HttpMessage, *, require_content_digest: bool = False) -
     """The peer's verdict on a request: ``verified``, ``thumbprint``, ``code``, ``error``, ``base``.
 
     The peer takes the canonical authority from its caller (as the AAuth profile asks of
-    a verifier) and the query without its ``?`` (its convention, interop notes §2.5).
+    a verifier) and the query without its ``?`` (its convention).
     """
     url = urlsplit(message.target_uri)
     return node(
@@ -286,7 +287,7 @@ def test_the_repository_peer_is_the_pinned_version():
     ],
 )
 def test_node_signs_hwk_the_kit_verifies(method, url, body):
-    """[SK] §3.1 ``hwk`` and RFC 9421 §2.5: the kit's ``verify_hwk`` accepts the peer's
+    """[SK] "Header Web Key (hwk)" and RFC 9421 §2.5: the kit's ``verify_hwk`` accepts the peer's
     request (``alg;kty;crv;x`` order, ``content-type`` and ``content-digest`` covered on a
     body) over exactly the base the peer signed; Ed25519 being deterministic, the kit
     signing that base gives the peer's signature bytes."""
@@ -299,7 +300,7 @@ def test_node_signs_hwk_the_kit_verifies(method, url, body):
 
 
 def test_node_signs_jwks_uri_the_kit_discovers_the_key(network):
-    """[SK] §3.2 ``jwks_uri``: a server signing in its own right.  The kit resolves
+    """[SK] "JWKS URI Discovery (jwks_uri)": a server signing in its own right.  The kit resolves
     ``{id}/.well-known/{dwk}`` → ``jwks_uri`` → ``kid`` over HTTP and verifies the base
     the peer signed; with the key in hand ``verify_with_key`` agrees."""
     body = b'{"jti":"t-1","exp":1790000600}'
@@ -327,13 +328,13 @@ def test_node_signs_jwks_uri_the_kit_discovers_the_key(network):
     ],
 )
 def test_node_signs_jwt_with_a_kit_agent_token(network, method, url, body):
-    """[N] "HTTP Message Signatures Profile" and "Verification (Server)" steps 1-7, [SK] §3.4:
+    """[N] "HTTP Message Signatures Profile" and "Verification (Server)" steps 1-7, [SK] "JWT Confirmation Key (jwt)":
     the peer signs with an agent token the kit's AP minted; the kit verifies the token
     against the AP's JWKS over HTTP, binds ``cnf.jwk`` to the signing key and checks the
     peer's signature over the same base (on a PS body, ``content-*`` coverage required)."""
     message, node_base = node_sign(method, url, agent_key, jwt_key(agent_token()), body=body)
     verified = run(verify_request(message, resolver=network.resolver, now=NOW, body_required=True))
-    assert (verified.token.typ, verified.token.sub) == (tokens.AGENT_TYP, AGENT)
+    assert (verified.token.typ, verified.token.sub) == (AGENT_TYP, AGENT)
     assert verified.key.thumbprint() == agent_key.thumbprint()
     assert verified.base == node_base
 
@@ -341,7 +342,7 @@ def test_node_signs_jwt_with_a_kit_agent_token(network, method, url, body):
 # -- the kit signs, node verifies --------------------------------------------------------
 @pytest.mark.parametrize("body", [b"", b'{"name":"laptop"}'])
 def test_kit_signs_hwk_node_verifies(body):
-    """[SK] §3.1 as of -08: the kit's ``hwk`` member carries ``alg`` and no ``kid``; the peer,
+    """[SK] "Header Web Key (hwk)" as of -08: the kit's ``hwk`` member carries ``alg`` and no ``kid``; the peer,
     which enforces both, verifies over the kit's base (``content-digest`` required on a body)."""
     message, base = kit_sign(
         "POST" if body else "GET", f"{RES}/data", agent_key, hwk_key(agent_key), body=body
@@ -355,8 +356,8 @@ def test_kit_signs_hwk_node_verifies(body):
 
 @pytest.mark.parametrize("body", [b"", b'{"resource":"https://resource.example"}'])
 def test_kit_signs_jwt_node_verifies(body):
-    """[SK] §3.4 ``jwt``: the peer decodes the kit's agent token (it does not check the
-    issuer's signature, interop notes §1), takes ``cnf.jwk`` and verifies over the kit's base."""
+    """[SK] "JWT Confirmation Key (jwt)": the peer decodes the kit's agent token (it does not check the
+    issuer's signature), takes ``cnf.jwk`` and verifies over the kit's base."""
     message, base = kit_sign(
         "POST" if body else "GET", f"{PS}/person-token", agent_key, jwt_key(agent_token()), body=body
     )
@@ -369,7 +370,7 @@ def test_kit_signs_jwt_node_verifies(body):
 @pytest.mark.parametrize(
     "params, kit_code",
     [
-        # -05 form: no alg.  The kit follows [SK] §3.3 (a conveyed key without alg is
+        # -05 form: no alg.  The kit follows [N] "Signature Algorithms" (a key without alg is
         # unsupported_algorithm); the peer calls the member malformed (invalid_key)
         ({"kty": "OKP", "crv": "Ed25519", "x": agent_key.public_jwk()["x"]}, "unsupported_algorithm"),
         # a kid in hwk: both invalid_key
@@ -378,7 +379,7 @@ def test_kit_signs_jwt_node_verifies(body):
     ids=["no alg", "kid"],
 )
 def test_hwk_outside_the_08_rules_is_refused_by_both(params, kit_code):
-    """[SK] §3.1 (-08 and later): ``alg`` is REQUIRED and ``kid`` MUST NOT appear."""
+    """[SK] "Header Web Key (hwk)" (-08 and later): ``alg`` is REQUIRED and ``kid`` MUST NOT appear."""
     message, _ = kit_sign("GET", f"{RES}/data", agent_key, SignatureKey("sig", "hwk", params))
     with pytest.raises(SignatureError) as info:
         verify_hwk(message, now=NOW)
@@ -388,7 +389,7 @@ def test_hwk_outside_the_08_rules_is_refused_by_both(params, kit_code):
 
 
 def test_node_refuses_to_sign_hwk_without_alg():
-    """[SK] §3.1 (-08): the peer will not even emit an ``hwk`` member without ``alg``."""
+    """[SK] "Header Web Key (hwk)" (-08): the peer will not even emit an ``hwk`` member without ``alg``."""
     jwk = {name: value for name, value in agent_key.private_jwk().items() if name != "alg"}
     with pytest.raises(NodePeerError, match="alg"):
         node(
@@ -453,9 +454,9 @@ def test_tampering_is_refused_by_both(network, signer, tamper, node_code):
     assert (verdict["verified"], verdict["code"]) == (False, node_code)
 
 
-# -- documented differences (interop notes §2.5, §5 #8) --------------------------------------
+# -- documented differences -----------------------------------------------------------------
 QUERY_BUG = (
-    "interop notes §2.5 / §5 #8: @hellocoop/httpsig 2.2.0 uses @query without the leading '?' that "
+    "@hellocoop/httpsig 2.2.0 uses @query without the leading '?' that "
     "RFC 9421 §2.2.7 requires, in its signer and its verifier"
 )
 
@@ -483,7 +484,7 @@ def test_kit_verifies_node_query_coverage():
 
 def test_node_leaves_the_query_unsigned_by_default():
     """[N] profile: only ``@method @authority @path signature-key`` are mandatory, and the
-    peer covers no more on a GET (interop notes §2.5), so a changed query still verifies
+    peer covers no more on a GET, so a changed query still verifies
     at both; a resource that needs it protected lists ``@query`` as a required component."""
     message, _ = node_sign("GET", f"{RES}/search?q=laptops", agent_key, hwk_key(agent_key))
     message.target_uri = f"{RES}/search?q=everything"
@@ -498,7 +499,7 @@ def test_node_leaves_the_query_unsigned_by_default():
 def test_difference_dot_segments_in_path(raw_path, sent_path):
     """RFC 9421 §2.2.6: ``@path`` is the target path as sent.  The peer parses URLs the
     WHATWG way, which removes dot-segments (``%2F`` is no separator) before signing, and its
-    fetch would send that path; the kit keeps the path it is given (interop notes §2.5).
+    fetch would send that path; the kit keeps the path it is given.
     Signed for ``raw_path``, the request verifies at the kit only as actually sent."""
     message, node_base = node_sign("GET", f"{RES}{raw_path}", agent_key, hwk_key(agent_key))
     assert f'"@path": {sent_path}\n' in node_base
@@ -531,7 +532,7 @@ def test_end_to_end_node_agent_calls_a_kit_resource(network, method, body):
 def test_end_to_end_resource_refuses_node_hwk(network):
     """[N] "HTTP Message Signatures Profile": a resource accepts ``jwt`` only, so the peer's
     valid ``hwk`` request gets ``401`` + ``Signature-Error: error=unsupported_scheme`` and
-    ``Accept-Signature-Scheme: jwt`` ([SK] §4)."""
+    ``Accept-Signature-Scheme: jwt`` ([N] "Signature-Key Scheme Rejection")."""
     message, _ = node_sign("GET", f"{RES}/whoami", agent_key, hwk_key(agent_key))
     response = send(network, message)
     assert response.status_code == 401
@@ -550,7 +551,7 @@ def test_end_to_end_resource_refuses_a_changed_body(network):
 
 
 def test_peer_signature_is_standard_base64():
-    """RFC 9421 §4.2 / RFC 8941 byte sequence: padded standard base64 (interop notes §5 #1)."""
+    """RFC 9421 §4.2 / RFC 8941 byte sequence: padded standard base64."""
     message, _ = node_sign("GET", f"{RES}/data", agent_key, hwk_key(agent_key))
     value = message.header("signature")
     assert value.startswith("sig=:") and value.endswith("==:")

@@ -1,5 +1,5 @@
-"""The Lab (issue 3 item 1): the whole cast in one call, docs mode determinism, the
-movable clock, and a restarted PS that keeps its pending requests (DESIGN §4)."""
+"""The Lab: the whole cast in one call, docs mode determinism, the
+movable clock, and a restarted PS that keeps its pending requests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from aauth_kit.agent import FlowError
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import DOCS_EPOCH, Lab, LabClock
 
 
@@ -41,11 +41,11 @@ def run_market_flow(tmp_path, mode: str) -> list:
 
 @pytest.mark.parametrize("mode", ["asgi", "socket"])
 def test_docs_mode_replays_byte_for_byte(tmp_path, mode):
-    # DESIGN §4 "Determinism": every header, token and body is the same on every run
+    # docs mode: every header, token and body is the same on every run
     first = run_market_flow(tmp_path / "a", mode)
     second = run_market_flow(tmp_path / "b", mode)
     # 7 exchanges agent→SCA/PS, 7 more for the SCA→MAA call chain; each has one GET of the PS's
-    # JWKS (-11 §5.5 step 8: the agent verifies the tokens it receives)
+    # JWKS (-11 "Auth Token Response Verification": the agent verifies the tokens it receives)
     assert len(first) == 14
     assert first == second
 
@@ -86,7 +86,7 @@ def test_advancing_the_clock_expires_a_pending_consent(tmp_path):
 
 
 def test_restarted_ps_completes_a_pending_flow(tmp_path):
-    # DESIGN §4 "State": the PS restarts while the person has not yet answered; the
+    # the PS keeps its state on disk: it restarts while the person has not yet answered; the
     # agent keeps polling the same pending URL and gets its token after the approval
     with Lab(data_dir=tmp_path) as lab:
         asked = threading.Event()

@@ -1,7 +1,7 @@
-"""The memoized paths give exactly the answers of the full ones (issue 5: the caches that
+"""The memoized paths give exactly the answers of the full ones (the caches that
 make signing and verifying fast must never change a result).
 
-[N] = draft-hardt-oauth-aauth-protocol-11 "Common JWT Verification"; RFC 9421 §2.5
+[N] = draft-hardt-oauth-aauth-protocol-11 token verification ("Agent Token Verification" …); RFC 9421 §2.5
 (signature base), RFC 9651 (structured fields), RFC 9530 §2 (Content-Digest).
 """
 
@@ -15,6 +15,7 @@ import http_sfv
 import pytest
 
 from aauth_kit import httpsig, structured, tokens
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
 from aauth_kit.errors import SignatureError, TokenError
 from aauth_kit.keys import Key, jwk_thumbprint
 from aauth_kit.message import HttpMessage
@@ -110,7 +111,7 @@ def request(body=b'{"a":1}') -> HttpMessage:
 
 
 def test_names_and_items_sign_the_same_base():
-    """§2.5: the base is the same whether the components come as names (cached) or items."""
+    """RFC 9421 §2.5: the base is the same whether the components come as names (cached) or items."""
     names = ["@method", "@authority", "@path", "@query", "content-type"]
     by_name = httpsig.sign(request(), AGENT, names, created=NOW)
     by_item = httpsig.sign(request(), AGENT, [httpsig.component(n) for n in names], created=NOW)
@@ -121,7 +122,7 @@ def test_names_and_items_sign_the_same_base():
 
 
 def test_a_repeated_signature_input_is_checked_every_time():
-    """§3.2: a Signature-Input whose member is bad is refused on every request, cached or not."""
+    """RFC 9421 §3.2: a Signature-Input whose member is bad is refused on every request, cached or not."""
     message = request()
     httpsig.attach(message, httpsig.sign(message, AGENT, ["@method", "@path"], created=NOW))
     message.set_header("Signature-Input", 'sig=("@method" 1);created=1')
@@ -162,26 +163,26 @@ def agent_token(**changes) -> str:
 
 def test_a_token_checked_again_is_the_same_verified_token():
     token = agent_token(jti="memo-1")
-    first = tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER.public(), now=NOW)
-    again = tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER.public(), now=NOW + 1)
+    first = check_token(token, typ=AGENT_TYP, key=ISSUER.public(), now=NOW)
+    again = check_token(token, typ=AGENT_TYP, key=ISSUER.public(), now=NOW + 1)
     assert again is first
     assert again.cnf_key is first.cnf_key  # the confirmation key is built once
 
 
 def test_a_remembered_token_still_expires():
-    """[N] "Common JWT Verification": exp is checked on every presentation, no tolerance."""
+    """[N] "Person Token Verification" step 3: exp is checked on every presentation, no tolerance."""
     token = agent_token(jti="memo-2")
-    tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW)
+    check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW + 600)
+        check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW + 600)
     assert exc.value.code == "expired_jwt"
 
 
 def test_a_remembered_token_is_checked_for_iat_skew():
     token = agent_token(jti="memo-3", iat=NOW + 30, exp=NOW + 600)
-    tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW)
+    check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW, iat_window=5)
+        check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW, iat_window=5)
     assert exc.value.code == "clock_skew"
 
 
@@ -197,32 +198,30 @@ def test_a_remembered_token_is_not_taken_for_other_expectations():
         exp=NOW + 60,
         jti="memo-4",
     )
-    tokens.check_token(person, typ=tokens.PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://res.example")
+    check_token(person, typ=PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://res.example")
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(
-            person, typ=tokens.PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://other.example"
-        )
+        check_token(person, typ=PERSON_TYP, key=ISSUER, now=NOW, expected_aud="https://other.example")
     assert exc.value.code == "invalid_jwt"
     with pytest.raises(TokenError):
-        tokens.check_token(person, typ=tokens.AUTH_TYP, key=ISSUER, now=NOW)
+        check_token(person, typ=AUTH_TYP, key=ISSUER, now=NOW)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(person, typ=tokens.PERSON_TYP, key=Key.from_seed("someone else"), now=NOW)
+        check_token(person, typ=PERSON_TYP, key=Key.from_seed("someone else"), now=NOW)
     assert exc.value.code == "invalid_jwt"
 
 
 def test_a_remembered_token_still_checks_the_key_binding():
     """[N]: the request must be signed by cnf.jwk, whoever presents the remembered token."""
     token = agent_token(jti="memo-5")
-    tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=AGENT)
+    check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=AGENT)
     with pytest.raises(TokenError) as exc:
-        tokens.check_token(token, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=ISSUER)
+        check_token(token, typ=AGENT_TYP, key=ISSUER, now=NOW, signing_key_jwk=ISSUER)
     assert exc.value.code == "invalid_key"
 
 
 def test_hostile_token_values_are_invalid_jwt_not_type_errors():
     for value in (None, 7, ["a.b.c"], {"jwt": 1}):
         with pytest.raises(TokenError) as exc:
-            tokens.check_token(value, typ=tokens.AGENT_TYP, key=ISSUER, now=NOW)
+            check_token(value, typ=AGENT_TYP, key=ISSUER, now=NOW)
         assert exc.value.code == "invalid_jwt"
 
 
@@ -271,7 +270,7 @@ def test_a_refetched_document_is_validated_again():
     "params", [{"jwt": "a.b.c"}, {"jwt": "a.b.c", "cache": True}, {"kty": "OKP", "crv": "Ed25519", "x": "AA"}]
 )
 def test_signature_key_member_is_http_sfv_serialization_cached_or_not(params):
-    """Signature Keys -09 §3: a member is ``label=scheme;params`` — the memoized
+    """Signature Keys -09 "Signature-Key HTTP Request Header": a member is ``label=scheme;params`` — the memoized
     serialization is exactly http-sfv's, and a boolean stays ``;cache`` (never ``=1``)."""
     from aauth_kit.signature_key import SignatureKey, parse_signature_key
 

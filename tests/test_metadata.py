@@ -1,7 +1,8 @@
 """Well-known metadata documents, JWKS and key resolvers.
 
-[N] = draft-hardt-oauth-aauth-protocol-11 "Metadata Documents" and the key discovery of
-"AAuth Tokens"; [SK] = draft-hardt-httpbis-signature-key-09 §3.2/§3.3/§5.
+[N] = draft-hardt-oauth-aauth-protocol-11 "Metadata Documents" and "JWKS Discovery and
+Caching"; [SK] = draft-hardt-httpbis-signature-key-09 "JWKS URI Discovery (jwks_uri)", "Key
+Validation", "Signature-Error HTTP Response Header".
 """
 
 import asyncio
@@ -9,7 +10,7 @@ import json
 
 import pytest
 
-from aauth_kit.errors import AAuthError, SignatureError, UsageError
+from aauth_kit.errors import AAuthError, SignatureError, TokenError, UsageError
 from aauth_kit.keys import Key
 from aauth_kit.metadata import (
     ACCESS_DWK,
@@ -25,6 +26,7 @@ from aauth_kit.metadata import (
     agent_metadata,
     build_metadata,
     cache_ttl,
+    issuer_key,
     jwks,
     missing_members,
     person_metadata,
@@ -154,7 +156,7 @@ def test_jwks_every_key_has_alg_and_kid():
 
 # -- validation --------------------------------------------------------------------------
 def test_issuer_missing():
-    """[SK] §3.2, [N] §7.8: a document without issuer → issuer_missing."""
+    """[SK] "JWKS URI Discovery (jwks_uri)", [N] "Metadata Documents": a document without issuer → issuer_missing."""
     with pytest.raises(SignatureError) as exc:
         validate_metadata({"jwks_uri": PS_JWKS}, PS, PERSON_DWK)
     assert code_of(exc) == "issuer_missing" and exc.value.status == 401
@@ -164,7 +166,7 @@ def test_issuer_missing():
     "issuer", ["https://ps.example/", "https://PS.example", "https://other.example", "", 1]
 )
 def test_issuer_mismatch_is_byte_equality(issuer):
-    """[SK] §3.2: issuer MUST byte-equal the identifier fetched under → issuer_mismatch."""
+    """[SK] "JWKS URI Discovery (jwks_uri)": issuer MUST byte-equal the identifier fetched under → issuer_mismatch."""
     with pytest.raises(SignatureError) as exc:
         validate_metadata({"issuer": issuer, "jwks_uri": PS_JWKS}, PS, PERSON_DWK)
     assert code_of(exc) == "issuer_mismatch"
@@ -172,7 +174,7 @@ def test_issuer_mismatch_is_byte_equality(issuer):
 
 @pytest.mark.parametrize("doc", [[], "x", None, {"issuer": PS, "jwks_uri": "http://ps.example/jwks"}])
 def test_unusable_document_is_invalid_key(doc):
-    """Kit choice: a document from which no key can be found → invalid_key ([SK] §5)."""
+    """Kit choice: a document from which no key can be found → invalid_key ([SK] "Signature-Error HTTP Response Header")."""
     with pytest.raises(SignatureError) as exc:
         validate_metadata(doc, PS, PERSON_DWK)
     assert code_of(exc) == "invalid_key"
@@ -277,11 +279,42 @@ def test_select_key_by_kid():
     ],
 )
 def test_select_key_failures(jwks_doc, code):
-    """[N]/[SK] §3.3: the kid-selected key must exist (unknown_key) and carry a fully
+    """[N]/[SK] "Key Validation": the kid-selected key must exist (unknown_key) and carry a fully
     specified alg (unsupported_algorithm); anything else unusable → invalid_key."""
     with pytest.raises(SignatureError) as exc:
         select_key(jwks_doc, "k1")
     assert code_of(exc) == code
+
+
+def test_issuer_key_picks_the_key_that_signed_a_token():
+    """The key a token names: the kid-selected JWKS member, or the only key there is."""
+    one, two = Key.from_seed("a", kid="k1"), Key.from_seed("b", kid="k2")
+    keys = [one.public_jwk(), two.public_jwk()]
+    assert issuer_key(keys, False, "k2").thumbprint() == two.thumbprint()
+    assert issuer_key([one.public_jwk()], False, None).thumbprint() == one.thumbprint()
+    assert issuer_key([two.public_jwk()], True, "k1").thumbprint() == two.thumbprint()  # a single JWK
+    with pytest.raises(SignatureError) as exc:
+        issuer_key(keys, False, None)
+    assert code_of(exc) == "unknown_key"
+    with pytest.raises(TokenError) as exc:
+        issuer_key(keys, False, 7)
+    assert code_of(exc) == "invalid_jwt"
+
+
+def test_the_library_never_imports_the_command_line():
+    """The CLI is built on the library, never the other way round."""
+    import ast
+    from pathlib import Path
+
+    import aauth_kit
+
+    root = Path(aauth_kit.__file__).parent
+    importers = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "cli":
+                importers.append(str(path.relative_to(root)))
+    assert importers == []
 
 
 # -- StaticResolver ----------------------------------------------------------------------
@@ -301,7 +334,7 @@ def test_static_resolver():
 
 
 def test_static_resolver_applies_the_issuer_check():
-    """[SK] §3.2: even in-process documents must name the issuer they are served for."""
+    """[SK] "JWKS URI Discovery (jwks_uri)": even in-process documents must name the issuer they are served for."""
     resolver = StaticResolver()
     resolver.register(
         PS,
@@ -424,7 +457,7 @@ def test_unknown_kid_refetches_at_most_once_per_floor(web):
     ids=["404", "not JSON", "not UTF-8", "issuer missing", "issuer mismatch", "no jwks_uri"],
 )
 def test_http_resolver_metadata_failures(web, route, code):
-    """[SK] §3.2 / §5: issuer_missing, issuer_mismatch; an unusable document → invalid_key."""
+    """[SK] "JWKS URI Discovery (jwks_uri)", "Signature-Error HTTP Response Header": issuer_missing, issuer_mismatch; an unusable document → invalid_key."""
     web.serve(well_known_url(PS, PERSON_DWK), route["value"], status=route["status"])
     with pytest.raises(SignatureError) as exc:
         run(web.resolver().key(PS, PERSON_DWK, "k1"))
@@ -534,7 +567,7 @@ def test_static_resolver_dev_mode():
 
 
 def test_a_key_replaced_under_the_same_kid_is_refetched_once_per_floor(web):
-    """wire §4.6 / [N] "Common JWT Verification": refetch the JWKS on a same-kid
+    """[N] "JWKS Discovery and Caching": refetch the JWKS on a same-kid
     verification failure too, but at most once a minute per issuer."""
     from aauth_kit.errors import TokenError
     from aauth_kit.tokens import mint_person_token, verify_token

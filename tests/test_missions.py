@@ -1,5 +1,5 @@
-"""Missions (draft -11 §8; wire §4.5 blob, §5.12 requests and errors, §4.2-4.4 and §7.6
-``mission_s256`` in tokens) over real HTTP in a socket-mode Lab: the PS's
+"""Missions (draft -11 "Mission" and its subsections; ``mission_s256`` in the token structure
+sections) over real HTTP in a socket-mode Lab: the PS's
 ``mission_endpoint``, the person's approval, the blob and its ``s256``, the claim in person,
 resource and auth tokens, update, completion, the person's revocation, and every mission error
 with its status and members."""
@@ -15,11 +15,13 @@ import pytest
 from aauth_kit.servers.ps.store import PSStore
 from aauth_kit.servers.ps.store.schema import SCHEMA_VERSION
 
-from aauth_kit import tokens
-from aauth_kit.agent import Agent, FlowError, Mission
+from aauth_kit import jws, tokens
+from aauth_kit.agent import Agent
+from aauth_kit.flow import FlowError
 from aauth_kit.keys import b64url
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
+from aauth_kit.mission_client import Mission
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
 
@@ -77,7 +79,7 @@ def signed_post(lab, agent, url: str, body) -> tuple[int, dict]:
 
 
 def claims(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 def ps_tokens(lab, endpoint: str, source: str | None = None) -> list[str]:
@@ -94,16 +96,17 @@ def ps_tokens(lab, endpoint: str, source: str | None = None) -> list[str]:
 
 
 def test_mission_story_end_to_end(lab, person):
-    """-11 §8.1-8.2: the agent asks for a mission, the person approves it on the consent API
+    """-11 "Mission Creation", "Mission Approval": the agent asks for a mission, the person approves it on the consent API
     (which shows the description), the agent gets ``{s256, mission}`` with s256 = SHA-256 of the
-    decoded bytes (§8.2, wire §4.5), the PS keeps those exact bytes; §7.1/§7.2: person and auth
-    tokens carry mission_s256, the SCA's resource token copies it (wire §4.3) and so does the
-    call chain (§10.1); §8.5 completion terminates it and the next token request is ``403
-    mission_terminated`` (wire §5.12)."""
+    decoded bytes ("Mission Identifier"), the PS keeps those exact bytes; person and auth tokens
+    carry mission_s256 ("Person Token Structure", "Auth Token Structure"), the SCA's resource
+    token copies it ("Resource Token Structure") and so does the call chain ("Call Chaining");
+    completion ("Mission Completion") terminates it and the next token request is ``403
+    mission_terminated`` ("Mission Status Errors")."""
     assert (
         lab.hosts.client().get(f"{lab.url('ps')}/.well-known/aauth-person.json").json()["mission_endpoint"]
         == f"{PS}/mission"
-    )  # -11 "PS metadata": mission_endpoint (OPTIONAL)
+    )  # -11 "Person Server Metadata": mission_endpoint (OPTIONAL)
     seen: list = []
     agent = approving_agent(lab, person, seen=seen)
     mission = start(lab, agent, tools=TOOLS, resources=[SCA])
@@ -140,7 +143,9 @@ def test_mission_story_end_to_end(lab, person):
         json.loads(e.request.body) for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/auth-token"
     ]
     resource_tokens = {claims(r["resource_token"])["iss"]: claims(r["resource_token"]) for r in requests}
-    assert resource_tokens[SCA]["mission_s256"] == mission.s256  # the SCA copied it (wire §4.3)
+    assert (
+        resource_tokens[SCA]["mission_s256"] == mission.s256
+    )  # the SCA copied it (-11 "Resource Token Structure")
     assert resource_tokens[MAA]["mission_s256"] == mission.s256  # and the call chain carried it on
     issued = ps_tokens(lab, "person-token") + ps_tokens(lab, "auth-token")
     assert len(issued) == 4 and {claims(t)["mission_s256"] for t in issued} == {mission.s256}
@@ -167,7 +172,8 @@ def test_mission_story_end_to_end(lab, person):
     assert info.value.response.json()["termination_reason"] == "completed"
     assert info.value.response.headers["content-type"] == "application/problem+json"
 
-    # and so is an auth token request presenting a still-valid person token of the mission (wire §7.6)
+    # and so is an auth token request presenting a still-valid person token of the mission
+    # (-11 "Resource Token Verification")
     agent.mission = None
     agent.tokens[SCA] = {"person_token": person_token}
     with lab.client(agent) as client, pytest.raises(FlowError) as info:
@@ -177,7 +183,7 @@ def test_mission_story_end_to_end(lab, person):
 
 
 def test_without_a_mission_tokens_carry_no_claim(lab):
-    """wire §4.2-4.4: mission_s256 is optional; an agent without a mission gets none."""
+    """-11 token structure sections: mission_s256 is optional; an agent without a mission gets none."""
     agent = lab.new_agent("plain")
     with lab.client(agent) as client:
         assert client.post(f"{SCA}/optimize", json={}).status_code == 200
@@ -187,7 +193,7 @@ def test_without_a_mission_tokens_carry_no_claim(lab):
 
 
 def test_consent_page_shows_the_mission(lab, person):
-    """-11 §8.1: the person sees the mission's description (escaped) before approving it."""
+    """-11 "Mission Creation": the person sees the mission's description (escaped) before approving it."""
     agent = lab.new_agent("pager")
     status, body = signed_post(
         lab, agent, f"{PS}/mission", {"description": "Plan <b>Japan</b>", "tools": TOOLS}
@@ -199,7 +205,7 @@ def test_consent_page_shows_the_mission(lab, person):
 
 
 def test_denied_mission(lab, person):
-    """-11 §8.2 via "Deferred Responses": the person denies → the poll answers ``403 denied``."""
+    """-11 "Mission Approval" via "Deferred Responses": the person denies → the poll answers ``403 denied``."""
     agent = lab.new_agent("denied", on_interaction=lambda i: answer(person, i.code, approved=False))
     with pytest.raises(FlowError) as info:
         start(lab, agent)
@@ -208,7 +214,7 @@ def test_denied_mission(lab, person):
 
 
 def test_async_twins(lab):
-    """-11 §8.2/§8.5 through an ``httpx.AsyncClient``: astart_mission, acomplete_mission."""
+    """-11 "Mission Approval", "Mission Completion" through an ``httpx.AsyncClient``: astart_mission, acomplete_mission."""
     agent = lab.new_agent("async", on_interaction=lambda i: lab.ps.decide(i.code, True))
 
     async def run():
@@ -222,11 +228,11 @@ def test_async_twins(lab):
     assert lab.ps.store.get_mission(mission.s256).status == "terminated"
 
 
-# -- errors (wire §5.12, §6.1, §6.8) ----------------------------------------------------------------------------------
+# -- errors (-11 "Mission Endpoint Errors", "Mission Status Errors", "Person Token Endpoint") -----------------------
 
 
 def test_mission_request_errors(lab):
-    """wire §5.12: a mission request needs a Markdown description; tools and resources, when
+    """-11 "Mission Creation": a mission request needs a Markdown description; tools and resources, when
     sent, are ``[{name, description}]`` and resource identifiers — else ``400 invalid_request``."""
     agent = lab.new_agent("bad")
     for body in (
@@ -243,7 +249,7 @@ def test_mission_request_errors(lab):
 
 
 def test_mission_action_errors(lab, person):
-    """wire §5.12: bad ``{mission_s256}`` segment or action → ``400 invalid_request``; an
+    """-11 "Mission Endpoint Errors": bad ``{mission_s256}`` segment or action → ``400 invalid_request``; an
     unknown mission and another agent's answer the same ``404 mission_not_found``; completing
     a terminated mission → ``403 mission_terminated``."""
     agent = approving_agent(lab, person, "owner")
@@ -277,7 +283,7 @@ def test_mission_action_errors(lab, person):
 
 
 def test_token_request_mission_errors(lab, person):
-    """-11 §7.1 / wire §6.1: ``mission_s256`` in a person token request must name an active
+    """-11 "Person Token Endpoint", "Mission Status Errors": ``mission_s256`` in a person token request must name an active
     mission of the signing agent: malformed → ``400 invalid_request``; unknown or another
     agent's → the same ``404 mission_not_found``; terminated → ``403 mission_terminated``."""
     agent = approving_agent(lab, person, "asker")
@@ -302,7 +308,8 @@ def test_token_request_mission_errors(lab, person):
 
 
 def test_mission_expires_at_caps_tokens_then_ends_the_mission(lab, person):
-    """wire §4.5 ``expires_at`` and §4.2/§4.4 lifetimes: person and auth tokens end no later than
+    """-11 "Mission Approval" ``expires_at`` and the token lifetimes ("Person Token Structure",
+    "Auth Token Structure"): person and auth tokens end no later than
     the mission; past it, a token request is ``403 mission_terminated`` with reason ``expired``."""
     lab.ps.mission_lifetime = 600
     agent = approving_agent(lab, person, "timed")
@@ -327,8 +334,8 @@ def test_mission_expires_at_caps_tokens_then_ends_the_mission(lab, person):
 
 
 def test_missions_survive_a_ps_restart(lab, person):
-    """DESIGN §4 "State": the blob bytes and the mission's state live in SQLite; a restarted PS
-    still issues tokens within the mission and accepts its completion (-11 §8.5)."""
+    """The blob bytes and the mission's state live in SQLite; a restarted PS
+    still issues tokens within the mission and accepts its completion (-11 "Mission Completion")."""
     agent = approving_agent(lab, person, "durable")
     mission = start(lab, agent)
     lab.restart_ps()
@@ -344,7 +351,7 @@ def test_missions_survive_a_ps_restart(lab, person):
 
 
 def test_a_tampered_blob_is_caught(lab, person, monkeypatch):
-    """-11 §8.2 (wire §4.5, §7.7): the agent checks s256 against the decoded bytes — a PS answer
+    """-11 "Mission Approval": the agent checks s256 against the decoded bytes — a PS answer
     whose blob was altered is ``invalid_response``; and a mission_s256 of altered bytes names no
     mission at the PS (``404 mission_not_found``)."""
     approve = lab.ps.context.completions["mission"]
@@ -412,7 +419,7 @@ def test_schema_5_adds_mission_updates_to_a_version_4_file(tmp_path):
 
 
 def test_only_the_agents_person_approves_its_mission(lab, person):
-    """-11 §8.1: the mission is approved by the person the agent acts for; another person
+    """-11 "Mission Creation": the mission is approved by the person the agent acts for; another person
     signed in at the PS gets ``403 forbidden`` and the request stays open."""
     lab.ps.store.add_user("someone-else", "pw")
     other = lab.hosts.client()
@@ -427,7 +434,7 @@ def test_only_the_agents_person_approves_its_mission(lab, person):
 
 
 def test_call_chain_carries_the_mission_while_it_is_active(lab, person):
-    """-11 §10.1 / wire §5.10 step 2: the SCA's person token for the market analysis copies the
+    """-11 "Call Chaining": the SCA's person token for the market analysis copies the
     upstream token's ``mission_s256`` — and, the mission terminated, is ``403 mission_terminated``."""
     agent = approving_agent(lab, person, "chained")
     mission = start(lab, agent)
@@ -448,9 +455,9 @@ def test_call_chain_carries_the_mission_while_it_is_active(lab, person):
 
 
 def test_resource_and_presented_token_name_the_same_mission(lab, person):
-    """wire §7.6 (-11 §7.2; interop note 18): the resource token's ``mission_s256`` equals the
+    """-11 "Resource Token Verification" (at the PS token endpoint): the resource token's ``mission_s256`` equals the
     presented token's, absence included — a stripped or swapped mission is
-    ``invalid_presented_token``; the same one gives an auth token carrying it (§4.4)."""
+    ``invalid_presented_token``; the same one gives an auth token carrying it ("Auth Token Structure")."""
     agent = approving_agent(lab, person, "strict")
     mission = start(lab, agent)
     status, body = signed_post(
@@ -491,11 +498,11 @@ def test_resource_and_presented_token_name_the_same_mission(lab, person):
     assert status == 200 and claims(body["auth_token"])["mission_s256"] == mission.s256
 
 
-# -- update (-11 §8, wire §5.12) -------------------------------------------------------------------------------------
+# -- update (-11 "Mission Update") ----------------------------------------------------------------------------------
 
 
 def test_mission_update(lab, person):
-    """wire §5.12 update: ``{"action": "update", "description"}`` → ``200 {"s256"}``, the SHA-256
+    """-11 "Mission Update": ``{"action": "update", "description"}`` → ``200 {"s256"}``, the SHA-256
     of the update bytes the PS persisted (here: the request body, verbatim); the blob and
     ``mission_s256`` stay unchanged, and tokens go on being issued under the same mission."""
     agent = approving_agent(lab, person, "updater")
@@ -524,7 +531,7 @@ def test_mission_update(lab, person):
 
 
 def test_mission_update_async_twin(lab):
-    """wire §5.12 update through an ``httpx.AsyncClient``: aupdate_mission."""
+    """-11 "Mission Update" through an ``httpx.AsyncClient``: aupdate_mission."""
     agent = lab.new_agent("aupdater", on_interaction=lambda i: lab.ps.decide(i.code, True))
 
     async def run():
@@ -537,7 +544,7 @@ def test_mission_update_async_twin(lab):
 
 
 def test_mission_update_errors(lab, person):
-    """wire §5.12: an update needs a Markdown ``description`` (else ``400 invalid_request``); an
+    """-11 "Mission Update": an update needs a Markdown ``description`` (else ``400 invalid_request``); an
     unknown mission and another agent's answer the identical ``404 mission_not_found``; a
     terminated mission ``403 mission_terminated`` with its members; nothing is stored."""
     agent = approving_agent(lab, person, "upd-owner")
@@ -568,13 +575,13 @@ def test_mission_update_errors(lab, person):
     assert lab.ps.store.list_mission_updates(mission.s256) == []
 
 
-# -- the person ends a mission (wire §4.5 reason ``revoked``) ---------------------------------------------------------
+# -- the person ends a mission (-11 "Mission Management", reason ``revoked``) ---------------------------------------
 
 
 def test_person_lists_and_revokes_a_mission(lab, person):
-    """wire §4.5: the person lists their missions (``GET /missions``, with state) and revokes one
+    """-11 "Mission Management": the person lists their missions (``GET /missions``, with state) and revokes one
     (``POST /missions/{s256}/revoke``): terminated with ``termination_reason`` ``revoked``, audited,
-    and the agent's next token request under it is ``403 mission_terminated`` (wire §5.12)."""
+    and the agent's next token request under it is ``403 mission_terminated`` ("Mission Status Errors")."""
     agent = approving_agent(lab, person, "revoked")
     mission = start(lab, agent)
     with lab.client(agent) as client:
@@ -621,7 +628,7 @@ def test_person_lists_and_revokes_a_mission(lab, person):
 
 
 def test_mission_revocation_errors(lab, person):
-    """wire §5.12 / §6: another person's mission is the same ``404 mission_not_found`` as an
+    """-11 "Mission Endpoint Errors": another person's mission is the same ``404 mission_not_found`` as an
     unknown one (and not listed for them); a malformed segment is ``400 invalid_request``;
     without a session ``401 unauthorized``; the mission stays active throughout."""
     agent = approving_agent(lab, person, "kept")

@@ -2,7 +2,7 @@
 supply-chain agent in a Lab), against a deliberately broken one, and through the CLI.
 
 Every expectation here is a rule of draft-hardt-oauth-aauth-protocol-11 "Verification
-(Server)" or HTTP Signature Keys -09 §5 (401 + ``Signature-Error`` for every signature
+(Server)" or Signature Keys -09 "Signature-Error HTTP Response Header" (401 + ``Signature-Error`` for every signature
 failure, never a 403, a 5xx or a hang).
 """
 
@@ -199,7 +199,7 @@ def test_the_broken_resource_without_defect_passes(broken):
 
 
 def test_a_403_for_signature_failures_is_reported(broken):
-    """SK -09 §5 / -11: signature failures are 401; a 403 must never carry Signature-Error."""
+    """Signature Keys -09 "Signature-Error HTTP Response Header" / -11: signature failures are 401; a 403 must never carry Signature-Error."""
     report = probe_broken(broken, "forbidden")
     results = outcomes(report)
     assert {results[c] for c in SIGNATURE_FAILURES} == {FAIL}
@@ -211,7 +211,7 @@ def test_a_403_for_signature_failures_is_reported(broken):
 
 
 def test_a_401_without_signature_error_is_reported(broken):
-    """SK -09 §5: the Signature-Error header is what tells the client which check failed."""
+    """Signature Keys -09 "Signature-Error HTTP Response Header": the Signature-Error header is what tells the client which check failed."""
     report = probe_broken(broken, "forgetful")
     results = outcomes(report)
     assert {results[c] for c in SIGNATURE_FAILURES} == {FAIL}
@@ -308,7 +308,7 @@ CHECK = {check.id: check for check in probe.CHECKS}
 @pytest.mark.parametrize(
     "check_id, answer, outcome, because",
     [
-        # SK -09 §5 defaults to 400; AAuth pins 401
+        # Signature Keys -09 "Signature-Error HTTP Response Header" defaults to 400; AAuth pins 401
         ("created-too-old", Answer(400, "error=invalid_signature"), FAIL, "AAuth pins 401"),
         ("created-too-old", Answer(401, "error=(invalid)"), FAIL, "not a valid structured Dictionary"),
         ("created-too-old", Answer(200), FAIL, "accepted a request"),
@@ -326,7 +326,7 @@ CHECK = {check.id: check for check in probe.CHECKS}
             FAIL,
             "as if the request were unsigned",
         ),
-        # SK -09 §5: invalid_input carries required_input listing the missing component
+        # Signature Keys -09 "Signature-Error HTTP Response Header": invalid_input carries required_input listing the missing component
         ("no-authority", Answer(401, "error=invalid_input"), FAIL, "must carry required_input"),
         (
             "no-authority",
@@ -334,7 +334,7 @@ CHECK = {check.id: check for check in probe.CHECKS}
             FAIL,
             "does not list @authority",
         ),
-        # SK -09 §4: Accept-Signature-Scheme SHOULD accompany unsupported_scheme
+        # Signature Keys -09 "Sending on Errors and on Challenges": Accept-Signature-Scheme SHOULD accompany unsupported_scheme
         (
             "hwk-scheme",
             Answer(401, "error=unsupported_scheme"),
@@ -433,5 +433,8 @@ def test_cli_table_names_the_failure_and_its_section(broken, capsys):
     )
     out = capsys.readouterr().out
     assert re.search(r"^FAIL\s+malformed-signature-input\s+step 1\s+401 invalid_signature\s+500$", out, re.M)
-    assert '[-11 "Verification (Server)" step 1; Signature Keys -09 §5]' in out
+    assert (
+        '[-11 "Verification (Server)" step 1; Signature Keys -09 "Signature-Error HTTP Response Header"]'
+        in out
+    )
     assert out.rstrip().endswith("2 checks: 1 PASS, 1 FAIL, 0 INFO, 0 SKIP")

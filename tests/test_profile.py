@@ -8,14 +8,15 @@ import asyncio
 
 import pytest
 
-from aauth_kit import tokens
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP
 from aauth_kit.errors import SignatureError
+from aauth_kit.jws import sign_compact
 from aauth_kit.keys import Key, b64url, jwk_thumbprint
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, StaticResolver
 from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.signature_key import hwk_key, jkt_jwt_key, jwks_uri_key, jwt_key
-from aauth_kit.tokens import mint_agent_token, mint_auth_token, sign_compact
+from aauth_kit.tokens import mint_agent_token, mint_auth_token
 
 NOW = 1_770_000_000
 AP = "https://ap.example"
@@ -65,7 +66,7 @@ def test_agent_token_request_verifies_and_names_the_agent():
     # [N] "Verification (Server)" step 5: the jwt scheme's key is the token's cnf.jwk
     verified = _verify(_request(jwt_key(_agent_token())))
     assert verified.scheme == "jwt"
-    assert verified.token.typ == tokens.AGENT_TYP
+    assert verified.token.typ == AGENT_TYP
     assert verified.token.sub == "aauth:assistant@ap.example"
     assert verified.key.thumbprint() == agent_key.thumbprint()
 
@@ -76,7 +77,7 @@ def test_request_signed_by_a_key_other_than_cnf_is_invalid_signature():
 
 
 def test_expired_agent_token_is_expired_jwt():
-    # [N] "Common JWT Verification": exp with no tolerance
+    # [N] "Agent Token Verification": exp with no tolerance
     token = _agent_token(iat=NOW - 3600, exp=NOW)
     assert _code(_request(jwt_key(token))) == "expired_jwt"
 
@@ -105,11 +106,11 @@ def test_token_signed_with_a_substituted_key_is_invalid_jwt():
 def test_token_types_limit_what_an_endpoint_accepts():
     # a resource that wants an auth token refuses the agent token before fetching keys
     message = _request(jwt_key(_agent_token()))
-    assert _code(message, token_types=(tokens.AUTH_TYP,)) == "invalid_jwt"
+    assert _code(message, token_types=(AUTH_TYP,)) == "invalid_jwt"
 
 
 def test_auth_token_audience_is_checked():
-    # [N] §9.4.3: aud == the resource's own identifier
+    # [N] "Auth Token Verification": aud == the resource's own identifier
     token = mint_auth_token(
         ps_key, iss=PS, aud=RES, ps=PS, sub="person-1", cnf=agent_key, iat=NOW, exp=NOW + 600
     )
@@ -118,7 +119,7 @@ def test_auth_token_audience_is_checked():
 
 
 def test_jwks_uri_scheme_uses_the_servers_published_key():
-    # [SK] §3.2: servers signing in their own right
+    # [SK] "JWKS URI Discovery (jwks_uri)": servers signing in their own right
     message = _request(jwks_uri_key(PS, PERSON_DWK, "ps-1"), key=ps_key)
     verified = _verify(message, accept_schemes=("jwks_uri",))
     assert verified.scheme == "jwks_uri" and verified.token is None
@@ -134,7 +135,7 @@ def test_jwks_uri_with_a_non_server_identifier_is_invalid_key():
 
 
 def test_hwk_is_refused_by_default_and_names_the_accepted_scheme():
-    # wire §5.1: AAuth itself does not accept hwk
+    # [N] "Signature-Key Scheme Rejection": AAuth itself does not accept hwk
     with pytest.raises(SignatureError) as info:
         _verify(_request(hwk_key(agent_key)))
     assert info.value.code == "unsupported_scheme"
@@ -154,7 +155,7 @@ def _jkt_jwt(enclave: Key, ephemeral: Key, *, exp=NOW + 300, iss=None, typ="jkt-
 
 
 def test_jkt_jwt_binds_an_ephemeral_key_to_an_enclave_key():
-    # [SK] §3.5: iss is the thumbprint of the header jwk; the request key is cnf.jwk
+    # [SK] "JKT JWT Self-Issued Key Delegation (jkt-jwt)": iss is the thumbprint of the header jwk; the request key is cnf.jwk
     enclave = Key.from_seed("enclave")
     verified = _verify(_request(jkt_jwt_key(_jkt_jwt(enclave, agent_key))), accept_schemes=("jkt-jwt",))
     assert verified.key.thumbprint() == agent_key.thumbprint()
@@ -218,7 +219,7 @@ def test_tampered_body_fails_the_digest_check():
     ],
 )
 def test_jwk_members_of_the_wrong_json_type_are_kit_errors(jwk):
-    # SK §3.3: a malformed conveyed key is invalid_key / unsupported_algorithm, never a TypeError
+    # [N] "Signature Algorithms": a malformed conveyed key is invalid_key / unsupported_algorithm, never a TypeError
     from aauth_kit.keys import check_jwk
 
     with pytest.raises(SignatureError) as info:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from aauth_kit import tokens
+from aauth_kit.claims import AGENT_TYP
 from aauth_kit.headers import parse_requirement
 from aauth_kit.keys import Key
 from aauth_kit.metadata import (
@@ -37,7 +38,7 @@ def test_issued_agent_token_verifies_through_discovery(world):
     verified = get_loop_thread().run(
         tokens.verify_token(
             world.agent_token,
-            typ=tokens.AGENT_TYP,
+            typ=AGENT_TYP,
             resolver=HttpResolver(world.hosts.fetch()),
             now=int(time.time()),
         )

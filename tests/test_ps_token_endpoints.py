@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
@@ -71,7 +71,7 @@ def test_auth_token_granted_by_policy(world):
     assert claims["cnf"]["jwk"] == world.agent_key.public_jwk(kid=False)
     assert claims["scope"] == "files:read"
     assert claims["exp"] <= decoded(world.agent_token)["exp"] and claims["exp"] <= decoded(presented)["exp"]
-    assert tokens.decode_unverified(response.json()["auth_token"]).header["typ"] == "aa-auth+jwt"
+    assert jws.decode_unverified(response.json()["auth_token"]).header["typ"] == "aa-auth+jwt"
 
 
 def test_auth_token_by_step_up_with_an_auth_token_presented(world):

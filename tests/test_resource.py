@@ -7,8 +7,7 @@ their keys over the virtual network (``metadata.HttpResolver(hosts.fetch())``).
 Requests are signed with ``profile.sign_request``.  Socket mode throughout; the main
 ladder runs once more in ASGI mode.
 
-[N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09,
-"wire" = the project's wire notes.
+[N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09.
 """
 
 from __future__ import annotations
@@ -25,7 +24,16 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
+from aauth_kit.claims import (
+    AGENT_TYP,
+    AUTH_TYP,
+    PERSON_TYP,
+    RESOURCE_TYP,
+    VerifiedToken,
+    check_presented_token,
+    check_token,
+)
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.headers import parse_requirement, parse_signature_error
 from aauth_kit.keys import Key, b64url
@@ -191,7 +199,7 @@ def auth_token(scope: str | None = OPTIMIZE, **overrides) -> str:
 
 
 def jti_of(token: str) -> str:
-    return tokens.decode_unverified(token).payload["jti"]
+    return jws.decode_unverified(token).payload["jti"]
 
 
 def signed_headers(
@@ -227,7 +235,7 @@ def requirement(response):
 
 
 def signature_error(response) -> str:
-    """The Signature-Error code of a 401 ([SK] §5; AAuth pins 401), checked against the body."""
+    """The Signature-Error code of a 401 ([SK] "Signature-Error HTTP Response Header"; AAuth pins 401), checked against the body."""
     assert response.status_code == 401, response.text
     code, _ = parse_signature_error(response.headers["signature-error"])
     assert response.headers["content-type"] == "application/problem+json"
@@ -243,13 +251,13 @@ def problem(response, status: int) -> str:
     return response.json()["error"]
 
 
-def verified_resource_token(lab, token: str) -> tokens.VerifiedToken:
+def verified_resource_token(lab, token: str) -> VerifiedToken:
     """Verify a resource token as a PS would: key discovered from the resource's metadata."""
     resolver = HttpResolver(lab.hosts.fetch())
     return asyncio.run(
         tokens.verify_token(
             token,
-            typ=tokens.RESOURCE_TYP,
+            typ=RESOURCE_TYP,
             resolver=resolver,
             now=NOW,
             expected_aud=PS,
@@ -262,28 +270,29 @@ def verified_resource_token(lab, token: str) -> tokens.VerifiedToken:
 # -- the ladder ------------------------------------------------------------------------
 @pytest.mark.parametrize("lab_name", ["lab", "asgi_lab"])
 def test_the_challenge_ladder(lab_name, request):
-    """The seed's step 3 under -11 (wire §5.4/§5.5): no signature → agent-token; agent
+    """The seed's step 3 under -11 ("Person Identity Access", "PS Authorization Access
+    (Three-Party)"): no signature → agent-token; agent
     token → person-token; person token → auth-token + resource token; auth token → 200."""
     lab = request.getfixturevalue(lab_name)
-    # [N] §5.2: a request with no signature at all is asked for an agent token
+    # [N] "Agent Token Required": a request with no signature at all is asked for an agent token
     assert requirement(call(lab, "POST", "/optimize", body={"n": 1})).requirement == "agent-token"
     # an agent token identifies the agent, not a person
     assert (
         requirement(call(lab, "POST", "/optimize", agent_token(), body={"n": 1})).requirement
         == "person-token"
     )
-    # a person token for this resource earns a resource token for the person's PS (§6.7.1)
+    # a person token for this resource earns a resource token for the person's PS ("Resource Token Structure")
     person = person_token()
     challenge = requirement(call(lab, "POST", "/optimize", person, body={"n": 1}))
     assert challenge.requirement == "auth-token"
     resource_token = verified_resource_token(lab, challenge.resource_token)
     assert resource_token.presented_jti == jti_of(person)
-    # the auth token with the scope is let through (§9.4.3)
+    # the auth token with the scope is let through ("Auth Token Verification")
     auth = auth_token()
     response = call(lab, "POST", "/optimize", auth, body={"n": 1})
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "typ": tokens.AUTH_TYP,
+        "typ": AUTH_TYP,
         "agent": None,
         "person": [PS, PERSON],
         "scopes": [OPTIMIZE],
@@ -293,13 +302,13 @@ def test_the_challenge_ladder(lab_name, request):
 
 
 def test_resource_token_claims(lab):
-    """[N] §6.7.1: iss = resource, dwk, aud = ps = person token iss, sub copied,
+    """[N] "Resource Token Structure": iss = resource, dwk, aud = ps = person token iss, sub copied,
     presented_jti, agent_jkt = request key, scope = the route's, 300 s, jti from the factory,
     kid published in the resource's JWKS; it passes the PS's presented-token checks."""
     person = person_token(mission_s256=b64url(b"m" * 32), tenant="acme")
     challenge = requirement(call(lab, "POST", "/optimize", person, body={}))
-    header = tokens.decode_unverified(challenge.resource_token).header
-    assert header == {"alg": "Ed25519", "kid": "res-1", "typ": tokens.RESOURCE_TYP}
+    header = jws.decode_unverified(challenge.resource_token).header
+    assert header == {"alg": "Ed25519", "kid": "res-1", "typ": RESOURCE_TYP}
     token = verified_resource_token(lab, challenge.resource_token)
     assert token.payload == {
         "iss": RES,
@@ -317,13 +326,13 @@ def test_resource_token_claims(lab):
         "tenant": "acme",
     }
     assert token.jti.startswith("rt-")
-    presented = tokens.check_token(person, typ=tokens.PERSON_TYP, key=ps_key, now=NOW)
-    tokens.check_presented_token(token, presented)  # wire §7.6, what the PS will do
+    presented = check_token(person, typ=PERSON_TYP, key=ps_key, now=NOW)
+    check_presented_token(token, presented)  # [N] "Resource Token Verification", what the PS will do
     assert "no-store" in call(lab, "POST", "/optimize", person, body={}).headers["cache-control"]
 
 
 def test_auth_token_lacking_the_scope_is_challenged_again(lab):
-    """wire §5.9 step-up: presented_jti is then the auth token's jti, scope the route's."""
+    """[N] "Auth Token Required" (step-up): presented_jti is then the auth token's jti, scope the route's."""
     for scope in ("supply:read", None, "supply:read other"):
         auth = auth_token(scope=scope)
         challenge = requirement(call(lab, "GET", "/report", auth))
@@ -341,7 +350,7 @@ def test_auth_token_needs_every_scope_of_the_route(lab):
 
 
 def test_person_token_route(lab):
-    """[N] §7.1.4: a person token identifies (iss, sub); an auth token does too; an agent
+    """[N] "Person Token Verification": a person token identifies (iss, sub); an auth token does too; an agent
     token is asked for a person token."""
     for token in (person_token(), auth_token()):
         response = call(lab, "GET", "/person", token)
@@ -352,10 +361,10 @@ def test_person_token_route(lab):
 
 
 def test_agent_token_route_accepts_all_three(lab):
-    """[N] §5.2: agent identity access; the agent id is the agent token's sub."""
+    """[N] "Agent Identity Access": the agent id is the agent token's sub."""
     response = call(lab, "GET", "/agent", agent_token())
     assert response.json() == {
-        "typ": tokens.AGENT_TYP,
+        "typ": AGENT_TYP,
         "agent": AGENT_ID,
         "person": None,
         "scopes": [],
@@ -383,7 +392,7 @@ def test_open_route_and_endpoint_errors(lab):
 
 
 def test_person_token_where_auth_token_required(lab):
-    """wire §4.2: a PS-issued auth token and a person token differ only in typ — a person
+    """[N] "Person Token Structure", "Auth Token Structure": a PS-issued auth token and a person token differ only in typ — a person
     token never passes for an auth token, whatever it carries."""
     person = person_token(extra={"scope_hint": OPTIMIZE})
     assert requirement(call(lab, "POST", "/optimize", person, body={})).requirement == "auth-token"
@@ -398,12 +407,12 @@ def test_person_token_where_auth_token_required(lab):
     ],
 )
 def test_wrong_audience(lab, method, path, make):
-    """[N] §7.1.4 / §9.4.3: aud must be this resource → invalid_jwt."""
+    """[N] "Person Token Verification" / "Auth Token Verification": aud must be this resource → invalid_jwt."""
     assert signature_error(call(lab, method, path, make())) == "invalid_jwt"
 
 
 def test_auth_token_from_an_access_server_is_refused(lab):
-    """[N] §9.4.3 accepts AS-issued auth tokens only from the resource's own AS; this
+    """[N] "Auth Token Verification" accepts AS-issued auth tokens only from the resource's own AS; this
     resource is three-party, so an AS (here one with valid metadata and keys) cannot speak for it."""
     token = tokens.mint_auth_token(
         as_key,
@@ -421,7 +430,7 @@ def test_auth_token_from_an_access_server_is_refused(lab):
 
 
 def test_token_bound_to_another_key(lab):
-    """[N] §9.4.3: cnf.jwk must be the request key; signed by another key → invalid_signature."""
+    """[N] "Request-Context Binding": cnf.jwk must be the request key; signed by another key → invalid_signature."""
     for token in (auth_token(cnf=other_key), person_token(cnf=other_key), agent_token(cnf=other_key)):
         assert signature_error(call(lab, "GET", "/agent", token)) == "invalid_signature"
 
@@ -435,13 +444,13 @@ def test_token_bound_to_another_key(lab):
     ],
 )
 def test_expired_tokens(lab, make):
-    """[N] "Common JWT Verification": exp strictly in the future, no tolerance → expired_jwt."""
+    """[N] "Auth Token Verification" ("JWT Trust Verification" step 3): exp strictly in the future, no tolerance → expired_jwt."""
     assert signature_error(call(lab, "GET", "/agent", make())) == "expired_jwt"
 
 
 def test_revoked_tokens(lab):
-    """[N] §11.12 / wire §5.15: a revoked token in Signature-Key → 401 revoked_jwt; wire
-    §5.9: with requirement=person-token, never auth-token (agent token: agent-token)."""
+    """[N] "Token Revocation": a revoked token in Signature-Key → 401 revoked_jwt; "Auth Token
+    Required": with requirement=person-token, never auth-token (agent token: agent-token)."""
     auth = auth_token()
     assert call(lab, "POST", "/optimize", auth, body={}).status_code == 200
     lab.resource.revoke(PS, jti_of(auth))
@@ -460,7 +469,7 @@ def test_revoked_tokens(lab):
 
 def test_revocation_collections_and_sync_callables():
     """``revoked=`` takes a collection of (iss, jti) or a plain (sync) callable too."""
-    auth = tokens.check_token(auth_token(), typ=tokens.AUTH_TYP, key=ps_key, now=NOW)
+    auth = check_token(auth_token(), typ=AUTH_TYP, key=ps_key, now=NOW)
     by_set = Resource(RES, key=resource_key, resolver=StaticResolver(), revoked=[(PS, auth.jti)])
     by_callable = Resource(
         RES, key=resource_key, resolver=StaticResolver(), revoked=lambda iss, jti: iss == PS
@@ -480,7 +489,7 @@ def test_tampered_requests(lab):
     # signed for another path
     assert signature_error(call(lab, "GET", "/agent", auth, sign_url=f"{RES}/person")) == "invalid_signature"
     # signed for another authority and replayed here with that Host: the resource rebuilds
-    # @authority from its own identifier (wire §9.8), so an agent token (no aud) cannot be replayed
+    # @authority from its own identifier ([N] "Covered Components"), so an agent token (no aud) cannot be replayed
     signed = signed_headers("GET", "https://evil.example/agent", agent_token())
     response = lab.client.get(f"{RES}/agent", headers={**signed, "Host": "evil.example"})
     assert signature_error(response) == "invalid_signature"
@@ -500,7 +509,7 @@ def test_signature_window(lab):
 
 
 def test_bad_signature_key(lab):
-    """[SK] §3 / [N]: agents sign with the jwt scheme only."""
+    """[N] "Signature-Key Scheme Rejection": agents sign with the jwt scheme only."""
     response = call(lab, "GET", "/agent", hwk_key(agent_key))
     assert signature_error(response) == "unsupported_scheme"
     assert response.headers["accept-signature-scheme"] == "jwt"
@@ -553,7 +562,7 @@ def test_metadata_document(lab):
         "signature_window": 60,
         "name": "Supply chain",
         "description": "Laptop supply chain",
-        "revocation_endpoint": f"{RES}/revoke",  # [N] §11.12
+        "revocation_endpoint": f"{RES}/revoke",  # [N] "Token Revocation"
     }
     keys = lab.client.get(doc["jwks_uri"]).json()["keys"]
     assert keys == [resource_key.public_jwk(kid=False) | {"kid": "res-1"}]
@@ -597,9 +606,9 @@ def test_usage_errors(make):
         make()
 
 
-# -- the authorization endpoint (§6.4) ----------------------------------------------------------
+# -- the authorization endpoint ("Authorization Endpoint Request") --------------------------
 def test_authorize_happy_path(lab):
-    """[N] §6.4: POST {"scope"} signed with a person token → 200 {"resource_token"}."""
+    """[N] "Authorization Endpoint Request", "Response with Resource Token": POST {"scope"} signed with a person token → 200 {"resource_token"}."""
     person = person_token()
     response = call(lab, "POST", "/authorize", person, body={"scope": OPTIMIZE, "account": "acct-7"})
     assert response.status_code == 200, response.text
@@ -634,7 +643,7 @@ def test_authorize_happy_path(lab):
     ],
 )
 def test_authorize_errors(lab, body, code):
-    """[N] §6.4 errors, problem+json with status 400."""
+    """[N] "Authorization Endpoint Error Responses": problem+json with status 400."""
     content = b"{not json" if body == "not json" else json.dumps(body).encode()
     headers = signed_headers("POST", f"{RES}/authorize", person_token(), body=content)
     response = lab.client.post(f"{RES}/authorize", headers=headers, content=content)
@@ -642,7 +651,7 @@ def test_authorize_errors(lab, body, code):
 
 
 def test_authorize_needs_a_person_token(lab):
-    """[N] §6.4: signed with a person token; an agent token → requirement=person-token,
+    """[N] "Authorization Endpoint Request": signed with a person token; an agent token → requirement=person-token,
     no signature → requirement=agent-token, a bad token → Signature-Error."""
     body = {"scope": OPTIMIZE}
     assert (
@@ -695,7 +704,7 @@ GARBAGE = [
 
 @pytest.mark.parametrize("garbage", GARBAGE, ids=range(len(GARBAGE)))
 def test_garbage_headers_get_signature_errors(lab, garbage):
-    """DESIGN §4 "Bad input": a precise 401 Signature-Error, never a 500."""
+    """Bad input: a precise 401 Signature-Error, never a 500."""
     content = b'{"n": 1}'
     headers = signed_headers("POST", f"{RES}/optimize", auth_token(), body=content)
     headers.update(garbage)

@@ -27,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
-from aauth_kit.agent import FlowError
+from aauth_kit import jws, tokens
+from aauth_kit.claims import AUTH_TYP
 from aauth_kit.errors import AAuthError
+from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement, parse_signature_error
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
@@ -188,7 +189,7 @@ def auth_token(issuer: str = PS, key: Key = ps_key, **claims) -> str:
 
 
 def claims(token: str) -> dict:
-    return tokens.decode_unverified(token).payload
+    return jws.decode_unverified(token).payload
 
 
 def call_files(world, token: str):
@@ -638,7 +639,7 @@ def test_person_revokes_an_auth_token_and_the_agent_recovers(lab_name, request):
     session = login(lab)
     with lab.client(source="Person") as client:
         listed = {t["jti"]: t for t in client.get(f"{ps}/tokens", headers=session).json()}
-        assert listed[jti]["typ"] == tokens.AUTH_TYP and listed[jti]["revoked"] is False
+        assert listed[jti]["typ"] == AUTH_TYP and listed[jti]["revoked"] is False
         mark = len(lab.trace.exchanges)
         response = client.post(f"{ps}/tokens/{jti}/revoke", headers=session)
         assert response.json() == {"jti": jti, "revoked": True, "downstream": []}

@@ -1,6 +1,6 @@
-"""The lab runtime over real loopback sockets and over ASGI (DESIGN §4 "Kernel safety", "Identifiers").
+"""The lab runtime over real loopback sockets and over ASGI: kernel safety and identifiers.
 
-Facts under test come from jupyter-notes §0 and §2: servers on a private loop thread,
+Facts under test, measured in Jupyter kernels: servers on a private loop thread,
 port 0, bounded start and stop, no stale SIGINT handler, no SystemExit on a port clash,
 sync clients that work while the calling thread runs its own event loop (a kernel cell).
 """
@@ -22,15 +22,9 @@ from starlette.routing import Route
 
 from aauth_kit import runtime
 from aauth_kit.errors import UsageError
+from aauth_kit.http_client import httpx, identifier_origin, make_fetch
 from aauth_kit.runtime import Hosts, ServerStartError, get_loop_thread, servers, start_server, stop_all
-from aauth_kit.transport import (
-    SyncBridgeTransport,
-    UnknownHostError,
-    VirtualHostTransport,
-    httpx,
-    identifier_origin,
-    make_fetch,
-)
+from aauth_kit.transport import SyncBridgeTransport, UnknownHostError, VirtualHostTransport
 
 PS = "https://ps.example"
 MODES = ["socket", "asgi"]
@@ -84,7 +78,7 @@ def hosts(request):
 
 
 def test_sync_client_keeps_identifier_host_and_url(hosts):
-    """DESIGN §4 Identifiers: the app sees Host: ps.example and the https identifier URL in both modes."""
+    """Identifiers: the app sees Host: ps.example and the https identifier URL in both modes."""
     with hosts.client() as client:
         response = client.post(f"{PS}/echo?x=1", content=b"hi")
     assert response.status_code == 200
@@ -95,7 +89,7 @@ def test_sync_client_keeps_identifier_host_and_url(hosts):
 
 
 def test_apps_always_run_on_the_loop_thread(hosts):
-    """DESIGN §4 Kernel safety: one private loop runs every server, whichever client calls."""
+    """Kernel safety: one private loop runs every server, whichever client calls."""
     with hosts.client() as client:
         assert client.get(f"{PS}/echo").json()["thread"] == get_loop_thread().name
 
@@ -121,7 +115,7 @@ def test_async_client_from_a_foreign_event_loop(hosts):
 
 
 def test_sync_client_while_calling_thread_runs_a_loop(hosts):
-    """jupyter-notes §2.1: a sync call from a kernel cell must not deadlock (the kernel runs a loop)."""
+    """A sync call from a kernel cell must not deadlock (the kernel runs a loop)."""
 
     async def cell():
         assert asyncio.get_running_loop().is_running()
@@ -189,7 +183,7 @@ def test_environment_proxies_are_ignored(monkeypatch):
 
 
 def test_dev_mode_loopback_urls_pass_through():
-    """DESIGN §4: ``aauth-kit serve`` identifiers are plain http://127.0.0.1:PORT."""
+    """``aauth-kit serve`` identifiers are plain http://127.0.0.1:PORT."""
     with Hosts("socket") as hosts:
         hosts.add(PS, make_app())
         url = hosts.url_of(PS)
@@ -371,7 +365,7 @@ def test_port_zero_gives_a_real_port():
 
 
 def test_restart_by_name_replaces_the_old_server():
-    """jupyter-notes §2.2: re-running a cell stops the old server first."""
+    """Re-running a cell stops the old server first."""
     old = start_server(make_app(), "ps")
     new = start_server(make_app(), "ps")
     assert new.port != old.port
@@ -426,7 +420,7 @@ def test_stop_all():
 
 
 def test_port_clash_is_a_clear_error_not_systemexit():
-    """jupyter-notes §2.1: a clash raised SystemExit(3) in the cell, or hung on a thread."""
+    """uvicorn alone raises SystemExit(3) in the cell on a port clash, or hangs on a thread."""
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
@@ -484,7 +478,7 @@ def test_stop_is_bounded_with_a_request_in_flight():
 
 
 def test_sigint_handler_is_unchanged():
-    """jupyter-notes §2.1: uvicorn left a stale SIGINT handler behind in the kernel."""
+    """uvicorn alone leaves a stale SIGINT handler behind in a kernel."""
 
     def handler(signum, frame):
         """Stands in for the kernel's own handler."""

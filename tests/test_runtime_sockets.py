@@ -1,6 +1,5 @@
-"""The lab's loopback servers answer without Nagle's algorithm (DESIGN §4 "Kernel safety":
-uvicorn on the kit's loop thread; issue 5: a kept-alive request must not wait for a
-delayed ACK)."""
+"""The lab's loopback servers answer without Nagle's algorithm (uvicorn on the kit's
+loop thread; a kept-alive request must not wait for a delayed ACK)."""
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ def test_accepted_connections_have_tcp_nodelay():
 def test_servers_keep_idle_connections_longer_than_httpx_does():
     """A kept-alive connection is always dropped by the client first, never reused while the
     server closes it (200 concurrent agents lost requests to ReadError before)."""
-    from aauth_kit.transport import httpx
+    from aauth_kit.http_client import httpx
 
     async def hello(request):
         return JSONResponse({})

@@ -1,4 +1,4 @@
-"""``aauth-kit serve`` and ``aauth-kit demo`` as real processes (issue 3 item 6): the
+"""``aauth-kit serve`` and ``aauth-kit demo`` as real processes: the
 seed's consent story with nothing but plain HTTP against the printed URLs."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from aauth_kit.transport import httpx
+from aauth_kit.http_client import httpx
 
 LIMIT = 60  # hang guard only
 
@@ -181,3 +181,21 @@ def test_demo_plays_the_story_in_the_terminal(decision, code, tmp_path):
     else:
         assert "denied" in out
     assert "Traceback" not in out + result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path):
+    """A taken port is a usage problem, not a crash: one line naming the port, exit 2."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            cli("serve", "--ps-port", str(port), "--data-dir", str(tmp_path)),
+            capture_output=True, text=True, timeout=LIMIT,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"aauth-kit serve: cannot start: http://127.0.0.1:{port}: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use"
+    ]
+    assert "Traceback" not in result.stderr + result.stdout

@@ -1,5 +1,5 @@
 """aauth_kit.show: raw HTTP text with long values shortened the same way every time, and
-the tokens a message carries (Signature-Key -09 §3, -11 "Requirement Responses", JSON
+the tokens a message carries (Signature Keys -09 "Signature-Key HTTP Request Header", -11 "Requirement Responses", JSON
 bodies) decoded in words."""
 
 import json

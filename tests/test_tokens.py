@@ -1,9 +1,9 @@
 """AAuth tokens: minting and verifying aa-agent+jwt, aa-person+jwt, aa-resource+jwt, aa-auth+jwt.
 
-[N] = draft-hardt-oauth-aauth-protocol-11: "AAuth Tokens" / "Common JWT Verification",
-"Agent Tokens" (§5.3), "Person Tokens" (§7.1.2, §7.1.4), "Resource Tokens" (§6.7.1,
-§6.7.2), "Auth Tokens" (§9.4.1, §9.4.3).  [SK] = draft-hardt-httpbis-signature-key-09.
-"W§" = a section of reference/aauth-wire.md.
+[N] = draft-hardt-oauth-aauth-protocol-11: "JWT Trust Verification", "Agent Token Structure",
+"Person Token Structure", "Person Token Verification", "Resource Token Structure", "Resource
+Token Verification", "Auth Token Structure", "Auth Token Verification".  [SK] =
+draft-hardt-httpbis-signature-key-09.
 """
 
 import asyncio
@@ -12,11 +12,7 @@ import json
 
 import pytest
 
-from aauth_kit.errors import AAuthError, TokenError, UsageError
-from aauth_kit.keys import Key, b64url, jwk_thumbprint
-from aauth_kit.metadata import ACCESS_DWK, AGENT_DWK, PERSON_DWK, RESOURCE_DWK, KeyResolver, StaticResolver
-from aauth_kit.signature_key import jwt_key
-from aauth_kit.tokens import (
+from aauth_kit.claims import (
     AGENT_TYP,
     AUTH_TYP,
     PERSON_TYP,
@@ -24,14 +20,19 @@ from aauth_kit.tokens import (
     VerifiedToken,
     check_presented_token,
     check_token,
+)
+from aauth_kit.errors import AAuthError, TokenError, UsageError
+from aauth_kit.jws import decode_unverified, sign_compact
+from aauth_kit.keys import Key, b64url, jwk_thumbprint
+from aauth_kit.metadata import ACCESS_DWK, AGENT_DWK, PERSON_DWK, RESOURCE_DWK, KeyResolver, StaticResolver
+from aauth_kit.signature_key import jwt_key
+from aauth_kit.tokens import (
     confirmation_key,
-    decode_unverified,
     mint,
     mint_agent_token,
     mint_auth_token,
     mint_person_token,
     mint_resource_token,
-    sign_compact,
     verify_token,
 )
 
@@ -177,7 +178,7 @@ def mint_all(issuer_key, agent_key):
 
 @pytest.mark.parametrize("typ", [AGENT_TYP, PERSON_TYP, RESOURCE_TYP, AUTH_TYP])
 def test_round_trip(typ, issuer_key, agent_key):
-    """[N] "AAuth Tokens": each type mints and verifies with Ed25519 and ES256; header is
+    """[N] "JWT Type Registrations": each type mints and verifies with Ed25519 and ES256; header is
     {alg, kid, typ}; the token binds the agent key (cnf.jwk, or agent_jkt for resources)."""
     token = mint_all(issuer_key, agent_key)[typ]
     aud = {AGENT_TYP: None, RESOURCE_TYP: PS}.get(typ, RES)
@@ -228,7 +229,7 @@ def test_verify_token_with_resolver(typ, issuer_key, agent_key):
 
 def test_default_lifetimes_and_kid():
     """Kit defaults: agent/person/auth tokens live an hour, resource tokens 5 min ([N]
-    "SHOULD ≤ 5 min"); kid is always emitted — the key's kid, else its thumbprint (W§9.13)."""
+    "SHOULD ≤ 5 min"); kid is always emitted — the key's kid, else its thumbprint."""
     plain = Key.from_seed("no-kid")
     token = mint_agent_token(plain, iss=AP, sub=AGENT_ID, cnf=ED_AGENT, iat=NOW)
     decoded = decode_unverified(token)
@@ -259,7 +260,7 @@ def test_default_lifetimes_and_kid():
 
 # -- typ first ---------------------------------------------------------------------------
 def test_person_token_is_not_an_auth_token():
-    """[N] §7.1.2: a PS auth token and a person token differ only in typ — always reject
+    """[N] "Person Token Structure": a PS auth token and a person token differ only in typ — always reject
     aa-person+jwt where an auth token is required (invalid_jwt naming both)."""
     token = raw(PERSON_TYP, claims_for(AUTH_TYP))
     err = rejects(token, AUTH_TYP, "invalid_jwt", expected_aud=RES)
@@ -267,7 +268,7 @@ def test_person_token_is_not_an_auth_token():
 
 
 def test_typ_is_checked_before_anything_else():
-    """[N] "Common JWT Verification": typ first — a wrong typ wins over a forbidden alg and
+    """[N] "JWT Trust Verification": typ first — a wrong typ wins over a forbidden alg and
     over a bad signature."""
     eddsa = raw(AGENT_TYP, alg="EdDSA")
     assert "typ" in rejects(eddsa, PERSON_TYP, "invalid_jwt").detail
@@ -277,7 +278,7 @@ def test_typ_is_checked_before_anything_else():
 
 @pytest.mark.parametrize("typ", [None, "", "JWT", "aa-agent", 7, "jkt-s256+jwt"])
 def test_wrong_or_missing_typ(typ):
-    """[N] "Common JWT Verification": typ must be the expected aa-*+jwt."""
+    """[N] "JWT Trust Verification": typ must be the expected aa-*+jwt."""
     rejects(raw(AGENT_TYP, typ=typ), AGENT_TYP, "invalid_jwt")
 
 
@@ -288,7 +289,7 @@ def test_typ_media_type_forms():
 
 
 def test_several_accepted_types():
-    """A presented/upstream token may be a person or an auth token ([N] §6.7.2, §10.1)."""
+    """A presented/upstream token may be a person or an auth token ([N] "Resource Token Verification", "Call Chaining")."""
     for typ in (PERSON_TYP, AUTH_TYP):
         assert check(raw(typ, claims_for(typ)), (PERSON_TYP, AUTH_TYP)).typ == typ
     rejects(raw(AGENT_TYP), (PERSON_TYP, AUTH_TYP), "invalid_jwt")
@@ -304,7 +305,7 @@ def test_check_token_usage_errors():
 # -- alg ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("alg", ["EdDSA", "none", "HS256", "RS256", "ed25519", None, ["Ed25519"]])
 def test_header_alg_rules(alg):
-    """[N] "Signature Algorithms" / [SK] §3.3: alg fully specified; EdDSA, none, unknown →
+    """[N] "Signature Algorithms" / [SK] "Key Validation": alg fully specified; EdDSA, none, unknown →
     unsupported_algorithm."""
     token = raw(AGENT_TYP, alg=alg)
     err = rejects(token, AGENT_TYP, "unsupported_algorithm")
@@ -335,19 +336,19 @@ def test_crit_is_rejected():
     ],
 )
 def test_dwk_must_match_the_type(typ, dwk):
-    """[N] "AAuth Tokens": agent → aauth-agent.json, person → aauth-person.json, resource →
+    """[N] each "… Token Structure": agent → aauth-agent.json, person → aauth-person.json, resource →
     aauth-resource.json, auth → aauth-person.json or aauth-access.json."""
     rejects(raw(typ, claims_for(typ, dwk=dwk)), typ, "invalid_jwt")
 
 
 def test_as_issued_auth_token():
-    """[N] §9.4.1: an AS-issued auth token names aauth-access.json; its ps is the person's PS."""
+    """[N] "Auth Token Structure": an AS-issued auth token names aauth-access.json; its ps is the person's PS."""
     token = raw(AUTH_TYP, claims_for(AUTH_TYP, iss=AS, dwk=ACCESS_DWK))
     assert check(token, AUTH_TYP).ps == PS
 
 
 def test_ps_issued_auth_token_names_itself_in_ps():
-    """[N] §9.4.1: ps is the person's PS, which is iss when the PS issued the token."""
+    """[N] "Auth Token Structure": ps is the person's PS, which is iss when the PS issued the token."""
     rejects(raw(AUTH_TYP, claims_for(AUTH_TYP, ps="https://other-ps.example")), AUTH_TYP, "invalid_jwt")
 
 
@@ -364,7 +365,7 @@ def test_signature_must_verify():
 
 # -- time rules --------------------------------------------------------------------------
 def test_exp_has_no_tolerance():
-    """[N] / W§7.3: exp strictly in the future with no skew tolerance."""
+    """[N]: exp strictly in the future with no skew tolerance."""
     token = raw(AGENT_TYP, claims_for(AGENT_TYP, exp=NOW))
     rejects(token, AGENT_TYP, "expired_jwt")
     assert check(token, AGENT_TYP, now=NOW - 1)
@@ -372,13 +373,13 @@ def test_exp_has_no_tolerance():
 
 @pytest.mark.parametrize("typ", [PERSON_TYP, AUTH_TYP])
 def test_person_and_auth_tokens_live_at_most_an_hour(typ):
-    """[N] §7.1.2 / §9.4.1: exp − iat ≤ 3600 for person and auth tokens."""
+    """[N] "Person Token Structure" / "Auth Token Structure": exp − iat ≤ 3600 for person and auth tokens."""
     assert check(raw(typ, claims_for(typ, iat=NOW - 100, exp=NOW + 3500)), typ)
     rejects(raw(typ, claims_for(typ, iat=NOW - 100, exp=NOW + 3501)), typ, "invalid_jwt")
 
 
 def test_agent_tokens_may_live_a_day():
-    """[N] §5.3: agent tokens SHOULD be ≤ 24 h — no one-hour cap."""
+    """[N] "Agent Token Structure": agent tokens SHOULD be ≤ 24 h — no one-hour cap."""
     assert check(raw(AGENT_TYP, claims_for(AGENT_TYP, exp=NOW + 86000)), AGENT_TYP)
 
 
@@ -394,7 +395,7 @@ def test_future_iat_is_clock_skew_only_when_asked():
     "claim, value", [("iat", None), ("exp", None), ("iat", "1"), ("exp", 1.5e9), ("exp", True)]
 )
 def test_numeric_dates_are_required_integers(claim, value):
-    """[N] "AAuth Tokens": iat and exp REQUIRED (kit decision: integers only)."""
+    """[N] each "… Token Structure": iat and exp REQUIRED (kit decision: integers only)."""
     rejects(raw(AGENT_TYP, claims_for(AGENT_TYP, **{claim: value})), AGENT_TYP, "invalid_jwt")
 
 
@@ -409,13 +410,13 @@ def test_iss_must_be_a_server_identifier(iss):
 
 
 def test_dev_mode_accepts_loopback_issuers():
-    """Kit dev mode (DESIGN §4): `aauth-kit serve` identifiers are http://127.0.0.1:PORT."""
+    """Kit dev mode (kit decision): `aauth-kit serve` identifiers are http://127.0.0.1:PORT."""
     token = raw(AGENT_TYP, claims_for(AGENT_TYP, iss="http://127.0.0.1:9000", ps="http://localhost:9001"))
     assert check(token, AGENT_TYP, dev=True).iss == "http://127.0.0.1:9000"
 
 
 def test_aud_is_compared_exactly():
-    """[N] §7.1.4 / §9.4.3: aud == the verifier's own identifier."""
+    """[N] "Person Token Verification" / "Auth Token Verification": aud == the verifier's own identifier."""
     token = raw(PERSON_TYP, claims_for(PERSON_TYP))
     assert check(token, PERSON_TYP, expected_aud=RES).aud == RES
     rejects(token, PERSON_TYP, "invalid_jwt", expected_aud="https://other.example")
@@ -434,7 +435,7 @@ def test_aud_is_compared_exactly():
     ],
 )
 def test_aud_shape(aud, ok):
-    """[N]: aud is one resource, a string.  Kit decision (W§9.14): a one-element array is
+    """[N]: aud is one resource, a string.  Kit decision: a one-element array is
     the same audience (RFC 7519 §4.1.3) and is accepted; anything else is invalid_jwt."""
     token = raw(PERSON_TYP, claims_for(PERSON_TYP, aud=aud))
     if ok:
@@ -444,7 +445,7 @@ def test_aud_shape(aud, ok):
 
 
 def test_expected_ps():
-    """[N] §6.7.2: the PS checks the resource token's ps names itself."""
+    """[N] "Resource Token Verification": the PS checks the resource token's ps names itself."""
     token = raw(RESOURCE_TYP, claims_for(RESOURCE_TYP))
     assert check(token, RESOURCE_TYP, expected_aud=PS, expected_ps=PS)
     rejects(token, RESOURCE_TYP, "invalid_jwt", expected_ps="https://ps2.example")
@@ -479,12 +480,12 @@ def test_expected_ps():
     ],
 )
 def test_cnf_jwk_rules(cnf, code):
-    """W§7.2 / [SK] §3.3: cnf.jwk complete, with a fully-specified alg that agrees with kty/crv."""
+    """[SK] "Key Validation": cnf.jwk complete, with a fully-specified alg that agrees with kty/crv."""
     rejects(raw(AGENT_TYP, claims_for(AGENT_TYP, cnf=cnf)), AGENT_TYP, code)
 
 
 def test_cnf_must_be_the_request_signing_key():
-    """[N] §5.3 / §9.4.3, W§7.2: cnf.jwk matches the key that signed the request (RFC 7638
+    """[N] "Agent Token Structure" / "Auth Token Verification": cnf.jwk matches the key that signed the request (RFC 7638
     thumbprints, so alg/kid do not matter).  Kit code: invalid_key — the token names
     another key than the one used."""
     token = raw(AGENT_TYP)
@@ -494,7 +495,7 @@ def test_cnf_must_be_the_request_signing_key():
 
 
 def test_resource_token_binds_agent_jkt():
-    """[N] §6.7.2: agent_jkt == thumbprint of the request signing key."""
+    """[N] "Resource Token Verification": agent_jkt == thumbprint of the request signing key."""
     token = raw(RESOURCE_TYP, claims_for(RESOURCE_TYP))
     assert check(token, RESOURCE_TYP, signing_key_jwk=ED_AGENT).jkt == ED_AGENT.thumbprint()
     rejects(token, RESOURCE_TYP, "invalid_key", signing_key_jwk=Key.from_seed("someone-else"))
@@ -503,7 +504,7 @@ def test_resource_token_binds_agent_jkt():
 # -- per-type rules ----------------------------------------------------------------------
 @pytest.mark.parametrize("claim", ["scope", "account"])
 def test_person_token_must_not_carry_scope_or_account(claim):
-    """[N] §7.1.2: a person token MUST NOT contain scope or account."""
+    """[N] "Person Token Structure": a person token MUST NOT contain scope or account."""
     rejects(raw(PERSON_TYP, claims_for(PERSON_TYP, **{claim: "x"})), PERSON_TYP, "invalid_jwt")
 
 
@@ -531,13 +532,14 @@ def test_person_token_must_not_carry_scope_or_account(claim):
     ],
 )
 def test_required_claims(typ, claim):
-    """[N] §5.3, §7.1.2, §6.7.1, §9.4.1: the REQUIRED claims of each type (auth tokens:
+    """[N] "Agent Token Structure", "Person Token Structure", "Resource Token Structure",
+    "Auth Token Structure": the REQUIRED claims of each type (auth tokens:
     sub REQUIRED, replacing -10's "sub or scope")."""
     rejects(raw(typ, claims_for(typ, **{claim: None})), typ, "invalid_jwt")
 
 
 def test_resource_token_has_no_cnf():
-    """[N] §6.7.1: resource tokens carry agent_jkt instead of cnf."""
+    """[N] "Resource Token Structure": resource tokens carry agent_jkt instead of cnf."""
     rejects(
         raw(RESOURCE_TYP, claims_for(RESOURCE_TYP, cnf={"jwk": ED_AGENT.public_jwk()})),
         RESOURCE_TYP,
@@ -546,7 +548,7 @@ def test_resource_token_has_no_cnf():
 
 
 def test_person_token_jti_is_read_as_presented_jti():
-    """W§1.3 / §9.1 (DESIGN §1): the intermediate -11 SDK emits person_token_jti; accepting
+    """The intermediate -11 SDK emits person_token_jti; accepting
     it as presented_jti is harmless and tested here."""
     token = raw(RESOURCE_TYP, claims_for(RESOURCE_TYP, presented_jti=None, person_token_jti="pt-9"))
     assert check(token, RESOURCE_TYP).presented_jti == "pt-9"
@@ -565,7 +567,7 @@ def test_person_token_jti_is_read_as_presented_jti():
     ],
 )
 def test_resource_token_claim_types(claim, value):
-    """[N] §6.7.1: agent_jkt / mission_s256 are base64url SHA-256; other claims strings;
+    """[N] "Resource Token Structure": agent_jkt / mission_s256 are base64url SHA-256; other claims strings;
     interaction is {url, code}."""
     rejects(raw(RESOURCE_TYP, claims_for(RESOURCE_TYP, **{claim: value})), RESOURCE_TYP, "invalid_jwt")
 
@@ -602,13 +604,13 @@ def test_resource_token_optional_claims():
     ],
 )
 def test_agent_token_identifier_rules(changes):
-    """[N] "Agent Identifiers" / §5.3: sub is an agent identifier, top-level ones without '+';
+    """[N] "Agent Identifiers" / "Agent Token Structure": sub is an agent identifier, top-level ones without '+';
     parent_agent is a top-level agent; ps is a server identifier."""
     rejects(raw(AGENT_TYP, claims_for(AGENT_TYP, **changes)), AGENT_TYP, "invalid_jwt")
 
 
 def test_subagent_token():
-    """[N] §10.2: a sub-agent token carries parent_agent; its sub may use '+'."""
+    """[N] "Sub-Agents": a sub-agent token carries parent_agent; its sub may use '+'."""
     token = raw(AGENT_TYP, claims_for(AGENT_TYP, sub="aauth:assistant+w1@ap.example", parent_agent=AGENT_ID))
     assert check(token, AGENT_TYP).parent_agent == AGENT_ID
 
@@ -627,54 +629,6 @@ def test_token_errors_map_to_parameter_errors():
     err = rejects(raw(AGENT_TYP), PERSON_TYP, "invalid_jwt")
     assert err.as_parameter_error("upstream").code == "invalid_upstream_token"
     assert ("signature-error", "error=invalid_jwt") in err.response_headers()
-
-
-# -- decode_unverified -------------------------------------------------------------------
-def _seg(value):
-    return b64url(value if isinstance(value, bytes) else json.dumps(value).encode())
-
-
-GOOD = raw(AGENT_TYP)
-
-
-@pytest.mark.parametrize(
-    "token",
-    [
-        None,
-        b"a.b.c",
-        "",
-        "abc",
-        "a.b",
-        GOOD + ".x",
-        f".{_seg({})}.c2ln",
-        f"{_seg({})}..c2ln",
-        f"{_seg({})}.{_seg({})}.c2l+",
-        f"{_seg({})}.{_seg({})}.c2ln=",
-        f"{_seg(b'not json')}.{_seg({})}.c2ln",
-        f"{_seg([1])}.{_seg({})}.c2ln",
-        _seg({}) + "." + _seg(b'{"a":1,"a":2}') + ".c2ln",
-        _seg({}) + "." + _seg(b'{"exp":NaN}') + ".c2ln",
-        _seg({}) + "." + _seg(b'{"exp":1e400}') + ".c2ln",
-        _seg({}) + "." + _seg(b"\xff") + ".c2ln",
-        _seg({}) + "." + _seg(b"[" * 5000 + b"]" * 5000) + ".c2ln",
-        f"{_seg({})}.{_seg({})}.a",
-        "é.é.é",
-    ],
-)
-def test_decode_unverified_rejects_malformed_jwts(token):
-    """RFC 7515 §7.1 compact serialization; RFC 7519 §7.2 (JSON objects, no duplicate
-    members); anything malformed is invalid_jwt."""
-    with pytest.raises(TokenError) as exc:
-        decode_unverified(token)
-    assert exc.value.code == "invalid_jwt"
-
-
-def test_decode_unverified_parts():
-    decoded = decode_unverified(GOOD)
-    header, payload, signing_input, signature = decoded
-    assert header["typ"] == AGENT_TYP and payload["sub"] == AGENT_ID
-    assert signing_input == GOOD.rsplit(".", 1)[0].encode()
-    assert ED_ISSUER.verify(signature, signing_input)
 
 
 # -- minting rules -----------------------------------------------------------------------
@@ -784,7 +738,7 @@ def test_verify_token_selects_by_iss_dwk_kid(resolver):
 )
 def test_verify_token_checks_before_fetching(resolver, token, typ):
     """typ, alg, dwk, iss and kid are checked before any key is looked up, so a bad token
-    never makes the verifier fetch anything (W§7.8 egress)."""
+    never makes the verifier fetch anything."""
     with pytest.raises(TokenError) as exc:
         verify(token, typ, resolver)
     assert exc.value.code in ("invalid_jwt", "unsupported_algorithm")
@@ -792,7 +746,7 @@ def test_verify_token_checks_before_fetching(resolver, token, typ):
 
 
 def test_verify_token_keeps_discovery_codes(resolver):
-    """[SK] §5: unknown_key / issuer_mismatch from discovery stay those codes, as TokenError."""
+    """[SK] "Signature-Error HTTP Response Header": unknown_key / issuer_mismatch from discovery stay those codes, as TokenError."""
     with pytest.raises(TokenError) as exc:
         verify(raw(AGENT_TYP, kid="rotated-away"), AGENT_TYP, resolver)
     assert exc.value.code == "unknown_key"
@@ -820,14 +774,14 @@ def _pair(rt_changes=None, presented_typ=PERSON_TYP, presented_changes=None):
 
 
 def test_presented_person_token_matches():
-    """[N] §6.7.2: the PS checks the presented token against the resource token."""
+    """[N] "Resource Token Verification": the PS checks the presented token against the resource token."""
     assert check_presented_token(*_pair()) is None
     both = {"mission_s256": MISSION, "tenant": "acme"}
     assert check_presented_token(*_pair(both, presented_changes=both)) is None
 
 
 def test_presented_auth_token_step_up():
-    """[N] §5.9 step-up: the presented token is an auth token; its ps (not iss) names the PS."""
+    """[N] "Deferred Delivery" step-up: the presented token is an auth token; its ps (not iss) names the PS."""
     rt, presented = _pair(presented_typ=AUTH_TYP, presented_changes={"iss": AS, "dwk": ACCESS_DWK})
     assert check_presented_token(rt, presented) is None
 
@@ -858,7 +812,7 @@ def test_presented_auth_token_step_up():
     ],
 )
 def test_presented_token_mismatches(rt_changes, presented_changes):
-    """[N] §6.7.2, W§9.18: jti == presented_jti; iss/ps == ps; aud == resource iss; sub,
+    """[N] "Resource Token Verification": jti == presented_jti; iss/ps == ps; aud == resource iss; sub,
     mission_s256, tenant equal with absence counting; cnf thumbprint == agent_jkt."""
     with pytest.raises(AAuthError) as exc:
         check_presented_token(*_pair(rt_changes, presented_changes=presented_changes))
@@ -875,7 +829,7 @@ def test_presented_token_must_be_person_or_auth():
 
 # -- confirmation_key (offline inspection for the CLI) ----------------------------------
 def test_confirmation_key():
-    assert confirmation_key(jwt_key(GOOD)).thumbprint() == ED_AGENT.thumbprint()
+    assert confirmation_key(jwt_key(raw(AGENT_TYP))).thumbprint() == ED_AGENT.thumbprint()
     with pytest.raises(TokenError):
         confirmation_key(jwt_key("not.a.jwt"))
     no_alg = raw(
@@ -922,7 +876,7 @@ def test_go_ed25519_tokens_are_byte_exact(name):
 
 @pytest.mark.parametrize("name", ["agent token", "sub-agent token", "agent token (ES256)"])
 def test_go_agent_tokens_verify(name):
-    """aauth-go agent tokens are -11 shaped ([N] §5.3): accepted."""
+    """aauth-go agent tokens are -11 shaped ([N] "Agent Token Structure"): accepted."""
     case, key = go_case(name)
     verified = check_token(case["token"], typ=AGENT_TYP, key=key, now=GO_NOW)
     assert verified.sub == case["claims"]["sub"]
@@ -931,7 +885,7 @@ def test_go_agent_tokens_verify(name):
 
 def test_go_person_token_verifies_at_pinned_time():
     """aauth-go person token: -11 shaped except aud is a one-element array, which the kit
-    accepts (RFC 7519 §4.1.3, W§9.14).  Valid inside iat..exp, expired_jwt at exp."""
+    accepts (RFC 7519 §4.1.3).  Valid inside iat..exp, expired_jwt at exp."""
     case, key = go_case("person token")
     verified = check_token(
         case["token"], typ=PERSON_TYP, key=key, now=PERSON_NOW, expected_aud=case["audience"]
@@ -947,7 +901,7 @@ def test_go_person_token_verifies_at_pinned_time():
 )
 def test_go_resource_and_auth_tokens_are_09_shaped(name, typ, now):
     """aauth-go's resource and auth tokens are -09 shaped: an `agent` claim and no `ps`.
-    Their signatures verify, but [N] §6.7.1 / §9.4.1 REQUIRE `ps` (and for resource tokens
+    Their signatures verify, but [N] "Resource Token Structure" / "Auth Token Structure" REQUIRE `ps` (and for resource tokens
     `sub` and `presented_jti`); -11 removed `agent`.  So -11 rejects them: invalid_jwt."""
     case, key = go_case(name)
     decoded = decode_unverified(case["token"])
@@ -966,13 +920,19 @@ GO_REJECTS = {
         "unsupported_algorithm",
         "RFC 8725 §3.1 / [N]: unsigned tokens are never accepted",
     ),
-    "cnf.jwk without alg is rejected": ("unsupported_algorithm", "[SK] §3.3: a conveyed JWK without alg"),
-    "cnf.jwk crv disagreeing with alg is rejected": ("invalid_key", "[SK] §3.3: kty/crv must agree with alg"),
-    "iat absent is rejected": ("invalid_jwt", "[N] 'AAuth Tokens': iat REQUIRED"),
+    "cnf.jwk without alg is rejected": (
+        "unsupported_algorithm",
+        "[SK] 'Key Validation': a conveyed JWK without alg",
+    ),
+    "cnf.jwk crv disagreeing with alg is rejected": (
+        "invalid_key",
+        "[SK] 'Key Validation': kty/crv must agree with alg",
+    ),
+    "iat absent is rejected": ("invalid_jwt", "[N] 'Agent Token Structure': iat REQUIRED"),
     "iss not a server identifier is rejected": ("invalid_jwt", "[N] 'Server Identifiers': lowercase host"),
     "person token carrying scope is rejected": (
         "invalid_jwt",
-        "[N] §7.1.2: no scope/account in person tokens",
+        "[N] 'Person Token Structure': no scope/account in person tokens",
     ),
 }
 
@@ -992,7 +952,7 @@ def test_go_reject_vectors(name):
     "case", load_vector("aauth-go/jwk-thumbprint.json")["cases"], ids=lambda c: c["name"]
 )
 def test_go_thumbprints(case):
-    """RFC 7638 / W§7.2: thumbprints cover required members only (alg, kid, use excluded),
+    """RFC 7638: thumbprints cover required members only (alg, kid, use excluded),
     which is what agent_jkt and cnf binding compare."""
     assert jwk_thumbprint(case["jwk"]) == case["thumbprint"]
     token = raw(AGENT_TYP, claims_for(AGENT_TYP, cnf={"jwk": {**case["jwk"], "alg": "Ed25519"}}))

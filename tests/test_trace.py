@@ -1,4 +1,4 @@
-"""The trace (DESIGN §4 "Every exchange is traced"): httpx event hooks record each
+"""The trace (every exchange is traced): httpx event hooks record each
 request and response between named parties, in order, over real HTTP."""
 
 import pytest

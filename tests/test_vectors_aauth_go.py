@@ -1,6 +1,6 @@
 """The aauth-go vectors not exercised elsewhere: ``http-signature.json`` and
-``signature-key.json`` (``../shared/vectors/aauth-go``; provenance and caveats in the
-vectors README).  The other seven files are exercised beside the code they check:
+``signature-key.json`` (``tests/vectors/aauth-go``; source, version, license and caveats in
+``tests/vectors/README.md``).  The other seven files are exercised beside the code they check:
 ``signature-error.json`` and ``requirement.json`` in test_headers, the two identifier
 files in test_identifiers, ``metadata.json`` in test_metadata, ``jwt.json`` and
 ``jwk-thumbprint.json`` in test_tokens — :func:`test_every_vector_file_is_exercised`
@@ -46,10 +46,10 @@ def test_every_vector_file_is_exercised():
 HTTP_RULES = {
     "GET with agent token": "[N] profile: @method @authority @path signature-key covered, Ed25519",
     "POST with body covers content-digest": "RFC 9530 + [N] profile: the body is bound by content-digest",
-    "POST with body, ES256 key": "[SK] §3.3: ES256 signatures are raw r||s",
+    "POST with body, ES256 key": "RFC 9421 §3.3.4: ES256 signatures are raw r||s",
     "tampered path fails": "[N] verification step 7: a covered @path changed -> invalid_signature",
     "tampered body fails": "RFC 9530: the recomputed digest differs -> invalid_signature",
-    "swapped Signature-Key fails": "[SK] §3: signature-key is covered; changing it -> invalid_signature",
+    "swapped Signature-Key fails": '[N] "Covered Components": signature-key is covered; changing it -> invalid_signature',
 }
 
 
@@ -159,15 +159,15 @@ def test_difference_post_to_a_ps_without_content_type(case):
 # -- signature-key.json -------------------------------------------------------------------
 #: The draft rule each signature-key case applies, by position in the file.
 SIGNATURE_KEY_RULES = [
-    "[SK] §3.4: sig=jwt;jwt=String, the AAuth agent form",
-    "[SK] §3 / RFC 8941: a space after ';' parses the same",
-    "[SK] §3: the member for the verified label is selected, others ignored; cache is a Boolean",
+    '[SK] "JWT Confirmation Key (jwt)": sig=jwt;jwt=String, the AAuth agent form',
+    "[SK] \"Signature-Key HTTP Request Header\" / RFC 8941: a space after ';' parses the same",
+    '[SK] "Label Consistency": the member for the verified label is selected, others ignored; cache is a Boolean',
     "[N]: agent-facing endpoints accept only jwt, so jwks_uri is unsupported_scheme",
     '[N] "HTTP Message Signatures Profile": AAuth agents sign with jwt; hwk -> unsupported_scheme',
-    "[SK] §3: an unknown scheme is unsupported_scheme, never a crash",
-    "[SK] §3: no member for the label -> invalid_signature",
-    "[SK] §3: the scheme must be a Token, not a String -> invalid_signature",
-    "[SK] §3.4: the jwt parameter is required -> invalid_signature",
+    '[N] "Signature-Key Scheme Rejection": an unknown scheme is unsupported_scheme, never a crash',
+    '[SK] "Label Consistency": no member for the label -> invalid_signature',
+    '[SK] "Signature-Key HTTP Request Header": the scheme must be a Token, not a String -> invalid_signature',
+    '[SK] "JWT Confirmation Key (jwt)": the jwt parameter is required -> invalid_signature',
 ]
 SIGNATURE_KEY_CASES = list(zip(SIGNATURE_KEY, SIGNATURE_KEY_RULES, strict=True))
 
@@ -194,8 +194,8 @@ def signed_with_signature_key(header: str) -> HttpMessage:
 def test_signature_key_vectors(case, rule):
     """Parse accept cases to the stated scheme and parameters; reject cases give the stated
     Signature-Error code at an AAuth agent-facing verifier (``accept_schemes=("jwt",)``).
-    The kit's parser applies [SK] §3.4's required ``jwt`` parameter while parsing, so the
-    last case fails there rather than after parsing, with the same code."""
+    The kit's parser applies the required ``jwt`` parameter of [SK] "JWT Confirmation Key
+    (jwt)" while parsing, so the last case fails there rather than after parsing, with the same code."""
     if "scheme" in case and case.get("error") != "invalid_signature":
         parsed = parse_signature_key(case["header"], "sig")
         strings = {name: value for name, value in parsed.params.items() if isinstance(value, str)}
@@ -208,7 +208,9 @@ def test_signature_key_vectors(case, rule):
         check_profile(signed_with_signature_key(case["header"]), now=CREATED, accept_schemes=("jwt",))
     assert info.value.code == case["error"]
     if case["error"] == "unsupported_scheme":
-        assert info.value.accept_schemes == ["jwt"]  # [SK] §4: Accept-Signature-Scheme: jwt
+        assert info.value.accept_schemes == [
+            "jwt"
+        ]  # [N] "Signature-Key Scheme Rejection": Accept-Signature-Scheme: jwt
     if case["error"] == "invalid_signature":
         with pytest.raises(SignatureError) as parse_info:
             parse_signature_key(case["header"], "sig")

@@ -1,5 +1,5 @@
 """Waiting for a background flow to reach a point (aauth_kit.waiting): the held poll of
--11 "Deferred Responses" is found, and every wait is bounded (DESIGN §4 kernel safety)."""
+-11 "Deferred Responses" is found, and every wait is bounded (a notebook cell never hangs)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import concurrent.futures
 
 import pytest
 
-from aauth_kit.agent import FlowError
 from aauth_kit.errors import UsageError
+from aauth_kit.flow import FlowError
 from aauth_kit.lab import Lab
 from aauth_kit.runtime import get_loop_thread
 from aauth_kit.waiting import StuckError, held_poll, wait_until

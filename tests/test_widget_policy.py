@@ -1,6 +1,6 @@
 """The consent-policy form (the seed's configuration script as a widget), driven headless
 against a real Person Server: what it sets is what the PS applies at the next auth token
-request (-11 §7.2: issue at once or ask the person is the PS's policy)."""
+request (-11 "PS Response": issue at once or ask the person is the PS's policy)."""
 
 from __future__ import annotations
 

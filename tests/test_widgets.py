@@ -3,7 +3,7 @@
 Everything they show is real: tokens minted with aauth_kit.tokens, requests signed with
 profile.sign_request, and traffic between a real Person Server, a real resource and a
 real agent over runtime.Hosts (ASGI mode; one flow also over loopback sockets).  The
-widgets' state and HTML are asserted, hostile strings included.  DESIGN §4: clicks
+widgets' state and HTML are asserted, hostile strings included.  In Jupyter clicks
 cannot reach a running cell, so consent is given while the flow runs on the loop thread.
 """
 
@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
-from aauth_kit import httpsig, tokens
+from aauth_kit import httpsig, jws, tokens
 from aauth_kit.agent import Agent
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.keys import Key
@@ -173,7 +173,7 @@ def minted(keys) -> dict[str, str]:
 
 # -- no Jupyter outside aauth_kit.widgets ------------------------------------------------------
 def test_the_kit_imports_without_jupyter():
-    """DESIGN §3: only aauth_kit.widgets imports ipywidgets; every other module works without it."""
+    """Only aauth_kit.widgets imports ipywidgets; every other module works without it."""
     script = (
         "import importlib, pkgutil, sys, aauth_kit, aauth_kit.servers\n"
         "names = [f'{package.__name__}.{m.name}' for package in (aauth_kit, aauth_kit.servers)"
@@ -199,8 +199,9 @@ def test_the_kit_imports_without_jupyter():
     ],
 )
 def test_token_inspector_explains_each_token_type_and_verifies_it(keys, kind, typ, words):
-    """-11 "AAuth Tokens": typ explained first, every header member and claim on one line,
-    times in words; verified with the issuer's key ("Common JWT Verification")."""
+    """-11 "Agent Token Structure" and its siblings: typ explained first, every header member and
+    claim on one line, times in words; verified with the issuer's key (the token verification
+    sections, e.g. "Agent Token Verification")."""
     token = minted(keys)[kind]
     issuer = keys["files"] if kind == "resource" else keys["ps"]
     inspector = TokenInspector(token, jwks=issuer, now=NOW + 60)
@@ -209,7 +210,7 @@ def test_token_inspector_explains_each_token_type_and_verifies_it(keys, kind, ty
     assert f"{typ} is {words}" in html
     for section_title in ("Header", "Payload", "Signature"):
         assert f">{section_title}</summary>" in html
-    decoded = tokens.decode_unverified(token)
+    decoded = jws.decode_unverified(token)
     for name in [*decoded.header, *decoded.payload]:
         assert f">{name}</td>" in html
     assert "2026-09-21 14:13:20 UTC (1 minute ago)" in html  # iat, seen a minute later
@@ -222,7 +223,7 @@ def test_token_inspector_explains_each_token_type_and_verifies_it(keys, kind, ty
 
 
 def test_token_inspector_selects_the_key_from_a_jwks_and_check_again_sees_expiry(keys):
-    """-11 "Common JWT Verification": exp allows no tolerance; "Check again" re-reads the clock."""
+    """-11 "Agent Token Verification": exp allows no tolerance; "Check again" re-reads the clock."""
     token = minted(keys)["auth"]
     clock = [NOW]
     inspector = TokenInspector(token, jwks=jwks([keys["files"], keys["ps"]]), now=lambda: clock[0])
@@ -293,14 +294,14 @@ claims = st.dictionaries(
 def test_token_inspector_never_raises_on_any_signed_json(header, payload):
     """Whatever an issuer signed, the inspector names the failing check instead of raising."""
     key = Key.from_seed("fuzz issuer", kid="fuzz")
-    token = tokens.sign_compact(header, payload, key)
+    token = jws.sign_compact(header, payload, key)
     inspector = TokenInspector(token, jwks=key, now=NOW)
     assert inspector.status.state in ("valid", "invalid")
     assert "<script" not in inspector.view.value.lower()
 
 
 def test_widgets_carry_a_stable_html_snapshot_for_viewers_without_a_kernel(keys):
-    """jupyter-notes §1.2: nbval skips the widget view and compares text/plain and text/html,
+    """nbval skips the widget view and compares text/plain and text/html,
     so both are deterministic — the same token at the same time gives the same bytes."""
     token = minted(keys)["person"]
     first = TokenInspector(token, jwks=keys["ps"], now=NOW)._repr_mimebundle_()
@@ -371,7 +372,7 @@ def test_message_inspector_finds_a_tampered_body_and_escapes_it(keys):
 
 
 def test_message_inspector_checks_an_hwk_signature_and_a_changed_header(keys):
-    """SK-09 §3.1: an hwk key is the key; changing a covered component breaks the signature."""
+    """Signature Keys -09 "Header Web Key (hwk)": an hwk key is the key; changing a covered component breaks the signature."""
     message = HttpMessage(method="GET", target_uri=f"{FILES}/files", headers=[("Host", "files.example")])
     sign_request(message, keys["agent"], hwk_key(keys["agent"]), created=NOW)
     assert "signature matches" in MessageInspector(message, now=NOW).view.value
@@ -405,7 +406,7 @@ def test_message_inspector_decodes_the_challenge_ladder_and_the_token_response(w
 
 
 def test_message_inspector_decodes_signature_error_with_required_input(world, keys):
-    """SK-09 §5: a signature missing required components is invalid_input with required_input."""
+    """Signature Keys -09 "Error Codes": a signature missing required components is invalid_input with required_input."""
     message = HttpMessage(method="GET", target_uri=f"{FILES}/files", headers=[("Host", "files.example")])
     sign_request(
         message,
@@ -456,7 +457,7 @@ AAUTH_FIELDS = (
     body=st.binary(max_size=200) | st.just(b'{"x_token": "a.b"}'),
 )
 def test_message_inspector_never_raises_on_what_a_peer_sends(fields, status, body):
-    """Bad input is shown with the draft's code, never a traceback (DESIGN §4 "Bad input")."""
+    """Bad input is shown with the draft's code, never a traceback."""
     message = HttpMessage(
         method="POST" if status is None else "",
         target_uri=f"{FILES}/x" if status is None else "",
@@ -615,7 +616,7 @@ def unsigned_get(hosts, trace, source="Agent"):
 
 
 def test_sequence_view_follows_the_trace_and_steps_through_it(world):
-    """DESIGN §4: the diagram is drawn from the traffic that flowed, and redraws (from the
+    """The diagram is drawn from the traffic that flowed, and redraws (from the
     loop thread, by trait assignment) as each exchange completes."""
     view = SequenceView(world.trace, title="Files")
     assert view.step is None and "No exchanges yet" in view.caption.value

@@ -5,7 +5,8 @@
   ``agent_jkt`` holds).  Checked on the RFC 8037 A.3 and RFC 7638 §3.1 examples and on
   kit keys carrying ``alg``, ``kid`` and a private ``d``.
 * ``q2`` — ``answer = {"a": "jwt", ...}``: pick the scheme (``hwk``, ``jwks_uri``,
-  ``jwt``) for each scenario (SK -09 §3; -11 "HTTP Message Signatures Profile").
+  ``jwt``) for each scenario (Signature Keys -09 "Signature-Key HTTP Request
+  Header"; -11 "HTTP Message Signatures Profile").
 """
 
 from __future__ import annotations

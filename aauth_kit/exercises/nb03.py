@@ -1,7 +1,7 @@
 """Exercises for notebook 03 (agent tokens).
 
 * ``q1`` — ``is_bound_to(agent_token, key)``: does the agent token bind this key?  Keys
-  are compared by their RFC 7638 thumbprints (wire §7.2), not as JSON objects: the same
+  are compared by their RFC 7638 thumbprints (-11 "Agent Token Verification" step 5), not as JSON objects: the same
   key may come with its members in another order, with ``alg`` or a ``kid``.
 * ``q2`` — ``is_top_level_agent(identifier)``: the -11 "Agent Identifiers" syntax
   (``aauth:local@domain``; capitals allowed since -11; ``+`` only for sub-agents).
@@ -74,15 +74,15 @@ q1 = Exercise(
     title="Q1 · bound to this key?",
     grade=_grade_binding,
     hints=(
-        "The bound key is in the payload: claims['cnf']['jwk']. tokens.decode_unverified(token).payload gives the claims.",
+        "The bound key is in the payload: claims['cnf']['jwk']. jws.decode_unverified(token).payload gives the claims.",
         "Comparing JWK dicts fails when the members differ in order or a kid is present. "
         "aauth_kit.keys.jwk_thumbprint(jwk) and key.thumbprint() give the RFC 7638 thumbprints: compare those.",
     ),
     reference=(
-        "from aauth_kit import tokens\n"
+        "from aauth_kit import jws\n"
         "from aauth_kit.keys import jwk_thumbprint\n\n"
         "def is_bound_to(agent_token, key):\n"
-        "    claims = tokens.decode_unverified(agent_token).payload\n"
+        "    claims = jws.decode_unverified(agent_token).payload\n"
         "    return jwk_thumbprint(claims['cnf']['jwk']) == key.thumbprint()"
     ),
     success="a token binds a key, whatever way its JWK is written: that is why AAuth compares thumbprints.",

@@ -6,15 +6,16 @@
 * ``q2`` — 401 or 403: which status and which AAuth header a resource answers when the
   signature is missing (``requirement=agent-token``, -11 "Requirement Responses"), when it does not verify
   (``Signature-Error``, -11 "Verification (Server)"), and when a verified agent is
-  refused by policy (``403``, which never carries ``Signature-Error``: Signature Keys -09 §5).
+  refused by policy (``403``, which never carries ``Signature-Error``: Signature Keys -09 "Access Denied").
 
 The graders mint and verify real agent tokens with seeded keys; they need no lab.
 """
 
 from __future__ import annotations
 
+from ..claims import AGENT_TYP, check_token
 from ..keys import Key
-from ..tokens import AGENT_TYP, check_token, mint_agent_token
+from ..tokens import mint_agent_token
 from . import Exercise, NotAttempted
 
 ALLOWED = frozenset({"aauth:inventory-bot@ps.example", "aauth:analyst@partner.example"})

@@ -1,8 +1,8 @@
 """Exercises for notebook 05 (PS authorization).
 
 * ``q1`` — ``accept(resource_token, presented, my_jkt, resource, now)``: the checks an
-  agent makes on a resource token before taking it to its PS (-11 PS authorization;
-  wire notes §5.5 step 4 and §7.7): ``iss`` is the resource it called, ``agent_jkt`` its
+  agent makes on a resource token before taking it to its PS (-11 "Resource Challenge
+  Verification"): ``iss`` is the resource it called, ``agent_jkt`` its
   own key, ``presented_jti``, ``sub`` and ``ps`` those of the token it presented, ``exp``
   in the future.
 * ``q2`` — which error code each tampering earns: a stolen auth token signed with

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import AAuthError
 from ..headers import serialize_requirement
+from ..http_client import httpx
 from ..interaction import codes_equal, interaction_url
-from ..transport import httpx
 from . import Exercise, NotAttempted
 
 # -- q1: the person's link ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 * ``ex.q1`` — which key must sign a request that presents the market-analysis auth
   token?  The RFC 7638 thumbprint of its ``cnf.jwk``: the supply-chain agent's own key,
-  because in a call chain (-11 §10.1) the intermediary asks for the token itself.
+  because in a call chain (-11 "Call Chaining") the intermediary asks for the token itself.
 * ``ex.q2`` — ``approvals(entries)``: from the PS's audit log, the consents a person
   gave — ``(person, agent, scope)`` — and not the grants the PS's policy made alone.
 """
@@ -63,7 +63,7 @@ def _q1(lab) -> Exercise:
             "from aauth_kit.keys import jwk_thumbprint\n\n"
             "answer = jwk_thumbprint(market['claims']['cnf']['jwk'])"
         ),
-        success="the market-analysis token is bound to the supply-chain agent's own key (-11 §10.1).",
+        success='the market-analysis token is bound to the supply-chain agent\'s own key (-11 "Call Chaining").',
     )
 
 

@@ -1,7 +1,7 @@
 """Exercises for notebook 08 (revocation), graded against the live lab: ``ex = nb08.bind(lab)``.
 
 * ``ex.q1`` — ``revocation_request(endpoint, auth_token)``: the signed ``POST`` a Person
-  Server sends to revoke an auth token it issued (-11 §11.12, wire §5.15): the body
+  Server sends to revoke an auth token it issued (-11 "Token Revocation"): the body
   ``{"jti", "exp"}`` of that token, ``Signature-Key: sig=jwks_uri`` naming the PS and its
   ``aauth-person.json``, the body covered.  The grader fetches a fresh auth token for an
   agent of its own, sends the learner's message to the supply-chain agent (SCA) and then
@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import tokens
+from .. import jws
 from ..headers import HeaderError, parse_signature_error
 from ..message import HttpMessage
 from ..metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK
@@ -110,8 +110,8 @@ def _error_of(header: Callable[[str], str | None], body: bytes) -> tuple[str | N
 
 # -- q1: revoke an auth token as the PS ---------------------------------------------------------
 def _check_body(message: HttpMessage, auth_token: str) -> str | None:
-    """The -11 §11.12 body: exactly ``{"jti", "exp"}`` of the token being revoked."""
-    claims = tokens.decode_unverified(auth_token).payload
+    """The -11 "Token Revocation" body: exactly ``{"jti", "exp"}`` of the token being revoked."""
+    claims = jws.decode_unverified(auth_token).payload
     try:
         body = json.loads(message.body) if message.body else None
     except ValueError:
@@ -194,7 +194,7 @@ def _q1(grader: _Grader) -> Exercise:
         title="Q1 · revoke an auth token as the PS",
         grade=_grade_revocation(grader),
         hints=(
-            "Three parts: a body with the token's jti and exp (tokens.decode_unverified(auth_token).payload), "
+            "Three parts: a body with the token's jti and exp (jws.decode_unverified(auth_token).payload), "
             "a POST HttpMessage to endpoint carrying it, and a signature by the PS in its own name.",
             "The PS's key is lab.keys['ps']; its Signature-Key is jwks_uri_key(PS, 'aauth-person.json', kid) — the "
             "token's iss is the PS. sign_request(message, key, signature_key, created=int(lab.clock())) adds and "
@@ -203,12 +203,12 @@ def _q1(grader: _Grader) -> Exercise:
         ),
         reference=(
             "import json\n"
-            "from aauth_kit import tokens\n"
+            "from aauth_kit import jws\n"
             "from aauth_kit.message import HttpMessage\n"
             "from aauth_kit.profile import sign_request\n"
             "from aauth_kit.signature_key import jwks_uri_key\n\n"
             "def revocation_request(endpoint, auth_token):\n"
-            "    claims = tokens.decode_unverified(auth_token).payload\n"
+            "    claims = jws.decode_unverified(auth_token).payload\n"
             "    body = json.dumps({'jti': claims['jti'], 'exp': claims['exp']}).encode()\n"
             "    message = HttpMessage('POST', endpoint, [('Content-Type', 'application/json')], body)\n"
             "    ps_key = lab.keys['ps']\n"
@@ -228,7 +228,7 @@ BODY_NOT_COVERED = (
 UNKNOWN_JTI = "the PS revokes a jti the SCA has never seen"
 WHOLE_TOKEN = 'the PS sends the whole auth token instead of its jti: {"token": "eyJ…"}'
 
-#: What -11 §11.12 says the SCA answers each (``None``: no error, an empty ``200``).
+#: What -11 "Token Revocation" says the SCA answers each (``None``: no error, an empty ``200``).
 EXPECTED = {
     AP_REVOKES: (403, "unsupported_iss"),
     BODY_NOT_COVERED: (401, "invalid_input"),
@@ -240,7 +240,7 @@ _WHY = {
     "tokens from Person Servers only: 403 unsupported_iss — and a 403 carries no Signature-Error",
     BODY_NOT_COVERED: "a revocation has a body, and a signature that leaves it out fails step 2 of Verification "
     "(Server): 401, Signature-Error invalid_input with required_input naming content-type and content-digest",
-    UNKNOWN_JTI: 'there is no "not found" in -11 §11.12: the SCA stores (signer, jti) all the same and answers 200 '
+    UNKNOWN_JTI: 'there is no "not found" in -11 "Token Revocation": the SCA stores (signer, jti) all the same and answers 200 '
     "with an empty body",
     WHOLE_TOKEN: 'the signature is fine, the body is not: a body without "jti" is 400 invalid_request',
 }
@@ -292,7 +292,7 @@ def _q2(grader: _Grader) -> Exercise:
             "Follow the SCA's order: first the signature (a failure is 401 with Signature-Error), then who signed "
             "(403), then the body (400).",
             "Signature failures: invalid_input when a component is missing. The signer: unsupported_iss. The body: "
-            "invalid_request. And -11 §11.12 has no 404.",
+            'invalid_request. And -11 "Token Revocation" has no 404.',
         ),
         reference=(
             "answers = {\n"

@@ -1,12 +1,12 @@
 """Exercises for notebook 09 (missions), graded against the live lab: ``ex = nb09.bind(lab)``.
 
 * ``ex.q1`` — ``mission_s256(mission)``: from the ``mission`` member of a PS's approval
-  (-11 §8.2, wire §4.5: the blob, base64url without padding) compute its ``s256`` — the
+  (-11 "Mission Approval": the blob, base64url without padding) compute its ``s256`` — the
   base64url SHA-256 of exactly the decoded bytes.  The grader's own agent has a mission
   approved at the lab's PS; the learner's function gets that mission's blob string and
   must return the ``s256`` the PS returned with it.
-* ``ex.q2`` — predict what the PS answers four requests naming a mission (wire §5.12,
-  §6.1): an unknown ``mission_s256`` (``404 mission_not_found``), a terminated mission
+* ``ex.q2`` — predict what the PS answers four requests naming a mission (-11 "Mission
+  Endpoint Errors", "Mission Status Errors"): an unknown ``mission_s256`` (``404 mission_not_found``), a terminated mission
   (``403 mission_terminated``), another agent's mission (``404 mission_not_found``, the
   same answer as unknown) and a completion sent to a path segment that is no
   ``mission_s256`` (``400 invalid_request``).  The grader sends the four to the lab.
@@ -19,9 +19,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..agent import Mission
 from ..keys import b64url, b64url_decode
 from ..message import HttpMessage
+from ..mission_client import Mission
 from ..profile import sign_request
 from ..signature_key import jwt_key
 from . import Exercise, NotAttempted, grade_predictions
@@ -52,7 +52,7 @@ class _Grader:
 
     def agent(self, local: str):
         if local not in self._agents:
-            # the person approves each mission as soon as the agent shows the code (-11 §8.1)
+            # the person approves each mission as soon as the agent shows the code (-11 "Mission Creation")
             self._agents[local] = self.lab.new_agent(
                 local, on_interaction=lambda i: self.lab.ps.decide(i.code, True)
             )
@@ -176,7 +176,7 @@ TERMINATED = "the agent asks for a person token naming its own mission, which it
 NOT_OWNED = "another agent asks for a person token naming this agent's active mission"
 BAD_SEGMENT = 'the agent completes a mission at {mission_endpoint}/not-a-hash ({"action": "completion", …})'
 
-#: What wire §5.12 says the PS answers each.
+#: What -11 "Mission Endpoint Errors" and "Mission Status Errors" say the PS answers each.
 EXPECTED = {
     UNKNOWN: (404, "mission_not_found"),
     TERMINATED: (403, "mission_terminated"),

@@ -7,7 +7,7 @@
 * :class:`SequenceView` — the trace as a sequence diagram that redraws as traffic flows;
 * :class:`FlowRunner` — runs a flow on the kit's loop thread and shows each exchange.
 
-DESIGN §4: widget clicks cannot arrive while a cell runs, so anything that waits for a
+In Jupyter, widget clicks cannot arrive while a cell runs, so anything that waits for a
 person runs on the loop thread (FlowRunner) and widgets report by trait assignment,
 which is safe from any thread.  Every widget works headless (``button.click()``) and
 carries a static HTML snapshot for viewers without a kernel.  Jupyter is imported here

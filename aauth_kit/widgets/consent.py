@@ -7,7 +7,7 @@ and the agent's justification — and its Approve / Deny buttons record the deci
 with :meth:`PersonServer.decide`, exactly as the consent page does; the agent's held
 poll wakes at once.  Refresh moves on to the next live request when this one is gone.
 
-DESIGN §4: a click cannot arrive while a cell runs, so the agent's poll must run
+In Jupyter a click cannot arrive while a cell runs, so the agent's poll must run
 elsewhere (a later cell, or a :class:`FlowRunner` on the loop thread).
 """
 
@@ -22,8 +22,8 @@ from .html import badge, card, esc, para, table
 from .panel import Panel
 
 KIND_WORDS = {
-    "auth_token": "asks for access to a resource (an auth token, -11 §7.2)",
-    "person_token": "asks to act for you at a resource (a person token, -11 §7.1)",
+    "auth_token": 'asks for access to a resource (an auth token, -11 "PS Token Endpoint")',
+    "person_token": 'asks to act for you at a resource (a person token, -11 "Person Token Endpoint")',
     "agent_approval": "asks to become one of your agents (an agent token from the Agent Provider)",
 }
 LIVE = ("pending", "interacting")

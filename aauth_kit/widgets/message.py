@@ -3,12 +3,13 @@ raw HTTP, with what its signature covers highlighted and its AAuth headers decod
 
 * the RFC 9421 signature: ``Signature-Input`` parameters, the covered components
   marked in the raw message, the signature base rebuilt as the signer built it
-  (§2.5), and an offline check of the signature with the key ``Signature-Key`` names
+  (RFC 9421 §2.5), and an offline check of the signature with the key ``Signature-Key`` names
   (the key only: the token's own signature, the time window and key discovery are
   the server's ``verify_request``);
-* ``Signature-Key`` (HTTP Signature Keys -09 §3): the scheme, and for ``jwt`` the
-  token's ``typ`` and main claims;
-* ``AAuth-Requirement`` (-11 "Requirement Responses"), ``Signature-Error`` (SK-09 §5),
+* ``Signature-Key`` (Signature Keys -09 "Signature-Key HTTP Request Header"): the
+  scheme, and for ``jwt`` the token's ``typ`` and main claims;
+* ``AAuth-Requirement`` (-11 "Requirement Responses"), ``Signature-Error`` (Signature
+  Keys -09 "Signature-Error HTTP Response Header"),
   ``Prefer: wait`` / ``Location`` / ``Retry-After`` (-11 "Deferred Responses") and
   problem+json ``error`` (-11 "Error Response Format");
 * tokens carried in JSON bodies (``auth_token``, ``resource_token`` …), collected in
@@ -24,7 +25,7 @@ from http import HTTPStatus
 import http_sfv
 import ipywidgets as widgets
 
-from .. import httpsig, tokens
+from .. import httpsig, jws, tokens
 from ..errors import AAuthError, UsageError
 from ..explain import (
     REQUIREMENT_WORDS,
@@ -258,7 +259,7 @@ def _offline_check(message: HttpMessage, sig: httpsig.SignatureInput) -> str:
 def _token_rows(token: str, now: int) -> str:
     """A token's ``typ`` in one line and its main claims, unverified."""
     try:
-        decoded = tokens.decode_unverified(token)
+        decoded = jws.decode_unverified(token)
     except AAuthError as exc:
         return para(f"{badge(exc.code, 'error')} {esc(exc.detail)}")
     typ = token_type(decoded.header)
@@ -283,10 +284,10 @@ def _signature_key(message: HttpMessage, reading: Reading, now: int) -> str:
         return section("Signature-Key", para(f"{badge(exc.code, 'error')} {esc(exc.detail)}"))
     scheme = signature_key.scheme
     words = {
-        "hwk": "a bare public key: the agent is pseudonymous (SK-09 §3.1)",
-        "jwks_uri": "the signer's keys are in its JWKS, found through its metadata (SK-09 §3.2)",
-        "jwt": "a JWT whose cnf.jwk is the signing key (SK-09 §3.4)",
-        "jkt-jwt": "a JWT issued by a key thumbprint, naming an ephemeral key (SK-09 §3.5)",
+        "hwk": 'a bare public key: the agent is pseudonymous (Signature Keys -09 "Header Web Key (hwk)")',
+        "jwks_uri": 'the signer\'s keys are in its JWKS, found through its metadata (Signature Keys -09 "JWKS URI Discovery (jwks_uri)")',
+        "jwt": 'a JWT whose cnf.jwk is the signing key (Signature Keys -09 "JWT Confirmation Key (jwt)")',
+        "jkt-jwt": 'a JWT issued by a key thumbprint, naming an ephemeral key (Signature Keys -09 "JKT JWT Self-Issued Key Delegation (jkt-jwt)")',
     }.get(scheme, "a scheme the kit does not accept: a verifier answers unsupported_scheme")
     body = para(f"{code(f'{signature_key.label}={scheme}')} — {esc(words)}")
     if signature_key.jwt is not None:
@@ -337,7 +338,7 @@ def _signature_error(message: HttpMessage, reading: Reading, now: int) -> str:
         error, members = parse_signature_error(value)
     except AAuthError as exc:
         return section("Signature-Error", para(f"{badge(exc.code, 'error')} {esc(exc.detail)}"))
-    words = SIGNATURE_ERROR_WORDS.get(error, "a code HTTP Signature Keys -09 §5.1 does not define")
+    words = SIGNATURE_ERROR_WORDS.get(error, 'a code Signature Keys -09 "Error Codes" does not define')
     rows = [
         (name, " ".join(map(str, v)) if isinstance(v, list) else str(v), "") for name, v in members.items()
     ]
@@ -393,7 +394,7 @@ def _body_tokens(message: HttpMessage, reading: Reading, now: int) -> str:
         if not (isinstance(name, str) and name.endswith("_token") and isinstance(value, str)):
             continue
         try:
-            tokens.decode_unverified(value)
+            jws.decode_unverified(value)
         except AAuthError:
             continue
         reading.tokens[name] = value

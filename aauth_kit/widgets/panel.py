@@ -4,7 +4,7 @@ Displayed in a live kernel it is an ordinary widget.  Its display bundle also ca
 a ``text/html`` snapshot (:meth:`Panel.to_html`) and a short, stable ``text/plain``
 (``repr``): viewers without a kernel (GitHub, nbviewer, nbconvert) show the snapshot,
 and nbval — which skips the widget view — compares those two instead of ipywidgets'
-own repr, which changes between versions (jupyter-notes §1.2).
+own repr, which changes between versions.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The flow runner: a Run button that plays a whole AAuth flow on the kit's loop thread
 and shows each exchange as it happens.
 
-DESIGN §4: a widget click cannot reach the kernel while a cell runs, so a flow that
+In Jupyter a widget click cannot reach the kernel while a cell runs, so a flow that
 waits for a person (202, interaction code, polling with ``Prefer: wait``) cannot be
 awaited in a cell while the person clicks Approve.  The runner submits the flow to
 the loop thread and returns at once; the flow's exchanges arrive through a trace

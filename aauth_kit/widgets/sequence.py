@@ -1,6 +1,6 @@
 """The sequence view: a live :class:`SequenceDiagram` of a trace, one step highlighted.
 
-DESIGN §4 "Every exchange is traced": the view subscribes to the trace and redraws
+Every exchange is traced: the view subscribes to the trace and redraws
 when an exchange completes — from whatever thread ran the client (the kit's loop
 thread, usually), by assigning the drawing's ``value`` trait, which ipywidgets allows
 from any thread.  Previous / Next move the highlighted step; while the last step is

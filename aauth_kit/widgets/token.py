@@ -1,9 +1,9 @@
 """The token inspector: one AAuth token's header, payload and signature, explained.
 
-Each JOSE header member and claim gets one line in words (draft -11 "AAuth Tokens",
-via :mod:`aauth_kit.explain`, the text ``aauth-kit decode`` prints), times as dates and
+Each JOSE header member and claim gets one line in words (-11 "JWT Type Registrations"
+and each type's "… Token Structure", via :mod:`aauth_kit.explain`, the text ``aauth-kit decode`` prints), times as dates and
 distances from now, and a verification badge: with the issuer's key at hand the token
-goes through :func:`tokens.check_token` (-11 "Common JWT Verification"), without it the
+goes through :func:`check_token` (-11 "JWT Trust Verification"), without it the
 token is shown as not verified.  "Check again" re-reads the clock, so a token can be
 watched expiring.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
-from .. import tokens
-from ..cli import issuer_key
+from .. import jws
+from ..claims import TYPES, check_token
 from ..errors import AAuthError, TokenError, UsageError
 from ..explain import (
     cnf_thumbprint,
@@ -29,6 +29,7 @@ from ..explain import (
     utc,
 )
 from ..keys import Key, b64url
+from ..metadata import issuer_key
 from .html import PART_COLOURS, badge, card, clip, coloured, esc, para, pre, section, table
 from .panel import Panel, clock_of
 
@@ -94,7 +95,7 @@ class TokenInspector(Panel):
         self.token, self.jwks, self.dev = token, jwks, dev
         self.view, self.check_button = view, check_button
         self._clock = clock_of(now)
-        self.decoded: tokens.Decoded | None = None
+        self.decoded: jws.Decoded | None = None
         self.status: Verification | None = None
         self.checked_at = 0
         check_button.on_click(lambda _button: self.check())
@@ -108,7 +109,7 @@ class TokenInspector(Panel):
         """Decode and (with a key) verify the token at the clock's current time; redraw."""
         self.checked_at = self._clock()
         try:
-            self.decoded = tokens.decode_unverified(self.token)
+            self.decoded = jws.decode_unverified(self.token)
         except TokenError as exc:
             self.decoded, self.status = None, Verification("malformed", exc.code, exc.detail)
         else:
@@ -123,7 +124,7 @@ class TokenInspector(Panel):
             )
         try:
             key = _issuer_key(self.jwks, self.decoded.header.get("kid"))
-            tokens.check_token(self.token, typ=tokens.TYPES, key=key, now=self.checked_at, dev=self.dev)
+            check_token(self.token, typ=TYPES, key=key, now=self.checked_at, dev=self.dev)
         except AAuthError as exc:
             return Verification("invalid", exc.code, exc.detail)
         return Verification(

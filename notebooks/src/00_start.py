@@ -141,7 +141,7 @@ print("\n".join(report))
 # ## 4. A first request, unsigned
 #
 # The supply-chain agent's `GET /inventory` lets in any **agent that says who it is** —
-# no person, no consent (-11 §5.2, agent identity access). What happens if we call it
+# no person, no consent (-11 "Agent Identity Access"). What happens if we call it
 # without signing at all? `aauth_kit.show` prints each message as raw HTTP (long values
 # such as tokens and signatures are cut in the middle, so they fit on a line).
 
@@ -172,7 +172,7 @@ show(lab.trace.exchanges[-1], now=lab.clock)
 # that agent and follows AAuth challenges.
 
 # %%
-from aauth_kit.tokens import decode_unverified
+from aauth_kit.jws import decode_unverified
 
 agent = lab.new_agent("notebook")
 claims = decode_unverified(agent.agent_token).payload
@@ -192,7 +192,7 @@ show(lab.trace.exchanges[-1], now=lab.clock)
 #
 # * **`Signature-Key: sig=jwt;jwt="…"`** — *which key signed*: the `jwt` scheme carries
 #   the agent token, and the token's `cnf.jwk` claim is the agent's public key
-#   (Signature Keys -09 §3.4). Below the request, `show` decoded the token claim by claim.
+#   (Signature Keys -09 "JWT Confirmation Key (jwt)"). Below the request, `show` decoded the token claim by claim.
 # * **`Signature-Input: sig=("@method" "@authority" "@path" "signature-key");created=…`** —
 #   *what was signed*: the method, the host, the path and the `Signature-Key` header
 #   itself, and when (RFC 9421 §4.1). These four are the minimum every AAuth request

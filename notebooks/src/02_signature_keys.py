@@ -14,9 +14,9 @@
 #
 # | scheme | `Signature-Key` example | the server learns | in AAuth |
 # | --- | --- | --- | --- |
-# | `hwk` (SK §3.1) | `sig=hwk;kty="OKP";crv="Ed25519";x="…";alg="Ed25519"` | a bare key: a **pseudonym** | not accepted from agents |
-# | `jwks_uri` (SK §3.2) | `sig=jwks_uri;id="https://ps.example";dwk="aauth-person.json";kid="ps"` | a **server identity**, via discovery | servers signing in their own right |
-# | `jwt` (SK §3.4) | `sig=jwt;jwt="eyJ…"` | whatever the token's issuer vouches for | **every agent request** |
+# | `hwk` (Signature Keys -09 "Header Web Key (hwk)") | `sig=hwk;kty="OKP";crv="Ed25519";x="…";alg="Ed25519"` | a bare key: a **pseudonym** | not accepted from agents |
+# | `jwks_uri` ("JWKS URI Discovery (jwks_uri)") | `sig=jwks_uri;id="https://ps.example";dwk="aauth-person.json";kid="ps"` | a **server identity**, via discovery | servers signing in their own right |
+# | `jwt` ("JWT Confirmation Key (jwt)") | `sig=jwt;jwt="eyJ…"` | whatever the token's issuer vouches for | **every agent request** |
 #
 # This notebook tries each one against the live cast.
 
@@ -35,7 +35,7 @@ def get_inventory():
     return HttpMessage(method="GET", target_uri=f"{SCA}/inventory", headers=[("Host", "supply-chain.example")])
 
 # %% [markdown]
-# ## 1. `hwk`: a bare key, a pseudonym (SK §3.1)
+# ## 1. `hwk`: a bare key, a pseudonym (Signature Keys -09 "Header Web Key (hwk)")
 #
 # The simplest scheme puts the public key itself in the header: the JWK members `kty`,
 # `crv`, `x` and — required since SK -08 — a fully-specified `alg` (`Ed25519`, never the
@@ -110,7 +110,7 @@ print("first two from the same client:", seen[0] == seen[1], "| third from the s
 # later, for which person and with what permission), and all of that comes in tokens.
 # So AAuth requires agents to sign with the `jwt` scheme (-11 "HTTP Message Signatures
 # Profile"), and a resource answers any other scheme with `unsupported_scheme`, telling
-# the client what it accepts in `Accept-Signature-Scheme` (SK §4, §5). Let's try, live:
+# the client what it accepts in `Accept-Signature-Scheme` (-11 "Signature-Key Scheme Rejection"). Let's try, live:
 
 # %%
 message = get_inventory()
@@ -125,7 +125,7 @@ show(lab.send(message, source="Pseudonym"), now=lab.clock)
 # and the kit's Agent Provider takes an `hwk`-signed registration. Notebook 03.)
 
 # %% [markdown]
-# ## 2. `jwks_uri`: a server, identified by discovery (SK §3.2)
+# ## 2. `jwks_uri`: a server, identified by discovery (Signature Keys -09 "JWKS URI Discovery (jwks_uri)")
 #
 # Servers sign requests too: a Person Server revoking a token at a resource, or asking an
 # Access Server for an auth token. They sign **in their own right**, with the key they
@@ -153,7 +153,7 @@ show(lab.trace.exchanges[-2:], now=lab.clock)
 
 # %% [markdown]
 # Now a request signed by the PS in its own right — the kind of body the PS sends when
-# it revokes a token (-11 §11.12; we only build and verify it here, the lab's resources
+# it revokes a token (-11 "Token Revocation"; we only build and verify it here, the lab's resources
 # have no revocation endpoint) — and verified by the kit's `profile.verify_request`,
 # which accepts only the schemes it is told to. Its key resolver does the same
 # discovery over the lab's network; we give it a `fetch` that goes through a traced
@@ -191,7 +191,7 @@ print("the resolver fetched:", [exchange.summary() for exchange in lab.trace.exc
 
 # %% [markdown]
 # The identity is only as good as the discovery. Three ways to get it wrong, each
-# answered with its own `Signature-Error` code (SK §5):
+# answered with its own `Signature-Error` code (Signature Keys -09 "Error Codes"):
 
 # %%
 from IPython.display import Markdown
@@ -223,7 +223,7 @@ Markdown("\n".join(rows))
 # server can rotate keys.)
 
 # %% [markdown]
-# ## 3. `jwt`: the key inside a token (SK §3.4)
+# ## 3. `jwt`: the key inside a token (Signature Keys -09 "JWT Confirmation Key (jwt)")
 #
 # An agent is not a server with a well-known address. Its **Agent Provider** vouches for
 # it instead, with an **agent token**: a JWT the AP signs, whose `sub` is the agent's
@@ -233,7 +233,7 @@ Markdown("\n".join(rows))
 
 # %%
 from aauth_kit.show import decoded
-from aauth_kit.tokens import decode_unverified
+from aauth_kit.jws import decode_unverified
 
 agent = lab.new_agent("notebook")
 print(decoded(agent.agent_token, now=int(lab.clock())))
@@ -246,7 +246,7 @@ print("same key as hwk would carry:  ", hwk_key(agent.key).params["x"] == cnf_jw
 # %% [markdown]
 # The same key that would be a mere pseudonym in `hwk` now comes with a name
 # (`aauth:notebook@ps.example`) that an issuer stands behind. Verifying a `jwt` request
-# takes two checks (SK §3.4; -11 "Common JWT Verification"):
+# takes two checks (Signature Keys -09 "JWT Confirmation Key (jwt)"; -11 "Agent Token Verification"):
 #
 # 1. **the token**: its `typ`, its issuer's signature — found by discovery at
 #    `{iss}/.well-known/{dwk}`, here `https://ps.example/.well-known/aauth-agent.json` —
@@ -266,7 +266,7 @@ show(lab.trace.exchanges[-1], now=lab.clock)
 
 # %%
 from aauth_kit.signature_key import jwt_key
-from aauth_kit.tokens import AGENT_TYP
+from aauth_kit.claims import AGENT_TYP
 
 message = get_inventory()
 sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))

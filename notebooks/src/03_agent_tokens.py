@@ -5,7 +5,7 @@
 # nothing more. A resource that wants to know **which agent** calls needs someone it
 # trusts to say "this key belongs to agent `aauth:notebook@ps.example`". That someone is
 # the agent's **Agent Provider (AP)**, and what it says is an **agent token**, a JWT of
-# type `aa-agent+jwt` (draft -11 "Agent Tokens").
+# type `aa-agent+jwt` (draft -11 "Agent Token").
 #
 # In this notebook a brand-new agent:
 #
@@ -24,7 +24,8 @@
 # %%
 import json
 
-from aauth_kit import show, tokens
+from aauth_kit import jws, show
+from aauth_kit.claims import AGENT_TYP, check_token
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.headers import parse_requirement
 from aauth_kit.keys import Key, jwk_thumbprint
@@ -68,7 +69,7 @@ show.show(lab.trace.exchanges[-1])
 # ## 3 · Register, signed with the bare key
 #
 # The agent has no token yet, so it signs its registration with the only thing it has:
-# its key, carried inline as `Signature-Key: sig=hwk;…` (Signature Keys -09 §3.1). The
+# its key, carried inline as `Signature-Key: sig=hwk;…` (Signature Keys -09 "Header Web Key (hwk)"). The
 # signature proves the agent holds the private key whose public half it asks the provider
 # to vouch for. The body names the local part of the identifier it wants (`notebook`).
 #
@@ -138,7 +139,7 @@ agent_token = collected.json()["agent_token"]
 show.show(lab.trace.exchanges[-1], now=lab.clock)
 
 # %% [markdown]
-# Read the claims against -11 "Agent Tokens":
+# Read the claims against -11 "Agent Token Structure":
 #
 # * `typ` `aa-agent+jwt` in the header — verifiers check the type **before anything else**;
 # * `iss` is the provider, `dwk` says where its keys are: `{iss}/.well-known/aauth-agent.json`
@@ -153,7 +154,7 @@ show.show(lab.trace.exchanges[-1], now=lab.clock)
 # Let us check the two claims that matter most with code, not eyes:
 
 # %%
-claims = tokens.decode_unverified(agent_token).payload
+claims = jws.decode_unverified(agent_token).payload
 print("sub is the identifier we asked for: ", claims["sub"] == "aauth:notebook@ps.example")
 print("cnf.jwk is our public key:          ", claims["cnf"]["jwk"] == public_jwk)
 print("exp - iat in seconds:               ", claims["exp"] - claims["iat"])
@@ -163,14 +164,14 @@ print("exp - iat in seconds:               ", claims["exp"] - claims["iat"])
 #
 # Decoding is not verifying. A resource follows the token's own pointers: `iss` + `dwk` →
 # metadata → `jwks_uri` → the key named by `kid`, then checks the signature, `exp` (no
-# tolerance), and the claim rules (-11 "Common JWT Verification"). We fetched the metadata
+# tolerance), and the claim rules (-11 "Agent Token Verification"). We fetched the metadata
 # in step 2; one more request gets the JWKS:
 
 # %%
 jwks = client.get(metadata.json()["jwks_uri"]).json()
-kid = tokens.decode_unverified(agent_token).header["kid"]
+kid = jws.decode_unverified(agent_token).header["kid"]
 provider_key = Key.from_jwk(next(k for k in jwks["keys"] if k["kid"] == kid), require_alg=True)
-verified = tokens.check_token(agent_token, typ=tokens.AGENT_TYP, key=provider_key, now=int(lab.clock()))
+verified = check_token(agent_token, typ=AGENT_TYP, key=provider_key, now=int(lab.clock()))
 print("verified:", verified.typ, "for", verified.sub, "— bound key", verified.jkt)
 
 # %% [markdown]
@@ -267,7 +268,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # `aauth:notebook@ps.example` keep working.
 #
 # The kit's provider does that at `POST /agent/rotate`. The request carries **two
-# signatures** (Signature Keys -09 §3 allows several, one per `Signature-Key` member):
+# signatures** (Signature Keys -09 "Multiple Signatures" allows several, one per `Signature-Key` member):
 #
 # * `sig` by the **current** key, presenting the current agent token — "I am this agent";
 # * `new` by the **new** key, carried as `hwk` — "and I hold this key".
@@ -289,7 +290,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # bound key.
 
 # %%
-old, new = tokens.decode_unverified(agent_token).payload, tokens.decode_unverified(new_token).payload
+old, new = jws.decode_unverified(agent_token).payload, jws.decode_unverified(new_token).payload
 for name in ("iss", "sub", "ps", "jti"):
     print(f"{name:4} old {old[name]:27} new {new[name]}")
 old_jkt, new_jkt = jwk_thumbprint(old["cnf"]["jwk"]), jwk_thumbprint(new["cnf"]["jwk"])

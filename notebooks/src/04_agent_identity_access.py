@@ -91,7 +91,7 @@ print(len(inventory.json()["inventory"]), "inventory lines")
 #   accepts; anyone else gets `403 Forbidden`.
 #
 # A refusal after a **valid** signature is `403`, not `401`: the agent proved who it is,
-# the answer is still no. Such a `403` carries no `Signature-Error` (Signature Keys -09 §5).
+# the answer is still no. Such a `403` carries no `Signature-Error` (Signature Keys -09 "Access Denied").
 
 # %%
 REPORTS = "https://reports.example"
@@ -295,7 +295,7 @@ SequenceDiagram(lab.trace, parties=["Anonymous", "inventory-bot", "analyst", "no
 # **Q1 · An allow-list that cannot be fooled.** Write `admit(token)` for a resource that
 # lets in exactly the agents in `ex.ALLOWED` — and only when their token comes from the
 # provider their identifier names. `token` is a verified agent token
-# (`aauth_kit.tokens.VerifiedToken`: `token.sub`, `token.iss`, …). The check runs your
+# (`aauth_kit.claims.VerifiedToken`: `token.sub`, `token.iss`, …). The check runs your
 # function against genuine tokens and against impostors.
 
 # %%

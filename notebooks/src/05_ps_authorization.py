@@ -7,8 +7,8 @@
 #
 # | the resource asks for | the agent brings | -11 section |
 # | --- | --- | --- |
-# | `requirement=person-token` | a **person token** `aa-person+jwt`: "this agent acts for person *sub*" | "Person Tokens" |
-# | `requirement=auth-token` + a **resource token** | an **auth token** `aa-auth+jwt`: "… and may do *scope*" | "Resource Tokens", "Auth Tokens" |
+# | `requirement=person-token` | a **person token** `aa-person+jwt`: "this agent acts for person *sub*" | "Person Token" |
+# | `requirement=auth-token` + a **resource token** | an **auth token** `aa-auth+jwt`: "… and may do *scope*" | "Resource Token", "Auth Token" |
 #
 # This is the three-party mode ("PS authorization"): agent, resource, PS. Here the PS grants
 # the auth token **by policy, without asking the person** — the scope is not one its
@@ -26,7 +26,8 @@
 # %%
 import json
 
-from aauth_kit import show, tokens
+from aauth_kit import jws, show
+from aauth_kit.claims import AUTH_TYP, check_token
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import parse_requirement
@@ -85,7 +86,7 @@ show.show(lab.trace.exchanges[-1], tokens=False)
 print("\n▸ the person token, decoded:\n" + show.decoded(person_token, now=int(lab.clock())))
 
 # %% [markdown]
-# The person token, against -11 "Person Tokens":
+# The person token, against -11 "Person Token Structure":
 #
 # * `iss` the PS, `dwk` `aauth-person.json`;
 # * `aud` **one** resource — this token is worth nothing anywhere else;
@@ -96,9 +97,9 @@ print("\n▸ the person token, decoded:\n" + show.decoded(person_token, now=int(
 # * no `scope`: a person token says *who*, not *what may be done*.
 
 # %%
-person_claims = tokens.decode_unverified(person_token).payload
+person_claims = jws.decode_unverified(person_token).payload
 print("aud is the supply chain:     ", person_claims["aud"] == SUPPLY_CHAIN)
-print("cnf.jwk is the agent's key:  ", tokens.decode_unverified(person_token).payload["cnf"]["jwk"]
+print("cnf.jwk is the agent's key:  ", jws.decode_unverified(person_token).payload["cnf"]["jwk"]
       == agent.key.public_jwk(kid=False))
 print("pairwise sub for this aud:   ", person_claims["sub"] == lab.ps.subject("mcp-user", SUPPLY_CHAIN))
 print("another resource sees:       ", lab.ps.subject("mcp-user", "https://market-analysis.example"))
@@ -125,7 +126,7 @@ show.show(lab.trace.exchanges[-1], now=lab.clock, tokens=False)
 
 # %% [markdown]
 # The **resource token** is the resource's signed request to the PS: "please authorize
-# *this* agent, for *this* person, to do *this*". Claim by claim (-11 "Resource Tokens"):
+# *this* agent, for *this* person, to do *this*". Claim by claim (-11 "Resource Token Structure"):
 
 # %%
 resource_token = parse_requirement(challenged.headers["aauth-requirement"]).resource_token
@@ -147,7 +148,7 @@ print(show.decoded(resource_token, now=int(lab.clock())))
 # (-11 asks the agent to check this before it uses a resource token):
 
 # %%
-rt = tokens.decode_unverified(resource_token).payload
+rt = jws.decode_unverified(resource_token).payload
 checks = {
     "iss is the resource we called": rt["iss"] == SUPPLY_CHAIN,
     "agent_jkt is our key": rt["agent_jkt"] == agent.key.thumbprint(),
@@ -172,7 +173,7 @@ MessageInspector(lab.trace.exchanges[-1], now=lab.clock)
 #
 # The agent posts the resource token and the token it presented (`presented_token`, REQUIRED
 # in -11) to the PS's auth token endpoint, signed with its **agent token**. The PS checks
-# (-11 §6.7.2): the resource token is for it (`aud`, `ps`), was made for the key that signs
+# (-11 "Resource Token Verification"): the resource token is for it (`aud`, `ps`), was made for the key that signs
 # this request (`agent_jkt`), and points at the presented token (`presented_jti`, `sub`,
 # `aud` = the resource). Then its **consent policy** decides whether the person must be
 # asked:
@@ -195,18 +196,18 @@ show.show(lab.trace.exchanges[-1], tokens=False)
 print("\n▸ the auth token, decoded:\n" + show.decoded(auth_token, now=int(lab.clock())))
 
 # %% [markdown]
-# The auth token (-11 "Auth Tokens"): `iss` the PS, `aud` the resource, `ps` = `iss` (the PS
+# The auth token (-11 "Auth Token Structure"): `iss` the PS, `aud` the resource, `ps` = `iss` (the PS
 # issued it), `sub` copied from the resource token, `scope` granted, `cnf.jwk` the agent's
 # key. Set it beside the person token: a PS-issued auth token and a person token **differ
 # only in `typ`** and the authorization claims — which is why a resource must check `typ`
 # (section 5 tries it).
 
 # %%
-auth_claims = tokens.decode_unverified(auth_token).payload
+auth_claims = jws.decode_unverified(auth_token).payload
 for name in ("iss", "aud", "sub", "scope", "ps", "exp"):
     print(f"{name:6} person token: {str(person_claims.get(name, '—')):28} auth token: {auth_claims.get(name, '—')}")
-print("typ    person token:", tokens.decode_unverified(person_token).header["typ"], " " * 14,
-      "auth token:", tokens.decode_unverified(auth_token).header["typ"])
+print("typ    person token:", jws.decode_unverified(person_token).header["typ"], " " * 14,
+      "auth token:", jws.decode_unverified(auth_token).header["typ"])
 
 # %% [markdown]
 # Its lifetime is capped: at most an hour, and never past the agent token's or the
@@ -214,7 +215,7 @@ print("typ    person token:", tokens.decode_unverified(person_token).header["typ
 # end together:
 
 # %%
-agent_exp = tokens.decode_unverified(agent.agent_token).payload["exp"]
+agent_exp = jws.decode_unverified(agent.agent_token).payload["exp"]
 print("exp - iat:              ", auth_claims["exp"] - auth_claims["iat"], "seconds")
 print("exp ≤ agent token exp: ", auth_claims["exp"] <= agent_exp)
 print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
@@ -223,7 +224,7 @@ print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
 # ### The agent checks the auth token before it uses it
 #
 # A token from the PS is not taken on trust. Before presenting it, the agent checks it
-# (-11 §5.5, step 8): it **must** find `iss` = the resource token's `aud` (the PS it
+# (-11 "Auth Token Response Verification"): it **must** find `iss` = the resource token's `aud` (the PS it
 # asked), `aud` = the resource it called, `cnf.jwk` = its own key and `sub` = the `sub` of
 # the token it presented; and it **should** verify the signature, the way a resource
 # does: the PS's metadata names its `jwks_uri`, and that JWKS holds the key the token's
@@ -231,9 +232,9 @@ print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
 
 # %%
 ps_jwks = client.get(ps_metadata["jwks_uri"]).json()
-kid = tokens.decode_unverified(auth_token).header["kid"]
+kid = jws.decode_unverified(auth_token).header["kid"]
 ps_key = Key.from_jwk(next(k for k in ps_jwks["keys"] if k["kid"] == kid), require_alg=True)
-verified = tokens.check_token(auth_token, typ=tokens.AUTH_TYP, key=ps_key, now=int(lab.clock()))  # raises if not
+verified = check_token(auth_token, typ=AUTH_TYP, key=ps_key, now=int(lab.clock()))  # raises if not
 checks = {
     f"signed by the PS's key {kid!r}": verified.kid == kid,
     "iss is the resource token's aud": verified.iss == rt["aud"],
@@ -292,11 +293,11 @@ print(show.title(lab.trace.exchanges[-1]))
 
 # %% [markdown]
 # Offline, the token check says why: the type is checked before anything else
-# (-11 "Common JWT Verification"), and the error is `invalid_jwt`:
+# (-11 "Auth Token Verification"), and the error is `invalid_jwt`:
 
 # %%
 try:  # ps_key: the PS's key, from its JWKS (section 3)
-    tokens.check_token(person_token, typ=tokens.AUTH_TYP, key=ps_key, now=int(lab.clock()))
+    check_token(person_token, typ=AUTH_TYP, key=ps_key, now=int(lab.clock()))
 except AAuthError as error:
     print(error.code, "—", error.detail)
 

@@ -96,7 +96,7 @@ show.show(lab.trace.exchanges[0], tokens=False)
 # ### 2.2 The person token
 #
 # Steps 2 and 3: the agent reads the PS's metadata to find its endpoints, then asks the
-# `person_token_endpoint` for a **person token** for the SCA (-11 §7.1). The PS knows
+# `person_token_endpoint` for a **person token** for the SCA (-11 "Person Token Endpoint"). The PS knows
 # that this agent belongs to `mcp-user`, so it issues one at once. Look at `sub`: it is
 # the person, written as an identifier only this PS and this resource share (a
 # *pairwise* identifier).
@@ -107,7 +107,7 @@ show.show(lab.trace.exchanges[2])
 # %% [markdown]
 # Step 4: before presenting the person token, the agent checks it — the claims, and the
 # signature with the PS's key. It fetches the PS's JWKS (the `jwks_uri` of the metadata
-# from step 2) and finds the key the token's `kid` names (-11 §5.5 step 8, notebook 05).
+# from step 2) and finds the key the token's `kid` names (-11 "JWKS Discovery and Caching", notebook 05).
 # It keeps the JWKS, so later tokens from this PS cost no extra request.
 
 # %%
@@ -128,7 +128,7 @@ show.show(lab.trace.exchanges[4].response, now=lab.clock)
 # ### 2.4 The token request, with `Prefer: wait`
 #
 # Step 6: the agent takes the resource token to the PS's `auth_token_endpoint`
-# (-11 §7.2). The body carries the resource token, the person token it presented
+# (-11 "PS Token Endpoint"). The body carries the resource token, the person token it presented
 # (`presented_token`) and a justification the person will see. The signature covers
 # `content-type` and `content-digest`, so the body cannot be swapped in transit.
 #
@@ -318,7 +318,7 @@ show.show(poll.response, now=lab.clock)
 # * `sub` is the same pairwise person identifier the person token carried;
 # * `scope` is exactly what the resource token asked for;
 # * `cnf.jwk` is the agent's public key, so only a request signed with the agent's key
-#   can use the token (-11 "Auth Tokens").
+#   can use the token (-11 "Auth Token Structure").
 #
 # Before using it, the agent checks the auth token as it checked the person token — with
 # the JWKS it already holds, so no request this time. Step 11 is the retry: the agent
@@ -341,7 +341,7 @@ TokenInspector(consent_token, jwks=lab.ps.jwks_document(), now=lab.clock)
 
 # %%
 from aauth_kit.keys import jwk_thumbprint
-from aauth_kit.tokens import decode_unverified
+from aauth_kit.jws import decode_unverified
 
 claims = decode_unverified(consent_token).payload
 print("bound to the agent's key? ", jwk_thumbprint(claims["cnf"]["jwk"]) == agent.key.thumbprint())
@@ -370,7 +370,7 @@ SequenceDiagram(consent_steps, parties=["Agent", "Supply chain", "PS", "Person"]
 # (-11 "Deferred Responses": a terminal error). The agent's flow stops with that code.
 
 # %%
-from aauth_kit.agent import FlowError
+from aauth_kit.flow import FlowError
 
 hesitant = lab.new_agent("hesitant")
 flow = get_loop_thread().submit(optimize(hesitant))
@@ -484,7 +484,7 @@ print(form.policy)
 # token for each — all three for the same agent:
 #
 # * **agent identity** — the agent shows only its agent token. The resource learns which
-#   agent calls, and no person at all (-11 "Agent Tokens");
+#   agent calls, and no person at all (-11 "Agent Token");
 # * **PS authorization by policy** — the auth token from section 6: the PS granted it
 #   because its policy allowed it;
 # * **PS authorization after consent** — the auth token from section 4: the person said

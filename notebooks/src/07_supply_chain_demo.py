@@ -12,7 +12,7 @@
 #   optimization runs;
 # * if the prompt mentions *market*, the SCA itself becomes an agent and calls the
 #   **market-analysis agent** (MAA) on the same person's behalf — a *call chain*
-#   (-11 §10.1);
+#   (-11 "Call Chaining");
 # * the PS's audit log tells afterwards, in sentences, who allowed what.
 #
 # Notebook 06 took the consent exchange apart message by message. Here we stay at the
@@ -163,7 +163,7 @@ print("    names mcp-user?            ", claims["sub"] == lab.ps.subject("mcp-us
 # Now the seed's bigger prompt: *Optimize laptop supply chain with market analysis*. The
 # word "market" makes the SCA ask the market-analysis agent for help. To call it, the SCA
 # must be an agent itself, and it must act for the same person — not for itself, and not
-# for the backend. -11 §10.1 says how:
+# for the backend. -11 "Call Chaining" says how:
 #
 # * the SCA is its own Agent Provider: it issues its own agent token, for a request key
 #   of its own (its `/.well-known/aauth-agent.json` names the SCA as issuer);

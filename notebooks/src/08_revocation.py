@@ -3,10 +3,10 @@
 #
 # Every AAuth token ends by itself: `exp` is at most an hour away for person and auth
 # tokens. Sometimes an hour is too long — the person changed their mind, a laptop was
-# stolen, an agent misbehaves. -11 §11.12 "Revocation" lets the issuer of a token tell
+# stolen, an agent misbehaves. -11 "Token Revocation" lets the issuer of a token tell
 # the parties that accept it: *from now on, refuse this one*.
 #
-# Who tells whom (-11 §11.12):
+# Who tells whom (-11 "Token Revocation"):
 #
 # | revoker | revokes | at |
 # | --- | --- | --- |
@@ -26,8 +26,8 @@
 # %%
 import json
 
-from aauth_kit import show, tokens
-from aauth_kit.agent import FlowError
+from aauth_kit import jws, show
+from aauth_kit.flow import FlowError
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
@@ -100,7 +100,7 @@ for token in person.get(f"{PS}/tokens").json():
           f"revoked: {token['revoked']}")
 
 # %%
-jti = tokens.decode_unverified(auth_token).payload["jti"]
+jti = jws.decode_unverified(auth_token).payload["jti"]
 first = len(lab.trace.exchanges)
 answer = person.post(f"{PS}/tokens/{jti}/revoke")
 print(answer.status_code, json.dumps(answer.json(), indent=2))
@@ -116,7 +116,7 @@ revocation = next(e for e in lab.trace.exchanges[first:] if e.source == "PS")
 show.show(revocation, tokens=False)
 
 # %% [markdown]
-# Piece by piece (-11 §11.12, wire notes §3.2):
+# Piece by piece (-11 "Token Revocation", and RFC 9421 for the signature):
 #
 # * `POST` to the resource's `revocation_endpoint`, with a JSON body of two members: `jti`
 #   names the token, `exp` tells the resource how long it must remember — after `exp` the
@@ -136,7 +136,7 @@ print("scheme:    ", signature_key.scheme)
 print("signer:    ", signature_key.params)
 print("covered:   ", request.header("signature-input").split(";")[0])
 print("body:      ", json.loads(request.body))
-print("the token's exp:", tokens.decode_unverified(auth_token).payload["exp"])
+print("the token's exp:", jws.decode_unverified(auth_token).payload["exp"])
 print("answer:    ", revocation.status, repr(revocation.response.body))
 
 # %% [markdown]
@@ -154,7 +154,7 @@ send("POST", f"{SCA}/check", auth_token)
 print(show.raw(lab.trace.exchanges[-1].response))
 
 # %% [markdown]
-# `401` with `Signature-Error: error=revoked_jwt` (wire §5.15), and an
+# `401` with `Signature-Error: error=revoked_jwt` (-11 "Token Revocation"), and an
 # `AAuth-Requirement: requirement=person-token`: the resource says what to fetch next —
 # not `auth-token`, because it cannot issue a resource token against a revoked token.
 #
@@ -172,7 +172,7 @@ with lab.client(agent) as signed:
 for exchange in lab.trace.exchanges[first:]:
     print(show.title(exchange))
 new_token = agent.auth_token_for(SCA)
-print("\nnew auth token:", tokens.decode_unverified(new_token).payload["jti"], "— the old one was", jti)
+print("\nnew auth token:", jws.decode_unverified(new_token).payload["jti"], "— the old one was", jti)
 
 # %% [markdown]
 # ## 6 · Not everyone may revoke
@@ -197,7 +197,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # answered; one it could not reach would be listed in a `downstream` member.
 
 # %%
-agent_claims = tokens.decode_unverified(agent.agent_token).payload
+agent_claims = jws.decode_unverified(agent.agent_token).payload
 first = len(lab.trace.exchanges)
 with lab.client(source="Agent Provider") as ap_client:
     cascade = deliver(ap.request(f"{PS}/revoke", agent_claims["jti"], agent_claims["exp"]), via=ap_client)

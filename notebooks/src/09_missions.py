@@ -6,7 +6,7 @@
 # works on a task for an afternoon asks for many tokens at many resources, and each one,
 # seen alone, looks fine.
 #
-# Draft -11 §8 "Missions" lets the person approve the **task** itself. The agent writes
+# Draft -11 "Mission" lets the person approve the **task** itself. The agent writes
 # down what it means to do — a description in Markdown, and optionally the tools and
 # resources it expects to use — and sends it to the Person Server (PS). The person reads
 # it and approves. From then on:
@@ -28,7 +28,7 @@ import hashlib
 import json
 import re
 
-from aauth_kit import show, tokens
+from aauth_kit import jws, show
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
@@ -62,7 +62,7 @@ metadata = lab.client().get(f"{PS}/.well-known/aauth-person.json").json()
 print("mission_endpoint:", metadata["mission_endpoint"])
 
 # %% [markdown]
-# The agent's proposal is a JSON body (wire §5.12): `description` (Markdown, required),
+# The agent's proposal is a JSON body (-11 "Mission Creation"): `description` (Markdown, required),
 # and optionally `tools` — each `{name, description}` — and `resources`, the resource
 # identifiers it means to call.
 #
@@ -155,7 +155,7 @@ for exchange in lab.trace.exchanges[proposal.index + 1:]:
 # %% [markdown]
 # ## 4 · The approval: `{s256, mission}`
 #
-# Step 4, the poll, came back `200` with two members (-11 §8.2):
+# Step 4, the poll, came back `200` with two members (-11 "Mission Approval"):
 
 # %%
 approval = lab.trace.exchanges[proposal.index + 1]
@@ -176,7 +176,7 @@ print(json.dumps(json.loads(blob), indent=2, ensure_ascii=False))
 # %% [markdown]
 # The PS wrote into it who the mission is for (`agent`), when the person approved it
 # (`approved_at`), the description, and what was approved of the tools and resources
-# (`approved_tools`, `approved_resources`) — wire §4.5.
+# (`approved_tools`, `approved_resources`) — -11 "Mission Approval".
 #
 # `s256` is the SHA-256 of exactly these bytes, base64url without padding. We recompute
 # it by hand:
@@ -200,7 +200,7 @@ print("same bytes?", reserialized == blob)
 print("its hash:  ", base64.urlsafe_b64encode(hashlib.sha256(reserialized).digest()).rstrip(b"=").decode())
 
 # %% [markdown]
-# That is why the agent checks `s256` against the decoded bytes (-11 §8.2: SHOULD) and
+# That is why the agent checks `s256` against the decoded bytes (-11 "Mission Approval": SHOULD) and
 # then **keeps the bytes verbatim**, never re-serializing them. The kit's agent holds
 # both in `agent.mission`:
 
@@ -227,7 +227,7 @@ person_token_request = next(e for e in lab.trace.exchanges[first:] if e.request.
 print(show.raw(person_token_request.request))
 
 # %% [markdown]
-# `mission_s256` in the body (-11 §7.1). The PS checks that it names an **active**
+# `mission_s256` in the body (-11 "Person Token Endpoint"). The PS checks that it names an **active**
 # mission **of this agent**, and writes it into the person token:
 
 # %%
@@ -236,8 +236,9 @@ print(show.decoded(person_token, now=int(lab.clock())))
 
 # %% [markdown]
 # The SCA copies the claim from the person token it was shown into its resource token
-# (wire §4.3) — and the PS checks the two agree (wire §7.6), so nobody can strip the mission on the
-# way. The auth token the PS issues carries it too (wire §4.4):
+# (-11 "Resource Token Structure") — and the PS checks the two agree (-11 "Resource Token
+# Verification"), so nobody can strip the mission on the way. The auth token the PS issues
+# carries it too (-11 "Auth Token Structure"):
 
 # %%
 challenge = next(e for e in lab.trace.exchanges[first:] if e.status == 401 and "resource-token" in
@@ -245,7 +246,7 @@ challenge = next(e for e in lab.trace.exchanges[first:] if e.status == 401 and "
 resource_token = show.found_tokens(challenge.response)[0][1]
 auth_token = agent.auth_token_for(SCA)
 for name, token in (("person token", person_token), ("resource token", resource_token), ("auth token", auth_token)):
-    claims = tokens.decode_unverified(token).payload
+    claims = jws.decode_unverified(token).payload
     print(f"{name:15} mission_s256 = {claims['mission_s256']}")
 print(f"{'the mission':15} s256         = {mission.s256}")
 
@@ -267,8 +268,8 @@ SequenceDiagram(lab.trace, highlight=proposal.index + 1, parties=["Agent", "PS",
 # ## 7 · Completion
 #
 # The task is done. The agent tells the PS: `POST {mission_endpoint}/{mission_s256}` with
-# `{"action": "completion", "summary": …}` — the summary is Markdown for the person (wire
-# §5.12). A PS may hold the completion (`202`) until the person has read it; this one
+# `{"action": "completion", "summary": …}` — the summary is Markdown for the person (-11
+# "Mission Completion"). A PS may hold the completion (`202`) until the person has read it; this one
 # accepts it at once: `200`, the mission is **terminated** with the reason `completed`.
 
 # %%
@@ -289,7 +290,7 @@ print("at the PS:    ", stored.status, "—", stored.termination_reason, "—", 
 # ## 8 · After the end
 #
 # A token request naming the ended mission — say, from a copy of the agent that did not
-# hear about the completion — is refused with `403 mission_terminated` (wire §5.12). The
+# hear about the completion — is refused with `403 mission_terminated` (-11 "Mission Status Errors"). The
 # answer is `application/problem+json` with two more members: `mission_status` and
 # `termination_reason`, so the agent knows the mission is over and why.
 

@@ -40,11 +40,11 @@ from aauth_kit import revocation as kit_revocation
 from aauth_kit.asgi import exception_handlers
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.errors import AAuthError, UsageError
+from aauth_kit.http_client import httpx
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.interaction import format_code, new_code
 from aauth_kit.keys import Key
 from aauth_kit.metadata import PERSON_DWK, KeyResolver
-from aauth_kit.transport import httpx
 
 from . import (
     agent_provider,

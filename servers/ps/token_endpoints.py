@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aauth_kit import tokens
+from aauth_kit.claims import check_presented_token
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.message import require_json_object
@@ -165,7 +166,7 @@ def routes(ctx: Context) -> list[Route]:
             typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
             expected_aud=resource_token.iss,
         )
-        tokens.check_presented_token(resource_token, presented)
+        check_presented_token(resource_token, presented)
         person = person_for(ctx, presented.sub, presented.aud)
         if person is None:
             raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")

@@ -1,0 +1,67 @@
+"""The kit's HTTP client library: the only module of the kit that imports ``httpx``.
+
+Other modules use ``from .http_client import httpx`` (a successor, ``httpx2``, may replace
+it here alone), plus the plain helpers every party needs: the origin of a URL, a party
+identifier as a normalized origin, and a ``fetch`` for metadata resolvers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from .errors import UsageError
+
+__all__ = ["httpx", "origin_of", "identifier_origin", "make_fetch"]
+
+
+def origin_of(url: str | httpx.URL) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased, default port left out."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"not a URL: {url!r} ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"not an http(s) URL with a host: {url!r}")
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+
+
+def identifier_origin(identifier: str) -> str:
+    """Check that a party identifier is a bare origin and return it normalized.
+
+    ``https://ps.example`` and ``https://ps.example/`` are identifiers; anything with
+    a path, query, fragment or user info is not.
+    """
+    origin = origin_of(identifier)
+    parsed = httpx.URL(identifier)
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.userinfo:
+        raise UsageError(f"a party identifier is a bare origin like https://ps.example, not {identifier!r}")
+    return origin
+
+
+def make_fetch(
+    transport: httpx.AsyncBaseTransport, *, timeout: float = 10.0
+) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
+    """An ``async def fetch(url) -> (status, headers, body)`` over ``transport``.
+
+    The shape ``metadata.HttpResolver`` takes: header names are lower-case, repeated
+    headers are joined with ``", "``; a request that cannot be made raises
+    ``TimeoutError`` or ``ConnectionError`` (an ``OSError``; an unknown host too).
+    """
+
+    async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(timeout).as_dict()})
+            response = await transport.handle_async_request(request)
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(f"GET {url}: {exc}") from exc
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise ConnectionError(f"GET {url}: {exc}") from exc
+        return response.status_code, dict(response.headers), body
+
+    return fetch

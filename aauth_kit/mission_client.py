@@ -1,0 +1,196 @@
+"""The agent's side of missions (-11 "Mission"): ask for one, update it, complete it.
+
+:meth:`MissionClient.start` asks the PS's ``mission_endpoint`` (following a ``202`` like
+any deferred request), checks ``s256`` against the decoded blob bytes and keeps both as
+the agent's :class:`Mission`; from then on every person token request carries
+``mission_s256``.  :meth:`MissionClient.update` sends a new description (the blob and
+``s256`` stay; the PS answers the update's own ``s256``) and
+:meth:`MissionClient.complete` ends it.  Each runs an agent flow over a sync client, and
+its ``a``-twin over an async one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+from .agent_responses import flow_error, json_body
+from .flow import Driver, FlowError
+from .jws import decode_unverified
+from .keys import b64url, b64url_decode
+
+
+@dataclass(frozen=True)
+class Mission:
+    """An approved mission as the agent keeps it (-11 "Mission Approval"): ``s256``, the
+    ``blob`` bytes verbatim (never re-serialized) and ``document``, the blob decoded."""
+
+    s256: str
+    blob: bytes
+    document: dict
+
+    @property
+    def description(self) -> str:
+        return self.document["description"]
+
+
+class MissionClient:
+    """Mission calls for ``agent`` (an :class:`agent.Agent`), which keeps the approved
+    :class:`Mission` as ``agent.mission`` and drops its cached tokens when one begins or ends."""
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    # -- the calls -------------------------------------------------------------------------
+    def start(self, client, description: str, *, tools=None, resources=None) -> Mission:
+        """``POST {mission_endpoint}`` through the sync ``client`` (its own auth is not used)."""
+        return self._began(self._run(client, self._start(_mission_body(description, tools, resources))))
+
+    async def astart(self, client, description: str, *, tools=None, resources=None) -> Mission:
+        """:meth:`start` through an ``httpx.AsyncClient``."""
+        flow = self._start(_mission_body(description, tools, resources))
+        return self._began(await self._arun(client, flow))
+
+    def update(self, client, description: str) -> str:
+        """``POST {mission_endpoint}/{s256}`` ``{"action": "update", "description"}``: the
+        mission stays as it is; returns the ``s256`` of the update the PS persisted."""
+        return self._run(client, self._update(description))
+
+    async def aupdate(self, client, description: str) -> str:
+        """:meth:`update` through an ``httpx.AsyncClient``."""
+        return await self._arun(client, self._update(description))
+
+    def complete(self, client, summary: str) -> dict:
+        """``POST {mission_endpoint}/{s256}`` ``{"action": "completion", "summary"}``; once the
+        PS accepts, the mission ends.  Returns the PS's answer."""
+        return self._ended(self._run(client, self._complete(summary)))
+
+    async def acomplete(self, client, summary: str) -> dict:
+        """:meth:`complete` through an ``httpx.AsyncClient``."""
+        return self._ended(await self._arun(client, self._complete(summary)))
+
+    def _run(self, client, flow):
+        """Send each request of ``flow`` as it is (already signed; ``auth=None``)."""
+        driver = Driver(flow, self.agent.sleep or time.sleep)
+        for request in driver.steps():
+            driver.reply = client.send(request, auth=None)
+        return driver.result
+
+    async def _arun(self, client, flow):
+        driver = Driver(flow, self.agent.sleep or asyncio.sleep)
+        async for request in driver.asteps():
+            driver.reply = await client.send(request, auth=None)
+        return driver.result
+
+    def _began(self, mission: Mission) -> Mission:
+        self.agent.mission = mission
+        self.agent.forget()
+        return mission
+
+    def _ended(self, answer: dict) -> dict:
+        self.agent.mission = None
+        self.agent.forget()
+        return answer
+
+    # -- the flows -------------------------------------------------------------------------
+    def _endpoint(self, flow):
+        ps = flow.person_server()
+        metadata = yield from flow.discover(ps)
+        endpoint = metadata.get("mission_endpoint")
+        if not isinstance(endpoint, str):
+            raise FlowError("invalid_metadata", f"{ps} names no mission_endpoint", status=502)
+        return endpoint
+
+    def _start(self, body: dict):
+        """Ask for the mission; follow a ``202``; check the approval (-11 "Mission Approval"):
+        ``s256`` is the SHA-256 of exactly the decoded ``mission`` bytes (SHOULD; a mismatch
+        is ``invalid_response``) and the blob is a JSON object naming this agent."""
+        flow = self.agent.auth()
+        endpoint = yield from self._endpoint(flow)
+        response = yield flow.ps_request(endpoint, body)
+        answer = yield from self._final_json(flow, response)
+
+        def fail(why: str) -> FlowError:
+            return FlowError(
+                "invalid_response",
+                f"the mission approval from {endpoint}: {why}",
+                status=502,
+                response=response,
+            )
+
+        s256, encoded = answer.get("s256"), answer.get("mission")
+        if not isinstance(s256, str) or not isinstance(encoded, str):
+            raise fail("s256 and mission must be strings")
+        try:
+            blob = b64url_decode(encoded)
+        except ValueError:
+            raise fail("mission is not base64url") from None
+        if b64url(hashlib.sha256(blob).digest()) != s256:
+            raise fail("s256 is not the SHA-256 of the mission bytes")
+        try:
+            document = json.loads(blob)
+        except (ValueError, UnicodeDecodeError):
+            document = None
+        agent_id = decode_unverified(self.agent.agent_token).payload.get("sub")
+        if not isinstance(document, dict) or not isinstance(document.get("description"), str):
+            raise fail("the blob is no JSON object with a description")
+        if document.get("agent") != agent_id:
+            raise fail(f"the blob names agent {document.get('agent')!r}, not {agent_id!r}")
+        return Mission(s256, blob, document)
+
+    def _update(self, description: str):
+        """``{"action": "update", "description"}`` to ``{mission_endpoint}/{mission_s256}``; the
+        answer's ``s256`` must be a base64url SHA-256 (43 characters)."""
+        if self.agent.mission is None:
+            raise FlowError("invalid_request", "the agent has no mission to update")
+        flow = self.agent.auth()
+        endpoint = yield from self._endpoint(flow)
+        body = {"action": "update", "description": description}
+        response = yield flow.ps_request(f"{endpoint}/{self.agent.mission.s256}", body)
+        s256 = (yield from self._final_json(flow, response)).get("s256")
+        if not isinstance(s256, str) or len(s256) != 43:
+            raise FlowError(
+                "invalid_response",
+                f"the update answer from {endpoint} has no s256",
+                status=502,
+                response=response,
+            )
+        return s256
+
+    def _complete(self, summary: str):
+        """``{"action": "completion", "summary"}`` to ``{mission_endpoint}/{mission_s256}``."""
+        if self.agent.mission is None:
+            raise FlowError("invalid_request", "the agent has no mission to complete")
+        flow = self.agent.auth()
+        endpoint = yield from self._endpoint(flow)
+        body = {"action": "completion", "summary": summary}
+        response = yield flow.ps_request(f"{endpoint}/{self.agent.mission.s256}", body)
+        return (yield from self._final_json(flow, response))
+
+    def _final_json(self, flow, response):
+        """The JSON object of the ``200`` a PS request ends with, after following a ``202``."""
+        if response.status_code == 202:
+            response = yield from flow.deferred(response, self.agent.agent_token, None, None)
+        if response.status_code != 200:
+            raise flow_error(response)
+        answer = json_body(response)
+        if not isinstance(answer, dict):
+            raise FlowError(
+                "invalid_response",
+                f"the 200 from {response.request.url} is no JSON object",
+                status=502,
+                response=response,
+            )
+        return answer
+
+
+def _mission_body(description: str, tools, resources) -> dict:
+    body = {"description": description}
+    if tools is not None:
+        body["tools"] = tools
+    if resources is not None:
+        body["resources"] = resources
+    return body
