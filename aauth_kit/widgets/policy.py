@@ -4,10 +4,11 @@ The seed set two Keycloak realm attributes from an interactive shell script — 
 that need the person's consent (``aauth.consent.required.scopes``) and the scope prefixes
 that do (``…scope.prefixes``) — with the menu choices scopes, prefixes, both, defaults,
 view and clear.  The kit's Person Server reads the same two lists from its
-:class:`~aauth_kit.consent_policy.ConsentPolicy` at every auth token request (-11 §7.2:
-whether the PS issues at once or asks the person first is its own policy).  This form
-edits that policy object in place, so the next request sees the change; each change is
-validated as the admin endpoint validates it and written to the PS's audit log.
+:class:`~aauth_kit.consent_policy.ConsentPolicy` at every auth token request (-11 "Policy
+Evaluation Points": whether the PS issues at once or asks the person first is its own
+policy).  This form edits that policy object in place, so the next request sees the
+change; each change is validated as the admin endpoint validates it and written to the PS's
+audit log.
 """
 
 from __future__ import annotations
