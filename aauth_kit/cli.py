@@ -16,6 +16,8 @@ from pathlib import Path
 
 from . import httpsig, jws, profile
 from .claims import TYPES, check_token
+from .components import parse_components
+from .digest import content_digest
 from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .explain import describe_token, utc
 from .keys import Key
@@ -64,13 +66,13 @@ def cmd_sign_http(args) -> int:
         raise Unusable(f"{args.key} holds no private key")
     try:
         signature_key = parse_cli_spec(args.signature_key, key, label=args.label)
-        components = httpsig.parse_components(args.components) if args.components else None
+        components = parse_components(args.components) if args.components else None
     except (UsageError, SignatureError) as exc:
         raise Unusable(str(exc)) from None
     if components is not None:
         names = [item.value for item in components]
         if "content-digest" in names and message.header("content-digest") is None:
-            message.set_header("Content-Digest", httpsig.content_digest(message.body))
+            message.set_header("Content-Digest", content_digest(message.body))
         cover_body = False
     else:
         cover_body = None

@@ -1,210 +1,34 @@
-"""RFC 9421 HTTP Message Signatures and RFC 9530 Content-Digest.
+"""RFC 9421 HTTP Message Signatures: the signature base, signing and verifying.
 
-Implements §2 (component identifiers and values), §2.5 (the signature base),
-§3.1 / §3.2 (creating and verifying a signature), §4 (``Signature-Input`` and
-``Signature``) and the Ed25519 / ECDSA P-256 algorithms of §3.3.  The AAuth
-profile's extra rules (required components, ``Signature-Key``) live in
-``profile.py``; this module is the generic layer any RFC 9421 peer shares.
+Implements §2.5 (the signature base), §3.1 / §3.2 (creating and verifying a
+signature), §4 (``Signature-Input`` and ``Signature``) and the Ed25519 / ECDSA P-256
+algorithms of §3.3, over the components of §2 (:mod:`aauth_kit.components`) and the
+``Content-Digest`` of RFC 9530 (:mod:`aauth_kit.digest`).  The AAuth profile's extra
+rules (required components, ``Signature-Key``) live in ``profile.py``; this module is
+the generic layer any RFC 9421 peer shares.
 
 Signing and verifying run on every request, so the work that depends only on values
 that repeat is done once per distinct value: a covered-component list is serialized
 once (:class:`Covered`), a ``Signature-Input`` member is read and checked once per
-header value, ``@authority`` once per target URI, and a message's fields are indexed
-in one pass per signature base.
+header value, and a message's fields are indexed in one pass per signature base.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import http_sfv
 
 from . import structured
+from .components import combined_lines, component, component_value, field_lines, field_value, parse_field
+from .digest import check_content_digest
 from .errors import SignatureError, UsageError
 from .keys import Key
 from .message import HttpMessage
 
-DERIVED_COMPONENTS = (
-    "@method",
-    "@target-uri",
-    "@authority",
-    "@scheme",
-    "@request-target",
-    "@path",
-    "@query",
-    "@status",
-)
-#: Header fields whose structured type the kit knows, for the ``;sf`` / ``;key`` parameters.
-STRUCTURED_FIELDS = {
-    "signature-key": http_sfv.Dictionary,
-    "signature-input": http_sfv.Dictionary,
-    "signature": http_sfv.Dictionary,
-    "signature-error": http_sfv.Dictionary,
-    "aauth-requirement": http_sfv.Dictionary,
-    "content-digest": http_sfv.Dictionary,
-    "repr-digest": http_sfv.Dictionary,
-    "accept-signature-scheme": http_sfv.List,
-    "accept-signature-alg": http_sfv.List,
-    "aauth-capabilities": http_sfv.List,
-}
 #: RFC 9421 §6.2 algorithm names for the ``alg`` parameter, by the kit's JOSE name.
 HTTP_SIG_ALGS = {"ed25519": "Ed25519", "ecdsa-p256-sha256": "ES256"}
-DIGEST_ALGS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
-
-
-def _parse_sf(kind, text: str, what: str, *, repeated: bool = False):
-    """Parse a field value; ``repeated`` values (the same on many requests) come from
-    :func:`structured.parse`'s cache and must not be changed."""
-    try:
-        if repeated:
-            return structured.parse(kind, text)
-        value = kind()
-        value.parse(text.encode("ascii"))
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise SignatureError("invalid_signature", f"malformed {what}: {exc}") from None
-    return value
-
-
-# -- components (§2) ---------------------------------------------------------------------
-def parse_components(text: str) -> list[http_sfv.Item]:
-    """Parse component identifiers as written in ``Signature-Input``: ``'"@method" "date";sf'``."""
-    inner = _parse_sf(http_sfv.InnerList, f"({text.strip()})", "component list")
-    for item in inner:
-        if not isinstance(item.value, str):
-            raise SignatureError(
-                "invalid_signature", f"component identifiers are strings, got {item.value!r}"
-            )
-    return list(inner)
-
-
-def component(identifier: str, /, **params) -> http_sfv.Item:
-    """A component identifier item, e.g. ``component("content-type", sf=True)``."""
-    item = http_sfv.Item(identifier)
-    for key, value in params.items():
-        item.params[key] = value
-    return item
-
-
-def _derived_value(message: HttpMessage, name: str) -> str:
-    if name == "@status":
-        if message.status is None:
-            raise SignatureError("invalid_input", "@status applies to responses only")
-        return f"{message.status:03d}"
-    if not message.target_uri:
-        raise SignatureError("invalid_input", f"{name} needs a request")
-    if name == "@method":
-        return message.method
-    if name == "@authority":
-        return authority(message.target_uri)
-    url = urlsplit(message.target_uri)
-    if name == "@target-uri":
-        return message.target_uri
-    if name == "@scheme":
-        return url.scheme.lower()
-    if name == "@request-target":
-        return message.request_target
-    if name == "@path":
-        return url.path or "/"
-    if name == "@query":
-        return f"?{url.query}"
-    raise UsageError(f"unsupported derived component {name!r} (supported: {', '.join(DERIVED_COMPONENTS)})")
-
-
-@functools.lru_cache(maxsize=1024)
-def authority(target_uri: str) -> str:
-    """``@authority`` (§2.2.3): host lower-cased, the scheme's default port left out."""
-    url = urlsplit(target_uri)
-    host = (url.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = url.port
-    except ValueError:
-        raise SignatureError("invalid_input", f"bad port in {target_uri!r}") from None
-    default = {"http": 80, "https": 443}.get(url.scheme.lower())
-    return host if port is None or port == default else f"{host}:{port}"
-
-
-def field_lines(message: HttpMessage) -> dict[str, list[str]]:
-    """Every field's lines by lower-cased name (RFC 9110 §5.1), in one pass over the message."""
-    fields: dict[str, list[str]] = {}
-    for name, value in message.headers:
-        fields.setdefault(name.lower(), []).append(value)
-    return fields
-
-
-def field_value(fields: dict[str, list[str]], name: str) -> str | None:
-    """``HttpMessage.header`` over :func:`field_lines`: the lines of ``name`` combined, or ``None``."""
-    lines = fields.get(name)
-    if not lines:
-        return None
-    return lines[0].strip() if len(lines) == 1 else ", ".join(line.strip() for line in lines)
-
-
-def _combined(name: str, lines: list[str] | None) -> str:
-    """A covered field's lines, trimmed and joined with ``", "`` (§2.1)."""
-    if not lines:
-        raise SignatureError("invalid_input", f"covered header field {name!r} is not in the message")
-    return lines[0].strip() if len(lines) == 1 else ", ".join(line.strip() for line in lines)
-
-
-def _field_value(name: str, params, lines: list[str]) -> str:
-    if not lines:
-        raise SignatureError("invalid_input", f"covered header field {name!r} is not in the message")
-    if "bs" in params:
-        if "sf" in params or "key" in params:
-            raise SignatureError("invalid_input", f"{name}: ;bs cannot be combined with ;sf or ;key")
-        return ", ".join(str(http_sfv.Item(line.strip().encode("latin-1"))) for line in lines)
-    combined = _combined(name, lines)
-    if "sf" in params or "key" in params:
-        kind = STRUCTURED_FIELDS.get(name)
-        if kind is None:
-            raise UsageError(f"the kit does not know the structured type of {name!r} (needed for ;sf / ;key)")
-        value = _parse_sf(kind, combined, name)
-        if "key" in params:
-            if kind is not http_sfv.Dictionary:
-                raise SignatureError("invalid_input", f"{name} is not a Dictionary; ;key does not apply")
-            member = params["key"]
-            if member not in value:
-                raise SignatureError("invalid_input", f"{name} has no member {member!r}")
-            return str(value[member])
-        return str(value)
-    return combined
-
-
-def component_value(
-    message: HttpMessage, item: http_sfv.Item, *, fields: dict[str, list[str]] | None = None
-) -> str:
-    """The value of one covered component (§2.1 header fields, §2.2 derived components).
-
-    ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
-    """
-    params = item.params
-    if params:
-        unsupported = set(params) - {"sf", "key", "bs", "req"}
-        if unsupported:
-            raise UsageError(f"unsupported component parameter(s) {sorted(unsupported)} on {item.value!r}")
-        if "req" in params:
-            if message.request is None:
-                raise SignatureError("invalid_input", f"{str(item)} needs the request this response answers")
-            stripped = http_sfv.Item(item.value)
-            for key, value in params.items():
-                if key != "req":
-                    stripped.params[key] = value
-            return component_value(message.request, stripped)
-    name = item.value
-    if name.startswith("@"):
-        if params:
-            raise UsageError(f"unsupported parameters on derived component {name!r}")
-        return _derived_value(message, name)
-    if name != name.lower() or not name:
-        raise SignatureError("invalid_input", f"header component names must be lower case: {name!r}")
-    lines = fields.get(name, []) if fields is not None else message.header_lines(name)
-    return _field_value(name, params, lines)
 
 
 # -- signature base (§2.5) ---------------------------------------------------------------
@@ -268,7 +92,7 @@ def _signature_base(
     fields = field_lines(message) if fields is None else fields
     for identifier, item, plain in zip(covered.identifiers, covered.items, covered.plain):
         if plain:  # a header field as sent (§2.1)
-            value = _combined(item.value, fields.get(item.value))
+            value = combined_lines(item.value, fields.get(item.value))
         else:
             value = component_value(message, item, fields=fields)
         if "\n" in value or "\r" in value:
@@ -276,38 +100,6 @@ def _signature_base(
         lines.append(f"{identifier}: {value}")
     lines.append(f'"@signature-params": {signature_params_text}')
     return "\n".join(lines)
-
-
-# -- Content-Digest (RFC 9530) ----------------------------------------------------------
-def content_digest(body: bytes, algorithm: str = "sha-256") -> str:
-    """The ``Content-Digest`` value for ``body``, e.g. ``sha-256=:X48E9q...=:``."""
-    if algorithm not in DIGEST_ALGS:
-        raise UsageError(f"unsupported digest {algorithm!r} (supported: {', '.join(DIGEST_ALGS)})")
-    return structured.member_text(algorithm, structured.byteseq_text(DIGEST_ALGS[algorithm](body).digest()))
-
-
-def check_content_digest(value: str | None, body: bytes) -> None:
-    """Recompute every supported digest in ``value`` over ``body`` (RFC 9530 §2).
-
-    Unknown algorithms are ignored; at least one supported one must be present and
-    every supported one must match, else :class:`SignatureError` ``invalid_signature``.
-    """
-    if value is None:
-        raise SignatureError("invalid_signature", "Content-Digest is covered but missing")
-    if value == content_digest(body):  # the kit's own canonical form: it matches, nothing to parse
-        return
-    digests = _parse_sf(http_sfv.Dictionary, value, "Content-Digest")
-    known = [alg for alg in digests if alg in DIGEST_ALGS]
-    if not known:
-        raise SignatureError(
-            "invalid_signature", f"Content-Digest has no supported algorithm ({', '.join(DIGEST_ALGS)})"
-        )
-    for alg in known:
-        claimed = digests[alg].value
-        if not isinstance(claimed, bytes) or not hmac.compare_digest(
-            claimed, DIGEST_ALGS[alg](body).digest()
-        ):
-            raise SignatureError("invalid_signature", f"Content-Digest {alg} does not match the body")
 
 
 # -- sign (§3.1) and the two headers (§4) ------------------------------------------------
@@ -401,8 +193,8 @@ def _signature_dictionaries(si_value: str | None, sig_value: str | None):
         )
         raise SignatureError("invalid_signature", f"the request has no {missing} header")
     return (
-        _parse_sf(http_sfv.Dictionary, si_value, "Signature-Input", repeated=True),
-        _parse_sf(http_sfv.Dictionary, sig_value, "Signature"),
+        parse_field(http_sfv.Dictionary, si_value, "Signature-Input", repeated=True),
+        parse_field(http_sfv.Dictionary, sig_value, "Signature"),
     )
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from . import httpsig, jws, tokens
 from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
+from .components import field_lines, field_value
+from .digest import content_digest
 from .errors import AAuthError, SignatureError, TokenError
 from .identifiers import check_server_identifier
 from .keys import Key, b64url
@@ -81,7 +83,7 @@ def sign_request(
         cover_body = has_body
     if cover_body:
         if "content-digest" not in present:
-            message.headers.append(("Content-Digest", httpsig.content_digest(message.body)))
+            message.headers.append(("Content-Digest", content_digest(message.body)))
         if "content-type" not in present:
             message.headers.append(("Content-Type", "application/json"))
     if components is None:
@@ -131,7 +133,7 @@ def required_components(
 ) -> list[str]:
     """The components a verifier insists on (-11 profile; resource ``additional_signature_components``).
 
-    ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
+    ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
     """
     names = list(REQUIRED_COMPONENTS)
     if body_required and message.body:
@@ -157,14 +159,14 @@ def check_profile(
 ) -> tuple[httpsig.SignatureInput, SignatureKey]:
     """Steps 1-4 of the server verification, which need no key.
 
-    ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
+    ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
     """
-    fields = httpsig.field_lines(message) if fields is None else fields
+    fields = field_lines(message) if fields is None else fields
     missing = [n for n in ("Signature", "Signature-Input", "Signature-Key") if n.lower() not in fields]
     if missing:
         raise SignatureError("invalid_signature", f"missing {', '.join(missing)}")
     sig = httpsig.read_signature(message, label, fields=fields)
-    signature_key = parse_signature_key(httpsig.field_value(fields, "signature-key"), sig.label)
+    signature_key = parse_signature_key(field_value(fields, "signature-key"), sig.label)
     required = required_components(message, body_required=body_required, extra=extra, fields=fields)
     covered = set(sig.component_names)
     if not covered.issuperset(required):
@@ -193,7 +195,7 @@ def finish_verification(
 ) -> VerifiedRequest:
     """Steps 6-7: a ``keyid``, if sent, must name the key; then the signature itself.
 
-    ``fields`` is :func:`httpsig.field_lines` of ``message``, when the caller already has it.
+    ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
     """
     keyid = sig.param("keyid")
     if keyid is not None and not httpsig.keyid_names(keyid, key):
@@ -332,7 +334,7 @@ async def verify_request(
     :class:`SignatureError` carrying the draft's code (401).
     """
     now = int(time.time()) if now is None else now
-    fields = httpsig.field_lines(message)  # the message is read, never changed, from here on
+    fields = field_lines(message)  # the message is read, never changed, from here on
     sig, signature_key = check_profile(
         message,
         now=now,

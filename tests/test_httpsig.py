@@ -5,16 +5,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from aauth_kit.components import authority, component, component_value, parse_components
+from aauth_kit.digest import check_content_digest, content_digest
 from aauth_kit.errors import SignatureError, UsageError
 from aauth_kit.httpsig import (
     attach,
-    authority,
-    check_content_digest,
     check_times,
-    component,
-    component_value,
-    content_digest,
-    parse_components,
     read_signature,
     sign,
     signature_base,

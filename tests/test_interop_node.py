@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from aauth_kit import httpsig, tokens
 from aauth_kit.claims import AGENT_TYP
+from aauth_kit.components import authority
 from aauth_kit.errors import SignatureError
 from aauth_kit.headers import parse_signature_error
 from aauth_kit.keys import Key
@@ -143,7 +144,7 @@ def node_verify(message: HttpMessage, *, require_content_digest: bool = False) -
         {
             "op": "verify",
             "method": message.method,
-            "authority": httpsig.authority(message.target_uri),
+            "authority": authority(message.target_uri),
             "path": url.path,
             "query": url.query,
             "headers": dict(message.headers),

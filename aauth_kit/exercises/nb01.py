@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 
 from .. import httpsig
+from ..components import component
+from ..digest import content_digest
 from ..keys import Key
 from ..message import HttpMessage
 from ..profile import sign_request
@@ -55,7 +57,7 @@ def _request(method: str, url: str, body: bytes = b"", content_type: str | None 
     if body:
         headers += [
             ("Content-Type", content_type or "application/json"),
-            ("Content-Digest", httpsig.content_digest(body)),
+            ("Content-Digest", content_digest(body)),
         ]
     return HttpMessage(method=method, target_uri=url, headers=headers, body=body)
 
@@ -103,7 +105,7 @@ def _grade_base(answer) -> str | None:
         got = _call(answer, message, list(components), created)
         if not isinstance(got, str):
             return f"return the signature base as a str, not {type(got).__name__}"
-        params = httpsig.signature_params([httpsig.component(c) for c in components], {"created": created})
+        params = httpsig.signature_params([component(c) for c in components], {"created": created})
         expected = httpsig.signature_base(message, params)
         if got == expected:
             continue
@@ -222,9 +224,7 @@ def tamper_cases() -> list[tuple[str, HttpMessage, HttpMessage, str | None]]:
         (
             "changed the body and recomputed the digest",
             post,
-            _replace_header(
-                _copy(post, body=other_body), "Content-Digest", httpsig.content_digest(other_body)
-            ),
+            _replace_header(_copy(post, body=other_body), "Content-Digest", content_digest(other_body)),
             "content-digest",
         ),
         ("changed the Accept header", post, _replace_header(post, "Accept", "text/html"), None),
@@ -256,14 +256,14 @@ q2 = Exercise(
     hints=(
         "The original's Signature-Input lists the covered components: httpsig.read_signature(original).params "
         "iterates over them.",
-        "httpsig.component_value(message, item) gives one component's value. Compare the original's and the "
+        "components.component_value(message, item) gives one component's value. Compare the original's and the "
         "tampered message's value for each covered component; if none differs, return None.",
     ),
     reference=(
-        "from aauth_kit import httpsig\n\n"
+        "from aauth_kit import components, httpsig\n\n"
         "def changed_component(original, tampered):\n"
         "    for item in httpsig.read_signature(original).params:\n"
-        "        if httpsig.component_value(original, item) != httpsig.component_value(tampered, item):\n"
+        "        if components.component_value(original, item) != components.component_value(tampered, item):\n"
         "            return item.value\n"
         "    return None"
     ),

@@ -21,6 +21,8 @@
 
 # %%
 from aauth_kit import httpsig
+from aauth_kit.components import component, component_value
+from aauth_kit.digest import check_content_digest, content_digest
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.show import raw, show, shorten_opaque
@@ -64,7 +66,7 @@ request = HttpMessage(
     body=b'{"parts": "all"}',
 )
 for name in ("@method", "@authority", "@scheme", "@path", "@query", "@target-uri", "@request-target", "content-type"):
-    print(f"{name:16} → {httpsig.component_value(request, httpsig.component(name))}")
+    print(f"{name:16} → {component_value(request, component(name))}")
 
 # %% [markdown]
 # Notice that `@path` has no query string (the query is its own component, `@query`), and
@@ -77,7 +79,7 @@ for name in ("@method", "@authority", "@scheme", "@path", "@query", "@target-uri
 
 # %%
 request.target_uri = f"{SCA}/check"  # AAuth requests to this route carry no query
-request.set_header("Content-Digest", httpsig.content_digest(request.body))
+request.set_header("Content-Digest", content_digest(request.body))
 print("Content-Digest:", request.header("content-digest"))
 
 # %% [markdown]
@@ -110,7 +112,7 @@ created = int(lab.clock())
 
 lines = []
 for name in components:
-    value = httpsig.component_value(request, httpsig.component(name))
+    value = component_value(request, component(name))
     lines.append(f'"{name}": {value}')
 covered = " ".join(f'"{name}"' for name in components)
 lines.append(f'"@signature-params": ({covered});created={created}')
@@ -124,7 +126,7 @@ print(shorten_opaque(base))  # the JWT in signature-key is shortened for display
 # the same text:
 
 # %%
-params = httpsig.signature_params([httpsig.component(name) for name in components], {"created": created})
+params = httpsig.signature_params([component(name) for name in components], {"created": created})
 print("@signature-params value:", params)
 print("same base as the kit's:", httpsig.signature_base(request, params) == base)
 
@@ -172,7 +174,7 @@ rebuilt = httpsig.signature_base(request, received.params)
 print("label:", received.label, "| covers:", " ".join(received.components))
 print("rebuilt base equals the signed base:", rebuilt == base)
 print("signature verifies with the public key:", agent.key.public().verify(received.signature, rebuilt.encode()))
-httpsig.check_content_digest(request.header("content-digest"), request.body)
+check_content_digest(request.header("content-digest"), request.body)
 print("Content-Digest matches the body: True")
 
 # %% [markdown]
@@ -320,7 +322,7 @@ variants = [
     ("an uncovered header added (X-Forwarded-For)", changed(good, headers=good.headers + [("X-Forwarded-For", "203.0.113.9")])),
     ("the body, `content-digest` left as it was", changed(good, body=OTHER_BODY)),
     ("the body and a recomputed `content-digest`",
-     changed(good, body=OTHER_BODY, Content_Digest=httpsig.content_digest(OTHER_BODY))),
+     changed(good, body=OTHER_BODY, Content_Digest=content_digest(OTHER_BODY))),
     ("`created` 2 minutes old (a replay)", signed_request(created=now - 120)),
     ("`created` 2 minutes in the future", signed_request(created=now + 120)),
     ("`signature-key` not covered (signer's mistake)",
