@@ -225,7 +225,8 @@ def cmd_probe(args) -> int:
     """Check a resource against -11 "Verification (Server)": exit 0 when every required
     check passes, 1 when one fails, 2 when the probe cannot run."""
     from . import probe
-    from .runtime import Hosts, ServerStartError
+    from .lifespan import ServerStartError
+    from .runtime import Hosts
 
     if args.agent_provider and not args.dev:
         raise Unusable(

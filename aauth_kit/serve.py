@@ -18,8 +18,8 @@ import threading
 from .errors import AAuthError
 from .jws import decode_unverified
 from .lab import NAMES, SEED_PORTS, Lab
+from .lifespan import ServerStartError
 from .message import HttpMessage
-from .runtime import ServerStartError
 
 
 def _list(text: str) -> list[str]:

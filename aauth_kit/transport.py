@@ -35,7 +35,7 @@ _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
 
 
 class LoopThreadLike(Protocol):
-    """What the transports need from ``runtime.LoopThread``."""
+    """What the transports need from ``loop.LoopThread``."""
 
     def is_current(self) -> bool: ...
 

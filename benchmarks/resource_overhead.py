@@ -24,8 +24,8 @@ from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.resource import Resource
-from aauth_kit.runtime import start_server
 from aauth_kit.signature_key import jwt_key
+from aauth_kit.uvicorn_server import start_server
 
 from .harness import Settings
 

@@ -12,10 +12,10 @@ from aauth_kit import tokens
 from aauth_kit.claims import AGENT_TYP
 from aauth_kit.headers import parse_requirement
 from aauth_kit.keys import Key
+from aauth_kit.loop import get_loop_thread
 from aauth_kit.metadata import (
     HttpResolver,
 )
-from aauth_kit.runtime import get_loop_thread
 
 from .ps_world import (
     PS,

@@ -20,11 +20,13 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from aauth_kit import runtime
 from aauth_kit.errors import UsageError
 from aauth_kit.http_client import httpx, identifier_origin, make_fetch
-from aauth_kit.runtime import Hosts, ServerStartError, get_loop_thread, servers, start_server, stop_all
+from aauth_kit.lifespan import ServerStartError
+from aauth_kit.loop import LoopThread, get_loop_thread
+from aauth_kit.runtime import Hosts
 from aauth_kit.transport import SyncBridgeTransport, UnknownHostError, VirtualHostTransport
+from aauth_kit.uvicorn_server import servers, start_server, stop_all
 
 PS = "https://ps.example"
 MODES = ["socket", "asgi"]
@@ -343,7 +345,7 @@ def test_run_returns_results_and_exceptions():
 
 
 def test_private_loop_thread_starts_and_stops():
-    loop_thread = runtime.LoopThread("scratch-loop")
+    loop_thread = LoopThread("scratch-loop")
 
     async def where():
         return threading.current_thread().name

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aauth_kit.runtime import start_server
+from aauth_kit.uvicorn_server import start_server
 
 
 def test_accepted_connections_have_tcp_nodelay():

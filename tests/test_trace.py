@@ -6,7 +6,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit.runtime import Hosts, get_loop_thread
+from aauth_kit.loop import get_loop_thread
+from aauth_kit.runtime import Hosts
 from aauth_kit.trace import Trace
 
 

@@ -10,7 +10,7 @@ import pytest
 from aauth_kit.errors import UsageError
 from aauth_kit.flow import FlowError
 from aauth_kit.lab import Lab
-from aauth_kit.runtime import get_loop_thread
+from aauth_kit.loop import get_loop_thread
 from aauth_kit.waiting import StuckError, held_poll, wait_until
 
 SCA = "https://supply-chain.example"

@@ -25,11 +25,12 @@ from aauth_kit import httpsig, jws, tokens
 from aauth_kit.agent import Agent
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.keys import Key
+from aauth_kit.loop import get_loop_thread
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import HttpResolver, jwks
 from aauth_kit.profile import sign_request
 from aauth_kit.resource import Resource
-from aauth_kit.runtime import Hosts, get_loop_thread
+from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import hwk_key, jwt_key
 from aauth_kit.trace import Trace
 from aauth_kit.widgets import ConsentPanel, FlowRunner, MessageInspector, SequenceView, TokenInspector

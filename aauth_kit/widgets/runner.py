@@ -25,7 +25,7 @@ import ipywidgets as widgets
 
 from ..diagram import SequenceDiagram, label_for
 from ..errors import AAuthError, UsageError
-from ..runtime import LoopThread, get_loop_thread
+from ..loop import LoopThread, get_loop_thread
 from ..trace import Exchange, Trace
 from .html import badge, card, clip, esc, para, pre, section
 from .panel import Panel

@@ -63,7 +63,7 @@ for package in ("aauth-kit", "cryptography", "pyjwt", "http-sfv", "httpx", "star
 
 # %%
 from aauth_kit.lab import Lab
-from aauth_kit.runtime import get_loop_thread
+from aauth_kit.loop import get_loop_thread
 
 lab = Lab()
 loop_thread = get_loop_thread()

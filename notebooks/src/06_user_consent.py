@@ -33,7 +33,7 @@ from IPython.display import Markdown, display
 
 from aauth_kit import audit, show
 from aauth_kit.lab import Lab
-from aauth_kit.runtime import get_loop_thread
+from aauth_kit.loop import get_loop_thread
 from aauth_kit.waiting import held_poll, wait_until
 
 lab = Lab()

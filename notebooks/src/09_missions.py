@@ -33,7 +33,7 @@ from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
-from aauth_kit.runtime import get_loop_thread
+from aauth_kit.loop import get_loop_thread
 from aauth_kit.signature_key import jwt_key
 from aauth_kit.waiting import held_poll, wait_until
 
