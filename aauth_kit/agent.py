@@ -16,7 +16,7 @@ One generator, :meth:`AAuthFlow.auth_flow`, reads like the sequence diagram::
 Every token the PS hands out is checked before it is kept (:mod:`aauth_kit.agent_checks`):
 its claims (MUST) and its signature (SHOULD), with the key its ``kid`` names in the JWKS
 the PS's metadata points to (``jwks_uri``; fetched once per PS and kept for its
-``Cache-Control`` lifetime by a :class:`metadata.HttpResolver`, which also refetches on
+``Cache-Control`` lifetime by a :class:`jwks.HttpResolver`, which also refetches on
 an unknown ``kid`` at most once a minute).
 
 PS calls — metadata and JWKS discovery included — are yielded from the same generator,
@@ -61,9 +61,10 @@ from .headers import serialize_prefer_wait
 from .http_client import httpx, origin_of
 from .identifiers import check_endpoint_url
 from .interaction import interaction_url
+from .jwks import HttpResolver
 from .jws import decode_unverified
 from .message import HttpMessage
-from .metadata import PERSON_DWK, HttpResolver, validate_metadata
+from .metadata import PERSON_DWK, validate_metadata
 from .mission_client import Mission, MissionClient
 from .profile import sign_request
 from .signature_key import jwt_key

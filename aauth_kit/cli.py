@@ -20,9 +20,9 @@ from .components import parse_components
 from .digest import content_digest
 from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .explain import describe_token, utc
+from .jwks import issuer_key
 from .keys import Key
 from .message import HttpMessage, parse_raw_request, serialize_raw_request
-from .metadata import issuer_key
 from .signature_key import key_from_hwk, parse_cli_spec
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2

@@ -98,7 +98,7 @@ class _Get:
 
 
 async def fetch_through_flow(url: str):
-    """The ``fetch`` of an agent's :class:`metadata.HttpResolver` (``metadata.Fetch``): the
+    """The ``fetch`` of an agent's :class:`jwks.HttpResolver` (``jwks.Fetch``): the
     GET is handed to :func:`through_flow`, which yields it from the flow like any PS call."""
     response = await _Get(url)
     return response.status_code, dict(response.headers), response.content

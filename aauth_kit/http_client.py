@@ -45,7 +45,7 @@ def make_fetch(
 ) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
     """An ``async def fetch(url) -> (status, headers, body)`` over ``transport``.
 
-    The shape ``metadata.HttpResolver`` takes: header names are lower-case, repeated
+    The shape ``jwks.HttpResolver`` takes: header names are lower-case, repeated
     headers are joined with ``", "``; a request that cannot be made raises
     ``TimeoutError`` or ``ConnectionError`` (an ``OSError``; an unknown host too).
     """

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from .agent import Agent
 from .interaction import new_code
+from .jwks import HttpResolver
 from .keys import Key
 from .message import HttpMessage
-from .metadata import HttpResolver
 from .runtime import Hosts
 from .trace import Exchange, Trace
 

@@ -390,7 +390,7 @@ class AgentProvider:
     LOCAL = "probe"
 
     def __init__(self, hosts, identifier: str, *, port: int = 0, dev: bool = False, clock=time.time):
-        from .metadata import HttpResolver
+        from .jwks import HttpResolver
         from .servers.ps import PersonServer
 
         self._dir = tempfile.TemporaryDirectory(prefix="aauth-probe-ap-")

@@ -328,7 +328,7 @@ async def verify_request(
 ) -> VerifiedRequest:
     """All seven steps of -11 "Verification (Server)" for a signed request.
 
-    ``resolver`` is a :class:`metadata.KeyResolver`; ``token_types`` are the JWT types
+    ``resolver`` is a :class:`jwks.KeyResolver`; ``token_types`` are the JWT types
     this endpoint accepts in a ``jwt`` member; ``token_checks`` go to
     :func:`check_token` (``expected_aud``, ``iat_window``, …).  Every failure is a
     :class:`SignatureError` carrying the draft's code (401).

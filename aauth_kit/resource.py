@@ -43,6 +43,7 @@ from . import headers, metadata, revocation, tokens
 from .asgi import exception_handlers, http_message, problem_response
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
+from .jwks import KeyResolver, jwks
 from .keys import Key
 from .message import HttpMessage, require_json_object
 from .profile import VerifiedRequest, verify_request
@@ -127,7 +128,7 @@ class Resource:
         identifier: str,
         *,
         key: Key,
-        resolver: metadata.KeyResolver,
+        resolver: KeyResolver,
         name: str = "",
         description: str = "",
         scope_descriptions: dict[str, str] | None = None,
@@ -364,7 +365,7 @@ class Resource:
         return JSONResponse(self.metadata_document())
 
     async def _jwks_endpoint(self, request: Request) -> Response:
-        return JSONResponse(metadata.jwks([self.key]))
+        return JSONResponse(jwks([self.key]))
 
     async def _authorization_endpoint(self, request: Request) -> Response:
         """-11 "Authorization Endpoint Request": ``POST {"scope", "account"?}`` signed with a person token (or an auth

@@ -37,9 +37,9 @@ from .claims import MAX_LIFETIME
 from .errors import AAuthError
 from .headers import HeaderError, parse_retry_after, parse_signature_error
 from .http_client import httpx, origin_of
+from .jwks import KeyResolver
 from .keys import Key
 from .message import HttpMessage
-from .metadata import KeyResolver
 from .profile import DEFAULT_WINDOW, sign_request, verify_request
 from .signature_key import jwks_uri_key
 
@@ -160,7 +160,7 @@ class Revoker:
 
     @property
     def kid(self) -> str:
-        """The ``kid`` the signer's JWKS gives ``key`` (its own, else its thumbprint; :func:`metadata.jwks`)."""
+        """The ``kid`` the signer's JWKS gives ``key`` (its own, else its thumbprint; :func:`jwks.jwks`)."""
         return self.key.kid or self.key.thumbprint()
 
     def sign(self, message: HttpMessage) -> HttpMessage:

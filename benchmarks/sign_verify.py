@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from aauth_kit import metadata, profile, tokens
+from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
 from aauth_kit.signature_key import jwt_key
@@ -76,7 +77,7 @@ class Setup:
             iat=self.now,
             exp=self.now + 3600,
         )
-        self.jwks = metadata.jwks([self.ap_key])
+        self.jwks = jwks([self.ap_key])
         documents = {
             metadata.well_known_url(AGENT_PROVIDER, metadata.AGENT_DWK): metadata.agent_metadata(
                 AGENT_PROVIDER, f"{AGENT_PROVIDER}/jwks.json"
@@ -87,7 +88,7 @@ class Setup:
         async def fetch(url):
             return 200, {"cache-control": "max-age=3600"}, json.dumps(documents[url]).encode()
 
-        self.resolver = metadata.HttpResolver(fetch)
+        self.resolver = HttpResolver(fetch)
         self.loop = asyncio.new_event_loop()
 
 

@@ -21,14 +21,10 @@ from starlette.routing import Route
 from aauth_kit import jws, tokens
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.headers import parse_requirement
+from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import (
-    HttpResolver,
-    agent_metadata,
-    jwks,
-    resource_metadata,
-)
+from aauth_kit.metadata import agent_metadata, resource_metadata
 from aauth_kit.profile import sign_request
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import hwk_key, jwt_key

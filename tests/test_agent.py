@@ -24,10 +24,11 @@ from aauth_kit.errors import AAuthError, SignatureError
 from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_prefer_wait, serialize_requirement
 from aauth_kit.httpsig import read_signature
+from aauth_kit.jwks import StaticResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.loop import get_loop_thread
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK, StaticResolver, jwks, person_metadata
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK, person_metadata
 from aauth_kit.profile import verify_request
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import parse_signature_key

@@ -118,7 +118,7 @@ def test_one_jwks_exchange_verifies_every_token(client, agent, trace, world):
 
 
 def test_the_jwks_cache_control_is_respected(client, agent, clock, trace, world):
-    """The JWKS is kept for its Cache-Control max-age (metadata.HttpResolver), by the agent's clock."""
+    """The JWKS is kept for its Cache-Control max-age (jwks.HttpResolver), by the agent's clock."""
     world.jwks_cache_control = "max-age=120"
     client.get(f"{RES}/profile")
     agent.forget()

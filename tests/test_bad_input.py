@@ -2,7 +2,7 @@
 emits, one specific malformed input that produces exactly that code.
 
 Signature errors go through the whole server verification, ``profile.verify_request``
-with a ``metadata.StaticResolver`` ([N] "Verification (Server)" steps 1-7); each must be a
+with a ``jwks.StaticResolver`` ([N] "Verification (Server)" steps 1-7); each must be a
 401 carrying ``Signature-Error: error=<code>``.  Token errors go through
 ``check_token`` / ``verify_token`` ([N] "Agent Token Verification" and the other token verification sections), and as body
 parameters through ``TokenError.as_parameter_error`` ([N] "Token Endpoint Error Codes").
@@ -18,9 +18,10 @@ from aauth_kit import jws, tokens
 from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
 from aauth_kit.errors import SIGNATURE_ERROR_CODES, SignatureError, TokenError
 from aauth_kit.headers import parse_signature_error
+from aauth_kit.jwks import StaticResolver
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, StaticResolver
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK
 from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.signature_key import SignatureKey, jwt_key
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from aauth_kit import jws, tokens
 from aauth_kit.cli import main
 from aauth_kit.explain import duration_in_words, time_in_words
+from aauth_kit.jwks import jwks
 from aauth_kit.keys import Key
-from aauth_kit.metadata import jwks
 
 NOW = 1_770_000_000  # 2026-02-02 02:40:00 UTC
 AP, PS, RES = "https://ap.example", "https://ps.example", "https://resource.example"

@@ -22,8 +22,8 @@ from aauth_kit import jws
 from aauth_kit.agent import Agent, Interaction
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.flow import FlowError
+from aauth_kit.jwks import HttpResolver
 from aauth_kit.keys import Key
-from aauth_kit.metadata import HttpResolver
 from aauth_kit.resource import Resource
 from aauth_kit.runtime import Hosts
 from aauth_kit.trace import Trace

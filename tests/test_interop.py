@@ -41,9 +41,10 @@ from aauth_kit.claims import AGENT_TYP, PERSON_TYP
 from aauth_kit.errors import SignatureError
 from aauth_kit.http_client import make_fetch
 from aauth_kit.httpsig import attach, sign
+from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, HttpResolver, agent_metadata, jwks, person_metadata
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, agent_metadata, person_metadata
 from aauth_kit.profile import sign_request, verify_request, verify_with_key
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import hwk_key, jwks_uri_key, jwt_key

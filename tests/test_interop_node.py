@@ -38,9 +38,10 @@ from aauth_kit.claims import AGENT_TYP
 from aauth_kit.components import authority
 from aauth_kit.errors import SignatureError
 from aauth_kit.headers import parse_signature_error
+from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, HttpResolver, agent_metadata, jwks, person_metadata
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, agent_metadata, person_metadata
 from aauth_kit.profile import sign_request, verify_hwk, verify_request, verify_with_key
 from aauth_kit.resource import Resource
 from aauth_kit.runtime import Hosts

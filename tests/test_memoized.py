@@ -19,9 +19,10 @@ from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
 from aauth_kit.components import component, component_value
 from aauth_kit.digest import check_content_digest, content_digest
 from aauth_kit.errors import SignatureError, TokenError
+from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key, jwk_thumbprint
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, HttpResolver, jwks, well_known_url
+from aauth_kit.metadata import AGENT_DWK, well_known_url
 
 NOW = 1_770_000_000
 AP = "https://ap.example"

@@ -11,27 +11,29 @@ import json
 import pytest
 
 from aauth_kit.errors import AAuthError, SignatureError, TokenError, UsageError
+from aauth_kit.jwks import (
+    MAX_TTL,
+    HttpResolver,
+    KeyResolver,
+    StaticResolver,
+    cache_ttl,
+    issuer_key,
+    jwks,
+    select_key,
+)
 from aauth_kit.keys import Key
 from aauth_kit.metadata import (
     ACCESS_DWK,
     AGENT_DWK,
     DWKS,
-    MAX_TTL,
     PERSON_DWK,
     RESOURCE_DWK,
-    HttpResolver,
-    KeyResolver,
-    StaticResolver,
     access_metadata,
     agent_metadata,
     build_metadata,
-    cache_ttl,
-    issuer_key,
-    jwks,
     missing_members,
     person_metadata,
     resource_metadata,
-    select_key,
     validate_metadata,
     well_known_url,
 )

@@ -28,9 +28,9 @@ from aauth_kit import probe
 from aauth_kit.asgi import problem_response
 from aauth_kit.cli import main
 from aauth_kit.errors import SignatureError
+from aauth_kit.jwks import HttpResolver
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
-from aauth_kit.metadata import HttpResolver
 from aauth_kit.probe import FAIL, INFO, PASS, SKIP, Answer, judge, with_checks
 from aauth_kit.resource import Challenge, Resource
 from aauth_kit.runtime import Hosts

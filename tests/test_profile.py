@@ -10,10 +10,11 @@ import pytest
 
 from aauth_kit.claims import AGENT_TYP, AUTH_TYP
 from aauth_kit.errors import SignatureError
+from aauth_kit.jwks import StaticResolver
 from aauth_kit.jws import sign_compact
 from aauth_kit.keys import Key, b64url, jwk_thumbprint
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, StaticResolver
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK
 from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.signature_key import hwk_key, jkt_jwt_key, jwks_uri_key, jwt_key
 from aauth_kit.tokens import mint_agent_token, mint_auth_token

@@ -7,11 +7,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from aauth_kit.interaction import normalize_code
-from aauth_kit.metadata import (
-    AGENT_DWK,
-    PERSON_DWK,
-    validate_metadata,
-)
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, validate_metadata
 
 from .ps_world import (
     HANG_GUARD,

@@ -11,11 +11,9 @@ import pytest
 from aauth_kit import tokens
 from aauth_kit.claims import AGENT_TYP
 from aauth_kit.headers import parse_requirement
+from aauth_kit.jwks import HttpResolver
 from aauth_kit.keys import Key
 from aauth_kit.loop import get_loop_thread
-from aauth_kit.metadata import (
-    HttpResolver,
-)
 
 from .ps_world import (
     PS,

@@ -3,7 +3,7 @@ the authorization endpoint and metadata.
 
 The lab: an Agent Provider and a Person Server that only publish metadata and JWKS
 (the tokens are minted here with their keys), and a resource whose resolver discovers
-their keys over the virtual network (``metadata.HttpResolver(hosts.fetch())``).
+their keys over the virtual network (``jwks.HttpResolver(hosts.fetch())``).
 Requests are signed with ``profile.sign_request``.  Socket mode throughout; the main
 ladder runs once more in ASGI mode.
 
@@ -36,6 +36,7 @@ from aauth_kit.claims import (
 )
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.headers import parse_requirement, parse_signature_error
+from aauth_kit.jwks import HttpResolver, StaticResolver, jwks
 from aauth_kit.keys import Key, b64url
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import (
@@ -43,11 +44,8 @@ from aauth_kit.metadata import (
     AGENT_DWK,
     PERSON_DWK,
     RESOURCE_DWK,
-    HttpResolver,
-    StaticResolver,
     access_metadata,
     agent_metadata,
-    jwks,
     person_metadata,
     validate_metadata,
 )

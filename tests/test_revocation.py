@@ -32,6 +32,7 @@ from aauth_kit.claims import AUTH_TYP
 from aauth_kit.errors import AAuthError
 from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement, parse_signature_error
+from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
@@ -40,10 +41,8 @@ from aauth_kit.metadata import (
     AGENT_DWK,
     PERSON_DWK,
     RESOURCE_DWK,
-    HttpResolver,
     access_metadata,
     agent_metadata,
-    jwks,
     person_metadata,
     resource_metadata,
     validate_metadata,
@@ -436,7 +435,7 @@ def test_the_request_shape():
     ):
         assert component in covered
     assert f"created={NOW}" in covered
-    # a key without kid is named by its thumbprint, as metadata.jwks names it
+    # a key without kid is named by its thumbprint, as jwks.jwks names it
     bare = Revoker(PS, PERSON_DWK, Key.from_seed("revocation-test-bare"))
     assert bare.kid == jwks([bare.key])["keys"][0]["kid"]
 

@@ -283,7 +283,7 @@ def test_sync_bridge_over_a_plain_asgi_transport():
 
 
 def test_make_fetch_failures_are_oserror_or_timeout():
-    """The ``metadata.Fetch`` contract: a request that cannot be made raises OSError or TimeoutError."""
+    """The ``jwks.Fetch`` contract: a request that cannot be made raises OSError or TimeoutError."""
     fetch = make_fetch(VirtualHostTransport({}))
     for url in ("https://ps.example/.well-known/aauth-person.json", "ftp://ps.example/x", "https://"):
         with pytest.raises(ConnectionError) as caught:

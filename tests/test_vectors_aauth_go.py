@@ -20,9 +20,9 @@ import pytest
 from aauth_kit import httpsig
 from aauth_kit.digest import content_digest
 from aauth_kit.errors import SignatureError
+from aauth_kit.jwks import StaticResolver
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import StaticResolver
 from aauth_kit.profile import check_profile, verify_request, verify_with_key
 from aauth_kit.signature_key import parse_signature_key
 

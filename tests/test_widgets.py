@@ -24,10 +24,10 @@ from starlette.responses import JSONResponse
 from aauth_kit import httpsig, jws, tokens
 from aauth_kit.agent import Agent
 from aauth_kit.consent_policy import ConsentPolicy
+from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.loop import get_loop_thread
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import HttpResolver, jwks
 from aauth_kit.profile import sign_request
 from aauth_kit.resource import Resource
 from aauth_kit.runtime import Hosts

@@ -28,8 +28,8 @@ from ..explain import (
     token_type,
     utc,
 )
+from ..jwks import issuer_key
 from ..keys import Key, b64url
-from ..metadata import issuer_key
 from .html import PART_COLOURS, badge, card, clip, coloured, esc, para, pre, section, table
 from .panel import Panel, clock_of
 

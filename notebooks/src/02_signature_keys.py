@@ -140,7 +140,7 @@ show(lab.send(message, source="Pseudonym"), now=lab.clock)
 # `kid` matches. We do it by hand first, live, as a "Verifier":
 
 # %%
-from aauth_kit.metadata import select_key
+from aauth_kit.jwks import select_key
 
 with lab.client(source="Verifier") as client:
     metadata = client.get(f"{PS}/.well-known/aauth-person.json").json()  # 1. the metadata document
@@ -161,7 +161,7 @@ show(lab.trace.exchanges[-2:], now=lab.clock)
 # notebook cell can `await` it directly (never `asyncio.run` in a notebook).
 
 # %%
-from aauth_kit.metadata import HttpResolver
+from aauth_kit.jwks import HttpResolver
 from aauth_kit.profile import verify_request
 from aauth_kit.signature_key import jwks_uri_key
 

@@ -29,7 +29,8 @@ from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import parse_agent_identifier
 from aauth_kit.lab import Lab
-from aauth_kit.metadata import agent_metadata, jwks
+from aauth_kit.metadata import agent_metadata
+from aauth_kit.jwks import jwks
 from aauth_kit.resource import Resource
 
 lab = Lab()

@@ -43,8 +43,9 @@ from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.http_client import httpx
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.interaction import format_code, new_code
+from aauth_kit.jwks import KeyResolver
 from aauth_kit.keys import Key
-from aauth_kit.metadata import PERSON_DWK, KeyResolver
+from aauth_kit.metadata import PERSON_DWK
 
 from . import (
     agent_provider,

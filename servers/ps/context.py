@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aauth_kit.consent_policy import ConsentPolicy
+from aauth_kit.jwks import KeyResolver
 from aauth_kit.keys import Key
-from aauth_kit.metadata import KeyResolver
 from aauth_kit.revocation import Revoker
 
 if TYPE_CHECKING:

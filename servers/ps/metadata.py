@@ -9,15 +9,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit import revocation
-from aauth_kit.metadata import (
-    AGENT_DWK,
-    PERSON_DWK,
-    KeyResolver,
-    agent_metadata,
-    jwks,
-    person_metadata,
-    select_key,
-)
+from aauth_kit.jwks import KeyResolver, jwks, select_key
+from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, agent_metadata, person_metadata
 
 from .context import Context
 
