@@ -55,9 +55,9 @@ from .agent_responses import (
     stale_token,
 )
 from .claims import AUTH_TYP, PERSON_TYP
+from .deferred_headers import serialize_prefer_wait
 from .errors import AAuthError
 from .flow import Driver, FlowError, Pause, fetch_through_flow, through_flow, timeout
-from .headers import serialize_prefer_wait
 from .http_client import httpx, origin_of
 from .identifiers import check_endpoint_url
 from .interaction import interaction_url

@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import json
 
+from .deferred_headers import DEFAULT_RETRY_AFTER, parse_retry_after
 from .errors import AAuthError
 from .flow import FlowError
-from .headers import (
-    DEFAULT_RETRY_AFTER,
-    HeaderError,
-    Requirement,
-    parse_requirement,
-    parse_retry_after,
-    parse_signature_error,
-)
+from .headers import HeaderError, Requirement, parse_requirement, parse_signature_error
 from .http_client import httpx, origin_of
 
 #: A 401 ``Signature-Error`` with these codes means a cached token is no longer taken.

@@ -8,23 +8,18 @@
 * ``AAuth-Access`` and ``Authorization: AAuth`` — -11 "Resource-Managed Access (Two-Party)";
   the credential is an RFC 9110 §11.2 token68.
 * ``AAuth-Capabilities`` — -11 "AAuth-Capabilities Request Header".
-* ``Prefer: wait`` (RFC 7240 §4.3) and ``Retry-After`` (RFC 9110 §10.2.3) — -11
-  "Deferred Responses".
 
-Structured fields (RFC 8941) go through ``http_sfv``; ``Prefer``, ``Retry-After`` and
-the token68 credentials are not structured fields and get small exact parsers.
+``Prefer: wait`` and ``Retry-After`` (-11 "Deferred Responses") are in
+:mod:`aauth_kit.deferred_headers`.  Structured fields (RFC 8941) go through ``http_sfv``;
+the token68 credentials are not structured fields and get a small exact parser.
 Malformed input raises :class:`HeaderError` (``invalid_request``); emitting something
 the drafts forbid raises :class:`~aauth_kit.errors.UsageError`.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 
 import http_sfv
 
@@ -45,15 +40,10 @@ REQUIREMENT_PARAMS: dict[str, tuple[str, ...]] = {
 _STRING_PARAMS = ("resource-token", "url", "code", "auth-server")
 #: -11 capability values an agent may declare; others are kept when parsed.
 CAPABILITIES = ("interaction", "clarification", "payment")
-#: Seconds to wait when a ``202`` carries no ``Retry-After`` (-11 "Deferred Responses").
-DEFAULT_RETRY_AFTER = 5
-#: RFC 9111 §1.2.2: a delta-seconds too large to represent is read as 2^31.
-_MAX_DELTA_SECONDS = 2**31
 
 _TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
-_TCHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_QUOTED_STRING = re.compile(r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"')
-_DIGITS = re.compile(r"-?[0-9]+")
+#: An RFC 9110 §5.6.2 token.
+TCHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class HeaderError(AAuthError, ValueError):
@@ -67,7 +57,7 @@ class HeaderError(AAuthError, ValueError):
         self.field = field
 
 
-def _field_text(value: str | None, field: str) -> str:
+def field_text(value: str | None, field: str) -> str:
     """The field value without the surrounding whitespace HTTP does not count (RFC 9110 §5.5)."""
     if not isinstance(value, str):
         raise HeaderError(field, "the field is missing")
@@ -78,7 +68,7 @@ def _parse_sf(kind, value: str | None, field: str):
     """Parse ``value`` as the RFC 8941 structure ``kind``; every failure becomes :class:`HeaderError`."""
     structure = kind()
     try:
-        structure.parse(_field_text(value, field).encode("ascii"))
+        structure.parse(field_text(value, field).encode("ascii"))
     except (ValueError, IndexError) as exc:  # http_sfv wraps its IndexErrors, but not on every path
         reason = str(exc) or str(exc.__cause__ or "") or "not a valid structured field"
         raise HeaderError(field, reason) from None
@@ -245,7 +235,7 @@ def parse_signature_error(value: str) -> tuple[str, dict]:
 
 # -- Lists of Tokens: Accept-Signature-* (Signature Keys -09 "Accept-Signature-Scheme and Accept-Signature-Alg Response Headers"), AAuth-Capabilities ------------------
 def _parse_tokens(value: str | None, field: str) -> list[str]:
-    if value is None or not _field_text(value, field):
+    if value is None or not field_text(value, field):
         return []
     members = _parse_sf(http_sfv.List, value, field)
     for member in members:
@@ -310,7 +300,7 @@ def parse_aauth_access(value: str | None) -> str | None:
     """The session token in ``AAuth-Access`` (-11): one token68; absent → ``None``."""
     if value is None:
         return None
-    return _token68(_field_text(value, "AAuth-Access"), "AAuth-Access")
+    return _token68(field_text(value, "AAuth-Access"), "AAuth-Access")
 
 
 def serialize_aauth_access(session_token: str) -> str:
@@ -329,8 +319,8 @@ def parse_authorization(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    scheme, _, credential = _field_text(value, "Authorization").partition(" ")
-    if not _TCHARS.fullmatch(scheme):
+    scheme, _, credential = field_text(value, "Authorization").partition(" ")
+    if not TCHARS.fullmatch(scheme):
         raise HeaderError("Authorization", "the auth-scheme is not a token")
     if scheme.lower() != "aauth":
         return None
@@ -340,122 +330,3 @@ def parse_authorization(value: str | None) -> str | None:
 def serialize_authorization(session_token: str) -> str:
     """``AAuth <session-token>``, the value an agent sends back (and must sign)."""
     return f"AAuth {serialize_aauth_access(session_token)}"
-
-
-# -- Prefer: wait (RFC 7240) --------------------------------------------------------------
-class _Scanner:
-    """Just enough of RFC 9110 §5.6 (tokens, quoted-strings, OWS, lists) for ``Prefer``."""
-
-    def __init__(self, text: str):
-        self.text, self.pos = text, 0
-
-    def ows(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in " \t":
-            self.pos += 1
-
-    def peek(self, char: str) -> bool:
-        return self.text.startswith(char, self.pos)
-
-    def match(self, pattern: re.Pattern) -> str | None:
-        m = pattern.match(self.text, self.pos)
-        if m is None:
-            return None
-        self.pos = m.end()
-        return m.group()
-
-    def token(self) -> str:
-        token = self.match(_TCHARS)
-        if token is None:
-            raise HeaderError("Prefer", f"expected a token at offset {self.pos}")
-        return token
-
-    def word(self) -> str:
-        """``[ BWS "=" BWS word ]``; an absent or empty value is ``""`` (RFC 7240 §2)."""
-        start = self.pos
-        self.ows()
-        if not self.peek("="):
-            self.pos = start
-            return ""
-        self.pos += 1
-        self.ows()
-        quoted = self.match(_QUOTED_STRING)
-        if quoted is not None:
-            return re.sub(r"\\(.)", r"\1", quoted[1:-1])
-        return self.token()
-
-
-def _preferences(text: str) -> list[tuple[str, str]]:
-    """RFC 7240 §2 ``1#preference`` as ``(lowercased name, value)``, parameters dropped."""
-    scan, found = _Scanner(text), []
-    while True:
-        scan.ows()
-        if scan.pos == len(text):
-            return found
-        if scan.peek(","):  # RFC 9110 §5.6.1: empty list elements are allowed
-            scan.pos += 1
-            continue
-        found.append((scan.token().lower(), scan.word()))
-        scan.ows()
-        while scan.peek(";"):
-            scan.pos += 1
-            scan.ows()
-            if scan.match(_TCHARS) is not None:
-                scan.word()
-            scan.ows()
-        if scan.pos < len(text) and not scan.peek(","):
-            raise HeaderError("Prefer", f"unexpected {text[scan.pos]!r} at offset {scan.pos}")
-
-
-def _delta_seconds(digits: str) -> int:
-    """ASCII digits as seconds, capped at 2^31 without converting absurdly long numbers."""
-    digits = digits.lstrip("0") or "0"
-    return _MAX_DELTA_SECONDS if len(digits) > 10 else min(int(digits), _MAX_DELTA_SECONDS)
-
-
-def parse_prefer_wait(value: str | None) -> int | None:
-    """The ``wait`` preference (RFC 7240 §4.3) in seconds, or ``None`` when not asked for.
-
-    Other preferences may sit beside it (``respond-async, wait=10``); names are
-    case-insensitive and only the first ``wait`` counts (RFC 7240 §2).  A ``wait``
-    that is not delta-seconds is malformed — a lenient server catches :class:`HeaderError`.
-    """
-    if value is None:
-        return None
-    for name, word in _preferences(_field_text(value, "Prefer")):
-        if name == "wait":
-            if not word.isascii() or not word.isdigit():
-                raise HeaderError("Prefer", f"wait={word!r} is not a number of seconds")
-            return _delta_seconds(word)
-    return None
-
-
-def serialize_prefer_wait(seconds: int) -> str:
-    """``wait=N`` for the ``Prefer`` request header (-11 "Deferred Responses")."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-        raise UsageError(f"wait must be a non-negative integer of seconds, not {seconds!r}")
-    return f"wait={seconds}"
-
-
-# -- Retry-After (RFC 9110 §10.2.3) -------------------------------------------------------
-def parse_retry_after(
-    value: str | None, *, now: float | None = None, default: int = DEFAULT_RETRY_AFTER
-) -> int:
-    """Seconds to wait before polling again.
-
-    Integer seconds or an HTTP-date (any of RFC 9110 §5.6.7's three formats), the
-    date read relative to ``now`` (Unix seconds; the wall clock if omitted).  Absent
-    → ``default`` (5, -11 "Deferred Responses"); negative or past → 0.
-    """
-    if value is None:
-        return default
-    text = _field_text(value, "Retry-After")
-    if _DIGITS.fullmatch(text):
-        return 0 if text.startswith("-") else _delta_seconds(text)
-    try:
-        date = parsedate_to_datetime(text)
-    except (ValueError, TypeError, IndexError, OverflowError):
-        raise HeaderError("Retry-After", f"{text!r} is neither seconds nor an HTTP-date") from None
-    if date.tzinfo is None:  # asctime and "-0000" dates carry no zone; HTTP-dates are GMT
-        date = date.replace(tzinfo=UTC)
-    now = time.time() if now is None else now
-    return max(0, min(math.ceil(date.timestamp() - now), _MAX_DELTA_SECONDS))

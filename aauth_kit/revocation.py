@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from .claims import MAX_LIFETIME
+from .deferred_headers import parse_retry_after
 from .errors import AAuthError
-from .headers import HeaderError, parse_retry_after, parse_signature_error
+from .headers import HeaderError, parse_signature_error
 from .http_client import httpx, origin_of
 from .jwks import KeyResolver
 from .keys import Key

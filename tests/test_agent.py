@@ -20,9 +20,10 @@ from starlette.routing import Route
 from aauth_kit import jws, tokens
 from aauth_kit.agent import Agent, Interaction
 from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP, check_presented_token
+from aauth_kit.deferred_headers import parse_prefer_wait
 from aauth_kit.errors import AAuthError, SignatureError
 from aauth_kit.flow import FlowError
-from aauth_kit.headers import parse_prefer_wait, serialize_requirement
+from aauth_kit.headers import serialize_requirement
 from aauth_kit.httpsig import read_signature
 from aauth_kit.jwks import StaticResolver, jwks
 from aauth_kit.keys import Key

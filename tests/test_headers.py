@@ -10,9 +10,14 @@ from email.utils import format_datetime
 import http_sfv
 import pytest
 
+from aauth_kit.deferred_headers import (
+    DEFAULT_RETRY_AFTER,
+    parse_prefer_wait,
+    parse_retry_after,
+    serialize_prefer_wait,
+)
 from aauth_kit.errors import AAuthError, SignatureError, UsageError
 from aauth_kit.headers import (
-    DEFAULT_RETRY_AFTER,
     REQUIREMENT_PARAMS,
     HeaderError,
     Requirement,
@@ -22,16 +27,13 @@ from aauth_kit.headers import (
     parse_authorization,
     parse_capabilities,
     parse_legacy_challenge,
-    parse_prefer_wait,
     parse_requirement,
-    parse_retry_after,
     parse_signature_error,
     serialize_aauth_access,
     serialize_accept_signature_alg,
     serialize_accept_signature_scheme,
     serialize_authorization,
     serialize_capabilities,
-    serialize_prefer_wait,
     serialize_requirement,
 )
 

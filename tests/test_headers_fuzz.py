@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aauth_kit.deferred_headers import parse_prefer_wait, parse_retry_after, serialize_prefer_wait
 from aauth_kit.errors import SIGNATURE_ERROR_CODES, AAuthError, SignatureError, UsageError
 from aauth_kit.headers import (
     REQUIREMENT_PARAMS,
@@ -21,15 +22,12 @@ from aauth_kit.headers import (
     parse_authorization,
     parse_capabilities,
     parse_legacy_challenge,
-    parse_prefer_wait,
     parse_requirement,
-    parse_retry_after,
     parse_signature_error,
     serialize_aauth_access,
     serialize_accept_signature_alg,
     serialize_authorization,
     serialize_capabilities,
-    serialize_prefer_wait,
     serialize_requirement,
 )
 

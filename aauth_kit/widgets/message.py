@@ -26,6 +26,7 @@ import http_sfv
 import ipywidgets as widgets
 
 from .. import httpsig, jws, tokens
+from ..deferred_headers import parse_prefer_wait, parse_retry_after
 from ..errors import AAuthError, UsageError
 from ..explain import (
     REQUIREMENT_WORDS,
@@ -35,13 +36,7 @@ from ..explain import (
     time_in_words,
     token_type,
 )
-from ..headers import (
-    parse_legacy_challenge,
-    parse_prefer_wait,
-    parse_requirement,
-    parse_retry_after,
-    parse_signature_error,
-)
+from ..headers import parse_legacy_challenge, parse_requirement, parse_signature_error
 from ..message import HttpMessage
 from ..signature_key import key_from_hwk, parse_signature_key
 from ..trace import Exchange

@@ -24,8 +24,9 @@ from starlette.routing import Route
 
 from aauth_kit.asgi import problem_response
 from aauth_kit.consent_policy import strings
+from aauth_kit.deferred_headers import parse_prefer_wait
 from aauth_kit.errors import AAuthError
-from aauth_kit.headers import HeaderError, parse_prefer_wait, serialize_requirement
+from aauth_kit.headers import HeaderError, serialize_requirement
 from aauth_kit.interaction import format_code
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK
