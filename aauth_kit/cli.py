@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from . import httpsig, jws, profile
-from .claims import TYPES, check_token
+from .claims import TYPES
 from .components import parse_components
 from .digest import content_digest
 from .errors import AAuthError, SignatureError, TokenError, UsageError
@@ -24,6 +24,7 @@ from .jwks import issuer_key
 from .keys import Key
 from .message import HttpMessage, parse_raw_request, serialize_raw_request
 from .signature_key import key_from_hwk, parse_cli_spec
+from .token_verification import check_token
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
 

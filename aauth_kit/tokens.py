@@ -2,7 +2,7 @@
 reading a Signature-Key member's confirmation key, and minting the four types.
 
 :func:`verify_token` locates the issuer's key (``iss`` + ``dwk`` + header ``kid``,
--11 "JWKS Discovery and Caching") and hands over to :func:`claims.check_token`; the
+-11 "JWKS Discovery and Caching") and hands over to :func:`token_verification.check_token`; the
 ``mint_*`` functions check their claims against the same -11 rules a verifier applies
 (:mod:`aauth_kit.claims`) and sign them as a compact JWS (:mod:`aauth_kit.jws`) with
 the header ``{alg, kid, typ}``, ``kid`` always present (the key's thumbprint when it has
@@ -22,11 +22,9 @@ from .claims import (
     PERSON_TYP,
     RESOURCE_TYP,
     TYPES,
-    VerifiedToken,
     check_claims,
     check_cnf_jwk,
     check_dwk,
-    check_token,
     expected_types,
 )
 from .errors import AAuthError, SignatureError, TokenError, UsageError
@@ -34,6 +32,7 @@ from .identifiers import check_server_identifier
 from .jws import check_header, decode_remembered, decode_unverified, fail, sign_compact, signature_verifies
 from .keys import Key
 from .metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK
+from .token_verification import VerifiedToken, check_token
 
 
 async def verify_token(

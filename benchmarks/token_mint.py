@@ -18,8 +18,9 @@ import time
 import jwt
 
 from aauth_kit import tokens
-from aauth_kit.claims import AUTH_TYP, check_token
+from aauth_kit.claims import AUTH_TYP
 from aauth_kit.keys import Key
+from aauth_kit.token_verification import check_token
 
 from .harness import Settings, best_rates
 

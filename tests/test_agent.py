@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from aauth_kit import jws, tokens
 from aauth_kit.agent import Agent, Interaction
-from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP, check_presented_token
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
 from aauth_kit.deferred_headers import parse_prefer_wait
 from aauth_kit.errors import AAuthError, SignatureError
 from aauth_kit.flow import FlowError
@@ -33,6 +33,7 @@ from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK, person_metad
 from aauth_kit.profile import verify_request
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import parse_signature_key
+from aauth_kit.token_verification import check_presented_token
 from aauth_kit.trace import Trace
 
 PS = "https://ps.example"

@@ -15,7 +15,7 @@ import asyncio
 import pytest
 
 from aauth_kit import jws, tokens
-from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from aauth_kit.errors import SIGNATURE_ERROR_CODES, SignatureError, TokenError
 from aauth_kit.headers import parse_signature_error
 from aauth_kit.jwks import StaticResolver
@@ -24,6 +24,7 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK, PERSON_DWK
 from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.signature_key import SignatureKey, jwt_key
+from aauth_kit.token_verification import check_token
 
 NOW = 1_770_000_000
 AP, PS, RES = "https://ap.example", "https://ps.example", "https://resource.example"

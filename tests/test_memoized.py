@@ -15,7 +15,7 @@ import http_sfv
 import pytest
 
 from aauth_kit import httpsig, structured, tokens
-from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, check_token
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from aauth_kit.components import component, component_value
 from aauth_kit.digest import check_content_digest, content_digest
 from aauth_kit.errors import SignatureError, TokenError
@@ -23,6 +23,7 @@ from aauth_kit.jwks import HttpResolver, jwks
 from aauth_kit.keys import Key, jwk_thumbprint
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK, well_known_url
+from aauth_kit.token_verification import check_token
 
 NOW = 1_770_000_000
 AP = "https://ap.example"

@@ -25,15 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from aauth_kit import jws, tokens
-from aauth_kit.claims import (
-    AGENT_TYP,
-    AUTH_TYP,
-    PERSON_TYP,
-    RESOURCE_TYP,
-    VerifiedToken,
-    check_presented_token,
-    check_token,
-)
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.headers import parse_requirement, parse_signature_error
 from aauth_kit.jwks import HttpResolver, StaticResolver, jwks
@@ -53,6 +45,7 @@ from aauth_kit.profile import sign_request
 from aauth_kit.resource import Caller, Resource
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import SignatureKey, hwk_key, jwks_uri_key, jwt_key
+from aauth_kit.token_verification import VerifiedToken, check_presented_token, check_token
 
 NOW = 1_790_000_000
 AP = "https://ap.example"

@@ -12,21 +12,14 @@ import json
 
 import pytest
 
-from aauth_kit.claims import (
-    AGENT_TYP,
-    AUTH_TYP,
-    PERSON_TYP,
-    RESOURCE_TYP,
-    VerifiedToken,
-    check_presented_token,
-    check_token,
-)
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
 from aauth_kit.errors import AAuthError, TokenError, UsageError
 from aauth_kit.jwks import KeyResolver, StaticResolver
 from aauth_kit.jws import decode_unverified, sign_compact
 from aauth_kit.keys import Key, b64url, jwk_thumbprint
 from aauth_kit.metadata import ACCESS_DWK, AGENT_DWK, PERSON_DWK, RESOURCE_DWK
 from aauth_kit.signature_key import jwt_key
+from aauth_kit.token_verification import VerifiedToken, check_presented_token, check_token
 from aauth_kit.tokens import (
     confirmation_key,
     mint,

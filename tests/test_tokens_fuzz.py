@@ -13,12 +13,13 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aauth_kit.claims import AGENT_TYP, RESOURCE_TYP, TYPES, VerifiedToken, check_token
+from aauth_kit.claims import AGENT_TYP, RESOURCE_TYP, TYPES
 from aauth_kit.errors import AAuthError
 from aauth_kit.jwks import StaticResolver
 from aauth_kit.jws import decode_unverified, sign_compact
 from aauth_kit.keys import Key, b64url
 from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK
+from aauth_kit.token_verification import VerifiedToken, check_token
 from aauth_kit.tokens import verify_token
 
 FUZZ = settings(max_examples=300, deadline=None)

@@ -13,8 +13,9 @@ The graders mint and verify real agent tokens with seeded keys; they need no lab
 
 from __future__ import annotations
 
-from ..claims import AGENT_TYP, check_token
+from ..claims import AGENT_TYP
 from ..keys import Key
+from ..token_verification import check_token
 from ..tokens import mint_agent_token
 from . import Exercise, NotAttempted
 

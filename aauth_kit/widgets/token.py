@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 
 from .. import jws
-from ..claims import TYPES, check_token
+from ..claims import TYPES
 from ..errors import AAuthError, TokenError, UsageError
 from ..explain import (
     cnf_thumbprint,
@@ -30,6 +30,7 @@ from ..explain import (
 )
 from ..jwks import issuer_key
 from ..keys import Key, b64url
+from ..token_verification import check_token
 from .html import PART_COLOURS, badge, card, clip, coloured, esc, para, pre, section, table
 from .panel import Panel, clock_of
 

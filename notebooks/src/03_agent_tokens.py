@@ -25,7 +25,8 @@
 import json
 
 from aauth_kit import jws, show
-from aauth_kit.claims import AGENT_TYP, check_token
+from aauth_kit.claims import AGENT_TYP
+from aauth_kit.token_verification import check_token
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.headers import parse_requirement
 from aauth_kit.keys import Key, jwk_thumbprint

@@ -296,7 +296,7 @@ SequenceDiagram(lab.trace, parties=["Anonymous", "inventory-bot", "analyst", "no
 # **Q1 · An allow-list that cannot be fooled.** Write `admit(token)` for a resource that
 # lets in exactly the agents in `ex.ALLOWED` — and only when their token comes from the
 # provider their identifier names. `token` is a verified agent token
-# (`aauth_kit.claims.VerifiedToken`: `token.sub`, `token.iss`, …). The check runs your
+# (`aauth_kit.token_verification.VerifiedToken`: `token.sub`, `token.iss`, …). The check runs your
 # function against genuine tokens and against impostors.
 
 # %%

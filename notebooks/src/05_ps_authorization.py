@@ -27,7 +27,8 @@
 import json
 
 from aauth_kit import jws, show
-from aauth_kit.claims import AUTH_TYP, check_token
+from aauth_kit.claims import AUTH_TYP
+from aauth_kit.token_verification import check_token
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import parse_requirement

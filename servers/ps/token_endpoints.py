@@ -23,11 +23,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aauth_kit import tokens
-from aauth_kit.claims import check_presented_token
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import RESOURCE_DWK
+from aauth_kit.token_verification import check_presented_token
 
 from .context import Context
 from .deferred import agent_name, can_interact, defer, reachable
