@@ -29,13 +29,13 @@ from xml.sax.saxutils import escape
 
 import http_sfv
 
-from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
-from .errors import AAuthError, UsageError
-from .headers import parse_legacy_challenge, parse_prefer_wait, parse_requirement, parse_signature_error
-from .jws import decode_unverified
-from .message import HttpMessage
-from .signature_key import parse_signature_key
-from .trace import Exchange, Trace
+from ..claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
+from ..errors import AAuthError, UsageError
+from ..headers import parse_legacy_challenge, parse_prefer_wait, parse_requirement, parse_signature_error
+from ..jws import decode_unverified
+from ..message import HttpMessage
+from ..signature_key import parse_signature_key
+from ..trace import Exchange, Trace
 
 __all__ = ["SequenceDiagram", "label_for", "MAX_LABEL"]
 

@@ -36,14 +36,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from . import headers, jws, tokens
-from .errors import AAuthError, UsageError
-from .http_client import httpx
-from .identifiers import DEV_HOSTS, check_url, is_dev_url
-from .keys import Key
-from .message import HttpMessage
-from .profile import sign_request
-from .signature_key import SignatureKey, hwk_key, jwt_key
+from .. import headers, jws, tokens
+from ..errors import AAuthError, UsageError
+from ..http_client import httpx
+from ..identifiers import DEV_HOSTS, check_url, is_dev_url
+from ..keys import Key
+from ..message import HttpMessage
+from ..profile import sign_request
+from ..signature_key import SignatureKey, hwk_key, jwt_key
 
 PASS, FAIL, INFO, SKIP = "PASS", "FAIL", "INFO", "SKIP"
 VERIFY = '-11 "Verification (Server)"'
@@ -390,8 +390,8 @@ class AgentProvider:
     LOCAL = "probe"
 
     def __init__(self, hosts, identifier: str, *, port: int = 0, dev: bool = False, clock=time.time):
-        from .metadata import HttpResolver
-        from .servers.ps import PersonServer
+        from ..metadata import HttpResolver
+        from ..servers.ps import PersonServer
 
         self._dir = tempfile.TemporaryDirectory(prefix="aauth-probe-ap-")
         self.identifier = identifier
