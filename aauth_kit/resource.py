@@ -41,13 +41,14 @@ from starlette.routing import Route
 
 from . import headers, metadata, revocation, tokens
 from .asgi import exception_handlers, http_message, problem_response
+from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
 from .jwks import KeyResolver, jwks
 from .keys import Key
 from .message import HttpMessage, require_json_object
 from .profile import VerifiedRequest, verify_request
-from .tokens import AGENT_TYP, AUTH_TYP, PERSON_TYP, VerifiedToken
+from .token_verification import VerifiedToken
 
 #: Route access modes, weakest first (``open`` is no AAuth at all).
 ROUTE_ACCESS = ("open", "agent-token", "person-token", "auth-token")

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import jws, tokens
 from aauth_kit.agent import Agent
 from aauth_kit.errors import AAuthError
 from aauth_kit.keys import Key
@@ -48,7 +48,7 @@ AGENT_LOCAL = "supply-chain"
 
 def decoded_authorization(resource: str, token: str) -> dict:
     """An auth token as the job results show it: header and claims, never the raw token."""
-    decoded = tokens.decode_unverified(token)
+    decoded = jws.decode_unverified(token)
     return {"resource": resource, "header": decoded.header, "claims": decoded.payload}
 
 

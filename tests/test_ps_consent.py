@@ -6,9 +6,9 @@ policy.
 from __future__ import annotations
 
 import pytest
-from aauth_kit.servers.ps.consent import check_callback
 
 from aauth_kit.consent_policy import ConsentPolicy
+from aauth_kit.identifiers import check_callback_url
 
 from .ps_world import (
     APP,
@@ -188,7 +188,8 @@ def test_interaction_page_refusals(world):
     ],
 )
 def test_check_callback_accepts(url):
-    assert check_callback(url) == url
+    """The callbacks the interaction page redirects to (the kit's one URL policy)."""
+    assert check_callback_url(url) == url
 
 
 @pytest.mark.parametrize(
@@ -202,6 +203,8 @@ def test_check_callback_accepts(url):
         "https://app.example/#x",
         "https://app.example:99999/",
         "https:///nohost",
+        "http://[::1]:8000/cb",  # not a dev host: the cast listens on 127.0.0.1
+        "http://localhost/cb",  # dev-mode http needs its port
         " https://app.example/",
         7,
         None,
@@ -211,7 +214,7 @@ def test_check_callback_refuses(url):
     from aauth_kit.errors import AAuthError
 
     with pytest.raises(AAuthError) as exc:
-        check_callback(url)
+        check_callback_url(url)
     assert exc.value.code == "invalid_request"
 
 

@@ -1,4 +1,4 @@
-"""Token revocation, draft -11 §11.12 "Revocation" (wire §5.15), over real HTTP.
+"""Token revocation, draft -11 "Token Revocation", over real HTTP.
 
 Three settings: a resource (``aauth_kit.resource.Resource``) behind a virtual network
 with a Person Server, an Agent Provider and others that only publish metadata and JWKS
@@ -8,7 +8,7 @@ a person or an Agent Provider revokes and the PS cascades to the resources.  Soc
 mode throughout, ASGI mode for the main stories.
 
 [N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09,
-[H] = the intermediate -11, wire = aauth-wire.md.
+[H] = an intermediate -11 editor's copy.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def send(client, message: HttpMessage):
 
 
 def signature_error(response) -> str:
-    """[SK] §5, AAuth pins 401: the Signature-Error code, the same in the problem+json body."""
+    """[SK] "Signature-Error HTTP Response Header", AAuth pins 401: the Signature-Error code, the same in the problem+json body."""
     assert response.status_code == 401, response.text
     code, _ = parse_signature_error(response.headers["signature-error"])
     assert response.json()["error"] == code
@@ -221,9 +221,9 @@ def test_resource_metadata_names_its_revocation_endpoint(world):
 
 @pytest.mark.parametrize("world_name", ["world", "asgi_world"])
 def test_ps_revokes_an_auth_token_at_the_resource(world_name, request):
-    """[N] §11.12: PS → resource, 200 with an empty body at once; from then on the token in
-    Signature-Key gets 401 Signature-Error revoked_jwt (wire §5.15) with the requirement to
-    fetch a person token again (wire §5.9)."""
+    """[N] "Token Revocation": PS → resource, 200 with an empty body at once; from then on the token in
+    Signature-Key gets 401 Signature-Error revoked_jwt with the requirement to
+    fetch a person token again (-11 "Person Token Required")."""
     world = request.getfixturevalue(world_name)
     token = auth_token()
     assert call_files(world, token).status_code == 200
@@ -236,7 +236,7 @@ def test_ps_revokes_an_auth_token_at_the_resource(world_name, request):
 
 
 def test_unknown_jti_is_200(world):
-    """[N] §11.12: no "not found" — a jti the resource never saw is revoked all the same
+    """[N] "Token Revocation": no "not found" — a jti the resource never saw is revoked all the same
     (the [H] draft answered 404)."""
     response = revoke(world, "never-seen-anywhere")
     assert (response.status_code, response.content) == (200, b"")
@@ -244,7 +244,7 @@ def test_unknown_jti_is_200(world):
 
 
 def test_revocation_is_keyed_by_the_verified_signer(world):
-    """[N] §11.12: state is keyed by (verified signer, jti) — another PS revoking the same
+    """[N] "Token Revocation": state is keyed by (verified signer, jti) — another PS revoking the same
     jti does not touch this PS's token, and the body cannot name another issuer."""
     token = auth_token()
     jti = claims(token)["jti"]
@@ -256,7 +256,7 @@ def test_revocation_is_keyed_by_the_verified_signer(world):
     refused = post_raw(world, json.dumps({"iss": PS, "jti": jti}).encode(), who=revoker(PS2, key=ps2_key))
     assert problem(refused, 403) == "unsupported_iss"
     assert call_files(world, token).status_code == 200
-    # ... and then it is taken, without exp (wire §9.30: accept both shapes during the transition)
+    # ... and then it is taken, without exp (an intermediate -11 peer sends no exp: both shapes are accepted during the transition)
     assert post_raw(world, json.dumps({"iss": PS, "jti": jti}).encode()).status_code == 200
     assert signature_error(call_files(world, token)) == "revoked_jwt"
 
@@ -283,7 +283,7 @@ def test_revocation_is_keyed_by_the_verified_signer(world):
     ],
 )
 def test_bad_bodies_are_invalid_request(world, body):
-    """[N] §11.12 errors: a malformed body is 400 invalid_request — never a 500."""
+    """[N] "Token Revocation" errors: a malformed body is 400 invalid_request — never a 500."""
     assert problem(post_raw(world, body), 400) == "invalid_request"
 
 
@@ -294,8 +294,8 @@ def test_extra_members_are_ignored(world):
 
 
 def test_unsigned_and_wrongly_signed_requests_are_401(world):
-    """[N] §11.12 "bad signature 401"; [SK] §3/§5 codes; the revocation endpoint takes only
-    servers signing in their own right (wire §7.1 step 4: jwks_uri)."""
+    """[N] "Token Revocation" "bad signature 401"; [SK] "Signature-Key HTTP Request Header" and "Error Codes"; the revocation endpoint takes only
+    servers signing in their own right (-11 "Verification (Server)": jwks_uri)."""
     body = revocation_body("jti-x", NOW + 3000)
     headers = [("Content-Type", "application/json")]
     unsigned = world.client.post(f"{RES}/revoke", headers=headers, content=body)
@@ -313,7 +313,7 @@ def test_unsigned_and_wrongly_signed_requests_are_401(world):
     message.body = revocation_body("jti-z", NOW + 3000)
     assert signature_error(send(world.client, message)) == "invalid_signature"
     assert (PS, "jti-z") not in world.resource.revoked
-    # the body not covered: wire §3.2, a revocation covers content-type and content-digest
+    # the body not covered: a revocation covers content-type and content-digest (-11 "Token Revocation")
     message = HttpMessage("POST", f"{RES}/revoke", list(headers), body)
     sign_request(message, ps_key, jwks_uri_key(PS, PERSON_DWK, "ps-1"), created=NOW, cover_body=False)
     response = send(world.client, message)
@@ -337,9 +337,9 @@ def test_unsigned_and_wrongly_signed_requests_are_401(world):
     ],
 )
 def test_only_person_servers_revoke_at_a_resource(world, issuer, dwk, key):
-    """[N] §11.12: who revokes where — at a resource, the PS whose person and auth tokens it
+    """[N] "Token Revocation": who revokes where — at a resource, the PS whose person and auth tokens it
     takes.  A validly signed request from anyone else is 403 unsupported_iss (no
-    Signature-Error on a 403, [SK] §4)."""
+    Signature-Error on a 403, [SK] "Access Denied")."""
     response = revoke(world, "jti-from-elsewhere", issuer=issuer, dwk=dwk, key=key)
     assert problem(response, 403) == "unsupported_iss"
     assert (issuer, "jti-from-elsewhere") not in world.resource.revoked
@@ -353,7 +353,7 @@ def test_wrong_method(world):
 
 
 def test_revocations_are_forgotten_after_exp_plus_skew():
-    """[N] §11.12: a recipient may drop a revocation after the token's exp plus clock skew;
+    """[N] "Token Revocation": a recipient may drop a revocation after the token's exp plus clock skew;
     a token that has expired already leaves nothing behind, and no revocation is kept longer
     than a person or auth token can live (bounded memory)."""
     clock = Clock()
@@ -373,7 +373,7 @@ def test_revocations_are_forgotten_after_exp_plus_skew():
 
 
 def test_a_full_resource_answers_rate_limited(world):
-    """[N] §11.12 errors: 429 rate_limited with Retry-After when the resource holds all the
+    """[N] "Token Revocation" errors: 429 rate_limited with Retry-After when the resource holds all the
     revocations it will; an entry it already holds is still 200."""
     small = Resource(
         RES, key=resource_key, resolver=world.resource.resolver, clock=world.clock, max_revocations=2
@@ -401,7 +401,7 @@ def test_a_full_resource_answers_rate_limited(world):
 
 
 def test_parse_revocation_body_directly():
-    """[N] §11.12 body: jti (string) and exp (integer); [H] iss must be the signer."""
+    """[N] "Token Revocation" body: jti (string) and exp (integer); [H] iss must be the signer."""
     assert parse_revocation_body(b'{"jti": "a", "exp": 5}', signer=PS) == ("a", 5)
     assert parse_revocation_body(b'{"jti": "a"}', signer=PS) == ("a", None)
     h_form = json.dumps({"iss": PS, "jti": "a"}).encode()
@@ -413,7 +413,7 @@ def test_parse_revocation_body_directly():
 
 # == the revoker ==================================================================================
 def test_the_request_shape():
-    """[N] §11.12 / wire §3.2: POST, JSON {"jti", "exp"}, Signature-Key jwks_uri with the
+    """[N] "Token Revocation": POST, JSON {"jti", "exp"}, Signature-Key jwks_uri with the
     signer's id, dwk and kid, content-type and content-digest covered."""
     message = revoker().request(f"{RES}/revoke", "jti-1", NOW + 60)
     assert message.method == "POST"
@@ -497,8 +497,8 @@ def run_revoker(answers, *, endpoint=f"{RECIPIENT}/revoke", **options):
 
 
 def test_revoker_reads_200_and_downstream():
-    """[N] §11.12: 200 with an empty body, or a downstream report of recipients that could not
-    be told (wire §5.15); malformed entries are left out."""
+    """[N] "Token Revocation": 200 with an empty body, or a downstream report of recipients that could not
+    be told; malformed entries are left out."""
     assert run_revoker([(200, {}, b"")])[0] == []
     report = {"downstream": [{"recipient": RES, "error": UNAVAILABLE}, {"recipient": 5}, "junk"]}
     assert run_revoker([(200, {"content-type": "application/json"}, json.dumps(report).encode())])[0] == [
@@ -507,7 +507,7 @@ def test_revoker_reads_200_and_downstream():
 
 
 def test_revoker_follows_202_with_signed_polls():
-    """[N] §11.12: 202 + a pending URL, polled by the revoker with a signed GET (honouring
+    """[N] "Token Revocation": 202 + a pending URL, polled by the revoker with a signed GET (honouring
     Retry-After) until the terminal 200."""
     answers = [
         (202, {"location": "/revoke/pending/1", "retry-after": "3"}, b'{"status":"pending"}'),
@@ -551,8 +551,8 @@ def test_revoker_reports_the_recipients_error(answer, code, status):
 
 
 def test_revoker_rate_limited_and_unreachable():
-    """[N] §11.12: 429 rate_limited carries Retry-After; a recipient that cannot be reached
-    is revocation_unavailable (wire §5.15), as is one that stays pending."""
+    """[N] "Token Revocation": 429 rate_limited carries Retry-After; a recipient that cannot be reached
+    is revocation_unavailable, as is one that stays pending."""
     with pytest.raises(AAuthError) as caught:
         run_revoker([(429, {"retry-after": "30"}, b'{"error": "rate_limited"}')])
     assert (caught.value.code, caught.value.members["retry_after"]) == ("rate_limited", 30)
@@ -603,7 +603,7 @@ def check(lab, agent):
 
 def ap_revokes(lab, agent_token: str):
     """The lab's Agent Provider (the PS in its AP role) revokes an agent token it issued at the
-    PS: [N] §11.12 AP → PS, signed as aauth-agent.json."""
+    PS: [N] "Token Revocation" AP → PS, signed as aauth-agent.json."""
     ap = Revoker(lab.identifiers["ps"], AGENT_DWK, lab.keys["ps"], lab.clock)
     with lab.client(source="Agent Provider") as client:
         return send(
@@ -624,11 +624,11 @@ def test_ps_metadata_names_its_revocation_endpoint(lab):
 
 @pytest.mark.parametrize("lab_name", ["lab", "asgi_lab"])
 def test_person_revokes_an_auth_token_and_the_agent_recovers(lab_name, request):
-    """The end-to-end story ([N] §11.12, wire §5.15): the agent gets an auth token at the SCA;
+    """The end-to-end story ([N] "Token Revocation"): the agent gets an auth token at the SCA;
     the person revokes it at the PS (consent REST API); the PS revokes it at the SCA, signed
     in its own right; the token is refused with revoked_jwt; the agent's next call recovers —
     the kit's agent forgets the token, fetches a person token and a new auth token (the
-    resource's requirement=person-token rides along with revoked_jwt, wire §5.9)."""
+    resource's requirement=person-token rides along with revoked_jwt)."""
     lab = request.getfixturevalue(lab_name)
     sca, ps = lab.identifiers["supply_chain"], lab.identifiers["ps"]
     agent = lab.new_agent(f"revoking-{lab_name}")
@@ -679,7 +679,7 @@ def test_person_revocation_errors(lab):
 
 @pytest.mark.parametrize("lab_name", ["lab", "asgi_lab"])
 def test_ap_revokes_an_agent_token_and_the_ps_cascades(lab_name, request):
-    """[N] §11.12, wire §5.15: AP → PS (agent token, keyed by (AP, jti)); the PS cascades by
+    """[N] "Token Revocation": AP → PS (agent token, keyed by (AP, jti)); the PS cascades by
     the agent: its pending request ends — a held poll wakes with 403 revoked, a later poll
     too — and the person and auth tokens it was issued are revoked at the SCA, so the agent
     cannot recover (its agent token is refused at the PS with revoked_jwt)."""
@@ -742,7 +742,7 @@ def test_ap_revokes_an_agent_token_and_the_ps_cascades(lab_name, request):
 
 
 def test_ap_revocation_survives_a_restart(lab):
-    """DESIGN §4 "State", [N] §11.12: the PS keeps revocations in SQLite — after a restart the
+    """[N] "Token Revocation": the PS keeps revocations in SQLite — after a restart the
     agent token is still refused, the pending request still ends revoked, and the person's
     token list still says revoked."""
     sca, ps = lab.identifiers["supply_chain"], lab.identifiers["ps"]
@@ -785,8 +785,8 @@ def test_ap_revocation_survives_a_restart(lab):
 
 
 def test_a_resource_revokes_its_resource_token_at_the_ps(lab):
-    """[N] §11.12: resource → aud (the PS) for resource tokens; the PS then refuses it as a
-    body parameter with 400 revoked_resource_token (wire §5.15)."""
+    """[N] "Token Revocation": resource → aud (the PS) for resource tokens; the PS then refuses it as a
+    body parameter with 400 revoked_resource_token."""
     sca, ps = lab.identifiers["supply_chain"], lab.identifiers["ps"]
     agent = lab.new_agent("resource-token")
     assert check(lab, agent).status_code == 200
@@ -812,7 +812,7 @@ def test_a_resource_revokes_its_resource_token_at_the_ps(lab):
 
 
 def test_ps_revocation_endpoint_errors(lab):
-    """[N] §11.12 at the PS: an unknown jti is 200 (no 404); a person-server signer (not an AP
+    """[N] "Token Revocation" at the PS: an unknown jti is 200 (no 404); a person-server signer (not an AP
     or resource) is 403 unsupported_iss; an agent signing with its token is 401
     unsupported_scheme; a bad body 400 invalid_request; GET is 405."""
     ps = lab.identifiers["ps"]
@@ -853,7 +853,7 @@ NOWHERE = "https://nowhere.example"
 
 
 def test_cascade_reports_unreachable_resources(tmp_path):
-    """wire §5.15: the PS answers 200 only once the cascade is terminal, naming in
+    """-11 "Token Revocation": the PS answers 200 only once the cascade is terminal, naming in
     ``downstream`` the resources it could not tell — one without a revocation_endpoint and
     one that cannot be reached — while the reachable one is told; a person's later retry is
     told again."""
@@ -921,7 +921,7 @@ def test_cascade_reports_unreachable_resources(tmp_path):
 
 
 def test_store_forgets_expired_revocations(tmp_path):
-    """[N] §11.12: revocation state may be dropped after exp + skew; agent tokens noted for
+    """[N] "Token Revocation": revocation state may be dropped after exp + skew; agent tokens noted for
     the cascade go with it (real SQLite)."""
     clock = Clock()
     with PSStore(tmp_path / "ps.sqlite3", clock=clock) as store:

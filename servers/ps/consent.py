@@ -17,35 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.errors import AAuthError
+from aauth_kit.identifiers import check_callback_url
 from aauth_kit.interaction import callback_error_for, format_code
 
 from .context import Context, iso
 from .persons import json_body, person
 from .store.pending import Pending
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def check_callback(url) -> str:
-    """A callback the PS may redirect a browser to: an absolute https URL (http only on a
-    loopback host), with no userinfo or fragment — never ``javascript:``, ``data:`` or a
-    relative path.  ``invalid_request`` otherwise."""
-    bad = AAuthError("invalid_request", f"callback {url!r} must be an absolute https URL without fragment")
-    if (
-        not isinstance(url, str)
-        or "#" in url
-        or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
-    ):
-        raise bad
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a malformed port raises ValueError
-    except ValueError:
-        raise bad from None
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
-    if not secure or not parts.hostname or "@" in parts.netloc:
-        raise bad
-    return url
 
 
 def redirect_url(callback: str, status: str) -> str:
@@ -166,7 +143,7 @@ def routes(ctx: Context) -> list[Route]:
         body = await json_body(request, "the decision")
         pending = get_pending(ctx, request.path_params["pending_id"])
         if body.get("callback") is not None:
-            check_callback(body["callback"])
+            check_callback_url(body["callback"])
         return username, pending, body
 
     async def decision_endpoint(request: Request) -> Response:

@@ -14,10 +14,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.errors import AAuthError
+from aauth_kit.identifiers import check_callback_url
 from aauth_kit.keys import b64url
 
 from . import pages
-from .consent import check_callback, consent_context, decide, get_pending, open_code, redirect_url
+from .consent import consent_context, decide, get_pending, open_code, redirect_url
 from .context import Context
 from .persons import form, session
 
@@ -32,7 +33,7 @@ def _csrf(session_token: str, pending_id: str) -> str:
 def _page(ctx: Context, request: Request) -> Response:
     code, callback = request.query_params.get("code"), request.query_params.get("callback")
     if callback is not None:
-        check_callback(callback)
+        check_callback_url(callback)
     signed_in = session(ctx, request)
     if signed_in is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -59,7 +60,7 @@ async def _answer(ctx: Context, request: Request) -> Response:
     if not hmac.compare_digest(str(fields.get("csrf", "")), _csrf(token, pending_id)):
         raise AAuthError("forbidden", "this form was not issued to your session", status=403)
     if callback:
-        check_callback(callback)
+        check_callback_url(callback)
     pending = get_pending(ctx, pending_id)
     decided = decide(ctx, pending, decision == "approve", username, abandon=decision == "abandon")
     if callback:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from starlette.responses import JSONResponse, Response
 
-from aauth_kit import tokens
+from aauth_kit import claims, tokens
 from aauth_kit.errors import AAuthError
 from aauth_kit.keys import b64url
 
@@ -82,7 +82,7 @@ def _lifetime(ctx: Context, caps: list[int], *, lifetime: int = TOKEN_LIFETIME) 
 
 
 _MINT = {"agent": tokens.mint_agent_token, "person": tokens.mint_person_token, "auth": tokens.mint_auth_token}
-_TYP = {"agent": tokens.AGENT_TYP, "person": tokens.PERSON_TYP, "auth": tokens.AUTH_TYP}
+_TYP = {"agent": claims.AGENT_TYP, "person": claims.PERSON_TYP, "auth": claims.AUTH_TYP}
 
 
 def _issue(

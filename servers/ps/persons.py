@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import claims
 from aauth_kit.errors import AAuthError
 from aauth_kit.message import require_json_object
 
@@ -94,7 +94,7 @@ def _own_tokens(ctx: Context, username: str) -> list:
     return [
         t
         for t in ctx.store.list_tokens()
-        if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
+        if t.typ in (claims.PERSON_TYP, claims.AUTH_TYP)
         and t.iss == ctx.identifier
         and person_for(ctx, t.sub, t.aud) == username
     ]

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aauth_kit import claims
 from aauth_kit import revocation as kit
-from aauth_kit import tokens
 from aauth_kit.asgi import http_message
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_endpoint_url
@@ -54,7 +54,7 @@ async def revoke_agent_token(ctx: Context, ap: str, jti: str, exp: int | None, *
     issued = [
         t
         for t in ctx.store.list_tokens(agent_id=agent_id)
-        if t.typ in (tokens.PERSON_TYP, tokens.AUTH_TYP)
+        if t.typ in (claims.PERSON_TYP, claims.AUTH_TYP)
         and t.iss == ctx.identifier
         and t.exp > now
         and not ctx.store.is_revoked(t.iss, t.jti)

@@ -22,12 +22,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aauth_kit import tokens
+from aauth_kit import claims
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import RESOURCE_DWK
-from aauth_kit.token_verification import check_presented_token
+from aauth_kit.token_verification import VerifiedToken, check_presented_token
 
 from .context import Context
 from .deferred import agent_name, can_interact, defer, reachable
@@ -62,7 +62,7 @@ async def _resource_info(ctx: Context, resource: str) -> dict:
     return {"resource_name": None, "scope_descriptions": {}}
 
 
-def _bound_person(ctx: Context, agent_token: tokens.VerifiedToken) -> str | None:
+def _bound_person(ctx: Context, agent_token: VerifiedToken) -> str | None:
     """The person an approved agent of this agent token's AP is bound to."""
     agent = ctx.store.get_agent(agent_token.sub)
     if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
@@ -153,7 +153,7 @@ def routes(ctx: Context) -> list[Route]:
             ctx,
             body["resource_token"],
             "resource",
-            typ=tokens.RESOURCE_TYP,
+            typ=claims.RESOURCE_TYP,
             expected_aud=ctx.identifier,
             expected_ps=ctx.identifier,
             signing_key_jwk=verified.key,
@@ -163,7 +163,7 @@ def routes(ctx: Context) -> list[Route]:
             ctx,
             body["presented_token"],
             "presented",
-            typ=(tokens.PERSON_TYP, tokens.AUTH_TYP),
+            typ=(claims.PERSON_TYP, claims.AUTH_TYP),
             expected_aud=resource_token.iss,
         )
         check_presented_token(resource_token, presented)

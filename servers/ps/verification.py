@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from aauth_kit import tokens
+from aauth_kit import claims, tokens
 from aauth_kit.asgi import http_message
 from aauth_kit.errors import AAuthError, SignatureError, TokenError
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import VerifiedRequest, verify_request
+from aauth_kit.token_verification import VerifiedToken
 
 from .context import Context
 from .minting import person_for
@@ -27,7 +28,7 @@ async def verify(
         resolver=ctx.resolver,
         now=int(ctx.clock()),
         accept_schemes=schemes,
-        token_types=(tokens.AGENT_TYP,),
+        token_types=(claims.AGENT_TYP,),
         body_required=True,
         label=label,
         dev=ctx.dev,
@@ -63,7 +64,7 @@ async def agent_request(ctx: Context, request: Request) -> tuple[HttpMessage, Ve
     return message, verified
 
 
-async def verify_parameter(ctx: Context, value, param: str, **checks) -> tokens.VerifiedToken:
+async def verify_parameter(ctx: Context, value, param: str, **checks) -> VerifiedToken:
     """A token sent as a body member: its failure is ``<invalid|expired|revoked>_<param>_token``."""
     if not isinstance(value, str):
         raise AAuthError("invalid_request", f"{param}_token must be a string")
@@ -78,16 +79,14 @@ async def verify_parameter(ctx: Context, value, param: str, **checks) -> tokens.
     return token
 
 
-async def verify_upstream(
-    ctx: Context, value, agent_token: tokens.VerifiedToken
-) -> tuple[tokens.VerifiedToken, str]:
+async def verify_upstream(ctx: Context, value, agent_token: VerifiedToken) -> tuple[VerifiedToken, str]:
     """-11 "Upstream Token Verification": the upstream token is a person or auth token for the
     caller (``aud`` == the caller's agent token ``iss``; ``cnf`` is not compared), from this
     PS; returns it and the person behind it."""
     upstream = await verify_parameter(
-        ctx, value, "upstream", typ=(tokens.PERSON_TYP, tokens.AUTH_TYP), expected_aud=agent_token.iss
+        ctx, value, "upstream", typ=(claims.PERSON_TYP, claims.AUTH_TYP), expected_aud=agent_token.iss
     )
-    issuer = upstream.iss if upstream.typ == tokens.PERSON_TYP else upstream.ps
+    issuer = upstream.iss if upstream.typ == claims.PERSON_TYP else upstream.ps
     person = person_for(ctx, upstream.sub, upstream.aud) if issuer == ctx.identifier else None
     if person is None:
         raise AAuthError("invalid_upstream_token", "this PS knows no person behind the upstream token")
