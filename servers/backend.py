@@ -30,12 +30,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.agent import Agent, Interaction
-from aauth_kit.asgi import exception_handlers
+from aauth_kit.asgi import exception_handlers, middleware
 from aauth_kit.errors import AAuthError
 from aauth_kit.flow import FlowError
 from aauth_kit.keys import Key
 
-from .backend_page import CALLBACK_PAGE, INDEX_PAGE
+from .backend_page import CALLBACK_CSP, CALLBACK_PAGE, INDEX_CSP, INDEX_PAGE
 from .supply_chain import decoded_authorization
 
 START_FIELDS = ("custom_prompt", "optimization_type")
@@ -104,6 +104,7 @@ class Backend:
                 Route("/optimization/results/{request_id}", self.results),
             ],
             exception_handlers=exception_handlers(),
+            middleware=middleware(),
         )
 
     # -- the job ---------------------------------------------------------------------------
@@ -201,10 +202,10 @@ class Backend:
         return JSONResponse({"request_id": job.request_id, **job.results})
 
     async def index(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(INDEX_PAGE)
+        return HTMLResponse(INDEX_PAGE, headers={"content-security-policy": INDEX_CSP})
 
     async def callback(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(CALLBACK_PAGE)
+        return HTMLResponse(CALLBACK_PAGE, headers={"content-security-policy": CALLBACK_CSP})
 
     async def health(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "agent": self.identifier})
