@@ -10,19 +10,13 @@ from __future__ import annotations
 import hashlib
 import threading
 
-import pytest
 from aauth_kit.servers.ps import persons
 
 from aauth_kit.lab import Lab
 
-from .ps_world import HANG_GUARD, PS, World, error_of, form_fields
+from .ps_world import HANG_GUARD, PS, World, error_of, form_fields, world_fixture
 
-
-@pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
-    yield w
-    w.stop()
+world = world_fixture()
 
 
 def login(client, username="mcp-user", password="wrong"):

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from aauth_kit.lab import Lab
 
-from .ps_world import PS, World, error_of, form_fields, logged_in_browser
+from .ps_world import PS, World, error_of, form_fields, logged_in_browser, world_fixture
 from .test_cast_flows import start, wait_for
 from .test_every_route import concrete, routes
 
@@ -173,11 +173,7 @@ def test_csrf_consent_form_posted_from_another_origin_is_403(browser_page, lab):
     assert lab.ps.store.get_pending(fields["pending_id"]).status == "interacting"  # undecided
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
-    yield w
-    w.stop()
+world = world_fixture()
 
 
 def test_csrf_login_form_needs_its_token_and_cookie(world):
