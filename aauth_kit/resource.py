@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import headers, metadata, revocation, tokens
-from .asgi import exception_handlers, http_message, problem_response
+from .asgi import exception_handlers, http_message, middleware, problem_response
 from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
@@ -213,6 +213,7 @@ class Resource:
         handlers = exception_handlers(
             {Challenge: _challenge_response, **starlette_kwargs.pop("exception_handlers", {})}
         )
+        starlette_kwargs["middleware"] = [*middleware(), *starlette_kwargs.get("middleware", [])]
         return Starlette(routes=own + list(routes), exception_handlers=handlers, **starlette_kwargs)
 
     # -- verification ----------------------------------------------------------------------

@@ -9,11 +9,25 @@ keeps polling the PS's pending URL and the job completes the moment consent land
 Job API (seed-compatible):
 
 * ``POST /optimization/start`` ``{"custom_prompt"?, "optimization_type"?}`` →
-  ``{"request_id", "status": "started"}``; any other field → 422.
+  ``{"request_id", "status": "started"}``; any other field → 422; not ``application/json``
+  → 415; from another origin → 403; more than ``max_live_jobs`` unfinished → 429.
 * ``GET /optimization/progress/{request_id}`` → ``{"request_id", "status",
   "current_step", "interaction_url"?, "interaction_code"?, "callback_url"?, "error"?}``
 * ``GET /optimization/results/{request_id}`` → ``{"summary", "recommendations",
   "market_analysis"?, "authorizations"}`` — auth tokens decoded, never raw.
+
+Starting a job needs no session of the person, and the kit argues it so: the backend holds
+no authority of its own over the person's resources — every job's access is granted by the
+person on the PS's consent page, which shows the agent, the scopes and the job's text and
+is protected there (framing, CSRF, sign-in).  What an anonymous start can do is make the PS
+*ask*: a consent request with a text of the caller's choosing.  A web page must not be able
+to do that through a visitor's browser, so the start is refused as a cross-site simple
+request (a JSON body is required, which a form cannot send and a foreign ``fetch`` cannot
+send without a CORS preflight the backend never grants; a foreign ``Origin`` is 403); a
+script on a host that can reach the backend is bounded by ``max_live_jobs`` (and the PS's
+own limits on pending requests).  A session would need the backend to sign persons in
+itself, which AAuth does not define and the seed's API never had; a backend reachable by
+strangers belongs behind its operator's sign-in (the lab binds it to loopback).
 """
 
 from __future__ import annotations
@@ -30,17 +44,20 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.agent import Agent, Interaction
-from aauth_kit.asgi import exception_handlers
+from aauth_kit.asgi import check_origin, exception_handlers, middleware
 from aauth_kit.errors import AAuthError
 from aauth_kit.flow import FlowError
 from aauth_kit.keys import Key
 
-from .backend_page import CALLBACK_PAGE, INDEX_PAGE
+from .backend_page import CALLBACK_CSP, CALLBACK_PAGE, INDEX_CSP, INDEX_PAGE
 from .supply_chain import decoded_authorization
 
 START_FIELDS = ("custom_prompt", "optimization_type")
 DEFAULT_PROMPT = "Optimize laptop supply chain"
 STATUSES = ("pending", "running", "interaction_required", "completed", "failed")
+UNFINISHED = ("pending", "running", "interaction_required")
+#: Unfinished jobs at once before ``429`` (each may be a consent request waiting at the PS).
+MAX_LIVE_JOBS = 10
 
 
 @dataclass
@@ -84,8 +101,10 @@ class Backend:
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
         dev: bool = False,
+        max_live_jobs: int = MAX_LIVE_JOBS,
     ):
         self.identifier = identifier
+        self.max_live_jobs = max_live_jobs
         self.key = key
         self.agent_token = agent_token
         self.client_factory = client_factory
@@ -104,6 +123,7 @@ class Backend:
                 Route("/optimization/results/{request_id}", self.results),
             ],
             exception_handlers=exception_handlers(),
+            middleware=middleware(),
         )
 
     # -- the job ---------------------------------------------------------------------------
@@ -153,7 +173,16 @@ class Backend:
 
     # -- routes ----------------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
-        """A malformed body is ``400``; a body of the wrong shape ``422`` (as in the seed)."""
+        """Refused first as a cross-site request (``403`` foreign origin, ``415`` not JSON:
+        a form or a ``text/plain`` POST is what another site can send unasked); a malformed
+        body is ``400``, a body of the wrong shape ``422`` (as in the seed); ``429`` when
+        ``max_live_jobs`` are unfinished."""
+        check_origin(request, self.identifier)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise AAuthError("invalid_request", "send the job as application/json", status=415)
+        if sum(job.status in UNFINISHED for job in self.jobs.values()) >= self.max_live_jobs:
+            raise AAuthError("rate_limited", "too many jobs are unfinished; try again later", retry_after=5)
         raw = await request.body()
         try:
             body = await request.json() if raw.strip() else {}
@@ -201,10 +230,10 @@ class Backend:
         return JSONResponse({"request_id": job.request_id, **job.results})
 
     async def index(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(INDEX_PAGE)
+        return HTMLResponse(INDEX_PAGE, headers={"content-security-policy": INDEX_CSP})
 
     async def callback(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(CALLBACK_PAGE)
+        return HTMLResponse(CALLBACK_PAGE, headers={"content-security-policy": CALLBACK_CSP})
 
     async def health(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "agent": self.identifier})

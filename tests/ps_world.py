@@ -218,8 +218,10 @@ def wait_until(condition, limit: float = HANG_GUARD) -> None:
 
 def logged_in_browser(world):
     browser = world.hosts.client(follow_redirects=True, timeout=HANG_GUARD)
+    csrf = form_fields(browser.get(f"{PS}/interaction").text)["csrf"]  # the login form, its cookie
     response = browser.post(
-        f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": "/interaction"}
+        f"{PS}/login",
+        data={"username": "mcp-user", "password": "user123", "next": "/interaction", "csrf": csrf},
     )
     assert response.status_code == 200 and "Enter the code" in response.text
     return browser

@@ -113,9 +113,11 @@ def test_interaction_page_login_then_deny_redirects_to_the_callback(world):
     callback = f"{APP}/done?job=7"
     login = browser.get(f"{PS}/interaction", params={"code": code, "callback": callback})
     assert login.status_code == 200 and 'name="password"' in login.text
-    next_path = form_fields(login.text)["next"].replace("&amp;", "&")
+    shown = form_fields(login.text)
+    next_path = shown["next"].replace("&amp;", "&")
     page = browser.post(
-        f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": next_path}
+        f"{PS}/login",
+        data={"username": "mcp-user", "password": "user123", "next": next_path, "csrf": shown["csrf"]},
     )
     assert page.status_code == 200, page.text
     for shown in (
@@ -152,8 +154,10 @@ def test_interaction_page_refusals(world):
     spent code (410), a forged form (403), a form without a session (401)."""
     url, code, _ = world.defer()
     browser = world.hosts.client(follow_redirects=True, timeout=HANG_GUARD)
+    csrf = form_fields(browser.get(f"{PS}/interaction").text)["csrf"]
     wrong = browser.post(
-        f"{PS}/login", data={"username": "mcp-user", "password": "nope", "next": "/interaction"}
+        f"{PS}/login",
+        data={"username": "mcp-user", "password": "nope", "next": "/interaction", "csrf": csrf},
     )
     assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
     bad_json = browser.post(f"{PS}/login", json={"username": "mcp-user", "password": "nope"})

@@ -10,6 +10,7 @@ from .ps_world import (
     PS,
     RES,
     error_of,
+    form_fields,
     world_fixture,
 )
 
@@ -22,9 +23,10 @@ world = world_fixture()
 def test_login_next_stays_on_the_ps(world):
     browser = world.hosts.client()
     assert browser.get(f"{PS}/").headers["location"] == "/interaction"
+    csrf = form_fields(browser.get(f"{PS}/interaction").text)["csrf"]
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil"):
         response = browser.post(
-            f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": target}
+            f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": target, "csrf": csrf}
         )
         assert (response.status_code, response.headers["location"]) == (303, "/interaction"), target
 

@@ -37,7 +37,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from aauth_kit import revocation as kit_revocation
-from aauth_kit.asgi import exception_handlers
+from aauth_kit.asgi import exception_handlers, middleware
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.http_client import httpx
@@ -146,7 +146,9 @@ class PersonServer:
         self.context.resolver = metadata.OwnKeys(self.context, resolver)
         self.identifier, self.key, self.store, self.clock = identifier, key, store, clock
         self.waiters = self.context.waiters
-        self.app = Starlette(routes=self.routes(), exception_handlers=exception_handlers())
+        self.app = Starlette(
+            routes=self.routes(), exception_handlers=exception_handlers(), middleware=middleware()
+        )
 
     def routes(self) -> list[Route]:
         return [route for room in _ROOMS for route in room.routes(self.context)]

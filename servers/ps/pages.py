@@ -4,12 +4,20 @@ The consent page is where -11 "User Interaction" happens: the person, logged in 
 their PS, sees who asks (the agent), for what (the resource, its scopes with the
 resource's own descriptions, the agent's justification) and the interaction code
 the agent showed, and answers Approve, Deny or Not now.  Every value is HTML-escaped;
-the justification is Markdown in -11 and shown here as plain text.
+the justification is Markdown in -11 and shown here as plain text.  Every page is sent by
+:func:`respond` with a content security policy allowing only its own stylesheet inline, never
+framed (RFC 9700 §4.16), and every form that changes state carries a ``csrf`` field
+(:mod:`.browser`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
+
+from starlette.responses import HTMLResponse
+
+from aauth_kit.asgi import content_security_policy
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #1d2430; }
@@ -32,14 +40,26 @@ def page(title: str, body: str) -> str:
     )
 
 
-def login_page(next_path: str, *, error: str | None = None, username: str = "") -> str:
-    """The person signs in; the form posts to ``/login`` and comes back to ``next_path``."""
+def respond(
+    html: str, status: int = 200, *, form_action: tuple[str, ...] = (), headers: Mapping | None = None
+) -> HTMLResponse:
+    """``html`` with its policy: no script, the one inline stylesheet, forms to this origin and
+    ``form_action``; never cached (a page may carry a code or a token)."""
+    policy = content_security_policy(styles=(_STYLE,), form_action=form_action)
+    sent = {"content-security-policy": policy, "cache-control": "no-store", **(headers or {})}
+    return HTMLResponse(html, status, headers=sent)
+
+
+def login_page(next_path: str, *, csrf: str, error: str | None = None, username: str = "") -> str:
+    """The person signs in; the form posts to ``/login`` and comes back to ``next_path``;
+    ``csrf`` binds it to the browser's pre-session cookie (login CSRF)."""
     message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     return page(
         "Sign in — Person Server",
         f"<h1>Sign in to your Person Server</h1>{message}"
         '<form method="post" action="/login">'
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<label for="username">Username</label><input type="text" id="username" name="username" value="{escape(username)}" autocomplete="username" required>'
         '<label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>'
         '<button class="approve" type="submit">Sign in</button></form>',

@@ -12,29 +12,46 @@ Endpoint").
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from aauth_kit import claims
+from aauth_kit.asgi import check_origin
 from aauth_kit.errors import AAuthError
 from aauth_kit.message import require_json_object
+from aauth_kit.throttle import Throttle
 
-from . import pages
+from . import browser, pages
 from .context import Context, iso
 from .minting import person_for
 from .revocation import revoke_issued
 
 SESSION_COOKIE = "aauth_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: OWASP ASVS level 2 V2.1.2: passwords of more than 128 characters are refused (before hashing).
+MAX_PASSWORD = 128
+#: Failed sign-ins before ``429`` (ASVS V2.2.1): per username, and per client address (higher:
+#: a class behind one NAT shares an address), within ``LOGIN_WINDOW`` seconds.
+LOGIN_FAILURES, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW = 5, 50, 900.0
 
 
 def session(ctx: Context, request: Request) -> tuple[str, str] | None:
-    """``(username, session token)`` from ``Authorization: Bearer`` or the session cookie."""
+    """``(username, session token)`` from ``Authorization: Bearer`` or the session cookie.
+
+    A browser sends the cookie by itself, so a state-changing request authenticated by it
+    must come from this server's origin (:func:`~aauth_kit.asgi.check_origin`, ``403``)."""
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    token = credential.strip() if scheme.lower() == "bearer" else request.cookies.get(SESSION_COOKIE)
+    if scheme.lower() == "bearer":
+        token = credential.strip()
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method not in SAFE_METHODS:
+            check_origin(request, ctx.identifier)
     username = ctx.store.session_user(token) if token else None
     return (username, token) if username else None
 
@@ -62,6 +79,19 @@ async def json_body(request: Request, what: str) -> dict:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise AAuthError("invalid_request", f"send {what} as application/json")
     return require_json_object(await request.body())
+
+
+def login_response(
+    ctx: Context, request: Request, next_path: str, *, status: int = 200, headers=None, **shown
+) -> Response:
+    """The login page whose form is bound to the browser's pre-session cookie (set here if
+    the browser has none): login CSRF cannot sign a victim in as the attacker."""
+    value, new = browser.pre_session(request)
+    csrf = browser.form_token(ctx, "login", value)
+    response = pages.respond(pages.login_page(next_path, csrf=csrf, **shown), status, headers=headers)
+    if new:
+        browser.set_cookie(response, request, browser.PRE_SESSION_COOKIE, value)
+    return response
 
 
 def _local_path(target) -> str:
@@ -101,27 +131,58 @@ def _own_tokens(ctx: Context, username: str) -> list:
 
 
 def routes(ctx: Context) -> list[Route]:
+    throttle = Throttle(LOGIN_FAILURES, LOGIN_WINDOW)
+    per_address = Throttle(LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW)
+
     async def login_endpoint(request: Request) -> Response:
         """JSON ``{"username", "password"}`` → ``{"session"}`` + cookie; the HTML form posts
-        ``username``, ``password``, ``next`` and is sent on to ``next``."""
+        ``username``, ``password``, ``next`` and ``csrf`` and is sent on to ``next``.
+
+        In this order: the request's origin and the form's CSRF token (``403 forbidden``);
+        the password's length (``400``, before any hashing); the throttles (``429
+        rate_limited``, ``Retry-After``); then scrypt, on a worker thread so that the other
+        servers on this event loop keep answering while someone guesses."""
         is_form = not request.headers.get("content-type", "").startswith("application/json")
+        check_origin(request, ctx.identifier)
         body = await form(request) if is_form else require_json_object(await request.body())
+        if is_form:
+            browser.check_form(ctx, request, body, "login", request.cookies.get(browser.PRE_SESSION_COOKIE))
         username, password = body.get("username"), body.get("password")
         target = _local_path(body.get("next")) if is_form else None
+        if isinstance(password, str) and len(password) > MAX_PASSWORD:
+            raise AAuthError("invalid_request", f"a password has at most {MAX_PASSWORD} characters")
+        user_key = f"user:{username}"
+        address_key = f"address:{request.client.host if request.client else 'unknown'}"
+        try:
+            throttle.check(user_key)
+            per_address.check(address_key)
+        except AAuthError as locked:
+            if not is_form:
+                raise
+            wait = str(locked.members["retry_after"])
+            return login_response(
+                ctx,
+                request,
+                target,
+                error=f"Too many attempts: try again in {wait} s.",
+                status=429,
+                headers={"retry-after": wait},
+            )
         ok = (
             isinstance(username, str)
             and isinstance(password, str)
-            and ctx.store.check_password(username, password)
+            and await asyncio.to_thread(ctx.store.check_password, username, password)
         )
         if not ok:
+            throttle.fail(user_key)
+            per_address.fail(address_key)
             if is_form:
-                again = pages.login_page(
-                    target,
-                    error="Wrong username or password.",
-                    username=username if isinstance(username, str) else "",
+                shown = username if isinstance(username, str) else ""
+                return login_response(
+                    ctx, request, target, error="Wrong username or password.", username=shown, status=401
                 )
-                return HTMLResponse(again, 401)
             raise AAuthError("unauthorized", "wrong username or password")
+        throttle.forget(user_key)
         token = ctx.store.create_session(username)
         ctx.store.audit(username, "login", username)
         response = (
@@ -129,14 +190,7 @@ def routes(ctx: Context) -> list[Route]:
             if is_form
             else JSONResponse({"session": token, "username": username})
         )
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            samesite="lax",
-            path="/",
-            secure=request.url.scheme == "https",
-        )
+        browser.set_cookie(response, request, SESSION_COOKIE, token)
         return response
 
     async def logout_endpoint(request: Request) -> Response:
@@ -145,7 +199,7 @@ def routes(ctx: Context) -> list[Route]:
             ctx.store.delete_session(found[1])
             ctx.store.audit(found[0], "logout", found[0])
         response = JSONResponse({"status": "signed_out"})
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
     async def tokens_endpoint(request: Request) -> Response:

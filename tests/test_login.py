@@ -1,0 +1,108 @@
+"""Signing in at the Person Server under attack (finding M7): guessing is throttled (``429
+rate_limited`` with ``Retry-After``, OWASP ASVS level 2 V2.2.1), scrypt runs off the event loop
+the cast shares, and an over-long password is refused before any hashing (ASVS V2.1.2).
+
+Over real loopback sockets: the throttle keys on the client address the socket shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from aauth_kit.servers.ps import persons
+
+from aauth_kit.lab import Lab
+
+from .ps_world import HANG_GUARD, PS, World, error_of, form_fields, world_fixture
+
+world = world_fixture()
+
+
+def login(client, username="mcp-user", password="wrong"):
+    return client.post(f"{PS}/login", json={"username": username, "password": password})
+
+
+def test_m7_guessing_a_password_gets_429_and_a_lockout(world):
+    """Five wrong passwords for one person, then even the right one is ``429 rate_limited``
+    with ``Retry-After`` for the lockout window; another person is not locked."""
+    client = world.hosts.client(timeout=HANG_GUARD)
+    for _ in range(persons.LOGIN_FAILURES):
+        answer = login(client)
+        assert (answer.status_code, error_of(answer)) == (401, "unauthorized")
+    locked = login(client, password="user123")
+    assert (locked.status_code, error_of(locked)) == (429, "rate_limited")
+    assert 0 < int(locked.headers["retry-after"]) <= persons.LOGIN_WINDOW
+    assert locked.json()["retry_after"] == int(locked.headers["retry-after"])
+    assert login(client, "alice", "alice-pw").status_code == 200
+    browser = world.hosts.client(timeout=HANG_GUARD)
+    csrf = form_fields(browser.get(f"{PS}/interaction").text)["csrf"]
+    form = {"username": "mcp-user", "password": "user123", "next": "/interaction", "csrf": csrf}
+    page = browser.post(f"{PS}/login", data=form)
+    assert page.status_code == 429 and "Too many attempts" in page.text
+    assert page.headers["retry-after"] == locked.headers["retry-after"]
+
+
+def test_m7_guessing_many_usernames_from_one_address_gets_429(tmp_path, monkeypatch):
+    """The per-address throttle: failures over many usernames from one address add up."""
+    monkeypatch.setattr(persons, "LOGIN_FAILURES_PER_ADDRESS", 3)
+    world = World(tmp_path)
+    try:
+        client = world.hosts.client(timeout=HANG_GUARD)
+        for name in ("a", "b", "c"):
+            assert login(client, name).status_code == 401
+        locked = login(client, "d")
+        assert (locked.status_code, error_of(locked)) == (429, "rate_limited")
+        assert int(locked.headers["retry-after"]) > 0
+    finally:
+        world.stop()
+
+
+def test_m7_other_servers_answer_while_logins_hash(tmp_path, monkeypatch):
+    """The cast shares one event loop.  Logins are held inside scrypt (a gate the test opens);
+    meanwhile the backend's ``/health`` answers: the hashing is off the loop.  Ordering, not
+    time: the GET completes while every login is still inside scrypt."""
+    with Lab(mode="socket", data_dir=tmp_path) as lab:
+        inside, release, real = threading.Semaphore(0), threading.Event(), hashlib.scrypt
+
+        def gated(*args, **kwargs):
+            inside.release()
+            release.wait(10)  # on the event loop this would hold every server: the guard ends it
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(hashlib, "scrypt", gated)
+        order: list[str] = []
+
+        def guess():
+            with lab.hosts.client(timeout=HANG_GUARD) as client:
+                client.post(
+                    f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": "guess"}
+                )
+            order.append("login")
+
+        logins = [threading.Thread(target=guess) for _ in range(3)]
+        for thread in logins:
+            thread.start()
+        assert inside.acquire(timeout=HANG_GUARD)  # a login is hashing now
+        with lab.hosts.client(timeout=HANG_GUARD) as client:
+            assert client.get(f"{lab.identifiers['backend']}/health").status_code == 200
+        order.append("health")
+        release.set()
+        for thread in logins:
+            thread.join(HANG_GUARD)
+        assert order == ["health", "login", "login", "login"]
+
+
+def test_m7_a_huge_password_is_refused_before_hashing(world, monkeypatch):
+    """A password over :data:`persons.MAX_PASSWORD` characters is ``400 invalid_request``
+    and scrypt never runs; one at the limit is hashed and checked as usual."""
+    hashed = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: hashed.append(1) or real(*a, **k))
+    client = world.hosts.client(timeout=HANG_GUARD)
+    for size in (persons.MAX_PASSWORD + 1, 1_000_000):
+        answer = login(client, password="x" * size)
+        assert (answer.status_code, error_of(answer)) == (400, "invalid_request"), size
+    assert hashed == []
+    assert login(client, password="x" * persons.MAX_PASSWORD).status_code == 401
+    assert hashed == [1]
