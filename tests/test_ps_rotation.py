@@ -63,7 +63,7 @@ def test_rotation_keeps_the_identifier_and_the_person(tmp_path, mode):
         assert new["jti"] != old["jti"]
         assert new["cnf"]["jwk"] == new_key.public_jwk(kid=False)
         assert response.json()["expires_in"] == new["exp"] - new["iat"]
-        assert world.ps.store.get_agent(new["sub"]).agent_jkt == new_key.thumbprint()
+        assert world.ps.store.get_agent(new["sub"], ap_issuer=PS).agent_jkt == new_key.thumbprint()
         after = decoded(world.person_token(key=new_key, token=new_token))
         assert after["sub"] == before["sub"] == world.ps.subject("mcp-user", RES)
         assert after["cnf"]["jwk"] == new_key.public_jwk(kid=False)
@@ -130,7 +130,10 @@ def test_each_signature_must_verify_with_its_own_key(world):
     sign_request(message, impostor, None, label=NEW_KEY_LABEL, components=components, created=now)
     response = world.client.post(ROTATE, headers=message.headers)
     assert signature_error(response) == "error=invalid_signature"
-    assert world.ps.store.get_agent("aauth:backend@ps.example").agent_jkt == world.agent_key.thumbprint()
+    assert (
+        world.ps.store.get_agent("aauth:backend@ps.example", ap_issuer=PS).agent_jkt
+        == world.agent_key.thumbprint()
+    )
 
 
 def test_the_new_signature_must_cover_signature_key(world):

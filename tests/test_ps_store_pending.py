@@ -9,7 +9,7 @@ from aauth_kit.servers.ps.store import PSStore
 
 from aauth_kit.errors import AAuthError, UsageError
 
-from .ps_store_helpers import AGENT, JKT, OTHER_JKT, new_pending, store_fixtures
+from .ps_store_helpers import AGENT, AP, JKT, OTHER_JKT, new_pending, store_fixtures
 
 clock, path, store = store_fixtures()
 
@@ -35,16 +35,20 @@ def test_create_and_get_pending(store, clock):
 
 def test_pending_ids_and_codes_can_be_injected_or_absent(store):
     """Docs mode: the server may choose ids; an approval request may have no code."""
-    p = store.create_pending("agent_approval", agent_id=AGENT, agent_jkt=JKT, request={}, pending_id="abc123")
+    p = store.create_pending(
+        "agent_approval", agent_id=AGENT, agent_iss=AP, agent_jkt=JKT, request={}, pending_id="abc123"
+    )
     assert (p.id, p.code) == ("abc123", None)
     with pytest.raises(AAuthError) as exc:
-        store.create_pending("agent_approval", agent_id=AGENT, agent_jkt=JKT, request={}, pending_id="abc123")
+        store.create_pending(
+            "agent_approval", agent_id=AGENT, agent_iss=AP, agent_jkt=JKT, request={}, pending_id="abc123"
+        )
     assert exc.value.code == "conflict"
 
 
 def test_create_pending_rejects_bad_kind_and_code(store):
     with pytest.raises(UsageError):
-        store.create_pending("coffee", agent_id=AGENT, agent_jkt=JKT, request={})
+        store.create_pending("coffee", agent_id=AGENT, agent_iss=AP, agent_jkt=JKT, request={})
     with pytest.raises(AAuthError) as exc:
         new_pending(store, code="not a code!")
     assert exc.value.code == "invalid_code"

@@ -82,8 +82,8 @@ def routes(ctx: Context) -> list[Route]:
         agent = agent_id(ctx, body["local"])
         name, interactive = optional_string(body, "name", limit=200), can_interact(body)
         jwk, jkt = verified.key.public_jwk(kid=False), verified.key.thumbprint()
-        known = ctx.store.get_agent(agent)
-        if known is not None and known.ap_issuer == ctx.identifier and known.agent_jkt != jkt:
+        known = ctx.store.get_agent(agent, ap_issuer=ctx.identifier)
+        if known is not None and known.agent_jkt != jkt:
             raise AAuthError("conflict", f"{agent} is registered with another key")
         if ctx.config.auto_approve_agents or (known is not None and known.status == "approved"):
             ctx.store.upsert_agent(
@@ -94,7 +94,7 @@ def routes(ctx: Context) -> list[Route]:
         reachable(interactive)
         ctx.store.upsert_agent(agent, ap_issuer=ctx.identifier, agent_jkt=jkt, name=name)
         request_data = {"agent_ap": ctx.identifier, "cnf_jwk": jwk}
-        return await defer(ctx, message, "agent_approval", agent, verified, request_data, agent_name=name)
+        return await defer(ctx, message, "agent_approval", (ctx.identifier, agent), verified, request_data)
 
     async def rotate_endpoint(request: Request) -> Response:
         """``sig`` by the current key with the agent token this AP issued, ``new`` by the new
@@ -103,7 +103,7 @@ def routes(ctx: Context) -> list[Route]:
         message, current = await signed_request(ctx, request, label="sig")
         new = await verify(ctx, message, schemes=("hwk",), label=NEW_KEY_LABEL)
         old_token, new_jkt = current.token, new.key.thumbprint()
-        agent = ctx.store.get_agent(old_token.sub)
+        agent = ctx.store.get_agent(old_token.sub, ap_issuer=ctx.identifier)
         if (
             old_token.iss != ctx.identifier
             or agent is None

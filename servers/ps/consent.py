@@ -35,22 +35,26 @@ def redirect_url(callback: str, status: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _check_person(pending: Pending, username: str) -> None:
-    """A request bound to a person is the business of that person only."""
+def _check_person(ctx: Context, pending: Pending, username: str) -> None:
+    """A request bound to a person is the business of that person only; an agent bound to a
+    person is never claimed by another (-11 "Agent-Person Binding": the binding must be
+    revoked first)."""
     asked = pending.request.get("person") if isinstance(pending.request, dict) else None
     if asked is not None and asked != username:
         raise AAuthError("forbidden", "this request asks another person", status=403)
+    agent = ctx.store.get_agent(pending.agent_id, ap_issuer=pending.agent_iss)
+    if agent is not None and agent.username not in (None, username):
+        raise AAuthError("forbidden", "this agent is bound to another person", status=403)
 
 
 def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: bool = False) -> Pending:
     """Record the decision (atomic; a second one is ``409 conflict``), bind the agent where
     the decision says so, audit it and wake the held polls."""
-    _check_person(pending, by)
+    _check_person(ctx, pending, by)
     if abandon:
         decided = ctx.store.abandon(pending.id, by)
     else:
         decided = ctx.store.decide(pending.id, approved, by)
-    data = decided.request
     if decided.kind == "agent_approval":
         ctx.store.upsert_agent(
             decided.agent_id,
@@ -62,7 +66,7 @@ def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: 
     elif decided.kind == "person_token" and approved and not abandon:
         ctx.store.upsert_agent(
             decided.agent_id,
-            ap_issuer=data["agent_ap"],
+            ap_issuer=decided.agent_iss,
             agent_jkt=decided.agent_jkt,
             username=by,
             status="approved",
@@ -86,6 +90,8 @@ def consent_context(pending: Pending) -> dict:
         "kind": pending.kind,
         "agent": pending.agent_id,
         "agent_name": data.get("agent_name"),
+        "agent_provider": pending.agent_iss,
+        "agent_provider_name": data.get("agent_provider_name"),
         "agent_jkt": pending.agent_jkt,
         "resource": pending.resource,
         "resource_name": data.get("resource_name"),
@@ -108,7 +114,7 @@ def open_code(ctx: Context, code: str, username: str) -> Pending:
     pending = ctx.store.find_by_code(code) if isinstance(code, str) else None
     if pending is None:
         raise AAuthError("invalid_code", "this code is unknown, used or expired")
-    _check_person(pending, username)
+    _check_person(ctx, pending, username)
     if pending.status == "pending":  # held polls keep waiting: only a decision wakes them
         pending = ctx.store.mark_interacting(pending.id)
     return pending

@@ -110,38 +110,49 @@ def reachable(can_interact: bool) -> None:
         )
 
 
-async def agent_name(ctx: Context, agent_id: str, ap: str) -> str | None:
-    """The agent's display name: as registered here, else from its Agent Provider's metadata."""
-    agent = ctx.store.get_agent(agent_id)
-    if agent is not None and agent.name:
-        return agent.name
-    if ap == ctx.identifier:
-        return None
+async def who_asks(ctx: Context, agent_iss: str, agent_id: str) -> dict:
+    """What the consent page shows of the agent ``(agent_iss, agent_id)`` (-11 "Agent-Person
+    Binding": the agent provider's name beside the agent's): ``agent_name`` as registered
+    here for that very pair, else its provider's ``name``; ``agent_provider_name`` from the
+    provider's metadata (``None`` if unreachable)."""
+    agent = ctx.store.get_agent(agent_id, ap_issuer=agent_iss)
+    provider = None
     with contextlib.suppress(AAuthError):
-        return (await ctx.resolver.metadata(ap, AGENT_DWK)).get("name")
-    return None
+        name = (await ctx.resolver.metadata(agent_iss, AGENT_DWK)).get("name")
+        provider = name if isinstance(name, str) else None
+    own = agent.name if agent is not None else None
+    return {
+        "agent_name": own or (provider if agent_iss != ctx.identifier else None),
+        "agent_provider_name": provider,
+    }
 
 
 async def defer(
     ctx: Context,
     message: HttpMessage,
     kind: str,
-    agent_id: str,
+    agent: tuple[str, str],
     verified: VerifiedRequest,
     request_data: dict,
     *,
-    agent_name: str | None,
     resource: str | None = None,
     scope: str | None = None,
     justification: str | None = None,
 ) -> Response:
-    """Store the request as pending (-11 "Pending Response") and answer ``202``."""
-    request_data = {**request_data, "agent_name": agent_name, "agent_jkt": verified.key.thumbprint()}
+    """Store the request of ``agent`` (its ``(iss, sub)``) as pending (-11 "Pending Response")
+    and answer ``202``."""
+    agent_iss, agent_id = agent
+    request_data = {
+        **request_data,
+        **await who_asks(ctx, agent_iss, agent_id),
+        "agent_jkt": verified.key.thumbprint(),
+    }
     for _ in range(100):  # injected ids and codes may repeat after a restart: take the next
         try:
             pending = ctx.store.create_pending(
                 kind,
                 agent_id=agent_id,
+                agent_iss=agent_iss,
                 agent_jkt=verified.key.thumbprint(),
                 request=request_data,
                 expires_in=ctx.config.pending_ttl,

@@ -125,7 +125,13 @@ def mint_agent_token(ctx: Context, agent_id: str, jwk: dict, *, lifetime: int, a
         actor=actor,
         subject=agent_id,
         claims={"sub": agent_id, "cnf": jwk, "ps": ctx.identifier},
-        record={"aud": None, "sub": agent_id, "agent_id": agent_id, "scope": None},
+        record={
+            "aud": None,
+            "sub": agent_id,
+            "agent_id": agent_id,
+            "agent_iss": ctx.identifier,
+            "scope": None,
+        },
     )
 
 
@@ -136,10 +142,12 @@ def mint_person_token(
     jwk: dict,
     caps: list[int],
     *,
-    agent_id: str,
+    agent: tuple[str, str],
     mission_s256: str | None = None,
 ) -> dict:
-    """A person token for ``person`` at ``resource``, bound to the agent's key ``jwk``."""
+    """A person token for ``person`` at ``resource``, bound to the agent's key ``jwk``
+    (``agent``: the agent token's ``(iss, sub)``)."""
+    agent_iss, agent_id = agent
     sub = subject(ctx, person, resource)
     return _issue(
         ctx,
@@ -148,13 +156,15 @@ def mint_person_token(
         actor=agent_id,
         subject=resource,
         claims={"aud": resource, "sub": sub, "cnf": jwk, "mission_s256": mission_s256},
-        record={"aud": resource, "sub": sub, "agent_id": agent_id, "scope": None},
+        record={"aud": resource, "sub": sub, "agent_id": agent_id, "agent_iss": agent_iss, "scope": None},
     )
 
 
-def mint_auth_token(ctx: Context, grant: dict, caps: list[int], *, agent_id: str) -> dict:
+def mint_auth_token(ctx: Context, grant: dict, caps: list[int], *, agent: tuple[str, str]) -> dict:
     """``grant``: ``resource``, ``sub``, ``scope``, ``cnf_jwk``, ``mission_s256``, ``tenant``
-    (from the resource token and the signing key; -11 "Auth Token Structure")."""
+    (from the resource token and the signing key; -11 "Auth Token Structure"); ``agent``: the
+    agent token's ``(iss, sub)``."""
+    agent_iss, agent_id = agent
     resource, sub, scope = grant["resource"], grant["sub"], grant["scope"]
     claims = {
         "aud": resource,
@@ -165,7 +175,7 @@ def mint_auth_token(ctx: Context, grant: dict, caps: list[int], *, agent_id: str
         "mission_s256": grant.get("mission_s256"),
         "tenant": grant.get("tenant"),
     }
-    record = {"aud": resource, "sub": sub, "agent_id": agent_id, "scope": scope}
+    record = {"aud": resource, "sub": sub, "agent_id": agent_id, "agent_iss": agent_iss, "scope": scope}
     return _issue(ctx, "auth", caps, actor=agent_id, subject=resource, claims=claims, record=record)
 
 
