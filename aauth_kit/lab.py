@@ -20,7 +20,9 @@ import random
 import socket
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .agent import Agent
 from .interaction import new_code
@@ -29,6 +31,9 @@ from .message import HttpMessage
 from .metadata import HttpResolver
 from .runtime import Hosts
 from .trace import Exchange, Trace
+
+if TYPE_CHECKING:
+    from .servers.ps.store.persons import PersonAccount
 
 IDENTIFIERS = {
     "ps": "https://ps.example",
@@ -84,10 +89,12 @@ class Lab:
         consent_prefixes: list[str] | None = None,
         pending_ttl: float = 600,
         data_dir: str | Path | None = None,
+        persons: Iterable[PersonAccount] = (),
     ):
         from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
         from .servers.market_analysis import MarketAnalysisAgent
+        from .servers.ps.store.persons import DEMO_PERSON
         from .servers.supply_chain import SupplyChainAgent
 
         if docs is None:
@@ -99,6 +106,9 @@ class Lab:
         self.clock = LabClock(DOCS_EPOCH if docs else None)
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="aauth-lab-"))
         self.pending_ttl = pending_ttl
+        named = {p.username for p in persons}
+        #: Who signs in at the PS: the demo administrator mcp-user (unless ``persons`` names it) and ``persons``.
+        self.persons = [*(() if DEMO_PERSON.username in named else (DEMO_PERSON,)), *persons]
         self.ports = {
             name: (ports or {}).get(name, 0) or (_free_port() if dev else 0) for name in IDENTIFIERS
         }
@@ -196,6 +206,7 @@ class Lab:
             id_factory=self._ids("pending") if self.docs else None,
             dev=self.dev,
             client_factory=self._client_factory("PS"),
+            persons=self.persons,
         )
         self._add("ps", self.ps.app)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -61,6 +61,7 @@ from . import (
 from .context import Config, Context
 from .store import PSStore
 from .store.pending import LIVE
+from .store.persons import DEMO_PERSON, PersonAccount
 
 DB_FILE = "ps.sqlite3"
 _ROOMS = (
@@ -83,7 +84,8 @@ class PersonServer:
     own are answered in process; ``client_factory`` makes the HTTP client for revocations
     at resources.  ``policy`` may be changed at any time.  ``clock``,
     ``id_factory`` (pending ids) and ``code_factory`` (interaction codes) are injectable
-    for docs mode; with ``id_factory`` token ``jti`` values are numbered too.
+    for docs mode; with ``id_factory`` token ``jti`` values are numbered too.  ``persons``
+    are the persons who sign in (by default the demo administrator mcp-user / user123).
     """
 
     def __init__(
@@ -100,7 +102,7 @@ class PersonServer:
         code_factory: Callable[[], str] | None = None,
         id_factory: Callable[[], str] | None = None,
         dev: bool = False,
-        users: dict[str, str] | None = None,
+        persons: Iterable[PersonAccount] = (DEMO_PERSON,),
         name: str = "Person Server",
         client_factory: Callable[..., httpx.AsyncClient] | None = None,
         mission_lifetime: int | None = None,
@@ -120,9 +122,11 @@ class PersonServer:
             numbered_jtis=id_factory is not None,
         )
         store = PSStore(Path(data_dir) / DB_FILE, clock=clock)
-        for username, password in (users if users is not None else {"mcp-user": "user123"}).items():
-            if store.get_user(username) is None:
-                store.add_user(username, password)
+        for account in persons:  # new persons are added; the admin flag follows the configuration
+            if store.get_user(account.username) is None:
+                store.add_user(account.username, account.password, admin=account.admin)
+            else:
+                store.set_admin(account.username, account.admin)
         seed = key.private_jwk()["d"].encode()
         self.context = Context(
             identifier=identifier,

@@ -56,16 +56,16 @@ def issue_agent_token(
         status="approved",
         name=name,
     )
-    issued = mint_agent_token(ctx, agent, public.public_jwk(kid=False), lifetime=lifetime, actor=person)
+    jwk = public.public_jwk(kid=False)
+    issued = mint_agent_token(ctx, agent, jwk, lifetime=lifetime, actor=person, person=person)
     return issued["agent_token"]
 
 
 def _complete_approval(ctx: Context, pending: Pending) -> dict:
     """A person approved a registered agent: its agent token."""
     jwk = pending.request["cnf_jwk"]
-    return mint_agent_token(
-        ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=pending.decided_by
-    )
+    by = pending.decided_by
+    return mint_agent_token(ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=by, person=by)
 
 
 #: What an approved request of each kind mints (see :func:`.deferred.defer`).

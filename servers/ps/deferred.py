@@ -173,6 +173,7 @@ async def defer(
         f"{kind}_requested",
         resource or agent_id,
         {"pending_id": pending.id, "scope": scope, "justification": justification},
+        person=request_data.get("person"),
     )
     return _pending_response(ctx, pending, waiting=bool(_prefer_wait(message)))
 

@@ -87,7 +87,8 @@ def _complete_person_token(ctx: Context, pending: Pending) -> dict:
 def _complete_auth_token(ctx: Context, pending: Pending) -> dict:
     """The person consented: the auth token it asked for."""
     agent = (pending.agent_iss, pending.agent_id)
-    return mint_auth_token(ctx, pending.request["grant"], pending.request["caps"], agent=agent)
+    data = pending.request
+    return mint_auth_token(ctx, data["grant"], data["caps"], agent=agent, person=data.get("person"))
 
 
 #: What an approved request of each kind mints (see :func:`.deferred.defer`).
@@ -187,7 +188,7 @@ def routes(ctx: Context) -> list[Route]:
             "tenant": resource_token.tenant,
         }
         if not ctx.policy.needs_consent(resource_token.scope):
-            return token_response(mint_auth_token(ctx, grant, caps, agent=agent))
+            return token_response(mint_auth_token(ctx, grant, caps, agent=agent, person=person))
         reachable(interactive)
         request_data = {
             "grant": grant,

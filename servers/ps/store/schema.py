@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aauth_kit.errors import UsageError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Schema version → the statements that bring a file of the version before up to it.
 _MIGRATIONS = {
@@ -59,11 +59,14 @@ _MIGRATIONS = {
         "DROP TABLE agents",
         "ALTER TABLE agents_by_issuer RENAME TO agents",
     ),
+    # administrators, and whose audit entries are whose (a person sees their own)
+    7: (("users", "admin INTEGER NOT NULL DEFAULT 0"), ("audit", "person TEXT")),
 }
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
-    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL);
+    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS agents (
@@ -94,7 +97,7 @@ CREATE TABLE IF NOT EXISTS revocations (
     PRIMARY KEY (iss, jti));
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL);
+    action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL, person TEXT);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
