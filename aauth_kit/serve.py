@@ -54,7 +54,11 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         "--pending-ttl", type=float, default=600, metavar="SECONDS", help="lifetime of a pending consent"
     )
     parser.add_argument(
-        "--data-dir", default=None, help="where the PS keeps its SQLite file (default: a new temp dir)"
+        "--data-dir",
+        default=None,
+        help="where the cast keeps its state: the PS's SQLite file and every server's key (files 0600,"
+        " directories 0700), so a restart keeps identities, sessions and tokens (default: a new"
+        " temporary directory, lost to the next start)",
     )
     parser.add_argument(
         "--person",
@@ -103,6 +107,11 @@ def describe(lab: Lab) -> str:
         f"  consent prefixes {', '.join(lab.policy.prefixes) or '(none)'}",
         f"  PS data          {lab.data_dir}",
     ]
+    if lab.temporary:
+        lines.append(
+            "  (temporary: a new directory at every start, so persons' tokens, sessions and the"
+            " servers' keys do not survive a restart; pass --data-dir DIR to keep them)"
+        )
     return "\n".join(lines)
 
 

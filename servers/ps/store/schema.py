@@ -9,6 +9,7 @@ older one is brought up step by step (``PRAGMA user_version``); a newer one is r
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aauth_kit.errors import UsageError
+from aauth_kit.key_files import FILE_MODE, private_directory
 
 SCHEMA_VERSION = 7
 
@@ -128,7 +130,9 @@ class Database:
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time):
         self._clock = clock
         self._lock = threading.Lock()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_directory(Path(path).parent)
+        if not Path(path).exists():  # created owner-only; SQLite gives its -wal and -shm the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
