@@ -8,7 +8,8 @@ persons (-11 "Agent Token Acquisition"; the mechanism is the provider's own).
 * ``POST /agent/rotate``, signed twice (:func:`aauth_kit.rotation.sign_key_rotation`): by the
   current key with its agent token and by the new key (``hwk``); the agent gets an agent
   token with the same ``sub`` binding the new key (-11 "Agent Token Structure": ``sub`` is
-  stable across key rotations), and the old token is revoked here.
+  stable across key rotations), and the old token is revoked here, with the requests the old
+  key left pending (they answer ``403 revoked``).
 """
 
 from __future__ import annotations
@@ -117,11 +118,22 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("invalid_request", "the new key is the current key")
         ctx.store.upsert_agent(agent.agent_id, ap_issuer=ctx.identifier, agent_jkt=new_jkt)
         ctx.store.revoke(old_token.iss, old_token.jti, old_token.exp)
+        # what the old key asked for is nobody's to collect now: its polls answer 403 revoked
+        retired = ctx.store.revoke_pending(
+            agent.agent_id, agent_iss=ctx.identifier, agent_jkt=agent.agent_jkt
+        )
+        for pending_id in retired:
+            ctx.waiters.notify(pending_id)
         ctx.store.audit(
             agent.agent_id,
             "agent_key_rotated",
             agent.agent_id,
-            {"old_jkt": agent.agent_jkt, "new_jkt": new_jkt, "revoked_jti": old_token.jti},
+            {
+                "old_jkt": agent.agent_jkt,
+                "new_jkt": new_jkt,
+                "revoked_jti": old_token.jti,
+                "revoked_pending": retired,
+            },
         )
         jwk = new.key.public_jwk(kid=False)
         result = mint_agent_token(

@@ -281,13 +281,26 @@ def _cancel(ctx: Context, pending_id: str) -> Response:
     return Response(status_code=204)
 
 
+def _same_agent(pending: Pending, verified: VerifiedRequest) -> bool:
+    """-11 "Pending URL Security": the agent's identity is verified on every poll.  A
+    registration (``agent_approval``, asked with a bare key) is polled with that key; any other
+    request only with an agent token of the same agent, ``(iss, sub)``, binding the key that
+    asked — so after ``POST /agent/rotate`` the old key (its agent token revoked) collects
+    nothing, signing with ``hwk`` included."""
+    if pending.kind == "agent_approval":
+        return True
+    token = verified.token
+    return token is not None and (token.iss, token.sub) == (pending.agent_iss, pending.agent_id)
+
+
 def routes(ctx: Context) -> list[Route]:
     async def pending_endpoint(request: Request) -> Response:
-        """``GET``/``DELETE`` the pending URL, signed by the key that created it (anyone
+        """``GET``/``DELETE`` the pending URL, signed by the agent that created it (anyone
         else: ``404``, the URL is not theirs to see)."""
         message, verified = await signed_request(ctx, request, schemes=("jwt", "hwk"))
         pending_id = request.path_params["pending_id"]
-        if ctx.store.get_pending(pending_id, agent_jkt=verified.key.thumbprint()) is None:
+        pending = ctx.store.get_pending(pending_id, agent_jkt=verified.key.thumbprint())
+        if pending is None or not _same_agent(pending, verified):
             raise AAuthError("not_found", "no pending request at this URL for this agent key")
         if request.method == "DELETE":
             return _cancel(ctx, pending_id)
