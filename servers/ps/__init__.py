@@ -62,8 +62,12 @@ from .context import Config, Context
 from .store import PSStore
 from .store.pending import LIVE
 from .store.persons import DEMO_PERSON, PersonAccount
+from .throttle import Throttle
 
 DB_FILE = "ps.sqlite3"
+#: Wrong interaction codes a person may enter per window before ``429 rate_limited``.
+WRONG_CODES = 5
+WRONG_CODE_WINDOW = 300
 _ROOMS = (
     metadata,
     token_endpoints,
@@ -106,6 +110,7 @@ class PersonServer:
         name: str = "Person Server",
         client_factory: Callable[..., httpx.AsyncClient] | None = None,
         mission_lifetime: int | None = None,
+        wrong_codes: int = WRONG_CODES,
     ):
         check_server_identifier(identifier, dev=dev)
         if not key.has_private:
@@ -147,6 +152,9 @@ class PersonServer:
             },
         )
         self.context.resolver = metadata.OwnKeys(self.context, resolver)
+        self.context.wrong_codes = Throttle(
+            wrong_codes, WRONG_CODE_WINDOW, clock, what="wrong interaction codes"
+        )
         self.identifier, self.key, self.store, self.clock = identifier, key, store, clock
         self.waiters = self.context.waiters
         self.app = Starlette(routes=self.routes(), exception_handlers=exception_handlers())
@@ -209,10 +217,13 @@ class PersonServer:
         ]
 
     def decide(self, code_or_pending_id: str, approved: bool, *, by: str = "mcp-user") -> None:
-        """The person ``by`` decides, as on the consent page; held polls wake at once."""
+        """The person ``by`` redeems the code (if nobody has) and decides, as on the consent
+        page; held polls wake at once."""
         pending = self.store.find_by_code(code_or_pending_id) or self.store.get_pending(code_or_pending_id)
         if pending is None:
             raise AAuthError("not_found", f"no live pending request has code or id {code_or_pending_id!r}")
+        if pending.status == "pending":
+            pending = self.store.mark_interacting(pending.id, by)
         consent.decide(self.context, pending, approved, by)
 
     def metadata_document(self, dwk: str) -> dict:

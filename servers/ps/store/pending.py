@@ -62,6 +62,8 @@ class Pending:
     answered_at: float | None = None
     #: The Agent Provider of ``agent_id`` (the agent token's ``iss``; -11 "Agent-Person Binding").
     agent_iss: str = ""
+    #: The person who redeemed the interaction code (-11 "Interaction Code Format": single use).
+    opened_by: str | None = None
 
 
 class PendingStore(Database):
@@ -171,9 +173,9 @@ class PendingStore(Database):
             )
             return self._pending(db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone())
 
-    def mark_interacting(self, pending_id: str) -> Pending:
-        """The person opened the interaction page."""
-        return self._transition(pending_id, "interacting", LIVE)
+    def mark_interacting(self, pending_id: str, by: str) -> Pending:
+        """The person ``by`` redeemed the interaction code: once (``conflict`` after)."""
+        return self._transition(pending_id, "interacting", ("pending",), opened_by=by)
 
     def decide(self, pending_id: str, approved: bool, by: str) -> Pending:
         """Record the person's decision; a second decision raises ``conflict``."""

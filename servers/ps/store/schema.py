@@ -20,7 +20,7 @@ from pathlib import Path
 from aauth_kit.errors import UsageError
 from aauth_kit.key_files import FILE_MODE, private_directory
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: Schema version → the statements that bring a file of the version before up to it.
 _MIGRATIONS = {
@@ -63,6 +63,8 @@ _MIGRATIONS = {
     ),
     # administrators, and whose audit entries are whose (a person sees their own)
     7: (("users", "admin INTEGER NOT NULL DEFAULT 0"), ("audit", "person TEXT")),
+    # -11 "Interaction Code Format": a code is single use; who redeemed it
+    8: (("pending", "opened_by TEXT"),),
 }
 
 _SCHEMA = """
@@ -79,7 +81,8 @@ CREATE TABLE IF NOT EXISTS pending (
     resource TEXT, scope TEXT, justification TEXT, code TEXT, request TEXT NOT NULL,
     status TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
     decided_at REAL, decided_by TEXT, result TEXT, last_poll_at REAL,
-    poll_count INTEGER NOT NULL DEFAULT 0, answered_at REAL, agent_iss TEXT NOT NULL DEFAULT '');
+    poll_count INTEGER NOT NULL DEFAULT 0, answered_at REAL, agent_iss TEXT NOT NULL DEFAULT '',
+    opened_by TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS pending_live_code ON pending (code)
     WHERE status IN ('pending', 'interacting');
 CREATE TABLE IF NOT EXISTS tokens (
