@@ -20,15 +20,22 @@ import random
 import socket
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import key_files
 from .agent import Agent
 from .interaction import new_code
 from .jwks import HttpResolver
+from .key_files import private_directory
 from .keys import Key
 from .message import HttpMessage
 from .runtime import Hosts
 from .trace import Exchange, Trace
+
+if TYPE_CHECKING:
+    from .servers.ps.store.persons import PersonAccount
 
 IDENTIFIERS = {
     "ps": "https://ps.example",
@@ -44,6 +51,7 @@ NAMES = {
 }
 SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998}
 DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
+KEYS_DIR = "keys"  # the cast's keys, under the data directory
 DOCS_EPOCH = 1_790_000_000  # 2026-09-21 14:13:20 UTC, the docs-mode "now"
 
 
@@ -84,10 +92,12 @@ class Lab:
         consent_prefixes: list[str] | None = None,
         pending_ttl: float = 600,
         data_dir: str | Path | None = None,
+        persons: Iterable[PersonAccount] = (),
     ):
         from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
         from .servers.market_analysis import MarketAnalysisAgent
+        from .servers.ps.store.persons import DEMO_PERSON
         from .servers.supply_chain import SupplyChainAgent
 
         if docs is None:
@@ -97,8 +107,15 @@ class Lab:
         self.docs = docs
         self.dev = dev
         self.clock = LabClock(DOCS_EPOCH if docs else None)
-        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="aauth-lab-"))
+        #: No ``data_dir`` given: the state lives in a new temporary directory (lost to the next start).
+        self.temporary = not data_dir
+        self.data_dir = (
+            private_directory(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="aauth-lab-"))
+        )
         self.pending_ttl = pending_ttl
+        named = {p.username for p in persons}
+        #: Who signs in at the PS: the demo administrator mcp-user (unless ``persons`` names it) and ``persons``.
+        self.persons = [*(() if DEMO_PERSON.username in named else (DEMO_PERSON,)), *persons]
         self.ports = {
             name: (ports or {}).get(name, 0) or (_free_port() if dev else 0) for name in IDENTIFIERS
         }
@@ -119,8 +136,10 @@ class Lab:
             policy.prefixes = list(consent_prefixes)
         self.policy = policy
 
-        self.keys = {
+        self.keys = {  # kept in the data directory: a restart on it keeps every server's identity
             name: self.key(name)
+            if docs
+            else key_files.load_or_create(self.data_dir / KEYS_DIR, name, kid=name)
             for name in ("ps", "supply_chain", "supply_chain_agent", "market_analysis", "backend")
         }
         self._start_ps()
@@ -196,6 +215,7 @@ class Lab:
             id_factory=self._ids("pending") if self.docs else None,
             dev=self.dev,
             client_factory=self._client_factory("PS"),
+            persons=self.persons,
         )
         self._add("ps", self.ps.app)
 

@@ -26,6 +26,15 @@ def _list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _person(text: str):
+    from .servers.ps.store.persons import PersonAccount
+
+    try:
+        return PersonAccount.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> None:
     default = (lambda name: SEED_PORTS[name]) if seed_ports else (lambda name: 0)
     parser.add_argument("--ps-port", type=int, default=default("ps"))
@@ -45,7 +54,22 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         "--pending-ttl", type=float, default=600, metavar="SECONDS", help="lifetime of a pending consent"
     )
     parser.add_argument(
-        "--data-dir", default=None, help="where the PS keeps its SQLite file (default: a new temp dir)"
+        "--data-dir",
+        default=None,
+        help="where the cast keeps its state: the PS's SQLite file and every server's key (files 0600,"
+        " directories 0700), so a restart keeps identities, sessions and tokens (default: a new"
+        " temporary directory, lost to the next start)",
+    )
+    parser.add_argument(
+        "--person",
+        dest="persons",
+        action="append",
+        type=_person,
+        default=[],
+        metavar="NAME:PASSWORD[:admin]",
+        help="a person who may sign in at the PS (repeatable); ':admin' at the end makes an "
+        "administrator (the consent policy and the whole audit log); mcp-user / user123 is "
+        "always there as the demo administrator unless named here",
     )
 
 
@@ -63,6 +87,7 @@ def lab_from(args) -> Lab:
         consent_prefixes=args.consent_prefixes,
         pending_ttl=args.pending_ttl,
         data_dir=args.data_dir,
+        persons=args.persons,
     )
 
 
@@ -72,11 +97,21 @@ def describe(lab: Lab) -> str:
         lines.append(f"  {NAMES[name]:<16} {identifier}")
     lines += [
         f"  backend web page {lab.identifiers['backend']}/",
-        "  person login     mcp-user / user123",
+        *(
+            f"  person login     {p.username} / "
+            + (p.password if (p.username, p.password) == ("mcp-user", "user123") else "(as given)")
+            + (" (admin)" if p.admin else "")
+            for p in lab.persons
+        ),
         f"  consent scopes   {', '.join(lab.policy.scopes) or '(none)'}",
         f"  consent prefixes {', '.join(lab.policy.prefixes) or '(none)'}",
         f"  PS data          {lab.data_dir}",
     ]
+    if lab.temporary:
+        lines.append(
+            "  (temporary: a new directory at every start, so persons' tokens, sessions and the"
+            " servers' keys do not survive a restart; pass --data-dir DIR to keep them)"
+        )
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ import pytest
 from aauth_kit.servers.ps.store import PSStore
 
 AGENT = "aauth:backend@backend.example"
+AP = "https://backend.example"  # its Agent Provider
 JKT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 OTHER_JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
 
@@ -39,5 +40,10 @@ def store_fixtures():
 
 
 def new_pending(store, code="A1B2-C3D4", **kw):
-    args = dict(agent_id=AGENT, agent_jkt=JKT, request={"resource_token": "eyJ...", "scope": "data.read"})
+    args = dict(
+        agent_id=AGENT,
+        agent_iss=AP,
+        agent_jkt=JKT,
+        request={"resource_token": "eyJ...", "scope": "data.read"},
+    )
     return store.create_pending("auth_token", code=code, **args | kw)

@@ -14,6 +14,7 @@ import time
 
 import pytest
 from aauth_kit.servers.ps import PersonServer
+from aauth_kit.servers.ps.store.persons import DEMO_PERSON, PersonAccount
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -92,7 +93,7 @@ class World:
         self.hosts.add(APP, callback_app())
         policy = ConsentPolicy(scopes=["files:delete"])  # the seed's prefixes, and one scope of RES
         self.ps_options = {
-            "users": {"mcp-user": "user123", "alice": "alice-pw"},
+            "persons": [DEMO_PERSON, PersonAccount("alice", "alice-pw")],
             "policy": policy,
             **ps_options,
         }

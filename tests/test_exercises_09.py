@@ -38,7 +38,9 @@ def test_q1_reference_gives_the_ps_s256(world):
     exec(ex.q1.reference, namespace)  # the solution the learner is shown runs as written
     assert ex.q1.check(namespace["mission_s256"]).status == CORRECT
     # graded against a mission the lab's PS really approved and stored
-    agent_id = lab.ps.store.get_agent(f"aauth:{nb09.GRADER_AGENT}@ps.example").agent_id
+    agent_id = lab.ps.store.get_agent(
+        f"aauth:{nb09.GRADER_AGENT}@ps.example", ap_issuer=lab.identifiers["ps"]
+    ).agent_id
     seen = []
     ex.q1.check(lambda mission: seen.append(mission) or namespace["mission_s256"](mission))
     stored = lab.ps.store.get_mission(namespace["mission_s256"](seen[0]))

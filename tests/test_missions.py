@@ -389,11 +389,14 @@ def test_schema_4_adds_missions_to_a_version_3_file(tmp_path):
     db.close()
     with PSStore(path) as store:
         mission = store.add_mission(
-            b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u"
+            b'{"agent":"aauth:a@ps.example"}',
+            agent_id="aauth:a@ps.example",
+            agent_iss="https://ps.example",
+            username="u",
         )
         assert store.get_mission(mission.s256).blob == b'{"agent":"aauth:a@ps.example"}'
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
 
 
@@ -402,7 +405,10 @@ def test_schema_5_adds_mission_updates_to_a_version_4_file(tmp_path):
     path = tmp_path / "ps.sqlite3"
     with PSStore(path) as store:
         mission = store.add_mission(
-            b'{"agent":"aauth:a@ps.example"}', agent_id="aauth:a@ps.example", username="u"
+            b'{"agent":"aauth:a@ps.example"}',
+            agent_id="aauth:a@ps.example",
+            agent_iss="https://ps.example",
+            username="u",
         )
     db = sqlite3.connect(path)
     db.executescript("DROP TABLE mission_updates; PRAGMA user_version=4;")
@@ -414,7 +420,7 @@ def test_schema_5_adds_mission_updates_to_a_version_4_file(tmp_path):
         assert update.s256 == b64url(hashlib.sha256(update.body).digest())
         assert store.get_mission(mission.s256) == mission
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
 
 

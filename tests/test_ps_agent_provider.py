@@ -43,12 +43,12 @@ def test_issued_agent_token_verifies_through_discovery(world):
     )
     assert (verified.iss, verified.sub, verified.ps) == (PS, "aauth:backend@ps.example", PS)
     assert verified.jkt == world.agent_key.thumbprint()
-    agent = world.ps.store.get_agent("aauth:backend@ps.example")
+    agent = world.ps.store.get_agent("aauth:backend@ps.example", ap_issuer=PS)
     assert (agent.username, agent.status, agent.name) == ("mcp-user", "approved", "Backend")
     other = Key.from_seed("agent as jwk")
     from_jwk = world.ps.issue_agent_token("jwk-agent", other.public_jwk(), person="alice")
     assert decoded(from_jwk)["cnf"]["jwk"] == other.public_jwk(kid=False)
-    assert world.ps.store.get_agent("aauth:jwk-agent@ps.example").username == "alice"
+    assert world.ps.store.get_agent("aauth:jwk-agent@ps.example", ap_issuer=PS).username == "alice"
     from aauth_kit.errors import UsageError
 
     with pytest.raises(UsageError):
@@ -108,7 +108,7 @@ def test_register_needs_the_persons_approval(world):
     assert done.status_code == 200, done.text
     token = done.json()["agent_token"]
     assert decoded(token)["sub"] == "aauth:notebook@ps.example"
-    agent = world.ps.store.get_agent("aauth:notebook@ps.example")
+    agent = world.ps.store.get_agent("aauth:notebook@ps.example", ap_issuer=PS)
     assert (agent.status, agent.username, agent.name) == ("approved", "mcp-user", "NB")
     assert (
         world.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES}).status_code
@@ -132,4 +132,4 @@ def test_denied_registration(world):
     response = world.send("POST", f"{PS}/agent/register", key=key, hwk=True, body={"local": "nope"})
     world.approve(parse_requirement(response.headers["aauth-requirement"]).code, approved=False)
     assert error_of(world.poll(response.headers["location"], key=key, hwk=True)) == "denied"
-    assert world.ps.store.get_agent("aauth:nope@ps.example").status == "denied"
+    assert world.ps.store.get_agent("aauth:nope@ps.example", ap_issuer=PS).status == "denied"

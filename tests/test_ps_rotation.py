@@ -63,7 +63,7 @@ def test_rotation_keeps_the_identifier_and_the_person(tmp_path, mode):
         assert new["jti"] != old["jti"]
         assert new["cnf"]["jwk"] == new_key.public_jwk(kid=False)
         assert response.json()["expires_in"] == new["exp"] - new["iat"]
-        assert world.ps.store.get_agent(new["sub"]).agent_jkt == new_key.thumbprint()
+        assert world.ps.store.get_agent(new["sub"], ap_issuer=PS).agent_jkt == new_key.thumbprint()
         after = decoded(world.person_token(key=new_key, token=new_token))
         assert after["sub"] == before["sub"] == world.ps.subject("mcp-user", RES)
         assert after["cnf"]["jwk"] == new_key.public_jwk(kid=False)
@@ -130,7 +130,10 @@ def test_each_signature_must_verify_with_its_own_key(world):
     sign_request(message, impostor, None, label=NEW_KEY_LABEL, components=components, created=now)
     response = world.client.post(ROTATE, headers=message.headers)
     assert signature_error(response) == "error=invalid_signature"
-    assert world.ps.store.get_agent("aauth:backend@ps.example").agent_jkt == world.agent_key.thumbprint()
+    assert (
+        world.ps.store.get_agent("aauth:backend@ps.example", ap_issuer=PS).agent_jkt
+        == world.agent_key.thumbprint()
+    )
 
 
 def test_the_new_signature_must_cover_signature_key(world):
@@ -202,3 +205,32 @@ def test_a_pending_agent_cannot_rotate(world):
     )
     response = rotate(world, Key.from_seed("new"), key=key, token=token)
     assert (response.status_code, error_of(response)) == (403, "forbidden")
+
+
+def test_l12_the_old_key_cannot_collect_a_request_made_before_the_rotation(world):
+    """The attack of the finding: a request left pending by the old key, approved after the
+    rotation, is collected by nobody — the old key's agent token is revoked (401 revoked_jwt),
+    its bare key (``hwk``) is no agent (404 not_found), and the request itself ended with the
+    rotation (the new key's token is another binding: 404; -11 "Pending URL Security")."""
+    url, code, _ = world.defer()
+    new_key = Key.from_seed("agent backend, rotated")
+    rotated = rotate(world, new_key)
+    assert rotated.status_code == 200, rotated.text
+    assert signature_error(world.poll(url)) == "error=revoked_jwt"
+    bare = world.poll(url, hwk=True)
+    assert (bare.status_code, error_of(bare)) == (404, "not_found")
+    new_token = world.poll(url, key=new_key, token=rotated.json()["agent_token"])
+    assert (new_token.status_code, error_of(new_token)) == (404, "not_found")
+    pending_id = url.rsplit("/", 1)[1]
+    assert world.ps.store.get_pending(pending_id).status == "revoked"
+    context = world.person().get(f"{PS}/consent", params={"code": code})
+    assert (context.status_code, error_of(context)) == (410, "invalid_code")
+
+
+def test_l12_a_bare_key_never_polls_an_agent_token_request(world):
+    """Even without a rotation, a request asked with an agent token is polled with one: the
+    same key as ``hwk`` is 404 (the agent's identity is verified on every poll)."""
+    url, _, _ = world.defer()
+    bare = world.poll(url, hwk=True)
+    assert (bare.status_code, error_of(bare)) == (404, "not_found")
+    assert world.poll(url, wait=1).status_code == 202

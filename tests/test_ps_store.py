@@ -63,14 +63,17 @@ def test_migrates_a_version_1_file(path, clock):
     )
     db.close()
     with PSStore(path, clock=clock) as s:
-        assert s.get_agent(AGENT).name is None
+        assert s.get_agent(AGENT, ap_issuer="https://ps.example").name is None
         assert (
             s.upsert_agent(AGENT, ap_issuer="https://ps.example", agent_jkt=JKT, name="Backend").name
             == "Backend"
         )
         assert s.claim_answer("p1").answered_at == clock.now
+        # -11 "Agent-Person Binding": the pending row learns its agent's issuer from the agent row
+        assert s.get_pending("p1").agent_iss == "https://ps.example"
+        assert s.get_agent(AGENT, ap_issuer="https://other.example") is None
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
 
 
@@ -93,7 +96,7 @@ def test_restart_keeps_everything(path, clock):
         claims = dict(
             typ="aa-auth+jwt", iss="https://ps.example", aud="https://sca.example", sub="u1", scope="s"
         )
-        s.record_token(jti="j1", agent_id=AGENT, iat=1, exp=2, **claims)
+        s.record_token(jti="j1", agent_id=AGENT, agent_iss="https://backend.example", iat=1, exp=2, **claims)
         s.revoke("https://ps.example", "j1", 2)
         s.audit("mcp-user", "approved", approved.id, {"scope": "data.read"})
         before = (s.list_pending(), s.list_agents(), s.list_tokens(), s.audit_log())

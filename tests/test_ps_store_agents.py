@@ -15,10 +15,10 @@ clock, path, store = store_fixtures()
 def test_agents(store, clock):
     agent = store.upsert_agent(AGENT, ap_issuer="https://backend.example", agent_jkt=JKT, username="mcp-user")
     assert (agent.status, agent.username, agent.created_at) == ("pending_approval", "mcp-user", clock.now)
-    assert store.get_agent(AGENT) == agent
-    assert store.get_agent("aauth:other@backend.example") is None
+    assert store.get_agent(AGENT, ap_issuer="https://backend.example") == agent
+    assert store.get_agent("aauth:other@backend.example", ap_issuer="https://backend.example") is None
 
-    approved = store.set_agent_status(AGENT, "approved")
+    approved = store.set_agent_status(AGENT, "approved", ap_issuer="https://backend.example")
     assert approved.status == "approved"
     clock.now += 10
     rekeyed = store.upsert_agent(AGENT, ap_issuer="https://backend.example", agent_jkt=OTHER_JKT)
@@ -50,9 +50,9 @@ def test_list_agents(store):
 
 def test_agent_status_errors(store):
     with pytest.raises(AAuthError) as exc:
-        store.set_agent_status(AGENT, "approved")
+        store.set_agent_status(AGENT, "approved", ap_issuer="https://backend.example")
     assert exc.value.code == "not_found"
     with pytest.raises(UsageError):
-        store.set_agent_status(AGENT, "maybe")
+        store.set_agent_status(AGENT, "maybe", ap_issuer="https://backend.example")
     with pytest.raises(UsageError):
         store.upsert_agent(AGENT, ap_issuer="https://x.example", agent_jkt=JKT, status="maybe")

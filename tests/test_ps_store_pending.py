@@ -9,7 +9,7 @@ from aauth_kit.servers.ps.store import PSStore
 
 from aauth_kit.errors import AAuthError, UsageError
 
-from .ps_store_helpers import AGENT, JKT, OTHER_JKT, new_pending, store_fixtures
+from .ps_store_helpers import AGENT, AP, JKT, OTHER_JKT, new_pending, store_fixtures
 
 clock, path, store = store_fixtures()
 
@@ -35,16 +35,20 @@ def test_create_and_get_pending(store, clock):
 
 def test_pending_ids_and_codes_can_be_injected_or_absent(store):
     """Docs mode: the server may choose ids; an approval request may have no code."""
-    p = store.create_pending("agent_approval", agent_id=AGENT, agent_jkt=JKT, request={}, pending_id="abc123")
+    p = store.create_pending(
+        "agent_approval", agent_id=AGENT, agent_iss=AP, agent_jkt=JKT, request={}, pending_id="abc123"
+    )
     assert (p.id, p.code) == ("abc123", None)
     with pytest.raises(AAuthError) as exc:
-        store.create_pending("agent_approval", agent_id=AGENT, agent_jkt=JKT, request={}, pending_id="abc123")
+        store.create_pending(
+            "agent_approval", agent_id=AGENT, agent_iss=AP, agent_jkt=JKT, request={}, pending_id="abc123"
+        )
     assert exc.value.code == "conflict"
 
 
 def test_create_pending_rejects_bad_kind_and_code(store):
     with pytest.raises(UsageError):
-        store.create_pending("coffee", agent_id=AGENT, agent_jkt=JKT, request={})
+        store.create_pending("coffee", agent_id=AGENT, agent_iss=AP, agent_jkt=JKT, request={})
     with pytest.raises(AAuthError) as exc:
         new_pending(store, code="not a code!")
     assert exc.value.code == "invalid_code"
@@ -69,7 +73,7 @@ def test_find_by_code_ignores_case_hyphens_and_look_alikes(store):
 def test_find_by_code_only_live_requests(store, clock):
     """-11 "Interaction Code Format": a code expires with its pending request and is single use."""
     decided = new_pending(store, code="AAAA-AAAA")
-    store.mark_interacting(decided.id)
+    store.mark_interacting(decided.id, "mcp-user")
     assert store.find_by_code("AAAA-AAAA").status == "interacting"
     store.decide(decided.id, True, "mcp-user")
     assert store.find_by_code("AAAA-AAAA") is None
@@ -124,13 +128,17 @@ def test_decide_unknown_or_overdue(store, clock):
 
 
 def test_mark_interacting(store):
-    """-11 "Deferred Response State Machine": 202 polls report `interacting` once the person opened the page."""
+    """-11 "Deferred Response State Machine": 202 polls report `interacting` once the person opened the page;
+    -11 "Interaction Code Format": the code is redeemed once (a second opening, even a reload, is conflict)."""
     p = new_pending(store)
-    assert store.mark_interacting(p.id).status == "interacting"
-    assert store.mark_interacting(p.id).status == "interacting"  # a page reload
+    opened = store.mark_interacting(p.id, "mcp-user")
+    assert (opened.status, opened.opened_by) == ("interacting", "mcp-user")
+    with pytest.raises(AAuthError) as exc:
+        store.mark_interacting(p.id, "mcp-user")
+    assert exc.value.code == "conflict"
     assert store.decide(p.id, True, "mcp-user").status == "approved"
     with pytest.raises(AAuthError) as exc:
-        store.mark_interacting(p.id)
+        store.mark_interacting(p.id, "mcp-user")
     assert exc.value.code == "conflict"
 
 
@@ -227,7 +235,7 @@ def test_expire_due(store, clock):
     """-11 "Polling Error Codes": an undecided request past its lifetime becomes `expired` (408)."""
     short = new_pending(store, code=None, expires_in=10, pending_id="short")
     interacting = new_pending(store, code=None, expires_in=10, pending_id="interacting")
-    store.mark_interacting(interacting.id)
+    store.mark_interacting(interacting.id, "mcp-user")
     decided = new_pending(store, code=None, expires_in=10)
     store.decide(decided.id, True, "mcp-user")
     long = new_pending(store, code=None, expires_in=100)

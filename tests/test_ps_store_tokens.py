@@ -8,7 +8,7 @@ import pytest
 
 from aauth_kit.errors import AAuthError
 
-from .ps_store_helpers import AGENT, store_fixtures
+from .ps_store_helpers import AGENT, AP, store_fixtures
 
 clock, path, store = store_fixtures()
 
@@ -20,13 +20,15 @@ def test_record_and_list_tokens(store):
     claims = dict(
         typ="aa-auth+jwt", iss="https://ps.example", aud="https://sca.example", sub="u1", scope="data.read"
     )
-    t1 = store.record_token(jti="j1", agent_id=AGENT, iat=100, exp=3700, **claims)
-    t2 = store.record_token(jti="j2", agent_id="aauth:other@x.example", iat=200, exp=3800, **claims)
+    t1 = store.record_token(jti="j1", agent_id=AGENT, agent_iss=AP, iat=100, exp=3700, **claims)
+    t2 = store.record_token(
+        jti="j2", agent_id="aauth:other@x.example", agent_iss="https://x.example", iat=200, exp=3800, **claims
+    )
     assert (t1.jti, t1.typ, t1.agent_id, t1.exp) == ("j1", "aa-auth+jwt", AGENT, 3700)
     assert store.list_tokens() == [t1, t2]
     assert store.list_tokens(agent_id=AGENT) == [t1]
     with pytest.raises(AAuthError) as exc:
-        store.record_token(jti="j1", agent_id=AGENT, iat=100, exp=3700, **claims)
+        store.record_token(jti="j1", agent_id=AGENT, agent_iss=AP, iat=100, exp=3700, **claims)
     assert exc.value.code == "conflict"
 
 

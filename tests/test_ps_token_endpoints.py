@@ -314,7 +314,10 @@ def test_call_chaining_person_and_auth_tokens(world):
     now = int(world.clock())
     # an active mission of the backend (-11 "Mission Status Errors": a token naming a mission needs it active)
     mission = world.ps.store.add_mission(
-        b'{"agent":"aauth:backend@ps.example"}', agent_id="aauth:backend@ps.example", username="mcp-user"
+        b'{"agent":"aauth:backend@ps.example"}',
+        agent_id="aauth:backend@ps.example",
+        agent_iss=PS,
+        username="mcp-user",
     ).s256
     upstream = tokens.mint_person_token(  # the backend's person token for CHAIN, on a mission
         world.ps_key,

@@ -133,13 +133,14 @@ print("description (Markdown):\n")
 print(context["mission"]["description"])
 
 # %% [markdown]
-# The consent page a browser would show says the same in words (its text, without the
-# HTML):
+# That `GET` redeemed the code: -11 "Interaction Code Format" makes a code single use, so
+# the consent page a browser would open with the same code now refuses it (its text,
+# without the HTML):
 
 # %%
-page = person.get(f"{PS}/interaction", params={"code": interaction.code}).text
-body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.split("<h1>", 1)[1].split("<form", 1)[0]))
-print(body.strip())
+page = person.get(f"{PS}/interaction", params={"code": interaction.code})
+body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text.split("<h1>", 1)[1].split("<form", 1)[0]))
+print(page.status_code, body.strip())
 
 # %% [markdown]
 # The person approves (`POST /consent/{pending_id}/decision`). The held poll wakes at

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -62,8 +62,13 @@ from . import (
 from .context import Config, Context
 from .store import PSStore
 from .store.pending import LIVE
+from .store.persons import DEMO_PERSON, PersonAccount
+from .throttle import Throttle
 
 DB_FILE = "ps.sqlite3"
+#: Wrong interaction codes a person may enter per window before ``429 rate_limited``.
+WRONG_CODES = 5
+WRONG_CODE_WINDOW = 300
 _ROOMS = (
     metadata,
     token_endpoints,
@@ -84,7 +89,8 @@ class PersonServer:
     own are answered in process; ``client_factory`` makes the HTTP client for revocations
     at resources.  ``policy`` may be changed at any time.  ``clock``,
     ``id_factory`` (pending ids) and ``code_factory`` (interaction codes) are injectable
-    for docs mode; with ``id_factory`` token ``jti`` values are numbered too.
+    for docs mode; with ``id_factory`` token ``jti`` values are numbered too.  ``persons``
+    are the persons who sign in (by default the demo administrator mcp-user / user123).
     """
 
     def __init__(
@@ -101,10 +107,11 @@ class PersonServer:
         code_factory: Callable[[], str] | None = None,
         id_factory: Callable[[], str] | None = None,
         dev: bool = False,
-        users: dict[str, str] | None = None,
+        persons: Iterable[PersonAccount] = (DEMO_PERSON,),
         name: str = "Person Server",
         client_factory: Callable[..., httpx.AsyncClient] | None = None,
         mission_lifetime: int | None = None,
+        wrong_codes: int = WRONG_CODES,
     ):
         check_server_identifier(identifier, dev=dev)
         if not key.has_private:
@@ -121,9 +128,11 @@ class PersonServer:
             numbered_jtis=id_factory is not None,
         )
         store = PSStore(Path(data_dir) / DB_FILE, clock=clock)
-        for username, password in (users if users is not None else {"mcp-user": "user123"}).items():
-            if store.get_user(username) is None:
-                store.add_user(username, password)
+        for account in persons:  # new persons are added; the admin flag follows the configuration
+            if store.get_user(account.username) is None:
+                store.add_user(account.username, account.password, admin=account.admin)
+            else:
+                store.set_admin(account.username, account.admin)
         seed = key.private_jwk()["d"].encode()
         self.context = Context(
             identifier=identifier,
@@ -144,6 +153,9 @@ class PersonServer:
             },
         )
         self.context.resolver = metadata.OwnKeys(self.context, resolver)
+        self.context.wrong_codes = Throttle(
+            wrong_codes, WRONG_CODE_WINDOW, clock, what="wrong interaction codes"
+        )
         self.identifier, self.key, self.store, self.clock = identifier, key, store, clock
         self.waiters = self.context.waiters
         self.app = Starlette(
@@ -208,10 +220,13 @@ class PersonServer:
         ]
 
     def decide(self, code_or_pending_id: str, approved: bool, *, by: str = "mcp-user") -> None:
-        """The person ``by`` decides, as on the consent page; held polls wake at once."""
+        """The person ``by`` redeems the code (if nobody has) and decides, as on the consent
+        page; held polls wake at once."""
         pending = self.store.find_by_code(code_or_pending_id) or self.store.get_pending(code_or_pending_id)
         if pending is None:
             raise AAuthError("not_found", f"no live pending request has code or id {code_or_pending_id!r}")
+        if pending.status == "pending":
+            pending = self.store.mark_interacting(pending.id, by)
         consent.decide(self.context, pending, approved, by)
 
     def metadata_document(self, dwk: str) -> dict:

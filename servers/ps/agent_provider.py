@@ -8,7 +8,8 @@ persons (-11 "Agent Token Acquisition"; the mechanism is the provider's own).
 * ``POST /agent/rotate``, signed twice (:func:`aauth_kit.rotation.sign_key_rotation`): by the
   current key with its agent token and by the new key (``hwk``); the agent gets an agent
   token with the same ``sub`` binding the new key (-11 "Agent Token Structure": ``sub`` is
-  stable across key rotations), and the old token is revoked here.
+  stable across key rotations), and the old token is revoked here, with the requests the old
+  key left pending (they answer ``403 revoked``).
 """
 
 from __future__ import annotations
@@ -56,16 +57,16 @@ def issue_agent_token(
         status="approved",
         name=name,
     )
-    issued = mint_agent_token(ctx, agent, public.public_jwk(kid=False), lifetime=lifetime, actor=person)
+    jwk = public.public_jwk(kid=False)
+    issued = mint_agent_token(ctx, agent, jwk, lifetime=lifetime, actor=person, person=person)
     return issued["agent_token"]
 
 
 def _complete_approval(ctx: Context, pending: Pending) -> dict:
     """A person approved a registered agent: its agent token."""
     jwk = pending.request["cnf_jwk"]
-    return mint_agent_token(
-        ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=pending.decided_by
-    )
+    by = pending.decided_by
+    return mint_agent_token(ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=by, person=by)
 
 
 #: What an approved request of each kind mints (see :func:`.deferred.defer`).
@@ -82,8 +83,8 @@ def routes(ctx: Context) -> list[Route]:
         agent = agent_id(ctx, body["local"])
         name, interactive = optional_string(body, "name", limit=200), can_interact(body)
         jwk, jkt = verified.key.public_jwk(kid=False), verified.key.thumbprint()
-        known = ctx.store.get_agent(agent)
-        if known is not None and known.ap_issuer == ctx.identifier and known.agent_jkt != jkt:
+        known = ctx.store.get_agent(agent, ap_issuer=ctx.identifier)
+        if known is not None and known.agent_jkt != jkt:
             raise AAuthError("conflict", f"{agent} is registered with another key")
         if ctx.config.auto_approve_agents or (known is not None and known.status == "approved"):
             ctx.store.upsert_agent(
@@ -94,7 +95,7 @@ def routes(ctx: Context) -> list[Route]:
         reachable(interactive)
         ctx.store.upsert_agent(agent, ap_issuer=ctx.identifier, agent_jkt=jkt, name=name)
         request_data = {"agent_ap": ctx.identifier, "cnf_jwk": jwk}
-        return await defer(ctx, message, "agent_approval", agent, verified, request_data, agent_name=name)
+        return await defer(ctx, message, "agent_approval", (ctx.identifier, agent), verified, request_data)
 
     async def rotate_endpoint(request: Request) -> Response:
         """``sig`` by the current key with the agent token this AP issued, ``new`` by the new
@@ -103,7 +104,7 @@ def routes(ctx: Context) -> list[Route]:
         message, current = await signed_request(ctx, request, label="sig")
         new = await verify(ctx, message, schemes=("hwk",), label=NEW_KEY_LABEL)
         old_token, new_jkt = current.token, new.key.thumbprint()
-        agent = ctx.store.get_agent(old_token.sub)
+        agent = ctx.store.get_agent(old_token.sub, ap_issuer=ctx.identifier)
         if (
             old_token.iss != ctx.identifier
             or agent is None
@@ -117,11 +118,22 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("invalid_request", "the new key is the current key")
         ctx.store.upsert_agent(agent.agent_id, ap_issuer=ctx.identifier, agent_jkt=new_jkt)
         ctx.store.revoke(old_token.iss, old_token.jti, old_token.exp)
+        # what the old key asked for is nobody's to collect now: its polls answer 403 revoked
+        retired = ctx.store.revoke_pending(
+            agent.agent_id, agent_iss=ctx.identifier, agent_jkt=agent.agent_jkt
+        )
+        for pending_id in retired:
+            ctx.waiters.notify(pending_id)
         ctx.store.audit(
             agent.agent_id,
             "agent_key_rotated",
             agent.agent_id,
-            {"old_jkt": agent.agent_jkt, "new_jkt": new_jkt, "revoked_jti": old_token.jti},
+            {
+                "old_jkt": agent.agent_jkt,
+                "new_jkt": new_jkt,
+                "revoked_jti": old_token.jti,
+                "revoked_pending": retired,
+            },
         )
         jwk = new.key.public_jwk(kid=False)
         result = mint_agent_token(

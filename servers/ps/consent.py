@@ -35,22 +35,33 @@ def redirect_url(callback: str, status: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _check_person(pending: Pending, username: str) -> None:
-    """A request bound to a person is the business of that person only."""
+def _check_person(ctx: Context, pending: Pending, username: str) -> None:
+    """A request bound to a person is the business of that person only; an agent bound to a
+    person is never claimed by another (-11 "Agent-Person Binding": the binding must be
+    revoked first)."""
     asked = pending.request.get("person") if isinstance(pending.request, dict) else None
     if asked is not None and asked != username:
         raise AAuthError("forbidden", "this request asks another person", status=403)
+    if asked is None and pending.opened_by not in (None, username):
+        raise AAuthError("forbidden", "another person opened this request's code", status=403)
+    agent = ctx.store.get_agent(pending.agent_id, ap_issuer=pending.agent_iss)
+    if agent is not None and agent.username not in (None, username):
+        raise AAuthError("forbidden", "this agent is bound to another person", status=403)
 
 
 def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: bool = False) -> Pending:
     """Record the decision (atomic; a second one is ``409 conflict``), bind the agent where
-    the decision says so, audit it and wake the held polls."""
-    _check_person(pending, by)
+    the decision says so, audit it and wake the held polls.  A request that asks nobody yet
+    (an agent to claim, -11 "Agent-Person Binding") is decided by the person who redeemed its
+    code only: the code is how the agent's person reaches it."""
+    _check_person(ctx, pending, by)
+    asked = pending.request.get("person") if isinstance(pending.request, dict) else None
+    if asked is None and pending.opened_by is None:
+        raise AAuthError("forbidden", "open the interaction code of this request first", status=403)
     if abandon:
         decided = ctx.store.abandon(pending.id, by)
     else:
         decided = ctx.store.decide(pending.id, approved, by)
-    data = decided.request
     if decided.kind == "agent_approval":
         ctx.store.upsert_agent(
             decided.agent_id,
@@ -62,7 +73,7 @@ def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: 
     elif decided.kind == "person_token" and approved and not abandon:
         ctx.store.upsert_agent(
             decided.agent_id,
-            ap_issuer=data["agent_ap"],
+            ap_issuer=decided.agent_iss,
             agent_jkt=decided.agent_jkt,
             username=by,
             status="approved",
@@ -86,6 +97,8 @@ def consent_context(pending: Pending) -> dict:
         "kind": pending.kind,
         "agent": pending.agent_id,
         "agent_name": data.get("agent_name"),
+        "agent_provider": pending.agent_iss,
+        "agent_provider_name": data.get("agent_provider_name"),
         "agent_jkt": pending.agent_jkt,
         "resource": pending.resource,
         "resource_name": data.get("resource_name"),
@@ -104,14 +117,26 @@ def consent_context(pending: Pending) -> dict:
 
 
 def open_code(ctx: Context, code: str, username: str) -> Pending:
-    """The person reached the request by its code: it becomes ``interacting``."""
+    """The person redeems the request's code: it becomes ``interacting``, opened by them
+    (held polls keep waiting: only a decision wakes them).  -11 "Interaction Code Format": a
+    code is single use — a second presentation, by anyone, is ``410 invalid_code`` — and
+    code validation is rate limited: after ``wrong_codes`` unknown or used codes a person gets
+    ``429 rate_limited`` with ``Retry-After`` (an unknown code names no pending interaction
+    to fail, so the person is throttled instead)."""
+    ctx.wrong_codes.check(username)
     pending = ctx.store.find_by_code(code) if isinstance(code, str) else None
     if pending is None:
+        ctx.wrong_codes.count(username)
         raise AAuthError("invalid_code", "this code is unknown, used or expired")
-    _check_person(pending, username)
-    if pending.status == "pending":  # held polls keep waiting: only a decision wakes them
-        pending = ctx.store.mark_interacting(pending.id)
-    return pending
+    if pending.status == "pending":
+        _check_person(ctx, pending, username)
+        try:
+            return ctx.store.mark_interacting(pending.id, username)
+        except AAuthError as error:
+            if error.code != "conflict":
+                raise
+    ctx.wrong_codes.count(username)
+    raise AAuthError("invalid_code", "this code has been used already")
 
 
 def get_pending(ctx: Context, pending_id) -> Pending:

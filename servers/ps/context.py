@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .deferred import Waiters
     from .store import PSStore
     from .store.pending import Pending
+    from .throttle import Throttle
 
 
 @dataclass
@@ -63,6 +64,8 @@ class Context:
     completions: dict[str, Callable[[Context, Pending], dict]] = field(default_factory=dict)
     #: Pending id → the time before which a poll without ``Prefer: wait`` is ``429 slow_down``.
     poll_not_before: dict[str, float] = field(default_factory=dict)
+    #: Wrong interaction codes per person (-11 "Interaction Code Format": rate limited).
+    wrong_codes: Throttle | None = None
 
     @property
     def host(self) -> str:

@@ -111,38 +111,49 @@ def reachable(can_interact: bool) -> None:
         )
 
 
-async def agent_name(ctx: Context, agent_id: str, ap: str) -> str | None:
-    """The agent's display name: as registered here, else from its Agent Provider's metadata."""
-    agent = ctx.store.get_agent(agent_id)
-    if agent is not None and agent.name:
-        return agent.name
-    if ap == ctx.identifier:
-        return None
+async def who_asks(ctx: Context, agent_iss: str, agent_id: str) -> dict:
+    """What the consent page shows of the agent ``(agent_iss, agent_id)`` (-11 "Agent-Person
+    Binding": the agent provider's name beside the agent's): ``agent_name`` as registered
+    here for that very pair, else its provider's ``name``; ``agent_provider_name`` from the
+    provider's metadata (``None`` if unreachable)."""
+    agent = ctx.store.get_agent(agent_id, ap_issuer=agent_iss)
+    provider = None
     with contextlib.suppress(AAuthError):
-        return (await ctx.resolver.metadata(ap, AGENT_DWK)).get("name")
-    return None
+        name = (await ctx.resolver.metadata(agent_iss, AGENT_DWK)).get("name")
+        provider = name if isinstance(name, str) else None
+    own = agent.name if agent is not None else None
+    return {
+        "agent_name": own or (provider if agent_iss != ctx.identifier else None),
+        "agent_provider_name": provider,
+    }
 
 
 async def defer(
     ctx: Context,
     message: HttpMessage,
     kind: str,
-    agent_id: str,
+    agent: tuple[str, str],
     verified: VerifiedRequest,
     request_data: dict,
     *,
-    agent_name: str | None,
     resource: str | None = None,
     scope: str | None = None,
     justification: str | None = None,
 ) -> Response:
-    """Store the request as pending (-11 "Pending Response") and answer ``202``."""
-    request_data = {**request_data, "agent_name": agent_name, "agent_jkt": verified.key.thumbprint()}
+    """Store the request of ``agent`` (its ``(iss, sub)``) as pending (-11 "Pending Response")
+    and answer ``202``."""
+    agent_iss, agent_id = agent
+    request_data = {
+        **request_data,
+        **await who_asks(ctx, agent_iss, agent_id),
+        "agent_jkt": verified.key.thumbprint(),
+    }
     for _ in range(100):  # injected ids and codes may repeat after a restart: take the next
         try:
             pending = ctx.store.create_pending(
                 kind,
                 agent_id=agent_id,
+                agent_iss=agent_iss,
                 agent_jkt=verified.key.thumbprint(),
                 request=request_data,
                 expires_in=ctx.config.pending_ttl,
@@ -163,6 +174,7 @@ async def defer(
         f"{kind}_requested",
         resource or agent_id,
         {"pending_id": pending.id, "scope": scope, "justification": justification},
+        person=request_data.get("person"),
     )
     return _pending_response(ctx, pending, waiting=bool(_prefer_wait(message)))
 
@@ -270,13 +282,26 @@ def _cancel(ctx: Context, pending_id: str) -> Response:
     return Response(status_code=204)
 
 
+def _same_agent(pending: Pending, verified: VerifiedRequest) -> bool:
+    """-11 "Pending URL Security": the agent's identity is verified on every poll.  A
+    registration (``agent_approval``, asked with a bare key) is polled with that key; any other
+    request only with an agent token of the same agent, ``(iss, sub)``, binding the key that
+    asked — so after ``POST /agent/rotate`` the old key (its agent token revoked) collects
+    nothing, signing with ``hwk`` included."""
+    if pending.kind == "agent_approval":
+        return True
+    token = verified.token
+    return token is not None and (token.iss, token.sub) == (pending.agent_iss, pending.agent_id)
+
+
 def routes(ctx: Context) -> list[Route]:
     async def pending_endpoint(request: Request) -> Response:
-        """``GET``/``DELETE`` the pending URL, signed by the key that created it (anyone
+        """``GET``/``DELETE`` the pending URL, signed by the agent that created it (anyone
         else: ``404``, the URL is not theirs to see)."""
         message, verified = await signed_request(ctx, request, schemes=("jwt", "hwk"))
         pending_id = request.path_params["pending_id"]
-        if ctx.store.get_pending(pending_id, agent_jkt=verified.key.thumbprint()) is None:
+        pending = ctx.store.get_pending(pending_id, agent_jkt=verified.key.thumbprint())
+        if pending is None or not _same_agent(pending, verified):
             raise AAuthError("not_found", "no pending request at this URL for this agent key")
         if request.method == "DELETE":
             return _cancel(ctx, pending_id)

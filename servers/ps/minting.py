@@ -52,7 +52,15 @@ def _new_jti(ctx: Context, prefix: str) -> str:
 
 
 def _record(
-    ctx: Context, mint: Callable[[str], str], prefix: str, *, actor: str, action: str, subject: str, **claims
+    ctx: Context,
+    mint: Callable[[str], str],
+    prefix: str,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    person: str | None,
+    **claims,
 ):
     """Mint with a fresh ``jti`` (numbered ones retried on a clash) and record it."""
     for _ in range(100):
@@ -64,9 +72,8 @@ def _record(
                 raise
             continue
         token = mint(jti)
-        ctx.store.audit(
-            actor, action, subject, {"jti": jti, **{k: v for k, v in claims.items() if k != "typ"}}
-        )
+        details = {"jti": jti, **{k: v for k, v in claims.items() if k != "typ"}}
+        ctx.store.audit(actor, action, subject, details, person=person)
         return token
     raise AAuthError("server_error", "could not find a free jti")
 
@@ -94,6 +101,7 @@ def _issue(
     subject: str,
     claims: dict,
     record: dict,
+    person: str | None,
     lifetime: int = TOKEN_LIFETIME,
 ) -> dict:
     """Mint a ``kind`` token (``agent``, ``person``, ``auth``) with ``claims``, record it with
@@ -107,6 +115,7 @@ def _issue(
         actor=actor,
         action=f"{kind}_token_issued",
         subject=subject,
+        person=person,
         typ=_TYP[kind],
         **record,
         iat=iat,
@@ -115,8 +124,10 @@ def _issue(
     return {f"{kind}_token": token, "expires_in": exp - iat}
 
 
-def mint_agent_token(ctx: Context, agent_id: str, jwk: dict, *, lifetime: int, actor: str) -> dict:
-    """As Agent Provider: an agent token for ``agent_id`` binding ``jwk``."""
+def mint_agent_token(
+    ctx: Context, agent_id: str, jwk: dict, *, lifetime: int, actor: str, person: str | None = None
+) -> dict:
+    """As Agent Provider: an agent token for ``agent_id`` (bound to ``person``) binding ``jwk``."""
     return _issue(
         ctx,
         "agent",
@@ -125,7 +136,14 @@ def mint_agent_token(ctx: Context, agent_id: str, jwk: dict, *, lifetime: int, a
         actor=actor,
         subject=agent_id,
         claims={"sub": agent_id, "cnf": jwk, "ps": ctx.identifier},
-        record={"aud": None, "sub": agent_id, "agent_id": agent_id, "scope": None},
+        person=person,
+        record={
+            "aud": None,
+            "sub": agent_id,
+            "agent_id": agent_id,
+            "agent_iss": ctx.identifier,
+            "scope": None,
+        },
     )
 
 
@@ -136,10 +154,12 @@ def mint_person_token(
     jwk: dict,
     caps: list[int],
     *,
-    agent_id: str,
+    agent: tuple[str, str],
     mission_s256: str | None = None,
 ) -> dict:
-    """A person token for ``person`` at ``resource``, bound to the agent's key ``jwk``."""
+    """A person token for ``person`` at ``resource``, bound to the agent's key ``jwk``
+    (``agent``: the agent token's ``(iss, sub)``)."""
+    agent_iss, agent_id = agent
     sub = subject(ctx, person, resource)
     return _issue(
         ctx,
@@ -148,13 +168,18 @@ def mint_person_token(
         actor=agent_id,
         subject=resource,
         claims={"aud": resource, "sub": sub, "cnf": jwk, "mission_s256": mission_s256},
-        record={"aud": resource, "sub": sub, "agent_id": agent_id, "scope": None},
+        person=person,
+        record={"aud": resource, "sub": sub, "agent_id": agent_id, "agent_iss": agent_iss, "scope": None},
     )
 
 
-def mint_auth_token(ctx: Context, grant: dict, caps: list[int], *, agent_id: str) -> dict:
+def mint_auth_token(
+    ctx: Context, grant: dict, caps: list[int], *, agent: tuple[str, str], person: str | None = None
+) -> dict:
     """``grant``: ``resource``, ``sub``, ``scope``, ``cnf_jwk``, ``mission_s256``, ``tenant``
-    (from the resource token and the signing key; -11 "Auth Token Structure")."""
+    (from the resource token and the signing key; -11 "Auth Token Structure"); ``agent``: the
+    agent token's ``(iss, sub)``."""
+    agent_iss, agent_id = agent
     resource, sub, scope = grant["resource"], grant["sub"], grant["scope"]
     claims = {
         "aud": resource,
@@ -165,8 +190,10 @@ def mint_auth_token(ctx: Context, grant: dict, caps: list[int], *, agent_id: str
         "mission_s256": grant.get("mission_s256"),
         "tenant": grant.get("tenant"),
     }
-    record = {"aud": resource, "sub": sub, "agent_id": agent_id, "scope": scope}
-    return _issue(ctx, "auth", caps, actor=agent_id, subject=resource, claims=claims, record=record)
+    record = {"aud": resource, "sub": sub, "agent_id": agent_id, "agent_iss": agent_iss, "scope": scope}
+    return _issue(
+        ctx, "auth", caps, actor=agent_id, subject=resource, claims=claims, record=record, person=person
+    )
 
 
 def token_response(result: dict) -> Response:

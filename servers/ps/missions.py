@@ -31,7 +31,7 @@ from aauth_kit.keys import b64url
 from aauth_kit.message import require_json_object
 
 from .context import Context, iso
-from .deferred import agent_name, defer
+from .deferred import defer
 from .persons import person
 from .store.missions import Mission, mission_s256
 from .store.pending import Pending
@@ -113,7 +113,11 @@ def approve(ctx: Context, pending: Pending) -> dict:
         if mission is None:
             with contextlib.suppress(AAuthError):
                 mission = ctx.store.add_mission(
-                    raw, agent_id=pending.agent_id, username=pending.decided_by, expires_at=expires_at
+                    raw,
+                    agent_id=pending.agent_id,
+                    agent_iss=pending.agent_iss,
+                    username=pending.decided_by,
+                    expires_at=expires_at,
                 )
                 ctx.store.audit(
                     pending.decided_by,
@@ -122,21 +126,24 @@ def approve(ctx: Context, pending: Pending) -> dict:
                     {"mission_s256": mission.s256, "pending_id": pending.id},
                 )
             mission = mission or ctx.store.get_mission(mission_s256(raw))
-        if mission.status == "active" and mission.agent_id == pending.agent_id:
+        if mission.status == "active" and (mission.agent_iss, mission.agent_id) == (
+            pending.agent_iss,
+            pending.agent_id,
+        ):
             return {"s256": mission.s256, "mission": b64url(mission.blob)}
     raise AAuthError("server_error", "could not store the mission")
 
 
 def active_mission(
-    ctx: Context, s256, caps: list[int] | None = None, *, agent_id: str | None = None
+    ctx: Context, s256, caps: list[int] | None = None, *, agent: tuple[str, str] | None = None
 ) -> Mission:
-    """-11 "Mission Status Errors": ``s256`` names an active mission (of ``agent_id``, when
-    given) — else ``404 mission_not_found``, the same whether absent or another agent's, or
+    """-11 "Mission Status Errors": ``s256`` names an active mission (of ``agent``, the agent
+    token's ``(iss, sub)``, when given) — else ``404 mission_not_found``, the same whether absent or another agent's, or
     ``403 mission_terminated`` with ``mission_status`` and ``termination_reason``.  A mission
     past its ``expires_at`` is terminated (``expired``) here.  Its ``expires_at`` joins ``caps``."""
     if not isinstance(s256, str) or not MISSION_S256.fullmatch(s256):
         raise AAuthError("invalid_request", "mission_s256 must be a base64url SHA-256 (43 characters)")
-    mission = ctx.store.get_mission(s256, agent_id=agent_id)
+    mission = ctx.store.get_mission(s256, agent=agent)
     if mission is None:
         raise AAuthError("mission_not_found", "no mission with this mission_s256 for this agent")
     mission = _expire_if_due(ctx, mission)
@@ -164,14 +171,14 @@ def _expire_if_due(ctx: Context, mission: Mission) -> Mission:
     return mission
 
 
-def _end(ctx: Context, s256: str, change, *, agent_id: str | None = None):
+def _end(ctx: Context, s256: str, change, *, agent: tuple[str, str] | None = None):
     """``change()`` an active mission; if a concurrent request ended it first, answer as for
     any dead mission."""
-    active_mission(ctx, s256, agent_id=agent_id)
+    active_mission(ctx, s256, agent=agent)
     try:
         return change()
     except AAuthError:
-        active_mission(ctx, s256, agent_id=agent_id)
+        active_mission(ctx, s256, agent=agent)
         raise
 
 
@@ -207,17 +214,11 @@ def routes(ctx: Context) -> list[Route]:
             "tools": _tools(body.get("tools")),
             "resources": _resources(body.get("resources"), dev=ctx.dev),
         }
-        agent = ctx.store.get_agent(agent_token.sub)
-        if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
+        agent = ctx.store.get_agent(agent_token.sub, ap_issuer=agent_token.iss)
+        if agent is not None and agent.status == "approved":
             request_data["person"] = agent.username  # only this person may approve
         return await defer(
-            ctx,
-            message,
-            "mission",
-            agent_token.sub,
-            verified,
-            request_data,
-            agent_name=await agent_name(ctx, agent_token.sub, agent_token.iss),
+            ctx, message, "mission", (agent_token.iss, agent_token.sub), verified, request_data
         )
 
     async def mission_action_endpoint(request: Request) -> Response:
@@ -231,13 +232,12 @@ def routes(ctx: Context) -> list[Route]:
         mission_terminated``."""
         message, verified = await agent_request(ctx, request)
         agent_id = verified.token.sub
+        agent = (verified.token.iss, agent_id)
         s256 = _segment(request)
         body = require_json_object(message.body)
         if body.get("action") == "update":
             _markdown(body, "description")
-            update = _end(
-                ctx, s256, lambda: ctx.store.add_mission_update(s256, message.body), agent_id=agent_id
-            )
+            update = _end(ctx, s256, lambda: ctx.store.add_mission_update(s256, message.body), agent=agent)
             ctx.store.audit(
                 agent_id, "mission_updated", agent_id, {"mission_s256": s256, "update_s256": update.s256}
             )
@@ -249,7 +249,7 @@ def routes(ctx: Context) -> list[Route]:
             ctx,
             s256,
             lambda: ctx.store.terminate_mission(s256, "completed", summary=summary),
-            agent_id=agent_id,
+            agent=agent,
         )
         ctx.store.audit(agent_id, "mission_completed", agent_id, {"mission_s256": s256})
         return JSONResponse({"mission_status": "terminated", "termination_reason": "completed"})

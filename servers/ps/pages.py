@@ -130,6 +130,11 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         detail = "<p>It asks for:</p>" + _scopes(
             context.get("scope"), context.get("scope_descriptions") or {}
         )
+    provider = context.get("agent_provider") or ""
+    ask += (  # -11 "Agent-Person Binding": which Agent Provider vouches for this agent
+        f'<p class="muted">Agent Provider: <strong>{escape(context.get("agent_provider_name") or provider)}'
+        f"</strong> (<code>{escape(provider)}</code>)</p>"
+    )
     why = context.get("justification")
     justification = f"<p>Its reason:</p><blockquote>{escape(why)}</blockquote>" if why else ""
     hidden = (

@@ -6,8 +6,16 @@ Persons sign in with ``POST /login`` (a session cookie, or the returned token as
 lists, the admin endpoint and the audit log need a session.  ``GET /tokens`` lists the
 person and auth tokens issued on the person's behalf; ``POST /tokens/{jti}/revoke`` revokes
 one here and at its resource (-11 "Token Revocation").  ``GET /audit`` shows a signed-in
-person the PS's own append-only log (the kit's choice, not the agent-facing -11 "Audit
-Endpoint").
+person the entries of the PS's own append-only log that concern them, an administrator all of
+it (the kit's choice, not the agent-facing -11 "Audit Endpoint").
+
+Who sees what: the consent policy (``/admin/consent-policy``) is for administrators only
+(``403 forbidden`` otherwise).  A person sees only their own requests, tokens, missions and
+audit entries.  Another person's object answers by how it was reached: a request reached by
+a handle the caller was given (its interaction code, its pending id) is ``403 forbidden`` —
+the holder of the handle learns nothing new, and is told to sign in as the right person;
+an entry of someone else's list (a token's ``jti``, a mission's ``s256``) is ``404``, as an
+unknown one, so those lists cannot be probed.
 """
 
 from __future__ import annotations
@@ -62,6 +70,16 @@ def person(ctx: Context, request: Request) -> str:
     if found is None:
         raise AAuthError("unauthorized", "sign in first: POST /login, then send its cookie or Bearer token")
     return found[0]
+
+
+def admin(ctx: Context, request: Request) -> str:
+    """The signed-in person's username if an administrator, else ``403 forbidden`` (OWASP ASVS
+    level 2, access control: administrative functions for administrators only)."""
+    username = person(ctx, request)
+    user = ctx.store.get_user(username)
+    if user is None or not user.admin:
+        raise AAuthError("forbidden", "this is for the Person Server's administrators", status=403)
+    return username
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -219,20 +237,23 @@ def routes(ctx: Context) -> list[Route]:
         return JSONResponse({"jti": jti, "revoked": True, "downstream": downstream})
 
     async def policy_endpoint(request: Request) -> Response:
-        """``GET``/``PUT /admin/consent-policy`` ``{"scopes", "prefixes"}`` (takes effect at once)."""
-        username = person(ctx, request)
+        """``GET``/``PUT /admin/consent-policy`` ``{"scopes", "prefixes"}`` (takes effect at once;
+        administrators only)."""
+        username = admin(ctx, request)
         if request.method == "PUT":
             ctx.policy.update(await json_body(request, "the policy"))
             ctx.store.audit(username, "consent_policy_changed", "consent-policy", asdict(ctx.policy))
         return JSONResponse(asdict(ctx.policy))
 
     async def audit_endpoint(request: Request) -> Response:
-        """``GET /audit?limit=N``: the latest entries, oldest first."""
-        person(ctx, request)
+        """``GET /audit?limit=N``: the latest entries, oldest first — an administrator's the
+        whole log, anyone else's the entries about them."""
+        username = person(ctx, request)
         limit = request.query_params.get("limit", "100")
         if not limit.isdigit() or not 0 < int(limit) <= 10_000:
             raise AAuthError("invalid_request", "limit must be a number from 1 to 10000")
-        entries = ctx.store.audit_log(int(limit))
+        everyone = ctx.store.get_user(username).admin
+        entries = ctx.store.audit_log(int(limit), person=None if everyone else username)
         return JSONResponse(
             [
                 {

@@ -47,13 +47,13 @@ async def revoke_agent_token(ctx: Context, ap: str, jti: str, exp: int | None, *
     agent_id = ctx.store.agent_of(ap, jti)
     if agent_id is None:
         return []  # never met here: refusing it from now on is all there is to do
-    for pending_id in ctx.store.revoke_pending(agent_id):
+    for pending_id in ctx.store.revoke_pending(agent_id, agent_iss=ap):
         ctx.store.audit(actor, "pending_revoked", agent_id, {"pending_id": pending_id})
         ctx.waiters.notify(pending_id)
     now = ctx.clock()
     issued = [
         t
-        for t in ctx.store.list_tokens(agent_id=agent_id)
+        for t in ctx.store.list_tokens(agent_id=agent_id, agent_iss=ap)
         if t.typ in (claims.PERSON_TYP, claims.AUTH_TYP)
         and t.iss == ctx.identifier
         and t.exp > now

@@ -30,7 +30,7 @@ from aauth_kit.metadata import RESOURCE_DWK
 from aauth_kit.token_verification import VerifiedToken, check_presented_token
 
 from .context import Context
-from .deferred import agent_name, can_interact, defer, reachable
+from .deferred import can_interact, defer, reachable
 from .minting import mint_auth_token, mint_person_token, person_for, token_response
 from .missions import active_mission
 from .store.pending import Pending
@@ -64,8 +64,8 @@ async def _resource_info(ctx: Context, resource: str) -> dict:
 
 def _bound_person(ctx: Context, agent_token: VerifiedToken) -> str | None:
     """The person an approved agent of this agent token's AP is bound to."""
-    agent = ctx.store.get_agent(agent_token.sub)
-    if agent is not None and agent.ap_issuer == agent_token.iss and agent.status == "approved":
+    agent = ctx.store.get_agent(agent_token.sub, ap_issuer=agent_token.iss)
+    if agent is not None and agent.status == "approved":
         return agent.username
     return None
 
@@ -79,14 +79,16 @@ def _complete_person_token(ctx: Context, pending: Pending) -> dict:
         pending.resource,
         data["cnf_jwk"],
         data["caps"],
-        agent_id=pending.agent_id,
+        agent=(pending.agent_iss, pending.agent_id),
         mission_s256=data.get("mission_s256"),
     )
 
 
 def _complete_auth_token(ctx: Context, pending: Pending) -> dict:
     """The person consented: the auth token it asked for."""
-    return mint_auth_token(ctx, pending.request["grant"], pending.request["caps"], agent_id=pending.agent_id)
+    agent = (pending.agent_iss, pending.agent_id)
+    data = pending.request
+    return mint_auth_token(ctx, data["grant"], data["caps"], agent=agent, person=data.get("person"))
 
 
 #: What an approved request of each kind mints (see :func:`.deferred.defer`).
@@ -97,6 +99,7 @@ def routes(ctx: Context) -> list[Route]:
     async def person_token_endpoint(request: Request) -> Response:
         message, verified = await agent_request(ctx, request)
         agent_token = verified.token
+        agent = (agent_token.iss, agent_token.sub)
         body = require_json_object(message.body)
         resource = body.get("resource")
         try:
@@ -105,7 +108,7 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("invalid_request", f"resource: {error.detail}") from None
         caps, mission_s256, person = [agent_token.exp], None, None
         if "mission_s256" in body:  # -11 "Person Token Endpoint": the agent's own mission
-            mission_s256 = active_mission(ctx, body["mission_s256"], caps, agent_id=agent_token.sub).s256
+            mission_s256 = active_mission(ctx, body["mission_s256"], caps, agent=agent).s256
         if "upstream_token" in body:
             upstream, person = await verify_upstream(ctx, body["upstream_token"], agent_token)
             caps.append(upstream.exp)
@@ -128,21 +131,19 @@ def routes(ctx: Context) -> list[Route]:
                 ctx,
                 message,
                 "person_token",
-                agent_token.sub,
+                agent,
                 verified,
                 request_data,
                 resource=resource,
                 justification=justification,
-                agent_name=await agent_name(ctx, agent_token.sub, agent_token.iss),
             )
-        result = mint_person_token(
-            ctx, person, resource, jwk, caps, agent_id=agent_token.sub, mission_s256=mission_s256
-        )
+        result = mint_person_token(ctx, person, resource, jwk, caps, agent=agent, mission_s256=mission_s256)
         return token_response(result)
 
     async def auth_token_endpoint(request: Request) -> Response:
         message, verified = await agent_request(ctx, request)
         agent_token = verified.token
+        agent = (agent_token.iss, agent_token.sub)
         body = require_json_object(message.body)
         for name in ("resource_token", "presented_token"):
             if name not in body:
@@ -187,7 +188,7 @@ def routes(ctx: Context) -> list[Route]:
             "tenant": resource_token.tenant,
         }
         if not ctx.policy.needs_consent(resource_token.scope):
-            return token_response(mint_auth_token(ctx, grant, caps, agent_id=agent_token.sub))
+            return token_response(mint_auth_token(ctx, grant, caps, agent=agent, person=person))
         reachable(interactive)
         request_data = {
             "grant": grant,
@@ -199,13 +200,12 @@ def routes(ctx: Context) -> list[Route]:
             ctx,
             message,
             "auth_token",
-            agent_token.sub,
+            agent,
             verified,
             request_data,
             resource=resource_token.iss,
             scope=resource_token.scope,
             justification=justification,
-            agent_name=await agent_name(ctx, agent_token.sub, agent_token.iss),
         )
 
     return [

@@ -31,6 +31,8 @@ class Mission:
     created_at: float
     terminated_at: float | None
     summary: str | None
+    #: The Agent Provider of ``agent_id`` (-11 "Agent-Person Binding": an agent is ``(iss, sub)``).
+    agent_iss: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,13 @@ class MissionsStore(Database):
     """The ``missions`` and ``mission_updates`` tables."""
 
     def add_mission(
-        self, blob: bytes, *, agent_id: str, username: str, expires_at: float | None = None
+        self,
+        blob: bytes,
+        *,
+        agent_id: str,
+        agent_iss: str,
+        username: str,
+        expires_at: float | None = None,
     ) -> Mission:
         """Store an approved mission's bytes verbatim as ``active``; ``conflict`` if a mission
         with the same bytes (so the same ``s256``) exists."""
@@ -72,9 +80,9 @@ class MissionsStore(Database):
         try:
             with self._tx() as db:
                 db.execute(
-                    "INSERT INTO missions (s256, agent_id, username, blob, status, expires_at, created_at)"
-                    " VALUES (?, ?, ?, ?, 'active', ?, ?)",
-                    (s256, agent_id, username, bytes(blob), expires_at, self._clock()),
+                    "INSERT INTO missions (s256, agent_id, agent_iss, username, blob, status, expires_at,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
+                    (s256, agent_id, agent_iss, username, bytes(blob), expires_at, self._clock()),
                 )
         except sqlite3.IntegrityError:
             raise AAuthError("conflict", f"mission {s256!r} exists") from None
@@ -85,14 +93,15 @@ class MissionsStore(Database):
         return Mission(**dict(row) | {"blob": bytes(row["blob"])})
 
     def get_mission(
-        self, s256: str, *, agent_id: str | None = None, username: str | None = None
+        self, s256: str, *, agent: tuple[str, str] | None = None, username: str | None = None
     ) -> Mission | None:
-        """The mission, in any state; with ``agent_id`` only if that agent owns it, with
-        ``username`` only if that person approved it."""
+        """The mission, in any state; with ``agent`` (``(agent_iss, agent_id)``) only if that
+        agent owns it, with ``username`` only if that person approved it."""
+        agent_iss, agent_id = agent or (None, None)
         rows = self._read(
             "SELECT * FROM missions WHERE s256 = ?1 AND (?2 IS NULL OR agent_id = ?2)"
-            " AND (?3 IS NULL OR username = ?3)",
-            (s256, agent_id, username),
+            " AND (?3 IS NULL OR agent_iss = ?3) AND (?4 IS NULL OR username = ?4)",
+            (s256, agent_id, agent_iss, username),
         )
         return self._mission(rows[0]) if rows else None
 

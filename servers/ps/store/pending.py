@@ -60,6 +60,10 @@ class Pending:
     last_poll_at: float | None
     poll_count: int
     answered_at: float | None = None
+    #: The Agent Provider of ``agent_id`` (the agent token's ``iss``; -11 "Agent-Person Binding").
+    agent_iss: str = ""
+    #: The person who redeemed the interaction code (-11 "Interaction Code Format": single use).
+    opened_by: str | None = None
 
 
 class PendingStore(Database):
@@ -76,6 +80,7 @@ class PendingStore(Database):
         kind: str,
         *,
         agent_id: str,
+        agent_iss: str,
         agent_jkt: str,
         request: Any,
         expires_in: float = 600,
@@ -96,6 +101,7 @@ class PendingStore(Database):
             pending_id,
             kind,
             agent_id,
+            agent_iss,
             agent_jkt,
             resource,
             scope,
@@ -111,8 +117,9 @@ class PendingStore(Database):
                     (code, now),
                 )
                 db.execute(
-                    "INSERT INTO pending (id, kind, agent_id, agent_jkt, resource, scope, justification, code,"
-                    " request, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    "INSERT INTO pending (id, kind, agent_id, agent_iss, agent_jkt, resource, scope, justification,"
+                    " code, request, status, created_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                     (*row, now, now + expires_in),
                 )
                 return self._pending(
@@ -166,9 +173,9 @@ class PendingStore(Database):
             )
             return self._pending(db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone())
 
-    def mark_interacting(self, pending_id: str) -> Pending:
-        """The person opened the interaction page."""
-        return self._transition(pending_id, "interacting", LIVE)
+    def mark_interacting(self, pending_id: str, by: str) -> Pending:
+        """The person ``by`` redeemed the interaction code: once (``conflict`` after)."""
+        return self._transition(pending_id, "interacting", ("pending",), opened_by=by)
 
     def decide(self, pending_id: str, approved: bool, by: str) -> Pending:
         """Record the person's decision; a second decision raises ``conflict``."""
@@ -223,15 +230,17 @@ class PendingStore(Database):
             ).fetchall()
         return sorted(r["id"] for r in rows)
 
-    def revoke_pending(self, agent_id: str) -> list[str]:
-        """End every request of ``agent_id`` that has not given its final answer yet — live,
-        approved, or completed but not yet collected — with ``revoked`` (its agent token was
-        revoked, -11 "Token Revocation"; its poll answers ``403 revoked``).  Returns their ids."""
+    def revoke_pending(self, agent_id: str, *, agent_iss: str, agent_jkt: str | None = None) -> list[str]:
+        """End every request of the agent ``(agent_iss, agent_id)`` (made with the key
+        ``agent_jkt``, when given) that has not given its final answer yet — live, approved, or
+        completed but not yet collected — with ``revoked`` (its agent token was revoked, -11
+        "Token Revocation"; its poll answers ``403 revoked``).  Returns their ids."""
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE pending SET status = 'revoked', decided_at = coalesce(decided_at, ?)"
-                " WHERE agent_id = ? AND answered_at IS NULL"
+                " WHERE agent_id = ? AND agent_iss = ? AND (?4 IS NULL OR agent_jkt = ?4)"
+                " AND answered_at IS NULL"
                 " AND status IN ('pending', 'interacting', 'approved', 'completed') RETURNING id",
-                (self._clock(), agent_id),
+                (self._clock(), agent_id, agent_iss, agent_jkt),
             ).fetchall()
         return sorted(r["id"] for r in rows)

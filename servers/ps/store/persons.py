@@ -1,9 +1,11 @@
-"""Persons and their login sessions: scrypt password hashes, sessions kept by hash."""
+"""Persons and their login sessions: scrypt password hashes, sessions kept by hash; a person
+may be an administrator (the consent policy and the whole audit log are theirs to see)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -20,6 +22,40 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 class User:
     username: str
     display_name: str
+    admin: bool = False
+
+
+#: A person's name: it never looks like an agent or a server identifier.
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class PersonAccount:
+    """A person the PS starts with: ``NAME:PASSWORD``, or ``NAME:PASSWORD:admin`` for an
+    administrator (the password is everything between the first colon and a final ``:admin``)."""
+
+    username: str
+    password: str
+    admin: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.username, str) or not USERNAME.fullmatch(self.username):
+            raise ValueError(f"{self.username!r} is not a person's name (a-z, 0-9, '.', '_', '-')")
+        if not isinstance(self.password, str) or not self.password:
+            raise ValueError(f"{self.username}: the password must not be empty")
+
+    @classmethod
+    def parse(cls, text: str) -> PersonAccount:
+        """``NAME:PASSWORD[:admin]`` (the form of ``aauth-kit serve --person``)."""
+        username, colon, password = text.partition(":")
+        if not colon:
+            raise ValueError(f"{text!r}: write NAME:PASSWORD or NAME:PASSWORD:admin")
+        admin = password.endswith(":admin")
+        return cls(username, password.removesuffix(":admin") if admin else password, admin)
+
+
+#: The seed's demo person, an administrator.
+DEMO_PERSON = PersonAccount("mcp-user", "user123", admin=True)
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -37,6 +73,13 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+_USER = "username, display_name, admin"
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(row["username"], row["display_name"], bool(row["admin"]))
+
+
 def _session_hash(token: str) -> str:
     """Sessions are stored by hash, so the database file holds no live session token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -45,23 +88,36 @@ def _session_hash(token: str) -> str:
 class PersonsStore(Database):
     """The ``users`` and ``sessions`` tables."""
 
-    def add_user(self, username: str, password: str, display_name: str | None = None) -> User:
+    def add_user(
+        self, username: str, password: str, display_name: str | None = None, *, admin: bool = False
+    ) -> User:
         """Add a person; ``conflict`` if the username is taken."""
-        row = (username, hash_password(password), display_name or username)
+        row = (username, hash_password(password), display_name or username, int(admin))
         try:
             with self._tx() as db:
-                db.execute("INSERT INTO users VALUES (?, ?, ?)", row)
+                db.execute(
+                    "INSERT INTO users (username, password_hash, display_name, admin) VALUES (?, ?, ?, ?)",
+                    row,
+                )
         except sqlite3.IntegrityError:
             raise AAuthError("conflict", f"user {username!r} exists") from None
-        return User(username, row[2])
+        return User(username, row[2], admin)
+
+    def set_admin(self, username: str, admin: bool) -> None:
+        """Make a person an administrator, or no longer one."""
+        with self._tx() as db:
+            if not db.execute(
+                "UPDATE users SET admin = ? WHERE username = ?", (int(admin), username)
+            ).rowcount:
+                raise AAuthError("not_found", f"no user {username!r}")
 
     def get_user(self, username: str) -> User | None:
-        rows = self._read("SELECT username, display_name FROM users WHERE username = ?", (username,))
-        return User(**rows[0]) if rows else None
+        rows = self._read(f"SELECT {_USER} FROM users WHERE username = ?", (username,))
+        return _user(rows[0]) if rows else None
 
     def list_users(self) -> list[User]:
-        rows = self._read("SELECT username, display_name FROM users ORDER BY username")
-        return [User(**r) for r in rows]
+        rows = self._read(f"SELECT {_USER} FROM users ORDER BY username")
+        return [_user(r) for r in rows]
 
     def check_password(self, username: str, password: str) -> bool:
         """True only for a known user with this password (unknown users cost the same time)."""

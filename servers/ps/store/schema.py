@@ -9,6 +9,7 @@ older one is brought up step by step (``PRAGMA user_version``); a newer one is r
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -17,8 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aauth_kit.errors import UsageError
+from aauth_kit.key_files import FILE_MODE, private_directory
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
 
 #: Schema version → the statements that bring a file of the version before up to it.
 _MIGRATIONS = {
@@ -36,33 +38,62 @@ _MIGRATIONS = {
         "CREATE TABLE IF NOT EXISTS mission_updates (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
         " mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL, created_at REAL NOT NULL)",
     ),
+    # -11 "Agent-Person Binding": an agent is (agent_token.iss, agent_token.sub); the rows keep
+    # their agent's issuer, found from the agent row they name (unique by sub before)
+    6: (
+        ("pending", "agent_iss TEXT NOT NULL DEFAULT ''"),
+        "UPDATE pending SET agent_iss = coalesce(json_extract(request, '$.agent_ap'),"
+        " (SELECT ap_issuer FROM agents WHERE agents.agent_id = pending.agent_id), '')"
+        " WHERE agent_iss = ''",
+        ("tokens", "agent_iss TEXT"),
+        "UPDATE tokens SET agent_iss = CASE WHEN typ = 'aa-agent+jwt' THEN iss"
+        " ELSE (SELECT ap_issuer FROM agents WHERE agents.agent_id = tokens.agent_id) END"
+        " WHERE agent_iss IS NULL",
+        ("missions", "agent_iss TEXT NOT NULL DEFAULT ''"),
+        "UPDATE missions SET agent_iss ="
+        " coalesce((SELECT ap_issuer FROM agents WHERE agents.agent_id = missions.agent_id), '')"
+        " WHERE agent_iss = ''",
+        "CREATE TABLE agents_by_issuer (agent_id TEXT NOT NULL, ap_issuer TEXT NOT NULL, username TEXT,"
+        " status TEXT NOT NULL, agent_jkt TEXT NOT NULL, created_at REAL NOT NULL, name TEXT,"
+        " PRIMARY KEY (ap_issuer, agent_id))",
+        "INSERT INTO agents_by_issuer SELECT agent_id, ap_issuer, username, status, agent_jkt, created_at, name"
+        " FROM agents",
+        "DROP TABLE agents",
+        "ALTER TABLE agents_by_issuer RENAME TO agents",
+    ),
+    # administrators, and whose audit entries are whose (a person sees their own)
+    7: (("users", "admin INTEGER NOT NULL DEFAULT 0"), ("audit", "person TEXT")),
+    # -11 "Interaction Code Format": a code is single use; who redeemed it
+    8: (("pending", "opened_by TEXT"),),
 }
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
-    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL);
+    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS agents (
-    agent_id TEXT PRIMARY KEY, ap_issuer TEXT NOT NULL, username TEXT, status TEXT NOT NULL,
-    agent_jkt TEXT NOT NULL, created_at REAL NOT NULL, name TEXT);
+    agent_id TEXT NOT NULL, ap_issuer TEXT NOT NULL, username TEXT, status TEXT NOT NULL,
+    agent_jkt TEXT NOT NULL, created_at REAL NOT NULL, name TEXT, PRIMARY KEY (ap_issuer, agent_id));
 CREATE TABLE IF NOT EXISTS pending (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, agent_id TEXT NOT NULL, agent_jkt TEXT NOT NULL,
     resource TEXT, scope TEXT, justification TEXT, code TEXT, request TEXT NOT NULL,
     status TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
     decided_at REAL, decided_by TEXT, result TEXT, last_poll_at REAL,
-    poll_count INTEGER NOT NULL DEFAULT 0, answered_at REAL);
+    poll_count INTEGER NOT NULL DEFAULT 0, answered_at REAL, agent_iss TEXT NOT NULL DEFAULT '',
+    opened_by TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS pending_live_code ON pending (code)
     WHERE status IN ('pending', 'interacting');
 CREATE TABLE IF NOT EXISTS tokens (
     iss TEXT NOT NULL, jti TEXT NOT NULL, typ TEXT NOT NULL, aud TEXT, sub TEXT, agent_id TEXT,
-    scope TEXT, iat INTEGER NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
+    scope TEXT, iat INTEGER NOT NULL, exp INTEGER NOT NULL, agent_iss TEXT, PRIMARY KEY (iss, jti));
 CREATE TABLE IF NOT EXISTS agent_tokens (
     iss TEXT NOT NULL, jti TEXT NOT NULL, sub TEXT NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (iss, jti));
 CREATE TABLE IF NOT EXISTS missions (
     s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL, username TEXT NOT NULL, blob BLOB NOT NULL,
     status TEXT NOT NULL, termination_reason TEXT, expires_at REAL, created_at REAL NOT NULL,
-    terminated_at REAL, summary TEXT);
+    terminated_at REAL, summary TEXT, agent_iss TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS mission_updates (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL,
     created_at REAL NOT NULL);
@@ -71,12 +102,22 @@ CREATE TABLE IF NOT EXISTS revocations (
     PRIMARY KEY (iss, jti));
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL);
+    action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL, person TEXT);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+
+
+def _missing_table(db: sqlite3.Connection, statement: str) -> bool:
+    """An ``UPDATE`` of a table the file does not have yet (it is created whole afterwards)."""
+    if not statement.startswith("UPDATE "):
+        return False
+    table = statement.split()[1]
+    return not db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
 
 
 def check(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -92,7 +133,9 @@ class Database:
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time):
         self._clock = clock
         self._lock = threading.Lock()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_directory(Path(path).parent)
+        if not Path(path).exists():  # created owner-only; SQLite gives its -wal and -shm the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -102,10 +145,31 @@ class Database:
         self._db.execute("PRAGMA journal_mode=WAL")
         if version == 0:  # a new file: create the current schema
             self._db.executescript(_SCHEMA)
-        for step in range(version + 1, SCHEMA_VERSION + 1) if version else ():
-            for statement in _MIGRATIONS[step]:
-                self._db.execute(statement)
+        if version:  # an older file: bring it up step by step, then add the tables it lacks
+            self._migrate(version)
+            self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self, version: int) -> None:
+        """All steps after ``version`` in one transaction.  A step is SQL, or ``(table, column
+        definition)``: add the column if the table exists without it (a table the file never
+        had is created whole afterwards)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    if isinstance(statement, tuple):
+                        table, column = statement
+                        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                        if have and column.split()[0] not in have:
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                    elif not _missing_table(db, statement):
+                        db.execute(statement)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

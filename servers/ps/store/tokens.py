@@ -11,6 +11,8 @@ from aauth_kit.errors import AAuthError
 
 from .schema import Database
 
+_COLUMNS = "jti, typ, iss, aud, sub, agent_id, scope, iat, exp, agent_iss"
+
 
 @dataclass(frozen=True)
 class IssuedToken:
@@ -23,6 +25,8 @@ class IssuedToken:
     scope: str | None
     iat: int
     exp: int
+    #: The Agent Provider of ``agent_id`` (-11 "Agent-Person Binding": an agent is ``(iss, sub)``).
+    agent_iss: str | None = None
 
 
 class TokensStore(Database):
@@ -37,28 +41,30 @@ class TokensStore(Database):
         aud: str | None,
         sub: str | None,
         agent_id: str | None,
+        agent_iss: str | None,
         scope: str | None,
         iat: int,
         exp: int,
     ) -> IssuedToken:
         """Remember an issued token; ``conflict`` if ``(iss, jti)`` was issued before."""
-        token = IssuedToken(jti, typ, iss, aud, sub, agent_id, scope, iat, exp)
+        token = IssuedToken(jti, typ, iss, aud, sub, agent_id, scope, iat, exp, agent_iss)
         try:
             with self._tx() as db:
                 db.execute(
-                    "INSERT INTO tokens (jti, typ, iss, aud, sub, agent_id, scope, iat, exp)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (jti, typ, iss, aud, sub, agent_id, scope, iat, exp),
+                    "INSERT INTO tokens (jti, typ, iss, aud, sub, agent_id, scope, iat, exp, agent_iss)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (jti, typ, iss, aud, sub, agent_id, scope, iat, exp, agent_iss),
                 )
         except sqlite3.IntegrityError:
             raise AAuthError("conflict", f"token {jti!r} from {iss!r} already recorded") from None
         return token
 
-    def list_tokens(self, *, agent_id: str | None = None) -> list[IssuedToken]:
+    def list_tokens(self, *, agent_id: str | None = None, agent_iss: str | None = None) -> list[IssuedToken]:
+        """Issued tokens, oldest first; with ``agent_id`` and ``agent_iss`` those of that agent."""
         rows = self._read(
-            "SELECT jti, typ, iss, aud, sub, agent_id, scope, iat, exp FROM tokens"
-            " WHERE ?1 IS NULL OR agent_id = ?1 ORDER BY iat, jti",
-            (agent_id,),
+            f"SELECT {_COLUMNS} FROM tokens WHERE (?1 IS NULL OR agent_id = ?1)"
+            " AND (?2 IS NULL OR agent_iss = ?2) ORDER BY iat, jti",
+            (agent_id, agent_iss),
         )
         return [IssuedToken(**r) for r in rows]
 
@@ -84,7 +90,7 @@ class TokensStore(Database):
 
     def get_token(self, iss: str, jti: str) -> IssuedToken | None:
         rows = self._read(
-            "SELECT jti, typ, iss, aud, sub, agent_id, scope, iat, exp FROM tokens WHERE iss = ? AND jti = ?",
+            f"SELECT {_COLUMNS} FROM tokens WHERE iss = ? AND jti = ?",
             (iss, jti),
         )
         return IssuedToken(**rows[0]) if rows else None
@@ -96,8 +102,8 @@ class TokensStore(Database):
             db.execute("INSERT OR IGNORE INTO agent_tokens VALUES (?, ?, ?, ?)", (iss, jti, sub, exp))
 
     def agent_of(self, iss: str, jti: str) -> str | None:
-        """The agent an agent token ``(iss, jti)`` belongs to: one this PS issued as AP, or one
-        it noted; ``None`` if it never met the token."""
+        """The agent (``sub``; its Agent Provider is ``iss``) an agent token ``(iss, jti)``
+        belongs to: one this PS issued as AP, or one it noted; ``None`` if it never met the token."""
         rows = self._read(
             "SELECT sub FROM agent_tokens WHERE iss = ?1 AND jti = ?2"
             " UNION ALL SELECT agent_id FROM tokens WHERE iss = ?1 AND jti = ?2 AND typ = 'aa-agent+jwt'",

@@ -1,0 +1,113 @@
+"""H2: persons and administrators at the Person Server, mounted over loopback sockets with a
+second person (alice, no administrator) beside the demo administrator mcp-user.
+
+The draft leaves the PS's own administration open; the kit follows OWASP ASVS level 2 (access
+control): administrative functions for administrators only, each person's data for that
+person only.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from aauth_kit.servers.ps.store.persons import DEMO_PERSON, PersonAccount
+
+from aauth_kit import serve
+
+from .ps_world import PS, error_of, world_fixture
+
+world = world_fixture()
+
+
+def test_h2_a_person_cannot_turn_consent_off_for_everyone(world):
+    """The attack of the finding: alice PUTs an empty consent policy — 403 forbidden, the policy
+    unchanged, mcp-user's agent still asked; she cannot read it either."""
+    alice = world.person("alice", "alice-pw")
+    for response in (
+        alice.put(f"{PS}/admin/consent-policy", json={"scopes": [], "prefixes": []}),
+        alice.get(f"{PS}/admin/consent-policy"),
+    ):
+        assert (response.status_code, error_of(response)) == (403, "forbidden")
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert world.ps.policy.scopes == ["files:delete"]
+    assert world.ask("files:delete")[0].status_code == 202
+    assert world.person().get(f"{PS}/admin/consent-policy").status_code == 200  # the admin may
+
+
+def test_h2_a_person_sees_only_their_own_audit_trail(world):
+    """alice's GET /audit holds her own entries only; the administrator's the whole log."""
+    url, code, _ = world.defer()
+    world.approve(code)
+    world.poll(url)
+    alice = world.person("alice", "alice-pw")
+    hers = alice.get(f"{PS}/audit").json()
+    assert hers and {e["actor"] for e in hers} == {"alice"}
+    everything = world.person().get(f"{PS}/audit").json()
+    assert {"auth_token_issued", "auth_token_approved", "login"} <= {e["action"] for e in everything}
+    assert not {e["action"] for e in hers} & {"auth_token_issued", "auth_token_approved"}
+
+
+def test_h2_a_person_sees_only_their_own_tokens_missions_and_requests(world):
+    """Lists are per person; another person's token or mission is 404 (as unknown), another
+    person's request reached by its code or pending id 403 forbidden (servers/ps/persons.py)."""
+    url, code, _ = world.defer()
+    world.approve(code)
+    world.poll(url)
+    mcp_user, alice = world.person(), world.person("alice", "alice-pw")
+    theirs = mcp_user.get(f"{PS}/tokens").json()
+    assert theirs and alice.get(f"{PS}/tokens").json() == []
+    revoke = alice.post(f"{PS}/tokens/{theirs[0]['jti']}/revoke")
+    assert (revoke.status_code, error_of(revoke)) == (404, "not_found")
+    mission = world.ps.store.add_mission(
+        b'{"agent":"aauth:backend@ps.example","n":1}',
+        agent_id="aauth:backend@ps.example",
+        agent_iss=PS,
+        username="mcp-user",
+    )
+    assert alice.get(f"{PS}/missions").json() == [] and len(mcp_user.get(f"{PS}/missions").json()) == 1
+    ended = alice.post(f"{PS}/missions/{mission.s256}/revoke")
+    assert (ended.status_code, error_of(ended)) == (404, "mission_not_found")
+    url, code, _ = world.defer()
+    pending_id = url.rsplit("/", 1)[1]
+    assert error_of(alice.get(f"{PS}/consent", params={"code": code})) == "forbidden"
+    decision = alice.post(f"{PS}/consent/{pending_id}/decision", json={"approved": True})
+    assert (decision.status_code, error_of(decision)) == (403, "forbidden")
+
+
+def test_h2_the_admin_flag_follows_the_configuration(world):
+    """A restart with alice as administrator makes her one; without, she is none again."""
+    world.restart_ps(persons=[DEMO_PERSON, PersonAccount("alice", "alice-pw", admin=True)])
+    assert world.person("alice", "alice-pw").get(f"{PS}/admin/consent-policy").status_code == 200
+    world.restart_ps(persons=[DEMO_PERSON, PersonAccount("alice", "alice-pw")])
+    assert world.person("alice", "alice-pw").get(f"{PS}/admin/consent-policy").status_code == 403
+
+
+def test_h2_person_accounts_parse():
+    """``--person NAME:PASSWORD[:admin]``: the password is all between the first colon and a final ``:admin``."""
+    assert PersonAccount.parse("bob:pw") == PersonAccount("bob", "pw")
+    assert PersonAccount.parse("bob:a:b:admin") == PersonAccount("bob", "a:b", admin=True)
+    for bad in ("bob", "bob:", "Bob:pw", "a b:pw", "x@y:pw", ":pw", "bob::admin"):
+        with pytest.raises(ValueError):
+            PersonAccount.parse(bad)
+
+
+def test_h2_serve_takes_persons():
+    """``aauth-kit serve --person`` (repeatable) documented in ``serve --help``."""
+    parser = argparse.ArgumentParser()
+    serve.add_cast_options(parser, seed_ports=True)
+    args = parser.parse_args(["--person", "alice:pw", "--person", "root:secret:admin"])
+    assert args.persons == [PersonAccount("alice", "pw"), PersonAccount("root", "secret", admin=True)]
+    assert "NAME:PASSWORD[:admin]" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--person", "no-colon"])
+
+
+def test_h2_lab_takes_persons_beside_the_demo_admin(tmp_path):
+    """``Lab(persons=...)``: mcp-user stays the demo administrator, the others are added."""
+    from aauth_kit.lab import Lab
+
+    with Lab(mode="asgi", data_dir=tmp_path, persons=[PersonAccount("bob", "bob-pw")]) as lab:
+        users = {u.username: u.admin for u in lab.ps.store.list_users()}
+        assert users == {"mcp-user": True, "bob": False}
+        assert lab.ps.store.check_password("bob", "bob-pw")
