@@ -46,6 +46,7 @@ from aauth_kit.interaction import format_code, new_code
 from aauth_kit.jwks import KeyResolver
 from aauth_kit.keys import Key
 from aauth_kit.metadata import PERSON_DWK
+from aauth_kit.throttle import Throttle
 
 from . import (
     agent_provider,
@@ -63,7 +64,6 @@ from .context import Config, Context
 from .store import PSStore
 from .store.pending import LIVE
 from .store.persons import DEMO_PERSON, PersonAccount
-from .throttle import Throttle
 
 DB_FILE = "ps.sqlite3"
 #: Wrong interaction codes a person may enter per window before ``429 rate_limited``.
@@ -153,9 +153,7 @@ class PersonServer:
             },
         )
         self.context.resolver = metadata.OwnKeys(self.context, resolver)
-        self.context.wrong_codes = Throttle(
-            wrong_codes, WRONG_CODE_WINDOW, clock, what="wrong interaction codes"
-        )
+        self.context.wrong_codes = Throttle(wrong_codes, WRONG_CODE_WINDOW, clock=clock)
         self.identifier, self.key, self.store, self.clock = identifier, key, store, clock
         self.waiters = self.context.waiters
         self.app = Starlette(

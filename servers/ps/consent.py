@@ -126,7 +126,7 @@ def open_code(ctx: Context, code: str, username: str) -> Pending:
     ctx.wrong_codes.check(username)
     pending = ctx.store.find_by_code(code) if isinstance(code, str) else None
     if pending is None:
-        ctx.wrong_codes.count(username)
+        ctx.wrong_codes.fail(username)
         raise AAuthError("invalid_code", "this code is unknown, used or expired")
     if pending.status == "pending":
         _check_person(ctx, pending, username)
@@ -135,7 +135,7 @@ def open_code(ctx: Context, code: str, username: str) -> Pending:
         except AAuthError as error:
             if error.code != "conflict":
                 raise
-    ctx.wrong_codes.count(username)
+    ctx.wrong_codes.fail(username)
     raise AAuthError("invalid_code", "this code has been used already")
 
 

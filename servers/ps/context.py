@@ -15,10 +15,11 @@ from aauth_kit.keys import Key
 from aauth_kit.revocation import Revoker
 
 if TYPE_CHECKING:
+    from aauth_kit.throttle import Throttle
+
     from .deferred import Waiters
     from .store import PSStore
     from .store.pending import Pending
-    from .throttle import Throttle
 
 
 @dataclass
