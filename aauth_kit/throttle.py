@@ -62,3 +62,9 @@ class Throttle:
     def forget(self, key: str) -> None:
         """A success: ``key``'s failures no longer count."""
         self._failures.pop(key, None)
+
+    def forget_one(self, key: str) -> None:
+        """A success for a shared key (a client address): its latest count no longer counts."""
+        failures = self._failures.get(key)
+        if failures:
+            failures.pop()

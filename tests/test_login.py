@@ -93,6 +93,42 @@ def test_m7_other_servers_answer_while_logins_hash(tmp_path, monkeypatch):
         assert order == ["health", "login", "login", "login"]
 
 
+def test_m7_guesses_sent_at_once_meet_the_limit_too(tmp_path, monkeypatch):
+    """Twenty guesses in flight together, the right password among them: each is counted
+    before its hash is awaited, so all past the limit are ``429`` and none signs in
+    (counted after the hash, every guess passed the check while the others were hashing)."""
+    with Lab(mode="socket", data_dir=tmp_path) as lab:
+        inside, release, real = threading.Semaphore(0), threading.Event(), hashlib.scrypt
+
+        def gated(*args, **kwargs):
+            inside.release()
+            release.wait(10)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(hashlib, "scrypt", gated)
+        statuses: list[int] = []
+
+        def guess(password):
+            with lab.hosts.client(timeout=HANG_GUARD) as client:
+                answer = client.post(
+                    f"{lab.identifiers['ps']}/login", json={"username": "mcp-user", "password": password}
+                )
+            statuses.append(answer.status_code)
+
+        passwords = [f"guess-{n}" for n in range(19)] + ["user123"]
+        guesses = [threading.Thread(target=guess, args=(p,)) for p in passwords]
+        for thread in guesses[:-1]:
+            thread.start()
+        for _ in range(persons.LOGIN_FAILURES):
+            assert inside.acquire(timeout=HANG_GUARD)  # the first five are hashing
+        guesses[-1].start()  # the right password, while the wrong ones are still in scrypt
+        guesses[-1].join(HANG_GUARD)
+        release.set()
+        for thread in guesses:
+            thread.join(HANG_GUARD)
+    assert sorted(statuses) == [401] * persons.LOGIN_FAILURES + [429] * (20 - persons.LOGIN_FAILURES)
+
+
 def test_m7_a_huge_password_is_refused_before_hashing(world, monkeypatch):
     """A password over :data:`persons.MAX_PASSWORD` characters is ``400 invalid_request``
     and scrypt never runs; one at the limit is hashed and checked as usual."""

@@ -248,7 +248,10 @@ def test_csrf_consent_form_token_is_bound_to_session_and_request(world):
     swapped = browser.post(f"{PS}/interaction", data={**one, "csrf": two["csrf"], "decision": "approve"})
     assert (swapped.status_code, error_of(swapped)) == (403, "forbidden")
     other = logged_in_browser(world)
-    other_token = form_fields(other.get(f"{PS}/interaction", params={"code": first}).text)["csrf"]
-    assert other_token != one["csrf"]
+    assert other.get(f"{PS}/interaction", params={"code": first}).status_code == 410  # single use
+    _, third, _ = world.defer()
+    other_token = form_fields(other.get(f"{PS}/interaction", params={"code": third}).text)["csrf"]
+    stolen = browser.post(f"{PS}/interaction", data={**one, "csrf": other_token, "decision": "approve"})
+    assert (stolen.status_code, error_of(stolen)) == (403, "forbidden")  # another session's token
     answer = browser.post(f"{PS}/interaction", data={**one, "decision": "approve"}, headers={"Origin": PS})
     assert answer.status_code == 200 and "You approved" in answer.text

@@ -158,7 +158,8 @@ def routes(ctx: Context) -> list[Route]:
 
         In this order: the request's origin and the form's CSRF token (``403 forbidden``);
         the password's length (``400``, before any hashing); the throttles (``429
-        rate_limited``, ``Retry-After``); then scrypt, on a worker thread so that the other
+        rate_limited``, ``Retry-After``), each attempt counted before the hash is awaited
+        (a success takes it back); then scrypt, on a worker thread so that the other
         servers on this event loop keep answering while someone guesses."""
         is_form = not request.headers.get("content-type", "").startswith("application/json")
         check_origin(request, ctx.identifier)
@@ -186,14 +187,15 @@ def routes(ctx: Context) -> list[Route]:
                 status=429,
                 headers={"retry-after": wait},
             )
+        # counted before the hash is awaited, so guesses sent at once meet the limit too
+        throttle.fail(user_key)
+        per_address.fail(address_key)
         ok = (
             isinstance(username, str)
             and isinstance(password, str)
             and await asyncio.to_thread(ctx.store.check_password, username, password)
         )
         if not ok:
-            throttle.fail(user_key)
-            per_address.fail(address_key)
             if is_form:
                 shown = username if isinstance(username, str) else ""
                 return login_response(
@@ -201,6 +203,7 @@ def routes(ctx: Context) -> list[Route]:
                 )
             raise AAuthError("unauthorized", "wrong username or password")
         throttle.forget(user_key)
+        per_address.forget_one(address_key)
         token = ctx.store.create_session(username)
         ctx.store.audit(username, "login", username)
         response = (
