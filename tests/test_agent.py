@@ -447,7 +447,7 @@ def test_an_auth_token_near_expiry_is_not_used(hosts, world, pauses):
     with hosts.client(auth=agent.auth(), event_hooks=trace.sync_event_hooks("Agent")) as client:
         client.get(f"{RES}/optimize")
         first = agent.auth_token_for(RES)
-        offset[0] = 35  # 60 s auth token minus the 30 s margin: stale; the person token is not
+        offset[0] = 1  # a 60 s auth token has fewer than 5 minutes left: stale; the person token is not
         trace.clear()
         assert client.get(f"{RES}/optimize").status_code == 200
     assert summaries(trace) == [
@@ -456,6 +456,27 @@ def test_an_auth_token_near_expiry_is_not_used(hosts, world, pauses):
         "Resource GET /optimize → 200",
     ]
     assert agent.tokens[RES]["auth_token"] != first
+
+
+def test_c7_an_auth_token_with_four_minutes_left_is_not_presented(hosts, world):
+    """-11 "Re-authorization": the agent refreshes before expiry; a cached auth token with 4
+    minutes left is not presented and a fresh one is fetched, one with 6 minutes left is."""
+    fetched = [
+        "Resource GET /optimize → 401 (requirement=auth-token)",
+        "PS POST /auth-token → 200",
+        "Resource GET /optimize → 200",
+    ]
+    for minutes_left, second_call in ((6, ["Resource GET /optimize → 200"]), (4, fetched)):
+        world.auth_lifetime = minutes_left * 60
+        agent = Agent(AGENT_KEY, agent_token())
+        trace = Trace(names={PS: "PS", RES: "Resource"})
+        with hosts.client(auth=agent.auth(), event_hooks=trace.sync_event_hooks("Agent")) as client:
+            client.get(f"{RES}/optimize")
+            first = agent.auth_token_for(RES) or agent.tokens[RES]["auth_token"]
+            trace.clear()
+            assert client.get(f"{RES}/optimize").status_code == 200
+        assert summaries(trace) == second_call, minutes_left
+        assert (agent.tokens[RES]["auth_token"] != first) == (minutes_left == 4)
 
 
 def test_agent_token_requirement_switches_back_to_the_agent_token(client, agent, trace, world):
