@@ -99,6 +99,8 @@ class Agent:
     between polls (tests, docs mode).  ``verify_token_signatures=False`` skips the
     signature check of the tokens the PS hands out (-11 "Auth Token Response Verification"
     says SHOULD; the claim checks always run) — for a lesson that contrasts the two.
+    ``capabilities`` goes with every token request: the PS assumes none it is not told
+    (-11 "Agent Token Request", "AAuth-Capabilities Request Header").
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
@@ -119,6 +121,7 @@ class Agent:
         sleep: Callable[[float], object] | None = None,
         dev: bool = False,
         verify_token_signatures: bool = True,
+        capabilities: tuple[str, ...] = ("interaction",),
     ):
         self.key = key
         self.agent_token = agent_token
@@ -130,6 +133,7 @@ class Agent:
         self.sleep = sleep
         self.dev = dev
         self.verify_token_signatures = verify_token_signatures
+        self.capabilities = list(capabilities)
         self.jkt = key.thumbprint()
         self.tokens = TokenCache(lambda: self.clock())
         self.missions = MissionClient(self)
@@ -237,7 +241,7 @@ class AAuthFlow(httpx.Auth):
     def _person_token(self, resource: str):
         ps = self.person_server()
         metadata = yield from self.discover(ps)
-        body = {"resource": resource}
+        body = {"resource": resource, "capabilities": self.agent.capabilities}
         if self.agent.mission is not None:  # -11 "Person Token Endpoint": issued within the mission
             body["mission_s256"] = self.agent.mission.s256
         if self.upstream_token is not None:
@@ -269,7 +273,11 @@ class AAuthFlow(httpx.Auth):
     def _auth_token(self, resource: str, resource_token: dict, presented: str):
         ps = resource_token["ps"]
         metadata = yield from self.discover(ps)
-        body = {"resource_token": resource_token["token"], "presented_token": presented}
+        body = {
+            "resource_token": resource_token["token"],
+            "presented_token": presented,
+            "capabilities": self.agent.capabilities,
+        }
         if self.upstream_token is not None:
             body["upstream_token"] = self.upstream_token
         if self.justification:

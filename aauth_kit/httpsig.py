@@ -265,15 +265,21 @@ def check_times(sig: SignatureInput, now: int, window: int | None, *, require_cr
 
 
 def verify_signature(
-    message: HttpMessage, sig: SignatureInput, key: Key, *, fields: dict[str, list[str]] | None = None
+    message: HttpMessage,
+    sig: SignatureInput,
+    key: Key,
+    *,
+    fields: dict[str, list[str]] | None = None,
+    check_alg: bool = True,
 ) -> str:
     """Rebuild the base, check covered digests and verify the bytes with ``key`` (§3.2).
 
-    Returns the signature base.  A present ``alg`` must fit the key.  ``fields`` is
-    :func:`field_lines` of ``message``, when the caller already has it.
+    Returns the signature base.  A present ``alg`` must fit the key unless ``check_alg``
+    is False (a profile that takes the algorithm from the key alone, §3.3.7).  ``fields``
+    is :func:`field_lines` of ``message``, when the caller already has it.
     """
     fields = field_lines(message) if fields is None else fields
-    alg = sig.param("alg")
+    alg = sig.param("alg") if check_alg else None
     if alg is not None and HTTP_SIG_ALGS.get(alg) != key.alg:
         raise SignatureError(
             "unsupported_algorithm" if alg not in HTTP_SIG_ALGS else "invalid_signature",

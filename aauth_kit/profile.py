@@ -4,7 +4,7 @@ Profile" and "Verification (Server)", on Signature Keys -09).
 Signing: every AAuth request covers ``@method @authority @path signature-key``; a
 body sent to a PS or AS (or a revocation endpoint) adds ``content-type`` and
 ``content-digest``; ``Authorization: AAuth`` adds ``authorization``.  ``created`` is
-always set, ``alg`` and ``keyid`` are not.
+always set, ``alg`` and ``keyid`` are not; a verifier ignores an ``alg`` parameter.
 
 Verification runs the draft's seven steps in order, each failure reported with the
 exact ``Signature-Error`` code:
@@ -195,12 +195,15 @@ def finish_verification(
 ) -> VerifiedRequest:
     """Steps 6-7: a ``keyid``, if sent, must name the key; then the signature itself.
 
-    ``fields`` is :func:`field_lines` of ``message``, when the caller already has it.
+    The algorithm is the key's ``alg`` (-11 "Signature Algorithms", Signature Keys -09
+    "Algorithm Determination"); an ``alg`` signature parameter is ignored, as -11
+    "Signature Parameters" requires of verifiers (RFC 9421 §3.3.7).  ``fields`` is
+    :func:`field_lines` of ``message``, when the caller already has it.
     """
     keyid = sig.param("keyid")
     if keyid is not None and not httpsig.keyid_names(keyid, key):
         raise SignatureError("unknown_key", f"keyid {keyid!r} does not name the key in Signature-Key")
-    base = httpsig.verify_signature(message, sig, key, fields=fields)
+    base = httpsig.verify_signature(message, sig, key, fields=fields, check_alg=False)
     return VerifiedRequest(sig.label, signature_key, key, base, token)
 
 

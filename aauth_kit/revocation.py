@@ -53,7 +53,11 @@ SKEW = 60
 DEFAULT_RETENTION = MAX_LIFETIME
 #: A ``202`` is polled at most this often before the revoker gives up.
 MAX_POLLS = 20
-#: The ``error`` a cascade reports for a recipient it could not reach .
+#: The ``error`` a cascade reports for a recipient that advertises no usable
+#: ``revocation_endpoint`` (-11 "Token Revocation": the endpoint is optional).
+UNSUPPORTED = "revocation_unsupported"
+#: The ``error`` a cascade reports for a recipient with an endpoint it could not reach, or
+#: that stayed pending (503); the draft names no code for this, the kit keeps its own.
 UNAVAILABLE = "revocation_unavailable"
 
 

@@ -1,9 +1,9 @@
 """The agent's token cache: the person and auth tokens it holds, per resource origin.
 
 An agent presents the best token it holds for a resource — auth token, else person
-token, else its agent token (-11 "Auth Token Usage", "Person Token Usage") — until the
-token expires, and keeps tokens obtained within one call chain (``upstream_token``,
--11 "Call Chaining") apart from the others.
+token, else its agent token (-11 "Auth Token Usage", "Person Token Usage") — while at
+least :data:`EXPIRY_MARGIN` seconds remain before it expires, and keeps tokens obtained
+within one call chain (``upstream_token``, -11 "Call Chaining") apart from the others.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from collections.abc import Callable
 from .http_client import origin_of
 from .jws import decode_unverified
 
-#: Tokens are dropped from the cache this many seconds before they expire.
-EXPIRY_MARGIN = 30
+#: A cached token with fewer than this many seconds left is not presented: the agent
+#: refreshes it first, proactively, before it expires (-11 "Re-authorization").  Five
+#: minutes: a resource token lives at most that long (-11 "Resource Token Structure"), so a
+#: token presented now outlives the longest re-authorization it could set off.
+EXPIRY_MARGIN = 300
 
 
 class TokenCache(dict):
@@ -38,11 +41,11 @@ class TokenCache(dict):
             self.pop(origin_of(resource), None)
 
     def fresh(self, token: str | None) -> str | None:
-        """``token`` unless it expires within :data:`EXPIRY_MARGIN` seconds."""
+        """``token`` unless fewer than :data:`EXPIRY_MARGIN` seconds remain before it expires."""
         if token is None:
             return None
         exp = decode_unverified(token).payload.get("exp")
-        return token if isinstance(exp, int) and exp - EXPIRY_MARGIN > self.clock() else None
+        return token if isinstance(exp, int) and exp - self.clock() >= EXPIRY_MARGIN else None
 
     def remember(self, resource: str, name: str, token: str, upstream_token: str | None) -> None:
         """Keep ``token`` as ``name`` for ``resource``; tokens of another call chain are dropped."""

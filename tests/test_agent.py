@@ -364,7 +364,7 @@ def test_agent_token_route_needs_one_signed_request(client, trace, world):
 
 def test_person_token_requirement_is_followed(client, agent, trace, world):
     """-11 "Person Token Required": 401 requirement=person-token → discover the PS from the agent token's ps
-    claim, POST person_token_endpoint {"resource"} signed with the agent token, check the
+    claim, POST person_token_endpoint {"resource", "capabilities"} signed with the agent token, check the
     person token's signature against the PS's JWKS (-11 "Auth Token Response Verification"), retry."""
     response = client.get(f"{RES}/profile")
     assert response.json()["person"] == "person-1"
@@ -376,7 +376,7 @@ def test_person_token_requirement_is_followed(client, agent, trace, world):
         "Resource GET /profile → 200",
     ]
     (request,) = world.requests_to("person-token")
-    assert json.loads(request.body) == {"resource": RES}
+    assert json.loads(request.body) == {"resource": RES, "capabilities": ["interaction"]}
     assert presented(request)["typ"] == AGENT_TYP
     assert covered(request) == [
         "@method",
@@ -407,7 +407,7 @@ def test_policy_granted_flow_and_the_retry(client, agent, trace, world):
     ]
     (request,) = world.requests_to("auth-token")
     body = json.loads(request.body)
-    assert set(body) == {"resource_token", "presented_token", "justification"}
+    assert set(body) == {"resource_token", "presented_token", "justification", "capabilities"}
     assert body["presented_token"] == agent.tokens[RES]["person_token"]
     assert body["justification"] == "Optimize the laptop supply chain"
     assert parse_prefer_wait(request.header("prefer")) == 30
@@ -447,7 +447,7 @@ def test_an_auth_token_near_expiry_is_not_used(hosts, world, pauses):
     with hosts.client(auth=agent.auth(), event_hooks=trace.sync_event_hooks("Agent")) as client:
         client.get(f"{RES}/optimize")
         first = agent.auth_token_for(RES)
-        offset[0] = 35  # 60 s auth token minus the 30 s margin: stale; the person token is not
+        offset[0] = 1  # a 60 s auth token has fewer than 5 minutes left: stale; the person token is not
         trace.clear()
         assert client.get(f"{RES}/optimize").status_code == 200
     assert summaries(trace) == [
@@ -456,6 +456,43 @@ def test_an_auth_token_near_expiry_is_not_used(hosts, world, pauses):
         "Resource GET /optimize → 200",
     ]
     assert agent.tokens[RES]["auth_token"] != first
+
+
+def test_c7_an_auth_token_with_four_minutes_left_is_not_presented(hosts, world):
+    """-11 "Re-authorization": the agent refreshes before expiry; a cached auth token with 4
+    minutes left is not presented and a fresh one is fetched, one with 6 minutes left is."""
+    fetched = [
+        "Resource GET /optimize → 401 (requirement=auth-token)",
+        "PS POST /auth-token → 200",
+        "Resource GET /optimize → 200",
+    ]
+    for minutes_left, second_call in ((6, ["Resource GET /optimize → 200"]), (4, fetched)):
+        world.auth_lifetime = minutes_left * 60
+        agent = Agent(AGENT_KEY, agent_token())
+        trace = Trace(names={PS: "PS", RES: "Resource"})
+        with hosts.client(auth=agent.auth(), event_hooks=trace.sync_event_hooks("Agent")) as client:
+            client.get(f"{RES}/optimize")
+            first = agent.auth_token_for(RES) or agent.tokens[RES]["auth_token"]
+            trace.clear()
+            assert client.get(f"{RES}/optimize").status_code == 200
+        assert summaries(trace) == second_call, minutes_left
+        assert (agent.tokens[RES]["auth_token"] != first) == (minutes_left == 4)
+
+
+@pytest.mark.parametrize("capabilities, sent", [(None, ["interaction"]), ((), [])])
+def test_c2_agent_declares_its_capabilities_to_the_ps(hosts, world, capabilities, sent):
+    """-11 "AAuth-Capabilities Request Header": without a declaration the PS assumes no
+    capability, so every token request carries the body member ``capabilities`` (-11 "Agent
+    Token Request"; the header is not used on PS endpoints): ``interaction`` by default."""
+    options = {} if capabilities is None else {"capabilities": capabilities}
+    agent = Agent(AGENT_KEY, agent_token(), **options)
+    with hosts.client(auth=agent.auth()) as client:
+        assert client.get(f"{RES}/profile").status_code == 200
+        assert client.get(f"{RES}/optimize").status_code == 200
+    bodies = {endpoint: json.loads(message.body) for endpoint, message in world.seen if message.body}
+    assert bodies["person-token"]["capabilities"] == sent
+    assert bodies["auth-token"]["capabilities"] == sent
+    assert all(message.header("aauth-capabilities") is None for _, message in world.seen)
 
 
 def test_agent_token_requirement_switches_back_to_the_agent_token(client, agent, trace, world):
@@ -671,6 +708,7 @@ def test_upstream_token_goes_to_the_ps_named_by_it(hosts, world):
         assert client.get(f"{RES}/optimize").status_code == 200
     assert json.loads(world.requests_to("person-token")[0].body) == {
         "resource": RES,
+        "capabilities": ["interaction"],
         "upstream_token": upstream,
     }
     assert json.loads(world.requests_to("auth-token")[0].body)["upstream_token"] == upstream

@@ -5,9 +5,11 @@ resolution (step 5) for every Signature-Key scheme the kit implements.
 """
 
 import asyncio
+import base64
 
 import pytest
 
+from aauth_kit import httpsig, structured
 from aauth_kit.claims import AGENT_TYP, AUTH_TYP
 from aauth_kit.errors import SignatureError
 from aauth_kit.jwks import StaticResolver
@@ -209,6 +211,36 @@ def test_tampered_body_fails_the_digest_check():
     message = _request(jwt_key(_agent_token()), body=b'{"scope":"read"}')
     message.body = b'{"scope":"admin"}'
     assert _code(message, body_required=True) == "invalid_signature"
+
+
+def _with_alg_parameter(message, alg, key=agent_key):
+    """Re-sign ``message`` with an ``alg`` signature parameter the kit's signer never sends."""
+    covered = httpsig.read_signature(message).params.data
+    params = {"created": NOW, "alg": alg}
+    raw = key.sign(httpsig.signature_base(message, httpsig.signature_params(covered, params)).encode())
+    inner = httpsig.Covered.of(covered).text + structured.params_text(params)
+    message.set_header("Signature-Input", f"sig={inner}")
+    message.set_header("Signature", f"sig=:{base64.b64encode(raw).decode()}:")
+    return message
+
+
+@pytest.mark.parametrize(
+    "alg", ["ecdsa-p256-sha256", "rsa-pss-sha512", "hmac-sha256", "not-an-alg", "ed25519"]
+)
+def test_c1_alg_signature_parameter_is_ignored(alg):
+    # [N] "Signature Parameters": verifiers MUST ignore an alg parameter (RFC 9421 §3.3.7); the
+    # algorithm is the key's alg ([N] "Signature Algorithms", Signature Keys -09 "Algorithm Determination")
+    message = _with_alg_parameter(_request(jwt_key(_agent_token())), alg)
+    assert f'alg="{alg}"' in message.header("Signature-Input")
+    verified = _verify(message)
+    assert verified.key.thumbprint() == agent_key.thumbprint()
+    assert f'alg="{alg}"' in verified.base
+
+
+def test_c1_alg_parameter_does_not_rescue_a_wrong_key():
+    # the key decides: an alg naming the forger's algorithm changes nothing
+    message = _with_alg_parameter(_request(jwt_key(_agent_token())), "ecdsa-p256-sha256", key=other_key)
+    assert _code(message) == "invalid_signature"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,9 @@ from types import SimpleNamespace
 
 import pytest
 from aauth_kit.servers.ps import PersonServer
+from aauth_kit.servers.ps.revocation import revoke_issued
 from aauth_kit.servers.ps.store import PSStore
+from aauth_kit.servers.ps.store.tokens import IssuedToken
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -52,6 +54,7 @@ from aauth_kit.resource import Resource
 from aauth_kit.revocation import (
     SKEW,
     UNAVAILABLE,
+    UNSUPPORTED,
     Revoker,
     keep_until,
     parse_revocation_body,
@@ -908,7 +911,7 @@ def test_cascade_reports_unreachable_resources(tmp_path):
             assert response.status_code == 200
             assert sorted(response.json()["downstream"], key=lambda e: e["recipient"]) == [
                 {"recipient": NOWHERE, "error": UNAVAILABLE},
-                {"recipient": PLAIN, "error": UNAVAILABLE},
+                {"recipient": PLAIN, "error": UNSUPPORTED},
             ]
             assert (CASCADE_PS, issued[CASCADE_RES]) in resource.revoked
             assert all(ps.store.is_revoked(CASCADE_PS, jti) for jti in issued.values())
@@ -921,6 +924,39 @@ def test_cascade_reports_unreachable_resources(tmp_path):
     finally:
         hosts.stop()
         ps.close()
+
+
+def test_c6_resource_without_revocation_endpoint_is_revocation_unsupported(tmp_path):
+    """-11 "Token Revocation": a resource whose metadata names no revocation_endpoint is
+    reported revocation_unsupported; one that cannot be reached stays revocation_unavailable
+    (over real sockets)."""
+    hosts = Hosts("socket")
+    clock = Clock(time.time())
+    ps = PersonServer(
+        CASCADE_PS,
+        key=ps_key,
+        resolver=HttpResolver(hosts.fetch()),
+        data_dir=tmp_path,
+        clock=clock,
+        client_factory=lambda **options: hosts.async_client(**options),
+    )
+    hosts.add(
+        PLAIN, publisher(resource_metadata(PLAIN, f"{PLAIN}/.well-known/jwks.json"), RESOURCE_DWK, peer_key)
+    )
+    now = int(clock())
+    issued = [
+        IssuedToken(f"auth-{n}", AUTH_TYP, CASCADE_PS, audience, AGENT_ID, AGENT_ID, "read", now, now + 600)
+        for n, audience in enumerate((PLAIN, NOWHERE))
+    ]
+    try:
+        report = asyncio.run(revoke_issued(ps.context, issued, actor="mcp-user"))
+    finally:
+        hosts.stop()
+        ps.close()
+    assert report == [
+        {"recipient": PLAIN, "error": "revocation_unsupported"},
+        {"recipient": NOWHERE, "error": "revocation_unavailable"},
+    ]
 
 
 def test_store_forgets_expired_revocations(tmp_path):

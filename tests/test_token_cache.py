@@ -15,7 +15,7 @@ def token(exp: int) -> str:
 
 def test_the_best_token_is_a_fresh_auth_token_then_a_person_token():
     cache = TokenCache(lambda: NOW)
-    person, auth = token(NOW + 600), token(NOW + EXPIRY_MARGIN)  # auth expires within the margin
+    person, auth = token(NOW + 600), token(NOW + EXPIRY_MARGIN - 1)  # auth expires within the margin
     cache.remember(RES, "person_token", person, None)
     cache.remember(RES, "auth_token", auth, None)
     assert cache.best(RES, None) == person
@@ -31,3 +31,14 @@ def test_another_call_chain_replaces_the_tokens():
     assert cache.best(RES, None) is None and cache.best(RES, "upstream-1") is not None
     cache.forget(RES)
     assert cache == {}
+
+
+def test_c7_a_token_with_fewer_than_five_minutes_left_is_not_presented():
+    """-11 "Re-authorization": the agent refreshes before expiry; a token with 4 minutes
+    left is not presented, one with 5 is."""
+    assert EXPIRY_MARGIN == 5 * 60
+    cache = TokenCache(lambda: NOW)
+    cache.remember(RES, "auth_token", token(NOW + 4 * 60), None)
+    assert cache.best(RES, None) is None
+    cache.remember(RES, "auth_token", token(NOW + 5 * 60), None)
+    assert cache.best(RES, None) is not None

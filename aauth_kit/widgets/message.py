@@ -241,7 +241,7 @@ def _offline_check(message: HttpMessage, sig: httpsig.SignatureInput) -> str:
                 f"The {esc(signature_key.scheme)} key is fetched by the verifier; not checked here.",
                 muted=True,
             )
-        httpsig.verify_signature(message, sig, key)
+        httpsig.verify_signature(message, sig, key, check_alg=False)  # -11 "Signature Parameters"
     except AAuthError as exc:
         return para(f"{badge(exc.code, 'error')} {esc(exc.detail)}")
     return para(

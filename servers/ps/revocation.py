@@ -84,12 +84,16 @@ async def revoke_issued(ctx: Context, issued: list, *, actor: str) -> list[dict]
 
 async def _revoke_at_resource(ctx: Context, client, token) -> str | None:
     """Tell the token's resource; ``None`` when it answered ``200``, else the error code
-    (``revocation_unavailable`` when it has no usable ``revocation_endpoint`` or cannot be reached)."""
+    (``revocation_unsupported`` when it has no usable ``revocation_endpoint``,
+    ``revocation_unavailable`` when it cannot be reached)."""
     try:
         document = await ctx.resolver.metadata(token.aud, RESOURCE_DWK)
+    except AAuthError:
+        return kit.UNAVAILABLE  # no metadata: the resource cannot be reached
+    try:
         endpoint = check_endpoint_url(document.get("revocation_endpoint"), dev=ctx.dev)
     except AAuthError:
-        return kit.UNAVAILABLE  # no metadata, or no usable revocation_endpoint in it
+        return kit.UNSUPPORTED  # no usable revocation_endpoint in its metadata
     try:
         await ctx.revoker.revoke(client, endpoint, token.jti, token.exp)
     except AAuthError as error:
