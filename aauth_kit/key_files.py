@@ -28,6 +28,14 @@ def private_directory(path: str | Path) -> Path:
     return path
 
 
+def restrict(path: str | Path) -> None:
+    """Make an existing file owner-only (``0600``): files left by an older kit, or copied in,
+    are tightened when they are opened again."""
+    path = Path(path)
+    if path.exists() and path.stat().st_mode & 0o777 != FILE_MODE:
+        os.chmod(path, FILE_MODE)
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` readable by its owner only (a temporary file, then renamed)."""
     partial = path.with_name(f".{path.name}.partial")
@@ -41,6 +49,7 @@ def load_or_create(directory: str | Path, name: str, *, kid: str) -> Key:
     """The key ``name`` from ``directory``, made (Ed25519) and stored there the first time."""
     path = private_directory(directory) / f"{name.replace('/', '_')}.jwk"
     if path.exists():
+        restrict(path)
         return Key.from_jwk(json.loads(path.read_text()))
     key = Key.generate(kid=kid)
     write_private(path, json.dumps(key.private_jwk()).encode())

@@ -83,6 +83,18 @@ def test_h2_the_admin_flag_follows_the_configuration(world):
     assert world.person("alice", "alice-pw").get(f"{PS}/admin/consent-policy").status_code == 403
 
 
+def test_h2_a_restart_with_a_new_password_replaces_the_old_one(world):
+    """``--person mcp-user:NEW:admin`` on the same data dir: the demo password no longer
+    signs in, the new one does, and sessions opened with the old one are over."""
+    old_session = world.person("mcp-user", "user123")
+    assert old_session.get(f"{PS}/audit").status_code == 200
+    world.restart_ps(persons=[PersonAccount("mcp-user", "Str0nger-pw", admin=True)])
+    refused = world.hosts.client().post(f"{PS}/login", json={"username": "mcp-user", "password": "user123"})
+    assert (refused.status_code, error_of(refused)) == (401, "unauthorized")
+    assert world.person("mcp-user", "Str0nger-pw").get(f"{PS}/admin/consent-policy").status_code == 200
+    assert old_session.get(f"{PS}/audit").status_code == 401
+
+
 def test_h2_person_accounts_parse():
     """``--person NAME:PASSWORD[:admin]``: the password is all between the first colon and a final ``:admin``."""
     assert PersonAccount.parse("bob:pw") == PersonAccount("bob", "pw")

@@ -76,6 +76,22 @@ def test_m8_state_files_are_owner_only(tmp_path):
     assert len(files) == 6 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 
+def test_m8_loose_files_left_from_before_are_tightened(tmp_path):
+    """Keys and the SQLite file made 0644 (by an older kit, or copied in) are owner-only
+    again once the cast opens them."""
+    data = tmp_path / "state"
+    with Lab(mode="asgi", data_dir=data):
+        pass
+    loose = [*(data / KEYS_DIR).iterdir(), data / "ps.sqlite3"]
+    for path in loose:
+        path.chmod(0o644)
+    with Lab(mode="asgi", data_dir=data):
+        pass
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in loose} == {
+        path.name: 0o600 for path in loose
+    }
+
+
 def test_m8_a_key_file_is_read_back_as_written(tmp_path):
     key = load_or_create(tmp_path / "k", "ps", kid="ps")
     again = load_or_create(tmp_path / "k", "ps", kid="ps")

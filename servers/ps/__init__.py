@@ -128,10 +128,11 @@ class PersonServer:
             numbered_jtis=id_factory is not None,
         )
         store = PSStore(Path(data_dir) / DB_FILE, clock=clock)
-        for account in persons:  # new persons are added; the admin flag follows the configuration
+        for account in persons:  # the configuration wins: new persons added, password and admin flag set
             if store.get_user(account.username) is None:
                 store.add_user(account.username, account.password, admin=account.admin)
             else:
+                store.set_password(account.username, account.password)
                 store.set_admin(account.username, account.admin)
         seed = key.private_jwk()["d"].encode()
         self.context = Context(

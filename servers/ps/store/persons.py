@@ -111,6 +111,18 @@ class PersonsStore(Database):
             ).rowcount:
                 raise AAuthError("not_found", f"no user {username!r}")
 
+    def set_password(self, username: str, password: str) -> bool:
+        """Give a person ``password`` unless it is theirs already; a change ends their
+        sessions (OWASP ASVS level 2, V3.3.3).  True when it changed."""
+        if self.check_password(username, password):
+            return False
+        with self._tx() as db:
+            db.execute(
+                "UPDATE users SET password_hash = ? WHERE username = ?", (hash_password(password), username)
+            )
+            db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        return True
+
     def get_user(self, username: str) -> User | None:
         rows = self._read(f"SELECT {_USER} FROM users WHERE username = ?", (username,))
         return _user(rows[0]) if rows else None

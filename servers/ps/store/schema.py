@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aauth_kit.errors import UsageError
-from aauth_kit.key_files import FILE_MODE, private_directory
+from aauth_kit.key_files import FILE_MODE, private_directory, restrict
 
 SCHEMA_VERSION = 8
 
@@ -136,6 +136,8 @@ class Database:
         private_directory(Path(path).parent)
         if not Path(path).exists():  # created owner-only; SQLite gives its -wal and -shm the same mode
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        for kept in (path, f"{path}-wal", f"{path}-shm"):  # an older file is tightened
+            restrict(kept)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
