@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import AAuthError
+from .identifiers import DEV_HOSTS
 from .message import HttpMessage
 
 
@@ -185,10 +186,15 @@ def middleware(max_body: int = MAX_BODY) -> list[Middleware]:
 
 
 def own_origins(request: Request, identifier: str) -> set[str]:
-    """The origins this server answers as: its identifier's and the one the request named
-    (scheme + ``Host``, which a browser sets and a page cannot)."""
-    host = request.headers.get("host")
-    return {identifier.rstrip("/"), *([f"{request.url.scheme}://{host}"] if host else [])}
+    """The origins this server answers as: its identifier's and, on a loopback socket, the
+    ``http://127.0.0.1:PORT`` and ``http://localhost:PORT`` a browser reaches it at.  Taken
+    from the listening socket, never from ``Host``: a page that rebinds its own name to
+    127.0.0.1 sends its own ``Host`` and ``Origin``, which must not count as this server's."""
+    origins = {identifier.rstrip("/")}
+    server = request.scope.get("server")
+    if server and server[0] in DEV_HOSTS and server[1]:
+        origins.update(f"http://{host}:{server[1]}" for host in DEV_HOSTS)
+    return origins
 
 
 def check_origin(request: Request, identifier: str) -> None:

@@ -53,6 +53,21 @@ def test_l11_a_start_from_another_origin_is_403(lab):
         assert seed.status_code == 200  # the seed's clients send no Origin: still fine
 
 
+def test_l11_a_rebound_host_name_is_not_the_backends_origin(lab):
+    """DNS rebinding: a page at ``http://evil.test:PORT`` whose name now points at 127.0.0.1
+    sends its own ``Host`` and ``Origin``.  The backend's origins come from its identifier and
+    its listening socket, never from ``Host``: 403, no job.  Its real loopback origins pass."""
+    backend = lab.identifiers["backend"]
+    port = int(lab.hosts.url_of(backend).rsplit(":", 1)[1])
+    with lab.hosts.client() as client:
+        rebound = {"Host": f"evil.test:{port}", "Origin": f"http://evil.test:{port}"}
+        answer = client.post(f"{backend}/optimization/start", json={}, headers=rebound)
+        assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
+        for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+            own = client.post(f"{backend}/optimization/start", json={}, headers={"Origin": origin})
+            assert own.status_code == 200, origin
+
+
 def test_l11_cross_site_form_post_in_chromium_starts_nothing(browser_page, lab):
     """A hostile page on another loopback port submits a ``text/plain`` form (the classic way
     to post JSON-looking text cross-site) to the backend: 403 (its Origin), no job."""
