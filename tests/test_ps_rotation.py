@@ -234,3 +234,19 @@ def test_l12_a_bare_key_never_polls_an_agent_token_request(world):
     bare = world.poll(url, hwk=True)
     assert (bare.status_code, error_of(bare)) == (404, "not_found")
     assert world.poll(url, wait=1).status_code == 202
+
+
+def test_l12_a_second_agent_token_for_the_old_key_ends_with_the_rotation(world):
+    """The agent held two agent tokens for its old key (it registered again before rotating).
+    Rotating with one revokes both: the old key signing with the other is ``401 revoked_jwt``
+    at the person and auth token endpoints and at the mission endpoint."""
+    second = world.ps.issue_agent_token("backend", world.agent_key, name="Backend")
+    assert decoded(second)["sub"] == decoded(world.agent_token)["sub"]
+    assert rotate(world, Key.from_seed("agent backend, after the theft")).status_code == 200
+    for path, body in (
+        ("/person-token", {"resource": RES}),
+        ("/auth-token", {"resource_token": "x", "presented_token": "y"}),
+        ("/mission", {"description": "keep going"}),
+    ):
+        answer = world.send("POST", f"{PS}{path}", token=second, body=body)
+        assert signature_error(answer) == "error=revoked_jwt", path

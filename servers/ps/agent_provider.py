@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aauth_kit import claims
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.identifiers import check_agent_identifier
 from aauth_kit.keys import Key
@@ -99,8 +100,8 @@ def routes(ctx: Context) -> list[Route]:
 
     async def rotate_endpoint(request: Request) -> Response:
         """``sig`` by the current key with the agent token this AP issued, ``new`` by the new
-        key as ``hwk``: the agent keeps its identifier and its person; the old agent token is
-        revoked; the answer is a new agent token binding the new key."""
+        key as ``hwk``: the agent keeps its identifier and its person; every agent token this
+        AP issued to it (all bind the old key) is revoked; the answer is a new agent token binding the new key."""
         message, current = await signed_request(ctx, request, label="sig")
         new = await verify(ctx, message, schemes=("hwk",), label=NEW_KEY_LABEL)
         old_token, new_jkt = current.token, new.key.thumbprint()
@@ -117,6 +118,11 @@ def routes(ctx: Context) -> list[Route]:
         if new_jkt == agent.agent_jkt:
             raise AAuthError("invalid_request", "the new key is the current key")
         ctx.store.upsert_agent(agent.agent_id, ap_issuer=ctx.identifier, agent_jkt=new_jkt)
+        # every agent token this AP gave the agent binds the old key: none outlives the rotation
+        now = int(ctx.clock())
+        for issued in ctx.store.list_tokens(agent_id=agent.agent_id, agent_iss=ctx.identifier):
+            if issued.typ == claims.AGENT_TYP and issued.iss == ctx.identifier and issued.exp > now:
+                ctx.store.revoke(issued.iss, issued.jti, issued.exp)
         ctx.store.revoke(old_token.iss, old_token.jti, old_token.exp)
         # what the old key asked for is nobody's to collect now: its polls answer 403 revoked
         retired = ctx.store.revoke_pending(
