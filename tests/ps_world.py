@@ -138,7 +138,8 @@ class World:
         return (client or self.client).request(method, url, headers=message.headers, content=data)
 
     def person_token(self, resource=RES, **kw) -> str:
-        response = self.send("POST", f"{PS}/person-token", body={"resource": resource}, **kw)
+        body = {"resource": resource, "capabilities": list(CAPABILITIES)}
+        response = self.send("POST", f"{PS}/person-token", body=body, **kw)
         assert response.status_code == 200, response.text
         return response.json()["person_token"]
 
@@ -163,7 +164,11 @@ class World:
     def ask(self, scope="files:read", *, wait=None, justification=None, **kw) -> tuple:
         """Person token → resource token → POST /auth-token; returns (response, presented)."""
         presented = self.person_token()
-        body = {"resource_token": self.resource_token(presented, scope), "presented_token": presented}
+        body = {
+            "resource_token": self.resource_token(presented, scope),
+            "presented_token": presented,
+            "capabilities": list(CAPABILITIES),
+        }
         if justification is not None:
             body["justification"] = justification
         headers = [("Prefer", f"wait={wait}")] if wait is not None else []
@@ -197,6 +202,10 @@ class World:
         )
         assert decision.status_code == 200, decision.text
         return context.json()
+
+
+#: What the test agent declares it can do (-11 "AAuth-Capabilities Request Header": nothing is assumed).
+CAPABILITIES = ("interaction",)
 
 
 def error_of(response) -> str:

@@ -35,7 +35,13 @@ def _hostile(world, sub=VICTIM, jti="hostile-1"):
 
 
 def _person_token_request(world, key, token, **body):
-    return world.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES, **body})
+    return world.send(
+        "POST",
+        f"{PS}/person-token",
+        key=key,
+        token=token,
+        body={"resource": RES, "capabilities": ["interaction"], **body},
+    )
 
 
 def test_h1_hostile_ap_with_the_victims_sub_is_another_agent(world):

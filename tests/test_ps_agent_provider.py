@@ -73,7 +73,13 @@ def test_register_with_auto_approve(tmp_path):
         assert claims["cnf"]["jwk"] == key.public_jwk(kid=False)
         # an auto-approved agent is bound to nobody: its first person token asks a person
         token = response.json()["agent_token"]
-        deferred = w.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES})
+        deferred = w.send(
+            "POST",
+            f"{PS}/person-token",
+            key=key,
+            token=token,
+            body={"resource": RES, "capabilities": ["interaction"]},
+        )
         assert deferred.status_code == 202
         code = parse_requirement(deferred.headers["aauth-requirement"]).code
         context = w.approve(code, person=w.person("alice", "alice-pw"))
@@ -81,7 +87,13 @@ def test_register_with_auto_approve(tmp_path):
         done = w.poll(deferred.headers["location"], key=key, token=token)
         assert done.status_code == 200, done.text
         assert decoded(done.json()["person_token"])["sub"] == w.ps.subject("alice", RES)
-        again = w.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES})
+        again = w.send(
+            "POST",
+            f"{PS}/person-token",
+            key=key,
+            token=token,
+            body={"resource": RES, "capabilities": ["interaction"]},
+        )
         assert again.status_code == 200  # now bound to alice
     finally:
         w.stop()
@@ -111,7 +123,13 @@ def test_register_needs_the_persons_approval(world):
     agent = world.ps.store.get_agent("aauth:notebook@ps.example", ap_issuer=PS)
     assert (agent.status, agent.username, agent.name) == ("approved", "mcp-user", "NB")
     assert (
-        world.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES}).status_code
+        world.send(
+            "POST",
+            f"{PS}/person-token",
+            key=key,
+            token=token,
+            body={"resource": RES, "capabilities": ["interaction"]},
+        ).status_code
         == 200
     )
 

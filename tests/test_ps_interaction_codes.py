@@ -53,7 +53,13 @@ def _unclaimed(world):
     token = tokens.mint_agent_token(
         world.chain_key, iss=CHAIN, sub="aauth:chain@chain.example", cnf=key, iat=now, exp=now + 600
     )
-    response = world.send("POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES})
+    response = world.send(
+        "POST",
+        f"{PS}/person-token",
+        key=key,
+        token=token,
+        body={"resource": RES, "capabilities": ["interaction"]},
+    )
     assert response.status_code == 202, response.text
     code = parse_requirement(response.headers["aauth-requirement"]).code
     return response.headers["location"].rsplit("/", 1)[1], code

@@ -383,3 +383,16 @@ def test_call_chaining_refusals(world):
         "POST", f"{PS}/person-token", key=key, token=token, body={"resource": RES, "upstream_token": unknown}
     )
     assert error_of(response) == "invalid_upstream_token"
+
+
+def test_c2_an_agent_that_declares_no_capabilities_is_user_unreachable(world):
+    """-11 "AAuth-Capabilities Request Header": "recipients MUST NOT assume any capabilities".
+    A token request without ``capabilities`` that needs the person is ``403 user_unreachable``
+    (before, the PS assumed the agent could show an interaction and answered 202); one that
+    needs nobody is still granted."""
+    for scope, expected in (("files:delete", (403, "user_unreachable")), ("files:read", (200, None))):
+        presented = world.person_token()
+        body = {"resource_token": world.resource_token(presented, scope), "presented_token": presented}
+        response = world.send("POST", f"{PS}/auth-token", body=body)
+        got = (response.status_code, error_of(response) if response.status_code != 200 else None)
+        assert got == expected, scope

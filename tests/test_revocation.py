@@ -701,7 +701,7 @@ def test_ap_revokes_an_agent_token_and_the_ps_cascades(lab_name, request):
         f"{ps}/auth-token",
         agent.key,
         jwt_key(agent.agent_token),
-        body={"resource_token": resource_token, "presented_token": person},
+        body={"resource_token": resource_token, "presented_token": person, "capabilities": ["interaction"]},
     )
     assert deferred.status_code == 202
     pending_url = deferred.headers["location"]
@@ -760,7 +760,7 @@ def test_ap_revocation_survives_a_restart(lab):
         f"{ps}/auth-token",
         agent.key,
         jwt_key(agent.agent_token),
-        body={"resource_token": resource_token, "presented_token": person},
+        body={"resource_token": resource_token, "presented_token": person, "capabilities": ["interaction"]},
     )
     pending_url = deferred.headers["location"]
     assert ap_revokes(lab, agent.agent_token).status_code == 200
@@ -812,7 +812,7 @@ def test_a_resource_revokes_its_resource_token_at_the_ps(lab):
         f"{ps}/auth-token",
         agent.key,
         jwt_key(agent.agent_token),
-        body={"resource_token": resource_token, "presented_token": person},
+        body={"resource_token": resource_token, "presented_token": person, "capabilities": ["interaction"]},
     )
     assert problem(refused, 400) == "revoked_resource_token"
 

@@ -82,7 +82,7 @@ def routes(ctx: Context) -> list[Route]:
         if not isinstance(body.get("local"), str):
             raise AAuthError("invalid_request", "local (the agent's local name) is required")
         agent = agent_id(ctx, body["local"])
-        name, interactive = optional_string(body, "name", limit=200), can_interact(body)
+        name, interactive = optional_string(body, "name", limit=200), can_interact(body, undeclared=True)
         jwk, jkt = verified.key.public_jwk(kid=False), verified.key.thumbprint()
         known = ctx.store.get_agent(agent, ap_issuer=ctx.identifier)
         if known is not None and known.agent_jkt != jkt:

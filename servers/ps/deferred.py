@@ -90,13 +90,15 @@ class Waiters:
 
 
 # -- a request that needs the person ----------------------------------------------------------
-def can_interact(body: dict) -> bool:
+def can_interact(body: dict, *, undeclared: bool = False) -> bool:
     """-11 "Agent Token Request" ``capabilities`` (an array of strings): may the agent send its
-    person to an interaction page?  An agent that sends none is assumed able to (the seed's
-    agents)."""
+    person to an interaction page?  At the token endpoints an agent that declares none cannot:
+    "recipients MUST NOT assume any capabilities" (-11 "AAuth-Capabilities Request Header").
+    ``undeclared`` is the answer for a body without the member (the AP's registration, which
+    the draft leaves to the Agent Provider, keeps asking the person)."""
     capabilities = body.get("capabilities")
     if capabilities is None:
-        return True
+        return undeclared
     if not strings(capabilities):
         raise AAuthError("invalid_request", "capabilities must be an array of strings")
     return "interaction" in capabilities

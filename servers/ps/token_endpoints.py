@@ -10,8 +10,9 @@ sig=jwt``; body covered by ``content-type`` and ``content-digest``).
   Verification", then the consent policy: a scope that needs nobody's consent is granted at
   once, any other waits for the person (:mod:`.deferred`).
 
-An agent that sends ``capabilities`` without ``interaction`` gets ``403 user_unreachable``
-when the person would be needed; one that sends none is assumed able to show a code.
+An agent that does not declare the ``interaction`` capability (none is assumed, -11
+"AAuth-Capabilities Request Header") gets ``403 user_unreachable`` when the person would be
+needed.
 """
 
 from __future__ import annotations
