@@ -20,9 +20,11 @@ import random
 import socket
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from .agent import Agent
+from .egress import Egress, no_network
 from .interaction import new_code
 from .jwks import HttpResolver
 from .keys import Key
@@ -71,7 +73,11 @@ def _free_port() -> int:
 
 class Lab:
     """Start the cast; use :attr:`ps`, :attr:`supply_chain`, :attr:`market_analysis`,
-    :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`."""
+    :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`.
+
+    Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
+    cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
+    in dev mode); nothing else."""
 
     def __init__(
         self,
@@ -84,6 +90,7 @@ class Lab:
         consent_prefixes: list[str] | None = None,
         pending_ttl: float = 600,
         data_dir: str | Path | None = None,
+        allow_origins: Collection[str] = (),
     ):
         from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
@@ -109,6 +116,7 @@ class Lab:
         )
         self.trace = Trace(names={self.identifiers[n]: NAMES[n] for n in IDENTIFIERS}, clock=self.clock)
         self.hosts = Hosts(mode)
+        self.hosts.egress = Egress(dev=dev, routes=self.hosts.routes, allow=allow_origins, resolve=no_network)
         self.resolver = HttpResolver(self.hosts.fetch(), dev=dev)
         self._random = random.Random(20260207)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .egress import Egress, EgressTransport
 from .errors import UsageError
 from .http_client import httpx, identifier_origin, make_fetch
 from .lifespan import Lifespan
@@ -25,7 +26,11 @@ class Hosts:
     ``mode="auto"`` picks ASGI in the browser (no sockets there) and sockets elsewhere.
     A socket server is registered under its identifier, so one identifier has one
     server per process: adding it again (re-running a cell) replaces the old one.
+    With ``egress`` (an :class:`~aauth_kit.egress.Egress` over :attr:`routes`), every
+    request of its clients and fetches is admitted first.
     """
+
+    egress: Egress | None = None
 
     def __init__(
         self,
@@ -94,9 +99,11 @@ class Hosts:
             raise UsageError(f"no party is registered at {origin}")
         return self._servers[origin].url
 
-    def transport(self) -> VirtualHostTransport:
-        """An async transport over these hosts (I/O runs on the kit's loop thread)."""
-        return VirtualHostTransport(self.routes, loop_thread=self.loop_thread)
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An async transport over these hosts (I/O runs on the kit's loop thread),
+        behind :attr:`egress` admission when one is set."""
+        transport = VirtualHostTransport(self.routes, loop_thread=self.loop_thread)
+        return transport if self.egress is None else EgressTransport(transport, self.egress)
 
     def async_client(self, **kwargs) -> httpx.AsyncClient:
         """``httpx.AsyncClient`` on the virtual network; environment proxies are ignored."""

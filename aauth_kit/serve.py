@@ -45,6 +45,14 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         "--pending-ttl", type=float, default=600, metavar="SECONDS", help="lifetime of a pending consent"
     )
     parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin outside the cast the servers may fetch keys from and revoke at "
+        "(repeatable; dev mode admits only the cast's own origins otherwise)",
+    )
+    parser.add_argument(
         "--data-dir", default=None, help="where the PS keeps its SQLite file (default: a new temp dir)"
     )
 
@@ -63,6 +71,7 @@ def lab_from(args) -> Lab:
         consent_prefixes=args.consent_prefixes,
         pending_ttl=args.pending_ttl,
         data_dir=args.data_dir,
+        allow_origins=args.allow_origin,
     )
 
 
