@@ -24,6 +24,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from .agent import Agent
+from .connection_limits import ConnectionLimits
 from .egress import Egress, no_network
 from .interaction import new_code
 from .jwks import HttpResolver
@@ -77,7 +78,8 @@ class Lab:
 
     Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
     cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
-    in dev mode); nothing else."""
+    in dev mode); nothing else.  ``limits`` bounds each server's connections, header size
+    and header-read time (:mod:`aauth_kit.connection_limits`)."""
 
     def __init__(
         self,
@@ -91,6 +93,7 @@ class Lab:
         pending_ttl: float = 600,
         data_dir: str | Path | None = None,
         allow_origins: Collection[str] = (),
+        limits: ConnectionLimits | None = None,
     ):
         from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
@@ -115,7 +118,7 @@ class Lab:
             else dict(IDENTIFIERS)
         )
         self.trace = Trace(names={self.identifiers[n]: NAMES[n] for n in IDENTIFIERS}, clock=self.clock)
-        self.hosts = Hosts(mode)
+        self.hosts = Hosts(mode, limits=limits)
         self.hosts.egress = Egress(dev=dev, routes=self.hosts.routes, allow=allow_origins, resolve=no_network)
         self.resolver = HttpResolver(self.hosts.fetch(), dev=dev)
         self._random = random.Random(20260207)
