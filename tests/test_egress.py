@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from aauth_kit.egress import Egress, EgressRefused, EgressTransport, public_address
-from aauth_kit.errors import SignatureError
+from aauth_kit.errors import AAuthError, SignatureError
 from aauth_kit.headers import parse_signature_error
 from aauth_kit.http_client import httpx, make_fetch
 from aauth_kit.jwks import UNFETCHABLE, HttpResolver, jwks
@@ -292,3 +292,33 @@ def test_m6_revocation_endpoint_elsewhere_is_refused(tmp_path):
         assert not listener.connected()
     finally:
         listener.close()
+
+
+def test_m6_trickled_revocation_answer_is_cut_by_the_total_time_cap(monkeypatch):
+    """The revoker's request is bounded in all, not per read: a recipient answering one byte
+    every 0.3 s is ``revocation_unavailable`` (503) after the cap (1 s here)."""
+    monkeypatch.setattr("aauth_kit.revocation.SEND_TIMEOUT", 1.0)
+
+    async def trickle(request):
+        async def drip():
+            for _ in range(100):
+                await asyncio.sleep(0.3)
+                yield b" "
+
+        return StreamingResponse(drip(), media_type="application/json")
+
+    server = serve(Starlette(routes=[Route("/revoke", trickle, methods=["POST"])]), "trickle-revoke")
+    revoker = Revoker("http://127.0.0.1:1", RESOURCE_DWK, Key.generate(kid="r"))
+
+    async def revoke():
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
+            return await revoker.revoke(client, f"{server.url}/revoke", "j", int(time.time()) + 60)
+
+    try:
+        started = time.monotonic()
+        with pytest.raises(AAuthError) as caught:
+            fetch_now(revoke())
+        assert (caught.value.code, caught.value.status) == (UNAVAILABLE, 503)
+        assert time.monotonic() - started < 3.0
+    finally:
+        server.stop()
