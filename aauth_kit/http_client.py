@@ -7,13 +7,14 @@ identifier as a normalized origin, and a ``fetch`` for metadata resolvers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import httpx
 
 from .errors import UsageError
 
-__all__ = ["httpx", "origin_of", "identifier_origin", "make_fetch"]
+__all__ = ["httpx", "origin_of", "identifier_origin", "make_fetch", "MAX_DOCUMENT_BYTES", "FETCH_TIMEOUT"]
 
 
 def origin_of(url: str | httpx.URL) -> str:
@@ -40,28 +41,56 @@ def identifier_origin(identifier: str) -> str:
     return origin
 
 
+#: Largest metadata document or JWKS a fetch reads (bytes, after content decoding).
+MAX_DOCUMENT_BYTES = 1 << 20
+#: Seconds one fetch may take in all (connect, every read), not per read.
+FETCH_TIMEOUT = 10.0
+
+
 def make_fetch(
-    transport: httpx.AsyncBaseTransport, *, timeout: float = 10.0
+    transport: httpx.AsyncBaseTransport,
+    *,
+    timeout: float = FETCH_TIMEOUT,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> Callable[[str], Awaitable[tuple[int, dict[str, str], bytes]]]:
     """An ``async def fetch(url) -> (status, headers, body)`` over ``transport``.
 
     The shape ``jwks.HttpResolver`` takes: header names are lower-case, repeated
     headers are joined with ``", "``; a request that cannot be made raises
     ``TimeoutError`` or ``ConnectionError`` (an ``OSError``; an unknown host too).
+    The whole fetch is bounded by ``timeout`` seconds (a body trickled byte by byte is
+    cut there) and the body by ``max_bytes`` (streamed; reading stops at the cap and the
+    fetch fails): -11 "JWKS Discovery and Caching" asks for egress admission, whose
+    limits follow OWASP ASVS level 2 (resource limits on server-side requests).
     """
 
     async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
         try:
-            request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(timeout).as_dict()})
-            response = await transport.handle_async_request(request)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise TimeoutError(f"GET {url}: {exc}") from exc
-        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            async with asyncio.timeout(timeout):
+                request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(timeout).as_dict()})
+                response = await transport.handle_async_request(request)
+                try:
+                    body = await _read_capped(response, max_bytes)
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise TimeoutError(f"GET {url}: no complete answer within {timeout} s") from exc
+        except (httpx.TransportError, httpx.InvalidURL, httpx.DecodingError) as exc:
             raise ConnectionError(f"GET {url}: {exc}") from exc
         return response.status_code, dict(response.headers), body
 
     return fetch
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decoded body, streamed; ``ConnectionError`` as soon as it passes ``max_bytes``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
+    parts, size = [], 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > max_bytes:
+            raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
+        parts.append(part)
+    return b"".join(parts)

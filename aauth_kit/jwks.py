@@ -18,6 +18,7 @@ without ``alg`` → ``unsupported_algorithm`` (via :func:`keys.check_jwk`).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -27,6 +28,8 @@ from .errors import AAuthError, SignatureError, TokenError, UsageError
 from .identifiers import check_server_identifier
 from .keys import Key, check_jwk
 from .metadata import MEMBERS, validate_metadata, well_known_url
+
+log = logging.getLogger(__name__)
 
 #: Seconds a document or JWKS is kept when its response sets no ``max-age``, and at most.
 DEFAULT_TTL = 3600
@@ -151,6 +154,17 @@ def cache_ttl(headers: dict, *, default: int = DEFAULT_TTL) -> int:
     return min(default, MAX_TTL)
 
 
+#: The one answer for a document that cannot be had: refused by egress admission, a closed
+#: port, a timeout, a non-200 or a non-JSON answer all read the same, so a verifier's
+#: errors never tell a scanner what listens at a URL it was handed.
+UNFETCHABLE = "the signer's metadata or JWKS could not be fetched"
+
+
+def _unfetchable(url: str, why) -> SignatureError:
+    log.debug("GET %s failed: %s", url, why)
+    return SignatureError("invalid_key", UNFETCHABLE)
+
+
 class HttpResolver(KeyResolver):
     """Discovery over HTTP through ``fetch`` (the transport, injected; it applies egress rules).
 
@@ -190,13 +204,13 @@ class HttpResolver(KeyResolver):
         except SignatureError:
             raise
         except (AAuthError, OSError, TimeoutError) as exc:
-            raise SignatureError("invalid_key", f"cannot fetch {url}: {exc}") from None
+            raise _unfetchable(url, exc) from None
         if status != 200:
-            raise SignatureError("invalid_key", f"GET {url} answered {status}")
+            raise _unfetchable(url, f"answered {status}")
         try:
             value = json.loads(body)
         except (ValueError, TypeError, RecursionError):
-            raise SignatureError("invalid_key", f"{url} did not return JSON") from None
+            raise _unfetchable(url, "not JSON") from None
         self._cache[url] = (now + cache_ttl(headers, default=self.default_ttl), value)
         return value
 

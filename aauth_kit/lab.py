@@ -20,12 +20,14 @@ import random
 import socket
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import key_files
 from .agent import Agent
+from .connection_limits import ConnectionLimits
+from .egress import Egress, no_network
 from .interaction import new_code
 from .jwks import HttpResolver
 from .key_files import private_directory
@@ -79,7 +81,12 @@ def _free_port() -> int:
 
 class Lab:
     """Start the cast; use :attr:`ps`, :attr:`supply_chain`, :attr:`market_analysis`,
-    :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`."""
+    :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`.
+
+    Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
+    cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
+    in dev mode); nothing else.  ``limits`` bounds each server's connections, header size
+    and header-read time (:mod:`aauth_kit.connection_limits`)."""
 
     def __init__(
         self,
@@ -93,6 +100,8 @@ class Lab:
         pending_ttl: float = 600,
         data_dir: str | Path | None = None,
         persons: Iterable[PersonAccount] = (),
+        allow_origins: Collection[str] = (),
+        limits: ConnectionLimits | None = None,
     ):
         from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
@@ -125,7 +134,8 @@ class Lab:
             else dict(IDENTIFIERS)
         )
         self.trace = Trace(names={self.identifiers[n]: NAMES[n] for n in IDENTIFIERS}, clock=self.clock)
-        self.hosts = Hosts(mode)
+        self.hosts = Hosts(mode, limits=limits)
+        self.hosts.egress = Egress(dev=dev, routes=self.hosts.routes, allow=allow_origins, resolve=no_network)
         self.resolver = HttpResolver(self.hosts.fetch(), dev=dev)
         self._random = random.Random(20260207)
 

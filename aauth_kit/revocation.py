@@ -53,6 +53,8 @@ SKEW = 60
 DEFAULT_RETENTION = MAX_LIFETIME
 #: A ``202`` is polled at most this often before the revoker gives up.
 MAX_POLLS = 20
+#: Seconds one revocation request may take in all (egress limits, OWASP ASVS level 2).
+SEND_TIMEOUT = 15.0
 #: The ``error`` a cascade reports for a recipient that advertises no usable
 #: ``revocation_endpoint`` (-11 "Token Revocation": the endpoint is optional).
 UNSUPPORTED = "revocation_unsupported"
@@ -215,10 +217,18 @@ class Revoker:
 
 
 async def _send(client, message: HttpMessage):
+    """One request, bounded by :data:`SEND_TIMEOUT` in all (a trickled answer is cut there)."""
     try:
-        return await client.request(
-            message.method, message.target_uri, headers=message.headers, content=message.body
-        )
+        async with asyncio.timeout(SEND_TIMEOUT):
+            return await client.request(
+                message.method, message.target_uri, headers=message.headers, content=message.body
+            )
+    except TimeoutError:
+        raise AAuthError(
+            UNAVAILABLE,
+            f"{message.method} {message.target_uri}: no answer within {SEND_TIMEOUT} s",
+            status=503,
+        ) from None
     except httpx.HTTPError as exc:
         raise AAuthError(
             UNAVAILABLE, f"{message.method} {message.target_uri} failed: {exc!r}", status=503

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .connection_limits import ConnectionLimits
+from .egress import Egress, EgressTransport
 from .errors import UsageError
 from .http_client import httpx, identifier_origin, make_fetch
 from .lifespan import Lifespan
@@ -25,7 +27,12 @@ class Hosts:
     ``mode="auto"`` picks ASGI in the browser (no sockets there) and sockets elsewhere.
     A socket server is registered under its identifier, so one identifier has one
     server per process: adding it again (re-running a cell) replaces the old one.
+    Socket servers run under ``limits`` (connections, header size and read time).
+    With ``egress`` (an :class:`~aauth_kit.egress.Egress` over :attr:`routes`), every
+    request of its clients and fetches is admitted first.
     """
+
+    egress: Egress | None = None
 
     def __init__(
         self,
@@ -33,6 +40,7 @@ class Hosts:
         *,
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
+        limits: ConnectionLimits | None = None,
     ):
         if mode == "auto":
             mode = "asgi" if sys.platform == "emscripten" else "socket"
@@ -42,6 +50,7 @@ class Hosts:
         self.loop_thread = get_loop_thread()
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        self.limits = limits
         self.routes: dict[str, Any] = {}
         self._servers: dict[str, ServerHandle] = {}
         self._lifespans: dict[str, Lifespan] = {}
@@ -66,6 +75,7 @@ class Hosts:
                 start_timeout=self.start_timeout,
                 stop_timeout=self.stop_timeout,
                 on_ready=switch,
+                limits=self.limits,
             )
         else:
             lifespan = Lifespan(app, origin)
@@ -94,9 +104,11 @@ class Hosts:
             raise UsageError(f"no party is registered at {origin}")
         return self._servers[origin].url
 
-    def transport(self) -> VirtualHostTransport:
-        """An async transport over these hosts (I/O runs on the kit's loop thread)."""
-        return VirtualHostTransport(self.routes, loop_thread=self.loop_thread)
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An async transport over these hosts (I/O runs on the kit's loop thread),
+        behind :attr:`egress` admission when one is set."""
+        transport = VirtualHostTransport(self.routes, loop_thread=self.loop_thread)
+        return transport if self.egress is None else EgressTransport(transport, self.egress)
 
     def async_client(self, **kwargs) -> httpx.AsyncClient:
         """``httpx.AsyncClient`` on the virtual network; environment proxies are ignored."""

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 
+from .connection_limits import ConnectionLimits
 from .errors import AAuthError
 from .jws import decode_unverified
 from .lab import NAMES, SEED_PORTS, Lab
@@ -54,6 +55,38 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         "--pending-ttl", type=float, default=600, metavar="SECONDS", help="lifetime of a pending consent"
     )
     parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin outside the cast the servers may fetch keys from and revoke at "
+        "(repeatable; dev mode admits only the cast's own origins otherwise)",
+    )
+    limits = ConnectionLimits()
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=limits.max_connections,
+        metavar="N",
+        help="concurrent connections per server; one more evicts the oldest idle one "
+        f"(default {limits.max_connections})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=limits.header_timeout,
+        metavar="SECONDS",
+        help="close a connection that has not sent complete request headers in this time "
+        f"(default {limits.header_timeout:g})",
+    )
+    parser.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=limits.max_header_bytes,
+        metavar="BYTES",
+        help=f"request line and headers larger than this are answered 431 (default {limits.max_header_bytes})",
+    )
+    parser.add_argument(
         "--data-dir",
         default=None,
         help="where the cast keeps its state: the PS's SQLite file and every server's key (files 0600,"
@@ -88,6 +121,8 @@ def lab_from(args) -> Lab:
         pending_ttl=args.pending_ttl,
         data_dir=args.data_dir,
         persons=args.persons,
+        allow_origins=args.allow_origin,
+        limits=ConnectionLimits(args.max_connections, args.header_timeout, args.max_header_bytes),
     )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .connection_limits import ConnectionLimits, protocol_class
 from .errors import UsageError
 from .lifespan import Lifespan, ServerStartError
 from .loop import LoopThread, get_loop_thread
@@ -88,6 +89,7 @@ class ServerHandle:
     port: int
     loop_thread: LoopThread = field(repr=False)
     stop_timeout: float = 10.0
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     lifespan: Lifespan | None = field(default=None, repr=False)
     _socket: socket.socket | None = field(default=None, repr=False)
     _server: Any = field(default=None, repr=False)
@@ -122,6 +124,9 @@ class ServerHandle:
                 # notebook shows the same bytes either way (docs mode is deterministic)
                 server_header=False,
                 date_header=False,
+                # slow clients (:mod:`aauth_kit.connection_limits`)
+                http=protocol_class(self.limits),
+                h11_max_incomplete_event_size=self.limits.max_header_bytes,
             )
             self._server = server_class(config)
             self._task = asyncio.create_task(self._serve())
@@ -218,6 +223,7 @@ def start_server(
     start_timeout: float = 10.0,
     stop_timeout: float = 10.0,
     on_ready: Callable[[ServerHandle], None] | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> ServerHandle:
     """Serve ``app`` with uvicorn on the kit's loop thread and return once it listens.
 
@@ -226,6 +232,8 @@ def start_server(
     free port the new server starts first, ``on_ready(handle)`` runs (a virtual host
     switches its route there) and only then the old one stops — no moment without a
     server; a fixed port must be released first.
+    ``limits`` bounds connections, header size and header-read time (defaults:
+    :class:`~aauth_kit.connection_limits.ConnectionLimits`).
     Raises :class:`ServerStartError` with the reason (port in use, lifespan failure,
     timeout) and never ``SystemExit``; must not be called on the loop thread.
     """
@@ -239,7 +247,16 @@ def start_server(
         if old is not None and port != 0:
             old.stop()
         sock = _bind(name, host, port)
-        handle = ServerHandle(name, app, host, sock.getsockname()[1], loop_thread, stop_timeout, _socket=sock)
+        handle = ServerHandle(
+            name,
+            app,
+            host,
+            sock.getsockname()[1],
+            loop_thread,
+            stop_timeout,
+            limits or ConnectionLimits(),
+            _socket=sock,
+        )
         try:
             loop_thread.run(handle._start(start_timeout), timeout=start_timeout + stop_timeout + 1.0)
         except TimeoutError as exc:

@@ -401,9 +401,19 @@ def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
 
 def test_cli_against_a_lab_in_dev_mode(tmp_path):
     """The real console script, its own Agent Provider on loopback, a Lab in dev mode (whose
-    resources accept http://127.0.0.1:PORT issuers): every check passes, exit 0."""
-    with Lab(dev=True, data_dir=tmp_path) as lab:
-        done = cli(f"{lab.identifiers['supply_chain']}/inventory", "--dev", "--agent-provider")
+    resources accept http://127.0.0.1:PORT issuers): every check passes, exit 0.  The probe's
+    Agent Provider is outside the cast, so the Lab names its origin (egress admission)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        ap_port = sock.getsockname()[1]
+    with Lab(dev=True, data_dir=tmp_path, allow_origins=[f"http://127.0.0.1:{ap_port}"]) as lab:
+        done = cli(
+            f"{lab.identifiers['supply_chain']}/inventory",
+            "--dev",
+            "--agent-provider",
+            "--ap-port",
+            str(ap_port),
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(ALL)} checks: {len(ALL)} PASS, 0 FAIL, 0 INFO, 0 SKIP" in done.stdout
     assert re.search(
