@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+import resource
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,25 @@ TOO_LARGE = (
 )
 
 
+#: File descriptors kept free for everything else the process opens (files, outgoing sockets).
+RESERVED_DESCRIPTORS = 256
+#: The cast's servers share one process and so its file-descriptor limit.
+SERVERS_PER_PROCESS = 4
+
+
+def default_max_connections() -> int:
+    """An equal share of the process's file-descriptor limit for each of the cast's servers,
+    less a reserve: a cap the process can always honour, so a flood of connections meets the
+    cap and never ``EMFILE`` (1024 descriptors: 192 each; 20,000: 4,936 each)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(16, (soft - RESERVED_DESCRIPTORS) // SERVERS_PER_PROCESS)
+
+
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """Per-server limits (defaults: four servers × 200 connections stay under the usual
-    1024 file descriptors of a process)."""
+    """Per-server limits; the connection cap defaults to :func:`default_max_connections`."""
 
-    max_connections: int = 200
+    max_connections: int = field(default_factory=default_max_connections)
     header_timeout: float = 10.0
     max_header_bytes: int = 16 * 1024
 

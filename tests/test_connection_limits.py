@@ -134,3 +134,15 @@ def test_m4_oversized_headers_are_refused_with_431(server):
         response = client.get(f"{server.url}/", headers={"X-Big": "a" * 8000})
     assert response.status_code == 431
     assert get(server).status_code == 200
+
+
+def test_m4_the_default_cap_is_a_share_of_the_descriptor_limit(monkeypatch):
+    """Four servers share one process: each gets a quarter of its file-descriptor limit less
+    a reserve, so a flood meets the cap before the process runs out of descriptors (and 200
+    concurrent agents are not cut off where the limit allows more)."""
+    from aauth_kit import connection_limits
+
+    for soft, cap in ((1024, 192), (20_000, 4_936)):
+        monkeypatch.setattr(connection_limits.resource, "getrlimit", lambda _which, soft=soft: (soft, soft))
+        assert ConnectionLimits().max_connections == cap
+        assert cap * connection_limits.SERVERS_PER_PROCESS + connection_limits.RESERVED_DESCRIPTORS <= soft
