@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Mapping
@@ -132,23 +133,31 @@ class SecurityHeaders:
 #: The default cap on a request body, in bytes: the cast's largest proper body (a mission
 #: proposal) is far smaller.
 MAX_BODY = 1 << 20
+#: Seconds a request body may take to arrive once the app asks for it.
+BODY_TIMEOUT = 30.0
 
 
 class _TooLarge(Exception):
     """The streamed body went past the cap (raised out of ``receive``, caught by :class:`BodyLimit`)."""
 
 
+class _TooSlow(Exception):
+    """The body did not arrive in time (raised inside the app, answered here)."""
+
+
 class BodyLimit:
     """ASGI middleware: a body over ``max_bytes`` is ``413`` (``invalid_request``) before it
     is read — at once when ``Content-Length`` says so, else as soon as the received chunks
-    pass the cap; the connection is then closed, the rest never read (OWASP ASVS level 2
-    V13.1.3: size limits on requests).  -11 sets no limit; a body is read whole only below it."""
+    pass the cap; a body not complete ``timeout`` seconds after the app first asks for it is
+    ``408`` (RFC 9110 §15.5.9), so slow senders cannot hold buffers; either way the
+    connection is then closed, the rest never read (OWASP ASVS level 2 V13.1.3: size limits
+    on requests).  -11 sets no limit; a body is read whole only below both."""
 
-    def __init__(self, app, max_bytes: int = MAX_BODY):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int = MAX_BODY, timeout: float = BODY_TIMEOUT):
+        self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
 
-    async def _refuse(self, scope, receive, send) -> None:
-        error = AAuthError("invalid_request", f"the body is over {self.max_bytes} bytes", status=413)
+    async def _refuse(self, scope, receive, send, error: AAuthError | None = None) -> None:
+        error = error or AAuthError("invalid_request", f"the body is over {self.max_bytes} bytes", status=413)
         await problem_response(error, {"connection": "close"})(scope, receive, send)
 
     async def __call__(self, scope, receive, send):
@@ -157,14 +166,24 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.max_bytes:
             return await self._refuse(scope, receive, send)
-        received, started = 0, False
+        received, started, deadline = 0, False, 0.0
 
         async def counted_receive():
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline
+            if deadline is None:  # the body is complete: a disconnect may be awaited freely
+                return await receive()
+            if deadline == 0:
+                deadline = asyncio.get_running_loop().time() + self.timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 raise _TooLarge
+            if not message.get("more_body", False):
+                deadline = None
             return message
 
         async def watched_send(message):
@@ -178,11 +197,18 @@ class BodyLimit:
             if started:
                 raise
             await self._refuse(scope, receive, send)
+        except _TooSlow:
+            if started:
+                raise
+            slow = AAuthError(
+                "invalid_request", f"the body did not arrive within {self.timeout:g} s", status=408
+            )
+            await self._refuse(scope, receive, send, slow)
 
 
-def middleware(max_body: int = MAX_BODY) -> list[Middleware]:
+def middleware(max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT) -> list[Middleware]:
     """The middleware every app of the cast runs under (Starlette ``middleware=``)."""
-    return [Middleware(BodyLimit, max_bytes=max_body), Middleware(SecurityHeaders)]
+    return [Middleware(BodyLimit, max_bytes=max_body, timeout=body_timeout), Middleware(SecurityHeaders)]
 
 
 def own_origins(request: Request, identifier: str) -> set[str]:

@@ -120,3 +120,38 @@ def test_m5_a_body_under_the_cap_is_read_as_before(lab):
             headers={"Content-Type": "application/json"},
         )
     assert answer.status_code == 401
+
+
+def test_m5_a_body_that_trickles_is_cut_by_the_body_time_limit():
+    """Many slow bodies under the cap used to be held (and buffered) as long as their senders
+    liked.  A body not complete ``body_timeout`` seconds after the app asks for it is ``408``
+    (RFC 9110 §15.5.9) and the connection is closed; a prompt body is read as before."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from aauth_kit.asgi import exception_handlers, middleware
+    from aauth_kit.uvicorn_server import start_server
+
+    async def echo(request):
+        return PlainTextResponse(str(len(await request.body())))
+
+    app = Starlette(
+        routes=[Route("/", echo, methods=["POST"])],
+        exception_handlers=exception_handlers(),
+        middleware=middleware(body_timeout=1.0),
+    )
+    handle = start_server(app, "body-timeout")
+    try:
+        url = f"http://{handle.host}:{handle.port}/"
+        conn = connect(url)
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        status, headers, body = read_response(conn)  # no more bytes are ever sent
+        assert (status, json.loads(body)["error"], headers["connection"]) == (408, "invalid_request", "close")
+        conn.close()
+        prompt = connect(url)
+        prompt.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        assert read_response(prompt)[::2] == (200, b"3")
+        prompt.close()
+    finally:
+        handle.stop()
