@@ -166,6 +166,8 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.max_bytes:
             return await self._refuse(scope, receive, send)
+        # deadline: 0.0 until the app first asks for the body, then when it must be complete;
+        # None once it is (a later receive only waits for a disconnect)
         received, started, deadline = 0, False, 0.0
 
         async def counted_receive():

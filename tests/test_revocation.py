@@ -604,6 +604,16 @@ def check(lab, agent):
         return client.post(f"{lab.identifiers['supply_chain']}/check", json={})
 
 
+def ask_for_consent(lab, agent, person: str):
+    """The agent's auth token request for ``/optimize`` (a scope that needs the person): the
+    SCA's challenge, then ``POST /auth-token`` at the PS, left pending (its ``202``)."""
+    sca, ps = lab.identifiers["supply_chain"], lab.identifiers["ps"]
+    challenge = signed(lab, "POST", f"{sca}/optimize", agent.key, jwt_key(person), body={"prompt": "x"})
+    resource_token = parse_requirement(challenge.headers["aauth-requirement"]).resource_token
+    body = {"resource_token": resource_token, "presented_token": person, "capabilities": ["interaction"]}
+    return signed(lab, "POST", f"{ps}/auth-token", agent.key, jwt_key(agent.agent_token), body=body)
+
+
 def ap_revokes(lab, agent_token: str):
     """The lab's Agent Provider (the PS in its AP role) revokes an agent token it issued at the
     PS: [N] "Token Revocation" AP → PS, signed as aauth-agent.json."""
@@ -687,22 +697,13 @@ def test_ap_revokes_an_agent_token_and_the_ps_cascades(lab_name, request):
     too — and the person and auth tokens it was issued are revoked at the SCA, so the agent
     cannot recover (its agent token is refused at the PS with revoked_jwt)."""
     lab = request.getfixturevalue(lab_name)
-    sca, ps = lab.identifiers["supply_chain"], lab.identifiers["ps"]
+    sca = lab.identifiers["supply_chain"]
     agent = lab.new_agent(f"cascade-{lab_name}")
     bystander = lab.new_agent(f"bystander-{lab_name}")
     assert check(lab, agent).status_code == check(lab, bystander).status_code == 200
     auth, person = agent.auth_token_for(sca), agent.person_token_for(sca)
     # a consent request left pending: /optimize needs the person
-    challenge = signed(lab, "POST", f"{sca}/optimize", agent.key, jwt_key(person), body={"prompt": "x"})
-    resource_token = parse_requirement(challenge.headers["aauth-requirement"]).resource_token
-    deferred = signed(
-        lab,
-        "POST",
-        f"{ps}/auth-token",
-        agent.key,
-        jwt_key(agent.agent_token),
-        body={"resource_token": resource_token, "presented_token": person, "capabilities": ["interaction"]},
-    )
+    deferred = ask_for_consent(lab, agent, person)
     assert deferred.status_code == 202
     pending_url = deferred.headers["location"]
     pending_id = pending_url.rsplit("/", 1)[1]
@@ -752,16 +753,7 @@ def test_ap_revocation_survives_a_restart(lab):
     agent = lab.new_agent("restarting")
     assert check(lab, agent).status_code == 200
     person = agent.person_token_for(sca)
-    challenge = signed(lab, "POST", f"{sca}/optimize", agent.key, jwt_key(person), body={"prompt": "x"})
-    resource_token = parse_requirement(challenge.headers["aauth-requirement"]).resource_token
-    deferred = signed(
-        lab,
-        "POST",
-        f"{ps}/auth-token",
-        agent.key,
-        jwt_key(agent.agent_token),
-        body={"resource_token": resource_token, "presented_token": person, "capabilities": ["interaction"]},
-    )
+    deferred = ask_for_consent(lab, agent, person)
     pending_url = deferred.headers["location"]
     assert ap_revokes(lab, agent.agent_token).status_code == 200
     lab.restart_ps()
