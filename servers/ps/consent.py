@@ -113,6 +113,8 @@ def consent_context(pending: Pending) -> dict:
             if pending.kind == "mission"
             else {}
         ),
+        # -11 "Account Binding": the person sees which of their accounts at the resource
+        **({"account": data["grant"]["account"]} if (data.get("grant") or {}).get("account") else {}),
     }
 
 

@@ -130,6 +130,8 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         detail = "<p>It asks for:</p>" + _scopes(
             context.get("scope"), context.get("scope_descriptions") or {}
         )
+        if context.get("account"):  # -11 "Account Binding": which account at the resource
+            detail += f"<p>For your account <code>{escape(context['account'])}</code> there.</p>"
     provider = context.get("agent_provider") or ""
     ask += (  # -11 "Agent-Person Binding": which Agent Provider vouches for this agent
         f'<p class="muted">Agent Provider: <strong>{escape(context.get("agent_provider_name") or provider)}'
