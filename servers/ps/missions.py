@@ -141,7 +141,13 @@ async def propose_completion(
     ctx: Context, message: HttpMessage, verified: VerifiedRequest, s256: str, summary: str
 ) -> Response:
     """-11 "Mission Completion": "The PS presents the summary to the person, returning a deferred
-    response while they review."  Only the person who approved the mission reviews it."""
+    response while they review."  Only the person who approved the mission reviews it.
+
+    The draft names two outcomes: acceptance, and "follow-up questions via clarification chat
+    Section 8.3, leaving the mission active".  It defines no plain refusal, and the kit builds
+    no clarification chat; so the person's Deny (or Not now) stands for "not yet": the poll
+    answers the deferred response's own ``403 denied`` (``abandoned``; -11 "Polling Error
+    Codes") and the mission stays active — the kit's reading where the draft is silent."""
     agent = (verified.token.iss, verified.token.sub)
     mission = active_mission(ctx, s256, agent=agent)
     request_data = {
