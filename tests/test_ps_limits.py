@@ -5,11 +5,15 @@ that never expire, and the consent page's throttle without ``Retry-After``."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from aauth_kit.servers.ps.context import Caps
 from aauth_kit.servers.ps.sweep import sweep
 
+from aauth_kit import serve
 from aauth_kit.headers import parse_requirement
 from aauth_kit.http_client import httpx
 from aauth_kit.keys import Key
@@ -235,3 +239,34 @@ def test_l10_the_ps_sweeps_on_its_own(tmp_path):
         wait_until(lambda: w.ps.store.get_pending(pending_id).status == "expired")
     finally:
         w.stop()
+
+
+# -- configuration ---------------------------------------------------------------------------------------
+
+
+def test_l10_serve_takes_the_caps():
+    """``aauth-kit serve`` sets each cap a class operator may change, documented in ``--help``."""
+    parser = argparse.ArgumentParser()
+    serve.add_cast_options(parser, seed_ports=True)
+    flags = {
+        "--max-pending-per-agent": "pending_per_agent",
+        "--max-held-polls-per-agent": "held_polls_per_agent",
+        "--max-missions-per-agent": "missions_per_agent",
+        "--max-registrations-per-client": "registrations_per_client",
+        "--max-pending-registrations": "pending_registrations",
+    }
+    defaults = parser.parse_args([])
+    for flag, field in flags.items():
+        assert flag in parser.format_help()
+        assert getattr(defaults, flag[2:].replace("-", "_")) == getattr(CAPS, field)
+        assert getattr(parser.parse_args([flag, "7"]), flag[2:].replace("-", "_")) == 7
+        with pytest.raises(SystemExit):
+            parser.parse_args([flag, "0"])
+    assert {f.name for f in dataclasses.fields(Caps)} >= set(flags.values())
+
+
+def test_l10_lab_hands_its_caps_to_the_ps(tmp_path):
+    from aauth_kit.lab import Lab
+
+    with Lab(mode="asgi", data_dir=tmp_path, caps=Caps(pending_per_agent=3)) as lab:
+        assert lab.ps.caps.pending_per_agent == 3
