@@ -66,6 +66,19 @@ def test_l10_an_agent_cannot_leave_more_than_its_cap_of_pending_requests(world):
     assert world.ask("files:delete")[0].status_code == 202
 
 
+def test_l10_pending_requests_sent_together_meet_the_cap(tmp_path):
+    """Twelve requests of one agent sent at once against a cap of five: exactly five wait, the
+    other seven are refused (the cap is checked where the request is stored)."""
+    w = World(tmp_path, caps=Caps(pending_per_agent=5))
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda _: w.ask("files:delete")[0].status_code, range(12)))
+        assert sorted(answers) == [202] * 5 + [429] * 7
+        assert len(w.ps.store.live_pending(agent=AGENT)) == 5
+    finally:
+        w.stop()
+
+
 # -- held polls per agent -------------------------------------------------------------------------
 
 
