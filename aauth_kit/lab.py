@@ -37,6 +37,7 @@ from .runtime import Hosts
 from .trace import Exchange, Trace
 
 if TYPE_CHECKING:
+    from .servers.ps.context import Caps
     from .servers.ps.store.persons import PersonAccount
 
 IDENTIFIERS = {
@@ -86,7 +87,8 @@ class Lab:
     Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
     cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
     in dev mode); nothing else.  ``limits`` bounds each server's connections, header size
-    and header-read time (:mod:`aauth_kit.connection_limits`)."""
+    and header-read time (:mod:`aauth_kit.connection_limits`); ``caps`` what one agent or
+    client may hold at the PS (:class:`~aauth_kit.servers.ps.context.Caps`)."""
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class Lab:
         persons: Iterable[PersonAccount] = (),
         allow_origins: Collection[str] = (),
         limits: ConnectionLimits | None = None,
+        caps: Caps | None = None,
     ):
         from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
@@ -122,6 +125,7 @@ class Lab:
             private_directory(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="aauth-lab-"))
         )
         self.pending_ttl = pending_ttl
+        self.caps = caps
         named = {p.username for p in persons}
         #: Who signs in at the PS: the demo administrator mcp-user (unless ``persons`` names it) and ``persons``.
         self.persons = [*(() if DEMO_PERSON.username in named else (DEMO_PERSON,)), *persons]
@@ -226,6 +230,7 @@ class Lab:
             dev=self.dev,
             client_factory=self._client_factory("PS"),
             persons=self.persons,
+            caps=self.caps,
         )
         self._add("ps", self.ps.app)
 

@@ -15,6 +15,8 @@ leaves it active (the poll answers ``403 denied``).  The person lists their miss
 -11 "Mission Management").  A token request naming a mission needs it active — else ``404
 mission_not_found`` / ``403 mission_terminated`` (-11 "Mission Status Errors") — and the
 tokens' ``exp`` is capped at the mission's ``expires_at`` (set when ``mission_lifetime`` is).
+An agent holds at most ``Caps.missions_per_agent`` missions, active and proposed together
+(one more proposal is ``429 rate_limited`` with ``Retry-After``; :class:`~.context.Caps`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from aauth_kit.keys import b64url
 from aauth_kit.message import HttpMessage, require_json_object
 from aauth_kit.profile import VerifiedRequest
 
-from .context import Context, iso
+from .context import Context, iso, over_cap
 from .deferred import defer
 from .persons import person
 from .store.missions import Mission, mission_s256
@@ -90,6 +92,17 @@ def _resources(resources, *, dev: bool) -> list[str] | None:
         except AAuthError as error:
             raise AAuthError("invalid_request", f"resources: {error.detail}") from None
     return resources
+
+
+def room_for_mission(ctx: Context, agent: tuple[str, str]) -> None:
+    """``429 rate_limited`` when ``agent`` holds ``Caps.missions_per_agent`` missions, active
+    or proposed (waiting for the person); ``Retry-After`` is when the first of them ends by
+    itself.  -11 is silent on a cap: OWASP ASVS level 2 V11.1.4 (see :class:`~.context.Caps`)."""
+    active = ctx.store.active_missions(agent=agent)
+    proposed = ctx.store.live_pending(agent=agent, kind="mission")
+    if len(active) + len(proposed) >= ctx.config.caps.missions_per_agent:
+        ends = [m.expires_at for m in active if m.expires_at is not None] + [p.expires_at for p in proposed]
+        raise over_cap("missions of this agent", ends, ctx.clock())
 
 
 def approve(ctx: Context, pending: Pending) -> dict:
@@ -273,11 +286,12 @@ def routes(ctx: Context) -> list[Route]:
             "tools": _tools(body.get("tools")),
             "resources": _resources(body.get("resources"), dev=ctx.dev),
         }
-        agent = ctx.store.get_agent(agent_token.sub, ap_issuer=agent_token.iss)
-        if agent is not None and agent.status == "approved":
-            request_data["person"] = agent.username  # only this person may approve
+        known = ctx.store.get_agent(agent_token.sub, ap_issuer=agent_token.iss)
+        if known is not None and known.status == "approved":
+            request_data["person"] = known.username  # only this person may approve
+        agent = (agent_token.iss, agent_token.sub)
         return await defer(
-            ctx, message, "mission", (agent_token.iss, agent_token.sub), verified, request_data
+            ctx, message, "mission", agent, verified, request_data, admit=lambda: room_for_mission(ctx, agent)
         )
 
     async def mission_action_endpoint(request: Request) -> Response:

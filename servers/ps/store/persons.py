@@ -160,3 +160,8 @@ class PersonsStore(Database):
     def delete_session(self, token: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (_session_hash(token),))
+
+    def forget_sessions(self) -> int:
+        """Delete the sessions that have expired; return how many."""
+        with self._tx() as db:
+            return db.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._clock(),)).rowcount
