@@ -24,6 +24,7 @@ from starlette.routing import Route
 from aauth_kit.lab import Lab
 
 from .ps_world import HANG_GUARD, PS, World, error_of, form_fields, logged_in_browser, world_fixture
+from .test_every_route import concrete, routes
 from .test_web_security import interaction_link, sign_in
 
 world = world_fixture()
@@ -94,7 +95,8 @@ def test_session_bearer_token_is_not_a_cookie(world):
     _, code, _ = world.defer()
     bearer = world.person().headers["Authorization"].removeprefix("Bearer ")
     browser = world.hosts.client(timeout=HANG_GUARD)
-    browser.cookies.set(f"__Host-{SESSION_COOKIE}", bearer)
+    for name in (f"__Host-{SESSION_COOKIE}", SESSION_COOKIE):  # under either name the PS might read
+        browser.cookies.set(name, bearer)
     assert not consent_shown(browser, code)
     assert world.ps.store.find_by_code(code).status == "pending"
     assert consent_shown(world.hosts.client(timeout=HANG_GUARD), code, Authorization=f"Bearer {bearer}")
@@ -222,3 +224,24 @@ def test_session_cookie_a_hostile_loopback_server_receives_cannot_drive_the_ps(b
             )
             assert (answer.status_code, error_of(answer)) == (401, "unauthorized"), headers
     assert lab.ps.store.get_pending(pending_id).status == "interacting"  # undecided
+
+
+def test_session_every_ps_route_that_wants_a_person_is_one_of_the_json_api(lab):
+    """Every route of the PS, called without any credential: those that answer ``401
+    unauthorized`` (they ask for a signed-in person) are exactly the JSON API above, whose
+    credential is Bearer only — a route added later that asks for a person must be placed
+    (and tested) here."""
+
+    def template(path: str) -> str:
+        return "/".join("{}" if p.startswith("{") else p for p in path.split("?")[0].split("/"))
+
+    wanting = set()
+    with lab.hosts.client(timeout=HANG_GUARD) as anonymous:
+        for server, method, path in routes(lab):
+            if server != "ps":
+                continue
+            answer = anonymous.request(method, lab.identifiers["ps"] + concrete(path, "no-such-id"))
+            if answer.headers.get("content-type", "").startswith("application/problem+json"):
+                if (answer.status_code, answer.json()["error"]) == (401, "unauthorized"):
+                    wanting.add((method, template(path)))
+    assert wanting == {(method, template(path)) for method, path, _ in JSON_API}
