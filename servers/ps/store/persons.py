@@ -148,9 +148,10 @@ class PersonsStore(Database):
             return False
         return verify_password(password, rows[0]["password_hash"])
 
-    def create_session(self, username: str, kind: str, *, lifetime: float = SESSION_LIFETIME) -> str:
-        """A fresh opaque session token of ``kind`` (:data:`SESSION_KINDS`) for a known user,
-        good for ``lifetime`` seconds at most (sessions that have ended are purged)."""
+    def create_session(self, username: str, kind: str = BEARER, *, lifetime: float = SESSION_LIFETIME) -> str:
+        """A fresh opaque session token of ``kind`` (:data:`SESSION_KINDS`; by default a
+        program's, for ``Authorization: Bearer``) for a known user, good for ``lifetime``
+        seconds at most (sessions that have ended are purged)."""
         check(kind, SESSION_KINDS, "session kind")
         token, now = secrets.token_urlsafe(32), self._clock()
         with self._tx() as db:
