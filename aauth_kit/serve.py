@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 
+from .asgi import BUFFERED, MAX_BODY, MAX_BUFFERED
 from .connection_limits import ConnectionLimits
 from .errors import AAuthError
 from .jws import decode_unverified
@@ -45,6 +46,13 @@ def _person(text: str):
         return PersonAccount.parse(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _budget(text: str) -> int:
+    value = int(text)
+    if value < MAX_BODY:
+        raise argparse.ArgumentTypeError(f"at least one body at the cap, {MAX_BODY} bytes")
+    return value
 
 
 def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> None:
@@ -141,6 +149,15 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         f"(default {caps.pending_registrations})",
     )
     parser.add_argument(
+        "--max-buffered-bytes",
+        type=_budget,
+        default=MAX_BUFFERED,
+        metavar="BYTES",
+        help="request bodies all the servers may hold at once; a body that does not fit is answered"
+        f" 503 with Retry-After before it is read (default {MAX_BUFFERED}; each body is capped at"
+        f" {MAX_BODY})",
+    )
+    parser.add_argument(
         "--data-dir",
         default=None,
         help="where the cast keeps its state: the PS's SQLite file and every server's key (files 0600,"
@@ -163,6 +180,7 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
 def lab_from(args) -> Lab:
     from .servers.ps.context import Caps
 
+    BUFFERED.limit = args.max_buffered_bytes  # one budget for the process, all four servers
     ports = {
         "ps": args.ps_port,
         "backend": args.backend_port,
