@@ -217,6 +217,7 @@ def _q1(grader: _Grader) -> Exercise:
             "    return message"
         ),
         success="the SCA now refuses the token with revoked_jwt — revoked by its issuer, in its own name.",
+        lab=grader.lab,
     )
 
 
@@ -303,6 +304,7 @@ def _q2(grader: _Grader) -> Exercise:
             "}"
         ),
         success="signature first (401), then the signer (403), then the body (400) — and an unknown jti is no error.",
+        lab=grader.lab,
     )
 
 
