@@ -96,7 +96,7 @@ for exchange in lab.trace.exchanges:
 # and `content-digest`, so nobody can change the description on the way.
 
 # %%
-proposal = next(e for e in lab.trace.exchanges if e.request.target_uri == metadata["mission_endpoint"])
+proposal = lab.trace.last(url=metadata["mission_endpoint"])
 show.show(proposal.request, now=lab.clock)
 
 # %% [markdown]
@@ -150,7 +150,8 @@ print(page.status_code, body.strip())
 decision = person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": True})
 print("decision →", decision.status_code, decision.json())
 mission = flow.result(timeout=30)
-for exchange in lab.trace.exchanges[proposal.index + 1:]:
+poll = lab.trace.last(method="GET", url=proposal.response.header("location"))  # the last poll
+for exchange in lab.trace.find(since=poll):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -159,7 +160,7 @@ for exchange in lab.trace.exchanges[proposal.index + 1:]:
 # Step 4, the poll, came back `200` with two members (-11 "Mission Approval"):
 
 # %%
-approval = lab.trace.exchanges[proposal.index + 1]
+approval = lab.trace.last(method="GET", url=proposal.response.header("location"))
 print(show.raw(approval.response, limit=2000))
 
 # %% [markdown]
@@ -217,14 +218,14 @@ print("agent.mission.blob == blob:", agent.mission.blob == blob)
 # request names the mission.
 
 # %%
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 with lab.client(agent) as client:
     print("POST /check →", client.post(f"{SCA}/check").status_code)
-for exchange in lab.trace.exchanges[first:]:
+for exchange in lab.trace.find(since=first):
     print(show.title(exchange))
 
 # %%
-person_token_request = next(e for e in lab.trace.exchanges[first:] if e.request.target_uri.endswith("/person-token"))
+person_token_request = lab.trace.first(path="/person-token", since=first)
 print(show.raw(person_token_request.request))
 
 # %% [markdown]
@@ -242,8 +243,8 @@ print(show.decoded(person_token, now=int(lab.clock())))
 # carries it too (-11 "Auth Token Structure"):
 
 # %%
-challenge = next(e for e in lab.trace.exchanges[first:] if e.status == 401 and "resource-token" in
-                 (e.response.header("aauth-requirement") or ""))
+challenge = next(e for e in lab.trace.find(path="/check", status=401, since=first)
+                 if "resource-token" in (e.response.header("aauth-requirement") or ""))
 resource_token = show.found_tokens(challenge.response)[0][1]
 auth_token = agent.auth_token_for(SCA)
 for name, token in (("person token", person_token), ("resource token", resource_token), ("auth token", auth_token)):
@@ -276,7 +277,7 @@ SequenceDiagram(lab.trace, highlight=proposal.index + 1, parties=["Agent", "PS",
 # %%
 with lab.client(source="Agent") as client:
     print(agent.complete_mission(client, "Stock checked: 40 laptops left. Plan: reorder 60 in October."))
-show.show(lab.trace.exchanges[-1], tokens=False)
+show.show(lab.trace.last(method="POST", path="/mission/*"), tokens=False)
 
 # %% [markdown]
 # The kit's agent forgets the mission and the tokens issued under it. The PS keeps the
@@ -386,6 +387,3 @@ ex.q2.check(answers)
 #   `termination_reason`);
 # * an unknown mission and another agent's get the same `404 mission_not_found`; a
 #   malformed `mission_s256` is `400 invalid_request`.
-
-# %%
-lab.stop()
