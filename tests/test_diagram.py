@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from aauth_kit import jws, tokens
 from aauth_kit.claims import AUTH_TYP
-from aauth_kit.diagram import MAX_LABEL, SequenceDiagram, label_for
+from aauth_kit.diagram import BADGE_PAD, CHAR_W, MARGIN, MAX_LABEL, MAX_WIDTH, SequenceDiagram, label_for
 from aauth_kit.errors import SignatureError, UsageError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.keys import Key
@@ -451,8 +451,31 @@ def test_long_labels_are_cut_to_fit_a_fixed_width():
     ex = [exchange(message(uri=f"{RESOURCE}/{'very-long-segment/' * 3}"), reply(200))]
     root = parse(SequenceDiagram(ex, width=300).to_svg())
     assert root.get("width") == "300" and root.get("viewBox").startswith("0 0 300 ")
-    (label,) = texts(root, "request")
-    assert label.endswith("…") and len(label) * 7.2 <= 300 / 2
+    (label,) = by_class(root, "text", "request")
+    assert label.text.endswith("…")
+    half = len(label.text) * CHAR_W / 2  # from the step badge on, to the diagram's edge at most
+    (lifeline, _) = by_class(root, "line", "lifeline")
+    assert float(lifeline.get("x1")) + BADGE_PAD <= float(label.get("x")) - half
+    assert float(label.get("x")) + half <= 300 - MARGIN
+
+
+def test_wide_casts_keep_their_text_readable_in_a_1280_px_window():
+    """Six lanes share MAX_WIDTH; a label longer than its arrow runs on past the arrow's end
+    on a background halo (each step has its row to itself), cut only at the diagram's edge."""
+    parties = ["UI", "Backend", "Supply chain", "PS", "Person", "Market analysis"]
+    trace = Trace(names={f"https://{n.lower().replace(' ', '-')}.example": n for n in parties})
+    long = "/pending/pending-0002"
+    for source, target in zip(parties, parties[1:]):
+        trace.finish(
+            trace.begin(source, message(uri=f"https://{target.lower().replace(' ', '-')}.example{long}")),
+            reply(200),
+        )
+    root = parse(SequenceDiagram(trace, parties=parties).to_svg())
+    assert float(root.get("width")) <= MAX_WIDTH
+    for label in by_class(root, "text", "request"):
+        assert label.text == f"GET {long}" and label.get("paint-order") == "stroke"
+        half = len(label.text) * CHAR_W / 2
+        assert MARGIN <= float(label.get("x")) - half and float(label.get("x")) + half <= MAX_WIDTH - MARGIN
 
 
 def test_a_request_without_response_draws_one_arrow():
