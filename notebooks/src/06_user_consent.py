@@ -242,7 +242,8 @@ print("polls the PS is holding for", pending.id, "→", lab.ps.waiters.held(pend
 # **Leave the buttons alone for now** — the next cells approve through the PS's REST API
 # so that every run of this notebook tells the same story. (If you click Approve here,
 # the REST calls below fail: a request is decided once, and its code no longer opens it.
-# Section 8 has a panel for you to click.)
+# Section 8 has a panel for you to click.) Once the request is decided, wherever that
+# happens, the panel shows the outcome by itself and its buttons go dead.
 
 # %% tags=["nbval-ignore-output"]
 from aauth_kit.widgets import ConsentPanel
