@@ -11,6 +11,7 @@ from aauth_kit.exercises import (
     nb07,
     nb08,
     nb09,
+    nb10,
     stub,
 )
 from aauth_kit.lab import Lab
@@ -86,10 +87,10 @@ def test_a_running_lab_is_graded(capsys):
 
 
 def test_every_live_grader_says_its_lab_is_stopped(tmp_path, capsys):
-    """Notebooks 07-09 grade against their lab: once it is stopped, every answer gets the
+    """Notebooks 07-10 grade against their lab: once it is stopped, every answer gets the
     same friendly sentence and every hint says it too, never an exception."""
     lab = Lab(mode="asgi", docs=True, data_dir=tmp_path)
-    bound = [nb07.bind(lab).q2, nb08.bind(lab).q1, nb08.bind(lab).q2, nb09.bind(lab).q1, nb09.bind(lab).q2]
+    bound = [nb07.bind(lab).q2] + [q for ex in (nb08, nb09, nb10) for q in (ex.bind(lab).q1, ex.bind(lab).q2)]
     assert not lab.stopped
     lab.stop()
     assert lab.stopped

@@ -195,7 +195,9 @@ print(show.raw(lab.trace.last(path="/revoke", source="Agent").response))
 # refuses the agent token from now on and **cascades**: it ends the agent's pending
 # requests (their polls answer `403 revoked`) and revokes every person and auth token it
 # issued to that agent, at each resource. It answers `200` only when every resource has
-# answered; one it could not reach would be listed in a `downstream` member.
+# answered — with an empty body: which resources the person's tokens were for, and which
+# could not be told, is the person's business, not the Agent Provider's. The person finds
+# those outcomes in their own audit trail at the PS.
 
 # %%
 agent_claims = jws.decode_unverified(agent.agent_token).payload

@@ -151,6 +151,7 @@ class PersonServer:
                 **token_endpoints.COMPLETIONS,
                 **agent_provider.COMPLETIONS,
                 "mission": missions.approve,
+                "mission_completion": missions.completion_answer,
             },
         )
         self.context.resolver = metadata.OwnKeys(self.context, resolver)

@@ -7,8 +7,10 @@ answers ``200 {"s256", "mission"}`` — the blob ``{agent, approved_at, descript
 expires_at?, approved_tools?, approved_resources?}`` base64url-encoded, its exact bytes stored
 under their SHA-256 (-11 "Mission Approval").  ``POST /mission/{mission_s256}`` ``{"action":
 "update", "description"}`` stores the update's exact bytes and answers ``200 {"s256"}``
-(-11 "Mission Update"); ``{"action": "completion", "summary"}`` ends the mission at once
-(reason ``completed``, -11 "Mission Completion").  The person lists their missions with ``GET
+(-11 "Mission Update"); ``{"action": "completion", "summary"}`` is a proposal the person reviews
+(-11 "Mission Completion"): ``202`` and the consent page showing the summary; only the person's
+acceptance terminates the mission (reason ``completed``; the poll answers ``200``), a decline
+leaves it active (the poll answers ``403 denied``).  The person lists their missions with ``GET
 /missions`` and ends one with ``POST /missions/{mission_s256}/revoke`` (reason ``revoked``;
 -11 "Mission Management").  A token request naming a mission needs it active — else ``404
 mission_not_found`` / ``403 mission_terminated`` (-11 "Mission Status Errors") — and the
@@ -28,7 +30,8 @@ from starlette.routing import Route
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.keys import b64url
-from aauth_kit.message import require_json_object
+from aauth_kit.message import HttpMessage, require_json_object
+from aauth_kit.profile import VerifiedRequest
 
 from .context import Context, iso
 from .deferred import defer
@@ -134,6 +137,62 @@ def approve(ctx: Context, pending: Pending) -> dict:
     raise AAuthError("server_error", "could not store the mission")
 
 
+async def propose_completion(
+    ctx: Context, message: HttpMessage, verified: VerifiedRequest, s256: str, summary: str
+) -> Response:
+    """-11 "Mission Completion": "The PS presents the summary to the person, returning a deferred
+    response while they review."  Only the person who approved the mission reviews it.
+
+    The draft names two outcomes: acceptance, and "follow-up questions via clarification chat
+    Section 8.3, leaving the mission active".  It defines no plain refusal, and the kit builds
+    no clarification chat; so the person's Deny (or Not now) stands for "not yet": the poll
+    answers the deferred response's own ``403 denied`` (``abandoned``; -11 "Polling Error
+    Codes") and the mission stays active — the kit's reading where the draft is silent."""
+    agent = (verified.token.iss, verified.token.sub)
+    mission = active_mission(ctx, s256, agent=agent)
+    request_data = {
+        "agent_ap": verified.token.iss,
+        "person": mission.username,
+        "mission_s256": mission.s256,
+        "description": json.loads(mission.blob).get("description"),
+        "summary": summary,
+    }
+    return await defer(ctx, message, "mission_completion", agent, verified, request_data)
+
+
+def accept_completion(ctx: Context, pending: Pending) -> None:
+    """The person accepted the completion: "the PS terminates the mission with reason completed"
+    (-11 "Mission Completion") — unless it has ended meanwhile (revoked, or past its
+    ``expires_at``), which the agent's poll then reports."""
+    data = pending.request
+    mission = ctx.store.get_mission(data["mission_s256"])
+    if mission is None or _expire_if_due(ctx, mission).status != "active":
+        return
+    with contextlib.suppress(AAuthError):  # a concurrent request ended it first
+        ctx.store.terminate_mission(mission.s256, "completed", summary=data["summary"])
+        ctx.store.audit(
+            pending.decided_by,
+            "mission_completed",
+            pending.agent_id,
+            {"mission_s256": mission.s256, "pending_id": pending.id},
+        )
+
+
+def completion_answer(ctx: Context, pending: Pending) -> dict:
+    """The poll's ``200`` once the person accepted: the mission terminated with reason
+    ``completed``; a mission that ended otherwise is ``403 mission_terminated`` (-11 "Mission
+    Status Errors")."""
+    mission = ctx.store.get_mission(pending.request["mission_s256"])
+    if mission.termination_reason != "completed":
+        raise AAuthError(
+            "mission_terminated",
+            f"the mission has ended ({mission.termination_reason})",
+            mission_status=mission.status,
+            termination_reason=mission.termination_reason,
+        )
+    return {"mission_status": mission.status, "termination_reason": mission.termination_reason}
+
+
 def active_mission(
     ctx: Context, s256, caps: list[int] | None = None, *, agent: tuple[str, str] | None = None
 ) -> Mission:
@@ -225,8 +284,7 @@ def routes(ctx: Context) -> list[Route]:
         """``POST /mission/{mission_s256}``.  ``{"action": "update", "description"}``: the
         request body's exact bytes are persisted as the update — ``200 {"s256"}``, their
         SHA-256; the blob and ``mission_s256`` stay unchanged.  ``{"action": "completion",
-        "summary"}``: this PS accepts a completion at once — ``200``, the mission terminated
-        with reason ``completed`` — instead of holding it (``202``) for the person's review.
+        "summary"}``: ``202`` while the person reviews it (:func:`propose_completion`).
         A bad segment, action, description or summary is ``400 invalid_request``; an unknown
         mission or another agent's ``404 mission_not_found``; a terminated one ``403
         mission_terminated``."""
@@ -244,15 +302,7 @@ def routes(ctx: Context) -> list[Route]:
             return JSONResponse({"s256": update.s256})
         if body.get("action") != "completion":
             raise AAuthError("invalid_request", 'action must be "update" or "completion"')
-        summary = _markdown(body, "summary")
-        _end(
-            ctx,
-            s256,
-            lambda: ctx.store.terminate_mission(s256, "completed", summary=summary),
-            agent=agent,
-        )
-        ctx.store.audit(agent_id, "mission_completed", agent_id, {"mission_s256": s256})
-        return JSONResponse({"mission_status": "terminated", "termination_reason": "completed"})
+        return await propose_completion(ctx, message, verified, s256, _markdown(body, "summary"))
 
     async def missions_endpoint(request: Request) -> Response:
         """``GET /missions``: the missions the signed-in person approved, with their state."""
