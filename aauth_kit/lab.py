@@ -279,7 +279,14 @@ class Lab:
             options["auth"] = agent.auth(**auth_options)
         return options
 
+    @property
+    def stopped(self) -> bool:
+        """The cast no longer answers: :meth:`stop` ran, or a newer lab in this process took
+        over its servers.  A notebook never stops its lab; the kernel's exit does."""
+        return not self.hosts.serving
+
     def stop(self) -> None:
+        """Stop every server and close the PS's store (the process's exit does the same)."""
         self.hosts.stop()
         self.ps.close()
 

@@ -96,7 +96,7 @@ for exchange in lab.trace.exchanges:
 # and `content-digest`, so nobody can change the description on the way.
 
 # %%
-proposal = next(e for e in lab.trace.exchanges if e.request.target_uri == metadata["mission_endpoint"])
+proposal = lab.trace.last(url=metadata["mission_endpoint"])
 show.show(proposal.request, now=lab.clock)
 
 # %% [markdown]
@@ -150,7 +150,8 @@ print(page.status_code, body.strip())
 decision = person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": True})
 print("decision →", decision.status_code, decision.json())
 mission = flow.result(timeout=30)
-for exchange in lab.trace.exchanges[proposal.index + 1:]:
+poll = lab.trace.last(method="GET", url=proposal.response.header("location"))  # the last poll
+for exchange in lab.trace.find(since=poll):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -159,7 +160,7 @@ for exchange in lab.trace.exchanges[proposal.index + 1:]:
 # Step 4, the poll, came back `200` with two members (-11 "Mission Approval"):
 
 # %%
-approval = lab.trace.exchanges[proposal.index + 1]
+approval = lab.trace.last(method="GET", url=proposal.response.header("location"))
 print(show.raw(approval.response, limit=2000))
 
 # %% [markdown]
@@ -217,14 +218,14 @@ print("agent.mission.blob == blob:", agent.mission.blob == blob)
 # request names the mission.
 
 # %%
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 with lab.client(agent) as client:
     print("POST /check →", client.post(f"{SCA}/check").status_code)
-for exchange in lab.trace.exchanges[first:]:
+for exchange in lab.trace.find(since=first):
     print(show.title(exchange))
 
 # %%
-person_token_request = next(e for e in lab.trace.exchanges[first:] if e.request.target_uri.endswith("/person-token"))
+person_token_request = lab.trace.first(path="/person-token", since=first)
 print(show.raw(person_token_request.request))
 
 # %% [markdown]
@@ -242,8 +243,8 @@ print(show.decoded(person_token, now=int(lab.clock())))
 # carries it too (-11 "Auth Token Structure"):
 
 # %%
-challenge = next(e for e in lab.trace.exchanges[first:] if e.status == 401 and "resource-token" in
-                 (e.response.header("aauth-requirement") or ""))
+challenge = next(e for e in lab.trace.find(path="/check", status=401, since=first)
+                 if "resource-token" in (e.response.header("aauth-requirement") or ""))
 resource_token = show.found_tokens(challenge.response)[0][1]
 auth_token = agent.auth_token_for(SCA)
 for name, token in (("person token", person_token), ("resource token", resource_token), ("auth token", auth_token)):
@@ -285,7 +286,7 @@ async def finish():
         return await agent.acomplete_mission(client, SUMMARY)
 
 
-before = len(lab.trace.exchanges)
+before = lab.trace.mark()
 flow = get_loop_thread().submit(finish())
 review = wait_until(
     lambda: agent.last_interaction if agent.last_interaction.code != interaction.code else None,
@@ -293,8 +294,7 @@ review = wait_until(
     what="the completion's interaction code",
 )
 held_poll(lab.ps, review.code, flow=flow)
-completion = next(e for e in lab.trace.exchanges[before:]
-                  if e.request.target_uri == f"{PS}/mission/{mission.s256}")
+completion = lab.trace.first(url=f"{PS}/mission/{mission.s256}", since=before)
 show.show(completion.response, now=lab.clock)
 
 # %% [markdown]
@@ -324,7 +324,7 @@ decision = person.post(f"{PS}/consent/{review_context['pending_id']}/decision", 
 print("decision →", decision.status_code, decision.json())
 print("the agent's answer:", flow.result(timeout=30))
 pending_url = completion.response.header("location")
-answered = next(e for e in lab.trace.exchanges[before:] if e.request.target_uri == pending_url and e.status == 200)
+answered = lab.trace.last(url=pending_url, status=200, since=before)
 show.show(answered, tokens=False)
 
 # %% [markdown]
@@ -436,6 +436,3 @@ ex.q2.check(answers)
 #   `termination_reason`);
 # * an unknown mission and another agent's get the same `404 mission_not_found`; a
 #   malformed `mission_s256` is `400 invalid_request`.
-
-# %%
-lab.stop()

@@ -50,7 +50,7 @@ def attempt(method, url, *, source="Attacker", **request):
     """Send one request as ``source`` and return the traced exchange (request and answer)."""
     with lab.client(source=source) as client:
         client.request(method, url, **request)
-    return next(e for e in reversed(lab.trace.exchanges) if e.source == source)
+    return lab.trace.last(source=source)
 
 
 def verdict(exchange):
@@ -249,7 +249,7 @@ csrf = re.search(r'name="csrf" value="([^"]*)"', login_page.text)[1]
 browser.post(
     f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": "/interaction", "csrf": csrf}
 )
-login = next(e for e in reversed(lab.trace.exchanges) if e.source == "Person's browser" and e.request.method == "POST")
+login = lab.trace.last(source="Person's browser", method="POST", path="/login")
 print("Set-Cookie:", re.sub(r"=[^;]+;", "=…;", login.response.header("set-cookie"), count=1))
 cookie_name, stolen = next((c.name, c.value) for c in browser.cookies.jar if c.name.endswith("aauth_session"))
 
