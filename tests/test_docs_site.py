@@ -3,7 +3,8 @@
 The site is built once, into a temporary folder, from the notebooks as committed: every
 notebook has its page, and every output stored in the notebook is on that page as stored —
 text, the widgets' static HTML cards (or their text, for a widget that has none), never a
-widget's JSON, and the sequence diagrams as images linked to their full size.  The landing
+widget's JSON, and the sequence diagrams as stored: an image scaled to the column and a
+fold with it at full size.  The landing
 page leads to every lesson and guide.  Warnings fail the build, so a broken link does too.
 """
 
@@ -13,7 +14,6 @@ import html
 import json
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -52,48 +52,25 @@ def as_shown(value: str | list[str]) -> str:
     return html.escape(text(value).replace("\r\n", "\n").rstrip("\n"), quote=False)
 
 
-class Images(HTMLParser):
-    """The pages' own images (``_images/``), each with the link around it, if any."""
-
-    def __init__(self):
-        super().__init__()
-        self.links: list[str | None] = []
-        self.found: list[tuple[str, str | None]] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "a":
-            self.links.append(attrs.get("href"))
-        elif tag == "img" and "_images/" in attrs.get("src", ""):
-            self.found.append((attrs["src"], self.links[-1] if self.links else None))
-
-    def handle_endtag(self, tag):
-        if tag == "a" and self.links:
-            self.links.pop()
-
-
-def page_images(page: Path) -> dict[str, str | None]:
-    """``{image file content: link around it}`` for the images ``page`` shows."""
-    parser = Images()
-    parser.feed(page.read_text())
-    return {(page.parent / src).read_text().strip(): link for src, link in parser.found}
+def diagrams(notebook: Path) -> list[str]:
+    """The sequence diagrams stored in ``notebook``: their HTML (the SVG as a ``data:`` image, a fold)."""
+    return [
+        text(o["data"]["text/html"]).strip()
+        for o in outputs(notebook)
+        if 'class="aauth-sequence"' in text(o.get("data", {}).get("text/html", ""))
+    ]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_every_notebook_page_shows_its_diagram_linked_full_size(site, notebook):
+def test_every_notebook_page_shows_its_diagram_with_its_full_size_fold(site, notebook):
     page = site / "notebooks" / f"{notebook.with_suffix('.html').name}"
     assert page.is_file(), f"no page for {notebook.name}"
-    diagrams = [
-        text(o["data"]["image/svg+xml"]).strip()
-        for o in outputs(notebook)
-        if "image/svg+xml" in o.get("data", {})
-    ]
-    assert diagrams, f"{notebook.name} has no committed diagram"
-    images = page_images(page)
-    for diagram in diagrams:
-        assert diagram in images, f"{page.name} does not show a diagram of {notebook.name}"
-        link = images[diagram]
-        assert link and (page.parent / link).read_text().strip() == diagram, "the diagram opens full size"
+    stored = diagrams(notebook)
+    assert stored, f"{notebook.name} has no committed diagram"
+    shown = page.read_text()
+    for diagram in stored:
+        assert 'src="data:image/svg+xml;base64,' in diagram and "Full size" in diagram
+        assert diagram in shown, f"{page.name} does not show a diagram of {notebook.name} as stored"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
@@ -106,7 +83,7 @@ def test_every_stored_output_is_on_the_page_and_no_widget_json(site, notebook):
             assert as_shown(output["text"]) in page
         elif "text/html" in data:  # the widgets' static card, tables
             assert text(data["text/html"]).strip() in page
-        elif "text/plain" in data and not {"image/svg+xml", "text/markdown"} & data.keys():
+        elif "text/plain" in data and "text/markdown" not in data:
             assert as_shown(data["text/plain"]) in page  # a widget with no card (06's runner): its text
 
 
@@ -142,7 +119,7 @@ def test_diagrams_fit_a_1280_px_window_and_keep_their_proportions(site, browser_
     browser_page.set_viewport_size({"width": 1280, "height": 900})
     browser_page.goto((site / "notebooks" / "07_supply_chain_demo.html").as_uri())
     sizes = browser_page.eval_on_selector_all(
-        ".cell_output img",
+        ".cell_output .aauth-sequence > img",  # the scaled image (its full-size twin is folded)
         """images => images.map(img => {
             const box = img.getBoundingClientRect(), column = img.closest('.cell_output').getBoundingClientRect();
             return {width: box.width, height: box.height, column: column.width,

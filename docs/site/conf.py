@@ -17,9 +17,6 @@ exclude_patterns = ["_build", "**/.ipynb_checkpoints", "README.md"]  # README: i
 nb_execution_mode = "off"
 # a widget view needs a kernel; the static card or text beside it is shown instead
 nb_mime_priority_overrides = [("*", "application/vnd.jupyter.widget-view+json", None)]
-# a diagram keeps its own size, so the page scales it to the column (_static/lessons.css) and
-# links it to its full-size image (Sphinx links every image given a size)
-nb_render_image_options = {"scale": 100}
 
 html_theme = "sphinx_book_theme"
 html_title = "aauth-kit: learn AAuth by running it"
