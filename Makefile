@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 
 LAB_STAMP := $(VENV)/.lab-installed
 BENCH_STAMP := $(VENV)/.bench-installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: lab test lint notebooks bench install clean
+.PHONY: lab test lint notebooks bench docs install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,17 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) -m benchmarks
 
+# the site needs only the kit and its documentation tools (Sphinx, myst-nb, the book theme)
+$(DOCS_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+# the lessons as a static site in _build/site/, from the committed notebooks (nothing is executed)
+docs: $(DOCS_STAMP)
+	$(PY) scripts/build_site.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -57,4 +69,4 @@ test: $(STAMP) lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis _build

@@ -170,7 +170,8 @@ class Agent:
         return await self.missions.aupdate(client, description)
 
     def complete_mission(self, client, summary: str) -> dict:
-        """End :attr:`mission` with a summary (its tokens are dropped); returns the PS's answer."""
+        """Propose the end of :attr:`mission` with a summary; once the person accepts it, the
+        mission ends (its tokens are dropped) and the PS's answer is returned."""
         return self.missions.complete(client, summary)
 
     async def acomplete_mission(self, client, summary: str) -> dict:

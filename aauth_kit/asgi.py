@@ -14,7 +14,8 @@
   (never framed, never sniffed, no referrer; a content security policy, which a page with
   inline blocks states itself through :func:`content_security_policy`), and
   :func:`check_origin` refuses a state-changing request a browser sent from another origin;
-* :class:`BodyLimit` answers ``413`` to a body over the cap before reading it.
+* :class:`BodyLimit` answers ``413`` to a body over the cap before reading it, and ``503``
+  to one the process has no room for (:class:`BodyBudget`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import threading
 from collections.abc import Mapping
 
 from starlette.middleware import Middleware
@@ -136,6 +138,39 @@ class SecurityHeaders:
 MAX_BODY = 1 << 20
 #: Seconds a request body may take to arrive once the app asks for it.
 BODY_TIMEOUT = 30.0
+#: The default cap on the bytes of request bodies held at once by all the servers of the
+#: process (64 bodies at the cap; without it 1,000 connections could hold 1 GiB).
+MAX_BUFFERED = 64 << 20
+#: ``Retry-After`` seconds of a body refused for want of room in the budget.
+BUSY_RETRY_AFTER = 1
+
+
+class BodyBudget:
+    """The bytes of request bodies buffered in flight, across every server of the process.
+
+    :class:`BodyLimit` takes a body's ``Content-Length`` before reading it (a chunked body
+    chunk by chunk) and gives it back when the request is answered."""
+
+    def __init__(self, limit: int = MAX_BUFFERED):
+        self.limit, self.used = limit, 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        """Hold ``size`` more bytes if they fit under the limit."""
+        with self._lock:
+            if self.used + size > self.limit:
+                return False
+            self.used += size
+            return True
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
+#: The process's budget: every :class:`BodyLimit` shares it unless given another
+#: (``aauth-kit serve --max-buffered-bytes`` sets its limit).
+BUFFERED = BodyBudget()
 
 
 class _TooLarge(Exception):
@@ -146,33 +181,71 @@ class _TooSlow(Exception):
     """The body did not arrive in time (raised inside the app, answered here)."""
 
 
+class _NoRoom(Exception):
+    """A chunk of the body would pass the process's :class:`BodyBudget`."""
+
+
 class BodyLimit:
     """ASGI middleware: a body over ``max_bytes`` is ``413`` (``invalid_request``) before it
     is read — at once when ``Content-Length`` says so, else as soon as the received chunks
     pass the cap; a body not complete ``timeout`` seconds after the app first asks for it is
     ``408`` (RFC 9110 §15.5.9), so slow senders cannot hold buffers; either way the
     connection is then closed, the rest never read (OWASP ASVS level 2 V13.1.3: size limits
-    on requests).  -11 sets no limit; a body is read whole only below both."""
+    on requests).  -11 sets no limit; a body is read whole only below both.
 
-    def __init__(self, app, max_bytes: int = MAX_BODY, timeout: float = BODY_TIMEOUT):
+    Bodies under the cap still share ``budget`` (the process's :data:`BUFFERED`): one that
+    would pass it is ``503 temporarily_unavailable`` with ``Retry-After`` before any of it is
+    read (a chunked one when its chunk would), and the connection is closed.  Not ``413``:
+    the body is not too large, the server is busy for now (RFC 9110 §15.6.4), and 503 is what
+    the draft's clients back off from and retry (-11 "Deferred Response State Machine")."""
+
+    def __init__(
+        self, app, max_bytes: int = MAX_BODY, timeout: float = BODY_TIMEOUT, budget: BodyBudget | None = None
+    ):
         self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
+        self.budget = budget if budget is not None else BUFFERED
 
-    async def _refuse(self, scope, receive, send, error: AAuthError | None = None) -> None:
-        error = error or AAuthError("invalid_request", f"the body is over {self.max_bytes} bytes", status=413)
-        await problem_response(error, {"connection": "close"})(scope, receive, send)
+    def _error(self, refusal: Exception) -> AAuthError:
+        """The answer to a body refused by ``refusal`` (:class:`_TooLarge`, ``_TooSlow``, ``_NoRoom``)."""
+        if isinstance(refusal, _NoRoom):
+            return AAuthError(
+                "temporarily_unavailable",
+                "the server holds as many request bodies as it may; try again shortly",
+                status=503,
+                retry_after=BUSY_RETRY_AFTER,
+            )
+        if isinstance(refusal, _TooSlow):
+            return AAuthError(
+                "invalid_request", f"the body did not arrive within {self.timeout:g} s", status=408
+            )
+        return AAuthError("invalid_request", f"the body is over {self.max_bytes} bytes", status=413)
+
+    async def _refuse(self, scope, receive, send, refusal: Exception) -> None:
+        await problem_response(self._error(refusal), {"connection": "close"})(scope, receive, send)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            return await self._refuse(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            return await self._refuse(scope, receive, send, _TooLarge())
+        held = int(declared or 0)
+        if held and not self.budget.take(held):
+            return await self._refuse(scope, receive, send, _NoRoom())
+        try:
+            await self._guarded(scope, receive, send, counted=declared is None)
+        finally:
+            self.budget.give(held)
+
+    async def _guarded(self, scope, receive, send, *, counted: bool) -> None:
+        """The app, its body capped and timed; without ``Content-Length`` (``counted``) the
+        body is taken from the budget chunk by chunk, and given back at the end."""
         # deadline: 0.0 until the app first asks for the body, then when it must be complete;
         # None once it is (a later receive only waits for a disconnect)
-        received, started, deadline = 0, False, 0.0
+        received, started, deadline, taken = 0, False, 0.0, 0
 
         async def counted_receive():
-            nonlocal received, deadline
+            nonlocal received, deadline, taken
             if deadline is None:  # the body is complete: a disconnect may be awaited freely
                 return await receive()
             if deadline == 0:
@@ -182,9 +255,14 @@ class BodyLimit:
                     message = await receive()
             except TimeoutError:
                 raise _TooSlow from None
-            received += len(message.get("body", b""))
+            size = len(message.get("body", b""))
+            received += size
             if received > self.max_bytes:
                 raise _TooLarge
+            if counted and size:
+                if not self.budget.take(size):
+                    raise _NoRoom
+                taken += size
             if not message.get("more_body", False):
                 deadline = None
             return message
@@ -196,22 +274,22 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, watched_send)
-        except _TooLarge:
+        except (_TooLarge, _TooSlow, _NoRoom) as refusal:
             if started:
                 raise
-            await self._refuse(scope, receive, send)
-        except _TooSlow:
-            if started:
-                raise
-            slow = AAuthError(
-                "invalid_request", f"the body did not arrive within {self.timeout:g} s", status=408
-            )
-            await self._refuse(scope, receive, send, slow)
+            await self._refuse(scope, receive, send, refusal)
+        finally:
+            self.budget.give(taken)
 
 
-def middleware(max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT) -> list[Middleware]:
+def middleware(
+    max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT, budget: BodyBudget | None = None
+) -> list[Middleware]:
     """The middleware every app of the cast runs under (Starlette ``middleware=``)."""
-    return [Middleware(BodyLimit, max_bytes=max_body, timeout=body_timeout), Middleware(SecurityHeaders)]
+    return [
+        Middleware(BodyLimit, max_bytes=max_body, timeout=body_timeout, budget=budget),
+        Middleware(SecurityHeaders),
+    ]
 
 
 def own_origins(request: Request, identifier: str) -> set[str]:

@@ -13,7 +13,11 @@ destinations, no internal addresses) and applies to every request the kit's part
   are loopback ports, so anything else on loopback is someone else's service;
 * outside dev mode the host is resolved and *every* address must be public: no private,
   loopback, link-local, unspecified, multicast or reserved address (an IP literal is
-  judged without any lookup).  ``allow`` names origins admitted regardless.
+  judged without any lookup).  ``allow`` names origins admitted regardless;
+* the connection then goes to the addresses admission checked, not to what the name
+  resolves to a moment later (DNS rebinding): :class:`EgressTransport` hands them to its
+  inner transport (:class:`~aauth_kit.http_client.PinnedTransport`), and refuses to send
+  through one that would look the name up again.
 
 A refusal is :class:`EgressRefused` (an ``httpx.ConnectError``), so callers see it as a
 target they cannot reach — the same as a closed port, by design (no port scanner).
@@ -28,7 +32,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from urllib.parse import urlsplit
 
 from .errors import AAuthError, UsageError
-from .http_client import httpx, origin_of
+from .http_client import ADMITTED_ADDRESSES, httpx, origin_of
 from .identifiers import check_url
 
 __all__ = ["Egress", "EgressRefused", "EgressTransport", "no_network", "system_resolve"]
@@ -92,13 +96,15 @@ class Egress:
         self.allow = {origin_of(origin) for origin in allow}
         self.resolve = resolve
 
-    async def admit(self, url: str | httpx.URL) -> None:
-        """Return if ``url`` may be requested, else raise :class:`EgressRefused`."""
+    async def admit(self, url: str | httpx.URL) -> list[str] | None:
+        """Return if ``url`` may be requested, else raise :class:`EgressRefused`: the checked
+        addresses to connect to, or ``None`` for an origin admitted by name (the cast's own,
+        or allowed)."""
         url = str(url)
         try:
             origin = origin_of(url)
             if self._own(origin) or origin in self.allow:
-                return
+                return None
             check_url(url, dev=self.dev, query=True)
         except (AAuthError, UsageError) as exc:
             raise EgressRefused(f"egress refused: {getattr(exc, 'detail', exc)}") from None
@@ -115,6 +121,7 @@ class Egress:
                 addresses = []
         if not addresses or not all(public_address(a) for a in addresses):
             raise EgressRefused(f"egress refused: {host} is not a public address")
+        return addresses
 
     def _own(self, origin: str) -> bool:
         """An origin the lab routes, or the loopback socket one of them is served at."""
@@ -125,7 +132,10 @@ class Egress:
 
 
 class EgressTransport(httpx.AsyncBaseTransport):
-    """``inner`` with every request admitted by ``egress`` first."""
+    """``inner`` with every request admitted by ``egress`` first.  A request whose host
+    admission resolved carries the checked addresses (:data:`ADMITTED_ADDRESSES`) and is
+    sent only through an ``inner`` that connects to them (``pins_addresses``); through any
+    other it is refused like every refusal."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, egress: Egress):
         self.inner = inner
@@ -133,9 +143,15 @@ class EgressTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            await self.egress.admit(request.url)
+            addresses = await self.egress.admit(request.url)
+            if addresses is not None and not getattr(self.inner, "pins_addresses", False):
+                raise EgressRefused(
+                    f"egress refused: {request.url.host} cannot be held to its checked address"
+                )
         except EgressRefused as exc:
             raise EgressRefused(str(exc), request=request) from None
+        if addresses is not None:
+            request.extensions = {**request.extensions, ADMITTED_ADDRESSES: addresses}
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:

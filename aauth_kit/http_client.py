@@ -1,20 +1,33 @@
-"""The kit's HTTP client library: the only module of the kit that imports ``httpx``.
+"""The kit's HTTP client library: the only module of the kit that imports ``httpx`` (and its
+connection layer, ``httpcore``).
 
 Other modules use ``from .http_client import httpx`` (a successor, ``httpx2``, may replace
 it here alone), plus the plain helpers every party needs: the origin of a URL, a party
-identifier as a normalized origin, and a ``fetch`` for metadata resolvers.
+identifier as a normalized origin, a ``fetch`` for metadata resolvers, and
+:class:`PinnedTransport`, which connects to the addresses egress admission checked.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextvars
+from collections.abc import Awaitable, Callable, Sequence
 
+import httpcore
 import httpx
 
 from .errors import UsageError
 
-__all__ = ["httpx", "origin_of", "identifier_origin", "make_fetch", "MAX_DOCUMENT_BYTES", "FETCH_TIMEOUT"]
+__all__ = [
+    "httpx",
+    "origin_of",
+    "identifier_origin",
+    "make_fetch",
+    "MAX_DOCUMENT_BYTES",
+    "FETCH_TIMEOUT",
+    "ADMITTED_ADDRESSES",
+    "PinnedTransport",
+]
 
 
 def origin_of(url: str | httpx.URL) -> str:
@@ -94,3 +107,70 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
             raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
         parts.append(part)
     return b"".join(parts)
+
+
+#: The request extension naming the addresses egress admission checked for the URL's host
+#: (:class:`~aauth_kit.egress.EgressTransport` sets it, :class:`PinnedTransport` obeys it).
+ADMITTED_ADDRESSES = "aauth_kit.admitted_addresses"
+
+#: ``(host, addresses)`` of the request :class:`PinnedTransport` is sending in this task.
+_admitted: contextvars.ContextVar[tuple[str, Sequence[str]] | None] = contextvars.ContextVar(
+    "admitted", default=None
+)
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens a connection to a host's admitted addresses, in order, never looking the name up."""
+
+    def __init__(self):
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        admitted = _admitted.get()
+        if admitted is None:
+            return await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        name, addresses = admitted
+        if host != name or not addresses:
+            raise httpcore.ConnectError(f"{host} has no admitted address")
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("the kit connects over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """An httpx transport that connects a request carrying :data:`ADMITTED_ADDRESSES` to those
+    addresses and no other: a second DNS answer at connect time (DNS rebinding: public when
+    admission asked, private a moment later) is never asked for.  ``Host``, TLS SNI and the
+    certificate check keep the URL's name.  A request without the extension connects as
+    httpx does.  ``verify`` as httpx's (an ``ssl.SSLContext`` trusts its own CAs)."""
+
+    #: Connections go to the addresses admission checked (:class:`~aauth_kit.egress.EgressTransport`).
+    pins_addresses = True
+
+    def __init__(self, *, verify=True):
+        super().__init__(verify=verify, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_PinnedBackend(),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        addresses = request.extensions.get(ADMITTED_ADDRESSES)
+        host = request.url.raw_host.decode("ascii")
+        token = _admitted.set((host, tuple(addresses)) if addresses is not None else None)
+        try:
+            return await super().handle_async_request(request)
+        finally:
+            _admitted.reset(token)

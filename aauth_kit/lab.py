@@ -38,6 +38,7 @@ from .server_proxy import BrowserLink, browser_url
 from .trace import Exchange, Trace
 
 if TYPE_CHECKING:
+    from .servers.ps.context import Caps
     from .servers.ps.store.persons import PersonAccount
 
 IDENTIFIERS = {
@@ -87,7 +88,8 @@ class Lab:
     Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
     cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
     in dev mode); nothing else.  ``limits`` bounds each server's connections, header size
-    and header-read time (:mod:`aauth_kit.connection_limits`)."""
+    and header-read time (:mod:`aauth_kit.connection_limits`); ``caps`` what one agent or
+    client may hold at the PS (:class:`~aauth_kit.servers.ps.context.Caps`)."""
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class Lab:
         persons: Iterable[PersonAccount] = (),
         allow_origins: Collection[str] = (),
         limits: ConnectionLimits | None = None,
+        caps: Caps | None = None,
     ):
         from .consent_policy import ConsentPolicy
         from .servers.backend import Backend
@@ -123,6 +126,7 @@ class Lab:
             private_directory(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="aauth-lab-"))
         )
         self.pending_ttl = pending_ttl
+        self.caps = caps
         named = {p.username for p in persons}
         #: Who signs in at the PS: the demo administrator mcp-user (unless ``persons`` names it) and ``persons``.
         self.persons = [*(() if DEMO_PERSON.username in named else (DEMO_PERSON,)), *persons]
@@ -227,6 +231,7 @@ class Lab:
             dev=self.dev,
             client_factory=self._client_factory("PS"),
             persons=self.persons,
+            caps=self.caps,
         )
         self._add("ps", self.ps.app)
 
@@ -281,7 +286,14 @@ class Lab:
             options["auth"] = agent.auth(**auth_options)
         return options
 
+    @property
+    def stopped(self) -> bool:
+        """The cast no longer answers: :meth:`stop` ran, or a newer lab in this process took
+        over its servers.  A notebook never stops its lab; the kernel's exit does."""
+        return not self.hosts.serving
+
     def stop(self) -> None:
+        """Stop every server and close the PS's store (the process's exit does the same)."""
         self.hosts.stop()
         self.ps.close()
 

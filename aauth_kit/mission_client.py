@@ -5,8 +5,10 @@ any deferred request), checks ``s256`` against the decoded blob bytes and keeps 
 the agent's :class:`Mission`; from then on every person token request carries
 ``mission_s256``.  :meth:`MissionClient.update` sends a new description (the blob and
 ``s256`` stay; the PS answers the update's own ``s256``) and
-:meth:`MissionClient.complete` ends it.  Each runs an agent flow over a sync client, and
-its ``a``-twin over an async one.
+:meth:`MissionClient.complete` proposes its end: the PS holds the proposal (``202`` and an
+interaction, followed like any deferred request) while the person reviews the summary, and
+only their acceptance ends the mission (-11 "Mission Completion").  Each runs an agent flow
+over a sync client, and its ``a``-twin over an async one.
 """
 
 from __future__ import annotations
@@ -64,8 +66,11 @@ class MissionClient:
         return await self._arun(client, self._update(description))
 
     def complete(self, client, summary: str) -> dict:
-        """``POST {mission_endpoint}/{s256}`` ``{"action": "completion", "summary"}``; once the
-        PS accepts, the mission ends.  Returns the PS's answer."""
+        """``POST {mission_endpoint}/{s256}`` ``{"action": "completion", "summary"}``, then the
+        ``202``'s pending URL polled until the person has reviewed it.  Accepted: the mission
+        ends, and the PS's ``200`` answer is returned.  Declined: :class:`flow.FlowError`
+        ``denied`` (or ``abandoned``, ``expired``), and the mission stays the agent's — "Only
+        the person's acceptance terminates the mission" (-11 "Mission Completion")."""
         return self._ended(self._run(client, self._complete(summary)))
 
     async def acomplete(self, client, summary: str) -> dict:
@@ -161,7 +166,8 @@ class MissionClient:
         return s256
 
     def _complete(self, summary: str):
-        """``{"action": "completion", "summary"}`` to ``{mission_endpoint}/{mission_s256}``."""
+        """``{"action": "completion", "summary"}`` to ``{mission_endpoint}/{mission_s256}``;
+        a ``202`` is followed (the person reviews the summary)."""
         if self.agent.mission is None:
             raise FlowError("invalid_request", "the agent has no mission to complete")
         flow = self.agent.auth()

@@ -10,9 +10,10 @@ the token in ``Signature-Key`` is verified too.  Then the route's access mode de
 * ``person-token`` — -11 "Person Identity Access": a person token (or auth token) whose
   ``aud`` is this resource; an agent token gets ``requirement=person-token``;
 * ``auth-token`` — -11 "PS Authorization Access (Three-Party)": an auth token for this
-  resource carrying the route's scope; a person token, or an auth token lacking the scope,
-  gets ``requirement=auth-token`` with a fresh resource token (-11 "Resource Token") for
-  the person's PS;
+  resource carrying the route's scope (and, on a route that names the account a request acts
+  on, that ``account``: -11 "Account Binding"); a person token, or an auth token lacking the
+  scope or for another account, gets ``requirement=auth-token`` with a fresh resource token
+  (-11 "Resource Token") for the person's PS;
 * ``open`` — no AAuth at all.
 
 A request without any signature header gets ``requirement=agent-token``; a bad
@@ -65,6 +66,8 @@ MAX_REVOCATIONS = 100_000
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 #: ``revoked`` may be a set of ``(iss, jti)`` or ``check(iss, jti) -> bool`` (sync or async).
 RevocationCheck = Callable[[str, str], "bool | Awaitable[bool]"]
+#: ``account(request)``: the account at this resource a request acts on (-11 "Account Binding").
+AccountOf = Callable[[Request], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Caller:
     person: tuple[str, str] | None  # ``(iss, sub)`` of a person or auth token
     scopes: frozenset[str]  # the auth token's ``scope``
     jkt: str  # RFC 7638 thumbprint of the key that signed the request
+    account: str | None = None  # the auth token's ``account`` (-11 "Account Binding")
 
     @classmethod
     def of(cls, verified: VerifiedRequest) -> Caller:
@@ -88,6 +92,7 @@ class Caller:
             person=(token.iss, token.sub) if token.typ in (PERSON_TYP, AUTH_TYP) else None,
             scopes=frozenset((token.scope or "").split()) if token.typ == AUTH_TYP else frozenset(),
             jkt=verified.key.thumbprint(),
+            account=token.account if token.typ == AUTH_TYP else None,
         )
 
 
@@ -175,12 +180,20 @@ class Resource:
 
     # -- routes --------------------------------------------------------------------------
     def route(
-        self, path: str, endpoint, *, methods=("GET",), access: str = "auth-token", scope: str | None = None
+        self,
+        path: str,
+        endpoint,
+        *,
+        methods=("GET",),
+        access: str = "auth-token",
+        scope: str | None = None,
+        account: AccountOf | None = None,
     ) -> Route:
         """A Starlette route running ``endpoint`` only for callers ``access`` admits.
 
         ``access="auth-token"`` needs ``scope`` (space-separated; the auth token must
-        carry all of it).  The endpoint finds the :class:`Caller` in
+        carry all of it); ``account(request)``, when given, names the account the request
+        acts on, which the auth token's ``account`` must be.  The endpoint finds the :class:`Caller` in
         ``request.state.caller`` (``None`` on ``open`` routes); an :class:`AAuthError`
         it raises becomes a problem+json response in an app made by :meth:`app`.
         """
@@ -188,11 +201,14 @@ class Resource:
             raise UsageError(f"access must be one of {', '.join(ROUTE_ACCESS)}, not {access!r}")
         if access == "auth-token" and not _scope_tokens(scope):
             raise UsageError("an auth-token route needs a scope (space-separated scope tokens)")
+        if account is not None and access != "auth-token":
+            raise UsageError("only an auth-token route binds an account")
         self.protected.append((path, access, scope))
 
         async def protected_endpoint(request: Request) -> Response:
+            bound = account(request) if account is not None else None
             request.state.caller = (
-                None if access == "open" else await self.authenticate(request, access, scope)
+                None if access == "open" else await self.authenticate(request, access, scope, account=bound)
             )
             response = endpoint(request)
             return await response if inspect.isawaitable(response) else response
@@ -291,9 +307,13 @@ class Resource:
             raise Challenge(requirement, error.detail, error=error)
         return Caller.of(verified)
 
-    async def authenticate(self, request: Request, access: str, scope: str | None = None) -> Caller:
+    async def authenticate(
+        self, request: Request, access: str, scope: str | None = None, *, account: str | None = None
+    ) -> Caller:
         """The challenge ladder: verify, then admit the caller or raise the next
-        :class:`Challenge` (agent token → person token → auth token with ``scope``)."""
+        :class:`Challenge` (agent token → person token → auth token with ``scope``, and with
+        ``account`` when the request acts on one: -11 "Account Binding", "an auth token for
+        one account grants nothing at another")."""
         caller = await self.verify(request)
         typ = caller.token.typ
         if access == "agent-token":
@@ -304,9 +324,10 @@ class Resource:
             )
         if access == "person-token":
             return caller
-        if not set(_scope_tokens(scope)) <= caller.scopes:  # a person token has no scopes
+        if not set(_scope_tokens(scope)) <= caller.scopes or account not in (None, caller.account):
+            # a person token has no scopes; an auth token for another account grants nothing here
             why = "an auth token" if typ == PERSON_TYP else f"an auth token with scope {scope!r}"
-            resource_token = self.resource_token(caller.token, caller.jkt, scope)
+            resource_token = self.resource_token(caller.token, caller.jkt, scope, account=account)
             raise Challenge(
                 "auth-token",
                 f"this needs {why}: take the resource token to your Person Server",

@@ -15,9 +15,11 @@ auth tokens, at resources) or a resource (resource tokens, at the PS) — sends:
 
 The body names no issuer: the recipient keys the revocation by the *verified signer*
 (the ``id`` of ``Signature-Key``) and ``jti``, and may forget it once ``exp`` (plus
-clock skew) has passed.  Answers: ``200`` once every cascade is terminal — an empty
-body, or ``{"downstream": [{"recipient", "error"}]}`` naming the recipients a cascade
-could not reach; ``202`` with ``Location``, polled with a signed ``GET`` until ``200``;
+clock skew) has passed.  Answers: ``200`` once every cascade is terminal, and nothing
+more — where a cascade went and what it met is not the revoker's to learn (a PS does not
+tell an Agent Provider which resources a person's tokens were for; the draft's answer is
+"200 OK if the token was revoked or was already invalid"), so a revoker reads no body
+from a ``200``; ``202`` with ``Location``, polled with a signed ``GET`` until ``200``;
 errors ``400 invalid_request``, ``401`` + ``Signature-Error``, ``403 unsupported_iss``,
 ``429 rate_limited`` (+ ``Retry-After``), ``500 server_error``.  There is no ``404``:
 an unknown ``jti`` is revoked all the same (the intermediate -11, "[H]", had one, and
@@ -55,10 +57,10 @@ DEFAULT_RETENTION = MAX_LIFETIME
 MAX_POLLS = 20
 #: Seconds one revocation request may take in all (egress limits, OWASP ASVS level 2).
 SEND_TIMEOUT = 15.0
-#: The ``error`` a cascade reports for a recipient that advertises no usable
-#: ``revocation_endpoint`` (-11 "Token Revocation": the endpoint is optional).
+#: The ``error`` a cascade records (for the person, never for the revoker) for a recipient
+#: that advertises no usable ``revocation_endpoint`` (-11 "Token Revocation": optional).
 UNSUPPORTED = "revocation_unsupported"
-#: The ``error`` a cascade reports for a recipient with an endpoint it could not reach, or
+#: The ``error`` a cascade records for a recipient with an endpoint it could not reach, or
 #: that stayed pending (503); the draft names no code for this, the kit keeps its own.
 UNAVAILABLE = "revocation_unavailable"
 
@@ -193,9 +195,9 @@ class Revoker:
         *,
         sleep: Callable[[float], object] = asyncio.sleep,
         max_polls: int = MAX_POLLS,
-    ) -> list[dict]:
+    ) -> None:
         """Send the revocation over ``client`` (an ``httpx.AsyncClient``) and follow a ``202``
-        to its end.  Returns the ``downstream`` report of the ``200`` (``[]`` when empty).
+        to its end, the ``200`` (whatever its body says: see the module doc).
 
         Raises :class:`AAuthError`: the recipient's code and status (``unsupported_iss``,
         ``invalid_request``, a ``Signature-Error`` code, ``rate_limited`` with member
@@ -211,9 +213,8 @@ class Revoker:
             response = await _send(client, self.sign(HttpMessage("GET", location)))
         else:
             raise AAuthError(UNAVAILABLE, f"{endpoint} still pending after {max_polls} polls", status=503)
-        if response.status_code == 200:
-            return _downstream(response)
-        raise _error(response)
+        if response.status_code != 200:
+            raise _error(response)
 
 
 async def _send(client, message: HttpMessage):
@@ -250,22 +251,6 @@ def _location(response, endpoint: str) -> str:
             "invalid_response", f"{endpoint} answered 202 without a Location on its origin", status=502
         )
     return url
-
-
-def _downstream(response) -> list[dict]:
-    """The ``downstream`` member of a ``200`` (only well-formed entries; an empty body is ``[]``)."""
-    try:
-        document = json.loads(response.content) if response.content else {}
-    except (ValueError, RecursionError):
-        return []
-    entries = document.get("downstream") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        return []
-    return [
-        {"recipient": e["recipient"], "error": e["error"]}
-        for e in entries
-        if isinstance(e, dict) and isinstance(e.get("recipient"), str) and isinstance(e.get("error"), str)
-    ]
 
 
 def _error(response) -> AAuthError:

@@ -124,6 +124,12 @@ class Hosts:
         """``async def fetch(url) -> (status, headers, body)`` for a metadata resolver."""
         return make_fetch(self.transport())
 
+    @property
+    def serving(self) -> bool:
+        """Every party added is still served: not stopped, and no socket server replaced
+        by a newer one under the same identifier (a re-run ``Lab()`` cell)."""
+        return bool(self.routes) and all(handle.running for handle in self._servers.values())
+
     def stop(self) -> None:
         """Stop every server and lifespan this object started; forget all routes."""
         for origin in list(self.routes):

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 
+from .asgi import BUFFERED, MAX_BODY, MAX_BUFFERED
 from .connection_limits import ConnectionLimits
 from .errors import AAuthError
 from .jws import decode_unverified
@@ -28,6 +29,17 @@ def _list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _count(text: str) -> int:
+    """A cap: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _person(text: str):
     from .servers.ps.store.persons import PersonAccount
 
@@ -37,7 +49,16 @@ def _person(text: str):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _budget(text: str) -> int:
+    value = int(text)
+    if value < MAX_BODY:
+        raise argparse.ArgumentTypeError(f"at least one body at the cap, {MAX_BODY} bytes")
+    return value
+
+
 def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> None:
+    from .servers.ps.context import Caps
+
     default = (lambda name: SEED_PORTS[name]) if seed_ports else (lambda name: 0)
     parser.add_argument("--ps-port", type=int, default=default("ps"))
     parser.add_argument("--backend-port", type=int, default=default("backend"))
@@ -87,6 +108,56 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         metavar="BYTES",
         help=f"request line and headers larger than this are answered 431 (default {limits.max_header_bytes})",
     )
+    caps = Caps()
+    parser.add_argument(
+        "--max-pending-per-agent",
+        type=_count,
+        default=caps.pending_per_agent,
+        metavar="N",
+        help="requests one agent may leave waiting for a person at the PS; one more is answered 429 "
+        f"(default {caps.pending_per_agent})",
+    )
+    parser.add_argument(
+        "--max-held-polls-per-agent",
+        type=_count,
+        default=caps.held_polls_per_agent,
+        metavar="N",
+        help="polls of one agent the PS holds open at once under Prefer: wait; more are answered at once "
+        f"(default {caps.held_polls_per_agent})",
+    )
+    parser.add_argument(
+        "--max-missions-per-agent",
+        type=_count,
+        default=caps.missions_per_agent,
+        metavar="N",
+        help="missions one agent may hold, active and proposed; one more proposal is answered 429 "
+        f"(default {caps.missions_per_agent})",
+    )
+    parser.add_argument(
+        "--max-registrations-per-client",
+        type=_count,
+        default=caps.registrations_per_client,
+        metavar="N",
+        help="agent registrations from one client address waiting for a person's approval; one more is "
+        f"answered 429 (default {caps.registrations_per_client}; a class behind one NAT shares an address)",
+    )
+    parser.add_argument(
+        "--max-pending-registrations",
+        type=_count,
+        default=caps.pending_registrations,
+        metavar="N",
+        help="agent registrations waiting for approval from all clients together "
+        f"(default {caps.pending_registrations})",
+    )
+    parser.add_argument(
+        "--max-buffered-bytes",
+        type=_budget,
+        default=MAX_BUFFERED,
+        metavar="BYTES",
+        help="request bodies all the servers may hold at once; a body that does not fit is answered"
+        f" 503 with Retry-After before it is read (default {MAX_BUFFERED}; each body is capped at"
+        f" {MAX_BODY})",
+    )
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -108,6 +179,9 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
 
 
 def lab_from(args) -> Lab:
+    from .servers.ps.context import Caps
+
+    BUFFERED.limit = args.max_buffered_bytes  # one budget for the process, all four servers
     ports = {
         "ps": args.ps_port,
         "backend": args.backend_port,
@@ -124,6 +198,13 @@ def lab_from(args) -> Lab:
         persons=args.persons,
         allow_origins=args.allow_origin,
         limits=ConnectionLimits(args.max_connections, args.header_timeout, args.max_header_bytes),
+        caps=Caps(
+            pending_per_agent=args.max_pending_per_agent,
+            held_polls_per_agent=args.max_held_polls_per_agent,
+            missions_per_agent=args.max_missions_per_agent,
+            registrations_per_client=args.max_registrations_per_client,
+            pending_registrations=args.max_pending_registrations,
+        ),
     )
 
 

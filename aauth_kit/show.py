@@ -13,7 +13,8 @@ tokens a message carries decoded in words.
   JSON bodies (``auth_token``, ``person_token`` …).
 * :func:`decoded` — one token in words, through :mod:`aauth_kit.explain`.
 * :func:`text` / :func:`show` — a message, a traced exchange, or a whole trace, with
-  the tokens found decoded below each message.
+  the tokens found decoded below each message; nothing (``None``, a query that found
+  nothing) is said in words, never raised.
 
 Nothing here verifies anything; the widgets (``aauth_kit.widgets``) show the same
 messages interactively.
@@ -35,7 +36,7 @@ from .explain import explain_claim, explain_typ, lifetime_in_words, token_type
 from .headers import parse_requirement
 from .jws import decode_unverified
 from .message import HttpMessage
-from .trace import Exchange, Trace
+from .trace import Exchange, Exchanges, NoExchange, Trace
 
 #: Opaque values longer than this many characters are shortened.
 SHORT = 48
@@ -304,6 +305,9 @@ def text(
     compared with; by default an exchange's own start time, else the system clock.
     ``raw_options`` go to :func:`raw`.
     """
+    missing = nothing(item)
+    if missing:
+        return missing
     seen: dict[str, str] = {}
     if isinstance(item, HttpMessage):
         return _message_text(
@@ -316,6 +320,22 @@ def text(
         _exchange_text(exchange, now=now, show_tokens=tokens, seen=seen, **raw_options)
         for exchange in exchanges
     )
+
+
+def nothing(item) -> str:
+    """What is missing, in words, when ``item`` is nothing to show; ``""`` otherwise."""
+    if isinstance(item, NoExchange) or (isinstance(item, Exchanges) and not item):
+        return f"Nothing to show: no exchange in the trace matches {item.wanted} (yet). Run the cells above first."
+    if item is None:
+        return (
+            "Nothing to show: this is None. An exchange has no response until its request is answered, "
+            "so wait for the flow to finish (or run the cells above first)."
+        )
+    if isinstance(item, Trace) and not item.exchanges:
+        return "Nothing to show: the trace is empty."
+    if isinstance(item, (list, tuple)) and not item:
+        return "Nothing to show: no exchanges."
+    return ""
 
 
 def show(item, **options) -> None:

@@ -4,10 +4,15 @@ Every exchange is traced: the trace is the single source for the
 sequence diagram, the message inspector and the audit sentences.  Recording hooks
 into any httpx client through its ``event_hooks`` (duck-typed: this module does
 not import httpx).
+
+Notebooks find an exchange by what it is — :meth:`Trace.find`, :meth:`Trace.first` and
+:meth:`Trace.last` by method, path, party and status, after a :meth:`Trace.mark` —
+never by its place in the list, so a cell run twice or out of order still finds it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +49,44 @@ class Exchange:
             if requirement:
                 text += f" ({requirement.split(';')[0]})"
         return text
+
+
+@dataclass(frozen=True)
+class NoExchange:
+    """What :meth:`Trace.first` and :meth:`Trace.last` give when nothing matches: false,
+    with no request, response or status, and saying what was looked for."""
+
+    wanted: str
+    request: None = None
+    response: None = None
+    status: None = None
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<no exchange: {self.wanted}>"
+
+
+class Exchanges(list):
+    """The exchanges a query found, in order, and what it looked for (:attr:`wanted`)."""
+
+    def __init__(self, exchanges=(), wanted: str = "any exchange"):
+        super().__init__(exchanges)
+        self.wanted = wanted
+
+
+def _matches(exchange: Exchange, method, path, url, source, target, party, status) -> bool:
+    request = exchange.request
+    return (
+        (method is None or request.method == method.upper())
+        and (path is None or fnmatch.fnmatchcase(urlsplit(request.target_uri).path or "/", path))
+        and (url is None or request.target_uri.split("?")[0] == url.split("?")[0])
+        and (source is None or exchange.source == source)
+        and (target is None or exchange.target == target)
+        and (party is None or party in (exchange.source, exchange.target))
+        and (status is None or exchange.status == status)
+    )
 
 
 @dataclass
@@ -90,6 +133,57 @@ class Trace:
     def clear(self) -> None:
         with self._lock:
             self.exchanges.clear()
+
+    # -- queries ---------------------------------------------------------------------------
+    def mark(self) -> int:
+        """Where the trace ends now: ``since=`` a mark finds only what came after it."""
+        with self._lock:
+            return len(self.exchanges)
+
+    def find(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        url: str | None = None,
+        source: str | None = None,
+        target: str | None = None,
+        party: str | None = None,
+        status: int | None = None,
+        since: int | Exchange | None = None,
+    ) -> Exchanges:
+        """The exchanges that match every criterion given, in order.
+
+        ``path`` is the request's path, exact or a pattern (``/pending/*``); ``url`` the
+        whole target URL without its query (say, the ``Location`` a ``202`` gave);
+        ``source``, ``target`` and ``party`` (either end) are party names (``"PS"``);
+        ``status`` is the response's; ``since`` is a :meth:`mark` or an exchange (itself
+        included)."""
+        criteria = {
+            "method": method, "path": path, "url": url, "source": source,
+            "target": target, "party": party, "status": status,
+        }  # fmt: skip
+        start = since.index if isinstance(since, Exchange) else since or 0
+        with self._lock:
+            exchanges = self.exchanges[start:]
+        words = [f"{name}={value!r}" for name, value in criteria.items() if value is not None]
+        if since is not None:
+            words.append(f"since step {start + 1}")
+        return Exchanges(
+            (exchange for exchange in exchanges if _matches(exchange, **criteria)),
+            " ".join(words) or "any exchange",
+        )
+
+    def first(self, **criteria) -> Exchange | NoExchange:
+        """The first exchange :meth:`find` finds, or a :class:`NoExchange` saying what is missing."""
+        found = self.find(**criteria)
+        return found[0] if found else NoExchange(found.wanted)
+
+    def last(self, **criteria) -> Exchange | NoExchange:
+        """The last exchange :meth:`find` finds (``last(method="GET", path="/pending/*")``
+        is the last poll), or a :class:`NoExchange` saying what is missing."""
+        found = self.find(**criteria)
+        return found[-1] if found else NoExchange(found.wanted)
 
     def parties(self) -> list[str]:
         """Party names in order of first appearance."""

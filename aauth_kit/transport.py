@@ -86,6 +86,10 @@ class VirtualHostTransport(httpx.AsyncBaseTransport):
     on another event loop (a Jupyter cell's top-level ``await``) hops over and waits.
     """
 
+    #: Egress admission's checked addresses are kept: only routed origins and dev-mode
+    #: loopback URLs are connected to, and a name admission resolved is neither.
+    pins_addresses = True
+
     def __init__(
         self,
         routes: Mapping[str, Target],

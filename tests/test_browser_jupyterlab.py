@@ -111,7 +111,9 @@ def test_06_user_consent_approved_by_a_click(jupyterlab, lab_page):
         "aa-auth+jwt"
         in nb.output(nb.cell_index("TokenInspector(")).locator(".widget-html").first.inner_text()
     )
-    diagram = nb.output(nb.cell_index("SequenceDiagram(consent_steps")).locator(".jp-RenderedSVG img")
+    diagram = (
+        nb.output(nb.cell_index("SequenceDiagram(consent_steps")).locator(".jp-RenderedHTMLCommon img").first
+    )
     assert diagram.evaluate("img => img.complete && img.naturalWidth > 0")  # the SVG decoded as an image
 
     # section 8, clicked

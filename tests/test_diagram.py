@@ -9,8 +9,11 @@ request ``202`` with an interaction code, the pending URL answers ``200`` with t
 auth token, and the resource serves the retry.
 """
 
+import base64
 import json
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -20,7 +23,7 @@ from starlette.routing import Route
 
 from aauth_kit import jws, tokens
 from aauth_kit.claims import AUTH_TYP
-from aauth_kit.diagram import MAX_LABEL, SequenceDiagram, label_for
+from aauth_kit.diagram import BADGE_PAD, CHAR_W, MARGIN, MAX_LABEL, MAX_WIDTH, SequenceDiagram, label_for
 from aauth_kit.errors import SignatureError, UsageError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.keys import Key
@@ -207,6 +210,16 @@ def test_arrows_point_from_source_to_target_and_back(flow):
     assert response.get("d").split()[1] == x["PS"] and response.get("d").split()[-1] == x["Agent"]
 
 
+def test_a_flow_of_its_own_is_numbered_from_first(flow):
+    """A flow runner's run, or a flow started again in a cell: step 1 is its first exchange."""
+    later = flow.find(since=2)  # trace steps 3 and 4
+    assert [s.number for s in SequenceDiagram(later).steps()] == [3, 4]
+    own = SequenceDiagram(later, first=1, highlight=2)
+    assert [s.number for s in own.steps()] == [1, 2] and own.steps()[0].tooltip.startswith("1. ")
+    root = parse(own.to_svg())
+    assert [g.get("data-step") for g in by_class(root, "g", "current")] == ["2"]
+
+
 def test_highlight_marks_exactly_one_step(flow):
     root = parse(SequenceDiagram(flow, highlight=2).to_svg())
     current = by_class(root, "g", "current")
@@ -254,10 +267,46 @@ def test_diagram_of_a_trace_follows_it_live():
     assert repr(diagram) == "<SequenceDiagram: 1 step, 2 parties>"
 
 
-def test_jupyter_display_is_the_svg_and_a_stable_repr(flow):
+IMAGE = re.compile(
+    r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="[^"]*" width="(\d+)" style="([^"]*)">'
+)
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def test_jupyter_display_is_the_svg_as_an_image_that_fits_and_a_stable_repr(flow):
+    """An ``<img>`` shows in untrusted notebooks too (JupyterLab drops untrusted SVG); scaled
+    to the cell's width, with the same image at full size one click away."""
     diagram = SequenceDiagram(flow)
-    assert diagram._repr_svg_() == diagram.to_svg()
+    html = diagram._repr_html_()
+    assert html == diagram.to_html() and not hasattr(diagram, "_repr_svg_")
+    (fitted, full) = IMAGE.findall(html)
+    assert base64.b64decode(fitted[0]).decode() == diagram.to_svg() and fitted[0] == full[0]
+    assert "max-width:100%" in fitted[2] and "max-width:none" in full[2]
+    assert fitted[1] == parse(diagram.to_svg()).get("width") == full[1]
+    assert "<details><summary" in html and f"Full size ({fitted[1]} px wide)" in html
     assert repr(diagram) == "<SequenceDiagram: 4 steps, 3 parties>"  # no object address
+
+
+def test_the_svg_scales_to_its_container(flow):
+    root = parse(SequenceDiagram(flow).to_svg())
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    assert "max-width: 100%" in root.get("style") and "height: auto" in root.get("style")
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda path: path.stem)
+def test_committed_diagrams_show_without_running(path):
+    """Opened without a run (untrusted), a notebook shows each diagram: its stored output
+    carries the image as HTML, not only ``<SequenceDiagram: N steps, M parties>``."""
+    diagrams = [
+        output["data"]
+        for cell in json.loads(path.read_text())["cells"]
+        for output in cell.get("outputs", [])
+        if "".join(output.get("data", {}).get("text/plain", "")).startswith("<SequenceDiagram")
+    ]
+    assert diagrams, "every notebook draws its traffic"
+    for data in diagrams:
+        html = "".join(data.get("text/html", ""))
+        assert len(IMAGE.findall(html)) == 2, sorted(data)
 
 
 # -- labels --------------------------------------------------------------------------------
@@ -402,8 +451,31 @@ def test_long_labels_are_cut_to_fit_a_fixed_width():
     ex = [exchange(message(uri=f"{RESOURCE}/{'very-long-segment/' * 3}"), reply(200))]
     root = parse(SequenceDiagram(ex, width=300).to_svg())
     assert root.get("width") == "300" and root.get("viewBox").startswith("0 0 300 ")
-    (label,) = texts(root, "request")
-    assert label.endswith("…") and len(label) * 7.2 <= 300 / 2
+    (label,) = by_class(root, "text", "request")
+    assert label.text.endswith("…")
+    half = len(label.text) * CHAR_W / 2  # from the step badge on, to the diagram's edge at most
+    (lifeline, _) = by_class(root, "line", "lifeline")
+    assert float(lifeline.get("x1")) + BADGE_PAD <= float(label.get("x")) - half
+    assert float(label.get("x")) + half <= 300 - MARGIN
+
+
+def test_wide_casts_keep_their_text_readable_in_a_1280_px_window():
+    """Six lanes share MAX_WIDTH; a label longer than its arrow runs on past the arrow's end
+    on a background halo (each step has its row to itself), cut only at the diagram's edge."""
+    parties = ["UI", "Backend", "Supply chain", "PS", "Person", "Market analysis"]
+    trace = Trace(names={f"https://{n.lower().replace(' ', '-')}.example": n for n in parties})
+    long = "/pending/pending-0002"
+    for source, target in zip(parties, parties[1:]):
+        trace.finish(
+            trace.begin(source, message(uri=f"https://{target.lower().replace(' ', '-')}.example{long}")),
+            reply(200),
+        )
+    root = parse(SequenceDiagram(trace, parties=parties).to_svg())
+    assert float(root.get("width")) <= MAX_WIDTH
+    for label in by_class(root, "text", "request"):
+        assert label.text == f"GET {long}" and label.get("paint-order") == "stroke"
+        half = len(label.text) * CHAR_W / 2
+        assert MARGIN <= float(label.get("x")) - half and float(label.get("x")) + half <= MAX_WIDTH - MARGIN
 
 
 def test_a_request_without_response_draws_one_arrow():
@@ -476,7 +548,17 @@ def test_mermaid_golden():
     )
 
 
-@pytest.mark.parametrize("kwargs", [{"highlight": "2"}, {"highlight": True}, {"width": 10}, {"width": 300.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"highlight": "2"},
+        {"highlight": True},
+        {"width": 10},
+        {"width": 300.0},
+        {"first": "1"},
+        {"first": True},
+    ],
+)
 def test_bad_arguments_are_usage_errors(kwargs):
     with pytest.raises(UsageError):
         SequenceDiagram([], **kwargs)

@@ -3,7 +3,10 @@ movable clock, and a restarted PS that keeps its pending requests."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -121,3 +124,48 @@ def test_send_delivers_a_hand_signed_message_as_it_is(tmp_path):
         exchange = lab.send(message, source="Hand")
         assert exchange.source == "Hand" and exchange.status == 200
         assert exchange.request.header("signature") == message.header("signature")
+
+
+def test_a_lab_knows_when_it_is_stopped(tmp_path):
+    with Lab(docs=True, data_dir=tmp_path / "one") as first:
+        assert not first.stopped
+        with Lab(docs=True, data_dir=tmp_path / "two") as second:  # a re-run `lab = Lab()` cell
+            assert first.stopped and not second.stopped  # its servers were taken over
+    assert second.stopped
+
+
+EXITS_WITHOUT_STOP = """
+from aauth_kit.lab import Lab
+from aauth_kit.loop import get_loop_thread
+from aauth_kit.waiting import held_poll, wait_until
+
+lab = Lab(docs=True)
+agent = lab.new_agent("notebook")
+
+
+async def optimize():
+    async with lab.async_client(agent) as client:
+        return await client.post(f"{lab.identifiers['supply_chain']}/optimize", json={"prompt": "x"})
+
+
+flow = get_loop_thread().submit(optimize())
+interaction = wait_until(lambda: agent.last_interaction, flow=flow, what="the interaction code")
+held_poll(lab.ps, interaction.code, flow=flow)
+print("held", flush=True)
+"""
+
+
+def test_a_process_that_never_stops_its_lab_exits_promptly():
+    """Notebooks leave the lab running (their graders need it): the kernel's exit ends it,
+    even with a poll held open at the PS."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", EXITS_WITHOUT_STOP], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout.readline() == "held\n"  # the script's last line ran: now it exits
+        ended = time.monotonic()
+        assert process.wait(timeout=30) == 0, process.stderr.read()
+        assert time.monotonic() - ended < 10  # the servers stop with a 2 s budget each at exit
+    finally:
+        process.kill()
+        process.communicate()

@@ -272,7 +272,9 @@ def test_mission_action_errors(lab, person):
     not_owned = signed_post(lab, other, url, completion)
     assert unknown == not_owned and unknown[0] == 404 and unknown[1]["error"] == "mission_not_found"
 
-    assert signed_post(lab, agent, url, completion)[0] == 200
+    # the completion waits for the person's review; their acceptance ends the mission
+    assert signed_post(lab, agent, url, completion)[0] == 202
+    answer(person, lab.ps.pending_codes()[-1])
     status, problem = signed_post(lab, agent, url, completion)
     assert (status, problem["error"], problem["mission_status"], problem["termination_reason"]) == (
         403,
@@ -657,3 +659,185 @@ def test_mission_revocation_errors(lab, person):
     finally:
         other.close()
     assert lab.ps.store.get_mission(mission.s256).status == "active"
+
+
+# -- completion, reviewed by the person (-11 "Mission Completion") --------------------------------------------------
+
+
+def second_person(lab):
+    """Another person signed in at the PS (the consent REST API)."""
+    lab.ps.store.add_user("someone-else", "pw")
+    other = lab.hosts.client()
+    session = other.post(f"{PS}/login", json={"username": "someone-else", "password": "pw"}).json()["session"]
+    other.headers["Authorization"] = f"Bearer {session}"
+    return other
+
+
+def signed_get(lab, agent, url: str, *, wait: int = 1):
+    """A signed poll of a pending URL with the agent token, held at most ``wait`` seconds."""
+    message = HttpMessage("GET", url, [("Prefer", f"wait={wait}")])
+    sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
+    return lab.send(message).response
+
+
+def test_c4_completion_is_pending_until_the_person_accepts(lab, person):
+    """C4: "The PS presents the summary to the person, returning a deferred response while they
+    review.  The person either accepts — the PS terminates the mission with reason completed and
+    returns 200 OK — …"; "Only the person's acceptance terminates the mission."  The proposal is
+    ``202`` with ``Location`` and ``requirement=interaction``; a poll is ``202`` again and the
+    mission stays active (tokens are issued under it) until the person accepts; then the poll is
+    ``200`` and the mission terminated, audited as the person's act."""
+    agent = approving_agent(lab, person, "finisher")
+    mission = start(lab, agent)
+    message = HttpMessage(
+        "POST",
+        f"{PS}/mission/{mission.s256}",
+        [("Content-Type", "application/json")],
+        json.dumps({"action": "completion", "summary": "Raw proposal"}).encode(),
+    )
+    sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
+    response = lab.send(message).response
+    assert (response.status, json.loads(response.body)) == (202, {"status": "pending"})
+    location = response.header("location")
+    assert location.startswith(f"{PS}/pending/")
+    assert response.header("aauth-requirement").startswith("requirement=interaction")
+
+    assert signed_get(lab, agent, location).status == 202
+    assert lab.ps.store.get_mission(mission.s256).status == "active"
+    under = {"resource": SCA, "mission_s256": mission.s256}
+    status, body = signed_post(lab, agent, f"{PS}/person-token", under)
+    assert status == 200 and claims(body["person_token"])["mission_s256"] == mission.s256
+
+    answer(person, lab.ps.pending_codes()[-1])
+    final = signed_get(lab, agent, location)
+    assert (final.status, json.loads(final.body)) == (
+        200,
+        {"mission_status": "terminated", "termination_reason": "completed"},
+    )
+    stored = lab.ps.store.get_mission(mission.s256)
+    assert (stored.status, stored.termination_reason, stored.summary) == (
+        "terminated",
+        "completed",
+        "Raw proposal",
+    )
+    completed = [e for e in lab.ps.store.audit_log() if e.action == "mission_completed"]
+    assert [(e.actor, e.details["mission_s256"]) for e in completed] == [("mcp-user", mission.s256)]
+    status, problem = signed_post(lab, agent, f"{PS}/person-token", under)
+    assert (status, problem["error"], problem["termination_reason"]) == (
+        403,
+        "mission_terminated",
+        "completed",
+    )
+
+
+def test_c4_the_agent_follows_the_review(lab, person):
+    """C4, the agent's side: ``complete_mission`` follows the ``202`` like any deferred request —
+    the interaction is handed to ``on_interaction``, the held poll wakes on the person's
+    acceptance with ``200`` — and only then drops the mission.  The consent API shows the
+    person the mission's description and the summary."""
+    agent = approving_agent(lab, person, "follower")
+    mission = start(lab, agent)
+    seen = []
+
+    def review(interaction):
+        assert agent.mission == mission and lab.ps.store.get_mission(mission.s256).status == "active"
+        seen.append(answer(person, interaction.code))
+
+    agent.on_interaction = review
+    with lab.client(agent) as client:
+        done = agent.complete_mission(client, "Done: **40** laptops <left>.")
+    assert done == {"mission_status": "terminated", "termination_reason": "completed"}
+    assert seen[0]["kind"] == "mission_completion"
+    assert seen[0]["completion"] == {
+        "mission_s256": mission.s256,
+        "description": DESCRIPTION,
+        "summary": "Done: **40** laptops <left>.",
+    }
+    assert agent.mission is None
+    assert lab.ps.store.get_mission(mission.s256).summary == "Done: **40** laptops <left>."
+
+
+def test_c4_consent_page_shows_the_summary(lab, person):
+    """C4: the person reviews the summary on the consent page (escaped), next to the mission's description."""
+    agent = approving_agent(lab, person, "summarizer")
+    mission = start(lab, agent)
+    status, _ = signed_post(
+        lab, agent, f"{PS}/mission/{mission.s256}", {"action": "completion", "summary": "All <b>done</b>"}
+    )
+    assert status == 202
+    page = person.get(f"{PS}/interaction", params={"code": lab.ps.pending_codes()[-1]}).text
+    assert "reports its mission complete" in page and "All &lt;b&gt;done&lt;/b&gt;" in page
+    assert "Optimize the supply chain" in page
+
+
+@pytest.mark.parametrize("decision, code", [(False, "denied"), (None, "abandoned")])
+def test_c4_a_declined_completion_leaves_the_mission_active(lab, person, decision, code):
+    """C4: a person who does not accept — Deny, or Not now — leaves the mission active (-11
+    "Mission Completion": the other outcome is follow-up questions "leaving the mission
+    active"); the agent's poll gets ``403 denied`` / ``403 abandoned`` (-11 "Polling Error
+    Codes"), keeps its mission and goes on working under it."""
+    agent = approving_agent(lab, person, f"declined-{code}")
+    mission = start(lab, agent)
+
+    def decline(interaction):
+        context = person.get(f"{PS}/consent", params={"code": interaction.code}).json()
+        if decision is None:
+            person.post(f"{PS}/consent/{context['pending_id']}/abandon", json={})
+        else:
+            person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": decision})
+
+    agent.on_interaction = decline
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        agent.complete_mission(client, "I think I am done")
+    assert (info.value.code, info.value.status) == (code, 403)
+    assert agent.mission == mission
+    assert lab.ps.store.get_mission(mission.s256).status == "active"
+    with lab.client(agent) as client:
+        assert client.post(f"{SCA}/optimize", json={}).status_code == 200
+    assert claims(agent.auth_token_for(SCA))["mission_s256"] == mission.s256
+
+
+def test_c4_another_person_cannot_review_the_completion(lab, person):
+    """C4: only the person the mission belongs to reviews its completion: another signed-in
+    person holding the code gets ``403 forbidden`` at the code and at the decision, and the
+    mission stays active until its own person accepts."""
+    agent = approving_agent(lab, person, "guarded")
+    mission = start(lab, agent)
+    other = second_person(lab)
+    try:
+        status, _ = signed_post(
+            lab, agent, f"{PS}/mission/{mission.s256}", {"action": "completion", "summary": "done"}
+        )
+        assert status == 202
+        code = lab.ps.pending_codes()[-1]
+        refused = other.get(f"{PS}/consent", params={"code": code})
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+        pending_id = lab.ps.store.find_by_code(code).id
+        refused = other.post(f"{PS}/consent/{pending_id}/decision", json={"approved": True})
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+        assert other.get(f"{PS}/interaction", params={"code": code}).status_code == 403
+        assert lab.ps.store.get_mission(mission.s256).status == "active"
+    finally:
+        other.close()
+    answer(person, code)
+    assert lab.ps.store.get_mission(mission.s256).termination_reason == "completed"
+
+
+def test_c4_a_mission_revoked_during_the_review_is_not_completed(lab, person):
+    """C4 with -11 "Mission Management" ("A terminated mission MUST NOT return to active"): the
+    person revokes the mission while its completion waits; accepting the completion afterwards
+    changes nothing, and the agent's poll is ``403 mission_terminated`` with reason ``revoked``."""
+    agent = approving_agent(lab, person, "overtaken")
+    mission = start(lab, agent)
+
+    def revoke_then_accept(interaction):
+        assert person.post(f"{PS}/missions/{mission.s256}/revoke").status_code == 200
+        answer(person, interaction.code)
+
+    agent.on_interaction = revoke_then_accept
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        agent.complete_mission(client, "done")
+    assert (info.value.code, info.value.status) == ("mission_terminated", 403)
+    assert info.value.response.json()["termination_reason"] == "revoked"
+    stored = lab.ps.store.get_mission(mission.s256)
+    assert (stored.status, stored.termination_reason) == ("terminated", "revoked")

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 from aauth_kit.servers.ps.store import PSStore
+from aauth_kit.servers.ps.store.persons import BEARER, COOKIE
 from aauth_kit.servers.ps.store.schema import SCHEMA_VERSION
 
 from aauth_kit.errors import AAuthError, UsageError
@@ -77,6 +78,26 @@ def test_migrates_a_version_1_file(path, clock):
     db.close()
 
 
+def test_session_of_a_version_8_file_is_neither_kind(path, clock):
+    """Before version 9 one session token was good as a cookie and as a Bearer token; the
+    migration cannot tell which it was meant for, so such a session is void: its person signs
+    in again."""
+    with PSStore(path, clock=clock) as s:
+        s.add_user("mcp-user", "user123")
+        token = s.create_session("mcp-user", BEARER)
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE old_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL,"
+        " expires_at REAL NOT NULL);"
+        "INSERT INTO old_sessions SELECT token_hash, username, expires_at FROM sessions;"
+        "DROP TABLE sessions; ALTER TABLE old_sessions RENAME TO sessions; PRAGMA user_version=8;"
+    )
+    db.close()
+    with PSStore(path, clock=clock) as s:
+        assert (s.session_user(token, BEARER), s.session_user(token, COOKIE)) == (None, None)
+        assert s.session_user(s.create_session("mcp-user", COOKIE), COOKIE) == "mcp-user"
+
+
 # -- restart ---------------------------------------------------------------------------------------
 
 
@@ -84,7 +105,7 @@ def test_restart_keeps_everything(path, clock):
     """Nothing is lost when the server restarts."""
     with PSStore(path, clock=clock) as s:
         s.add_user("mcp-user", "user123", "MCP User")
-        session = s.create_session("mcp-user")
+        session = s.create_session("mcp-user", BEARER)
         s.upsert_agent(AGENT, ap_issuer="https://backend.example", agent_jkt=JKT, username="mcp-user")
         waiting = new_pending(s, code="WAIT-0001")
         approved = new_pending(s, code="DONE-0001")
@@ -104,7 +125,7 @@ def test_restart_keeps_everything(path, clock):
     with PSStore(path, clock=clock) as s:
         assert (s.list_pending(), s.list_agents(), s.list_tokens(), s.audit_log()) == before
         assert s.check_password("mcp-user", "user123")
-        assert s.session_user(session) == "mcp-user"
+        assert s.session_user(session, BEARER) == "mcp-user"
         assert s.find_by_code("wait-0001").id == waiting.id
         assert s.get_pending(approved.id).result == {"auth_token": "eyJ...", "expires_in": 3600}
         assert s.get_pending(denied.id).status == "denied"

@@ -23,6 +23,7 @@ import pytest
 from aauth_kit.servers.ps import PersonServer
 from aauth_kit.servers.ps.revocation import revoke_issued
 from aauth_kit.servers.ps.store import PSStore
+from aauth_kit.servers.ps.store.persons import DEMO_PERSON, PersonAccount
 from aauth_kit.servers.ps.store.tokens import IssuedToken
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -499,14 +500,13 @@ def run_revoker(answers, *, endpoint=f"{RECIPIENT}/revoke", **options):
         hosts.stop()
 
 
-def test_revoker_reads_200_and_downstream():
-    """[N] "Token Revocation": 200 with an empty body, or a downstream report of recipients that could not
-    be told; malformed entries are left out."""
-    assert run_revoker([(200, {}, b"")])[0] == []
-    report = {"downstream": [{"recipient": RES, "error": UNAVAILABLE}, {"recipient": 5}, "junk"]}
-    assert run_revoker([(200, {"content-type": "application/json"}, json.dumps(report).encode())])[0] == [
-        {"recipient": RES, "error": UNAVAILABLE}
-    ]
+def test_c5_revoker_takes_no_report_from_a_200():
+    """C5, the revoker's side ([N] "Token Revocation": "200 OK if the token was revoked or was
+    already invalid"): a 200 ends the revocation and its body is not read — a recipient's
+    cascade is none of the revoker's business, so a report sent anyway is not taken in."""
+    assert run_revoker([(200, {}, b"")])[0] is None
+    report = {"downstream": [{"recipient": RES, "error": UNAVAILABLE}]}
+    assert run_revoker([(200, {"content-type": "application/json"}, json.dumps(report).encode())])[0] is None
 
 
 def test_revoker_follows_202_with_signed_polls():
@@ -517,8 +517,8 @@ def test_revoker_follows_202_with_signed_polls():
         (202, {"location": f"{RECIPIENT}/revoke/pending/1"}, b""),
         (200, {}, b'{"downstream": []}'),
     ]
-    downstream, seen, slept = run_revoker(answers)
-    assert downstream == []
+    result, seen, slept = run_revoker(answers)
+    assert result is None
     assert seen == [
         ("POST", "/revoke", SIGNER),
         ("GET", "/revoke/pending/1", SIGNER),
@@ -850,11 +850,13 @@ PLAIN = "https://plain.example"
 NOWHERE = "https://nowhere.example"
 
 
-def test_cascade_reports_unreachable_resources(tmp_path):
-    """-11 "Token Revocation": the PS answers 200 only once the cascade is terminal, naming in
-    ``downstream`` the resources it could not tell — one without a revocation_endpoint and
-    one that cannot be reached — while the reachable one is told; a person's later retry is
-    told again."""
+def test_c5_cascade_outcomes_go_to_the_person_not_the_agent_provider(tmp_path):
+    """C5: the PS answers the Agent Provider's revocation ``200`` with an empty body once the
+    cascade is terminal ([N] "Token Revocation": "200 OK if the token was revoked or was already
+    invalid") — it does not tell the AP which resources the person's tokens were for, nor which
+    could not be told (one without a revocation_endpoint, one that cannot be reached; [N] "PS
+    Visibility").  The reachable resource is told; the outcomes are in the person's own audit
+    trail (``GET /audit``), over real sockets."""
     hosts = Hosts("socket")
     clock = Clock(time.time())
     resolver = HttpResolver(hosts.fetch())
@@ -865,6 +867,7 @@ def test_cascade_reports_unreachable_resources(tmp_path):
         data_dir=tmp_path,
         clock=clock,
         client_factory=lambda **options: hosts.async_client(**options),
+        persons=[DEMO_PERSON, PersonAccount("ada", "pw-ada")],
     )
     hosts.add(CASCADE_PS, ps.app)
     hosts.add(
@@ -887,7 +890,7 @@ def test_cascade_reports_unreachable_resources(tmp_path):
                 AGENT_ID,
                 ap_issuer=CASCADE_AP,
                 agent_jkt=agent_key.thumbprint(),
-                username="mcp-user",
+                username="ada",
                 status="approved",
             )
             issued = {}
@@ -900,12 +903,16 @@ def test_cascade_reports_unreachable_resources(tmp_path):
                 issued[audience] = claims(response.json()["person_token"])["jti"]
             ap = Revoker(CASCADE_AP, AGENT_DWK, ap_key, clock)
             response = send(client, ap.request(f"{CASCADE_PS}/revoke", "ap-agent-1", now + 600))
-            assert response.status_code == 200
-            assert sorted(response.json()["downstream"], key=lambda e: e["recipient"]) == [
-                {"recipient": NOWHERE, "error": UNAVAILABLE},
-                {"recipient": PLAIN, "error": UNSUPPORTED},
-            ]
+            assert (response.status_code, response.content) == (200, b"")
+            assert "content-type" not in response.headers
             assert (CASCADE_PS, issued[CASCADE_RES]) in resource.revoked
+            # the person (no administrator) reads the outcomes in their own audit trail
+            session = client.post(f"{CASCADE_PS}/login", json={"username": "ada", "password": "pw-ada"})
+            trail = client.get(
+                f"{CASCADE_PS}/audit", headers={"Authorization": f"Bearer {session.json()['session']}"}
+            ).json()
+            outcomes = {e["subject"]: e["details"]["error"] for e in trail if e["action"] == "token_revoked"}
+            assert outcomes == {CASCADE_RES: None, PLAIN: UNSUPPORTED, NOWHERE: UNAVAILABLE}
             assert all(ps.store.is_revoked(CASCADE_PS, jti) for jti in issued.values())
             # the revocation is the AP's: keyed by (AP, jti), the PS's own namespace untouched
             assert ps.store.is_revoked(CASCADE_AP, "ap-agent-1") and not ps.store.is_revoked(

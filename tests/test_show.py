@@ -13,6 +13,7 @@ from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
+from aauth_kit.trace import Trace
 
 NOW = 1_790_000_000
 AP = Key.from_seed("show/ap", kid="ap")
@@ -222,3 +223,21 @@ def test_show_prints_the_text(capsys):
     out = capsys.readouterr().out
     assert out == show.text(signed(), now=NOW) + "\n" and "▸ token in Signature-Key sig=jwt:" in out
     assert show.text(signed(), now=NOW, tokens=False) == show.raw(signed()).rstrip("\n")
+
+
+def test_nothing_to_show_is_said_in_words_never_raised(capsys):
+    """A cell run again or out of order may hand show() nothing: it says what is missing."""
+    trace = Trace()
+    show.show(None)
+    show.show(trace.last(method="GET", path="/pending/*"))
+    show.show(trace.find(status=200))
+    show.show(trace)
+    show.show([])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Nothing to show: this is None. An exchange has no response until")
+    assert lines[1] == (
+        "Nothing to show: no exchange in the trace matches method='GET' path='/pending/*' (yet). "
+        "Run the cells above first."
+    )
+    assert lines[2].startswith("Nothing to show: no exchange in the trace matches status=200 (yet).")
+    assert lines[3:] == ["Nothing to show: the trace is empty.", "Nothing to show: no exchanges."]

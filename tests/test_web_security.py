@@ -204,7 +204,7 @@ def test_csrf_cookie_authenticated_changes_need_the_own_origin(world):
     session is not a browser's ambient credential and is not checked."""
     browser = logged_in_browser(world)
     _, code, _ = world.defer()
-    pending_id = browser.get(f"{PS}/consent", params={"code": code}).json()["pending_id"]
+    pending_id = form_fields(browser.get(f"{PS}/interaction", params={"code": code}).text)["pending_id"]
     foreign = {"Origin": EVIL}
     for method, path, kwargs in (
         ("POST", f"/consent/{pending_id}/decision", {"json": {"approved": True}}),

@@ -555,6 +555,35 @@ def test_consent_panel_reports_a_decision_made_elsewhere(world):
     assert future.result(timeout=HANG_GUARD).status_code == 200
 
 
+def test_a_consent_panel_follows_a_decision_made_elsewhere_without_a_click(world):
+    """A panel left on view while a later cell approves through the REST API (notebook 06)
+    shows the final state by itself, its Approve and Deny dead, and stops looking."""
+    future = FlowRunner(world.flow(world.agent(wait=30), "POST", "/files/delete"), trace=world.trace).run()
+    (code,) = wait_until(world.ps.pending_codes, "the pending request")
+    panel = ConsentPanel(world.ps, code)
+    assert panel.live and not panel.approve_button.disabled and ">pending<" in panel.view.value
+    world.ps.decide(code, True)  # e.g. on the consent page
+    wait_until(lambda: panel.approve_button.disabled, "the panel to see the decision")
+    assert panel.deny_button.disabled and not panel.live
+    assert panel.pending.status in ("approved", "completed")
+    html = panel.view.value
+    assert "mcp-user decided elsewhere" in html and "Consent: aauth:notebook@ps.example asked" in html
+    wait_until(lambda: not panel._watching, "the panel to stop looking")
+    assert future.result(timeout=HANG_GUARD).status_code == 200
+
+
+def test_a_closed_panel_or_a_closed_ps_ends_the_watch(world):
+    future = FlowRunner(world.flow(world.agent(wait=30), "POST", "/files/delete"), trace=world.trace).run()
+    (code,) = wait_until(world.ps.pending_codes, "the pending request")
+    closed, orphan = ConsentPanel(world.ps, code), ConsentPanel(world.ps, code)
+    assert closed._watching and orphan._watching
+    closed.close()
+    wait_until(lambda: not closed._watching, "a closed panel to stop looking")
+    world.ps.decide(code, True)
+    assert future.result(timeout=HANG_GUARD).status_code == 200
+    wait_until(lambda: not orphan._watching, "the panel to stop looking")
+
+
 def test_consent_panel_with_nothing_pending_and_refresh(world):
     panel = ConsentPanel(world.ps)
     assert panel.pending is None and panel.approve_button.disabled
@@ -592,8 +621,13 @@ def test_flow_runner_runs_a_sync_flow_over_sockets(tmp_path):
         before = len(world.trace.exchanges)
         runner.run_button.click()  # again: the cached auth token goes straight through
         assert runner.future.result(timeout=HANG_GUARD) == result
-        (again,) = runner.exchanges  # only this run's exchanges, numbered as in the trace
-        assert again.index == before and f'<li value="{before + 1}">' in runner.view.value
+        (again,) = runner.exchanges  # only this run's exchanges, numbered from 1 for this run
+        assert again.index == before > 0
+        html = runner.view.value
+        assert (
+            "<li>Agent → Files: GET /files with auth token → 200 OK</li>" in html and "<li value" not in html
+        )
+        assert 'data-step="1"' in html and f'data-step="{before + 1}"' not in html
     finally:
         world.stop()
 

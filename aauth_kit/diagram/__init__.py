@@ -22,7 +22,20 @@ pieces and the palette) and :mod:`.mermaid`.
 from .elements import ACCENT, ACCENT_BAND, BOX, ERROR, FONT, INK, MUTED, PAPER, RULE
 from .labels import DELIVERED, ELLIPSIS, MAX_LABEL, TOKEN_WORDS, label_for
 from .model import SequenceDiagram, Step
-from .svg import BADGE_PAD, CHAR_W, END_PAD, HEAD_H, LOOP, MARGIN, MAX_GAP, MIN_GAP, NOTE_H, ROW_H, TITLE_H
+from .svg import (
+    BADGE_PAD,
+    CHAR_W,
+    END_PAD,
+    HEAD_H,
+    LOOP,
+    MARGIN,
+    MAX_GAP,
+    MAX_WIDTH,
+    MIN_GAP,
+    NOTE_H,
+    ROW_H,
+    TITLE_H,
+)
 
 __all__ = [
     "ACCENT",
@@ -41,6 +54,7 @@ __all__ = [
     "MARGIN",
     "MAX_GAP",
     "MAX_LABEL",
+    "MAX_WIDTH",
     "MIN_GAP",
     "MUTED",
     "NOTE_H",

@@ -5,8 +5,11 @@ AAuth words (:mod:`.labels`, -11 "Detailed Flows").
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from html import escape
 
 from ..errors import UsageError
 from ..trace import Exchange, Trace
@@ -17,7 +20,8 @@ from .svg import MARGIN
 
 @dataclass(frozen=True)
 class Step:
-    """One exchange as drawn: its number (``index + 1``), parties, labels and tooltip."""
+    """One exchange as drawn: its number (``index + 1``, or counted from the diagram's ``first``),
+    parties, labels and tooltip."""
 
     number: int
     source: str
@@ -35,8 +39,9 @@ class SequenceDiagram:
     trace) or of a list of :class:`Exchange`.
 
     ``parties`` fixes the order of the lifelines (others follow in order of first
-    appearance); ``highlight`` is the step number to draw as the current one (steps
-    are numbered ``exchange.index + 1``; ``-1`` is the last step; a number matching no
+    appearance); steps are numbered as in the trace (``exchange.index + 1``), or from
+    ``first`` on (``first=1``: a flow of its own, numbered 1, 2, …); ``highlight`` is the
+    step number to draw as the current one (``-1`` is the last step; a number matching no
     step highlights nothing); ``width`` fixes the SVG width in pixels.
     """
 
@@ -48,6 +53,7 @@ class SequenceDiagram:
         highlight: int | None = None,
         title: str | None = None,
         width: int | None = None,
+        first: int | None = None,
     ):
         if isinstance(trace_or_exchanges, Trace):
             self._trace, self._exchanges = trace_or_exchanges, None
@@ -58,6 +64,8 @@ class SequenceDiagram:
                     raise UsageError(f"a sequence diagram draws Exchange objects, not {type(item).__name__}")
         if highlight is not None and (isinstance(highlight, bool) or not isinstance(highlight, int)):
             raise UsageError(f"highlight is a step number, not {highlight!r}")
+        if first is not None and (isinstance(first, bool) or not isinstance(first, int)):
+            raise UsageError(f"first is the first step's number, not {first!r}")
         if width is not None and (
             isinstance(width, bool) or not isinstance(width, int) or width < 2 * MARGIN + 40
         ):
@@ -66,6 +74,7 @@ class SequenceDiagram:
         self.highlight = highlight
         self.title = title
         self.width = width
+        self.first = first
 
     @property
     def exchanges(self) -> list[Exchange]:
@@ -82,15 +91,16 @@ class SequenceDiagram:
     def steps(self, exchanges: list[Exchange] | None = None) -> list[Step]:
         """Each exchange as drawn; the tooltip keeps the full URL that the label shortens."""
         steps = []
-        for exchange in self.exchanges if exchanges is None else exchanges:
+        for position, exchange in enumerate(self.exchanges if exchanges is None else exchanges):
             request, response = label_for(exchange)
             answered = exchange.response is not None
-            tooltip = f"{exchange.index + 1}. {exchange.request.method} {exchange.request.target_uri}"
+            number = exchange.index + 1 if self.first is None else self.first + position
+            tooltip = f"{number}. {exchange.request.method} {exchange.request.target_uri}"
             if answered:
                 tooltip += f" → {response}"
             steps.append(
                 Step(
-                    number=exchange.index + 1,
+                    number=number,
                     source=exchange.source,
                     target=exchange.target,
                     request=request,
@@ -120,10 +130,34 @@ class SequenceDiagram:
         ```` ```mermaid ```` fence); see :func:`.mermaid.render`."""
         return mermaid.render(self)
 
+    def to_html(self) -> str:
+        """The diagram for a notebook page: the SVG as an image scaled down to the cell's
+        width, then a "Full size" fold with the same image at its own width, scrolling
+        sideways.  An ``<img>`` with a ``data:`` URL, because viewers that do not trust a
+        notebook (JupyterLab before a run, sanitizing sites) drop inline and bare SVG."""
+        svg = self.to_svg()
+        width = re.search(r'<svg [^>]*?width="([0-9.]+)"', svg).group(1)
+        source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+        exchanges = self.exchanges
+        alt = escape(
+            self.title
+            or f"Sequence diagram: {len(exchanges)} steps between {', '.join(self.parties(exchanges))}"
+        )
+        image = f'<img src="{source}" alt="{alt}" width="{width}"'
+        return (
+            '<div class="aauth-sequence">'
+            f'{image} style="max-width:100%;height:auto;display:block">'
+            '<details><summary style="cursor:pointer;font-size:12px;color:#57606a">'
+            f"Full size ({width} px wide)</summary>"
+            f'<div style="overflow-x:auto">{image} style="max-width:none;height:auto;display:block"></div>'
+            "</details></div>"
+        )
+
     # -- Jupyter ---------------------------------------------------------------------------
-    def _repr_svg_(self) -> str:
-        """Jupyter shows the SVG (only: a bundle with mermaid too would hide one of them)."""
-        return self.to_svg()
+    def _repr_html_(self) -> str:
+        """Jupyter shows :meth:`to_html` (only: a bundle with the bare SVG or mermaid too
+        would hide one of them, and would store the diagram twice)."""
+        return self.to_html()
 
     def __repr__(self) -> str:
         # deterministic (no object address): notebooks compare text/plain outputs too

@@ -2,6 +2,11 @@
 dashed response arrows, the current step banded (-11 "Detailed Flows" draws its
 flows the same way).
 
+At most :data:`MAX_WIDTH` wide unless a width is given, so that scaled to a notebook
+cell in a 1,280 px window its text stays readable: each step has its row to itself, so
+a label longer than its arrow runs on past the arrow's end (over the lifelines, on a
+halo of the background colour) instead of widening every lane.
+
 Byte-for-byte deterministic (nbval compares it): no ids, no timestamps, no elapsed
 times, fixed number formatting, no ``<style>`` element (inline SVG would leak CSS).
 """
@@ -40,6 +45,8 @@ HEAD_H = 30
 ROW_H = 58
 NOTE_H = 18
 MIN_GAP, MAX_GAP = 170, 440  # a wide diagram shrinks to fit (max-width on the root)
+MAX_WIDTH = 960  # px: lanes share this when they would need more
+HALO = 3  # px of background drawn around label text, over the lifelines it crosses
 BADGE_PAD, END_PAD = 28, 8  # label room is kept clear of the step badge at the source end
 LOOP = 36  # how far a self-call loops out
 
@@ -54,7 +61,7 @@ def render(diagram: SequenceDiagram) -> str:
     if diagram.width is not None:
         gap = (diagram.width - 2 * MARGIN) / count
     else:
-        gap = _fit_gap(steps, column, parties)
+        gap = min(_fit_gap(steps, column, parties), (MAX_WIDTH - 2 * MARGIN) / count)
     width = diagram.width if diagram.width is not None else round(2 * MARGIN + count * gap)
 
     def x(party: str) -> float:
@@ -225,7 +232,8 @@ def _step(
             )
         )
     if xs == xt:  # a call to itself: a loop to the right, labels beside it
-        direction, room, anchor, label_x = 1, gap - LOOP - 24, "start", xs + LOOP + 8
+        direction, anchor, label_x = 1, "start", xs + LOOP + 8
+        low, high = label_x, max(width - MARGIN, label_x + gap - LOOP - 24)
         out += arrow(
             "request",
             f"M {num(xs)} {num(y_req - 6)} H {num(xs + LOOP)} V {num(y_req + 6)} H {num(xs)}",
@@ -245,12 +253,25 @@ def _step(
             )
     else:
         direction = 1 if xt > xs else -1
-        room, anchor = abs(xt - xs) - BADGE_PAD - END_PAD, "middle"
+        anchor = "middle"
         label_x = (xs + direction * BADGE_PAD + xt - direction * END_PAD) / 2
+        # on from the step badge, past the arrow's end if need be, to the diagram's edge
+        low, high = (xs + BADGE_PAD, width - MARGIN) if direction == 1 else (MARGIN, xs - BADGE_PAD)
         out += arrow("request", f"M {num(xs)} {num(y_req)} H {num(xt)}", xt, y_req, direction, ink)
         if step.answered:
             out += arrow("response", f"M {num(xt)} {num(y_resp)} H {num(xs)}", xs, y_resp, -direction, ink)
     badge_x = xs + direction * 13 if xs != xt else xs - 13
+    halo = {"stroke": ACCENT_BAND if current else PAPER, "stroke-width": HALO, "paint-order": "stroke"}
+
+    def label(kind: str, text: str, y: float, fill: str, room: float = high - low, **style) -> str:
+        text = fit(text, room, CHAR_W)
+        x = label_x
+        if anchor == "middle":  # centred on the arrow, moved inwards where it would leave the room
+            half = text_width(text, CHAR_W) / 2
+            x = min(max(label_x, low + half), high - half)
+        attrs = {"class": kind, "x": x, "y": y, "text-anchor": anchor, "fill": fill, **style, **halo}
+        return element("text", attrs, text)
+
     out += [
         element(
             "circle",
@@ -275,49 +296,14 @@ def _step(
             },
             str(step.number),
         ),
-        element(
-            "text",
-            {
-                "class": "label request",
-                "x": label_x,
-                "y": y_req - 6,
-                "text-anchor": anchor,
-                "fill": ink,
-                "font-weight": weight,
-            },
-            fit(step.request, room, CHAR_W),
-        ),
+        label("label request", step.request, y_req - 6, ink, **{"font-weight": weight}),
     ]
     if step.answered:
-        out.append(
-            element(
-                "text",
-                {
-                    "class": "label response",
-                    "x": label_x,
-                    "y": y_resp - 6,
-                    "text-anchor": anchor,
-                    "fill": ERROR if step.failed else ink,
-                    "font-weight": weight,
-                },
-                fit(step.response, room, CHAR_W),
-            )
-        )
+        fill = ERROR if step.failed else ink
+        out.append(label("label response", step.response, y_resp - 6, fill, **{"font-weight": weight}))
     if step.note:
-        out.append(
-            element(
-                "text",
-                {
-                    "class": "note",
-                    "x": label_x,
-                    "y": y_resp + 18,
-                    "text-anchor": anchor,
-                    "font-style": "italic",
-                    "fill": MUTED,
-                },
-                fit(step.note, max(room, width / 2), CHAR_W),
-            )
-        )
+        room = max(high - low, width / 2)
+        out.append(label("note", step.note, y_resp + 18, MUTED, room, **{"font-style": "italic"}))
     out.append("</g>")
     return out
 

@@ -19,6 +19,8 @@ from typing import Any
 NOT_ATTEMPTED = "not attempted"
 CORRECT = "correct"
 INCORRECT = "incorrect"
+LAB_STOPPED = "lab stopped"  # graded against a lab that no longer answers: nothing was graded
+STOPPED_WORDS = "the lab is stopped: run the notebook from the top"
 
 
 class NotAttempted(Exception):
@@ -37,30 +39,42 @@ class Result:
         return self.status == CORRECT
 
     def __repr__(self) -> str:  # what the notebook shows
-        icon = {CORRECT: "✔", INCORRECT: "✘", NOT_ATTEMPTED: "…"}[self.status]
+        icon = {CORRECT: "✔", INCORRECT: "✘", NOT_ATTEMPTED: "…", LAB_STOPPED: "■"}[self.status]
         return f"{icon} {self.status}: {self.message}"
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        colour = {CORRECT: "#1a7f37", INCORRECT: "#cf222e", NOT_ATTEMPTED: "#6e7781"}[self.status]
+        colour = {CORRECT: "#1a7f37", INCORRECT: "#cf222e", NOT_ATTEMPTED: "#6e7781", LAB_STOPPED: "#9a6700"}[
+            self.status
+        ]
         return f'<div style="color:{colour};font-weight:bold">{escape(repr(self))}</div>'
 
 
 @dataclass
 class Exercise:
     """One exercise.  ``grade(answer)`` returns ``None`` when the answer is right and a
-    sentence saying what is wrong otherwise; it may raise :class:`NotAttempted`."""
+    sentence saying what is wrong otherwise; it may raise :class:`NotAttempted`.
+
+    ``lab`` is the lab the grade runs against, if any: while it is stopped, :meth:`check`
+    grades nothing and says so, and :meth:`hint` adds that it is stopped."""
 
     title: str
     grade: Callable[[Any], str | None]
     hints: tuple[str, ...]
     reference: str  # the solution, as code the learner could have written
     success: str = "Well done."
+    lab: Any = None
+
+    @property
+    def lab_stopped(self) -> bool:
+        return self.lab is not None and self.lab.stopped
 
     def check(self, answer: Any = None) -> Result:
         if answer is None or answer is Ellipsis:
             return Result(NOT_ATTEMPTED, f"{self.title}: fill in your answer, then run check() again.")
+        if self.lab_stopped:
+            return Result(LAB_STOPPED, f"{self.title}: {STOPPED_WORDS}.")
         try:
             problem = self.grade(answer)
         except NotAttempted:
@@ -71,15 +85,18 @@ class Exercise:
             return Result(CORRECT, f"{self.title}: {self.success}")
         return Result(INCORRECT, f"{self.title}: {problem}")
 
-    def hint(self, n: int = 1) -> str:
-        """The ``n``-th hint (1-based); later hints say more."""
-        text = self.hints[min(max(n, 1), len(self.hints)) - 1]
-        print(f"Hint {min(max(n, 1), len(self.hints))}/{len(self.hints)}: {text}")
-        return text
+    def hint(self, n: int = 1) -> None:
+        """Print the ``n``-th hint (1-based); later hints say more.  Printed only, not
+        returned: a notebook would show a returned text a second time."""
+        number = min(max(n, 1), len(self.hints))
+        text = f"Hint {number}/{len(self.hints)}: {self.hints[number - 1]}"
+        if self.lab_stopped:
+            text += f"\n({STOPPED_WORDS}.)"
+        print(text)
 
-    def solution(self) -> str:
+    def solution(self) -> None:
+        """Print the reference solution (printed only, like :meth:`hint`)."""
         print(self.reference)
-        return self.reference
 
     def reference_answer(self, name: str) -> Any:
         """Run the solution as the learner would paste it and return what it defines as

@@ -169,6 +169,7 @@ def _q2(lab) -> Exercise:
             "            for e in entries if e.action == 'auth_token_approved']"
         ),
         success="only the person's approvals count; the PS's policy grants are told apart.",
+        lab=lab,
     )
 
 

@@ -199,7 +199,7 @@ def _q1(grader: _Grader) -> Exercise:
             "The PS's key is lab.keys['ps']; its Signature-Key is jwks_uri_key(PS, 'aauth-person.json', kid) — the "
             "token's iss is the PS. sign_request(message, key, signature_key, created=int(lab.clock())) adds and "
             "covers Content-Digest and Content-Type.",
-            "After a check, show.show(lab.trace.exchanges[-1]) shows your request and the SCA's answer.",
+            'After a check, show.show(lab.trace.last(source="PS", path="/revoke")) shows your request and the SCA\'s answer.',
         ),
         reference=(
             "import json\n"
@@ -217,6 +217,7 @@ def _q1(grader: _Grader) -> Exercise:
             "    return message"
         ),
         success="the SCA now refuses the token with revoked_jwt — revoked by its issuer, in its own name.",
+        lab=grader.lab,
     )
 
 
@@ -303,6 +304,7 @@ def _q2(grader: _Grader) -> Exercise:
             "}"
         ),
         success="signature first (401), then the signer (403), then the body (400) — and an unknown jti is no error.",
+        lab=grader.lab,
     )
 
 

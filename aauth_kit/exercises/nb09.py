@@ -167,6 +167,7 @@ def _q1(grader: _Grader) -> Exercise:
             "    return b64url(hashlib.sha256(blob).digest())"
         ),
         success="the same s256 the PS returned — computed over the exact bytes, not over a re-serialization.",
+        lab=grader.lab,
     )
 
 
@@ -236,6 +237,7 @@ def _q2(grader: _Grader) -> Exercise:
         ),
         success="shape first (400), then existence for this agent (404, the same for someone else's), then "
         "state (403).",
+        lab=grader.lab,
     )
 
 

@@ -147,6 +147,7 @@ def _q1(grader: _Grader) -> Exercise:
             "}"
         ),
         success="each attack meets the check made for it: role, origin, media type, size.",
+        lab=grader.lab,
     )
 
 
@@ -229,6 +230,7 @@ def _q2(grader: _Grader) -> Exercise:
         ),
         success="a simple cross-site request, and the backend refuses it twice over: 403 for the foreign Origin, "
         "415 for the media type if a browser sent no Origin.",
+        lab=grader.lab,
     )
 
 

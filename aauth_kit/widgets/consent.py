@@ -6,6 +6,9 @@ interaction code) until the person decides.  The panel shows what the person is 
 and the agent's justification — and its Approve / Deny buttons record the decision
 with :meth:`PersonServer.decide`, exactly as the consent page does; the agent's held
 poll wakes at once.  Refresh moves on to the next live request when this one is gone.
+While its request waits, the panel looks at it on the kit's loop thread: decided
+elsewhere (the consent page, the REST API) or expired, it shows the final state and its
+buttons go dead, with no click needed.
 
 In Jupyter a click cannot arrive while a cell runs, so the agent's poll must run
 elsewhere (a later cell, or a :class:`FlowRunner` on the loop thread).
@@ -13,11 +16,15 @@ elsewhere (a later cell, or a :class:`FlowRunner` on the loop thread).
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import ipywidgets as widgets
 
 from ..errors import AAuthError
 from ..explain import duration_in_words, utc
 from ..interaction import format_code
+from ..loop import get_loop_thread
 from .html import badge, card, esc, para, table
 from .panel import Panel
 
@@ -27,6 +34,7 @@ KIND_WORDS = {
     "agent_approval": "asks to become one of your agents (an agent token from the Agent Provider)",
 }
 LIVE = ("pending", "interacting")
+WATCH_EVERY = 0.5  # seconds between two looks at a waiting request
 OUTCOME_TONES = {
     "approved": "ok",
     "completed": "ok",
@@ -56,6 +64,9 @@ class ConsentPanel(Panel):
         self.pending = None
         self.outcome: str | None = None  # the decision made here: "approved" | "denied"
         self.error: AAuthError | None = None
+        self._lock = threading.RLock()
+        self._watching = False
+        self._closed = False
         approve.on_click(lambda _button: self.approve())
         deny.on_click(lambda _button: self.deny())
         refresh.on_click(lambda _button: self.refresh())
@@ -65,6 +76,11 @@ class ConsentPanel(Panel):
     def refresh(self) -> None:
         """Re-read the request; once it is decided or gone, show the oldest live one instead
         (if there is none, the decided one stays on view)."""
+        with self._lock:
+            self._refresh()
+        self._watch()
+
+    def _refresh(self) -> None:
         self.error = None
         if self.pending is not None:
             pending = self.ps.store.get_pending(self.pending.id)
@@ -90,6 +106,10 @@ class ConsentPanel(Panel):
         self._decide(False)
 
     def _decide(self, approved: bool) -> None:
+        with self._lock:
+            self._decide_here(approved)
+
+    def _decide_here(self, approved: bool) -> None:
         if self.pending is None:
             return
         self.error = None
@@ -101,6 +121,45 @@ class ConsentPanel(Panel):
             self.outcome = "approved" if approved else "denied"
         self.pending = self.ps.store.get_pending(self.pending.id)
         self._redraw()
+
+    def close(self) -> None:
+        self._closed = True
+        super().close()
+
+    # -- watching -----------------------------------------------------------------------------
+    def _watch(self) -> None:
+        """Follow a waiting request on the loop thread until it is decided or expired."""
+        with self._lock:
+            if self._watching or self._closed or not self.live:
+                return
+            self._watching = True
+        get_loop_thread().submit(self._follow())
+
+    async def _follow(self) -> None:
+        try:
+            while not self._closed:
+                await asyncio.sleep(WATCH_EVERY)
+                with self._lock:
+                    if not self._look():
+                        return
+        finally:
+            with self._lock:
+                self._watching = False
+
+    def _look(self) -> bool:
+        """Re-read the request on view; redraw if it changed; whether it still waits."""
+        if self.pending is None:
+            return False
+        try:
+            pending = self.ps.store.get_pending(self.pending.id)
+        except Exception:  # noqa: BLE001 - the PS closed (its lab stopped): nothing more to follow
+            return False
+        if pending is None:
+            return False
+        if pending.status != self.pending.status or not self._waiting(pending):
+            self.pending = pending
+            self._redraw()
+        return self.live
 
     def _lookup(self, code_or_id: str):
         store = self.ps.store
@@ -176,6 +235,13 @@ class ConsentPanel(Panel):
                 para(f"{esc(who)} {esc(self.outcome)} this request; the agent's next poll gets the answer.")
             )
         status = pending.status if self.live or pending.status not in LIVE else "expired"
+        if self.outcome is None and not self.live:
+            words = (
+                f"{esc(pending.decided_by)} decided elsewhere (the consent page, its REST API or another panel)"
+                if pending.decided_by
+                else f"No longer waiting ({esc(status)})"
+            )
+            parts.append(para(f"{words}: nothing left to do here.", muted=True))
         title = f"Consent: {pending.agent_id} {'asks' if self.live else 'asked'}"
         return card(title, *parts, badge_html=badge(status, OUTCOME_TONES.get(status, "accent")))
 

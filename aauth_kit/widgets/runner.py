@@ -142,13 +142,10 @@ class FlowRunner(Panel):
             if self.state == "failed":
                 text = f"failed: {_error_code(self.error)}"
             parts = [para(esc(note)) for note in self.notes]
-            if self.exchanges:  # numbered as in the trace and the diagram
-                steps = "".join(
-                    f'<li value="{exchange.index + 1}">{esc(_step_words(exchange))}</li>'
-                    for exchange in self.exchanges
-                )
+            if self.exchanges:  # each run numbered from 1, in the list and in its diagram
+                steps = "".join(f"<li>{esc(_step_words(exchange))}</li>" for exchange in self.exchanges)
                 parts.append(section("Exchanges", f'<ol style="margin:2px 0;padding-left:22px">{steps}</ol>'))
-                diagram = SequenceDiagram(self.exchanges, parties=self.parties, highlight=-1)
+                diagram = SequenceDiagram(self.exchanges, parties=self.parties, highlight=-1, first=1)
                 parts.append(section("Sequence", diagram.to_svg()))
             elif self.state == "idle":
                 parts.append(para("Press Run: each exchange shows up here as it happens.", muted=True))

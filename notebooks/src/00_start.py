@@ -71,12 +71,13 @@ print(f"{'✔' if loop_thread.alive else '✘'} the kit's loop thread {loop_thre
 lab
 
 # %% [markdown]
-# The `repr` says `docs=True`. That is **docs mode**: the notebooks you read were run with
-# a frozen clock, keys made from fixed seeds, and counters instead of random ids, so the
-# output you see is exactly the output the test suite expects. When you run a notebook
-# yourself, `Lab()` picks docs mode only if the environment variable `AAUTH_KIT_DOCS=1`
-# is set; otherwise keys are random, ids are random and the clock is real. Nothing else
-# changes — the same servers, the same protocol.
+# Look at `docs=` in the `repr`, and at the next cell's output. In the copy you are
+# reading they say `True`: that is **docs mode**. The notebooks were published from a run
+# with a frozen clock, keys made from fixed seeds, and counters instead of random ids, so
+# the output you read is exactly the output the test suite expects. Once you run the cell
+# yourself they say `False`: `Lab()` picks docs mode only if the environment variable
+# `AAUTH_KIT_DOCS=1` is set; otherwise keys are random, ids are random and the clock is
+# real. Nothing else changes — the same servers, the same protocol.
 
 # %%
 from aauth_kit.explain import utc
@@ -151,7 +152,7 @@ from aauth_kit.show import show
 lab.trace.clear()
 with lab.client(source="Notebook") as client:
     client.get(f"{lab.identifiers['supply_chain']}/inventory")
-show(lab.trace.exchanges[-1], now=lab.clock)
+show(lab.trace.last(path="/inventory", source="Notebook"), now=lab.clock)
 
 # %% [markdown]
 # `401 Unauthorized` with `AAuth-Requirement: requirement=agent-token`: the resource does
@@ -185,7 +186,7 @@ lab.trace.clear()
 with lab.client(agent) as client:
     response = client.get(f"{lab.identifiers['supply_chain']}/inventory")
 print(response.status_code, "— parts in the inventory:", len(response.json()["inventory"]))
-show(lab.trace.exchanges[-1], now=lab.clock)
+show(lab.trace.last(path="/inventory", source="Agent"), now=lab.clock)
 
 # %% [markdown]
 # `200 OK`, and the answer names our agent. Look at the three headers the agent added:
@@ -221,7 +222,7 @@ SequenceDiagram(lab.trace, highlight=-1)
 # %% tags=["nbval-ignore-output"]
 from aauth_kit.widgets import MessageInspector
 
-MessageInspector(lab.trace.exchanges[-1], now=lab.clock)
+MessageInspector(lab.trace.last(path="/inventory", source="Agent"), now=lab.clock)
 
 # %% [markdown]
 # ## 6. How to use these notebooks
@@ -230,7 +231,10 @@ MessageInspector(lab.trace.exchanges[-1], now=lab.clock)
 #   *Run → Run All Cells*. Cells depend on earlier ones, so run them in order.
 # * **Restart.** *Kernel → Restart Kernel and Run All Cells* always gives a clean state:
 #   the servers live in the kernel, so a restart stops them and the next run starts fresh.
-#   Re-running a single cell is safe too — a re-created party replaces the old one.
+#   No notebook stops its cast: it runs as long as the kernel, so the exercises can always
+#   be checked against it. Re-running a single cell is safe too — a re-created party
+#   replaces the old one, and cells find the messages they show by what they are, not by
+#   their place in the trace.
 # * **Docs mode** (above) is what makes the committed outputs reproducible. Set
 #   `AAUTH_KIT_DOCS=1` before starting Jupyter to get exactly the outputs you read; leave it
 #   unset to see real times and random keys.
@@ -242,6 +246,7 @@ MessageInspector(lab.trace.exchanges[-1], now=lab.clock)
 # | what you see | what to do |
 # | --- | --- |
 # | a widget shows as text, or "Error displaying widget: model not found" | widgets exist only in a live kernel: *Run All* |
+# | `check()` says "the lab is stopped: run the notebook from the top" | the cast of this kernel is gone (stopped, or replaced by a newer `Lab()`): *Run All* |
 # | a cell runs for more than a minute | *Kernel → Restart Kernel and Run All Cells* |
 # | `RuntimeError: asyncio.run() cannot be called from a running event loop` | never use `asyncio.run` in a notebook; use the sync `lab.client(...)` or top-level `await` |
 # | `Address already in use` | the kit uses free ports, so this comes from another program; restart the kernel |
@@ -263,9 +268,3 @@ MessageInspector(lab.trace.exchanges[-1], now=lab.clock)
 # | **08_revocation** | taking a token back: the person revokes an auth token, the PS tells the resource, `revoked_jwt`, the cascade when an Agent Provider revokes an agent |
 # | **09_missions** | the person approves a task: the agent's proposal, the mission blob and its `s256` recomputed by hand, `mission_s256` in every token, completion, `mission_terminated` |
 # | **10_attacks** | the cast under fire: each attack of a stranger, a second person, a hostile Agent Provider, another site's page and a slow or huge client, refused — the raw answer, its code and the rule it follows |
-
-# %% [markdown]
-# Finally, stop the cast. (Restarting the kernel does this too.)
-
-# %%
-lab.stop()

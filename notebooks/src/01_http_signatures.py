@@ -39,10 +39,11 @@ print("our agent signs with", agent.key)
 # a token the server accepts and can concentrate on the signature.
 
 # %%
+start = lab.trace.mark()
 with lab.client(agent) as client:
     response = client.post(f"{SCA}/check", json={"parts": "all"})
 auth_token = agent.auth_token_for(SCA)
-print("\n".join(exchange.summary() for exchange in lab.trace.exchanges))
+print("\n".join(exchange.summary() for exchange in lab.trace.find(since=start)))
 print("final answer:", response.status_code, "— the agent now holds an auth token for", SCA)
 
 # %% [markdown]
@@ -431,6 +432,3 @@ ex.q2.check(changed_component)
 #
 # Next, notebook 02: how the server knows **which key** to verify with — the
 # `Signature-Key` header and its schemes.
-
-# %%
-lab.stop()

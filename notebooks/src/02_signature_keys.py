@@ -142,6 +142,7 @@ show(lab.send(message, source="Pseudonym"), now=lab.clock)
 # %%
 from aauth_kit.jwks import select_key
 
+start = lab.trace.mark()
 with lab.client(source="Verifier") as client:
     metadata = client.get(f"{PS}/.well-known/aauth-person.json").json()  # 1. the metadata document
     key_set = client.get(metadata["jwks_uri"]).json()  # 2. the key set it points to
@@ -149,7 +150,7 @@ ps_key = select_key(key_set, "ps")  # 3. the key with the kid
 print("1. metadata issuer:", metadata["issuer"], "| equals id:", metadata["issuer"] == PS)
 print("2. JWKS at", metadata["jwks_uri"], "holds kids", [k["kid"] for k in key_set["keys"]])
 print("3. the key with kid 'ps':", ps_key.public_jwk())
-show(lab.trace.exchanges[-2:], now=lab.clock)
+show(lab.trace.find(source="Verifier", since=start), now=lab.clock)
 
 # %% [markdown]
 # Now a request signed by the PS in its own right — the kind of body the PS sends when
@@ -180,14 +181,14 @@ def revocation(signer, signature_key):
 
 
 resolver = HttpResolver(fetch, dev=lab.dev)
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 by_ps = revocation(lab.keys["ps"], jwks_uri_key(PS, "aauth-person.json", "ps"))
 print(raw(by_ps))
 verified = await verify_request(by_ps, resolver=resolver, now=int(lab.clock()), accept_schemes=("jwks_uri",),
                                 body_required=True)
 print("✔ verified:", verified.scheme, "| signer", verified.signature_key.params["id"],
       "| key thumbprint", verified.key.thumbprint())
-print("the resolver fetched:", [exchange.summary() for exchange in lab.trace.exchanges[first:]])
+print("the resolver fetched:", [exchange.summary() for exchange in lab.trace.find(since=first)])
 
 # %% [markdown]
 # The identity is only as good as the discovery. Three ways to get it wrong, each
@@ -258,7 +259,7 @@ print("same key as hwk would carry:  ", hwk_key(agent.key).params["x"] == cnf_jw
 # %%
 with lab.client(agent) as client:
     client.get(f"{SCA}/inventory")
-show(lab.trace.exchanges[-1], now=lab.clock)
+show(lab.trace.last(path="/inventory"), now=lab.clock)
 
 # %% [markdown]
 # And the same verification run by our own Verifier, so that the discovery shows up in
@@ -270,12 +271,12 @@ from aauth_kit.claims import AGENT_TYP
 
 message = get_inventory()
 sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 verified = await verify_request(message, resolver=HttpResolver(fetch, dev=lab.dev), now=int(lab.clock()),
                                 accept_schemes=("jwt",), token_types=(AGENT_TYP,))
 print("✔ 1. token:  ", verified.token.typ, "signed by", verified.token.iss, "for", verified.token.sub)
 print("✔ 2. request: signed by the key in cnf.jwk, thumbprint", verified.key.thumbprint())
-print("the resolver fetched:", [exchange.summary() for exchange in lab.trace.exchanges[first:]])
+print("the resolver fetched:", [exchange.summary() for exchange in lab.trace.find(since=first)])
 
 # %% [markdown]
 # ## 4. Why the token must be bound to the key
@@ -346,6 +347,3 @@ ex.q2.check(answer)
 #   stolen token without its key is worthless.
 #
 # Next, notebook 03: where the agent token comes from.
-
-# %%
-lab.stop()

@@ -64,7 +64,7 @@ print("thumbprint: ", agent_key.thumbprint(), "(RFC 7638, SHA-256)")
 
 # %%
 metadata = client.get(f"{AP}/.well-known/aauth-agent.json")
-show.show(lab.trace.exchanges[-1])
+show.show(lab.trace.last(path="/.well-known/aauth-agent.json"))
 
 # %% [markdown]
 # ## 3 · Register, signed with the bare key
@@ -82,7 +82,7 @@ body = json.dumps({"local": "notebook", "name": "Notebook agent"}).encode()
 registration = HttpMessage("POST", f"{AP}/agent/register", headers=[("Prefer", "wait=30")], body=body)
 sign_request(registration, agent_key, hwk_key(agent_key), created=int(lab.clock()))
 response = client.post(registration.target_uri, headers=registration.headers, content=registration.body)
-show.show(lab.trace.exchanges[-1])
+show.show(lab.trace.last(path="/agent/register"))
 
 # %% [markdown]
 # `202 Accepted` is a **deferred response** (-11 "Deferred Responses"):
@@ -137,7 +137,7 @@ poll = HttpMessage("GET", pending_url, headers=[("Prefer", "wait=30")])
 sign_request(poll, agent_key, hwk_key(agent_key), created=int(lab.clock()))
 collected = client.get(poll.target_uri, headers=poll.headers)
 agent_token = collected.json()["agent_token"]
-show.show(lab.trace.exchanges[-1], now=lab.clock)
+show.show(lab.trace.last(url=pending_url), now=lab.clock)
 
 # %% [markdown]
 # Read the claims against -11 "Agent Token Structure":
@@ -256,7 +256,7 @@ new_key = lab.key("agent/notebook, second key")
 mixed = HttpMessage("GET", f"{SUPPLY_CHAIN}/inventory")
 sign_request(mixed, new_key, jwt_key(agent_token), created=int(lab.clock()))
 client.get(mixed.target_uri, headers=mixed.headers)
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(path="/inventory").response))
 
 # %% [markdown]
 # `401` with `Signature-Error: error=invalid_signature`. The resource verified the token
@@ -283,8 +283,9 @@ rotation = HttpMessage("POST", f"{AP}/agent/rotate")
 sign_key_rotation(rotation, agent_key, agent_token, new_key, created=int(lab.clock()))
 rotated = client.post(rotation.target_uri, headers=rotation.headers)
 new_token = rotated.json()["agent_token"]
-print(show.raw(lab.trace.exchanges[-1].request))
-print(show.raw(lab.trace.exchanges[-1].response))
+rotation_exchange = lab.trace.last(path="/agent/rotate")
+print(show.raw(rotation_exchange.request))
+print(show.raw(rotation_exchange.response))
 
 # %% [markdown]
 # Old and new token side by side: same agent, same provider, a new token id and a new
@@ -314,7 +315,7 @@ with lab.client(rotated_agent) as signed:
 old_pair = HttpMessage("POST", f"{AP}/person-token", body=json.dumps({"resource": SUPPLY_CHAIN}).encode())
 sign_request(old_pair, agent_key, jwt_key(agent_token), created=int(lab.clock()))
 client.post(old_pair.target_uri, headers=old_pair.headers, content=old_pair.body)
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(path="/person-token").response))
 
 # %% [markdown]
 # But a resource checks an agent token **on its own**: signature, `exp`, key binding. Nobody
@@ -334,7 +335,7 @@ lab.clock.advance(3600)
 old_late = HttpMessage("GET", f"{SUPPLY_CHAIN}/inventory")
 sign_request(old_late, agent_key, jwt_key(agent_token), created=int(lab.clock()))
 client.get(old_late.target_uri, headers=old_late.headers)
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(path="/inventory").response))
 
 # %% [markdown]
 # `expired_jwt`: `exp` is not after now, and -11 allows no tolerance. (The rotated token
@@ -383,6 +384,3 @@ ex.q2.check(is_top_level_agent)
 # %% [markdown]
 # Next: notebook 04 looks at agent tokens from the resource's side — what it learns, and
 # how it decides which agents to let in.
-
-# %%
-lab.stop()

@@ -50,7 +50,7 @@ lab
 # %%
 with lab.client(source="Anonymous") as anonymous:
     anonymous.get(f"{SUPPLY_CHAIN}/inventory")
-show.show(lab.trace.exchanges[-1])
+show.show(lab.trace.last(path="/inventory", source="Anonymous"))
 
 # %% [markdown]
 # `requirement=agent-token` has no parameters: "sign again, presenting an agent token".
@@ -65,7 +65,7 @@ show.show(lab.trace.exchanges[-1])
 # %%
 with lab.client(bot, source="inventory-bot") as signed:
     inventory = signed.get(f"{SUPPLY_CHAIN}/inventory")
-show.show(lab.trace.exchanges[-1], now=lab.clock, body_lines=8)
+show.show(lab.trace.last(path="/inventory", source="inventory-bot"), now=lab.clock, body_lines=8)
 
 # %% [markdown]
 # To let this request in, the supply chain ran the seven steps of -11 "Verification
@@ -204,7 +204,7 @@ print(show.decoded(analyst_token, now=now))
 # %%
 with lab.client(analyst, source="analyst") as signed:
     signed.get(f"{REPORTS}/quarterly")
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(path="/quarterly", source="analyst").response))
 
 # %% [markdown]
 # `403`, problem+json `forbidden`, no `Signature-Error`: the signature and the token were
@@ -329,6 +329,3 @@ ex.q2.check(answers)
 #
 # Next: notebook 05 — when the resource needs to know the **person** behind the agent,
 # and what it may do for them.
-
-# %%
-lab.stop()

@@ -64,7 +64,7 @@ lab
 
 # %%
 send("GET", f"{SUPPLY_CHAIN}/check", agent.agent_token)
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(method="GET", path="/check").response))
 
 # %% [markdown]
 # `requirement=person-token`: "tell me which person you act for". The agent asks its Person
@@ -83,7 +83,7 @@ print(json.dumps(ps_metadata, indent=2))
 # %%
 issued = send("POST", ps_metadata["person_token_endpoint"], agent.agent_token, body={"resource": SUPPLY_CHAIN})
 person_token = issued.json()["person_token"]
-show.show(lab.trace.exchanges[-1], tokens=False)
+show.show(lab.trace.last(url=ps_metadata["person_token_endpoint"]), tokens=False)
 print("\n▸ the person token, decoded:\n" + show.decoded(person_token, now=int(lab.clock())))
 
 # %% [markdown]
@@ -123,7 +123,7 @@ print(checked.status_code, json.dumps(checked.json()["person"], indent=2))
 
 # %%
 challenged = send("POST", f"{SUPPLY_CHAIN}/check", person_token)
-show.show(lab.trace.exchanges[-1], now=lab.clock, tokens=False)
+show.show(lab.trace.last(method="POST", path="/check", source="Agent"), now=lab.clock, tokens=False)
 
 # %% [markdown]
 # The **resource token** is the resource's signed request to the PS: "please authorize
@@ -167,7 +167,7 @@ print("\n".join(f"{'✔' if ok else '✘'} {check}" for check, ok in checks.item
 # %% tags=["nbval-ignore-output"]
 from aauth_kit.widgets import MessageInspector
 
-MessageInspector(lab.trace.exchanges[-1], now=lab.clock)
+MessageInspector(lab.trace.last(method="POST", path="/check", source="Agent", status=401), now=lab.clock)
 
 # %% [markdown]
 # ## 3 · The auth token, granted by policy
@@ -193,7 +193,7 @@ granted = send("POST", ps_metadata["auth_token_endpoint"], agent.agent_token,
                body={"resource_token": resource_token, "presented_token": person_token},
                headers=[("Prefer", "wait=30")])
 auth_token = granted.json()["auth_token"]
-show.show(lab.trace.exchanges[-1], tokens=False)
+show.show(lab.trace.last(url=ps_metadata["auth_token_endpoint"]), tokens=False)
 print("\n▸ the auth token, decoded:\n" + show.decoded(auth_token, now=int(lab.clock())))
 
 # %% [markdown]
@@ -271,10 +271,10 @@ print(result.status_code, json.dumps(result.json(), indent=2)[:400])
 # fetched after the person token, whose signature the agent checks before presenting it:
 
 # %%
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 with lab.client(agent) as signed:
     print(signed.post(f"{SUPPLY_CHAIN}/check").status_code)
-for exchange in lab.trace.exchanges[first:]:
+for exchange in lab.trace.find(since=first):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -290,7 +290,7 @@ for exchange in lab.trace.exchanges[first:]:
 
 # %%
 send("POST", f"{SUPPLY_CHAIN}/check", person_token)
-print(show.title(lab.trace.exchanges[-1]))
+print(show.title(lab.trace.last(method="POST", path="/check", source="Agent")))
 
 # %% [markdown]
 # Offline, the token check says why: the type is checked before anything else
@@ -313,7 +313,7 @@ except AAuthError as error:
 thief = lab.new_agent("thief")
 thief_client = lab.client(source="Thief")
 send("POST", f"{SUPPLY_CHAIN}/check", auth_token, key=thief.key, via=thief_client)
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(path="/check", source="Thief").response))
 
 # %% [markdown]
 # `invalid_signature`: the resource checked the signature with the key the token binds,
@@ -326,7 +326,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # %%
 stolen = send("POST", ps_metadata["auth_token_endpoint"], thief.agent_token, key=thief.key, via=thief_client,
               body={"resource_token": resource_token, "presented_token": person_token})
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(url=ps_metadata["auth_token_endpoint"], source="Thief").response))
 
 # %% [markdown]
 # `invalid_resource_token` (the `<invalid|expired|revoked>_<parameter>_token` family of
@@ -342,7 +342,7 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # %%
 lab.clock.advance(3600)
 send("POST", f"{SUPPLY_CHAIN}/check", auth_token)
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(method="POST", path="/check", source="Agent").response))
 
 # %% [markdown]
 # `expired_jwt`. An agent that gets it drops the token and starts over: a fresh person
@@ -392,6 +392,3 @@ ex.q2.check(codes)
 #
 # Next: notebook 06 — a scope the person must approve, the `202`, the interaction code and
 # the consent page.
-
-# %%
-lab.stop()

@@ -57,8 +57,13 @@ lab.ps.policy
 # handle on a result that arrives later. The cell then waits only until the agent has
 # reached the waiting point: it has been given an interaction code, and its poll is
 # waiting at the PS.
+#
+# The cells below find each message by what it is — `lab.trace.first(path="/optimize",
+# since=start)` is the first `POST /optimize` since this cell started the flow — so you
+# can run this cell again and carry on from there.
 
 # %%
+start = lab.trace.mark()  # where this flow's exchanges begin
 agent = lab.new_agent("notebook", justification="Weekly laptop reorder")
 
 
@@ -73,7 +78,7 @@ interaction = wait_until(lambda: agent.last_interaction, flow=flow, what="the in
 pending = held_poll(lab.ps, interaction.code, flow=flow)
 
 print("finished?", flow.done())
-for exchange in lab.trace.exchanges:
+for exchange in lab.trace.find(since=start):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -90,7 +95,7 @@ for exchange in lab.trace.exchanges:
 # act for" (-11 "Requirement Responses").
 
 # %%
-show.show(lab.trace.exchanges[0], tokens=False)
+show.show(lab.trace.first(path="/optimize", since=start), tokens=False)
 
 # %% [markdown]
 # ### 2.2 The person token
@@ -102,7 +107,7 @@ show.show(lab.trace.exchanges[0], tokens=False)
 # *pairwise* identifier).
 
 # %%
-show.show(lab.trace.exchanges[2])
+show.show(lab.trace.first(path="/person-token", since=start))
 
 # %% [markdown]
 # Step 4: before presenting the person token, the agent checks it — the claims, and the
@@ -111,7 +116,7 @@ show.show(lab.trace.exchanges[2])
 # It keeps the JWKS, so later tokens from this PS cost no extra request.
 
 # %%
-print(show.title(lab.trace.exchanges[3]))
+print(show.title(lab.trace.first(path="/.well-known/jwks.json", since=start)))
 
 # %% [markdown]
 # ### 2.3 The resource names its price: a resource token
@@ -122,7 +127,8 @@ print(show.title(lab.trace.exchanges[3]))
 # thumbprint is `agent_jkt`), acting for this person (`sub`), wants `scope`".
 
 # %%
-show.show(lab.trace.exchanges[4].response, now=lab.clock)
+challenge = lab.trace.last(path="/optimize", status=401, since=start)  # the second challenge
+show.show(challenge.response, now=lab.clock)
 
 # %% [markdown]
 # ### 2.4 The token request, with `Prefer: wait`
@@ -137,7 +143,8 @@ show.show(lab.trace.exchanges[4].response, now=lab.clock)
 # they are not decoded again here.
 
 # %%
-show.show(lab.trace.exchanges[5].request, tokens=False)
+token_request = lab.trace.first(path="/auth-token", since=start)
+show.show(token_request.request, tokens=False)
 
 # %% [markdown]
 # ## 3. The `202 Accepted`
@@ -147,7 +154,7 @@ show.show(lab.trace.exchanges[5].request, tokens=False)
 # wire:
 
 # %%
-deferred = lab.trace.exchanges[5].response
+deferred = token_request.response
 show.show(deferred, now=lab.clock)
 
 # %% [markdown]
@@ -219,7 +226,7 @@ print("with a way back:   ", interaction.link("https://backend.example/callback"
 # answer it: it *holds* it, waiting for something to change.
 
 # %%
-poll = lab.trace.exchanges[6]
+poll = lab.trace.last(method="GET", url=deferred.header("location"))  # the last poll of this request
 show.show(poll.request, tokens=False)
 print("answered yet?", poll.response is not None)
 print("polls the PS is holding for", pending.id, "→", lab.ps.waiters.held(pending.id))
@@ -235,7 +242,8 @@ print("polls the PS is holding for", pending.id, "→", lab.ps.waiters.held(pend
 # **Leave the buttons alone for now** — the next cells approve through the PS's REST API
 # so that every run of this notebook tells the same story. (If you click Approve here,
 # the REST calls below fail: a request is decided once, and its code no longer opens it.
-# Section 8 has a panel for you to click.)
+# Section 8 has a panel for you to click.) Once the request is decided, wherever that
+# happens, the panel shows the outcome by itself and its buttons go dead.
 
 # %% tags=["nbval-ignore-output"]
 from aauth_kit.widgets import ConsentPanel
@@ -302,7 +310,7 @@ response = flow.result(timeout=30)
 print("POST /optimize →", response.status_code)
 print(response.json()["summary"])
 print()
-for exchange in lab.trace.exchanges[6:]:
+for exchange in lab.trace.find(since=poll):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -327,7 +335,7 @@ show.show(poll.response, now=lab.clock)
 # (`sig=jwt;jwt="<aa-auth+jwt>"`), and the SCA answers `200`.
 
 # %%
-show.show(lab.trace.exchanges[10], tokens=False, body_lines=8)
+show.show(lab.trace.last(path="/optimize", status=200, since=start), tokens=False, body_lines=8)
 
 # %% [markdown]
 # The token inspector shows the same token interactively (each claim explained, times
@@ -358,8 +366,8 @@ print("names the person?          ", claims["sub"] == lab.ps.subject("mcp-user",
 # %%
 from aauth_kit.diagram import SequenceDiagram
 
-consent_steps = list(lab.trace.exchanges)
-SequenceDiagram(consent_steps, parties=["Agent", "Supply chain", "PS", "Person"], highlight=7)
+consent_steps = lab.trace.find(since=start)  # numbered from 1: the poll is step 7
+SequenceDiagram(consent_steps, parties=["Agent", "Supply chain", "PS", "Person"], highlight=7, first=1)
 
 # %% [markdown]
 # ## 5. Two variations
@@ -383,7 +391,7 @@ try:
     flow.result(timeout=30)
 except FlowError as error:
     print("the flow stopped:", error.code, "—", error.detail)
-final = [exchange for exchange in lab.trace.exchanges if exchange.status == 403][-1]
+final = lab.trace.last(status=403)
 show.show(final.response, tokens=False)
 
 # %% [markdown]
@@ -405,7 +413,7 @@ try:
     flow.result(timeout=30)
 except FlowError as error:
     print("the flow stopped:", error.code, "—", error.detail)
-final = [exchange for exchange in lab.trace.exchanges if exchange.status == 408][-1]
+final = lab.trace.last(status=408)
 show.show(final.response, tokens=False)
 
 # %% [markdown]
@@ -454,10 +462,10 @@ who_decides()
 
 # %%
 agent.forget(SCA)
-start = len(lab.trace.exchanges)
+by_policy = lab.trace.mark()
 with lab.client(agent) as client:
     print("POST /optimize →", client.post(f"{SCA}/optimize", json={"prompt": "Optimize laptop supply chain"}).status_code)
-for exchange in lab.trace.exchanges[start:]:
+for exchange in lab.trace.find(since=by_policy):
     print("   ", show.title(exchange))
 policy_token = agent.auth_token_for(SCA)
 
@@ -548,7 +556,8 @@ for sentence in audit.trail(lab.ps, names={SCA: "the supply-chain agent"}):
 # it back. Three checks:
 
 # %%
-person_token = decode_unverified(lab.trace.exchanges[2].response.json_object()["person_token"]).payload
+issued = lab.trace.first(path="/person-token", since=start)
+person_token = decode_unverified(issued.response.json_object()["person_token"]).payload
 print("same sub in the person token and the auth token:", person_token["sub"] == claims["sub"])
 print("it is mcp-user's identifier at the SCA:          ", claims["sub"] == lab.ps.subject("mcp-user", SCA))
 print("mcp-user at the market analyst would be:          ", lab.ps.subject("mcp-user", lab.identifiers["market_analysis"]))
@@ -567,8 +576,8 @@ print("GET /check →", check.status_code, "| the SCA sees the person:", check.j
 # %% [markdown]
 # ## 8. Try it yourself
 #
-# This section is for clicking, so run its cells one at a time (Run All would carry on
-# to the last cell, which stops the lab). Press **Run** in the flow runner: a new agent
+# This section is for clicking: after Run All the lab keeps running, so the buttons
+# below work whenever you come back to them. Press **Run** in the flow runner: a new agent
 # asks to optimize, and the runner shows each exchange as it happens and stops at the
 # `202`. Then press **Refresh** in the consent panel to see the request, and **Approve**
 # or **Deny** — the runner finishes the moment you click.
@@ -630,5 +639,5 @@ ex.q2.check(my_policy)
 # Next, notebook 07 runs the seed's whole scenario through the backend's job API —
 # including the market analysis reached through a call chain.
 #
-# The lab keeps running so that section 8's panel still works after *Run All*; when you
-# are done, `lab.stop()` stops its servers (restarting the kernel does it too).
+# The lab keeps running as long as this notebook's kernel, so section 8's panel and the
+# exercises still work after *Run All*; shutting the kernel down stops it.

@@ -84,6 +84,7 @@ def progress(request_id, *states):
     return wait_until(reached, what=f"job {request_id} reaching {', '.join(states)}")
 
 
+job_start = lab.trace.mark()
 started = ui.post(f"{BACKEND}/optimization/start", json={"custom_prompt": "Optimize laptop supply chain"})
 print(started.status_code, started.json())
 job = started.json()["request_id"]
@@ -107,7 +108,7 @@ print(json.dumps(asked, indent=2))
 
 # %%
 pending = held_poll(lab.ps, asked["interaction_code"])
-for exchange in lab.trace.exchanges:
+for exchange in lab.trace.find(since=job_start):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -178,7 +179,7 @@ print("    names mcp-user?            ", claims["sub"] == lab.ps.subject("mcp-us
 # needed, approve; go on until the job is done.
 
 # %%
-first_step = len(lab.trace.exchanges)
+first_step = lab.trace.mark()
 started = ui.post(f"{BACKEND}/optimization/start",
                   json={"custom_prompt": "Optimize laptop supply chain with market analysis"})
 market_job = started.json()["request_id"]
@@ -198,7 +199,7 @@ print(state)
 # needs no consent under the PS's policy, so the PS grants it at once.
 
 # %%
-market_steps = lab.trace.exchanges[first_step:]
+market_steps = lab.trace.find(since=first_step)
 for exchange in market_steps:
     print(show.title(exchange))
 
@@ -322,8 +323,3 @@ ex.q2.check(approvals)
 # * In a call chain the intermediary becomes an agent of its own, asks the person's PS
 #   with the `upstream_token`, and gets tokens bound to *its* key for the *same* person.
 # * The PS's audit log tells who decided each grant — the person, or the policy.
-
-# %%
-for client in (ui, status, person):
-    client.close()
-lab.stop()

@@ -64,10 +64,11 @@ lab
 # token, auth token for `supply-chain:check` — granted by policy, as in notebook 05.
 
 # %%
+first = lab.trace.mark()
 with lab.client(agent) as signed:
     print(signed.post(f"{SCA}/check").status_code)
 auth_token = agent.auth_token_for(SCA)
-for exchange in lab.trace.exchanges:
+for exchange in lab.trace.find(since=first):
     print(show.title(exchange))
 print("\n▸ the auth token, decoded:\n" + show.decoded(auth_token, now=int(lab.clock())))
 
@@ -101,10 +102,10 @@ for token in person.get(f"{PS}/tokens").json():
 
 # %%
 jti = jws.decode_unverified(auth_token).payload["jti"]
-first = len(lab.trace.exchanges)
+revoking = lab.trace.mark()
 answer = person.post(f"{PS}/tokens/{jti}/revoke")
 print(answer.status_code, json.dumps(answer.json(), indent=2))
-for exchange in lab.trace.exchanges[first:]:
+for exchange in lab.trace.find(since=revoking):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -112,7 +113,7 @@ for exchange in lab.trace.exchanges[first:]:
 # exchange. Here it is, raw:
 
 # %%
-revocation = next(e for e in lab.trace.exchanges[first:] if e.source == "PS")
+revocation = lab.trace.first(source="PS", path="/revoke", since=revoking)
 show.show(revocation, tokens=False)
 
 # %% [markdown]
@@ -151,7 +152,7 @@ print("answer:    ", revocation.status, repr(revocation.response.body))
 
 # %%
 send("POST", f"{SCA}/check", auth_token)
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(path="/check", source="Agent").response))
 
 # %% [markdown]
 # `401` with `Signature-Error: error=revoked_jwt` (-11 "Token Revocation"), and an
@@ -166,10 +167,10 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # consent, so it does.
 
 # %%
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 with lab.client(agent) as signed:
     print(signed.post(f"{SCA}/check").status_code)
-for exchange in lab.trace.exchanges[first:]:
+for exchange in lab.trace.find(since=first):
     print(show.title(exchange))
 new_token = agent.auth_token_for(SCA)
 print("\nnew auth token:", jws.decode_unverified(new_token).payload["jti"], "— the old one was", jti)
@@ -185,7 +186,7 @@ print("\nnew auth token:", jws.decode_unverified(new_token).payload["jti"], "—
 # %%
 ap = Revoker(PS, AGENT_DWK, lab.keys["ps"], lab.clock)  # the lab's AP lives at the PS's identifier
 deliver(ap.request(f"{SCA}/revoke", "some-jti", int(lab.clock()) + 60))
-print(show.raw(lab.trace.exchanges[-1].response))
+print(show.raw(lab.trace.last(path="/revoke", source="Agent").response))
 
 # %% [markdown]
 # ## 7 · An Agent Provider revokes an agent token
@@ -194,15 +195,17 @@ print(show.raw(lab.trace.exchanges[-1].response))
 # refuses the agent token from now on and **cascades**: it ends the agent's pending
 # requests (their polls answer `403 revoked`) and revokes every person and auth token it
 # issued to that agent, at each resource. It answers `200` only when every resource has
-# answered; one it could not reach would be listed in a `downstream` member.
+# answered — with an empty body: which resources the person's tokens were for, and which
+# could not be told, is the person's business, not the Agent Provider's. The person finds
+# those outcomes in their own audit trail at the PS.
 
 # %%
 agent_claims = jws.decode_unverified(agent.agent_token).payload
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 with lab.client(source="Agent Provider") as ap_client:
     cascade = deliver(ap.request(f"{PS}/revoke", agent_claims["jti"], agent_claims["exp"]), via=ap_client)
 print("AP → PS:", cascade.status_code, repr(cascade.content))
-for exchange in lab.trace.exchanges[first:]:
+for exchange in lab.trace.find(since=first):
     print(show.title(exchange), json.loads(exchange.request.body)["jti"])
 
 # %% [markdown]
@@ -280,6 +283,3 @@ ex.q2.check(answers)
 # * `200` means done — including any cascade; there is no `404`;
 # * a revoked token in `Signature-Key` gets `401 revoked_jwt`; a pending request of a
 #   revoked agent ends with `403 revoked`.
-
-# %%
-lab.stop()

@@ -16,8 +16,8 @@
 # * the agent names it in every token request, and every person, resource and auth token
 #   issued under it carries the claim `mission_s256` — so the PS, the resources and the
 #   audit trail can tell which task each call served;
-# * it ends — the agent reports completion, the person revokes it, or it expires — and
-#   after that the PS issues nothing more under it.
+# * it ends — the person accepts the agent's report of completion, the person revokes it,
+#   or it expires — and after that the PS issues nothing more under it.
 #
 # This notebook proposes a mission, approves it as the person, works under it, completes
 # it, and then tampers with it.
@@ -96,7 +96,7 @@ for exchange in lab.trace.exchanges:
 # and `content-digest`, so nobody can change the description on the way.
 
 # %%
-proposal = next(e for e in lab.trace.exchanges if e.request.target_uri == metadata["mission_endpoint"])
+proposal = lab.trace.last(url=metadata["mission_endpoint"])
 show.show(proposal.request, now=lab.clock)
 
 # %% [markdown]
@@ -150,7 +150,8 @@ print(page.status_code, body.strip())
 decision = person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": True})
 print("decision →", decision.status_code, decision.json())
 mission = flow.result(timeout=30)
-for exchange in lab.trace.exchanges[proposal.index + 1:]:
+poll = lab.trace.last(method="GET", url=proposal.response.header("location"))  # the last poll
+for exchange in lab.trace.find(since=poll):
     print(show.title(exchange))
 
 # %% [markdown]
@@ -159,7 +160,7 @@ for exchange in lab.trace.exchanges[proposal.index + 1:]:
 # Step 4, the poll, came back `200` with two members (-11 "Mission Approval"):
 
 # %%
-approval = lab.trace.exchanges[proposal.index + 1]
+approval = lab.trace.last(method="GET", url=proposal.response.header("location"))
 print(show.raw(approval.response, limit=2000))
 
 # %% [markdown]
@@ -217,14 +218,14 @@ print("agent.mission.blob == blob:", agent.mission.blob == blob)
 # request names the mission.
 
 # %%
-first = len(lab.trace.exchanges)
+first = lab.trace.mark()
 with lab.client(agent) as client:
     print("POST /check →", client.post(f"{SCA}/check").status_code)
-for exchange in lab.trace.exchanges[first:]:
+for exchange in lab.trace.find(since=first):
     print(show.title(exchange))
 
 # %%
-person_token_request = next(e for e in lab.trace.exchanges[first:] if e.request.target_uri.endswith("/person-token"))
+person_token_request = lab.trace.first(path="/person-token", since=first)
 print(show.raw(person_token_request.request))
 
 # %% [markdown]
@@ -242,8 +243,8 @@ print(show.decoded(person_token, now=int(lab.clock())))
 # carries it too (-11 "Auth Token Structure"):
 
 # %%
-challenge = next(e for e in lab.trace.exchanges[first:] if e.status == 401 and "resource-token" in
-                 (e.response.header("aauth-requirement") or ""))
+challenge = next(e for e in lab.trace.find(path="/check", status=401, since=first)
+                 if "resource-token" in (e.response.header("aauth-requirement") or ""))
 resource_token = show.found_tokens(challenge.response)[0][1]
 auth_token = agent.auth_token_for(SCA)
 for name, token in (("person token", person_token), ("resource token", resource_token), ("auth token", auth_token)):
@@ -266,17 +267,65 @@ print(show.decoded(auth_token, now=int(lab.clock())))
 SequenceDiagram(lab.trace, highlight=proposal.index + 1, parties=["Agent", "PS", "Person", "Supply chain"])
 
 # %% [markdown]
-# ## 7 · Completion
+# ## 7 · Completion: the person reviews it
 #
-# The task is done. The agent tells the PS: `POST {mission_endpoint}/{mission_s256}` with
-# `{"action": "completion", "summary": …}` — the summary is Markdown for the person (-11
-# "Mission Completion"). A PS may hold the completion (`202`) until the person has read it; this one
-# accepts it at once: `200`, the mission is **terminated** with the reason `completed`.
+# The task is done. The agent **proposes** completion: `POST {mission_endpoint}/{mission_s256}`
+# with `{"action": "completion", "summary": …}` — the summary is Markdown for the person.
+# It does not declare the mission over: the PS shows the summary to the person and answers
+# `202` while they review — -11 "Mission Completion": "The agent proposes completion; it does
+# not declare it. Only the person's acceptance terminates the mission."
+#
+# As with the proposal, the agent's flow runs in the background until its poll is held.
 
 # %%
-with lab.client(source="Agent") as client:
-    print(agent.complete_mission(client, "Stock checked: 40 laptops left. Plan: reorder 60 in October."))
-show.show(lab.trace.exchanges[-1], tokens=False)
+SUMMARY = "Stock checked: 40 laptops left. Plan: reorder 60 in October."
+
+
+async def finish():
+    async with lab.async_client(source="Agent") as client:
+        return await agent.acomplete_mission(client, SUMMARY)
+
+
+before = lab.trace.mark()
+flow = get_loop_thread().submit(finish())
+review = wait_until(
+    lambda: agent.last_interaction if agent.last_interaction.code != interaction.code else None,
+    flow=flow,
+    what="the completion's interaction code",
+)
+held_poll(lab.ps, review.code, flow=flow)
+completion = lab.trace.first(url=f"{PS}/mission/{mission.s256}", since=before)
+show.show(completion.response, now=lab.clock)
+
+# %% [markdown]
+# A `202` with a pending URL and an interaction code, as for the proposal. Meanwhile the
+# mission is still **active** — the agent could go on asking for tokens under it:
+
+# %%
+print("at the PS while the person reviews:", lab.ps.store.get_mission(mission.s256).status)
+
+# %% [markdown]
+# The person opens the request by its code and reads the summary next to the mission it
+# reports on:
+
+# %%
+review_context = person.get(f"{PS}/consent", params={"code": review.code}).json()
+print("kind:   ", review_context["kind"])
+print("mission:", review_context["completion"]["mission_s256"])
+print("summary:", review_context["completion"]["summary"])
+
+# %% [markdown]
+# The person accepts. Only now does the PS terminate the mission, with the reason
+# `completed`, and the agent's held poll gets `200`. (Had the person denied, the poll would
+# get `403 denied` and the mission would stay active.)
+
+# %%
+decision = person.post(f"{PS}/consent/{review_context['pending_id']}/decision", json={"approved": True})
+print("decision →", decision.status_code, decision.json())
+print("the agent's answer:", flow.result(timeout=30))
+pending_url = completion.response.header("location")
+answered = lab.trace.last(url=pending_url, status=200, since=before)
+show.show(answered, tokens=False)
 
 # %% [markdown]
 # The kit's agent forgets the mission and the tokens issued under it. The PS keeps the
@@ -381,11 +430,9 @@ ex.q2.check(answers)
 # * `mission` is the blob, base64url; `s256` is the SHA-256 of **exactly its bytes** — the
 #   agent checks it and keeps the bytes verbatim, never re-serialized;
 # * under the mission, every person, resource and auth token carries `mission_s256`;
-# * `POST {mission_endpoint}/{s256}` `{"action": "completion", "summary"}` ends it; then
-#   every request naming it gets `403 mission_terminated` (with `mission_status`,
+# * `POST {mission_endpoint}/{s256}` `{"action": "completion", "summary"}` proposes its end:
+#   `202` while the person reviews the summary, and only their acceptance terminates it;
+#   then every request naming it gets `403 mission_terminated` (with `mission_status`,
 #   `termination_reason`);
 # * an unknown mission and another agent's get the same `404 mission_not_found`; a
 #   malformed `mission_s256` is `400 invalid_request`.
-
-# %%
-lab.stop()

@@ -21,6 +21,7 @@
 
 # %%
 import json
+import re
 import socket
 
 from aauth_kit import jws, show, tokens
@@ -34,7 +35,7 @@ from aauth_kit.metadata import AGENT_DWK, agent_metadata
 from aauth_kit.profile import sign_request
 from aauth_kit.revocation import Revoker
 from aauth_kit.servers.ps.store.persons import PersonAccount
-from aauth_kit.signature_key import jwt_key
+from aauth_kit.signature_key import hwk_key, jwt_key
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -49,7 +50,7 @@ def attempt(method, url, *, source="Attacker", **request):
     """Send one request as ``source`` and return the traced exchange (request and answer)."""
     with lab.client(source=source) as client:
         client.request(method, url, **request)
-    return next(e for e in reversed(lab.trace.exchanges) if e.source == source)
+    return lab.trace.last(source=source)
 
 
 def verdict(exchange):
@@ -70,7 +71,7 @@ lab
 # %% [markdown]
 # `Lab(persons=[...])` adds a second person, **eve**, beside the demo administrator
 # `mcp-user`; `allow_origins` lets the PS fetch from `https://hostile.example`, where our
-# hostile Agent Provider will live (without it, egress admission — section 6 — would refuse
+# hostile Agent Provider will live (without it, egress admission — section 7 — would refuse
 # to fetch from it at all, and the attack would end before it began).
 #
 # ## 1 · A second person is not an administrator
@@ -228,7 +229,48 @@ for guess in ("123456", "password", "qwerty", "letmein", "eve", "eve-password"):
 # The sixth try was the right password — and still `429`: once the limit is reached, even
 # the right answer waits, or the limit would tell the attacker when they had guessed it.
 #
-# ## 5 · Slow and huge clients
+# ## 5 · A stolen session cookie
+#
+# Cookies know host names, not ports (RFC 6265 §8.5): on a machine where the cast runs on
+# `127.0.0.1`, the PS's session cookie goes to **every** server on `127.0.0.1` the person's
+# browser visits — a hostile resource on another port included. With the cookie in hand, a
+# script could call the PS's JSON API as the person: approve consent, revoke, change things.
+#
+# So the kit makes the cookie good for the person's **pages** only: the JSON API takes
+# `Authorization: Bearer` sessions alone, which a JSON login returns and no browser sends by
+# itself; the pages' changes carry the CSRF form token. Over https the cookie is a
+# `__Host-` cookie (no other host can set or overwrite it); sessions end after 30 unused
+# minutes or 12 hours (ASVS V3.3). mcp-user signs in with the login form, as a browser does:
+
+# %%
+browser = lab.client(source="Person's browser", follow_redirects=True)
+login_page = browser.get(f"{PS}/interaction")
+csrf = re.search(r'name="csrf" value="([^"]*)"', login_page.text)[1]
+browser.post(
+    f"{PS}/login", data={"username": "mcp-user", "password": "user123", "next": "/interaction", "csrf": csrf}
+)
+login = lab.trace.last(source="Person's browser", method="POST", path="/login")
+print("Set-Cookie:", re.sub(r"=[^;]+;", "=…;", login.response.header("set-cookie"), count=1))
+cookie_name, stolen = next((c.name, c.value) for c in browser.cookies.jar if c.name.endswith("aauth_session"))
+
+# %% [markdown]
+# The hostile server now holds that value. It replays it both ways:
+
+# %%
+as_bearer = attempt("GET", f"{PS}/tokens", headers={"Authorization": f"Bearer {stolen}"})
+as_cookie = attempt(
+    "PUT", f"{PS}/admin/consent-policy", headers={"Cookie": f"{cookie_name}={stolen}"}, json={"scopes": [], "prefixes": []}
+)
+print("GET /tokens, the cookie as Bearer       →", verdict(as_bearer))
+print("PUT /admin/consent-policy, as a cookie  →", verdict(as_cookie))
+
+# %% [markdown]
+# Both `401`. What is left — and `docs/security.md` says so plainly — is the page itself: the
+# hostile server could replay the cookie to the consent *page*, read its CSRF token and post
+# the form. No cookie can be kept from another port of the same host; outside dev mode the
+# PS has an https host name of its own, and nobody else's server runs there.
+#
+# ## 6 · Slow and huge clients
 #
 # A server that reads whatever it is sent, for as long as it takes, is anyone's to stop.
 # The cast's servers refuse before reading (RFC 9110 §15.5.14 and RFC 6585 §5):
@@ -254,7 +296,7 @@ huge_headers = attempt("GET", f"{PS}/.well-known/aauth-person.json", headers={"X
 print(verdict(huge_headers))
 
 # %% [markdown]
-# ## 6 · Making the PS fetch whatever it is told
+# ## 7 · Making the PS fetch whatever it is told
 #
 # Some requests are signed by a server in its own right: an Agent Provider revoking an agent
 # token signs with `Signature-Key: sig=jwks_uri;id=…` (notebook 08), and the PS fetches the
@@ -285,7 +327,7 @@ for target in ("http://127.0.0.1:22", "https://127.0.0.1:8443"):
 # face: a server identifier is `https://` and a host, with no port (-11 "Server
 # Identifiers") — so outside dev mode nobody can name a port to scan at all.
 #
-# ## 7 · Interaction codes: single use, and not to be guessed
+# ## 8 · Interaction codes: single use, and not to be guessed
 #
 # The code in an interaction link (section 2) is what lets a person claim a request. -11
 # "Interaction Code Format" makes codes single-use and rate-limited. The code eve opened in
@@ -305,7 +347,7 @@ for guess in ("AAAA-AAAA", "BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD", "EEEE-EEEE"):
     print(f"{guess} → {verdict(answer)}")
 
 # %% [markdown]
-# ## 8 · A web page starts the backend's job
+# ## 9 · A web page starts the backend's job
 #
 # The backend (notebook 07) starts an optimization job on `POST /optimization/start`, which
 # may end in a consent request to mcp-user. Browsers let any page send a *simple*
@@ -330,7 +372,62 @@ print("text/plain, no Origin                    →", verdict(no_origin))
 print("jobs started:", len(lab.backend.jobs))
 
 # %% [markdown]
-# ## 9 · The attacks on one page
+# ## 10 · Filling the Person Server's tables
+#
+# Every request that waits for a person is a row at the PS, and so is every agent that
+# registers itself and waits for approval. A stranger who can make rows without end can
+# fill the disk and bury the real requests on the consent screen. The drafts set no numbers
+# here; the kit caps what one party may hold at once (ASVS V11.1.4, anti-automation): 20
+# waiting requests per agent, 10 registrations waiting for approval per client address
+# (100 in all), 20 missions per agent. Rows past their time are swept away every five
+# minutes — all but the audit log, which is the record.
+#
+# The hostile agent of section 2 asks for person tokens until the PS says stop:
+
+
+# %%
+def summary(exchanges):
+    """``202 × 19, then 429 rate_limited (Retry-After: …)``: the answers, runs of one kind counted."""
+    runs = []
+    for exchange in exchanges:
+        text = verdict(exchange).split(" — ")[0] if exchange.status >= 400 else str(exchange.status)
+        if runs and runs[-1][0] == text:
+            runs[-1][1] += 1
+        else:
+            runs.append([text, 1])
+    return ", then ".join(f"{text} × {count}" if count > 1 else text for text, count in runs)
+
+
+flood = []
+for _ in range(22):
+    request = {"resource": BACKEND, "capabilities": ["interaction"]}
+    flood.append(lab.send(signed("POST", f"{PS}/person-token", attacker_key, forged, request), source="Hostile AP's agent"))
+    if flood[-1].status == 429:
+        break
+print(summary(flood))
+print("Retry-After:", flood[-1].response.header("retry-after"), "s — when its oldest waiting request expires")
+
+# %% [markdown]
+# And a stranger registers agents anonymously (`POST /agent/register`, signed with a bare
+# key: notebook 03) from one address until the PS says stop. The refused one leaves no row.
+
+# %%
+registrations = []
+for n in range(12):
+    key = Key.from_seed(f"anonymous {n}")
+    message = HttpMessage(
+        "POST", f"{PS}/agent/register", headers=[("Content-Type", "application/json")],
+        body=json.dumps({"local": f"anon-{n}", "name": f"Anon {n}"}).encode(),
+    )
+    sign_request(message, key, hwk_key(key), created=int(lab.clock()))
+    registrations.append(lab.send(message, source="Stranger"))
+    if registrations[-1].status == 429:
+        break
+print(summary(registrations))
+print("the refused agent's row:", lab.ps.store.get_agent(f"aauth:anon-{n}@ps.example", ap_issuer=PS))
+
+# %% [markdown]
+# ## 11 · The attacks on one page
 #
 # Every exchange above, drawn from the trace. Each arrow back is a refusal.
 

@@ -12,7 +12,8 @@ Server", "Agent Identity").  One module per part of the draft, each exporting it
 * :mod:`.missions` — -11 "Mission";
 * :mod:`.revocation` — ``/revoke`` and its cascade (-11 "Token Revocation");
 * :mod:`.persons` — sign-in, sessions, token lists, the audit view, the policy admin;
-* :mod:`.metadata` — the two metadata documents and the JWKS.
+* :mod:`.metadata` — the two metadata documents and the JWKS;
+* :mod:`.sweep` — the periodic clean-up of expired rows (the app's lifespan).
 
 They share one :class:`~.context.Context`; :class:`PersonServer` assembles the app.
 Everything durable lives in SQLite (:mod:`.store`) in ``data_dir``: a new ``PersonServer`` on
@@ -58,9 +59,10 @@ from . import (
     missions,
     persons,
     revocation,
+    sweep,
     token_endpoints,
 )
-from .context import Config, Context
+from .context import Caps, Config, Context
 from .store import PSStore
 from .store.pending import LIVE
 from .store.persons import DEMO_PERSON, PersonAccount
@@ -91,6 +93,8 @@ class PersonServer:
     ``id_factory`` (pending ids) and ``code_factory`` (interaction codes) are injectable
     for docs mode; with ``id_factory`` token ``jti`` values are numbered too.  ``persons``
     are the persons who sign in (by default the demo administrator mcp-user / user123).
+    ``caps`` bounds what one agent or client may hold here and how long finished rows stay
+    (:class:`~.context.Caps`; safe defaults).
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class PersonServer:
         client_factory: Callable[..., httpx.AsyncClient] | None = None,
         mission_lifetime: int | None = None,
         wrong_codes: int = WRONG_CODES,
+        caps: Caps | None = None,
     ):
         check_server_identifier(identifier, dev=dev)
         if not key.has_private:
@@ -126,6 +131,7 @@ class PersonServer:
             code_factory=code_factory or new_code,
             id_factory=id_factory or (lambda: secrets.token_urlsafe(16)),
             numbered_jtis=id_factory is not None,
+            caps=caps or Caps(),
         )
         store = PSStore(Path(data_dir) / DB_FILE, clock=clock)
         for account in persons:  # the configuration wins: new persons added, password and admin flag set
@@ -151,6 +157,7 @@ class PersonServer:
                 **token_endpoints.COMPLETIONS,
                 **agent_provider.COMPLETIONS,
                 "mission": missions.approve,
+                "mission_completion": missions.completion_answer,
             },
         )
         self.context.resolver = metadata.OwnKeys(self.context, resolver)
@@ -158,7 +165,10 @@ class PersonServer:
         self.identifier, self.key, self.store, self.clock = identifier, key, store, clock
         self.waiters = self.context.waiters
         self.app = Starlette(
-            routes=self.routes(), exception_handlers=exception_handlers(), middleware=middleware()
+            routes=self.routes(),
+            exception_handlers=exception_handlers(),
+            middleware=middleware(),
+            lifespan=sweep.lifespan(self.context),
         )
 
     def routes(self) -> list[Route]:
@@ -180,6 +190,14 @@ class PersonServer:
     @poll_interval.setter
     def poll_interval(self, seconds: float) -> None:
         self.context.config.poll_interval = seconds
+
+    @property
+    def caps(self) -> Caps:
+        return self.context.config.caps
+
+    @caps.setter
+    def caps(self, caps: Caps) -> None:
+        self.context.config.caps = caps
 
     @property
     def mission_lifetime(self) -> int | None:

@@ -4,7 +4,9 @@ persons (-11 "Agent Token Acquisition"; the mechanism is the provider's own).
 * in process, :func:`issue_agent_token` (the lab's bootstrap);
 * ``POST /agent/register`` ``{"local", "name"?}`` signed with a bare key (``hwk``): the key
   becomes the agent's, issued at once with ``auto_approve_agents`` (or for a known, approved
-  key), else a person approves it on the consent page;
+  key), else a person approves it on the consent page.  Registrations waiting for a person
+  are capped per client address (the socket's peer) and in all (``Caps.registrations_per_client``,
+  ``Caps.pending_registrations``): one more is ``429 rate_limited`` with ``Retry-After``;
 * ``POST /agent/rotate``, signed twice (:func:`aauth_kit.rotation.sign_key_rotation`): by the
   current key with its agent token and by the new key (``hwk``); the agent gets an agent
   token with the same ``sub`` binding the new key (-11 "Agent Token Structure": ``sub`` is
@@ -25,7 +27,7 @@ from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.rotation import NEW_KEY_LABEL
 
-from .context import Context
+from .context import Context, over_cap
 from .deferred import can_interact, defer, reachable
 from .minting import AGENT_TOKEN_LIFETIME, mint_agent_token, token_response
 from .store.pending import Pending
@@ -70,6 +72,22 @@ def _complete_approval(ctx: Context, pending: Pending) -> dict:
     return mint_agent_token(ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=by, person=by)
 
 
+def room_for_registration(ctx: Context, client: str) -> None:
+    """``429 rate_limited`` when ``Caps.registrations_per_client`` registrations from
+    ``client`` (or ``Caps.pending_registrations`` from everyone) wait for a person;
+    ``Retry-After`` is when the first of them expires.  Anybody may register, so this bounds
+    what strangers leave on the consent queue; -11 leaves registration to the Agent Provider
+    and is silent on it: OWASP ASVS level 2 V11.1.4 (see :class:`~.context.Caps`).  Behind a
+    reverse proxy every client has the proxy's address: the total cap still holds."""
+    caps, now = ctx.config.caps, ctx.clock()
+    mine = ctx.store.live_pending(kind="agent_approval", client=client)
+    if len(mine) >= caps.registrations_per_client:
+        raise over_cap("registrations from this address wait for approval", (p.expires_at for p in mine), now)
+    everyone = ctx.store.live_pending(kind="agent_approval")
+    if len(everyone) >= caps.pending_registrations:
+        raise over_cap("registrations wait for approval", (p.expires_at for p in everyone), now)
+
+
 #: What an approved request of each kind mints (see :func:`.deferred.defer`).
 COMPLETIONS = {"agent_approval": _complete_approval}
 
@@ -94,9 +112,19 @@ def routes(ctx: Context) -> list[Route]:
             result = mint_agent_token(ctx, agent, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=ctx.identifier)
             return token_response(result)
         reachable(interactive)
+        client = request.client.host if request.client else "unknown"
+        room_for_registration(ctx, client)  # before anything is stored
         ctx.store.upsert_agent(agent, ap_issuer=ctx.identifier, agent_jkt=jkt, name=name)
-        request_data = {"agent_ap": ctx.identifier, "cnf_jwk": jwk}
-        return await defer(ctx, message, "agent_approval", (ctx.identifier, agent), verified, request_data)
+        request_data = {"agent_ap": ctx.identifier, "cnf_jwk": jwk, "client": client}
+        return await defer(
+            ctx,
+            message,
+            "agent_approval",
+            (ctx.identifier, agent),
+            verified,
+            request_data,
+            admit=lambda: room_for_registration(ctx, client),
+        )
 
     async def rotate_endpoint(request: Request) -> Response:
         """``sig`` by the current key with the agent token this AP issued, ``new`` by the new

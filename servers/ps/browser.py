@@ -8,13 +8,16 @@ OWASP ASVS level 2 (V3 "Session Management", V4.2.2 CSRF):
   to a *pre-session* cookie set with the page (login CSRF), the consent form to the
   session and the pending request.  :func:`check_form` checks it, after
   :func:`~aauth_kit.asgi.check_origin` and before anything else the form would do;
-* cookies are ``HttpOnly``, ``SameSite=Strict`` and ``Secure`` over https
-  (:func:`set_cookie`).  Strict fits the flow: the interaction link an agent shows is a
+* cookies are ``HttpOnly``, ``SameSite=Strict`` and, over https, ``Secure`` with the
+  ``__Host-`` prefix (:func:`set_cookie`; RFC 6265bis "The __Host- Prefix"): only this
+  host, path ``/``, no ``Domain``, so a sibling host cannot set or overwrite them (a cookie
+  by the plain name is not read over https).  Plain names over http, where browsers refuse
+  the prefix.  Strict fits the flow: the interaction link an agent shows is a
   top-level GET from another site, which then carries no cookie, so a person signed in
   earlier signs in once more on that page; every later step (the login POST, its redirect,
   the consent POST) starts on the PS's own page and carries its cookies.  Cookies ignore
-  ports: on a loopback dev host every server of the host receives them, which is why the
-  tokens and the ``Origin`` check do not rely on cookies alone.
+  ports (RFC 6265 §8.5): on a loopback dev host every server of the host receives them,
+  which is why the tokens and the ``Origin`` check do not rely on cookies alone.
 """
 
 from __future__ import annotations
@@ -35,16 +38,37 @@ from .context import Context
 PRE_SESSION_COOKIE = "aauth_pre_session"
 
 
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """``name`` as this request's scheme has it: ``__Host-name`` over https, else ``name``."""
+    return f"__Host-{name}" if _secure(request) else name
+
+
+def read_cookie(request: Request, name: str) -> str | None:
+    """The cookie ``name`` as :func:`set_cookie` sets it (over https the prefixed one only)."""
+    return request.cookies.get(cookie_name(request, name)) or None
+
+
 def set_cookie(response: Response, request: Request, name: str, value: str) -> None:
-    """``HttpOnly; SameSite=Strict; Path=/``, and ``Secure`` when served over https."""
+    """``HttpOnly; SameSite=Strict; Path=/``, no ``Domain``; ``Secure`` and ``__Host-`` over https."""
     response.set_cookie(
-        name, value, httponly=True, samesite="strict", path="/", secure=request.url.scheme == "https"
+        cookie_name(request, name), value, httponly=True, samesite="strict", path="/", secure=_secure(request)
+    )
+
+
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    """The browser forgets the cookie :func:`set_cookie` set."""
+    response.delete_cookie(
+        cookie_name(request, name), path="/", httponly=True, samesite="strict", secure=_secure(request)
     )
 
 
 def pre_session(request: Request) -> tuple[str, bool]:
     """The browser's pre-session value, and whether it is new (then set it with the page)."""
-    value = request.cookies.get(PRE_SESSION_COOKIE)
+    value = read_cookie(request, PRE_SESSION_COOKIE)
     return (value, False) if value else (secrets.token_urlsafe(32), True)
 
 

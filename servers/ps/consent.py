@@ -21,6 +21,7 @@ from aauth_kit.identifiers import check_callback_url
 from aauth_kit.interaction import callback_error_for, format_code
 
 from .context import Context, iso
+from .missions import accept_completion
 from .persons import json_body, person
 from .store.pending import Pending
 
@@ -78,6 +79,8 @@ def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: 
             username=by,
             status="approved",
         )
+    elif decided.kind == "mission_completion" and approved and not abandon:
+        accept_completion(ctx, decided)  # only the person's acceptance terminates the mission
     outcome = "abandoned" if abandon else "approved" if approved else "denied"
     ctx.store.audit(
         by,
@@ -113,6 +116,14 @@ def consent_context(pending: Pending) -> dict:
             if pending.kind == "mission"
             else {}
         ),
+        # -11 "Mission Completion": the person reviews the summary against the mission
+        **(
+            {"completion": {name: data.get(name) for name in ("mission_s256", "description", "summary")}}
+            if pending.kind == "mission_completion"
+            else {}
+        ),
+        # -11 "Account Binding": the person sees which of their accounts at the resource
+        **({"account": data["grant"]["account"]} if (data.get("grant") or {}).get("account") else {}),
     }
 
 

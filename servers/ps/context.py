@@ -1,15 +1,18 @@
 """What every room of the Person Server shares: its identity and key, its store, clock,
-key resolver, held polls and settings (one :class:`Context` per server)."""
+key resolver, held polls and settings (one :class:`Context` per server), and the caps on what
+one party may hold there (:class:`Caps`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aauth_kit.consent_policy import ConsentPolicy
+from aauth_kit.errors import AAuthError
 from aauth_kit.jwks import KeyResolver
 from aauth_kit.keys import Key
 from aauth_kit.revocation import Revoker
@@ -20,6 +23,50 @@ if TYPE_CHECKING:
     from .deferred import Waiters
     from .store import PSStore
     from .store.pending import Pending
+
+
+#: ``Retry-After`` of a refusal at a cap when nothing in it ends by itself (a mission without
+#: ``expires_at`` ends only when completed or revoked).
+RETRY_LATER = 60
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What one party may hold at the PS at once, and how long finished rows are kept.
+
+    -11 asks for rate limits where guessing is possible ("Interaction Code Format") and on
+    repeated mission failures ("Mission Endpoint Errors"), and is silent on how much one agent
+    or one client may leave waiting; the kit follows OWASP ASVS level 2 (V11.1.4:
+    anti-automation against excessive calls and resource use).  Past a cap the request is
+    refused ``429 rate_limited`` with ``Retry-After`` (RFC 6585 §4), the shape the kit's other
+    throttles answer with.  An agent is its agent token's ``(iss, sub)`` (-11 "Agent
+    Identifiers"); a client is the peer address of the socket."""
+
+    #: Live pending requests (waiting for a person) per agent.
+    pending_per_agent: int = 20
+    #: Polls held under ``Prefer: wait`` at once per agent; a poll past it is answered at once.
+    held_polls_per_agent: int = 4
+    #: Active missions plus proposed ones (waiting for the person) per agent.
+    missions_per_agent: int = 20
+    #: Registrations waiting for a person's approval per client address (``POST /agent/register``).
+    registrations_per_client: int = 10
+    #: Registrations waiting for a person's approval from all clients together.
+    pending_registrations: int = 100
+    #: Seconds finished pending requests and expired tokens' rows are kept before the sweep
+    #: deletes them (a week: a person token's record outlives its ``exp`` by far more than any
+    #: resource token's lifetime, -11 "Person Token Endpoint").
+    retention: float = 7 * 24 * 3600
+    #: Seconds between two sweeps of expired rows (:mod:`.sweep`).
+    sweep_interval: float = 300
+
+
+def over_cap(what: str, ends: Iterable[float], now: float) -> AAuthError:
+    """``429 rate_limited`` for a full cap on ``what``; ``Retry-After`` is when the first of
+    ``ends`` (the moments its entries end by themselves) frees a place, else
+    :data:`RETRY_LATER`."""
+    first = min(ends, default=None)
+    wait = RETRY_LATER if first is None else max(1, math.ceil(first - now))
+    return AAuthError("rate_limited", f"too many {what}; try again later", retry_after=wait)
 
 
 @dataclass
@@ -40,6 +87,7 @@ class Config:
     id_factory: Callable[[], str]
     #: Token ``jti`` values numbered (docs mode) instead of random.
     numbered_jtis: bool
+    caps: Caps = field(default_factory=Caps)
 
 
 @dataclass

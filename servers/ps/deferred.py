@@ -9,6 +9,13 @@ with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``4
 (and the kit's ``403 revoked`` when the agent token was revoked); afterwards ``410``.
 Polling faster than ``Retry-After`` without ``Prefer: wait`` is ``429 slow_down``;
 ``DELETE`` cancels (-11 "Polling Error Codes").
+
+Caps (:class:`~.context.Caps`): an agent may leave at most ``pending_per_agent`` requests
+waiting (one more is ``429 rate_limited`` with ``Retry-After``), and have at most
+``held_polls_per_agent`` polls held at once.  A poll past that is answered at once, as if it
+had not asked to wait: ``Prefer: wait`` is a preference the server may decline (RFC 7240 §2;
+-11 "Polling with GET": the agent "MAY" send it), and the ``202``'s ``Retry-After`` is the poll
+interval again, so an agent that polls sooner gets the draft's own ``429 slow_down``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import asyncio
 import contextlib
 import math
 import threading
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,7 +40,7 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK
 from aauth_kit.profile import VerifiedRequest
 
-from .context import Context
+from .context import Context, over_cap
 from .minting import token_response
 from .store.pending import LIVE, Pending
 from .verification import signed_request
@@ -52,6 +60,7 @@ class Waiters:
     def __init__(self):
         self._lock = threading.Lock()
         self._waiting: dict[str, set] = {}
+        self._holding: dict[tuple[str, str], int] = {}
 
     @contextlib.contextmanager
     def watch(self, pending_id: str):
@@ -87,6 +96,28 @@ class Waiters:
         """How many polls wait on ``pending_id`` now."""
         with self._lock:
             return len(self._waiting.get(pending_id, ()))
+
+    @contextlib.contextmanager
+    def hold(self, agent: tuple[str, str], limit: int):
+        """A place for one held poll of ``agent`` (its ``(iss, sub)``): yields ``True`` with
+        the place taken, ``False`` when ``limit`` polls of the agent are held already."""
+        with self._lock:
+            granted = self._holding.get(agent, 0) < limit
+            if granted:
+                self._holding[agent] = self._holding.get(agent, 0) + 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._lock:
+                    self._holding[agent] -= 1
+                    if not self._holding[agent]:
+                        del self._holding[agent]
+
+    def holding(self, agent: tuple[str, str]) -> int:
+        """How many polls of ``agent`` are held now."""
+        with self._lock:
+            return self._holding.get(agent, 0)
 
 
 # -- a request that needs the person ----------------------------------------------------------
@@ -141,15 +172,23 @@ async def defer(
     resource: str | None = None,
     scope: str | None = None,
     justification: str | None = None,
+    admit: Callable[[], None] | None = None,
 ) -> Response:
     """Store the request of ``agent`` (its ``(iss, sub)``) as pending (-11 "Pending Response")
-    and answer ``202``."""
+    and answer ``202``.  The caps are checked just before the request is stored, with no
+    ``await`` between, so requests sent together meet them too: the agent's live requests
+    (``429 rate_limited``), then ``admit()`` (the caller's own cap, raising)."""
     agent_iss, agent_id = agent
     request_data = {
         **request_data,
         **await who_asks(ctx, agent_iss, agent_id),
         "agent_jkt": verified.key.thumbprint(),
     }
+    waiting = ctx.store.live_pending(agent=agent)
+    if len(waiting) >= ctx.config.caps.pending_per_agent:
+        raise over_cap("pending requests of this agent", (p.expires_at for p in waiting), ctx.clock())
+    if admit is not None:
+        admit()
     for _ in range(100):  # injected ids and codes may repeat after a restart: take the next
         try:
             pending = ctx.store.create_pending(
@@ -222,11 +261,15 @@ def _current(ctx: Context, pending_id: str) -> Pending:
     return pending
 
 
-async def _poll(ctx: Context, message: HttpMessage, pending_id: str) -> Response:
-    """-11 "Polling with GET": held under ``Prefer: wait`` until the state changes."""
-    wait = _prefer_wait(message)
+async def _poll(ctx: Context, message: HttpMessage, pending: Pending) -> Response:
+    """-11 "Polling with GET": held under ``Prefer: wait`` until the state changes, if the
+    agent has a place for one more held poll (else answered as a poll without it)."""
+    wait, pending_id = _prefer_wait(message), pending.id
     ctx.store.record_poll(pending_id)
-    with ctx.waiters.watch(pending_id) as changed:
+    limit = ctx.config.caps.held_polls_per_agent if wait else 0
+    agent = (pending.agent_iss, pending.agent_id)
+    with ctx.waiters.watch(pending_id) as changed, ctx.waiters.hold(agent, limit) as held:
+        wait = wait if held else 0
         pending = _current(ctx, pending_id)
         not_before = ctx.poll_not_before.get(pending_id, 0)
         if pending.status in LIVE and not wait and ctx.clock() < not_before:
@@ -307,6 +350,6 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("not_found", "no pending request at this URL for this agent key")
         if request.method == "DELETE":
             return _cancel(ctx, pending_id)
-        return await _poll(ctx, message, pending_id)
+        return await _poll(ctx, message, pending)
 
     return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "DELETE"])]

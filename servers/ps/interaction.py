@@ -25,7 +25,11 @@ from .consent import consent_context, decide, get_pending, open_code, redirect_u
 from .context import Context
 from .persons import form, login_response, session
 
-_TITLES = {"invalid_code": "This code does not work", "unauthorized": "Please sign in"}
+_TITLES = {
+    "invalid_code": "This code does not work",
+    "unauthorized": "Please sign in",
+    "rate_limited": "Too many attempts",
+}
 
 
 def _origin(url: str) -> str:
@@ -64,8 +68,12 @@ async def _answer(ctx: Context, username: str, fields: dict) -> Response:
 
 
 def _error_page(error: AAuthError) -> Response:
+    """The error as an HTML page with its status; a throttled one (``429``) says when to try
+    again in ``Retry-After`` too (RFC 6585 §4), as its problem+json twin does."""
     title = _TITLES.get(error.code, "This request cannot go on")
-    return pages.respond(pages.error_page(title, error.detail), error.status)
+    retry_after = error.members.get("retry_after")
+    headers = {"retry-after": str(retry_after)} if retry_after is not None else None
+    return pages.respond(pages.error_page(title, error.detail), error.status, headers=headers)
 
 
 def routes(ctx: Context) -> list[Route]:

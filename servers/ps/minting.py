@@ -60,9 +60,11 @@ def _record(
     action: str,
     subject: str,
     person: str | None,
+    audited: dict,
     **claims,
 ):
-    """Mint with a fresh ``jti`` (numbered ones retried on a clash) and record it."""
+    """Mint with a fresh ``jti`` (numbered ones retried on a clash), record it, and audit it
+    with ``audited`` besides."""
     for _ in range(100):
         jti = _new_jti(ctx, prefix)
         try:
@@ -72,7 +74,7 @@ def _record(
                 raise
             continue
         token = mint(jti)
-        details = {"jti": jti, **{k: v for k, v in claims.items() if k != "typ"}}
+        details = {"jti": jti, **{k: v for k, v in claims.items() if k != "typ"}, **audited}
         ctx.store.audit(actor, action, subject, details, person=person)
         return token
     raise AAuthError("server_error", "could not find a free jti")
@@ -103,9 +105,11 @@ def _issue(
     record: dict,
     person: str | None,
     lifetime: int = TOKEN_LIFETIME,
+    audited: dict | None = None,
 ) -> dict:
     """Mint a ``kind`` token (``agent``, ``person``, ``auth``) with ``claims``, record it with
-    ``record`` (``aud``, ``sub``, ``agent_id``, ``scope``), audit it; the token response."""
+    ``record`` (``aud``, ``sub``, ``agent_id``, ``scope``), audit it (with ``audited``
+    besides); the token response."""
     iat, exp = _lifetime(ctx, caps, lifetime=lifetime)
     mint = _MINT[kind]
     token = _record(
@@ -116,6 +120,7 @@ def _issue(
         action=f"{kind}_token_issued",
         subject=subject,
         person=person,
+        audited=audited or {},
         typ=_TYP[kind],
         **record,
         iat=iat,
@@ -176,23 +181,34 @@ def mint_person_token(
 def mint_auth_token(
     ctx: Context, grant: dict, caps: list[int], *, agent: tuple[str, str], person: str | None = None
 ) -> dict:
-    """``grant``: ``resource``, ``sub``, ``scope``, ``cnf_jwk``, ``mission_s256``, ``tenant``
-    (from the resource token and the signing key; -11 "Auth Token Structure"); ``agent``: the
-    agent token's ``(iss, sub)``."""
+    """``grant``: ``resource``, ``sub``, ``scope``, ``cnf_jwk``, ``account``, ``mission_s256``,
+    ``tenant`` (from the resource token and the signing key; -11 "Auth Token Structure": each
+    optional claim copied from the resource token); ``agent``: the agent token's ``(iss, sub)``.
+    -11 "Account Binding": "the PS or AS copies it into the auth token", and "the audit trail
+    records which account each authorization covered"."""
     agent_iss, agent_id = agent
-    resource, sub, scope = grant["resource"], grant["sub"], grant["scope"]
+    resource, sub, scope, account = grant["resource"], grant["sub"], grant["scope"], grant.get("account")
     claims = {
         "aud": resource,
         "ps": ctx.identifier,
         "sub": sub,
         "cnf": grant["cnf_jwk"],
         "scope": scope,
+        "account": account,
         "mission_s256": grant.get("mission_s256"),
         "tenant": grant.get("tenant"),
     }
     record = {"aud": resource, "sub": sub, "agent_id": agent_id, "agent_iss": agent_iss, "scope": scope}
     return _issue(
-        ctx, "auth", caps, actor=agent_id, subject=resource, claims=claims, record=record, person=person
+        ctx,
+        "auth",
+        caps,
+        actor=agent_id,
+        subject=resource,
+        claims=claims,
+        record=record,
+        person=person,
+        audited={"account": account} if account is not None else None,
     )
 
 

@@ -7,12 +7,16 @@ answers ``200 {"s256", "mission"}`` — the blob ``{agent, approved_at, descript
 expires_at?, approved_tools?, approved_resources?}`` base64url-encoded, its exact bytes stored
 under their SHA-256 (-11 "Mission Approval").  ``POST /mission/{mission_s256}`` ``{"action":
 "update", "description"}`` stores the update's exact bytes and answers ``200 {"s256"}``
-(-11 "Mission Update"); ``{"action": "completion", "summary"}`` ends the mission at once
-(reason ``completed``, -11 "Mission Completion").  The person lists their missions with ``GET
+(-11 "Mission Update"); ``{"action": "completion", "summary"}`` is a proposal the person reviews
+(-11 "Mission Completion"): ``202`` and the consent page showing the summary; only the person's
+acceptance terminates the mission (reason ``completed``; the poll answers ``200``), a decline
+leaves it active (the poll answers ``403 denied``).  The person lists their missions with ``GET
 /missions`` and ends one with ``POST /missions/{mission_s256}/revoke`` (reason ``revoked``;
 -11 "Mission Management").  A token request naming a mission needs it active — else ``404
 mission_not_found`` / ``403 mission_terminated`` (-11 "Mission Status Errors") — and the
 tokens' ``exp`` is capped at the mission's ``expires_at`` (set when ``mission_lifetime`` is).
+An agent holds at most ``Caps.missions_per_agent`` missions, active and proposed together
+(one more proposal is ``429 rate_limited`` with ``Retry-After``; :class:`~.context.Caps`).
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from starlette.routing import Route
 from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.keys import b64url
-from aauth_kit.message import require_json_object
+from aauth_kit.message import HttpMessage, require_json_object
+from aauth_kit.profile import VerifiedRequest
 
-from .context import Context, iso
+from .context import Context, iso, over_cap
 from .deferred import defer
 from .persons import person
 from .store.missions import Mission, mission_s256
@@ -89,6 +94,17 @@ def _resources(resources, *, dev: bool) -> list[str] | None:
     return resources
 
 
+def room_for_mission(ctx: Context, agent: tuple[str, str]) -> None:
+    """``429 rate_limited`` when ``agent`` holds ``Caps.missions_per_agent`` missions, active
+    or proposed (waiting for the person); ``Retry-After`` is when the first of them ends by
+    itself.  -11 is silent on a cap: OWASP ASVS level 2 V11.1.4 (see :class:`~.context.Caps`)."""
+    active = ctx.store.active_missions(agent=agent)
+    proposed = ctx.store.live_pending(agent=agent, kind="mission")
+    if len(active) + len(proposed) >= ctx.config.caps.missions_per_agent:
+        ends = [m.expires_at for m in active if m.expires_at is not None] + [p.expires_at for p in proposed]
+        raise over_cap("missions of this agent", ends, ctx.clock())
+
+
 def approve(ctx: Context, pending: Pending) -> dict:
     """The approval response of -11 "Mission Approval": the blob's bytes are made once, stored
     verbatim, and ``s256`` is their SHA-256.  Identical bytes are the same mission (a concurrent
@@ -132,6 +148,62 @@ def approve(ctx: Context, pending: Pending) -> dict:
         ):
             return {"s256": mission.s256, "mission": b64url(mission.blob)}
     raise AAuthError("server_error", "could not store the mission")
+
+
+async def propose_completion(
+    ctx: Context, message: HttpMessage, verified: VerifiedRequest, s256: str, summary: str
+) -> Response:
+    """-11 "Mission Completion": "The PS presents the summary to the person, returning a deferred
+    response while they review."  Only the person who approved the mission reviews it.
+
+    The draft names two outcomes: acceptance, and "follow-up questions via clarification chat
+    Section 8.3, leaving the mission active".  It defines no plain refusal, and the kit builds
+    no clarification chat; so the person's Deny (or Not now) stands for "not yet": the poll
+    answers the deferred response's own ``403 denied`` (``abandoned``; -11 "Polling Error
+    Codes") and the mission stays active — the kit's reading where the draft is silent."""
+    agent = (verified.token.iss, verified.token.sub)
+    mission = active_mission(ctx, s256, agent=agent)
+    request_data = {
+        "agent_ap": verified.token.iss,
+        "person": mission.username,
+        "mission_s256": mission.s256,
+        "description": json.loads(mission.blob).get("description"),
+        "summary": summary,
+    }
+    return await defer(ctx, message, "mission_completion", agent, verified, request_data)
+
+
+def accept_completion(ctx: Context, pending: Pending) -> None:
+    """The person accepted the completion: "the PS terminates the mission with reason completed"
+    (-11 "Mission Completion") — unless it has ended meanwhile (revoked, or past its
+    ``expires_at``), which the agent's poll then reports."""
+    data = pending.request
+    mission = ctx.store.get_mission(data["mission_s256"])
+    if mission is None or _expire_if_due(ctx, mission).status != "active":
+        return
+    with contextlib.suppress(AAuthError):  # a concurrent request ended it first
+        ctx.store.terminate_mission(mission.s256, "completed", summary=data["summary"])
+        ctx.store.audit(
+            pending.decided_by,
+            "mission_completed",
+            pending.agent_id,
+            {"mission_s256": mission.s256, "pending_id": pending.id},
+        )
+
+
+def completion_answer(ctx: Context, pending: Pending) -> dict:
+    """The poll's ``200`` once the person accepted: the mission terminated with reason
+    ``completed``; a mission that ended otherwise is ``403 mission_terminated`` (-11 "Mission
+    Status Errors")."""
+    mission = ctx.store.get_mission(pending.request["mission_s256"])
+    if mission.termination_reason != "completed":
+        raise AAuthError(
+            "mission_terminated",
+            f"the mission has ended ({mission.termination_reason})",
+            mission_status=mission.status,
+            termination_reason=mission.termination_reason,
+        )
+    return {"mission_status": mission.status, "termination_reason": mission.termination_reason}
 
 
 def active_mission(
@@ -214,19 +286,19 @@ def routes(ctx: Context) -> list[Route]:
             "tools": _tools(body.get("tools")),
             "resources": _resources(body.get("resources"), dev=ctx.dev),
         }
-        agent = ctx.store.get_agent(agent_token.sub, ap_issuer=agent_token.iss)
-        if agent is not None and agent.status == "approved":
-            request_data["person"] = agent.username  # only this person may approve
+        known = ctx.store.get_agent(agent_token.sub, ap_issuer=agent_token.iss)
+        if known is not None and known.status == "approved":
+            request_data["person"] = known.username  # only this person may approve
+        agent = (agent_token.iss, agent_token.sub)
         return await defer(
-            ctx, message, "mission", (agent_token.iss, agent_token.sub), verified, request_data
+            ctx, message, "mission", agent, verified, request_data, admit=lambda: room_for_mission(ctx, agent)
         )
 
     async def mission_action_endpoint(request: Request) -> Response:
         """``POST /mission/{mission_s256}``.  ``{"action": "update", "description"}``: the
         request body's exact bytes are persisted as the update — ``200 {"s256"}``, their
         SHA-256; the blob and ``mission_s256`` stay unchanged.  ``{"action": "completion",
-        "summary"}``: this PS accepts a completion at once — ``200``, the mission terminated
-        with reason ``completed`` — instead of holding it (``202``) for the person's review.
+        "summary"}``: ``202`` while the person reviews it (:func:`propose_completion`).
         A bad segment, action, description or summary is ``400 invalid_request``; an unknown
         mission or another agent's ``404 mission_not_found``; a terminated one ``403
         mission_terminated``."""
@@ -244,15 +316,7 @@ def routes(ctx: Context) -> list[Route]:
             return JSONResponse({"s256": update.s256})
         if body.get("action") != "completion":
             raise AAuthError("invalid_request", 'action must be "update" or "completion"')
-        summary = _markdown(body, "summary")
-        _end(
-            ctx,
-            s256,
-            lambda: ctx.store.terminate_mission(s256, "completed", summary=summary),
-            agent=agent,
-        )
-        ctx.store.audit(agent_id, "mission_completed", agent_id, {"mission_s256": s256})
-        return JSONResponse({"mission_status": "terminated", "termination_reason": "completed"})
+        return await propose_completion(ctx, message, verified, s256, _markdown(body, "summary"))
 
     async def missions_endpoint(request: Request) -> Response:
         """``GET /missions``: the missions the signed-in person approved, with their state."""

@@ -95,7 +95,8 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
     ``context`` is the consent API's view of the pending request (``kind``, ``agent``,
     ``agent_name``, ``resource``, ``resource_name``, ``scope``, ``scope_descriptions``,
     ``justification``, ``code``, ``expires_at``; for a mission ``mission``: ``description``,
-    ``tools``, ``resources``).
+    ``tools``, ``resources``; for a mission's completion ``completion``: ``description``,
+    ``summary``).
     """
     agent = escape(context.get("agent_name") or context["agent"])
     agent_id = escape(context["agent"])
@@ -117,6 +118,14 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         resources = "".join(f"<li><code>{escape(r)}</code></li>" for r in mission.get("resources") or [])
         detail += f"<p>With the tools:</p><ul>{tools}</ul>" if tools else ""
         detail += f"<p>At the resources:</p><ul>{resources}</ul>" if resources else ""
+    elif kind == "mission_completion":  # -11 "Mission Completion": the person reviews the summary
+        completion = context.get("completion") or {}
+        ask = f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) reports its mission complete:</p>"
+        detail = (
+            f"<blockquote>{escape(completion.get('description') or '')}</blockquote>"
+            f"<p>Its summary of what it did:</p><blockquote>{escape(completion.get('summary') or '')}</blockquote>"
+            "<p>Approve to end the mission; deny to keep it active.</p>"
+        )
     elif kind == "person_token":
         ask = (
             f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks to act as you at "
@@ -131,6 +140,8 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         detail = "<p>It asks for:</p>" + _scopes(
             context.get("scope"), context.get("scope_descriptions") or {}
         )
+        if context.get("account"):  # -11 "Account Binding": which account at the resource
+            detail += f"<p>For your account <code>{escape(context['account'])}</code> there.</p>"
     provider = context.get("agent_provider") or ""
     ask += (  # -11 "Agent-Person Binding": which Agent Provider vouches for this agent
         f'<p class="muted">Agent Provider: <strong>{escape(context.get("agent_provider_name") or provider)}'

@@ -1,13 +1,33 @@
 """The persons of the Person Server: sign-in and sessions, their tokens, the audit view and
 the consent-policy admin endpoint.
 
-Persons sign in with ``POST /login`` (a session cookie, or the returned token as
-``Authorization: Bearer``); the consent page, the consent REST API, the token and mission
-lists, the admin endpoint and the audit log need a session.  ``GET /tokens`` lists the
-person and auth tokens issued on the person's behalf; ``POST /tokens/{jti}/revoke`` revokes
-one here and at its resource (-11 "Token Revocation").  ``GET /audit`` shows a signed-in
-person the entries of the PS's own append-only log that concern them, an administrator all of
-it (the kit's choice, not the agent-facing -11 "Audit Endpoint").
+Persons sign in with ``POST /login``.  Two kinds of session, two credentials, neither ever
+accepted as the other (the draft leaves the PS's pages to the PS; the kit follows OWASP ASVS
+level 2 V3 "Session Management"): the HTML form gets a session *cookie*, for the PS's pages;
+a JSON sign-in gets a *Bearer* token (``{"session": …}``), for the JSON API.  A browser sends
+a cookie by itself — on a loopback dev host to every port of the host (RFC 6265 §8.5) — so
+the cookie authenticates nothing another page could make the browser do.  Every route that
+asks for a session, and what guards it:
+
+* ``GET /interaction`` (login, code and consent page): the cookie on a navigation only, not
+  on a request another page embeds (``Sec-Fetch-Dest``), or a Bearer token;
+* ``POST /interaction`` (the consent form): cookie or Bearer, with the request's ``Origin``
+  and the form's CSRF token, bound to the session and the request (:mod:`.browser`);
+* ``POST /logout``: the cookie (from this origin) or a Bearer token; it ends that session;
+* the JSON API — ``GET /consent``, ``POST /consent/{id}/decision`` and ``…/abandon``, ``GET
+  /tokens``, ``POST /tokens/{jti}/revoke``, ``GET``/``PUT /admin/consent-policy``, ``GET
+  /audit``, ``GET /missions``, ``POST /missions/{s256}/revoke``: Bearer only.  A cookie
+  there is ``401 unauthorized`` (``403 forbidden`` first when a browser sent it from
+  another origin).
+
+``POST /login`` itself checks the ``Origin`` and, for the form, its CSRF token.  Sessions
+end after 30 minutes unused or 12 hours in all (:mod:`.store.persons`).
+
+``GET /tokens`` lists the person and auth tokens issued on the person's behalf; ``POST
+/tokens/{jti}/revoke`` revokes one here and at its resource (-11 "Token Revocation").  ``GET
+/audit`` shows a signed-in person the entries of the PS's own append-only log that concern
+them, an administrator all of it (the kit's choice, not the agent-facing -11 "Audit
+Endpoint").
 
 Who sees what: the consent policy (``/admin/consent-policy``) is for administrators only
 (``403 forbidden`` otherwise).  A person sees only their own requests, tokens, missions and
@@ -38,6 +58,7 @@ from . import browser, pages
 from .context import Context, iso
 from .minting import person_for
 from .revocation import revoke_issued
+from .store.persons import BEARER, COOKIE
 
 SESSION_COOKIE = "aauth_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -48,28 +69,45 @@ MAX_PASSWORD = 128
 LOGIN_FAILURES, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW = 5, 50, 900.0
 
 
-def session(ctx: Context, request: Request) -> tuple[str, str] | None:
-    """``(username, session token)`` from ``Authorization: Bearer`` or the session cookie.
-
-    A browser sends the cookie by itself, so a state-changing request authenticated by it
-    must come from this server's origin (:func:`~aauth_kit.asgi.check_origin`, ``403``)."""
+def _bearer(request: Request) -> str | None:
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        token = credential.strip()
+    return (credential.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _cookie(ctx: Context, request: Request) -> str | None:
+    """The session cookie, checked for the origin of a state-changing request (``403``)."""
+    token = browser.read_cookie(request, SESSION_COOKIE)
+    if token and request.method not in SAFE_METHODS:
+        check_origin(request, ctx.identifier)
+    return token
+
+
+def session(ctx: Context, request: Request) -> tuple[str, str] | None:
+    """``(username, session token)`` for the PS's pages and logout: the Bearer session, else
+    the cookie session — the cookie only on a navigation (``Sec-Fetch-Dest: document`` or no
+    such header), never on a request another page embeds (an image, a frame, a script)."""
+    token = _bearer(request)
+    if token is not None:
+        username = ctx.store.session_user(token, BEARER)
     else:
-        token = request.cookies.get(SESSION_COOKIE)
-        if token and request.method not in SAFE_METHODS:
-            check_origin(request, ctx.identifier)
-    username = ctx.store.session_user(token) if token else None
+        token = _cookie(ctx, request)
+        embedded = request.headers.get("sec-fetch-dest", "document") != "document"
+        username = ctx.store.session_user(token, COOKIE) if token and not embedded else None
     return (username, token) if username else None
 
 
 def person(ctx: Context, request: Request) -> str:
-    """The signed-in person's username, else ``401 unauthorized``."""
-    found = session(ctx, request)
-    if found is None:
-        raise AAuthError("unauthorized", "sign in first: POST /login, then send its cookie or Bearer token")
-    return found[0]
+    """The username of the JSON API's caller, by its Bearer session only; else ``401
+    unauthorized`` (a cookie as well: it is the pages' credential)."""
+    token = _bearer(request)
+    username = ctx.store.session_user(token, BEARER) if token else None
+    if username is not None:
+        return username
+    if _cookie(ctx, request):
+        raise AAuthError(
+            "unauthorized", "the JSON API takes the Bearer token of a JSON sign-in, not the pages' cookie"
+        )
+    raise AAuthError("unauthorized", "sign in first: POST /login with JSON, then send Authorization: Bearer")
 
 
 def admin(ctx: Context, request: Request) -> str:
@@ -153,8 +191,9 @@ def routes(ctx: Context) -> list[Route]:
     per_address = Throttle(LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW)
 
     async def login_endpoint(request: Request) -> Response:
-        """JSON ``{"username", "password"}`` → ``{"session"}`` + cookie; the HTML form posts
-        ``username``, ``password``, ``next`` and ``csrf`` and is sent on to ``next``.
+        """JSON ``{"username", "password"}`` → ``{"session"}``, a Bearer token; the HTML form
+        posts ``username``, ``password``, ``next`` and ``csrf``, gets the session cookie and is
+        sent on to ``next``.
 
         In this order: the request's origin and the form's CSRF token (``403 forbidden``);
         the password's length (``400``, before any hashing); the throttles (``429
@@ -165,7 +204,9 @@ def routes(ctx: Context) -> list[Route]:
         check_origin(request, ctx.identifier)
         body = await form(request) if is_form else require_json_object(await request.body())
         if is_form:
-            browser.check_form(ctx, request, body, "login", request.cookies.get(browser.PRE_SESSION_COOKIE))
+            browser.check_form(
+                ctx, request, body, "login", browser.read_cookie(request, browser.PRE_SESSION_COOKIE)
+            )
         username, password = body.get("username"), body.get("password")
         target = _local_path(body.get("next")) if is_form else None
         if isinstance(password, str) and len(password) > MAX_PASSWORD:
@@ -204,23 +245,22 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("unauthorized", "wrong username or password")
         throttle.forget(user_key)
         per_address.forget_one(address_key)
-        token = ctx.store.create_session(username)
+        token = ctx.store.create_session(username, COOKIE if is_form else BEARER)
         ctx.store.audit(username, "login", username)
-        response = (
-            RedirectResponse(target, 303)
-            if is_form
-            else JSONResponse({"session": token, "username": username})
-        )
+        if not is_form:
+            return JSONResponse({"session": token, "username": username})
+        response = RedirectResponse(target, 303)
         browser.set_cookie(response, request, SESSION_COOKIE, token)
         return response
 
     async def logout_endpoint(request: Request) -> Response:
+        """``POST /logout``: the session presented (Bearer, or the cookie from this origin) ends."""
         found = session(ctx, request)
         if found is not None:
             ctx.store.delete_session(found[1])
             ctx.store.audit(found[0], "logout", found[0])
         response = JSONResponse({"status": "signed_out"})
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        browser.clear_cookie(response, request, SESSION_COOKIE)
         return response
 
     async def tokens_endpoint(request: Request) -> Response:

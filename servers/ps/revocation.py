@@ -6,14 +6,18 @@ agent token it issued, or a resource's of a resource token it issued, kept by (s
 the PS notes every agent token it acts on): its unanswered pending requests end with polling
 ``403 revoked``, and each live person and auth token the PS issued to it is revoked here and
 at the resource it was issued for (the ``revocation_endpoint`` of its metadata, signed by the
-PS in its own right).  The answer is ``200`` once every resource has answered or failed, those
-that failed listed in ``downstream``.
+PS in its own right).  The answer is ``200`` with an empty body once every resource has
+answered or failed: which resources the person's tokens were for, and which of them could not
+be told, is the person's business, not the Agent Provider's (-11 "PS Visibility": the PS "MUST
+apply appropriate access controls"), so the outcome of each is written to the audit trail of
+the person the token spoke for, who reads it at ``GET /audit``, and a person revoking one of
+their own tokens gets it in the answer (:mod:`.persons`).
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from aauth_kit import claims
@@ -24,6 +28,7 @@ from aauth_kit.identifiers import check_endpoint_url
 from aauth_kit.metadata import AGENT_DWK, RESOURCE_DWK
 
 from .context import Context
+from .minting import person_for
 
 #: A revocation without ``exp`` is kept this long: -11 agent tokens SHOULD live under a day.
 REVOCATION_RETENTION = 24 * 3600
@@ -39,14 +44,14 @@ def _remember(ctx: Context, iss: str, jti: str, exp: int | None, *, actor: str) 
     ctx.store.audit(actor, "token_revoked", iss, {"jti": jti, "exp": exp})
 
 
-async def revoke_agent_token(ctx: Context, ap: str, jti: str, exp: int | None, *, actor: str) -> list[dict]:
+async def revoke_agent_token(ctx: Context, ap: str, jti: str, exp: int | None, *, actor: str) -> None:
     """The AP ``ap`` revoked its agent token ``jti``: refuse it, end its agent's unanswered
     pending requests (polls answer ``403 revoked``) and revoke every live person and auth
-    token issued to that agent, here and at its resource.  Returns the ``downstream`` report."""
+    token issued to that agent, here and at its resource (each outcome audited for its person)."""
     _remember(ctx, ap, jti, exp, actor=actor)
     agent_id = ctx.store.agent_of(ap, jti)
     if agent_id is None:
-        return []  # never met here: refusing it from now on is all there is to do
+        return  # never met here: refusing it from now on is all there is to do
     for pending_id in ctx.store.revoke_pending(agent_id, agent_iss=ap):
         ctx.store.audit(actor, "pending_revoked", agent_id, {"pending_id": pending_id})
         ctx.waiters.notify(pending_id)
@@ -59,13 +64,14 @@ async def revoke_agent_token(ctx: Context, ap: str, jti: str, exp: int | None, *
         and t.exp > now
         and not ctx.store.is_revoked(t.iss, t.jti)
     ]
-    return await revoke_issued(ctx, issued, actor=actor)
+    await revoke_issued(ctx, issued, actor=actor)
 
 
 async def revoke_issued(ctx: Context, issued: list, *, actor: str) -> list[dict]:
     """Revoke tokens this PS issued (``IssuedToken``), here and at the resource each was issued
-    for, one signed ``POST`` per token (PS → resource).  Returns ``[{"recipient", "error"}]``
-    for the resources that could not be told."""
+    for, one signed ``POST`` per token (PS → resource), each outcome audited for the person the
+    token spoke for.  Returns ``[{"recipient", "error"}]`` for the resources that could not be
+    told — for that person's eyes only."""
     failed: dict[str, str] = {}
     async with ctx.client_factory(timeout=REVOCATION_TIMEOUT) as client:
         for token in issued:
@@ -76,6 +82,7 @@ async def revoke_issued(ctx: Context, issued: list, *, actor: str) -> list[dict]
                 "token_revoked",
                 token.aud,
                 {"jti": token.jti, "typ": token.typ, "agent": token.agent_id, "error": error},
+                person=person_for(ctx, token.sub, token.aud),
             )
             if error is not None:
                 failed.setdefault(token.aud, error)
@@ -106,8 +113,9 @@ def routes(ctx: Context) -> list[Route]:
         """``POST /revoke`` ``{"jti", "exp"}`` signed with ``sig=jwks_uri`` by an Agent Provider
         (``dwk`` ``aauth-agent.json``: one of its agent tokens) or a resource
         (``aauth-resource.json``: one of its resource tokens); anyone else ``403
-        unsupported_iss``.  ``200`` once the cascade is terminal: empty, or ``{"downstream":
-        [{"recipient", "error"}]}``."""
+        unsupported_iss``.  ``200`` with an empty body once the cascade is terminal, whatever
+        it met (-11 "Token Revocation": "200 OK if the token was revoked or was already
+        invalid"; nothing there gives the revoker a report of the cascade)."""
         revoked = await kit.verify_revocation(
             await http_message(request, ctx.identifier),
             resolver=ctx.resolver,
@@ -116,14 +124,9 @@ def routes(ctx: Context) -> list[Route]:
             dev=ctx.dev,
         )
         if revoked.dwk == AGENT_DWK:
-            downstream = await revoke_agent_token(
-                ctx, revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer
-            )
+            await revoke_agent_token(ctx, revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer)
         else:  # a resource token: refused from now on as resource_token (revoked_resource_token)
             _remember(ctx, revoked.signer, revoked.jti, revoked.exp, actor=revoked.signer)
-            downstream = []
-        if not downstream:
-            return Response(status_code=200)
-        return JSONResponse({"downstream": downstream})
+        return Response(status_code=200)
 
     return [Route(kit.REVOCATION_PATH, revocation_endpoint, methods=["POST"])]

@@ -185,6 +185,7 @@ def routes(ctx: Context) -> list[Route]:
             "sub": resource_token.sub,
             "scope": resource_token.scope,
             "cnf_jwk": verified.key.public_jwk(kid=False),
+            "account": resource_token.account,
             "mission_s256": resource_token.mission_s256,
             "tenant": resource_token.tenant,
         }

@@ -96,3 +96,15 @@ class AgentsStore(Database):
             ).rowcount:
                 raise AAuthError("not_found", f"no agent {agent_id!r} from {ap_issuer!r}")
             return Agent(**db.execute(_ONE, (ap_issuer, agent_id)).fetchone())
+
+    def forget_unapproved(self, before: float) -> int:
+        """Delete the registrations never approved (no person bound, not ``approved``) made
+        before ``before`` that no live request waits for; return how many."""
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM agents WHERE status != 'approved' AND username IS NULL AND created_at < ?1"
+                " AND NOT EXISTS (SELECT 1 FROM pending WHERE pending.agent_id = agents.agent_id"
+                " AND pending.agent_iss = agents.ap_issuer AND pending.status IN ('pending', 'interacting')"
+                " AND pending.expires_at > ?2)",
+                (before, self._clock()),
+            ).rowcount

@@ -112,6 +112,17 @@ class MissionsStore(Database):
         )
         return [self._mission(r) for r in rows]
 
+    def active_missions(self, *, agent: tuple[str, str]) -> list[Mission]:
+        """The missions of ``agent`` (``(agent_iss, agent_id)``) that are active and not past
+        their ``expires_at``, oldest first."""
+        agent_iss, agent_id = agent
+        rows = self._read(
+            "SELECT * FROM missions WHERE agent_iss = ? AND agent_id = ? AND status = 'active'"
+            " AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, s256",
+            (agent_iss, agent_id, self._clock()),
+        )
+        return [self._mission(r) for r in rows]
+
     def terminate_mission(self, s256: str, reason: str, *, summary: str | None = None) -> Mission:
         """Move an ``active`` mission to ``terminated`` with ``reason``; ``not_found`` or
         ``conflict`` (already terminated) otherwise."""

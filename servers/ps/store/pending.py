@@ -23,7 +23,7 @@ from aauth_kit.interaction import normalize_code
 
 from .schema import Database, check
 
-PENDING_KINDS = ("person_token", "auth_token", "agent_approval", "mission")
+PENDING_KINDS = ("person_token", "auth_token", "agent_approval", "mission", "mission_completion")
 PENDING_STATUSES = (
     "pending",
     "interacting",
@@ -149,6 +149,22 @@ class PendingStore(Database):
         )
         return self._pending(rows[0]) if rows else None
 
+    def live_pending(
+        self, *, agent: tuple[str, str] | None = None, kind: str | None = None, client: str | None = None
+    ) -> list[Pending]:
+        """The live requests whose time has not run out, oldest first: of ``agent`` (its
+        ``(iss, sub)``), of ``kind``, asked from the client address ``client`` (the request's
+        ``client`` member), each when given."""
+        agent_iss, agent_id = agent or (None, None)
+        rows = self._read(
+            "SELECT * FROM pending WHERE status IN ('pending', 'interacting') AND expires_at > ?1"
+            " AND (?2 IS NULL OR agent_iss = ?2) AND (?3 IS NULL OR agent_id = ?3)"
+            " AND (?4 IS NULL OR kind = ?4)"
+            " AND (?5 IS NULL OR json_extract(request, '$.client') = ?5) ORDER BY expires_at, id",
+            (self._clock(), agent_iss, agent_id, kind, client),
+        )
+        return [self._pending(r) for r in rows]
+
     def list_pending(self, status: str | None = None) -> list[Pending]:
         rows = self._read(
             "SELECT * FROM pending WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id", (status,)
@@ -229,6 +245,15 @@ class PendingStore(Database):
                 (self._clock() if now is None else now,),
             ).fetchall()
         return sorted(r["id"] for r in rows)
+
+    def forget_finished(self, before: float) -> int:
+        """Delete the requests that are no longer live and whose ``expires_at`` lies before
+        ``before`` (their final answer given or long past); return how many."""
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM pending WHERE status NOT IN ('pending', 'interacting') AND expires_at < ?",
+                (before,),
+            ).rowcount
 
     def revoke_pending(self, agent_id: str, *, agent_iss: str, agent_jkt: str | None = None) -> list[str]:
         """End every request of the agent ``(agent_iss, agent_id)`` (made with the key

@@ -1,5 +1,6 @@
-"""Persons and their login sessions: scrypt password hashes, sessions kept by hash; a person
-may be an administrator (the consent policy and the whole audit log are theirs to see)."""
+"""Persons and their login sessions: scrypt password hashes, sessions kept by hash, each a
+cookie's or a Bearer token's and ending when idle or old; a person may be an administrator
+(the consent policy and the whole audit log are theirs to see)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from aauth_kit.errors import AAuthError
 from aauth_kit.keys import b64url, b64url_decode
 
-from .schema import Database
+from .schema import Database, check
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -80,6 +81,14 @@ def _user(row: sqlite3.Row) -> User:
     return User(row["username"], row["display_name"], bool(row["admin"]))
 
 
+#: A browser's session is carried by its cookie, a program's by ``Authorization: Bearer``:
+#: two credentials, neither accepted as the other.
+COOKIE, BEARER = "cookie", "bearer"
+SESSION_KINDS = (COOKIE, BEARER)
+#: OWASP ASVS level 2 V3.3.2: a session ends after 30 minutes unused or 12 hours in all.
+SESSION_IDLE, SESSION_LIFETIME = 30 * 60.0, 12 * 3600.0
+
+
 def _session_hash(token: str) -> str:
     """Sessions are stored by hash, so the database file holds no live session token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -139,24 +148,44 @@ class PersonsStore(Database):
             return False
         return verify_password(password, rows[0]["password_hash"])
 
-    def create_session(self, username: str, *, ttl: float = 8 * 3600) -> str:
-        """A fresh opaque session token for a known user, valid ``ttl`` seconds (expired ones are purged)."""
+    def create_session(self, username: str, kind: str = BEARER, *, lifetime: float = SESSION_LIFETIME) -> str:
+        """A fresh opaque session token of ``kind`` (:data:`SESSION_KINDS`; by default a
+        program's, for ``Authorization: Bearer``) for a known user, good for ``lifetime``
+        seconds at most (sessions that have ended are purged)."""
+        check(kind, SESSION_KINDS, "session kind")
         token, now = secrets.token_urlsafe(32), self._clock()
         with self._tx() as db:
             if not db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 raise AAuthError("not_found", f"no user {username!r}")
-            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-            db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (_session_hash(token), username, now + ttl))
+            db.execute(
+                "DELETE FROM sessions WHERE expires_at <= ? OR last_used <= ?", (now, now - SESSION_IDLE)
+            )
+            db.execute(
+                "INSERT INTO sessions (token_hash, username, expires_at, kind, last_used) VALUES (?, ?, ?, ?, ?)",
+                (_session_hash(token), username, now + lifetime, kind, now),
+            )
         return token
 
-    def session_user(self, token: str) -> str | None:
-        """The username a live session token belongs to; ``None`` if unknown or expired."""
-        rows = self._read(
-            "SELECT username FROM sessions WHERE token_hash = ? AND expires_at > ?",
-            (_session_hash(token), self._clock()),
-        )
-        return rows[0]["username"] if rows else None
+    def session_user(self, token: str, kind: str) -> str | None:
+        """The username a live session token of ``kind`` belongs to, and its idle time starts
+        again; ``None`` if unknown, of the other kind, unused for :data:`SESSION_IDLE` seconds
+        or past its lifetime."""
+        now, key = self._clock(), _session_hash(token)
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT username FROM sessions WHERE token_hash = ? AND kind = ? AND expires_at > ?"
+                " AND last_used > ?",
+                (key, kind, now, now - SESSION_IDLE),
+            ).fetchone()
+            if row is not None:
+                db.execute("UPDATE sessions SET last_used = ? WHERE token_hash = ?", (now, key))
+        return row["username"] if row else None
 
     def delete_session(self, token: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (_session_hash(token),))
+
+    def forget_sessions(self) -> int:
+        """Delete the sessions that have expired; return how many."""
+        with self._tx() as db:
+            return db.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._clock(),)).rowcount

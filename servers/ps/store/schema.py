@@ -20,7 +20,7 @@ from pathlib import Path
 from aauth_kit.errors import UsageError
 from aauth_kit.key_files import FILE_MODE, private_directory, restrict
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 #: Schema version → the statements that bring a file of the version before up to it.
 _MIGRATIONS = {
@@ -65,6 +65,9 @@ _MIGRATIONS = {
     7: (("users", "admin INTEGER NOT NULL DEFAULT 0"), ("audit", "person TEXT")),
     # -11 "Interaction Code Format": a code is single use; who redeemed it
     8: (("pending", "opened_by TEXT"),),
+    # a session is a cookie's or a Bearer token's, never both, and ends when unused (OWASP ASVS
+    # level 2 V3.3.2); the sessions of an older file, good as both, match neither kind: void
+    9: (("sessions", "kind TEXT NOT NULL DEFAULT ''"), ("sessions", "last_used REAL NOT NULL DEFAULT 0")),
 }
 
 _SCHEMA = """
@@ -72,7 +75,8 @@ CREATE TABLE IF NOT EXISTS users (
     username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, display_name TEXT NOT NULL,
     admin INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (
-    token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at REAL NOT NULL);
+    token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT '', last_used REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS agents (
     agent_id TEXT NOT NULL, ap_issuer TEXT NOT NULL, username TEXT, status TEXT NOT NULL,
     agent_jkt TEXT NOT NULL, created_at REAL NOT NULL, name TEXT, PRIMARY KEY (ap_issuer, agent_id));

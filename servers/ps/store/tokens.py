@@ -88,6 +88,11 @@ class TokensStore(Database):
             db.execute("DELETE FROM agent_tokens WHERE exp < ?", (before,))
         return gone
 
+    def forget_tokens(self, before: float) -> int:
+        """Drop the records of issued tokens whose ``exp`` lies before ``before``; return how many."""
+        with self._tx() as db:
+            return db.execute("DELETE FROM tokens WHERE exp < ?", (before,)).rowcount
+
     def get_token(self, iss: str, jti: str) -> IssuedToken | None:
         rows = self._read(
             f"SELECT {_COLUMNS} FROM tokens WHERE iss = ? AND jti = ?",

@@ -1,0 +1,45 @@
+"""A notebook as students run it: top to bottom, then a middle cell again, then the rest.
+
+Cells find the exchanges they show by what they are (a trace query), never by their place
+in the trace, so running the cell that starts notebook 06's consent flow a second time —
+right away, or after the whole notebook ran — leaves every later cell working.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+pytestmark = pytest.mark.timeout(300)  # a hang guard: the notebook runs about three times
+
+
+def cell_index(notebook, text: str) -> int:
+    (index,) = [
+        i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and text in cell.source
+    ]
+    return index
+
+
+def test_06_runs_again_from_the_start_of_its_flow():
+    notebook = nbformat.read(NOTEBOOKS / "06_user_consent.ipynb", as_version=4)
+    start = cell_index(notebook, "start = lab.trace.mark()")
+    cells = list(enumerate(notebook.cells))
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    shown = []
+    with client.setup_kernel():
+        # up to the flow's start, that cell twice, the rest; then from the start to the end again
+        for index, cell in [*cells[: start + 1], *cells[start:], *cells[start:]]:
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)  # raises CellExecutionError on any error
+                shown.append(json.dumps(cell.outputs))
+    assert not [text for text in shown if "Nothing to show" in text]
+    poll_cell = notebook.cells[cell_index(notebook, "show.show(poll.response")]
+    assert '\\"typ\\": \\"aa-auth+jwt\\"' in json.dumps(poll_cell.outputs)  # the auth token, decoded
