@@ -21,15 +21,15 @@ signature or token gets ``401`` + ``Signature-Error``; a revoked token (-11 "Tok
 Revocation") gets ``Signature-Error: error=revoked_jwt``.  The app also serves the
 authorization endpoint ``POST /authorize`` (-11 "Authorization Endpoint Request"), the
 revocation endpoint ``POST /revoke`` (a Person Server revokes the person and auth tokens
-it issued), ``/.well-known/aauth-resource.json`` and its JWKS.
-Errors are the kit's :class:`errors.AAuthError` rendered as problem+json (one error
+it issued), ``/.well-known/aauth-resource.json`` and its JWKS
+(:mod:`aauth_kit.resource_endpoints`); requirement responses are
+:class:`resource_challenge.Challenge`.  Errors are the kit's :class:`errors.AAuthError` rendered as problem+json (one error
 boundary, :mod:`aauth_kit.asgi`), never a 500.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -37,33 +37,28 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from . import headers, metadata, revocation, tokens
-from .asgi import exception_handlers, http_message, middleware, problem_response
+from . import metadata, revocation, tokens
+from .asgi import exception_handlers, http_message, middleware
 from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
-from .jwks import KeyResolver, jwks
+from .jwks import KeyResolver
 from .keys import Key
-from .message import HttpMessage, require_json_object
+from .message import HttpMessage
 from .profile import VerifiedRequest, verify_request
+from .resource_challenge import ROUTE_ACCESS, Challenge, challenge_response, scope_tokens
+from .resource_endpoints import own_routes
 from .token_verification import VerifiedToken
 
-#: Route access modes, weakest first (``open`` is no AAuth at all).
-ROUTE_ACCESS = ("open", "agent-token", "person-token", "auth-token")
 #: The tokens an agent may present to a resource in ``Signature-Key``.
 PRESENTABLE = (AGENT_TYP, PERSON_TYP, AUTH_TYP)
 SIGNATURE_HEADERS = ("signature", "signature-input", "signature-key")
-METADATA_PATH = f"/.well-known/{metadata.RESOURCE_DWK}"
-JWKS_PATH = "/.well-known/jwks.json"
-AUTHORIZATION_PATH = "/authorize"
-REVOCATION_PATH = revocation.REVOCATION_PATH
 #: Revocations a resource keeps at most (each is dropped after the token's ``exp``).
 MAX_REVOCATIONS = 100_000
 
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 #: ``revoked`` may be a set of ``(iss, jti)`` or ``check(iss, jti) -> bool`` (sync or async).
 RevocationCheck = Callable[[str, str], "bool | Awaitable[bool]"]
 #: ``account(request)``: the account at this resource a request acts on (-11 "Account Binding").
@@ -94,36 +89,6 @@ class Caller:
             jkt=verified.key.thumbprint(),
             account=token.account if token.typ == AUTH_TYP else None,
         )
-
-
-class Challenge(Exception):
-    """A requirement response (-11 "Requirement Responses"): ``401`` +
-    ``AAuth-Requirement: requirement=<requirement>`` with its parameters."""
-
-    def __init__(self, requirement: str, detail: str, *, error: SignatureError | None = None, **params: str):
-        super().__init__(detail)
-        self.requirement = requirement
-        self.detail = detail
-        self.error = error  # a Signature-Error that rides along (a revoked token)
-        self.params = params
-
-    def response(self) -> Response:
-        value = headers.serialize_requirement(self.requirement, **self.params)
-        if self.error is not None:
-            return problem_response(self.error, {"aauth-requirement": value})
-        body = {"requirement": self.requirement, "detail": self.detail}
-        return JSONResponse(
-            body, status_code=401, headers={"aauth-requirement": value, "cache-control": "no-store"}
-        )
-
-
-async def _challenge_response(request: Request, challenge: Challenge) -> Response:
-    return challenge.response()
-
-
-def _scope_tokens(scope) -> list[str]:
-    """The scope tokens of an RFC 6749 §3.3 ``scope`` (single spaces between), or ``[]`` if malformed."""
-    return scope.split(" ") if isinstance(scope, str) and _SCOPE.fullmatch(scope) else []
 
 
 class Resource:
@@ -199,7 +164,7 @@ class Resource:
         """
         if access not in ROUTE_ACCESS:
             raise UsageError(f"access must be one of {', '.join(ROUTE_ACCESS)}, not {access!r}")
-        if access == "auth-token" and not _scope_tokens(scope):
+        if access == "auth-token" and not scope_tokens(scope):
             raise UsageError("an auth-token route needs a scope (space-separated scope tokens)")
         if account is not None and access != "auth-token":
             raise UsageError("only an auth-token route binds an account")
@@ -220,14 +185,9 @@ class Resource:
         """A Starlette app: ``routes`` plus metadata, JWKS, the authorization and revocation
         endpoints; a :class:`Challenge` or an :class:`AAuthError` raised in any of them
         becomes its response (and ``exception_handlers`` given here are added)."""
-        own = [
-            Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
-            Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
-            Route(AUTHORIZATION_PATH, self._authorization_endpoint, methods=["POST"]),
-            Route(REVOCATION_PATH, self._revocation_endpoint, methods=["POST"]),
-        ]
+        own = own_routes(self)
         handlers = exception_handlers(
-            {Challenge: _challenge_response, **starlette_kwargs.pop("exception_handlers", {})}
+            {Challenge: challenge_response, **starlette_kwargs.pop("exception_handlers", {})}
         )
         starlette_kwargs["middleware"] = [*middleware(), *starlette_kwargs.get("middleware", [])]
         return Starlette(routes=own + list(routes), exception_handlers=handlers, **starlette_kwargs)
@@ -324,7 +284,7 @@ class Resource:
             )
         if access == "person-token":
             return caller
-        if not set(_scope_tokens(scope)) <= caller.scopes or account not in (None, caller.account):
+        if not set(scope_tokens(scope)) <= caller.scopes or account not in (None, caller.account):
             # a person token has no scopes; an auth token for another account grants nothing here
             why = "an auth token" if typ == PERSON_TYP else f"an auth token with scope {scope!r}"
             resource_token = self.resource_token(caller.token, caller.jkt, scope, account=account)
@@ -360,66 +320,3 @@ class Resource:
             tenant=presented.tenant,
             dev=self.dev,
         )
-
-    # -- the resource's own endpoints ---------------------------------------------------------
-    def known_scopes(self) -> set[str]:
-        """Scopes this resource grants: described ones and those its routes require."""
-        routes = {s for _, access, scope in self.protected if scope for s in _scope_tokens(scope)}
-        return set(self.scope_descriptions) | routes
-
-    def metadata_document(self) -> dict:
-        """``/.well-known/aauth-resource.json`` (-11 "Metadata Documents")."""
-        modes = [access for _, access, _ in self.protected if access != "open"]
-        access_mode = self.access_mode or max(modes or ["agent-token"], key=ROUTE_ACCESS.index)
-        return metadata.resource_metadata(
-            self.identifier,
-            f"{self.identifier}{JWKS_PATH}",
-            access_mode=access_mode,
-            authorization_endpoint=f"{self.identifier}{AUTHORIZATION_PATH}",
-            revocation_endpoint=f"{self.identifier}{REVOCATION_PATH}",
-            scope_descriptions=self.scope_descriptions or None,
-            signature_window=self.signature_window,
-            name=self.name or None,
-            description=self.description or None,
-            dev=self.dev,
-        )
-
-    async def _metadata_endpoint(self, request: Request) -> Response:
-        return JSONResponse(self.metadata_document())
-
-    async def _jwks_endpoint(self, request: Request) -> Response:
-        return JSONResponse(jwks([self.key]))
-
-    async def _authorization_endpoint(self, request: Request) -> Response:
-        """-11 "Authorization Endpoint Request": ``POST {"scope", "account"?}`` signed with a person token (or an auth
-        token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
-        caller = await self.authenticate(request, "person-token")
-        body = require_json_object(await request.body())
-        scope = body.get("scope")
-        if not _scope_tokens(scope):
-            raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")
-        unknown = [s for s in _scope_tokens(scope) if s not in self.known_scopes()]
-        if unknown:
-            raise AAuthError("invalid_scope", f"{self.identifier} grants no scope {', '.join(unknown)}")
-        account = body.get("account")
-        if account is not None and not (isinstance(account, str) and account):
-            raise AAuthError("invalid_account", "account must be a non-empty string")
-        token = self.resource_token(caller.token, caller.jkt, scope, account=account)
-        return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
-
-    async def _revocation_endpoint(self, request: Request) -> Response:
-        """-11 "Token Revocation": ``POST {"jti", "exp"}`` signed by a Person Server in its own right
-        (``sig=jwks_uri``, ``dwk`` ``aauth-person.json``; anyone else: ``403
-        unsupported_iss``).  The token ``(signer, jti)`` is refused from now on; the answer
-        is ``200`` with an empty body at once (a resource has no cascade, so never ``202``),
-        for a ``jti`` it never saw too; a full store is ``429 rate_limited`` with ``Retry-After``."""
-        revoked = await revocation.verify_revocation(
-            await self.http_message(request),
-            resolver=self.resolver,
-            accept=(metadata.PERSON_DWK,),
-            now=int(self.clock()),
-            window=self.signature_window,
-            dev=self.dev,
-        )
-        self.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
-        return Response(status_code=200)
