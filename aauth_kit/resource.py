@@ -33,24 +33,28 @@ import inspect
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import metadata, revocation, tokens
+from . import headers, metadata, revocation, tokens
 from .asgi import exception_handlers, http_message, middleware
 from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
 from .jwks import KeyResolver
+from .jws import decode_unverified
 from .keys import Key
 from .message import HttpMessage
 from .profile import VerifiedRequest, verify_request
 from .resource_challenge import ROUTE_ACCESS, Challenge, challenge_response, scope_tokens
 from .resource_endpoints import own_routes
+from .resource_held import PENDING_PATH, HeldInvocations
+from .resource_pages import routes as interaction_routes
+from .resource_sessions import Session, Sessions
 from .token_verification import VerifiedToken
 
 #: The tokens an agent may present to a resource in ``Signature-Key``.
@@ -76,6 +80,17 @@ class Caller:
     scopes: frozenset[str]  # the auth token's ``scope``
     jkt: str  # RFC 7638 thumbprint of the key that signed the request
     account: str | None = None  # the auth token's ``account`` (-11 "Account Binding")
+    session: Session | None = (
+        None  # the AAuth-Access session it presented (-11 "AAuth-Access Response Header")
+    )
+
+    @property
+    def session_agent(self) -> tuple[str, str]:
+        """``(iss, sub)`` of the token presented: whom a session issued now belongs to."""
+        return (self.token.iss, self.token.sub)
+
+    def with_session(self, session: Session) -> Caller:
+        return replace(self, session=session, scopes=session.scope)
 
     @classmethod
     def of(cls, verified: VerifiedRequest) -> Caller:
@@ -89,6 +104,10 @@ class Caller:
             jkt=verified.key.thumbprint(),
             account=token.account if token.typ == AUTH_TYP else None,
         )
+
+
+#: The requirements a route may deliver as a held invocation, per ``deliver``.
+_HELD = {("auth-token", "202"), ("interaction", "401"), ("interaction", "202")}
 
 
 class Resource:
@@ -142,6 +161,10 @@ class Resource:
         elif revoked is not None:
             self.revoked.update(revoked)
         self.protected: list[tuple[str, str, str | None]] = []  # (path, access, scope) per route
+        #: AAuth-Access session tokens (-11 "Resource-Managed Access (Two-Party)")
+        self.sessions = Sessions(clock)
+        #: invocations held behind a 202 (-11 "Deferred Delivery", "Resource-Managed Authorization")
+        self.held = HeldInvocations(self)
 
     # -- routes --------------------------------------------------------------------------
     def route(
@@ -153,30 +176,49 @@ class Resource:
         access: str = "auth-token",
         scope: str | None = None,
         account: AccountOf | None = None,
+        deliver: str = "401",
     ) -> Route:
         """A Starlette route running ``endpoint`` only for callers ``access`` admits.
 
         ``access="auth-token"`` needs ``scope`` (space-separated; the auth token must
         carry all of it); ``account(request)``, when given, names the account the request
-        acts on, which the auth token's ``account`` must be.  The endpoint finds the :class:`Caller` in
+        acts on, which the auth token's ``account`` must be.  ``deliver="202"`` holds the
+        invocation behind a ``202`` instead of answering ``401 requirement=auth-token`` (-11
+        "Deferred Delivery").  ``access="session-token"`` (also with a ``scope``) is
+        resource-managed access: the person approves at this resource's own page and the agent
+        gets an ``AAuth-Access`` session token (:mod:`aauth_kit.resource_held`).  The endpoint finds the :class:`Caller` in
         ``request.state.caller`` (``None`` on ``open`` routes); an :class:`AAuthError`
         it raises becomes a problem+json response in an app made by :meth:`app`.
         """
         if access not in ROUTE_ACCESS:
             raise UsageError(f"access must be one of {', '.join(ROUTE_ACCESS)}, not {access!r}")
-        if access == "auth-token" and not scope_tokens(scope):
-            raise UsageError("an auth-token route needs a scope (space-separated scope tokens)")
+        if access in ("auth-token", "session-token") and not scope_tokens(scope):
+            raise UsageError(f"an {access} route needs a scope (space-separated scope tokens)")
+        if deliver not in ("401", "202") or (deliver == "202" and access != "auth-token"):
+            raise UsageError('deliver="202" is for an auth-token route; deliver is "401" or "202"')
         if account is not None and access != "auth-token":
             raise UsageError("only an auth-token route binds an account")
         self.protected.append((path, access, scope))
 
         async def protected_endpoint(request: Request) -> Response:
             bound = account(request) if account is not None else None
-            request.state.caller = (
-                None if access == "open" else await self.authenticate(request, access, scope, account=bound)
-            )
+            try:
+                caller = (
+                    None
+                    if access == "open"
+                    else await self.authenticate(request, access, scope, account=bound)
+                )
+            except Challenge as challenge:
+                if challenge.caller is None or (challenge.requirement, deliver) not in _HELD:
+                    raise
+                return await self.held.hold(request, endpoint, challenge, scope, bound)
+            request.state.caller = caller
             response = endpoint(request)
-            return await response if inspect.isawaitable(response) else response
+            response = await response if inspect.isawaitable(response) else response
+            rolled = self.sessions.roll(caller.session) if caller is not None and caller.session else None
+            if rolled is not None:  # -11 "AAuth-Access Response Header": rolling refresh
+                response.headers["aauth-access"] = headers.serialize_aauth_access(rolled.token)
+            return response
 
         protected_endpoint.__name__ = getattr(endpoint, "__name__", "endpoint")
         return Route(path, protected_endpoint, methods=list(methods))
@@ -185,7 +227,11 @@ class Resource:
         """A Starlette app: ``routes`` plus metadata, JWKS, the authorization and revocation
         endpoints; a :class:`Challenge` or an :class:`AAuthError` raised in any of them
         becomes its response (and ``exception_handlers`` given here are added)."""
-        own = own_routes(self)
+        own = [
+            *own_routes(self),
+            Route(f"{PENDING_PATH}/{{id}}", self.held.poll, methods=["GET"]),
+            *interaction_routes(self.held),
+        ]
         handlers = exception_handlers(
             {Challenge: challenge_response, **starlette_kwargs.pop("exception_handlers", {})}
         )
@@ -278,22 +324,51 @@ class Resource:
         typ = caller.token.typ
         if access == "agent-token":
             return caller
+        if access == "session-token":
+            return self.session_caller(request, caller, scope)
         if typ == AGENT_TYP:
             raise Challenge(
                 "person-token", f"get a person token for {self.identifier} from your Person Server"
             )
         if access == "person-token":
             return caller
-        if not set(scope_tokens(scope)) <= caller.scopes or account not in (None, caller.account):
+        if not self.admits(caller, scope, account):
             # a person token has no scopes; an auth token for another account grants nothing here
             why = "an auth token" if typ == PERSON_TYP else f"an auth token with scope {scope!r}"
             resource_token = self.resource_token(caller.token, caller.jkt, scope, account=account)
             raise Challenge(
                 "auth-token",
                 f"this needs {why}: take the resource token to your Person Server",
+                caller=caller,
                 resource_token=resource_token,
             )
         return caller
+
+    @staticmethod
+    def admits(caller: Caller, scope: str | None, account: str | None) -> bool:
+        """Whether an auth token carries all of ``scope`` and, when one is named, ``account``."""
+        return caller.token.typ == AUTH_TYP and (
+            set(scope_tokens(scope)) <= caller.scopes and account in (None, caller.account)
+        )
+
+    def session_caller(self, request: Request, caller: Caller, scope: str) -> Caller:
+        """-11 "AAuth-Access Security": the session an ``Authorization: AAuth`` names counts only
+        when the signature covers ``authorization`` and its signer holds it; none → hold the
+        request for the person's approval (``202 requirement=interaction``)."""
+        covered = any(line.startswith('"authorization":') for line in caller.verified.base.splitlines())
+        session = self.sessions.presented(
+            request.headers.get("authorization"), covered=covered, agent=caller.session_agent, jkt=caller.jkt
+        )
+        if session is not None and set(scope_tokens(scope)) <= session.scope:
+            return caller.with_session(session)
+        raise Challenge("interaction", f"{self.identifier} asks the person first", caller=caller)
+
+    def resource_token_expired(self, token: str | None) -> bool:
+        """Whether a resource token this resource minted has expired (or there is none)."""
+        if token is None:
+            return True
+        exp = decode_unverified(token).payload.get("exp")
+        return not isinstance(exp, int) or exp <= self.clock()
 
     def resource_token(
         self, presented: VerifiedToken, agent_jkt: str, scope: str, *, account: str | None = None

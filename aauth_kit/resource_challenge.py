@@ -15,7 +15,7 @@ from .asgi import problem_response
 from .errors import SignatureError
 
 #: Route access modes, weakest first (``open`` is no AAuth at all): the challenge ladder.
-ROUTE_ACCESS = ("open", "agent-token", "person-token", "auth-token")
+ROUTE_ACCESS = ("open", "agent-token", "person-token", "session-token", "auth-token")
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 
 
@@ -23,8 +23,17 @@ class Challenge(Exception):
     """A requirement response (-11 "Requirement Responses"): ``401`` +
     ``AAuth-Requirement: requirement=<requirement>`` with its parameters."""
 
-    def __init__(self, requirement: str, detail: str, *, error: SignatureError | None = None, **params: str):
+    def __init__(
+        self,
+        requirement: str,
+        detail: str,
+        *,
+        error: SignatureError | None = None,
+        caller: object | None = None,
+        **params: str,
+    ):
         super().__init__(detail)
+        self.caller = caller  # the verified caller, when the resource may hold its request instead
         self.requirement = requirement
         self.detail = detail
         self.error = error  # a Signature-Error that rides along (a revoked token)
