@@ -12,6 +12,9 @@ One generator, :meth:`AAuthFlow.auth_flow`, reads like the sequence diagram::
                                     (Prefer: wait) → 202 → interaction → poll → 200
                                   → check the auth token, retry with it
     202 requirement=auth-token    → the same, then poll the resource's Location with it
+    202 requirement=interaction   → tell the person, poll the resource's Location; keep the
+                                    AAuth-Access it answers with (:mod:`aauth_kit.agent_sessions`)
+                                    and send Authorization: AAuth from then on
 
 Every token the PS hands out is checked before it is kept (:mod:`aauth_kit.agent_checks`):
 its claims (MUST) and its signature (SHOULD), with the key its ``kid`` names in the JWKS
