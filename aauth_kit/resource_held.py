@@ -17,8 +17,8 @@ Two requirements are delivered this way, from a route that asks for it:
 Only the key that made the held request may poll it (any other gets ``404 not_found``, as an
 unknown id does).  Polling errors are -11 "Polling Error Codes": ``403 denied``, ``403
 abandoned`` (the person opened the page but never answered), ``408 expired``.  A stranger
-cannot pile up rows: at most :data:`MAX_HELD_PER_AGENT` per signing key and :data:`MAX_HELD`
-in all are pending (``429 rate_limited`` + ``Retry-After``); rows are swept once they expire.
+cannot pile up rows: at most :data:`MAX_HELD_PER_AGENT` pending per signing key and
+:data:`MAX_HELD` rows in all, kept results included, (``429 rate_limited`` + ``Retry-After``); rows are swept once they expire.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class HeldInvocations:
         caller = challenge.caller
         pending = self._pending()
         if (
-            len(pending) >= self.max_held
+            len(self.rows) >= self.max_held
             or sum(h.caller.jkt == caller.jkt for h in pending) >= self.max_per_agent
         ):
             raise AAuthError(
