@@ -127,7 +127,7 @@ def consent_context(pending: Pending) -> dict:
         ),
         # -11 "Permission Request", "Interaction Request": what the agent asks of the person
         **(
-            {"asked": {name: data.get(name) for name in ASKED}}
+            {"asked": {name: data[name] for name in ASKED if data.get(name) is not None}}
             if pending.kind in ("permission", "interaction")
             else {}
         ),

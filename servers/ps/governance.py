@@ -131,7 +131,13 @@ def permission_refusal(ctx: Context, pending: Pending) -> dict:
 
 
 def _answer(ctx: Context, pending: Pending, answer: dict) -> dict:
-    details = {"pending_id": pending.id, "mission_s256": pending.request.get("mission_s256"), **answer}
+    asked = pending.request
+    details = {
+        "pending_id": pending.id,
+        "mission_s256": asked.get("mission_s256"),
+        "action": asked["action"],
+        **answer,
+    }
     log(ctx, pending.agent_id, "permission_response", details, pending.request.get("person"))
     return answer
 
