@@ -24,7 +24,7 @@ from aauth_kit.loop import get_loop_thread
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
-from aauth_kit.waiting import wait_until
+from aauth_kit.waiting import held_poll, wait_until
 
 lab = Lab()
 PS = lab.identifiers["ps"]
@@ -86,7 +86,9 @@ async def ask_to_send():
 
 
 flow = get_loop_thread().submit(ask_to_send())
-item = wait_until(lambda: person.get(f"{PS}/inbox").json(), flow=flow, what="the inbox item")[0]
+waiting = wait_until(lambda: lab.ps.store.live_pending(kind="permission"), flow=flow, what="the request")
+held_poll(lab.ps, waiting[0].code, flow=flow)  # the agent waits at its pending URL
+item = person.get(f"{PS}/inbox").json()[0]  # the person's inbox: what waits for them
 request = lab.trace.last(url=metadata["permission_endpoint"])
 print(show.raw(request.response))
 print("requirement:", parse_requirement(request.response.header("aauth-requirement")).requirement)
@@ -133,7 +135,9 @@ async def ask_question():
 
 
 flow = get_loop_thread().submit(ask_question())
-item = wait_until(lambda: person.get(f"{PS}/inbox").json(), flow=flow, what="the question")[0]
+waiting = wait_until(lambda: lab.ps.store.live_pending(kind="interaction"), flow=flow, what="the question")
+held_poll(lab.ps, waiting[0].code, flow=flow)
+item = person.get(f"{PS}/inbox").json()[0]
 print(person.get(f"{PS}/consent", params={"code": item["code"]}).json()["asked"]["question"])
 person.post(f"{PS}/consent/{item['pending_id']}/answer", json={"answer": "Yes, refundable."})
 print("the agent's answer:", flow.result(timeout=30))
