@@ -173,11 +173,13 @@ async def defer(
     scope: str | None = None,
     justification: str | None = None,
     admit: Callable[[], None] | None = None,
+    expires_in: float | None = None,
 ) -> Response:
     """Store the request of ``agent`` (its ``(iss, sub)``) as pending (-11 "Pending Response")
     and answer ``202``.  The caps are checked just before the request is stored, with no
     ``await`` between, so requests sent together meet them too: the agent's live requests
-    (``429 rate_limited``), then ``admit()`` (the caller's own cap, raising)."""
+    (``429 rate_limited``), then ``admit()`` (the caller's own cap, raising).  ``expires_in``
+    shortens the wait for the person below the PS's ``pending_ttl``."""
     agent_iss, agent_id = agent
     request_data = {
         **request_data,
@@ -197,7 +199,7 @@ async def defer(
                 agent_iss=agent_iss,
                 agent_jkt=verified.key.thumbprint(),
                 request=request_data,
-                expires_in=ctx.config.pending_ttl,
+                expires_in=min(expires_in or ctx.config.pending_ttl, ctx.config.pending_ttl),
                 resource=resource,
                 scope=scope,
                 justification=justification,
@@ -225,9 +227,12 @@ def _pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respo
     (``Prefer: wait``), else after the poll interval."""
     retry_after = 0 if waiting else ctx.config.poll_interval
     ctx.poll_not_before[pending.id] = ctx.clock() + retry_after
-    requirement = serialize_requirement(
-        "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
-    )
+    if pending.request.get("reached"):  # the PS reaches the person itself (-11 "Approval Pending")
+        requirement = serialize_requirement("approval")
+    else:
+        requirement = serialize_requirement(
+            "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
+        )
     headers = {
         "Location": f"{ctx.identifier}/pending/{pending.id}",
         "Retry-After": str(retry_after),
@@ -301,6 +306,8 @@ def _final_answer(ctx: Context, pending: Pending) -> Response:
     ctx.poll_not_before.pop(pending.id, None)
     if answered.status == "completed":
         return token_response(answered.result)
+    if answered.status == "denied" and answered.kind in ctx.refusals:
+        return token_response(ctx.refusals[answered.kind](ctx, answered))
     raise AAuthError(_FINAL_ERRORS[answered.status], f"the pending request ended: {answered.status}")
 
 
