@@ -53,6 +53,7 @@ from . import (
     agent_provider,
     consent,
     deferred,
+    federation,
     interaction,
     metadata,
     minting,
@@ -156,6 +157,7 @@ class PersonServer:
             completions={
                 **token_endpoints.COMPLETIONS,
                 **agent_provider.COMPLETIONS,
+                federation.KIND: federation.complete,
                 "mission": missions.approve,
                 "mission_completion": missions.completion_answer,
             },
