@@ -291,8 +291,8 @@ class AccessServer:
         refused = [s for s in scope.split() if s not in policy.grants]
         missing = [name for name in asked if name not in (pending.claims or {})]
         if refused or missing:
-            why = f"scope {' '.join(refused)}" if refused else f"without the claims {', '.join(missing)}"
-            raise AAuthError("denied", f"this resource's policy grants no {why}")
+            why = f"grants no {' '.join(refused)}" if refused else f"needs the claims {', '.join(missing)}"
+            raise AAuthError("denied", f"this resource's policy {why}")
         return JSONResponse(self._issue(pending), headers={"Cache-Control": "no-store"})
 
     def _issue(self, pending: TokenRequest) -> dict:
