@@ -55,6 +55,7 @@ from . import (
     agent_provider,
     consent,
     deferred,
+    federation,
     governance,
     interaction,
     interaction_endpoint,
@@ -162,6 +163,7 @@ class PersonServer:
             completions={
                 **token_endpoints.COMPLETIONS,
                 **agent_provider.COMPLETIONS,
+                federation.KIND: federation.complete,
                 "mission": missions.approve,
                 "mission_completion": missions.completion_answer,
                 "permission": governance.permission_answer,

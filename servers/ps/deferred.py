@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 import threading
 from collections.abc import Callable
@@ -291,15 +292,15 @@ async def _poll(ctx: Context, message: HttpMessage, pending: Pending) -> Respons
             pending = _current(ctx, pending_id)
     if pending.status in LIVE:
         return _pending_response(ctx, pending, waiting=bool(wait))
-    return _final_answer(ctx, pending)
+    return await _final_answer(ctx, pending)
 
 
-def _final_answer(ctx: Context, pending: Pending) -> Response:
+async def _final_answer(ctx: Context, pending: Pending) -> Response:
     """The one final answer of a decided request; ``410`` after it."""
     if pending.status == "cancelled" or pending.answered_at is not None:
         raise _gone()
     if pending.status == "approved":
-        _complete(ctx, pending)
+        await _complete(ctx, pending)
     answered = ctx.store.claim_answer(pending.id)
     if answered is None:
         raise _gone()
@@ -311,9 +312,12 @@ def _final_answer(ctx: Context, pending: Pending) -> Response:
     raise AAuthError(_FINAL_ERRORS[answered.status], f"the pending request ended: {answered.status}")
 
 
-def _complete(ctx: Context, pending: Pending) -> None:
-    """Mint what an approved request asked for and store it as the poll's result."""
+async def _complete(ctx: Context, pending: Pending) -> None:
+    """Mint (or, four-party, fetch from the AS) what an approved request asked for and store it
+    as the poll's result."""
     result = ctx.completions[pending.kind](ctx, pending)
+    if inspect.isawaitable(result):
+        result = await result
     with contextlib.suppress(AAuthError):  # a concurrent poll completed it first: its result stands
         ctx.store.set_result(pending.id, result)
 

@@ -31,6 +31,7 @@ PENDING_KINDS = (
     "mission_completion",
     "permission",
     "interaction",
+    "federated_auth_token",
 )
 PENDING_STATUSES = (
     "pending",
