@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .agent_checks import check_auth_token, check_person_token, check_resource_token, check_signature
+from .agent_clarification import Clarification, UpdatedRequest, respond
 from .agent_responses import (
     flow_error,
     held,
@@ -100,7 +101,10 @@ class Agent:
     signature check of the tokens the PS hands out (-11 "Auth Token Response Verification"
     says SHOULD; the claim checks always run) — for a lesson that contrasts the two.
     ``capabilities`` goes with every token request: the PS assumes none it is not told
-    (-11 "Agent Token Request", "AAuth-Capabilities Request Header").
+    (-11 "Agent Token Request", "AAuth-Capabilities Request Header").  ``clarify`` answers the
+    person's questions (-11 "Clarification Chat"): given a :class:`Clarification`, it returns the
+    answer, an :class:`UpdatedRequest` or ``None`` to cancel; with it the agent declares the
+    ``clarification`` capability, without it a question cancels the request.
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
@@ -122,6 +126,7 @@ class Agent:
         dev: bool = False,
         verify_token_signatures: bool = True,
         capabilities: tuple[str, ...] = ("interaction",),
+        clarify: Callable[[Clarification], str | UpdatedRequest | None] | None = None,
     ):
         self.key = key
         self.agent_token = agent_token
@@ -133,12 +138,16 @@ class Agent:
         self.sleep = sleep
         self.dev = dev
         self.verify_token_signatures = verify_token_signatures
-        self.capabilities = list(capabilities)
+        self.clarify = clarify
+        self.capabilities = list(capabilities) + (
+            ["clarification"] if clarify is not None and "clarification" not in capabilities else []
+        )
         self.jkt = key.thumbprint()
         self.tokens = TokenCache(lambda: self.clock())
         self.missions = MissionClient(self)
         self.mission: Mission | None = None
         self.last_interaction: Interaction | None = None
+        self.last_clarification: Clarification | None = None
         self.resolver = HttpResolver(fetch_through_flow, clock=clock, dev=dev)
 
     def auth(self, *, upstream_token: str | None = None, justification: str | None = None) -> AAuthFlow:
@@ -335,7 +344,8 @@ class AAuthFlow(httpx.Auth):
 
         Retry-After is honoured unless the server already held the poll that long
         (``Prefer: wait``); each ``429`` adds 5 s.  An ``interaction`` requirement is
-        handed to ``on_interaction`` once.  Returns the first response that is neither
+        handed to ``on_interaction`` once; a ``clarification`` is answered as ``clarify`` says
+        (:mod:`aauth_kit.agent_clarification`).  Returns the first response that is neither
         ``202`` nor ``429``.
         """
         responder = origin_of(response.request.url)
@@ -349,6 +359,9 @@ class AAuthFlow(httpx.Auth):
             else:
                 if not told:
                     told = self._tell_interaction(response, pending_url, resource, scope)
+                if requires(response, "clarification", statuses=(202,)):  # -11 "Clarification Chat"
+                    response = yield from respond(self, response, pending_url, token, resource, scope)
+                    continue
                 delay = retry_after(response)
                 if held(response) < delay:
                     yield Pause(delay + backoff)

@@ -40,6 +40,7 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK
 from aauth_kit.profile import VerifiedRequest
 
+from . import clarification
 from .context import Context, over_cap
 from .minting import token_response
 from .store.pending import LIVE, Pending
@@ -183,6 +184,7 @@ async def defer(
         **request_data,
         **await who_asks(ctx, agent_iss, agent_id),
         "agent_jkt": verified.key.thumbprint(),
+        "capabilities": clarification.declared_capabilities(message),
     }
     waiting = ctx.store.live_pending(agent=agent)
     if len(waiting) >= ctx.config.caps.pending_per_agent:
@@ -225,16 +227,22 @@ def _pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respo
     (``Prefer: wait``), else after the poll interval."""
     retry_after = 0 if waiting else ctx.config.poll_interval
     ctx.poll_not_before[pending.id] = ctx.clock() + retry_after
-    requirement = serialize_requirement(
-        "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
-    )
+    body = {"status": pending.status}
+    question = clarification.requirement(ctx, pending)  # -11 "Clarification Required"
+    if question is not None:
+        requirement, members = question
+        body.update(members)
+    else:
+        requirement = serialize_requirement(
+            "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
+        )
     headers = {
         "Location": f"{ctx.identifier}/pending/{pending.id}",
         "Retry-After": str(retry_after),
         "Cache-Control": "no-store",
         "AAuth-Requirement": requirement,
     }
-    return JSONResponse({"status": pending.status}, status_code=202, headers=headers)
+    return JSONResponse(body, status_code=202, headers=headers)
 
 
 def _prefer_wait(message: HttpMessage) -> int:
@@ -327,6 +335,25 @@ def _cancel(ctx: Context, pending_id: str) -> Response:
     return Response(status_code=204)
 
 
+async def _clarification_response(
+    ctx: Context, message: HttpMessage, verified: VerifiedRequest, pending_id: str
+) -> Response:
+    """``POST``: the agent answers the person's question or updates its request
+    (:func:`.clarification.respond`) and resumes polling: the answer is the poll's ``202``.
+    A request that has ended meanwhile answers as its poll would (its final answer, or ``410``)."""
+    pending = _current(ctx, pending_id)
+    if pending.status in LIVE:
+        try:
+            pending = await clarification.respond(ctx, message, verified, pending)
+        except AAuthError as error:
+            if error.code not in ("conflict", "expired"):  # decided or expired meanwhile: answer below
+                raise
+            pending = _current(ctx, pending_id)
+    if pending.status in LIVE:
+        return _pending_response(ctx, pending, waiting=bool(_prefer_wait(message)))
+    return _final_answer(ctx, pending)
+
+
 def _same_agent(pending: Pending, verified: VerifiedRequest) -> bool:
     """-11 "Pending URL Security": the agent's identity is verified on every poll.  A
     registration (``agent_approval``, asked with a bare key) is polled with that key; any other
@@ -341,8 +368,8 @@ def _same_agent(pending: Pending, verified: VerifiedRequest) -> bool:
 
 def routes(ctx: Context) -> list[Route]:
     async def pending_endpoint(request: Request) -> Response:
-        """``GET``/``DELETE`` the pending URL, signed by the agent that created it (anyone
-        else: ``404``, the URL is not theirs to see)."""
+        """``GET``/``POST``/``DELETE`` the pending URL, signed by the agent that created it
+        (anyone else: ``404``, the URL is not theirs to see)."""
         message, verified = await signed_request(ctx, request, schemes=("jwt", "hwk"))
         pending_id = request.path_params["pending_id"]
         pending = ctx.store.get_pending(pending_id, agent_jkt=verified.key.thumbprint())
@@ -350,6 +377,8 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("not_found", "no pending request at this URL for this agent key")
         if request.method == "DELETE":
             return _cancel(ctx, pending_id)
+        if request.method == "POST":
+            return await _clarification_response(ctx, message, verified, pending_id)
         return await _poll(ctx, message, pending)
 
-    return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "DELETE"])]
+    return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "POST", "DELETE"])]
