@@ -7,16 +7,33 @@ carries the question, the agent answers, updates its request or cancels, the per
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aauth_kit.servers.ps.clarification import ANSWER_TIMEOUT, MAX_ROUNDS, MAX_TEXT
 
+from aauth_kit.agent_clarification import UpdatedRequest
+from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement
 from aauth_kit.keys import Key
+from aauth_kit.lab import Lab
+from aauth_kit.message import HttpMessage
+from aauth_kit.profile import sign_request
+from aauth_kit.signature_key import jwt_key
 
-from .ps_world import HELD, PS, decoded, error_of, form_fields, logged_in_browser, wait_until, world_fixture
+from .ps_world import (
+    HANG_GUARD,
+    HELD,
+    PS,
+    decoded,
+    error_of,
+    form_fields,
+    logged_in_browser,
+    wait_until,
+    world_fixture,
+)
 
 world = world_fixture()
 
@@ -359,3 +376,168 @@ def test_clarification_concurrent_questions_take_one_round(world):
     with ThreadPoolExecutor(2) as pool:
         assert sorted(pool.map(send, ["one?", "two?"])) == [200, 409]
     assert len(world.ps.store.get_pending(pending_id).request["clarifications"]) == 1
+
+
+# -- the kit's agent --------------------------------------------------------------------------------------------------
+
+SCA = "https://supply-chain.example"
+
+
+#: The person's threads of a test, joined before its lab stops.
+THREADS: list[threading.Thread] = []
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with Lab(mode="socket", data_dir=tmp_path) as lab:
+        yield lab
+        while THREADS:
+            THREADS.pop().join(HANG_GUARD)
+
+
+def signed_in(lab):
+    """The seed's person at the PS's consent API, on a client of its own."""
+    client = lab.hosts.client(timeout=HANG_GUARD)
+    response = client.post(f"{PS}/login", json={"username": "mcp-user", "password": "user123"})
+    client.headers["Authorization"] = f"Bearer {response.json()['session']}"
+    return client
+
+
+def asks_then_decides(lab, question=QUESTION, *, approved=True, seen=None):
+    """An ``on_interaction`` for the kit's agent: the person opens the code and asks
+    ``question``; once the agent has answered, they decide (on a thread of their own: the
+    agent's flow goes on polling meanwhile).  Each view of the request goes to ``seen``."""
+    seen = [] if seen is None else seen
+
+    def on_interaction(interaction):
+        person = signed_in(lab)
+        pending_id = person.get(f"{PS}/consent", params={"code": interaction.code}).json()["pending_id"]
+        assert ask(person, pending_id, question).status_code == 200
+
+        def decide():
+            later, view = signed_in(lab), f"{PS}/consent/{pending_id}"
+            try:
+                wait_until(
+                    lambda: (
+                        later.get(view).json()["status"] != "interacting"
+                        or not later.get(view).json()["clarification"]["awaiting_answer"]
+                    )
+                )
+                seen.append(later.get(view).json())
+                later.post(f"{view}/decision", json={"approved": approved})
+            finally:
+                later.close()
+
+        thread = threading.Thread(target=decide, daemon=True)
+        thread.start()
+        THREADS.append(thread)
+        person.close()
+
+    return on_interaction
+
+
+def pending_posts(lab) -> list[dict]:
+    """The agent's POSTs and DELETEs at pending URLs, as the trace has them."""
+    return [
+        {"method": e.request.method, **(json.loads(e.request.body) if e.request.body else {})}
+        for e in lab.trace.exchanges
+        if "/pending/" in e.request.target_uri and e.request.method in ("POST", "DELETE")
+    ]
+
+
+def test_clarification_the_kits_agent_answers(lab):
+    """The kit's agent meets ``requirement=clarification`` while polling, asks its ``clarify``
+    callback and POSTs the answer (-11 "Clarification Response"), then polls on to the token;
+    with the callback it declares the ``clarification`` capability (-11 "Agent Token Request")."""
+    seen = []
+    agent = lab.new_agent("asked", on_interaction=asks_then_decides(lab, seen=seen), clarify=lambda c: ANSWER)
+    assert agent.capabilities == ["interaction", "clarification"]
+    with lab.client(agent) as client:
+        assert client.post(f"{SCA}/optimize", json={}).status_code == 200
+    assert agent.last_clarification.question == QUESTION
+    assert agent.last_clarification.timeout is not None and agent.last_clarification.timeout <= ANSWER_TIMEOUT
+    assert pending_posts(lab) == [
+        {"method": "POST", "action": "clarification_response", "clarification_response": ANSWER}
+    ]
+    assert seen[0]["clarification"]["chat"][0]["answer"] == ANSWER
+
+
+def test_clarification_the_kits_agent_updates_its_request(lab):
+    """``clarify`` may return an :class:`UpdatedRequest`: a new resource token from the same
+    resource with a reduced scope (here the one ``POST /check`` challenges with), POSTed with
+    its justification (-11 "Updated Request"); the person approves the reduced request."""
+
+    def reduce(clarification):
+        person_token = agent.person_token_for(SCA)
+        message = HttpMessage("POST", f"{SCA}/check", [("Content-Type", "application/json")], b"{}")
+        sign_request(message, agent.key, jwt_key(person_token), created=int(lab.clock()))
+        challenge = lab.send(message).response.header("aauth-requirement")
+        return UpdatedRequest(parse_requirement(challenge).resource_token, "Checking is enough.")
+
+    seen = []
+    agent = lab.new_agent("reduced", on_interaction=asks_then_decides(lab, seen=seen), clarify=reduce)
+    with lab.client(agent) as client:
+        client.post(f"{SCA}/optimize", json={})
+    assert [(p["method"], p["action"]) for p in pending_posts(lab)] == [("POST", "updated_request")]
+    assert (seen[0]["scope"], seen[0]["justification"]) == ("supply-chain:check", "Checking is enough.")
+    assert decoded(agent.auth_token_for(SCA))["scope"] == "supply-chain:check"
+
+
+def test_clarification_the_kits_agent_cancels(lab):
+    """``clarify`` returning ``None`` withdraws the request: ``DELETE`` on the pending URL (-11
+    "Cancel Request") and the flow ends ``cancelled``; the pending URL is gone after."""
+    agent = lab.new_agent("withdrawn", on_interaction=asks_then_decides(lab), clarify=lambda c: None)
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        client.post(f"{SCA}/optimize", json={})
+    assert (info.value.code, info.value.status) == ("cancelled", 204)
+    assert pending_posts(lab) == [{"method": "DELETE"}]
+    assert [p.status for p in lab.ps.store.list_pending()] == ["cancelled"]
+
+
+def test_clarification_mission_completion_follow_up_question(lab):
+    """-11 "Mission Completion": the person "responds with follow-up questions via clarification
+    chat Section 8.3, leaving the mission active"; the agent answers, the person accepts, and
+    only then does the mission end."""
+    agent = lab.new_agent(
+        "missioned", on_interaction=asks_then_decides(lab), clarify=lambda c: "All 40 laptops."
+    )
+    person = signed_in(lab)
+
+    def approve(interaction):
+        context = person.get(f"{PS}/consent", params={"code": interaction.code}).json()
+        person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": True})
+
+    agent.on_interaction = approve
+    with lab.client(agent) as client:
+        mission = agent.start_mission(client, "# Restock laptops")
+    states = []
+    agent.clarify = lambda c: (
+        states.append(lab.ps.store.get_mission(mission.s256).status) or "All 40 laptops."
+    )
+    agent.on_interaction = asks_then_decides(lab, "How many did you order?")
+    with lab.client(agent) as client:
+        done = agent.complete_mission(client, "Restocked.")
+    assert done == {"mission_status": "terminated", "termination_reason": "completed"}
+    assert states == ["active"]
+    person.close()
+
+
+def test_clarification_an_agent_without_a_callback_cancels(lab):
+    """An agent given no ``clarify`` cannot answer; -11 "Agent Response to Clarification" leaves
+    it one response, the cancel: its completion proposal is withdrawn and the mission stays."""
+    person = signed_in(lab)
+
+    def approve(interaction):
+        context = person.get(f"{PS}/consent", params={"code": interaction.code}).json()
+        person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": True})
+
+    agent = lab.new_agent("mute", on_interaction=approve)
+    assert agent.capabilities == ["interaction"]
+    with lab.client(agent) as client:
+        mission = agent.start_mission(client, "# Restock laptops")
+    agent.on_interaction = asks_then_decides(lab)
+    with lab.client(agent) as client, pytest.raises(FlowError) as info:
+        agent.complete_mission(client, "Restocked.")
+    assert info.value.code == "cancelled"
+    assert agent.mission == mission and lab.ps.store.get_mission(mission.s256).status == "active"
+    person.close()

@@ -286,8 +286,9 @@ async def _poll(ctx: Context, message: HttpMessage, pending: Pending) -> Respons
                 AAuthError("slow_down", f"poll again in {retry_after} s, or send Prefer: wait"),
                 {"Retry-After": str(retry_after)},
             )
-        if pending.status in LIVE and wait:
-            # held until the state changes, the wait ends, or the request expires
+        if pending.status in LIVE and wait and clarification.open_question(pending) is None:
+            # held until the state changes, the wait ends, or the request expires (an open
+            # question goes to the agent at once: it is what the agent must act on)
             timeout = min(wait, pending.expires_at - ctx.clock() + 0.01)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), max(timeout, 0))
