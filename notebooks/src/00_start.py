@@ -268,3 +268,4 @@ MessageInspector(lab.trace.last(path="/inventory", source="Agent"), now=lab.cloc
 # | **08_revocation** | taking a token back: the person revokes an auth token, the PS tells the resource, `revoked_jwt`, the cascade when an Agent Provider revokes an agent |
 # | **09_missions** | the person approves a task: the agent's proposal, the mission blob and its `s256` recomputed by hand, `mission_s256` in every token, completion, `mission_terminated` |
 # | **10_attacks** | the cast under fire: each attack of a stranger, a second person, a hostile Agent Provider, another site's page and a slow or huge client, refused — the raw answer, its code and the rule it follows |
+# | **12_clarification** | the person asks the agent a question from the consent page: the poll that carries it, the agent's answer, an updated request or a cancel, and the limits on the chat |

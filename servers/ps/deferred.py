@@ -8,7 +8,9 @@ requirement=interaction; url; code`` (-11 "Interaction Required").  Final answer
 with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``408 expired``
 (and the kit's ``403 revoked`` when the agent token was revoked); afterwards ``410``.
 Polling faster than ``Retry-After`` without ``Prefer: wait`` is ``429 slow_down``;
-``DELETE`` cancels (-11 "Polling Error Codes").
+``DELETE`` cancels (-11 "Polling Error Codes").  While the person's question is open the
+``202`` carries ``requirement=clarification`` and the question, the poll is not held, and
+``POST`` takes the agent's answer (-11 "Clarification Chat", :mod:`.clarification`).
 
 Caps (:class:`~.context.Caps`): an agent may leave at most ``pending_per_agent`` requests
 waiting (one more is ``429 rate_limited`` with ``Retry-After``), and have at most
