@@ -34,6 +34,12 @@ lab: $(LAB_STAMP)
 notebooks: $(STAMP)
 	$(PY) scripts/build_notebooks.py $(NB)
 
+# binder/requirements.txt: every package Binder installs, resolved anew from pyproject.toml
+# (needs the package index; tests/test_binder.py checks the result offline)
+.PHONY: pins
+pins: $(STAMP)
+	$(PY) scripts/pin_binder.py
+
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $(BENCH_STAMP)

@@ -6,7 +6,14 @@ import os
 
 import pytest
 
+from aauth_kit.server_proxy import HUB_PREFIX_ENV, HUB_PUBLIC_URL_ENV, PROXY_ENV
+
 DOCS_ENV = "AAUTH_KIT_DOCS"
+
+# The cast's URLs are its loopback ones in every test and notebook, also when the suite runs
+# in a JupyterHub terminal (there a kernel would show them through the server's proxy).
+for name in (PROXY_ENV, HUB_PREFIX_ENV, HUB_PUBLIC_URL_ENV):
+    os.environ.pop(name, None)
 
 
 @pytest.hookimpl(tryfirst=True)

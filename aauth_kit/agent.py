@@ -12,6 +12,9 @@ One generator, :meth:`AAuthFlow.auth_flow`, reads like the sequence diagram::
                                     (Prefer: wait) → 202 → interaction → poll → 200
                                   → check the auth token, retry with it
     202 requirement=auth-token    → the same, then poll the resource's Location with it
+    202 requirement=interaction   → tell the person, poll the resource's Location; keep the
+                                    AAuth-Access it answers with (:mod:`aauth_kit.agent_sessions`)
+                                    and send Authorization: AAuth from then on
 
 Every token the PS hands out is checked before it is kept (:mod:`aauth_kit.agent_checks`):
 its claims (MUST) and its signature (SHOULD), with the key its ``kid`` names in the JWKS
@@ -55,6 +58,7 @@ from .agent_responses import (
     retry_after,
     stale_token,
 )
+from .agent_sessions import SessionTokens
 from .claims import AUTH_TYP, PERSON_TYP
 from .deferred_headers import serialize_prefer_wait
 from .errors import AAuthError
@@ -102,9 +106,7 @@ class Agent:
     says SHOULD; the claim checks always run) — for a lesson that contrasts the two.
     ``capabilities`` goes with every token request: the PS assumes none it is not told
     (-11 "Agent Token Request", "AAuth-Capabilities Request Header").  ``clarify`` answers the
-    person's questions (-11 "Clarification Chat"): given a :class:`Clarification`, it returns the
-    answer, an :class:`UpdatedRequest` or ``None`` to cancel; with it the agent declares the
-    ``clarification`` capability, without it a question cancels the request.
+    person's questions and makes the agent declare ``clarification`` (:mod:`.agent_clarification`).
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
@@ -126,6 +128,8 @@ class Agent:
         dev: bool = False,
         verify_token_signatures: bool = True,
         capabilities: tuple[str, ...] = ("interaction",),
+        login_hint: str | None = None,
+        tenant: str | None = None,
         clarify: Callable[[Clarification], str | UpdatedRequest | None] | None = None,
     ):
         self.key = key
@@ -142,6 +146,8 @@ class Agent:
         self.capabilities = list(capabilities) + (
             ["clarification"] if clarify is not None and "clarification" not in capabilities else []
         )
+        self.hints = {"login_hint": login_hint, "tenant": tenant}  # -11 "Agent Token Request"
+        self.sessions = SessionTokens()  # -11 "AAuth-Access Response Header"
         self.jkt = key.thumbprint()
         self.tokens = TokenCache(lambda: self.clock())
         self.missions = MissionClient(self)
@@ -217,6 +223,7 @@ class AAuthFlow(httpx.Auth):
         agent = self.agent
         resource = origin_of(request.url)
         presented = agent.tokens.best(resource, self.upstream_token) or agent.agent_token
+        agent.sessions.attach(request, resource)  # Authorization: AAuth, signed over
         response = yield self._sign(request, presented)
 
         if presented != agent.agent_token and stale_token(response):
@@ -245,6 +252,11 @@ class AAuthFlow(httpx.Auth):
                 )
             else:
                 response = yield self._sign(request, auth_token)
+
+        if requires(response, "interaction", statuses=(202,)):  # -11 "Resource-Managed Authorization"
+            agent.sessions.pop(resource, None)
+            response = yield from self.deferred(response, presented, resource, None)
+        agent.sessions.take(resource, response)
         return response
 
     # -- person token (-11 "Person Token Endpoint") ----------------------------------------
@@ -292,6 +304,7 @@ class AAuthFlow(httpx.Auth):
             body["upstream_token"] = self.upstream_token
         if self.justification:
             body["justification"] = self.justification
+        body.update({name: value for name, value in self.agent.hints.items() if value is not None})
         response = yield self.ps_request(metadata["auth_token_endpoint"], body)
         auth_token = yield from self._result(response, "auth_token", resource, resource_token.get("scope"))
         check_auth_token(self.agent, auth_token, resource, resource_token, presented)

@@ -33,6 +33,7 @@ from starlette.responses import Response
 from .errors import AAuthError
 from .identifiers import DEV_HOSTS
 from .message import HttpMessage
+from .server_proxy import proxied_origins
 
 
 def problem_response(error: AAuthError, headers: Mapping[str, str] | None = None) -> Response:
@@ -295,11 +296,14 @@ def own_origins(request: Request, identifier: str) -> set[str]:
     """The origins this server answers as: its identifier's and, on a loopback socket, the
     ``http://127.0.0.1:PORT`` and ``http://localhost:PORT`` a browser reaches it at.  Taken
     from the listening socket, never from ``Host``: a page that rebinds its own name to
-    127.0.0.1 sends its own ``Host`` and ``Origin``, which must not count as this server's."""
+    127.0.0.1 sends its own ``Host`` and ``Origin``, which must not count as this server's.
+    Behind a Jupyter server's proxy, also that server's origin for what the proxy forwarded
+    (:func:`~aauth_kit.server_proxy.proxied_origins`)."""
     origins = {identifier.rstrip("/")}
     server = request.scope.get("server")
     if server and server[0] in DEV_HOSTS and server[1]:
         origins.update(f"http://{host}:{server[1]}" for host in DEV_HOSTS)
+        origins.update(proxied_origins(request.headers, server[1]))
     return origins
 
 

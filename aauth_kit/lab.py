@@ -34,6 +34,7 @@ from .key_files import private_directory
 from .keys import Key
 from .message import HttpMessage
 from .runtime import Hosts
+from .server_proxy import BrowserLink, browser_url
 from .trace import Exchange, Trace
 
 if TYPE_CHECKING:
@@ -243,8 +244,14 @@ class Lab:
 
     # -- using -------------------------------------------------------------------------------------
     def url(self, name: str) -> str:
-        """Where a browser reaches ``name`` (its loopback URL; the identifier in dev mode)."""
-        return self.identifiers[name] if self.dev else self.hosts.url_of(self.identifiers[name])
+        """Where a browser reaches ``name``: its loopback URL (the identifier in dev mode) or,
+        on JupyterHub and Binder, that URL through the Jupyter server's proxy (:mod:`.server_proxy`)."""
+        loopback = self.identifiers[name] if self.dev else self.hosts.url_of(self.identifiers[name])
+        return browser_url(loopback)
+
+    def link(self, name: str, path: str = "/") -> BrowserLink:
+        """A link to ``path`` on ``name`` for a cell to show (:meth:`url` + ``path``)."""
+        return BrowserLink(self.url(name) + path)
 
     def new_agent(self, local: str = "notebook", *, person: str = "mcp-user", **options) -> Agent:
         """A new agent bootstrapped at the PS's Agent Provider and bound to ``person``."""

@@ -21,49 +21,48 @@ signature or token gets ``401`` + ``Signature-Error``; a revoked token (-11 "Tok
 Revocation") gets ``Signature-Error: error=revoked_jwt``.  The app also serves the
 authorization endpoint ``POST /authorize`` (-11 "Authorization Endpoint Request"), the
 revocation endpoint ``POST /revoke`` (a Person Server revokes the person and auth tokens
-it issued), ``/.well-known/aauth-resource.json`` and its JWKS.
-Errors are the kit's :class:`errors.AAuthError` rendered as problem+json (one error
+it issued), ``/.well-known/aauth-resource.json`` and its JWKS
+(:mod:`aauth_kit.resource_endpoints`); requirement responses are
+:class:`resource_challenge.Challenge`.  Errors are the kit's :class:`errors.AAuthError` rendered as problem+json (one error
 boundary, :mod:`aauth_kit.asgi`), never a 500.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import headers, metadata, revocation, tokens
-from .asgi import exception_handlers, http_message, middleware, problem_response
+from .asgi import exception_handlers, http_message, middleware
 from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
-from .jwks import KeyResolver, jwks
+from .jwks import KeyResolver
+from .jws import decode_unverified
 from .keys import Key
-from .message import HttpMessage, require_json_object
+from .message import HttpMessage
 from .profile import VerifiedRequest, verify_request
+from .resource_challenge import ROUTE_ACCESS, Challenge, challenge_response, scope_tokens
+from .resource_endpoints import own_routes
+from .resource_held import PENDING_PATH, HeldInvocations
+from .resource_pages import routes as interaction_routes
+from .resource_sessions import Session, Sessions
 from .token_verification import VerifiedToken
 
-#: Route access modes, weakest first (``open`` is no AAuth at all).
-ROUTE_ACCESS = ("open", "agent-token", "person-token", "auth-token")
 #: The tokens an agent may present to a resource in ``Signature-Key``.
 PRESENTABLE = (AGENT_TYP, PERSON_TYP, AUTH_TYP)
 SIGNATURE_HEADERS = ("signature", "signature-input", "signature-key")
-METADATA_PATH = f"/.well-known/{metadata.RESOURCE_DWK}"
-JWKS_PATH = "/.well-known/jwks.json"
-AUTHORIZATION_PATH = "/authorize"
-REVOCATION_PATH = revocation.REVOCATION_PATH
 #: Revocations a resource keeps at most (each is dropped after the token's ``exp``).
 MAX_REVOCATIONS = 100_000
 
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 #: ``revoked`` may be a set of ``(iss, jti)`` or ``check(iss, jti) -> bool`` (sync or async).
 RevocationCheck = Callable[[str, str], "bool | Awaitable[bool]"]
 #: ``account(request)``: the account at this resource a request acts on (-11 "Account Binding").
@@ -81,6 +80,17 @@ class Caller:
     scopes: frozenset[str]  # the auth token's ``scope``
     jkt: str  # RFC 7638 thumbprint of the key that signed the request
     account: str | None = None  # the auth token's ``account`` (-11 "Account Binding")
+    session: Session | None = (
+        None  # the AAuth-Access session it presented (-11 "AAuth-Access Response Header")
+    )
+
+    @property
+    def session_agent(self) -> tuple[str, str]:
+        """``(iss, sub)`` of the token presented: whom a session issued now belongs to."""
+        return (self.token.iss, self.token.sub)
+
+    def with_session(self, session: Session) -> Caller:
+        return replace(self, session=session, scopes=session.scope)
 
     @classmethod
     def of(cls, verified: VerifiedRequest) -> Caller:
@@ -96,34 +106,8 @@ class Caller:
         )
 
 
-class Challenge(Exception):
-    """A requirement response (-11 "Requirement Responses"): ``401`` +
-    ``AAuth-Requirement: requirement=<requirement>`` with its parameters."""
-
-    def __init__(self, requirement: str, detail: str, *, error: SignatureError | None = None, **params: str):
-        super().__init__(detail)
-        self.requirement = requirement
-        self.detail = detail
-        self.error = error  # a Signature-Error that rides along (a revoked token)
-        self.params = params
-
-    def response(self) -> Response:
-        value = headers.serialize_requirement(self.requirement, **self.params)
-        if self.error is not None:
-            return problem_response(self.error, {"aauth-requirement": value})
-        body = {"requirement": self.requirement, "detail": self.detail}
-        return JSONResponse(
-            body, status_code=401, headers={"aauth-requirement": value, "cache-control": "no-store"}
-        )
-
-
-async def _challenge_response(request: Request, challenge: Challenge) -> Response:
-    return challenge.response()
-
-
-def _scope_tokens(scope) -> list[str]:
-    """The scope tokens of an RFC 6749 §3.3 ``scope`` (single spaces between), or ``[]`` if malformed."""
-    return scope.split(" ") if isinstance(scope, str) and _SCOPE.fullmatch(scope) else []
+#: The requirements a route may deliver as a held invocation, per ``deliver``.
+_HELD = {("auth-token", "202"), ("interaction", "401"), ("interaction", "202")}
 
 
 class Resource:
@@ -177,6 +161,10 @@ class Resource:
         elif revoked is not None:
             self.revoked.update(revoked)
         self.protected: list[tuple[str, str, str | None]] = []  # (path, access, scope) per route
+        #: AAuth-Access session tokens (-11 "Resource-Managed Access (Two-Party)")
+        self.sessions = Sessions(clock)
+        #: invocations held behind a 202 (-11 "Deferred Delivery", "Resource-Managed Authorization")
+        self.held = HeldInvocations(self)
 
     # -- routes --------------------------------------------------------------------------
     def route(
@@ -188,30 +176,49 @@ class Resource:
         access: str = "auth-token",
         scope: str | None = None,
         account: AccountOf | None = None,
+        deliver: str = "401",
     ) -> Route:
         """A Starlette route running ``endpoint`` only for callers ``access`` admits.
 
         ``access="auth-token"`` needs ``scope`` (space-separated; the auth token must
         carry all of it); ``account(request)``, when given, names the account the request
-        acts on, which the auth token's ``account`` must be.  The endpoint finds the :class:`Caller` in
+        acts on, which the auth token's ``account`` must be.  ``deliver="202"`` holds the
+        invocation behind a ``202`` instead of answering ``401 requirement=auth-token`` (-11
+        "Deferred Delivery").  ``access="session-token"`` (also with a ``scope``) is
+        resource-managed access: the person approves at this resource's own page and the agent
+        gets an ``AAuth-Access`` session token (:mod:`aauth_kit.resource_held`).  The endpoint finds the :class:`Caller` in
         ``request.state.caller`` (``None`` on ``open`` routes); an :class:`AAuthError`
         it raises becomes a problem+json response in an app made by :meth:`app`.
         """
         if access not in ROUTE_ACCESS:
             raise UsageError(f"access must be one of {', '.join(ROUTE_ACCESS)}, not {access!r}")
-        if access == "auth-token" and not _scope_tokens(scope):
-            raise UsageError("an auth-token route needs a scope (space-separated scope tokens)")
+        if access in ("auth-token", "session-token") and not scope_tokens(scope):
+            raise UsageError(f"an {access} route needs a scope (space-separated scope tokens)")
+        if deliver not in ("401", "202") or (deliver == "202" and access != "auth-token"):
+            raise UsageError('deliver="202" is for an auth-token route; deliver is "401" or "202"')
         if account is not None and access != "auth-token":
             raise UsageError("only an auth-token route binds an account")
         self.protected.append((path, access, scope))
 
         async def protected_endpoint(request: Request) -> Response:
             bound = account(request) if account is not None else None
-            request.state.caller = (
-                None if access == "open" else await self.authenticate(request, access, scope, account=bound)
-            )
+            try:
+                caller = (
+                    None
+                    if access == "open"
+                    else await self.authenticate(request, access, scope, account=bound)
+                )
+            except Challenge as challenge:
+                if challenge.caller is None or (challenge.requirement, deliver) not in _HELD:
+                    raise
+                return await self.held.hold(request, endpoint, challenge, scope, bound)
+            request.state.caller = caller
             response = endpoint(request)
-            return await response if inspect.isawaitable(response) else response
+            response = await response if inspect.isawaitable(response) else response
+            rolled = self.sessions.roll(caller.session) if caller is not None and caller.session else None
+            if rolled is not None:  # -11 "AAuth-Access Response Header": rolling refresh
+                response.headers["aauth-access"] = headers.serialize_aauth_access(rolled.token)
+            return response
 
         protected_endpoint.__name__ = getattr(endpoint, "__name__", "endpoint")
         return Route(path, protected_endpoint, methods=list(methods))
@@ -221,13 +228,12 @@ class Resource:
         endpoints; a :class:`Challenge` or an :class:`AAuthError` raised in any of them
         becomes its response (and ``exception_handlers`` given here are added)."""
         own = [
-            Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
-            Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
-            Route(AUTHORIZATION_PATH, self._authorization_endpoint, methods=["POST"]),
-            Route(REVOCATION_PATH, self._revocation_endpoint, methods=["POST"]),
+            *own_routes(self),
+            Route(f"{PENDING_PATH}/{{id}}", self.held.poll, methods=["GET"]),
+            *interaction_routes(self.held),
         ]
         handlers = exception_handlers(
-            {Challenge: _challenge_response, **starlette_kwargs.pop("exception_handlers", {})}
+            {Challenge: challenge_response, **starlette_kwargs.pop("exception_handlers", {})}
         )
         starlette_kwargs["middleware"] = [*middleware(), *starlette_kwargs.get("middleware", [])]
         return Starlette(routes=own + list(routes), exception_handlers=handlers, **starlette_kwargs)
@@ -318,22 +324,51 @@ class Resource:
         typ = caller.token.typ
         if access == "agent-token":
             return caller
+        if access == "session-token":
+            return self.session_caller(request, caller, scope)
         if typ == AGENT_TYP:
             raise Challenge(
                 "person-token", f"get a person token for {self.identifier} from your Person Server"
             )
         if access == "person-token":
             return caller
-        if not set(_scope_tokens(scope)) <= caller.scopes or account not in (None, caller.account):
+        if not self.admits(caller, scope, account):
             # a person token has no scopes; an auth token for another account grants nothing here
             why = "an auth token" if typ == PERSON_TYP else f"an auth token with scope {scope!r}"
             resource_token = self.resource_token(caller.token, caller.jkt, scope, account=account)
             raise Challenge(
                 "auth-token",
                 f"this needs {why}: take the resource token to your Person Server",
+                caller=caller,
                 resource_token=resource_token,
             )
         return caller
+
+    @staticmethod
+    def admits(caller: Caller, scope: str | None, account: str | None) -> bool:
+        """Whether an auth token carries all of ``scope`` and, when one is named, ``account``."""
+        return caller.token.typ == AUTH_TYP and (
+            set(scope_tokens(scope)) <= caller.scopes and account in (None, caller.account)
+        )
+
+    def session_caller(self, request: Request, caller: Caller, scope: str) -> Caller:
+        """-11 "AAuth-Access Security": the session an ``Authorization: AAuth`` names counts only
+        when the signature covers ``authorization`` and its signer holds it; none → hold the
+        request for the person's approval (``202 requirement=interaction``)."""
+        covered = any(line.startswith('"authorization":') for line in caller.verified.base.splitlines())
+        session = self.sessions.presented(
+            request.headers.get("authorization"), covered=covered, agent=caller.session_agent, jkt=caller.jkt
+        )
+        if session is not None and set(scope_tokens(scope)) <= session.scope:
+            return caller.with_session(session)
+        raise Challenge("interaction", f"{self.identifier} asks the person first", caller=caller)
+
+    def resource_token_expired(self, token: str | None) -> bool:
+        """Whether a resource token this resource minted has expired (or there is none)."""
+        if token is None:
+            return True
+        exp = decode_unverified(token).payload.get("exp")
+        return not isinstance(exp, int) or exp <= self.clock()
 
     def resource_token(
         self, presented: VerifiedToken, agent_jkt: str, scope: str, *, account: str | None = None
@@ -360,66 +395,3 @@ class Resource:
             tenant=presented.tenant,
             dev=self.dev,
         )
-
-    # -- the resource's own endpoints ---------------------------------------------------------
-    def known_scopes(self) -> set[str]:
-        """Scopes this resource grants: described ones and those its routes require."""
-        routes = {s for _, access, scope in self.protected if scope for s in _scope_tokens(scope)}
-        return set(self.scope_descriptions) | routes
-
-    def metadata_document(self) -> dict:
-        """``/.well-known/aauth-resource.json`` (-11 "Metadata Documents")."""
-        modes = [access for _, access, _ in self.protected if access != "open"]
-        access_mode = self.access_mode or max(modes or ["agent-token"], key=ROUTE_ACCESS.index)
-        return metadata.resource_metadata(
-            self.identifier,
-            f"{self.identifier}{JWKS_PATH}",
-            access_mode=access_mode,
-            authorization_endpoint=f"{self.identifier}{AUTHORIZATION_PATH}",
-            revocation_endpoint=f"{self.identifier}{REVOCATION_PATH}",
-            scope_descriptions=self.scope_descriptions or None,
-            signature_window=self.signature_window,
-            name=self.name or None,
-            description=self.description or None,
-            dev=self.dev,
-        )
-
-    async def _metadata_endpoint(self, request: Request) -> Response:
-        return JSONResponse(self.metadata_document())
-
-    async def _jwks_endpoint(self, request: Request) -> Response:
-        return JSONResponse(jwks([self.key]))
-
-    async def _authorization_endpoint(self, request: Request) -> Response:
-        """-11 "Authorization Endpoint Request": ``POST {"scope", "account"?}`` signed with a person token (or an auth
-        token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
-        caller = await self.authenticate(request, "person-token")
-        body = require_json_object(await request.body())
-        scope = body.get("scope")
-        if not _scope_tokens(scope):
-            raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")
-        unknown = [s for s in _scope_tokens(scope) if s not in self.known_scopes()]
-        if unknown:
-            raise AAuthError("invalid_scope", f"{self.identifier} grants no scope {', '.join(unknown)}")
-        account = body.get("account")
-        if account is not None and not (isinstance(account, str) and account):
-            raise AAuthError("invalid_account", "account must be a non-empty string")
-        token = self.resource_token(caller.token, caller.jkt, scope, account=account)
-        return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
-
-    async def _revocation_endpoint(self, request: Request) -> Response:
-        """-11 "Token Revocation": ``POST {"jti", "exp"}`` signed by a Person Server in its own right
-        (``sig=jwks_uri``, ``dwk`` ``aauth-person.json``; anyone else: ``403
-        unsupported_iss``).  The token ``(signer, jti)`` is refused from now on; the answer
-        is ``200`` with an empty body at once (a resource has no cascade, so never ``202``),
-        for a ``jti`` it never saw too; a full store is ``429 rate_limited`` with ``Retry-After``."""
-        revoked = await revocation.verify_revocation(
-            await self.http_message(request),
-            resolver=self.resolver,
-            accept=(metadata.PERSON_DWK,),
-            now=int(self.clock()),
-            window=self.signature_window,
-            dev=self.dev,
-        )
-        self.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
-        return Response(status_code=200)

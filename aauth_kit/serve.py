@@ -22,6 +22,7 @@ from .jws import decode_unverified
 from .lab import NAMES, SEED_PORTS, Lab
 from .lifespan import ServerStartError
 from .message import HttpMessage
+from .server_proxy import browser_url
 
 
 def _list(text: str) -> list[str]:
@@ -212,7 +213,7 @@ def describe(lab: Lab) -> str:
     for name, identifier in lab.identifiers.items():
         lines.append(f"  {NAMES[name]:<16} {identifier}")
     lines += [
-        f"  backend web page {lab.identifiers['backend']}/",
+        f"  backend web page {browser_url(lab.identifiers['backend'])}/",
         *(
             f"  person login     {p.username} / "
             + (p.password if (p.username, p.password) == ("mcp-user", "user123") else "(as given)")
@@ -319,7 +320,7 @@ def demo(args) -> int:
                 f">>> decided from the command line: {'approved' if args.approve else 'denied'}", flush=True
             )
         else:
-            print(f">>> Open {interaction.link()} and log in as mcp-user / user123", flush=True)
+            print(f">>> Open {browser_url(interaction.link())} and log in as mcp-user / user123", flush=True)
 
     agent = lab.new_agent("demo", on_interaction=on_interaction, wait=30)
     print(describe(lab), flush=True)

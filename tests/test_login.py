@@ -43,6 +43,19 @@ def test_m7_guessing_a_password_gets_429_and_a_lockout(world):
     assert page.headers["retry-after"] == locked.headers["retry-after"]
 
 
+def test_m7_the_lockout_runs_on_the_ps_clock(world):
+    """The lockout is measured on the PS's clock (a lab's frozen clock in a docs-mode
+    notebook: the same ``Retry-After`` on every run); once the window has passed on that
+    clock, the person signs in again."""
+    client = world.hosts.client(timeout=HANG_GUARD)
+    for _ in range(persons.LOGIN_FAILURES):
+        login(client)
+    locked = login(client, password="user123")
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) == persons.LOGIN_WINDOW
+    world.clock.advance(persons.LOGIN_WINDOW + 1)
+    assert login(client, password="user123").status_code == 200
+
+
 def test_m7_guessing_many_usernames_from_one_address_gets_429(tmp_path, monkeypatch):
     """The per-address throttle: failures over many usernames from one address add up."""
     monkeypatch.setattr(persons, "LOGIN_FAILURES_PER_ADDRESS", 3)

@@ -32,7 +32,8 @@ from aauth_kit.jwks import HttpResolver
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.probe import FAIL, INFO, PASS, SKIP, Answer, judge, with_checks
-from aauth_kit.resource import Challenge, Resource
+from aauth_kit.resource import Resource
+from aauth_kit.resource_challenge import Challenge
 from aauth_kit.runtime import Hosts
 
 HANG_GUARD = 3.0  # seconds per request in the hang test: a guard, never asserted on

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aauth_kit.servers.ps.context import Caps
+from aauth_kit.servers.ps.store.persons import BEARER, SESSION_IDLE
 from aauth_kit.servers.ps.sweep import sweep
 
 from aauth_kit import serve
@@ -213,8 +214,8 @@ def test_l10_the_sweep_deletes_expired_rows_and_keeps_live_ones_and_the_audit_lo
     _, code, _ = world.defer()
     world.ps.decide(code, False)  # finished
     old_url, _, _ = world.defer()  # never answered
-    world.person()  # a session (8 hours)
-    long_session = world.ps.store.create_session("alice", ttl=30 * 24 * 3600)
+    world.person()  # a session (12 hours at most, 30 minutes unused)
+    world.ps.store.create_session("alice", lifetime=30 * 24 * 3600)  # long, but it ends unused too
     assert _register(world, 1).status_code == 202  # a registration nobody approves
     old_token = world.ps.store.list_tokens()[-1]
     world.ps.store.revoke(old_token.iss, old_token.jti, old_token.exp)
@@ -228,17 +229,28 @@ def test_l10_the_sweep_deletes_expired_rows_and_keeps_live_ones_and_the_audit_lo
 
     assert done["pending_expired"] == 2  # the registration and the unanswered request
     assert done["pending"] == 3 and done["revocations"] == 1 and done["registrations"] == 1
-    assert done["sessions"] == 1 and done["tokens"] == before["tokens"]
+    assert done["sessions"] == 2 and done["tokens"] == before["tokens"]
     after = _counts(world)
-    assert after["pending"] == 1 and after["sessions"] == 1 and after["revocations"] == 0
+    assert after["pending"] == 1 and after["sessions"] == 0 and after["revocations"] == 0
     assert {p.id for p in world.ps.store.list_pending()} == {live_url.rsplit("/", 1)[1]}
     assert world.ps.store.get_agent("aauth:anon-1@ps.example", ap_issuer=PS) is None
     assert world.ps.store.get_agent(AGENT[1], ap_issuer=PS).status == "approved"  # approved agents stay
     assert after["audit"] > before["audit"]
     assert world.poll(old_url).status_code == 404  # gone with its row
-    alice = world.hosts.client(headers={"Authorization": f"Bearer {long_session}"}, timeout=HANG_GUARD)
+
+
+def test_l10_the_sweep_keeps_sessions_in_use(world):
+    """A session used within its idle time outlives a sweep and still signs its person in;
+    left unused past it, the next sweep deletes it."""
+    session = world.ps.store.create_session("alice")
+    world.clock.advance(SESSION_IDLE - 60)
+    assert world.ps.store.session_user(session, BEARER) == "alice"
+    assert sweep(world.ps.context)["sessions"] == 0
+    alice = world.hosts.client(headers={"Authorization": f"Bearer {session}"}, timeout=HANG_GUARD)
     assert alice.get(f"{PS}/tokens").status_code == 200
     alice.close()
+    world.clock.advance(SESSION_IDLE + 1)
+    assert sweep(world.ps.context)["sessions"] == 1
 
 
 def test_l10_the_ps_sweeps_on_its_own(tmp_path):

@@ -43,6 +43,7 @@ from aauth_kit.metadata import (
 )
 from aauth_kit.profile import sign_request
 from aauth_kit.resource import Caller, Resource
+from aauth_kit.resource_endpoints import metadata_document
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import SignatureKey, hwk_key, jwks_uri_key, jwt_key
 from aauth_kit.token_verification import VerifiedToken, check_presented_token, check_token
@@ -564,16 +565,16 @@ def test_metadata_access_mode_and_dev_mode():
     resource = Resource(
         "http://127.0.0.1:8080", key=resource_key, resolver=StaticResolver(dev=True), dev=True
     )
-    assert resource.metadata_document()["access_mode"] == "agent-token"
+    assert metadata_document(resource)["access_mode"] == "agent-token"
     resource.route("/p", show_caller, access="person-token")
     resource.route("/o", open_endpoint, access="open")
-    doc = resource.metadata_document()
+    doc = metadata_document(resource)
     assert doc["access_mode"] == "person-token"
     assert doc["authorization_endpoint"] == "http://127.0.0.1:8080/authorize"
     assert "name" not in doc and "scope_descriptions" not in doc
     fixed = Resource(RES, key=resource_key, resolver=StaticResolver(), access_mode="agent-token")
     fixed.route("/x", show_caller, scope="a")
-    assert fixed.metadata_document()["access_mode"] == "agent-token"
+    assert metadata_document(fixed)["access_mode"] == "agent-token"
 
 
 @pytest.mark.parametrize(

@@ -262,13 +262,14 @@ print(f"{'expires in':14} {int(waiting.expires_at - lab.clock())} s")
 # %% [markdown]
 # ### 4.3 The real consent page
 #
-# The PS also serves the page a person would open. Its address on your machine is below
-# (the PS is really listening on a loopback port). Open it in a browser tab if you like:
+# The PS also serves the page a person would open. Its address is below: the loopback port
+# the PS really listens on or, on JupyterHub and Binder, that port through the Jupyter
+# server's proxy (which lets in only you). Open it in a browser tab if you like:
 # it asks you to sign in (`mcp-user`, password `user123`) and then shows the request
 # with Approve and Deny. Again: decide in one place only.
 
 # %%
-print(f"{lab.url('ps')}/interaction?code={interaction.code}")
+lab.link("ps", f"/interaction?code={interaction.code}")
 
 # %% [markdown]
 # ### 4.4 Approving through the REST API

@@ -39,9 +39,10 @@ for name, identifier in lab.identifiers.items():
 # ## 1. The backend and its page
 #
 # The backend is an ordinary web app with one page and a small job API. Its page is
-# served on your machine at the address below — open it in a browser tab to click the
-# button yourself (it asks you to approve at the PS: sign in as `mcp-user`, password
-# `user123`). The page only calls the job API; this notebook calls the same API directly:
+# served at the address below (on JupyterHub and Binder through the Jupyter server's
+# proxy) — open it in a browser tab to click the button yourself (it asks you to approve
+# at the PS: sign in as `mcp-user`, password `user123`). The page only calls the job API;
+# this notebook calls the same API directly:
 #
 # | call | what it does |
 # | --- | --- |
@@ -50,7 +51,7 @@ for name, identifier in lab.identifiers.items():
 # | `GET /optimization/results/{request_id}` | the recommendations and the auth tokens used, decoded |
 
 # %%
-print(f"{lab.url('backend')}/")
+lab.link("backend")
 
 # %% [markdown]
 # Behind the page, the backend acts as an agent with an identity of its own. The PS's

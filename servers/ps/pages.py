@@ -8,7 +8,8 @@ the justification is Markdown in -11 and shown here as plain text, as are the pe
 questions and the agent's answers of -11 "Clarification Chat".  Every page is sent by
 :func:`respond` with a content security policy allowing only its own stylesheet inline, never
 framed (RFC 9700 §4.16), and every form that changes state carries a ``csrf`` field
-(:mod:`.browser`).
+(:mod:`.browser`).  Forms post to relative URLs (every page is at the top level), so the
+pages work unchanged under a proxy's prefix (:mod:`aauth_kit.server_proxy`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def login_page(next_path: str, *, csrf: str, error: str | None = None, username:
     return page(
         "Sign in — Person Server",
         f"<h1>Sign in to your Person Server</h1>{message}"
-        '<form method="post" action="/login">'
+        '<form method="post" action="login">'
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<label for="username">Username</label><input type="text" id="username" name="username" value="{escape(username)}" autocomplete="username" required>'
@@ -75,7 +76,7 @@ def code_page(*, error: str | None = None) -> str:
     return page(
         "Enter code — Person Server",
         f"<h1>Enter the code your agent shows</h1>{message}"
-        '<form method="get" action="/interaction"><label for="code">Code</label>'
+        '<form method="get" action="interaction"><label for="code">Code</label>'
         '<input type="text" id="code" name="code" class="code" placeholder="XXXX-XXXX" required>'
         '<button class="approve" type="submit">Continue</button></form>',
     )
@@ -163,7 +164,7 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         f'<div class="card">{ask}{detail}{justification}'
         f'<p class="muted">Check that your agent shows the code <span class="code">{escape(context.get("code") or "")}</span>. '
         f"This request expires at {escape(context['expires_at'])}.</p></div>"
-        f'<form method="post" action="/interaction">{hidden}'
+        f'<form method="post" action="interaction">{hidden}'
         '<button class="approve" type="submit" name="decision" value="approve">Approve</button>'
         '<button type="submit" name="decision" value="deny">Deny</button>'
         '<button type="submit" name="decision" value="abandon">Not now</button>'

@@ -187,8 +187,10 @@ def _own_tokens(ctx: Context, username: str) -> list:
 
 
 def routes(ctx: Context) -> list[Route]:
-    throttle = Throttle(LOGIN_FAILURES, LOGIN_WINDOW)
-    per_address = Throttle(LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW)
+    # the PS's clock (a lab's in a notebook), like the wrong-code throttle: Retry-After is then
+    # the same on every run of a docs-mode notebook
+    throttle = Throttle(LOGIN_FAILURES, LOGIN_WINDOW, clock=ctx.clock)
+    per_address = Throttle(LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW, clock=ctx.clock)
 
     async def login_endpoint(request: Request) -> Response:
         """JSON ``{"username", "password"}`` → ``{"session"}``, a Bearer token; the HTML form

@@ -186,6 +186,9 @@ class PersonsStore(Database):
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (_session_hash(token),))
 
     def forget_sessions(self) -> int:
-        """Delete the sessions that have expired; return how many."""
+        """Delete the sessions that have ended, too old or unused too long; return how many."""
+        now = self._clock()
         with self._tx() as db:
-            return db.execute("DELETE FROM sessions WHERE expires_at <= ?", (self._clock(),)).rowcount
+            return db.execute(
+                "DELETE FROM sessions WHERE expires_at <= ? OR last_used <= ?", (now, now - SESSION_IDLE)
+            ).rowcount

@@ -1,0 +1,101 @@
+"""A resource's own endpoints: ``/.well-known/aauth-resource.json`` and its JWKS (-11
+"Resource Metadata"), the authorization endpoint (-11 "Authorization Endpoint Request",
+"Authorization Endpoint Responses") and the revocation endpoint (-11 "Token Revocation").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import metadata, revocation
+from .errors import AAuthError
+from .jwks import jwks
+from .message import require_json_object
+from .resource_challenge import ROUTE_ACCESS, scope_tokens
+
+if TYPE_CHECKING:
+    from .resource import Resource
+
+METADATA_PATH = f"/.well-known/{metadata.RESOURCE_DWK}"
+JWKS_PATH = "/.well-known/jwks.json"
+AUTHORIZATION_PATH = "/authorize"
+REVOCATION_PATH = revocation.REVOCATION_PATH
+
+
+def known_scopes(resource: Resource) -> set[str]:
+    """Scopes ``resource`` grants: described ones and those its routes require."""
+    routes = {s for _, access, scope in resource.protected if scope for s in scope_tokens(scope)}
+    return set(resource.scope_descriptions) | routes
+
+
+def metadata_document(resource: Resource) -> dict:
+    """``/.well-known/aauth-resource.json`` (-11 "Metadata Documents")."""
+    modes = [access for _, access, _ in resource.protected if access != "open"]
+    access_mode = resource.access_mode or max(modes or ["agent-token"], key=ROUTE_ACCESS.index)
+    return metadata.resource_metadata(
+        resource.identifier,
+        f"{resource.identifier}{JWKS_PATH}",
+        access_mode=access_mode,
+        authorization_endpoint=f"{resource.identifier}{AUTHORIZATION_PATH}",
+        revocation_endpoint=f"{resource.identifier}{REVOCATION_PATH}",
+        scope_descriptions=resource.scope_descriptions or None,
+        signature_window=resource.signature_window,
+        name=resource.name or None,
+        description=resource.description or None,
+        dev=resource.dev,
+    )
+
+
+def own_routes(resource: Resource) -> list[Route]:
+    """The four routes every resource app serves besides its own."""
+
+    async def metadata_endpoint(request: Request) -> Response:
+        return JSONResponse(metadata_document(resource))
+
+    async def jwks_endpoint(request: Request) -> Response:
+        return JSONResponse(jwks([resource.key]))
+
+    async def authorization_endpoint(request: Request) -> Response:
+        """-11 "Authorization Endpoint Request": ``POST {"scope", "account"?}`` signed with a person
+        token (or an auth token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
+        caller = await resource.authenticate(request, "person-token")
+        body = require_json_object(await request.body())
+        scope = body.get("scope")
+        if not scope_tokens(scope):
+            raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")
+        unknown = [s for s in scope_tokens(scope) if s not in known_scopes(resource)]
+        if unknown:
+            raise AAuthError("invalid_scope", f"{resource.identifier} grants no scope {', '.join(unknown)}")
+        account = body.get("account")
+        if account is not None and not (isinstance(account, str) and account):
+            raise AAuthError("invalid_account", "account must be a non-empty string")
+        token = resource.resource_token(caller.token, caller.jkt, scope, account=account)
+        return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
+
+    async def revocation_endpoint(request: Request) -> Response:
+        """-11 "Token Revocation": ``POST {"jti", "exp"}`` signed by a Person Server in its own right
+        (``sig=jwks_uri``, ``dwk`` ``aauth-person.json``; anyone else: ``403
+        unsupported_iss``).  The token ``(signer, jti)`` is refused from now on; the answer
+        is ``200`` with an empty body at once (a resource has no cascade, so never ``202``),
+        for a ``jti`` it never saw too; a full store is ``429 rate_limited`` with ``Retry-After``."""
+        revoked = await revocation.verify_revocation(
+            await resource.http_message(request),
+            resolver=resource.resolver,
+            accept=(metadata.PERSON_DWK,),
+            now=int(resource.clock()),
+            window=resource.signature_window,
+            dev=resource.dev,
+        )
+        resource.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
+        return Response(status_code=200)
+
+    return [
+        Route(METADATA_PATH, metadata_endpoint, methods=["GET"]),
+        Route(JWKS_PATH, jwks_endpoint, methods=["GET"]),
+        Route(AUTHORIZATION_PATH, authorization_endpoint, methods=["POST"]),
+        Route(REVOCATION_PATH, revocation_endpoint, methods=["POST"]),
+    ]

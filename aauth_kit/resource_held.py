@@ -1,0 +1,243 @@
+"""Invocations a resource holds behind a ``202`` (-11 "Deferred Delivery", "Resource-Managed
+Authorization", "Deferred Responses").
+
+Two requirements are delivered this way, from a route that asks for it:
+
+* ``requirement=auth-token`` (-11 "Deferred Delivery"): "The resource executes the held
+  invocation on the first poll that presents a valid auth token, and answers with the
+  invocation's response."  The result is kept until the auth token's ``exp`` and a repeated
+  presentation of the same auth token (its ``jti``) gets it again without a second execution;
+  a poll after the resource token expired gets a fresh one in its ``AAuth-Requirement``.
+* ``requirement=interaction`` (-11 "Resource-Managed Authorization"): the person approves at
+  the resource's own page (:mod:`aauth_kit.resource_pages`); the next poll executes the
+  invocation and answers with its response plus an ``AAuth-Access`` session token
+  (:mod:`aauth_kit.resource_sessions`); the result is replayed to the same signer until the
+  record expires.
+
+Only the key that made the held request may poll it (any other gets ``404 not_found``, as an
+unknown id does).  Polling errors are -11 "Polling Error Codes": ``403 denied``, ``403
+abandoned`` (the person opened the page but never answered), ``408 expired``.  A stranger
+cannot pile up rows: at most :data:`MAX_HELD_PER_AGENT` pending per signing key and
+:data:`MAX_HELD` rows in all, kept results included, (``429 rate_limited`` + ``Retry-After``); rows are swept once they expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from . import headers
+from .asgi import problem_response
+from .claims import AUTH_TYP
+from .deferred_headers import parse_prefer_wait
+from .errors import AAuthError
+from .interaction import codes_equal, new_code
+from .resource_challenge import Challenge
+
+PENDING_PATH = "/pending"
+INTERACTION_PATH = "/interaction"
+#: Seconds a held invocation waits for its auth token or its person.
+HELD_TTL = 600
+#: Pending invocations one signing key may have at one resource.
+MAX_HELD_PER_AGENT = 5
+#: Pending invocations a resource holds at most.
+MAX_HELD = 1000
+#: The longest a poll is held open under ``Prefer: wait`` (-11 "Deferred Responses").
+MAX_WAIT = 30
+
+
+@dataclass
+class Held:
+    """One held invocation and what it waits for."""
+
+    id: str
+    requirement: str  # "auth-token" or "interaction"
+    caller: object  # the resource.Caller that made the request
+    run: Callable  # run(caller) -> the invocation's Response
+    scope: str
+    account: str | None
+    expires_at: float
+    resource_token: str | None = None
+    code: str | None = None  # interaction only
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    arrived: bool = False  # the person opened the interaction page (the code is consumed)
+    approved: bool | None = None
+    result: Response | None = None
+    completed_by: str | None = None  # the auth token jti (auth-token) that ran it
+    keep_until: float = 0.0
+    decided: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _copy(response: Response) -> Response:
+    """A replayable copy of a finished response (same status, headers and body)."""
+    copy = Response(response.body, status_code=response.status_code)
+    copy.raw_headers = list(response.raw_headers)
+    return copy
+
+
+class HeldInvocations:
+    """The held invocations of one resource (``resource`` is its :class:`resource.Resource`)."""
+
+    def __init__(self, resource, *, ttl: int = HELD_TTL, max_per_agent=MAX_HELD_PER_AGENT, max_held=MAX_HELD):
+        self.resource = resource
+        self.ttl = ttl
+        self.max_per_agent = max_per_agent
+        self.max_held = max_held
+        self.rows: dict[str, Held] = {}
+
+    # -- holding ---------------------------------------------------------------------------
+    def sweep(self) -> None:
+        now = self.resource.clock()
+        for key in [k for k, h in self.rows.items() if max(h.expires_at, h.keep_until) + self.ttl <= now]:
+            del self.rows[key]
+
+    def _pending(self) -> list[Held]:
+        now = self.resource.clock()
+        return [h for h in self.rows.values() if h.result is None and h.expires_at > now]
+
+    async def hold(self, request: Request, endpoint, challenge: Challenge, scope: str, account) -> Response:
+        """Keep the request (method, path, query, body) for later and answer ``202``."""
+        self.sweep()
+        caller = challenge.caller
+        pending = self._pending()
+        if (
+            len(self.rows) >= self.max_held
+            or sum(h.caller.jkt == caller.jkt for h in pending) >= self.max_per_agent
+        ):
+            raise AAuthError(
+                "rate_limited", "too many held invocations; try later", retry_after=self.ttl // 10
+            )
+        body = await request.body()
+        saved = {k: v for k, v in request.scope.items() if k != "state"}
+
+        async def run(later_caller) -> Response:
+            async def receive():
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            replay = Request({**saved, "state": {}}, receive)
+            replay.state.caller = later_caller
+            try:
+                response = endpoint(replay)
+                response = await response if inspect.isawaitable(response) else response
+            except AAuthError as error:
+                response = problem_response(error)
+            return response
+
+        now = self.resource.clock()
+        held = Held(
+            id=self.resource.id_factory(),
+            requirement=challenge.requirement,
+            caller=caller,
+            run=run,
+            scope=scope,
+            account=account,
+            expires_at=now + self.ttl,
+            resource_token=challenge.params.get("resource_token"),
+        )
+        if held.requirement == "interaction":
+            held.code = new_code()
+        self.rows[held.id] = held
+        return self._pending_response(held)
+
+    def _pending_response(self, held: Held) -> Response:
+        """``202`` + ``Location`` + the requirement (-11 "Pending Response")."""
+        if held.requirement == "interaction":
+            url = f"{self.resource.identifier}{INTERACTION_PATH}"
+            value = headers.serialize_requirement("interaction", url=url, code=held.code)
+            retry = "1"
+        else:
+            value = headers.serialize_requirement("auth-token", resource_token=held.resource_token)
+            retry = "5"
+        return JSONResponse(
+            {"status": "pending"},
+            status_code=202,
+            headers={
+                "location": f"{PENDING_PATH}/{held.id}",
+                "retry-after": retry,
+                "cache-control": "no-store",
+                "aauth-requirement": value,
+            },
+        )
+
+    # -- polling ---------------------------------------------------------------------------
+    async def poll(self, request: Request) -> Response:
+        """``GET /pending/{id}``, signed by the key that made the held request."""
+        caller = await self.resource.verify(request)
+        held = self.rows.get(request.path_params["id"])
+        if held is None or not secrets.compare_digest(held.caller.jkt, caller.jkt):
+            raise AAuthError("not_found", "no such pending request")
+        if held.requirement == "auth-token":
+            return await self._poll_auth_token(held, caller)
+        return await self._poll_interaction(held, caller, request)
+
+    async def _poll_auth_token(self, held: Held, caller) -> Response:
+        token, now = caller.token, self.resource.clock()
+        if held.result is not None:  # -11 "Deferred Delivery": replay by the auth token's jti
+            if token.typ == AUTH_TYP and token.jti == held.completed_by:
+                return _copy(held.result)
+            raise AAuthError("not_found", "this pending request was completed")
+        if held.expires_at <= now:
+            del self.rows[held.id]
+            raise AAuthError("expired", "the held invocation timed out")
+        if token.typ == AUTH_TYP and self.resource.admits(caller, held.scope, held.account):
+            response = await held.run(caller)
+            held.result, held.completed_by = _copy(response), token.jti
+            held.keep_until = float(token.exp)
+            return response
+        if self.resource.resource_token_expired(held.resource_token):  # a fresh one, nothing re-sent
+            held.resource_token = self.resource.resource_token(
+                held.caller.token, held.caller.jkt, held.scope, account=held.account
+            )
+        return self._pending_response(held)
+
+    async def _poll_interaction(self, held: Held, caller, request: Request) -> Response:
+        if held.result is not None:
+            return _copy(held.result)
+        if held.approved is None:
+            wait = min(parse_prefer_wait(request.headers.get("prefer")) or 0, MAX_WAIT)
+            left = held.expires_at - self.resource.clock()
+            if wait > 0 and left > 0:
+                try:
+                    await asyncio.wait_for(held.decided.wait(), timeout=min(wait, left))
+                except TimeoutError:
+                    pass
+        if held.approved is False:
+            del self.rows[held.id]
+            raise AAuthError("denied", "the person declined the request")
+        if held.approved is None:
+            if held.expires_at > self.resource.clock():
+                return self._pending_response(held)
+            del self.rows[held.id]
+            if held.arrived:
+                raise AAuthError("abandoned", "the person opened the page but did not answer")
+            raise AAuthError("expired", "the person did not answer in time")
+        session = self.resource.sessions.issue(
+            held.caller.session_agent, held.caller.jkt, held.scope.split(" ")
+        )
+        response = await held.run(caller.with_session(session))
+        response.headers["aauth-access"] = headers.serialize_aauth_access(session.token)
+        held.result, held.keep_until = _copy(response), held.expires_at
+        return response
+
+    # -- the person's decision (from the resource's interaction page) -----------------------
+    def by_code(self, code: str) -> Held | None:
+        for held in self.rows.values():
+            if held.code is not None and held.result is None and codes_equal(held.code, code):
+                return held
+        return None
+
+    def by_csrf(self, csrf: str) -> Held | None:
+        for held in self.rows.values():
+            if held.code is not None and secrets.compare_digest(held.csrf, csrf):
+                return held
+        return None
+
+    def decide(self, held: Held, approve: bool) -> None:
+        held.approved = approve
+        held.decided.set()

@@ -1,0 +1,109 @@
+"""Session tokens a resource issues for itself: ``AAuth-Access`` out, ``Authorization: AAuth``
+back (-11 "AAuth-Access Response Header", "Resource-Managed Access (Two-Party)").
+
+A session token is an opaque random token68 naming a row the resource keeps: the agent
+(``(iss, sub)`` of its agent token), the thumbprint of the key that signed the request it was
+issued on, the scope the person granted and an expiry.  -11 "AAuth-Access Security": "The
+token MUST NOT be usable as a standalone bearer token", so a presented value counts only when
+the request's signature covers ``authorization`` and was made by that same key for that same
+agent; anything else finds no session.  A session past half its lifetime is rolled over: the
+response carries a new ``AAuth-Access`` and the old value stops working ("A resource MAY
+return a new AAuth-Access header on any response").  Rows are capped per agent (its oldest
+goes) and in all (``429 rate_limited``), and swept once they expire.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import AAuthError
+from .headers import HeaderError, parse_authorization
+
+#: Seconds a session token is good for.
+SESSION_LIFETIME = 3600
+#: Sessions one agent may hold at one resource (a new one drops its oldest).
+MAX_SESSIONS_PER_AGENT = 5
+#: Sessions a resource holds at most.
+MAX_SESSIONS = 10_000
+
+
+@dataclass(frozen=True)
+class Session:
+    """One ``AAuth-Access`` grant: who holds it, with which key, for what, until when."""
+
+    token: str
+    agent: tuple[str, str]  # (iss, sub) of the agent token it was issued to
+    jkt: str  # RFC 7638 thumbprint of the key that must sign every use
+    scope: frozenset[str]
+    issued_at: float
+    expires_at: float
+
+
+class Sessions:
+    """The session tokens of one resource (see the module doc)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        lifetime: int = SESSION_LIFETIME,
+        max_per_agent: int = MAX_SESSIONS_PER_AGENT,
+        max_sessions: int = MAX_SESSIONS,
+        id_factory: Callable[[], str] | None = None,
+    ):
+        self.clock = clock
+        self.lifetime = lifetime
+        self.max_per_agent = max_per_agent
+        self.max_sessions = max_sessions
+        self.id_factory = id_factory or (lambda: secrets.token_urlsafe(32))
+        self.rows: dict[str, Session] = {}
+
+    def sweep(self) -> None:
+        now = self.clock()
+        for token in [t for t, s in self.rows.items() if s.expires_at <= now]:
+            del self.rows[token]
+
+    def issue(self, agent: tuple[str, str], jkt: str, scope) -> Session:
+        """A new session for ``agent`` signing with ``jkt``; its oldest goes past the per-agent cap."""
+        self.sweep()
+        mine = sorted((s for s in self.rows.values() if s.agent == agent), key=lambda s: s.issued_at)
+        for old in mine[: max(0, len(mine) - self.max_per_agent + 1)]:
+            del self.rows[old.token]
+        if len(self.rows) >= self.max_sessions:
+            raise AAuthError(
+                "rate_limited", "this resource holds all the sessions it can; try later", retry_after=60
+            )
+        now = self.clock()
+        session = Session(self.id_factory(), agent, jkt, frozenset(scope), now, now + self.lifetime)
+        self.rows[session.token] = session
+        return session
+
+    def presented(self, authorization: str | None, *, covered: bool, agent, jkt: str):
+        """The live session an ``Authorization: AAuth`` value names, if this signer may use it.
+
+        ``None`` when there is no AAuth credential, the signature does not cover
+        ``authorization``, the value is unknown or expired, or it was issued to another agent
+        or key.  A malformed credential is ``400 invalid_request``."""
+        try:
+            value = parse_authorization(authorization)
+        except HeaderError as exc:
+            raise AAuthError("invalid_request", exc.detail) from None
+        if value is None or not covered:
+            return None
+        session = self.rows.get(value)
+        if session is None or session.expires_at <= self.clock():
+            return None
+        if session.agent != agent or not secrets.compare_digest(session.jkt, jkt):
+            return None
+        return session
+
+    def roll(self, session: Session) -> Session | None:
+        """The session replacing ``session`` when it is past half its life (the old one ends), else ``None``."""
+        if self.clock() < session.issued_at + self.lifetime / 2 or session.token not in self.rows:
+            return None
+        fresh = self.issue(session.agent, session.jkt, session.scope)
+        self.rows.pop(session.token, None)
+        return fresh

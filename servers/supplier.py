@@ -1,0 +1,83 @@
+"""The parts supplier: a resource that manages access itself and holds orders.
+
+* ``GET /quotes`` (scope ``supplier:quotes``) is resource-managed (-11 "Resource-Managed
+  Access (Two-Party)"): the supplier asks the person on its own page, then hands the agent an
+  ``AAuth-Access`` session token for the later calls.
+* ``POST /orders`` (scope ``supplier:order``) needs an auth token from the person's PS and is
+  delivered deferred (-11 "Deferred Delivery"): the order is held behind a ``202`` and placed
+  once, on the first poll that presents the auth token; a repeated poll replays the answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from aauth_kit.errors import AAuthError
+from aauth_kit.keys import Key
+from aauth_kit.message import require_json_object
+from aauth_kit.resource import Resource
+
+SCOPES = {
+    "supplier:quotes": "See the supplier's part quotes.",
+    "supplier:order": "Place orders with the supplier.",
+}
+QUOTES = {"cpu": 212.0, "ram-16gb": 41.5, "ssd-1tb": 68.0, "screen-14in": 95.0}
+#: Units one order may ask for.
+MAX_UNITS = 10_000
+
+
+class Supplier:
+    """The supplier resource: :attr:`app`, :attr:`resource` and the :attr:`orders` placed."""
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        key: Key,
+        resolver,
+        clock: Callable[[], float] = time.time,
+        id_factory: Callable[[], str] | None = None,
+        dev: bool = False,
+    ):
+        self.identifier = identifier
+        self.resource = Resource(
+            identifier,
+            key=key,
+            resolver=resolver,
+            name="Parts supplier",
+            description="Quotes and orders for laptop parts.",
+            scope_descriptions=SCOPES,
+            clock=clock,
+            id_factory=id_factory,
+            dev=dev,
+        )
+        self.orders: list[dict] = []
+        self._numbers = itertools.count(1)
+        self.app = self.resource.app(
+            [
+                self.resource.route("/quotes", self.quotes, access="session-token", scope="supplier:quotes"),
+                self.resource.route(
+                    "/orders", self.order, methods=("POST",), scope="supplier:order", deliver="202"
+                ),
+            ]
+        )
+
+    async def quotes(self, request: Request) -> JSONResponse:
+        return JSONResponse({"quotes": QUOTES, "agent": request.state.caller.token.sub})
+
+    async def order(self, request: Request) -> JSONResponse:
+        body = require_json_object(await request.body(), '{"part": str, "units": int}')
+        part, units = body.get("part"), body.get("units")
+        if part not in QUOTES or not (isinstance(units, int) and 0 < units <= MAX_UNITS):
+            raise AAuthError(
+                "invalid_request", f"part must be one of {', '.join(QUOTES)} and units 1..{MAX_UNITS}"
+            )
+        iss, sub = request.state.caller.person
+        order = {"order": next(self._numbers), "part": part, "units": units, "total": QUOTES[part] * units}
+        self.orders.append(order | {"for": {"iss": iss, "sub": sub}})
+        return JSONResponse(order, status_code=201)

@@ -1,0 +1,316 @@
+"""Resource-managed (two-party) access over loopback sockets: the parts supplier asks the
+person on its own page, answers the agent's poll with the quotes and an ``AAuth-Access``
+session token, and takes ``Authorization: AAuth`` on later calls only from the key it was
+issued to (-11 "Resource-Managed Access (Two-Party)", "Resource-Managed Authorization",
+"AAuth-Access Response Header", "AAuth-Access Security", "HTTP Authentication Scheme
+Registration", "Polling Error Codes").
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aauth_kit.servers.ps import PersonServer
+from aauth_kit.servers.supplier import QUOTES, Supplier
+
+from aauth_kit.agent import Agent, Interaction
+from aauth_kit.flow import FlowError
+from aauth_kit.headers import parse_requirement
+from aauth_kit.jwks import HttpResolver
+from aauth_kit.keys import Key
+from aauth_kit.message import HttpMessage
+from aauth_kit.profile import sign_request
+from aauth_kit.runtime import Hosts
+from aauth_kit.signature_key import jwt_key
+from aauth_kit.trace import Trace
+
+PS = "https://ps.example"
+SUP = "https://supplier.example"
+APP = "https://app.example"
+PS_KEY = Key.from_seed("managed ps", kid="ps-1")
+SUP_KEY = Key.from_seed("managed supplier", kid="sup-1")
+AGENT_KEY = Key.from_seed("managed agent")
+OTHER_KEY = Key.from_seed("managed thief")
+HANG_GUARD = 60
+
+
+class Cast:
+    """The PS (as the agent's Agent Provider) and the supplier on one Hosts."""
+
+    def __init__(self, data_dir, **held_limits):
+        self.hosts = Hosts("socket")
+        resolver = HttpResolver(self.hosts.fetch())
+        self.ps = PersonServer(PS, key=PS_KEY, resolver=resolver, data_dir=data_dir)
+        self.supplier = Supplier(SUP, key=SUP_KEY, resolver=resolver)
+        for name, value in held_limits.items():
+            setattr(self.supplier.resource.held, name, value)
+        self.hosts.add(PS, self.ps.app)
+        self.hosts.add(SUP, self.supplier.app)
+        self.trace = Trace(names={PS: "PS", SUP: "Supplier"})
+        self.browser = self.hosts.client(timeout=HANG_GUARD)
+
+    def agent(self, key=AGENT_KEY, **options) -> Agent:
+        options.setdefault("sleep", lambda seconds: None)
+        options.setdefault("wait", 5)
+        return Agent(key, self.ps.issue_agent_token("buyer", key), **options)
+
+    def client(self, agent: Agent):
+        return self.hosts.client(
+            auth=agent.auth(), event_hooks=self.trace.sync_event_hooks("Agent"), timeout=HANG_GUARD
+        )
+
+    def open_page(self, interaction: Interaction, callback: str | None = None):
+        return self.browser.get(interaction.link(callback))
+
+    def answer(self, interaction: Interaction, decision: str, callback: str | None = None):
+        """What a person does: open the link, press a button."""
+        page = self.open_page(interaction, callback)
+        assert page.status_code == 200, page.text
+        form = {"csrf": re.search(r'name="csrf" value="([^"]+)"', page.text).group(1), "decision": decision}
+        if callback is not None:
+            form["callback"] = callback
+        return self.browser.post(f"{SUP}/interaction", data=form, follow_redirects=False)
+
+    def close(self):
+        self.browser.close()
+        self.hosts.stop()
+
+
+@pytest.fixture
+def cast(tmp_path):
+    cast = Cast(tmp_path)
+    yield cast
+    cast.close()
+
+
+def summaries(cast) -> list[str]:
+    return [f"{e.target} {e.summary()}" for e in cast.trace.exchanges]
+
+
+def signed_get(url: str, token: str, key=AGENT_KEY, headers=(), components=None):
+    """A GET signed by hand (to present what the kit's agent never would)."""
+    message = HttpMessage("GET", url, list(headers))
+    sign_request(message, key, jwt_key(token), components=components)
+    return message
+
+
+def send(cast, message: HttpMessage):
+    return cast.browser.request(message.method, message.target_uri, headers=message.headers)
+
+
+# -- the happy path ----------------------------------------------------------------------------------
+def test_resource_managed_access_interaction_then_session(cast):
+    """202 requirement=interaction → the person approves at the supplier → the poll answers the
+    held call with 200 + AAuth-Access → the next call carries Authorization: AAuth and needs nobody."""
+    told = []
+
+    def approve(interaction):
+        told.append(interaction)
+        assert cast.answer(interaction, "approve").status_code == 200
+
+    agent = cast.agent(on_interaction=approve)
+    with cast.client(agent) as client:
+        first = client.get(f"{SUP}/quotes")
+        assert first.status_code == 200 and first.json()["quotes"] == QUOTES
+        session = agent.sessions[SUP]
+        assert first.headers["aauth-access"] == session
+        second = client.get(f"{SUP}/quotes")
+    assert second.status_code == 200
+    (interaction,) = told
+    assert interaction.url == f"{SUP}/interaction" and interaction.pending_url.startswith(f"{SUP}/pending/")
+    assert summaries(cast) == [
+        "Supplier GET /quotes → 202 (requirement=interaction)",
+        f"Supplier GET {interaction.pending_url.removeprefix(SUP)} → 200",
+        "Supplier GET /quotes → 200",
+    ]
+    last = cast.trace.exchanges[-1].request
+    assert last.header("authorization") == f"AAuth {session}"
+    # -11 "AAuth-Access Response Header": "The agent MUST include authorization in the covered components"
+    assert '"authorization"' in last.header("signature-input")
+
+
+def test_resource_managed_authorization_callback_and_denial(cast):
+    """-11 "Interaction Callback Errors": the page sends the person back to the callback, with
+    error=access_denied on a denial; the agent's poll ends in 403 denied, which it hands to the application."""
+    redirects = []
+
+    def deny(interaction):
+        redirects.append(cast.answer(interaction, "deny", callback=f"{APP}/done"))
+
+    with cast.client(cast.agent(on_interaction=deny)) as client:
+        response = client.get(f"{SUP}/quotes")  # the resource's answer goes to the application
+    assert (response.status_code, response.json()["error"]) == (403, "denied")
+    assert redirects[0].status_code == 303
+    assert redirects[0].headers["location"] == f"{APP}/done?error=access_denied"
+    assert SUP not in cast.agent().sessions
+
+
+def test_interaction_code_is_single_use_and_unknown_codes_are_invalid(cast):
+    """-11 "User Interaction": "The code parameter is single-use"; 410 invalid_code otherwise."""
+    codes = []
+
+    def open_twice(interaction):
+        codes.append((cast.open_page(interaction).status_code, cast.open_page(interaction).status_code))
+        assert cast.browser.get(f"{SUP}/interaction?code=ZZZZ-ZZZZ").status_code == 410
+        cast.supplier.resource.held.decide(cast.supplier.resource.held.by_csrf(_csrf(cast)), True)
+
+    with cast.client(cast.agent(on_interaction=open_twice)) as client:
+        assert client.get(f"{SUP}/quotes").status_code == 200
+    assert codes == [(200, 410)]
+
+
+def _csrf(cast) -> str:
+    (held,) = cast.supplier.resource.held.rows.values()
+    return held.csrf
+
+
+def test_interaction_form_refuses_cross_origin_posts_and_bad_callbacks(cast):
+    def attack(interaction):
+        page = cast.open_page(interaction)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        foreign = cast.browser.post(
+            f"{SUP}/interaction",
+            data={"csrf": csrf, "decision": "approve"},
+            headers={"origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403
+        wrong = cast.browser.post(f"{SUP}/interaction", data={"csrf": "guess", "decision": "approve"})
+        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_request"
+        plain = cast.browser.get(f"{interaction.url}?code=XXXX-XXXX&callback=http://app.example/cb")
+        assert plain.status_code == 400
+        cast.supplier.resource.held.decide(cast.supplier.resource.held.by_csrf(csrf), False)
+
+    with cast.client(cast.agent(on_interaction=attack)) as client:
+        assert client.get(f"{SUP}/quotes").status_code == 403
+
+
+# -- polling errors (-11 "Polling Error Codes") ---------------------------------------------------------
+def _pending(cast, agent_token: str, key=AGENT_KEY):
+    response = send(cast, signed_get(f"{SUP}/quotes", agent_token, key))
+    assert response.status_code == 202
+    requirement = parse_requirement(response.headers["aauth-requirement"])
+    assert requirement.requirement == "interaction" and response.headers["cache-control"] == "no-store"
+    return f"{SUP}{response.headers['location']}", requirement
+
+
+def test_poll_errors_expired_abandoned_and_not_found(cast):
+    resource = cast.supplier.resource
+    token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+    expired_url, _ = _pending(cast, token)
+    abandoned_url, requirement = _pending(cast, token)
+    assert cast.browser.get(f"{requirement.url}?code={requirement.code}").status_code == 200
+    for held in resource.held.rows.values():
+        held.expires_at = 0
+    expired = send(cast, signed_get(expired_url, token))
+    abandoned = send(cast, signed_get(abandoned_url, token))
+    assert (expired.status_code, expired.json()["error"]) == (408, "expired")
+    assert (abandoned.status_code, abandoned.json()["error"]) == (403, "abandoned")
+    gone = send(cast, signed_get(expired_url, token))
+    assert (gone.status_code, gone.json()["error"]) == (404, "not_found")
+
+
+def test_only_the_requesting_key_may_poll(cast):
+    token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+    url, _ = _pending(cast, token)
+    thief = cast.ps.issue_agent_token("thief", OTHER_KEY)
+    stolen = send(cast, signed_get(url, thief, OTHER_KEY))
+    assert (stolen.status_code, stolen.json()["error"]) == (404, "not_found")
+
+
+def test_held_invocations_are_capped_per_key(tmp_path):
+    """A stranger cannot make the resource hold unbounded invocations: 429 rate_limited + Retry-After."""
+    cast = Cast(tmp_path, max_per_agent=2)
+    try:
+        token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+        statuses = [send(cast, signed_get(f"{SUP}/quotes", token)).status_code for _ in range(2)]
+        third = send(cast, signed_get(f"{SUP}/quotes", token))
+        assert statuses == [202, 202]
+        assert (third.status_code, third.json()["error"]) == (429, "rate_limited")
+        assert "retry-after" in third.headers
+    finally:
+        cast.close()
+
+
+# -- AAuth-Access Security --------------------------------------------------------------------------------
+def _session(cast) -> tuple[Agent, str]:
+    agent = cast.agent(on_interaction=lambda i: cast.answer(i, "approve"))
+    with cast.client(agent) as client:
+        assert client.get(f"{SUP}/quotes").status_code == 200
+    return agent, agent.sessions[SUP]
+
+
+def test_session_token_is_useless_without_the_agents_signature(cast):
+    """-11 "AAuth-Access Security": "The token MUST NOT be usable as a standalone bearer token"."""
+    _, session = _session(cast)
+    bearer = cast.browser.get(f"{SUP}/quotes", headers={"authorization": f"AAuth {session}"})
+    assert bearer.status_code == 401 and bearer.headers["aauth-requirement"] == "requirement=agent-token"
+    thief_token = cast.ps.issue_agent_token("thief", OTHER_KEY)
+    stolen = send(
+        cast, signed_get(f"{SUP}/quotes", thief_token, OTHER_KEY, [("authorization", f"AAuth {session}")])
+    )
+    assert stolen.status_code == 202  # another key finds no session: the resource asks its person again
+
+
+def test_session_token_must_be_covered_by_the_signature(cast):
+    """-11 "HTTP Authentication Scheme Registration": "the authorization field MUST be included in
+    the signature's covered components"."""
+    agent, session = _session(cast)
+    message = signed_get(
+        f"{SUP}/quotes",
+        agent.agent_token,
+        headers=[("authorization", f"AAuth {session}")],
+        components=["@method", "@authority", "@path", "signature-key"],
+    )
+    response = send(cast, message)
+    assert response.status_code == 401 and "signature-error" in response.headers
+
+
+@pytest.mark.parametrize("value", ["AAuth", "AAuth a b", "AAuth a,b"])
+def test_malformed_aauth_credentials_are_refused(cast, value):
+    """-11 "AAuth-Access Response Header": "Recipients MUST reject empty values, values containing
+    embedded whitespace or control characters, and responses carrying more than one credential"."""
+    token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+    response = send(cast, signed_get(f"{SUP}/quotes", token, headers=[("authorization", value)]))
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def test_an_expired_session_sends_the_agent_back_to_the_person(cast):
+    agent, session = _session(cast)
+    cast.supplier.resource.sessions.rows[session] = cast.supplier.resource.sessions.rows[session].__class__(
+        **{**cast.supplier.resource.sessions.rows[session].__dict__, "expires_at": 0}
+    )
+    agent.on_interaction = lambda i: cast.answer(i, "approve")
+    with cast.client(agent) as client:
+        assert client.get(f"{SUP}/quotes").status_code == 200
+    assert agent.sessions[SUP] != session
+
+
+def test_rolling_refresh_replaces_the_session(cast):
+    """-11 "AAuth-Access Response Header": "When the agent receives a new AAuth-Access value, it
+    MUST use the new value on subsequent requests"."""
+    agent, session = _session(cast)
+    sessions = cast.supplier.resource.sessions
+    sessions.lifetime = 0.0001  # past half its life at once
+    with cast.client(agent) as client:
+        rolled = client.get(f"{SUP}/quotes")
+        new = agent.sessions[SUP]
+        sessions.lifetime = 3600
+        sessions.rows[new] = sessions.rows[new].__class__(
+            **{**sessions.rows[new].__dict__, "expires_at": 1e12}
+        )
+        assert client.get(f"{SUP}/quotes").status_code == 200
+    assert rolled.headers["aauth-access"] == new != session
+    assert session not in sessions.rows
+    assert cast.trace.exchanges[-1].request.header("authorization") == f"AAuth {new}"
+
+
+def test_agent_refuses_a_malformed_aauth_access(cast):
+    """The agent's side of the token68 rule: a bad AAuth-Access ends the flow (invalid_response)."""
+    from aauth_kit.agent_sessions import SessionTokens
+    from aauth_kit.http_client import httpx
+
+    bad = httpx.Response(200, headers={"aauth-access": "a b"}, request=httpx.Request("GET", SUP))
+    with pytest.raises(FlowError) as caught:
+        SessionTokens().take(SUP, bad)
+    assert caught.value.code == "invalid_response"
