@@ -29,7 +29,7 @@ h1 { font-size: 1.4rem; } .muted { color: #5a6472; font-size: .9rem; }
 .card { border: 1px solid #d6dbe3; border-radius: .5rem; padding: 1rem 1.25rem; margin: 1rem 0; }
 .code { font-family: ui-monospace, monospace; font-size: 1.2rem; letter-spacing: .1em; }
 blockquote { white-space: pre-wrap; border-left: 3px solid #d6dbe3; margin: .5rem 0; padding-left: .75rem; }
-label { display: block; margin: .5rem 0 .2rem; } input[type=text], input[type=password], textarea { width: 100%; padding: .4rem; }
+label { display: block; margin: .5rem 0 .2rem; } input[type=text], input[type=password] { width: 100%; padding: .4rem; }
 button { padding: .5rem 1.1rem; margin: .75rem .5rem 0 0; border-radius: .35rem; border: 1px solid #8a94a3; cursor: pointer; }
 button.approve { background: #1f6feb; color: white; border-color: #1f6feb; } .error { color: #b42318; }
 """
@@ -202,7 +202,7 @@ def _ask(chat: dict | None) -> str:
         return '<p class="muted">No more questions can be asked about this request.</p>'
     return (
         f'<label for="question">Ask the agent a question ({chat["rounds_left"]} left)</label>'
-        f'<textarea id="question" name="question" rows="3" maxlength="{MAX_TEXT}"></textarea>'
+        f'<textarea id="question" name="question" rows="3" cols="60" maxlength="{MAX_TEXT}"></textarea>'
         '<button type="submit" name="decision" value="ask">Ask the agent</button>'
     )
 
