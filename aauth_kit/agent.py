@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .agent_checks import check_auth_token, check_person_token, check_resource_token, check_signature
+from .agent_clarification import Clarification, UpdatedRequest, respond
 from .agent_responses import (
     flow_error,
     held,
@@ -105,7 +106,8 @@ class Agent:
     signature check of the tokens the PS hands out (-11 "Auth Token Response Verification"
     says SHOULD; the claim checks always run) — for a lesson that contrasts the two.
     ``capabilities`` goes with every token request: the PS assumes none it is not told
-    (-11 "Agent Token Request", "AAuth-Capabilities Request Header").
+    (-11 "Agent Token Request", "AAuth-Capabilities Request Header").  ``clarify`` answers the
+    person's questions and makes the agent declare ``clarification`` (:mod:`.agent_clarification`).
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
@@ -129,6 +131,7 @@ class Agent:
         capabilities: tuple[str, ...] = ("interaction",),
         login_hint: str | None = None,
         tenant: str | None = None,
+        clarify: Callable[[Clarification], str | UpdatedRequest | None] | None = None,
     ):
         self.key = key
         self.agent_token = agent_token
@@ -140,7 +143,10 @@ class Agent:
         self.sleep = sleep
         self.dev = dev
         self.verify_token_signatures = verify_token_signatures
-        self.capabilities = list(capabilities)
+        self.clarify = clarify
+        self.capabilities = list(capabilities) + (
+            ["clarification"] if clarify is not None and "clarification" not in capabilities else []
+        )
         self.hints = {"login_hint": login_hint, "tenant": tenant}  # -11 "Agent Token Request"
         self.sessions = SessionTokens()  # -11 "AAuth-Access Response Header"
         self.jkt = key.thumbprint()
@@ -149,6 +155,7 @@ class Agent:
         self.governance = GovernanceClient(self)
         self.mission: Mission | None = None
         self.last_interaction: Interaction | None = None
+        self.last_clarification: Clarification | None = None
         self.resolver = HttpResolver(fetch_through_flow, clock=clock, dev=dev)
 
     def auth(self, *, upstream_token: str | None = None, justification: str | None = None) -> AAuthFlow:
@@ -362,7 +369,8 @@ class AAuthFlow(httpx.Auth):
 
         Retry-After is honoured unless the server already held the poll that long
         (``Prefer: wait``); each ``429`` adds 5 s.  An ``interaction`` requirement is
-        handed to ``on_interaction`` once.  Returns the first response that is neither
+        handed to ``on_interaction`` once; a ``clarification`` is answered as ``clarify`` says
+        (:mod:`aauth_kit.agent_clarification`).  Returns the first response that is neither
         ``202`` nor ``429``.
         """
         responder = origin_of(response.request.url)
@@ -376,6 +384,9 @@ class AAuthFlow(httpx.Auth):
             else:
                 if not told:
                     told = self._tell_interaction(response, pending_url, resource, scope)
+                if requires(response, "clarification", statuses=(202,)):  # -11 "Clarification Chat"
+                    response = yield from respond(self, response, pending_url, token, resource, scope)
+                    continue
                 delay = retry_after(response)
                 if held(response) < delay:
                     yield Pause(delay + backoff)

@@ -34,6 +34,8 @@ JSON_API = (
     ("GET", "/consent?code={code}", None),
     ("POST", "/consent/{pending_id}/decision", {"approved": True}),
     ("POST", "/consent/{pending_id}/abandon", {}),
+    ("GET", "/consent/{pending_id}", None),
+    ("POST", "/consent/{pending_id}/clarification", {"question": "Why?"}),
     ("GET", "/tokens", None),
     ("POST", "/tokens/{jti}/revoke", None),
     ("GET", "/admin/consent-policy", None),

@@ -1,6 +1,8 @@
 """The person's decisions on pending requests (-11 "User Interaction"), and the consent REST
-API that takes them: ``GET /consent?code=…`` shows who asks for what, ``POST
-/consent/{pending_id}/decision`` ``{"approved", "callback"?}`` and ``…/abandon`` answer.
+API that takes them: ``GET /consent?code=…`` shows who asks for what (``GET
+/consent/{pending_id}`` again later), ``POST /consent/{pending_id}/decision`` ``{"approved",
+"callback"?}`` and ``…/abandon`` answer, ``…/clarification`` ``{"question"}`` asks the agent
+first (-11 "Clarification Chat", :mod:`.clarification`).
 
 A decision is recorded once (a second is ``409 conflict``), binds the agent to the person
 where the request asked for that, is audited and wakes the held polls.  With a ``callback``
@@ -20,6 +22,7 @@ from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_callback_url
 from aauth_kit.interaction import callback_error_for, format_code
 
+from . import clarification
 from .context import Context, iso
 from .missions import accept_completion
 from .persons import json_body, person
@@ -53,15 +56,26 @@ def _check_person(ctx: Context, pending: Pending, username: str) -> None:
         raise AAuthError("forbidden", "this agent is bound to another person", status=403)
 
 
-def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: bool = False) -> Pending:
-    """Record the decision (atomic; a second one is ``409 conflict``), bind the agent where
-    the decision says so, audit it and wake the held polls.  A request that asks nobody yet
-    (an agent to claim, -11 "Agent-Person Binding") is decided by the person who redeemed its
-    code only: the code is how the agent's person reaches it."""
+def may_answer(ctx: Context, pending: Pending, by: str) -> None:
+    """Only the person the request is for decides or asks about it; a request that asks
+    nobody yet (an agent to claim, -11 "Agent-Person Binding") only the person who redeemed
+    its code: the code is how the agent's person reaches it."""
     _check_person(ctx, pending, by)
     asked = pending.request.get("person") if isinstance(pending.request, dict) else None
     if asked is None and pending.opened_by is None:
         raise AAuthError("forbidden", "open the interaction code of this request first", status=403)
+
+
+def ask(ctx: Context, pending: Pending, by: str, question, options=None) -> Pending:
+    """The person ``by`` asks the agent a question about the request (-11 "Clarification Chat")."""
+    may_answer(ctx, pending, by)
+    return clarification.ask(ctx, pending, by, question, options)
+
+
+def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: bool = False) -> Pending:
+    """Record the decision (atomic; a second one is ``409 conflict``), bind the agent where
+    the decision says so, audit it and wake the held polls (:func:`may_answer` says who may)."""
+    may_answer(ctx, pending, by)
     if abandon:
         decided = ctx.store.abandon(pending.id, by)
     else:
@@ -133,6 +147,8 @@ def consent_context(pending: Pending) -> dict:
         ),
         # -11 "Account Binding": the person sees which of their accounts at the resource
         **({"account": data["grant"]["account"]} if (data.get("grant") or {}).get("account") else {}),
+        # -11 "Clarification Chat": the questions asked and the agent's answers
+        **({"clarification": chat} if (chat := clarification.view(pending)) is not None else {}),
     }
 
 
@@ -205,8 +221,27 @@ def routes(ctx: Context) -> list[Route]:
         decided = decide(ctx, pending, False, username, abandon=True)
         return JSONResponse(_outcome(decided.status, body.get("callback")))
 
+    async def pending_view_endpoint(request: Request) -> Response:
+        """``GET /consent/{pending_id}``: the request again, with the agent's answers."""
+        username = person(ctx, request)
+        pending = get_pending(ctx, request.path_params["pending_id"])
+        may_answer(ctx, pending, username)
+        return JSONResponse(consent_context(pending))
+
+    async def clarification_endpoint(request: Request) -> Response:
+        """``POST /consent/{pending_id}/clarification`` ``{"question", "options"?}``: the
+        person asks the agent (-11 "Clarification Chat"); the request as it stands now."""
+        username = person(ctx, request)
+        body = await json_body(request, "the question")
+        pending = get_pending(ctx, request.path_params["pending_id"])
+        return JSONResponse(
+            consent_context(ask(ctx, pending, username, body.get("question"), body.get("options")))
+        )
+
     return [
         Route("/consent", consent_endpoint),
+        Route("/consent/{pending_id}", pending_view_endpoint),
+        Route("/consent/{pending_id}/clarification", clarification_endpoint, methods=["POST"]),
         Route("/consent/{pending_id}/decision", decision_endpoint, methods=["POST"]),
         Route("/consent/{pending_id}/abandon", abandon_endpoint, methods=["POST"]),
     ]

@@ -8,7 +8,9 @@ requirement=interaction; url; code`` (-11 "Interaction Required").  Final answer
 with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``408 expired``
 (and the kit's ``403 revoked`` when the agent token was revoked); afterwards ``410``.
 Polling faster than ``Retry-After`` without ``Prefer: wait`` is ``429 slow_down``;
-``DELETE`` cancels (-11 "Polling Error Codes").
+``DELETE`` cancels (-11 "Polling Error Codes").  While the person's question is open the
+``202`` carries ``requirement=clarification`` and the question, the poll is not held, and
+``POST`` takes the agent's answer (-11 "Clarification Chat", :mod:`.clarification`).
 
 Caps (:class:`~.context.Caps`): an agent may leave at most ``pending_per_agent`` requests
 waiting (one more is ``429 rate_limited`` with ``Retry-After``), and have at most
@@ -41,6 +43,7 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK
 from aauth_kit.profile import VerifiedRequest
 
+from . import clarification
 from .context import Context, over_cap
 from .minting import token_response
 from .store.pending import LIVE, Pending
@@ -186,6 +189,7 @@ async def defer(
         **request_data,
         **await who_asks(ctx, agent_iss, agent_id),
         "agent_jkt": verified.key.thumbprint(),
+        "capabilities": clarification.declared_capabilities(message),
     }
     waiting = ctx.store.live_pending(agent=agent)
     if len(waiting) >= ctx.config.caps.pending_per_agent:
@@ -228,7 +232,12 @@ def _pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respo
     (``Prefer: wait``), else after the poll interval."""
     retry_after = 0 if waiting else ctx.config.poll_interval
     ctx.poll_not_before[pending.id] = ctx.clock() + retry_after
-    if pending.request.get("reached"):  # the PS reaches the person itself (-11 "Approval Pending")
+    body = {"status": pending.status}
+    question = clarification.requirement(ctx, pending)  # -11 "Clarification Required"
+    if question is not None:
+        requirement, members = question
+        body.update(members)
+    elif pending.request.get("reached"):  # the PS reaches the person itself (-11 "Approval Pending")
         requirement = serialize_requirement("approval")
     else:
         requirement = serialize_requirement(
@@ -240,7 +249,7 @@ def _pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respo
         "Cache-Control": "no-store",
         "AAuth-Requirement": requirement,
     }
-    return JSONResponse({"status": pending.status}, status_code=202, headers=headers)
+    return JSONResponse(body, status_code=202, headers=headers)
 
 
 def _prefer_wait(message: HttpMessage) -> int:
@@ -284,8 +293,9 @@ async def _poll(ctx: Context, message: HttpMessage, pending: Pending) -> Respons
                 AAuthError("slow_down", f"poll again in {retry_after} s, or send Prefer: wait"),
                 {"Retry-After": str(retry_after)},
             )
-        if pending.status in LIVE and wait:
-            # held until the state changes, the wait ends, or the request expires
+        if pending.status in LIVE and wait and clarification.open_question(pending) is None:
+            # held until the state changes, the wait ends, or the request expires (an open
+            # question goes to the agent at once: it is what the agent must act on)
             timeout = min(wait, pending.expires_at - ctx.clock() + 0.01)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), max(timeout, 0))
@@ -338,6 +348,25 @@ def _cancel(ctx: Context, pending_id: str) -> Response:
     return Response(status_code=204)
 
 
+async def _clarification_response(
+    ctx: Context, message: HttpMessage, verified: VerifiedRequest, pending_id: str
+) -> Response:
+    """``POST``: the agent answers the person's question or updates its request
+    (:func:`.clarification.respond`) and resumes polling: the answer is the poll's ``202``.
+    A request that has ended meanwhile answers as its poll would (its final answer, or ``410``)."""
+    pending = _current(ctx, pending_id)
+    if pending.status in LIVE:
+        try:
+            pending = await clarification.respond(ctx, message, verified, pending)
+        except AAuthError as error:
+            if error.code not in ("conflict", "expired"):  # decided or expired meanwhile: answer below
+                raise
+            pending = _current(ctx, pending_id)
+    if pending.status in LIVE:
+        return _pending_response(ctx, pending, waiting=bool(_prefer_wait(message)))
+    return await _final_answer(ctx, pending)
+
+
 def _same_agent(pending: Pending, verified: VerifiedRequest) -> bool:
     """-11 "Pending URL Security": the agent's identity is verified on every poll.  A
     registration (``agent_approval``, asked with a bare key) is polled with that key; any other
@@ -352,8 +381,8 @@ def _same_agent(pending: Pending, verified: VerifiedRequest) -> bool:
 
 def routes(ctx: Context) -> list[Route]:
     async def pending_endpoint(request: Request) -> Response:
-        """``GET``/``DELETE`` the pending URL, signed by the agent that created it (anyone
-        else: ``404``, the URL is not theirs to see)."""
+        """``GET``/``POST``/``DELETE`` the pending URL, signed by the agent that created it
+        (anyone else: ``404``, the URL is not theirs to see)."""
         message, verified = await signed_request(ctx, request, schemes=("jwt", "hwk"))
         pending_id = request.path_params["pending_id"]
         pending = ctx.store.get_pending(pending_id, agent_jkt=verified.key.thumbprint())
@@ -361,6 +390,8 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("not_found", "no pending request at this URL for this agent key")
         if request.method == "DELETE":
             return _cancel(ctx, pending_id)
+        if request.method == "POST":
+            return await _clarification_response(ctx, message, verified, pending_id)
         return await _poll(ctx, message, pending)
 
-    return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "DELETE"])]
+    return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "POST", "DELETE"])]

@@ -1,7 +1,9 @@
 """The interaction page of the Person Server (-11 "User Interaction"): the URL an agent sends
 its person to with the interaction code.  ``GET /interaction?code=…&callback=…``: sign in,
 then the consent page (:mod:`.pages`); ``POST``: the person's answer from the page's form,
-then back to the callback or a "you can close this window" page.
+then back to the callback or a "you can close this window" page — or, for a question to the
+agent (``decision=ask``, -11 "Clarification Chat") or a look for its answer
+(``decision=refresh``), the consent page again.
 
 The answer is checked before anything else (:mod:`.browser`): a cross-origin POST or one
 whose CSRF token was not issued to this session for this request is ``403 forbidden`` as
@@ -21,10 +23,11 @@ from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_callback_url
 
 from . import browser, pages
-from .consent import consent_context, decide, get_pending, open_code, redirect_url
+from .consent import ask, consent_context, decide, get_pending, may_answer, open_code, redirect_url
 from .context import Context
 from .interaction_endpoint import answer, is_question
 from .persons import form, login_response, session
+from .store.pending import Pending
 
 _TITLES = {
     "invalid_code": "This code does not work",
@@ -49,19 +52,31 @@ def _page(ctx: Context, request: Request) -> Response:
     if not code:
         return pages.respond(pages.code_page())
     username, token = signed_in
-    pending = open_code(ctx, code, username)
+    return _consent(ctx, open_code(ctx, code, username), token, username, callback)
+
+
+def _consent(ctx: Context, pending: Pending, token: str, username: str, callback: str | None) -> Response:
+    """The consent page of ``pending`` (a request the agent withdrew: it says so)."""
+    if pending.status == "cancelled":  # -11 "Cancel Request": the person learns of the withdrawal
+        return pages.respond(pages.done_page("cancelled"))
     csrf = browser.form_token(ctx, "consent", token, pending.id)
     page = pages.consent_page(consent_context(pending), csrf=csrf, callback=callback, person=username)
     return pages.respond(page, form_action=(_origin(callback),) if callback else ())
 
 
-async def _answer(ctx: Context, username: str, fields: dict) -> Response:
+async def _answer(ctx: Context, username: str, token: str, fields: dict) -> Response:
     pending_id, decision, callback = fields["pending_id"], fields.get("decision"), fields.get("callback")
-    if decision not in ("approve", "deny", "abandon"):
+    if decision not in ("approve", "deny", "abandon", "ask", "refresh"):
         raise AAuthError("invalid_request", "the form lacks a decision")
     if callback:
         check_callback_url(callback)
     pending = get_pending(ctx, pending_id)
+    if decision in ("ask", "refresh"):  # -11 "Clarification Chat": ask the agent, or look for its answer
+        if decision == "ask":
+            pending = ask(ctx, pending, username, fields.get("question"))
+        else:
+            may_answer(ctx, pending, username)
+        return _consent(ctx, pending, token, username, callback)
     if decision == "approve" and is_question(pending):  # -11 "Interaction Response": the answer
         decided = answer(ctx, pending, fields.get("answer"), username)
     else:
@@ -101,7 +116,7 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("invalid_request", "the form lacks pending_id")
         browser.check_form(ctx, request, fields, "consent", token, pending_id)
         try:
-            return await _answer(ctx, username, fields)
+            return await _answer(ctx, username, token, fields)
         except AAuthError as error:
             return _error_page(error)
 

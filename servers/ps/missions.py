@@ -9,8 +9,9 @@ under their SHA-256 (-11 "Mission Approval").  ``POST /mission/{mission_s256}`` 
 "update", "description"}`` stores the update's exact bytes and answers ``200 {"s256"}``
 (-11 "Mission Update"); ``{"action": "completion", "summary"}`` is a proposal the person reviews
 (-11 "Mission Completion"): ``202`` and the consent page showing the summary; only the person's
-acceptance terminates the mission (reason ``completed``; the poll answers ``200``), a decline
-leaves it active (the poll answers ``403 denied``).  The person lists their missions with ``GET
+acceptance terminates the mission (reason ``completed``; the poll answers ``200``), a follow-up
+question (-11 "Clarification Chat") or a decline leaves it active (the poll answers ``403
+denied``).  The person lists their missions with ``GET
 /missions`` and ends one with ``POST /missions/{mission_s256}/revoke`` (reason ``revoked``;
 -11 "Mission Management").  A token request naming a mission needs it active — else ``404
 mission_not_found`` / ``403 mission_terminated`` (-11 "Mission Status Errors") — and the
@@ -157,10 +158,12 @@ async def propose_completion(
     response while they review."  Only the person who approved the mission reviews it.
 
     The draft names two outcomes: acceptance, and "follow-up questions via clarification chat
-    Section 8.3, leaving the mission active".  It defines no plain refusal, and the kit builds
-    no clarification chat; so the person's Deny (or Not now) stands for "not yet": the poll
-    answers the deferred response's own ``403 denied`` (``abandoned``; -11 "Polling Error
-    Codes") and the mission stays active — the kit's reading where the draft is silent."""
+    Section 8.3, leaving the mission active" — the person asks from the consent page, the
+    agent's poll carries the question and its answer comes back to the page
+    (:mod:`.clarification`), the mission active all along.  It defines no plain refusal; so the
+    person's Deny (or Not now) stands for "not yet": the poll answers the deferred response's
+    own ``403 denied`` (``abandoned``; -11 "Polling Error Codes") and the mission stays active —
+    the kit's reading where the draft is silent."""
     agent = (verified.token.iss, verified.token.sub)
     mission = active_mission(ctx, s256, agent=agent)
     request_data = {

@@ -4,7 +4,8 @@ The consent page is where -11 "User Interaction" happens: the person, logged in 
 their PS, sees who asks (the agent), for what (the resource, its scopes with the
 resource's own descriptions, the agent's justification) and the interaction code
 the agent showed, and answers Approve, Deny or Not now.  Every value is HTML-escaped;
-the justification is Markdown in -11 and shown here as plain text.  Every page is sent by
+the justification is Markdown in -11 and shown here as plain text, as are the person's
+questions and the agent's answers of -11 "Clarification Chat".  Every page is sent by
 :func:`respond` with a content security policy allowing only its own stylesheet inline, never
 framed (RFC 9700 §4.16), and every form that changes state carries a ``csrf`` field
 (:mod:`.browser`).  Forms post to relative URLs (every page is at the top level), so the
@@ -20,6 +21,7 @@ from starlette.responses import HTMLResponse
 
 from aauth_kit.asgi import content_security_policy
 
+from .clarification import MAX_TEXT
 from .governance_pages import answer_field, asked_html
 
 _STYLE = """
@@ -153,6 +155,7 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
     )
     why = context.get("justification")
     justification = f"<p>Its reason:</p><blockquote>{escape(why)}</blockquote>" if why else ""
+    justification += _chat(context.get("clarification"))
     hidden = (
         f'<input type="hidden" name="pending_id" value="{escape(context["pending_id"])}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
@@ -167,7 +170,43 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         f'<form method="post" action="interaction">{hidden}{answer_field(context)}'
         '<button class="approve" type="submit" name="decision" value="approve">Approve</button>'
         '<button type="submit" name="decision" value="deny">Deny</button>'
-        '<button type="submit" name="decision" value="abandon">Not now</button></form>',
+        '<button type="submit" name="decision" value="abandon">Not now</button>'
+        f"{_ask(context.get('clarification'))}</form>",
+    )
+
+
+def _chat(chat: dict | None) -> str:
+    """-11 "Clarification Chat": the person's questions and the agent's answers, escaped
+    (-11 "Untrusted Input": the agent's Markdown is shown as plain text)."""
+    if not chat or not chat["chat"]:
+        return ""
+    items = ""
+    for item in chat["chat"]:
+        items += f"<p>You asked:</p><blockquote>{escape(item['question'])}</blockquote>"
+        if "answer" in item:
+            items += f"<p>The agent answered:</p><blockquote>{escape(item['answer'])}</blockquote>"
+        elif "updated" in item:
+            updated = item["updated"]
+            items += f"<p>The agent changed its request to <code>{escape(updated['scope'])}</code>.</p>"
+            if updated.get("justification"):
+                items += f"<blockquote>{escape(updated['justification'])}</blockquote>"
+        else:
+            items += '<p class="muted">Waiting for the agent\'s answer.</p>'
+    return f'<div class="chat">{items}</div>'
+
+
+def _ask(chat: dict | None) -> str:
+    """The question box while a round is left and none is open; "Check for an answer" while one is."""
+    if not chat:
+        return ""
+    if chat["awaiting_answer"]:
+        return '<button type="submit" name="decision" value="refresh">Check for an answer</button>'
+    if chat["rounds_left"] <= 0:
+        return '<p class="muted">No more questions can be asked about this request.</p>'
+    return (
+        f'<label for="question">Ask the agent a question ({chat["rounds_left"]} left)</label>'
+        f'<textarea id="question" name="question" rows="3" cols="60" maxlength="{MAX_TEXT}"></textarea>'
+        '<button type="submit" name="decision" value="ask">Ask the agent</button>'
     )
 
 
@@ -177,6 +216,7 @@ def done_page(status: str) -> str:
         "approved": "You approved the request.",
         "denied": "You denied the request.",
         "abandoned": "You left the request unanswered.",
+        "cancelled": "The agent withdrew its request.",
     }[status]
     return page("Done — Person Server", f"<h1>{escape(said)}</h1><p>You can close this window.</p>")
 

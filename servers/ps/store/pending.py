@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +216,32 @@ class PendingStore(Database):
     def cancel(self, pending_id: str) -> Pending:
         """The agent withdrew the request (``DELETE`` on the pending URL)."""
         return self._transition(pending_id, "cancelled", LIVE)
+
+    def revise(self, pending_id: str, change: Callable[[Pending], dict]) -> Pending:
+        """Change a live request atomically: ``change(pending)`` returns the new values of
+        ``request``, ``scope``, ``justification`` or ``expires_at`` (or raises to refuse);
+        ``not_found``, ``conflict`` (no longer live) or ``expired`` otherwise (-11
+        "Clarification Chat": the question, the agent's answer, its updated request)."""
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone()
+            if row is None:
+                raise AAuthError("not_found", f"no pending request {pending_id!r}")
+            pending = self._pending(row)
+            if pending.status not in LIVE:
+                raise AAuthError("conflict", f"the pending request is already {pending.status}")
+            if pending.expires_at <= self._clock():
+                raise AAuthError("expired", "the pending request has expired")
+            sets = change(pending)
+            unknown = set(sets) - {"request", "scope", "justification", "expires_at"}
+            if unknown:
+                raise ValueError(f"cannot revise {sorted(unknown)}")
+            if "request" in sets:
+                sets["request"] = json.dumps(sets["request"])
+            db.execute(
+                f"UPDATE pending SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
+                (*sets.values(), pending_id),
+            )
+            return self._pending(db.execute("SELECT * FROM pending WHERE id = ?", (pending_id,)).fetchone())
 
     def set_result(self, pending_id: str, result: Any) -> Pending:
         """Store what the next poll returns (e.g. the token response) for an approved request."""
