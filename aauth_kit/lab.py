@@ -1,7 +1,7 @@
 """The lab: the whole cast of the seed's story running in this process, in one call.
 
-``Lab()`` starts the Person Server (with its Agent Provider), the supply-chain and
-market-analysis resources and the backend agent, each behind a spec-shaped identifier
+``Lab()`` starts the Person Server (with its Agent Provider), the supply-chain,
+market-analysis and parts-supplier resources and the backend agent, each behind a spec-shaped identifier
 (``https://ps.example``, …) routed to real loopback sockets (``mode="socket"``) or to
 the apps directly (``mode="asgi"``), every exchange recorded in one :class:`Trace`.
 ``dev=True`` instead gives each party the identifier ``http://127.0.0.1:PORT`` it really
@@ -46,14 +46,16 @@ IDENTIFIERS = {
     "backend": "https://backend.example",
     "supply_chain": "https://supply-chain.example",
     "market_analysis": "https://market-analysis.example",
+    "supplier": "https://supplier.example",
 }
 NAMES = {
     "ps": "PS",
     "backend": "Backend",
     "supply_chain": "Supply chain",
     "market_analysis": "Market analysis",
+    "supplier": "Supplier",
 }
-SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998}
+SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998, "supplier": 9997}
 DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
 KEYS_DIR = "keys"  # the cast's keys, under the data directory
 DOCS_EPOCH = 1_790_000_000  # 2026-09-21 14:13:20 UTC, the docs-mode "now"
@@ -83,7 +85,7 @@ def _free_port() -> int:
 
 class Lab:
     """Start the cast; use :attr:`ps`, :attr:`supply_chain`, :attr:`market_analysis`,
-    :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`.
+    :attr:`supplier`, :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`.
 
     Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
     cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
@@ -111,6 +113,7 @@ class Lab:
         from .servers.backend import Backend
         from .servers.market_analysis import MarketAnalysisAgent
         from .servers.ps.store.persons import DEMO_PERSON
+        from .servers.supplier import Supplier
         from .servers.supply_chain import SupplyChainAgent
 
         if docs is None:
@@ -155,7 +158,7 @@ class Lab:
             name: self.key(name)
             if docs
             else key_files.load_or_create(self.data_dir / KEYS_DIR, name, kid=name)
-            for name in ("ps", "supply_chain", "supply_chain_agent", "market_analysis", "backend")
+            for name in ("ps", "supply_chain", "supply_chain_agent", "market_analysis", "backend", "supplier")
         }
         self._start_ps()
         self.market_analysis = MarketAnalysisAgent(
@@ -179,6 +182,16 @@ class Lab:
             dev=dev,
         )
         self._add("supply_chain", self.supply_chain.app)
+        self.supplier = Supplier(
+            self.identifiers["supplier"],
+            key=self.keys["supplier"],
+            resolver=self.resolver,
+            clock=self.clock,
+            id_factory=self._ids("held") if docs else None,
+            code_factory=self._code if docs else None,
+            dev=dev,
+        )
+        self._add("supplier", self.supplier.app)
         backend_token = self.ps.issue_agent_token("backend", self.keys["backend"], person="mcp-user")
         self.backend = Backend(
             self.identifiers["backend"],
@@ -232,6 +245,7 @@ class Lab:
             client_factory=self._client_factory("PS"),
             persons=self.persons,
             caps=self.caps,
+            egress=self.hosts.egress,
         )
         self._add("ps", self.ps.app)
 

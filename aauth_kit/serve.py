@@ -1,7 +1,7 @@
 """``aauth-kit serve`` and ``aauth-kit demo``: the cast as real servers on 127.0.0.1.
 
 ``serve`` runs the whole cast in dev mode at the seed's ports (PS 8765, backend 8000,
-supply-chain 9999, market-analysis 9998), so curl, a browser or an agent written in
+supply-chain 9999, market-analysis 9998, supplier 9997), so curl, a browser or an agent written in
 another language can talk to it; identifiers are ``http://127.0.0.1:PORT`` (an explicit
 dev mode: the draft wants ``https://host``).  ``demo`` plays the seed's consent story in
 the terminal, printing every message.
@@ -64,6 +64,7 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
     parser.add_argument("--backend-port", type=int, default=default("backend"))
     parser.add_argument("--sca-port", type=int, default=default("supply_chain"))
     parser.add_argument("--maa-port", type=int, default=default("market_analysis"))
+    parser.add_argument("--supplier-port", type=int, default=default("supplier"))
     parser.add_argument(
         "--consent-scopes", type=_list, default=None, help="comma-separated scopes that need consent"
     )
@@ -181,12 +182,13 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
 def lab_from(args) -> Lab:
     from .servers.ps.context import Caps
 
-    BUFFERED.limit = args.max_buffered_bytes  # one budget for the process, all four servers
+    BUFFERED.limit = args.max_buffered_bytes  # one budget for the process, all the servers
     ports = {
         "ps": args.ps_port,
         "backend": args.backend_port,
         "supply_chain": args.sca_port,
         "market_analysis": args.maa_port,
+        "supplier": args.supplier_port,
     }
     return Lab(
         dev=True,

@@ -99,6 +99,7 @@ ROLES = {
     "backend": ("agent", "the web app a person uses; calls the supply-chain agent"),
     "supply_chain": ("resource (and agent)", "inventory and optimization; calls market analysis when asked"),
     "market_analysis": ("resource", "laptop market trends, reached through the supply-chain agent"),
+    "supplier": ("resource", "parts quotes and orders; asks the person itself, holds orders"),
 }
 print(f"{'party':16} {'identifier':33} {'AAuth role':31} what it does")
 for name, identifier in lab.identifiers.items():

@@ -59,6 +59,8 @@ def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: 
     asked = pending.request.get("person") if isinstance(pending.request, dict) else None
     if asked is None and pending.opened_by is None:
         raise AAuthError("forbidden", "open the interaction code of this request first", status=403)
+    if approved and not abandon and not ctx.resource_done(pending):  # -11 "Resource-Initiated Interaction"
+        raise AAuthError("forbidden", "the resource's own interaction comes first", status=403)
     if abandon:
         decided = ctx.store.abandon(pending.id, by)
     else:

@@ -24,6 +24,7 @@ from . import browser, pages
 from .consent import consent_context, decide, get_pending, open_code, redirect_url
 from .context import Context
 from .persons import form, login_response, session
+from .resource_interaction import interstitial
 
 _TITLES = {
     "invalid_code": "This code does not work",
@@ -49,6 +50,9 @@ def _page(ctx: Context, request: Request) -> Response:
         return pages.respond(pages.code_page())
     username, token = signed_in
     pending = open_code(ctx, code, username)
+    chained = interstitial(ctx, pending, username, callback)  # -11 "Resource-Initiated Interaction"
+    if chained is not None:
+        return chained
     csrf = browser.form_token(ctx, "consent", token, pending.id)
     page = pages.consent_page(consent_context(pending), csrf=csrf, callback=callback, person=username)
     return pages.respond(page, form_action=(_origin(callback),) if callback else ())

@@ -34,6 +34,7 @@ from .context import Context
 from .deferred import can_interact, defer, reachable
 from .minting import mint_auth_token, mint_person_token, person_for, token_response
 from .missions import active_mission
+from .resource_interaction import checked_interaction
 from .store.pending import Pending
 from .verification import agent_request, verify_parameter, verify_upstream
 
@@ -189,13 +190,15 @@ def routes(ctx: Context) -> list[Route]:
             "mission_s256": resource_token.mission_s256,
             "tenant": resource_token.tenant,
         }
-        if not ctx.policy.needs_consent(resource_token.scope):
+        resource_interaction = await checked_interaction(ctx, resource_token)  # the resource asks first
+        if resource_interaction is None and not ctx.policy.needs_consent(resource_token.scope):
             return token_response(mint_auth_token(ctx, grant, caps, agent=agent, person=person))
         reachable(interactive)
         request_data = {
             "grant": grant,
             "caps": caps,
             "person": person,
+            "resource_interaction": resource_interaction,
             **await _resource_info(ctx, grant["resource"]),
         }
         return await defer(
