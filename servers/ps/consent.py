@@ -124,6 +124,7 @@ def consent_context(pending: Pending) -> dict:
             if pending.kind == "mission_completion"
             else {}
         ),
+        **({"tenant": data["tenant"]} if data.get("tenant") else {}),  # -11 "Agent Token Request"
         # -11 "Account Binding": the person sees which of their accounts at the resource
         **({"account": data["grant"]["account"]} if (data.get("grant") or {}).get("account") else {}),
     }

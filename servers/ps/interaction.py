@@ -23,6 +23,7 @@ from aauth_kit.identifiers import check_callback_url
 from . import browser, pages
 from .consent import consent_context, decide, get_pending, open_code, redirect_url
 from .context import Context
+from .hints import login_hint_for
 from .persons import form, login_response, session
 from .resource_interaction import interstitial
 
@@ -45,7 +46,7 @@ def _page(ctx: Context, request: Request) -> Response:
     signed_in = session(ctx, request)
     if signed_in is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return login_response(ctx, request, target)
+        return login_response(ctx, request, target, username=login_hint_for(ctx, code))
     if not code:
         return pages.respond(pages.code_page())
     username, token = signed_in

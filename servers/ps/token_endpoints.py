@@ -32,6 +32,7 @@ from aauth_kit.token_verification import VerifiedToken, check_presented_token
 
 from .context import Context
 from .deferred import can_interact, defer, reachable
+from .hints import agent_hints
 from .minting import mint_auth_token, mint_person_token, person_for, token_response
 from .missions import active_mission
 from .resource_interaction import checked_interaction
@@ -120,6 +121,7 @@ def routes(ctx: Context) -> list[Route]:
             person = _bound_person(ctx, agent_token)
         jwk = verified.key.public_jwk(kid=False)
         justification, interactive = optional_string(body, "justification"), can_interact(body)
+        hints = agent_hints(body)  # -11 "Agent Token Request"
         if person is None:  # nobody stands behind this agent yet: a person must claim it
             reachable(interactive)
             request_data = {
@@ -127,6 +129,7 @@ def routes(ctx: Context) -> list[Route]:
                 "cnf_jwk": jwk,
                 "caps": caps,
                 "mission_s256": mission_s256,
+                **hints,
                 **await _resource_info(ctx, resource),
             }
             return await defer(
@@ -151,6 +154,7 @@ def routes(ctx: Context) -> list[Route]:
             if name not in body:
                 raise AAuthError("invalid_request", f"{name} is required")
         justification, interactive = optional_string(body, "justification"), can_interact(body)
+        hints = agent_hints(body)  # -11 "Agent Token Request"
         # the resource token is for this PS, names it as ps and binds the signing key
         resource_token = await verify_parameter(
             ctx,
@@ -199,6 +203,7 @@ def routes(ctx: Context) -> list[Route]:
             "caps": caps,
             "person": person,
             "resource_interaction": resource_interaction,
+            **hints,
             **await _resource_info(ctx, grant["resource"]),
         }
         return await defer(
