@@ -1,6 +1,7 @@
 """The agent: an ``httpx.Auth`` flow that signs every request and follows AAuth
 requirements to a result (-11 "Agent Identity", "Person Token", "Resource Access and
-Resource Tokens", "Deferred Delivery", "Deferred Responses").
+Resource Tokens", "Deferred Delivery", "Deferred Responses"); a ``202`` is polled by
+:mod:`aauth_kit.agent_deferred`.
 
 One generator, :meth:`AAuthFlow.auth_flow`, reads like the sequence diagram::
 
@@ -44,29 +45,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .agent_checks import check_auth_token, check_person_token, check_resource_token, check_signature
-from .agent_clarification import Clarification, UpdatedRequest, respond
-from .agent_responses import (
-    flow_error,
-    held,
-    json_body,
-    pending_url_of,
-    requirement_of,
-    requires,
-    retry_after,
-    stale_token,
-)
+from .agent_clarification import Clarification, UpdatedRequest
+from .agent_deferred import Interaction, deferred
+from .agent_responses import flow_error, json_body, requires, stale_token
 from .agent_sessions import SessionTokens
 from .claims import AUTH_TYP, PERSON_TYP
 from .deferred_headers import serialize_prefer_wait
 from .errors import AAuthError
-from .flow import Driver, FlowError, Pause, fetch_through_flow, through_flow, timeout
+from .flow import Driver, FlowError, fetch_through_flow, through_flow, timeout
 from .governance_client import GovernanceClient
 from .http_client import httpx, origin_of
-from .identifiers import check_endpoint_url
-from .interaction import interaction_url
 from .jwks import HttpResolver
 from .jws import decode_unverified
 from .message import HttpMessage
@@ -75,24 +65,6 @@ from .mission_client import Mission, MissionClient
 from .profile import sign_request
 from .signature_key import jwt_key
 from .token_cache import TokenCache
-
-#: -11 "Polling with GET": each ``429 slow_down`` adds 5 s to the interval.
-SLOW_DOWN_STEP = 5
-
-
-@dataclass
-class Interaction:
-    """What the person must do (-11 "Interaction Required"): open ``url`` and enter ``code``."""
-
-    url: str
-    code: str
-    pending_url: str
-    resource: str | None = None
-    scope: str | None = None
-
-    def link(self, callback: str | None = None) -> str:
-        """``{url}?code={code}[&callback={callback}]``, the link to show or open."""
-        return interaction_url(self.url, self.code, callback)
 
 
 class Agent:
@@ -236,21 +208,21 @@ class AAuthFlow(httpx.Auth):
         resource = origin_of(request.url)
         presented = agent.tokens.best(resource, self.upstream_token) or agent.agent_token
         agent.sessions.attach(request, resource)  # Authorization: AAuth, signed over
-        response = yield self._sign(request, presented)
+        response = yield self.sign(request, presented)
 
         if presented != agent.agent_token and stale_token(response):
             agent.forget(resource)  # a cached token the resource no longer takes
             presented = agent.agent_token
-            response = yield self._sign(request, presented)
+            response = yield self.sign(request, presented)
 
         if requires(response, "agent-token") and presented != agent.agent_token:
             presented = agent.agent_token  # -11 "Agent Token Required"
-            response = yield self._sign(request, presented)
+            response = yield self.sign(request, presented)
 
         if requires(response, "person-token"):  # -11 "Person Token Required"
             agent.forget(resource)
             presented = yield from self._person_token(resource)
-            response = yield self._sign(request, presented)
+            response = yield self.sign(request, presented)
 
         challenge = requires(response, "auth-token", statuses=(401, 202))
         if challenge is not None:  # -11 "Auth Token Required", "Deferred Delivery"
@@ -259,15 +231,15 @@ class AAuthFlow(httpx.Auth):
             )
             auth_token = yield from self._auth_token(resource, resource_token, presented)
             if response.status_code == 202:  # deferred delivery: the resource holds the call
-                response = yield from self.deferred(
-                    response, auth_token, resource, resource_token.get("scope")
+                response = yield from deferred(
+                    self, response, auth_token, resource, resource_token.get("scope")
                 )
             else:
-                response = yield self._sign(request, auth_token)
+                response = yield self.sign(request, auth_token)
 
         if requires(response, "interaction", statuses=(202,)):  # -11 "Resource-Managed Authorization"
             agent.sessions.pop(resource, None)
-            response = yield from self.deferred(response, presented, resource, None)
+            response = yield from deferred(self, response, presented, resource, None)
         agent.sessions.take(resource, response)
         return response
 
@@ -344,12 +316,12 @@ class AAuthFlow(httpx.Auth):
             extensions={"timeout": timeout(self.agent.wait)},
         )
         request.read()
-        return self._sign(request, self.agent.agent_token)
+        return self.sign(request, self.agent.agent_token)
 
     def _result(self, response, member: str, resource: str, scope: str | None):
         """The token in a ``200`` body, after following a ``202`` to its end."""
         if response.status_code == 202:
-            response = yield from self.deferred(response, self.agent.agent_token, resource, scope)
+            response = yield from deferred(self, response, self.agent.agent_token, resource, scope)
         if response.status_code != 200:
             raise flow_error(response)
         body = json_body(response)
@@ -363,61 +335,8 @@ class AAuthFlow(httpx.Auth):
             )
         return value
 
-    # -- deferred responses (-11 "Deferred Responses") -------------------------------------
-    def deferred(self, response, token: str, resource: str, scope: str | None):
-        """Poll a ``202``'s ``Location`` (signed with ``token``) until something else comes back.
-
-        Retry-After is honoured unless the server already held the poll that long
-        (``Prefer: wait``); each ``429`` adds 5 s.  An ``interaction`` requirement is
-        handed to ``on_interaction`` once; a ``clarification`` is answered as ``clarify`` says
-        (:mod:`aauth_kit.agent_clarification`).  Returns the first response that is neither
-        ``202`` nor ``429``.
-        """
-        responder = origin_of(response.request.url)
-        pending_url = pending_url_of(response, responder)
-        backoff = 0
-        told = False
-        while response.status_code in (202, 429):
-            if response.status_code == 429:  # slow_down
-                backoff += SLOW_DOWN_STEP
-                yield Pause(retry_after(response, default=0) + backoff)
-            else:
-                if not told:
-                    told = self._tell_interaction(response, pending_url, resource, scope)
-                if requires(response, "clarification", statuses=(202,)):  # -11 "Clarification Chat"
-                    response = yield from respond(self, response, pending_url, token, resource, scope)
-                    continue
-                delay = retry_after(response)
-                if held(response) < delay:
-                    yield Pause(delay + backoff)
-            poll = httpx.Request(
-                "GET",
-                pending_url,
-                headers={"Prefer": serialize_prefer_wait(self.agent.wait)},
-                extensions={"timeout": timeout(self.agent.wait)},
-            )
-            response = yield self._sign(poll, token)
-        return response
-
-    def _tell_interaction(self, response, pending_url: str, resource: str, scope: str | None) -> bool:
-        """``requirement=interaction`` (-11 "Interaction Required"): the person must visit ``url`` with ``code``."""
-        requirement = requirement_of(response)
-        if requirement is None or requirement.requirement != "interaction":
-            return False
-        try:
-            check_endpoint_url(requirement.url, dev=self.agent.dev)
-        except AAuthError as exc:
-            raise FlowError(
-                "invalid_response", f"interaction url: {exc.detail}", status=502, response=response
-            ) from None
-        interaction = Interaction(requirement.url, requirement.code, pending_url, resource, scope)
-        self.agent.last_interaction = interaction
-        if self.agent.on_interaction is not None:
-            self.agent.on_interaction(interaction)
-        return True
-
     # -- signing ---------------------------------------------------------------------------
-    def _sign(self, request, token: str):
+    def sign(self, request, token: str):
         """Sign ``request`` in place with the agent's key, presenting ``token``
         (``Signature-Key: sig=jwt;jwt="…"``); a body gets ``content-digest`` covered."""
         message = HttpMessage(
@@ -446,4 +365,4 @@ class AAuthFlow(httpx.Auth):
             driver.reply = yield step
 
 
-__all__ = ["Agent", "AAuthFlow", "Interaction"]
+__all__ = ["Agent", "AAuthFlow"]

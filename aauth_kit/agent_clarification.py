@@ -70,7 +70,7 @@ def respond(flow, response, pending_url: str, token: str, resource: str | None, 
     clarify = flow.agent.clarify
     answer = clarify(clarification) if clarify is not None else None
     if answer is None:  # -11 "Cancel Request"
-        reply = yield flow._sign(httpx.Request("DELETE", pending_url), token)
+        reply = yield flow.sign(httpx.Request("DELETE", pending_url), token)
         raise FlowError(
             "cancelled",
             f"the agent withdrew its request rather than answer {clarification.question!r}",
@@ -94,4 +94,4 @@ def respond(flow, response, pending_url: str, token: str, resource: str | None, 
         extensions={"timeout": timeout(wait)},
     )
     request.read()
-    return (yield flow._sign(request, token))
+    return (yield flow.sign(request, token))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from .agent_deferred import deferred
 from .agent_responses import flow_error, json_body
 from .flow import Driver, FlowError
 
@@ -84,7 +85,7 @@ class GovernanceClient:
             raise FlowError("invalid_metadata", f"{ps} names no {member}", status=502)
         response = yield flow.ps_request(endpoint, body)
         if response.status_code == 202:
-            response = yield from flow.deferred(response, self.agent.agent_token, None, None)
+            response = yield from deferred(flow, response, self.agent.agent_token, None, None)
         return response
 
     def _permission(self, action: str, members: dict):

@@ -1,8 +1,8 @@
 """The lab: the whole cast of the seed's story running in this process, in one call.
 
-``Lab()`` starts the Person Server (with its Agent Provider), the supply-chain and
-market-analysis resources, the backend agent, and the parts catalog with its Access Server,
-each behind a spec-shaped identifier
+``Lab()`` starts the Person Server (with its Agent Provider), the supply-chain,
+market-analysis and parts-supplier resources, the backend agent, and the parts catalog with
+its Access Server, each behind a spec-shaped identifier
 (``https://ps.example``, …) routed to real loopback sockets (``mode="socket"``) or to
 the apps directly (``mode="asgi"``), every exchange recorded in one :class:`Trace`.
 ``dev=True`` instead gives each party the identifier ``http://127.0.0.1:PORT`` it really
@@ -49,6 +49,7 @@ IDENTIFIERS = {
     "market_analysis": "https://market-analysis.example",
     "access_server": "https://as.example",
     "catalog": "https://catalog.example",
+    "supplier": "https://supplier.example",
 }
 NAMES = {
     "ps": "PS",
@@ -57,6 +58,7 @@ NAMES = {
     "market_analysis": "Market analysis",
     "access_server": "AS",
     "catalog": "Catalog",
+    "supplier": "Supplier",
 }
 SEED_PORTS = {
     "ps": 8765,
@@ -65,6 +67,7 @@ SEED_PORTS = {
     "market_analysis": 9998,
     "access_server": 9997,
     "catalog": 9996,
+    "supplier": 9995,
 }
 DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
 KEYS_DIR = "keys"  # the cast's keys, under the data directory
@@ -95,8 +98,8 @@ def _free_port() -> int:
 
 class Lab:
     """Start the cast; use :attr:`ps`, :attr:`supply_chain`, :attr:`market_analysis`,
-    :attr:`backend`, :attr:`access_server`, :attr:`catalog`, :attr:`trace`, :meth:`new_agent`
-    and :meth:`client`.
+    :attr:`supplier`, :attr:`backend`, :attr:`access_server`, :attr:`catalog`, :attr:`trace`,
+    :meth:`new_agent` and :meth:`client`.
 
     Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
     cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
@@ -124,6 +127,7 @@ class Lab:
         from .servers.backend import Backend
         from .servers.market_analysis import MarketAnalysisAgent
         from .servers.ps.store.persons import DEMO_PERSON
+        from .servers.supplier import Supplier
         from .servers.supply_chain import SupplyChainAgent
 
         if docs is None:
@@ -176,6 +180,7 @@ class Lab:
                 "backend",
                 "access_server",
                 "catalog",
+                "supplier",
             )
         }
         self._start_ps()
@@ -200,6 +205,16 @@ class Lab:
             dev=dev,
         )
         self._add("supply_chain", self.supply_chain.app)
+        self.supplier = Supplier(
+            self.identifiers["supplier"],
+            key=self.keys["supplier"],
+            resolver=self.resolver,
+            clock=self.clock,
+            id_factory=self._ids("held") if docs else None,
+            code_factory=self._code if docs else None,
+            dev=dev,
+        )
+        self._add("supplier", self.supplier.app)
         backend_token = self.ps.issue_agent_token("backend", self.keys["backend"], person="mcp-user")
         self.backend = Backend(
             self.identifiers["backend"],
@@ -254,6 +269,7 @@ class Lab:
             client_factory=self._client_factory("PS"),
             persons=self.persons,
             caps=self.caps,
+            egress=self.hosts.egress,
         )
         self._add("ps", self.ps.app)
 

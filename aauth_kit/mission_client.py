@@ -19,6 +19,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from .agent_deferred import deferred
 from .agent_responses import flow_error, json_body
 from .flow import Driver, FlowError
 from .jws import decode_unverified
@@ -179,7 +180,7 @@ class MissionClient:
     def _final_json(self, flow, response):
         """The JSON object of the ``200`` a PS request ends with, after following a ``202``."""
         if response.status_code == 202:
-            response = yield from flow.deferred(response, self.agent.agent_token, None, None)
+            response = yield from deferred(flow, response, self.agent.agent_token, None, None)
         if response.status_code != 200:
             raise flow_error(response)
         answer = json_body(response)

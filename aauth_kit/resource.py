@@ -33,7 +33,6 @@ import inspect
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, replace
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,16 +44,18 @@ from .asgi import exception_handlers, http_message, middleware
 from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, UsageError
 from .identifiers import check_server_identifier
+from .interaction import new_code
 from .jwks import KeyResolver
 from .jws import decode_unverified
 from .keys import Key
 from .message import HttpMessage
-from .profile import VerifiedRequest, verify_request
+from .profile import verify_request
+from .resource_caller import Caller
 from .resource_challenge import ROUTE_ACCESS, Challenge, challenge_response, scope_tokens
 from .resource_endpoints import own_routes
 from .resource_held import PENDING_PATH, HeldInvocations
 from .resource_pages import routes as interaction_routes
-from .resource_sessions import Session, Sessions
+from .resource_sessions import Sessions
 from .token_verification import VerifiedToken
 
 #: The tokens an agent may present to a resource in ``Signature-Key``.
@@ -67,43 +68,6 @@ MAX_REVOCATIONS = 100_000
 RevocationCheck = Callable[[str, str], "bool | Awaitable[bool]"]
 #: ``account(request)``: the account at this resource a request acts on (-11 "Account Binding").
 AccountOf = Callable[[Request], "str | None"]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who called, after -11 verification: ``request.state.caller`` in a protected endpoint."""
-
-    verified: VerifiedRequest
-    token: VerifiedToken  # the token in Signature-Key
-    agent: str | None  # agent identifier (agent token ``sub``) when an agent token was presented
-    person: tuple[str, str] | None  # ``(iss, sub)`` of a person or auth token
-    scopes: frozenset[str]  # the auth token's ``scope``
-    jkt: str  # RFC 7638 thumbprint of the key that signed the request
-    account: str | None = None  # the auth token's ``account`` (-11 "Account Binding")
-    session: Session | None = (
-        None  # the AAuth-Access session it presented (-11 "AAuth-Access Response Header")
-    )
-
-    @property
-    def session_agent(self) -> tuple[str, str]:
-        """``(iss, sub)`` of the token presented: whom a session issued now belongs to."""
-        return (self.token.iss, self.token.sub)
-
-    def with_session(self, session: Session) -> Caller:
-        return replace(self, session=session, scopes=session.scope)
-
-    @classmethod
-    def of(cls, verified: VerifiedRequest) -> Caller:
-        token = verified.token
-        return cls(
-            verified=verified,
-            token=token,
-            agent=token.sub if token.typ == AGENT_TYP else None,
-            person=(token.iss, token.sub) if token.typ in (PERSON_TYP, AUTH_TYP) else None,
-            scopes=frozenset((token.scope or "").split()) if token.typ == AUTH_TYP else frozenset(),
-            jkt=verified.key.thumbprint(),
-            account=token.account if token.typ == AUTH_TYP else None,
-        )
 
 
 #: The requirements a route may deliver as a held invocation, per ``deliver``.
@@ -126,6 +90,7 @@ class Resource:
         resource_token_lifetime: int = 300,
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
+        code_factory: Callable[[], str] | None = None,
         dev: bool = False,
         revoked: Collection[tuple[str, str]] | RevocationCheck | None = None,
         access_mode: str | None = None,
@@ -149,6 +114,7 @@ class Resource:
         self.resource_token_lifetime = resource_token_lifetime
         self.clock = clock
         self.id_factory = id_factory or (lambda: secrets.token_urlsafe(16))
+        self.code_factory = code_factory or new_code  # interaction codes (injectable for docs mode)
         self.dev = dev
         self.access_mode = access_mode
         #: -11 "Federated Authorization Access (Four-Party)": the resource's own AS, the ``aud``
@@ -181,6 +147,7 @@ class Resource:
         scope: str | None = None,
         account: AccountOf | None = None,
         deliver: str = "401",
+        interaction: bool = False,
     ) -> Route:
         """A Starlette route running ``endpoint`` only for callers ``access`` admits.
 
@@ -188,7 +155,8 @@ class Resource:
         carry all of it); ``account(request)``, when given, names the account the request
         acts on, which the auth token's ``account`` must be.  ``deliver="202"`` holds the
         invocation behind a ``202`` instead of answering ``401 requirement=auth-token`` (-11
-        "Deferred Delivery").  ``access="session-token"`` (also with a ``scope``) is
+        "Deferred Delivery"); ``interaction=True`` puts this resource's own interaction in the
+        resource token (-11 "Resource-Initiated Interaction").  ``access="session-token"`` (also with a ``scope``) is
         resource-managed access: the person approves at this resource's own page and the agent
         gets an ``AAuth-Access`` session token (:mod:`aauth_kit.resource_held`).  The endpoint finds the :class:`Caller` in
         ``request.state.caller`` (``None`` on ``open`` routes); an :class:`AAuthError`
@@ -200,8 +168,8 @@ class Resource:
             raise UsageError(f"an {access} route needs a scope (space-separated scope tokens)")
         if deliver not in ("401", "202") or (deliver == "202" and access != "auth-token"):
             raise UsageError('deliver="202" is for an auth-token route; deliver is "401" or "202"')
-        if account is not None and access != "auth-token":
-            raise UsageError("only an auth-token route binds an account")
+        if (account is not None or interaction) and access != "auth-token":
+            raise UsageError("only an auth-token route binds an account or initiates an interaction")
         self.protected.append((path, access, scope))
 
         async def protected_endpoint(request: Request) -> Response:
@@ -210,7 +178,9 @@ class Resource:
                 caller = (
                     None
                     if access == "open"
-                    else await self.authenticate(request, access, scope, account=bound)
+                    else await self.authenticate(
+                        request, access, scope, account=bound, interaction=interaction
+                    )
                 )
             except Challenge as challenge:
                 if challenge.caller is None or (challenge.requirement, deliver) not in _HELD:
@@ -324,7 +294,13 @@ class Resource:
         return Caller.of(verified)
 
     async def authenticate(
-        self, request: Request, access: str, scope: str | None = None, *, account: str | None = None
+        self,
+        request: Request,
+        access: str,
+        scope: str | None = None,
+        *,
+        account: str | None = None,
+        interaction: bool = False,
     ) -> Caller:
         """The challenge ladder: verify, then admit the caller or raise the next
         :class:`Challenge` (agent token → person token → auth token with ``scope``, and with
@@ -345,7 +321,10 @@ class Resource:
         if not self.admits(caller, scope, account):
             # a person token has no scopes; an auth token for another account grants nothing here
             why = "an auth token" if typ == PERSON_TYP else f"an auth token with scope {scope!r}"
-            resource_token = self.resource_token(caller.token, caller.jkt, scope, account=account)
+            extra = {"interaction": self.held.initiate(caller, scope)} if interaction else None
+            resource_token = self.resource_token(
+                caller.token, caller.jkt, scope, account=account, extra=extra
+            )
             raise Challenge(
                 "auth-token",
                 f"this needs {why}: take the resource token to your Person Server",
@@ -381,7 +360,13 @@ class Resource:
         return not isinstance(exp, int) or exp <= self.clock()
 
     def resource_token(
-        self, presented: VerifiedToken, agent_jkt: str, scope: str, *, account: str | None = None
+        self,
+        presented: VerifiedToken,
+        agent_jkt: str,
+        scope: str,
+        *,
+        account: str | None = None,
+        extra: dict | None = None,
     ) -> str:
         """An ``aa-resource+jwt`` (-11 "Resource Token Structure") for the PS behind ``presented`` (a person
         or auth token this resource verified): ``ps`` = that PS, ``aud`` = this resource's Access
@@ -405,4 +390,5 @@ class Resource:
             mission_s256=presented.mission_s256,
             tenant=presented.tenant,
             dev=self.dev,
+            extra=extra,
         )

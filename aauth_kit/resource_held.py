@@ -37,7 +37,7 @@ from .asgi import problem_response
 from .claims import AUTH_TYP
 from .deferred_headers import parse_prefer_wait
 from .errors import AAuthError
-from .interaction import codes_equal, new_code
+from .interaction import codes_equal
 from .resource_challenge import Challenge
 
 PENDING_PATH = "/pending"
@@ -57,9 +57,9 @@ class Held:
     """One held invocation and what it waits for."""
 
     id: str
-    requirement: str  # "auth-token" or "interaction"
+    requirement: str  # "auth-token", "interaction" or "resource-interaction"
     caller: object  # the resource.Caller that made the request
-    run: Callable  # run(caller) -> the invocation's Response
+    run: Callable | None  # run(caller) -> the invocation's Response (None: nothing is held)
     scope: str
     account: str | None
     expires_at: float
@@ -101,10 +101,8 @@ class HeldInvocations:
         now = self.resource.clock()
         return [h for h in self.rows.values() if h.result is None and h.expires_at > now]
 
-    async def hold(self, request: Request, endpoint, challenge: Challenge, scope: str, account) -> Response:
-        """Keep the request (method, path, query, body) for later and answer ``202``."""
-        self.sweep()
-        caller = challenge.caller
+    def _admit(self, caller) -> None:
+        """The caps: :attr:`max_per_agent` pending rows per signing key, :attr:`max_held` in all."""
         pending = self._pending()
         if (
             len(self.rows) >= self.max_held
@@ -113,6 +111,12 @@ class HeldInvocations:
             raise AAuthError(
                 "rate_limited", "too many held invocations; try later", retry_after=self.ttl // 10
             )
+
+    async def hold(self, request: Request, endpoint, challenge: Challenge, scope: str, account) -> Response:
+        """Keep the request (method, path, query, body) for later and answer ``202``."""
+        self.sweep()
+        caller = challenge.caller
+        self._admit(caller)
         body = await request.body()
         saved = {k: v for k, v in request.scope.items() if k != "state"}
 
@@ -141,7 +145,7 @@ class HeldInvocations:
             resource_token=challenge.params.get("resource_token"),
         )
         if held.requirement == "interaction":
-            held.code = new_code()
+            held.code = self.resource.code_factory()
         self.rows[held.id] = held
         return self._pending_response(held)
 
@@ -165,12 +169,35 @@ class HeldInvocations:
             },
         )
 
+    def initiate(self, caller, scope: str) -> dict:
+        """-11 "Resource-Initiated Interaction": a row the person answers at this resource's page
+        (sent there by their PS, with the PS's callback); the resource token carries its ``url``
+        and ``code``.  Nobody polls it: the PS learns the outcome from the callback."""
+        self.sweep()
+        self._admit(caller)
+        held = Held(
+            id=self.resource.id_factory(),
+            requirement="resource-interaction",
+            caller=caller,
+            run=None,
+            scope=scope,
+            account=None,
+            expires_at=self.resource.clock() + self.ttl,
+            code=self.resource.code_factory(),
+        )
+        self.rows[held.id] = held
+        return {"url": f"{self.resource.identifier}{INTERACTION_PATH}", "code": held.code}
+
     # -- polling ---------------------------------------------------------------------------
     async def poll(self, request: Request) -> Response:
         """``GET /pending/{id}``, signed by the key that made the held request."""
         caller = await self.resource.verify(request)
         held = self.rows.get(request.path_params["id"])
-        if held is None or not secrets.compare_digest(held.caller.jkt, caller.jkt):
+        if (
+            held is None
+            or held.run is None  # a resource-initiated interaction: answered by callback, not polled
+            or not secrets.compare_digest(held.caller.jkt, caller.jkt)
+        ):
             raise AAuthError("not_found", "no such pending request")
         if held.requirement == "auth-token":
             return await self._poll_auth_token(held, caller)

@@ -2,7 +2,7 @@
 
 ``serve`` runs the whole cast in dev mode at the seed's ports (PS 8765, backend 8000,
 supply-chain 9999, market-analysis 9998) and the four-party pair (Access Server 9997, parts
-catalog 9996), so curl, a browser or an agent written in
+catalog 9996) and the parts supplier 9995, so curl, a browser or an agent written in
 another language can talk to it; identifiers are ``http://127.0.0.1:PORT`` (an explicit
 dev mode: the draft wants ``https://host``).  ``demo`` plays the seed's consent story in
 the terminal, printing every message.
@@ -67,6 +67,7 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
     parser.add_argument("--maa-port", type=int, default=default("market_analysis"))
     parser.add_argument("--as-port", type=int, default=default("access_server"))
     parser.add_argument("--catalog-port", type=int, default=default("catalog"))
+    parser.add_argument("--supplier-port", type=int, default=default("supplier"))
     parser.add_argument(
         "--consent-scopes", type=_list, default=None, help="comma-separated scopes that need consent"
     )
@@ -184,7 +185,7 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
 def lab_from(args) -> Lab:
     from .servers.ps.context import Caps
 
-    BUFFERED.limit = args.max_buffered_bytes  # one budget for the process, all four servers
+    BUFFERED.limit = args.max_buffered_bytes  # one budget for the process, all the servers
     ports = {
         "ps": args.ps_port,
         "backend": args.backend_port,
@@ -192,6 +193,7 @@ def lab_from(args) -> Lab:
         "market_analysis": args.maa_port,
         "access_server": args.as_port,
         "catalog": args.catalog_port,
+        "supplier": args.supplier_port,
     }
     return Lab(
         dev=True,

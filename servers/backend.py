@@ -43,7 +43,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit.agent import Agent, Interaction
+from aauth_kit.agent import Agent
+from aauth_kit.agent_deferred import Interaction
 from aauth_kit.asgi import check_origin, exception_handlers, middleware
 from aauth_kit.errors import AAuthError
 from aauth_kit.flow import FlowError

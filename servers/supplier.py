@@ -6,6 +6,9 @@
 * ``POST /orders`` (scope ``supplier:order``) needs an auth token from the person's PS and is
   delivered deferred (-11 "Deferred Delivery"): the order is held behind a ``202`` and placed
   once, on the first poll that presents the auth token; a repeated poll replays the answer.
+* ``GET /account`` (scope ``supplier:account``) needs an auth token too, but the supplier asks
+  the person on its own page first (-11 "Resource-Initiated Interaction"): its resource token
+  carries ``interaction``, and the person's PS sends the person there before its own consent.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aauth_kit.resource import Resource
 SCOPES = {
     "supplier:quotes": "See the supplier's part quotes.",
     "supplier:order": "Place orders with the supplier.",
+    "supplier:account": "See your account with the supplier (linked on the supplier's own page).",
 }
 QUOTES = {"cpu": 212.0, "ram-16gb": 41.5, "ssd-1tb": 68.0, "screen-14in": 95.0}
 #: Units one order may ask for.
@@ -42,6 +46,7 @@ class Supplier:
         resolver,
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
+        code_factory: Callable[[], str] | None = None,
         dev: bool = False,
     ):
         self.identifier = identifier
@@ -54,6 +59,7 @@ class Supplier:
             scope_descriptions=SCOPES,
             clock=clock,
             id_factory=id_factory,
+            code_factory=code_factory,
             dev=dev,
         )
         self.orders: list[dict] = []
@@ -64,11 +70,17 @@ class Supplier:
                 self.resource.route(
                     "/orders", self.order, methods=("POST",), scope="supplier:order", deliver="202"
                 ),
+                self.resource.route("/account", self.account, scope="supplier:account", interaction=True),
             ]
         )
 
     async def quotes(self, request: Request) -> JSONResponse:
         return JSONResponse({"quotes": QUOTES, "agent": request.state.caller.token.sub})
+
+    async def account(self, request: Request) -> JSONResponse:
+        iss, sub = request.state.caller.person
+        placed = [o for o in self.orders if o["for"] == {"iss": iss, "sub": sub}]
+        return JSONResponse({"account": sub, "orders": len(placed)})
 
     async def order(self, request: Request) -> JSONResponse:
         body = require_json_object(await request.body(), '{"part": str, "units": int}')

@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit import jws, tokens
-from aauth_kit.agent import Agent, Interaction
+from aauth_kit.agent import Agent
+from aauth_kit.agent_deferred import Interaction
 from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP, RESOURCE_TYP
 from aauth_kit.deferred_headers import parse_prefer_wait
 from aauth_kit.errors import AAuthError, SignatureError

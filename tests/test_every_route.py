@@ -1,7 +1,7 @@
 """Every route of the cast, fed hostile input, answers without a 5xx (the kit's bar:
 bad input gets the draft's error code and status — never a 500, a traceback or a hang).
 
-The routes are read from the four servers' Starlette apps, so a route added later is
+The routes are read from the cast's Starlette apps, so a route added later is
 covered without touching this file.  Each one is called over real loopback HTTP three
 ways — unsigned, signed by a registered agent with its agent token (-11 "HTTP Message
 Signatures Profile": the body covered by ``content-digest``), and as a logged-in person
@@ -21,7 +21,7 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
 
-SERVERS = ("ps", "supply_chain", "market_analysis", "backend", "access_server", "catalog")
+SERVERS = ("ps", "supply_chain", "market_analysis", "supplier", "backend", "access_server", "catalog")
 #: What a path parameter is replaced with: a plain unknown id, and 2,000 characters.
 PATH_VALUES = ("no-such-id", "a" * 2000)
 BODIES = {
@@ -103,6 +103,7 @@ def test_the_cast_has_the_routes_this_test_walks(lab):
         ("supply_chain", "POST", "/revoke"),
         ("ps", "POST", "/consent/{pending_id}/decision"),
         ("backend", "POST", "/optimization/start"),
+        ("supplier", "GET", "/pending/{id}"),
     ):
         assert expected in found
 

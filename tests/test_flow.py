@@ -19,7 +19,8 @@ from aauth_kit.servers.ps import PersonServer
 from starlette.responses import JSONResponse
 
 from aauth_kit import jws
-from aauth_kit.agent import Agent, Interaction
+from aauth_kit.agent import Agent
+from aauth_kit.agent_deferred import Interaction
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.flow import FlowError
 from aauth_kit.jwks import HttpResolver

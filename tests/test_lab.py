@@ -69,6 +69,7 @@ def test_lab_names_every_party_and_serves_real_sockets(tmp_path):
             "https://market-analysis.example",
             "https://as.example",
             "https://catalog.example",
+            "https://supplier.example",
         }
         assert lab.url("backend").startswith("http://127.0.0.1:")
         with lab.hosts.client() as client:

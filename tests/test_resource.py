@@ -42,7 +42,8 @@ from aauth_kit.metadata import (
     validate_metadata,
 )
 from aauth_kit.profile import sign_request
-from aauth_kit.resource import Caller, Resource
+from aauth_kit.resource import Resource
+from aauth_kit.resource_caller import Caller
 from aauth_kit.resource_endpoints import metadata_document
 from aauth_kit.runtime import Hosts
 from aauth_kit.signature_key import SignatureKey, hwk_key, jwks_uri_key, jwt_key

@@ -14,7 +14,8 @@ import pytest
 from aauth_kit.servers.ps import PersonServer
 from aauth_kit.servers.supplier import QUOTES, Supplier
 
-from aauth_kit.agent import Agent, Interaction
+from aauth_kit.agent import Agent
+from aauth_kit.agent_deferred import Interaction
 from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement
 from aauth_kit.jwks import HttpResolver

@@ -66,14 +66,15 @@ def test_m8_a_restart_on_the_same_data_dir_keeps_identity(tmp_path):
 
 
 def test_m8_state_files_are_owner_only(tmp_path):
-    """The keys and the SQLite file: 0600; the directories the kit creates: 0700."""
+    """The keys (the five servers' and the supply-chain agent's) and the SQLite file: 0600; the
+    directories the kit creates: 0700."""
     data = tmp_path / "state"
     with Lab(mode="asgi", data_dir=data):
         pass
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / KEYS_DIR).stat().st_mode) == 0o700
     files = [*(data / KEYS_DIR).iterdir(), data / "ps.sqlite3"]
-    assert len(files) == 8 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert len(files) == 9 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 
 def test_m8_loose_files_left_from_before_are_tightened(tmp_path):

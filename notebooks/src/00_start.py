@@ -101,6 +101,7 @@ ROLES = {
     "market_analysis": ("resource", "laptop market trends, reached through the supply-chain agent"),
     "access_server": ("Access Server", "decides for the parts catalog (notebook 11)"),
     "catalog": ("resource", "laptop parts and orders; its auth tokens come from the Access Server"),
+    "supplier": ("resource", "parts quotes and orders; asks the person itself, holds orders"),
 }
 print(f"{'party':16} {'identifier':33} {'AAuth role':31} what it does")
 for name, identifier in lab.identifiers.items():

@@ -42,6 +42,7 @@ from starlette.routing import Route
 from aauth_kit import revocation as kit_revocation
 from aauth_kit.asgi import exception_handlers, middleware
 from aauth_kit.consent_policy import ConsentPolicy
+from aauth_kit.egress import Egress
 from aauth_kit.errors import AAuthError, UsageError
 from aauth_kit.http_client import httpx
 from aauth_kit.identifiers import check_server_identifier
@@ -63,6 +64,7 @@ from . import (
     minting,
     missions,
     persons,
+    resource_interaction,
     revocation,
     sweep,
     token_endpoints,
@@ -88,6 +90,7 @@ _ROOMS = (
     interaction,
     governance,
     interaction_endpoint,
+    resource_interaction,
 )
 
 
@@ -124,6 +127,7 @@ class PersonServer:
         mission_lifetime: int | None = None,
         wrong_codes: int = WRONG_CODES,
         caps: Caps | None = None,
+        egress: Egress | None = None,
     ):
         check_server_identifier(identifier, dev=dev)
         if not key.has_private:
@@ -172,6 +176,7 @@ class PersonServer:
             refusals={"permission": governance.permission_refusal},
         )
         self.context.resolver = metadata.OwnKeys(self.context, resolver)
+        self.context.egress = egress  # -11 "Resource-Initiated Interaction": admits interaction.url
         self.context.wrong_codes = Throttle(wrong_codes, WRONG_CODE_WINDOW, clock=clock)
         self.identifier, self.key, self.store, self.clock = identifier, key, store, clock
         self.waiters = self.context.waiters

@@ -76,6 +76,8 @@ def decide(ctx: Context, pending: Pending, approved: bool, by: str, *, abandon: 
     """Record the decision (atomic; a second one is ``409 conflict``), bind the agent where
     the decision says so, audit it and wake the held polls (:func:`may_answer` says who may)."""
     may_answer(ctx, pending, by)
+    if approved and not abandon and not ctx.resource_done(pending):  # -11 "Resource-Initiated Interaction"
+        raise AAuthError("forbidden", "the resource's own interaction comes first", status=403)
     if abandon:
         decided = ctx.store.abandon(pending.id, by)
     else:
@@ -145,6 +147,7 @@ def consent_context(pending: Pending) -> dict:
             if pending.kind in ("permission", "interaction")
             else {}
         ),
+        **({"tenant": data["tenant"]} if data.get("tenant") else {}),  # -11 "Agent Token Request"
         # -11 "Account Binding": the person sees which of their accounts at the resource
         **({"account": data["grant"]["account"]} if (data.get("grant") or {}).get("account") else {}),
         # -11 "Clarification Chat": the questions asked and the agent's answers

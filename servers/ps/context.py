@@ -18,6 +18,7 @@ from aauth_kit.keys import Key
 from aauth_kit.revocation import Revoker
 
 if TYPE_CHECKING:
+    from aauth_kit.egress import Egress
     from aauth_kit.throttle import Throttle
 
     from .deferred import Waiters
@@ -121,6 +122,10 @@ class Context:
     poll_not_before: dict[str, float] = field(default_factory=dict)
     #: Wrong interaction codes per person (-11 "Interaction Code Format": rate limited).
     wrong_codes: Throttle | None = None
+    #: Egress admission for URLs the PS sends a browser to (None: the URL policy only).
+    egress: Egress | None = None
+    #: Chained resource flows by their per-flow callback id (-11 "Resource-Initiated Interaction").
+    resource_flows: dict = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -129,6 +134,13 @@ class Context:
     @property
     def dev(self) -> bool:
         return self.config.dev
+
+    def resource_done(self, pending: Pending) -> bool:
+        """Whether ``pending`` asks no resource interaction, or that one is done (-11
+        "Resource-Initiated Interaction": resolved before the PS's own consent)."""
+        if not (isinstance(pending.request, dict) and pending.request.get("resource_interaction")):
+            return True
+        return any(flow.done and flow.pending_id == pending.id for flow in self.resource_flows.values())
 
 
 def iso(ts: float) -> str:

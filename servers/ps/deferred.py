@@ -53,7 +53,13 @@ from .verification import signed_request
 POLL_INTERVAL = 5
 #: The longest a poll is held, whatever ``Prefer: wait`` asks (RFC 7240 lets a server honour less).
 MAX_WAIT = 300
-_FINAL_ERRORS = {"denied": "denied", "abandoned": "abandoned", "expired": "expired", "revoked": "revoked"}
+_FINAL_ERRORS = {
+    "denied": "denied",
+    "abandoned": "abandoned",
+    "expired": "expired",
+    "revoked": "revoked",
+    "failed": "server_error",  # -11 "Interaction Callback Errors": the resource's flow failed
+}
 
 
 class Waiters:

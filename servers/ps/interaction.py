@@ -25,8 +25,10 @@ from aauth_kit.identifiers import check_callback_url
 from . import browser, pages
 from .consent import ask, consent_context, decide, get_pending, may_answer, open_code, redirect_url
 from .context import Context
+from .hints import login_hint_for
 from .interaction_endpoint import answer, is_question
 from .persons import form, login_response, session
+from .resource_interaction import interstitial
 from .store.pending import Pending
 
 _TITLES = {
@@ -48,11 +50,15 @@ def _page(ctx: Context, request: Request) -> Response:
     signed_in = session(ctx, request)
     if signed_in is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return login_response(ctx, request, target)
+        return login_response(ctx, request, target, username=login_hint_for(ctx, code))
     if not code:
         return pages.respond(pages.code_page())
     username, token = signed_in
-    return _consent(ctx, open_code(ctx, code, username), token, username, callback)
+    pending = open_code(ctx, code, username)
+    chained = interstitial(ctx, pending, username, callback)  # -11 "Resource-Initiated Interaction"
+    if chained is not None:
+        return chained
+    return _consent(ctx, pending, token, username, callback)
 
 
 def _consent(ctx: Context, pending: Pending, token: str, username: str, callback: str | None) -> Response:

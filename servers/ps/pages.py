@@ -148,6 +148,8 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         )
         if context.get("account"):  # -11 "Account Binding": which account at the resource
             detail += f"<p>For your account <code>{escape(context['account'])}</code> there.</p>"
+        if context.get("tenant"):  # -11 "Agent Token Request": the organization the agent named
+            detail += f"<p>In the organization <code>{escape(context['tenant'])}</code>.</p>"
     provider = context.get("agent_provider") or ""
     ask += (  # -11 "Agent-Person Binding": which Agent Provider vouches for this agent
         f'<p class="muted">Agent Provider: <strong>{escape(context.get("agent_provider_name") or provider)}'

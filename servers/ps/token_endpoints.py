@@ -33,8 +33,10 @@ from aauth_kit.token_verification import VerifiedToken, check_presented_token
 from . import federation
 from .context import Context
 from .deferred import can_interact, defer, reachable
+from .hints import agent_hints
 from .minting import mint_auth_token, mint_person_token, person_for, token_response
 from .missions import active_mission
+from .resource_interaction import checked_interaction
 from .store.pending import Pending
 from .verification import agent_request, verify_parameter, verify_upstream
 
@@ -120,6 +122,7 @@ def routes(ctx: Context) -> list[Route]:
             person = _bound_person(ctx, agent_token)
         jwk = verified.key.public_jwk(kid=False)
         justification, interactive = optional_string(body, "justification"), can_interact(body)
+        hints = agent_hints(body)  # -11 "Agent Token Request"
         if person is None:  # nobody stands behind this agent yet: a person must claim it
             reachable(interactive)
             request_data = {
@@ -127,6 +130,7 @@ def routes(ctx: Context) -> list[Route]:
                 "cnf_jwk": jwk,
                 "caps": caps,
                 "mission_s256": mission_s256,
+                **hints,
                 **await _resource_info(ctx, resource),
             }
             return await defer(
@@ -153,6 +157,7 @@ def routes(ctx: Context) -> list[Route]:
         if federation.addressed_to_access_server(ctx, body):  # -11 "PS-AS Federation": four-party
             return await federation.auth_token(ctx, message, verified, body)
         justification, interactive = optional_string(body, "justification"), can_interact(body)
+        hints = agent_hints(body)  # -11 "Agent Token Request"
         # the resource token is for this PS, names it as ps and binds the signing key
         resource_token = await verify_parameter(
             ctx,
@@ -192,13 +197,16 @@ def routes(ctx: Context) -> list[Route]:
             "mission_s256": resource_token.mission_s256,
             "tenant": resource_token.tenant,
         }
-        if not ctx.policy.needs_consent(resource_token.scope):
+        resource_interaction = await checked_interaction(ctx, resource_token)  # the resource asks first
+        if resource_interaction is None and not ctx.policy.needs_consent(resource_token.scope):
             return token_response(mint_auth_token(ctx, grant, caps, agent=agent, person=person))
         reachable(interactive)
         request_data = {
             "grant": grant,
             "caps": caps,
             "person": person,
+            "resource_interaction": resource_interaction,
+            **hints,
             **await _resource_info(ctx, grant["resource"]),
         }
         return await defer(

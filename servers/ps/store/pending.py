@@ -44,6 +44,7 @@ PENDING_STATUSES = (
     "cancelled",
     "completed",
     "revoked",
+    "failed",  # a resource-initiated interaction's callback said server_error
 )
 LIVE = ("pending", "interacting")
 
@@ -212,6 +213,10 @@ class PendingStore(Database):
     def abandon(self, pending_id: str, by: str | None = None) -> Pending:
         """The person walked away (callback ``user_abandoned``; polling ``abandoned``)."""
         return self._transition(pending_id, "abandoned", LIVE, decided_at=self._clock(), decided_by=by)
+
+    def end(self, pending_id: str, status: str) -> Pending:
+        """End a live request with ``status`` (a resource-initiated interaction's callback error)."""
+        return self._transition(pending_id, status, LIVE, decided_at=self._clock())
 
     def cancel(self, pending_id: str) -> Pending:
         """The agent withdrew the request (``DELETE`` on the pending URL)."""
