@@ -124,3 +124,40 @@ def test_run_all_then_a_middle_cell_again_then_the_rest_raises_nothing(jupyterla
     began = time.monotonic()
     nb.rerun_from(middle)  # raises naming any cell with an error output
     print(f"{notebook}: from cell {middle} again in {time.monotonic() - began:.1f} s")
+
+
+def test_07_backend_page_consent_link_opens_the_ps_and_the_approval_comes_back(jupyterlab, lab_page):
+    """After Run All in 07, the backend page from its link: the button starts a job, the
+    page's "Open the consent page" link opens the PS's page (a loopback URL the browser
+    reaches, not ``https://ps.example``), the person signs in and approves, the PS sends the
+    browser back to the backend's callback page, and the job completes."""
+    nb = NotebookPage(lab_page, jupyterlab, "07_supply_chain_demo.ipynb").open()
+    nb.run("notebook:run-all-cells")
+    link = nb.output(nb.cell_index('lab.link("backend")')).get_by_role("link")
+    with lab_page.context.expect_page() as opened:
+        link.click()
+    backend = opened.value
+    backend.wait_for_load_state()
+    assert backend.text_content("h1") == "Laptop supply chain"
+    backend.click("#optimize")
+    backend.wait_for_selector("#consent:not([hidden])")
+    code = backend.text_content("#code")
+    href = backend.get_attribute("#consent-link", "href")
+    assert href.startswith("http://127.0.0.1:") and f"code={code}" in href, href
+
+    with backend.context.expect_page() as opened:
+        backend.click("#consent-link")
+    consent = opened.value
+    consent.wait_for_load_state()
+    consent.fill("#username", "mcp-user")
+    consent.fill("#password", "user123")
+    consent.click("button[type=submit]")
+    consent.wait_for_selector("button[value=approve]")
+    assert code in consent.text_content("body")
+    consent.click("button[value=approve]")
+    consent.wait_for_selector("#message")  # the backend's callback page
+    assert consent.url.startswith(backend.url.rstrip("/") + "/callback?request_id=")
+    assert "reached the Person Server" in consent.text_content("#message")
+    backend.locator("#status", has_text=re.compile("^(completed|failed)$")).wait_for()
+    assert backend.text_content("#status") == "completed", backend.text_content("body")
+    assert backend.is_visible("#result")
