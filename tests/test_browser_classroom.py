@@ -104,15 +104,32 @@ def test_run_all_then_each_solution_is_graded_correct_and_diagrams_fit(jupyterla
     )
 
 
-#: A cell in the middle of each flow notebook: the one that starts its main flow.
+#: The cell run again: in 06 and 07 the one that starts the main flow, else the middle code cell.
 MIDDLE = {
+    **dict.fromkeys(NOTEBOOKS),
     "06_user_consent.ipynb": "start = lab.trace.mark()",
     "07_supply_chain_demo.ipynb": "job_start = lab.trace.mark()",
-    "09_missions.ipynb": None,  # the middle code cell
 }
 
 
-@pytest.mark.parametrize("notebook", sorted(MIDDLE))
+#: Notebooks whose middle cell, run again after the whole notebook, meets a state the end of
+#: the notebook left behind (found by this test; still to be made safe to run again).
+STATE_MOVED_ON = {
+    "03_agent_tokens.ipynb": "the key rotation cell rotates again with the agent token the first run already replaced",
+    "05_ps_authorization.ipynb": "the auth token is verified at the lab's clock, which later cells moved past its exp",
+    "08_revocation.ipynb": "the call under the agent token runs again after a later section revoked that token",
+}
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=STATE_MOVED_ON[name]))
+        if name in STATE_MOVED_ON
+        else name
+        for name in sorted(MIDDLE)
+    ],
+)
 def test_run_all_then_a_middle_cell_again_then_the_rest_raises_nothing(jupyterlab, lab_page, notebook):
     nb = NotebookPage(lab_page, jupyterlab, notebook).open()
     nb.run("notebook:run-all-cells")
