@@ -225,6 +225,7 @@ class Lab:
             clock=self.clock,
             id_factory=self._ids("job") if docs else None,
             dev=dev,
+            browser_url=self.browser_url,
         )
         self._add("backend", self.backend.app)
         self._start_four_party()
@@ -317,6 +318,15 @@ class Lab:
         on JupyterHub and Binder, that URL through the Jupyter server's proxy (:mod:`.server_proxy`)."""
         loopback = self.identifiers[name] if self.dev else self.hosts.url_of(self.identifiers[name])
         return browser_url(loopback)
+
+    def browser_url(self, url: str) -> str:
+        """``url`` on one of the cast's identifiers with :meth:`url` in its place (the backend
+        page's links to the PS and back); unchanged in ASGI mode, where a browser reaches nothing."""
+        for name, identifier in self.identifiers.items():
+            rest = url[len(identifier) :]
+            if url.startswith(identifier) and rest[:1] in ("", "/", "?") and self.hosts.mode == "socket":
+                return self.url(name) + rest
+        return url
 
     def link(self, name: str, path: str = "/") -> BrowserLink:
         """A link to ``path`` on ``name`` for a cell to show (:meth:`url` + ``path``)."""

@@ -48,6 +48,8 @@ from aauth_kit.agent_deferred import Interaction
 from aauth_kit.asgi import check_origin, exception_handlers, middleware
 from aauth_kit.errors import AAuthError
 from aauth_kit.flow import FlowError
+from aauth_kit.identifiers import check_callback_url
+from aauth_kit.interaction import interaction_url
 from aauth_kit.keys import Key
 
 from .backend_page import CALLBACK_CSP, CALLBACK_PAGE, INDEX_CSP, INDEX_PAGE
@@ -75,10 +77,13 @@ class Job:
     results: dict | None = None
     task: asyncio.Task | None = field(default=None, repr=False)
 
-    def progress(self) -> dict:
+    def progress(self, browser_url: Callable[[str], str]) -> dict:
+        """The job's progress; the interaction link as ``browser_url`` makes it a link a browser opens."""
         body = {"request_id": self.request_id, "status": self.status, "current_step": self.current_step}
         if self.status == "interaction_required" and self.interaction is not None:
-            body["interaction_url"] = self.interaction.link(self.callback_url)
+            body["interaction_url"] = interaction_url(
+                browser_url(self.interaction.url), self.interaction.code, _callback(self.callback_url)
+            )
             body["interaction_code"] = self.interaction.code
             body["callback_url"] = self.callback_url
         if self.error:
@@ -89,7 +94,9 @@ class Job:
 
 class Backend:
     """The backend app.  ``client_factory(auth=…)`` gives an ``httpx.AsyncClient`` on the
-    lab's network; the agent's key and agent token come from the PS's Agent Provider."""
+    lab's network; the agent's key and agent token come from the PS's Agent Provider.
+    ``browser_url`` turns a URL on a party's identifier into the URL a browser opens (the
+    lab's loopback socket, or its proxied URL): the page's links to the PS and back."""
 
     def __init__(
         self,
@@ -103,8 +110,10 @@ class Backend:
         id_factory: Callable[[], str] | None = None,
         dev: bool = False,
         max_live_jobs: int = MAX_LIVE_JOBS,
+        browser_url: Callable[[str], str] | None = None,
     ):
         self.identifier = identifier
+        self.browser_url = browser_url or (lambda url: url)
         self.max_live_jobs = max_live_jobs
         self.key = key
         self.agent_token = agent_token
@@ -208,7 +217,7 @@ class Backend:
             body.get("custom_prompt") or DEFAULT_PROMPT,
             body.get("optimization_type") or "inventory",
         )
-        job.callback_url = f"{self.identifier}/callback?request_id={request_id}"
+        job.callback_url = self.browser_url(f"{self.identifier}/callback?request_id={request_id}")
         self.jobs[request_id] = job
         job.task = asyncio.get_running_loop().create_task(self.run(job))
         return JSONResponse({"request_id": request_id, "status": "started"})
@@ -220,7 +229,7 @@ class Backend:
         job = self._job(request)
         if job is None:
             raise AAuthError("not_found", "no such optimization request")
-        return JSONResponse(job.progress())
+        return JSONResponse(job.progress(self.browser_url))
 
     async def results(self, request: Request) -> Response:
         job = self._job(request)
@@ -238,6 +247,16 @@ class Backend:
 
     async def health(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "agent": self.identifier})
+
+
+def _callback(url: str | None) -> str | None:
+    """``url`` if the PS accepts it as a callback (-11 "User Interaction"), else ``None``: a
+    path under a Jupyter server's proxy names no host, and without a callback the PS's page
+    ends with "you can close this window" while the backend's page sees the job go on."""
+    try:
+        return check_callback_url(url) if url is not None else None
+    except AAuthError:
+        return None
 
 
 def _error_code(response) -> str:

@@ -234,7 +234,7 @@ _STATE = (
   const cells = panel.content.model.cells;
   const end = Math.min(stop === null ? cells.length : stop, cells.length);
   let pending = 0; const errors = [];
-  for (let i = 0; i < end; i++) {
+  for (let i = start || 0; i < end; i++) {
     const cell = cells.get(i);
     if (cell.type !== 'code') continue;
     if (cell.executionCount === null) pending++;
@@ -306,20 +306,25 @@ class NotebookPage:
         self.command(command, active_cell)
         self.wait_until_run(stop=stop, timeout_ms=timeout_ms)
 
-    def wait_until_run(self, *, stop: int | None = None, timeout_ms: int = RUN_TIMEOUT_MS) -> dict:
+    def wait_until_run(
+        self, *, start: int = 0, stop: int | None = None, timeout_ms: int = RUN_TIMEOUT_MS
+    ) -> dict:
+        """Wait until the code cells from ``start`` to ``stop`` have run (or one failed) and
+        the kernel is idle; raise ``AssertionError`` naming the cells that raised."""
         self.page.wait_for_function(
-            "([name, stop]) => { const state = (() => {" + _STATE + "})();"
+            "([name, start, stop]) => { const state = (() => {" + _STATE + "})();"
             " return !!state && state.idle && (state.pending === 0 || state.errors.length > 0); }",
-            arg=[self.name, stop],
+            arg=[self.name, start, stop],
             timeout=timeout_ms,
         )
-        state = self.state(stop)
+        state = self.state(stop, start=start)
         assert not state["errors"], f"{self.name}: cells raised: {state['errors']}"
         return state
 
-    def state(self, stop: int | None = None) -> dict:
-        """``{"pending": n, "errors": [...], "idle": bool}`` for the code cells before ``stop``."""
-        return self.page.evaluate("([name, stop]) => {" + _STATE + "}", [self.name, stop])
+    def state(self, stop: int | None = None, *, start: int = 0) -> dict:
+        """``{"pending": n, "errors": [...], "idle": bool}`` for the code cells from ``start``
+        to ``stop``."""
+        return self.page.evaluate("([name, start, stop]) => {" + _STATE + "}", [self.name, start, stop])
 
     def cell_index(self, source_contains: str) -> int:
         """The index of the first code cell whose source contains ``source_contains``."""
@@ -345,3 +350,63 @@ class NotebookPage:
 
     def output(self, index: int):
         return self.cell(index).locator(".jp-OutputArea")
+
+    def outputs(self, index: int) -> list[dict]:
+        """The outputs of cell ``index`` as nbformat JSON (from the notebook model)."""
+        return self.page.evaluate(
+            "([name, index]) => {"
+            + _PANEL
+            + " return panel.content.model.cells.get(index).outputs.toJSON(); }",
+            [self.name, index],
+        )
+
+    def code_sources(self) -> list[tuple[int, str]]:
+        """``(index, source)`` of every code cell, in order."""
+        return self.page.evaluate(
+            "(name) => {"
+            + _PANEL
+            + """
+              const found = []; const cells = panel.content.model.cells;
+              for (let i = 0; i < cells.length; i++) {
+                const cell = cells.get(i);
+                if (cell.type === 'code') found.push([i, cell.sharedModel.getSource()]);
+              }
+              return found;
+            }""",
+            self.name,
+        )
+
+    def append_and_run(self, source: str, timeout_ms: int = RUN_TIMEOUT_MS) -> list[dict]:
+        """Add a code cell with ``source`` at the end, run it as the learner would (the cell
+        active, ``notebook:run-cell``), and return its outputs once the kernel is idle."""
+        index = self.page.evaluate(
+            "([name, source]) => {"
+            + _PANEL
+            + """
+              const model = panel.content.model;
+              model.sharedModel.insertCell(model.cells.length, {cell_type: 'code', source});
+              return model.cells.length - 1;
+            }""",
+            [self.name, source],
+        )
+        self.command("notebook:run-cell", index)
+        self.wait_until_run(start=index, timeout_ms=timeout_ms)
+        return self.outputs(index)
+
+    def rerun_from(self, index: int, timeout_ms: int = RUN_TIMEOUT_MS) -> dict:
+        """Run cell ``index`` and every cell below it again (``notebook:run-all-below``) and
+        wait until they have all run; their earlier outputs are cleared first."""
+        self.page.evaluate(
+            "([name, start]) => {"
+            + _PANEL
+            + """
+              const cells = panel.content.model.cells;
+              for (let i = start; i < cells.length; i++) {
+                const cell = cells.get(i);
+                if (cell.type === 'code') { cell.outputs.clear(); cell.executionCount = null; }
+              }
+            }""",
+            [self.name, index],
+        )
+        self.command("notebook:run-all-below", index)
+        return self.wait_until_run(start=index, timeout_ms=timeout_ms)

@@ -18,7 +18,10 @@ from .jupyterlab import NotebookPage, copy_notebooks, start_jupyterlab
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.timeout(600)  # hang guard for server start-up plus a whole notebook
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(600),
+]  # hang guard for server start-up plus a whole notebook
 
 
 @pytest.fixture(scope="module")

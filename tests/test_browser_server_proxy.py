@@ -18,7 +18,7 @@ from aauth_kit.server_proxy import HUB_PREFIX_ENV, HUB_PUBLIC_URL_ENV, PROXY_ENV
 
 from .jupyterlab import NotebookPage, start_jupyterlab
 
-pytestmark = pytest.mark.timeout(600)  # hang guard for server start-up plus a notebook
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]  # hang guard for server start-up plus a notebook
 
 CELLS = [
     """\

@@ -73,8 +73,12 @@ def test_user_consent_full_flow(lab, person):
             ui, f"{backend}/optimization/progress/{request_id}", {"interaction_required", "failed"}
         )
         assert progress["status"] == "interaction_required", progress
-        assert progress["interaction_url"].startswith(f"{lab.identifiers['ps']}/interaction?code=")
-        assert progress["callback_url"].startswith(f"{backend}/callback")
+        # links a browser opens: the loopback sockets in socket mode, the identifiers in ASGI mode
+        assert progress["interaction_url"].startswith(
+            lab.browser_url(f"{lab.identifiers['ps']}/interaction?code=")
+        )
+        assert progress["callback_url"].startswith(lab.browser_url(f"{backend}/callback"))
+        assert (lab.hosts.mode == "socket") == progress["callback_url"].startswith("http://127.0.0.1:")
         decide(lab, person, progress["interaction_code"], True)
         done = wait_for(ui, f"{backend}/optimization/progress/{request_id}", {"completed", "failed"})
         assert done["status"] == "completed", done

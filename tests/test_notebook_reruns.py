@@ -43,3 +43,21 @@ def test_06_runs_again_from_the_start_of_its_flow():
     assert not [text for text in shown if "Nothing to show" in text]
     poll_cell = notebook.cells[cell_index(notebook, "show.show(poll.response")]
     assert '\\"typ\\": \\"aa-auth+jwt\\"' in json.dumps(poll_cell.outputs)  # the auth token, decoded
+
+
+def test_09_runs_again_from_section_5_after_the_mission_is_completed():
+    """All of 09, then from section 5 (work under the mission) to the end again: the
+    completion cell, finding the mission already completed, shows the completion it made
+    instead of asking again, and every later cell works on what the first run recorded."""
+    notebook = nbformat.read(NOTEBOOKS / "09_missions.ipynb", as_version=4)
+    section_5 = cell_index(notebook, "first = lab.trace.mark()")
+    cells = list(enumerate(notebook.cells))
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    with client.setup_kernel():
+        for index, cell in [*cells, *cells[section_5:]]:
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)  # raises CellExecutionError on any error
+    completion_cell = notebook.cells[cell_index(notebook, "async def finish()")]
+    assert "202" in json.dumps(completion_cell.outputs)

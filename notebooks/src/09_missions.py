@@ -233,7 +233,7 @@ print(show.raw(person_token_request.request))
 # mission **of this agent**, and writes it into the person token:
 
 # %%
-person_token = agent.person_token_for(SCA)
+(person_token,) = [token for _, token in show.found_tokens(person_token_request.response)]
 print(show.decoded(person_token, now=int(lab.clock())))
 
 # %% [markdown]
@@ -246,10 +246,11 @@ print(show.decoded(person_token, now=int(lab.clock())))
 challenge = next(e for e in lab.trace.find(path="/check", status=401, since=first)
                  if "resource-token" in (e.response.header("aauth-requirement") or ""))
 resource_token = show.found_tokens(challenge.response)[0][1]
-auth_token = agent.auth_token_for(SCA)
+auth_token_response = lab.trace.first(path="/auth-token", since=first).response
+(auth_token,) = [token for _, token in show.found_tokens(auth_token_response)]
 for name, token in (("person token", person_token), ("resource token", resource_token), ("auth token", auth_token)):
     claims = jws.decode_unverified(token).payload
-    print(f"{name:15} mission_s256 = {claims['mission_s256']}")
+    print(f"{name:15} mission_s256 = {claims.get('mission_s256')}")
 print(f"{'the mission':15} s256         = {mission.s256}")
 
 # %% [markdown]
@@ -286,14 +287,15 @@ async def finish():
         return await agent.acomplete_mission(client, SUMMARY)
 
 
-before = lab.trace.mark()
-flow = get_loop_thread().submit(finish())
-review = wait_until(
-    lambda: agent.last_interaction if agent.last_interaction.code != interaction.code else None,
-    flow=flow,
-    what="the completion's interaction code",
-)
-held_poll(lab.ps, review.code, flow=flow)
+if agent.mission is not None:  # once the person has accepted, this cell shows the completion it made
+    before = lab.trace.mark()
+    flow = get_loop_thread().submit(finish())
+    review = wait_until(
+        lambda: agent.last_interaction if agent.last_interaction.code != interaction.code else None,
+        flow=flow,
+        what="the completion's interaction code",
+    )
+    held_poll(lab.ps, review.code, flow=flow)
 completion = lab.trace.first(url=f"{PS}/mission/{mission.s256}", since=before)
 show.show(completion.response, now=lab.clock)
 
@@ -309,7 +311,11 @@ print("at the PS while the person reviews:", lab.ps.store.get_mission(mission.s2
 # reports on:
 
 # %%
-review_context = person.get(f"{PS}/consent", params={"code": review.code}).json()
+looked_up = person.get(f"{PS}/consent", params={"code": review.code})
+if looked_up.status_code == 200:
+    review_context = looked_up.json()
+else:  # run again after the person's answer: the code is used up, the request is the one read before
+    print("the PS:", looked_up.status_code, looked_up.json().get("error"))
 print("kind:   ", review_context["kind"])
 print("mission:", review_context["completion"]["mission_s256"])
 print("summary:", review_context["completion"]["summary"])
