@@ -27,7 +27,11 @@ from aauth_kit.exercises.answer_cells import AnswerCell, answer_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-CONFIG = 'c = get_config()  # noqa: F821 (nbgrader provides it)\nc.CourseDirectory.course_id = "aauth-kit"\n'
+CONFIG = """\
+c = get_config()  # noqa: F821 (nbgrader provides it)
+c.CourseDirectory.course_id = "aauth-kit"
+c.Execute.timeout = 120  # seconds a cell may take when autograde runs it (a lab's cell on a busy machine)
+"""
 
 
 def points(cell: AnswerCell) -> int:
