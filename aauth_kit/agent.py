@@ -62,6 +62,7 @@ from .claims import AUTH_TYP, PERSON_TYP
 from .deferred_headers import serialize_prefer_wait
 from .errors import AAuthError
 from .flow import Driver, FlowError, Pause, fetch_through_flow, through_flow, timeout
+from .governance_client import GovernanceClient
 from .http_client import httpx, origin_of
 from .identifiers import check_endpoint_url
 from .interaction import interaction_url
@@ -145,6 +146,7 @@ class Agent:
         self.jkt = key.thumbprint()
         self.tokens = TokenCache(lambda: self.clock())
         self.missions = MissionClient(self)
+        self.governance = GovernanceClient(self)
         self.mission: Mission | None = None
         self.last_interaction: Interaction | None = None
         self.resolver = HttpResolver(fetch_through_flow, clock=clock, dev=dev)
@@ -185,6 +187,16 @@ class Agent:
     async def acomplete_mission(self, client, summary: str) -> dict:
         """:meth:`complete_mission` through an ``httpx.AsyncClient``."""
         return await self.missions.acomplete(client, summary)
+
+    # -- -11 "PS Governance Endpoints": see :class:`governance_client.GovernanceClient` ----
+    def ask_permission(self, client, action: str, **members) -> dict:
+        return self.governance.ask_permission(client, action, **members)
+
+    def send_audit_record(self, client, action: str, **members) -> None:
+        return self.governance.send_audit_record(client, action, **members)
+
+    def request_interaction(self, client, type: str, **members) -> dict:
+        return self.governance.request_interaction(client, type, **members)
 
     # -- the token cache: see :class:`token_cache.TokenCache` ----------------------------
     def auth_token_for(self, resource: str) -> str | None:

@@ -1,7 +1,8 @@
 """The lab: the whole cast of the seed's story running in this process, in one call.
 
 ``Lab()`` starts the Person Server (with its Agent Provider), the supply-chain and
-market-analysis resources and the backend agent, each behind a spec-shaped identifier
+market-analysis resources, the backend agent, and the parts catalog with its Access Server,
+each behind a spec-shaped identifier
 (``https://ps.example``, …) routed to real loopback sockets (``mode="socket"``) or to
 the apps directly (``mode="asgi"``), every exchange recorded in one :class:`Trace`.
 ``dev=True`` instead gives each party the identifier ``http://127.0.0.1:PORT`` it really
@@ -46,14 +47,25 @@ IDENTIFIERS = {
     "backend": "https://backend.example",
     "supply_chain": "https://supply-chain.example",
     "market_analysis": "https://market-analysis.example",
+    "access_server": "https://as.example",
+    "catalog": "https://catalog.example",
 }
 NAMES = {
     "ps": "PS",
     "backend": "Backend",
     "supply_chain": "Supply chain",
     "market_analysis": "Market analysis",
+    "access_server": "AS",
+    "catalog": "Catalog",
 }
-SEED_PORTS = {"ps": 8765, "backend": 8000, "supply_chain": 9999, "market_analysis": 9998}
+SEED_PORTS = {
+    "ps": 8765,
+    "backend": 8000,
+    "supply_chain": 9999,
+    "market_analysis": 9998,
+    "access_server": 9997,
+    "catalog": 9996,
+}
 DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
 KEYS_DIR = "keys"  # the cast's keys, under the data directory
 DOCS_EPOCH = 1_790_000_000  # 2026-09-21 14:13:20 UTC, the docs-mode "now"
@@ -83,7 +95,8 @@ def _free_port() -> int:
 
 class Lab:
     """Start the cast; use :attr:`ps`, :attr:`supply_chain`, :attr:`market_analysis`,
-    :attr:`backend`, :attr:`trace`, :meth:`new_agent` and :meth:`client`.
+    :attr:`backend`, :attr:`access_server`, :attr:`catalog`, :attr:`trace`, :meth:`new_agent`
+    and :meth:`client`.
 
     Every request the cast makes passes egress admission (:mod:`aauth_kit.egress`): the
     cast's own origins, plus ``allow_origins`` (say, an outside Agent Provider on loopback
@@ -155,7 +168,15 @@ class Lab:
             name: self.key(name)
             if docs
             else key_files.load_or_create(self.data_dir / KEYS_DIR, name, kid=name)
-            for name in ("ps", "supply_chain", "supply_chain_agent", "market_analysis", "backend")
+            for name in (
+                "ps",
+                "supply_chain",
+                "supply_chain_agent",
+                "market_analysis",
+                "backend",
+                "access_server",
+                "catalog",
+            )
         }
         self._start_ps()
         self.market_analysis = MarketAnalysisAgent(
@@ -191,6 +212,7 @@ class Lab:
             dev=dev,
         )
         self._add("backend", self.backend.app)
+        self._start_four_party()
 
     # -- building ------------------------------------------------------------------------------
     def key(self, name: str) -> Key:
@@ -234,6 +256,37 @@ class Lab:
             caps=self.caps,
         )
         self._add("ps", self.ps.app)
+
+    def _start_four_party(self) -> None:
+        """The parts catalog and its Access Server, which trusts the lab's PS (-11
+        "Federated Authorization Access (Four-Party)")."""
+        from .servers.access_server import AccessPolicy, AccessServer
+        from .servers.catalog import SCOPES, Catalog
+
+        self.access_server = AccessServer(
+            self.identifiers["access_server"],
+            key=self.keys["access_server"],
+            resolver=self.resolver,
+            resources=[self.identifiers["catalog"]],
+            policy=AccessPolicy(
+                trusted={self.identifiers["ps"]}, grants=set(SCOPES), claims={"catalog:order": ("name",)}
+            ),
+            name="Catalog Access Server",
+            clock=self.clock,
+            id_factory=self._ids("as") if self.docs else None,
+            dev=self.dev,
+        )
+        self._add("access_server", self.access_server.app)
+        self.catalog = Catalog(
+            self.identifiers["catalog"],
+            key=self.keys["catalog"],
+            resolver=self.resolver,
+            access_server=self.identifiers["access_server"],
+            clock=self.clock,
+            id_factory=self._ids("cat") if self.docs else None,
+            dev=self.dev,
+        )
+        self._add("catalog", self.catalog.app)
 
     def restart_ps(self) -> None:
         """Start a new PS on the same data directory in place of the running one (the PS

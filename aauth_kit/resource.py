@@ -130,6 +130,7 @@ class Resource:
         revoked: Collection[tuple[str, str]] | RevocationCheck | None = None,
         access_mode: str | None = None,
         max_revocations: int = MAX_REVOCATIONS,
+        access_server: str | None = None,
     ):
         try:
             self.identifier = check_server_identifier(identifier, dev=dev)
@@ -150,6 +151,9 @@ class Resource:
         self.id_factory = id_factory or (lambda: secrets.token_urlsafe(16))
         self.dev = dev
         self.access_mode = access_mode
+        #: -11 "Federated Authorization Access (Four-Party)": the resource's own AS, the ``aud``
+        #: of its resource tokens and the only issuer of the auth tokens it takes.
+        self.access_server = access_server and check_server_identifier(access_server, dev=dev)
         #: ``(iss, jti)`` of revoked tokens (-11 "Token Revocation"); :meth:`revoke` adds to it.
         self.revoked: set[tuple[str, str]] = set()
         #: When a revocation with a known ``exp`` may be forgotten (``exp`` + skew).
@@ -283,8 +287,9 @@ class Resource:
 
         No signature header at all → :class:`Challenge` ``agent-token`` (-11 "Agent Token
         Required"); any other failure → :class:`SignatureError` (401), including an auth
-        token issued by an Access Server (``dwk`` ``aauth-access.json``): these resources are
-        three-party.  A revoked token is ``revoked_jwt`` inside a :class:`Challenge`.
+        token from an issuer that does not speak for this resource: its own Access Server
+        (``dwk`` ``aauth-access.json``) when it has one, else a PS.  A revoked token is
+        ``revoked_jwt`` inside a :class:`Challenge`.
         """
         message = await self.http_message(request)
         if not {name.lower() for name, _ in message.headers} & set(SIGNATURE_HEADERS):
@@ -300,10 +305,15 @@ class Resource:
             dev=self.dev,
         )
         token = verified.token
-        if token.typ == AUTH_TYP and token.dwk != metadata.PERSON_DWK:
-            # an AS-issued auth token is only good from the resource's own AS; the kit's
-            # resources have none (three-party only), so no AS may speak for them
-            raise SignatureError("invalid_jwt", f"{token.iss} is not an Access Server of {self.identifier}")
+        own = (
+            (metadata.ACCESS_DWK, self.access_server)
+            if self.access_server
+            else (metadata.PERSON_DWK, token.iss)
+        )
+        if token.typ == AUTH_TYP and (token.dwk, token.iss) != own:
+            # -11 "Auth Token Verification": an auth token comes from the resource's own AS
+            # when it has one (``dwk`` aauth-access.json), from a PS asserting identity when not
+            raise SignatureError("invalid_jwt", f"{self.identifier} takes no auth token from {token.iss}")
         if await self.is_revoked(token):
             # say what to fetch again, and never re-challenge with auth-token
             requirement = "agent-token" if token.typ == AGENT_TYP else "person-token"
@@ -374,14 +384,15 @@ class Resource:
         self, presented: VerifiedToken, agent_jkt: str, scope: str, *, account: str | None = None
     ) -> str:
         """An ``aa-resource+jwt`` (-11 "Resource Token Structure") for the PS behind ``presented`` (a person
-        or auth token this resource verified): ``aud`` and ``ps`` = that PS, ``sub``,
-        ``mission_s256`` and ``tenant`` copied, ``presented_jti`` = its ``jti``."""
+        or auth token this resource verified): ``ps`` = that PS, ``aud`` = this resource's Access
+        Server if it has one (four-party), else that PS; ``sub``, ``mission_s256`` and ``tenant``
+        copied, ``presented_jti`` = its ``jti``."""
         ps = presented.iss if presented.typ == PERSON_TYP else presented.ps
         now = int(self.clock())
         return tokens.mint_resource_token(
             self.key,
             iss=self.identifier,
-            aud=ps,
+            aud=self.access_server or ps,
             ps=ps,
             sub=presented.sub,
             presented_jti=presented.jti,

@@ -1,7 +1,8 @@
 """``aauth-kit serve`` and ``aauth-kit demo``: the cast as real servers on 127.0.0.1.
 
 ``serve`` runs the whole cast in dev mode at the seed's ports (PS 8765, backend 8000,
-supply-chain 9999, market-analysis 9998), so curl, a browser or an agent written in
+supply-chain 9999, market-analysis 9998) and the four-party pair (Access Server 9997, parts
+catalog 9996), so curl, a browser or an agent written in
 another language can talk to it; identifiers are ``http://127.0.0.1:PORT`` (an explicit
 dev mode: the draft wants ``https://host``).  ``demo`` plays the seed's consent story in
 the terminal, printing every message.
@@ -64,6 +65,8 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
     parser.add_argument("--backend-port", type=int, default=default("backend"))
     parser.add_argument("--sca-port", type=int, default=default("supply_chain"))
     parser.add_argument("--maa-port", type=int, default=default("market_analysis"))
+    parser.add_argument("--as-port", type=int, default=default("access_server"))
+    parser.add_argument("--catalog-port", type=int, default=default("catalog"))
     parser.add_argument(
         "--consent-scopes", type=_list, default=None, help="comma-separated scopes that need consent"
     )
@@ -187,6 +190,8 @@ def lab_from(args) -> Lab:
         "backend": args.backend_port,
         "supply_chain": args.sca_port,
         "market_analysis": args.maa_port,
+        "access_server": args.as_port,
+        "catalog": args.catalog_port,
     }
     return Lab(
         dev=True,

@@ -21,7 +21,7 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
 
-SERVERS = ("ps", "supply_chain", "market_analysis", "backend")
+SERVERS = ("ps", "supply_chain", "market_analysis", "backend", "access_server", "catalog")
 #: What a path parameter is replaced with: a plain unknown id, and 2,000 characters.
 PATH_VALUES = ("no-such-id", "a" * 2000)
 BODIES = {

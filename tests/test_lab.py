@@ -67,6 +67,8 @@ def test_lab_names_every_party_and_serves_real_sockets(tmp_path):
             "https://backend.example",
             "https://supply-chain.example",
             "https://market-analysis.example",
+            "https://as.example",
+            "https://catalog.example",
         }
         assert lab.url("backend").startswith("http://127.0.0.1:")
         with lab.hosts.client() as client:

@@ -41,6 +41,9 @@ JSON_API = (
     ("GET", "/audit", None),
     ("GET", "/missions", None),
     ("POST", "/missions/{s256}/revoke", None),
+    ("GET", "/missions/{s256}/log", None),
+    ("GET", "/inbox", None),
+    ("POST", "/consent/{pending_id}/answer", {"answer": "yes"}),
 )
 
 

@@ -73,7 +73,7 @@ def test_m8_state_files_are_owner_only(tmp_path):
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / KEYS_DIR).stat().st_mode) == 0o700
     files = [*(data / KEYS_DIR).iterdir(), data / "ps.sqlite3"]
-    assert len(files) == 6 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert len(files) == 8 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 
 def test_m8_loose_files_left_from_before_are_tightened(tmp_path):

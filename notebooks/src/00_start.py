@@ -99,6 +99,8 @@ ROLES = {
     "backend": ("agent", "the web app a person uses; calls the supply-chain agent"),
     "supply_chain": ("resource (and agent)", "inventory and optimization; calls market analysis when asked"),
     "market_analysis": ("resource", "laptop market trends, reached through the supply-chain agent"),
+    "access_server": ("Access Server", "decides for the parts catalog (notebook 11)"),
+    "catalog": ("resource", "laptop parts and orders; its auth tokens come from the Access Server"),
 }
 print(f"{'party':16} {'identifier':33} {'AAuth role':31} what it does")
 for name, identifier in lab.identifiers.items():
@@ -268,3 +270,5 @@ MessageInspector(lab.trace.last(path="/inventory", source="Agent"), now=lab.cloc
 # | **08_revocation** | taking a token back: the person revokes an auth token, the PS tells the resource, `revoked_jwt`, the cascade when an Agent Provider revokes an agent |
 # | **09_missions** | the person approves a task: the agent's proposal, the mission blob and its `s256` recomputed by hand, `mission_s256` in every token, completion, `mission_terminated` |
 # | **10_attacks** | the cast under fire: each attack of a stranger, a second person, a hostile Agent Provider, another site's page and a slow or huge client, refused — the raw answer, its code and the rule it follows |
+# | **11_four_party** | a resource with its own Access Server: the PS's signed request to the AS, `requirement=claims`, `402`, the AS's errors relayed to the agent, forged auth tokens refused |
+# | **14_governance** | the PS's governance endpoints: permission (a pre-approved tool, a denial), an audit record, a question answered, `424 interaction_unavailable`, and the mission log they feed |

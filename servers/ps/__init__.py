@@ -10,6 +10,8 @@ Server", "Agent Identity").  One module per part of the draft, each exporting it
 * :mod:`.consent` and :mod:`.interaction` — the person's decisions: the consent REST API and
   the consent page (:mod:`.pages`) (-11 "User Interaction");
 * :mod:`.missions` — -11 "Mission";
+* :mod:`.governance` and :mod:`.interaction_endpoint` — -11 "PS Governance Endpoints":
+  ``/permission``, ``/audit``, ``/reach`` and the mission log;
 * :mod:`.revocation` — ``/revoke`` and its cascade (-11 "Token Revocation");
 * :mod:`.persons` — sign-in, sessions, token lists, the audit view, the policy admin;
 * :mod:`.metadata` — the two metadata documents and the JWKS;
@@ -53,7 +55,10 @@ from . import (
     agent_provider,
     consent,
     deferred,
+    federation,
+    governance,
     interaction,
+    interaction_endpoint,
     metadata,
     minting,
     missions,
@@ -81,6 +86,8 @@ _ROOMS = (
     persons,
     consent,
     interaction,
+    governance,
+    interaction_endpoint,
 )
 
 
@@ -156,9 +163,13 @@ class PersonServer:
             completions={
                 **token_endpoints.COMPLETIONS,
                 **agent_provider.COMPLETIONS,
+                federation.KIND: federation.complete,
                 "mission": missions.approve,
                 "mission_completion": missions.completion_answer,
+                "permission": governance.permission_answer,
+                "interaction": interaction_endpoint.interaction_answer,
             },
+            refusals={"permission": governance.permission_refusal},
         )
         self.context.resolver = metadata.OwnKeys(self.context, resolver)
         self.context.wrong_codes = Throttle(wrong_codes, WRONG_CODE_WINDOW, clock=clock)

@@ -25,6 +25,9 @@ from .missions import accept_completion
 from .persons import json_body, person
 from .store.pending import Pending
 
+#: What the consent page shows of a permission or interaction request.
+ASKED = ("action", "type", "description", "parameters", "url", "code", "question", "mission_s256")
+
 
 def redirect_url(callback: str, status: str) -> str:
     """Back to the agent: plain on approval, ``?error=access_denied|user_abandoned`` otherwise."""
@@ -120,6 +123,12 @@ def consent_context(pending: Pending) -> dict:
         **(
             {"completion": {name: data.get(name) for name in ("mission_s256", "description", "summary")}}
             if pending.kind == "mission_completion"
+            else {}
+        ),
+        # -11 "Permission Request", "Interaction Request": what the agent asks of the person
+        **(
+            {"asked": {name: data[name] for name in ASKED if data.get(name) is not None}}
+            if pending.kind in ("permission", "interaction")
             else {}
         ),
         # -11 "Account Binding": the person sees which of their accounts at the resource

@@ -52,6 +52,9 @@ class Caps:
     registrations_per_client: int = 10
     #: Registrations waiting for a person's approval from all clients together.
     pending_registrations: int = 100
+    #: Entries an agent may add to one mission's log (-11 "Mission Log": audit records,
+    #: permission and interaction requests).
+    log_per_mission: int = 1000
     #: Seconds finished pending requests and expired tokens' rows are kept before the sweep
     #: deletes them (a week: a person token's record outlives its ``exp`` by far more than any
     #: resource token's lifetime, -11 "Person Token Endpoint").
@@ -111,6 +114,9 @@ class Context:
     pairwise_key: bytes
     #: Pending kind → what an approved request of that kind mints (the poll's ``200`` body).
     completions: dict[str, Callable[[Context, Pending], dict]] = field(default_factory=dict)
+    #: Pending kind → the ``200`` body a request of that kind the person denied answers with
+    #: (-11 "Permission Response": ``denied`` is an answer, not an error).
+    refusals: dict[str, Callable[[Context, Pending], dict]] = field(default_factory=dict)
     #: Pending id → the time before which a poll without ``Prefer: wait`` is ``429 slow_down``.
     poll_not_before: dict[str, float] = field(default_factory=dict)
     #: Wrong interaction codes per person (-11 "Interaction Code Format": rate limited).

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 import threading
 from collections.abc import Callable
@@ -173,11 +174,13 @@ async def defer(
     scope: str | None = None,
     justification: str | None = None,
     admit: Callable[[], None] | None = None,
+    expires_in: float | None = None,
 ) -> Response:
     """Store the request of ``agent`` (its ``(iss, sub)``) as pending (-11 "Pending Response")
     and answer ``202``.  The caps are checked just before the request is stored, with no
     ``await`` between, so requests sent together meet them too: the agent's live requests
-    (``429 rate_limited``), then ``admit()`` (the caller's own cap, raising)."""
+    (``429 rate_limited``), then ``admit()`` (the caller's own cap, raising).  ``expires_in``
+    shortens the wait for the person below the PS's ``pending_ttl``."""
     agent_iss, agent_id = agent
     request_data = {
         **request_data,
@@ -197,7 +200,7 @@ async def defer(
                 agent_iss=agent_iss,
                 agent_jkt=verified.key.thumbprint(),
                 request=request_data,
-                expires_in=ctx.config.pending_ttl,
+                expires_in=min(expires_in or ctx.config.pending_ttl, ctx.config.pending_ttl),
                 resource=resource,
                 scope=scope,
                 justification=justification,
@@ -225,9 +228,12 @@ def _pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respo
     (``Prefer: wait``), else after the poll interval."""
     retry_after = 0 if waiting else ctx.config.poll_interval
     ctx.poll_not_before[pending.id] = ctx.clock() + retry_after
-    requirement = serialize_requirement(
-        "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
-    )
+    if pending.request.get("reached"):  # the PS reaches the person itself (-11 "Approval Pending")
+        requirement = serialize_requirement("approval")
+    else:
+        requirement = serialize_requirement(
+            "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
+        )
     headers = {
         "Location": f"{ctx.identifier}/pending/{pending.id}",
         "Retry-After": str(retry_after),
@@ -286,27 +292,32 @@ async def _poll(ctx: Context, message: HttpMessage, pending: Pending) -> Respons
             pending = _current(ctx, pending_id)
     if pending.status in LIVE:
         return _pending_response(ctx, pending, waiting=bool(wait))
-    return _final_answer(ctx, pending)
+    return await _final_answer(ctx, pending)
 
 
-def _final_answer(ctx: Context, pending: Pending) -> Response:
+async def _final_answer(ctx: Context, pending: Pending) -> Response:
     """The one final answer of a decided request; ``410`` after it."""
     if pending.status == "cancelled" or pending.answered_at is not None:
         raise _gone()
     if pending.status == "approved":
-        _complete(ctx, pending)
+        await _complete(ctx, pending)
     answered = ctx.store.claim_answer(pending.id)
     if answered is None:
         raise _gone()
     ctx.poll_not_before.pop(pending.id, None)
     if answered.status == "completed":
         return token_response(answered.result)
+    if answered.status == "denied" and answered.kind in ctx.refusals:
+        return token_response(ctx.refusals[answered.kind](ctx, answered))
     raise AAuthError(_FINAL_ERRORS[answered.status], f"the pending request ended: {answered.status}")
 
 
-def _complete(ctx: Context, pending: Pending) -> None:
-    """Mint what an approved request asked for and store it as the poll's result."""
+async def _complete(ctx: Context, pending: Pending) -> None:
+    """Mint (or, four-party, fetch from the AS) what an approved request asked for and store it
+    as the poll's result."""
     result = ctx.completions[pending.kind](ctx, pending)
+    if inspect.isawaitable(result):
+        result = await result
     with contextlib.suppress(AAuthError):  # a concurrent poll completed it first: its result stands
         ctx.store.set_result(pending.id, result)
 

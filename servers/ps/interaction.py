@@ -23,6 +23,7 @@ from aauth_kit.identifiers import check_callback_url
 from . import browser, pages
 from .consent import consent_context, decide, get_pending, open_code, redirect_url
 from .context import Context
+from .interaction_endpoint import answer, is_question
 from .persons import form, login_response, session
 
 _TITLES = {
@@ -61,7 +62,10 @@ async def _answer(ctx: Context, username: str, fields: dict) -> Response:
     if callback:
         check_callback_url(callback)
     pending = get_pending(ctx, pending_id)
-    decided = decide(ctx, pending, decision == "approve", username, abandon=decision == "abandon")
+    if decision == "approve" and is_question(pending):  # -11 "Interaction Response": the answer
+        decided = answer(ctx, pending, fields.get("answer"), username)
+    else:
+        decided = decide(ctx, pending, decision == "approve", username, abandon=decision == "abandon")
     if callback:
         return RedirectResponse(redirect_url(callback, decided.status), 303)
     return pages.respond(pages.done_page(decided.status))

@@ -14,6 +14,12 @@ from aauth_kit.metadata import AGENT_DWK, PERSON_DWK, agent_metadata, person_met
 
 from .context import Context
 
+#: -11 "Person Server Metadata" ``scopes_supported``: the identity and enterprise scopes this PS
+#: provides — none: a resource's own scopes it grants are the resource's to describe.
+SCOPES_SUPPORTED: tuple[str, ...] = ()
+#: ``claims_supported``: the identity claims this PS provides — the pairwise ``sub`` only.
+CLAIMS_SUPPORTED = ("sub",)
+
 
 def metadata_document(ctx: Context, dwk: str) -> dict:
     """``aauth-person.json`` (PS role) or ``aauth-agent.json`` (AP role, plus the kit's
@@ -30,6 +36,11 @@ def metadata_document(ctx: Context, dwk: str) -> dict:
             description="Issues person and auth tokens; asks the person for consent.",
             revocation_endpoint=f"{identifier}{revocation.REVOCATION_PATH}",
             mission_endpoint=f"{identifier}/mission",
+            permission_endpoint=f"{identifier}/permission",
+            audit_endpoint=f"{identifier}/audit",
+            interaction_endpoint=f"{identifier}/reach",
+            scopes_supported=list(SCOPES_SUPPORTED),
+            claims_supported=list(CLAIMS_SUPPORTED),
             dev=ctx.dev,
         )
     document = agent_metadata(identifier, jwks_uri, name=f"{ctx.config.name} (Agent Provider)", dev=ctx.dev)

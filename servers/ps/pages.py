@@ -20,6 +20,8 @@ from starlette.responses import HTMLResponse
 
 from aauth_kit.asgi import content_security_policy
 
+from .governance_pages import answer_field, asked_html
+
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #1d2430; }
 h1 { font-size: 1.4rem; } .muted { color: #5a6472; font-size: .9rem; }
@@ -126,6 +128,8 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
             f"<p>Its summary of what it did:</p><blockquote>{escape(completion.get('summary') or '')}</blockquote>"
             "<p>Approve to end the mission; deny to keep it active.</p>"
         )
+    elif kind in ("permission", "interaction"):  # -11 "PS Governance Endpoints"
+        ask, detail = asked_html(context, agent, agent_id)
     elif kind == "person_token":
         ask = (
             f"<p><strong>{agent}</strong> (<code>{agent_id}</code>) asks to act as you at "
@@ -160,7 +164,7 @@ def consent_page(context: dict, *, csrf: str, callback: str | None, person: str)
         f'<div class="card">{ask}{detail}{justification}'
         f'<p class="muted">Check that your agent shows the code <span class="code">{escape(context.get("code") or "")}</span>. '
         f"This request expires at {escape(context['expires_at'])}.</p></div>"
-        f'<form method="post" action="interaction">{hidden}'
+        f'<form method="post" action="interaction">{hidden}{answer_field(context)}'
         '<button class="approve" type="submit" name="decision" value="approve">Approve</button>'
         '<button type="submit" name="decision" value="deny">Deny</button>'
         '<button type="submit" name="decision" value="abandon">Not now</button></form>',

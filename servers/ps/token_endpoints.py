@@ -30,6 +30,7 @@ from aauth_kit.message import require_json_object
 from aauth_kit.metadata import RESOURCE_DWK
 from aauth_kit.token_verification import VerifiedToken, check_presented_token
 
+from . import federation
 from .context import Context
 from .deferred import can_interact, defer, reachable
 from .minting import mint_auth_token, mint_person_token, person_for, token_response
@@ -149,6 +150,8 @@ def routes(ctx: Context) -> list[Route]:
         for name in ("resource_token", "presented_token"):
             if name not in body:
                 raise AAuthError("invalid_request", f"{name} is required")
+        if federation.addressed_to_access_server(ctx, body):  # -11 "PS-AS Federation": four-party
+            return await federation.auth_token(ctx, message, verified, body)
         justification, interactive = optional_string(body, "justification"), can_interact(body)
         # the resource token is for this PS, names it as ps and binds the signing key
         resource_token = await verify_parameter(

@@ -29,6 +29,37 @@ class AuditStore(Database):
                 (self._clock(), actor, action, subject, json.dumps(details), person),
             ).lastrowid
 
+    def mission_log(self, s256: str, *, action: str | None = None) -> list[AuditEntry]:
+        """-11 "Mission Log": the entries naming mission ``s256`` (of ``action``, when given), in order."""
+        rows = self._read(
+            "SELECT * FROM audit WHERE json_extract(details, '$.mission_s256') = ?1"
+            " AND (?2 IS NULL OR action = ?2) ORDER BY seq",
+            (s256, action),
+        )
+        return [self._entry(r) for r in rows]
+
+    def mission_log_size(self, s256: str) -> int:
+        """How many entries name mission ``s256``."""
+        rows = self._read(
+            "SELECT count(*) FROM audit WHERE json_extract(details, '$.mission_s256') = ?", (s256,)
+        )
+        return rows[0][0]
+
+    def audit_entry(self, action: str, pending_id: str) -> AuditEntry | None:
+        """The latest ``action`` entry about the pending request ``pending_id``."""
+        rows = self._read(
+            "SELECT * FROM audit WHERE action = ? AND json_extract(details, '$.pending_id') = ?"
+            " ORDER BY seq DESC LIMIT 1",
+            (action, pending_id),
+        )
+        return self._entry(rows[0]) if rows else None
+
+    @staticmethod
+    def _entry(row) -> AuditEntry:
+        return AuditEntry(
+            **{k: row[k] for k in row.keys() if k != "person"} | {"details": json.loads(row["details"])}
+        )
+
     def audit_log(self, limit: int = 100, *, person: str | None = None) -> list[AuditEntry]:
         """The latest ``limit`` entries (about ``person`` only, when given), oldest first."""
         rows = self._read(
@@ -36,7 +67,4 @@ class AuditStore(Database):
             " ORDER BY seq",
             (limit, person),
         )
-        return [
-            AuditEntry(**{k: r[k] for k in r.keys() if k != "person"} | {"details": json.loads(r["details"])})
-            for r in rows
-        ]
+        return [self._entry(r) for r in rows]

@@ -23,7 +23,16 @@ from aauth_kit.interaction import normalize_code
 
 from .schema import Database, check
 
-PENDING_KINDS = ("person_token", "auth_token", "agent_approval", "mission", "mission_completion")
+PENDING_KINDS = (
+    "person_token",
+    "auth_token",
+    "agent_approval",
+    "mission",
+    "mission_completion",
+    "permission",
+    "interaction",
+    "federated_auth_token",
+)
 PENDING_STATUSES = (
     "pending",
     "interacting",

@@ -181,6 +181,15 @@ class PersonsStore(Database):
                 db.execute("UPDATE sessions SET last_used = ? WHERE token_hash = ?", (now, key))
         return row["username"] if row else None
 
+    def has_session(self, username: str) -> bool:
+        """Does ``username`` hold a live session (of either kind) — is the person at the PS now?"""
+        now = self._clock()
+        rows = self._read(
+            "SELECT 1 FROM sessions WHERE username = ? AND expires_at > ? AND last_used > ? LIMIT 1",
+            (username, now, now - SESSION_IDLE),
+        )
+        return bool(rows)
+
     def delete_session(self, token: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (_session_hash(token),))

@@ -1,0 +1,340 @@
+"""The Access Server (AS) of the parts catalog: -11 "Access Server Federation".
+
+A resource that has its own AS issues resource tokens with ``aud`` = the AS; the agent's
+Person Server takes them to the AS's ``auth_token_endpoint`` in a request signed in its own
+right (``Signature-Key: sig=jwks_uri``, ``dwk`` ``aauth-person.json``: -11 "PS-to-AS Token
+Request").  The AS answers per -11 "AS Response":
+
+* ``200 {"auth_token", "expires_in"}`` — an ``aa-auth+jwt`` with ``dwk`` ``aauth-access.json``
+  (-11 "Auth Token Structure"), bound to the agent token's key;
+* ``402`` with ``Location`` and a ``WWW-Authenticate: Payment`` challenge while the PS has no
+  billing relationship here (:meth:`AccessServer.settle` stands for the settlement, which the
+  draft leaves to a payment protocol);
+* ``202`` + ``AAuth-Requirement: requirement=claims`` and ``required_claims`` (-11 "Claims
+  Required") when the scope needs identity claims; the PS POSTs them, signed, to ``Location``;
+* ``403 denied`` for a scope its policy does not grant or claims that do not satisfy it.
+
+Who may call (-11 "PS-AS Trust Establishment", pre-established): only the Person Servers in
+:attr:`AccessPolicy.trusted`; any other signer is ``401 unknown_key`` before anything is
+fetched.  The pending URL answers only the PS that created it.  Pending requests are capped
+(``429 rate_limited``) and expire (``408 expired``).  Bodies are limited by
+:mod:`aauth_kit.asgi` like every app of the cast; the AS's own fetches (the resource's, the
+agent provider's keys) go through the resolver it is given, behind egress admission.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from aauth_kit import claims, tokens
+from aauth_kit.asgi import exception_handlers, http_message, middleware
+from aauth_kit.errors import AAuthError, SignatureError, TokenError
+from aauth_kit.headers import serialize_requirement
+from aauth_kit.identifiers import check_server_identifier
+from aauth_kit.jwks import KeyResolver, jwks
+from aauth_kit.jws import decode_unverified
+from aauth_kit.keys import Key
+from aauth_kit.message import require_json_object
+from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, access_metadata
+from aauth_kit.profile import verify_request
+
+METADATA_PATH = f"/.well-known/{ACCESS_DWK}"
+JWKS_PATH = "/.well-known/jwks.json"
+TOKEN_PATH = "/token"
+PENDING_PATH = "/token/pending"
+#: -11 "Auth Token Structure": auth tokens "MUST NOT have a lifetime exceeding 1 hour".
+TOKEN_LIFETIME = 3600
+#: Requests waiting for payment or claims at once, and how long each waits.
+MAX_PENDING = 1000
+PENDING_TTL = 600
+
+
+@dataclass
+class AccessPolicy:
+    """What this AS decides (-11 "AS Decision Logic (Non-Normative)", in the kit's order):
+    a trusted PS (pre-established), then billing (``402``), then claims (``202``), then the
+    scope (``403 denied`` beyond :attr:`grants`)."""
+
+    #: Person Servers this AS takes token requests from.
+    trusted: set[str] = field(default_factory=set)
+    #: Scopes this AS grants.
+    grants: set[str] = field(default_factory=set)
+    #: Scope → identity claims the AS needs before granting it (``sub`` is always among them).
+    claims: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Whether a PS needs a billing relationship first; :attr:`billed` are those that have one.
+    billing: bool = False
+    billed: set[str] = field(default_factory=set)
+
+    def required_claims(self, scope: str) -> list[str]:
+        names = [name for s in scope.split() for name in self.claims.get(s, ())]
+        return list(dict.fromkeys(["sub", *names])) if names else []
+
+
+@dataclass
+class TokenRequest:
+    """A verified PS-to-AS token request waiting here (at its pending URL)."""
+
+    id: str
+    ps: str
+    resource_token: tokens.VerifiedToken
+    agent_token: tokens.VerifiedToken
+    expires_at: float
+    claims: dict | None = None
+
+
+class _TrustedPersonServers(KeyResolver):
+    """Keys only of the Person Servers the policy trusts: any other signer is refused before
+    its metadata is fetched (no request of a stranger makes this AS fetch anything)."""
+
+    def __init__(self, resolver: KeyResolver, policy: Callable[[], AccessPolicy]):
+        self.resolver, self.policy = resolver, policy
+
+    def _check(self, issuer: str, dwk: str) -> None:
+        if dwk != PERSON_DWK or issuer not in self.policy().trusted:
+            raise SignatureError(
+                "unknown_key", f"{issuer} is not a Person Server this AS takes requests from"
+            )
+
+    async def metadata(self, issuer: str, dwk: str) -> dict:
+        self._check(issuer, dwk)
+        return await self.resolver.metadata(issuer, dwk)
+
+    async def key(self, issuer: str, dwk: str, kid: str) -> Key:
+        self._check(issuer, dwk)
+        return await self.resolver.key(issuer, dwk, kid)
+
+    async def refetch_key(self, issuer: str, dwk: str, kid: str) -> Key | None:
+        self._check(issuer, dwk)
+        return await self.resolver.refetch_key(issuer, dwk, kid)
+
+
+class AccessServer:
+    """The AS app (:attr:`app`) deciding for ``resources`` by :attr:`policy` (see the module doc)."""
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        key: Key,
+        resolver: KeyResolver,
+        resources: Collection[str],
+        policy: AccessPolicy | None = None,
+        name: str = "Access Server",
+        clock: Callable[[], float] = time.time,
+        id_factory: Callable[[], str] | None = None,
+        dev: bool = False,
+        max_pending: int = MAX_PENDING,
+        pending_ttl: float = PENDING_TTL,
+        signature_window: int = 60,
+    ):
+        self.identifier = check_server_identifier(identifier, dev=dev)
+        self.key, self.resolver, self.resources = key, resolver, set(resources)
+        self.policy = policy or AccessPolicy()
+        self.name, self.clock, self.dev = name, clock, dev
+        self.id_factory = id_factory or (lambda: secrets.token_urlsafe(16))
+        self.max_pending, self.pending_ttl, self.signature_window = max_pending, pending_ttl, signature_window
+        self.pending: dict[str, TokenRequest] = {}
+        self.servers = _TrustedPersonServers(resolver, lambda: self.policy)
+        self.app = Starlette(
+            routes=[
+                Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
+                Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
+                Route(TOKEN_PATH, self._token_endpoint, methods=["POST"]),
+                Route(f"{PENDING_PATH}/{{pending_id}}", self._pending_endpoint, methods=["GET", "POST"]),
+            ],
+            exception_handlers=exception_handlers(),
+            middleware=middleware(),
+        )
+
+    # -- out of band ----------------------------------------------------------------------------
+    def settle(self, ps: str) -> None:
+        """The PS ``ps`` has paid: a billing relationship from now on (-11 "AS Response": "The PS
+        caches the billing relationship per AS"; the payment protocol is out of the draft's scope)."""
+        self.policy.billed.add(ps)
+
+    def metadata_document(self) -> dict:
+        """``/.well-known/aauth-access.json`` (-11 "Access Server Metadata")."""
+        return access_metadata(
+            self.identifier,
+            f"{self.identifier}{JWKS_PATH}",
+            f"{self.identifier}{TOKEN_PATH}",
+            name=self.name,
+            dev=self.dev,
+        )
+
+    # -- endpoints ------------------------------------------------------------------------------
+    async def _metadata_endpoint(self, request: Request) -> Response:
+        return JSONResponse(self.metadata_document())
+
+    async def _jwks_endpoint(self, request: Request) -> Response:
+        return JSONResponse(jwks([self.key]))
+
+    async def _signed_by_ps(self, request: Request) -> tuple[str, bytes]:
+        """-11 "PS-to-AS Token Request": "The PS authenticates via an HTTP Sig" — ``sig=jwks_uri``
+        as a trusted Person Server, body covered; the signer's identifier and the body."""
+        message = await http_message(request, self.identifier)
+        verified = await verify_request(
+            message,
+            resolver=self.servers,
+            now=int(self.clock()),
+            window=self.signature_window,
+            accept_schemes=("jwks_uri",),
+            body_required=True,
+            dev=self.dev,
+        )
+        return verified.signature_key.params["id"], message.body
+
+    async def _token_endpoint(self, request: Request) -> Response:
+        """-11 "AS Token Endpoint": ``{"resource_token", "agent_token"}`` from a trusted PS."""
+        ps, body = await self._signed_by_ps(request)
+        body = require_json_object(body, '{"resource_token": str, "agent_token": str}')
+        for name in ("resource_token", "agent_token"):
+            if not isinstance(body.get(name), str):
+                raise AAuthError("invalid_request", f"{name} is required")
+        for name in ("subagent_token", "upstream_token"):
+            if name in body:
+                raise AAuthError("invalid_request", f"this AS serves no {name} (sub-agents, call chaining)")
+        resource_token = await self._resource_token(body["resource_token"], ps)
+        agent_token = await self._agent_token(body["agent_token"], resource_token, ps)
+        self._drop_expired()
+        if len(self.pending) >= self.max_pending:
+            raise AAuthError("rate_limited", "too many token requests waiting here", retry_after=60)
+        pending = TokenRequest(
+            self.id_factory(), ps, resource_token, agent_token, self.clock() + self.pending_ttl
+        )
+        self.pending[pending.id] = pending
+        return self._decide(pending)
+
+    async def _pending_endpoint(self, request: Request) -> Response:
+        """``GET`` polls the pending URL; ``POST`` brings the claims asked for (-11 "Claims
+        Required": "by POSTing to the Location URL", with an HTTP signature).  Only the PS that
+        asked sees it (anyone else: ``404``)."""
+        ps, body = await self._signed_by_ps(request)
+        pending = self.pending.get(request.path_params["pending_id"])
+        if pending is None or pending.ps != ps:
+            raise AAuthError("not_found", "no pending token request at this URL for this Person Server")
+        if pending.expires_at <= self.clock():
+            del self.pending[pending.id]
+            raise AAuthError("expired", "this token request waited too long")
+        if request.method == "POST":
+            pending.claims = self._claims(require_json_object(body, '{"sub": str, ...}'), pending)
+        return self._decide(pending)
+
+    # -- verification ---------------------------------------------------------------------------
+    async def _resource_token(self, value: str, ps: str) -> tokens.VerifiedToken:
+        """Issued by a resource this AS decides for (checked before its keys are fetched), for
+        this AS (``aud``), naming the signing PS (``ps``); else ``invalid_resource_token``."""
+        try:
+            issuer = decode_unverified(value).payload.get("iss")
+        except AAuthError:
+            issuer = None
+        if issuer not in self.resources:
+            raise AAuthError("invalid_resource_token", f"this AS decides for no resource {issuer!r}")
+        return await self._verify(
+            value, "resource", typ=claims.RESOURCE_TYP, expected_aud=self.identifier, expected_ps=ps
+        )
+
+    async def _agent_token(self, value: str, resource_token, ps: str) -> tokens.VerifiedToken:
+        """-11 "PS-to-AS Token Request": the agent's token, bound to the resource token's
+        ``agent_jkt`` and, when it names a PS, naming the one that signed."""
+        agent_token = await self._verify(value, "agent", typ=claims.AGENT_TYP)
+        if agent_token.jkt != resource_token.agent_jkt:
+            raise AAuthError("invalid_agent_token", "the agent token binds another key than agent_jkt")
+        if agent_token.ps not in (None, ps):
+            raise AAuthError("invalid_agent_token", f"the agent token names PS {agent_token.ps!r}, not {ps}")
+        return agent_token
+
+    async def _verify(self, value: str, param: str, **checks) -> tokens.VerifiedToken:
+        try:
+            return await tokens.verify_token(
+                value, resolver=self.resolver, now=int(self.clock()), dev=self.dev, **checks
+            )
+        except TokenError as error:
+            raise error.as_parameter_error(param) from None
+
+    def _claims(self, body: dict, pending: TokenRequest) -> dict:
+        """The claims asked for, as the PS gave them; ``sub`` must be the resource token's
+        directed identifier.  Claims not asked for are ignored."""
+        if body.get("sub") != pending.resource_token.sub:
+            raise AAuthError("invalid_request", "sub must be the person's directed identifier here")
+        asked = self.policy.required_claims(pending.resource_token.scope or "")
+        return {name: body[name] for name in asked if isinstance(body.get(name), str)}
+
+    # -- the decision -----------------------------------------------------------------------------
+    def _decide(self, pending: TokenRequest) -> Response:
+        """Payment, then claims, then the scope (-11 "PS-AS Trust Establishment": "the AS may
+        first require payment (402), then interaction for user binding (202), then claims")."""
+        policy, scope = self.policy, pending.resource_token.scope or ""
+        location = f"{self.identifier}{PENDING_PATH}/{pending.id}"
+        if policy.billing and pending.ps not in policy.billed:
+            return _payment_required(location, pending.id)
+        asked = policy.required_claims(scope)
+        if asked and pending.claims is None:
+            headers = {
+                "Location": location,
+                "Retry-After": "0",
+                "Cache-Control": "no-store",
+                "AAuth-Requirement": serialize_requirement("claims"),
+            }
+            return JSONResponse({"status": "pending", "required_claims": asked}, 202, headers)
+        del self.pending[pending.id]
+        refused = [s for s in scope.split() if s not in policy.grants]
+        missing = [name for name in asked if name not in (pending.claims or {})]
+        if refused or missing:
+            why = f"grants no {' '.join(refused)}" if refused else f"needs the claims {', '.join(missing)}"
+            raise AAuthError("denied", f"this resource's policy {why}")
+        return JSONResponse(self._issue(pending), headers={"Cache-Control": "no-store"})
+
+    def _issue(self, pending: TokenRequest) -> dict:
+        """-11 "Auth Token Structure": ``iss`` this AS, ``dwk`` aauth-access.json, ``aud`` the
+        resource, ``ps`` the PS, ``sub`` and the optional claims copied from the resource token,
+        ``cnf`` the agent token's key; at most an hour, never past the agent token."""
+        rt, now = pending.resource_token, int(self.clock())
+        exp = min(now + TOKEN_LIFETIME, pending.agent_token.exp)
+        token = tokens.mint_auth_token(
+            self.key,
+            iss=self.identifier,
+            aud=rt.iss,
+            ps=pending.ps,
+            sub=rt.sub,
+            cnf=pending.agent_token.cnf_jwk,
+            iat=now,
+            exp=exp,
+            jti=self.id_factory(),
+            scope=rt.scope,
+            account=rt.account,
+            mission_s256=rt.mission_s256,
+            tenant=rt.tenant,
+            dwk=ACCESS_DWK,
+            dev=self.dev,
+        )
+        return {"auth_token": token, "expires_in": exp - now}
+
+    def _drop_expired(self) -> None:
+        now = self.clock()
+        for pending_id in [p.id for p in self.pending.values() if p.expires_at <= now]:
+            del self.pending[pending_id]
+
+
+def _payment_required(location: str, payment_id: str) -> Response:
+    """-11 "AS Response", *Payment required*: ``402`` with ``Location`` to poll after payment and
+    the payment details in ``WWW-Authenticate`` (the kit names no real payment method)."""
+    details = json.dumps({"amount": "100", "currency": "EUR", "description": "catalog access"})
+    request = base64.urlsafe_b64encode(details.encode()).rstrip(b"=").decode()
+    headers = {
+        "Location": location,
+        "WWW-Authenticate": f'Payment id="{payment_id}", method="invoice", request="{request}"',
+        "Cache-Control": "no-store",
+    }
+    body = {"status": "pending", "detail": "a billing relationship is needed before auth tokens are issued"}
+    return JSONResponse(body, 402, headers)

@@ -1,0 +1,294 @@
+"""Four-party access over real sockets: the agent, the parts catalog, the PS and the catalog's
+Access Server (-11 "Federated Authorization Access (Four-Party)", "Access Server Federation").
+
+Each test is named after the section it checks; the error codes are those of -11 "Token
+Endpoint Error Codes" and "Polling Error Codes", plus the kit's ``as_unreachable`` (502) and
+``payment_required`` (402) where the PS relays what it cannot resolve.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aauth_kit import tokens
+from aauth_kit.flow import FlowError
+from aauth_kit.headers import parse_requirement
+from aauth_kit.jws import decode_unverified
+from aauth_kit.message import HttpMessage
+from aauth_kit.metadata import ACCESS_DWK, validate_metadata
+from aauth_kit.profile import sign_request
+from aauth_kit.signature_key import jwks_uri_key, jwt_key, parse_signature_key
+
+PARTS = "https://catalog.example/parts"
+ORDERS = "https://catalog.example/orders"
+AS = "https://as.example"
+PS = "https://ps.example"
+
+
+@pytest.fixture
+def lab(tmp_path):
+    from aauth_kit.lab import Lab
+
+    with Lab(mode="socket", docs=True, data_dir=tmp_path, consent_scopes=["catalog:order"]) as lab:
+        yield lab
+
+
+def approving(lab, local="four-party"):
+    return lab.new_agent(local, on_interaction=lambda i: lab.ps.decide(i.code, approved=True))
+
+
+def to_as(lab):
+    """The exchanges the PS had with the Access Server."""
+    return [ex for ex in lab.trace.exchanges if ex.source == "PS" and ex.target == "AS"]
+
+
+def refused(lab, agent, method="GET", url=PARTS, **kwargs) -> FlowError:
+    with lab.client(agent) as client, pytest.raises(FlowError) as caught:
+        client.request(method, url, **kwargs)
+    return caught.value
+
+
+def test_federated_authorization_access_four_party(lab):
+    """Figure 6: the resource token's aud is the AS, the PS signs its own request to the AS,
+    the agent presents the AS's auth token and the resource takes it."""
+    agent = approving(lab)
+    with lab.client(agent) as client:
+        response = client.get(PARTS)
+    assert response.status_code == 200
+    assert response.json()["parts"]
+    challenge = next(
+        ex
+        for ex in lab.trace.exchanges
+        if (ex.response.header("aauth-requirement") or "").startswith("requirement=auth-token")
+    )
+    resource_token = decode_unverified(
+        parse_requirement(challenge.response.header("aauth-requirement")).params["resource-token"]
+    )
+    assert resource_token.payload["aud"] == AS and resource_token.payload["ps"] == PS
+    (federation,) = to_as(lab)
+    assert federation.request.method == "POST" and federation.request.target_uri == f"{AS}/token"
+    assert sorted(json.loads(federation.request.body)) == ["agent_token", "resource_token"]
+    key = parse_signature_key(federation.request.header("signature-key"), "sig")
+    assert (key.scheme, key.params["id"], key.params["dwk"]) == ("jwks_uri", PS, "aauth-person.json")
+    auth = decode_unverified(json.loads(federation.response.body)["auth_token"]).payload
+    assert (auth["iss"], auth["dwk"], auth["aud"], auth["ps"]) == (
+        AS,
+        ACCESS_DWK,
+        "https://catalog.example",
+        PS,
+    )
+    assert auth["sub"] == resource_token.payload["sub"] and auth["scope"] == "catalog:read"
+    assert auth["exp"] - auth["iat"] <= 3600
+
+
+def test_access_server_metadata(lab):
+    with lab.client() as client:
+        document = client.get(f"{AS}/.well-known/aauth-access.json").json()
+    validate_metadata(document, AS, ACCESS_DWK, complete=True)
+    assert document["auth_token_endpoint"] == f"{AS}/token"
+    assert document["jwks_uri"] == f"{AS}/.well-known/jwks.json"
+
+
+def test_claims_required_the_ps_supplies_them_after_consent(lab):
+    agent = approving(lab)
+    with lab.client(agent) as client:
+        response = client.post(ORDERS, json={"part": "keyboard-uk", "quantity": 2})
+    assert response.status_code == 201, response.text
+    asked, given = to_as(lab)
+    assert asked.response.status == 202
+    assert parse_requirement(asked.response.header("aauth-requirement")).requirement == "claims"
+    assert json.loads(asked.response.body)["required_claims"] == ["sub", "name"]
+    assert given.request.method == "POST" and given.request.target_uri == asked.response.header("location")
+    assert given.request.header("signature-key").startswith("sig=jwks_uri")
+    released = json.loads(given.request.body)
+    assert released["name"] == "mcp-user" and released["sub"] == response.json()["for"]["sub"]
+    assert given.response.status == 200
+
+
+def test_claims_required_without_consent_only_sub_is_released(lab):
+    """The person was not asked, so the PS releases the directed sub only; the AS's policy
+    refuses, and the agent gets the AS's 403 denied."""
+    lab.policy.scopes = []
+    error = refused(lab, lab.new_agent("quiet"), "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 1})
+    assert (error.code, error.status) == ("denied", 403)
+    assert json.loads(to_as(lab)[1].request.body).keys() == {"sub"}
+
+
+def test_as_response_payment_required(lab):
+    """-11 "AS Response": 402 with Location and the payment details; the PS makes no payment
+    and relays the 402 with the AS's WWW-Authenticate; once billed, the PS is served."""
+    lab.access_server.policy.billing = True
+    error = refused(lab, approving(lab))
+    assert (error.code, error.status) == ("payment_required", 402)
+    (federation,) = to_as(lab)
+    assert federation.response.status == 402
+    assert federation.response.header("location").startswith(f"{AS}/token/pending/")
+    challenge = federation.response.header("www-authenticate")
+    assert challenge.startswith("Payment ") and error.response.headers["www-authenticate"] == challenge
+    lab.access_server.settle(PS)
+    with lab.client(approving(lab, "paid")) as client:
+        assert client.get(PARTS).status_code == 200
+
+
+def test_ps_as_trust_establishment_untrusted_ps_is_denied(lab):
+    """An AS that does not trust the PS refuses its signature (401 unknown_key) without
+    fetching anything; the agent gets 403 denied."""
+    lab.access_server.policy.trusted = set()
+    error = refused(lab, approving(lab))
+    assert (error.code, error.status) == ("denied", 403)
+    (federation,) = to_as(lab)
+    assert federation.response.status == 401
+    assert "unknown_key" in federation.response.header("signature-error")
+
+
+def test_as_decision_logic_scope_not_granted_relayed(lab):
+    lab.access_server.policy.grants = {"catalog:order"}
+    error = refused(lab, approving(lab))
+    assert (error.code, error.status) == ("denied", 403)
+
+
+def test_as_unreachable(lab):
+    """The AS cannot be reached (egress admits no such origin): 502 as_unreachable."""
+    lab.catalog.resource.access_server = "https://gone.example"
+    error = refused(lab, approving(lab))
+    assert (error.code, error.status) == ("as_unreachable", 502)
+    assert to_as(lab) == []
+
+
+def test_auth_token_delivery_the_ps_verifies_before_delivering(lab, monkeypatch):
+    """-11 "Auth Token Delivery": an auth token for another person (sub) never reaches the
+    agent: 502 as_unreachable."""
+    issue = lab.access_server._issue
+
+    def wrong_sub(pending):
+        token = issue(pending)
+        claims = decode_unverified(token["auth_token"]).payload
+        claims["sub"] = "someone-else"
+        minted = tokens.mint("aa-auth+jwt", lab.access_server.key, claims, kid="access_server")
+        return {**token, "auth_token": minted}
+
+    monkeypatch.setattr(lab.access_server, "_issue", wrong_sub)
+    error = refused(lab, approving(lab))
+    assert (error.code, error.status) == ("as_unreachable", 502)
+    assert "sub" in error.detail
+
+
+# -- the AS's token endpoint, called as the PS ------------------------------------------------------
+def ps_request(lab, body: dict, url=f"{AS}/token", method="POST"):
+    message = HttpMessage(method, url, [("Content-Type", "application/json")], json.dumps(body).encode())
+    lab.ps.context.revoker.sign(message)
+    return lab.send(message, source="PS").response
+
+
+def tokens_for(lab, agent, scope="catalog:read"):
+    """A resource token for ``agent`` from the catalog (aud = the AS), via the agent's own flow
+    up to the PS."""
+    with lab.client(agent) as client:
+        client.get(PARTS)
+    request = next(ex for ex in lab.trace.exchanges if ex.request.target_uri == f"{PS}/auth-token")
+    return json.loads(request.request.body)["resource_token"], agent.agent_token
+
+
+def problem(response) -> tuple[int, str]:
+    return response.status, json.loads(response.body)["error"]
+
+
+def test_as_token_endpoint_error_codes(lab):
+    agent = approving(lab)
+    resource_token, agent_token = tokens_for(lab, agent)
+    assert problem(ps_request(lab, {"resource_token": resource_token})) == (400, "invalid_request")
+    assert problem(ps_request(lab, {"resource_token": "x.y.z", "agent_token": agent_token})) == (
+        400,
+        "invalid_resource_token",
+    )
+    other = lab.new_agent("other").agent_token  # bound to another key than agent_jkt
+    assert problem(ps_request(lab, {"resource_token": resource_token, "agent_token": other})) == (
+        400,
+        "invalid_agent_token",
+    )
+    assert problem(ps_request(lab, {"resource_token": resource_token, "agent_token": "x.y.z"})) == (
+        400,
+        "invalid_agent_token",
+    )
+    lab.clock.advance(301)  # resource tokens live 300 s
+    assert problem(ps_request(lab, {"resource_token": resource_token, "agent_token": agent_token})) == (
+        400,
+        "expired_resource_token",
+    )
+
+
+def test_as_token_endpoint_takes_only_a_signed_ps(lab):
+    """An agent's own signature (sig=jwt) is not a PS's: 401 before anything else."""
+    agent = approving(lab)
+    resource_token, agent_token = tokens_for(lab, agent)
+    body = json.dumps({"resource_token": resource_token, "agent_token": agent_token}).encode()
+    message = HttpMessage("POST", f"{AS}/token", [("Content-Type", "application/json")], body)
+    sign_request(message, lab.key("agent/four-party"), jwt_key(agent_token), created=int(lab.clock()))
+    response = lab.send(message).response
+    assert response.status == 401 and response.header("signature-error")
+
+
+def test_claims_required_pending_url_errors(lab):
+    """The pending URL: the claims' sub must be the resource token's (400 invalid_request),
+    only the PS that asked sees it (404), it expires (408 expired), and the AS caps how many
+    wait (429 rate_limited)."""
+    agent = approving(lab)
+    with lab.client(agent) as client:
+        client.post(ORDERS, json={"part": "keyboard-uk", "quantity": 1})
+    order_token = json.loads(to_as(lab)[0].request.body)["resource_token"]
+    asked = ps_request(lab, {"resource_token": order_token, "agent_token": agent.agent_token})
+    assert asked.status == 202
+    location = asked.header("location")
+    assert problem(ps_request(lab, {"sub": "not-the-person"}, url=location)) == (400, "invalid_request")
+    stranger = HttpMessage("GET", location)
+    stranger_key = jwks_uri_key("https://stranger.example", "aauth-person.json", "s")
+    sign_request(stranger, lab.key("stranger"), stranger_key, created=int(lab.clock()))
+    assert lab.send(stranger).response.header("signature-error") == "error=unknown_key"
+    lab.access_server.max_pending = 1
+    again = ps_request(lab, {"resource_token": order_token, "agent_token": agent.agent_token})
+    assert problem(again) == (429, "rate_limited")
+    lab.clock.advance(lab.access_server.pending_ttl + 1)
+    assert problem(ps_request(lab, {}, url=location, method="GET")) == (408, "expired")
+    assert problem(ps_request(lab, {}, url=location, method="GET")) == (404, "not_found")
+
+
+def test_auth_token_verification_resource_takes_only_its_as(lab):
+    """-11 "Auth Token Verification": the catalog takes auth tokens from its AS only; a resource
+    without an AS takes none from an AS."""
+    agent = approving(lab)
+    with lab.client(agent) as client:
+        assert client.get(PARTS).status_code == 200
+    now = int(lab.clock())
+    ps_issued = tokens.mint_auth_token(
+        lab.keys["ps"],
+        iss=PS,
+        aud="https://catalog.example",
+        ps=PS,
+        sub="s",
+        cnf=lab.key("agent/four-party"),
+        scope="catalog:read",
+        iat=now,
+        kid="ps",
+    )
+    message = HttpMessage("GET", PARTS)
+    sign_request(message, lab.key("agent/four-party"), jwt_key(ps_issued), created=int(lab.clock()))
+    response = lab.send(message).response
+    assert response.status == 401 and "invalid_jwt" in response.header("signature-error")
+    as_issued = tokens.mint_auth_token(
+        lab.keys["access_server"],
+        iss=AS,
+        aud="https://supply-chain.example",
+        ps=PS,
+        sub="s",
+        cnf=lab.key("agent/four-party"),
+        scope="supply-chain:read",
+        iat=now,
+        dwk=ACCESS_DWK,
+        kid="access_server",
+    )
+    message = HttpMessage("GET", "https://supply-chain.example/inventory")
+    sign_request(message, lab.key("agent/four-party"), jwt_key(as_issued), created=int(lab.clock()))
+    response = lab.send(message).response
+    assert response.status == 401 and "invalid_jwt" in response.header("signature-error")
