@@ -4,12 +4,21 @@ answers for the tools that build on them (``scripts/build_assignments.py``, the 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 from collections import defaultdict
+from pathlib import Path
 
 from . import Exercise
 
-NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10")
+#: The notebooks with exercises ("01", ...): one module ``nbNN`` each.
+NOTEBOOKS = tuple(
+    sorted(
+        info.name[2:]
+        for info in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if re.fullmatch(r"nb\d\d", info.name)
+    )
+)
 
 
 class _NoLab:
