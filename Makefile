@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.lab-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 DOCS_STAMP := $(VENV)/.docs-installed
+GRADE_STAMP := $(VENV)/.grade-installed
 
-.PHONY: lab test lint notebooks bench docs install clean
+.PHONY: lab test lint notebooks bench docs assignments install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,17 @@ $(DOCS_STAMP): pyproject.toml
 # the lessons as a static site in _build/site/, from the committed notebooks (nothing is executed)
 docs: $(DOCS_STAMP)
 	$(PY) scripts/build_site.py
+
+# nbgrader and the kit (the [grade] extra), for building and grading assignments
+$(GRADE_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[grade]'
+	touch $(GRADE_STAMP)
+
+# nbgrader source notebooks in _build/assignments/ (an nbgrader course folder; see docs/teaching.md)
+assignments: $(GRADE_STAMP)
+	$(PY) scripts/build_assignments.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,7 @@
 ``sign-http`` and ``verify-http`` work on raw HTTP/1.1 requests (RFC 9112 text) so
 that implementers in any language can compare bytes with the kit; ``decode``
 explains an AAuth token; ``probe`` checks someone else's resource against -11
-"Verification (Server)".  Exit codes: 0 success / valid, 1 invalid, 2 unusable input.
+"Verification (Server)"; ``progress`` reads the exercise results of students' notebooks.  Exit codes: 0 success / valid, 1 invalid, 2 unusable input.
 """
 
 from __future__ import annotations
@@ -342,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print the report as JSON")
     pr.set_defaults(run=cmd_probe)
 
-    from . import serve  # the cast's commands; imported here to keep the others light
+    from . import progress, serve  # imported here to keep the other commands light
+
+    progress.add_command(sub)
 
     r = sub.add_parser("serve", help="run the whole cast on 127.0.0.1 (dev mode) until Ctrl-C")
     serve.add_cast_options(r, seed_ports=True)

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .classroom import class_mode as class_mode  # a class's first cell: exercises.class_mode()
+from .classroom import held_back
+
 NOT_ATTEMPTED = "not attempted"
 CORRECT = "correct"
 INCORRECT = "incorrect"
@@ -57,7 +60,8 @@ class Exercise:
     sentence saying what is wrong otherwise; it may raise :class:`NotAttempted`.
 
     ``lab`` is the lab the grade runs against, if any: while it is stopped, :meth:`check`
-    grades nothing and says so, and :meth:`hint` adds that it is stopped."""
+    grades nothing and says so, and :meth:`hint` adds that it is stopped.  ``notebook``
+    (``"01"``) names the teacher's release of the solution in class mode (:mod:`.classroom`)."""
 
     title: str
     grade: Callable[[Any], str | None]
@@ -65,6 +69,7 @@ class Exercise:
     reference: str  # the solution, as code the learner could have written
     success: str = "Well done."
     lab: Any = None
+    notebook: str = ""
 
     @property
     def lab_stopped(self) -> bool:
@@ -95,8 +100,9 @@ class Exercise:
         print(text)
 
     def solution(self) -> None:
-        """Print the reference solution (printed only, like :meth:`hint`)."""
-        print(self.reference)
+        """Print the reference solution (printed only, like :meth:`hint`); in class mode,
+        until the teacher releases it, say so instead."""
+        print(held_back(self.notebook, self.title) or self.reference)
 
     def reference_answer(self, name: str) -> Any:
         """Run the solution as the learner would paste it and return what it defines as

@@ -127,6 +127,7 @@ def _grade_base(answer) -> str | None:
 
 
 q1 = Exercise(
+    notebook="01",
     title="Q1 · the signature base",
     grade=_grade_base,
     hints=(
@@ -251,6 +252,7 @@ def _grade_changed(answer) -> str | None:
 
 
 q2 = Exercise(
+    notebook="01",
     title="Q2 · what did the attacker change?",
     grade=_grade_changed,
     hints=(

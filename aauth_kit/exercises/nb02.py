@@ -62,6 +62,7 @@ def _grade_thumbprint(answer) -> str | None:
 
 
 q1 = Exercise(
+    notebook="02",
     title="Q1 · a JWK thumbprint",
     grade=_grade_thumbprint,
     hints=(
@@ -146,6 +147,7 @@ def _grade_schemes(answer) -> str | None:
 
 
 q2 = Exercise(
+    notebook="02",
     title="Q2 · pick the scheme",
     grade=_grade_schemes,
     hints=(

@@ -71,6 +71,7 @@ def _grade_binding(answer) -> str | None:
 
 
 q1 = Exercise(
+    notebook="03",
     title="Q1 · bound to this key?",
     grade=_grade_binding,
     hints=(
@@ -133,6 +134,7 @@ def _grade_identifier(answer) -> str | None:
 
 
 q2 = Exercise(
+    notebook="03",
     title="Q2 · a top-level agent identifier",
     grade=_grade_identifier,
     hints=(

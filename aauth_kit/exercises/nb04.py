@@ -93,6 +93,7 @@ def _grade_admit(answer) -> str | None:
 
 
 q1 = Exercise(
+    notebook="04",
     title="Q1 · an allow-list that cannot be fooled",
     grade=_grade_admit,
     hints=(
@@ -143,6 +144,7 @@ def _grade_statuses(answers) -> str | None:
 
 
 q2 = Exercise(
+    notebook="04",
     title="Q2 · 401 or 403?",
     grade=_grade_statuses,
     hints=(

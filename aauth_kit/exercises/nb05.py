@@ -87,6 +87,7 @@ def _grade_accept(answer) -> str | None:
 
 
 q1 = Exercise(
+    notebook="05",
     title="Q1 · check the challenge",
     grade=_grade_accept,
     hints=(
@@ -137,6 +138,7 @@ def _grade_codes(codes) -> str | None:
 
 
 q2 = Exercise(
+    notebook="05",
     title="Q2 · which code?",
     grade=_grade_codes,
     hints=(

@@ -76,6 +76,7 @@ def _grade_link(answer) -> str | None:
 
 
 q1 = Exercise(
+    notebook="06",
     title="Q1 · the person's link",
     grade=_grade_link,
     hints=(
@@ -135,6 +136,7 @@ def _grade_policy(answer) -> str | None:
 
 
 q2 = Exercise(
+    notebook="06",
     title="Q2 · which scopes need consent",
     grade=_grade_policy,
     hints=(

@@ -52,6 +52,7 @@ def _grade_key(lab):
 
 def _q1(lab) -> Exercise:
     return Exercise(
+        notebook="07",
         title="Q1 · the key behind the market-analysis token",
         grade=_grade_key(lab),
         hints=(
@@ -157,6 +158,7 @@ def _grade_approvals(lab):
 
 def _q2(lab) -> Exercise:
     return Exercise(
+        notebook="07",
         title="Q2 · who consented to what",
         grade=_grade_approvals(lab),
         hints=(

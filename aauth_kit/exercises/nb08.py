@@ -191,6 +191,7 @@ def _grade_revocation(grader: _Grader):
 
 def _q1(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="08",
         title="Q1 · revoke an auth token as the PS",
         grade=_grade_revocation(grader),
         hints=(
@@ -281,6 +282,7 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="08",
         title="Q2 · what does the SCA answer?",
         grade=grade_predictions(
             EXPECTED,

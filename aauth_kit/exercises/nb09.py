@@ -152,6 +152,7 @@ def _grade_s256(grader: _Grader):
 
 def _q1(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="09",
         title="Q1 · a mission's s256",
         grade=_grade_s256(grader),
         hints=(
@@ -219,6 +220,7 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="09",
         title="Q2 · what does the PS answer?",
         grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="PS"),
         hints=(

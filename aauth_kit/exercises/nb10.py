@@ -129,6 +129,7 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q1(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="10",
         title="Q1 · what does the lab answer?",
         grade=grade_predictions(
             EXPECTED, lambda: _observe(grader), _WHY, answerer="lab", example="e.g. (401, 'unauthorized')"
@@ -211,6 +212,7 @@ def _not_a_simple_request(request, backend: str) -> str | None:
 
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="10",
         title="Q2 · build the refused request",
         grade=_grade_cross_site_start(grader),
         hints=(

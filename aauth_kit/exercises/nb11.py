@@ -91,6 +91,7 @@ def _q1(grader: _Grader) -> Exercise:
         return f"the AS answered {response.status} ({said}): {problem.get('detail') if isinstance(problem, dict) else ''}"
 
     return Exercise(
+        notebook="11",
         title="Q1 · the PS's request to the AS",
         grade=grade,
         hints=(
@@ -167,6 +168,7 @@ def observe(lab) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="11",
         title="Q2 · what does the agent get?",
         grade=grade_predictions(
             EXPECTED,

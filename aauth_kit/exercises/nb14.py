@@ -102,6 +102,7 @@ def _grade_record(grader: _Grader):
 
 def _q1(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="14",
         title="Q1 · an audit record",
         grade=_grade_record(grader),
         hints=(
@@ -163,6 +164,7 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="14",
         title="Q2 · what does the PS answer?",
         grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="PS"),
         hints=(
