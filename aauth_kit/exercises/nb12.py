@@ -157,6 +157,7 @@ def _graded(grader: _Grader, answer_body, url: str, pending_id: str) -> str | No
 
 def _q1(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="12",
         title="Q1 · answer the person's question",
         grade=_grade_body(grader),
         hints=(
@@ -225,6 +226,7 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return Exercise(
+        notebook="12",
         title="Q2 · what does the PS answer?",
         grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="PS"),
         hints=(
