@@ -231,15 +231,15 @@ class AAuthFlow(httpx.Auth):
             )
             auth_token = yield from self._auth_token(resource, resource_token, presented)
             if response.status_code == 202:  # deferred delivery: the resource holds the call
-                response = yield from deferred(
-                    self, response, auth_token, resource, resource_token.get("scope")
+                response = yield from self.deferred(
+                    response, auth_token, resource, resource_token.get("scope")
                 )
             else:
                 response = yield self.sign(request, auth_token)
 
         if requires(response, "interaction", statuses=(202,)):  # -11 "Resource-Managed Authorization"
             agent.sessions.pop(resource, None)
-            response = yield from deferred(self, response, presented, resource, None)
+            response = yield from self.deferred(response, presented, resource, None)
         agent.sessions.take(resource, response)
         return response
 
@@ -321,7 +321,7 @@ class AAuthFlow(httpx.Auth):
     def _result(self, response, member: str, resource: str, scope: str | None):
         """The token in a ``200`` body, after following a ``202`` to its end."""
         if response.status_code == 202:
-            response = yield from deferred(self, response, self.agent.agent_token, resource, scope)
+            response = yield from self.deferred(response, self.agent.agent_token, resource, scope)
         if response.status_code != 200:
             raise flow_error(response)
         body = json_body(response)
@@ -334,6 +334,11 @@ class AAuthFlow(httpx.Auth):
                 response=response,
             )
         return value
+
+    def deferred(self, response, token: str, resource: str | None, scope: str | None):
+        """Follow a ``202`` to its end (:func:`aauth_kit.agent_deferred.deferred`); a flow that
+        polls in another's name (a sub-agent's parent) overrides it."""
+        return (yield from deferred(self, response, token, resource, scope))
 
     # -- signing ---------------------------------------------------------------------------
     def sign(self, request, token: str):

@@ -2,8 +2,9 @@
 
 :meth:`MissionClient.start` asks the PS's ``mission_endpoint`` (following a ``202`` like
 any deferred request), checks ``s256`` against the decoded blob bytes and keeps both as
-the agent's :class:`Mission`; from then on every person token request carries
-``mission_s256``.  :meth:`MissionClient.update` sends a new description (the blob and
+the agent's :class:`Mission`, with the approval's ``capabilities`` and the person tokens it
+carried for the resources the proposal named (checked, then cached); from then on every person
+token request carries ``mission_s256``.  :meth:`MissionClient.update` sends a new description (the blob and
 ``s256`` stay; the PS answers the update's own ``s256``) and
 :meth:`MissionClient.complete` proposes its end: the PS holds the proposal (``202`` and an
 interaction, followed like any deferred request) while the person reviews the summary, and
@@ -17,10 +18,12 @@ import asyncio
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .agent_checks import check_person_token, check_signature
 from .agent_deferred import deferred
 from .agent_responses import flow_error, json_body
+from .claims import PERSON_TYP
 from .flow import Driver, FlowError
 from .jws import decode_unverified
 from .keys import b64url, b64url_decode
@@ -29,11 +32,16 @@ from .keys import b64url, b64url_decode
 @dataclass(frozen=True)
 class Mission:
     """An approved mission as the agent keeps it (-11 "Mission Approval"): ``s256``, the
-    ``blob`` bytes verbatim (never re-serialized) and ``document``, the blob decoded."""
+    ``blob`` bytes verbatim (never re-serialized) and ``document``, the blob decoded;
+    ``capabilities``, what the PS could provide for the person at approval ("They describe
+    this moment rather than a term of the mission"), and ``person_tokens``, resource → the
+    person token the approval carried for it."""
 
     s256: str
     blob: bytes
     document: dict
+    capabilities: tuple[str, ...] = ()
+    person_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def description(self) -> str:
@@ -92,8 +100,13 @@ class MissionClient:
         return driver.result
 
     def _began(self, mission: Mission) -> Mission:
+        """The mission becomes the agent's; the tokens cached outside it are dropped and the
+        approval's person tokens kept, "sparing the agent a separate request per resource"
+        (-11 "Mission Creation")."""
         self.agent.mission = mission
         self.agent.forget()
+        for resource, token in mission.person_tokens.items():
+            self.agent.tokens.remember(resource, "person_token", token, None)
         return mission
 
     def _ended(self, answer: dict) -> dict:
@@ -145,7 +158,25 @@ class MissionClient:
             raise fail("the blob is no JSON object with a description")
         if document.get("agent") != agent_id:
             raise fail(f"the blob names agent {document.get('agent')!r}, not {agent_id!r}")
-        return Mission(s256, blob, document)
+        capabilities = answer.get("capabilities", [])
+        if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+            raise fail("capabilities must be an array of strings")
+        person_tokens = answer.get("person_tokens", {})
+        if not isinstance(person_tokens, dict) or not all(isinstance(v, str) for v in person_tokens.values()):
+            raise fail("person_tokens must map resource identifiers to person tokens")
+        for resource, token in person_tokens.items():
+            yield from self._check_person_token(flow, token, resource, s256)
+        return Mission(s256, blob, document, tuple(capabilities), dict(person_tokens))
+
+    def _check_person_token(self, flow, token: str, resource: str, s256: str):
+        """A person token of the approval, checked like one from the person token endpoint
+        and "carrying mission_s256 set to s256" (-11 "Mission Approval")."""
+        check_person_token(self.agent, token, resource, flow.person_server())
+        if decode_unverified(token).payload.get("mission_s256") != s256:
+            raise FlowError(
+                "invalid_person_token", f"the person token for {resource} is not of this mission", status=502
+            )
+        yield from check_signature(self.agent, token, PERSON_TYP)
 
     def _update(self, description: str):
         """``{"action": "update", "description"}`` to ``{mission_endpoint}/{mission_s256}``; the

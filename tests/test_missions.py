@@ -127,6 +127,9 @@ def test_mission_story_end_to_end(lab, person):
     )
     assert mission.document["approved_at"].endswith("Z")  # ISO 8601
     assert agent.mission == mission
+    assert mission.capabilities == ("interaction", "payment")  # the person has a session at the PS
+    assert list(mission.person_tokens) == [SCA]  # the proposal named SCA: its person token came along
+    assert agent.person_token_for(SCA) == mission.person_tokens[SCA]
     stored = lab.ps.store.get_mission(mission.s256)
     assert (stored.blob, stored.status, stored.agent_id) == (
         mission.blob,
@@ -138,6 +141,7 @@ def test_mission_story_end_to_end(lab, person):
         response = client.post(f"{SCA}/optimize", json={"prompt": "with market analysis"})
     assert response.status_code == 200, response.text
     person_token, auth_token = agent.person_token_for(SCA), agent.auth_token_for(SCA)
+    assert person_token == mission.person_tokens[SCA]  # no person token request for SCA
     assert claims(person_token)["mission_s256"] == claims(auth_token)["mission_s256"] == mission.s256
     requests = [
         json.loads(e.request.body) for e in lab.trace.exchanges if e.request.target_uri == f"{PS}/auth-token"
@@ -147,7 +151,7 @@ def test_mission_story_end_to_end(lab, person):
         resource_tokens[SCA]["mission_s256"] == mission.s256
     )  # the SCA copied it (-11 "Resource Token Structure")
     assert resource_tokens[MAA]["mission_s256"] == mission.s256  # and the call chain carried it on
-    issued = ps_tokens(lab, "person-token") + ps_tokens(lab, "auth-token")
+    issued = ps_tokens(lab, "person-token") + ps_tokens(lab, "auth-token") + [person_token]
     assert len(issued) == 4 and {claims(t)["mission_s256"] for t in issued} == {mission.s256}
 
     with lab.client(agent) as client:

@@ -155,9 +155,9 @@ for exchange in lab.trace.find(since=poll):
     print(show.title(exchange))
 
 # %% [markdown]
-# ## 4 · The approval: `{s256, mission}`
+# ## 4 · The approval: `{s256, mission, capabilities, person_tokens}`
 #
-# Step 4, the poll, came back `200` with two members (-11 "Mission Approval"):
+# Step 4, the poll, came back `200` with four members (-11 "Mission Approval"):
 
 # %%
 approval = lab.trace.last(method="GET", url=proposal.response.header("location"))
@@ -211,11 +211,29 @@ print("agent.mission.s256:", agent.mission.s256)
 print("agent.mission.blob == blob:", agent.mission.blob == blob)
 
 # %% [markdown]
+# The two other members are **outside** the blob, so the hash does not cover them
+# (-11 "Mission Approval"):
+#
+# * `capabilities` — what the PS can do for the person *right now*: the kit's PS reaches a
+#   person through their active session, so it can relay an `interaction` or a `payment`
+#   to them. "They describe this moment rather than a term of the mission."
+# * `person_tokens` — the proposal named the SCA under `resources`, so the PS issued a
+#   person token for it at once, "sparing the agent a separate request per resource".
+#   It carries `mission_s256` and is bound to the agent's key, like any person token.
+
+# %%
+answer = approval.response.json_object()
+print("capabilities:", answer["capabilities"], "→ agent.mission.capabilities:", agent.mission.capabilities)
+for resource, token in answer["person_tokens"].items():
+    print("person token for", resource)
+    print(show.decoded(token, now=int(lab.clock())))
+
+# %% [markdown]
 # ## 5 · Working under the mission
 #
 # The agent now calls `POST /check` at the supply-chain agent (SCA), as in notebook 05:
-# person token, resource token, auth token. The difference: the agent's person token
-# request names the mission.
+# person token, resource token, auth token. The difference: the person token came with the
+# approval, so the agent signs its first request with it — no person token request at all.
 
 # %%
 first = lab.trace.mark()
@@ -225,16 +243,14 @@ for exchange in lab.trace.find(since=first):
     print(show.title(exchange))
 
 # %%
-person_token_request = lab.trace.first(path="/person-token", since=first)
-print(show.raw(person_token_request.request))
+print("person token requests:", len(lab.trace.find(path="/person-token", since=first)))
+person_token = answer["person_tokens"][SCA]  # from the recorded approval: safe to run again
+print("the approval's person token?", agent.person_token_for(SCA) == person_token)
 
 # %% [markdown]
-# `mission_s256` in the body (-11 "Person Token Endpoint"). The PS checks that it names an **active**
-# mission **of this agent**, and writes it into the person token:
-
-# %%
-(person_token,) = [token for _, token in show.found_tokens(person_token_request.response)]
-print(show.decoded(person_token, now=int(lab.clock())))
+# For a resource the proposal did not name, the agent asks the person token endpoint with
+# `mission_s256` in the body (-11 "Person Token Endpoint"); the PS checks that it names an
+# **active** mission **of this agent**, and writes it into the person token.
 
 # %% [markdown]
 # The SCA copies the claim from the person token it was shown into its resource token

@@ -2,6 +2,8 @@
 Server", "Agent Identity").  One module per part of the draft, each exporting its routes:
 
 * :mod:`.agent_provider` — agent tokens: bootstrap, ``/agent/register``, ``/agent/rotate``;
+* :mod:`.subagents` — sub-agent tokens (``/agent/subagent``) and ``subagent_token`` at the
+  token endpoints;
 * :mod:`.token_endpoints` — ``/person-token`` and ``/auth-token``, built on
   :mod:`.verification` (signed requests, token parameters) and :mod:`.minting` (pairwise
   ``sub``, minting, recording);
@@ -66,6 +68,7 @@ from . import (
     persons,
     resource_interaction,
     revocation,
+    subagents,
     sweep,
     token_endpoints,
 )
@@ -84,6 +87,7 @@ _ROOMS = (
     missions,
     deferred,
     agent_provider,
+    subagents,
     revocation,
     persons,
     consent,

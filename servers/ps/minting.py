@@ -130,9 +130,17 @@ def _issue(
 
 
 def mint_agent_token(
-    ctx: Context, agent_id: str, jwk: dict, *, lifetime: int, actor: str, person: str | None = None
+    ctx: Context,
+    agent_id: str,
+    jwk: dict,
+    *,
+    lifetime: int,
+    actor: str,
+    person: str | None = None,
+    parent_agent: str | None = None,
 ) -> dict:
-    """As Agent Provider: an agent token for ``agent_id`` (bound to ``person``) binding ``jwk``."""
+    """As Agent Provider: an agent token for ``agent_id`` (bound to ``person``) binding ``jwk``;
+    a sub-agent's names its parent in ``parent_agent`` (-11 "Sub-Agent Identity")."""
     return _issue(
         ctx,
         "agent",
@@ -140,7 +148,7 @@ def mint_agent_token(
         lifetime=lifetime,
         actor=actor,
         subject=agent_id,
-        claims={"sub": agent_id, "cnf": jwk, "ps": ctx.identifier},
+        claims={"sub": agent_id, "cnf": jwk, "ps": ctx.identifier, "parent_agent": parent_agent},
         person=person,
         record={
             "aud": None,

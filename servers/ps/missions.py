@@ -5,7 +5,9 @@ always waits for the person (``202`` and the consent page, like a consent reques
 scope-based consent policy has nothing to say about a mission); once approved, the poll
 answers ``200 {"s256", "mission"}`` — the blob ``{agent, approved_at, description,
 expires_at?, approved_tools?, approved_resources?}`` base64url-encoded, its exact bytes stored
-under their SHA-256 (-11 "Mission Approval").  ``POST /mission/{mission_s256}`` ``{"action":
+under their SHA-256 (-11 "Mission Approval"), with the ``capabilities`` the PS can provide for
+the person now and, when the proposal named resources, ``person_tokens``: one person token per
+approved resource, carrying ``mission_s256`` and bound to the proposing agent's key.  ``POST /mission/{mission_s256}`` ``{"action":
 "update", "description"}`` stores the update's exact bytes and answers ``200 {"s256"}``
 (-11 "Mission Update"); ``{"action": "completion", "summary"}`` is a proposal the person reviews
 (-11 "Mission Completion"): ``202`` and the consent page showing the summary; only the person's
@@ -38,6 +40,7 @@ from aauth_kit.profile import VerifiedRequest
 
 from .context import Context, iso, over_cap
 from .deferred import defer
+from .minting import mint_person_token
 from .persons import person
 from .store.missions import Mission, mission_s256
 from .store.pending import Pending
@@ -147,8 +150,36 @@ def approve(ctx: Context, pending: Pending) -> dict:
             pending.agent_iss,
             pending.agent_id,
         ):
-            return {"s256": mission.s256, "mission": b64url(mission.blob)}
+            return _approval(ctx, pending, mission)
     raise AAuthError("server_error", "could not store the mission")
+
+
+def _approval(ctx: Context, pending: Pending, mission: Mission) -> dict:
+    """-11 "Mission Approval" response members.  ``capabilities``: "The PS determines these
+    based on whether it can currently reach the person" — the kit's channel is an active
+    session at the PS, through which it relays interactions and payments (the interaction
+    endpoint).  ``person_tokens``: "Present when the proposal named resources", each "carrying
+    mission_s256 set to s256"; "A PS MAY omit a resource it declines to issue for" — here one
+    whose token could not be minted (the agent token expired meanwhile)."""
+    answer = {
+        "s256": mission.s256,
+        "mission": b64url(mission.blob),
+        "capabilities": ["interaction", "payment"] if ctx.store.has_session(mission.username) else [],
+    }
+    resources = pending.request.get("resources")
+    if resources is not None:
+        agent, issued = (pending.agent_iss, pending.agent_id), {}
+        for resource in dict.fromkeys(resources):
+            caps = list(pending.request["caps"])
+            with contextlib.suppress(AAuthError):
+                active_mission(ctx, mission.s256, caps)  # its expires_at caps the token's exp
+                jwk = pending.request["cnf_jwk"]
+                token = mint_person_token(
+                    ctx, mission.username, resource, jwk, caps, agent=agent, mission_s256=mission.s256
+                )
+                issued[resource] = token["person_token"]
+        answer["person_tokens"] = issued
+    return answer
 
 
 async def propose_completion(
@@ -288,6 +319,8 @@ def routes(ctx: Context) -> list[Route]:
             "description": _markdown(body, "description"),
             "tools": _tools(body.get("tools")),
             "resources": _resources(body.get("resources"), dev=ctx.dev),
+            "cnf_jwk": verified.key.public_jwk(kid=False),  # the approval's person tokens bind it
+            "caps": [agent_token.exp],
         }
         known = ctx.store.get_agent(agent_token.sub, ap_issuer=agent_token.iss)
         if known is not None and known.status == "approved":

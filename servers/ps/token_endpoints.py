@@ -1,12 +1,12 @@
 """The Person Server's two token endpoints, signed with an agent token (``Signature-Key:
 sig=jwt``; body covered by ``content-type`` and ``content-digest``).
 
-* ``POST /person-token`` ``{"resource", "upstream_token"?, "mission_s256"?}`` → a person
+* ``POST /person-token`` ``{"resource", "upstream_token"?, "mission_s256"?, "subagent_token"?}`` → a person
   token for the person the agent is bound to, or — in a call chain — for the person behind
   the upstream token (-11 "Person Token Endpoint", "Call Chaining"); an agent bound to
   nobody waits for a person to claim it.
 * ``POST /auth-token`` ``{"resource_token", "presented_token", "upstream_token"?,
-  "justification"?}`` → the checks of -11 "PS Token Endpoint" and "Resource Token
+  "subagent_token"?, "justification"?}`` → the checks of -11 "PS Token Endpoint" and "Resource Token
   Verification", then the consent policy: a scope that needs nobody's consent is granted at
   once, any other waits for the person (:mod:`.deferred`).
 
@@ -30,7 +30,7 @@ from aauth_kit.message import require_json_object
 from aauth_kit.metadata import RESOURCE_DWK
 from aauth_kit.token_verification import VerifiedToken, check_presented_token
 
-from . import federation
+from . import federation, subagents
 from .context import Context
 from .deferred import can_interact, defer, reachable
 from .hints import agent_hints
@@ -120,7 +120,11 @@ def routes(ctx: Context) -> list[Route]:
                 mission_s256 = active_mission(ctx, upstream.mission_s256, caps).s256
         else:
             person = _bound_person(ctx, agent_token)
-        jwk = verified.key.public_jwk(kid=False)
+        key, subagent_caps = await subagents.bound_key(
+            ctx, body, agent_token, verified.key
+        )  # -11 "Sub-Agents"
+        caps += subagent_caps
+        jwk = key.public_jwk(kid=False)
         justification, interactive = optional_string(body, "justification"), can_interact(body)
         hints = agent_hints(body)  # -11 "Agent Token Request"
         if person is None:  # nobody stands behind this agent yet: a person must claim it
@@ -158,6 +162,9 @@ def routes(ctx: Context) -> list[Route]:
             return await federation.auth_token(ctx, message, verified, body)
         justification, interactive = optional_string(body, "justification"), can_interact(body)
         hints = agent_hints(body)  # -11 "Agent Token Request"
+        key, subagent_caps = await subagents.bound_key(
+            ctx, body, agent_token, verified.key
+        )  # -11 "Sub-Agents"
         # the resource token is for this PS, names it as ps and binds the signing key
         resource_token = await verify_parameter(
             ctx,
@@ -166,7 +173,7 @@ def routes(ctx: Context) -> list[Route]:
             typ=claims.RESOURCE_TYP,
             expected_aud=ctx.identifier,
             expected_ps=ctx.identifier,
-            signing_key_jwk=verified.key,
+            signing_key_jwk=key,
         )
         # ... and points back at the presented token, verified as if addressed to the resource
         presented = await verify_parameter(
@@ -180,7 +187,7 @@ def routes(ctx: Context) -> list[Route]:
         person = person_for(ctx, presented.sub, presented.aud)
         if person is None:
             raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")
-        caps = [agent_token.exp, presented.exp]
+        caps = [agent_token.exp, presented.exp, *subagent_caps]
         if presented.mission_s256 is not None:  # the mission is active (and caps exp)
             active_mission(ctx, presented.mission_s256, caps)
         if "upstream_token" in body:
@@ -192,7 +199,7 @@ def routes(ctx: Context) -> list[Route]:
             "resource": resource_token.iss,
             "sub": resource_token.sub,
             "scope": resource_token.scope,
-            "cnf_jwk": verified.key.public_jwk(kid=False),
+            "cnf_jwk": key.public_jwk(kid=False),
             "account": resource_token.account,
             "mission_s256": resource_token.mission_s256,
             "tenant": resource_token.tenant,

@@ -17,12 +17,29 @@ from .context import Context
 from .minting import person_for
 
 
+def single_level(token: VerifiedToken) -> None:
+    """-11 "Single-Level Depth": "A PS MUST reject a token request signed by an agent whose
+    agent token has a parent_agent claim" ("A sub-agent MUST NOT call the PS directly", -11
+    "Parent-Mediated Authorization"): ``400 invalid_agent_token`` (-11 "Token Endpoint Error
+    Codes") — the signature holds, the token is not one this PS takes."""
+    if token.parent_agent is not None:
+        raise AAuthError(
+            "invalid_agent_token",
+            f"{token.sub} is a sub-agent of {token.parent_agent}: its parent asks the PS for it",
+        )
+
+
 async def verify(
-    ctx: Context, message: HttpMessage, *, schemes: tuple[str, ...] = ("jwt",), label: str | None = None
+    ctx: Context,
+    message: HttpMessage,
+    *,
+    schemes: tuple[str, ...] = ("jwt",),
+    label: str | None = None,
+    subagents: bool = False,
 ) -> VerifiedRequest:
     """All seven steps with an agent token (``jwt``) or a bare key (``hwk``), bodies
-    covered; then the agent token must be no sub-agent's (-11 "Single-Level Depth") and
-    not revoked."""
+    covered; then the agent token must be no sub-agent's (:func:`single_level`; ``subagents``
+    leaves that to the caller) and not revoked."""
     verified = await verify_request(
         message,
         resolver=ctx.resolver,
@@ -35,10 +52,8 @@ async def verify(
     )
     token = verified.token
     if token is not None:
-        if token.parent_agent is not None:
-            raise SignatureError(
-                "invalid_jwt", "a Person Server takes no requests signed with a sub-agent's token"
-            )
+        if not subagents:
+            single_level(token)
         if ctx.store.is_revoked(token.iss, token.jti):
             raise SignatureError(
                 "revoked_jwt", f"the agent token {token.jti!r} from {token.iss} has been revoked"
@@ -47,11 +62,16 @@ async def verify(
 
 
 async def signed_request(
-    ctx: Context, request: Request, *, schemes: tuple[str, ...] = ("jwt",), label: str | None = None
+    ctx: Context,
+    request: Request,
+    *,
+    schemes: tuple[str, ...] = ("jwt",),
+    label: str | None = None,
+    subagents: bool = False,
 ) -> tuple[HttpMessage, VerifiedRequest]:
     """The request addressed to this PS, and its verified signature."""
     message = await http_message(request, ctx.identifier)
-    return message, await verify(ctx, message, schemes=schemes, label=label)
+    return message, await verify(ctx, message, schemes=schemes, label=label, subagents=subagents)
 
 
 async def agent_request(ctx: Context, request: Request) -> tuple[HttpMessage, VerifiedRequest]:
