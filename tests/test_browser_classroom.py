@@ -112,24 +112,7 @@ MIDDLE = {
 }
 
 
-#: Notebooks whose middle cell, run again after the whole notebook, meets a state the end of
-#: the notebook left behind (found by this test; still to be made safe to run again).
-STATE_MOVED_ON = {
-    "03_agent_tokens.ipynb": "the key rotation cell rotates again with the agent token the first run already replaced",
-    "05_ps_authorization.ipynb": "the auth token is verified at the lab's clock, which later cells moved past its exp",
-    "08_revocation.ipynb": "the call under the agent token runs again after a later section revoked that token",
-}
-
-
-@pytest.mark.parametrize(
-    "notebook",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=STATE_MOVED_ON[name]))
-        if name in STATE_MOVED_ON
-        else name
-        for name in sorted(MIDDLE)
-    ],
-)
+@pytest.mark.parametrize("notebook", sorted(MIDDLE))
 def test_run_all_then_a_middle_cell_again_then_the_rest_raises_nothing(jupyterlab, lab_page, notebook):
     nb = NotebookPage(lab_page, jupyterlab, notebook).open()
     nb.run("notebook:run-all-cells")

@@ -2,7 +2,10 @@
 
 Cells find the exchanges they show by what they are (a trace query), never by their place
 in the trace, so running the cell that starts notebook 06's consent flow a second time —
-right away, or after the whole notebook ran — leaves every later cell working.
+right away, or after the whole notebook ran — leaves every later cell working. Cells that
+use a token take it from the agent that holds it now, or check it at the moment it was
+received, so a run from the middle after the end moved the clock on, rotated a key or
+revoked an agent token works too (03, 05, 08).
 """
 
 from __future__ import annotations
@@ -61,3 +64,30 @@ def test_09_runs_again_from_section_5_after_the_mission_is_completed():
                 client.execute_cell(cell, index)  # raises CellExecutionError on any error
     completion_cell = notebook.cells[cell_index(notebook, "async def finish()")]
     assert "202" in json.dumps(completion_cell.outputs)
+
+
+@pytest.mark.parametrize(
+    ("name", "middle"),
+    [
+        # the identifier rules, then the rotation with the agent's current pair
+        ("03_agent_tokens.ipynb", "check_agent_identifier(candidate, top_level=True)"),
+        # the auth token's claims, then its check at the moment the agent received it
+        ("05_ps_authorization.ipynb", "auth_claims = jws.decode_unverified(auth_token)"),
+        # the revoked auth token, then the recovery with the fresh agent token the end left
+        ("08_revocation.ipynb", 'send("POST", f"{SCA}/check", auth_token)'),
+    ],
+)
+def test_runs_again_from_its_middle_after_the_end_moved_the_lab_on(name, middle):
+    """All of the notebook, then from a middle cell to the end again: the end moved the clock
+    past the tokens' exp (03, 05), rotated the agent's key (03) or revoked its agent token
+    (08), and no cell run again raises."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    start = cell_index(notebook, middle)
+    cells = list(enumerate(notebook.cells))
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    with client.setup_kernel():
+        for index, cell in [*cells, *cells[start:]]:
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)  # raises CellExecutionError on any error

@@ -193,8 +193,9 @@ granted = send("POST", ps_metadata["auth_token_endpoint"], agent.agent_token,
                body={"resource_token": resource_token, "presented_token": person_token},
                headers=[("Prefer", "wait=30")])
 auth_token = granted.json()["auth_token"]
+received_at = int(lab.clock())  # when the agent got it
 show.show(lab.trace.last(url=ps_metadata["auth_token_endpoint"]), tokens=False)
-print("\n▸ the auth token, decoded:\n" + show.decoded(auth_token, now=int(lab.clock())))
+print("\n▸ the auth token, decoded:\n" + show.decoded(auth_token, now=received_at))
 
 # %% [markdown]
 # The auth token (-11 "Auth Token Structure"): `iss` the PS, `aud` the resource, `ps` = `iss` (the PS
@@ -229,13 +230,14 @@ print("exp ≤ person token exp:", auth_claims["exp"] <= person_claims["exp"])
 # asked), `aud` = the resource it called, `cnf.jwk` = its own key and `sub` = the `sub` of
 # the token it presented; and it **should** verify the signature, the way a resource
 # does: the PS's metadata names its `jwks_uri`, and that JWKS holds the key the token's
-# `kid` names. One more request fetches the JWKS:
+# `kid` names. One more request fetches the JWKS. The agent checks the token when it
+# receives it, so the check uses that moment, `received_at`:
 
 # %%
 ps_jwks = client.get(ps_metadata["jwks_uri"]).json()
 kid = jws.decode_unverified(auth_token).header["kid"]
 ps_key = Key.from_jwk(next(k for k in ps_jwks["keys"] if k["kid"] == kid), require_alg=True)
-verified = check_token(auth_token, typ=AUTH_TYP, key=ps_key, now=int(lab.clock()))  # raises if not
+verified = check_token(auth_token, typ=AUTH_TYP, key=ps_key, now=received_at)  # raises if not
 checks = {
     f"signed by the PS's key {kid!r}": verified.kid == kid,
     "iss is the resource token's aud": verified.iss == rt["aud"],

@@ -222,6 +222,16 @@ except FlowError as error:
     print(error.code, "—", error.detail)
 
 # %% [markdown]
+# There it gets a fresh agent token (`lab.new_agent` does the bootstrap of notebook 03 in one
+# call, without the HTTP, so it adds nothing to the trace), and with it the agent could start
+# again from section 5:
+
+# %%
+agent = lab.new_agent("reporter")
+fresh_jti = jws.decode_unverified(agent.agent_token).payload["jti"]
+print("fresh agent token:", fresh_jti, "— the revoked one was", agent_claims["jti"])
+
+# %% [markdown]
 # ## The conversation
 #
 # The whole trace. The PS revoking the auth token at the supply-chain agent is highlighted.
