@@ -349,8 +349,10 @@ class Lab:
         logic — and return the traced exchange with the response."""
         headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
         with self.client(source=source) as client:
-            client.request(message.method, message.target_uri, headers=headers, content=message.body)
-        return self.trace.exchanges[-1]
+            response = client.request(
+                message.method, message.target_uri, headers=headers, content=message.body
+            )
+        return response.request.extensions["aauth_trace"]  # this one, whatever else ran meanwhile
 
     def async_client(self, agent: Agent | None = None, *, source: str = "Agent", **auth_options):
         """The same as :meth:`client`, as an ``httpx.AsyncClient`` (for ``await`` in a cell)."""

@@ -129,6 +129,24 @@ def test_send_delivers_a_hand_signed_message_as_it_is(tmp_path):
         assert exchange.request.header("signature") == message.header("signature")
 
 
+def test_send_returns_its_own_exchange_while_others_run(tmp_path):
+    """Another request that starts while the hand-built one is in flight (a background flow)
+    is not what :meth:`Lab.send` answers with."""
+    from aauth_kit.message import HttpMessage
+
+    with Lab(docs=True, mode="asgi", data_dir=tmp_path) as lab:
+        begin = lab.trace.begin
+
+        def begin_and_another(source, request):
+            mine = begin(source, request)
+            begin("Other", HttpMessage("GET", "https://ps.example/elsewhere"))  # still in flight
+            return mine
+
+        lab.trace.begin = begin_and_another
+        exchange = lab.send(HttpMessage("GET", "https://ps.example/.well-known/jwks.json"), source="Hand")
+        assert exchange.source == "Hand" and exchange.status == 200
+
+
 def test_a_lab_knows_when_it_is_stopped(tmp_path):
     with Lab(docs=True, data_dir=tmp_path / "one") as first:
         assert not first.stopped
