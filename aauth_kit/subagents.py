@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from .agent import AAuthFlow, Agent
 from .agent_responses import flow_error, json_body
 from .flow import FlowError
+from .http_client import httpx
 from .jws import decode_unverified
 from .keys import Key, jwk_thumbprint
 from .message import HttpMessage
