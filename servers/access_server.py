@@ -3,15 +3,20 @@
 A resource that has its own AS issues resource tokens with ``aud`` = the AS; the agent's
 Person Server takes them to the AS's ``auth_token_endpoint`` in a request signed in its own
 right (``Signature-Key: sig=jwks_uri``, ``dwk`` ``aauth-person.json``: -11 "PS-to-AS Token
-Request").  The AS answers per -11 "AS Response":
+Request") with ``{"resource_token", "agent_token", "presented_token"}`` and, optionally,
+``subagent_token`` (the auth token is then bound to the sub-agent: -11 "Parent-Mediated
+Authorization") and ``upstream_token`` (-11 "Call Chaining").  The AS answers per -11 "AS
+Response":
 
 * ``200 {"auth_token", "expires_in"}`` — an ``aa-auth+jwt`` with ``dwk`` ``aauth-access.json``
-  (-11 "Auth Token Structure"), bound to the agent token's key;
+  (-11 "Auth Token Structure"), bound to the agent's key (the sub-agent's for a
+  ``subagent_token``), never outliving the tokens it was asked with;
 * ``402`` with ``Location`` and a ``WWW-Authenticate: Payment`` challenge while the PS has no
   billing relationship here (:meth:`AccessServer.settle` stands for the settlement, which the
   draft leaves to a payment protocol);
 * ``202`` + ``AAuth-Requirement: requirement=claims`` and ``required_claims`` (-11 "Claims
-  Required") when the scope needs identity claims; the PS POSTs them, signed, to ``Location``;
+  Required") when the scope needs identity claims beyond the resource token's ``sub``; the PS
+  POSTs them, signed, to ``Location``;
 * ``403 denied`` for a scope its policy does not grant or claims that do not satisfy it.
 
 Who may call (-11 "PS-AS Trust Establishment", pre-established): only the Person Servers in
@@ -36,17 +41,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit import claims, tokens
+from aauth_kit import tokens
 from aauth_kit.asgi import exception_handlers, http_message, middleware
-from aauth_kit.errors import AAuthError, SignatureError, TokenError
+from aauth_kit.errors import AAuthError, SignatureError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.jwks import KeyResolver, jwks
-from aauth_kit.jws import decode_unverified
 from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, access_metadata
 from aauth_kit.profile import verify_request
+
+from .access_server_requests import verify_token_request
 
 METADATA_PATH = f"/.well-known/{ACCESS_DWK}"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -69,15 +75,16 @@ class AccessPolicy:
     trusted: set[str] = field(default_factory=set)
     #: Scopes this AS grants.
     grants: set[str] = field(default_factory=set)
-    #: Scope → identity claims the AS needs before granting it (``sub`` is always among them).
+    #: Scope → identity claims the AS needs before granting it, beyond the person's ``sub``,
+    #: which the resource token carries (-11 "PS-to-AS Token Request").
     claims: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Whether a PS needs a billing relationship first; :attr:`billed` are those that have one.
     billing: bool = False
     billed: set[str] = field(default_factory=set)
 
     def required_claims(self, scope: str) -> list[str]:
-        names = [name for s in scope.split() for name in self.claims.get(s, ())]
-        return list(dict.fromkeys(["sub", *names])) if names else []
+        names = [name for s in scope.split() for name in self.claims.get(s, ()) if name != "sub"]
+        return list(dict.fromkeys(names))
 
 
 @dataclass
@@ -87,7 +94,9 @@ class TokenRequest:
     id: str
     ps: str
     resource_token: tokens.VerifiedToken
-    agent_token: tokens.VerifiedToken
+    #: The key the auth token binds (the agent's, or the sub-agent's) and the latest ``exp`` it may have.
+    cnf_jwk: dict
+    not_after: int
     expires_at: float
     claims: dict | None = None
 
@@ -195,23 +204,19 @@ class AccessServer:
         return verified.signature_key.params["id"], message.body
 
     async def _token_endpoint(self, request: Request) -> Response:
-        """-11 "AS Token Endpoint": ``{"resource_token", "agent_token"}`` from a trusted PS."""
+        """-11 "AS Token Endpoint": a trusted PS's token request (see the module doc)."""
         ps, body = await self._signed_by_ps(request)
-        body = require_json_object(body, '{"resource_token": str, "agent_token": str}')
-        for name in ("resource_token", "agent_token"):
+        body = require_json_object(
+            body, '{"resource_token": str, "agent_token": str, "presented_token": str, ...}'
+        )
+        for name in ("resource_token", "agent_token", "presented_token"):
             if not isinstance(body.get(name), str):
                 raise AAuthError("invalid_request", f"{name} is required")
-        for name in ("subagent_token", "upstream_token"):
-            if name in body:
-                raise AAuthError("invalid_request", f"this AS serves no {name} (sub-agents, call chaining)")
-        resource_token = await self._resource_token(body["resource_token"], ps)
-        agent_token = await self._agent_token(body["agent_token"], resource_token, ps)
+        verified = await verify_token_request(self, body, ps)
         self._drop_expired()
         if len(self.pending) >= self.max_pending:
             raise AAuthError("rate_limited", "too many token requests waiting here", retry_after=60)
-        pending = TokenRequest(
-            self.id_factory(), ps, resource_token, agent_token, self.clock() + self.pending_ttl
-        )
+        pending = TokenRequest(self.id_factory(), ps, *verified, self.clock() + self.pending_ttl)
         self.pending[pending.id] = pending
         return self._decide(pending)
 
@@ -230,43 +235,10 @@ class AccessServer:
             pending.claims = self._claims(require_json_object(body, '{"sub": str, ...}'), pending)
         return self._decide(pending)
 
-    # -- verification ---------------------------------------------------------------------------
-    async def _resource_token(self, value: str, ps: str) -> tokens.VerifiedToken:
-        """Issued by a resource this AS decides for (checked before its keys are fetched), for
-        this AS (``aud``), naming the signing PS (``ps``); else ``invalid_resource_token``."""
-        try:
-            issuer = decode_unverified(value).payload.get("iss")
-        except AAuthError:
-            issuer = None
-        if issuer not in self.resources:
-            raise AAuthError("invalid_resource_token", f"this AS decides for no resource {issuer!r}")
-        return await self._verify(
-            value, "resource", typ=claims.RESOURCE_TYP, expected_aud=self.identifier, expected_ps=ps
-        )
-
-    async def _agent_token(self, value: str, resource_token, ps: str) -> tokens.VerifiedToken:
-        """-11 "PS-to-AS Token Request": the agent's token, bound to the resource token's
-        ``agent_jkt`` and, when it names a PS, naming the one that signed."""
-        agent_token = await self._verify(value, "agent", typ=claims.AGENT_TYP)
-        if agent_token.jkt != resource_token.agent_jkt:
-            raise AAuthError("invalid_agent_token", "the agent token binds another key than agent_jkt")
-        if agent_token.ps not in (None, ps):
-            raise AAuthError("invalid_agent_token", f"the agent token names PS {agent_token.ps!r}, not {ps}")
-        return agent_token
-
-    async def _verify(self, value: str, param: str, **checks) -> tokens.VerifiedToken:
-        try:
-            return await tokens.verify_token(
-                value, resolver=self.resolver, now=int(self.clock()), dev=self.dev, **checks
-            )
-        except TokenError as error:
-            raise error.as_parameter_error(param) from None
-
     def _claims(self, body: dict, pending: TokenRequest) -> dict:
-        """The claims asked for, as the PS gave them; ``sub`` must be the resource token's
-        directed identifier.  Claims not asked for are ignored."""
-        if body.get("sub") != pending.resource_token.sub:
-            raise AAuthError("invalid_request", "sub must be the person's directed identifier here")
+        """The claims asked for, as the PS gave them.  Claims not asked for are ignored — a
+        ``sub`` among them too: the person's ``sub`` is the resource token's, whatever a PS
+        adds here."""
         asked = self.policy.required_claims(pending.resource_token.scope or "")
         return {name: body[name] for name in asked if isinstance(body.get(name), str)}
 
@@ -298,16 +270,17 @@ class AccessServer:
     def _issue(self, pending: TokenRequest) -> dict:
         """-11 "Auth Token Structure": ``iss`` this AS, ``dwk`` aauth-access.json, ``aud`` the
         resource, ``ps`` the PS, ``sub`` and the optional claims copied from the resource token,
-        ``cnf`` the agent token's key; at most an hour, never past the agent token."""
+        ``cnf`` the agent's (or sub-agent's) key; at most an hour, never past the tokens it was
+        asked with."""
         rt, now = pending.resource_token, int(self.clock())
-        exp = min(now + TOKEN_LIFETIME, pending.agent_token.exp)
+        exp = min(now + TOKEN_LIFETIME, pending.not_after)
         token = tokens.mint_auth_token(
             self.key,
             iss=self.identifier,
             aud=rt.iss,
             ps=pending.ps,
             sub=rt.sub,
-            cnf=pending.agent_token.cnf_jwk,
+            cnf=pending.cnf_jwk,
             iat=now,
             exp=exp,
             jti=self.id_factory(),

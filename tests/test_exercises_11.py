@@ -32,7 +32,7 @@ def _request(lab, endpoint, body: dict, signature_key=None):
 def test_q1_stub_is_not_attempted(world):
     _, ex = world
 
-    def token_request(endpoint, resource_token, agent_token): ...  # the notebook's stub
+    def token_request(endpoint, resource_token, agent_token, presented_token): ...  # the notebook's stub
 
     assert ex.q1.check(token_request).status == NOT_ATTEMPTED
     assert ex.q1.check(stub).status == NOT_ATTEMPTED
@@ -48,16 +48,25 @@ def test_q1_reference_gets_an_auth_token_from_the_as(world):
 
 def test_q1_without_the_agent_token_is_invalid_request(world):
     lab, ex = world
-    result = ex.q1.check(lambda endpoint, rt, at: _request(lab, endpoint, {"resource_token": rt}))
+    result = ex.q1.check(lambda endpoint, rt, at, pt: _request(lab, endpoint, {"resource_token": rt}))
     assert result.status == INCORRECT and "400 (invalid_request)" in result.message
+
+
+def test_q1_without_the_presented_token_is_invalid_request(world):
+    """The request of the drafts before published -11: the AS needs the presented token."""
+    lab, ex = world
+    result = ex.q1.check(
+        lambda endpoint, rt, at, pt: _request(lab, endpoint, {"resource_token": rt, "agent_token": at})
+    )
+    assert result.status == INCORRECT and "presented_token is required" in result.message
 
 
 def test_q1_signed_with_the_agent_token_is_refused(world):
     """The agent's own signature is not the PS's: 401 before anything is read."""
     lab, ex = world
     result = ex.q1.check(
-        lambda endpoint, rt, at: _request(
-            lab, endpoint, {"resource_token": rt, "agent_token": at}, jwt_key(at)
+        lambda endpoint, rt, at, pt: _request(
+            lab, endpoint, {"resource_token": rt, "agent_token": at, "presented_token": pt}, jwt_key(at)
         )
     )
     assert result.status == INCORRECT and "401" in result.message
@@ -67,7 +76,9 @@ def test_q1_signed_as_the_agent_provider_is_unknown_key(world):
     lab, ex = world
     as_ap = jwks_uri_key(lab.identifiers["ps"], "aauth-agent.json", lab.keys["ps"].kid)
     result = ex.q1.check(
-        lambda endpoint, rt, at: _request(lab, endpoint, {"resource_token": rt, "agent_token": at}, as_ap)
+        lambda endpoint, rt, at, pt: _request(
+            lab, endpoint, {"resource_token": rt, "agent_token": at, "presented_token": pt}, as_ap
+        )
     )
     assert result.status == INCORRECT and "unknown_key" in result.message
 

@@ -69,7 +69,11 @@ def test_federated_authorization_access_four_party(lab):
     assert resource_token.payload["aud"] == AS and resource_token.payload["ps"] == PS
     (federation,) = to_as(lab)
     assert federation.request.method == "POST" and federation.request.target_uri == f"{AS}/token"
-    assert sorted(json.loads(federation.request.body)) == ["agent_token", "resource_token"]
+    # -11 "PS-to-AS Token Request" (published -11): the presented token travels too
+    sent = json.loads(federation.request.body)
+    assert sorted(sent) == ["agent_token", "presented_token", "resource_token"]
+    presented = decode_unverified(sent["presented_token"]).payload
+    assert presented["jti"] == resource_token.payload["presented_jti"]
     key = parse_signature_key(federation.request.header("signature-key"), "sig")
     assert (key.scheme, key.params["id"], key.params["dwk"]) == ("jwks_uri", PS, "aauth-person.json")
     auth = decode_unverified(json.loads(federation.response.body)["auth_token"]).payload
@@ -80,7 +84,7 @@ def test_federated_authorization_access_four_party(lab):
         PS,
     )
     assert auth["sub"] == resource_token.payload["sub"] and auth["scope"] == "catalog:read"
-    assert auth["exp"] - auth["iat"] <= 3600
+    assert auth["exp"] - auth["iat"] <= 3600 and auth["exp"] <= presented["exp"]
 
 
 def test_access_server_metadata(lab):
@@ -99,21 +103,21 @@ def test_claims_required_the_ps_supplies_them_after_consent(lab):
     asked, given = to_as(lab)
     assert asked.response.status == 202
     assert parse_requirement(asked.response.header("aauth-requirement")).requirement == "claims"
-    assert json.loads(asked.response.body)["required_claims"] == ["sub", "name"]
+    assert json.loads(asked.response.body)["required_claims"] == ["name"]
     assert given.request.method == "POST" and given.request.target_uri == asked.response.header("location")
     assert given.request.header("signature-key").startswith("sig=jwks_uri")
-    released = json.loads(given.request.body)
-    assert released["name"] == "mcp-user" and released["sub"] == response.json()["for"]["sub"]
+    # the person's identity is the resource token's sub: the PS leaves sub out of its claims
+    assert json.loads(given.request.body) == {"name": "mcp-user"}
     assert given.response.status == 200
 
 
-def test_claims_required_without_consent_only_sub_is_released(lab):
-    """The person was not asked, so the PS releases the directed sub only; the AS's policy
-    refuses, and the agent gets the AS's 403 denied."""
+def test_claims_required_without_consent_nothing_is_released(lab):
+    """The person was not asked, so the PS releases no claim; the AS's policy refuses, and the
+    agent gets the AS's 403 denied."""
     lab.policy.scopes = []
     error = refused(lab, lab.new_agent("quiet"), "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 1})
     assert (error.code, error.status) == ("denied", 403)
-    assert json.loads(to_as(lab)[1].request.body).keys() == {"sub"}
+    assert json.loads(to_as(lab)[1].request.body) == {}
 
 
 def test_as_response_payment_required(lab):
@@ -182,13 +186,13 @@ def ps_request(lab, body: dict, url=f"{AS}/token", method="POST"):
     return lab.send(message, source="PS").response
 
 
-def tokens_for(lab, agent, scope="catalog:read"):
-    """A resource token for ``agent`` from the catalog (aud = the AS), via the agent's own flow
-    up to the PS."""
+def sent_to_as(lab, agent, method="GET", url=PARTS, **kwargs) -> dict:
+    """The body the PS sent the AS when ``agent`` called the catalog (-11 "PS-to-AS Token
+    Request")."""
     with lab.client(agent) as client:
-        client.get(PARTS)
-    request = next(ex for ex in lab.trace.exchanges if ex.request.target_uri == f"{PS}/auth-token")
-    return json.loads(request.request.body)["resource_token"], agent.agent_token
+        client.request(method, url, **kwargs)
+    (*_, last) = (ex for ex in to_as(lab) if ex.request.target_uri == f"{AS}/token")
+    return json.loads(last.request.body)
 
 
 def problem(response) -> tuple[int, str]:
@@ -197,58 +201,80 @@ def problem(response) -> tuple[int, str]:
 
 def test_as_token_endpoint_error_codes(lab):
     agent = approving(lab)
-    resource_token, agent_token = tokens_for(lab, agent)
-    assert problem(ps_request(lab, {"resource_token": resource_token})) == (400, "invalid_request")
-    assert problem(ps_request(lab, {"resource_token": "x.y.z", "agent_token": agent_token})) == (
-        400,
-        "invalid_resource_token",
-    )
+    sent = sent_to_as(lab, agent)
+    for name in ("resource_token", "agent_token", "presented_token"):
+        without = {k: v for k, v in sent.items() if k != name}
+        assert problem(ps_request(lab, without)) == (400, "invalid_request"), name
+    assert problem(ps_request(lab, {**sent, "resource_token": "x.y.z"})) == (400, "invalid_resource_token")
     other = lab.new_agent("other").agent_token  # bound to another key than agent_jkt
-    assert problem(ps_request(lab, {"resource_token": resource_token, "agent_token": other})) == (
-        400,
-        "invalid_agent_token",
-    )
-    assert problem(ps_request(lab, {"resource_token": resource_token, "agent_token": "x.y.z"})) == (
-        400,
-        "invalid_agent_token",
-    )
+    assert problem(ps_request(lab, {**sent, "agent_token": other})) == (400, "invalid_agent_token")
+    assert problem(ps_request(lab, {**sent, "agent_token": "x.y.z"})) == (400, "invalid_agent_token")
     lab.clock.advance(301)  # resource tokens live 300 s
-    assert problem(ps_request(lab, {"resource_token": resource_token, "agent_token": agent_token})) == (
-        400,
-        "expired_resource_token",
+    assert problem(ps_request(lab, sent)) == (400, "expired_resource_token")
+
+
+def test_as_token_endpoint_verifies_the_presented_token(lab):
+    """-11 "PS-to-AS Token Request" and "Resource Token Verification": the presented token is
+    the one the resource token points back to, from the signing PS: another person token of
+    the same agent, a token from an issuer the AS does not know, a forged one are each ``400
+    invalid_presented_token``; once expired, ``expired_presented_token``."""
+    agent = approving(lab)
+    sent = sent_to_as(lab, agent)
+    second = sent_to_as(lab, approving(lab, "second"))["presented_token"]  # another agent's
+    assert problem(ps_request(lab, {**sent, "presented_token": second})) == (400, "invalid_presented_token")
+    claims = decode_unverified(sent["presented_token"]).payload
+    stranger = tokens.mint(
+        "aa-person+jwt", lab.key("stranger"), {**claims, "iss": "https://stranger.example"}
     )
+    assert problem(ps_request(lab, {**sent, "presented_token": stranger})) == (400, "invalid_presented_token")
+    forged = tokens.mint("aa-person+jwt", lab.key("forger"), claims, kid="ps")
+    assert problem(ps_request(lab, {**sent, "presented_token": forged})) == (400, "invalid_presented_token")
+    now = int(lab.clock())
+    expired = tokens.mint("aa-person+jwt", lab.keys["ps"], {**claims, "iat": now - 60, "exp": now}, kid="ps")
+    assert problem(ps_request(lab, {**sent, "presented_token": expired})) == (400, "expired_presented_token")
+    assert ps_request(lab, sent).status == 200  # the real one, unchanged
+
+
+def test_claims_required_a_sub_among_the_claims_changes_nothing(lab):
+    """The person's identity at the AS is the resource token's ``sub`` (-11 "PS-to-AS Token
+    Request"): a ``sub`` a PS adds to its claims is ignored, never copied into the auth token."""
+    agent = approving(lab)
+    sent = sent_to_as(lab, agent, "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 1})
+    resource_token = decode_unverified(sent["resource_token"]).payload
+    asked = ps_request(lab, sent)
+    assert asked.status == 202
+    given = ps_request(lab, {"sub": "not-the-person", "name": "mcp-user"}, url=asked.header("location"))
+    assert given.status == 200, given.body
+    auth = decode_unverified(json.loads(given.body)["auth_token"]).payload
+    assert auth["sub"] == resource_token["sub"] != "not-the-person"
 
 
 def test_as_token_endpoint_takes_only_a_signed_ps(lab):
     """An agent's own signature (sig=jwt) is not a PS's: 401 before anything else."""
     agent = approving(lab)
-    resource_token, agent_token = tokens_for(lab, agent)
-    body = json.dumps({"resource_token": resource_token, "agent_token": agent_token}).encode()
+    sent = sent_to_as(lab, agent)
+    body = json.dumps(sent).encode()
     message = HttpMessage("POST", f"{AS}/token", [("Content-Type", "application/json")], body)
-    sign_request(message, lab.key("agent/four-party"), jwt_key(agent_token), created=int(lab.clock()))
+    sign_request(message, lab.key("agent/four-party"), jwt_key(sent["agent_token"]), created=int(lab.clock()))
     response = lab.send(message).response
     assert response.status == 401 and response.header("signature-error")
 
 
 def test_claims_required_pending_url_errors(lab):
-    """The pending URL: the claims' sub must be the resource token's (400 invalid_request),
-    only the PS that asked sees it (404), it expires (408 expired), and the AS caps how many
-    wait (429 rate_limited)."""
+    """The pending URL: only the PS that asked sees it (a stranger's signature ``401
+    unknown_key``), it expires (408 expired, then 404), and the AS caps how many wait (429
+    rate_limited)."""
     agent = approving(lab)
-    with lab.client(agent) as client:
-        client.post(ORDERS, json={"part": "keyboard-uk", "quantity": 1})
-    order_token = json.loads(to_as(lab)[0].request.body)["resource_token"]
-    asked = ps_request(lab, {"resource_token": order_token, "agent_token": agent.agent_token})
+    sent = sent_to_as(lab, agent, "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 1})
+    asked = ps_request(lab, sent)
     assert asked.status == 202
     location = asked.header("location")
-    assert problem(ps_request(lab, {"sub": "not-the-person"}, url=location)) == (400, "invalid_request")
     stranger = HttpMessage("GET", location)
     stranger_key = jwks_uri_key("https://stranger.example", "aauth-person.json", "s")
     sign_request(stranger, lab.key("stranger"), stranger_key, created=int(lab.clock()))
     assert lab.send(stranger).response.header("signature-error") == "error=unknown_key"
     lab.access_server.max_pending = 1
-    again = ps_request(lab, {"resource_token": order_token, "agent_token": agent.agent_token})
-    assert problem(again) == (429, "rate_limited")
+    assert problem(ps_request(lab, sent)) == (429, "rate_limited")
     lab.clock.advance(lab.access_server.pending_ttl + 1)
     assert problem(ps_request(lab, {}, url=location, method="GET")) == (408, "expired")
     assert problem(ps_request(lab, {}, url=location, method="GET")) == (404, "not_found")

@@ -2,12 +2,11 @@
 peer tests), over loopback sockets: the kit's agent and PS in a Lab, the parts catalog naming
 the peer's AS as its Access Server (-11 "Federated Authorization Access (Four-Party)").
 
-Where the peer knowingly differs from -11 the difference is asserted, not hidden: its token
-request model requires a ``presented_token`` member, which -11 "PS-to-AS Token Request" does
-not define (the request parameters are ``resource_token``, ``agent_token`` and the optional
-``subagent_token`` and ``upstream_token``), so the kit's PS, sending what -11 defines, is
-refused ``400 invalid_request``.  With that one member added the peer serves the kit's PS
-and the kit's catalog takes the peer's auth token.
+Both follow published -11 "PS-to-AS Token Request": the PS sends ``resource_token``,
+``agent_token`` and ``presented_token``, and the kit's agent completes the four-party flow
+through the peer's AS.  Where the peer knowingly differs from -11 the difference is asserted,
+not hidden: it serves no ``subagent_token`` (nor ``upstream_token``), which -11 makes
+OPTIONAL.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from starlette.routing import Route
 from aauth_kit.flow import FlowError
 from aauth_kit.jws import decode_unverified
 from aauth_kit.lab import Lab
-from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import ACCESS_DWK
 
 PEER_AS = "https://peer-as.example"
@@ -97,47 +95,42 @@ def test_peer_access_server_metadata_is_read_by_the_kit(lab):
     assert document["jwks_uri"] == f"{PEER_AS}/.well-known/aauth-access-jwks.json"
 
 
-def test_peer_access_server_requires_presented_token_which_minus_11_does_not_define(lab):
-    """The kit's PS sends the -11 request; the peer refuses it for lack of presented_token, and
-    the kit's PS relays its 400 invalid_request to the agent."""
+def test_kit_agent_completes_the_four_party_flow_through_the_peer_access_server(lab):
+    """-11 "Federated Authorization Access (Four-Party)" end to end: the kit's agent calls the
+    catalog, takes its resource token (``aud`` = the peer's AS) to the kit's PS, which signs
+    the -11 request to the peer's AS (``resource_token``, ``agent_token``, ``presented_token``);
+    the peer issues an AS auth token, the kit's PS verifies and delivers it, and the catalog
+    serves the agent with it."""
     agent = lab.new_agent("interop")
-    with lab.client(agent) as client, pytest.raises(FlowError) as caught:
-        client.get(f"{lab.identifiers['catalog']}/parts")
-    assert (caught.value.code, caught.value.status) == ("invalid_request", 400)
+    with lab.client(agent) as client:
+        response = client.get(f"{lab.identifiers['catalog']}/parts")
+    assert response.status_code == 200, response.text
     (federation,) = [ex for ex in lab.trace.exchanges if ex.source == "PS"]
     assert federation.request.target_uri == f"{PEER_AS}/token"
-    assert sorted(json.loads(federation.request.body)) == ["agent_token", "resource_token"]
-    assert federation.response.status == 400
-    refusal = json.loads(federation.response.body)
-    assert (refusal["error"], refusal["detail"]) == ("invalid_request", "Field required")
-
-
-def test_peer_access_server_serves_the_kit_ps_with_presented_token_and_the_catalog_takes_its_token(lab):
-    """The same request signed by the kit's PS (``sig=jwks_uri``), plus the peer's
-    ``presented_token``: the peer issues an AS auth token, and the kit's catalog accepts it."""
-    agent = lab.new_agent("interop")
-    with lab.client(agent) as client, pytest.raises(FlowError):
-        client.get(f"{lab.identifiers['catalog']}/parts")
-    sent = json.loads(next(ex for ex in lab.trace.exchanges if ex.source == "PS").request.body)
-    asked = json.loads(
-        next(ex for ex in lab.trace.exchanges if ex.request.target_uri.endswith("/auth-token")).request.body
-    )
-    body = json.dumps({**sent, "presented_token": asked["presented_token"]}).encode()
-    message = HttpMessage("POST", f"{PEER_AS}/token", [("Content-Type", "application/json")], body)
-    lab.ps.context.revoker.sign(message)
-    response = lab.send(message, source="PS").response
-    assert response.status == 200, response.body
-    auth_token = json.loads(response.body)["auth_token"]
-    claims = decode_unverified(auth_token).payload
+    assert sorted(json.loads(federation.request.body)) == ["agent_token", "presented_token", "resource_token"]
+    assert federation.response.status == 200
+    claims = decode_unverified(agent.auth_token_for(lab.identifiers["catalog"])).payload
     assert (claims["iss"], claims["dwk"], claims["aud"], claims["ps"]) == (
         PEER_AS,
         ACCESS_DWK,
         lab.identifiers["catalog"],
         lab.identifiers["ps"],
     )
-    from aauth_kit.profile import sign_request
-    from aauth_kit.signature_key import jwt_key
+    assert claims["cnf"]["jwk"]["x"] == agent.key.public_jwk()["x"]
 
-    request = HttpMessage("GET", f"{lab.identifiers['catalog']}/parts")
-    sign_request(request, agent.key, jwt_key(auth_token), created=int(lab.clock()))
-    assert lab.send(request).response.status == 200
+
+def test_peer_access_server_serves_no_subagent_token(lab):
+    """A difference, asserted: the peer answers ``400 invalid_request`` ("call chaining and
+    sub-agents are not served here") to a ``subagent_token`` that -11 "PS-to-AS Token Request"
+    defines as OPTIONAL; the kit's PS relays the AS's refusal to the parent agent."""
+    from aauth_kit.subagents import create_subagent
+
+    parent = lab.new_agent("planner")
+    with lab.client() as client:
+        sub = create_subagent(parent, client, "search1", key=lab.key("sub/search1"))
+    with lab.client(sub) as client, pytest.raises(FlowError) as caught:
+        client.get(f"{lab.identifiers['catalog']}/parts")
+    assert (caught.value.code, caught.value.status) == ("invalid_request", 400)
+    (federation,) = [ex for ex in lab.trace.exchanges if ex.source == "PS"]
+    assert "subagent_token" in json.loads(federation.request.body)
+    assert federation.response.status == 400

@@ -167,16 +167,17 @@ def forged(lab, parent, **overrides) -> str:
 @pytest.mark.parametrize(
     "case, code",
     [
-        ("garbled", "invalid_agent_token"),
-        ("expired", "expired_agent_token"),
-        ("no-parent", "invalid_agent_token"),
-        ("another-parent", "invalid_agent_token"),
+        ("garbled", "invalid_subagent_token"),
+        ("expired", "expired_subagent_token"),
+        ("no-parent", "invalid_subagent_token"),
+        ("another-parent", "invalid_subagent_token"),
         ("not-a-string", "invalid_request"),
     ],
 )
 def test_parent_mediated_authorization_subagent_token_errors(lab, case, code):
     """The PS "verifies the subagent_token Section 5.2.4 and that its parent_agent names the
-    parent — the agent that signed the request"; failures use the token endpoint codes."""
+    parent — the agent that signed the request"; failures use the token endpoint's
+    ``<invalid|expired|revoked>_subagent_token`` codes (-11 "Token Endpoint Error Codes")."""
     parent = lab.new_agent("planner")
     other = lab.new_agent("stranger")
     now = int(lab.clock())

@@ -1,11 +1,11 @@
 """Exercises for notebook 11 (four-party access), graded against the live lab: ``ex = nb11.bind(lab)``.
 
-* ``ex.q1`` — ``token_request(endpoint, resource_token, agent_token)``: the signed ``POST`` a
-  Person Server sends to an Access Server (-11 "PS-to-AS Token Request"): body
-  ``{"resource_token", "agent_token"}``, ``Signature-Key: sig=jwks_uri`` naming the PS and its
-  ``aauth-person.json``, the body covered.  The grader takes a fresh resource token and agent
-  token of an agent of its own, sends the learner's message to the lab's AS and expects a
-  ``200`` with an auth token from the AS (``iss``) for the parts catalog (``aud``).
+* ``ex.q1`` — ``token_request(endpoint, resource_token, agent_token, presented_token)``: the
+  signed ``POST`` a Person Server sends to an Access Server (-11 "PS-to-AS Token Request"):
+  body ``{"resource_token", "agent_token", "presented_token"}``, ``Signature-Key:
+  sig=jwks_uri`` naming the PS and its ``aauth-person.json``, the body covered.  The grader
+  takes fresh tokens of an agent of its own, sends the learner's message to the lab's AS and
+  expects a ``200`` with an auth token from the AS (``iss``) for the parts catalog (``aud``).
 * ``ex.q2`` — predict what the agent gets from its PS when the AS wants payment (``402
   payment_required``), does not take the PS's requests (``403 denied``), cannot be reached
   (``502 as_unreachable``), or grants (``200``).  The grader sets each situation up in the
@@ -43,9 +43,10 @@ class _Grader:
         self.runs += 1
         return self.lab.new_agent(f"{GRADER_AGENT}-{self.runs}")
 
-    def fresh_tokens(self) -> tuple[str, str]:
-        """A resource token of the catalog (``aud`` the AS) and the agent token it binds: the
-        grader's agent climbs the ladder once and the PS's request body is read back."""
+    def fresh_tokens(self) -> tuple[str, str, str]:
+        """A resource token of the catalog (``aud`` the AS), the agent token it binds and the
+        person token the agent presented: the grader's agent climbs the ladder once and its
+        request to the PS is read back."""
         agent = self.agent()
         seen: list[bytes] = []
 
@@ -56,7 +57,7 @@ class _Grader:
         with self.lab.hosts.client(auth=agent.auth(), timeout=60, event_hooks={"request": [keep]}) as client:
             client.get(f"{self.catalog}/parts")
         body = json.loads(seen[-1])
-        return body["resource_token"], agent.agent_token
+        return body["resource_token"], agent.agent_token, body["presented_token"]
 
     def outcome(self) -> tuple[int, str | None]:
         """What a new agent of the grader gets for ``GET /parts`` at the catalog."""
@@ -70,8 +71,7 @@ class _Grader:
 # -- q1: the PS's signed request to the AS ----------------------------------------------------------
 def _q1(grader: _Grader) -> Exercise:
     def grade(token_request) -> str | None:
-        resource_token, agent_token = grader.fresh_tokens()
-        message = token_request(f"{grader.access_server}/token", resource_token, agent_token)
+        message = token_request(f"{grader.access_server}/token", *grader.fresh_tokens())
         if message is None or message is Ellipsis:
             raise NotAttempted
         if not isinstance(message, HttpMessage):
@@ -95,8 +95,8 @@ def _q1(grader: _Grader) -> Exercise:
         title="Q1 · the PS's request to the AS",
         grade=grade,
         hints=(
-            "Build an HttpMessage('POST', endpoint, [('Content-Type', 'application/json')], body) with the two "
-            "tokens in a JSON body, then sign it with sign_request as the PS in its own right.",
+            "Build an HttpMessage('POST', endpoint, [('Content-Type', 'application/json')], body) with the "
+            "three tokens in a JSON body, then sign it with sign_request as the PS in its own right.",
             "The signature key is jwks_uri_key(PS, 'aauth-person.json', lab.keys['ps'].kid) and the created time "
             "int(lab.clock()); the AS takes requests only from the Person Servers it trusts.",
         ),
@@ -106,15 +106,20 @@ def _q1(grader: _Grader) -> Exercise:
             "from aauth_kit.profile import sign_request\n"
             "from aauth_kit.signature_key import jwks_uri_key\n"
             "\n"
-            "def token_request(endpoint, resource_token, agent_token):\n"
-            '    body = json.dumps({"resource_token": resource_token, "agent_token": agent_token}).encode()\n'
+            "def token_request(endpoint, resource_token, agent_token, presented_token):\n"
+            "    tokens = {\n"
+            '        "resource_token": resource_token,\n'
+            '        "agent_token": agent_token,\n'
+            '        "presented_token": presented_token,\n'
+            "    }\n"
+            "    body = json.dumps(tokens).encode()\n"
             '    message = HttpMessage("POST", endpoint, [("Content-Type", "application/json")], body)\n'
             '    ps = lab.identifiers["ps"]\n'
             '    key = lab.keys["ps"]\n'
             '    sign_request(message, key, jwks_uri_key(ps, "aauth-person.json", key.kid), created=int(lab.clock()))\n'
             "    return message\n"
         ),
-        success="the PS signs as itself (jwks_uri) and sends the two tokens; the AS answers with its auth token.",
+        success="the PS signs as itself (jwks_uri) and sends the three tokens; the AS answers with its auth token.",
         lab=grader.lab,
     )
 

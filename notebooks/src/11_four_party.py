@@ -71,10 +71,12 @@ print(show.decoded(resource_token, now=int(lab.clock())))
 
 # %% [markdown]
 # Here is the PS's request to the AS, raw (-11 "PS-to-AS Token Request"): "The PS MUST make
-# a signed POST to the AS's auth_token_endpoint." The body carries the resource token and the
+# a signed POST to the AS's auth_token_endpoint." The body carries the resource token, the
 # agent's token — "agent_token remains REQUIRED even though the resource never sees an agent
-# identifier", because the AS evaluates the agent's posture. `Signature-Key: sig=jwks_uri`
-# names the PS and its `aauth-person.json`: the PS signs in its own right, not with a token.
+# identifier", because the AS evaluates the agent's posture — and the person token the agent
+# showed the catalog (`presented_token`), which the AS checks against the resource token's
+# `presented_jti` just as the PS did. `Signature-Key: sig=jwks_uri` names the PS and its
+# `aauth-person.json`: the PS signs in its own right, not with a token.
 
 # %%
 federation = lab.trace.first(source="PS", target="AS", since=start)
@@ -99,8 +101,9 @@ print(show.decoded(auth_token, now=int(lab.clock())))
 # Ordering parts (`POST /orders`, scope `catalog:order`) needs the person's consent at the PS,
 # and the catalog's AS wants the person's `name` before it grants it. -11 "Claims Required":
 # the AS answers `202` with `AAuth-Requirement: requirement=claims` and a `required_claims`
-# array; "The recipient MUST provide the requested claims (including a directed user
-# identifier as sub) by POSTing to the Location URL".
+# array, and the PS provides the claims by POSTing them, signed, to the `Location` URL. The
+# person's identity is not among them: the resource token already carries it as `ps` and
+# `sub` ("the AS needs no separate identity parameter", -11 "PS-to-AS Token Request").
 
 # %%
 start = lab.trace.mark()
@@ -113,10 +116,10 @@ print()
 print(show.raw(given.request))
 
 # %% [markdown]
-# The kit's PS holds two claims: the directed `sub` and the person's `name`. It releases
-# `name` only because the person approved this request; claims it does not hold are left
-# out ("Claims not recognized by the recipient SHOULD be ignored"). Without the consent the
-# PS sends only `sub`, and the AS refuses:
+# The kit's PS holds one such claim: the person's `name`. It releases it only because the
+# person approved this request; claims it does not hold are left out ("Claims not recognized
+# by the recipient SHOULD be ignored"). Without the consent the PS sends no claim at all, and
+# the AS refuses:
 
 # %%
 lab.policy.scopes.remove("catalog:order")
@@ -232,11 +235,11 @@ SequenceDiagram(lab.trace, highlight=federation.index + 1, parties=["Agent", "Ca
 # %% [markdown]
 # ## 7 · Exercises
 #
-# **Q1 · Be the PS.** Write `token_request(endpoint, resource_token, agent_token)`: return the
-# signed `HttpMessage` the PS sends to the AS's token endpoint, built from `HttpMessage`,
-# `sign_request` and `jwks_uri_key`. The PS signs with `lab.keys["ps"]`. The grader takes a
-# fresh resource token of an agent of its own, sends your request to the AS and expects an
-# auth token for the catalog.
+# **Q1 · Be the PS.** Write `token_request(endpoint, resource_token, agent_token,
+# presented_token)`: return the signed `HttpMessage` the PS sends to the AS's token endpoint,
+# built from `HttpMessage`, `sign_request` and `jwks_uri_key`. The PS signs with
+# `lab.keys["ps"]`. The grader takes fresh tokens of an agent of its own, sends your request
+# to the AS and expects an auth token for the catalog.
 
 # %%
 from aauth_kit.exercises import nb11
@@ -244,7 +247,7 @@ from aauth_kit.exercises import nb11
 ex = nb11.bind(lab)
 
 
-def token_request(endpoint, resource_token, agent_token):
+def token_request(endpoint, resource_token, agent_token, presented_token):
     ...  # your code here: return the signed HttpMessage
 
 
@@ -273,7 +276,8 @@ ex.q2.check(answers)
 #
 # * the resource token's `aud` says who decides: the PS itself (three-party) or an AS
 #   (four-party); the agent's part does not change;
-# * the PS calls the AS signed as itself (`sig=jwks_uri`), with the resource and agent tokens;
+# * the PS calls the AS signed as itself (`sig=jwks_uri`), with the resource, agent and
+#   presented tokens;
 # * the AS may answer `402` (payment), `202` `requirement=claims` (the PS POSTs them to
 #   `Location`), or `200` — and the PS verifies that auth token before the agent sees it;
 # * the resource verifies AS-issued tokens through `aauth-access.json`, from its AS only.

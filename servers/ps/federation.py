@@ -3,17 +3,20 @@ different server (an AS), the PS discovers the AS's metadata at
 {aud}/.well-known/aauth-access.json and calls the AS's auth_token_endpoint".
 
 ``POST /auth-token`` with a resource token addressed to an AS runs the checks of the
-three-party path (the resource token names this PS as ``ps`` and binds the signing key; the
-presented token is the one it points back to), asks the person when the consent policy says
+three-party path (the resource token names this PS as ``ps`` and binds the signing key — the
+sub-agent's for a ``subagent_token``; the presented token is the one it points back to; an
+``upstream_token`` speaks for the same person), asks the person when the consent policy says
 so (the request waits as ``federated_auth_token``), then federates:
 
 * a ``POST`` to the AS's ``auth_token_endpoint`` signed as this PS (``sig=jwks_uri``), body
-  ``{"resource_token", "agent_token"}`` (-11 "PS-to-AS Token Request");
+  ``{"resource_token", "agent_token", "presented_token"}`` and, when the agent sent them,
+  ``subagent_token`` (the parent is the ``agent_token``: -11 "Parent-Mediated Authorization")
+  and ``upstream_token`` (-11 "PS-to-AS Token Request");
 * the AS's deferred answers (-11 "AS Response"): ``requirement=claims`` → the claims POSTed to
-  its ``Location`` (-11 "Claims Required"; the directed ``sub`` always, the person's ``name``
-  only when the person approved this request; claims this PS does not hold are left out), any
-  other ``202`` → polled; ``402`` → relayed to the agent with the AS's ``WWW-Authenticate``
-  (this PS makes no payments);
+  its ``Location`` (-11 "Claims Required"; the person's ``name`` only when the person approved
+  this request, never ``sub``: the resource token carries it; claims this PS does not hold are
+  left out), any other ``202`` → polled; ``402`` → relayed to the agent with the AS's
+  ``WWW-Authenticate`` (this PS makes no payments);
 * the ``200``'s auth token verified before it goes to the agent (-11 "Auth Token Delivery").
 
 The AS's refusals reach the agent with their code and status; a ``401`` (the AS does not take
@@ -41,13 +44,13 @@ from aauth_kit.metadata import ACCESS_DWK, validate_metadata
 from aauth_kit.profile import VerifiedRequest
 from aauth_kit.token_verification import check_presented_token
 
-from . import token_endpoints
+from . import subagents, token_endpoints
 from .context import Context
 from .deferred import can_interact, defer, reachable
 from .minting import person_for, subject, token_response
 from .missions import active_mission
 from .store.pending import Pending
-from .verification import verify_parameter
+from .verification import same_person_upstream, verify_parameter
 
 #: Seconds the whole exchange with an AS may take (discovery, request, claims, polls).
 FEDERATION_TIMEOUT = 10
@@ -73,15 +76,17 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     """``POST /auth-token`` for a resource that has its own AS (see the module doc)."""
     agent_token = verified.token
     agent = (agent_token.iss, agent_token.sub)
-    if "upstream_token" in body:
-        raise AAuthError("invalid_request", "this PS does not federate call chains with an Access Server")
+    subagent = None
+    if "subagent_token" in body:  # -11 "Parent-Mediated Authorization"
+        subagent = await subagents.subagent_of(ctx, body["subagent_token"], agent_token)
+    key = subagent.cnf_key if subagent is not None else verified.key
     resource_token = await verify_parameter(
         ctx,
         body["resource_token"],
         "resource",
         typ=claims.RESOURCE_TYP,
         expected_ps=ctx.identifier,
-        signing_key_jwk=verified.key,
+        signing_key_jwk=key,
     )
     try:
         check_server_identifier(resource_token.aud, dev=ctx.dev)
@@ -101,13 +106,20 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     caps = [agent_token.exp, presented.exp]
     if presented.mission_s256 is not None:
         active_mission(ctx, presented.mission_s256, caps)
+    upstream = await same_person_upstream(ctx, body, agent_token, person)
+    sent = {"subagent_token": subagent, "upstream_token": upstream}
     federation = {
         "access_server": resource_token.aud,
         "resource": resource_token.iss,
         "scope": resource_token.scope,
-        "resource_token": resource_token.token,
-        "agent_token": agent_token.token,
-        "cnf_jwk": verified.key.public_jwk(kid=False),
+        "request": {  # -11 "PS-to-AS Token Request"
+            "resource_token": resource_token.token,
+            "agent_token": agent_token.token,
+            "presented_token": presented.token,
+            **{name: token.token for name, token in sent.items() if token is not None},
+        },
+        "cnf_jwk": key.public_jwk(kid=False),
+        "not_after": min([*caps, *(token.exp for token in sent.values() if token is not None)]),
     }
     if not ctx.policy.needs_consent(resource_token.scope):
         return token_response(await federate(ctx, federation, person, agent, consented=False))
@@ -146,19 +158,15 @@ async def federate(
     try:
         async with asyncio.timeout(FEDERATION_TIMEOUT):
             endpoint = await _token_endpoint(ctx, access_server)
-            request = {
-                "resource_token": federation["resource_token"],
-                "agent_token": federation["agent_token"],
-            }
             async with ctx.client_factory(timeout=FEDERATION_TIMEOUT) as client:
-                response = await _send(ctx, client, "POST", endpoint, request)
+                response = await _send(ctx, client, "POST", endpoint, federation["request"])
                 for _ in range(MAX_ROUNDS):
                     if response.status_code != 202:
                         break
                     location = _location(response, access_server)
                     asked = _asked_claims(response)
                     if asked is not None:
-                        released = _claims(ctx, federation, person, asked, consented=consented)
+                        released = _claims(person, asked, consented=consented)
                         response = await _send(ctx, client, "POST", location, released)
                     else:
                         await asyncio.sleep(_pause(response))
@@ -225,15 +233,14 @@ def _asked_claims(response) -> list[str] | None:
     return asked
 
 
-def _claims(ctx: Context, federation: dict, person: str, asked: list[str], *, consented: bool) -> dict:
-    """-11 "Claims Required": "The recipient MUST provide the requested claims (including a
-    directed user identifier as sub)"; "Claims not recognized by the recipient SHOULD be
-    ignored".  This PS holds the directed ``sub`` and the person's ``name``, which it releases
+def _claims(person: str, asked: list[str], *, consented: bool) -> dict:
+    """-11 "Claims Required": the PS provides the requested claims it holds; "Claims not
+    recognized by the recipient SHOULD be ignored".  The person's identity travels in the
+    resource token (``ps`` and ``sub``, -11 "PS-to-AS Token Request"), so published -11 has the
+    PS leave ``sub`` out of its answer.  This PS holds the person's ``name``, which it releases
     only with the person's consent to this request."""
-    held = {"sub": subject(ctx, person, federation["resource"])}
-    if consented:
-        held["name"] = person
-    return {"sub": held["sub"], **{name: held[name] for name in asked if name in held}}
+    held = {"name": person} if consented else {}
+    return {name: held[name] for name in asked if name in held}
 
 
 def _pause(response) -> float:
@@ -277,7 +284,9 @@ def _refusal(response, access_server: str) -> AAuthError:
 async def _delivered(ctx: Context, response, federation: dict, person: str, agent: tuple[str, str]) -> dict:
     """-11 "Auth Token Delivery": signature with the AS's JWKS, ``iss`` the AS asked, ``aud`` the
     resource, ``cnf.jwk`` the agent's key, ``sub`` this person's directed identifier there,
-    ``scope`` no broader than the resource token's; then the token goes to the agent."""
+    ``scope`` no broader than the resource token's, ``exp`` not past the tokens it was asked
+    with (the presented token, the agent's, a sub-agent's or upstream token); then the token
+    goes to the agent."""
     access_server = federation["access_server"]
     try:
         answer = json.loads(response.content)
@@ -299,6 +308,7 @@ async def _delivered(ctx: Context, response, federation: dict, person: str, agen
             ("ps", token.ps == ctx.identifier),
             ("sub", token.sub == subject(ctx, person, federation["resource"])),
             ("scope", set((token.scope or "").split()) <= set((federation["scope"] or "").split())),
+            ("exp", token.exp <= federation["not_after"]),
         )
         if not ok
     ]

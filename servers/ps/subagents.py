@@ -10,10 +10,11 @@
   :func:`subagent_of` verifies it and checks its ``parent_agent`` names the signing agent; the
   tokens are then bound to the sub-agent's key while the parent's grant is evaluated.
 
-Errors use the draft's token endpoint codes (-11 "Token Endpoint Error Codes"): a
-``subagent_token`` that does not verify, names no parent or another parent is ``400
-invalid_agent_token`` (``expired_agent_token`` once expired); a request signed with a sub-agent's
-own token is ``400 invalid_agent_token`` at every PS endpoint (:func:`.verification.verify`).
+Errors follow the token endpoint's ``<invalid|expired|revoked>_<parameter>_token`` pattern of
+published -11 (-11 "Token Endpoint Error Codes"): a ``subagent_token`` that does not verify,
+names no parent or another parent is ``400 invalid_subagent_token`` (``expired_subagent_token``
+once expired, ``revoked_subagent_token`` once revoked); a request signed with a sub-agent's own
+token is ``400 invalid_agent_token`` at every PS endpoint (:func:`.verification.verify`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aauth_kit import claims, tokens
-from aauth_kit.errors import AAuthError, TokenError
+from aauth_kit import claims
+from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import subagent_identifier
 from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
@@ -32,32 +33,15 @@ from aauth_kit.token_verification import VerifiedToken
 
 from .context import Context
 from .minting import AGENT_TOKEN_LIFETIME, mint_agent_token, token_response
-from .verification import signed_request, single_level, verify
+from .verification import signed_request, single_level, verify, verify_parameter
 
 
 async def subagent_of(ctx: Context, value, parent: VerifiedToken) -> VerifiedToken:
     """-11 "Parent-Mediated Authorization": "It verifies the subagent_token Section 5.2.4 and
     that its parent_agent names the parent — the agent that signed the request."  The parent
     is ``(iss, sub)`` of the signing agent token: the sub-agent's AP must be the parent's."""
-    if not isinstance(value, str):
-        raise AAuthError("invalid_request", "subagent_token must be a string")
-    try:
-        subagent = await tokens.verify_token(
-            value, typ=claims.AGENT_TYP, resolver=ctx.resolver, now=int(ctx.clock()), dev=ctx.dev
-        )
-    except TokenError as error:
-        code = "expired_agent_token" if error.code == "expired_jwt" else "invalid_agent_token"
-        raise AAuthError(code, f"subagent_token: {error.detail}") from None
-    if ctx.store.is_revoked(subagent.iss, subagent.jti):
-        raise AAuthError("invalid_agent_token", f"subagent_token {subagent.jti!r} has been revoked")
-    if subagent.parent_agent is None:
-        raise AAuthError("invalid_agent_token", "subagent_token has no parent_agent: it is no sub-agent's")
-    if (subagent.iss, subagent.parent_agent) != (parent.iss, parent.sub):
-        raise AAuthError(
-            "invalid_agent_token",
-            f"subagent_token names parent {subagent.parent_agent!r} of {subagent.iss}, "
-            f"not the signing agent {parent.sub!r} of {parent.iss}",
-        )
+    subagent = await verify_parameter(ctx, value, "subagent", typ=claims.AGENT_TYP)
+    check_parent(subagent, parent)
     ctx.store.audit(
         parent.sub,
         "subagent_token_presented",
@@ -65,6 +49,19 @@ async def subagent_of(ctx: Context, value, parent: VerifiedToken) -> VerifiedTok
         {"subagent_jti": subagent.jti, "parent_agent": parent.sub},
     )
     return subagent
+
+
+def check_parent(subagent: VerifiedToken, parent: VerifiedToken) -> None:
+    """The sub-agent's ``parent_agent`` names the parent agent ``(iss, sub)``, else ``400
+    invalid_subagent_token``."""
+    if subagent.parent_agent is None:
+        raise AAuthError("invalid_subagent_token", "subagent_token has no parent_agent: it is no sub-agent's")
+    if (subagent.iss, subagent.parent_agent) != (parent.iss, parent.sub):
+        raise AAuthError(
+            "invalid_subagent_token",
+            f"subagent_token names parent {subagent.parent_agent!r} of {subagent.iss}, "
+            f"not the signing agent {parent.sub!r} of {parent.iss}",
+        )
 
 
 async def bound_key(ctx: Context, body: dict, parent: VerifiedToken, signer: Key) -> tuple[Key, list[int]]:

@@ -38,7 +38,7 @@ from .minting import mint_auth_token, mint_person_token, person_for, token_respo
 from .missions import active_mission
 from .resource_interaction import checked_interaction
 from .store.pending import Pending
-from .verification import agent_request, verify_parameter, verify_upstream
+from .verification import agent_request, same_person_upstream, verify_parameter, verify_upstream
 
 MAX_JUSTIFICATION = 4000
 
@@ -190,10 +190,8 @@ def routes(ctx: Context) -> list[Route]:
         caps = [agent_token.exp, presented.exp, *subagent_caps]
         if presented.mission_s256 is not None:  # the mission is active (and caps exp)
             active_mission(ctx, presented.mission_s256, caps)
-        if "upstream_token" in body:
-            upstream, upstream_person = await verify_upstream(ctx, body["upstream_token"], agent_token)
-            if upstream_person != person:
-                raise AAuthError("invalid_upstream_token", "the upstream token speaks for another person")
+        upstream = await same_person_upstream(ctx, body, agent_token, person)
+        if upstream is not None:
             caps.append(upstream.exp)
         grant = {
             "resource": resource_token.iss,

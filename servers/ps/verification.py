@@ -111,3 +111,16 @@ async def verify_upstream(ctx: Context, value, agent_token: VerifiedToken) -> tu
     if person is None:
         raise AAuthError("invalid_upstream_token", "this PS knows no person behind the upstream token")
     return upstream, person
+
+
+async def same_person_upstream(
+    ctx: Context, body: dict, agent_token: VerifiedToken, person: str
+) -> VerifiedToken | None:
+    """The body's ``upstream_token``, if any (-11 "Call Chaining"), verified and speaking for
+    ``person`` — the person behind the presented token — else ``400 invalid_upstream_token``."""
+    if "upstream_token" not in body:
+        return None
+    upstream, upstream_person = await verify_upstream(ctx, body["upstream_token"], agent_token)
+    if upstream_person != person:
+        raise AAuthError("invalid_upstream_token", "the upstream token speaks for another person")
+    return upstream

@@ -1,0 +1,112 @@
+"""What the Access Server checks in a Person Server's token request (-11 "PS-to-AS Token
+Request"), before any policy is applied.
+
+* ``resource_token``: issued by a resource this AS decides for (checked before its keys are
+  fetched), for this AS (``aud``), naming the signing PS (``ps``);
+* ``agent_token``: the agent's token, bound to the resource token's ``agent_jkt`` — or, for a
+  parent-mediated sub-agent authorization, the parent's (-11 "Parent-Mediated Authorization");
+  a token that names a PS names the signing one;
+* ``subagent_token`` (optional): the sub-agent's agent token, naming the parent as
+  ``parent_agent`` and bound to ``agent_jkt`` — the auth token is then bound to its key;
+* ``presented_token``: the person or auth token the agent showed the resource, which the
+  resource token points back to (-11 "Resource Token Verification"), from the signing PS or
+  from this AS;
+* ``upstream_token`` (optional, -11 "Upstream Token Verification"): a person or auth token for
+  the calling agent (``aud`` = its agent token's ``iss``) from the signing PS.
+
+A failure is ``400 <invalid|expired|revoked>_<parameter>_token`` (-11 "Token Endpoint Error
+Codes").  -11 defines no code for a bad ``agent_token`` at an AS; the kit answers
+``invalid_agent_token`` / ``expired_agent_token``, the codes of the drafts before it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aauth_kit import claims, tokens
+from aauth_kit.errors import AAuthError, TokenError
+from aauth_kit.jws import decode_unverified
+from aauth_kit.token_verification import check_presented_token
+
+if TYPE_CHECKING:
+    from .access_server import AccessServer
+
+
+async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tuple:
+    """The verified request: the resource token, the key the auth token binds and the latest
+    ``exp`` it may have."""
+    resource_token = await _resource_token(server, body["resource_token"], ps)
+    agent_token = await _verify(server, body["agent_token"], "agent", typ=claims.AGENT_TYP)
+    bound = agent_token
+    caps = [agent_token.exp]
+    if "subagent_token" in body:
+        bound = await _verify(server, body["subagent_token"], "subagent", typ=claims.AGENT_TYP)
+        if bound.parent_agent is None or (bound.iss, bound.parent_agent) != (
+            agent_token.iss,
+            agent_token.sub,
+        ):
+            raise AAuthError("invalid_subagent_token", "its parent_agent is not the agent_token's agent")
+        caps.append(bound.exp)
+    if bound.jkt != resource_token.agent_jkt:
+        param = "subagent" if bound is not agent_token else "agent"
+        raise AAuthError(f"invalid_{param}_token", f"the {param} token binds another key than agent_jkt")
+    if agent_token.ps not in (None, ps):
+        raise AAuthError("invalid_agent_token", f"the agent token names PS {agent_token.ps!r}, not {ps}")
+    presented = await _from_issuers(
+        server,
+        body["presented_token"],
+        "presented",
+        (ps, server.identifier),
+        typ=(claims.PERSON_TYP, claims.AUTH_TYP),
+        expected_aud=resource_token.iss,
+    )
+    check_presented_token(resource_token, presented)
+    caps.append(presented.exp)
+    if "upstream_token" in body:
+        upstream = await _from_issuers(
+            server,
+            body["upstream_token"],
+            "upstream",
+            (ps,),
+            typ=(claims.PERSON_TYP, claims.AUTH_TYP),
+            expected_aud=agent_token.iss,
+        )
+        if (upstream.iss if upstream.typ == claims.PERSON_TYP else upstream.ps) != ps:
+            raise AAuthError("invalid_upstream_token", f"the upstream token is not from {ps}")
+        caps.append(upstream.exp)
+    return resource_token, bound.cnf_jwk, min(caps)
+
+
+async def _resource_token(server: AccessServer, value, ps: str) -> tokens.VerifiedToken:
+    return await _from_issuers(
+        server,
+        value,
+        "resource",
+        server.resources,
+        typ=claims.RESOURCE_TYP,
+        expected_aud=server.identifier,
+        expected_ps=ps,
+    )
+
+
+async def _from_issuers(server: AccessServer, value, param: str, issuers, **checks) -> tokens.VerifiedToken:
+    """A token whose ``iss`` is one of ``issuers``, checked before its keys are fetched: a
+    stranger's token makes this AS fetch nothing."""
+    try:
+        issuer = decode_unverified(value).payload.get("iss") if isinstance(value, str) else None
+    except AAuthError:
+        issuer = None
+    if issuer not in issuers:
+        raise AAuthError(f"invalid_{param}_token", f"this AS takes no {param} token from {issuer!r}")
+    return await _verify(server, value, param, **checks)
+
+
+async def _verify(server: AccessServer, value, param: str, **checks) -> tokens.VerifiedToken:
+    if not isinstance(value, str):
+        raise AAuthError("invalid_request", f"{param}_token must be a string")
+    try:
+        return await tokens.verify_token(
+            value, resolver=server.resolver, now=int(server.clock()), dev=server.dev, **checks
+        )
+    except TokenError as error:
+        raise error.as_parameter_error(param) from None
