@@ -49,10 +49,9 @@ from aauth_kit.jws import decode_unverified
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.loop import get_loop_thread
-from aauth_kit.message import HttpMessage
-from aauth_kit.profile import sign_request
 from aauth_kit.resource import Resource
-from aauth_kit.signature_key import hwk_key
+
+from .ap_choice import choose, register, session
 
 PEER_PS = "https://peer-ps.example"
 RES = "https://notes.example"
@@ -141,40 +140,12 @@ class PeerWorld:
             )
             assert decided is not None and decided.status is ApprovalStatus.APPROVED
 
-    # -- the lab's Agent Provider, over HTTP --------------------------------------------------
-    def session(self, person: PersonAccount) -> str:
-        body = json.dumps({"username": person.username, "password": person.password}).encode()
-        message = HttpMessage("POST", f"{self.lab.identifiers['ps']}/login", [], body)
-        message.set_header("Content-Type", "application/json")
-        response = self.lab.send(message, source="Person").response
-        assert response.status == 200, response.body
-        return json.loads(response.body)["session"]
-
-    def choose(self, session: str, agent_id: str, ps) -> tuple[int, dict]:
-        """The person's choice of Person Server for their agent (``PUT /agents/person-server``)."""
-        body = json.dumps({"agent": agent_id, "ps": ps}).encode()
-        message = HttpMessage("PUT", f"{self.lab.identifiers['ps']}/agents/person-server", [], body)
-        message.set_header("Content-Type", "application/json")
-        message.set_header("Authorization", f"Bearer {session}")
-        response = self.lab.send(message, source="Person").response
-        return response.status, json.loads(response.body)
-
-    def register(self, agent: Agent, local: str) -> str:
-        """The agent's registration again (``hwk``): a known, approved key gets a fresh agent token."""
-        body = json.dumps({"local": local}).encode()
-        message = HttpMessage("POST", f"{self.lab.identifiers['ps']}/agent/register", [], body)
-        message.set_header("Content-Type", "application/json")
-        sign_request(message, agent.key, hwk_key(agent.key), created=int(self.lab.clock()))
-        response = self.lab.send(message).response
-        assert response.status == 200, response.body
-        return json.loads(response.body)["agent_token"]
-
     def agent_at_peer(self, local: str = "helper", **options) -> Agent:
         """A lab agent of alice's whose person chose the peer PS, with its fresh agent token."""
         enrolled = self.lab.new_agent(local, person="alice")
-        status, _ = self.choose(self.session(ALICE), f"aauth:{local}@ps.example", PEER_PS)
-        assert status == 200
-        token = self.register(enrolled, local)
+        alice = session(self.lab, ALICE.username, ALICE.password)
+        assert choose(self.lab, alice, f"aauth:{local}@ps.example", PEER_PS)[0] == 200
+        token = register(self.lab, enrolled.key, local)
         return Agent(enrolled.key, token, clock=self.lab.clock, sleep=self.approve, **options)
 
 

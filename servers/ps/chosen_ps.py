@@ -62,7 +62,8 @@ def routes(ctx: Context) -> list[Route]:
         if agent is None or agent.username != username:
             raise AAuthError("not_found", f"{username} has no agent {agent_id!r} at this Agent Provider")
         ps = await checked_person_server(ctx, body.get("ps"))
-        ctx.store.audit(username, CHOSEN, agent_id, {"ps": ps}, person=username)
+        if (ps or ctx.identifier) != person_server_for(ctx, agent_id):  # a choice made again adds no row
+            ctx.store.audit(username, CHOSEN, agent_id, {"ps": ps}, person=username)
         return JSONResponse({"agent": agent_id, "ps": ps or ctx.identifier})
 
     return [Route("/agents/person-server", choose_endpoint, methods=["PUT"])]
