@@ -2,12 +2,22 @@
 peer tests), over loopback sockets: the kit's agent and PS in a Lab, the parts catalog naming
 the peer's AS as its Access Server (-11 "Federated Authorization Access (Four-Party)").
 
+What the peer does: it takes the PS's request signed ``sig=jwks_uri`` under
+``aauth-person.json`` from the Person Servers it trusts, verifies the resource token against the
+resource's keys (``aud`` = itself), the agent token against its Agent Provider's, and the person
+token the resource saw (its ``jti`` = the resource token's ``presented_jti``) against the PS's;
+asks its policy (here: allow) and answers ``200`` with an ``aa-auth+jwt`` (``dwk``
+``aauth-access.json``, ``ps`` = the kit's PS) that the kit's PS verifies and hands on.
+
 Where the peer knowingly differs from -11 the difference is asserted, not hidden: its token
 request model requires a ``presented_token`` member, which -11 "PS-to-AS Token Request" does
 not define (the request parameters are ``resource_token``, ``agent_token`` and the optional
 ``subagent_token`` and ``upstream_token``), so the kit's PS, sending what -11 defines, is
-refused ``400 invalid_request``.  With that one member added the peer serves the kit's PS
-and the kit's catalog takes the peer's auth token.
+refused ``400 invalid_request`` and relays it to the agent.  With that one member added —
+by hand, or by a shim at the kit PS's egress that adds the person token the agent presented
+and signs the request again as the kit's PS — the peer serves the kit's PS, and the kit's agent
+completes the four-party flow end to end: agent → catalog ``401`` + resource token (``aud`` =
+the peer AS) → kit PS ``/auth-token`` → peer AS ``/token`` → auth token → catalog ``200``.
 """
 
 from __future__ import annotations
@@ -26,10 +36,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.flow import FlowError
+from aauth_kit.http_client import httpx
 from aauth_kit.jws import decode_unverified
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import ACCESS_DWK
+from aauth_kit.profile import sign_request
+from aauth_kit.signature_key import jwt_key
 
 PEER_AS = "https://peer-as.example"
 
@@ -135,9 +148,54 @@ def test_peer_access_server_serves_the_kit_ps_with_presented_token_and_the_catal
         lab.identifiers["catalog"],
         lab.identifiers["ps"],
     )
-    from aauth_kit.profile import sign_request
-    from aauth_kit.signature_key import jwt_key
-
     request = HttpMessage("GET", f"{lab.identifiers['catalog']}/parts")
     sign_request(request, agent.key, jwt_key(auth_token), created=int(lab.clock()))
     assert lab.send(request).response.status == 200
+
+
+class PresentedTokenShim(httpx.AsyncBaseTransport):
+    """The kit PS's egress to the peer AS, plus the peer's ``presented_token``: the request the
+    kit's PS signed is kept in :attr:`sent`, the person token the agent presented is added, and
+    the request is signed again as the kit's PS (``sig=jwks_uri``)."""
+
+    def __init__(self, inner, lab: Lab, presented):
+        self.inner, self.lab, self.presented, self.sent = inner, lab, presented, []
+
+    async def handle_async_request(self, request):
+        if request.method == "POST" and str(request.url) == f"{PEER_AS}/token":
+            body = json.loads(await request.aread())
+            self.sent.append(body)
+            content = json.dumps({**body, "presented_token": self.presented()}).encode()
+            message = HttpMessage("POST", str(request.url), [("Content-Type", "application/json")], content)
+            self.lab.ps.context.revoker.sign(message)
+            request = httpx.Request("POST", request.url, headers=message.headers, content=message.body)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self):
+        await self.inner.aclose()
+
+
+def test_peer_access_server_four_party_flow_of_the_kit_agent_end_to_end(lab):
+    """The kit's agent's own flow through the kit's PS and the peer's AS, with the shim adding the
+    peer's ``presented_token``: the catalog answers ``200`` with the peer AS's auth token."""
+    agent = lab.new_agent("interop")
+    catalog = lab.identifiers["catalog"]
+    shim = PresentedTokenShim(lab.hosts.transport(), lab, lambda: agent.person_token_for(catalog))
+    hooks = lab.trace.event_hooks("PS")
+    lab.ps.context.client_factory = lambda **options: httpx.AsyncClient(
+        transport=shim, event_hooks=hooks, **options
+    )
+    with lab.client(agent) as client:
+        response = client.get(f"{catalog}/parts")
+    assert response.status_code == 200, response.text
+    (sent,) = shim.sent
+    assert sorted(sent) == ["agent_token", "resource_token"]  # what -11 defines, as the kit's PS sent it
+    assert decode_unverified(sent["resource_token"]).payload["aud"] == PEER_AS
+    auth = decode_unverified(agent.auth_token_for(catalog)).payload
+    assert (auth["iss"], auth["dwk"], auth["aud"], auth["ps"]) == (
+        PEER_AS,
+        ACCESS_DWK,
+        catalog,
+        lab.identifiers["ps"],
+    )
+    assert auth["cnf"]["jwk"]["x"] == agent.key.public_jwk()["x"]
