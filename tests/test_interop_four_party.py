@@ -27,12 +27,8 @@ import json
 
 import pytest
 from introspection_aauth.access_server import AccessServer, MemoryStore, Verdict
-from introspection_aauth.protocol.errors import AAuthError as PeerAAuthError
-from introspection_aauth.protocol.httpsig import SignedRequest
 from introspection_aauth.protocol.keys import SigningKey
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.flow import FlowError
@@ -44,42 +40,23 @@ from aauth_kit.metadata import ACCESS_DWK
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
 
+from .peer_apps import peer_app, signed
+
 PEER_AS = "https://peer-as.example"
 
 
 def peer_as_app(server: AccessServer) -> Starlette:
     """The peer AS's documents, token endpoint and pending URL as an HTTP app."""
-
-    def handler(call):
-        async def endpoint(request: Request):
-            signed = SignedRequest(
-                request.method, str(request.url), dict(request.headers), await request.body()
-            )
-            try:
-                answer = await call(signed, request)
-            except PeerAAuthError as exc:
-                answer = exc.answer()
-            return Response(answer.content(), answer.status, answer.headers, media_type="application/json")
-
-        return endpoint
-
-    documents = {
-        "/.well-known/aauth-access.json": server.metadata().model_dump(exclude_none=True),
-        "/.well-known/aauth-access-jwks.json": server.jwks().model_dump(exclude_none=True),
-    }
-
-    async def document(request: Request):
-        return JSONResponse(documents[request.url.path])
-
-    return Starlette(
-        routes=[
-            *(Route(path, document) for path in documents),
-            Route("/token", handler(lambda signed, _: server.token(signed)), methods=["POST"]),
+    return peer_app(
+        server,
+        "access",
+        [
+            Route("/token", signed(lambda request, _: server.token(request)), methods=["POST"]),
             Route(
                 "/pending/{pending_id}",
-                handler(lambda signed, request: server.poll(signed, request.path_params["pending_id"])),
+                signed(lambda request, path: server.poll(request, path["pending_id"])),
             ),
-        ]
+        ],
     )
 
 

@@ -35,12 +35,10 @@ import pytest
 from aauth_kit.servers.ps.store.persons import PersonAccount
 from introspection_aauth.person_server import MemoryStore, PersonServer
 from introspection_aauth.person_server.models import ApprovalStatus
-from introspection_aauth.protocol.errors import AAuthError as PeerAAuthError
-from introspection_aauth.protocol.httpsig import SignedRequest
 from introspection_aauth.protocol.keys import SigningKey
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from aauth_kit.agent import Agent
@@ -52,6 +50,7 @@ from aauth_kit.loop import get_loop_thread
 from aauth_kit.resource import Resource
 
 from .ap_choice import choose, register, session
+from .peer_apps import peer_app, signed
 
 PEER_PS = "https://peer-ps.example"
 RES = "https://notes.example"
@@ -61,39 +60,18 @@ ALICE = PersonAccount("alice", "alice-password")
 
 def peer_ps_app(server: PersonServer) -> Starlette:
     """The peer PS's documents and signed endpoints as an HTTP app (its methods, our routing)."""
-
-    def handler(call):
-        async def endpoint(request: Request):
-            signed = SignedRequest(
-                request.method, str(request.url), dict(request.headers), (await request.body()) or None
-            )
-            try:
-                answer = await call(signed, request.path_params)
-            except PeerAAuthError as exc:
-                answer = exc.answer()
-            return Response(answer.content(), answer.status, answer.headers, media_type="application/json")
-
-        return endpoint
-
-    documents = {
-        "/.well-known/aauth-person.json": server.metadata().model_dump(exclude_none=True),
-        "/.well-known/aauth-person-jwks.json": server.jwks().model_dump(exclude_none=True),
-    }
-
-    async def document(request: Request):
-        return JSONResponse(documents[request.url.path])
-
-    return Starlette(
-        routes=[
-            *(Route(path, document) for path in documents),
-            Route("/aauth/person-token", handler(lambda s, _: server.person_token(s)), methods=["POST"]),
-            Route("/aauth/token", handler(lambda s, _: server.auth_token(s)), methods=["POST"]),
-            Route("/aauth/mission", handler(lambda s, _: server.propose_mission(s)), methods=["POST"]),
+    return peer_app(
+        server,
+        "person",
+        [
+            Route("/aauth/person-token", signed(lambda s, _: server.person_token(s)), methods=["POST"]),
+            Route("/aauth/token", signed(lambda s, _: server.auth_token(s)), methods=["POST"]),
+            Route("/aauth/mission", signed(lambda s, _: server.propose_mission(s)), methods=["POST"]),
             Route(
                 "/aauth/pending/{tenant}/{approval}",
-                handler(lambda s, p: server.poll(s, p["tenant"], p["approval"])),
+                signed(lambda s, p: server.poll(s, p["tenant"], p["approval"])),
             ),
-        ]
+        ],
     )
 
 
