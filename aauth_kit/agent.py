@@ -80,6 +80,8 @@ class Agent:
     ``capabilities`` goes with every token request: the PS assumes none it is not told
     (-11 "Agent Token Request", "AAuth-Capabilities Request Header").  ``clarify`` answers the
     person's questions and makes the agent declare ``clarification`` (:mod:`.agent_clarification`).
+    ``login_hint`` and ``tenant`` go with every person and auth token request (-11 "Agent Token
+    Request"): a PS that knows no person behind the agent yet learns whom to ask.
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);

@@ -21,9 +21,13 @@ What the peer does, and where it knowingly differs from -11 (asserted, not hidde
 * it issues auth tokens only within a mission (``403 access_denied``), where -11 "Missions"
   says "an agent can get auth tokens without a mission";
 * its token request needs ``presented_token``, which -11 "Agent Token Request" does not define
-  (the kit's agent sends it: the kit's own PS reads it too);
-* it answers a pending mission with ``requirement=approval`` and its person approves out of
-  band; the agent just polls (-11 "Approval Pending").
+  (the kit's agent sends it: the kit's own PS reads it too).
+
+As -11 has it, the peer answers a mission proposal ``202`` with ``requirement=approval`` (-11
+"Approval Pending"): its person approves out of band and the agent just polls; the approval
+carries a person token for each resource the proposal named (-11 "Mission Approval"), bound to
+the mission, which the resource copies into its resource token as ``mission_s256`` (-11
+"Resource Token Structure").
 """
 
 from __future__ import annotations
