@@ -12,8 +12,9 @@ API, as its host's page would) to approve the mission.
 What the peer does, and where it knowingly differs from -11 (asserted, not hidden):
 
 * it trusts the Agent Providers it is configured with and refuses an agent token whose ``ps``
-  names another Person Server (``403 invalid_request``) — which is why the person's choice at
-  the Agent Provider matters;
+  names another Person Server (``403 invalid_request``, where -11 "Token Endpoint Error Codes"
+  gives ``invalid_request`` the status 400) — which is why the person's choice at the Agent
+  Provider matters;
 * it finds the person from ``login_hint`` at the person token endpoint (the first hint binds
   the key), where -11 "Person Token Endpoint" issues "for the person bound to the requesting
   agent" and "Bootstrapping" binds through the interaction flow: without a hint and without a
@@ -142,6 +143,17 @@ def test_three_party_the_agent_token_names_the_peer_the_person_chose(world):
     claims = decode_unverified(agent.agent_token).payload
     assert (claims["iss"], claims["ps"]) == (world.lab.identifiers["ps"], PEER_PS)
     assert agent.ps == PEER_PS
+
+
+def test_three_party_peer_refuses_an_agent_whose_token_names_another_ps(world):
+    """Without the person's choice the agent token names the lab's PS; sent to the peer anyway
+    (``Agent(ps=…)``), the agent is refused ``403 invalid_request``."""
+    enrolled = world.lab.new_agent("stray", person="alice")
+    agent = Agent(enrolled.key, enrolled.agent_token, ps=PEER_PS, clock=world.lab.clock, login_hint="alice")
+    with world.lab.client(agent) as client, pytest.raises(FlowError) as caught:
+        client.get(f"{RES}/notes")
+    assert (caught.value.code, caught.value.status) == ("invalid_request", 403)
+    assert decode_unverified(agent.agent_token).payload["ps"] == world.lab.identifiers["ps"]
 
 
 def test_three_party_peer_asks_for_login_hint_where_minus_11_binds_the_agent_first(world):
