@@ -80,6 +80,8 @@ class Agent:
     ``capabilities`` goes with every token request: the PS assumes none it is not told
     (-11 "Agent Token Request", "AAuth-Capabilities Request Header").  ``clarify`` answers the
     person's questions and makes the agent declare ``clarification`` (:mod:`.agent_clarification`).
+    ``login_hint`` and ``tenant`` go with every person and auth token request (-11 "Agent Token
+    Request"): a PS that knows no person behind the agent yet learns whom to ask.
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
@@ -119,7 +121,8 @@ class Agent:
         self.capabilities = list(capabilities) + (
             ["clarification"] if clarify is not None and "clarification" not in capabilities else []
         )
-        self.hints = {"login_hint": login_hint, "tenant": tenant}  # -11 "Agent Token Request"
+        hints = {"login_hint": login_hint, "tenant": tenant}  # -11 "Agent Token Request"
+        self.hints = {name: value for name, value in hints.items() if value is not None}
         self.sessions = SessionTokens()  # -11 "AAuth-Access Response Header"
         self.jkt = key.thumbprint()
         self.tokens = TokenCache(lambda: self.clock())
@@ -252,6 +255,7 @@ class AAuthFlow(httpx.Auth):
             body["mission_s256"] = self.agent.mission.s256
         if self.upstream_token is not None:
             body["upstream_token"] = self.upstream_token
+        body.update(self.agent.hints)  # who to ask for, when the PS knows no person behind the agent yet
         response = yield self.ps_request(metadata["person_token_endpoint"], body)
         person_token = yield from self._result(response, "person_token", resource, None)
         check_person_token(self.agent, person_token, resource, ps)
@@ -288,7 +292,7 @@ class AAuthFlow(httpx.Auth):
             body["upstream_token"] = self.upstream_token
         if self.justification:
             body["justification"] = self.justification
-        body.update({name: value for name, value in self.agent.hints.items() if value is not None})
+        body.update(self.agent.hints)
         response = yield self.ps_request(metadata["auth_token_endpoint"], body)
         auth_token = yield from self._result(response, "auth_token", resource, resource_token.get("scope"))
         check_auth_token(self.agent, auth_token, resource, resource_token, presented)

@@ -11,6 +11,12 @@ Both directions, over real HTTP on loopback sockets (``runtime.Hosts``):
   (``httpsig.sign``) produces, with tokens its issuer mints, and the kit's
   ``tokens.verify_token`` accepts its person token.
 
+The peer's Person Server finds the person from ``login_hint`` at its person token endpoint
+(the first hint binds the agent's key to that person; without hint or binding it answers ``400
+invalid_request``), which is why the request below carries one.  The whole flows: the kit's agent
+through the peer's PS (three-party, tests/test_interop_three_party.py) and through the kit's PS
+and the peer's Access Server (four-party, tests/test_interop_four_party.py).
+
 Where the peer knowingly differs from the drafts the difference is asserted, not hidden.
 [N] = draft-hardt-oauth-aauth-protocol-11, [SK] = draft-hardt-httpbis-signature-key-09.
 """

@@ -2,11 +2,19 @@
 peer tests), over loopback sockets: the kit's agent and PS in a Lab, the parts catalog naming
 the peer's AS as its Access Server (-11 "Federated Authorization Access (Four-Party)").
 
+What the peer does: it takes the PS's request signed ``sig=jwks_uri`` under
+``aauth-person.json`` from the Person Servers it trusts, verifies the resource token against the
+resource's keys (``aud`` = itself), the agent token against its Agent Provider's, and the person
+token the resource saw (its ``jti`` = the resource token's ``presented_jti``) against the PS's;
+asks its policy (here: allow) and answers ``200`` with an ``aa-auth+jwt`` (``dwk``
+``aauth-access.json``, ``ps`` = the kit's PS) that the kit's PS verifies and hands on.
+
 Both follow published -11 "PS-to-AS Token Request": the PS sends ``resource_token``,
 ``agent_token`` and ``presented_token``, and the kit's agent completes the four-party flow
-through the peer's AS.  Where the peer knowingly differs from -11 the difference is asserted,
-not hidden: it serves no ``subagent_token`` (nor ``upstream_token``), which -11 makes
-OPTIONAL.
+end to end: agent → catalog ``401`` + resource token (``aud`` = the peer AS) → kit PS
+``/auth-token`` → peer AS ``/token`` → auth token → catalog ``200``.  Where the peer knowingly
+differs from -11 the difference is asserted, not hidden: it serves no ``subagent_token`` (nor
+``upstream_token``), which -11 makes OPTIONAL.
 """
 
 from __future__ import annotations
@@ -16,12 +24,8 @@ import json
 
 import pytest
 from introspection_aauth.access_server import AccessServer, MemoryStore, Verdict
-from introspection_aauth.protocol.errors import AAuthError as PeerAAuthError
-from introspection_aauth.protocol.httpsig import SignedRequest
 from introspection_aauth.protocol.keys import SigningKey
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit.flow import FlowError
@@ -29,42 +33,23 @@ from aauth_kit.jws import decode_unverified
 from aauth_kit.lab import Lab
 from aauth_kit.metadata import ACCESS_DWK
 
+from .peer_apps import peer_app, signed
+
 PEER_AS = "https://peer-as.example"
 
 
 def peer_as_app(server: AccessServer) -> Starlette:
     """The peer AS's documents, token endpoint and pending URL as an HTTP app."""
-
-    def handler(call):
-        async def endpoint(request: Request):
-            signed = SignedRequest(
-                request.method, str(request.url), dict(request.headers), await request.body()
-            )
-            try:
-                answer = await call(signed, request)
-            except PeerAAuthError as exc:
-                answer = exc.answer()
-            return Response(answer.content(), answer.status, answer.headers, media_type="application/json")
-
-        return endpoint
-
-    documents = {
-        "/.well-known/aauth-access.json": server.metadata().model_dump(exclude_none=True),
-        "/.well-known/aauth-access-jwks.json": server.jwks().model_dump(exclude_none=True),
-    }
-
-    async def document(request: Request):
-        return JSONResponse(documents[request.url.path])
-
-    return Starlette(
-        routes=[
-            *(Route(path, document) for path in documents),
-            Route("/token", handler(lambda signed, _: server.token(signed)), methods=["POST"]),
+    return peer_app(
+        server,
+        "access",
+        [
+            Route("/token", signed(lambda request, _: server.token(request)), methods=["POST"]),
             Route(
                 "/pending/{pending_id}",
-                handler(lambda signed, request: server.poll(signed, request.path_params["pending_id"])),
+                signed(lambda request, path: server.poll(request, path["pending_id"])),
             ),
-        ]
+        ],
     )
 
 

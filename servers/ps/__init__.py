@@ -2,6 +2,7 @@
 Server", "Agent Identity").  One module per part of the draft, each exporting its routes:
 
 * :mod:`.agent_provider` — agent tokens: bootstrap, ``/agent/register``, ``/agent/rotate``;
+* :mod:`.chosen_ps` — the Person Server a person chose for their agent (``ps`` in its agent token);
 * :mod:`.subagents` — sub-agent tokens (``/agent/subagent``) and ``subagent_token`` at the
   token endpoints;
 * :mod:`.token_endpoints` — ``/person-token`` and ``/auth-token``, built on
@@ -56,6 +57,7 @@ from aauth_kit.throttle import Throttle
 
 from . import (
     agent_provider,
+    chosen_ps,
     consent,
     deferred,
     federation,
@@ -87,6 +89,7 @@ _ROOMS = (
     missions,
     deferred,
     agent_provider,
+    chosen_ps,
     subagents,
     revocation,
     persons,

@@ -12,6 +12,9 @@ persons (-11 "Agent Token Acquisition"; the mechanism is the provider's own).
   token with the same ``sub`` binding the new key (-11 "Agent Token Structure": ``sub`` is
   stable across key rotations), and the old token is revoked here, with the requests the old
   key left pending (they answer ``403 revoked``).
+
+Every agent token names in ``ps`` the Person Server the agent's person chose
+(:mod:`.chosen_ps`), this one until they choose another.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.rotation import NEW_KEY_LABEL
 
+from .chosen_ps import person_server_for
 from .context import Context, over_cap
 from .deferred import can_interact, defer, reachable
 from .minting import AGENT_TOKEN_LIFETIME, mint_agent_token, token_response
@@ -61,7 +65,8 @@ def issue_agent_token(
         name=name,
     )
     jwk = public.public_jwk(kid=False)
-    issued = mint_agent_token(ctx, agent, jwk, lifetime=lifetime, actor=person, person=person)
+    ps = person_server_for(ctx, agent)
+    issued = mint_agent_token(ctx, agent, jwk, lifetime=lifetime, actor=person, person=person, ps=ps)
     return issued["agent_token"]
 
 
@@ -69,7 +74,10 @@ def _complete_approval(ctx: Context, pending: Pending) -> dict:
     """A person approved a registered agent: its agent token."""
     jwk = pending.request["cnf_jwk"]
     by = pending.decided_by
-    return mint_agent_token(ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=by, person=by)
+    ps = person_server_for(ctx, pending.agent_id)
+    return mint_agent_token(
+        ctx, pending.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=by, person=by, ps=ps
+    )
 
 
 def room_for_registration(ctx: Context, client: str) -> None:
@@ -109,7 +117,14 @@ def routes(ctx: Context) -> list[Route]:
             ctx.store.upsert_agent(
                 agent, ap_issuer=ctx.identifier, agent_jkt=jkt, status="approved", name=name
             )
-            result = mint_agent_token(ctx, agent, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=ctx.identifier)
+            result = mint_agent_token(
+                ctx,
+                agent,
+                jwk,
+                lifetime=AGENT_TOKEN_LIFETIME,
+                actor=ctx.identifier,
+                ps=person_server_for(ctx, agent),
+            )
             return token_response(result)
         reachable(interactive)
         client = request.client.host if request.client else "unknown"
@@ -171,7 +186,12 @@ def routes(ctx: Context) -> list[Route]:
         )
         jwk = new.key.public_jwk(kid=False)
         result = mint_agent_token(
-            ctx, agent.agent_id, jwk, lifetime=AGENT_TOKEN_LIFETIME, actor=agent.agent_id
+            ctx,
+            agent.agent_id,
+            jwk,
+            lifetime=AGENT_TOKEN_LIFETIME,
+            actor=agent.agent_id,
+            ps=person_server_for(ctx, agent.agent_id),
         )
         return token_response(result)
 

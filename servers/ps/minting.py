@@ -138,9 +138,11 @@ def mint_agent_token(
     actor: str,
     person: str | None = None,
     parent_agent: str | None = None,
+    ps: str | None = None,
 ) -> dict:
     """As Agent Provider: an agent token for ``agent_id`` (bound to ``person``) binding ``jwk``;
-    a sub-agent's names its parent in ``parent_agent`` (-11 "Sub-Agent Identity")."""
+    a sub-agent's names its parent in ``parent_agent`` (-11 "Sub-Agent Identity"); ``ps`` is the
+    agent's Person Server (default: this one)."""
     return _issue(
         ctx,
         "agent",
@@ -148,7 +150,7 @@ def mint_agent_token(
         lifetime=lifetime,
         actor=actor,
         subject=agent_id,
-        claims={"sub": agent_id, "cnf": jwk, "ps": ctx.identifier, "parent_agent": parent_agent},
+        claims={"sub": agent_id, "cnf": jwk, "ps": ps or ctx.identifier, "parent_agent": parent_agent},
         person=person,
         record={
             "aud": None,

@@ -54,6 +54,14 @@ class AuditStore(Database):
         )
         return self._entry(rows[0]) if rows else None
 
+    def latest_audit(self, action: str, subject: str) -> AuditEntry | None:
+        """The latest ``action`` entry about ``subject``."""
+        rows = self._read(
+            "SELECT * FROM audit WHERE action = ? AND subject = ? ORDER BY seq DESC LIMIT 1",
+            (action, subject),
+        )
+        return self._entry(rows[0]) if rows else None
+
     @staticmethod
     def _entry(row) -> AuditEntry:
         return AuditEntry(

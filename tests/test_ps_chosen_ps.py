@@ -1,0 +1,98 @@
+"""The Person Server a person chooses for their agent at the lab's Agent Provider
+(servers/ps/chosen_ps.py), over loopback sockets: -11 "Agent Token Structure" (``ps``:
+"Configured per agent instance"), -11 "Bootstrapping" ("chosen by the person deploying the
+agent"), -11 "Server Identifiers".  A second kit Person Server, ``https://ps2.example``, is the
+PS chosen; the agent's whole flow at a chosen PS runs in tests/test_interop_three_party.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aauth_kit.servers.ps import PersonServer
+from aauth_kit.servers.ps.store.persons import PersonAccount
+
+from aauth_kit.agent import Agent
+from aauth_kit.jws import decode_unverified
+from aauth_kit.keys import Key
+from aauth_kit.lab import Lab
+
+from .ap_choice import choose, register, session
+
+PS2 = "https://ps2.example"
+ALICE, BOB = PersonAccount("alice", "alice-password"), PersonAccount("bob", "bob-password")
+AGENT = "aauth:helper@ps.example"
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with Lab(mode="socket", docs=True, data_dir=tmp_path / "lab", persons=[ALICE, BOB]) as lab:
+        other = PersonServer(
+            PS2, key=Key.from_seed("ps2", kid="ps2"), resolver=lab.resolver, data_dir=tmp_path / "ps2"
+        )
+        lab.hosts.add(PS2, other.app)
+        lab.helper = lab.new_agent("helper", person="alice")
+        yield lab
+        other.close()
+
+
+def ps_claim(token: str) -> str:
+    return decode_unverified(token).payload["ps"]
+
+
+def test_chosen_ps_is_named_in_every_agent_token_the_ap_issues(lab):
+    """The person's choice lands in ``ps`` of the agent's next token — registration, rotation
+    and the in-process bootstrap alike — and the agent takes its person tokens there."""
+    assert ps_claim(lab.helper.agent_token) == lab.identifiers["ps"]
+    alice = session(lab, "alice", "alice-password")
+    assert choose(lab, alice, AGENT, PS2) == (200, {"agent": AGENT, "ps": PS2})
+    token = register(lab, lab.helper.key, "helper")
+    assert ps_claim(token) == PS2
+    assert Agent(lab.helper.key, token).ps == PS2
+    assert ps_claim(lab.ps.issue_agent_token("helper", lab.helper.key, person="alice")) == PS2
+    (entry,) = [e for e in lab.ps.store.audit_log(person="alice") if e.action == "agent_ps_chosen"]
+    assert (entry.actor, entry.subject, entry.details) == ("alice", AGENT, {"ps": PS2})
+    # choosing it again adds no entry; null goes back to the Agent Provider's own PS
+    assert choose(lab, alice, AGENT, PS2)[0] == 200
+    assert choose(lab, alice, AGENT, None) == (200, {"agent": AGENT, "ps": lab.identifiers["ps"]})
+    assert ps_claim(register(lab, lab.helper.key, "helper")) == lab.identifiers["ps"]
+    assert len([e for e in lab.ps.store.audit_log(person="alice") if e.action == "agent_ps_chosen"]) == 2
+
+
+def test_chosen_ps_survives_a_restart_of_the_ps(lab):
+    alice = session(lab, "alice", "alice-password")
+    assert choose(lab, alice, AGENT, PS2)[0] == 200
+    lab.restart_ps()
+    assert ps_claim(register(lab, lab.helper.key, "helper")) == PS2
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        "http://ps2.example",  # -11 "Server Identifiers": MUST use the https scheme
+        "https://PS2.example",  # MUST be lowercase
+        "https://ps2.example/",  # MUST NOT include a trailing slash
+        "https://ps2.example:8443",  # only scheme and host
+        "https://ps2.example/v1",
+        42,
+        "https://nowhere.example",  # egress admission refuses it: no metadata to fetch
+        "https://supplier.example",  # a resource: no aauth-person.json
+    ],
+)
+def test_chosen_ps_invalid_choice_is_invalid_request(lab, choice):
+    """A choice that is no Person Server's identifier is ``400 invalid_request`` (-11 "Token
+    Endpoint Error Codes": malformed fields); the agent's tokens keep naming the old PS."""
+    status, problem = choose(lab, session(lab, "alice", "alice-password"), AGENT, choice)
+    assert (status, problem["error"]) == (400, "invalid_request") and problem["detail"].startswith("ps: ")
+    assert ps_claim(register(lab, lab.helper.key, "helper")) == lab.identifiers["ps"]
+
+
+def test_chosen_ps_a_stranger_cannot_change_another_persons_choice(lab):
+    """Bob's session gets ``404 not_found`` for alice's agent (as for an unknown one); no session
+    is ``401 unauthorized``; alice's choice stands."""
+    alice = session(lab, "alice", "alice-password")
+    assert choose(lab, alice, AGENT, PS2)[0] == 200
+    status, problem = choose(lab, session(lab, "bob", "bob-password"), AGENT, lab.identifiers["ps"])
+    assert (status, problem["error"]) == (404, "not_found")
+    assert choose(lab, None, AGENT, lab.identifiers["ps"])[1]["error"] == "unauthorized"
+    assert choose(lab, alice, "aauth:nobody@ps.example", PS2)[0] == 404
+    assert ps_claim(register(lab, lab.helper.key, "helper")) == PS2
