@@ -96,3 +96,17 @@ def test_chosen_ps_a_stranger_cannot_change_another_persons_choice(lab):
     assert choose(lab, None, AGENT, lab.identifiers["ps"])[1]["error"] == "unauthorized"
     assert choose(lab, alice, "aauth:nobody@ps.example", PS2)[0] == 404
     assert ps_claim(register(lab, lab.helper.key, "helper")) == PS2
+
+
+def test_chosen_ps_is_named_in_the_subagent_tokens_too(lab):
+    """-11 "Sub-Agent Identity": a sub-agent's token carries ``ps`` like its parent's; the
+    parent's person chose PS2, so the sub-agent's token names PS2 as well."""
+    from aauth_kit.subagents import create_subagent
+
+    alice = session(lab, "alice", "alice-password")
+    assert choose(lab, alice, AGENT, PS2)[0] == 200
+    parent = Agent(lab.helper.key, register(lab, lab.helper.key, "helper"), clock=lab.clock, dev=True)
+    with lab.client() as client:
+        sub = create_subagent(parent, client, "search1", key=Key.from_seed("sub-search1"))
+    claims = decode_unverified(sub.agent_token).payload
+    assert (claims["parent_agent"], claims["ps"]) == (AGENT, PS2)

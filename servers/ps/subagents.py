@@ -108,6 +108,7 @@ def routes(ctx: Context) -> list[Route]:
             actor=token.sub,
             person=agent.username,
             parent_agent=token.sub,
+            ps=token.ps,  # the parent's Person Server, the one its person chose
         )
         return token_response(result)
 
