@@ -1,19 +1,23 @@
 """What came back and the verdicts: the :class:`Answer` to each request, the
 :class:`Result` of each check and the :class:`Report` of a run, as a table or JSON.
 
-The outcomes: ``PASS`` (the answer -11 "Verification (Server)" requires), ``FAIL``,
-``INFO`` (an answer the draft allows for a resource that stopped at an earlier step)
-and ``SKIP`` (a check that needs an Agent Provider the resource trusts).
+The outcomes: ``PASS`` (the answer -11 requires), ``FAIL``, ``INFO`` (an answer the draft
+allows for a resource that stopped at an earlier step) and ``SKIP`` (a check the probe
+cannot do against this target: no Agent Provider the resource trusts, no person, nothing
+of the kind at that URL).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..http_client import httpx
 from .checks import VERIFY, Check
 
 PASS, FAIL, INFO, SKIP = "PASS", "FAIL", "INFO", "SKIP"
+#: A long quoted parameter (a resource token) in the table: its first characters only.
+_LONG = re.compile(r'"([^"]{24})[^"]{8,}"')
 
 
 @dataclass
@@ -51,7 +55,7 @@ class Answer:
         if self.signature_error is not None:
             parts.append(self.signature_error.replace("error=", "", 1))
         if self.requirement is not None:
-            parts.append(self.requirement)
+            parts.append(_LONG.sub(r'"\1…"', self.requirement))
         if self.accept_signature_scheme is not None:
             parts.append(f"Accept-Signature-Scheme: {self.accept_signature_scheme}")
         if self.status == 401 and self.signature_error is None and self.requirement is None:
