@@ -18,10 +18,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aauth_kit import probe, tokens
-from aauth_kit.claims import AUTH_TYP
+from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from aauth_kit.jwks import jwks
 from aauth_kit.jws import decode_unverified
-from aauth_kit.keys import Key
+from aauth_kit.keys import Key, jwk_thumbprint
 from aauth_kit.lab import Lab
 from aauth_kit.probe import FAIL, PASS, SKIP, with_checks
 from aauth_kit.probe.agent_provider import loopback_port
@@ -29,6 +29,10 @@ from aauth_kit.runtime import Hosts
 
 RESOURCE = {check.id for check in probe.RESOURCE_CHECKS}
 SESSION = {"session-honoured", "session-other-key", "session-uncovered", "session-unsigned"}
+BODIES = {
+    "https://market-analysis.example/analyze": b'{"query":"laptops"}',
+    "https://supplier.example/orders": b'{"part":"cpu","units":1}',
+}
 
 
 def outcomes(report) -> dict[str, str]:
@@ -76,12 +80,16 @@ def probe_lab(lab, url: str, **options):
         ("GET", "https://supply-chain.example/check", {"resource-token"} | SESSION),
         ("POST", "https://market-analysis.example/analyze", SESSION),
         ("GET", "https://catalog.example/parts", SESSION),
+        ("POST", "https://supplier.example/orders", SESSION),
+        ("GET", "https://supplier.example/account", SESSION),
     ],
 )
 def test_the_kit_resources_pass_the_resource_checks(lab, method, url, skipped):
     """Every check the probe can do against the resource passes; the others are skipped with
-    the reason (no auth token asked for at that URL, no session token issued there)."""
-    report = probe_lab(lab, url, method=method, body=b'{"query":"laptops"}' if method == "POST" else b"")
+    the reason (no auth token asked for at that URL, no session token issued there).  The
+    supplier's orders answer with a 202 (-11 "Deferred Delivery") and its account's resource
+    token carries ``interaction`` (-11 "Resource-Initiated Interaction")."""
+    report = probe_lab(lab, url, method=method, body=BODIES.get(url, b""))
     assert outcomes(report) == {c: SKIP if c in skipped else PASS for c in RESOURCE}, report.table()
     assert report.exit_code == 0
 
@@ -127,22 +135,34 @@ def test_without_agent_provider_or_access_server(lab):
 
 
 # -- a deliberately broken resource -----------------------------------------------------------------
-def _presented(request: Request) -> dict:
+def _presented(request: Request) -> tuple[str | None, dict]:
+    """``(typ, claims)`` of the JWT in ``Signature-Key``, unverified: this resource checks nothing."""
     match = re.search(r'jwt="([^"]+)"', request.headers.get("signature-key", ""))
-    return decode_unverified(match.group(1)).payload if match else {}
+    if match is None:
+        return None, {}
+    decoded = decode_unverified(match.group(1))
+    return decoded.header.get("typ"), decoded.payload
 
 
 def _requirement(status: int, value: str, **headers) -> Response:
     return Response(status_code=status, headers={"aauth-requirement": value, **headers})
 
 
+#: Resource tokens wrong in one way: bound to another key, or asking the person to an http page.
+RESOURCE_TOKEN_DEFECTS = {
+    "wrong-agent-jkt": None,
+    "http-interaction": {"interaction": {"url": "http://elsewhere.example/interaction", "code": "ABCD-EFGH"}},
+}
+
+
 def broken_app(identifier: str, key: Key, state: dict) -> Starlette:
     """A resource that checks nothing, with the defect ``state["defect"]`` names:
     ``foreign-authorize`` publishes an authorization endpoint elsewhere; ``string-requirement``
     sends ``requirement`` as a String; ``interaction-401`` puts an interaction requirement on a
-    401; ``wrong-agent-jkt`` binds its resource token to another key; ``authorize-anyone``
-    grants at its authorization endpoint whatever it is asked; ``bearer-session`` honours its
-    session token from anyone; ``any-issuer`` takes any auth token."""
+    401; ``wrong-agent-jkt`` binds its resource token to another key, ``http-interaction``
+    sends the person to an http page; ``authorize-anyone`` grants at its authorization
+    endpoint whatever it is asked; ``bearer-session`` honours its session token from anyone;
+    ``any-issuer`` takes any auth token."""
 
     def metadata_endpoint(request: Request) -> JSONResponse:
         elsewhere = state["defect"] == "foreign-authorize"
@@ -154,7 +174,7 @@ def broken_app(identifier: str, key: Key, state: dict) -> Starlette:
     def authorize(request: Request) -> Response:
         if state["defect"] == "authorize-anyone":
             return JSONResponse({"resource_token": "granted"})
-        if _presented(request).get("dwk") == "aauth-agent.json":
+        if _presented(request)[0] == AGENT_TYP:
             return _requirement(401, "requirement=person-token")
         return JSONResponse({"error": "invalid_scope"}, status_code=400)
 
@@ -162,7 +182,7 @@ def broken_app(identifier: str, key: Key, state: dict) -> Starlette:
         return JSONResponse({"status": "ok"}, headers={"aauth-access": "s3ss10n-t0ken"})
 
     def api(request: Request) -> Response:
-        defect, claims = state["defect"], _presented(request)
+        defect, (typ, claims) = state["defect"], _presented(request)
         if not claims:
             if defect == "bearer-session" and "authorization" in request.headers:
                 return JSONResponse({"ok": True})
@@ -177,7 +197,7 @@ def broken_app(identifier: str, key: Key, state: dict) -> Starlette:
             return _requirement(202, f"requirement=interaction;{url}", location="/pending/1")
         if defect == "interaction-401":
             return _requirement(401, f'requirement=interaction;url="{identifier}/i";code="ABCD-EFGH"')
-        if defect == "wrong-agent-jkt" and claims["dwk"] == "aauth-person.json" and "scope" not in claims:
+        if defect in RESOURCE_TOKEN_DEFECTS and typ == PERSON_TYP:
             token = tokens.mint_resource_token(
                 key,
                 iss=identifier,
@@ -185,15 +205,18 @@ def broken_app(identifier: str, key: Key, state: dict) -> Starlette:
                 ps=claims["iss"],
                 sub=claims["sub"],
                 presented_jti=claims["jti"],
-                agent_jkt=Key.generate(),
+                agent_jkt=Key.generate()
+                if defect == "wrong-agent-jkt"
+                else jwk_thumbprint(claims["cnf"]["jwk"]),
                 scope="data.read",
                 lifetime=300,
+                extra=RESOURCE_TOKEN_DEFECTS[defect],
                 dev=True,
             )
             return _requirement(401, f'requirement=auth-token;resource-token="{token}"')
-        if defect == "wrong-agent-jkt":
+        if defect in RESOURCE_TOKEN_DEFECTS:
             return _requirement(401, "requirement=person-token")
-        if decode_typ(request) == AUTH_TYP and defect != "any-issuer":
+        if typ == AUTH_TYP and defect != "any-issuer":
             return JSONResponse(
                 {"error": "invalid_jwt"}, status_code=401, headers={"signature-error": "error=invalid_jwt"}
             )
@@ -208,11 +231,6 @@ def broken_app(identifier: str, key: Key, state: dict) -> Starlette:
             Route("/api", api),
         ]
     )
-
-
-def decode_typ(request: Request) -> str | None:
-    match = re.search(r'jwt="([^"]+)"', request.headers.get("signature-key", ""))
-    return decode_unverified(match.group(1)).header.get("typ") if match else None
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +254,7 @@ def broken():
         ("string-requirement", "requirement-header", "must be a Token"),
         ("interaction-401", "requirement-header", "requirement=interaction comes with 202, not 401"),
         ("wrong-agent-jkt", "resource-token", "agent_jkt is not the thumbprint"),
+        ("http-interaction", "resource-token", "http://elsewhere.example/interaction"),
         ("authorize-anyone", "authorize-without-person-token", "without asking for a person token"),
         ("authorize-anyone", "authorize-unknown-scope", "granted the unknown scope"),
         ("bearer-session", "session-other-key", "signed with a key other than"),

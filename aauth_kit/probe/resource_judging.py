@@ -102,26 +102,29 @@ def _judge_requirement(response: httpx.Response) -> tuple[str, str]:
 
 
 def judge_requirement_header(target: Target):
-    """Every ``AAuth-Requirement`` the probe met: a Dictionary whose ``requirement`` is a Token
-    with the parameters its value needs, on the status -11 "Requirement Values" gives it."""
+    """Every ``AAuth-Requirement`` the probe met (to an unsigned request and, with an Agent
+    Provider, on the way up the challenge ladder): a Dictionary whose ``requirement`` is a
+    Token with the parameters its value needs, on the status -11 "Requirement Values" gives it."""
     answers = [target.request(target.prober.message())]
     if target.prober.agent_provider is not None:
-        answers.append(target.challenge()[0])
-    judged = [(r, *_judge_requirement(r)) for r in answers if "aauth-requirement" in r.headers]
+        target.challenge()
+        answers += target.seen
+    judged = [(*_judge_requirement(r), r) for r in answers if "aauth-requirement" in r.headers]
     if not judged:
         raise Skipped("no answer carried AAuth-Requirement")
-    worst = next((j for j in judged if j[1] == FAIL), None) or next(
-        (j for j in judged if j[1] == INFO), judged[-1]
-    )
-    response, outcome, why = worst
-    return outcome, why, Answer.of(response)
+    for outcome in (FAIL, INFO):
+        for found, why, response in judged:
+            if found == outcome:
+                return found, why, Answer.of(response)
+    _, why, response = judged[-1]
+    return PASS, why, Answer.of(response)
 
 
 def judge_resource_token(target: Target):
     """-11 "Resource Challenge Verification" as an agent does it, and -11 "Resource Token
     Structure": ``typ``, signature by a key of the resource's JWKS, ``iss`` the resource,
     ``agent_jkt`` the probe's key, ``ps``/``sub`` from the probe's person token, ``aud`` its
-    PS or an Access Server, ``exp`` ahead."""
+    PS or an Access Server, ``exp`` ahead, an ``interaction`` at an https URL."""
     if target.prober.agent_provider is None:
         raise Skipped("needs an Agent Provider the resource trusts (--agent-provider)")
     response, person_token = target.challenge()
@@ -163,6 +166,10 @@ def _verify_resource_token(target: Target, token: str, person_token: str | None)
             raise AAuthError(
                 "invalid_jwt", f"aud {claims['aud']!r} is neither the agent's PS nor an Access Server"
             )
+    interaction = claims.get("interaction")
+    if interaction is not None:
+        # -11 "Resource Token Structure": "url: HTTPS URL of the resource's interaction endpoint"
+        check_endpoint_url(interaction["url"], dev=target.dev)
     if claims["exp"] - claims["iat"] > RESOURCE_TOKEN_LIFETIME:
         return f"the resource token lives {claims['exp'] - claims['iat']} s; it SHOULD NOT exceed 5 minutes"
     return ""

@@ -55,6 +55,7 @@ class Target:
     access_server: ProbeAccessServer | None = None
     person: Callable[[str, str], None] | None = None
     sleep: Callable[[float], None] = time.sleep
+    seen: list[httpx.Response] = field(default_factory=list)  # the answers of :meth:`challenge`
     _memo: dict = field(default_factory=dict)
 
     @property
@@ -133,10 +134,12 @@ class Target:
         Agent Provider can issue a person token: ``(response, the person token presented)``."""
         if "challenge" not in self._memo:
             response = self.request(self.signed(self.prober.token))
+            self.seen.append(response)
             person_token = None
             if _requirement_of(response) == "person-token":
                 person_token = self.person_token()
                 response = self.request(self.signed(person_token))
+                self.seen.append(response)
             self._memo["challenge"] = (response, person_token)
         return self._memo["challenge"]
 
