@@ -23,7 +23,7 @@ from .judging import judge
 from .prober import Prober
 from .report import FAIL, SKIP, Answer, Report, Result
 from .resource_checks import RESOURCE_CHECKS, ResourceCheck
-from .target import Skipped, Target, Unanswered
+from .target import ServerError, Skipped, Target, Unanswered
 
 #: Every check the probe knows, the signature battery first.
 ALL_CHECKS: tuple[Check | ResourceCheck, ...] = CHECKS + RESOURCE_CHECKS
@@ -129,13 +129,16 @@ def probe(
 
 
 def run_resource_check(check: ResourceCheck, target: Target) -> Result:
-    """One resource-side check: ``SKIP`` when the probe cannot do it here, ``FAIL`` on a hang."""
+    """One resource-side check: ``SKIP`` when the probe cannot do it here, ``FAIL`` on a hang or
+    a ``5xx`` to a well-formed request."""
     try:
         return Result(check, *check.judge(target))
     except Skipped as skipped:
         return Result(check, SKIP, str(skipped))
     except Unanswered as unanswered:
         return Result(check, FAIL, str(unanswered), answer=Answer(failure=str(unanswered)))
+    except ServerError as error:
+        return Result(check, FAIL, str(error), answer=error.answer)
 
 
 def with_checks(*ids: str) -> tuple[Check | ResourceCheck, ...]:

@@ -34,6 +34,22 @@ class Skipped(Exception):
     """The probe cannot do the check against this target; the message says why."""
 
 
+class ServerError(Exception):
+    """The resource answered a well-formed request with a ``5xx``: whatever the check, a ``FAIL``."""
+
+    def __init__(self, response: httpx.Response):
+        super().__init__(
+            f"the resource answered a well-formed request {response.status_code}, a server error"
+        )
+        self.answer = Answer.of(response)
+
+
+def _sound(response: httpx.Response) -> httpx.Response:
+    if response.status_code >= 500:
+        raise ServerError(response)
+    return response
+
+
 def served(response: httpx.Response) -> bool:
     """Whether the resource did what was asked: a ``2xx`` with no further ``AAuth-Requirement``."""
     return 200 <= response.status_code < 300 and "aauth-requirement" not in response.headers
@@ -133,12 +149,12 @@ class Target:
         """The answer to a well-formed request, past ``requirement=person-token`` when the probe's
         Agent Provider can issue a person token: ``(response, the person token presented)``."""
         if "challenge" not in self._memo:
-            response = self.request(self.signed(self.prober.token))
+            response = _sound(self.request(self.signed(self.prober.token)))
             self.seen.append(response)
             person_token = None
             if _requirement_of(response) == "person-token":
                 person_token = self.person_token()
-                response = self.request(self.signed(person_token))
+                response = _sound(self.request(self.signed(person_token)))
                 self.seen.append(response)
             self._memo["challenge"] = (response, person_token)
         return self._memo["challenge"]
@@ -155,7 +171,7 @@ class Target:
         return self._memo["session"]
 
     def _obtain_session(self) -> str:
-        response = self.request(self.signed(self.prober.token))
+        response = _sound(self.request(self.signed(self.prober.token)))
         if response.status_code == 202 and _requirement_of(response) == "interaction":
             if self.person is None:
                 raise Skipped(
@@ -178,7 +194,7 @@ class Target:
             if response.status_code != 202 or not location:
                 return response
             url = str(httpx.URL(self.prober.url).join(location))
-            response = self.request(self.signed(self.prober.token, method="GET", url=url))
+            response = _sound(self.request(self.signed(self.prober.token, method="GET", url=url)))
             if response.status_code == 202:
                 self.sleep(min(_retry_after(response), 2.0))
         raise Skipped(f"the person did not finish within {PERSON_WAIT} s")
