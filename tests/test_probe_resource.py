@@ -92,6 +92,9 @@ def test_the_kit_resources_pass_the_resource_checks(lab, method, url, skipped):
     report = probe_lab(lab, url, method=method, body=BODIES.get(url, b""))
     assert outcomes(report) == {c: SKIP if c in skipped else PASS for c in RESOURCE}, report.table()
     assert report.exit_code == 0
+    got = {r.check.id: r.answer.describe() for r in report.results if r.answer}
+    assert got["authorize-unknown-scope"] == "400 invalid_scope"
+    assert got["untrusted-access-server"] == "401 invalid_jwt"
 
 
 def test_resource_token_of_the_catalog_names_its_access_server(lab):

@@ -29,15 +29,17 @@ class Answer:
     requirement: str | None = None
     accept_signature_scheme: str | None = None
     detail: str | None = None
+    error: str | None = None  # the body's error code (-11 "Error Response Format")
     failure: str | None = None
 
     @classmethod
     def of(cls, response: httpx.Response) -> Answer:
-        detail = None
+        detail = error = None
         try:
             body = response.json()
             if isinstance(body, dict):
                 detail = body.get("detail") or body.get("error_description")
+                error = body.get("error")
         except ValueError:
             pass
         return cls(
@@ -46,6 +48,7 @@ class Answer:
             requirement=response.headers.get("aauth-requirement"),
             accept_signature_scheme=response.headers.get("accept-signature-scheme"),
             detail=detail if isinstance(detail, str) else None,
+            error=error if isinstance(error, str) else None,
         )
 
     def describe(self) -> str:
@@ -56,6 +59,8 @@ class Answer:
             parts.append(self.signature_error.replace("error=", "", 1))
         if self.requirement is not None:
             parts.append(_LONG.sub(r'"\1…"', self.requirement))
+        if self.error is not None and self.signature_error is None and self.status not in (401, None):
+            parts.append(self.error)
         if self.accept_signature_scheme is not None:
             parts.append(f"Accept-Signature-Scheme: {self.accept_signature_scheme}")
         if self.status == 401 and self.signature_error is None and self.requirement is None:

@@ -35,17 +35,9 @@ def _authorize(target: Target, token: str, scope: str) -> httpx.Response:
     return target.request(target.signed(token, method="POST", url=endpoint, body=body))
 
 
-def _error_code(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body.get("error") if isinstance(body, dict) else None
-
-
 def judge_authorize_without_person_token(target: Target):
-    """-11 "Authorization Endpoint Request": "A resource that receives a request without one
-    [a person token] responds per Section 7.4" — ``401`` + ``requirement=person-token``."""
+    """-11 "Authorization Endpoint Request": a request without a person token is answered as
+    -11 "Person Token Required" says, ``401`` + ``requirement=person-token``."""
     _needs_agent_provider(target)
     response = _authorize(target, target.prober.token, "openid")
     answer = Answer.of(response)
@@ -74,15 +66,19 @@ def judge_authorize_unknown_scope(target: Target):
     answer = Answer.of(response)
     if 200 <= response.status_code < 300:
         return FAIL, f"the authorization endpoint granted the unknown scope {UNKNOWN_SCOPE}", answer
-    if answer.signature_error is not None or response.status_code == 401:
+    if (
+        answer.signature_error is not None
+        or response.status_code == 401
+        or answer.error == "invalid_person_token"
+    ):
         raise Skipped(
             f"the resource refused the probe's person token ({answer.describe()}): it could not get as far as the scope"
         )
-    if response.status_code == 400 and _error_code(response) == "invalid_scope":
+    if response.status_code == 400 and answer.error == "invalid_scope":
         return PASS, "", answer
     return (
         FAIL,
-        f"an unknown scope is 400 invalid_scope, not {response.status_code} {_error_code(response)}",
+        f"an unknown scope is 400 invalid_scope, not {response.status_code} {answer.error}",
         answer,
     )
 
