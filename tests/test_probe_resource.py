@@ -252,6 +252,20 @@ def broken():
         agent_provider.close()
 
 
+def probe_defect(broken, defect: str | None, checks):
+    """Probe the broken resource with ``defect`` on; its "person" does nothing (it needs none)."""
+    identifier, state, agent_provider, access_server = broken
+    state["defect"] = defect
+    return probe.probe(
+        f"{identifier}/api",
+        dev=True,
+        agent_provider=agent_provider,
+        access_server=access_server,
+        person=lambda url, code: None,
+        checks=checks,
+    )
+
+
 @pytest.mark.parametrize(
     "defect, check_id, because",
     [
@@ -271,16 +285,7 @@ def broken():
     ],
 )
 def test_each_check_fails_against_its_defect(broken, defect, check_id, because):
-    identifier, state, agent_provider, access_server = broken
-    state["defect"] = defect
-    report = probe.probe(
-        f"{identifier}/api",
-        dev=True,
-        agent_provider=agent_provider,
-        access_server=access_server,
-        person=lambda url, code: None,
-        checks=with_checks(check_id),
-    )
+    report = probe_defect(broken, defect, with_checks(check_id))
     assert outcomes(report) == {check_id: FAIL}, report.table()
     assert because in why(report, check_id)
     assert report.exit_code == 1
@@ -288,15 +293,7 @@ def test_each_check_fails_against_its_defect(broken, defect, check_id, because):
 
 def test_the_broken_resource_without_defect_passes(broken):
     """Without a defect the broken resource passes the same checks, so each FAIL above is its defect."""
-    identifier, state, agent_provider, access_server = broken
-    state["defect"] = None
-    report = probe.probe(
-        f"{identifier}/api",
-        dev=True,
-        agent_provider=agent_provider,
-        access_server=access_server,
-        checks=probe.RESOURCE_CHECKS,
-    )
+    report = probe_defect(broken, None, probe.RESOURCE_CHECKS)
     assert FAIL not in outcomes(report).values(), report.table()
     assert {outcomes(report)[c] for c in ("metadata", "requirement-header", "untrusted-access-server")} == {
         PASS
