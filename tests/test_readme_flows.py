@@ -31,6 +31,7 @@ def flow_rows() -> list[dict[str, str]]:
 
 
 ROWS = flow_rows()
+IDS = [row["flow"].replace("`", "") for row in ROWS]
 NOTEBOOKS = {path.stem for path in (ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")}
 
 
@@ -47,14 +48,14 @@ def test_the_table_has_the_draft_flows():
         assert flow in flows
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[row["flow"] for row in ROWS])
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_every_flow_runs_in_a_notebook(row):
     named = NAME.findall(row["notebooks"])
     assert named, f"{row['flow']}: no notebook"
     assert [name for name in named if name not in NOTEBOOKS] == []
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[row["flow"] for row in ROWS])
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_every_server_and_test_named_exists(row):
     servers, tests = NAME.findall(row["servers"]), NAME.findall(row["tests"])
     assert servers and tests, f"{row['flow']}: no server or no test"
@@ -62,7 +63,7 @@ def test_every_server_and_test_named_exists(row):
     assert [name for name in servers + tests if not (ROOT / name).is_file()] == []
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[row["flow"] for row in ROWS])
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_every_section_cited_is_a_heading_of_the_draft(row):
     cited = list(CITED_TITLE.finditer(row["-11 sections"]))
     assert cited, f"{row['flow']}: cites no section"

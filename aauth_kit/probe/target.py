@@ -35,7 +35,8 @@ class Skipped(Exception):
 
 
 class ServerError(Exception):
-    """The resource answered a well-formed request with a ``5xx``: whatever the check, a ``FAIL``."""
+    """The resource answered a well-formed request (its metadata, a signed call) with a ``5xx``:
+    whatever the check, a ``FAIL``."""
 
     def __init__(self, response: httpx.Response):
         super().__init__(
@@ -121,7 +122,7 @@ class Target:
         """``/.well-known/aauth-resource.json`` as published (an object), else :class:`Skipped`."""
         if "metadata" not in self._memo:
             response, doc = self.get_json(metadata.well_known_url(self.origin, metadata.RESOURCE_DWK))
-            self._memo["metadata"] = (response, doc)
+            self._memo["metadata"] = (_sound(response), doc)
         response, doc = self._memo["metadata"]
         if response.status_code != 200 or not isinstance(doc, dict):
             raise Skipped(f"the resource publishes no metadata document (answered {response.status_code})")
