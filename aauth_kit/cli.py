@@ -236,14 +236,15 @@ def cmd_probe(args) -> int:
         )
     if not args.timeout > 0:
         raise Unusable("--timeout must be a positive number of seconds")
-    hosts = agent_provider = None
+    hosts = agent_provider = access_server = None
     try:
         body = probe.parse_body(args.body)
-        checks = probe.with_checks(*args.check) if args.check else probe.CHECKS
+        checks = probe.with_checks(*args.check) if args.check else probe.ALL_CHECKS
         url = probe.check_target(args.url, dev=args.dev)
         if args.agent_provider:
             hosts = Hosts("socket")
             agent_provider = probe.AgentProvider.on_loopback(hosts, port=args.ap_port)
+            access_server = probe.ProbeAccessServer.on_loopback(hosts)
         report = probe.probe(
             url,
             method=args.method,
@@ -252,6 +253,8 @@ def cmd_probe(args) -> int:
             agent_provider=agent_provider,
             timeout=args.timeout,
             checks=checks,
+            access_server=access_server,
+            person=_ask_the_person if args.interactive else None,
         )
     except (probe.ProbeError, ServerStartError) as exc:
         raise Unusable(str(exc)) from None
@@ -262,6 +265,14 @@ def cmd_probe(args) -> int:
             agent_provider.close()
     _write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json else report.table())
     return report.exit_code
+
+
+def _ask_the_person(url: str, code: str) -> None:
+    """``--interactive``: the resource asks a person; say where, then the probe polls."""
+    print(
+        f"the resource asks a person: open {url} and enter {code} (the probe polls meanwhile)",
+        file=sys.stderr,
+    )
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -315,9 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser(
         "probe",
-        help='check YOUR resource against draft -11 "Verification (Server)" error rules',
-        description="Send deliberately wrong (and well-formed) AAuth-signed requests to URL and "
-        "report, per check, what the draft requires, what came back and PASS / FAIL / INFO. "
+        help='check YOUR resource against draft -11 "Verification (Server)" error rules and its resource-side rules',
+        description="Send deliberately wrong (and well-formed) AAuth-signed requests to URL, read its "
+        "metadata, requirements, resource tokens, authorization endpoint and session tokens, and "
+        "report, per check, what the draft requires, what came back and PASS / FAIL / INFO / SKIP. "
         "Exit 0 when every required check passes, 1 when one fails, 2 when the probe cannot run.",
     )
     pr.add_argument("url", help="the protected resource URL, e.g. https://resource.example/api")
@@ -332,7 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent-provider",
         action="store_true",
         help="also serve the kit's Agent Provider at http://127.0.0.1:PORT (needs --dev) for the checks "
-        "that need an agent token the resource trusts",
+        "that need an agent token the resource trusts, and an Access Server nobody trusts",
+    )
+    pr.add_argument(
+        "--interactive",
+        action="store_true",
+        help="when the resource asks a person (requirement=interaction), print where and wait, "
+        "so the session-token checks can run",
     )
     pr.add_argument("--ap-port", type=int, default=0, help="the Agent Provider's port (default: a free one)")
     pr.add_argument(

@@ -81,7 +81,12 @@ def lab_ap(lab):
 def test_the_kit_resource_passes_every_check(lab, lab_ap):
     """The supply-chain agent's agent-token route answers every check as -11 requires."""
     with lab.hosts.client() as client:
-        report = probe.probe("https://supply-chain.example/inventory", client=client, agent_provider=lab_ap)
+        report = probe.probe(
+            "https://supply-chain.example/inventory",
+            client=client,
+            agent_provider=lab_ap,
+            checks=probe.CHECKS,
+        )
     assert outcomes(report) == {check_id: PASS for check_id in ALL}, report.table()
     assert report.exit_code == 0
     assert report.summary() == f"{len(ALL)} checks: {len(ALL)} PASS, 0 FAIL, 0 INFO, 0 SKIP"
@@ -92,7 +97,9 @@ def test_the_well_formed_request_may_meet_the_next_challenge(lab, lab_ap):
     is acceptance of the signature (-11 "Requirement Responses"), so PASS; a POST body is
     signed and tampered like any other."""
     with lab.hosts.client() as client:
-        report = probe.probe("https://supply-chain.example/check", client=client, agent_provider=lab_ap)
+        report = probe.probe(
+            "https://supply-chain.example/check", client=client, agent_provider=lab_ap, checks=probe.CHECKS
+        )
         post = probe.probe(
             "https://supply-chain.example/optimize",
             method="post",
@@ -111,7 +118,7 @@ def test_without_an_agent_provider(lab):
     """Steps 1-4 need no trust; the expired token stops at key discovery (a code the draft
     allows there: INFO) and the checks needing a trusted token are skipped."""
     with lab.hosts.client() as client:
-        report = probe.probe("https://supply-chain.example/inventory", client=client)
+        report = probe.probe("https://supply-chain.example/inventory", client=client, checks=probe.CHECKS)
     results = outcomes(report)
     assert {results[c] for c in NEED_AP} == {SKIP}
     assert results["jwt-expired"] == INFO and "allowed at this point" in why(report, "jwt-expired")
@@ -189,6 +196,7 @@ def broken():
 
 def probe_broken(broken, defect: str, **options):
     url, agent_provider, _ = broken
+    options.setdefault("checks", probe.CHECKS)
     return probe.probe(f"{url}/{defect}", dev=True, agent_provider=agent_provider, **options)
 
 
@@ -402,8 +410,10 @@ def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
 
 def test_cli_against_a_lab_in_dev_mode(tmp_path):
     """The real console script, its own Agent Provider on loopback, a Lab in dev mode (whose
-    resources accept http://127.0.0.1:PORT issuers): every check passes, exit 0.  The probe's
-    Agent Provider is outside the cast, so the Lab names its origin (egress admission)."""
+    resources accept http://127.0.0.1:PORT issuers): every signature check passes, exit 0; of the
+    resource-side checks, those an agent-token route gives nothing to (no resource token, no
+    session token) are skipped.  The probe's Agent Provider is outside the cast, so the Lab
+    names its origin (egress admission)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         ap_port = sock.getsockname()[1]
@@ -416,7 +426,9 @@ def test_cli_against_a_lab_in_dev_mode(tmp_path):
             str(ap_port),
         )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{len(ALL)} checks: {len(ALL)} PASS, 0 FAIL, 0 INFO, 0 SKIP" in done.stdout
+    total = len(probe.ALL_CHECKS)
+    assert f"{total} checks: {total - 5} PASS, 0 FAIL, 0 INFO, 5 SKIP" in done.stdout, done.stdout
+    assert all(re.search(rf"^PASS\s+{check_id}\s", done.stdout, re.M) for check_id in ALL)
     assert re.search(
         r"^PASS\s+created-in-future\s+step 3\s+401 clock_skew\s+401 clock_skew$", done.stdout, re.M
     )

@@ -18,6 +18,13 @@ and, for an unsigned request, ``AAuth-Requirement``.  The checks are data
      signed for another resource, one whose body was changed, one signed with a key other
      than ``cnf.jwk`` are refused.
 
+Then the resource-side checks (:data:`RESOURCE_CHECKS`): its metadata (-11 "Resource
+Metadata"), its ``AAuth-Requirement`` headers and resource tokens (-11 "Requirement
+Values", "Resource Challenge Verification"), its authorization endpoint (-11
+"Authorization Endpoint Error Responses"), its ``AAuth-Access`` session tokens (-11
+"AAuth-Access Response Header") and an auth token from an Access Server it never named
+(-11 "Auth Token Verification").  What the probe cannot do against a target is ``SKIP``.
+
 Steps 0-4 need no trust between the probe and the resource.  The others need the
 resource to look at the token: without the probe's :class:`AgentProvider` it cannot
 verify one, so a key-discovery code there is reported ``INFO``, not ``FAIL``.  Any
@@ -27,17 +34,22 @@ without ``Signature-Error`` for a signature failure is a ``FAIL``.
 The package: :mod:`.checks` (the battery, as data), :mod:`.prober` (the requests it
 signs), :mod:`.agent_provider` (the in-process Agent Provider), :mod:`.judging` (an
 answer against the drafts), :mod:`.report` (answers, results, table and JSON) and
-:mod:`.runner` (:func:`probe`).
+:mod:`.runner` (:func:`probe`); for the resource side :mod:`.resource_checks` (as
+data), :mod:`.target` (the resource as the checks see it), :mod:`.resource_judging`,
+:mod:`.session_judging` and :mod:`.access_server` (the Access Server nobody trusts).
 """
 
+from .access_server import ProbeAccessServer
 from .agent_provider import AgentProvider
 from .checks import CHECKS, DEFAULT_BODY, DISCOVERY_CODES, SKEW, VERIFY, Check, Expected
 from .judging import judge
 from .prober import UNTRUSTED_ISSUER, Prober
 from .report import FAIL, INFO, PASS, SKIP, Answer, Report, Result
-from .runner import ProbeError, check_method, check_target, parse_body, probe, send, with_checks
+from .resource_checks import RESOURCE_CHECKS, ResourceCheck
+from .runner import ALL_CHECKS, ProbeError, check_method, check_target, parse_body, probe, send, with_checks
 
 __all__ = [
+    "ALL_CHECKS",
     "AgentProvider",
     "Answer",
     "CHECKS",
@@ -48,10 +60,13 @@ __all__ = [
     "FAIL",
     "INFO",
     "PASS",
+    "ProbeAccessServer",
     "ProbeError",
     "Prober",
+    "RESOURCE_CHECKS",
     "Report",
     "Result",
+    "ResourceCheck",
     "SKEW",
     "SKIP",
     "UNTRUSTED_ISSUER",

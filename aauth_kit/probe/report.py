@@ -1,19 +1,23 @@
 """What came back and the verdicts: the :class:`Answer` to each request, the
 :class:`Result` of each check and the :class:`Report` of a run, as a table or JSON.
 
-The outcomes: ``PASS`` (the answer -11 "Verification (Server)" requires), ``FAIL``,
-``INFO`` (an answer the draft allows for a resource that stopped at an earlier step)
-and ``SKIP`` (a check that needs an Agent Provider the resource trusts).
+The outcomes: ``PASS`` (the answer -11 requires), ``FAIL``, ``INFO`` (an answer the draft
+allows for a resource that stopped at an earlier step) and ``SKIP`` (a check the probe
+cannot do against this target: no Agent Provider the resource trusts, no person, nothing
+of the kind at that URL).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..http_client import httpx
 from .checks import VERIFY, Check
 
 PASS, FAIL, INFO, SKIP = "PASS", "FAIL", "INFO", "SKIP"
+#: A long quoted parameter (a resource token) in the table: its first characters only.
+_LONG = re.compile(r'"([^"]{24})[^"]{8,}"')
 
 
 @dataclass
@@ -25,15 +29,17 @@ class Answer:
     requirement: str | None = None
     accept_signature_scheme: str | None = None
     detail: str | None = None
+    error: str | None = None  # the body's error code (-11 "Error Response Format")
     failure: str | None = None
 
     @classmethod
     def of(cls, response: httpx.Response) -> Answer:
-        detail = None
+        detail = error = None
         try:
             body = response.json()
             if isinstance(body, dict):
                 detail = body.get("detail") or body.get("error_description")
+                error = body.get("error")
         except ValueError:
             pass
         return cls(
@@ -42,6 +48,7 @@ class Answer:
             requirement=response.headers.get("aauth-requirement"),
             accept_signature_scheme=response.headers.get("accept-signature-scheme"),
             detail=detail if isinstance(detail, str) else None,
+            error=error if isinstance(error, str) else None,
         )
 
     def describe(self) -> str:
@@ -51,7 +58,9 @@ class Answer:
         if self.signature_error is not None:
             parts.append(self.signature_error.replace("error=", "", 1))
         if self.requirement is not None:
-            parts.append(self.requirement)
+            parts.append(_LONG.sub(r'"\1…"', self.requirement))
+        if self.error is not None and self.signature_error is None and self.status not in (401, None):
+            parts.append(self.error)
         if self.accept_signature_scheme is not None:
             parts.append(f"Accept-Signature-Scheme: {self.accept_signature_scheme}")
         if self.status == 401 and self.signature_error is None and self.requirement is None:

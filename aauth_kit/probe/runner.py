@@ -1,6 +1,7 @@
 """Running the probe: check the target, send each check's request, judge the answer
-(-11 "Verification (Server)").  A hang or a broken connection is a ``FAIL``; a target
-that cannot be reached at all is a :class:`ProbeError`.
+(-11 "Verification (Server)"), then the resource-side checks (:mod:`.resource_checks`).
+A hang or a broken connection is a ``FAIL``; a target that cannot be reached at all is a
+:class:`ProbeError`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,17 @@ from ..errors import AAuthError, UsageError
 from ..http_client import httpx
 from ..identifiers import DEV_HOSTS, check_url, is_dev_url
 from ..message import HttpMessage
+from .access_server import ProbeAccessServer
 from .agent_provider import AgentProvider
 from .checks import CHECKS, Check
 from .judging import judge
 from .prober import Prober
-from .report import SKIP, Answer, Report, Result
+from .report import FAIL, SKIP, Answer, Report, Result
+from .resource_checks import RESOURCE_CHECKS, ResourceCheck
+from .target import ServerError, Skipped, Target, Unanswered
+
+#: Every check the probe knows, the signature battery first.
+ALL_CHECKS: tuple[Check | ResourceCheck, ...] = CHECKS + RESOURCE_CHECKS
 
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -82,12 +89,16 @@ def probe(
     agent_provider: AgentProvider | None = None,
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
-    checks: tuple[Check, ...] = CHECKS,
+    checks: tuple[Check | ResourceCheck, ...] = ALL_CHECKS,
+    access_server: ProbeAccessServer | None = None,
+    person: Callable[[str, str], None] | None = None,
 ) -> Report:
     """Run ``checks`` against ``url`` and return the :class:`Report`.
 
     ``client`` is the ``httpx.Client`` to send with (the lab's, for a virtual host);
-    ``agent_provider`` enables the checks that need a trusted agent token; ``timeout``
+    ``agent_provider`` enables the checks that need a trusted agent token;
+    ``access_server`` the one that needs an auth token from an AS nobody trusts; ``person``
+    (called with an interaction URL and code) the ones that need a session token; ``timeout``
     bounds every request (a hang is a ``FAIL``).  Raises :class:`ProbeError` for a bad
     URL or method, or when the host cannot be reached.
     """
@@ -97,12 +108,16 @@ def probe(
     if own_client:
         client = httpx.Client(trust_env=urlsplit(url).hostname not in DEV_HOSTS)
     report = Report(method, url)
+    target = Target(prober, client, timeout, dev, access_server, person)
     try:
         for check in checks:
             if check.needs_agent_provider and agent_provider is None:
                 report.results.append(
                     Result(check, SKIP, "needs an Agent Provider the resource trusts (--agent-provider)")
                 )
+                continue
+            if isinstance(check, ResourceCheck):
+                report.results.append(run_resource_check(check, target))
                 continue
             first = not any(result.answer for result in report.results)
             answer = send(client, check.build(prober), timeout, first=first)
@@ -113,12 +128,25 @@ def probe(
     return report
 
 
-def with_checks(*ids: str) -> tuple[Check, ...]:
+def run_resource_check(check: ResourceCheck, target: Target) -> Result:
+    """One resource-side check: ``SKIP`` when the probe cannot do it here, ``FAIL`` on a hang or
+    a ``5xx`` to a well-formed request."""
+    try:
+        return Result(check, *check.judge(target))
+    except Skipped as skipped:
+        return Result(check, SKIP, str(skipped))
+    except Unanswered as unanswered:
+        return Result(check, FAIL, str(unanswered), answer=Answer(failure=str(unanswered)))
+    except ServerError as error:
+        return Result(check, FAIL, str(error), answer=error.answer)
+
+
+def with_checks(*ids: str) -> tuple[Check | ResourceCheck, ...]:
     """The checks named ``ids``, in battery order (for a focused run)."""
-    unknown = set(ids) - {check.id for check in CHECKS}
+    unknown = set(ids) - {check.id for check in ALL_CHECKS}
     if unknown:
         raise ProbeError(f"no such check: {', '.join(sorted(unknown))}")
-    return tuple(check for check in CHECKS if check.id in ids)
+    return tuple(check for check in ALL_CHECKS if check.id in ids)
 
 
 def parse_body(text: str | None) -> bytes:
