@@ -46,6 +46,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from .agent_authorization import AuthorizationClient, Authorized
 from .agent_checks import check_auth_token, check_person_token, check_resource_token, check_signature
 from .agent_clarification import Clarification, UpdatedRequest
 from .agent_deferred import Interaction, deferred
@@ -125,6 +126,7 @@ class Agent:
         self.tokens = TokenCache(lambda: self.clock())
         self.missions = MissionClient(self)
         self.governance = GovernanceClient(self)
+        self.authorization = AuthorizationClient(self)
         self.mission: Mission | None = None
         self.last_interaction: Interaction | None = None
         self.last_clarification: Clarification | None = None
@@ -177,6 +179,11 @@ class Agent:
     def request_interaction(self, client, type: str, **members) -> dict:
         return self.governance.request_interaction(client, type, **members)
 
+    # -- -11 "Authorization Endpoint Request": see :class:`agent_authorization.AuthorizationClient`
+    def authorize(self, client, resource: str, scope: str, *, account: str | None = None) -> Authorized:
+        """Ask ``resource`` for ``scope`` at its authorization endpoint, before calling it."""
+        return self.authorization.authorize(client, resource, scope, account=account)
+
     # -- the token cache: see :class:`token_cache.TokenCache` ----------------------------
     def auth_token_for(self, resource: str) -> str | None:
         """The cached auth token for ``resource`` (an origin), if still valid."""
@@ -221,7 +228,7 @@ class AAuthFlow(httpx.Auth):
 
         if requires(response, "person-token"):  # -11 "Person Token Required"
             agent.forget(resource)
-            presented = yield from self._person_token(resource)
+            presented = yield from self.person_token(resource)
             response = yield self.sign(request, presented)
 
         challenge = requires(response, "auth-token", statuses=(401, 202))
@@ -229,7 +236,7 @@ class AAuthFlow(httpx.Auth):
             resource_token = check_resource_token(
                 agent, challenge.resource_token, resource, presented, response
             )
-            auth_token = yield from self._auth_token(resource, resource_token, presented)
+            auth_token = yield from self.auth_token(resource, resource_token, presented)
             if response.status_code == 202:  # deferred delivery: the resource holds the call
                 response = yield from self.deferred(
                     response, auth_token, resource, resource_token.get("scope")
@@ -244,7 +251,7 @@ class AAuthFlow(httpx.Auth):
         return response
 
     # -- person token (-11 "Person Token Endpoint") ----------------------------------------
-    def _person_token(self, resource: str):
+    def person_token(self, resource: str):
         ps = self.person_server()
         metadata = yield from self.discover(ps)
         body = {"resource": resource, "capabilities": self.agent.capabilities}
@@ -276,7 +283,7 @@ class AAuthFlow(httpx.Auth):
         return ps
 
     # -- auth token (-11 "Resource Challenge Verification", "PS Token Endpoint") -----------
-    def _auth_token(self, resource: str, resource_token: dict, presented: str):
+    def auth_token(self, resource: str, resource_token: dict, presented: str):
         ps = resource_token["ps"]
         metadata = yield from self.discover(ps)
         body = {

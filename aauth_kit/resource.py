@@ -96,6 +96,7 @@ class Resource:
         access_mode: str | None = None,
         max_revocations: int = MAX_REVOCATIONS,
         access_server: str | None = None,
+        accounts: Callable[[tuple[str, str]], Collection[str]] | None = None,
     ):
         try:
             self.identifier = check_server_identifier(identifier, dev=dev)
@@ -117,6 +118,8 @@ class Resource:
         self.code_factory = code_factory or new_code  # interaction codes (injectable for docs mode)
         self.dev = dev
         self.access_mode = access_mode
+        #: ``accounts((iss, sub))``: the accounts a person holds here (-11 "Account Binding"), if known
+        self.accounts = accounts
         #: -11 "Federated Authorization Access (Four-Party)": the resource's own AS, the ``aud``
         #: of its resource tokens and the only issuer of the auth tokens it takes.
         self.access_server = access_server and check_server_identifier(access_server, dev=dev)
