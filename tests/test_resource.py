@@ -652,7 +652,10 @@ def test_authorize_needs_a_person_token(lab):
         requirement(call(lab, "POST", "/authorize", agent_token(), body=body)).requirement == "person-token"
     )
     assert requirement(call(lab, "POST", "/authorize", body=body)).requirement == "agent-token"
-    assert problem(call(lab, "POST", "/authorize", person_token(aud=AP), body=body), 400) == "invalid_person_token"
+    assert (
+        problem(call(lab, "POST", "/authorize", person_token(aud=AP), body=body), 400)
+        == "invalid_person_token"
+    )
     assert lab.client.get(f"{RES}/authorize").status_code == 405
 
 
