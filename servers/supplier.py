@@ -53,6 +53,7 @@ class Supplier:
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
         code_factory: Callable[[], str] | None = None,
+        session_ids: Callable[[], str] | None = None,
         dev: bool = False,
     ):
         self.identifier = identifier
@@ -69,6 +70,8 @@ class Supplier:
             dev=dev,
             accounts=lambda person: {person[1]},
         )
+        if session_ids is not None:  # predictable AAuth-Access values (docs mode)
+            self.resource.sessions.id_factory = session_ids
         self.orders: list[dict] = []
         self._numbers = itertools.count(1)
         self.app = self.resource.app(
