@@ -109,7 +109,8 @@ show.show(asked, now=lab.clock)
 
 # %%
 page = pages[0]
-print(page.status_code, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)).strip())
+words = re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", page.text))
+print(page.status_code, re.sub(r"\s+", " ", words).strip())
 print("Content-Security-Policy:", page.headers["content-security-policy"])
 
 # %% [markdown]
