@@ -214,7 +214,7 @@ account_start = lab.trace.mark()
 with lab.client(agent) as client:
     account = client.get(f"{SUP}/account")
 agent.on_interaction = person
-challenge = lab.trace.find(since=account_start, path="/account", status=401)[0]
+challenge = lab.trace.last(path="/account", status=401)
 token = parse_requirement(challenge.response.header("aauth-requirement")).resource_token
 print("the resource token's interaction:", jws.decode_unverified(token).payload.get("interaction"))
 
@@ -248,8 +248,15 @@ def signed_get(signer, token, authorization, components=None):
     return lab.send(message).response
 
 
+def said(response):
+    """The requirement a response asks for, else its error code."""
+    if response.header("aauth-requirement"):
+        return parse_requirement(response.header("aauth-requirement")).requirement
+    return (response.json_object() or {}).get("error")
+
+
 stolen = signed_get(thief, thief.agent_token, f"AAuth {session}")
-print("replayed with another key:", stolen.status, parse_requirement(stolen.header("aauth-requirement")).requirement)
+print("replayed with another key:", stolen.status, said(stolen))
 
 # %% [markdown]
 # A session token changed by one character is no session either — the supplier does not parse
@@ -257,7 +264,7 @@ print("replayed with another key:", stolen.status, parse_requirement(stolen.head
 
 # %%
 altered = signed_get(agent, agent.person_token_for(SUP), f"AAuth {session[:-1]}X")
-print("altered by one character:", altered.status, parse_requirement(altered.header("aauth-requirement")).requirement)
+print("altered by one character:", altered.status, said(altered))
 
 # %% [markdown]
 # And the two ways of making it a bearer token: sent with no signature at all, it is `401
