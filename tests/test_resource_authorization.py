@@ -8,6 +8,7 @@ agent follows it with :meth:`Agent.authorize`.  Then what an attacker tries.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -309,3 +310,18 @@ def test_aauth_access_security_a_session_from_authorize_is_bound_to_its_key(cast
         f"{SUP}/quotes", agent.person_token_for(SUP), headers=[("authorization", f"AAuth {session}x")]
     )
     assert send(cast, tampered).status_code == 202
+
+
+def test_response_without_resource_token_over_an_async_client(cast):
+    """The same flow through ``httpx.AsyncClient`` (:meth:`AuthorizationClient.aauthorize`); the
+    person decides on the supplier's side (the page's decision, without a browser)."""
+    held = cast.supplier.resource.held
+    agent = cast.agent(on_interaction=lambda i: held.decide(held.by_code(i.code), True))
+
+    async def run():
+        async with cast.hosts.async_client(timeout=60) as client:
+            return await agent.authorization.aauthorize(client, SUP, QUOTES)
+
+    granted = asyncio.run(run())
+    assert granted == Authorized(QUOTES, session_token=agent.sessions[SUP])
+    assert granted.session_token in cast.supplier.resource.sessions.rows
