@@ -17,6 +17,9 @@ One generator, :meth:`AAuthFlow.auth_flow`, reads like the sequence diagram::
                                     AAuth-Access it answers with (:mod:`aauth_kit.agent_sessions`)
                                     and send Authorization: AAuth from then on
 
+Before a call, :meth:`Agent.authorize` may ask a resource's authorization endpoint for a scope
+(:mod:`aauth_kit.agent_authorization`): the same session token or auth token comes of it.
+
 Every token the PS hands out is checked before it is kept (:mod:`aauth_kit.agent_checks`):
 its claims (MUST) and its signature (SHOULD), with the key its ``kid`` names in the JWKS
 the PS's metadata points to (``jwks_uri``; fetched once per PS and kept for its

@@ -19,7 +19,7 @@ the token in ``Signature-Key`` is verified too.  Then the route's access mode de
 A request without any signature header gets ``requirement=agent-token``; a bad
 signature or token gets ``401`` + ``Signature-Error``; a revoked token (-11 "Token
 Revocation") gets ``Signature-Error: error=revoked_jwt``.  The app also serves the
-authorization endpoint ``POST /authorize`` (-11 "Authorization Endpoint Request"), the
+authorization endpoint ``POST /authorize`` (:mod:`aauth_kit.resource_authorization`), the
 revocation endpoint ``POST /revoke`` (a Person Server revokes the person and auth tokens
 it issued), ``/.well-known/aauth-resource.json`` and its JWKS
 (:mod:`aauth_kit.resource_endpoints`); requirement responses are
