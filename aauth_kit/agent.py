@@ -17,6 +17,9 @@ One generator, :meth:`AAuthFlow.auth_flow`, reads like the sequence diagram::
                                     AAuth-Access it answers with (:mod:`aauth_kit.agent_sessions`)
                                     and send Authorization: AAuth from then on
 
+Before a call, :meth:`Agent.authorize` may ask a resource's authorization endpoint for a scope
+(:mod:`aauth_kit.agent_authorization`): the same session token or auth token comes of it.
+
 Every token the PS hands out is checked before it is kept (:mod:`aauth_kit.agent_checks`):
 its claims (MUST) and its signature (SHOULD), with the key its ``kid`` names in the JWKS
 the PS's metadata points to (``jwks_uri``; fetched once per PS and kept for its
@@ -46,6 +49,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from .agent_authorization import AuthorizationClient, Authorized
 from .agent_checks import check_auth_token, check_person_token, check_resource_token, check_signature
 from .agent_clarification import Clarification, UpdatedRequest
 from .agent_deferred import Interaction, deferred
@@ -128,6 +132,7 @@ class Agent:
         self.tokens = TokenCache(lambda: self.clock())
         self.missions = MissionClient(self)
         self.governance = GovernanceClient(self)
+        self.authorization = AuthorizationClient(self)
         self.mission: Mission | None = None
         self.last_interaction: Interaction | None = None
         self.last_clarification: Clarification | None = None
@@ -180,6 +185,11 @@ class Agent:
     def request_interaction(self, client, type: str, **members) -> dict:
         return self.governance.request_interaction(client, type, **members)
 
+    # -- -11 "Authorization Endpoint Request": see :class:`agent_authorization.AuthorizationClient`
+    def authorize(self, client, resource: str, scope: str, *, account: str | None = None) -> Authorized:
+        """Ask ``resource`` for ``scope`` at its authorization endpoint, before calling it."""
+        return self.authorization.authorize(client, resource, scope, account=account)
+
     # -- the token cache: see :class:`token_cache.TokenCache` ----------------------------
     def auth_token_for(self, resource: str) -> str | None:
         """The cached auth token for ``resource`` (an origin), if still valid."""
@@ -224,7 +234,7 @@ class AAuthFlow(httpx.Auth):
 
         if requires(response, "person-token"):  # -11 "Person Token Required"
             agent.forget(resource)
-            presented = yield from self._person_token(resource)
+            presented = yield from self.person_token(resource)
             response = yield self.sign(request, presented)
 
         challenge = requires(response, "auth-token", statuses=(401, 202))
@@ -232,7 +242,7 @@ class AAuthFlow(httpx.Auth):
             resource_token = check_resource_token(
                 agent, challenge.resource_token, resource, presented, response
             )
-            auth_token = yield from self._auth_token(resource, resource_token, presented)
+            auth_token = yield from self.auth_token(resource, resource_token, presented)
             if response.status_code == 202:  # deferred delivery: the resource holds the call
                 response = yield from self.deferred(
                     response, auth_token, resource, resource_token.get("scope")
@@ -247,7 +257,7 @@ class AAuthFlow(httpx.Auth):
         return response
 
     # -- person token (-11 "Person Token Endpoint") ----------------------------------------
-    def _person_token(self, resource: str):
+    def person_token(self, resource: str):
         ps = self.person_server()
         metadata = yield from self.discover(ps)
         body = {"resource": resource, "capabilities": self.agent.capabilities}
@@ -280,7 +290,7 @@ class AAuthFlow(httpx.Auth):
         return ps
 
     # -- auth token (-11 "Resource Challenge Verification", "PS Token Endpoint") -----------
-    def _auth_token(self, resource: str, resource_token: dict, presented: str):
+    def auth_token(self, resource: str, resource_token: dict, presented: str):
         ps = resource_token["ps"]
         metadata = yield from self.discover(ps)
         body = {

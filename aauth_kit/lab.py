@@ -212,6 +212,7 @@ class Lab:
             clock=self.clock,
             id_factory=self._ids("held") if docs else None,
             code_factory=self._code if docs else None,
+            session_ids=self._ids("session") if docs else None,
             dev=dev,
         )
         self._add("supplier", self.supplier.app)

@@ -19,7 +19,7 @@ the token in ``Signature-Key`` is verified too.  Then the route's access mode de
 A request without any signature header gets ``requirement=agent-token``; a bad
 signature or token gets ``401`` + ``Signature-Error``; a revoked token (-11 "Token
 Revocation") gets ``Signature-Error: error=revoked_jwt``.  The app also serves the
-authorization endpoint ``POST /authorize`` (-11 "Authorization Endpoint Request"), the
+authorization endpoint ``POST /authorize`` (:mod:`aauth_kit.resource_authorization`), the
 revocation endpoint ``POST /revoke`` (a Person Server revokes the person and auth tokens
 it issued), ``/.well-known/aauth-resource.json`` and its JWKS
 (:mod:`aauth_kit.resource_endpoints`); requirement responses are
@@ -96,6 +96,7 @@ class Resource:
         access_mode: str | None = None,
         max_revocations: int = MAX_REVOCATIONS,
         access_server: str | None = None,
+        accounts: Callable[[tuple[str, str]], Collection[str]] | None = None,
     ):
         try:
             self.identifier = check_server_identifier(identifier, dev=dev)
@@ -117,6 +118,8 @@ class Resource:
         self.code_factory = code_factory or new_code  # interaction codes (injectable for docs mode)
         self.dev = dev
         self.access_mode = access_mode
+        #: ``accounts((iss, sub))``: the accounts a person holds here (-11 "Account Binding"), if known
+        self.accounts = accounts
         #: -11 "Federated Authorization Access (Four-Party)": the resource's own AS, the ``aud``
         #: of its resource tokens and the only issuer of the auth tokens it takes.
         self.access_server = access_server and check_server_identifier(access_server, dev=dev)

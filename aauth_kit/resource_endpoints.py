@@ -12,10 +12,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import metadata, revocation
-from .errors import AAuthError
 from .jwks import jwks
-from .message import require_json_object
-from .resource_challenge import ROUTE_ACCESS, scope_tokens
+from .resource_authorization import authorize
+from .resource_challenge import ROUTE_ACCESS
 
 if TYPE_CHECKING:
     from .resource import Resource
@@ -24,12 +23,6 @@ METADATA_PATH = f"/.well-known/{metadata.RESOURCE_DWK}"
 JWKS_PATH = "/.well-known/jwks.json"
 AUTHORIZATION_PATH = "/authorize"
 REVOCATION_PATH = revocation.REVOCATION_PATH
-
-
-def known_scopes(resource: Resource) -> set[str]:
-    """Scopes ``resource`` grants: described ones and those its routes require."""
-    routes = {s for _, access, scope in resource.protected if scope for s in scope_tokens(scope)}
-    return set(resource.scope_descriptions) | routes
 
 
 def metadata_document(resource: Resource) -> dict:
@@ -60,21 +53,8 @@ def own_routes(resource: Resource) -> list[Route]:
         return JSONResponse(jwks([resource.key]))
 
     async def authorization_endpoint(request: Request) -> Response:
-        """-11 "Authorization Endpoint Request": ``POST {"scope", "account"?}`` signed with a person
-        token (or an auth token) → ``200 {"resource_token"}``; an agent token → ``requirement=person-token``."""
-        caller = await resource.authenticate(request, "person-token")
-        body = require_json_object(await request.body())
-        scope = body.get("scope")
-        if not scope_tokens(scope):
-            raise AAuthError("invalid_request", "scope is required: scope tokens separated by single spaces")
-        unknown = [s for s in scope_tokens(scope) if s not in known_scopes(resource)]
-        if unknown:
-            raise AAuthError("invalid_scope", f"{resource.identifier} grants no scope {', '.join(unknown)}")
-        account = body.get("account")
-        if account is not None and not (isinstance(account, str) and account):
-            raise AAuthError("invalid_account", "account must be a non-empty string")
-        token = resource.resource_token(caller.token, caller.jkt, scope, account=account)
-        return JSONResponse({"resource_token": token}, headers={"cache-control": "no-store"})
+        """-11 "Authorization Endpoint Request": :func:`resource_authorization.authorize`."""
+        return await authorize(resource, request)
 
     async def revocation_endpoint(request: Request) -> Response:
         """-11 "Token Revocation": ``POST {"jti", "exp"}`` signed by a Person Server in its own right

@@ -98,8 +98,11 @@ class HeldInvocations:
             del self.rows[key]
 
     def _pending(self) -> list[Held]:
+        """Rows still waiting for an auth token or the person (a decided one waits for nobody)."""
         now = self.resource.clock()
-        return [h for h in self.rows.values() if h.result is None and h.expires_at > now]
+        return [
+            h for h in self.rows.values() if h.result is None and h.approved is None and h.expires_at > now
+        ]
 
     def _admit(self, caller) -> None:
         """The caps: :attr:`max_per_agent` pending rows per signing key, :attr:`max_held` in all."""

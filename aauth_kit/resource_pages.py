@@ -66,7 +66,7 @@ def routes(held: HeldInvocations) -> list[Route]:
             error = AAuthError("invalid_code", "this code is unknown or was used already")
             return _page("Code not valid", f"<p>{escape(error.detail)}</p>", error.status)
         row.arrived = True
-        agent = row.caller.token.sub
+        agent = row.caller.agent or f"with key {row.caller.jkt[:12]}…, acting for you,"
         hidden = f'<input type="hidden" name="csrf" value="{escape(row.csrf)}">'
         if callback is not None:
             hidden += f'<input type="hidden" name="callback" value="{escape(callback)}">'

@@ -100,10 +100,25 @@ class Sessions:
             return None
         return session
 
+    def covering(self, agent, jkt: str, scope) -> Session | None:
+        """The newest live session of this signer granting all of ``scope``, if any (-11 "Response
+        without Resource Token": "the agent's key is already authorized")."""
+        now = self.clock()
+        mine = [
+            s
+            for s in self.rows.values()
+            if s.agent == agent and s.jkt == jkt and s.expires_at > now and set(scope) <= s.scope
+        ]
+        return max(mine, key=lambda s: s.issued_at, default=None)
+
+    def replace(self, session: Session) -> Session:
+        """A new session with the grant of ``session``, which ends."""
+        fresh = self.issue(session.agent, session.jkt, session.scope)
+        self.rows.pop(session.token, None)
+        return fresh
+
     def roll(self, session: Session) -> Session | None:
         """The session replacing ``session`` when it is past half its life (the old one ends), else ``None``."""
         if self.clock() < session.issued_at + self.lifetime / 2 or session.token not in self.rows:
             return None
-        fresh = self.issue(session.agent, session.jkt, session.scope)
-        self.rows.pop(session.token, None)
-        return fresh
+        return self.replace(session)

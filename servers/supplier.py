@@ -9,6 +9,12 @@
 * ``GET /account`` (scope ``supplier:account``) needs an auth token too, but the supplier asks
   the person on its own page first (-11 "Resource-Initiated Interaction"): its resource token
   carries ``interaction``, and the person's PS sends the person there before its own consent.
+
+Its authorization endpoint (``POST /authorize``, :mod:`aauth_kit.resource_authorization`)
+answers ``supplier:quotes`` itself, two-party (``202`` → the person approves on its page → ``200
+{"status": "authorized"}`` + ``AAuth-Access``), and the other scopes with a resource token.
+Each person holds one account here, named by their ``sub`` at the supplier: asking for any
+other is ``400 invalid_account``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Supplier:
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
         code_factory: Callable[[], str] | None = None,
+        session_ids: Callable[[], str] | None = None,
         dev: bool = False,
     ):
         self.identifier = identifier
@@ -61,7 +68,10 @@ class Supplier:
             id_factory=id_factory,
             code_factory=code_factory,
             dev=dev,
+            accounts=lambda person: {person[1]},
         )
+        if session_ids is not None:  # predictable AAuth-Access values (docs mode)
+            self.resource.sessions.id_factory = session_ids
         self.orders: list[dict] = []
         self._numbers = itertools.count(1)
         self.app = self.resource.app(

@@ -645,13 +645,17 @@ def test_authorize_errors(lab, body, code):
 
 def test_authorize_needs_a_person_token(lab):
     """[N] "Authorization Endpoint Request": signed with a person token; an agent token → requirement=person-token,
-    no signature → requirement=agent-token, a bad token → Signature-Error."""
+    no signature → requirement=agent-token; "Authorization Endpoint Error Responses": a person token
+    for another aud → 400 invalid_person_token."""
     body = {"scope": OPTIMIZE}
     assert (
         requirement(call(lab, "POST", "/authorize", agent_token(), body=body)).requirement == "person-token"
     )
     assert requirement(call(lab, "POST", "/authorize", body=body)).requirement == "agent-token"
-    assert signature_error(call(lab, "POST", "/authorize", person_token(aud=AP), body=body)) == "invalid_jwt"
+    assert (
+        problem(call(lab, "POST", "/authorize", person_token(aud=AP), body=body), 400)
+        == "invalid_person_token"
+    )
     assert lab.client.get(f"{RES}/authorize").status_code == 405
 
 

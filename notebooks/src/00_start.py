@@ -273,4 +273,5 @@ MessageInspector(lab.trace.last(path="/inventory", source="Agent"), now=lab.cloc
 # | **10_attacks** | the cast under fire: each attack of a stranger, a second person, a hostile Agent Provider, another site's page and a slow or huge client, refused — the raw answer, its code and the rule it follows |
 # | **11_four_party** | a resource with its own Access Server: the PS's signed request to the AS, `requirement=claims`, `402`, the AS's errors relayed to the agent, forged auth tokens refused |
 # | **12_clarification** | the person asks the agent a question from the consent page: the poll that carries it, the agent's answer, an updated request or a cancel, and the limits on the chat |
+# | **13_resource_sessions** | a resource that asks the person itself: its authorization endpoint's `202`, its own consent page, `AAuth-Access` and `Authorization: AAuth`, a resource page inside the PS's consent, session tokens replayed and altered |
 # | **14_governance** | the PS's governance endpoints: permission (a pre-approved tool, a denial), an audit record, a question answered, `424 interaction_unavailable`, and the mission log they feed |
