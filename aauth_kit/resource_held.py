@@ -156,7 +156,9 @@ class HeldInvocations:
         """``202`` + ``Location`` + the requirement (-11 "Pending Response")."""
         if held.requirement == "interaction":
             url = f"{self.resource.identifier}{INTERACTION_PATH}"
-            value = headers.serialize_requirement("interaction", url=url, code=held.code)
+            value = headers.serialize_requirement(
+                "interaction", url=url, code=held.code, dev=self.resource.dev
+            )
             retry = "1"
         else:
             value = headers.serialize_requirement("auth-token", resource_token=held.resource_token)

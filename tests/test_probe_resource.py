@@ -314,11 +314,6 @@ def test_cli_json_names_the_resource_side_failure(broken, capsys):
     assert result["result"] == FAIL and result["section"].startswith('-11 "Resource Metadata"')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the supplier in dev mode answers its first /quotes call 500: aauth_kit/resource_held.py's "
-    "_pending_response serializes the http://127.0.0.1:PORT interaction URL without dev=True",
-)
 def test_cli_interactive_asks_the_person_and_runs_the_session_checks(tmp_path, monkeypatch, capsys):
     """``--interactive``: the probe says where the person must go (here a stand-in approves at
     once) and polls; with ``--agent-provider`` the session checks then run against the
