@@ -274,3 +274,4 @@ MessageInspector(lab.trace.last(path="/inventory", source="Agent"), now=lab.cloc
 # | **11_four_party** | a resource with its own Access Server: the PS's signed request to the AS, `requirement=claims`, `402`, the AS's errors relayed to the agent, forged auth tokens refused |
 # | **12_clarification** | the person asks the agent a question from the consent page: the poll that carries it, the agent's answer, an updated request or a cancel, and the limits on the chat |
 # | **14_governance** | the PS's governance endpoints: permission (a pre-approved tool, a denial), an audit record, a question answered, `424 interaction_unavailable`, and the mission log they feed |
+# | **15_subagents_and_chaining** | sub-agents and the parent-mediated flow; call chaining with `upstream_token` and interaction chaining through the supply-chain agent; deferred delivery at a resource, replayed by `jti` |
