@@ -38,7 +38,7 @@ from .asgi import problem_response
 from .deferred_headers import parse_prefer_wait
 from .errors import AAuthError
 from .interaction import codes_equal
-from .resource_held import MAX_WAIT, Held, HeldInvocations, _copy
+from .resource_held import MAX_WAIT, PENDING_PATH, Held, HeldInvocations, _copy
 
 DOWNSTREAM_PATH = "/interaction/downstream"
 #: Chained calls a resource runs at once (each keeps a downstream poll going).
@@ -78,13 +78,14 @@ class ChainedCall:
         return self.task.done()
 
     def _finish(self, held: Held, done: bool) -> None:
-        if not done:
-            if held.expires_at > self.resource.clock():
-                return
+        """Keep the work's outcome once it is done, or ``expired`` once the row's time is up."""
+        if done:
+            held.result = _copy(outcome(self.task))
+        elif held.expires_at <= self.resource.clock():
             self.task.cancel()
             held.result = problem_response(AAuthError("expired", "the chained interaction timed out"))
         else:
-            held.result = _copy(outcome(self.task))
+            return
         held.keep_until = held.expires_at
 
     def pending_response(self, held: Held) -> Response:
@@ -94,7 +95,7 @@ class ChainedCall:
             {"status": "interacting" if self.arrived else "pending"},
             status_code=202,
             headers={
-                "location": f"/pending/{held.id}",
+                "location": f"{PENDING_PATH}/{held.id}",
                 "retry-after": "1",
                 "cache-control": "no-store",
                 "aauth-requirement": headers.serialize_requirement("interaction", url=url, code=self.code),
@@ -135,7 +136,11 @@ class InteractionChaining:
                 told.set_result(interaction)
 
         task = asyncio.ensure_future(asyncio.wait_for(work(on_interaction), self.held.ttl))
-        await asyncio.wait({task, told}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({task, told}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the caller went away before either
+            task.cancel()
+            raise
         if task.done():
             told.cancel()
             return task.result()
