@@ -14,7 +14,10 @@ completes the original request and returns the result at its pending URL".
 
 The interaction URL the resource gives is its own page, ``/interaction/downstream?code=…``,
 which sends the person on to the downstream interaction, as -11 "Interaction Chaining" (the
-appendix) draws it: "R1 redirects to PS".  The code is single-use.
+appendix) draws it: "R1 redirects to PS".  The code is single-use.  With a ``callback`` (the
+original agent's), the PS sends the person back to this resource first ("redirect to R1
+callback"), which waits for the work to finish and then sends them on to that callback, with
+the PS's ``error`` if there was one ("redirect to agent callback").
 
 Who may poll: the key that made the original request (the held row checks it) presenting a
 token of the same ``(iss, sub)``; anyone else gets ``404 not_found``.  A downstream failure is
@@ -27,6 +30,7 @@ token is the resource's own, bound to its agent key: nothing of the caller's key
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -37,10 +41,12 @@ from . import headers
 from .asgi import problem_response
 from .deferred_headers import parse_prefer_wait
 from .errors import AAuthError
-from .interaction import codes_equal
+from .identifiers import check_callback_url
+from .interaction import CALLBACK_ERRORS, codes_equal
 from .resource_held import MAX_WAIT, PENDING_PATH, Held, HeldInvocations, _copy
 
 DOWNSTREAM_PATH = "/interaction/downstream"
+RETURN_PATH = f"{DOWNSTREAM_PATH}/return"
 #: Chained calls a resource runs at once (each keeps a downstream poll going).
 MAX_CHAINED = 100
 
@@ -57,6 +63,8 @@ class ChainedCall:
         self.downstream = downstream  # the downstream Interaction (url, code)
         self.code = code  # this resource's own code
         self.arrived = False  # the person opened this resource's page
+        self.callback: str | None = None  # the original agent's, while the person is downstream
+        self.back = secrets.token_urlsafe(24)  # names this call in the PS's return to this resource
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def __call__(self, held: Held, caller, request: Request) -> Response:
@@ -162,20 +170,51 @@ class InteractionChaining:
         return None
 
     def routes(self) -> list[Route]:
-        """``GET /interaction/downstream?code=…``: this resource's page for a chained interaction."""
+        """``GET /interaction/downstream?code=…[&callback=…]``, this resource's page for a chained
+        interaction, and ``GET /interaction/downstream/return?state=…``, where the PS sends the
+        person back when there is a callback to go on to."""
+        identifier = self.held.resource.identifier
 
         async def downstream(request: Request) -> Response:
+            callback = request.query_params.get("callback")
+            if callback is not None:
+                try:
+                    check_callback_url(callback)
+                except AAuthError as error:
+                    raise AAuthError("invalid_request", error.detail) from None
             call = self.by_code(request.query_params.get("code", ""))
             if call is None or call.arrived or call.task.done():
                 raise AAuthError("invalid_code", "this code is unknown or was used already")
             call.arrived = True  # -11 "User Interaction": "The code parameter is single-use"
-            return RedirectResponse(
-                call.downstream.link(),
-                status_code=303,
-                headers={"cache-control": "no-store", "referrer-policy": "no-referrer"},
-            )
+            call.callback = callback
+            back = f"{identifier}{RETURN_PATH}?state={call.back}" if callback is not None else None
+            return _redirect(call.downstream.link(back))
 
-        return [Route(DOWNSTREAM_PATH, downstream, methods=["GET"])]
+        async def returned(request: Request) -> Response:
+            state = request.query_params.get("state", "")
+            found = [c for c in self.chained() if c.callback and secrets.compare_digest(c.back, state)]
+            if not found:
+                raise AAuthError("invalid_request", "no chained interaction waits for this return")
+            call, error = found[0], request.query_params.get("error")
+            callback, call.callback = call.callback, None  # once
+            if error is None:  # "R1 polls PS, gets auth_token", calls downstream: then back to the agent
+                await asyncio.wait({call.task}, timeout=MAX_WAIT)
+            else:  # -11 "Interaction Callback Errors", passed on
+                error = error if error in CALLBACK_ERRORS else "server_error"
+                callback = f"{callback}{'&' if '?' in callback else '?'}error={error}"
+            return _redirect(callback)
+
+        return [
+            Route(DOWNSTREAM_PATH, downstream, methods=["GET"]),
+            Route(RETURN_PATH, returned, methods=["GET"]),
+        ]
+
+
+def _redirect(url: str) -> Response:
+    """A ``303`` that is never cached and leaks no code in a ``Referer``."""
+    return RedirectResponse(
+        url, status_code=303, headers={"cache-control": "no-store", "referrer-policy": "no-referrer"}
+    )
 
 
 __all__ = ["DOWNSTREAM_PATH", "MAX_CHAINED", "ChainedCall", "InteractionChaining"]

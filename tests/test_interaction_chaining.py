@@ -160,3 +160,66 @@ def test_interaction_chaining_not_needed_answers_at_once(tmp_path):
             response = client.post(f"{SCA}/optimize", json=PROMPT)
         assert response.status_code == 200 and "market_analysis" in response.json()
         assert not any("→ 202" in s for s in summaries(lab))
+
+
+def back_through_the_sca(lab, interaction, approve: bool) -> tuple[str, bool]:
+    """The person with the agent's callback: the SCA's page → the PS (its consent API, with the
+    callback the SCA gave it) → back to the SCA → on to the agent's callback.  Returns where
+    the browser ends and whether the SCA's work was done when it sent it there."""
+    with lab.hosts.client(timeout=30) as browser:
+        page = browser.get(interaction.link(APP_CALLBACK), follow_redirects=False)
+        ps_link = urlsplit(page.headers["location"])
+        query = parse_qs(ps_link.query)
+        (back,) = query["callback"]
+        assert back.startswith(f"{SCA}/interaction/downstream/return?state=")
+        session = browser.post(f"{PS}/login", json={"username": "mcp-user", "password": "user123"})
+        browser.headers["Authorization"] = f"Bearer {session.json()['session']}"
+        context = browser.get(f"{PS}/consent", params={"code": query["code"][0]}).json()
+        decided = browser.post(
+            f"{PS}/consent/{context['pending_id']}/decision", json={"approved": approve, "callback": back}
+        ).json()
+        del browser.headers["Authorization"]
+        returned = browser.get(decided["redirect_url"], follow_redirects=False)
+        assert returned.status_code == 303 and returned.headers["referrer-policy"] == "no-referrer"
+        (call,) = [c for c in lab.supply_chain.chaining.chained() if c.code == interaction.code]
+        again = browser.get(decided["redirect_url"], follow_redirects=False)
+        assert (again.status_code, again.json()["error"]) == (400, "invalid_request")  # once
+        return returned.headers["location"], call.task.done()
+
+
+APP_CALLBACK = "https://app.example/callback?session=7"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_interaction_chaining_back_to_the_agents_callback_through_the_sca(lab, approve):
+    """-11 "Interaction Chaining" (appendix): "redirect to R1 callback", R1 gets the auth token
+    and calls downstream, then "redirect to agent callback" — with ``error=access_denied`` when
+    the person denied (-11 "Interaction Callback Errors")."""
+    ended = []
+    agent = lab.new_agent(
+        "buyer", on_interaction=lambda i: ended.append(back_through_the_sca(lab, i, approve))
+    )
+    with lab.client(agent) as client:
+        response = client.post(f"{SCA}/optimize", json=PROMPT)
+    ((where, done),) = ended
+    if approve:
+        assert (where, done, response.status_code) == (APP_CALLBACK, True, 200)
+    else:
+        assert where == f"{APP_CALLBACK}&error=access_denied"
+        assert (response.status_code, response.json()["error"]) == (403, "denied")
+
+
+def test_interaction_chaining_a_callback_must_be_a_url_a_browser_may_go_to(lab):
+    """The SCA's page checks the agent's callback like a PS does: ``400 invalid_request``."""
+    refused = []
+
+    def on_interaction(interaction):
+        with lab.hosts.client(timeout=30) as browser:
+            page = browser.get(interaction.link("javascript:alert(1)"), follow_redirects=False)
+        refused.append((page.status_code, page.json()["error"]))
+        lab.ps.decide(downstream_code(lab, interaction), True)  # the code is still good
+
+    agent = lab.new_agent("buyer", on_interaction=on_interaction)
+    with lab.client(agent) as client:
+        assert client.post(f"{SCA}/optimize", json=PROMPT).status_code == 200
+    assert refused == [(400, "invalid_request")]
