@@ -164,7 +164,7 @@ class SupplyChainAgent:
 
         return await self.chaining.run(request.state.caller, with_market_analysis)
 
-    async def ask_market_analysis(self, prompt: str, upstream, on_interaction=None) -> tuple[dict, str]:
+    async def ask_market_analysis(self, prompt: str, upstream, on_interaction) -> tuple[dict, str]:
         """-11 "Call Chaining": call the market analyst on behalf of the caller's person, as an agent
         signing with the SCA's own key; ``on_interaction`` hears of a consent the person must give."""
         agent = Agent(
