@@ -248,6 +248,7 @@ class AAuthFlow(httpx.Auth):
                     response, auth_token, resource, resource_token.get("scope")
                 )
             else:
+                presented = auth_token  # a 202 now is polled with it (-11 "Interaction Chaining")
                 response = yield self.sign(request, auth_token)
 
         if requires(response, "interaction", statuses=(202,)):  # -11 "Resource-Managed Authorization"

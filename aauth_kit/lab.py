@@ -202,6 +202,7 @@ class Lab:
             market_analysis=self.identifiers["market_analysis"],
             clock=self.clock,
             id_factory=self._ids("sca") if docs else None,
+            code_factory=self._code if docs else None,
             dev=dev,
         )
         self._add("supply_chain", self.supply_chain.app)

@@ -72,6 +72,7 @@ class Held:
     completed_by: str | None = None  # the auth token jti (auth-token) that ran it
     keep_until: float = 0.0
     decided: asyncio.Event = field(default_factory=asyncio.Event)
+    poller: Callable | None = None  # poller(held, caller, request): a row that answers its own polls
 
 
 def _copy(response: Response) -> Response:
@@ -178,20 +179,25 @@ class HeldInvocations:
         """-11 "Resource-Initiated Interaction": a row the person answers at this resource's page
         (sent there by their PS, with the PS's callback); the resource token carries its ``url``
         and ``code``.  Nobody polls it: the PS learns the outcome from the callback."""
+        held = self.keep(caller, "resource-interaction", scope=scope, code=self.resource.code_factory())
+        return {"url": f"{self.resource.identifier}{INTERACTION_PATH}", "code": held.code}
+
+    def keep(self, caller, requirement: str, *, scope: str = "", **fields) -> Held:
+        """A new row for ``caller`` within the caps (``fields`` as :class:`Held` names them)."""
         self.sweep()
         self._admit(caller)
         held = Held(
             id=self.resource.id_factory(),
-            requirement="resource-interaction",
+            requirement=requirement,
             caller=caller,
-            run=None,
+            run=fields.pop("run", None),
             scope=scope,
-            account=None,
+            account=fields.pop("account", None),
             expires_at=self.resource.clock() + self.ttl,
-            code=self.resource.code_factory(),
+            **fields,
         )
         self.rows[held.id] = held
-        return {"url": f"{self.resource.identifier}{INTERACTION_PATH}", "code": held.code}
+        return held
 
     # -- polling ---------------------------------------------------------------------------
     async def poll(self, request: Request) -> Response:
@@ -200,10 +206,12 @@ class HeldInvocations:
         held = self.rows.get(request.path_params["id"])
         if (
             held is None
-            or held.run is None  # a resource-initiated interaction: answered by callback, not polled
+            or (held.run is None and held.poller is None)  # resource-initiated: answered by callback
             or not secrets.compare_digest(held.caller.jkt, caller.jkt)
         ):
             raise AAuthError("not_found", "no such pending request")
+        if held.poller is not None:
+            return await held.poller(held, caller, request)
         if held.requirement == "auth-token":
             return await self._poll_auth_token(held, caller)
         return await self._poll_interaction(held, caller, request)

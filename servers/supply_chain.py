@@ -15,7 +15,10 @@ When the prompt asks for market analysis, the SCA calls the market-analysis agen
 -11 "Call Chaining" call: it is its own Agent Provider (``/.well-known/aauth-agent.json``
 names the SCA itself as issuer), signs with a self-issued agent token, and asks the
 caller's PS for a person token and an auth token with the caller's auth token as
-``upstream_token``.
+``upstream_token``.  When that PS needs the person first (``202`` with
+``requirement=interaction``), the SCA answers its caller with its own ``202``, code and pending
+URL, and completes the optimisation there once the person approved (-11 "Interaction Chaining",
+:mod:`aauth_kit.resource_chaining`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import agent_metadata
 from aauth_kit.resource import Resource
+from aauth_kit.resource_chaining import InteractionChaining
 
 from . import supply_chain_data as data
 
@@ -67,6 +71,7 @@ class SupplyChainAgent:
         market_analysis: str,
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
+        code_factory: Callable[[], str] | None = None,
         dev: bool = False,
     ):
         self.identifier = identifier
@@ -87,8 +92,10 @@ class SupplyChainAgent:
             scope_descriptions=SCOPES,
             clock=clock,
             id_factory=id_factory,
+            code_factory=code_factory,
             dev=dev,
         )
+        self.chaining = InteractionChaining(self.resource.held)
         routes = [
             self.resource.route("/inventory", self.get_inventory, access="agent-token"),
             self.resource.route("/check", self.get_check, access="person-token"),
@@ -98,6 +105,7 @@ class SupplyChainAgent:
             ),
             Route("/.well-known/aauth-agent.json", self.agent_metadata),
             Route("/health", lambda request: JSONResponse({"status": "ok"})),
+            *self.chaining.routes(),
         ]
         self.app = self.resource.app(routes)
 
@@ -144,16 +152,28 @@ class SupplyChainAgent:
         prompt = body.get("prompt") or "Optimize the laptop supply chain"
         result = data.optimize(prompt, str(body.get("optimization_type") or "inventory"))
         result["authorizations"] = []
-        if data.wants_market_analysis(prompt):
-            analysis, token = await self.ask_market_analysis(prompt, request.state.caller.token)
+        if not data.wants_market_analysis(prompt):
+            return JSONResponse(result)
+        upstream = request.state.caller.token
+
+        async def with_market_analysis(on_interaction) -> JSONResponse:
+            analysis, token = await self.ask_market_analysis(prompt, upstream, on_interaction)
             result["market_analysis"] = analysis
             result["authorizations"].append(decoded_authorization(self.market_analysis, token))
-        return JSONResponse(result)
+            return JSONResponse(result)
 
-    async def ask_market_analysis(self, prompt: str, upstream) -> tuple[dict, str]:
-        """-11 "Call Chaining": call the market analyst on behalf of the caller's person."""
+        return await self.chaining.run(request.state.caller, with_market_analysis)
+
+    async def ask_market_analysis(self, prompt: str, upstream, on_interaction) -> tuple[dict, str]:
+        """-11 "Call Chaining": call the market analyst on behalf of the caller's person, as an agent
+        signing with the SCA's own key; ``on_interaction`` hears of a consent the person must give."""
         agent = Agent(
-            self.agent_key, self.agent_token(), ps=upstream.ps or upstream.iss, clock=self.clock, dev=self.dev
+            self.agent_key,
+            self.agent_token(),
+            ps=upstream.ps or upstream.iss,
+            clock=self.clock,
+            dev=self.dev,
+            on_interaction=on_interaction,
         )
         async with self.client_factory(auth=agent.auth(upstream_token=upstream.token)) as client:
             response = await client.post(f"{self.market_analysis}/analyze", json={"question": prompt})

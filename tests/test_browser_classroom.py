@@ -104,11 +104,12 @@ def test_run_all_then_each_solution_is_graded_correct_and_diagrams_fit(jupyterla
     )
 
 
-#: The cell run again: in 06 and 07 the one that starts the main flow, else the middle code cell.
+#: The cell run again: in 06, 07 and 15 the one that starts the main flow, else the middle code cell.
 MIDDLE = {
     **dict.fromkeys(NOTEBOOKS),
     "06_user_consent.ipynb": "start = lab.trace.mark()",
     "07_supply_chain_demo.ipynb": "job_start = lab.trace.mark()",
+    "15_subagents_and_chaining.ipynb": "chain_start = lab.trace.mark()",
 }
 
 

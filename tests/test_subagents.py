@@ -1,7 +1,7 @@
 """Sub-agents (-11 "Sub-Agents", "Sub-Agent Identity", "Single-Level Depth", "Parent-Mediated
 Authorization") over real sockets in a Lab: the Agent Provider issuing sub-agent tokens, the
 parent obtaining person and auth tokens for its sub-agent with ``subagent_token``, and every
-refusal with its code and status."""
+refusal with its code and status; revoking the parent reaches the tokens issued for its sub-agent."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from aauth_kit.flow import FlowError
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
+from aauth_kit.metadata import AGENT_DWK
 from aauth_kit.profile import sign_request
+from aauth_kit.revocation import Revoker
 from aauth_kit.rotation import sign_key_rotation
 from aauth_kit.signature_key import jwt_key
 from aauth_kit.subagents import SubAgent, create_subagent, subagent_request
@@ -235,3 +237,42 @@ def test_subagent_identity_its_own_key(lab):
     with lab.client() as client:
         response = client.send(subagent_request(parent, parent.key, "same"), auth=None)
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
+# -- revoking the parent (-11 "Parent-Mediated Authorization": "revocation propagates naturally") ----
+
+
+def revoke_agent_token(lab, agent_token: str) -> int:
+    """The lab's Agent Provider (at the PS's identifier) revokes ``agent_token`` at the PS."""
+    claims = jws.decode_unverified(agent_token).payload
+    message = Revoker(PS, AGENT_DWK, lab.keys["ps"], lab.clock).request(
+        f"{PS}/revoke", claims["jti"], claims["exp"]
+    )
+    return lab.send(message, source="Agent Provider").status
+
+
+def test_revoking_the_parent_revokes_the_subagents_tokens_at_the_resource(lab):
+    """The person and auth tokens the PS issued for the sub-agent were asked for by its parent:
+    the parent's revocation cascades to them, here and at the resource, which refuses them
+    (``revoked_jwt``); the next sub-agent authorization fails, since the PS refuses the parent
+    that would ask for it."""
+    parent = lab.new_agent("planner")
+    sub = spawn(lab, parent)
+    with lab.client(sub) as client:
+        assert client.post(f"{SCA}/check").status_code == 200
+    issued = [sub.person_token_for(SCA), sub.auth_token_for(SCA)]
+    assert revoke_agent_token(lab, parent.agent_token) == 200
+    told = {
+        json.loads(e.request.body)["jti"]
+        for e in lab.trace.exchanges
+        if e.source == "PS" and e.request.target_uri == f"{SCA}/revoke"
+    }
+    assert {jws.decode_unverified(token).payload["jti"] for token in issued} <= told
+    message = HttpMessage("POST", f"{SCA}/check")
+    sign_request(message, sub.key, jwt_key(issued[1]), created=int(lab.clock()))
+    response = lab.send(message).response
+    assert (response.status, response.header("signature-error")) == (401, "error=revoked_jwt")
+    sub.forget()
+    with lab.client(sub) as client, pytest.raises(FlowError) as refused:
+        client.post(f"{SCA}/check")
+    assert refused.value.code == "revoked_jwt" and "agent token" in refused.value.detail

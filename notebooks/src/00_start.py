@@ -275,3 +275,4 @@ MessageInspector(lab.trace.last(path="/inventory", source="Agent"), now=lab.cloc
 # | **12_clarification** | the person asks the agent a question from the consent page: the poll that carries it, the agent's answer, an updated request or a cancel, and the limits on the chat |
 # | **13_resource_sessions** | a resource that asks the person itself: its authorization endpoint's `202`, its own consent page, `AAuth-Access` and `Authorization: AAuth`, a resource page inside the PS's consent, session tokens replayed and altered |
 # | **14_governance** | the PS's governance endpoints: permission (a pre-approved tool, a denial), an audit record, a question answered, `424 interaction_unavailable`, and the mission log they feed |
+# | **15_subagents_and_chaining** | sub-agents and the parent-mediated flow; call chaining with `upstream_token` and interaction chaining through the supply-chain agent; deferred delivery at a resource, replayed by `jti` |
