@@ -91,3 +91,36 @@ def test_runs_again_from_its_middle_after_the_end_moved_the_lab_on(name, middle)
         for index, cell in [*cells, *cells[start:]]:
             if cell.cell_type == "code":
                 client.execute_cell(cell, index)  # raises CellExecutionError on any error
+
+
+def test_12_runs_again_from_each_section_that_starts_a_request():
+    """All of 12, then from each section that starts a request of its own (1, 7, 8, 9, 10,
+    11), from the person's decision (5) and from the middle code cell (where the classroom
+    test starts) to the end again: no section meets what a later one left behind (the
+    quitter's cancelled flow, a request of the limits), and a cell that continues a flow
+    already over (5, the second cell of 7) runs too.  Sections 2 to 6 play section 1's
+    request: the person redeems its interaction code once (section 2), so they run again
+    from section 1."""
+    notebook = nbformat.read(NOTEBOOKS / "12_clarification.ipynb", as_version=4)
+    cells = list(enumerate(notebook.cells))
+    code = [index for index, cell in cells if cell.cell_type == "code"]
+    starts = [
+        cell_index(notebook, text)
+        for text in (
+            "agent = lab.new_agent(",  # 1
+            'chat = person.get(f"{PS}/consent/',  # 5
+            'checker = lab.new_agent("checker"',  # 7
+            'quitter = lab.new_agent("quitter"',  # 8
+            'hand = lab.new_agent("hand")',  # 9
+            "tampered_url, tampered_id = new_request()",  # 10
+            "from aauth_kit.exercises import nb12",  # 11
+        )
+    ]
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    with client.setup_kernel():
+        for start in [code[0], *starts, code[len(code) // 2]]:
+            for index, cell in cells[start:]:
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)  # raises CellExecutionError on any error
