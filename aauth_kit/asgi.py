@@ -15,7 +15,9 @@
   inline blocks states itself through :func:`content_security_policy`), and
   :func:`check_origin` refuses a state-changing request a browser sent from another origin;
 * :class:`BodyLimit` answers ``413`` to a body over the cap before reading it, and ``503``
-  to one the process has no room for (:class:`BodyBudget`).
+  to one the process has no room for (:class:`BodyBudget`);
+* :class:`ErrorBoundary` answers any other exception an endpoint lets escape as problem+json
+  ``500 server_error``, its traceback logged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import threading
 from collections.abc import Mapping
 
@@ -34,6 +37,8 @@ from .errors import AAuthError
 from .identifiers import DEV_HOSTS
 from .message import HttpMessage
 from .server_proxy import proxied_origins
+
+log = logging.getLogger(__name__)
 
 
 def problem_response(error: AAuthError, headers: Mapping[str, str] | None = None) -> Response:
@@ -280,6 +285,35 @@ class BodyLimit:
             await self._refuse(scope, receive, send, refusal)
         finally:
             self.budget.give(taken)
+
+
+class ErrorBoundary:
+    """ASGI middleware: an exception an endpoint lets escape (a bug, not an
+    :class:`AAuthError`, which :func:`exception_handlers` renders) is logged with its
+    traceback under ``server``'s name and answered ``500 server_error`` as problem+json (-11
+    "Error Response Format"), not as a bare page; once the response has begun it is raised."""
+
+    def __init__(self, app, server: str):
+        self.app, self.server = app, server
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            log.exception("%s: %s %s failed", self.server, scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            error = AAuthError("server_error", "the server failed to answer this request")
+            await problem_response(error)(scope, receive, send)
 
 
 def middleware(
