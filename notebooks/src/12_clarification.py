@@ -33,6 +33,7 @@ from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
+from aauth_kit.problem import error_code
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
 from aauth_kit.waiting import held_poll, wait_until
@@ -307,12 +308,12 @@ def new_request(*, opened=True):
 
 def ask(pending_id, question):
     response = person.post(f"{PS}/consent/{pending_id}/clarification", json={"question": question})
-    return response.status_code, response.json().get("error")
+    return response.status_code, error_code(response.content)
 
 
 def reply(url, text="Because."):
     response = signed("POST", url, {"action": "clarification_response", "clarification_response": text})
-    return response.status, (response.json_object() or {}).get("error")
+    return response.status, error_code(response.body)
 
 
 url, pending_id = new_request()

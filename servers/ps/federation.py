@@ -38,6 +38,7 @@ from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import ACCESS_DWK, validate_metadata
+from aauth_kit.problem import error_code, problem_of
 from aauth_kit.profile import VerifiedRequest
 from aauth_kit.token_verification import check_presented_token
 
@@ -263,12 +264,8 @@ def _refusal(response, access_server: str) -> AAuthError:
         return PaymentRequired(detail, response.headers.get("www-authenticate"))
     if status == 401:
         return AAuthError("denied", f"the Access Server {access_server} does not take this PS's requests")
-    try:
-        problem = json.loads(response.content)
-    except ValueError:
-        problem = None
-    code = problem.get("error") if isinstance(problem, dict) else None
-    if 400 <= status < 500 and isinstance(code, str) and code.isidentifier():
+    problem, code = problem_of(response.content), error_code(response.content)
+    if 400 <= status < 500 and code is not None and code.isidentifier():
         detail = problem.get("detail") if isinstance(problem.get("detail"), str) else code
         return AAuthError(code, f"the Access Server {access_server}: {detail[:500]}", status=status)
     return _unreachable(access_server, f"it answered {status}")
