@@ -190,6 +190,18 @@ class _NoRoom(Exception):
     """A chunk of the body would pass the process's :class:`BodyBudget`."""
 
 
+class _WatchedSend:
+    """An ASGI ``send`` that notes whether the response has begun (then an error can no
+    longer be answered with a response of its own)."""
+
+    def __init__(self, send):
+        self.send, self.started = send, False
+
+    async def __call__(self, message):
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class BodyLimit:
     """ASGI middleware: a body over ``max_bytes`` is ``413`` (``invalid_request``) before it
     is read — at once when ``Content-Length`` says so, else as soon as the received chunks
@@ -247,7 +259,8 @@ class BodyLimit:
         body is taken from the budget chunk by chunk, and given back at the end."""
         # deadline: 0.0 until the app first asks for the body, then when it must be complete;
         # None once it is (a later receive only waits for a disconnect)
-        received, started, deadline, taken = 0, False, 0.0, 0
+        received, deadline, taken = 0, 0.0, 0
+        watched = _WatchedSend(send)
 
         async def counted_receive():
             nonlocal received, deadline, taken
@@ -272,15 +285,10 @@ class BodyLimit:
                 deadline = None
             return message
 
-        async def watched_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counted_receive, watched_send)
+            await self.app(scope, counted_receive, watched)
         except (_TooLarge, _TooSlow, _NoRoom) as refusal:
-            if started:
+            if watched.started:
                 raise
             await self._refuse(scope, receive, send, refusal)
         finally:
@@ -299,18 +307,12 @@ class ErrorBoundary:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = False
-
-        async def watched_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = _WatchedSend(send)
         try:
-            await self.app(scope, receive, watched_send)
+            await self.app(scope, receive, watched)
         except Exception:
             log.exception("%s: %s %s failed", self.server, scope.get("method"), scope.get("path"))
-            if started:
+            if watched.started:
                 raise
             error = AAuthError("server_error", "the server failed to answer this request")
             await problem_response(error)(scope, receive, send)

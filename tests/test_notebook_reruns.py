@@ -29,20 +29,28 @@ def cell_index(notebook, text: str) -> int:
     return index
 
 
-def test_06_runs_again_from_the_start_of_its_flow():
-    notebook = nbformat.read(NOTEBOOKS / "06_user_consent.ipynb", as_version=4)
-    start = cell_index(notebook, "start = lab.trace.mark()")
+def run(notebook, *spans: slice) -> list[str]:
+    """Run the code cells of ``notebook`` span after span in one kernel, as a student runs
+    them (raises ``CellExecutionError`` on any error); the outputs of each cell run, as JSON."""
     cells = list(enumerate(notebook.cells))
     client = NotebookClient(
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
     shown = []
     with client.setup_kernel():
-        # up to the flow's start, that cell twice, the rest; then from the start to the end again
-        for index, cell in [*cells[: start + 1], *cells[start:], *cells[start:]]:
-            if cell.cell_type == "code":
-                client.execute_cell(cell, index)  # raises CellExecutionError on any error
-                shown.append(json.dumps(cell.outputs))
+        for span in spans:
+            for index, cell in cells[span]:
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)
+                    shown.append(json.dumps(cell.outputs))
+    return shown
+
+
+def test_06_runs_again_from_the_start_of_its_flow():
+    notebook = nbformat.read(NOTEBOOKS / "06_user_consent.ipynb", as_version=4)
+    start = cell_index(notebook, "start = lab.trace.mark()")
+    # up to the flow's start, that cell twice, the rest; then from the start to the end again
+    shown = run(notebook, slice(start + 1), slice(start, None), slice(start, None))
     assert not [text for text in shown if "Nothing to show" in text]
     poll_cell = notebook.cells[cell_index(notebook, "show.show(poll.response")]
     assert '\\"typ\\": \\"aa-auth+jwt\\"' in json.dumps(poll_cell.outputs)  # the auth token, decoded
@@ -53,15 +61,7 @@ def test_09_runs_again_from_section_5_after_the_mission_is_completed():
     completion cell, finding the mission already completed, shows the completion it made
     instead of asking again, and every later cell works on what the first run recorded."""
     notebook = nbformat.read(NOTEBOOKS / "09_missions.ipynb", as_version=4)
-    section_5 = cell_index(notebook, "first = lab.trace.mark()")
-    cells = list(enumerate(notebook.cells))
-    client = NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
-    with client.setup_kernel():
-        for index, cell in [*cells, *cells[section_5:]]:
-            if cell.cell_type == "code":
-                client.execute_cell(cell, index)  # raises CellExecutionError on any error
+    run(notebook, slice(None), slice(cell_index(notebook, "first = lab.trace.mark()"), None))
     completion_cell = notebook.cells[cell_index(notebook, "async def finish()")]
     assert "202" in json.dumps(completion_cell.outputs)
 
@@ -82,15 +82,7 @@ def test_runs_again_from_its_middle_after_the_end_moved_the_lab_on(name, middle)
     past the tokens' exp (03, 05), rotated the agent's key (03) or revoked its agent token
     (08), and no cell run again raises."""
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    start = cell_index(notebook, middle)
-    cells = list(enumerate(notebook.cells))
-    client = NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
-    with client.setup_kernel():
-        for index, cell in [*cells, *cells[start:]]:
-            if cell.cell_type == "code":
-                client.execute_cell(cell, index)  # raises CellExecutionError on any error
+    run(notebook, slice(None), slice(cell_index(notebook, middle), None))
 
 
 def test_12_runs_again_from_each_section_that_starts_a_request():
@@ -102,8 +94,7 @@ def test_12_runs_again_from_each_section_that_starts_a_request():
     request: the person redeems its interaction code once (section 2), so they run again
     from section 1."""
     notebook = nbformat.read(NOTEBOOKS / "12_clarification.ipynb", as_version=4)
-    cells = list(enumerate(notebook.cells))
-    code = [index for index, cell in cells if cell.cell_type == "code"]
+    code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     starts = [
         cell_index(notebook, text)
         for text in (
@@ -116,11 +107,4 @@ def test_12_runs_again_from_each_section_that_starts_a_request():
             "from aauth_kit.exercises import nb12",  # 11
         )
     ]
-    client = NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
-    with client.setup_kernel():
-        for start in [code[0], *starts, code[len(code) // 2]]:
-            for index, cell in cells[start:]:
-                if cell.cell_type == "code":
-                    client.execute_cell(cell, index)  # raises CellExecutionError on any error
+    run(notebook, *(slice(start, None) for start in [code[0], *starts, code[len(code) // 2]]))
