@@ -30,7 +30,7 @@ import threading
 from collections.abc import Mapping
 
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from .errors import AAuthError
@@ -310,6 +310,8 @@ class ErrorBoundary:
         watched = _WatchedSend(send)
         try:
             await self.app(scope, receive, watched)
+        except ClientDisconnect:  # nobody left to answer
+            raise
         except Exception:
             log.exception("%s: %s %s failed", self.server, scope.get("method"), scope.get("path"))
             if watched.started:
