@@ -17,6 +17,7 @@ from .errors import AAuthError
 from .flow import FlowError
 from .headers import HeaderError, Requirement, parse_requirement, parse_signature_error
 from .http_client import httpx, origin_of
+from .problem import error_code, problem_of
 
 #: A 401 ``Signature-Error`` with these codes means a cached token is no longer taken.
 _STALE_TOKEN_ERRORS = ("expired_jwt", "revoked_jwt")
@@ -65,15 +66,10 @@ def stale_token(response) -> bool:
 def flow_error(response) -> FlowError:
     """The error a PS answered with: problem+json ``error`` (or pre -09 ``error_description``),
     a ``Signature-Error``, or ``server_error`` for anything unreadable."""
-    body = json_body(response)
-    code = detail = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        code, detail = body["error"], body.get("detail") or body.get("error_description")
-    elif response.status_code == 401 and "signature-error" in response.headers:
-        try:
-            code = parse_signature_error(response.headers["signature-error"])[0]
-        except HeaderError:
-            code = None
+    body, code = problem_of(response.content), error_code(response.content)
+    detail = (body.get("detail") or body.get("error_description")) if code else None
+    if code is None and response.status_code == 401:
+        code = error_code(None, response.headers.get("signature-error"))
     if code is None:
         code = "server_error" if response.status_code >= 500 else "invalid_response"
     detail = (

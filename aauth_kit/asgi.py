@@ -15,7 +15,9 @@
   inline blocks states itself through :func:`content_security_policy`), and
   :func:`check_origin` refuses a state-changing request a browser sent from another origin;
 * :class:`BodyLimit` answers ``413`` to a body over the cap before reading it, and ``503``
-  to one the process has no room for (:class:`BodyBudget`).
+  to one the process has no room for (:class:`BodyBudget`);
+* :class:`ErrorBoundary` answers any other exception an endpoint lets escape as problem+json
+  ``500 server_error``, its traceback logged.
 """
 
 from __future__ import annotations
@@ -23,17 +25,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import threading
 from collections.abc import Mapping
 
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from .errors import AAuthError
 from .identifiers import DEV_HOSTS
 from .message import HttpMessage
 from .server_proxy import proxied_origins
+
+log = logging.getLogger(__name__)
 
 
 def problem_response(error: AAuthError, headers: Mapping[str, str] | None = None) -> Response:
@@ -185,6 +190,18 @@ class _NoRoom(Exception):
     """A chunk of the body would pass the process's :class:`BodyBudget`."""
 
 
+class _WatchedSend:
+    """An ASGI ``send`` that notes whether the response has begun (then an error can no
+    longer be answered with a response of its own)."""
+
+    def __init__(self, send):
+        self.send, self.started = send, False
+
+    async def __call__(self, message):
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class BodyLimit:
     """ASGI middleware: a body over ``max_bytes`` is ``413`` (``invalid_request``) before it
     is read — at once when ``Content-Length`` says so, else as soon as the received chunks
@@ -242,7 +259,8 @@ class BodyLimit:
         body is taken from the budget chunk by chunk, and given back at the end."""
         # deadline: 0.0 until the app first asks for the body, then when it must be complete;
         # None once it is (a later receive only waits for a disconnect)
-        received, started, deadline, taken = 0, False, 0.0, 0
+        received, deadline, taken = 0, 0.0, 0
+        watched = _WatchedSend(send)
 
         async def counted_receive():
             nonlocal received, deadline, taken
@@ -267,19 +285,39 @@ class BodyLimit:
                 deadline = None
             return message
 
-        async def watched_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counted_receive, watched_send)
+            await self.app(scope, counted_receive, watched)
         except (_TooLarge, _TooSlow, _NoRoom) as refusal:
-            if started:
+            if watched.started:
                 raise
             await self._refuse(scope, receive, send, refusal)
         finally:
             self.budget.give(taken)
+
+
+class ErrorBoundary:
+    """ASGI middleware: an exception an endpoint lets escape (a bug, not an
+    :class:`AAuthError`, which :func:`exception_handlers` renders) is logged with its
+    traceback under ``server``'s name and answered ``500 server_error`` as problem+json (-11
+    "Error Response Format"), not as a bare page; once the response has begun it is raised."""
+
+    def __init__(self, app, server: str):
+        self.app, self.server = app, server
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        watched = _WatchedSend(send)
+        try:
+            await self.app(scope, receive, watched)
+        except ClientDisconnect:  # nobody left to answer
+            raise
+        except Exception:
+            log.exception("%s: %s %s failed", self.server, scope.get("method"), scope.get("path"))
+            if watched.started:
+                raise
+            error = AAuthError("server_error", "the server failed to answer this request")
+            await problem_response(error)(scope, receive, send)
 
 
 def middleware(

@@ -14,7 +14,9 @@ transport and shows in the trace.  A flow that cannot finish raises :class:`Flow
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 from dataclasses import dataclass
 
 from .errors import AAuthError
@@ -78,6 +80,24 @@ class Driver:
         except StopIteration as done:
             self.result = done.value
             return None
+
+
+def send_flow(client, sleep, flow):
+    """Run ``flow`` over the sync ``client``, each request sent as it is (already signed:
+    ``auth=None``), a :class:`Pause` waited out with ``sleep`` (``None``: ``time.sleep``);
+    what the flow returns."""
+    driver = Driver(flow, sleep or time.sleep)
+    for request in driver.steps():
+        driver.reply = client.send(request, auth=None)
+    return driver.result
+
+
+async def asend_flow(client, sleep, flow):
+    """:func:`send_flow` over an async ``client``."""
+    driver = Driver(flow, sleep or asyncio.sleep)
+    async for request in driver.asteps():
+        driver.reply = await client.send(request, auth=None)
+    return driver.result
 
 
 def timeout(wait: int) -> dict:

@@ -13,12 +13,9 @@ Each runs over a sync client, and its ``a``-twin over an async one.
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from .agent_deferred import deferred
 from .agent_responses import flow_error, json_body
-from .flow import Driver, FlowError
+from .flow import FlowError, asend_flow, send_flow
 
 
 class GovernanceClient:
@@ -31,42 +28,29 @@ class GovernanceClient:
     def ask_permission(self, client, action: str, **members) -> dict:
         """-11 "Permission Request": ``{"action", "description"?, "parameters"?}``; returns the
         PS's answer, ``{"permission": "granted"}`` or ``{"permission": "denied", "reason"?}``."""
-        return self._run(client, self._permission(action, members))
+        return send_flow(client, self.agent.sleep, self._permission(action, members))
 
     async def aask_permission(self, client, action: str, **members) -> dict:
-        return await self._arun(client, self._permission(action, members))
+        return await asend_flow(client, self.agent.sleep, self._permission(action, members))
 
     def send_audit_record(self, client, action: str, **members) -> None:
         """-11 "Audit Request": ``{"action", "description"?, "parameters"?, "result"?}`` within
         the agent's mission; the PS answers ``201 Created``."""
-        self._run(client, self._audit(action, members))
+        send_flow(client, self.agent.sleep, self._audit(action, members))
 
     async def asend_audit_record(self, client, action: str, **members) -> None:
         """:meth:`send_audit_record` over an async client: "the agent SHOULD NOT block on the
         response" (-11 "Audit Response") — schedule it as a task."""
-        await self._arun(client, self._audit(action, members))
+        await asend_flow(client, self.agent.sleep, self._audit(action, members))
 
     def request_interaction(self, client, type: str, **members) -> dict:
         """-11 "Interaction Request": ``type`` ``interaction``, ``payment`` (with ``url``,
         ``code``?, ``max_wait``?) or ``question`` (with ``question``); returns the PS's final
         answer (``{"answer"}`` for a question)."""
-        return self._run(client, self._interaction(type, members))
+        return send_flow(client, self.agent.sleep, self._interaction(type, members))
 
     async def arequest_interaction(self, client, type: str, **members) -> dict:
-        return await self._arun(client, self._interaction(type, members))
-
-    def _run(self, client, flow):
-        """Send each request of ``flow`` as it is (already signed; ``auth=None``)."""
-        driver = Driver(flow, self.agent.sleep or time.sleep)
-        for request in driver.steps():
-            driver.reply = client.send(request, auth=None)
-        return driver.result
-
-    async def _arun(self, client, flow):
-        driver = Driver(flow, self.agent.sleep or asyncio.sleep)
-        async for request in driver.asteps():
-            driver.reply = await client.send(request, auth=None)
-        return driver.result
+        return await asend_flow(client, self.agent.sleep, self._interaction(type, members))
 
     # -- the flows -------------------------------------------------------------------------
     def _body(self, members: dict, **required) -> dict:

@@ -14,17 +14,15 @@ over a sync client, and its ``a``-twin over an async one.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import time
 from dataclasses import dataclass, field
 
 from .agent_checks import check_person_token, check_signature
 from .agent_deferred import deferred
 from .agent_responses import flow_error, json_body
 from .claims import PERSON_TYP
-from .flow import Driver, FlowError
+from .flow import FlowError, asend_flow, send_flow
 from .jws import decode_unverified
 from .keys import b64url, b64url_decode
 
@@ -58,21 +56,23 @@ class MissionClient:
     # -- the calls -------------------------------------------------------------------------
     def start(self, client, description: str, *, tools=None, resources=None) -> Mission:
         """``POST {mission_endpoint}`` through the sync ``client`` (its own auth is not used)."""
-        return self._began(self._run(client, self._start(_mission_body(description, tools, resources))))
+        return self._began(
+            send_flow(client, self.agent.sleep, self._start(_mission_body(description, tools, resources)))
+        )
 
     async def astart(self, client, description: str, *, tools=None, resources=None) -> Mission:
         """:meth:`start` through an ``httpx.AsyncClient``."""
         flow = self._start(_mission_body(description, tools, resources))
-        return self._began(await self._arun(client, flow))
+        return self._began(await asend_flow(client, self.agent.sleep, flow))
 
     def update(self, client, description: str) -> str:
         """``POST {mission_endpoint}/{s256}`` ``{"action": "update", "description"}``: the
         mission stays as it is; returns the ``s256`` of the update the PS persisted."""
-        return self._run(client, self._update(description))
+        return send_flow(client, self.agent.sleep, self._update(description))
 
     async def aupdate(self, client, description: str) -> str:
         """:meth:`update` through an ``httpx.AsyncClient``."""
-        return await self._arun(client, self._update(description))
+        return await asend_flow(client, self.agent.sleep, self._update(description))
 
     def complete(self, client, summary: str) -> dict:
         """``POST {mission_endpoint}/{s256}`` ``{"action": "completion", "summary"}``, then the
@@ -80,24 +80,11 @@ class MissionClient:
         ends, and the PS's ``200`` answer is returned.  Declined: :class:`flow.FlowError`
         ``denied`` (or ``abandoned``, ``expired``), and the mission stays the agent's — "Only
         the person's acceptance terminates the mission" (-11 "Mission Completion")."""
-        return self._ended(self._run(client, self._complete(summary)))
+        return self._ended(send_flow(client, self.agent.sleep, self._complete(summary)))
 
     async def acomplete(self, client, summary: str) -> dict:
         """:meth:`complete` through an ``httpx.AsyncClient``."""
-        return self._ended(await self._arun(client, self._complete(summary)))
-
-    def _run(self, client, flow):
-        """Send each request of ``flow`` as it is (already signed; ``auth=None``)."""
-        driver = Driver(flow, self.agent.sleep or time.sleep)
-        for request in driver.steps():
-            driver.reply = client.send(request, auth=None)
-        return driver.result
-
-    async def _arun(self, client, flow):
-        driver = Driver(flow, self.agent.sleep or asyncio.sleep)
-        async for request in driver.asteps():
-            driver.reply = await client.send(request, auth=None)
-        return driver.result
+        return self._ended(await asend_flow(client, self.agent.sleep, self._complete(summary)))
 
     def _began(self, mission: Mission) -> Mission:
         """The mission becomes the agent's; the tokens cached outside it are dropped and the

@@ -38,11 +38,12 @@ from urllib.parse import urljoin
 from .claims import MAX_LIFETIME
 from .deferred_headers import parse_retry_after
 from .errors import AAuthError
-from .headers import HeaderError, parse_signature_error
+from .headers import HeaderError
 from .http_client import httpx, origin_of
 from .jwks import KeyResolver
 from .keys import Key
 from .message import HttpMessage
+from .problem import error_code, problem_of
 from .profile import DEFAULT_WINDOW, sign_request, verify_request
 from .signature_key import jwks_uri_key
 
@@ -256,17 +257,9 @@ def _location(response, endpoint: str) -> str:
 def _error(response) -> AAuthError:
     """The recipient's error: problem+json ``error`` (pre -09 ``error_description``), else the
     ``Signature-Error`` code, else ``server_error``/``invalid_response`` by status."""
-    try:
-        body = json.loads(response.content)
-    except (ValueError, RecursionError):
-        body = None
-    code = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
-    detail = (body.get("detail") or body.get("error_description")) if code else None
-    if "signature-error" in response.headers:
-        try:
-            code = parse_signature_error(response.headers["signature-error"])[0]
-        except HeaderError:
-            pass
+    body = problem_of(response.content)
+    detail = (body.get("detail") or body.get("error_description")) if error_code(response.content) else None
+    code = error_code(response.content, response.headers.get("signature-error"))
     if code is None:
         code = "server_error" if response.status_code >= 500 else "invalid_response"
     members = {}

@@ -57,17 +57,64 @@ def _budget(text: str) -> int:
     return value
 
 
+#: The port option of each party of the cast.
+PORT_OPTIONS = {
+    "--ps-port": "ps",
+    "--backend-port": "backend",
+    "--sca-port": "supply_chain",
+    "--maa-port": "market_analysis",
+    "--as-port": "access_server",
+    "--catalog-port": "catalog",
+    "--supplier-port": "supplier",
+}
+
+#: The option of each cap of the PS a class operator may change: flag → (``Caps`` field, what
+#: it bounds, a note after its default in ``--help``).
+CAP_OPTIONS = {
+    "--max-pending-per-agent": (
+        "pending_per_agent",
+        "requests one agent may leave waiting for a person at the PS; one more is answered 429",
+        "",
+    ),
+    "--max-held-polls-per-agent": (
+        "held_polls_per_agent",
+        "polls of one agent the PS holds open at once under Prefer: wait; more are answered at once",
+        "",
+    ),
+    "--max-missions-per-agent": (
+        "missions_per_agent",
+        "missions one agent may hold, active and proposed; one more proposal is answered 429",
+        "",
+    ),
+    "--max-registrations-per-client": (
+        "registrations_per_client",
+        "agent registrations from one client address waiting for a person's approval; one more is "
+        "answered 429",
+        "; a class behind one NAT shares an address",
+    ),
+    "--max-pending-registrations": (
+        "pending_registrations",
+        "agent registrations waiting for approval from all clients together",
+        "",
+    ),
+    "--max-log-per-mission": (
+        "log_per_mission",
+        "entries an agent may add to one mission's log (audit records, permission and interaction "
+        "requests); one more is answered 429",
+        "",
+    ),
+}
+
+
+def _dest(flag: str) -> str:
+    return flag[2:].replace("-", "_")
+
+
 def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> None:
     from .servers.ps.context import Caps
 
-    default = (lambda name: SEED_PORTS[name]) if seed_ports else (lambda name: 0)
-    parser.add_argument("--ps-port", type=int, default=default("ps"))
-    parser.add_argument("--backend-port", type=int, default=default("backend"))
-    parser.add_argument("--sca-port", type=int, default=default("supply_chain"))
-    parser.add_argument("--maa-port", type=int, default=default("market_analysis"))
-    parser.add_argument("--as-port", type=int, default=default("access_server"))
-    parser.add_argument("--catalog-port", type=int, default=default("catalog"))
-    parser.add_argument("--supplier-port", type=int, default=default("supplier"))
+    for flag, name in PORT_OPTIONS.items():
+        parser.add_argument(flag, type=int, default=SEED_PORTS[name] if seed_ports else 0)
     parser.add_argument(
         "--consent-scopes", type=_list, default=None, help="comma-separated scopes that need consent"
     )
@@ -113,46 +160,11 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         help=f"request line and headers larger than this are answered 431 (default {limits.max_header_bytes})",
     )
     caps = Caps()
-    parser.add_argument(
-        "--max-pending-per-agent",
-        type=_count,
-        default=caps.pending_per_agent,
-        metavar="N",
-        help="requests one agent may leave waiting for a person at the PS; one more is answered 429 "
-        f"(default {caps.pending_per_agent})",
-    )
-    parser.add_argument(
-        "--max-held-polls-per-agent",
-        type=_count,
-        default=caps.held_polls_per_agent,
-        metavar="N",
-        help="polls of one agent the PS holds open at once under Prefer: wait; more are answered at once "
-        f"(default {caps.held_polls_per_agent})",
-    )
-    parser.add_argument(
-        "--max-missions-per-agent",
-        type=_count,
-        default=caps.missions_per_agent,
-        metavar="N",
-        help="missions one agent may hold, active and proposed; one more proposal is answered 429 "
-        f"(default {caps.missions_per_agent})",
-    )
-    parser.add_argument(
-        "--max-registrations-per-client",
-        type=_count,
-        default=caps.registrations_per_client,
-        metavar="N",
-        help="agent registrations from one client address waiting for a person's approval; one more is "
-        f"answered 429 (default {caps.registrations_per_client}; a class behind one NAT shares an address)",
-    )
-    parser.add_argument(
-        "--max-pending-registrations",
-        type=_count,
-        default=caps.pending_registrations,
-        metavar="N",
-        help="agent registrations waiting for approval from all clients together "
-        f"(default {caps.pending_registrations})",
-    )
+    for flag, (field, bounds, note) in CAP_OPTIONS.items():
+        default = getattr(caps, field)
+        parser.add_argument(
+            flag, type=_count, default=default, metavar="N", help=f"{bounds} (default {default}{note})"
+        )
     parser.add_argument(
         "--max-buffered-bytes",
         type=_budget,
@@ -183,21 +195,10 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
 
 
 def lab_from(args) -> Lab:
-    from .servers.ps.context import Caps
-
     BUFFERED.limit = args.max_buffered_bytes  # one budget for the process, all the servers
-    ports = {
-        "ps": args.ps_port,
-        "backend": args.backend_port,
-        "supply_chain": args.sca_port,
-        "market_analysis": args.maa_port,
-        "access_server": args.as_port,
-        "catalog": args.catalog_port,
-        "supplier": args.supplier_port,
-    }
     return Lab(
         dev=True,
-        ports=ports,
+        ports={name: getattr(args, _dest(flag)) for flag, name in PORT_OPTIONS.items()},
         consent_scopes=args.consent_scopes,
         consent_prefixes=args.consent_prefixes,
         pending_ttl=args.pending_ttl,
@@ -205,14 +206,15 @@ def lab_from(args) -> Lab:
         persons=args.persons,
         allow_origins=args.allow_origin,
         limits=ConnectionLimits(args.max_connections, args.header_timeout, args.max_header_bytes),
-        caps=Caps(
-            pending_per_agent=args.max_pending_per_agent,
-            held_polls_per_agent=args.max_held_polls_per_agent,
-            missions_per_agent=args.max_missions_per_agent,
-            registrations_per_client=args.max_registrations_per_client,
-            pending_registrations=args.max_pending_registrations,
-        ),
+        caps=caps_from(args),
     )
+
+
+def caps_from(args):
+    """The PS's ``Caps`` the options of :data:`CAP_OPTIONS` set (the others at their defaults)."""
+    from .servers.ps.context import Caps
+
+    return Caps(**{field: getattr(args, _dest(flag)) for flag, (field, _, _) in CAP_OPTIONS.items()})
 
 
 def describe(lab: Lab) -> str:

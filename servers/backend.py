@@ -51,6 +51,7 @@ from aauth_kit.flow import FlowError
 from aauth_kit.identifiers import check_callback_url
 from aauth_kit.interaction import interaction_url
 from aauth_kit.keys import Key
+from aauth_kit.problem import error_code
 
 from .backend_page import CALLBACK_CSP, CALLBACK_PAGE, INDEX_CSP, INDEX_PAGE
 from .supply_chain import decoded_authorization
@@ -157,7 +158,8 @@ class Backend:
                 )
             if response.status_code != 200:
                 raise AAuthError(
-                    _error_code(response), f"the supply-chain agent answered {response.status_code}"
+                    error_code(response.content) or "server_error",
+                    f"the supply-chain agent answered {response.status_code}",
                 )
             body = response.json()
             job.results = {
@@ -257,11 +259,3 @@ def _callback(url: str | None) -> str | None:
         return check_callback_url(url) if url is not None else None
     except AAuthError:
         return None
-
-
-def _error_code(response) -> str:
-    try:
-        code = response.json().get("error")
-    except ValueError:
-        code = None
-    return code if isinstance(code, str) else "server_error"

@@ -113,22 +113,7 @@ MIDDLE = {
 }
 
 
-#: Notebooks that still raise when run again from their middle, and why (strict: a fix shows).
-NOT_YET = {
-    "12_clarification.ipynb": "the updated-request section, run again after the cancel section, meets a "
-    "question its agent cannot answer: the flow ends 'cancelled' (to be fixed in the notebook)",
-}
-
-
-@pytest.mark.parametrize(
-    "notebook",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[name]))
-        if name in NOT_YET
-        else name
-        for name in sorted(MIDDLE)
-    ],
-)
+@pytest.mark.parametrize("notebook", sorted(MIDDLE))
 def test_run_all_then_a_middle_cell_again_then_the_rest_raises_nothing(jupyterlab, lab_page, notebook):
     nb = NotebookPage(lab_page, jupyterlab, notebook).open()
     nb.run("notebook:run-all-cells")

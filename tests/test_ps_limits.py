@@ -279,6 +279,7 @@ def test_l10_serve_takes_the_caps():
         "--max-missions-per-agent": "missions_per_agent",
         "--max-registrations-per-client": "registrations_per_client",
         "--max-pending-registrations": "pending_registrations",
+        "--max-log-per-mission": "log_per_mission",
     }
     defaults = parser.parse_args([])
     for flag, field in flags.items():
@@ -288,6 +289,12 @@ def test_l10_serve_takes_the_caps():
         with pytest.raises(SystemExit):
             parser.parse_args([flag, "0"])
     assert {f.name for f in dataclasses.fields(Caps)} >= set(flags.values())
+    # and the PS gets what was given
+    given = parser.parse_args([arg for n, flag in enumerate(flags) for arg in (flag, str(n + 2))])
+    caps = serve.caps_from(given)
+    assert {field: getattr(caps, field) for field in flags.values()} == {
+        field: n + 2 for n, field in enumerate(flags.values())
+    }
 
 
 def test_l10_lab_hands_its_caps_to_the_ps(tmp_path):

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import jws
-from ..headers import HeaderError, parse_signature_error
 from ..message import HttpMessage
 from ..metadata import AGENT_DWK, PERSON_DWK, RESOURCE_DWK
+from ..problem import error_code, problem_of
 from ..profile import sign_request
 from ..revocation import Revoker, revocation_body
 from ..signature_key import jwks_uri_key, jwt_key
@@ -94,18 +94,7 @@ class _Grader:
 def _error_of(header: Callable[[str], str | None], body: bytes) -> tuple[str | None, str]:
     """The error code of an answer — ``Signature-Error`` first, then the problem body's
     ``error`` — and its ``detail``; ``(None, "")`` for a success."""
-    try:
-        document = json.loads(body) if body else {}
-    except ValueError:
-        document = {}
-    document = document if isinstance(document, dict) else {}
-    code, detail = document.get("error"), str(document.get("detail") or "")
-    if header("signature-error"):
-        try:
-            code = parse_signature_error(header("signature-error"))[0]
-        except HeaderError:
-            pass
-    return code, detail
+    return error_code(body, header("signature-error")), str(problem_of(body).get("detail") or "")
 
 
 # -- q1: revoke an auth token as the PS ---------------------------------------------------------

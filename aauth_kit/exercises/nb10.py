@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..headers import HeaderError, parse_signature_error
+from ..problem import error_code
 from . import Exercise, NotAttempted, grade_predictions
 
 #: The grader's own person, not an administrator (so its attempts never lock out the notebook's).
@@ -58,20 +58,10 @@ class _Grader:
     def send(self, method: str, url: str, **request) -> tuple[int, str | None]:
         with self.client() as client:
             response = client.request(method, url, **request)
-        return response.status_code, _error_code(response)
+        return response.status_code, error_code(response.content, response.headers.get("signature-error"))
 
     def jobs(self) -> int:
         return len(self.lab.backend.jobs)
-
-
-def _error_code(response) -> str | None:
-    if response.headers.get("content-type", "").startswith("application/problem+json"):
-        body = response.json()
-        return body.get("error") if isinstance(body, dict) else None
-    try:
-        return parse_signature_error(response.headers.get("signature-error", "")).code
-    except HeaderError:
-        return None
 
 
 # -- q1: what does the lab answer? -----------------------------------------------------------------

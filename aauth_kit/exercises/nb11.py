@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from .. import jws
 from ..flow import FlowError
 from ..message import HttpMessage
+from ..problem import error_code, problem_of
 from . import Exercise, NotAttempted, grade_predictions
 
 #: The agents the graders run (bootstrapped at the lab's Agent Provider).
@@ -81,14 +82,8 @@ def _q1(grader: _Grader) -> Exercise:
             claims = jws.decode_unverified(json.loads(response.body)["auth_token"]).payload
             if (claims["iss"], claims["aud"]) == (grader.access_server, grader.catalog):
                 return None
-        try:
-            problem = json.loads(response.body)
-        except ValueError:
-            problem = {}
-        said = response.header("signature-error") or (
-            problem.get("error") if isinstance(problem, dict) else None
-        )
-        return f"the AS answered {response.status} ({said}): {problem.get('detail') if isinstance(problem, dict) else ''}"
+        said = error_code(response.body, response.header("signature-error"))
+        return f"the AS answered {response.status} ({said}): {problem_of(response.body).get('detail') or ''}"
 
     return Exercise(
         notebook="11",

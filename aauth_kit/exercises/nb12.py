@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..headers import parse_requirement
 from ..message import HttpMessage
+from ..problem import error_code
 from ..profile import sign_request
 from ..signature_key import jwt_key
 from . import Exercise, NotAttempted, grade_predictions
@@ -104,11 +105,7 @@ class _Grader:
 
 
 def _outcome(response) -> tuple[int, str | None]:
-    try:
-        document = response.json()
-    except ValueError:
-        document = {}
-    return response.status_code, document.get("error") if isinstance(document, dict) else None
+    return response.status_code, error_code(response.content)
 
 
 # -- q1: the answer's body --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..message import HttpMessage
 from ..mission_client import Mission
+from ..problem import error_code
 from ..profile import sign_request
 from ..signature_key import jwt_key
 from . import Exercise, NotAttempted, grade_predictions
@@ -69,11 +70,7 @@ class _Grader:
         headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
         with self.lab.hosts.client(timeout=60) as client:
             answer = client.post(url, headers=headers, content=message.body)
-        try:
-            document = answer.json()
-        except ValueError:
-            document = {}
-        return answer.status_code, document.get("error") if isinstance(document, dict) else None
+        return answer.status_code, error_code(answer.content)
 
 
 # -- q1: an audit record -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from aauth_kit import jws, show
 from aauth_kit.diagram import SequenceDiagram
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
+from aauth_kit.problem import error_code
 from aauth_kit.profile import sign_request
 from aauth_kit.loop import get_loop_thread
 from aauth_kit.signature_key import jwt_key
@@ -331,7 +332,7 @@ looked_up = person.get(f"{PS}/consent", params={"code": review.code})
 if looked_up.status_code == 200:
     review_context = looked_up.json()
 else:  # run again after the person's answer: the code is used up, the request is the one read before
-    print("the PS:", looked_up.status_code, looked_up.json().get("error"))
+    print("the PS:", looked_up.status_code, error_code(looked_up.content))
 print("kind:   ", review_context["kind"])
 print("mission:", review_context["completion"]["mission_s256"])
 print("summary:", review_context["completion"]["summary"])

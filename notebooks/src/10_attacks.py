@@ -32,6 +32,7 @@ from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import AGENT_DWK, agent_metadata
+from aauth_kit.problem import error_code, problem_of
 from aauth_kit.profile import sign_request
 from aauth_kit.revocation import Revoker
 from aauth_kit.servers.ps.store.persons import PersonAccount
@@ -56,11 +57,8 @@ def attempt(method, url, *, source="Attacker", **request):
 def verdict(exchange):
     """Status, error code and description (problem+json, or ``Signature-Error``), and Retry-After."""
     response = exchange.response
-    try:
-        problem = json.loads(response.body)
-    except ValueError:
-        problem = {}
-    code = problem.get("error") or response.header("signature-error")
+    problem = problem_of(response.body)
+    code = error_code(response.body) or response.header("signature-error")
     text = f"{response.status} {code}" + (f" — {problem['detail']}" if problem.get("detail") else "")
     retry = response.header("retry-after")
     return text + (f"   (Retry-After: {retry})" if retry else "")

@@ -33,6 +33,7 @@ from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
+from aauth_kit.problem import error_code
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
 from aauth_kit.waiting import held_poll, wait_until
@@ -40,7 +41,6 @@ from aauth_kit.waiting import held_poll, wait_until
 lab = Lab()
 PS, SCA = lab.identifiers["ps"], lab.identifiers["supply_chain"]
 ANSWER = "Only the **north** warehouse is short. I will re-plan it alone; nothing gets ordered."
-questions = []  # every question the agent's callback is given
 
 
 def clarify(clarification):
@@ -49,7 +49,6 @@ def clarify(clarification):
     return ANSWER
 
 
-agent = lab.new_agent("planner", clarify=clarify)
 person = lab.client(source="Person")
 login = person.post(f"{PS}/login", json={"username": "mcp-user", "password": "user123"})
 person.headers["Authorization"] = f"Bearer {login.json()['session']}"
@@ -60,6 +59,13 @@ def optimize(which):
     """``which`` calls ``POST /optimize`` at the supply-chain agent (it needs the person's consent)."""
     with lab.client(which) as client:
         return client.post(f"{SCA}/optimize", json={})
+
+
+def persons_turn(flow, interaction):
+    """Wait until the agent's poll is held at the PS: the person's turn.  A flow that is over
+    (its section ran before, the cell runs again) has nothing left to wait for."""
+    if not flow.done():
+        held_poll(lab.ps, interaction.code, flow=flow)
 
 
 lab
@@ -77,6 +83,8 @@ lab
 # PS's `202` and a held poll, as in notebook 06.
 
 # %%
+questions = []  # every question the agent's callback is given
+agent = lab.new_agent("planner", clarify=clarify)
 flow = background.submit(optimize, agent)
 interaction = wait_until(lambda: agent.last_interaction, flow=flow, what="the interaction code")
 held_poll(lab.ps, interaction.code, flow=flow)
@@ -151,7 +159,7 @@ show.show(answer.response, now=lab.clock)
 # `GET /consent/{pending_id}` shows the request again, with the answer:
 
 # %%
-held_poll(lab.ps, interaction.code, flow=flow)
+persons_turn(flow, interaction)
 chat = person.get(f"{PS}/consent/{context['pending_id']}").json()["clarification"]
 print(json.dumps(chat, indent=2))
 
@@ -196,25 +204,27 @@ def narrower(clarification):
 
 
 checker = lab.new_agent("checker", clarify=narrower)
-flow = background.submit(optimize, checker)
-interaction = wait_until(lambda: checker.last_interaction, flow=flow, what="the interaction code")
-held_poll(lab.ps, interaction.code, flow=flow)
-context = person.get(f"{PS}/consent", params={"code": interaction.code}).json()
-print("asked for:", context["scope"])
-person.post(f"{PS}/consent/{context['pending_id']}/clarification", json={"question": "Do you need to optimize?"})
-pending_url = lab.trace.last(path="/auth-token").response.header("location")
-wait_until(lambda: lab.trace.find(method="POST", url=pending_url), flow=flow, what="the updated request")
-show.show(lab.trace.last(method="POST", url=pending_url).request, now=lab.clock)
+checking = background.submit(optimize, checker)
+checks = wait_until(lambda: checker.last_interaction, flow=checking, what="the interaction code")
+held_poll(lab.ps, checks.code, flow=checking)
+check_context = person.get(f"{PS}/consent", params={"code": checks.code}).json()
+print("asked for:", check_context["scope"])
+person.post(
+    f"{PS}/consent/{check_context['pending_id']}/clarification", json={"question": "Do you need to optimize?"}
+)
+check_url = lab.trace.last(path="/auth-token").response.header("location")
+wait_until(lambda: lab.trace.find(method="POST", url=check_url), flow=checking, what="the updated request")
+show.show(lab.trace.last(method="POST", url=check_url).request, now=lab.clock)
 
 # %% [markdown]
 # The person now sees the new scope and the agent's reason, and approves that:
 
 # %%
-held_poll(lab.ps, interaction.code, flow=flow)
-updated = person.get(f"{PS}/consent/{context['pending_id']}").json()
+persons_turn(checking, checks)
+updated = person.get(f"{PS}/consent/{check_context['pending_id']}").json()
 print("now asks for:", updated["scope"], "—", updated["justification"])
-person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": True})
-print("POST /optimize →", flow.result(timeout=60).status_code)
+person.post(f"{PS}/consent/{check_context['pending_id']}/decision", json={"approved": True})
+print("POST /optimize →", checking.result(timeout=60).status_code)
 print("the auth token's scope:", jws.decode_unverified(checker.auth_token_for(SCA)).payload["scope"])
 
 # %% [markdown]
@@ -230,17 +240,17 @@ print("the auth token's scope:", jws.decode_unverified(checker.auth_token_for(SC
 
 # %%
 quitter = lab.new_agent("quitter", clarify=lambda clarification: None)
-flow = background.submit(optimize, quitter)
-interaction = wait_until(lambda: quitter.last_interaction, flow=flow, what="the interaction code")
-held_poll(lab.ps, interaction.code, flow=flow)
-context = person.get(f"{PS}/consent", params={"code": interaction.code}).json()
-person.post(f"{PS}/consent/{context['pending_id']}/clarification", json={"question": "Why now?"})
+quitting = background.submit(optimize, quitter)
+quits = wait_until(lambda: quitter.last_interaction, flow=quitting, what="the interaction code")
+held_poll(lab.ps, quits.code, flow=quitting)
+quit_context = person.get(f"{PS}/consent", params={"code": quits.code}).json()
+person.post(f"{PS}/consent/{quit_context['pending_id']}/clarification", json={"question": "Why now?"})
 try:
-    flow.result(timeout=60)
+    quitting.result(timeout=60)
 except FlowError as error:
     print("the agent's flow:", error.code, "—", error.detail)
-pending_url = lab.trace.last(path="/auth-token").response.header("location")
-show.show(lab.trace.last(method="DELETE", url=pending_url), tokens=False)
+quit_url = lab.trace.last(path="/auth-token").response.header("location")
+show.show(lab.trace.last(method="DELETE", url=quit_url), tokens=False)
 
 # %% [markdown]
 # "The PS terminates the consent session and informs the user that the agent withdrew its
@@ -248,8 +258,8 @@ show.show(lab.trace.last(method="DELETE", url=pending_url), tokens=False)
 # the decision they can no longer make:
 
 # %%
-print("status:", person.get(f"{PS}/consent/{context['pending_id']}").json()["status"])
-late = person.post(f"{PS}/consent/{context['pending_id']}/decision", json={"approved": True})
+print("status:", person.get(f"{PS}/consent/{quit_context['pending_id']}").json()["status"])
+late = person.post(f"{PS}/consent/{quit_context['pending_id']}/decision", json={"approved": True})
 print("decision →", late.status_code, late.json()["error"])
 
 # %% [markdown]
@@ -298,12 +308,12 @@ def new_request(*, opened=True):
 
 def ask(pending_id, question):
     response = person.post(f"{PS}/consent/{pending_id}/clarification", json={"question": question})
-    return response.status_code, response.json().get("error")
+    return response.status_code, error_code(response.content)
 
 
 def reply(url, text="Because."):
     response = signed("POST", url, {"action": "clarification_response", "clarification_response": text})
-    return response.status, (response.json_object() or {}).get("error")
+    return response.status, error_code(response.body)
 
 
 url, pending_id = new_request()
@@ -340,9 +350,9 @@ print("a poll after:   ", signed("GET", url).status)
 # reject a POST with a missing or unrecognized action value with 400 Bad Request."
 
 # %%
-url, pending_id = new_request()
-ask(pending_id, "Which warehouse?")
-print(show.raw(signed("POST", url, {"clarification_response": "north"}), limit=600))
+tampered_url, tampered_id = new_request()
+ask(tampered_id, "Which warehouse?")
+print(show.raw(signed("POST", tampered_url, {"clarification_response": "north"}), limit=600))
 
 # %% [markdown]
 # **Another agent answers.** The pending URL answers only the agent that made the request
@@ -352,7 +362,7 @@ print(show.raw(signed("POST", url, {"clarification_response": "north"}), limit=6
 # %%
 intruder = lab.new_agent("intruder")
 forged_answer = {"action": "clarification_response", "clarification_response": "Approve it!"}
-forged = signed("POST", url, forged_answer, signer=intruder)
+forged = signed("POST", tampered_url, forged_answer, signer=intruder)
 print(forged.status, forged.json_object())
 
 # %% [markdown]
@@ -364,11 +374,11 @@ print(forged.status, forged.json_object())
 # the agent's answer looks again:
 
 # %%
-url, code = new_request(opened=False)
+page_url, code = new_request(opened=False)
 consent_page = person.get(f"{PS}/interaction", params={"code": code}).text
 form = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', consent_page))
 person.post(f"{PS}/interaction", data={**form, "decision": "ask", "question": "Which warehouse?"})
-print(reply(url, "<script>fetch('/consent')</script> The north one."))
+print(reply(page_url, "<script>fetch('/consent')</script> The north one."))
 page = person.post(f"{PS}/interaction", data={**form, "decision": "refresh"})
 chat = page.text.split('<div class="chat">', 1)[1].split("</div>", 1)[0]
 print(re.sub(r"<(/?)(p|blockquote)[^>]*>", lambda m: "" if m.group(1) else "\n", chat).strip())

@@ -40,10 +40,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from aauth_kit import revocation as kit_revocation
-from aauth_kit.asgi import exception_handlers, middleware
+from aauth_kit.asgi import ErrorBoundary, exception_handlers, middleware
 from aauth_kit.consent_policy import ConsentPolicy
 from aauth_kit.egress import Egress
 from aauth_kit.errors import AAuthError, UsageError
@@ -190,7 +191,7 @@ class PersonServer:
         self.app = Starlette(
             routes=self.routes(),
             exception_handlers=exception_handlers(),
-            middleware=middleware(),
+            middleware=[Middleware(ErrorBoundary, server=identifier), *middleware()],
             lifespan=sweep.lifespan(self.context),
         )
 

@@ -41,16 +41,16 @@ from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import ACCESS_DWK, validate_metadata
+from aauth_kit.problem import error_code, problem_of
 from aauth_kit.profile import VerifiedRequest
-from aauth_kit.token_verification import check_presented_token
 
 from . import subagents, token_endpoints
 from .context import Context
 from .deferred import can_interact, defer, reachable
-from .minting import person_for, subject, token_response
+from .minting import subject, token_response
 from .missions import active_mission
 from .store.pending import Pending
-from .verification import same_person_upstream, verify_parameter
+from .verification import same_person_upstream, verify_parameter, verify_presented
 
 #: Seconds the whole exchange with an AS may take (discovery, request, claims, polls).
 FEDERATION_TIMEOUT = 10
@@ -92,17 +92,7 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
         check_server_identifier(resource_token.aud, dev=ctx.dev)
     except AAuthError as error:
         raise AAuthError("invalid_resource_token", f"aud: {error.detail}") from None
-    presented = await verify_parameter(
-        ctx,
-        body["presented_token"],
-        "presented",
-        typ=(claims.PERSON_TYP, claims.AUTH_TYP),
-        expected_aud=resource_token.iss,
-    )
-    check_presented_token(resource_token, presented)
-    person = person_for(ctx, presented.sub, presented.aud)
-    if person is None:
-        raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")
+    presented, person = await verify_presented(ctx, body["presented_token"], resource_token)
     caps = [agent_token.exp, presented.exp]
     if presented.mission_s256 is not None:
         active_mission(ctx, presented.mission_s256, caps)
@@ -270,12 +260,8 @@ def _refusal(response, access_server: str) -> AAuthError:
         return PaymentRequired(detail, response.headers.get("www-authenticate"))
     if status == 401:
         return AAuthError("denied", f"the Access Server {access_server} does not take this PS's requests")
-    try:
-        problem = json.loads(response.content)
-    except ValueError:
-        problem = None
-    code = problem.get("error") if isinstance(problem, dict) else None
-    if 400 <= status < 500 and isinstance(code, str) and code.isidentifier():
+    problem, code = problem_of(response.content), error_code(response.content)
+    if 400 <= status < 500 and code is not None and code.isidentifier():
         detail = problem.get("detail") if isinstance(problem.get("detail"), str) else code
         return AAuthError(code, f"the Access Server {access_server}: {detail[:500]}", status=status)
     return _unreachable(access_server, f"it answered {status}")

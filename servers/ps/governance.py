@@ -142,15 +142,22 @@ def _answer(ctx: Context, pending: Pending, answer: dict) -> dict:
     return answer
 
 
-async def _permission(ctx: Context, request: Request) -> Response:
+async def _reported(ctx: Context, request: Request, *members: str):
+    """An agent's signed request to a governance endpoint: its message, verified signature,
+    agent ``(iss, sub)``, body, and the record of what it reports (``action``, ``description``,
+    ``parameters`` and the objects ``members``)."""
     message, verified = await agent_request(ctx, request)
-    agent = (verified.token.iss, verified.token.sub)
     body = require_json_object(message.body)
     record = {
         "action": action_of(body),
         "description": text_of(body, "description"),
-        "parameters": object_of(body, "parameters"),
+        **{name: object_of(body, name) for name in ("parameters", *members)},
     }
+    return message, verified, (verified.token.iss, verified.token.sub), body, record
+
+
+async def _permission(ctx: Context, request: Request) -> Response:
+    message, verified, agent, body, record = await _reported(ctx, request)
     mission = governed(ctx, body, agent)
     record["mission_s256"] = mission.s256 if mission is not None else None
     username = person_of(ctx, mission, agent)
@@ -168,15 +175,7 @@ async def _permission(ctx: Context, request: Request) -> Response:
 
 # -- -11 "Audit Endpoint" -----------------------------------------------------------------------
 async def _audit(ctx: Context, request: Request) -> Response:
-    message, verified = await agent_request(ctx, request)
-    agent = (verified.token.iss, verified.token.sub)
-    body = require_json_object(message.body)
-    record = {
-        "action": action_of(body),
-        "description": text_of(body, "description"),
-        "parameters": object_of(body, "parameters"),
-        "result": object_of(body, "result"),
-    }
+    _, _, agent, body, record = await _reported(ctx, request, "result")
     mission = governed(ctx, body, agent, required=True)
     log(ctx, agent[1], "audit_record", {"mission_s256": mission.s256, **record}, mission.username)
     return Response(status_code=201)

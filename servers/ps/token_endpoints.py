@@ -28,17 +28,23 @@ from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import RESOURCE_DWK
-from aauth_kit.token_verification import VerifiedToken, check_presented_token
+from aauth_kit.token_verification import VerifiedToken
 
 from . import federation, subagents
 from .context import Context
 from .deferred import can_interact, defer, reachable
 from .hints import agent_hints
-from .minting import mint_auth_token, mint_person_token, person_for, token_response
+from .minting import mint_auth_token, mint_person_token, token_response
 from .missions import active_mission
 from .resource_interaction import checked_interaction
 from .store.pending import Pending
-from .verification import agent_request, same_person_upstream, verify_parameter, verify_upstream
+from .verification import (
+    agent_request,
+    same_person_upstream,
+    verify_parameter,
+    verify_presented,
+    verify_upstream,
+)
 
 MAX_JUSTIFICATION = 4000
 
@@ -176,17 +182,7 @@ def routes(ctx: Context) -> list[Route]:
             signing_key_jwk=key,
         )
         # ... and points back at the presented token, verified as if addressed to the resource
-        presented = await verify_parameter(
-            ctx,
-            body["presented_token"],
-            "presented",
-            typ=(claims.PERSON_TYP, claims.AUTH_TYP),
-            expected_aud=resource_token.iss,
-        )
-        check_presented_token(resource_token, presented)
-        person = person_for(ctx, presented.sub, presented.aud)
-        if person is None:
-            raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")
+        presented, person = await verify_presented(ctx, body["presented_token"], resource_token)
         caps = [agent_token.exp, presented.exp, *subagent_caps]
         if presented.mission_s256 is not None:  # the mission is active (and caps exp)
             active_mission(ctx, presented.mission_s256, caps)

@@ -11,7 +11,7 @@ from aauth_kit.asgi import http_message
 from aauth_kit.errors import AAuthError, SignatureError, TokenError
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import VerifiedRequest, verify_request
-from aauth_kit.token_verification import VerifiedToken
+from aauth_kit.token_verification import VerifiedToken, check_presented_token
 
 from .context import Context
 from .minting import person_for
@@ -97,6 +97,20 @@ async def verify_parameter(ctx: Context, value, param: str, **checks) -> Verifie
     if ctx.store.is_revoked(token.iss, token.jti):
         raise AAuthError(f"revoked_{param}_token", f"the {token.typ} {token.jti!r} has been revoked")
     return token
+
+
+async def verify_presented(ctx: Context, value, resource_token: VerifiedToken) -> tuple[VerifiedToken, str]:
+    """-11 "PS Token Endpoint": the presented token, verified as if addressed to the resource
+    (``aud`` == the resource token's ``iss``), is the one the resource token points back to;
+    returns it and the person of this PS behind it (``invalid_presented_token`` if none)."""
+    presented = await verify_parameter(
+        ctx, value, "presented", typ=(claims.PERSON_TYP, claims.AUTH_TYP), expected_aud=resource_token.iss
+    )
+    check_presented_token(resource_token, presented)
+    person = person_for(ctx, presented.sub, presented.aud)
+    if person is None:
+        raise AAuthError("invalid_presented_token", "this PS knows no person behind the presented token")
+    return presented, person
 
 
 async def verify_upstream(ctx: Context, value, agent_token: VerifiedToken) -> tuple[VerifiedToken, str]:
