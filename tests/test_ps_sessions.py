@@ -46,6 +46,7 @@ JSON_API = (
     ("GET", "/missions/{s256}/log", None),
     ("GET", "/inbox", None),
     ("POST", "/consent/{pending_id}/answer", {"answer": "yes"}),
+    ("PUT", "/agents/person-server", {"agent": "aauth:assistant@ps.example", "ps": None}),
 )
 
 
