@@ -38,8 +38,8 @@ def _printable(value, limit: int) -> bool:
 
 
 def _prompt(value) -> str:
-    """Space-delimited values, each defined, none repeated; ``none`` stands alone ([OpenID.Core]
-    Section 3.1.2.1: "none" with any other value is an error)."""
+    """Space-delimited values, each defined, none repeated; ``none`` stands alone (with any other
+    value it is an error, [OpenID.Core] Section 3.1.2.1)."""
     values = value.split(" ") if isinstance(value, str) else []
     if not values or not all(v in PROMPTS for v in values) or len(set(values)) != len(values):
         raise AAuthError("invalid_request", f"prompt must be space-delimited values of {', '.join(PROMPTS)}")
