@@ -116,8 +116,17 @@ def test_person_server_metadata_names_the_governance_endpoints(lab):
     assert document["permission_endpoint"] == f"{PS}/permission"
     assert document["audit_endpoint"] == f"{PS}/audit"
     assert document["interaction_endpoint"] == f"{PS}/reach"
-    assert document["claims_supported"] == ["sub"]
+    assert document["claims_supported"] == ["sub", "name"]
     assert document["scopes_supported"] == []
+
+
+def test_person_server_metadata_claims_supported_names_the_claims_an_access_server_may_ask(lab):
+    """-11 "Person Server Metadata" ``claims_supported`` lists the identity claims the PS can
+    provide; -11 "Claims Required" answers never carry ``sub``, so the one claim an Access
+    Server may ask this PS for, the person's ``name``, is listed (fetched over the socket)."""
+    with lab.hosts.client(timeout=HANG_GUARD) as client:
+        document = client.get(f"{PS}/.well-known/{PERSON_DWK}").json()
+    assert "name" in document["claims_supported"]
 
 
 # -- -11 "Permission Endpoint" --------------------------------------------------------------------
