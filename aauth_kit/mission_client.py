@@ -113,7 +113,8 @@ class MissionClient:
     def _start(self, body: dict):
         """Ask for the mission; follow a ``202``; check the approval (-11 "Mission Approval"):
         ``s256`` is the SHA-256 of exactly the decoded ``mission`` bytes (SHOULD; a mismatch
-        is ``invalid_response``) and the blob is a JSON object naming this agent."""
+        is ``invalid_response``) and the blob is a JSON object with the members it MUST include,
+        ``agent`` (this agent), ``approved_at`` and ``description``."""
         flow = self.agent.auth()
         endpoint = yield from self._endpoint(flow)
         response = yield flow.ps_request(endpoint, body)
@@ -141,8 +142,10 @@ class MissionClient:
         except (ValueError, UnicodeDecodeError):
             document = None
         agent_id = decode_unverified(self.agent.agent_token).payload.get("sub")
-        if not isinstance(document, dict) or not isinstance(document.get("description"), str):
-            raise fail("the blob is no JSON object with a description")
+        if not isinstance(document, dict) or not all(
+            isinstance(document.get(name), str) for name in ("agent", "approved_at", "description")
+        ):
+            raise fail("the blob is no JSON object with agent, approved_at and description")
         if document.get("agent") != agent_id:
             raise fail(f"the blob names agent {document.get('agent')!r}, not {agent_id!r}")
         capabilities = answer.get("capabilities", [])

@@ -17,12 +17,12 @@ The body names no issuer: the recipient keys the revocation by the *verified sig
 (the ``id`` of ``Signature-Key``) and ``jti``, and may forget it once ``exp`` (plus
 clock skew) has passed.  Answers: ``200`` once every cascade is terminal, and nothing
 more — where a cascade went and what it met is not the revoker's to learn (a PS does not
-tell an Agent Provider which resources a person's tokens were for; the draft's answer is
-"200 OK if the token was revoked or was already invalid"), so a revoker reads no body
-from a ``200``; ``202`` with ``Location``, polled with a signed ``GET`` until ``200``;
+tell an Agent Provider which resources a person's tokens were for; under -11 "Token
+Revocation" an empty ``200`` tells a revoker the token is refused from now on, and only an
+Access Server reports its cascade to a Person Server), so a revoker reads no body from a ``200``; ``202`` with ``Location``, polled with a signed ``GET`` until ``200``;
 errors ``400 invalid_request``, ``401`` + ``Signature-Error``, ``403 unsupported_iss``,
 ``429 rate_limited`` (+ ``Retry-After``), ``500 server_error``.  There is no ``404``:
-an unknown ``jti`` is revoked all the same (the intermediate -11, "[H]", had one, and
+an unknown ``jti`` is revoked all the same (an intermediate editor's copy of -11 had one, and
 put ``iss`` in the body: that form is read too, its ``iss`` must be the signer).
 """
 
@@ -51,7 +51,7 @@ from .signature_key import jwks_uri_key
 REVOCATION_PATH = "/revoke"
 #: Seconds a revocation is kept past the token's ``exp`` (clock skew between the parties).
 SKEW = 60
-#: A revocation without ``exp`` (the [H] form) is kept this long: no person or auth
+#: A revocation without ``exp`` (the intermediate copy's form) is kept this long: no person or auth
 #: token lives longer (-11 "Person Token Structure", "Auth Token Structure").
 DEFAULT_RETENTION = MAX_LIFETIME
 #: A ``202`` is polled at most this often before the revoker gives up.
@@ -73,7 +73,7 @@ class Revocation:
     signer: str  # the Signature-Key ``id``: the issuer whose token is revoked
     dwk: str  # the signer's well-known document: what kind of party it is
     jti: str
-    exp: int | None  # None: the [H] body without exp
+    exp: int | None  # None: the intermediate copy's body without exp
 
     def keep_until(self, now: float) -> float:
         """When the recipient may forget this revocation (see :func:`keep_until`)."""
@@ -92,7 +92,7 @@ def keep_until(exp: int | None, now: float, *, retention: int = DEFAULT_RETENTIO
 def parse_revocation_body(body: bytes, *, signer: str) -> tuple[str, int | None]:
     """``(jti, exp)`` from a revocation body (-11 "Token Revocation"), else ``invalid_request`` (400).
 
-    ``jti`` must be a non-empty string, ``exp`` (when present) an integer.  The [H] form
+    ``jti`` must be a non-empty string, ``exp`` (when present) an integer.  The intermediate form
     carries ``iss``: it must be the verified ``signer`` (``403 unsupported_iss``
     otherwise — nobody revokes another issuer's tokens).
     """

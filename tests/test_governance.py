@@ -97,6 +97,13 @@ def inbox_item(person, kind: str) -> dict:
     raise AssertionError(f"no {kind} request reached the inbox")
 
 
+def poll(lab, agent, location: str):
+    """One signed GET of a pending URL, as the agent that made the request."""
+    message = HttpMessage("GET", location, [], b"")
+    sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(lab.clock()))
+    return lab.send(message).response
+
+
 def mission_log(person, s256: str) -> list[dict]:
     response = person.get(f"{PS}/missions/{s256}/log")
     assert response.status_code == 200, response.text
@@ -109,8 +116,17 @@ def test_person_server_metadata_names_the_governance_endpoints(lab):
     assert document["permission_endpoint"] == f"{PS}/permission"
     assert document["audit_endpoint"] == f"{PS}/audit"
     assert document["interaction_endpoint"] == f"{PS}/reach"
-    assert document["claims_supported"] == ["sub"]
+    assert document["claims_supported"] == ["sub", "name"]
     assert document["scopes_supported"] == []
+
+
+def test_person_server_metadata_claims_supported_names_the_claims_an_access_server_may_ask(lab):
+    """-11 "Person Server Metadata" ``claims_supported`` lists the identity claims the PS can
+    provide; -11 "Claims Required" answers never carry ``sub``, so the one claim an Access
+    Server may ask this PS for, the person's ``name``, is listed (fetched over the socket)."""
+    with lab.hosts.client(timeout=HANG_GUARD) as client:
+        document = client.get(f"{PS}/.well-known/{PERSON_DWK}").json()
+    assert "name" in document["claims_supported"]
 
 
 # -- -11 "Permission Endpoint" --------------------------------------------------------------------
@@ -156,6 +172,27 @@ def test_permission_request_reaches_a_signed_in_person_with_requirement_approval
     assert (
         person.post(f"{PS}/consent/{item['pending_id']}/decision", json={"approved": True}).status_code == 200
     )
+
+
+def test_permission_response_is_a_mission_status_error_once_the_mission_ended(lab):
+    """-11 "Permission Response": "If the mission is no longer active, the PS returns a mission
+    status error" — also when the person revokes the mission while the request waits, and
+    then grants (or denies) it anyway: the poll gets ``403 mission_terminated``."""
+    agent = deciding_agent(lab)
+    person = sign_in(lab)
+    for approved in (True, False):
+        mission = with_mission(lab, agent)
+        waiting = signed_post(
+            lab, agent, "/permission", {"action": "SendEmail", "mission_s256": mission.s256}
+        )
+        assert waiting.status == 202
+        item = inbox_item(person, "permission")
+        assert person.post(f"{PS}/missions/{mission.s256}/revoke").status_code == 200
+        decided = person.post(f"{PS}/consent/{item['pending_id']}/decision", json={"approved": approved})
+        assert decided.status_code == 200, decided.text
+        answer = poll(lab, agent, waiting.header("location"))
+        assert error_of(answer) == (403, "mission_terminated")
+        assert json.loads(answer.body)["termination_reason"] == "revoked"
 
 
 def test_permission_request_errors(lab):
@@ -261,6 +298,25 @@ def test_interaction_response_answer_to_a_question(lab):
         assert result() == {"answer": "Refundable."}
     actions = [e["action"] for e in mission_log(person, mission.s256)]
     assert actions[-2:] == ["interaction_request", "interaction_response"]
+
+
+def test_interaction_response_is_a_mission_status_error_once_the_mission_ended(lab):
+    """-11 "Interaction Response": "If the mission is no longer active, the PS returns a mission
+    status error" — the person revoked the mission before answering the agent's question:
+    the poll gets ``403 mission_terminated``, not the answer."""
+    agent = deciding_agent(lab)
+    mission = with_mission(lab, agent)
+    person = sign_in(lab)
+    asked = {"type": "question", "question": "Refundable or cheaper?", "mission_s256": mission.s256}
+    waiting = signed_post(lab, agent, "/reach", asked)
+    assert waiting.status == 202
+    item = inbox_item(person, "interaction")
+    assert person.post(f"{PS}/missions/{mission.s256}/revoke").status_code == 200
+    answered = person.post(f"{PS}/consent/{item['pending_id']}/answer", json={"answer": "Refundable."})
+    assert answered.status_code == 200, answered.text
+    answer = poll(lab, agent, waiting.header("location"))
+    assert error_of(answer) == (403, "mission_terminated")
+    assert json.loads(answer.body)["termination_reason"] == "revoked"
 
 
 def test_interaction_response_relay_reaches_the_person(lab):

@@ -386,6 +386,27 @@ def test_a_tampered_blob_is_caught(lab, person, monkeypatch):
     assert (info.value.code, info.value.status) == ("mission_not_found", 404)
 
 
+@pytest.mark.parametrize("member", ["agent", "approved_at", "description"])
+def test_mission_approval_blob_lacking_a_required_member_is_refused(lab, person, monkeypatch, member):
+    """-11 "Mission Approval": the blob MUST include ``agent``, ``approved_at`` and
+    ``description`` (published -11 no longer has ``approver``); an approval whose blob lacks
+    one — its ``s256`` honest over those bytes — is ``invalid_response`` and no mission is kept."""
+    approve = lab.ps.context.completions["mission"]
+
+    def lacking(context, pending):
+        result = approve(context, pending)
+        document = json.loads(lab.ps.store.get_mission(result["s256"]).blob)
+        blob = json.dumps({k: v for k, v in document.items() if k != member}).encode()
+        return {**result, "s256": b64url(hashlib.sha256(blob).digest()), "mission": b64url(blob)}
+
+    monkeypatch.setitem(lab.ps.context.completions, "mission", lacking)
+    agent = approving_agent(lab, person, "victim")
+    with pytest.raises(FlowError) as info:
+        start(lab, agent)
+    assert (info.value.code, agent.mission) == ("invalid_response", None)
+    assert member in info.value.detail
+
+
 def test_schema_4_adds_missions_to_a_version_3_file(tmp_path):
     """ps_store migration 4: a version-3 file gains the missions table, other data untouched."""
     path = tmp_path / "ps.sqlite3"

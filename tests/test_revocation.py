@@ -501,9 +501,9 @@ def run_revoker(answers, *, endpoint=f"{RECIPIENT}/revoke", **options):
 
 
 def test_c5_revoker_takes_no_report_from_a_200():
-    """C5, the revoker's side ([N] "Token Revocation": "200 OK if the token was revoked or was
-    already invalid"): a 200 ends the revocation and its body is not read — a recipient's
-    cascade is none of the revoker's business, so a report sent anyway is not taken in."""
+    """C5, the revoker's side ([N] "Token Revocation": an empty 200 once the recipient refuses
+    the token): a 200 ends the revocation and its body is not read — a recipient's cascade is
+    none of the revoker's business, so a report sent anyway is not taken in."""
     assert run_revoker([(200, {}, b"")])[0] is None
     report = {"downstream": [{"recipient": RES, "error": UNAVAILABLE}]}
     assert run_revoker([(200, {"content-type": "application/json"}, json.dumps(report).encode())])[0] is None

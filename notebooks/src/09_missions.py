@@ -285,7 +285,44 @@ print(show.decoded(auth_token, now=int(lab.clock())))
 SequenceDiagram(lab.trace, highlight=proposal.index + 1, parties=["Agent", "PS", "Person", "Supply chain"])
 
 # %% [markdown]
-# ## 7 · Completion: the person reviews it
+# ## 7 · Updating the mission
+#
+# Plans change. The agent learns that the docking stations run short too, and tells the
+# PS: `POST {mission_endpoint}/{mission_s256}` with `{"action": "update", "description": …}`
+# — the new description in Markdown (-11 "Mission Update"). Signed with the agent token like
+# the proposal, body covered. Only the agent that owns the mission may update it.
+
+# %%
+NEW_DESCRIPTION = DESCRIPTION + "\n\nAlso check the docking stations: they run short too."
+
+if agent.mission is not None:  # once the mission is completed, this cell shows the update it made
+    updated_at = lab.trace.mark()
+    with lab.client(agent) as client:
+        agent.update_mission(client, NEW_DESCRIPTION)
+update = lab.trace.first(url=f"{PS}/mission/{mission.s256}", since=updated_at)
+show.show(update.request, now=lab.clock)
+
+# %% [markdown]
+# The PS answers at once — no person to ask: `200` and one member, `s256`. It stored the
+# update, and `s256` is the SHA-256 of the exact bytes of the request body it persisted:
+
+# %%
+show.show(update.response, now=lab.clock)
+print("recomputed:", base64.urlsafe_b64encode(hashlib.sha256(update.request.body).digest()).rstrip(b"=").decode())
+
+# %% [markdown]
+# The update does **not** make a new mission. The blob the person approved stays as it was,
+# byte for byte, and so does its hash, `mission_s256`: every token issued under the mission
+# still names it. The update is kept beside the mission, for the person and the audit trail.
+
+# %%
+stored = lab.ps.store.get_mission(mission.s256)
+print("blob unchanged?        ", stored.blob == blob)
+print("mission_s256 unchanged?", stored.s256 == mission.s256)
+print("updates kept at the PS:", [u.s256 for u in lab.ps.store.list_mission_updates(mission.s256)])
+
+# %% [markdown]
+# ## 8 · Completion: the person reviews it
 #
 # The task is done. The agent **proposes** completion: `POST {mission_endpoint}/{mission_s256}`
 # with `{"action": "completion", "summary": …}` — the summary is Markdown for the person.
@@ -360,7 +397,7 @@ print("agent.mission:", agent.mission)
 print("at the PS:    ", stored.status, "—", stored.termination_reason, "—", stored.summary)
 
 # %% [markdown]
-# ## 8 · After the end
+# ## 9 · After the end
 #
 # A token request naming the ended mission — say, from a copy of the agent that did not
 # hear about the completion — is refused with `403 mission_terminated` (-11 "Mission Status Errors"). The
@@ -381,7 +418,7 @@ again = signed_post(f"{PS}/mission/{mission.s256}", {"action": "completion", "su
 print(again.status, again.response.json_object())
 
 # %% [markdown]
-# ## 9 · Tampering with the blob
+# ## 10 · Tampering with the blob
 #
 # Suppose someone changes the approved mission — one byte: `Do not place` becomes
 # `Do now place`. The hash no longer matches, so the agent's check rejects such an
@@ -404,7 +441,7 @@ print("match?", tampered_s256 == mission.s256)
 print(signed_post(f"{PS}/person-token", {"resource": SCA, "mission_s256": tampered_s256}).response.json_object())
 
 # %% [markdown]
-# ## 10 · Exercises
+# ## 11 · Exercises
 #
 # The graders check your answers against this lab: their own agents propose missions the
 # person approves, and they send requests to the PS.
@@ -450,6 +487,8 @@ ex.q2.check(answers)
 #   (and tools, resources) at the PS's `mission_endpoint`, signed with its agent token,
 #   body covered; the person decides on the consent page (`202`, then `200 {s256,
 #   mission}`);
+# * `POST {mission_endpoint}/{s256}` `{"action": "update", "description"}` tells the PS of a
+#   new description: `200 {s256}` of the update's bytes; the blob and `mission_s256` stay;
 # * `mission` is the blob, base64url; `s256` is the SHA-256 of **exactly its bytes** — the
 #   agent checks it and keeps the bytes verbatim, never re-serialized;
 # * under the mission, every person, resource and auth token carries `mission_s256`;

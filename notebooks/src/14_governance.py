@@ -44,7 +44,8 @@ lab
 #
 # The PS names them in its metadata (-11 "Person Server Metadata"), next to
 # `scopes_supported` and `claims_supported` — the identity scopes and claims it can provide.
-# The kit's PS provides one identity claim, the pairwise `sub`, and no identity scopes.
+# The kit's PS provides two identity claims: the pairwise `sub` of every token it issues, and
+# the person's `name`, which an Access Server may ask it for (-11 "Claims Required"); no identity scopes.
 
 # %%
 metadata = lab.client().get(f"{PS}/.well-known/aauth-person.json").json()

@@ -7,7 +7,7 @@ Every call is signed with the agent token; the agent is its ``(iss, sub)``.  A b
 no JSON object, lacks ``action`` (or, for an audit record, ``mission_s256``) or carries a
 member of the wrong type is ``400 invalid_request``; a ``mission_s256`` must name an active
 mission of this agent — else ``404 mission_not_found`` or ``403 mission_terminated`` (-11
-"Mission Status Errors").
+"Mission Status Errors") — when the request comes and again when its poll is answered.
 
 A permission request for a tool the mission's ``approved_tools`` lists is granted at once
 (``200 {"permission": "granted"}``); any other waits for the person (``202``, -11 "Deferred
@@ -130,7 +130,16 @@ def permission_refusal(ctx: Context, pending: Pending) -> dict:
     return _answer(ctx, pending, {"permission": "denied", "reason": "The person declined this action."})
 
 
+def mission_still_active(ctx: Context, pending: Pending) -> None:
+    """-11 "Permission Response", "Interaction Response": "If the mission is no longer active,
+    the PS returns a mission status error" — at the poll too, for the person may have revoked
+    the mission (or it expired) while the request waited: ``403 mission_terminated``."""
+    if pending.request.get("mission_s256") is not None:
+        active_mission(ctx, pending.request["mission_s256"])
+
+
 def _answer(ctx: Context, pending: Pending, answer: dict) -> dict:
+    mission_still_active(ctx, pending)
     asked = pending.request
     details = {
         "pending_id": pending.id,

@@ -36,7 +36,7 @@ from aauth_kit.message import require_json_object
 from .consent import decide, get_pending
 from .context import Context, iso
 from .deferred import defer
-from .governance import governed, log, pending_id_of, person_of, reaches, text_of
+from .governance import governed, log, mission_still_active, pending_id_of, person_of, reaches, text_of
 from .persons import json_body, person
 from .store.pending import LIVE, Pending
 from .verification import agent_request
@@ -99,7 +99,9 @@ def answer(ctx: Context, pending: Pending, text, by: str) -> Pending:
 
 
 def interaction_answer(ctx: Context, pending: Pending) -> dict:
-    """The poll's ``200`` once the person answered or engaged (-11 "Interaction Response")."""
+    """The poll's ``200`` once the person answered or engaged (-11 "Interaction Response"), if
+    its mission is still active."""
+    mission_still_active(ctx, pending)
     if is_question(pending):
         return {"answer": ctx.store.audit_entry("interaction_response", pending.id).details["answer"]}
     details = {"pending_id": pending.id, "mission_s256": pending.request.get("mission_s256")}

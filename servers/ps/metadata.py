@@ -17,8 +17,10 @@ from .context import Context
 #: -11 "Person Server Metadata" ``scopes_supported``: the identity and enterprise scopes this PS
 #: provides — none: a resource's own scopes it grants are the resource's to describe.
 SCOPES_SUPPORTED: tuple[str, ...] = ()
-#: ``claims_supported``: the identity claims this PS provides — the pairwise ``sub`` only.
-CLAIMS_SUPPORTED = ("sub",)
+#: ``claims_supported``: the identity claims this PS provides — the pairwise ``sub`` of every
+#: person and auth token, and the person's ``name``, released with their consent when an Access
+#: Server asks for claims (-11 "Claims Required", whose answers never carry ``sub``).
+CLAIMS_SUPPORTED = ("sub", "name")
 
 
 def metadata_document(ctx: Context, dwk: str) -> dict:

@@ -188,8 +188,8 @@ async def propose_completion(
     """-11 "Mission Completion": "The PS presents the summary to the person, returning a deferred
     response while they review."  Only the person who approved the mission reviews it.
 
-    The draft names two outcomes: acceptance, and "follow-up questions via clarification chat
-    Section 8.3, leaving the mission active" — the person asks from the consent page, the
+    The draft names two outcomes: acceptance, and follow-up questions through the clarification
+    chat (-11 "Clarification Chat"), the mission left active — the person asks from the consent page, the
     agent's poll carries the question and its answer comes back to the page
     (:mod:`.clarification`), the mission active all along.  It defines no plain refusal; so the
     person's Deny (or Not now) stands for "not yet": the poll answers the deferred response's

@@ -114,8 +114,9 @@ def routes(ctx: Context) -> list[Route]:
         (``dwk`` ``aauth-agent.json``: one of its agent tokens) or a resource
         (``aauth-resource.json``: one of its resource tokens); anyone else ``403
         unsupported_iss``.  ``200`` with an empty body once the cascade is terminal, whatever
-        it met (-11 "Token Revocation": "200 OK if the token was revoked or was already
-        invalid"; nothing there gives the revoker a report of the cascade)."""
+        it met (-11 "Token Revocation": an unknown ``jti`` is revoked all the same, and the
+        cascade report it defines goes from an Access Server to a Person Server, not to an
+        Agent Provider or a resource)."""
         revoked = await kit.verify_revocation(
             await http_message(request, ctx.identifier),
             resolver=ctx.resolver,
