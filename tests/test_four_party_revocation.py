@@ -19,7 +19,7 @@ from aauth_kit.servers.access_server import AccessServer
 from aauth_kit.jws import decode_unverified
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
-from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, RESOURCE_DWK, validate_metadata
+from aauth_kit.metadata import ACCESS_DWK, AGENT_DWK, PERSON_DWK, RESOURCE_DWK, validate_metadata
 from aauth_kit.profile import sign_request
 from aauth_kit.revocation import Revoker
 from aauth_kit.signature_key import jwt_key, parse_signature_key
@@ -217,3 +217,18 @@ def test_token_revocation_expired_auth_tokens_are_not_sent(lab):
     message = revoker.request(f"{AS}/revoke", presented["jti"], presented["exp"])
     assert lab.send(message, source="PS").response.status == 200
     assert not [e for e in lab.trace.exchanges[mark:] if e.source == "AS"]
+
+
+def test_token_revocation_the_agent_providers_revocation_cascades_to_the_as(lab):
+    """The Agent Provider revokes the agent token at the PS (AP → PS): the PS's cascade by
+    agent revokes the agent's person token at the AS too, which revokes its auth token at the
+    catalog; the AP gets ``200`` with an empty body (the outcomes are the person's)."""
+    agent, auth_token, _ = federated(lab, "ap-revoked")
+    ap = Revoker(PS, AGENT_DWK, lab.keys["ps"], lab.clock)  # the lab's AP lives at the PS's identifier
+    mark = len(lab.trace.exchanges)
+    response = revoke(lab, ap, f"{PS}/revoke", agent.agent_token, "Agent Provider")
+    assert (response.status, response.body) == (200, b"")
+    told = [(e.source, e.request.target_uri, e.status) for e in lab.trace.exchanges[mark:]]
+    assert ("PS", f"{AS}/revoke", 200) in told and ("AS", f"{CATALOG}/revoke", 200) in told
+    refused = read_parts(lab, agent, auth_token)
+    assert refused.status == 401 and "revoked_jwt" in refused.header("signature-error")
