@@ -55,6 +55,7 @@ from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, access_metadata
 from aauth_kit.profile import verify_request
+from aauth_kit.revocation import REVOCATION_PATH
 
 from . import access_server_revocation as revocation
 from .access_server_requests import verify_token_request
@@ -63,7 +64,6 @@ METADATA_PATH = f"/.well-known/{ACCESS_DWK}"
 JWKS_PATH = "/.well-known/jwks.json"
 TOKEN_PATH = "/token"
 PENDING_PATH = "/token/pending"
-REVOCATION_PATH = "/revoke"
 #: -11 "Auth Token Structure": auth tokens "MUST NOT have a lifetime exceeding 1 hour".
 TOKEN_LIFETIME = 3600
 #: Requests waiting for payment or claims at once, and how long each waits.
