@@ -176,7 +176,12 @@ class AccessServer:
                 Route(f"{PENDING_PATH}/{{pending_id}}", self._pending_endpoint, methods=["GET", "POST"]),
             ]
             + (
-                [Route(REVOCATION_PATH, self._revocation_endpoint, methods=["POST"])]
+                [
+                    Route(REVOCATION_PATH, self._revocation_endpoint, methods=["POST"]),
+                    Route(
+                        f"{revocation.PENDING_PATH}/{{pending_id}}", self._revocation_pending, methods=["GET"]
+                    ),
+                ]
                 if client_factory
                 else []
             ),
@@ -211,6 +216,10 @@ class AccessServer:
     async def _revocation_endpoint(self, request: Request) -> Response:
         """-11 "Token Revocation": :func:`.access_server_revocation.revocation_endpoint`."""
         return await revocation.revocation_endpoint(self, request)
+
+    async def _revocation_pending(self, request: Request) -> Response:
+        """-11 "Token Revocation": :func:`.access_server_revocation.pending_endpoint`."""
+        return await revocation.pending_endpoint(self, request)
 
     async def _signed_by_ps(self, request: Request) -> tuple[str, bytes]:
         """-11 "PS-to-AS Token Request": "The PS authenticates via an HTTP Sig" — ``sig=jwks_uri``

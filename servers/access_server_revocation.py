@@ -14,16 +14,19 @@ token it presented here in a federation (-11 "PS-to-AS Token Request").  Any oth
   (behind egress admission);
 * answers ``200`` once that cascade is terminal: an empty body, or ``{"downstream":
   [{"recipient", "error"}]}`` naming the resources it could not tell (the report a PS keeps for
-  its person).  The cascade runs within the request, each resource bounded by the revoker's
-  timeout, so this AS never answers ``202``.
+  its person) — or, when the cascade takes longer than :data:`ANSWER_WITHIN` seconds, ``202``
+  with ``Location`` (``/revoke/pending/{id}``) and ``Retry-After``: the PS polls it with a
+  signed ``GET`` until the ``200`` (another signer: ``404 not_found``).
 
 What the AS remembers — which auth tokens it issued from which presented token, and what was
-revoked — is held in memory, as its pending requests are (a restart forgets it; the tokens
-themselves live at most an hour).  Both are capped: a full store is ``429 rate_limited``.
+revoked, the cascades still running — is held in memory, as its pending token requests are
+(a restart forgets it; the tokens themselves live at most an hour).  All three are capped: a
+full store is ``429 rate_limited``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -42,6 +45,11 @@ if TYPE_CHECKING:
 #: Revocations, and records of issued auth tokens, the AS keeps at most.
 MAX_REVOCATIONS = 100_000
 MAX_ISSUED = 100_000
+#: Cascades still running that a PS may poll at once.
+MAX_CASCADES = 100
+#: Seconds the AS waits for its cascade before it answers ``202`` (-11 "Token Revocation").
+ANSWER_WITHIN = 5
+PENDING_PATH = f"{kit.REVOCATION_PATH}/pending"
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,9 @@ class AccessRevocations:
     max_issued: int = MAX_ISSUED
     revoked: dict[tuple[str, str], float] = field(default_factory=dict)
     issued: dict[tuple[str, str], list[IssuedAuthToken]] = field(default_factory=dict)
+    max_cascades: int = MAX_CASCADES
+    #: Pending id → the PS that revoked and its cascade, still running or not yet collected.
+    cascades: dict[str, tuple[str, asyncio.Task]] = field(default_factory=dict)
 
     def is_revoked(self, iss: str, jti: str) -> bool:
         return (iss, jti) in self.revoked
@@ -106,8 +117,36 @@ async def revocation_endpoint(server: AccessServer, request: Request) -> Respons
         window=server.signature_window,
         dev=server.dev,
     )
-    server.revocations.revoke(revoked.signer, revoked.jti, revoked.exp)
-    downstream = await cascade(server, (revoked.signer, revoked.jti))
+    revocations = server.revocations
+    if len(revocations.cascades) >= revocations.max_cascades:
+        raise AAuthError("rate_limited", "too many revocations still cascading here", retry_after=kit.SKEW)
+    revocations.revoke(revoked.signer, revoked.jti, revoked.exp)
+    task = asyncio.ensure_future(cascade(server, (revoked.signer, revoked.jti)))
+    try:
+        return _terminal(await asyncio.wait_for(asyncio.shield(task), ANSWER_WITHIN))
+    except TimeoutError:
+        pending_id = server.id_factory()
+        revocations.cascades[pending_id] = (revoked.signer, task)
+        headers = {"Location": f"{server.identifier}{PENDING_PATH}/{pending_id}", "Retry-After": "1"}
+        return JSONResponse({"status": "pending"}, 202, headers)
+
+
+async def pending_endpoint(server: AccessServer, request: Request) -> Response:
+    """``GET /revoke/pending/{id}``, signed by the PS that revoked: ``202`` while the cascade
+    runs, then its ``200`` (once: the entry is forgotten)."""
+    ps, _ = await server._signed_by_ps(request)
+    pending_id = request.path_params["pending_id"]
+    signer, task = server.revocations.cascades.get(pending_id, (None, None))
+    if task is None or signer != ps:
+        raise AAuthError("not_found", "no revocation cascading at this URL for this Person Server")
+    if not task.done():
+        return JSONResponse({"status": "pending"}, 202, {"Retry-After": "1"})
+    del server.revocations.cascades[pending_id]
+    return _terminal(task.result())
+
+
+def _terminal(downstream: list[dict]) -> Response:
+    """The ``200``: empty, or the ``downstream`` report."""
     return JSONResponse({"downstream": downstream}) if downstream else Response(status_code=200)
 
 

@@ -232,3 +232,34 @@ def test_token_revocation_the_agent_providers_revocation_cascades_to_the_as(lab)
     assert ("PS", f"{AS}/revoke", 200) in told and ("AS", f"{CATALOG}/revoke", 200) in told
     refused = read_parts(lab, agent, auth_token)
     assert refused.status == 401 and "revoked_jwt" in refused.header("signature-error")
+
+
+def test_token_revocation_a_slow_cascade_is_202_and_the_ps_polls(lab, monkeypatch):
+    """A cascade not done within ``ANSWER_WITHIN`` seconds: the AS answers ``202`` with
+    ``Location`` and ``Retry-After``; only the PS that revoked may poll it (a stranger ``401
+    unknown_key``, an unknown id ``404``); the PS's revoker follows the ``202`` with signed
+    ``GET``s to the terminal ``200``, and the AS's auth token is refused at the catalog."""
+    monkeypatch.setattr("aauth_kit.servers.access_server_revocation.ANSWER_WITHIN", 0)
+    agent, auth_token, sent = federated(lab)
+    person_jti = claims(sent["presented_token"])["jti"]
+    stranger = HttpMessage("GET", f"{AS}/revoke/pending/nothing")
+    Revoker("https://stranger.example", PERSON_DWK, lab.key("stranger"), lab.clock).sign(stranger)
+    assert lab.send(stranger).response.header("signature-error") == "error=unknown_key"
+    unknown = lab.ps.context.revoker.sign(HttpMessage("GET", f"{AS}/revoke/pending/nothing"))
+    assert problem(lab.send(unknown, source="PS").response) == (404, "not_found")
+    mark = len(lab.trace.exchanges)
+    with lab.client(source="Person") as client:
+        answer = client.post(f"{PS}/tokens/{person_jti}/revoke", headers=person_session(lab)).json()
+    assert answer["downstream"] == []
+    at_as = [
+        e for e in lab.trace.exchanges[mark:] if e.source == "PS" and e.request.target_uri.startswith(AS)
+    ]
+    assert at_as[0].status == 202 and at_as[0].response.header("retry-after") == "1"
+    location = at_as[0].response.header("location")
+    assert location.startswith(f"{AS}/revoke/pending/")
+    assert [(e.request.method, e.request.target_uri) for e in at_as[1:]] == [("GET", location)] * len(
+        at_as[1:]
+    )
+    assert at_as[-1].status == 200
+    refused = read_parts(lab, agent, auth_token)
+    assert refused.status == 401 and "revoked_jwt" in refused.header("signature-error")
