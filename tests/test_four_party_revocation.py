@@ -194,8 +194,13 @@ def test_token_revocation_the_as_reports_what_it_could_not_tell(lab):
 
 def test_token_revocation_the_as_store_is_capped(lab):
     """The AS keeps revocations in memory, at most ``max_revocations``: when full, a new one is
-    ``429 rate_limited`` with ``Retry-After``; records of issued auth tokens are capped too."""
+    ``429 rate_limited`` with ``Retry-After``; cascades waiting for their PS and records of
+    issued auth tokens are capped too."""
     _, _, sent = federated(lab)
+    lab.access_server.revocations.max_cascades = 0
+    response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
+    assert problem(response) == (429, "rate_limited") and response.header("retry-after")
+    lab.access_server.revocations.max_cascades = 1
     lab.access_server.revocations.max_revocations = 0
     response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
     assert problem(response) == (429, "rate_limited") and response.header("retry-after")
