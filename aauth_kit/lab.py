@@ -292,6 +292,7 @@ class Lab:
             ),
             name="Catalog Access Server",
             clock=self.clock,
+            client_factory=self._client_factory("AS"),
             id_factory=self._ids("as") if self.docs else None,
             dev=self.dev,
         )

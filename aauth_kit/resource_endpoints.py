@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import metadata, revocation
+from .errors import AAuthError
 from .jwks import jwks
 from .resource_authorization import authorize
 from .resource_challenge import ROUTE_ACCESS
@@ -57,19 +58,25 @@ def own_routes(resource: Resource) -> list[Route]:
         return await authorize(resource, request)
 
     async def revocation_endpoint(request: Request) -> Response:
-        """-11 "Token Revocation": ``POST {"jti", "exp"}`` signed by a Person Server in its own right
-        (``sig=jwks_uri``, ``dwk`` ``aauth-person.json``; anyone else: ``403
-        unsupported_iss``).  The token ``(signer, jti)`` is refused from now on; the answer
-        is ``200`` with an empty body at once (a resource has no cascade, so never ``202``),
-        for a ``jti`` it never saw too; a full store is ``429 rate_limited`` with ``Retry-After``."""
+        """-11 "Token Revocation": ``POST {"jti", "exp"}`` signed in its own right (``sig=jwks_uri``)
+        by a Person Server (``dwk`` ``aauth-person.json``) or by this resource's own Access Server
+        (``aauth-access.json``, :attr:`Resource.access_server`): each revokes the tokens it issued;
+        anyone else — another AS too — ``403 unsupported_iss``.  The token ``(signer, jti)`` is
+        refused from now on; the answer is ``200`` with an empty body at once (a resource has no
+        cascade, so never ``202``), for a ``jti`` it never saw too; a full store is ``429
+        rate_limited`` with ``Retry-After``."""
         revoked = await revocation.verify_revocation(
             await resource.http_message(request),
             resolver=resource.resolver,
-            accept=(metadata.PERSON_DWK,),
+            accept=(metadata.PERSON_DWK, metadata.ACCESS_DWK),
             now=int(resource.clock()),
             window=resource.signature_window,
             dev=resource.dev,
         )
+        if revoked.dwk == metadata.ACCESS_DWK and revoked.signer != resource.access_server:
+            raise AAuthError(
+                "unsupported_iss", f"{revoked.signer} is not the Access Server of {resource.identifier}"
+            )
         resource.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
         return Response(status_code=200)
 

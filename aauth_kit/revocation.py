@@ -2,7 +2,9 @@
 sends in its own right, what the answer means, and how a recipient reads and checks it.
 
 A revoker — an Agent Provider (agent tokens, at the PS), a Person Server (person and
-auth tokens, at resources) or a resource (resource tokens, at the PS) — sends::
+auth tokens, at resources; person tokens also at each Access Server it presented them to),
+an Access Server (auth tokens, at resources) or a resource (resource tokens, at the PS) —
+sends::
 
     POST <recipient's revocation_endpoint>
     Content-Type: application/json
@@ -15,15 +17,16 @@ auth tokens, at resources) or a resource (resource tokens, at the PS) — sends:
 
 The body names no issuer: the recipient keys the revocation by the *verified signer*
 (the ``id`` of ``Signature-Key``) and ``jti``, and may forget it once ``exp`` (plus
-clock skew) has passed.  Answers: ``200`` once every cascade is terminal, and nothing
-more — where a cascade went and what it met is not the revoker's to learn (a PS does not
-tell an Agent Provider which resources a person's tokens were for; under -11 "Token
-Revocation" an empty ``200`` tells a revoker the token is refused from now on, and only an
-Access Server reports its cascade to a Person Server), so a revoker reads no body from a ``200``; ``202`` with ``Location``, polled with a signed ``GET`` until ``200``;
-errors ``400 invalid_request``, ``401`` + ``Signature-Error``, ``403 unsupported_iss``,
-``429 rate_limited`` (+ ``Retry-After``), ``500 server_error``.  There is no ``404``:
-an unknown ``jti`` is revoked all the same (an intermediate editor's copy of -11 had one, and
-put ``iss`` in the body: that form is read too, its ``iss`` must be the signer).
+clock skew) has passed.  Answers: ``200`` once every cascade is terminal — with an empty
+body, or, from an Access Server to the Person Server that revoked a person token there,
+``{"downstream": [{"recipient", "error"}]}`` naming the resources its cascade could not
+tell (the PS keeps that report for the person; a PS tells an Agent Provider nothing of the
+kind: under -11 "Token Revocation" an empty ``200`` tells a revoker the token is refused
+from now on); ``202`` with ``Location``, polled with a signed ``GET`` until ``200``; errors
+``400 invalid_request``, ``401`` + ``Signature-Error``, ``403 unsupported_iss``, ``429
+rate_limited`` (+ ``Retry-After``), ``500 server_error``.  There is no ``404``: an unknown
+``jti`` is revoked all the same (an intermediate editor's copy of -11 had one, and put
+``iss`` in the body: that form is read too, its ``iss`` must be the signer).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .deferred_headers import parse_retry_after
 from .errors import AAuthError
 from .headers import HeaderError
 from .http_client import httpx, origin_of
+from .identifiers import check_endpoint_url
 from .jwks import KeyResolver
 from .keys import Key
 from .message import HttpMessage
@@ -161,7 +165,8 @@ def revocation_body(jti: str, exp: int) -> bytes:
 class Revoker:
     """A server revoking its own tokens elsewhere: ``issuer`` is its identifier, ``dwk`` the
     well-known document that publishes ``key`` (``aauth-person.json`` for a PS,
-    ``aauth-agent.json`` for an AP, ``aauth-resource.json`` for a resource)."""
+    ``aauth-agent.json`` for an AP, ``aauth-access.json`` for an AS, ``aauth-resource.json``
+    for a resource)."""
 
     issuer: str
     dwk: str
@@ -196,9 +201,9 @@ class Revoker:
         *,
         sleep: Callable[[float], object] = asyncio.sleep,
         max_polls: int = MAX_POLLS,
-    ) -> None:
+    ) -> list[dict]:
         """Send the revocation over ``client`` (an ``httpx.AsyncClient``) and follow a ``202``
-        to its end, the ``200`` (whatever its body says: see the module doc).
+        to its end, the ``200``; return its ``downstream`` report (:func:`downstream_report`).
 
         Raises :class:`AAuthError`: the recipient's code and status (``unsupported_iss``,
         ``invalid_request``, a ``Signature-Error`` code, ``rate_limited`` with member
@@ -216,6 +221,54 @@ class Revoker:
             raise AAuthError(UNAVAILABLE, f"{endpoint} still pending after {max_polls} polls", status=503)
         if response.status_code != 200:
             raise _error(response)
+        return downstream_report(response.content)
+
+
+def downstream_report(body: bytes) -> list[dict]:
+    """The ``downstream`` member of a ``200`` (an Access Server's cascade, -11 "Token
+    Revocation"): the ``{"recipient", "error"}`` objects with string members; ``[]`` for an
+    empty body, and anything else is not read."""
+    try:
+        document = json.loads(body) if body else {}
+    except (ValueError, RecursionError):
+        return []
+    entries = document.get("downstream") if isinstance(document, dict) else None
+    return [
+        {"recipient": entry["recipient"], "error": entry["error"]}
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict)
+        and isinstance(entry.get("recipient"), str)
+        and isinstance(entry.get("error"), str)
+    ]
+
+
+async def revoke_at(
+    revoker: Revoker,
+    client,
+    resolver: KeyResolver,
+    recipient: str,
+    dwk: str,
+    jti: str,
+    exp: int,
+    *,
+    dev: bool,
+) -> tuple[str | None, list[dict]]:
+    """Revoke ``jti`` at ``recipient``, found by its ``dwk`` metadata's ``revocation_endpoint``
+    (fetched through ``resolver``, behind egress admission): ``(None, report)`` when it answered
+    ``200``, else ``(error, [])`` — :data:`UNSUPPORTED` without a usable endpoint,
+    :data:`UNAVAILABLE` without metadata or an answer, or the recipient's own code."""
+    try:
+        document = await resolver.metadata(recipient, dwk)
+    except AAuthError:
+        return UNAVAILABLE, []
+    try:
+        endpoint = check_endpoint_url(document.get("revocation_endpoint"), dev=dev)
+    except AAuthError:
+        return UNSUPPORTED, []
+    try:
+        return None, await revoker.revoke(client, endpoint, jti, exp)
+    except AAuthError as error:
+        return error.code, []
 
 
 async def _send(client, message: HttpMessage):

@@ -25,6 +25,9 @@ fetched.  The pending URL answers only the PS that created it.  Pending requests
 (``429 rate_limited``) and expire (``408 expired``).  Bodies are limited by
 :mod:`aauth_kit.asgi` like every app of the cast; the AS's own fetches (the resource's, the
 agent provider's keys) go through the resolver it is given, behind egress admission.
+
+A trusted PS revokes at ``POST /revoke`` the person token it presented here; the auth tokens
+issued from it are revoked at their resource (:mod:`.access_server_revocation`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import secrets
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,7 +55,9 @@ from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, access_metadata
 from aauth_kit.profile import verify_request
+from aauth_kit.revocation import REVOCATION_PATH
 
+from . import access_server_revocation as revocation
 from .access_server_requests import verify_token_request
 
 METADATA_PATH = f"/.well-known/{ACCESS_DWK}"
@@ -94,6 +100,8 @@ class TokenRequest:
     id: str
     ps: str
     resource_token: tokens.VerifiedToken
+    #: ``(iss, jti)`` of the presented token (a revocation of it reaches what is issued from it).
+    presented: tuple[str, str]
     #: The key the auth token binds (the agent's, or the sub-agent's) and the latest ``exp`` it may have.
     cnf_jwk: dict
     not_after: int
@@ -145,6 +153,8 @@ class AccessServer:
         max_pending: int = MAX_PENDING,
         pending_ttl: float = PENDING_TTL,
         signature_window: int = 60,
+        client_factory: Callable[..., Any] | None = None,
+        max_revocations: int = revocation.MAX_REVOCATIONS,
     ):
         self.identifier = check_server_identifier(identifier, dev=dev)
         self.key, self.resolver, self.resources = key, resolver, set(resources)
@@ -154,13 +164,27 @@ class AccessServer:
         self.max_pending, self.pending_ttl, self.signature_window = max_pending, pending_ttl, signature_window
         self.pending: dict[str, TokenRequest] = {}
         self.servers = _TrustedPersonServers(resolver, lambda: self.policy)
+        #: ``client_factory(timeout=…)``: the ``httpx.AsyncClient`` (behind egress admission)
+        #: this AS revokes its auth tokens at resources with; without it, no revocation endpoint.
+        self.client_factory = client_factory
+        self.revocations = revocation.AccessRevocations(clock, max_revocations=max_revocations)
         self.app = Starlette(
             routes=[
                 Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
                 Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
                 Route(TOKEN_PATH, self._token_endpoint, methods=["POST"]),
                 Route(f"{PENDING_PATH}/{{pending_id}}", self._pending_endpoint, methods=["GET", "POST"]),
-            ],
+            ]
+            + (
+                [
+                    Route(REVOCATION_PATH, self._revocation_endpoint, methods=["POST"]),
+                    Route(
+                        f"{revocation.PENDING_PATH}/{{pending_id}}", self._revocation_pending, methods=["GET"]
+                    ),
+                ]
+                if client_factory
+                else []
+            ),
             exception_handlers=exception_handlers(),
             middleware=middleware(),
         )
@@ -177,6 +201,7 @@ class AccessServer:
             self.identifier,
             f"{self.identifier}{JWKS_PATH}",
             f"{self.identifier}{TOKEN_PATH}",
+            revocation_endpoint=f"{self.identifier}{REVOCATION_PATH}" if self.client_factory else None,
             name=self.name,
             dev=self.dev,
         )
@@ -187,6 +212,14 @@ class AccessServer:
 
     async def _jwks_endpoint(self, request: Request) -> Response:
         return JSONResponse(jwks([self.key]))
+
+    async def _revocation_endpoint(self, request: Request) -> Response:
+        """-11 "Token Revocation": :func:`.access_server_revocation.revocation_endpoint`."""
+        return await revocation.revocation_endpoint(self, request)
+
+    async def _revocation_pending(self, request: Request) -> Response:
+        """-11 "Token Revocation": :func:`.access_server_revocation.pending_endpoint`."""
+        return await revocation.pending_endpoint(self, request)
 
     async def _signed_by_ps(self, request: Request) -> tuple[str, bytes]:
         """-11 "PS-to-AS Token Request": "The PS authenticates via an HTTP Sig" — ``sig=jwks_uri``
@@ -283,7 +316,7 @@ class AccessServer:
             cnf=pending.cnf_jwk,
             iat=now,
             exp=exp,
-            jti=self.id_factory(),
+            jti=(jti := self.id_factory()),
             scope=rt.scope,
             account=rt.account,
             mission_s256=rt.mission_s256,
@@ -291,6 +324,7 @@ class AccessServer:
             dwk=ACCESS_DWK,
             dev=self.dev,
         )
+        self.revocations.note_issued(pending.presented, revocation.IssuedAuthToken(rt.iss, jti, exp))
         return {"auth_token": token, "expires_in": exp - now}
 
     def _drop_expired(self) -> None:

@@ -10,7 +10,7 @@ Request"), before any policy is applied.
   ``parent_agent`` and bound to ``agent_jkt`` — the auth token is then bound to its key;
 * ``presented_token``: the person or auth token the agent showed the resource, which the
   resource token points back to (-11 "Resource Token Verification"), from the signing PS or
-  from this AS;
+  from this AS, and not revoked here (-11 "Token Revocation": ``revoked_presented_token``);
 * ``upstream_token`` (optional, -11 "Upstream Token Verification"): a person or auth token for
   the calling agent (``aud`` = its agent token's ``iss``) from the signing PS.
 
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 
 async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tuple:
-    """The verified request: the resource token, the key the auth token binds and the latest
-    ``exp`` it may have."""
+    """The verified request: the resource token, the presented token's ``(iss, jti)``, the key
+    the auth token binds and the latest ``exp`` it may have."""
     resource_token = await _resource_token(server, body["resource_token"], ps)
     agent_token = await _verify(server, body["agent_token"], "agent", typ=claims.AGENT_TYP)
     bound = agent_token
@@ -61,6 +61,8 @@ async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tup
         expected_aud=resource_token.iss,
     )
     check_presented_token(resource_token, presented)
+    if server.revocations.is_revoked(presented.iss, presented.jti):
+        raise AAuthError("revoked_presented_token", f"the presented token {presented.jti!r} was revoked")
     caps.append(presented.exp)
     if "upstream_token" in body:
         upstream = await _from_issuers(
@@ -74,7 +76,7 @@ async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tup
         if (upstream.iss if upstream.typ == claims.PERSON_TYP else upstream.ps) != ps:
             raise AAuthError("invalid_upstream_token", f"the upstream token is not from {ps}")
         caps.append(upstream.exp)
-    return resource_token, bound.cnf_jwk, min(caps)
+    return resource_token, (presented.iss, presented.jti), bound.cnf_jwk, min(caps)
 
 
 async def _resource_token(server: AccessServer, value, ps: str) -> tokens.VerifiedToken:

@@ -15,7 +15,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from aauth_kit.servers.ps.revocation import _revoke_at_resource
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -29,7 +28,7 @@ from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.loop import get_loop_thread
 from aauth_kit.metadata import AGENT_DWK, RESOURCE_DWK, agent_metadata, resource_metadata
-from aauth_kit.revocation import UNAVAILABLE, Revoker
+from aauth_kit.revocation import UNAVAILABLE, Revoker, revoke_at
 from aauth_kit.uvicorn_server import start_server
 
 MIB = 1 << 20
@@ -286,9 +285,18 @@ def test_m6_revocation_endpoint_elsewhere_is_refused(tmp_path):
 
             async def revoke():
                 async with ctx.client_factory(timeout=5) as client:
-                    return await _revoke_at_resource(ctx, client, token)
+                    return await revoke_at(
+                        ctx.revoker,
+                        client,
+                        ctx.resolver,
+                        token.aud,
+                        RESOURCE_DWK,
+                        token.jti,
+                        token.exp,
+                        dev=ctx.dev,
+                    )
 
-            assert fetch_now(revoke()) == UNAVAILABLE
+            assert fetch_now(revoke()) == (UNAVAILABLE, [])
         assert not listener.connected()
     finally:
         listener.close()

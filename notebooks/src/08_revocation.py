@@ -11,7 +11,8 @@
 # | revoker | revokes | at |
 # | --- | --- | --- |
 # | Agent Provider | an agent token it issued | the Person Server |
-# | Person Server | a person or auth token it issued | the resource it was issued for |
+# | Person Server | a person or auth token it issued | the resource it was issued for, and each Access Server it presented the person token to |
+# | Access Server | an auth token it issued | the resource it was issued for (notebook 11) |
 # | resource | a resource token it issued | the Person Server it was addressed to |
 #
 # The request is small: `POST` to the recipient's `revocation_endpoint`, body

@@ -225,6 +225,37 @@ print("the genuine token:  ", present(auth_token))
 # is the genuine token with a request signed by another key (`invalid_signature`: the request
 # signature does not verify with the token's `cnf.jwk`).
 #
+# ## 7 · Revocation reaches the AS
+#
+# Two issuers stand behind the agent's access here: the PS issued the person token, the AS the
+# auth token. -11 "Token Revocation": each revokes what it issued, and the PS also revokes a
+# person token at each AS it presented it to. So when the person revokes the person token at
+# the PS (the kit's consent API, as in notebook 08), the PS tells the catalog **and** the AS
+# (the `revocation_endpoint` of its `aauth-access.json`); the AS revokes, at the catalog, each
+# auth token it issued from that person token (two here: the agent came through the AS twice
+# with it), signed **as itself** (`dwk` `aauth-access.json`), and answers the PS `200` — with
+# a `downstream` report had it failed to reach the catalog. The catalog takes such a
+# revocation from its own AS only.
+
+# %%
+presented = json.loads(federation.request.body)["presented_token"]
+with lab.client(source="Person") as person:
+    login = person.post(f"{PS}/login", json={"username": "mcp-user", "password": "user123"})
+    person.headers["Authorization"] = f"Bearer {login.json()['session']}"
+    revoking = lab.trace.mark()
+    print(person.post(f"{PS}/tokens/{jws.decode_unverified(presented).payload['jti']}/revoke").json())
+for exchange in lab.trace.find(since=revoking):
+    print(show.title(exchange))
+print("the AS's auth token now:", present(auth_token))
+
+# %% [markdown]
+# The AS's revocation at the catalog, raw: the same small signed `POST` as the PS's, with the
+# AS's identifier and `aauth-access.json` in `Signature-Key`, and the `jti` of the auth token.
+
+# %%
+show.show(lab.trace.first(source="AS", since=revoking), tokens=False)
+
+# %% [markdown]
 # ## The conversation
 #
 # The whole trace; the PS's first request to the AS is highlighted.
@@ -233,7 +264,7 @@ print("the genuine token:  ", present(auth_token))
 SequenceDiagram(lab.trace, highlight=federation.index + 1, parties=["Agent", "Catalog", "PS", "AS"])
 
 # %% [markdown]
-# ## 7 · Exercises
+# ## 8 · Exercises
 #
 # **Q1 · Be the PS.** Write `token_request(endpoint, resource_token, agent_token,
 # presented_token)`: return the signed `HttpMessage` the PS sends to the AS's token endpoint,
@@ -281,3 +312,5 @@ ex.q2.check(answers)
 # * the AS may answer `402` (payment), `202` `requirement=claims` (the PS POSTs them to
 #   `Location`), or `200` — and the PS verifies that auth token before the agent sees it;
 # * the resource verifies AS-issued tokens through `aauth-access.json`, from its AS only.
+# * a revoked person token reaches the AS it was presented to, which revokes its own auth
+#   tokens at the resource.

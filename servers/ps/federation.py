@@ -100,6 +100,7 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     sent = {"subagent_token": subagent, "upstream_token": upstream}
     federation = {
         "access_server": resource_token.aud,
+        "presented": presented.jti if presented.iss == ctx.identifier else None,  # revoked there too
         "resource": resource_token.iss,
         "scope": resource_token.scope,
         "request": {  # -11 "PS-to-AS Token Request"
@@ -304,7 +305,12 @@ async def _delivered(ctx: Context, response, federation: dict, person: str, agen
         agent[1],
         "auth_token_delivered",
         federation["resource"],
-        {"access_server": access_server, "jti": token.jti, "scope": token.scope},
+        {
+            "access_server": access_server,
+            "jti": token.jti,
+            "scope": token.scope,
+            "presented": federation.get("presented"),
+        },
         person=person,
     )
     return {"auth_token": token.token, "expires_in": max(token.exp - int(ctx.clock()), 0)}

@@ -12,6 +12,11 @@ be told, is the person's business, not the Agent Provider's (-11 "PS Visibility"
 apply appropriate access controls"), so the outcome of each is written to the audit trail of
 the person the token spoke for, who reads it at ``GET /audit``, and a person revoking one of
 their own tokens gets it in the answer (:mod:`.persons`).
+
+A person token the PS presented to an Access Server in a federation (-11 "PS-AS Federation")
+is revoked at that AS too (the ``revocation_endpoint`` of its ``aauth-access.json``): the AS
+revokes the auth tokens it issued from it at their resource and answers with the
+``downstream`` report of what it could not tell, which joins the person's trail.
 """
 
 from __future__ import annotations
@@ -23,9 +28,7 @@ from starlette.routing import Route
 from aauth_kit import claims
 from aauth_kit import revocation as kit
 from aauth_kit.asgi import http_message
-from aauth_kit.errors import AAuthError
-from aauth_kit.identifiers import check_endpoint_url
-from aauth_kit.metadata import AGENT_DWK, RESOURCE_DWK
+from aauth_kit.metadata import ACCESS_DWK, AGENT_DWK, RESOURCE_DWK
 
 from .context import Context
 from .minting import person_for
@@ -69,43 +72,33 @@ async def revoke_agent_token(ctx: Context, ap: str, jti: str, exp: int | None, *
 
 async def revoke_issued(ctx: Context, issued: list, *, actor: str) -> list[dict]:
     """Revoke tokens this PS issued (``IssuedToken``), here and at the resource each was issued
-    for, one signed ``POST`` per token (PS → resource), each outcome audited for the person the
-    token spoke for.  Returns ``[{"recipient", "error"}]`` for the resources that could not be
-    told — for that person's eyes only."""
+    for — a person token also at each Access Server it was presented to — one signed ``POST``
+    per token and recipient, each outcome audited for the person the token spoke for.  Returns
+    ``[{"recipient", "error"}]`` for the servers that could not be told, an AS's ``downstream``
+    report included — for that person's eyes only."""
     failed: dict[str, str] = {}
     async with ctx.client_factory(timeout=REVOCATION_TIMEOUT) as client:
         for token in issued:
             ctx.store.revoke(token.iss, token.jti, token.exp)
-            error = await _revoke_at_resource(ctx, client, token)
-            ctx.store.audit(
-                actor,
-                "token_revoked",
-                token.aud,
-                {"jti": token.jti, "typ": token.typ, "agent": token.agent_id, "error": error},
-                person=person_for(ctx, token.sub, token.aud),
-            )
-            if error is not None:
-                failed.setdefault(token.aud, error)
+            recipients = [(token.aud, RESOURCE_DWK)]
+            if token.typ == claims.PERSON_TYP:
+                recipients += [(server, ACCESS_DWK) for server in ctx.store.presented_at(token.jti)]
+            for recipient, dwk in recipients:
+                error, downstream = await kit.revoke_at(
+                    ctx.revoker, client, ctx.resolver, recipient, dwk, token.jti, token.exp, dev=ctx.dev
+                )
+                details = {"jti": token.jti, "typ": token.typ, "agent": token.agent_id, "error": error}
+                ctx.store.audit(
+                    actor,
+                    "token_revoked",
+                    recipient,
+                    details | ({"downstream": downstream} if downstream else {}),
+                    person=person_for(ctx, token.sub, token.aud),
+                )
+                for entry in [{"recipient": recipient, "error": error}, *downstream]:
+                    if entry["error"] is not None:
+                        failed.setdefault(entry["recipient"], entry["error"])
     return [{"recipient": recipient, "error": error} for recipient, error in failed.items()]
-
-
-async def _revoke_at_resource(ctx: Context, client, token) -> str | None:
-    """Tell the token's resource; ``None`` when it answered ``200``, else the error code
-    (``revocation_unsupported`` when it has no usable ``revocation_endpoint``,
-    ``revocation_unavailable`` when it cannot be reached)."""
-    try:
-        document = await ctx.resolver.metadata(token.aud, RESOURCE_DWK)
-    except AAuthError:
-        return kit.UNAVAILABLE  # no metadata: the resource cannot be reached
-    try:
-        endpoint = check_endpoint_url(document.get("revocation_endpoint"), dev=ctx.dev)
-    except AAuthError:
-        return kit.UNSUPPORTED  # no usable revocation_endpoint in its metadata
-    try:
-        await ctx.revoker.revoke(client, endpoint, token.jti, token.exp)
-    except AAuthError as error:
-        return error.code  # the resource's own answer, or revocation_unavailable
-    return None
 
 
 def routes(ctx: Context) -> list[Route]:

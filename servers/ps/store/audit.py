@@ -62,6 +62,16 @@ class AuditStore(Database):
         )
         return self._entry(rows[0]) if rows else None
 
+    def presented_at(self, jti: str) -> list[str]:
+        """The Access Servers this PS presented its token ``jti`` to and got an auth token from
+        (-11 "PS-AS Federation"; the ``auth_token_delivered`` entries), each once."""
+        rows = self._read(
+            "SELECT DISTINCT json_extract(details, '$.access_server') FROM audit"
+            " WHERE action = 'auth_token_delivered' AND json_extract(details, '$.presented') = ?",
+            (jti,),
+        )
+        return [row[0] for row in rows]
+
     @staticmethod
     def _entry(row) -> AuditEntry:
         return AuditEntry(

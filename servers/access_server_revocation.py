@@ -1,0 +1,178 @@
+"""Revocation at the Access Server (-11 "Token Revocation"; the AS advertises its
+``revocation_endpoint`` as -11 "Access Server Metadata" recommends).
+
+``POST /revoke`` ``{"jti", "exp"}`` takes, signed with ``sig=jwks_uri`` (``dwk``
+``aauth-person.json``), a trusted Person Server's revocation of a token it issued — the person
+token it presented here in a federation (-11 "PS-to-AS Token Request").  Any other signer is
+``401 unknown_key`` before anything is fetched, like at the token endpoint.  The AS then:
+
+* refuses ``(PS, jti)`` as a ``presented_token`` from now on (``revoked_presented_token``);
+* revokes every live auth token it issued from that presented token — and, in turn, those it
+  issued from one of these presented back to it — at the resource each is for: a signed
+  ``POST`` to the ``revocation_endpoint`` of its ``aauth-resource.json``, as this AS in its
+  own right (``dwk`` ``aauth-access.json``), through the resolver and client it was given
+  (behind egress admission);
+* answers ``200`` once that cascade is terminal: an empty body, or ``{"downstream":
+  [{"recipient", "error"}]}`` naming the resources it could not tell (the report a PS keeps for
+  its person) — or, when the cascade takes longer than :data:`ANSWER_WITHIN` seconds, ``202``
+  with ``Location`` (``/revoke/pending/{id}``) and ``Retry-After``: the PS polls it with a
+  signed ``GET`` until the ``200`` (another signer: ``404 not_found``).
+
+What the AS remembers — which auth tokens it issued from which presented token, and what was
+revoked, the cascades still running — is held in memory, as its pending token requests are
+(a restart forgets it; the tokens themselves live at most an hour).  All three are capped: a
+full store is ``429 rate_limited``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from aauth_kit import revocation as kit
+from aauth_kit.asgi import http_message
+from aauth_kit.errors import AAuthError
+from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, RESOURCE_DWK
+
+if TYPE_CHECKING:
+    from .access_server import AccessServer
+
+#: Revocations, and records of issued auth tokens, the AS keeps at most.
+MAX_REVOCATIONS = 100_000
+MAX_ISSUED = 100_000
+#: Cascades still running that a PS may poll at once.
+MAX_CASCADES = 100
+#: Seconds the AS waits for its cascade before it answers ``202`` (-11 "Token Revocation").
+ANSWER_WITHIN = 5
+PENDING_PATH = f"{kit.REVOCATION_PATH}/pending"
+
+
+@dataclass(frozen=True)
+class IssuedAuthToken:
+    """An auth token this AS issued: its resource (``aud``), ``jti`` and ``exp``."""
+
+    aud: str
+    jti: str
+    exp: int
+
+
+@dataclass
+class AccessRevocations:
+    """The AS's memory for revocation, by ``(iss, jti)``: the revocations it received or made
+    (kept until ``exp`` + skew) and the auth tokens it issued from each presented token."""
+
+    clock: Callable[[], float]
+    max_revocations: int = MAX_REVOCATIONS
+    max_issued: int = MAX_ISSUED
+    revoked: dict[tuple[str, str], float] = field(default_factory=dict)
+    issued: dict[tuple[str, str], list[IssuedAuthToken]] = field(default_factory=dict)
+    max_cascades: int = MAX_CASCADES
+    #: Pending id → the PS that revoked and its cascade, still running or not yet collected.
+    cascades: dict[str, tuple[str, asyncio.Task]] = field(default_factory=dict)
+
+    def is_revoked(self, iss: str, jti: str) -> bool:
+        return (iss, jti) in self.revoked
+
+    def revoke(self, iss: str, jti: str, exp: int | None) -> None:
+        """Refuse ``(iss, jti)`` until :func:`aauth_kit.revocation.keep_until`; ``429
+        rate_limited`` when :attr:`max_revocations` entries are held."""
+        now = self.clock()
+        for key in [key for key, until in self.revoked.items() if until <= now]:
+            del self.revoked[key]
+        if (iss, jti) not in self.revoked and len(self.revoked) >= self.max_revocations:
+            raise AAuthError(
+                "rate_limited", f"{len(self.revoked)} revocations held here; try later", retry_after=kit.SKEW
+            )
+        self.revoked[iss, jti] = kit.keep_until(exp, now)
+
+    def note_issued(self, presented: tuple[str, str], token: IssuedAuthToken) -> None:
+        """Remember that ``token`` was issued from the presented token ``(iss, jti)``; ``429
+        rate_limited`` when :attr:`max_issued` live records are held."""
+        now = self.clock()
+        for key in list(self.issued):
+            self.issued[key] = [t for t in self.issued[key] if t.exp + kit.SKEW > now]
+            if not self.issued[key]:
+                del self.issued[key]
+        if sum(map(len, self.issued.values())) >= self.max_issued:
+            raise AAuthError("rate_limited", "too many live auth tokens recorded here", retry_after=60)
+        self.issued.setdefault(presented, []).append(token)
+
+    def issued_from(self, presented: tuple[str, str]) -> list[IssuedAuthToken]:
+        """The auth tokens issued from ``presented``, forgotten here (they are being revoked)."""
+        return self.issued.pop(presented, [])
+
+
+async def revocation_endpoint(server: AccessServer, request: Request) -> Response:
+    """``POST /revoke``: a trusted PS's revocation (see the module doc)."""
+    revoked = await kit.verify_revocation(
+        await http_message(request, server.identifier),
+        resolver=server.servers,
+        accept=(PERSON_DWK,),
+        now=int(server.clock()),
+        window=server.signature_window,
+        dev=server.dev,
+    )
+    revocations = server.revocations
+    if len(revocations.cascades) >= revocations.max_cascades:
+        raise AAuthError("rate_limited", "too many revocations still cascading here", retry_after=kit.SKEW)
+    revocations.revoke(revoked.signer, revoked.jti, revoked.exp)
+    task = asyncio.ensure_future(cascade(server, (revoked.signer, revoked.jti)))
+    try:
+        return _terminal(await asyncio.wait_for(asyncio.shield(task), ANSWER_WITHIN))
+    except TimeoutError:
+        pending_id = server.id_factory()
+        revocations.cascades[pending_id] = (revoked.signer, task)
+        headers = {"Location": f"{server.identifier}{PENDING_PATH}/{pending_id}", "Retry-After": "1"}
+        return JSONResponse({"status": "pending"}, 202, headers)
+
+
+async def pending_endpoint(server: AccessServer, request: Request) -> Response:
+    """``GET /revoke/pending/{id}``, signed by the PS that revoked: ``202`` while the cascade
+    runs, then its ``200`` (once: the entry is forgotten)."""
+    ps, _ = await server._signed_by_ps(request)
+    pending_id = request.path_params["pending_id"]
+    signer, task = server.revocations.cascades.get(pending_id, (None, None))
+    if task is None or signer != ps:
+        raise AAuthError("not_found", "no revocation cascading at this URL for this Person Server")
+    if not task.done():
+        return JSONResponse({"status": "pending"}, 202, {"Retry-After": "1"})
+    del server.revocations.cascades[pending_id]
+    return _terminal(task.result())
+
+
+def _terminal(downstream: list[dict]) -> Response:
+    """The ``200``: empty, or the ``downstream`` report."""
+    return JSONResponse({"downstream": downstream}) if downstream else Response(status_code=200)
+
+
+async def cascade(server: AccessServer, presented: tuple[str, str]) -> list[dict]:
+    """Revoke the live auth tokens issued from ``presented`` (and from those, in turn) here
+    and at their resource; ``[{"recipient", "error"}]`` for the resources not told."""
+    revoker = kit.Revoker(server.identifier, ACCESS_DWK, server.key, server.clock)
+    failed: dict[str, str] = {}
+    todo = server.revocations.issued_from(presented)
+    async with server.client_factory(timeout=kit.SEND_TIMEOUT) as client:
+        while todo:
+            token = todo.pop(0)
+            if token.exp + kit.SKEW <= server.clock():
+                continue  # expired: nothing left to refuse
+            server.revocations.revoke(server.identifier, token.jti, token.exp)
+            todo += server.revocations.issued_from((server.identifier, token.jti))
+            error, _ = await kit.revoke_at(
+                revoker,
+                client,
+                server.resolver,
+                token.aud,
+                RESOURCE_DWK,
+                token.jti,
+                token.exp,
+                dev=server.dev,
+            )
+            if error is not None:
+                failed.setdefault(token.aud, error)
+    return [{"recipient": recipient, "error": error} for recipient, error in failed.items()]
