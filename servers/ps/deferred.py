@@ -5,8 +5,8 @@ for the person is answered ``202`` with its pending URL; polls of that URL are h
 ``202`` carries ``Location`` (the pending URL, bound to the thumbprint of the agent key that
 asked), ``Retry-After``, ``Cache-Control: no-store`` and ``AAuth-Requirement:
 requirement=interaction; url; code`` (-11 "Interaction Required").  Final answers: ``200``
-with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``408 expired``
-(and the kit's ``403 revoked`` when the agent token was revoked); afterwards ``410``.
+with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``403 revoked``
+(the agent token was revoked while the request waited), ``408 expired``; afterwards ``410``.
 Polling faster than ``Retry-After`` without ``Prefer: wait`` is ``429 slow_down``;
 ``DELETE`` cancels (-11 "Polling Error Codes").  While the person's question is open the
 ``202`` carries ``requirement=clarification`` and the question, the poll is not held, and
