@@ -80,9 +80,18 @@ def _bound_person(ctx: Context, agent_token: VerifiedToken) -> str | None:
     return None
 
 
+def _mission_still_active(ctx: Context, s256: str | None, caps: list[int]) -> None:
+    """A request under a mission that ended while it waited (the person revoked it, or it
+    expired) gets no token: its poll answers ``403 mission_terminated`` with the mission's
+    status (-11 "Mission Status Errors": every PS decision path checks the mission)."""
+    if s256 is not None:
+        active_mission(ctx, s256, caps)
+
+
 def _complete_person_token(ctx: Context, pending: Pending) -> dict:
-    """A person claimed the agent: the person token it asked for."""
+    """A person claimed the agent: the person token it asked for, if its mission is still active."""
     data = pending.request
+    _mission_still_active(ctx, data.get("mission_s256"), data["caps"])
     return mint_person_token(
         ctx,
         pending.decided_by,
@@ -95,9 +104,10 @@ def _complete_person_token(ctx: Context, pending: Pending) -> dict:
 
 
 def _complete_auth_token(ctx: Context, pending: Pending) -> dict:
-    """The person consented: the auth token it asked for."""
+    """The person consented: the auth token it asked for, if its mission is still active."""
     agent = (pending.agent_iss, pending.agent_id)
     data = pending.request
+    _mission_still_active(ctx, data["grant"].get("mission_s256"), data["caps"])
     return mint_auth_token(ctx, data["grant"], data["caps"], agent=agent, person=data.get("person"))
 
 
