@@ -46,6 +46,7 @@ from aauth_kit.profile import VerifiedRequest
 from . import clarification
 from .context import Context, over_cap
 from .minting import token_response
+from .store.missions import Mission
 from .store.pending import LIVE, Pending
 from .verification import signed_request
 
@@ -131,15 +132,14 @@ class Waiters:
 
 
 # -- a request that needs the person ----------------------------------------------------------
-def can_interact(body: dict, *, undeclared: bool = False) -> bool:
-    """-11 "Agent Token Request" ``capabilities`` (an array of strings): may the agent send its
-    person to an interaction page?  At the token endpoints an agent that declares none cannot:
-    "recipients MUST NOT assume any capabilities" (-11 "AAuth-Capabilities Request Header").
-    ``undeclared`` is the answer for a body without the member (the AP's registration, which
-    the draft leaves to the Agent Provider, keeps asking the person)."""
+def can_interact(body: dict, *, undeclared: bool = False, mission: Mission | None = None) -> bool:
+    """-11 "Agent Token Request" ``capabilities`` (strings): may the agent send its person to an
+    interaction page?  Declared, they hold for this request; undeclared, within a ``mission`` the
+    ones captured at its approval, else none (-11 "AAuth-Capabilities Request Header") —
+    ``undeclared`` answers then (the AP's registration keeps asking the person)."""
     capabilities = body.get("capabilities")
     if capabilities is None:
-        return undeclared
+        return "interaction" in (mission.capabilities or ()) if mission is not None else undeclared
     if not strings(capabilities):
         raise AAuthError("invalid_request", "capabilities must be an array of strings")
     return "interaction" in capabilities

@@ -93,9 +93,9 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     except AAuthError as error:
         raise AAuthError("invalid_resource_token", f"aud: {error.detail}") from None
     presented, person = await verify_presented(ctx, body["presented_token"], resource_token)
-    caps = [agent_token.exp, presented.exp]
+    caps, mission = [agent_token.exp, presented.exp], None
     if presented.mission_s256 is not None:
-        active_mission(ctx, presented.mission_s256, caps)
+        mission = active_mission(ctx, presented.mission_s256, caps)
     upstream = await same_person_upstream(ctx, body, agent_token, person)
     sent = {"subagent_token": subagent, "upstream_token": upstream}
     federation = {
@@ -113,7 +113,7 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     }
     if not ctx.policy.needs_consent(resource_token.scope):
         return token_response(await federate(ctx, federation, person, agent, consented=False))
-    reachable(can_interact(body))
+    reachable(can_interact(body, mission=mission))
     request_data = {
         "federation": federation,
         "person": person,

@@ -114,6 +114,7 @@ def approve(ctx: Context, pending: Pending) -> dict:
     verbatim, and ``s256`` is their SHA-256.  Identical bytes are the same mission (a concurrent
     poll finds it stored); if that mission has ended, ``approved_at`` moves on a second."""
     data = pending.request
+    capabilities = _reachable_capabilities(ctx, pending.decided_by)
     for bump in range(100):
         approved_at = int(pending.decided_at) + bump
         blob = {
@@ -138,6 +139,7 @@ def approve(ctx: Context, pending: Pending) -> dict:
                     agent_iss=pending.agent_iss,
                     username=pending.decided_by,
                     expires_at=expires_at,
+                    capabilities=capabilities,
                 )
                 ctx.store.audit(
                     pending.decided_by,
@@ -154,17 +156,25 @@ def approve(ctx: Context, pending: Pending) -> dict:
     raise AAuthError("server_error", "could not store the mission")
 
 
+def _reachable_capabilities(ctx: Context, username: str) -> list[str]:
+    """-11 "Mission Approval" ``capabilities``: "The PS determines these based on whether it can
+    currently reach the person" — the kit's channel is an active session at the PS, through
+    which it relays interactions and payments (the interaction endpoint).  Stored with the
+    mission: within it a request that declares no capabilities has these (-11 "Agent Token
+    Request")."""
+    return ["interaction", "payment"] if ctx.store.has_session(username) else []
+
+
 def _approval(ctx: Context, pending: Pending, mission: Mission) -> dict:
-    """-11 "Mission Approval" response members.  ``capabilities``: "The PS determines these
-    based on whether it can currently reach the person" — the kit's channel is an active
-    session at the PS, through which it relays interactions and payments (the interaction
-    endpoint).  ``person_tokens``: "Present when the proposal named resources", each "carrying
-    mission_s256 set to s256"; "A PS MAY omit a resource it declines to issue for" — here one
-    whose token could not be minted (the agent token expired meanwhile)."""
+    """-11 "Mission Approval" response members: ``capabilities`` as captured at approval
+    (:func:`_reachable_capabilities`).  ``person_tokens``: "Present when the proposal named
+    resources", each "carrying mission_s256 set to s256"; "A PS MAY omit a resource it
+    declines to issue for" — here one whose token could not be minted (the agent token expired
+    meanwhile)."""
     answer = {
         "s256": mission.s256,
         "mission": b64url(mission.blob),
-        "capabilities": ["interaction", "payment"] if ctx.store.has_session(mission.username) else [],
+        "capabilities": list(mission.capabilities or ()),
     }
     resources = pending.request.get("resources")
     if resources is not None:
