@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from aauth_kit import tokens
 from aauth_kit.headers import parse_requirement
-from aauth_kit.keys import Key
 
-from .ps_world import PS, RES, error_of, party_app, world_fixture
+from .ps_world import PS, RES, error_of, world_fixture
 
 world = world_fixture()
 
@@ -86,18 +84,7 @@ def test_agent_token_request_capabilities_outside_a_mission_none_is_assumed(worl
 def test_agent_token_request_capabilities_person_token_within_a_mission(world, captured, expected):
     """An agent nobody stands behind yet (another Agent Provider's) asks for a person token
     within its mission, declaring no capabilities: the captured ones decide."""
-    ap_key, key = Key.from_seed("other ap", kid="other-1"), Key.from_seed("unclaimed agent")
-    world.hosts.add("https://other-ap.example", party_app("https://other-ap.example", ap_key, "Other AP"))
-    now = int(world.clock())
-    token = tokens.mint_agent_token(
-        ap_key,
-        iss="https://other-ap.example",
-        sub="aauth:fresh@other-ap.example",
-        cnf=key,
-        iat=now,
-        exp=now + 3600,
-        jti="a-1",
-    )
+    key, token = world.unclaimed_agent()
     s256 = mission_of(world, captured, key=key, token=token)
     body = {"resource": RES, "mission_s256": s256}
     assert outcome(world.send("POST", f"{PS}/person-token", body=body, key=key, token=token)) == expected

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from aauth_kit import tokens
 from aauth_kit.headers import parse_requirement
-from aauth_kit.keys import Key
 
-from .ps_world import CAPABILITIES, PS, RES, decoded, error_of, party_app, world_fixture
+from .ps_world import CAPABILITIES, PS, RES, decoded, error_of, world_fixture
 
 world = world_fixture()
-
-OTHER_AP = "https://other-ap.example"
 
 
 def mission_of(world, **kw) -> str:
@@ -73,12 +69,7 @@ def test_mission_status_errors_person_token_request_waiting_when_the_mission_end
     within its mission and waits for a person to claim it; the mission ends; the claim mints
     nothing."""
     world.ps.mission_lifetime = 60
-    ap_key, key = Key.from_seed("other ap", kid="other-1"), Key.from_seed("unclaimed agent")
-    world.hosts.add(OTHER_AP, party_app(OTHER_AP, ap_key, "Other AP"))
-    now = int(world.clock())
-    token = tokens.mint_agent_token(
-        ap_key, iss=OTHER_AP, sub="aauth:fresh@other-ap.example", cnf=key, iat=now, exp=now + 3600, jti="a-1"
-    )
+    key, token = world.unclaimed_agent()
     s256 = mission_of(world, key=key, token=token)
     body = {"resource": RES, "mission_s256": s256, "capabilities": list(CAPABILITIES)}
     response = world.send("POST", f"{PS}/person-token", body=body, key=key, token=token)
