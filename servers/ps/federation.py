@@ -116,6 +116,7 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     reachable(can_interact(body, mission=mission))
     request_data = {
         "federation": federation,
+        "mission_s256": presented.mission_s256,
         "person": person,
         "grant": {"account": resource_token.account},
         **await token_endpoints._resource_info(ctx, resource_token.iss),
@@ -134,8 +135,11 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
 
 
 async def complete(ctx: Context, pending: Pending) -> dict:
-    """The person approved: federate now, with the person's consent to release claims."""
+    """The person approved: federate now, with the person's consent to release claims — if the
+    request's mission is still active (else ``403 mission_terminated``, -11 "Mission Status Errors")."""
     data = pending.request
+    if data.get("mission_s256") is not None:
+        active_mission(ctx, data["mission_s256"])
     agent = (pending.agent_iss, pending.agent_id)
     return await federate(ctx, data["federation"], data["person"], agent, consented=True)
 
