@@ -36,7 +36,6 @@ from aauth_kit import claims
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.message import HttpMessage, require_json_object
-from aauth_kit.profile import VerifiedRequest
 
 from .context import Context, iso
 from .store.pending import Pending
@@ -182,7 +181,7 @@ def ask(ctx: Context, pending: Pending, by: str, question, options=None) -> Pend
 
 
 # -- the agent answers ----------------------------------------------------------------------------
-async def respond(ctx: Context, message: HttpMessage, verified: VerifiedRequest, pending: Pending) -> Pending:
+async def respond(ctx: Context, message: HttpMessage, pending: Pending) -> Pending:
     """``POST`` at the pending URL by its own agent (-11 "Agent Response to Clarification"):
     a missing or unknown ``action`` is ``400 invalid_request`` (MUST), as is an answer when no
     question is open; a new resource token that fails its checks ``400
@@ -198,7 +197,7 @@ async def respond(ctx: Context, message: HttpMessage, verified: VerifiedRequest,
         answer = {"answer": _text(body.get("clarification_response"), "clarification_response")}
         columns: dict = {}
     else:
-        answer, columns = await _updated_request(ctx, body, verified, pending)
+        answer, columns = await _updated_request(ctx, body, pending)
 
     def change(current: Pending) -> dict:
         question = open_question(current)
@@ -221,9 +220,7 @@ async def respond(ctx: Context, message: HttpMessage, verified: VerifiedRequest,
     return answered
 
 
-async def _updated_request(
-    ctx: Context, body: dict, verified: VerifiedRequest, pending: Pending
-) -> tuple[dict, dict]:
+async def _updated_request(ctx: Context, body: dict, pending: Pending) -> tuple[dict, dict]:
     """-11 "Updated Request": the new resource token keeps the original's ``iss``, ``ps``,
     ``sub``, ``agent_jkt``, ``mission_s256`` and ``tenant`` (else ``400 invalid_resource_token``),
     and ``presented_token`` (REQUIRED: missing is ``400 invalid_request``) is verified against

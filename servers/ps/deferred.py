@@ -354,16 +354,14 @@ def _cancel(ctx: Context, pending_id: str) -> Response:
     return Response(status_code=204)
 
 
-async def _clarification_response(
-    ctx: Context, message: HttpMessage, verified: VerifiedRequest, pending_id: str
-) -> Response:
+async def _clarification_response(ctx: Context, message: HttpMessage, pending_id: str) -> Response:
     """``POST``: the agent answers the person's question or updates its request
     (:func:`.clarification.respond`) and resumes polling: the answer is the poll's ``202``.
     A request that has ended meanwhile answers as its poll would (its final answer, or ``410``)."""
     pending = _current(ctx, pending_id)
     if pending.status in LIVE:
         try:
-            pending = await clarification.respond(ctx, message, verified, pending)
+            pending = await clarification.respond(ctx, message, pending)
         except AAuthError as error:
             if error.code not in ("conflict", "expired"):  # decided or expired meanwhile: answer below
                 raise
@@ -397,7 +395,7 @@ def routes(ctx: Context) -> list[Route]:
         if request.method == "DELETE":
             return _cancel(ctx, pending_id)
         if request.method == "POST":
-            return await _clarification_response(ctx, message, verified, pending_id)
+            return await _clarification_response(ctx, message, pending_id)
         return await _poll(ctx, message, pending)
 
     return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "POST", "DELETE"])]
