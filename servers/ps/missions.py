@@ -6,7 +6,8 @@ scope-based consent policy has nothing to say about a mission); once approved, t
 answers ``200 {"s256", "mission"}`` — the blob ``{agent, approved_at, description,
 expires_at?, approved_tools?, approved_resources?}`` base64url-encoded, its exact bytes stored
 under their SHA-256 (-11 "Mission Approval"), with the ``capabilities`` the PS can provide for
-the person now and, when the proposal named resources, ``person_tokens``: one person token per
+the person now (kept with the mission: a token request within it that declares none has them,
+-11 "Agent Token Request") and, when the proposal named resources, ``person_tokens``: one person token per
 approved resource, carrying ``mission_s256`` and bound to the proposing agent's key.  ``POST /mission/{mission_s256}`` ``{"action":
 "update", "description"}`` stores the update's exact bytes and answers ``200 {"s256"}``
 (-11 "Mission Update"); ``{"action": "completion", "summary"}`` is a proposal the person reviews
