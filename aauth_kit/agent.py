@@ -85,7 +85,9 @@ class Agent:
     (-11 "Agent Token Request", "AAuth-Capabilities Request Header").  ``clarify`` answers the
     person's questions and makes the agent declare ``clarification`` (:mod:`.agent_clarification`).
     ``login_hint`` and ``tenant`` go with every person and auth token request (-11 "Agent Token
-    Request"): a PS that knows no person behind the agent yet learns whom to ask.
+    Request"): a PS that knows no person behind the agent yet learns whom to ask.  A resource
+    token's own ``login_hint`` (-11 "Resource Token Structure") is copied into the auth token
+    request and wins: the resource names the account it is for; the agent's is the fallback.
 
     ``tokens`` holds the person and auth tokens obtained, per resource origin, until
     they expire; ``last_interaction`` the last :class:`Interaction` (for notebooks);
@@ -304,6 +306,8 @@ class AAuthFlow(httpx.Auth):
         if self.justification:
             body["justification"] = self.justification
         body.update(self.agent.hints)
+        if isinstance(resource_token.get("login_hint"), str):  # the resource's hint wins (class doc)
+            body["login_hint"] = resource_token["login_hint"]
         response = yield self.ps_request(metadata["auth_token_endpoint"], body)
         auth_token = yield from self._result(response, "auth_token", resource, resource_token.get("scope"))
         check_auth_token(self.agent, auth_token, resource, resource_token, presented)

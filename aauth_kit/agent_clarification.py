@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from .agent_responses import json_body
 from .deferred_headers import serialize_prefer_wait
+from .errors import AAuthError
 from .flow import FlowError, timeout
 from .http_client import httpx
+from .jws import decode_unverified
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,32 @@ class Clarification:
 @dataclass(frozen=True)
 class UpdatedRequest:
     """-11 "Updated Request": a new ``resource_token`` from the same resource (e.g. with
-    reduced scope), and why (``justification``, RECOMMENDED)."""
+    reduced scope), why (``justification``, RECOMMENDED), and the ``presented_token`` the
+    agent showed the resource for it (REQUIRED on the wire; left out, the agent sends the
+    token it holds for the resource whose ``jti`` the resource token's ``presented_jti`` names)."""
 
     resource_token: str
     justification: str | None = field(default=None)
+    presented_token: str | None = field(default=None)
+
+
+def presented_for(agent, answer: UpdatedRequest, resource: str | None) -> str:
+    """The token the new resource token points back to (its ``presented_jti``): the one
+    given, else the person or auth token the agent holds for ``resource`` with that ``jti``."""
+    if answer.presented_token is not None:
+        return answer.presented_token
+    try:
+        wanted = decode_unverified(answer.resource_token).payload.get("presented_jti")
+    except AAuthError as exc:
+        raise FlowError("invalid_resource_token", exc.detail) from None
+    held = agent.tokens.get(resource, {}) if resource is not None else {}
+    for name in ("auth_token", "person_token"):
+        token = held.get(name)
+        if token is not None and decode_unverified(token).payload.get("jti") == wanted:
+            return token
+    raise FlowError(
+        "invalid_request", "the agent holds no token the new resource token names: give presented_token"
+    )
 
 
 def clarification_of(response, pending_url: str, resource: str | None, scope: str | None) -> Clarification:
@@ -78,7 +102,11 @@ def respond(flow, response, pending_url: str, token: str, resource: str | None, 
             response=reply,
         )
     if isinstance(answer, UpdatedRequest):  # -11 "Updated Request"
-        body = {"action": "updated_request", "resource_token": answer.resource_token}
+        body = {
+            "action": "updated_request",
+            "resource_token": answer.resource_token,
+            "presented_token": presented_for(flow.agent, answer, resource),
+        }
         if answer.justification:
             body["justification"] = answer.justification
     elif isinstance(answer, str):  # -11 "Clarification Response"

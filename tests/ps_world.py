@@ -34,6 +34,7 @@ PS = "https://ps.example"
 RES = "https://files.example"  # a resource whose scopes the tests ask for
 CHAIN = "https://chain.example"  # a resource that is its own Agent Provider (call chaining)
 APP = "https://app.example"  # where callbacks land
+OTHER_AP = "https://other-ap.example"  # an Agent Provider whose agents nobody claimed yet
 HANG_GUARD = 60  # seconds: only ever a guard against hangs, never a timing assertion
 #: Prefer: wait for polls that must be woken: longer than the hang guard, so a poll that
 #: is not woken ends the test with a timeout instead of quietly finding the decision later.
@@ -160,6 +161,23 @@ class World:
         )
         values.update(claims)
         return tokens.mint_resource_token(key or self.res_key, iss=iss, **values)
+
+    def unclaimed_agent(self) -> tuple[Key, str]:
+        """An agent of another Agent Provider (its metadata and JWKS on the network) that
+        nobody stands behind at this PS yet: its key and agent token."""
+        ap_key, key = Key.from_seed("other ap", kid="other-1"), Key.from_seed("unclaimed agent")
+        self.hosts.add(OTHER_AP, party_app(OTHER_AP, ap_key, "Other AP"))
+        now = int(self.clock())
+        token = tokens.mint_agent_token(
+            ap_key,
+            iss=OTHER_AP,
+            sub="aauth:fresh@other-ap.example",
+            cnf=key,
+            iat=now,
+            exp=now + 3600,
+            jti="a-1",
+        )
+        return key, token
 
     def ask(self, scope="files:read", *, wait=None, justification=None, **kw) -> tuple:
         """Person token → resource token → POST /auth-token; returns (response, presented)."""

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from aauth_kit.servers.ps.clarification import ANSWER_TIMEOUT, MAX_ROUNDS, MAX_TEXT
 
+from aauth_kit import tokens
 from aauth_kit.agent_clarification import UpdatedRequest
 from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement
@@ -156,7 +157,12 @@ def test_clarification_updated_request_replaces_the_scope(world):
     url, code = defer(world)
     person, pending_id = asked(world, code)
     new = world.resource_token(world.presented, "files:read")
-    body = {"action": "updated_request", "resource_token": new, "justification": "Read-only is enough."}
+    body = {
+        "action": "updated_request",
+        "resource_token": new,
+        "presented_token": world.presented,
+        "justification": "Read-only is enough.",
+    }
     assert world.send("POST", url, body=body).status_code == 202
     context = person.get(f"{PS}/consent/{pending_id}").json()
     assert (context["scope"], context["justification"]) == ("files:read", "Read-only is enough.")
@@ -245,10 +251,11 @@ def test_clarification_answers_need_an_open_question_and_good_text(world):
 
 
 def test_clarification_updated_request_must_match_the_original(world):
-    """-11 "Updated Request": "The new resource token MUST have the same iss, agent, and
-    agent_jkt as the original" — another resource, another key, another person: 400
-    invalid_resource_token; an expired one 400 expired_resource_token (-11 "Token Endpoint
-    Error Codes"); only a request made with a resource token can be updated."""
+    """-11 "Updated Request": the new resource token keeps the original's ``iss``, ``ps``,
+    ``sub``, ``agent_jkt``, ``mission_s256`` and ``tenant`` — another resource, another key,
+    another person, another PS: 400 invalid_resource_token; an expired one 400
+    expired_resource_token (-11 "Token Endpoint Error Codes"); only a request made with a
+    resource token can be updated."""
     url, code = defer(world)
     asked(world, code)
     other_key = Key.from_seed("agent other")
@@ -260,20 +267,58 @@ def test_clarification_updated_request_must_match_the_original(world):
         ),
         "another key": world.resource_token(world.presented, "files:read", agent_jkt=other_key),
         "another person": world.resource_token(world.presented, "files:read", sub=shown["sub"] + "x"),
+        "another PS": world.resource_token(world.presented, "files:read", ps="https://other-ps.example"),
+        "another tenant": world.resource_token(world.presented, "files:read", tenant="corp"),
         "expired": world.resource_token(world.presented, "files:read", iat=now - 600, exp=now - 300),
         "not a token": "nope",
     }
     codes = {}
     for why, token in bad.items():
-        response = world.send("POST", url, body={"action": "updated_request", "resource_token": token})
+        body = {"action": "updated_request", "resource_token": token, "presented_token": world.presented}
+        response = world.send("POST", url, body=body)
         codes[why] = (response.status_code, error_of(response))
     assert codes == {
         "another resource": (400, "invalid_resource_token"),
         "another key": (400, "invalid_resource_token"),
         "another person": (400, "invalid_resource_token"),
+        "another PS": (400, "invalid_resource_token"),
+        "another tenant": (400, "invalid_resource_token"),
         "expired": (400, "expired_resource_token"),
         "not a token": (400, "invalid_resource_token"),
     }
+
+
+def test_clarification_updated_request_presented_token(world):
+    """-11 "Updated Request": ``presented_token`` is REQUIRED (missing: 400 invalid_request) and
+    is verified against the new resource token's ``presented_jti`` as at the auth token endpoint
+    (-11 "PS Token Endpoint"): another token 400 invalid_presented_token, an expired one
+    expired_presented_token, a revoked one revoked_presented_token.  The request is unchanged
+    by every refusal."""
+    url, code = defer(world)
+    person, pending_id = asked(world, code)
+    new = world.resource_token(world.presented, "files:read")
+    shown = decoded(world.presented)
+    now = int(world.clock())
+    expired = tokens.mint_person_token(
+        world.ps_key, iss=PS, aud=shown["aud"], sub=shown["sub"], cnf=world.agent_key,
+        iat=now - 100, exp=now - 1, jti=shown["jti"],
+    )  # fmt: skip
+    cases = {
+        "missing": ({}, (400, "invalid_request")),
+        "another person token": ({"presented_token": world.person_token()}, (400, "invalid_presented_token")),
+        "not a token": ({"presented_token": "nope"}, (400, "invalid_presented_token")),
+        "expired": ({"presented_token": expired}, (400, "expired_presented_token")),
+    }
+    for why, (members, expected) in cases.items():
+        response = world.send(
+            "POST", url, body={"action": "updated_request", "resource_token": new, **members}
+        )
+        assert (response.status_code, error_of(response)) == expected, why
+    world.ps.store.revoke(PS, shown["jti"], shown["exp"])
+    body = {"action": "updated_request", "resource_token": new, "presented_token": world.presented}
+    response = world.send("POST", url, body=body)
+    assert (response.status_code, error_of(response)) == (400, "revoked_presented_token")
+    assert person.get(f"{PS}/consent/{pending_id}").json()["scope"] == "files:delete"
 
 
 def test_clarification_only_the_agent_that_asked_may_answer(world):
@@ -479,6 +524,7 @@ def test_clarification_the_kits_agent_updates_its_request(lab):
     with lab.client(agent) as client:
         client.post(f"{SCA}/optimize", json={})
     assert [(p["method"], p["action"]) for p in pending_posts(lab)] == [("POST", "updated_request")]
+    assert pending_posts(lab)[0]["presented_token"] == agent.person_token_for(SCA)  # REQUIRED in -11
     assert (seen[0]["scope"], seen[0]["justification"]) == ("supply-chain:check", "Checking is enough.")
     assert decoded(agent.auth_token_for(SCA))["scope"] == "supply-chain:check"
 

@@ -318,3 +318,21 @@ def test_auth_token_verification_resource_takes_only_its_as(lab):
     sign_request(message, lab.key("agent/four-party"), jwt_key(as_issued), created=int(lab.clock()))
     response = lab.send(message).response
     assert response.status == 401 and "invalid_jwt" in response.header("signature-error")
+
+
+def test_mission_status_errors_federated_request_waiting_when_the_mission_ends(lab):
+    """-11 "Mission Status Errors": a four-party request within a mission waits for consent; the
+    mission is revoked meanwhile; the person's approval sends nothing to the AS and the poll
+    answers ``403 mission_terminated``."""
+    agent = approving(lab, "missioned")
+    with lab.client(agent) as client:
+        mission = agent.start_mission(client, "# Order keyboards")
+
+    def revoke_then_approve(interaction):
+        lab.ps.store.terminate_mission(mission.s256, "revoked")
+        lab.ps.decide(interaction.code, approved=True)
+
+    agent.on_interaction = revoke_then_approve
+    caught = refused(lab, agent, "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 2})
+    assert (caught.code, caught.status) == ("mission_terminated", 403)
+    assert to_as(lab) == []

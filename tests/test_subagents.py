@@ -40,10 +40,15 @@ def spawn(lab, parent, discriminator="search1") -> SubAgent:
         return create_subagent(parent, client, discriminator, key=lab.key(f"sub/{discriminator}"))
 
 
-def signed_post(lab, key, token, url, body) -> tuple[int, dict]:
+def signed_send(lab, key, token, url, body):
+    """A JSON POST signed with ``key`` presenting ``token``; the answer."""
     message = HttpMessage("POST", url, [("Content-Type", "application/json")], json.dumps(body).encode())
     sign_request(message, key, jwt_key(token), created=int(lab.clock()))
-    response = lab.send(message).response
+    return lab.send(message).response
+
+
+def signed_post(lab, key, token, url, body) -> tuple[int, dict]:
+    response = signed_send(lab, key, token, url, body)
     return response.status, json.loads(response.body)
 
 
@@ -128,22 +133,26 @@ def test_parent_mediated_authorization_consent_surfaces_for_the_parent(tmp_path)
 @pytest.mark.parametrize("path", ["/person-token", "/auth-token", "/mission"])
 def test_single_level_depth_a_subagent_cannot_call_the_ps(lab, path):
     """ "A PS MUST reject a token request signed by an agent whose agent token has a
-    parent_agent claim": ``400 invalid_agent_token`` (-11 "Token Endpoint Error Codes")."""
+    parent_agent claim": the refused token is the one in ``Signature-Key``, so the answer is
+    ``401`` with ``Signature-Error: error=invalid_key`` (-11 "Authentication Errors");
+    published -11 has no ``invalid_agent_token``."""
     sub = spawn(lab, lab.new_agent("planner"))
-    status, body = signed_post(lab, sub.key, sub.agent_token, f"{PS}{path}", {"resource": SCA})
-    assert (status, body["error"]) == (400, "invalid_agent_token")
+    response = signed_send(lab, sub.key, sub.agent_token, f"{PS}{path}", {"resource": SCA})
+    assert (response.status, json.loads(response.body)["error"]) == (401, "invalid_key")
+    assert response.header("signature-error") == "error=invalid_key"
 
 
 def test_single_level_depth_no_subagent_of_a_subagent(lab):
     """ "An agent provider MUST NOT issue a sub-agent token whose parent (parent_agent) is
-    itself a sub-agent": ``400 invalid_agent_token``."""
+    itself a sub-agent": the sub-agent's token in ``Signature-Key`` is refused, ``401``
+    ``Signature-Error: error=invalid_key``."""
     sub = spawn(lab, lab.new_agent("planner"))
     with lab.client() as client:
         response = client.send(subagent_request(sub, Key.generate(), "deeper"), auth=None)
-        assert (response.status_code, response.json()["error"]) == (400, "invalid_agent_token")
+        assert (response.status_code, response.headers["signature-error"]) == (401, "error=invalid_key")
         with pytest.raises(FlowError) as info:
             create_subagent(sub, client, "deeper")
-    assert (info.value.code, info.value.status) == ("invalid_agent_token", 400)
+    assert (info.value.code, info.value.status) == ("invalid_key", 401)
 
 
 # -- refusals at the token endpoints and the Agent Provider ---------------------------------------

@@ -180,14 +180,14 @@ FOREIGN_UPSTREAM = "an agent sends the PS, as upstream_token, an auth token issu
 EXPECTED = {
     STRANGER_POLLS: (404, "not_found"),
     DENIED: (403, "denied"),
-    SUBAGENT_AT_PS: (400, "invalid_agent_token"),
+    SUBAGENT_AT_PS: (401, "invalid_key"),
     FOREIGN_UPSTREAM: (400, "invalid_upstream_token"),
 }
 _WHY = {
     STRANGER_POLLS: "only the key that made the request may poll, and to anyone else the URL does not exist",
     DENIED: "the supply-chain agent relays the downstream outcome with its own code: denied is terminal",
-    SUBAGENT_AT_PS: "a PS MUST reject a token request signed by an agent whose agent token has parent_agent: "
-    "its parent asks for it",
+    SUBAGENT_AT_PS: "a PS MUST reject a token request signed by an agent whose agent token has parent_agent "
+    "(its parent asks for it): that token is in Signature-Key, so the answer is 401 with Signature-Error",
     FOREIGN_UPSTREAM: "the upstream token's aud must be the iss of the intermediary's agent token: "
     "it was issued to the supply-chain agent, not to this agent",
 }
@@ -227,16 +227,17 @@ def _q2(grader: _Grader) -> Exercise:
         title="Q2 · what is answered?",
         grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="server"),
         hints=(
-            "Two are polls at the supply-chain agent (-11 'Polling Error Codes'), two token requests at the PS "
-            "(-11 'Token Endpoint Error Codes').",
-            "A pending URL nobody else may see does not exist for them; a sub-agent's token and an upstream "
-            "token each have their own invalid_… code.",
+            "Two are polls at the supply-chain agent (-11 'Polling Error Codes'), two token requests at the PS: "
+            "a token refused in Signature-Key is an authentication error (-11 'Authentication Errors'), one "
+            "refused in the body a token endpoint error (-11 'Token Endpoint Error Codes').",
+            "A pending URL nobody else may see does not exist for them; a Signature-Key token the verifier "
+            "does not trust is invalid_key (Signature Keys -09), an upstream token has its own invalid_… code.",
         ),
         reference=(
             "answers = {\n"
             f"    {STRANGER_POLLS!r}: (404, 'not_found'),\n"
             f"    {DENIED!r}: (403, 'denied'),\n"
-            f"    {SUBAGENT_AT_PS!r}: (400, 'invalid_agent_token'),\n"
+            f"    {SUBAGENT_AT_PS!r}: (401, 'invalid_key'),\n"
             f"    {FOREIGN_UPSTREAM!r}: (400, 'invalid_upstream_token'),\n"
             "}"
         ),

@@ -185,13 +185,15 @@ SequenceDiagram(lab.trace, highlight=question_poll.index + 1, parties=["Agent", 
 #
 # An agent may also change what it asks for (-11 "Updated Request"): it gets a new resource
 # token from the resource — say with a smaller scope — and POSTs it with `"action":
-# "updated_request"` and a `justification`. "The new resource token MUST have the same iss,
-# agent, and agent_jkt as the original", and "The PS presents the updated request to the
-# user."
+# "updated_request"`, the `presented_token` it showed the resource for it (REQUIRED, checked
+# against the new token's `presented_jti` just as at the auth token endpoint) and a
+# `justification`. The new resource token must keep the original's `iss`, `ps`, `sub`,
+# `agent_jkt`, `mission_s256` and `tenant`: same resource, same person, same agent key, same
+# mission. Then "The PS presents the updated request to the user."
 #
 # This agent's callback asks the supply-chain agent for `POST /check` — a narrower scope,
-# `supply-chain:check` — with its person token, and hands the resource token of that
-# challenge back.
+# `supply-chain:check` — with its person token, and hands back the resource token of that
+# challenge and the person token it presented.
 
 # %%
 def narrower(clarification):
@@ -200,7 +202,8 @@ def narrower(clarification):
     sign_request(message, checker.key, jwt_key(person_token), created=int(lab.clock()))
     challenge = lab.send(message, source="Agent").response
     resource_token = parse_requirement(challenge.header("aauth-requirement")).resource_token
-    return UpdatedRequest(resource_token, "Checking the stock is enough; I will not optimize.")
+    reason = "Checking the stock is enough; I will not optimize."
+    return UpdatedRequest(resource_token, reason, presented_token=person_token)
 
 
 checker = lab.new_agent("checker", clarify=narrower)
@@ -438,8 +441,9 @@ ex.q2.check(answers)
 # * during consent the person may ask; the agent's poll gets `202` with
 #   `requirement=clarification` and `{"status", "clarification", "timeout", "options"?}`;
 # * the agent MUST answer with one of three: `POST {"action": "clarification_response", …}`,
-#   `POST {"action": "updated_request", "resource_token", "justification"?}` (same `iss` and
-#   `agent_jkt`, signed by the same agent), or `DELETE` — then resumes polling, or is done;
+#   `POST {"action": "updated_request", "resource_token", "presented_token", "justification"?}`
+#   (the same `iss`, `ps`, `sub`, `agent_jkt`, `mission_s256` and `tenant`, and the token shown
+#   for it), or `DELETE` — then resumes polling, or is done;
 # * a POST without a known `action` is `400`; the pending URL answers its own agent only
 #   (`404` to others); after a cancel it is gone (`410`);
 # * the PS bounds the chat — rounds (5), text sizes, the answer's deadline (`408 expired`) —

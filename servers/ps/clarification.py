@@ -5,8 +5,9 @@ the pending URL gets it: ``202`` with ``AAuth-Requirement: requirement=clarifica
 ``{"status", "clarification", "timeout", "options"?}`` (-11 "Clarification Required").  The
 agent answers at the pending URL (-11 "Agent Response to Clarification"): ``POST {"action":
 "clarification_response", "clarification_response"}``, or ``POST {"action": "updated_request",
-"resource_token", "justification"?}`` with a new resource token of the same ``iss`` and
-``agent_jkt`` (signed by the same agent), or ``DELETE`` to withdraw the request.  The person sees
+"resource_token", "presented_token", "justification"?}`` with a new resource token that keeps
+the original's ``iss``, ``ps``, ``sub``, ``agent_jkt``, ``mission_s256`` and ``tenant`` and the
+token the agent presented for it, or ``DELETE`` to withdraw the request.  The person sees
 the answer on the consent page (and in the consent API) and decides, or asks again.
 
 The chat is kept in the pending request, ``request["clarifications"]``: one round per question
@@ -35,11 +36,10 @@ from aauth_kit import claims
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.message import HttpMessage, require_json_object
-from aauth_kit.profile import VerifiedRequest
 
 from .context import Context, iso
 from .store.pending import Pending
-from .verification import verify_parameter
+from .verification import verify_parameter, verify_presented
 
 #: -11 "Clarification Limits": "recommended: 5 rounds maximum".
 MAX_ROUNDS = 5
@@ -181,11 +181,12 @@ def ask(ctx: Context, pending: Pending, by: str, question, options=None) -> Pend
 
 
 # -- the agent answers ----------------------------------------------------------------------------
-async def respond(ctx: Context, message: HttpMessage, verified: VerifiedRequest, pending: Pending) -> Pending:
+async def respond(ctx: Context, message: HttpMessage, pending: Pending) -> Pending:
     """``POST`` at the pending URL by its own agent (-11 "Agent Response to Clarification"):
     a missing or unknown ``action`` is ``400 invalid_request`` (MUST), as is an answer when no
     question is open; a new resource token that fails its checks ``400
-    invalid_resource_token`` / ``expired_resource_token``."""
+    invalid_resource_token`` / ``expired_resource_token``, a presented token that does not match
+    it ``400 invalid_presented_token`` / ``expired_presented_token`` / ``revoked_presented_token``."""
     body = require_json_object(message.body)
     action = body.get("action")
     if action not in ACTIONS:
@@ -196,7 +197,7 @@ async def respond(ctx: Context, message: HttpMessage, verified: VerifiedRequest,
         answer = {"answer": _text(body.get("clarification_response"), "clarification_response")}
         columns: dict = {}
     else:
-        answer, columns = await _updated_request(ctx, body, verified, pending)
+        answer, columns = await _updated_request(ctx, body, pending)
 
     def change(current: Pending) -> dict:
         question = open_question(current)
@@ -219,35 +220,45 @@ async def respond(ctx: Context, message: HttpMessage, verified: VerifiedRequest,
     return answered
 
 
-async def _updated_request(
-    ctx: Context, body: dict, verified: VerifiedRequest, pending: Pending
-) -> tuple[dict, dict]:
-    """-11 "Updated Request": "The new resource token MUST have the same iss, agent, and
-    agent_jkt as the original" — the agent is the one signing (checked by the pending URL), and
-    the person, mission and tenant stay those the person is asked about."""
+async def _updated_request(ctx: Context, body: dict, pending: Pending) -> tuple[dict, dict]:
+    """-11 "Updated Request": the new resource token keeps the original's ``iss``, ``ps``,
+    ``sub``, ``agent_jkt``, ``mission_s256`` and ``tenant`` (else ``400 invalid_resource_token``),
+    and ``presented_token`` (REQUIRED: missing is ``400 invalid_request``) is verified against
+    it as at the auth token endpoint (-11 "PS Token Endpoint", :func:`.verification.verify_presented`),
+    for the same person.  The agent is the one signing (checked by the pending URL)."""
     if pending.kind != "auth_token":
         raise AAuthError("invalid_request", "only a request made with a resource token can be updated")
     justification = body.get("justification")
     if justification is not None:
         justification = _text(justification, "justification")
+    for name in ("resource_token", "presented_token"):
+        if name not in body:
+            raise AAuthError("invalid_request", f"{name} is required")
+    grant = pending.request["grant"]
     token = await verify_parameter(
         ctx,
-        body.get("resource_token"),
+        body["resource_token"],
         "resource",
         typ=claims.RESOURCE_TYP,
         expected_aud=ctx.identifier,
         expected_ps=ctx.identifier,
-        signing_key_jwk=verified.key,
+        signing_key_jwk=grant["cnf_jwk"],  # the original's agent_jkt (a sub-agent's, when it asked)
     )
-    grant = pending.request["grant"]
-    same = token.iss == grant["resource"] and token.agent_jkt == pending.agent_jkt
-    if not same or any(token.payload.get(n) != grant.get(n) for n in ("sub", "mission_s256", "tenant")):
+    if token.iss != grant["resource"] or any(
+        token.payload.get(n) != grant.get(n) for n in ("sub", "mission_s256", "tenant")
+    ):
         raise AAuthError(
             "invalid_resource_token",
             "the new resource token must come from the same resource, for the same agent key, person and mission",
         )
+    presented, person = await verify_presented(ctx, body["presented_token"], token)
+    if person != pending.request.get("person"):
+        raise AAuthError("invalid_presented_token", "the presented token speaks for another person")
     updated = {"scope": token.scope, **({"justification": justification} if justification else {})}
-    request = {"grant": {**grant, "scope": token.scope, "account": token.account}}
+    request = {
+        "grant": {**grant, "scope": token.scope, "account": token.account},
+        "caps": [*pending.request["caps"], presented.exp],  # the auth token outlives neither
+    }
     columns = {"request": request, "scope": token.scope}
     if justification:
         columns["justification"] = justification

@@ -5,8 +5,8 @@ for the person is answered ``202`` with its pending URL; polls of that URL are h
 ``202`` carries ``Location`` (the pending URL, bound to the thumbprint of the agent key that
 asked), ``Retry-After``, ``Cache-Control: no-store`` and ``AAuth-Requirement:
 requirement=interaction; url; code`` (-11 "Interaction Required").  Final answers: ``200``
-with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``408 expired``
-(and the kit's ``403 revoked`` when the agent token was revoked); afterwards ``410``.
+with what the approved request asked for, ``403 denied``, ``403 abandoned``, ``403 revoked``
+(the agent token was revoked while the request waited), ``408 expired``; afterwards ``410``.
 Polling faster than ``Retry-After`` without ``Prefer: wait`` is ``429 slow_down``;
 ``DELETE`` cancels (-11 "Polling Error Codes").  While the person's question is open the
 ``202`` carries ``requirement=clarification`` and the question, the poll is not held, and
@@ -46,6 +46,7 @@ from aauth_kit.profile import VerifiedRequest
 from . import clarification
 from .context import Context, over_cap
 from .minting import token_response
+from .store.missions import Mission
 from .store.pending import LIVE, Pending
 from .verification import signed_request
 
@@ -131,15 +132,14 @@ class Waiters:
 
 
 # -- a request that needs the person ----------------------------------------------------------
-def can_interact(body: dict, *, undeclared: bool = False) -> bool:
-    """-11 "Agent Token Request" ``capabilities`` (an array of strings): may the agent send its
-    person to an interaction page?  At the token endpoints an agent that declares none cannot:
-    "recipients MUST NOT assume any capabilities" (-11 "AAuth-Capabilities Request Header").
-    ``undeclared`` is the answer for a body without the member (the AP's registration, which
-    the draft leaves to the Agent Provider, keeps asking the person)."""
+def can_interact(body: dict, *, undeclared: bool = False, mission: Mission | None = None) -> bool:
+    """-11 "Agent Token Request" ``capabilities`` (strings): may the agent send its person to an
+    interaction page?  Declared, they hold for this request; undeclared, within a ``mission`` the
+    ones captured at its approval, else none (-11 "AAuth-Capabilities Request Header") —
+    ``undeclared`` answers then (the AP's registration keeps asking the person)."""
     capabilities = body.get("capabilities")
     if capabilities is None:
-        return undeclared
+        return "interaction" in (mission.capabilities or ()) if mission is not None else undeclared
     if not strings(capabilities):
         raise AAuthError("invalid_request", "capabilities must be an array of strings")
     return "interaction" in capabilities
@@ -354,16 +354,14 @@ def _cancel(ctx: Context, pending_id: str) -> Response:
     return Response(status_code=204)
 
 
-async def _clarification_response(
-    ctx: Context, message: HttpMessage, verified: VerifiedRequest, pending_id: str
-) -> Response:
+async def _clarification_response(ctx: Context, message: HttpMessage, pending_id: str) -> Response:
     """``POST``: the agent answers the person's question or updates its request
     (:func:`.clarification.respond`) and resumes polling: the answer is the poll's ``202``.
     A request that has ended meanwhile answers as its poll would (its final answer, or ``410``)."""
     pending = _current(ctx, pending_id)
     if pending.status in LIVE:
         try:
-            pending = await clarification.respond(ctx, message, verified, pending)
+            pending = await clarification.respond(ctx, message, pending)
         except AAuthError as error:
             if error.code not in ("conflict", "expired"):  # decided or expired meanwhile: answer below
                 raise
@@ -397,7 +395,7 @@ def routes(ctx: Context) -> list[Route]:
         if request.method == "DELETE":
             return _cancel(ctx, pending_id)
         if request.method == "POST":
-            return await _clarification_response(ctx, message, verified, pending_id)
+            return await _clarification_response(ctx, message, pending_id)
         return await _poll(ctx, message, pending)
 
     return [Route("/pending/{pending_id}", pending_endpoint, methods=["GET", "POST", "DELETE"])]

@@ -48,7 +48,7 @@ from . import subagents, token_endpoints
 from .context import Context
 from .deferred import can_interact, defer, reachable
 from .minting import subject, token_response
-from .missions import active_mission
+from .missions import active_mission, still_active
 from .store.pending import Pending
 from .verification import same_person_upstream, verify_parameter, verify_presented
 
@@ -93,9 +93,9 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     except AAuthError as error:
         raise AAuthError("invalid_resource_token", f"aud: {error.detail}") from None
     presented, person = await verify_presented(ctx, body["presented_token"], resource_token)
-    caps = [agent_token.exp, presented.exp]
+    caps, mission = [agent_token.exp, presented.exp], None
     if presented.mission_s256 is not None:
-        active_mission(ctx, presented.mission_s256, caps)
+        mission = active_mission(ctx, presented.mission_s256, caps)
     upstream = await same_person_upstream(ctx, body, agent_token, person)
     sent = {"subagent_token": subagent, "upstream_token": upstream}
     federation = {
@@ -114,9 +114,10 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     }
     if not ctx.policy.needs_consent(resource_token.scope):
         return token_response(await federate(ctx, federation, person, agent, consented=False))
-    reachable(can_interact(body))
+    reachable(can_interact(body, mission=mission))
     request_data = {
         "federation": federation,
+        "mission_s256": presented.mission_s256,
         "person": person,
         "grant": {"account": resource_token.account},
         **await token_endpoints._resource_info(ctx, resource_token.iss),
@@ -135,8 +136,10 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
 
 
 async def complete(ctx: Context, pending: Pending) -> dict:
-    """The person approved: federate now, with the person's consent to release claims."""
+    """The person approved: federate now, with the person's consent to release claims — if the
+    request's mission is still active (else ``403 mission_terminated``, -11 "Mission Status Errors")."""
     data = pending.request
+    still_active(ctx, data.get("mission_s256"))
     agent = (pending.agent_iss, pending.agent_id)
     return await federate(ctx, data["federation"], data["person"], agent, consented=True)
 

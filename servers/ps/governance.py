@@ -35,7 +35,7 @@ from aauth_kit.message import require_json_object
 
 from .context import Context, iso, over_cap
 from .deferred import defer
-from .missions import MAX_MISSION_TEXT, active_mission
+from .missions import MAX_MISSION_TEXT, active_mission, still_active
 from .persons import person
 from .store.missions import Mission
 from .store.pending import Pending
@@ -134,8 +134,7 @@ def mission_still_active(ctx: Context, pending: Pending) -> None:
     """-11 "Permission Response", "Interaction Response": "If the mission is no longer active,
     the PS returns a mission status error" — at the poll too, for the person may have revoked
     the mission (or it expired) while the request waited: ``403 mission_terminated``."""
-    if pending.request.get("mission_s256") is not None:
-        active_mission(ctx, pending.request["mission_s256"])
+    still_active(ctx, pending.request.get("mission_s256"))
 
 
 def _answer(ctx: Context, pending: Pending, answer: dict) -> dict:

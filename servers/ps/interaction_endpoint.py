@@ -13,9 +13,12 @@ inbox (``GET /inbox``) and opens on the consent page by its code.  So:
   and the agent directs the person to ``url``/``code`` itself (-11 "Interaction Endpoint
   Errors").
 * ``type`` ``question``: ``202`` the same way, then ``200 {"answer"}`` with the person's
-  answer (-11 "Interaction Response"); with no channel the terminal ``403 user_unreachable``
-  — the PS is told no capabilities at this endpoint, and assumes none (-11 "AAuth-Capabilities
-  Request Header").
+  answer (-11 "Interaction Response"); with no channel, "If the PS cannot reach the user and
+  the agent does not have the interaction capability", the terminal ``403 user_unreachable``.
+  The request carries no capabilities: within a mission they are those captured at its
+  approval (-11 "Agent Token Request"), and with ``interaction`` among them the ``202`` carries
+  ``requirement=interaction`` for the agent to bring its person to the consent page; outside a
+  mission none is assumed (-11 "AAuth-Capabilities Request Header").
 
 Declined by the person: ``403 denied``.  Within a mission, request and response join its log
 (:mod:`.governance`).  The person answers a question on the consent page or at ``POST
@@ -35,7 +38,7 @@ from aauth_kit.message import require_json_object
 
 from .consent import decide, get_pending
 from .context import Context, iso
-from .deferred import defer
+from .deferred import can_interact, defer
 from .governance import governed, log, mission_still_active, pending_id_of, person_of, reaches, text_of
 from .persons import json_body, person
 from .store.pending import LIVE, Pending
@@ -117,11 +120,12 @@ async def _reach(ctx: Context, request: Request) -> Response:
     mission = governed(ctx, body, agent)
     record["mission_s256"] = mission.s256 if mission is not None else None
     username = person_of(ctx, mission, agent)
-    if not reaches(ctx, username):
-        if record["type"] == "question":
-            raise AAuthError("user_unreachable", "the PS has no channel to the person, and none was declared")
+    reached = reaches(ctx, username)
+    if not reached and record["type"] != "question":
         raise AAuthError("interaction_unavailable", "the PS has no channel to relay this to the person now")
-    request_data = {"agent_ap": agent[0], **record, "person": username, "reached": True}
+    if not reached and not can_interact({}, mission=mission):
+        raise AAuthError("user_unreachable", "the PS has no channel to the person, and the agent has none")
+    request_data = {"agent_ap": agent[0], **record, "person": username, "reached": reached}
     response = await defer(
         ctx, message, "interaction", agent, verified, request_data, expires_in=record["max_wait"]
     )

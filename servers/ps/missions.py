@@ -6,7 +6,8 @@ scope-based consent policy has nothing to say about a mission); once approved, t
 answers ``200 {"s256", "mission"}`` — the blob ``{agent, approved_at, description,
 expires_at?, approved_tools?, approved_resources?}`` base64url-encoded, its exact bytes stored
 under their SHA-256 (-11 "Mission Approval"), with the ``capabilities`` the PS can provide for
-the person now and, when the proposal named resources, ``person_tokens``: one person token per
+the person now (kept with the mission: a token request within it that declares none has them,
+-11 "Agent Token Request") and, when the proposal named resources, ``person_tokens``: one person token per
 approved resource, carrying ``mission_s256`` and bound to the proposing agent's key.  ``POST /mission/{mission_s256}`` ``{"action":
 "update", "description"}`` stores the update's exact bytes and answers ``200 {"s256"}``
 (-11 "Mission Update"); ``{"action": "completion", "summary"}`` is a proposal the person reviews
@@ -114,6 +115,7 @@ def approve(ctx: Context, pending: Pending) -> dict:
     verbatim, and ``s256`` is their SHA-256.  Identical bytes are the same mission (a concurrent
     poll finds it stored); if that mission has ended, ``approved_at`` moves on a second."""
     data = pending.request
+    capabilities = _reachable_capabilities(ctx, pending.decided_by)
     for bump in range(100):
         approved_at = int(pending.decided_at) + bump
         blob = {
@@ -138,6 +140,7 @@ def approve(ctx: Context, pending: Pending) -> dict:
                     agent_iss=pending.agent_iss,
                     username=pending.decided_by,
                     expires_at=expires_at,
+                    capabilities=capabilities,
                 )
                 ctx.store.audit(
                     pending.decided_by,
@@ -154,17 +157,25 @@ def approve(ctx: Context, pending: Pending) -> dict:
     raise AAuthError("server_error", "could not store the mission")
 
 
+def _reachable_capabilities(ctx: Context, username: str) -> list[str]:
+    """-11 "Mission Approval" ``capabilities``: "The PS determines these based on whether it can
+    currently reach the person" — the kit's channel is an active session at the PS, through
+    which it relays interactions and payments (the interaction endpoint).  Stored with the
+    mission: within it a request that declares no capabilities has these (-11 "Agent Token
+    Request")."""
+    return ["interaction", "payment"] if ctx.store.has_session(username) else []
+
+
 def _approval(ctx: Context, pending: Pending, mission: Mission) -> dict:
-    """-11 "Mission Approval" response members.  ``capabilities``: "The PS determines these
-    based on whether it can currently reach the person" — the kit's channel is an active
-    session at the PS, through which it relays interactions and payments (the interaction
-    endpoint).  ``person_tokens``: "Present when the proposal named resources", each "carrying
-    mission_s256 set to s256"; "A PS MAY omit a resource it declines to issue for" — here one
-    whose token could not be minted (the agent token expired meanwhile)."""
+    """-11 "Mission Approval" response members: ``capabilities`` as captured at approval
+    (:func:`_reachable_capabilities`).  ``person_tokens``: "Present when the proposal named
+    resources", each "carrying mission_s256 set to s256"; "A PS MAY omit a resource it
+    declines to issue for" — here one whose token could not be minted (the agent token expired
+    meanwhile)."""
     answer = {
         "s256": mission.s256,
         "mission": b64url(mission.blob),
-        "capabilities": ["interaction", "payment"] if ctx.store.has_session(mission.username) else [],
+        "capabilities": list(mission.capabilities or ()),
     }
     resources = pending.request.get("resources")
     if resources is not None:
@@ -238,6 +249,14 @@ def completion_answer(ctx: Context, pending: Pending) -> dict:
             termination_reason=mission.termination_reason,
         )
     return {"mission_status": mission.status, "termination_reason": mission.termination_reason}
+
+
+def still_active(ctx: Context, s256: str | None, caps: list[int] | None = None) -> None:
+    """A request that waited under a mission gets its answer only while the mission is active:
+    the person may have revoked it, or it expired, meanwhile (-11 "Mission Status Errors":
+    ``403 mission_terminated`` at the poll).  A request under no mission passes."""
+    if s256 is not None:
+        active_mission(ctx, s256, caps)
 
 
 def active_mission(

@@ -14,7 +14,8 @@ Errors follow the token endpoint's ``<invalid|expired|revoked>_<parameter>_token
 published -11 (-11 "Token Endpoint Error Codes"): a ``subagent_token`` that does not verify,
 names no parent or another parent is ``400 invalid_subagent_token`` (``expired_subagent_token``
 once expired, ``revoked_subagent_token`` once revoked); a request signed with a sub-agent's own
-token is ``400 invalid_agent_token`` at every PS endpoint (:func:`.verification.verify`).
+token is refused at every PS endpoint like any ``Signature-Key`` token the PS does not take:
+``401`` with ``Signature-Error: error=invalid_key`` (:func:`.verification.single_level`).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from .verification import signed_request, single_level, verify, verify_parameter
 
 
 async def subagent_of(ctx: Context, value, parent: VerifiedToken) -> VerifiedToken:
-    """-11 "Parent-Mediated Authorization": "It verifies the subagent_token Section 5.2.4 and
-    that its parent_agent names the parent — the agent that signed the request."  The parent
-    is ``(iss, sub)`` of the signing agent token: the sub-agent's AP must be the parent's."""
+    """-11 "Parent-Mediated Authorization": the PS verifies the ``subagent_token`` as any agent
+    token (-11 "Agent Token Verification") and checks that its ``parent_agent`` names the
+    parent, the agent that signed the request.  The parent is ``(iss, sub)`` of the signing
+    agent token: the sub-agent's AP must be the parent's."""
     subagent = await verify_parameter(ctx, value, "subagent", typ=claims.AGENT_TYP)
     check_parent(subagent, parent)
     ctx.store.audit(

@@ -12,7 +12,8 @@ sig=jwt``; body covered by ``content-type`` and ``content-digest``).
 
 An agent that does not declare the ``interaction`` capability (none is assumed, -11
 "AAuth-Capabilities Request Header") gets ``403 user_unreachable`` when the person would be
-needed.
+needed; within a mission, a request that declares no ``capabilities`` has those captured at
+the mission's approval (-11 "Agent Token Request", :func:`.deferred.can_interact`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .context import Context
 from .deferred import can_interact, defer, reachable
 from .hints import agent_hints
 from .minting import mint_auth_token, mint_person_token, token_response
-from .missions import active_mission
+from .missions import active_mission, still_active
 from .resource_interaction import checked_interaction
 from .store.pending import Pending
 from .verification import (
@@ -81,8 +82,9 @@ def _bound_person(ctx: Context, agent_token: VerifiedToken) -> str | None:
 
 
 def _complete_person_token(ctx: Context, pending: Pending) -> dict:
-    """A person claimed the agent: the person token it asked for."""
+    """A person claimed the agent: the person token it asked for, if its mission is still active."""
     data = pending.request
+    still_active(ctx, data.get("mission_s256"), data["caps"])
     return mint_person_token(
         ctx,
         pending.decided_by,
@@ -95,9 +97,10 @@ def _complete_person_token(ctx: Context, pending: Pending) -> dict:
 
 
 def _complete_auth_token(ctx: Context, pending: Pending) -> dict:
-    """The person consented: the auth token it asked for."""
+    """The person consented: the auth token it asked for, if its mission is still active."""
     agent = (pending.agent_iss, pending.agent_id)
     data = pending.request
+    still_active(ctx, data["grant"].get("mission_s256"), data["caps"])
     return mint_auth_token(ctx, data["grant"], data["caps"], agent=agent, person=data.get("person"))
 
 
@@ -116,14 +119,14 @@ def routes(ctx: Context) -> list[Route]:
             check_server_identifier(resource, dev=ctx.dev)
         except AAuthError as error:
             raise AAuthError("invalid_request", f"resource: {error.detail}") from None
-        caps, mission_s256, person = [agent_token.exp], None, None
+        caps, mission, person = [agent_token.exp], None, None
         if "mission_s256" in body:  # -11 "Person Token Endpoint": the agent's own mission
-            mission_s256 = active_mission(ctx, body["mission_s256"], caps, agent=agent).s256
+            mission = active_mission(ctx, body["mission_s256"], caps, agent=agent)
         if "upstream_token" in body:
             upstream, person = await verify_upstream(ctx, body["upstream_token"], agent_token)
             caps.append(upstream.exp)
-            if mission_s256 is None and upstream.mission_s256 is not None:  # copied down the chain
-                mission_s256 = active_mission(ctx, upstream.mission_s256, caps).s256
+            if mission is None and upstream.mission_s256 is not None:  # copied down the chain
+                mission = active_mission(ctx, upstream.mission_s256, caps)
         else:
             person = _bound_person(ctx, agent_token)
         key, subagent_caps = await subagents.bound_key(
@@ -131,7 +134,9 @@ def routes(ctx: Context) -> list[Route]:
         )  # -11 "Sub-Agents"
         caps += subagent_caps
         jwk = key.public_jwk(kid=False)
-        justification, interactive = optional_string(body, "justification"), can_interact(body)
+        mission_s256 = mission.s256 if mission is not None else None
+        justification = optional_string(body, "justification")
+        interactive = can_interact(body, mission=mission)
         hints = agent_hints(body)  # -11 "Agent Token Request"
         if person is None:  # nobody stands behind this agent yet: a person must claim it
             reachable(interactive)
@@ -166,7 +171,7 @@ def routes(ctx: Context) -> list[Route]:
                 raise AAuthError("invalid_request", f"{name} is required")
         if federation.addressed_to_access_server(ctx, body):  # -11 "PS-AS Federation": four-party
             return await federation.auth_token(ctx, message, verified, body)
-        justification, interactive = optional_string(body, "justification"), can_interact(body)
+        justification = optional_string(body, "justification")
         hints = agent_hints(body)  # -11 "Agent Token Request"
         key, subagent_caps = await subagents.bound_key(
             ctx, body, agent_token, verified.key
@@ -183,9 +188,10 @@ def routes(ctx: Context) -> list[Route]:
         )
         # ... and points back at the presented token, verified as if addressed to the resource
         presented, person = await verify_presented(ctx, body["presented_token"], resource_token)
-        caps = [agent_token.exp, presented.exp, *subagent_caps]
+        caps, mission = [agent_token.exp, presented.exp, *subagent_caps], None
         if presented.mission_s256 is not None:  # the mission is active (and caps exp)
-            active_mission(ctx, presented.mission_s256, caps)
+            mission = active_mission(ctx, presented.mission_s256, caps)
+        interactive = can_interact(body, mission=mission)
         upstream = await same_person_upstream(ctx, body, agent_token, person)
         if upstream is not None:
             caps.append(upstream.exp)

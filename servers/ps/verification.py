@@ -18,13 +18,17 @@ from .minting import person_for
 
 
 def single_level(token: VerifiedToken) -> None:
-    """-11 "Single-Level Depth": "A PS MUST reject a token request signed by an agent whose
-    agent token has a parent_agent claim" ("A sub-agent MUST NOT call the PS directly", -11
-    "Parent-Mediated Authorization"): ``400 invalid_agent_token`` (-11 "Token Endpoint Error
-    Codes") — the signature holds, the token is not one this PS takes."""
+    """-11 "Single-Level Depth": a PS MUST reject a request signed by an agent whose agent token
+    has a ``parent_agent`` claim (its parent asks the PS for it, -11 "Parent-Mediated
+    Authorization").  The refused token is the one in ``Signature-Key``, so the answer is
+    the one any refused ``Signature-Key`` token gets (-11 "Authentication Errors"): ``401``
+    with ``Signature-Error: error=invalid_key`` — the JWT is well formed and its signature holds
+    (not ``invalid_jwt``), but the key it conveys "does not meet the server's trust
+    requirements" (Signature Keys -09 "invalid_key").  Published -11 has no
+    ``invalid_agent_token`` any more."""
     if token.parent_agent is not None:
-        raise AAuthError(
-            "invalid_agent_token",
+        raise SignatureError(
+            "invalid_key",
             f"{token.sub} is a sub-agent of {token.parent_agent}: its parent asks the PS for it",
         )
 

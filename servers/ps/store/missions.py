@@ -4,6 +4,7 @@ their state, and the exact bytes of each update."""
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from dataclasses import dataclass
 
@@ -33,6 +34,9 @@ class Mission:
     summary: str | None
     #: The Agent Provider of ``agent_id`` (-11 "Agent-Person Binding": an agent is ``(iss, sub)``).
     agent_iss: str = ""
+    #: The ``capabilities`` of its approval response, kept for requests within it that declare
+    #: none (-11 "Mission Approval", "Agent Token Request"); ``None`` when none were captured.
+    capabilities: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,16 +77,19 @@ class MissionsStore(Database):
         agent_iss: str,
         username: str,
         expires_at: float | None = None,
+        capabilities: list[str] | None = None,
     ) -> Mission:
-        """Store an approved mission's bytes verbatim as ``active``; ``conflict`` if a mission
-        with the same bytes (so the same ``s256``) exists."""
+        """Store an approved mission's bytes verbatim as ``active``, with the ``capabilities``
+        captured at its approval; ``conflict`` if a mission with the same bytes (so the same
+        ``s256``) exists."""
         s256 = mission_s256(blob)
+        captured = json.dumps(capabilities) if capabilities is not None else None
         try:
             with self._tx() as db:
                 db.execute(
                     "INSERT INTO missions (s256, agent_id, agent_iss, username, blob, status, expires_at,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
-                    (s256, agent_id, agent_iss, username, bytes(blob), expires_at, self._clock()),
+                    " created_at, capabilities) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                    (s256, agent_id, agent_iss, username, bytes(blob), expires_at, self._clock(), captured),
                 )
         except sqlite3.IntegrityError:
             raise AAuthError("conflict", f"mission {s256!r} exists") from None
@@ -90,7 +97,11 @@ class MissionsStore(Database):
 
     @staticmethod
     def _mission(row: sqlite3.Row) -> Mission:
-        return Mission(**dict(row) | {"blob": bytes(row["blob"])})
+        captured = json.loads(row["capabilities"]) if row["capabilities"] is not None else None
+        return Mission(
+            **dict(row)
+            | {"blob": bytes(row["blob"]), "capabilities": tuple(captured) if captured is not None else None}
+        )
 
     def get_mission(
         self, s256: str, *, agent: tuple[str, str] | None = None, username: str | None = None

@@ -20,7 +20,7 @@ from pathlib import Path
 from aauth_kit.errors import UsageError
 from aauth_kit.key_files import FILE_MODE, private_directory, restrict
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 #: Schema version → the statements that bring a file of the version before up to it.
 _MIGRATIONS = {
@@ -68,6 +68,9 @@ _MIGRATIONS = {
     # a session is a cookie's or a Bearer token's, never both, and ends when unused (OWASP ASVS
     # level 2 V3.3.2); the sessions of an older file, good as both, match neither kind: void
     9: (("sessions", "kind TEXT NOT NULL DEFAULT ''"), ("sessions", "last_used REAL NOT NULL DEFAULT 0")),
+    # -11 "Agent Token Request": within a mission the PS uses the capabilities captured at its
+    # approval when a request declares none (a mission of an older file captured none)
+    10: (("missions", "capabilities TEXT"),),
 }
 
 _SCHEMA = """
@@ -97,7 +100,7 @@ CREATE TABLE IF NOT EXISTS agent_tokens (
 CREATE TABLE IF NOT EXISTS missions (
     s256 TEXT PRIMARY KEY, agent_id TEXT NOT NULL, username TEXT NOT NULL, blob BLOB NOT NULL,
     status TEXT NOT NULL, termination_reason TEXT, expires_at REAL, created_at REAL NOT NULL,
-    terminated_at REAL, summary TEXT, agent_iss TEXT NOT NULL DEFAULT '');
+    terminated_at REAL, summary TEXT, agent_iss TEXT NOT NULL DEFAULT '', capabilities TEXT);
 CREATE TABLE IF NOT EXISTS mission_updates (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, mission_s256 TEXT NOT NULL, s256 TEXT NOT NULL, body BLOB NOT NULL,
     created_at REAL NOT NULL);
