@@ -215,6 +215,7 @@ class Lab:
             code_factory=self._code if docs else None,
             session_ids=self._ids("session") if docs else None,
             dev=dev,
+            persons=self.supplier_accounts(),
         )
         self._add("supplier", self.supplier.app)
         backend_token = self.ps.issue_agent_token("backend", self.keys["backend"], person="mcp-user")
@@ -236,6 +237,12 @@ class Lab:
     def key(self, name: str) -> Key:
         """A new Ed25519 key: seeded by ``name`` in docs mode, random otherwise."""
         return Key.from_seed(f"aauth-lab/{name}", kid=name) if self.docs else Key.generate(kid=name)
+
+    def supplier_accounts(self) -> dict[str, tuple[str, tuple[str, str]]]:
+        """The lab's persons as the supplier knows them: the same username and password, and the
+        person their PS's person tokens name there (``(iss, sub)``, the ``sub`` pairwise)."""
+        ps, supplier = self.identifiers["ps"], self.identifiers["supplier"]
+        return {p.username: (p.password, (ps, self.ps.subject(p.username, supplier))) for p in self.persons}
 
     def _ids(self, prefix: str):
         counter = itertools.count(1)

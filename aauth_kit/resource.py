@@ -32,7 +32,7 @@ from __future__ import annotations
 import inspect
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -54,6 +54,7 @@ from .resource_caller import Caller
 from .resource_challenge import ROUTE_ACCESS, Challenge, challenge_response, scope_tokens
 from .resource_endpoints import own_routes
 from .resource_held import PENDING_PATH, HeldInvocations
+from .resource_login import Person, PersonLogin, SignIn
 from .resource_pages import routes as interaction_routes
 from .resource_sessions import Sessions
 from .token_verification import VerifiedToken
@@ -97,6 +98,7 @@ class Resource:
         max_revocations: int = MAX_REVOCATIONS,
         access_server: str | None = None,
         accounts: Callable[[tuple[str, str]], Collection[str]] | None = None,
+        persons: Mapping[str, tuple[str, Person]] | SignIn | None = None,
     ):
         try:
             self.identifier = check_server_identifier(identifier, dev=dev)
@@ -138,6 +140,8 @@ class Resource:
         self.sessions = Sessions(clock)
         #: invocations held behind a 202 (-11 "Deferred Delivery", "Resource-Managed Authorization")
         self.held = HeldInvocations(self)
+        #: who may answer at its interaction page (:mod:`aauth_kit.resource_login`; none: nobody)
+        self.login = PersonLogin(persons, clock=clock)
 
     # -- routes --------------------------------------------------------------------------
     def route(

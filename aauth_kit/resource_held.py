@@ -65,8 +65,8 @@ class Held:
     expires_at: float
     resource_token: str | None = None
     code: str | None = None  # interaction only
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     arrived: bool = False  # the person opened the interaction page (the code is consumed)
+    callback: str | None = None  # where the person's browser goes after deciding
     approved: bool | None = None
     result: Response | None = None
     completed_by: str | None = None  # the auth token jti (auth-token) that ran it
@@ -272,11 +272,12 @@ class HeldInvocations:
                 return held
         return None
 
-    def by_csrf(self, csrf: str) -> Held | None:
-        for held in self.rows.values():
-            if held.code is not None and secrets.compare_digest(held.csrf, csrf):
-                return held
-        return None
+    def deciding(self, held_id: str) -> Held | None:
+        """The row ``held_id`` if a person opened its page and it still waits for their answer."""
+        held = self.rows.get(held_id)
+        if held is None or held.code is None or not held.arrived or held.approved is not None:
+            return None
+        return held if held.result is None and held.expires_at > self.resource.clock() else None
 
     def decide(self, held: Held, approve: bool) -> None:
         held.approved = approve

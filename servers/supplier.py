@@ -14,14 +14,16 @@ Its authorization endpoint (``POST /authorize``, :mod:`aauth_kit.resource_author
 answers ``supplier:quotes`` itself, two-party (``202`` → the person approves on its page → ``200
 {"status": "authorized"}`` + ``AAuth-Access``), and the other scopes with a resource token.
 Each person holds one account here, named by their ``sub`` at the supplier: asking for any
-other is ``400 invalid_account``.
+other is ``400 invalid_account``.  ``persons`` are those who sign in on its page before they
+decide (:mod:`aauth_kit.resource_login`): ``{username: (password, (iss, sub))}``, the ``sub``
+their PS gives them at the supplier; with none, the page takes no decision.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -55,6 +57,7 @@ class Supplier:
         code_factory: Callable[[], str] | None = None,
         session_ids: Callable[[], str] | None = None,
         dev: bool = False,
+        persons: Mapping[str, tuple[str, tuple[str, str]]] | None = None,
     ):
         self.identifier = identifier
         self.resource = Resource(
@@ -69,6 +72,7 @@ class Supplier:
             code_factory=code_factory,
             dev=dev,
             accounts=lambda person: {person[1]},
+            persons=persons,
         )
         if session_ids is not None:  # predictable AAuth-Access values (docs mode)
             self.resource.sessions.id_factory = session_ids

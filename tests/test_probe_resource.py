@@ -54,14 +54,21 @@ def lab():
 
 
 def approve_at_the_resource(lab):
-    """What a person does at the resource's interaction page: open the link, press Approve."""
+    """What a person does at the resource's interaction page: open the link, sign in there as the
+    lab's person (the code alone decides nothing), press Approve."""
     browser = lab.hosts.client()
+
+    def fields(page) -> dict:
+        assert page.status_code == 200, page.text
+        return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.text))
 
     def person(url: str, code: str) -> None:
         page = browser.get(f"{url}?code={code}")
-        assert page.status_code == 200, page.text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        browser.post(url, data={"csrf": csrf, "decision": "approve"}, follow_redirects=False)
+        if 'name="password"' in page.text:
+            signing_in = fields(page) | {"username": "mcp-user", "password": "user123"}
+            browser.post(url.replace("/interaction", "/sign-in"), data=signing_in, follow_redirects=False)
+            page = browser.get(f"{url}?code={code}")
+        browser.post(url, data=fields(page) | {"decision": "approve"}, follow_redirects=False)
 
     return person
 

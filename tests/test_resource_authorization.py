@@ -21,10 +21,24 @@ from aauth_kit.jws import decode_unverified
 from aauth_kit.keys import Key
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
+from aauth_kit.resource_login import SESSION_COOKIE
 from aauth_kit.signature_key import jwt_key
 from aauth_kit.tokens import mint_person_token
 
-from .test_resource_managed import AGENT_KEY, OTHER_KEY, PS, PS_KEY, SUP, Cast, send, signed_get, summaries
+from .test_resource_managed import (
+    AGENT_KEY,
+    ALICE,
+    MALLORY,
+    OTHER_KEY,
+    PS,
+    PS_KEY,
+    SUP,
+    Cast,
+    hidden_fields,
+    send,
+    signed_get,
+    summaries,
+)
 
 QUOTES = "supplier:quotes"
 
@@ -252,28 +266,113 @@ def test_pending_url_security_another_agent_cannot_poll(cast):
     assert send(cast, signed_get(url, person_token(cast))).status_code == 202
 
 
-def test_resource_managed_authorization_a_second_person_cannot_approve(cast):
-    """The code is single-use: the first browser that opens it holds the consent; a second one
-    gets 410 invalid_code, cannot post without the page's secret, and cannot answer after the first."""
+def _row(cast, url: str):
+    return cast.supplier.resource.held.rows[url.rsplit("/", 1)[1]]
+
+
+def _session_cookie(browser) -> str:
+    return next(value for name, value in browser.cookies.items() if name.endswith(SESSION_COOKIE))
+
+
+def test_resource_managed_authorization_the_agent_cannot_approve_itself(cast):
+    """-11 "Interaction Code Format": "the code alone MUST NOT authorize the decision".  The agent
+    holds the code; opening the link itself it gets only the sign-in form, and posting approve
+    (with the pending id it knows and the form's token) is 403: the poll stays 202, no session is
+    issued, and the code stays unspent for the person, whose approval then ends the flow."""
     url, link = _pending(cast)
-    first = cast.browser
-    page = first.get(link)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    with cast.hosts.client(timeout=30) as second:
-        assert second.get(link).status_code == 410
-        guessed = second.post(f"{SUP}/interaction", data={"csrf": "guess", "decision": "approve"})
-        assert error_of(guessed) == (400, "invalid_request")
-        assert first.post(f"{SUP}/interaction", data={"csrf": csrf, "decision": "deny"}).status_code == 200
-        late = second.post(f"{SUP}/interaction", data={"csrf": csrf, "decision": "approve"})
-        assert error_of(late) == (400, "invalid_request")
-    assert error_of(send(cast, signed_get(url, person_token(cast)))) == (403, "denied")
+    with cast.hosts.client(timeout=30) as agent_browser:
+        page = agent_browser.get(link)
+        assert page.status_code == 200 and 'name="password"' in page.text and "decision" not in page.text
+        fields = hidden_fields(page.text)
+        forged = {"interaction": url.rsplit("/", 1)[1], "csrf": fields["csrf"], "decision": "approve"}
+        assert error_of(agent_browser.post(f"{SUP}/interaction", data=forged)) == (403, "forbidden")
+        guessed = cast.sign_in(page, ("alice", "guess"), agent_browser)
+        assert guessed.status_code == 401 and "Wrong username or password" in guessed.text
+        assert not any(name.endswith(SESSION_COOKIE) for name in agent_browser.cookies)
+    assert send(cast, signed_get(url, person_token(cast))).status_code == 202
+    assert cast.supplier.resource.sessions.rows == {} and cast.supplier.resource.login.sessions == {}
+    assert not _row(cast, url).arrived
+    assert cast.answer(link, "approve", person=ALICE).status_code == 200
+    done = send(cast, signed_get(url, person_token(cast)))
+    assert done.status_code == 200 and done.json() == {"status": "authorized", "scope": QUOTES}
+    assert done.headers["aauth-access"] in cast.supplier.resource.sessions.rows
+
+
+def test_resource_managed_authorization_another_person_is_forbidden(cast):
+    """Only the person the request was made for (its person token's ``(iss, sub)``) decides: another
+    person signed in at the supplier is asked to sign in as them (403) and the code stays unspent;
+    a decision posted with a form of their own session is 403; the request stays pending."""
+    url, link = _pending(cast)
+    with cast.hosts.client(timeout=30) as other:
+        page = cast.open_page(link, person=MALLORY, browser=other)
+        assert page.status_code == 403 and "another person" in page.text and "decision" not in page.text
+        assert not _row(cast, url).arrived
+        assert cast.open_page(link, person=ALICE).status_code == 200  # the right person opens it
+        row = _row(cast, url)
+        csrf = cast.supplier.resource.login.form_token("decide", _session_cookie(other), row.id)
+        posted = other.post(
+            f"{SUP}/interaction", data={"interaction": row.id, "csrf": csrf, "decision": "approve"}
+        )
+        assert error_of(posted) == (403, "forbidden")
+    assert row.approved is None
+    assert send(cast, signed_get(url, person_token(cast))).status_code == 202
+
+
+def test_resource_managed_authorization_csrf_of_another_session_is_refused(cast):
+    """The consent form's token is bound to the session and the request: the same person's form
+    posted from another session, or one request's token on another, decides nothing."""
+    first_url, first_link = _pending(cast)
+    second_url, second_link = _pending(cast)
+    first = hidden_fields(cast.open_page(first_link, person=ALICE).text)
+    second = hidden_fields(cast.open_page(second_link, person=ALICE).text)
+    swapped = cast.browser.post(
+        f"{SUP}/interaction", data={**first, "csrf": second["csrf"], "decision": "approve"}
+    )
+    assert error_of(swapped) == (403, "forbidden")
+    with cast.hosts.client(timeout=30) as elsewhere:
+        cast.open_page(f"{SUP}/interaction?code=ZZZZ-ZZZZ", person=ALICE, browser=elsewhere)
+        replayed = elsewhere.post(f"{SUP}/interaction", data={**first, "decision": "approve"})
+        assert error_of(replayed) == (403, "forbidden")
+    for url in (first_url, second_url):
+        assert send(cast, signed_get(url, person_token(cast))).status_code == 202
+    assert cast.browser.post(f"{SUP}/interaction", data={**first, "decision": "deny"}).status_code == 200
+    assert error_of(send(cast, signed_get(first_url, person_token(cast)))) == (403, "denied")
+
+
+def test_resource_login_failed_sign_ins_and_wrong_codes_are_throttled(cast):
+    """OWASP ASVS level 2 V2.2.1: after five failed sign-ins for a username, 429 + Retry-After,
+    even with the right password; -11 "Interaction Code Format": wrong codes of a signed-in person
+    are rate limited too."""
+    _, link = _pending(cast)
+    with cast.hosts.client(timeout=30) as guesser:
+        page = guesser.get(link)
+        statuses = [cast.sign_in(page, ("alice", f"guess-{n}"), guesser).status_code for n in range(5)]
+        locked = cast.sign_in(page, ALICE, guesser)
+    assert statuses == [401] * 5 and locked.status_code == 429 and "retry-after" in locked.headers
+    wrong = [cast.open_page(f"{SUP}/interaction?code=ZZZZ-ZZZ{n}").status_code for n in range(5)]
+    throttled = cast.browser.get(link)
+    assert wrong == [410] * 5 and throttled.status_code == 429 and "retry-after" in throttled.headers
+
+
+def test_resource_login_without_persons_no_decision_is_taken(tmp_path):
+    """A resource given no persons cannot tell who decides: its page refuses (403), and so does
+    a sign-in or a decision posted anyway."""
+    cast = Cast(tmp_path, persons=False)
+    try:
+        url, link = _pending(cast)
+        assert cast.browser.get(link).status_code == 403
+        signed = cast.browser.post(f"{SUP}/sign-in", data={"username": "mcp-user", "password": "user123"})
+        decided = cast.browser.post(f"{SUP}/interaction", data={"interaction": "x", "decision": "approve"})
+        assert (signed.status_code, decided.status_code) == (403, 403)
+        assert send(cast, signed_get(url, person_token(cast))).status_code == 202
+    finally:
+        cast.close()
 
 
 def test_resource_managed_authorization_consent_page_refuses_cross_site_posts(cast):
     """CSRF: a post from another origin (or cross-site) is 403 and decides nothing."""
     url, link = _pending(cast)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', cast.browser.get(link).text).group(1)
-    form = {"csrf": csrf, "decision": "approve"}
+    form = hidden_fields(cast.open_page(link, person=ALICE).text) | {"decision": "approve"}
     foreign = cast.browser.post(f"{SUP}/interaction", data=form, headers={"origin": "https://evil.example"})
     cross = cast.browser.post(f"{SUP}/interaction", data=form, headers={"sec-fetch-site": "cross-site"})
     assert (foreign.status_code, cross.status_code) == (403, 403)

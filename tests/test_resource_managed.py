@@ -34,16 +34,27 @@ SUP_KEY = Key.from_seed("managed supplier", kid="sup-1")
 AGENT_KEY = Key.from_seed("managed agent")
 OTHER_KEY = Key.from_seed("managed thief")
 HANG_GUARD = 60
+#: Who signs in at the supplier: the PS's person, and two whose ``sub`` hand-made person tokens name.
+PERSON, ALICE, MALLORY = ("mcp-user", "user123"), ("alice", "alice-pw"), ("mallory", "mallory-pw")
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', html))
 
 
 class Cast:
     """The PS (as the agent's Agent Provider) and the supplier on one Hosts."""
 
-    def __init__(self, data_dir, **held_limits):
+    def __init__(self, data_dir, persons=True, **held_limits):
         self.hosts = Hosts("socket")
         resolver = HttpResolver(self.hosts.fetch())
         self.ps = PersonServer(PS, key=PS_KEY, resolver=resolver, data_dir=data_dir)
-        self.supplier = Supplier(SUP, key=SUP_KEY, resolver=resolver)
+        accounts = {
+            PERSON[0]: (PERSON[1], (PS, self.ps.subject(PERSON[0], SUP))),
+            ALICE[0]: (ALICE[1], (PS, "person-1")),
+            MALLORY[0]: (MALLORY[1], (PS, "person-2")),
+        }
+        self.supplier = Supplier(SUP, key=SUP_KEY, resolver=resolver, persons=accounts if persons else None)
         for name, value in held_limits.items():
             setattr(self.supplier.resource.held, name, value)
         self.hosts.add(PS, self.ps.app)
@@ -61,16 +72,28 @@ class Cast:
             auth=agent.auth(), event_hooks=self.trace.sync_event_hooks("Agent"), timeout=HANG_GUARD
         )
 
-    def open_page(self, interaction: Interaction, callback: str | None = None):
-        return self.browser.get(interaction.link(callback))
+    def open_page(self, interaction, callback: str | None = None, *, person=PERSON, browser=None):
+        """The person opens the link (an :class:`Interaction` or a URL), signing in at the
+        supplier first when it asks; the page they end on."""
+        browser = browser or self.browser
+        link = interaction.link(callback) if isinstance(interaction, Interaction) else interaction
+        page = browser.get(link)
+        if 'name="password"' in page.text:
+            signed = self.sign_in(page, person, browser)
+            assert signed.status_code == 303, signed.text
+            page = browser.get(link)
+        return page
 
-    def answer(self, interaction: Interaction, decision: str, callback: str | None = None):
-        """What a person does: open the link, press a button."""
-        page = self.open_page(interaction, callback)
+    def sign_in(self, page, person=PERSON, browser=None):
+        """Post the supplier's sign-in form ``page`` shows with ``person``'s username and password."""
+        fields = hidden_fields(page.text) | dict(zip(("username", "password"), person, strict=True))
+        return (browser or self.browser).post(f"{SUP}/sign-in", data=fields, follow_redirects=False)
+
+    def answer(self, interaction, decision: str, callback: str | None = None, *, person=PERSON):
+        """What a person does: open the link, sign in, press a button."""
+        page = self.open_page(interaction, callback, person=person)
         assert page.status_code == 200, page.text
-        form = {"csrf": re.search(r'name="csrf" value="([^"]+)"', page.text).group(1), "decision": decision}
-        if callback is not None:
-            form["callback"] = callback
+        form = hidden_fields(page.text) | {"decision": decision}
         return self.browser.post(f"{SUP}/interaction", data=form, follow_redirects=False)
 
     def close(self):
@@ -154,33 +177,30 @@ def test_interaction_code_is_single_use_and_unknown_codes_are_invalid(cast):
     def open_twice(interaction):
         codes.append((cast.open_page(interaction).status_code, cast.open_page(interaction).status_code))
         assert cast.browser.get(f"{SUP}/interaction?code=ZZZZ-ZZZZ").status_code == 410
-        cast.supplier.resource.held.decide(cast.supplier.resource.held.by_csrf(_csrf(cast)), True)
+        cast.supplier.resource.held.decide(_row(cast), True)
 
     with cast.client(cast.agent(on_interaction=open_twice)) as client:
         assert client.get(f"{SUP}/quotes").status_code == 200
     assert codes == [(200, 410)]
 
 
-def _csrf(cast) -> str:
+def _row(cast):
     (held,) = cast.supplier.resource.held.rows.values()
-    return held.csrf
+    return held
 
 
 def test_interaction_form_refuses_cross_origin_posts_and_bad_callbacks(cast):
     def attack(interaction):
-        page = cast.open_page(interaction)
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        fields = hidden_fields(cast.open_page(interaction).text) | {"decision": "approve"}
         foreign = cast.browser.post(
-            f"{SUP}/interaction",
-            data={"csrf": csrf, "decision": "approve"},
-            headers={"origin": "https://evil.example"},
+            f"{SUP}/interaction", data=fields, headers={"origin": "https://evil.example"}
         )
         assert foreign.status_code == 403
-        wrong = cast.browser.post(f"{SUP}/interaction", data={"csrf": "guess", "decision": "approve"})
-        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_request"
+        wrong = cast.browser.post(f"{SUP}/interaction", data=fields | {"csrf": "guess"})
+        assert wrong.status_code == 403 and wrong.json()["error"] == "forbidden"
         plain = cast.browser.get(f"{interaction.url}?code=XXXX-XXXX&callback=http://app.example/cb")
         assert plain.status_code == 400
-        cast.supplier.resource.held.decide(cast.supplier.resource.held.by_csrf(csrf), False)
+        cast.supplier.resource.held.decide(_row(cast), False)
 
     with cast.client(cast.agent(on_interaction=attack)) as client:
         assert client.get(f"{SUP}/quotes").status_code == 403
@@ -200,7 +220,7 @@ def test_poll_errors_expired_abandoned_and_not_found(cast):
     token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
     expired_url, _ = _pending(cast, token)
     abandoned_url, requirement = _pending(cast, token)
-    assert cast.browser.get(f"{requirement.url}?code={requirement.code}").status_code == 200
+    assert cast.open_page(f"{requirement.url}?code={requirement.code}").status_code == 200
     for held in resource.held.rows.values():
         held.expires_at = 0
     expired = send(cast, signed_get(expired_url, token))

@@ -32,6 +32,10 @@ class Exercises:
     q2: Exercise
 
 
+def _hidden(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', html))
+
+
 class _Grader:
     """The lab, the supplier, the grader's agents and the person's part at the supplier's page."""
 
@@ -47,11 +51,15 @@ class _Grader:
         return self._agents[local]
 
     def approve(self, interaction) -> None:
-        """The person: open the supplier's page and press Approve."""
+        """The person: open the supplier's page, sign in there as the lab's person, press Approve."""
+        username = "mcp-user"  # the person the grader's agents act for
+        password, _ = self.lab.supplier_accounts()[username]
         with self.lab.hosts.client(timeout=60) as browser:
             page = browser.get(interaction.link())
-            fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.text))
-            browser.post(f"{self.supplier}/interaction", data=fields | {"decision": "approve"})
+            signing_in = _hidden(page.text) | {"username": username, "password": password}
+            browser.post(f"{self.supplier}/sign-in", data=signing_in)
+            page = browser.get(interaction.link())
+            browser.post(f"{self.supplier}/interaction", data=_hidden(page.text) | {"decision": "approve"})
 
     def authorize(self, local: str) -> str:
         """``supplier:quotes`` for agent ``local`` (the person approves the first time); its session token."""

@@ -46,13 +46,23 @@ def hidden_fields(html):
     return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', html))
 
 
+def sign_in_at_the_supplier(page, browser):
+    """The supplier asks who is deciding: the lab's person signs in with their account there."""
+    fields = hidden_fields(page.text) | {"username": "mcp-user", "password": "user123"}
+    browser.post(f"{SUP}/sign-in", data=fields, follow_redirects=False)
+
+
 def person(interaction):
-    """What the person does with the link the agent shows: at the supplier, open it and press
-    Approve; at their PS, approve there."""
+    """What the person does with the link the agent shows: at the supplier, open it, sign in
+    and press Approve; at their PS, approve there."""
     if interaction.url.startswith(PS):
         lab.ps.decide(interaction.code, True)
         return
     page = browser.get(interaction.link())
+    if 'name="password"' in page.text:
+        pages.append(page)
+        sign_in_at_the_supplier(page, browser)
+        page = browser.get(interaction.link())
     pages.append(page)
     browser.post(f"{SUP}/interaction", data=hidden_fields(page.text) | {"decision": "approve"})
 
@@ -101,16 +111,19 @@ show.show(asked, now=lab.clock)
 # %% [markdown]
 # ## 3 · The person at the supplier's page
 #
-# The agent handed the link `{url}?code={code}` to the person. The supplier's page says which
-# agent (known here by its key: it presented a person token, which names the person, not the
-# agent) asks for what, and offers Approve or Deny. The code is single-use: opening the page
-# spends it. The form carries a secret only this page knew, and a post from another site is
-# refused.
+# The agent handed the link `{url}?code={code}` to the person. But the agent holds that link
+# too, and the code "is NOT an authorization credential" (-11 "Interaction Code Format"): so
+# the supplier first asks **who** is deciding. The person signs in with their account at the
+# supplier — one it links to their PS's person token (the same `iss` and `sub`) — and only
+# then sees which agent (known here by its key: it presented a person token, which names the
+# person, not the agent) asks for what, with Approve or Deny. The code is single-use: opening
+# the page signed in spends it. The forms carry secrets bound to this browser, and a post
+# from another site is refused.
 
 # %%
-page = pages[0]
-words = re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", page.text))
-print(page.status_code, re.sub(r"\s+", " ", words).strip())
+for page in pages[:2]:
+    words = re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", page.text))
+    print(page.status_code, re.sub(r"\s+", " ", words).strip())
 print("Content-Security-Policy:", page.headers["content-security-policy"])
 
 # %% [markdown]
@@ -198,12 +211,15 @@ hops = []
 
 
 def through_the_ps(interaction):
-    """The person: the PS's interstitial, its Continue link to the supplier's page (Approve), back at
-    the PS's consent page (Approve)."""
+    """The person: the PS's interstitial, its Continue link to the supplier's page (sign in there,
+    Approve), back at the PS's consent page (Approve)."""
     interstitial = ps_browser.get(interaction.link())
     link = unescape(re.search(r'<a href="([^"]+)">Continue', interstitial.text).group(1))
     hops.append(re.sub(r"callback=[^&]+", "callback={ps_callback_url}", link))
     at_supplier = ps_browser.get(link)
+    if 'name="password"' in at_supplier.text:  # the supplier asks who decides
+        sign_in_at_the_supplier(at_supplier, ps_browser)
+        at_supplier = ps_browser.get(link)
     consent = ps_browser.post(f"{SUP}/interaction", data=hidden_fields(at_supplier.text) | {"decision": "approve"})
     hops.append(f"back at the PS: {re.search(r'<h1>([^<]+)</h1>', consent.text).group(1)}")
     ps_browser.post(f"{PS}/interaction", data=hidden_fields(consent.text) | {"decision": "approve"})
