@@ -188,7 +188,7 @@ def add_cast_options(parser: argparse.ArgumentParser, *, seed_ports: bool) -> No
         type=_person,
         default=[],
         metavar="NAME:PASSWORD[:admin]",
-        help="a person who may sign in at the PS (repeatable); ':admin' at the end makes an "
+        help="a person who may sign in at the PS and at the parts supplier's page (repeatable); ':admin' at the end makes an "
         "administrator (the consent policy and the whole audit log); mcp-user / user123 is "
         "always there as the demo administrator unless named here",
     )

@@ -131,9 +131,9 @@ def test_resource_initiated_interaction_url_passes_egress_admission(world):
 
 def test_resource_initiated_interaction_with_the_supplier_and_the_kits_agent(tmp_path):
     """End to end: the supplier's ``GET /account`` challenges with a resource token carrying
-    ``interaction``; the person goes PS interstitial → supplier page (approve) → PS consent
+    ``interaction``; the person goes PS interstitial → supplier page (sign in, approve) → PS consent
     (approve); the agent's poll gets the auth token and the call succeeds."""
-    from .test_resource_managed import SUP, Cast
+    from .test_resource_managed import SUP, Cast, hidden_fields
 
     cast = Cast(tmp_path)
     try:
@@ -143,10 +143,9 @@ def test_resource_initiated_interaction_with_the_supplier_and_the_kits_agent(tmp
             page = browser.get(interaction.link())
             link = unescape(re.search(r'<a href="([^"]+)">Continue', page.text).group(1))
             assert link.startswith(f"{SUP}/interaction?code=")
-            at_supplier = browser.get(link)
-            csrf = re.search(r'name="csrf" value="([^"]+)"', at_supplier.text).group(1)
-            callback = parse_qs(urlsplit(link).query)["callback"][0]
-            form = {"csrf": csrf, "decision": "approve", "callback": callback}
+            assert parse_qs(urlsplit(link).query)["callback"][0].startswith(f"{PS}/interaction/resource/")
+            at_supplier = cast.open_page(link, browser=browser)  # the person signs in at the supplier
+            form = {**hidden_fields(at_supplier.text), "decision": "approve"}
             consent = browser.post(f"{SUP}/interaction", data=form)  # 303 → the PS's consent page
             assert 'name="decision"' in consent.text
             browser.post(f"{PS}/interaction", data={**form_fields(consent.text), "decision": "approve"})
