@@ -9,8 +9,8 @@ this resource.  What it gets depends on who authorizes the scope:
   Token": ``200 {"status": "authorized", "scope"}`` with an ``AAuth-Access`` session token at
   once when the signer already holds a session covering the scope ("the agent's key is already
   authorized"); else ``202`` + ``Location`` + ``AAuth-Requirement: requirement=interaction;
-  url=…; code=…`` + ``{"status": "pending"}``.  The person approves at the resource's own page
-  (:mod:`aauth_kit.resource_pages`) and the poll of the ``Location`` answers ``200 {"status":
+  url=…; code=…`` + ``{"status": "pending"}``.  The person signs in at the resource and approves on its own
+  page (:mod:`aauth_kit.resource_pages`) and the poll of the ``Location`` answers ``200 {"status":
   "authorized", "scope"}`` + ``AAuth-Access`` (:mod:`aauth_kit.resource_held` holds the
   request, with its caps and polling errors);
 * any other scope gets ``200 {"resource_token"}`` (-11 "Response with Resource Token") for the

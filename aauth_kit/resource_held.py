@@ -8,8 +8,9 @@ Two requirements are delivered this way, from a route that asks for it:
   invocation's response."  The result is kept until the auth token's ``exp`` and a repeated
   presentation of the same auth token (its ``jti``) gets it again without a second execution;
   a poll after the resource token expired gets a fresh one in its ``AAuth-Requirement``.
-* ``requirement=interaction`` (-11 "Resource-Managed Authorization"): the person approves at
-  the resource's own page (:mod:`aauth_kit.resource_pages`); the next poll executes the
+* ``requirement=interaction`` (-11 "Resource-Managed Authorization"): the person, signed in
+  at the resource (:mod:`aauth_kit.resource_login`), approves at its own page
+  (:mod:`aauth_kit.resource_pages`); the next poll executes the
   invocation and answers with its response plus an ``AAuth-Access`` session token
   (:mod:`aauth_kit.resource_sessions`); the result is replayed to the same signer until the
   record expires.
@@ -65,7 +66,7 @@ class Held:
     expires_at: float
     resource_token: str | None = None
     code: str | None = None  # interaction only
-    arrived: bool = False  # the person opened the interaction page (the code is consumed)
+    arrived: bool = False  # a signed-in person opened the interaction page (the code is consumed)
     callback: str | None = None  # where the person's browser goes after deciding
     approved: bool | None = None
     result: Response | None = None
