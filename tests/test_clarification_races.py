@@ -1,4 +1,4 @@
-"""A late clarification answer meeting another party's change (servers/ps/deferred.py's POST at
+"""A late clarification answer meeting another party's change (servers/ps/pending_url.py's POST at
 the pending URL): the sweep expiring the request or a poll taking its final answer between the
 handler's check and its write leaves the draft's own answer (-11 "Polling Error Codes": ``408
 expired``, then ``410``), never a bare ``500``; and any exception a PS endpoint lets escape is
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from aauth_kit.servers.ps import deferred
+from aauth_kit.servers.ps import pending_url
 from aauth_kit.servers.ps.clarification import ANSWER_TIMEOUT
 from aauth_kit.servers.ps.sweep import sweep
 
@@ -62,7 +62,7 @@ def test_an_exception_escaping_a_ps_endpoint_is_problem_json_and_logged(world, m
     def broken(ctx, pending):
         raise RuntimeError("a bug in the final answer")
 
-    monkeypatch.setattr(deferred, "_final_answer", broken)
+    monkeypatch.setattr(pending_url, "_final_answer", broken)
     with caplog.at_level(logging.ERROR, logger="aauth_kit.asgi"):
         late = answer(world, url)
     assert (late.status_code, error_of(late)) == (500, "server_error")

@@ -1,4 +1,4 @@
-"""Deferred responses at the Person Server over real HTTP (servers/ps/deferred.py): the
+"""Deferred responses at the Person Server over real HTTP (servers/ps/deferred.py, pending_url.py): the
 ``202`` and its headers, held polls, final answers, ``slow_down``, cancel.
 """
 

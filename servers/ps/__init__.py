@@ -8,8 +8,8 @@ Server", "Agent Identity").  One module per part of the draft, each exporting it
 * :mod:`.token_endpoints` — ``/person-token`` and ``/auth-token``, built on
   :mod:`.verification` (signed requests, token parameters) and :mod:`.minting` (pairwise
   ``sub``, minting, recording);
-* :mod:`.deferred` — the pending URL, ``Prefer: wait`` and the held polls (-11 "Deferred
-  Responses");
+* :mod:`.deferred`, :mod:`.pending_url` and :mod:`.waiters` — the ``202``, the pending URL,
+  ``Prefer: wait`` and the held polls (-11 "Deferred Responses");
 * :mod:`.consent` and :mod:`.interaction` — the person's decisions: the consent REST API and
   the consent page (:mod:`.pages`) (-11 "User Interaction");
 * :mod:`.missions` — -11 "Mission";
@@ -68,12 +68,14 @@ from . import (
     metadata,
     minting,
     missions,
+    pending_url,
     persons,
     resource_interaction,
     revocation,
     subagents,
     sweep,
     token_endpoints,
+    waiters,
 )
 from .context import Caps, Config, Context
 from .store import PSStore
@@ -88,7 +90,7 @@ _ROOMS = (
     metadata,
     token_endpoints,
     missions,
-    deferred,
+    pending_url,
     agent_provider,
     chosen_ps,
     subagents,
@@ -166,7 +168,7 @@ class PersonServer:
             store=store,
             clock=clock,
             resolver=resolver,
-            waiters=deferred.Waiters(),
+            waiters=waiters.Waiters(),
             policy=policy if policy is not None else ConsentPolicy(),
             config=config,
             client_factory=client_factory or (lambda **options: httpx.AsyncClient(**options)),

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from aauth_kit.egress import Egress
     from aauth_kit.throttle import Throttle
 
-    from .deferred import Waiters
     from .store import PSStore
     from .store.pending import Pending
+    from .waiters import Waiters
 
 
 #: ``Retry-After`` of a refusal at a cap when nothing in it ends by itself (a mission without
