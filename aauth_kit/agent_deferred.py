@@ -3,7 +3,9 @@
 :func:`deferred` polls the ``Location`` of a ``202`` — the PS's pending URL or a resource's —
 signed with the token the flow presents there, until something other than ``202`` or ``429``
 comes back; :func:`tell_interaction` hands a ``requirement=interaction`` to the agent's
-``on_interaction`` as an :class:`Interaction`, once per pending request.
+``on_interaction`` as an :class:`Interaction`, once per interaction: a pending request may
+ask a second one (a four-party request: the person's consent at the PS, then what the Access
+Server asks, passed back by the PS: -11 "AS Response").
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def deferred(flow, response, token: str, resource: str | None, scope: str | None
 
     Retry-After is honoured unless the server already held the poll that long
     (``Prefer: wait``); each ``429`` adds 5 s.  An ``interaction`` requirement is
-    handed to ``on_interaction`` once; a ``clarification`` is answered as the agent's
+    handed to ``on_interaction`` once per ``url`` and ``code``; a ``clarification`` is answered as the agent's
     ``clarify`` says (:mod:`aauth_kit.agent_clarification`).  Returns the first response that
     is neither ``202`` nor ``429``.
     """
@@ -51,14 +53,13 @@ def deferred(flow, response, token: str, resource: str | None, scope: str | None
     responder = origin_of(response.request.url)
     pending_url = pending_url_of(response, responder)
     backoff = 0
-    told = False
+    told = None
     while response.status_code in (202, 429):
         if response.status_code == 429:  # slow_down
             backoff += SLOW_DOWN_STEP
             yield Pause(retry_after(response, default=0) + backoff)
         else:
-            if not told:
-                told = tell_interaction(agent, response, pending_url, resource, scope)
+            told = tell_interaction(agent, response, pending_url, resource, scope, told) or told
             if requires(response, "clarification", statuses=(202,)):  # -11 "Clarification Chat"
                 response = yield from respond(flow, response, pending_url, token, resource, scope)
                 continue
@@ -75,11 +76,16 @@ def deferred(flow, response, token: str, resource: str | None, scope: str | None
     return response
 
 
-def tell_interaction(agent, response, pending_url: str, resource: str | None, scope: str | None) -> bool:
-    """``requirement=interaction`` (-11 "Interaction Required"): the person must visit ``url`` with ``code``."""
+def tell_interaction(
+    agent, response, pending_url: str, resource: str | None, scope: str | None, told: tuple | None = None
+) -> tuple | None:
+    """``requirement=interaction`` (-11 "Interaction Required"): the person must visit ``url``
+    with ``code`` — told unless it is the ``told`` one; returns the ``(url, code)`` told."""
     requirement = requirement_of(response)
     if requirement is None or requirement.requirement != "interaction":
-        return False
+        return None
+    if (requirement.url, requirement.code) == told:
+        return None
     try:
         check_endpoint_url(requirement.url, dev=agent.dev)
     except AAuthError as exc:
@@ -90,7 +96,7 @@ def tell_interaction(agent, response, pending_url: str, resource: str | None, sc
     agent.last_interaction = interaction
     if agent.on_interaction is not None:
         agent.on_interaction(interaction)
-    return True
+    return (requirement.url, requirement.code)
 
 
 __all__ = ["Interaction", "SLOW_DOWN_STEP", "deferred", "tell_interaction"]

@@ -302,6 +302,8 @@ class Lab:
             client_factory=self._client_factory("AS"),
             id_factory=self._ids("as") if self.docs else None,
             dev=self.dev,
+            owners={p.username: p.password for p in self.persons},  # the catalog's owners sign in there
+            code_factory=self._code if self.docs else None,
         )
         self._add("access_server", self.access_server.app)
         self.catalog = Catalog(

@@ -17,7 +17,12 @@ Response":
 * ``202`` + ``AAuth-Requirement: requirement=claims`` and ``required_claims`` (-11 "Claims
   Required") when the scope needs identity claims beyond the resource token's ``sub``; the PS
   POSTs them, signed, to ``Location``;
-* ``403 denied`` for a scope its policy does not grant or claims that do not satisfy it.
+* ``202`` + ``requirement=interaction`` (the resource owner approves at the AS's page) or
+  ``requirement=approval`` (the AS decides without the user's direction) for the scopes of
+  :attr:`AccessPolicy.owner_approval` and :attr:`AccessPolicy.approval`
+  (:mod:`.access_server_approval`); the PS polls ``Location``;
+* ``403 denied`` for a scope its policy does not grant, claims that do not satisfy it, or an
+  approval refused.
 
 Who may call (-11 "PS-AS Trust Establishment", pre-established): only the Person Servers in
 :attr:`AccessPolicy.trusted`; any other signer is ``401 unknown_key`` before anything is
@@ -36,7 +41,7 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,13 +55,16 @@ from aauth_kit.asgi import exception_handlers, http_message, middleware
 from aauth_kit.errors import AAuthError, SignatureError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.identifiers import check_server_identifier
+from aauth_kit.interaction import new_code
 from aauth_kit.jwks import KeyResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, access_metadata
 from aauth_kit.profile import verify_request
+from aauth_kit.resource_login import PersonLogin
 from aauth_kit.revocation import REVOCATION_PATH
 
+from . import access_server_approval as approval
 from . import access_server_revocation as revocation
 from .access_server_requests import verify_token_request
 
@@ -87,6 +95,10 @@ class AccessPolicy:
     #: Whether a PS needs a billing relationship first; :attr:`billed` are those that have one.
     billing: bool = False
     billed: set[str] = field(default_factory=set)
+    #: Scopes the resource owner approves at this AS's interaction page (``requirement=interaction``).
+    owner_approval: set[str] = field(default_factory=set)
+    #: Scopes this AS approves without the user's direction (``requirement=approval``, :meth:`AccessServer.decide`).
+    approval: set[str] = field(default_factory=set)
 
     def required_claims(self, scope: str) -> list[str]:
         names = [name for s in scope.split() for name in self.claims.get(s, ()) if name != "sub"]
@@ -107,6 +119,13 @@ class TokenRequest:
     not_after: int
     expires_at: float
     claims: dict | None = None
+    #: ``interaction`` or ``approval`` while an approval is asked (-11 "AS Response"), its code,
+    #: whether the owner opened the page, the decision and who took it.
+    requirement: str | None = None
+    code: str | None = None
+    arrived: bool = False
+    approved: bool | None = None
+    decided_by: str | None = None
 
 
 class _TrustedPersonServers(KeyResolver):
@@ -155,6 +174,8 @@ class AccessServer:
         signature_window: int = 60,
         client_factory: Callable[..., Any] | None = None,
         max_revocations: int = revocation.MAX_REVOCATIONS,
+        owners: Mapping[str, str] | None = None,
+        code_factory: Callable[[], str] | None = None,
     ):
         self.identifier = check_server_identifier(identifier, dev=dev)
         self.key, self.resolver, self.resources = key, resolver, set(resources)
@@ -168,12 +189,17 @@ class AccessServer:
         #: this AS revokes its auth tokens at resources with; without it, no revocation endpoint.
         self.client_factory = client_factory
         self.revocations = revocation.AccessRevocations(clock, max_revocations=max_revocations)
+        #: The resource owners who sign in at the interaction page: ``{username: password}``.
+        accounts = {name: (password, (self.identifier, name)) for name, password in (owners or {}).items()}
+        self.login = PersonLogin(accounts or None, clock=clock)
+        self.code_factory = code_factory or new_code
         self.app = Starlette(
             routes=[
                 Route(METADATA_PATH, self._metadata_endpoint, methods=["GET"]),
                 Route(JWKS_PATH, self._jwks_endpoint, methods=["GET"]),
                 Route(TOKEN_PATH, self._token_endpoint, methods=["POST"]),
                 Route(f"{PENDING_PATH}/{{pending_id}}", self._pending_endpoint, methods=["GET", "POST"]),
+                *approval.routes(self),
             ]
             + (
                 [
@@ -194,6 +220,19 @@ class AccessServer:
         """The PS ``ps`` has paid: a billing relationship from now on (-11 "AS Response": "The PS
         caches the billing relationship per AS"; the payment protocol is out of the draft's scope)."""
         self.policy.billed.add(ps)
+
+    def awaiting_approval(self) -> list[str]:
+        """The ids of the token requests waiting for this AS's own approval (``requirement=approval``)."""
+        now = self.clock()
+        return [p.id for p in self.pending.values() if p.requirement == "approval" and p.expires_at > now]
+
+    def decide(self, pending_id: str, approved: bool, *, by: str = "administrator") -> None:
+        """The AS's own review of a ``requirement=approval`` request (-11 "Approval Pending":
+        "administrator review"); the PS's next poll gets the auth token or ``403 denied``."""
+        pending = self.pending.get(pending_id)
+        if pending is None or pending.requirement != "approval" or pending.approved is not None:
+            raise AAuthError("not_found", f"no token request {pending_id!r} waits for this AS's approval")
+        pending.approved, pending.decided_by = approved, by
 
     def metadata_document(self) -> dict:
         """``/.well-known/aauth-access.json`` (-11 "Access Server Metadata")."""
@@ -292,12 +331,20 @@ class AccessServer:
                 "AAuth-Requirement": serialize_requirement("claims"),
             }
             return JSONResponse({"status": "pending", "required_claims": asked}, 202, headers)
-        del self.pending[pending.id]
         refused = [s for s in scope.split() if s not in policy.grants]
         missing = [name for name in asked if name not in (pending.claims or {})]
+        needed = approval.requirement_for(policy, scope) if not (refused or missing) else None
+        if needed is not None and pending.approved is None:
+            if pending.requirement is None:
+                pending.requirement = needed
+                pending.code = self.code_factory() if needed == "interaction" else None
+            return approval.pending_response(self, pending, location)
+        del self.pending[pending.id]
         if refused or missing:
             why = f"grants no {' '.join(refused)}" if refused else f"needs the claims {', '.join(missing)}"
             raise AAuthError("denied", f"this resource's policy {why}")
+        if pending.approved is False:
+            raise AAuthError("denied", f"{pending.decided_by or 'the resource owner'} declined the request")
         return JSONResponse(self._issue(pending), headers={"Cache-Control": "no-store"})
 
     def _issue(self, pending: TokenRequest) -> dict:

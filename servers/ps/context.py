@@ -126,6 +126,8 @@ class Context:
     egress: Egress | None = None
     #: Chained resource flows by their per-flow callback id (-11 "Resource-Initiated Interaction").
     resource_flows: dict = field(default_factory=dict)
+    #: Pending ids whose AS a poll is asking now (-11 "AS Response": one poll at a time asks).
+    asking_access_server: set = field(default_factory=set)
 
     @property
     def host(self) -> str:

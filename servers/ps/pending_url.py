@@ -31,11 +31,12 @@ from aauth_kit.errors import AAuthError
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import VerifiedRequest
 
-from . import clarification
+from . import clarification, federation_pending
 from .context import Context
 from .deferred import pending_response, prefer_wait
+from .federation_exchange import AccessServerPending
 from .minting import token_response
-from .store.pending import LIVE, Pending
+from .store.pending import AT_ACCESS_SERVER, LIVE, Pending
 from .verification import signed_request
 
 _FINAL_ERRORS = {
@@ -65,6 +66,8 @@ def _current(ctx: Context, pending_id: str) -> Pending:
 async def _poll(ctx: Context, message: HttpMessage, pending: Pending) -> Response:
     """-11 "Polling with GET": held under ``Prefer: wait`` until the state changes, if the
     agent has a place for one more held poll (else answered as a poll without it)."""
+    if pending.status == AT_ACCESS_SERVER:  # -11 "AS Response": the AS is asked
+        return await federation_pending.poll(ctx, message, pending)
     wait, pending_id = prefer_wait(message), pending.id
     ctx.store.record_poll(pending_id)
     limit = ctx.config.caps.held_polls_per_agent if wait else 0
@@ -88,15 +91,20 @@ async def _poll(ctx: Context, message: HttpMessage, pending: Pending) -> Respons
             pending = _current(ctx, pending_id)
     if pending.status in LIVE:
         return pending_response(ctx, pending, waiting=bool(wait))
-    return await _final_answer(ctx, pending)
+    return await _final_answer(ctx, pending, waiting=bool(wait))
 
 
-async def _final_answer(ctx: Context, pending: Pending) -> Response:
+async def _final_answer(ctx: Context, pending: Pending, *, waiting: bool = False) -> Response:
     """The one final answer of a decided request; ``410`` after it."""
     if pending.status == "cancelled" or pending.answered_at is not None:
         raise _gone()
     if pending.status == "approved":
-        await _complete(ctx, pending)
+        try:
+            await _complete(ctx, pending)
+        except AccessServerPending:  # the AS asks what goes down to the agent (-11 "AS Response")
+            pending = ctx.store.get_pending(pending.id)
+            if pending.status == AT_ACCESS_SERVER:
+                return federation_pending.pending_response(ctx, pending, waiting=waiting)
     answered = ctx.store.claim_answer(pending.id)
     if answered is None:
         raise _gone()

@@ -45,8 +45,11 @@ PENDING_STATUSES = (
     "completed",
     "revoked",
     "failed",  # a resource-initiated interaction's callback said server_error
+    "at_access_server",  # -11 "AS Response": the agent's polls are passed on to the AS
 )
 LIVE = ("pending", "interacting")
+#: A four-party request waiting for what its AS asked (an interaction, an approval); polls ask the AS.
+AT_ACCESS_SERVER = "at_access_server"
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,13 @@ class PendingStore(Database):
         justification: str | None = None,
         code: str | None = None,
         pending_id: str | None = None,
+        status: str = "pending",
     ) -> Pending:
-        """Store a new ``pending`` request.  ``code`` (any accepted spelling) is kept canonical;
-        ``conflict`` if a live request holds it already.  ``pending_id`` defaults to a random
-        URL-safe id."""
+        """Store a new request, ``pending`` (or :data:`AT_ACCESS_SERVER`).  ``code`` (any accepted
+        spelling) is kept canonical; ``conflict`` if a live request holds it already.
+        ``pending_id`` defaults to a random URL-safe id."""
         check(kind, PENDING_KINDS, "pending request kind")
+        check(status, ("pending", AT_ACCESS_SERVER), "new pending request status")
         code = normalize_code(code) if code is not None else None
         now = self._clock()
         pending_id = pending_id or secrets.token_urlsafe(16)
@@ -119,6 +124,7 @@ class PendingStore(Database):
             justification,
             code,
             json.dumps(request),
+            status,
         )
         try:
             with self._tx() as db:
@@ -130,7 +136,7 @@ class PendingStore(Database):
                 db.execute(
                     "INSERT INTO pending (id, kind, agent_id, agent_iss, agent_jkt, resource, scope, justification,"
                     " code, request, status, created_at, expires_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*row, now, now + expires_in),
                 )
                 return self._pending(
@@ -220,7 +226,40 @@ class PendingStore(Database):
 
     def cancel(self, pending_id: str) -> Pending:
         """The agent withdrew the request (``DELETE`` on the pending URL)."""
-        return self._transition(pending_id, "cancelled", LIVE)
+        return self._transition(pending_id, "cancelled", (*LIVE, AT_ACCESS_SERVER))
+
+    def wait_at_access_server(self, pending_id: str, request: Any, expires_at: float) -> Pending:
+        """An approved four-party request (or one waiting at its AS already) now waits for what
+        the AS asked: ``request`` keeps it; ``conflict`` if the request moved on."""
+        return self._transition(
+            pending_id,
+            AT_ACCESS_SERVER,
+            ("approved", AT_ACCESS_SERVER),
+            request=json.dumps(request),
+            expires_at=expires_at,
+        )
+
+    def settle_at_access_server(self, pending_id: str, status: str, result: Any) -> Pending | None:
+        """The AS's final answer to a request waiting there, given to the poll that fetched it:
+        ``status`` and ``result`` stored and the request answered at once; ``None`` when it is no
+        longer waiting there (revoked, cancelled, or settled by another poll)."""
+        check(status, PENDING_STATUSES, "pending request status")
+        now = self._clock()
+        with self._tx() as db:
+            row = db.execute(
+                "UPDATE pending SET status = ?, result = ?, decided_at = ?, answered_at = ?"
+                " WHERE id = ? AND status = ? AND answered_at IS NULL RETURNING *",
+                (status, json.dumps(result), now, now, pending_id, AT_ACCESS_SERVER),
+            ).fetchone()
+            return self._pending(row) if row is not None else None
+
+    def at_access_server(self, agent: tuple[str, str]) -> list[Pending]:
+        """The requests of ``agent`` (its ``(iss, sub)``) waiting at an AS, not yet expired."""
+        rows = self._read(
+            "SELECT * FROM pending WHERE status = ? AND agent_iss = ? AND agent_id = ? AND expires_at > ?",
+            (AT_ACCESS_SERVER, *agent, self._clock()),
+        )
+        return [self._pending(r) for r in rows]
 
     def revise(self, pending_id: str, change: Callable[[Pending], dict]) -> Pending:
         """Change a live request atomically: ``change(pending)`` returns the new values of
@@ -298,7 +337,7 @@ class PendingStore(Database):
 
     def revoke_pending(self, agent_id: str, *, agent_iss: str, agent_jkt: str | None = None) -> list[str]:
         """End every request of the agent ``(agent_iss, agent_id)`` (made with the key
-        ``agent_jkt``, when given) that has not given its final answer yet — live, approved, or
+        ``agent_jkt``, when given) that has not given its final answer yet — live, approved, waiting at an AS, or
         completed but not yet collected — with ``revoked`` (its agent token was revoked, -11
         "Token Revocation"; its poll answers ``403 revoked``).  Returns their ids."""
         with self._tx() as db:
@@ -306,7 +345,8 @@ class PendingStore(Database):
                 "UPDATE pending SET status = 'revoked', decided_at = coalesce(decided_at, ?)"
                 " WHERE agent_id = ? AND agent_iss = ? AND (?4 IS NULL OR agent_jkt = ?4)"
                 " AND answered_at IS NULL"
-                " AND status IN ('pending', 'interacting', 'approved', 'completed') RETURNING id",
+                " AND status IN ('pending', 'interacting', 'approved', 'completed', 'at_access_server')"
+                " RETURNING id",
                 (self._clock(), agent_id, agent_iss, agent_jkt),
             ).fetchall()
         return sorted(r["id"] for r in rows)

@@ -1,0 +1,207 @@
+"""The Access Server's own approvals (-11 "AS Response"): a scope the resource owner approves at
+the AS's interaction page (``202`` + ``requirement=interaction; url; code``, -11 "Interaction
+Required") and a scope the AS decides without the user's direction (``202`` +
+``requirement=approval``, -11 "Approval Pending"; :meth:`~.access_server.AccessServer.decide`
+stands for the administrator's review).  The PS polls ``Location`` until the answer: the auth
+token, ``403 denied`` or ``408 expired``.
+
+The page, ``GET /interaction?code=…``: the owner signs in at the AS first (the code is "a
+correlation identifier", "NOT an authorization credential", and the agent holds it: -11
+"Interaction Code Format"), with the sign-in, sessions and CSRF tokens of
+:mod:`aauth_kit.resource_login` (OWASP ASVS level 2 V3).  Signed in, the owner redeems the code
+(single use; a wrong or spent code is ``410 invalid_code``, wrong codes are throttled per owner)
+and sees which agent, through which PS, asks for which scope, with Approve and Deny; the
+decision needs the session and the form's CSRF token bound to it and the request.  A
+cross-origin post is refused (:func:`aauth_kit.asgi.check_origin`); pages are never framed or
+cached and carry no script.  An AS given no owners refuses every decision (``403``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from aauth_kit.asgi import check_origin, content_security_policy
+from aauth_kit.errors import AAuthError
+from aauth_kit.headers import serialize_requirement
+from aauth_kit.interaction import codes_equal, format_code
+from aauth_kit.resource_login import PRE_SESSION_COOKIE, SESSION_COOKIE, read_cookie, set_cookie
+
+if TYPE_CHECKING:
+    from .access_server import AccessPolicy, AccessServer, TokenRequest
+
+INTERACTION_PATH = "/interaction"
+SIGN_IN_PATH = "/sign-in"
+#: ``Retry-After`` of the AS's ``202`` while a person or an administrator decides.
+RETRY_AFTER = 1
+#: The largest form the pages post (a few short fields).
+MAX_FORM = 2048
+_STYLE = "body { font-family: system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; }"
+
+
+def requirement_for(policy: AccessPolicy, scope: str) -> str | None:
+    """``interaction`` when a scope needs the resource owner, else ``approval`` when one needs the
+    AS's own review, else ``None``."""
+    scopes = set(scope.split())
+    if scopes & policy.owner_approval:
+        return "interaction"
+    return "approval" if scopes & policy.approval else None
+
+
+def pending_response(server: AccessServer, pending: TokenRequest, location: str) -> Response:
+    """-11 "Pending Response": ``202`` with ``Location``, ``Retry-After``, ``Cache-Control:
+    no-store`` and the requirement; ``status`` is ``interacting`` once the owner opened the page."""
+    if pending.requirement == "interaction":
+        url = f"{server.identifier}{INTERACTION_PATH}"
+        requirement = serialize_requirement(
+            "interaction", url=url, code=format_code(pending.code), dev=server.dev
+        )
+    else:
+        requirement = serialize_requirement("approval")
+    headers = {
+        "Location": location,
+        "Retry-After": str(RETRY_AFTER),
+        "Cache-Control": "no-store",
+        "AAuth-Requirement": requirement,
+    }
+    status = "interacting" if pending.arrived else "pending"
+    return JSONResponse({"status": status}, 202, headers)
+
+
+def _page(title: str, body: str, status: int = 200, *, headers=None) -> HTMLResponse:
+    html = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+    sent = {
+        "content-security-policy": content_security_policy(styles=(_STYLE,)),
+        "cache-control": "no-store",
+        **(headers or {}),
+    }
+    return HTMLResponse(html, status, headers=sent)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    raw = await request.body()
+    if len(raw) > MAX_FORM:
+        raise AAuthError("invalid_request", "the form is too large")
+    return dict(parse_qsl(raw.decode("utf-8", "replace")))
+
+
+def _by_code(server: AccessServer, code: str) -> TokenRequest | None:
+    now = server.clock()
+    for pending in server.pending.values():
+        if pending.code is not None and pending.expires_at > now and codes_equal(pending.code, code):
+            return pending
+    return None
+
+
+def routes(server: AccessServer) -> list[Route]:
+    login = server.login
+
+    def sign_in_page(request: Request, target: str, *, error: str = "", status: int = 200, headers=None):
+        """The sign-in form, its CSRF token bound to the browser's pre-session cookie (set here if new)."""
+        pre = read_cookie(request, PRE_SESSION_COOKIE)
+        new = pre is None
+        pre = pre or secrets.token_urlsafe(32)
+        said = f'<p role="alert">{escape(error)}</p>' if error else ""
+        body = (
+            f"<p>Sign in to {escape(server.name)} to answer an agent's request.</p>"
+            f'{said}<form method="post" action="{SIGN_IN_PATH.lstrip("/")}">'
+            f'<input type="hidden" name="next" value="{escape(target)}">'
+            f'<input type="hidden" name="csrf" value="{escape(login.form_token("sign-in", pre))}">'
+            '<label>Username <input type="text" name="username" autocomplete="username" required></label> '
+            '<label>Password <input type="password" name="password" autocomplete="current-password" required>'
+            '</label> <button type="submit">Sign in</button></form>'
+        )
+        response = _page("Sign in", body, status, headers=headers)
+        if new:
+            set_cookie(response, request, PRE_SESSION_COOKIE, pre)
+        return response
+
+    async def interaction_page(request: Request) -> Response:
+        if login.sign_in is None:
+            return _page("No decision here", "<p>This Access Server signs nobody in.</p>", 403)
+        signed_in = login.session(request)
+        if signed_in is None:
+            return sign_in_page(request, f"{INTERACTION_PATH}?{request.url.query}")
+        token, session = signed_in
+        try:
+            login.wrong_codes.check(session.username)
+        except AAuthError as error:
+            wait = str(error.members["retry_after"])
+            return _page(
+                "Too many codes", f"<p>Try again in {wait} s.</p>", 429, headers={"retry-after": wait}
+            )
+        pending = _by_code(server, request.query_params.get("code", ""))
+        if pending is None or pending.arrived:
+            login.wrong_codes.fail(session.username)
+            return _page("Code not valid", "<p>This code is unknown or was used already.</p>", 410)
+        pending.arrived = True
+        rt = pending.resource_token
+        hidden = (
+            f'<input type="hidden" name="request" value="{escape(pending.id)}">'
+            f'<input type="hidden" name="csrf" value="{escape(login.form_token("decide", token, pending.id))}">'
+        )
+        body = (
+            f"<p>Signed in as {escape(session.username)}.</p>"
+            f"<p>An agent of a person at <b>{escape(pending.ps)}</b> asks <b>{escape(rt.iss)}</b> "
+            f"for <code>{escape(rt.scope or '')}</code>.</p>"
+            f'<form method="post" action="{INTERACTION_PATH.lstrip("/")}">{hidden}'
+            '<button name="decision" value="approve">Approve</button> '
+            '<button name="decision" value="deny">Deny</button></form>'
+        )
+        return _page("Allow this agent?", body)
+
+    async def sign_in(request: Request) -> Response:
+        check_origin(request, server.identifier)
+        form = await _form(request)
+        target = form.get("next", "")
+        if not target.startswith(f"{INTERACTION_PATH}?"):
+            target = INTERACTION_PATH
+        login.check_form(form, "sign-in", read_cookie(request, PRE_SESSION_COOKIE))
+        try:
+            token = await login.sign_in_with(request, form.get("username"), form.get("password"))
+        except AAuthError as error:
+            if error.code == "rate_limited":
+                wait = str(error.members["retry_after"])
+                said = f"Too many attempts: try again in {wait} s."
+                return sign_in_page(request, target, error=said, status=429, headers={"retry-after": wait})
+            if error.code == "unauthorized":
+                return sign_in_page(request, target, error="Wrong username or password.", status=401)
+            raise
+        response = RedirectResponse(target, 303)
+        set_cookie(response, request, SESSION_COOKIE, token)
+        return response
+
+    async def interaction_decision(request: Request) -> Response:
+        check_origin(request, server.identifier)
+        form = await _form(request)
+        signed_in = login.session(request)
+        if signed_in is None:
+            raise AAuthError("forbidden", "sign in first: only the owner decides, not the code", status=403)
+        token, session = signed_in
+        pending = server.pending.get(form.get("request", ""))
+        live = pending is not None and pending.arrived and pending.approved is None
+        if (
+            not live
+            or pending.expires_at <= server.clock()
+            or form.get("decision") not in ("approve", "deny")
+        ):
+            raise AAuthError("invalid_request", "no such request, or it was answered already")
+        login.check_form(form, "decide", token, pending.id)
+        pending.approved, pending.decided_by = form["decision"] == "approve", session.username
+        outcome = "approved: the agent can go on" if pending.approved else "denied"
+        return _page("Done", f"<p>You {outcome}. You can close this page.</p>")
+
+    return [
+        Route(INTERACTION_PATH, interaction_page, methods=["GET"]),
+        Route(INTERACTION_PATH, interaction_decision, methods=["POST"]),
+        Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
+    ]

@@ -1,0 +1,248 @@
+"""-11 "AS Response" over real sockets: the Access Server answers the PS ``202`` with
+``requirement=interaction`` (the resource owner approves at the AS's page) or
+``requirement=approval`` (the AS decides itself); the PS passes them back to the agent as its
+own ``202`` and polls the AS's ``Location`` at each of the agent's polls.
+
+The agent is the kit's Agent; the owner is a browser signing in at the AS (the code alone
+never approves: -11 "Interaction Code Format").  Error codes: -11 "Polling Error Codes".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import pytest
+
+from aauth_kit.flow import FlowError
+from aauth_kit.headers import parse_requirement
+from aauth_kit.message import HttpMessage
+from aauth_kit.profile import sign_request
+from aauth_kit.signature_key import jwt_key
+
+PARTS = "https://catalog.example/parts"
+ORDERS = "https://catalog.example/orders"
+AS = "https://as.example"
+PS = "https://ps.example"
+OWNER = ("mcp-user", "user123")
+
+
+@pytest.fixture
+def lab(tmp_path):
+    from aauth_kit.lab import Lab
+
+    with Lab(mode="socket", docs=True, data_dir=tmp_path, consent_scopes=["catalog:order"]) as lab:
+        yield lab
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', html))
+
+
+def open_page(lab, browser, link: str, owner=OWNER):
+    """The owner opens the link, signing in at the AS first when it asks; the page they end on."""
+    page = browser.get(link)
+    if 'name="password"' in page.text:
+        fields = hidden_fields(page.text) | dict(zip(("username", "password"), owner, strict=True))
+        signed = browser.post(f"{AS}/sign-in", data=fields, headers={"Origin": AS})
+        assert signed.status_code == 303, signed.text
+        page = browser.get(link)
+    return page
+
+
+def owner_answers(lab, interaction, decision: str) -> None:
+    with lab.client(source="Owner") as browser:
+        page = open_page(lab, browser, interaction.link())
+        assert page.status_code == 200, page.text
+        form = hidden_fields(page.text) | {"decision": decision}
+        done = browser.post(f"{AS}/interaction", data=form, headers={"Origin": AS})
+        assert done.status_code == 200, done.text
+
+
+def answering(lab, decision="approve", local="owner-asked", **options):
+    """An agent whose interactions are answered: the PS's by the person, the AS's by the owner."""
+
+    def on_interaction(interaction):
+        if interaction.url.startswith(PS):
+            lab.ps.decide(interaction.code, approved=True)
+        else:
+            owner_answers(lab, interaction, decision)
+
+    return lab.new_agent(local, on_interaction=on_interaction, **options)
+
+
+def between(lab, source, target):
+    return [ex for ex in lab.trace.exchanges if ex.source == source and ex.target == target]
+
+
+def refused(lab, agent, method="GET", url=PARTS, **kwargs) -> FlowError:
+    with lab.client(agent) as client, pytest.raises(FlowError) as caught:
+        client.request(method, url, **kwargs)
+    return caught.value
+
+
+def test_as_response_interaction_is_passed_back_to_the_agent(lab):
+    """The AS asks the resource owner; the PS answers the agent 202 with the AS's url and code,
+    its own pending URL, Retry-After and no-store; the owner approves; the agent's poll brings
+    the AS's auth token, verified by the PS."""
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+    agent = answering(lab)
+    with lab.client(agent) as client:
+        response = client.get(PARTS)
+    assert response.status_code == 200, response.text
+    asked = between(lab, "PS", "AS")[0]
+    assert asked.response.status == 202
+    as_requirement = parse_requirement(asked.response.header("aauth-requirement"))
+    assert (as_requirement.requirement, as_requirement.url) == ("interaction", f"{AS}/interaction")
+    passed = next(ex for ex in between(lab, "Agent", "PS") if ex.response.status == 202)
+    requirement = parse_requirement(passed.response.header("aauth-requirement"))
+    assert (requirement.requirement, requirement.url, requirement.code) == (
+        "interaction",
+        as_requirement.url,
+        as_requirement.code,
+    )
+    assert passed.response.header("location").startswith(f"{PS}/pending/")
+    assert passed.response.header("cache-control") == "no-store"
+    assert passed.response.header("retry-after") is not None
+    assert agent.last_interaction.url == f"{AS}/interaction"
+    delivered = [ex for ex in between(lab, "PS", "AS") if ex.response.status == 200]
+    assert len(delivered) == 1 and delivered[0].request.method == "GET"
+    assert delivered[0].request.target_uri == asked.response.header("location")
+    assert delivered[0].request.header("signature-key").startswith("sig=jwks_uri")
+
+
+def test_as_response_owner_denies_after_interaction(lab):
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+    error = refused(lab, answering(lab, "deny"))
+    assert (error.code, error.status) == ("denied", 403)
+
+
+def test_as_response_interaction_after_the_persons_consent(lab):
+    """The person consents at the PS first (claims released), then the AS asks the owner."""
+    lab.access_server.policy.owner_approval = {"catalog:order"}
+    seen = []
+    agent = answering(lab, local="ordering")
+    told = agent.on_interaction
+    agent.on_interaction = lambda i: (seen.append(i.url), told(i))
+    with lab.client(agent) as client:
+        response = client.post(ORDERS, json={"part": "keyboard-uk", "quantity": 1})
+    assert response.status_code == 201, response.text
+    assert seen == [f"{PS}/interaction", f"{AS}/interaction"]
+    claims = [
+        ex
+        for ex in between(lab, "PS", "AS")
+        if ex.request.method == "POST" and "pending" in ex.request.target_uri
+    ]
+    assert json.loads(claims[0].request.body) == {"name": "mcp-user"}
+
+
+def test_as_response_approval_decided_at_the_access_server(lab):
+    """requirement=approval: the agent only polls; the AS's own review decides."""
+    lab.access_server.policy.approval = {"catalog:read"}
+    decided = threading.Event()
+
+    def review():
+        for _ in range(600):
+            waiting = lab.access_server.awaiting_approval()
+            if waiting:
+                lab.access_server.decide(waiting[0], True)
+                decided.set()
+                return
+            time.sleep(0.05)
+
+    reviewer = threading.Thread(target=review)
+    reviewer.start()
+    agent = lab.new_agent("patient")
+    with lab.client(agent) as client:
+        response = client.get(PARTS)
+    reviewer.join()
+    assert decided.is_set() and response.status_code == 200, response.text
+    passed = next(ex for ex in between(lab, "Agent", "PS") if ex.response.status == 202)
+    assert parse_requirement(passed.response.header("aauth-requirement")).requirement == "approval"
+    assert agent.last_interaction is None
+
+
+def test_as_response_approval_refused(lab):
+    lab.access_server.policy.approval = {"catalog:read"}
+    threading.Timer(
+        0.5, lambda: lab.access_server.decide(lab.access_server.awaiting_approval()[0], False)
+    ).start()
+    error = refused(lab, lab.new_agent("refused"))
+    assert (error.code, error.status) == ("denied", 403)
+
+
+def test_as_response_pending_at_the_as_expires(lab):
+    """The AS's pending request expires before anybody decides: the AS's 408 expired reaches the agent."""
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+
+    def too_late(interaction):
+        for pending in lab.access_server.pending.values():
+            pending.expires_at = 0
+
+    error = refused(lab, lab.new_agent("late", on_interaction=too_late))
+    assert (error.code, error.status) == ("expired", 408)
+
+
+def test_as_response_interaction_needs_an_agent_that_can_show_it(lab):
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+    error = refused(lab, lab.new_agent("mute", capabilities=()))
+    assert (error.code, error.status) == ("user_unreachable", 403)
+
+
+def hand_poll(lab, url: str, local: str):
+    """``GET`` the pending URL signed by hand as the agent ``local``."""
+    key = lab.key(f"agent/{local}")
+    token = lab.ps.issue_agent_token(local, key)
+    message = HttpMessage("GET", url, [])
+    sign_request(message, key, jwt_key(token), created=int(lab.clock()))
+    return lab.send(message).response
+
+
+def test_as_response_pending_url_answers_only_its_agent_and_survives_a_restart(lab):
+    """Another agent polling the pending URL gets 404; the request outlives a PS restart and
+    the owner's approval reaches the agent through the new PS."""
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+    results = {}
+
+    def on_interaction(interaction):
+        other = hand_poll(lab, interaction.pending_url, "intruder")
+        results["other"] = (other.status, json.loads(other.body)["error"])
+        lab.restart_ps()
+        owner_answers(lab, interaction, "approve")
+
+    agent = lab.new_agent("restarted", on_interaction=on_interaction)
+    with lab.client(agent) as client:
+        response = client.get(PARTS)
+    assert results["other"] == (404, "not_found")
+    assert response.status_code == 200, response.text
+    again = hand_poll(lab, agent.last_interaction.pending_url, "restarted")
+    assert again.status == 410
+
+
+def test_as_response_interaction_code_alone_does_not_approve(lab):
+    """Without the owner's session the page asks to sign in and a decision is 403; the code is
+    single use (a second visit is 410 invalid_code)."""
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+    checks = {}
+
+    def on_interaction(interaction):
+        with lab.client(source="Stranger") as stranger:
+            page = stranger.get(interaction.link())
+            checks["page"] = 'name="password"' in page.text
+            (pending,) = lab.access_server.pending.values()
+            forged = stranger.post(
+                f"{AS}/interaction",
+                data={"request": pending.id, "decision": "approve", "csrf": "x"},
+                headers={"Origin": AS},
+            )
+            checks["forged"] = forged.status_code
+        with lab.client(source="Owner") as browser:
+            assert open_page(lab, browser, interaction.link()).status_code == 200
+            checks["again"] = open_page(lab, browser, interaction.link()).status_code
+            pending.expires_at = 0  # nobody decides: the agent gets the AS's 408
+
+    error = refused(lab, lab.new_agent("stolen-code", on_interaction=on_interaction))
+    assert checks == {"page": True, "forged": 403, "again": 410}
+    assert (error.code, error.status) == ("expired", 408)
