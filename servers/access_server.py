@@ -21,6 +21,9 @@ Response":
   ``requirement=approval`` (the AS decides without the user's direction) for the scopes of
   :attr:`AccessPolicy.owner_approval` and :attr:`AccessPolicy.approval`
   (:mod:`.access_server_approval`); the PS polls ``Location``;
+* ``202`` + ``requirement=clarification`` and the question for the scopes of
+  :attr:`AccessPolicy.clarification`; the answer is POSTed to ``Location``
+  (:mod:`.access_server_clarification`);
 * ``403 denied`` for a scope its policy does not grant, claims that do not satisfy it, or an
   approval refused.
 
@@ -52,21 +55,22 @@ from starlette.routing import Route
 
 from aauth_kit import tokens
 from aauth_kit.asgi import exception_handlers, http_message, middleware
-from aauth_kit.errors import AAuthError, SignatureError
+from aauth_kit.errors import AAuthError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.interaction import new_code
 from aauth_kit.jwks import KeyResolver, jwks
 from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
-from aauth_kit.metadata import ACCESS_DWK, PERSON_DWK, access_metadata
+from aauth_kit.metadata import ACCESS_DWK, access_metadata
 from aauth_kit.profile import verify_request
 from aauth_kit.resource_login import PersonLogin
 from aauth_kit.revocation import REVOCATION_PATH
 
 from . import access_server_approval as approval
+from . import access_server_clarification as clarification
 from . import access_server_revocation as revocation
-from .access_server_requests import verify_token_request
+from .access_server_requests import TrustedPersonServers, verify_token_request
 
 METADATA_PATH = f"/.well-known/{ACCESS_DWK}"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -99,6 +103,8 @@ class AccessPolicy:
     owner_approval: set[str] = field(default_factory=set)
     #: Scopes this AS approves without the user's direction (``requirement=approval``, :meth:`AccessServer.decide`).
     approval: set[str] = field(default_factory=set)
+    #: Scope → the question this AS asks before deciding it (``requirement=clarification``).
+    clarification: dict[str, str] = field(default_factory=dict)
 
     def required_claims(self, scope: str) -> list[str]:
         names = [name for s in scope.split() for name in self.claims.get(s, ()) if name != "sub"]
@@ -126,32 +132,9 @@ class TokenRequest:
     arrived: bool = False
     approved: bool | None = None
     decided_by: str | None = None
-
-
-class _TrustedPersonServers(KeyResolver):
-    """Keys only of the Person Servers the policy trusts: any other signer is refused before
-    its metadata is fetched (no request of a stranger makes this AS fetch anything)."""
-
-    def __init__(self, resolver: KeyResolver, policy: Callable[[], AccessPolicy]):
-        self.resolver, self.policy = resolver, policy
-
-    def _check(self, issuer: str, dwk: str) -> None:
-        if dwk != PERSON_DWK or issuer not in self.policy().trusted:
-            raise SignatureError(
-                "unknown_key", f"{issuer} is not a Person Server this AS takes requests from"
-            )
-
-    async def metadata(self, issuer: str, dwk: str) -> dict:
-        self._check(issuer, dwk)
-        return await self.resolver.metadata(issuer, dwk)
-
-    async def key(self, issuer: str, dwk: str, kid: str) -> Key:
-        self._check(issuer, dwk)
-        return await self.resolver.key(issuer, dwk, kid)
-
-    async def refetch_key(self, issuer: str, dwk: str, kid: str) -> Key | None:
-        self._check(issuer, dwk)
-        return await self.resolver.refetch_key(issuer, dwk, kid)
+    #: The open question and the answer it got (-11 "Clarification Chat").
+    question: str | None = None
+    clarification_response: str | None = None
 
 
 class AccessServer:
@@ -184,7 +167,7 @@ class AccessServer:
         self.id_factory = id_factory or (lambda: secrets.token_urlsafe(16))
         self.max_pending, self.pending_ttl, self.signature_window = max_pending, pending_ttl, signature_window
         self.pending: dict[str, TokenRequest] = {}
-        self.servers = _TrustedPersonServers(resolver, lambda: self.policy)
+        self.servers = TrustedPersonServers(resolver, lambda: self.policy)
         #: ``client_factory(timeout=…)``: the ``httpx.AsyncClient`` (behind egress admission)
         #: this AS revokes its auth tokens at resources with; without it, no revocation endpoint.
         self.client_factory = client_factory
@@ -294,7 +277,8 @@ class AccessServer:
 
     async def _pending_endpoint(self, request: Request) -> Response:
         """``GET`` polls the pending URL; ``POST`` brings the claims asked for (-11 "Claims
-        Required": "by POSTing to the Location URL", with an HTTP signature).  Only the PS that
+        Required": "by POSTing to the Location URL", with an HTTP signature) or the answer to
+        the question (:mod:`.access_server_clarification`).  Only the PS that
         asked sees it (anyone else: ``404``)."""
         ps, body = await self._signed_by_ps(request)
         pending = self.pending.get(request.path_params["pending_id"])
@@ -304,7 +288,11 @@ class AccessServer:
             del self.pending[pending.id]
             raise AAuthError("expired", "this token request waited too long")
         if request.method == "POST":
-            pending.claims = self._claims(require_json_object(body, '{"sub": str, ...}'), pending)
+            body = require_json_object(body, '{"action": str, ...} or the claims')
+            if "action" in body or pending.question is not None:  # -11 "Clarification Response"
+                clarification.take_answer(pending, body)
+            else:
+                pending.claims = self._claims(body, pending)
         return self._decide(pending)
 
     def _claims(self, body: dict, pending: TokenRequest) -> dict:
@@ -333,6 +321,11 @@ class AccessServer:
             return JSONResponse({"status": "pending", "required_claims": asked}, 202, headers)
         refused = [s for s in scope.split() if s not in policy.grants]
         missing = [name for name in asked if name not in (pending.claims or {})]
+        question = clarification.question_for(policy, scope) if not (refused or missing) else None
+        if question is not None and pending.clarification_response is None:
+            pending.question = question
+            return clarification.pending_response(question, location)
+        pending.question = None
         needed = approval.requirement_for(policy, scope) if not (refused or missing) else None
         if needed is not None and pending.approved is None:
             if pending.requirement is None:

@@ -17,19 +17,26 @@ Request"), before any policy is applied.
 A failure is ``400 <invalid|expired|revoked>_<parameter>_token`` (-11 "Token Endpoint Error
 Codes").  -11 defines no code for a bad ``agent_token`` at an AS; the kit answers
 ``invalid_agent_token`` / ``expired_agent_token``, the codes of the drafts before it.
+
+Who signs (-11 "PS-AS Trust Establishment", pre-established): :class:`TrustedPersonServers`
+resolves the keys of the trusted Person Servers only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aauth_kit import claims, tokens
-from aauth_kit.errors import AAuthError, TokenError
+from aauth_kit.errors import AAuthError, SignatureError, TokenError
+from aauth_kit.jwks import KeyResolver
 from aauth_kit.jws import decode_unverified
+from aauth_kit.keys import Key
+from aauth_kit.metadata import PERSON_DWK
 from aauth_kit.token_verification import check_presented_token
 
 if TYPE_CHECKING:
-    from .access_server import AccessServer
+    from .access_server import AccessPolicy, AccessServer
 
 
 async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tuple:
@@ -112,3 +119,29 @@ async def _verify(server: AccessServer, value, param: str, **checks) -> tokens.V
         )
     except TokenError as error:
         raise error.as_parameter_error(param) from None
+
+
+class TrustedPersonServers(KeyResolver):
+    """Keys only of the Person Servers the policy trusts: any other signer is refused before
+    its metadata is fetched (no request of a stranger makes this AS fetch anything)."""
+
+    def __init__(self, resolver: KeyResolver, policy: Callable[[], AccessPolicy]):
+        self.resolver, self.policy = resolver, policy
+
+    def _check(self, issuer: str, dwk: str) -> None:
+        if dwk != PERSON_DWK or issuer not in self.policy().trusted:
+            raise SignatureError(
+                "unknown_key", f"{issuer} is not a Person Server this AS takes requests from"
+            )
+
+    async def metadata(self, issuer: str, dwk: str) -> dict:
+        self._check(issuer, dwk)
+        return await self.resolver.metadata(issuer, dwk)
+
+    async def key(self, issuer: str, dwk: str, kid: str) -> Key:
+        self._check(issuer, dwk)
+        return await self.resolver.key(issuer, dwk, kid)
+
+    async def refetch_key(self, issuer: str, dwk: str, kid: str) -> Key | None:
+        self._check(issuer, dwk)
+        return await self.resolver.refetch_key(issuer, dwk, kid)

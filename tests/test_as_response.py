@@ -246,3 +246,70 @@ def test_as_response_interaction_code_alone_does_not_approve(lab):
     error = refused(lab, lab.new_agent("stolen-code", on_interaction=on_interaction))
     assert checks == {"page": True, "forged": 403, "again": 410}
     assert (error.code, error.status) == ("expired", 408)
+
+
+# -- requirement=clarification ------------------------------------------------------------------------
+QUESTION = "Which project needs the parts?"
+
+
+def test_as_response_clarification_passed_down_and_answered(lab):
+    """The AS asks a question; the PS passes it down to an agent that can answer; the agent's
+    clarification_response goes on to the AS's Location, and the AS grants."""
+    lab.access_server.policy.clarification = {"catalog:read": QUESTION}
+    agent = lab.new_agent("talkative", clarify=lambda c: "The laptop refresh for the sales team.")
+    with lab.client(agent) as client:
+        response = client.get(PARTS)
+    assert response.status_code == 200, response.text
+    assert agent.last_clarification.question == QUESTION
+    passed = next(ex for ex in between(lab, "Agent", "PS") if ex.response.status == 202)
+    assert parse_requirement(passed.response.header("aauth-requirement")).requirement == "clarification"
+    assert json.loads(passed.response.body)["clarification"] == QUESTION
+    relayed = next(
+        ex
+        for ex in between(lab, "PS", "AS")
+        if ex.request.method == "POST" and "pending" in ex.request.target_uri
+    )
+    assert json.loads(relayed.request.body) == {
+        "action": "clarification_response",
+        "clarification_response": "The laptop refresh for the sales team.",
+    }
+    assert relayed.request.header("signature-key").startswith("sig=jwks_uri")
+
+
+def test_as_response_clarification_not_passed_to_an_agent_that_cannot_answer(lab):
+    """An agent that did not declare the clarification capability is not asked: the PS keeps
+    polling the AS, which stays pending, and gives up (502 as_unreachable)."""
+    lab.access_server.policy.clarification = {"catalog:read": QUESTION}
+    error = refused(lab, lab.new_agent("silent"))
+    assert (error.code, error.status) == ("as_unreachable", 502)
+
+
+def hand_post(lab, url: str, local: str, body: dict):
+    key = lab.key(f"agent/{local}")
+    token = lab.ps.issue_agent_token(local, key)
+    message = HttpMessage("POST", url, [("Content-Type", "application/json")], json.dumps(body).encode())
+    sign_request(message, key, jwt_key(token), created=int(lab.clock()))
+    return lab.send(message).response
+
+
+def test_as_response_clarification_answer_without_action_is_refused(lab):
+    """-11 "Agent Response to Clarification": a POST without a known action is 400; an
+    updated_request is not taken for a four-party question here (400)."""
+    lab.access_server.policy.clarification = {"catalog:read": QUESTION}
+    seen = {}
+
+    def clarify(clarification):
+        url = clarification.pending_url
+        for name, body in {
+            "none": {"clarification_response": "x"},
+            "unknown": {"action": "shrug"},
+            "updated": {"action": "updated_request", "resource_token": "x", "presented_token": "y"},
+        }.items():
+            response = hand_post(lab, url, "asked", body)
+            seen[name] = (response.status, json.loads(response.body)["error"])
+        return "Fine."
+
+    agent = lab.new_agent("asked", clarify=clarify)
+    with lab.client(agent) as client:
+        assert client.get(PARTS).status_code == 200
+    assert seen == {name: (400, "invalid_request") for name in ("none", "unknown", "updated")}

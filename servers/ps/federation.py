@@ -13,7 +13,7 @@ parent is the ``agent_token``: -11 "Parent-Mediated Authorization") and ``upstre
 (-11 "PS-to-AS Token Request").  :mod:`.federation_exchange` follows the AS's answers;
 a ``requirement=interaction`` or ``approval`` goes down to the agent as this PS's own ``202``
 (:mod:`.federation_pending`) — an interaction only to an agent that can show one (else ``403
-user_unreachable``).
+user_unreachable``), a ``clarification`` only to one that declared it can answer.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import VerifiedRequest
 
-from . import federation_pending, subagents, token_endpoints
+from . import clarification, federation_pending, subagents, token_endpoints
 from .context import Context
 from .deferred import can_interact, defer, reachable
-from .federation_exchange import AccessServerPending, answer, exchange, send, token_endpoint
+from .federation_exchange import AccessServerPending, answer, exchange, passed_down, send, token_endpoint
 from .minting import token_response
 from .missions import active_mission, still_active
 from .store.pending import Pending
@@ -94,10 +94,15 @@ async def auth_token(ctx: Context, message: HttpMessage, verified: VerifiedReque
     }
     interactive = can_interact(body, mission=mission)
     if not ctx.policy.needs_consent(resource_token.scope):
+        capabilities = clarification.declared_capabilities(message)
         try:
-            return token_response(await federate(ctx, federation, person, agent, consented=False))
+            answered = await federate(
+                ctx, federation, person, agent, consented=False, capabilities=capabilities
+            )
+            return token_response(answered)
         except AccessServerPending as asked:  # -11 "AS Response": passed down to the agent
             data = {"federation": federation, "mission_s256": presented.mission_s256, "person": person}
+            data["capabilities"] = capabilities
             if asked.state["requirement"] == "interaction":
                 reachable(interactive)
             return await federation_pending.create(ctx, message, agent, verified, data, asked.state)
@@ -130,7 +135,14 @@ async def complete(ctx: Context, pending: Pending) -> dict:
     still_active(ctx, data.get("mission_s256"))
     agent = (pending.agent_iss, pending.agent_id)
     try:
-        return await federate(ctx, data["federation"], data["person"], agent, consented=True)
+        return await federate(
+            ctx,
+            data["federation"],
+            data["person"],
+            agent,
+            consented=True,
+            capabilities=data.get("capabilities"),
+        )
     except AccessServerPending as asked:
         with contextlib.suppress(AAuthError):  # revoked meanwhile: the poll answers that
             federation_pending.wait(ctx, pending, asked.state)
@@ -138,15 +150,17 @@ async def complete(ctx: Context, pending: Pending) -> dict:
 
 
 async def federate(
-    ctx: Context, federation: dict, person: str, agent: tuple[str, str], *, consented: bool
+    ctx: Context, federation: dict, person: str, agent: tuple[str, str], *, consented: bool, capabilities=None
 ) -> dict:
     """Ask the AS, follow its answers, verify its auth token: the agent's ``200`` body (or
-    :class:`~.federation_exchange.AccessServerPending`)."""
+    :class:`~.federation_exchange.AccessServerPending` for what goes down to an agent that
+    declared ``capabilities``)."""
     access_server = federation["access_server"]
 
     async def first(client):
         endpoint = await token_endpoint(ctx, access_server)
         return await send(ctx, client, "POST", endpoint, federation["request"])
 
-    response = await exchange(ctx, access_server, first, person, consented=consented)
+    passes_down = passed_down(capabilities)
+    response = await exchange(ctx, access_server, first, person, consented=consented, passes_down=passes_down)
     return await answer(ctx, response, federation, person, agent)

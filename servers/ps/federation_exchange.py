@@ -8,6 +8,8 @@ deferred answers it follows itself, and what the agent gets of the final answer.
 * ``requirement=interaction`` or ``approval`` → passed down to the agent
   (:class:`AccessServerPending`, :mod:`.federation_pending`): "The PS directs the user to the
   AS's interaction URL, or passes the interaction requirement back to the agent";
+  ``requirement=clarification`` too, to an agent that declared the ``clarification``
+  capability ("The PS MAY pass the clarification down to the agent via a 202 response");
 * any other ``202`` → polled; ``402`` → relayed to the agent with the AS's
   ``WWW-Authenticate`` (this PS makes no payments);
 * the ``200``'s auth token verified before it goes to the agent (-11 "Auth Token Delivery").
@@ -35,6 +37,7 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import ACCESS_DWK, validate_metadata
 from aauth_kit.problem import error_code, problem_of
 
+from .clarification import MAX_OPTIONS, MAX_TEXT
 from .context import Context
 from .minting import subject
 
@@ -44,8 +47,14 @@ FEDERATION_TIMEOUT = 10
 MAX_ROUNDS = 5
 #: Longest pause between two polls of an AS's pending URL.
 MAX_POLL_PAUSE = 2
-#: The AS's requirements the PS passes down to the agent (-11 "AS Response").
+#: The AS's requirements the PS passes down to every agent (-11 "AS Response").
 PASSED_DOWN = ("interaction", "approval")
+
+
+def passed_down(capabilities) -> tuple[str, ...]:
+    """What goes down to an agent that declared ``capabilities``: a clarification only to one
+    that can answer it (-11 "Clarification Chat")."""
+    return PASSED_DOWN + (("clarification",) if "clarification" in (capabilities or ()) else ())
 
 
 class AccessServerPending(Exception):
@@ -65,9 +74,10 @@ async def exchange(
     person: str,
     *,
     consented: bool,
+    passes_down: tuple[str, ...] = PASSED_DOWN,
 ):
     """Send ``first(client)`` and follow the AS's answers (claims, polls) until one that is not
-    ``202``, or a ``202`` the PS passes down; raises ``502 as_unreachable`` past
+    ``202``, or a ``202`` the PS passes down (``passes_down``); raises ``502 as_unreachable`` past
     :data:`FEDERATION_TIMEOUT` or :data:`MAX_ROUNDS`."""
     try:
         async with asyncio.timeout(FEDERATION_TIMEOUT):
@@ -75,7 +85,7 @@ async def exchange(
                 response = await first(client)
                 for _ in range(MAX_ROUNDS):
                     requirement = _requirement(response)
-                    if response.status_code != 202 or requirement in PASSED_DOWN:
+                    if response.status_code != 202 or requirement in passes_down:
                         return response
                     location = _location(response, access_server)
                     if requirement == "claims":
@@ -118,6 +128,8 @@ def pending_state(ctx: Context, response, access_server: str) -> dict:
         status = None
     if status == "interacting":
         state["status"] = status
+    if requirement.requirement == "clarification":
+        state["clarification"] = _question(response, access_server)
     if requirement.requirement == "interaction":
         try:
             check_endpoint_url(requirement.url, dev=ctx.dev)
@@ -251,6 +263,25 @@ async def delivered(ctx: Context, response, federation: dict, person: str, agent
         person=person,
     )
     return {"auth_token": token.token, "expires_in": max(token.exp - int(ctx.clock()), 0)}
+
+
+def _question(response, access_server: str) -> dict:
+    """-11 "Clarification Required": ``clarification`` (Markdown, at most :data:`~.clarification.MAX_TEXT`
+    characters), ``timeout`` and ``options`` when well formed; untrusted text for the agent."""
+    try:
+        body = json.loads(response.content)
+        question = body.get("clarification")
+    except (ValueError, AttributeError):
+        body, question = {}, None
+    if not (isinstance(question, str) and question.strip() and len(question) <= MAX_TEXT):
+        raise unreachable(access_server, "requirement=clarification without a usable clarification")
+    kept = {"clarification": question}
+    options = body.get("options")
+    if isinstance(options, list) and all(isinstance(o, str) and len(o) <= MAX_TEXT for o in options):
+        kept["options"] = options[:MAX_OPTIONS]
+    if isinstance(body.get("timeout"), int) and not isinstance(body["timeout"], bool) and body["timeout"] > 0:
+        kept["timeout"] = body["timeout"]
+    return kept
 
 
 def _requirement(response) -> str | None:

@@ -1,7 +1,9 @@
 """A four-party request waiting for what its Access Server asked (-11 "AS Response"):
 ``requirement=interaction`` — "The PS directs the user to the AS's interaction URL, or passes
 the interaction requirement back to the agent" — or ``requirement=approval`` (the AS obtains
-approval without the user's direction).  This PS passes both back.
+approval without the user's direction).  This PS passes both back, and a
+``requirement=clarification`` to an agent that declared it can answer: the agent's
+``clarification_response`` POSTed to the pending URL goes on to the AS (:func:`relay_answer`).
 
 The agent gets this PS's own ``202`` (-11 "Pending Response"): ``Location`` its pending URL
 here, ``Retry-After``, ``Cache-Control: no-store`` and ``AAuth-Requirement`` shaped as the
@@ -31,18 +33,21 @@ from starlette.responses import JSONResponse, Response
 from aauth_kit.asgi import problem_response
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import serialize_requirement
-from aauth_kit.message import HttpMessage
+from aauth_kit.message import HttpMessage, require_json_object
 from aauth_kit.profile import VerifiedRequest
 
+from . import clarification
 from .context import Context, over_cap
 from .deferred import prefer_wait
-from .federation_exchange import AccessServerPending, answer, exchange, send
+from .federation_exchange import AccessServerPending, answer, exchange, passed_down, send
 from .minting import token_response
 from .missions import still_active
 from .store.pending import AT_ACCESS_SERVER, Pending
 
 #: The longest a poll waits for the AS under ``Prefer: wait`` (seconds).
 HOLD = 10
+#: The shortest pause between two polls of the AS within one held poll (seconds).
+MIN_PAUSE = 0.5
 KIND = "federated_auth_token"
 #: The request's status after the AS's refusal (bookkeeping: the refusal is what the agent gets).
 _ENDED = {"denied": "denied", "abandoned": "abandoned", "expired": "expired", "revoked": "revoked"}
@@ -110,17 +115,19 @@ def pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respon
     state = pending.request["access_server_pending"]
     retry_after = 0 if waiting else ctx.config.poll_interval
     ctx.poll_not_before[pending.id] = ctx.clock() + retry_after
+    body = {"status": state["status"]}
     if state["requirement"] == "interaction":
         requirement = serialize_requirement("interaction", url=state["url"], code=state["code"], dev=ctx.dev)
     else:
-        requirement = serialize_requirement("approval")
+        requirement = serialize_requirement(state["requirement"])
+        body.update(state.get("clarification") or {})  # -11 "Clarification Required"
     headers = {
         "Location": f"{ctx.identifier}/pending/{pending.id}",
         "Retry-After": str(retry_after),
         "Cache-Control": "no-store",
         "AAuth-Requirement": requirement,
     }
-    return JSONResponse({"status": state["status"]}, status_code=202, headers=headers)
+    return JSONResponse(body, status_code=202, headers=headers)
 
 
 async def poll(ctx: Context, message: HttpMessage, pending: Pending) -> Response:
@@ -148,8 +155,41 @@ async def poll(ctx: Context, message: HttpMessage, pending: Pending) -> Response
         ctx.asking_access_server.discard(pending.id)
 
 
-async def _ask(ctx: Context, pending: Pending, hold: float, *, waiting: bool) -> Response:
-    """Ask the AS (again every ``Retry-After`` for ``hold`` seconds while it is pending)."""
+async def relay_answer(ctx: Context, message: HttpMessage, pending: Pending) -> Response:
+    """``POST`` at the pending URL while the AS's question is open: the agent's
+    ``clarification_response`` goes on to the AS's ``Location`` (-11 "Clarification Response"),
+    and its answer is the reply.  A missing or unknown ``action`` is ``400 invalid_request``
+    (MUST), as is an answer when no question is open."""
+    body = require_json_object(message.body, '{"action": "clarification_response", ...}')
+    if body.get("action") not in clarification.ACTIONS:
+        raise AAuthError(
+            "invalid_request", 'action must be "clarification_response" or "updated_request" (DELETE cancels)'
+        )
+    if pending.request["access_server_pending"]["requirement"] != "clarification":
+        raise AAuthError("invalid_request", "no question is open for this request")
+    if body["action"] != "clarification_response":
+        raise AAuthError("invalid_request", "this PS passes only clarification_response to an Access Server")
+    text = body.get("clarification_response")
+    if not (isinstance(text, str) and text.strip() and len(text) <= clarification.MAX_TEXT):
+        raise AAuthError(
+            "invalid_request",
+            f"clarification_response must be non-empty Markdown of at most {clarification.MAX_TEXT} characters",
+        )
+    if pending.id in ctx.asking_access_server:
+        raise AAuthError("slow_down", "this request's Access Server is being asked; poll again")
+    answer_body = {"action": "clarification_response", "clarification_response": text}
+    ctx.asking_access_server.add(pending.id)
+    try:
+        return await _ask(ctx, pending, 0, waiting=bool(prefer_wait(message)), answer_body=answer_body)
+    finally:
+        ctx.asking_access_server.discard(pending.id)
+
+
+async def _ask(
+    ctx: Context, pending: Pending, hold: float, *, waiting: bool, answer_body: dict | None = None
+) -> Response:
+    """Ask the AS (again every ``Retry-After`` for ``hold`` seconds while it is pending);
+    ``answer_body`` is POSTed first, the agent's answer to the AS's question."""
     data = pending.request
     federation, person = data["federation"], data["person"]
     agent = (pending.agent_iss, pending.agent_id)
@@ -159,19 +199,26 @@ async def _ask(ctx: Context, pending: Pending, hold: float, *, waiting: bool) ->
     try:
         while result is None:
 
-            async def first(client, location=state["location"]):
-                return await send(ctx, client, "GET", location)
+            async def first(client, location=state["location"], sent=answer_body):
+                return await send(ctx, client, "POST" if sent else "GET", location, sent)
 
+            answer_body = None
             response = await exchange(
-                ctx, federation["access_server"], first, person, consented=data["consented"]
+                ctx,
+                federation["access_server"],
+                first,
+                person,
+                consented=data["consented"],
+                passes_down=passed_down(data.get("capabilities")),
             )
             try:
                 result = await answer(ctx, response, federation, person, agent)
             except AccessServerPending as asked:
                 state = asked.state
-                if loop.time() + state["retry_after"] >= deadline:
-                    break
-                await asyncio.sleep(state["retry_after"])
+                pause = max(state["retry_after"], MIN_PAUSE)
+                if state["requirement"] == "clarification" or loop.time() + pause >= deadline:
+                    break  # a question goes to the agent at once: it is what the agent must act on
+                await asyncio.sleep(pause)
         if result is not None:
             still_active(ctx, data.get("mission_s256"))  # -11 "Mission Status Errors"
     except AAuthError as error:

@@ -147,6 +147,8 @@ async def _clarification_response(ctx: Context, message: HttpMessage, pending_id
     (:func:`.clarification.respond`) and resumes polling: the answer is the poll's ``202``.
     A request that has ended meanwhile answers as its poll would (its final answer, or ``410``)."""
     pending = _current(ctx, pending_id)
+    if pending.status == AT_ACCESS_SERVER:  # the AS asked (-11 "AS Response")
+        return await federation_pending.relay_answer(ctx, message, pending)
     if pending.status in LIVE:
         try:
             pending = await clarification.respond(ctx, message, pending)
