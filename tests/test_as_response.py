@@ -16,11 +16,14 @@ import time
 
 import pytest
 
+from aauth_kit.agent_clarification import UpdatedRequest
 from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement
+from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
+from tests.test_clarification import asks_then_decides
 
 PARTS = "https://catalog.example/parts"
 ORDERS = "https://catalog.example/orders"
@@ -313,3 +316,25 @@ def test_as_response_clarification_answer_without_action_is_refused(lab):
     with lab.client(agent) as client:
         assert client.get(PARTS).status_code == 200
     assert seen == {name: (400, "invalid_request") for name in ("none", "unknown", "updated")}
+
+
+# -- the person's question about a four-party request: an updated request goes to the AS ---------------
+def test_as_response_updated_request_goes_to_the_access_server(lab):
+    """The person asks at the PS about a four-party request; the agent answers with a new
+    resource token (reduced scope, from the catalog); once the person approves, the PS sends the
+    AS the new resource token, and the auth token has the reduced scope (-11 "Updated Request")."""
+
+    def reduce(clarification):
+        person_token = agent.person_token_for("https://catalog.example")
+        message = HttpMessage("GET", PARTS, [])
+        sign_request(message, agent.key, jwt_key(person_token), created=int(lab.clock()))
+        challenge = lab.send(message).response.header("aauth-requirement")
+        return UpdatedRequest(parse_requirement(challenge).resource_token, "Reading the catalog is enough.")
+
+    agent = lab.new_agent("reduced", on_interaction=asks_then_decides(lab), clarify=reduce)
+    with lab.client(agent) as client:
+        client.post(ORDERS, json={"part": "keyboard-uk", "quantity": 1})
+    (asked,) = [ex for ex in between(lab, "PS", "AS") if ex.request.target_uri == f"{AS}/token"]
+    sent = json.loads(asked.request.body)
+    assert decode_unverified(sent["resource_token"]).payload["scope"] == "catalog:read"
+    assert decode_unverified(json.loads(asked.response.body)["auth_token"]).payload["scope"] == "catalog:read"

@@ -7,7 +7,8 @@ agent answers at the pending URL (-11 "Agent Response to Clarification"): ``POST
 "clarification_response", "clarification_response"}``, or ``POST {"action": "updated_request",
 "resource_token", "presented_token", "justification"?}`` with a new resource token that keeps
 the original's ``iss``, ``ps``, ``sub``, ``agent_jkt``, ``mission_s256`` and ``tenant`` and the
-token the agent presented for it, or ``DELETE`` to withdraw the request.  The person sees
+token the agent presented for it (for a four-party request also the same Access Server as
+``aud``: it is what the PS sends the AS), or ``DELETE`` to withdraw the request.  The person sees
 the answer on the consent page (and in the consent API) and decides, or asks again.
 
 The chat is kept in the pending request, ``request["clarifications"]``: one round per question
@@ -20,7 +21,7 @@ silent agent's next poll is ``408 expired``; the answer gives the request its ti
 texts are untrusted input, shown escaped (-11 "Untrusted Input").
 
 Who may: only the person the request is for asks (:mod:`.consent` checks); only the agent that
-made the request answers (the pending URL answers its own agent only, :mod:`.deferred`).  A
+made the request answers (the pending URL answers its own agent only, :mod:`.pending_url`).  A
 question may be asked about a mission or its completion always (-11 "Mission Completion":
 "follow-up questions via clarification chat"), about a token request only when the agent
 declared the ``clarification`` capability (-11 "AAuth-Capabilities Request Header": none is
@@ -35,6 +36,7 @@ import math
 from aauth_kit import claims
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import serialize_requirement
+from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage, require_json_object
 
 from .context import Context, iso
@@ -52,8 +54,10 @@ MAX_OPTION = 200
 ANSWER_TIMEOUT = 120
 #: -11 "Agent Response to Clarification": the POST actions at the pending URL.
 ACTIONS = ("clarification_response", "updated_request")
+#: The pending kind of a four-party request (:mod:`.federation`).
+FEDERATED = "federated_auth_token"
 _ALWAYS = ("mission", "mission_completion")
-_WITH_CAPABILITY = ("auth_token", "person_token")
+_WITH_CAPABILITY = ("auth_token", "person_token", FEDERATED)
 
 
 def declared_capabilities(message: HttpMessage) -> list[str]:
@@ -226,7 +230,7 @@ async def _updated_request(ctx: Context, body: dict, pending: Pending) -> tuple[
     and ``presented_token`` (REQUIRED: missing is ``400 invalid_request``) is verified against
     it as at the auth token endpoint (-11 "PS Token Endpoint", :func:`.verification.verify_presented`),
     for the same person.  The agent is the one signing (checked by the pending URL)."""
-    if pending.kind != "auth_token":
+    if pending.kind not in ("auth_token", FEDERATED):
         raise AAuthError("invalid_request", "only a request made with a resource token can be updated")
     justification = body.get("justification")
     if justification is not None:
@@ -234,6 +238,8 @@ async def _updated_request(ctx: Context, body: dict, pending: Pending) -> tuple[
     for name in ("resource_token", "presented_token"):
         if name not in body:
             raise AAuthError("invalid_request", f"{name} is required")
+    if pending.kind == FEDERATED:
+        return await _updated_federated_request(ctx, body, pending, justification)
     grant = pending.request["grant"]
     token = await verify_parameter(
         ctx,
@@ -258,6 +264,53 @@ async def _updated_request(ctx: Context, body: dict, pending: Pending) -> tuple[
     request = {
         "grant": {**grant, "scope": token.scope, "account": token.account},
         "caps": [*pending.request["caps"], presented.exp],  # the auth token outlives neither
+    }
+    columns = {"request": request, "scope": token.scope}
+    if justification:
+        columns["justification"] = justification
+    return {"updated": updated}, columns
+
+
+async def _updated_federated_request(
+    ctx: Context, body: dict, pending: Pending, justification: str | None
+) -> tuple[dict, dict]:
+    """-11 "Updated Request" for a four-party request: the new resource token is for the same
+    Access Server (``aud``) from the same resource, and keeps the original's ``ps``, ``sub``,
+    ``agent_jkt``, ``mission_s256`` and ``tenant``; with its presented token it replaces the
+    original in what this PS sends the AS once the person approves (-11 "PS-to-AS Token Request")."""
+    federation = pending.request["federation"]
+    token = await verify_parameter(
+        ctx,
+        body["resource_token"],
+        "resource",
+        typ=claims.RESOURCE_TYP,
+        expected_aud=federation["access_server"],
+        expected_ps=ctx.identifier,
+        signing_key_jwk=federation["cnf_jwk"],
+    )
+    original = decode_unverified(federation["request"]["resource_token"]).payload
+    if token.iss != federation["resource"] or any(
+        token.payload.get(n) != original.get(n) for n in ("sub", "mission_s256", "tenant")
+    ):
+        raise AAuthError(
+            "invalid_resource_token",
+            "the new resource token must come from the same resource, for the same agent key, person and mission",
+        )
+    presented, person = await verify_presented(ctx, body["presented_token"], token)
+    if person != pending.request.get("person"):
+        raise AAuthError("invalid_presented_token", "the presented token speaks for another person")
+    sent = {**federation["request"], "resource_token": token.token, "presented_token": presented.token}
+    federation = {
+        **federation,
+        "request": sent,
+        "scope": token.scope,
+        "presented": presented.jti if presented.iss == ctx.identifier else None,
+        "not_after": min(federation["not_after"], presented.exp),
+    }
+    updated = {"scope": token.scope, **({"justification": justification} if justification else {})}
+    request = {
+        "federation": federation,
+        "grant": {**pending.request.get("grant", {}), "account": token.account},
     }
     columns = {"request": request, "scope": token.scope}
     if justification:

@@ -38,7 +38,7 @@ from .missions import active_mission, still_active
 from .store.pending import Pending
 from .verification import same_person_upstream, verify_parameter, verify_presented
 
-KIND = "federated_auth_token"
+KIND = clarification.FEDERATED
 
 
 def addressed_to_access_server(ctx: Context, body: dict) -> bool:

@@ -48,7 +48,7 @@ from .store.pending import AT_ACCESS_SERVER, Pending
 HOLD = 10
 #: The shortest pause between two polls of the AS within one held poll (seconds).
 MIN_PAUSE = 0.5
-KIND = "federated_auth_token"
+KIND = clarification.FEDERATED
 #: The request's status after the AS's refusal (bookkeeping: the refusal is what the agent gets).
 _ENDED = {"denied": "denied", "abandoned": "abandoned", "expired": "expired", "revoked": "revoked"}
 
