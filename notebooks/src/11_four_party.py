@@ -256,6 +256,56 @@ print("the AS's auth token now:", present(auth_token))
 show.show(lab.trace.first(source="AS", since=revoking), tokens=False)
 
 # %% [markdown]
+# ## 8 · The AS asks the catalog's owner
+#
+# -11 "AS Response": the AS may also answer `202` with `requirement=interaction` — "the resource
+# owner must approve access" — and "The PS directs the user to the AS's interaction URL, or
+# passes the interaction requirement back to the agent". The kit's PS passes it back: the agent
+# gets the PS's own `202`, shaped as the PS's own interaction — but `url` is the **AS's** page
+# and `code` the AS's code. `Location` stays the PS's pending URL; each poll there asks the
+# AS's `Location`, signed as the PS, until the AS grants (the PS verifies the auth token as
+# before), refuses (`403 denied`) or gives up (`408 expired`).
+#
+# At the AS's page the owner signs in first: the code only correlates the browser with the
+# request (-11 "Interaction Code Format": "the code alone MUST NOT authorize the decision").
+# Here the owner is the lab's person, in a browser played by `lab.client(source="Owner")`.
+
+# %%
+import re
+
+
+def hidden_fields(page):
+    return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.text))
+
+
+def owner_approves(interaction):
+    print("the agent shows:", interaction.link())
+    with lab.client(source="Owner") as browser:
+        sign_in = hidden_fields(browser.get(interaction.link()))
+        owner = {"username": "mcp-user", "password": "user123"}
+        browser.post(f"{AS}/sign-in", data={**sign_in, **owner}, headers={"Origin": AS})
+        decision = {**hidden_fields(browser.get(interaction.link())), "decision": "approve"}
+        print("the owner:", browser.post(f"{AS}/interaction", data=decision, headers={"Origin": AS}).status_code)
+
+
+lab.access_server.policy.owner_approval = {"catalog:read"}
+start = lab.trace.mark()
+with lab.client(lab.new_agent("newcomer", on_interaction=owner_approves)) as signed:
+    print("the catalog:", signed.get(f"{CATALOG}/parts").status_code)
+lab.access_server.policy.owner_approval = set()
+print()
+print(show.raw(lab.trace.first(source="PS", target="AS", since=start).response))
+print()
+print(show.raw(lab.trace.first(source="Agent", target="PS", status=202, since=start).response))
+
+# %% [markdown]
+# The AS's `202` to the PS (first) and the PS's `202` to the agent (second) carry the same
+# `url` and `code`. The AS can also decide without anybody's direction (`requirement=approval`,
+# -11 "Approval Pending": `lab.access_server.policy.approval` and `lab.access_server.decide`),
+# and ask a question (`requirement=clarification`), which the PS passes down to an agent that
+# declared it can answer (its `clarify`, as in notebook 12).
+
+# %% [markdown]
 # ## The conversation
 #
 # The whole trace; the PS's first request to the AS is highlighted.
@@ -264,7 +314,7 @@ show.show(lab.trace.first(source="AS", since=revoking), tokens=False)
 SequenceDiagram(lab.trace, highlight=federation.index + 1, parties=["Agent", "Catalog", "PS", "AS"])
 
 # %% [markdown]
-# ## 8 · Exercises
+# ## 9 · Exercises
 #
 # **Q1 · Be the PS.** Write `token_request(endpoint, resource_token, agent_token,
 # presented_token)`: return the signed `HttpMessage` the PS sends to the AS's token endpoint,
@@ -313,4 +363,7 @@ ex.q2.check(answers)
 #   `Location`), or `200` — and the PS verifies that auth token before the agent sees it;
 # * the resource verifies AS-issued tokens through `aauth-access.json`, from its AS only.
 # * a revoked person token reaches the AS it was presented to, which revokes its own auth
-#   tokens at the resource.
+#   tokens at the resource;
+# * an AS that asks the resource owner (`requirement=interaction`) or decides itself
+#   (`requirement=approval`) is waited for through the PS: the agent shows the AS's code and
+#   polls its PS.

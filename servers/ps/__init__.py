@@ -10,6 +10,9 @@ Server", "Agent Identity").  One module per part of the draft, each exporting it
   ``sub``, minting, recording);
 * :mod:`.deferred`, :mod:`.pending_url` and :mod:`.waiters` — the ``202``, the pending URL,
   ``Prefer: wait`` and the held polls (-11 "Deferred Responses");
+* :mod:`.federation`, :mod:`.federation_exchange` and :mod:`.federation_pending` — four-party
+  access: the exchange with the Access Server and requests waiting there (-11 "Access Server
+  Federation");
 * :mod:`.consent` and :mod:`.interaction` — the person's decisions: the consent REST API and
   the consent page (:mod:`.pages`) (-11 "User Interaction");
 * :mod:`.missions` — -11 "Mission";

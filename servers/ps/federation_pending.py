@@ -223,6 +223,7 @@ async def _ask(
             still_active(ctx, data.get("mission_s256"))  # -11 "Mission Status Errors"
     except AAuthError as error:
         ctx.store.settle_at_access_server(pending.id, _ENDED.get(error.code, "failed"), {"error": error.code})
+        ctx.poll_not_before.pop(pending.id, None)
         raise
     if result is None:  # still pending at the AS
         try:
@@ -232,6 +233,7 @@ async def _ask(
         except AAuthError:
             _moved_on(ctx, pending.id)
         return pending_response(ctx, kept, waiting=waiting)
+    ctx.poll_not_before.pop(pending.id, None)
     if ctx.store.settle_at_access_server(pending.id, "completed", result) is None:
         _moved_on(ctx, pending.id)
     return token_response(result)
