@@ -338,3 +338,61 @@ def test_as_response_updated_request_goes_to_the_access_server(lab):
     sent = json.loads(asked.request.body)
     assert decode_unverified(sent["resource_token"]).payload["scope"] == "catalog:read"
     assert decode_unverified(json.loads(asked.response.body)["auth_token"]).payload["scope"] == "catalog:read"
+
+
+def test_as_response_the_agent_cancels_a_request_waiting_at_the_as(lab):
+    """-11 "Cancel Request": DELETE on the pending URL ends the wait (204); the flow's next poll,
+    and any later one, is 410."""
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+    seen = {}
+
+    def cancel(interaction):
+        key = lab.key("agent/cancelling")
+        message = HttpMessage("DELETE", interaction.pending_url, [])
+        sign_request(
+            message, key, jwt_key(lab.ps.issue_agent_token("cancelling", key)), created=int(lab.clock())
+        )
+        seen["delete"] = lab.send(message).response.status
+
+    error = refused(lab, lab.new_agent("cancelling", on_interaction=cancel))
+    assert seen == {"delete": 204}
+    assert (error.code, error.status) == ("invalid_code", 410)
+
+
+def test_as_response_agent_token_revoked_while_waiting_at_the_as(lab):
+    """-11 "Token Revocation": the agent's token revoked while the AS waits: the poll is 403
+    revoked, and the AS's token never reaches the agent."""
+    lab.access_server.policy.owner_approval = {"catalog:read"}
+
+    def revoked_then_approved(interaction):
+        (pending,) = [p for p in lab.ps.store.list_pending() if p.status == "at_access_server"]
+        lab.ps.store.revoke_pending(pending.agent_id, agent_iss=pending.agent_iss)
+        owner_answers(lab, interaction, "approve")
+
+    error = refused(lab, lab.new_agent("revoked", on_interaction=revoked_then_approved))
+    assert (error.code, error.status) == ("revoked", 403)
+    assert [ex for ex in between(lab, "PS", "AS") if ex.response.status == 200] == []
+
+
+def test_as_response_requests_waiting_at_the_as_count_towards_the_agents_cap(tmp_path):
+    """A request waiting at the AS counts with the agent's pending requests: past
+    ``pending_per_agent`` the PS keeps no more of them and answers 429 rate_limited (the AS's
+    own request expires there, capped by the AS)."""
+    from aauth_kit.servers.ps.context import Caps
+
+    from aauth_kit.lab import Lab
+
+    with Lab(mode="socket", docs=True, data_dir=tmp_path, caps=Caps(pending_per_agent=1)) as lab:
+        lab.access_server.policy.owner_approval = {"catalog:read"}
+        seen = {}
+
+        def again(interaction):
+            if seen:
+                return
+            seen["second"] = refused(lab, agent)
+            owner_answers(lab, interaction, "approve")
+
+        agent = lab.new_agent("greedy", on_interaction=again)
+        with lab.client(agent) as client:
+            assert client.get(PARTS).status_code == 200
+        assert (seen["second"].code, seen["second"].status) == ("rate_limited", 429)
