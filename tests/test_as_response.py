@@ -23,7 +23,7 @@ from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwt_key
-from tests.test_clarification import asks_then_decides
+from tests.test_clarification import THREADS, asks_then_decides
 
 PARTS = "https://catalog.example/parts"
 ORDERS = "https://catalog.example/orders"
@@ -396,3 +396,29 @@ def test_as_response_requests_waiting_at_the_as_count_towards_the_agents_cap(tmp
         with lab.client(agent) as client:
             assert client.get(PARTS).status_code == 200
         assert (seen["second"].code, seen["second"].status) == ("rate_limited", 429)
+
+
+def test_as_response_updated_request_for_another_audience_is_refused(lab):
+    """The new resource token must be for the same Access Server: one addressed to the PS
+    itself (a three-party token of the same resource) is 400 invalid_resource_token."""
+
+    def three_party(clarification):
+        person_token = agent.person_token_for("https://catalog.example")
+        lab.catalog.resource.access_server = None
+        try:
+            message = HttpMessage("GET", PARTS, [])
+            sign_request(message, agent.key, jwt_key(person_token), created=int(lab.clock()))
+            challenge = lab.send(message).response.header("aauth-requirement")
+        finally:
+            lab.catalog.resource.access_server = AS
+        new = parse_requirement(challenge).resource_token
+        assert decode_unverified(new).payload["aud"] == PS
+        return UpdatedRequest(new, "Reading is enough.")
+
+    agent = lab.new_agent("misaddressed", on_interaction=asks_then_decides(lab), clarify=three_party)
+    error = refused(lab, agent, "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 1})
+    assert (error.code, error.status) == ("invalid_resource_token", 400)
+    (waiting,) = [p for p in lab.ps.store.list_pending() if p.status == "interacting"]
+    lab.ps.decide(waiting.id, False)  # the person gives up: their page stops waiting for the answer
+    while THREADS:
+        THREADS.pop().join(30)
