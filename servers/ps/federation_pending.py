@@ -39,7 +39,7 @@ from aauth_kit.profile import VerifiedRequest
 from . import clarification
 from .context import Context, over_cap
 from .deferred import prefer_wait
-from .federation_exchange import AccessServerPending, answer, exchange, passed_down, send
+from .federation_exchange import FEDERATION_TIMEOUT, AccessServerPending, answer, exchange, passed_down, send
 from .minting import token_response
 from .missions import still_active
 from .store.pending import AT_ACCESS_SERVER, Pending
@@ -165,8 +165,6 @@ async def relay_answer(ctx: Context, message: HttpMessage, pending: Pending) -> 
         raise AAuthError(
             "invalid_request", 'action must be "clarification_response" or "updated_request" (DELETE cancels)'
         )
-    if pending.request["access_server_pending"]["requirement"] != "clarification":
-        raise AAuthError("invalid_request", "no question is open for this request")
     if body["action"] != "clarification_response":
         raise AAuthError("invalid_request", "this PS passes only clarification_response to an Access Server")
     text = body.get("clarification_response")
@@ -175,8 +173,15 @@ async def relay_answer(ctx: Context, message: HttpMessage, pending: Pending) -> 
             "invalid_request",
             f"clarification_response must be non-empty Markdown of at most {clarification.MAX_TEXT} characters",
         )
-    if pending.id in ctx.asking_access_server:
-        raise AAuthError("slow_down", "this request's Access Server is being asked; poll again")
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + HOLD + FEDERATION_TIMEOUT
+    while pending.id in ctx.asking_access_server and loop.time() < give_up:  # a poll is asking the AS
+        await asyncio.sleep(0.05)
+    pending_id, pending = pending.id, ctx.store.get_pending(pending.id)
+    if pending is None or pending.status != AT_ACCESS_SERVER:  # answered, cancelled or revoked meanwhile
+        _moved_on(ctx, pending_id)
+    if pending.request["access_server_pending"]["requirement"] != "clarification":
+        raise AAuthError("invalid_request", "no question is open for this request")
     answer_body = {"action": "clarification_response", "clarification_response": text}
     ctx.asking_access_server.add(pending.id)
     try:
