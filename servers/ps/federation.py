@@ -36,7 +36,7 @@ from starlette.responses import Response
 from aauth_kit import claims, tokens
 from aauth_kit.errors import AAuthError, TokenError
 from aauth_kit.headers import HeaderError, parse_requirement
-from aauth_kit.http_client import httpx, origin_of
+from aauth_kit.http_client import httpx, origin_of, request_capped
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage
@@ -199,7 +199,7 @@ async def _send(ctx: Context, client, method: str, url: str, body: dict | None =
     headers = [("Content-Type", "application/json")] if body is not None else []
     content = json.dumps(body).encode() if body is not None else b""
     message = ctx.revoker.sign(HttpMessage(method, url, headers, content))
-    return await client.request(method, url, headers=message.headers, content=message.body)
+    return await request_capped(client, method, url, headers=message.headers, content=message.body)
 
 
 def _location(response, access_server: str) -> str:
