@@ -24,7 +24,8 @@ revoked, the cascades still running — is held in memory, as its pending token 
 full store is ``429 rate_limited``.  -11 is silent on how long an uncollected cascade is kept
 and on one PS's share; the kit follows OWASP ASVS level 2 (V11.1.4, resource use): a finished
 cascade is kept :data:`CASCADE_RETENTION` seconds for its PS to poll (then its URL answers
-``404``), and one PS may have :data:`MAX_CASCADES_PER_PS` cascades at once.  A resource that
+``404``), and one PS may have :data:`MAX_CASCADES_PER_PS` cascades at once and
+:data:`MAX_REVOCATIONS_PER_PS` revocations kept.  A resource that
 refuses a revocation (``429 rate_limited`` too) or cannot be reached does not stop the
 cascade: the rest are still told, and that resource is named in the ``downstream`` report.
 """
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 #: Revocations, and records of issued auth tokens, the AS keeps at most.
 MAX_REVOCATIONS = 100_000
 MAX_ISSUED = 100_000
+#: Revocations one PS may have kept here, so that one trusted PS cannot fill the store.
+MAX_REVOCATIONS_PER_PS = 20_000
 #: Cascades running or waiting for their PS's poll, in all and per PS.
 MAX_CASCADES = 100
 MAX_CASCADES_PER_PS = 20
@@ -87,6 +90,7 @@ class AccessRevocations:
 
     clock: Callable[[], float]
     max_revocations: int = MAX_REVOCATIONS
+    max_revocations_per_ps: int = MAX_REVOCATIONS_PER_PS
     max_issued: int = MAX_ISSUED
     revoked: dict[tuple[str, str], float] = field(default_factory=dict)
     issued: dict[tuple[str, str], list[IssuedAuthToken]] = field(default_factory=dict)
@@ -99,13 +103,19 @@ class AccessRevocations:
     def is_revoked(self, iss: str, jti: str) -> bool:
         return (iss, jti) in self.revoked
 
-    def revoke(self, iss: str, jti: str, exp: int | None) -> None:
+    def revoke(self, iss: str, jti: str, exp: int | None, *, share: bool = False) -> None:
         """Refuse ``(iss, jti)`` until :func:`aauth_kit.revocation.keep_until`; ``429
-        rate_limited`` when :attr:`max_revocations` entries are held."""
+        rate_limited`` when :attr:`max_revocations` entries are held — or, with ``share`` (a
+        PS's revocation), :attr:`max_revocations_per_ps` of ``iss``'s."""
         now = self.clock()
-        for key in [key for key, until in self.revoked.items() if until <= now]:
-            del self.revoked[key]
-        if (iss, jti) not in self.revoked and len(self.revoked) >= self.max_revocations:
+        held = 0
+        for key, until in list(self.revoked.items()):
+            if until <= now:
+                del self.revoked[key]
+            else:
+                held += key[0] == iss
+        full = len(self.revoked) >= self.max_revocations or (share and held >= self.max_revocations_per_ps)
+        if (iss, jti) not in self.revoked and full:
             raise AAuthError(
                 "rate_limited", f"{len(self.revoked)} revocations held here; try later", retry_after=kit.SKEW
             )
@@ -173,7 +183,7 @@ async def revocation_endpoint(server: AccessServer, request: Request) -> Respons
     task = asyncio.ensure_future(cascade(server, (revoked.signer, revoked.jti)))
     try:
         revocations.start_cascade(slot, revoked.signer, task)
-        revocations.revoke(revoked.signer, revoked.jti, revoked.exp)
+        revocations.revoke(revoked.signer, revoked.jti, revoked.exp, share=True)
     except AAuthError:
         task.cancel()
         revocations.cascades.pop(slot, None)

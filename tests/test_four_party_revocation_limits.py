@@ -162,3 +162,26 @@ def test_parent_mediated_authorization_a_subagent_token_naming_another_ps_is_ref
         elsewhere = {**claims(sub.agent_token), "ps": PS2}
         token = tokens.mint("aa-agent+jwt", ap_key, elsewhere, kid=ap_key.kid or ap_key.thumbprint())
         assert as_ps(lab, {**sent, "subagent_token": token}) == (400, "invalid_subagent_token")
+
+
+def test_token_revocation_one_ps_has_a_share_of_the_as_revocations(lab):
+    """A trusted PS revokes jti after jti at the AS: past its share of kept revocations (2
+    here) it is ``429 rate_limited`` with ``Retry-After``; another trusted PS is still served."""
+    lab.access_server.revocations.max_revocations_per_ps = 2
+    ps = lab.ps.context.revoker
+    assert [revoke_jti(lab, ps, f"many-{n}").status for n in range(2)] == [200, 200]
+    refused = revoke_jti(lab, ps, "one-too-many")
+    assert problem(refused) == (429, "rate_limited") and refused.header("retry-after")
+    assert revoke_jti(lab, ps, "many-0").status == 200  # the same revocation again
+    assert revoke_jti(lab, second_person_server(lab), "another-ps").status == 200
+
+
+def test_as_token_endpoint_one_ps_has_a_share_of_the_waiting_requests(lab):
+    """-11 "AS Response": requests waiting for a payment are held at the AS; one PS leaving
+    them there meets its share (2 here, of 1,000 in all): ``429 rate_limited``."""
+    _, _, sent = federated(lab)
+    lab.access_server.policy.billing = True
+    lab.access_server.max_pending_per_ps = 2
+    assert [as_ps(lab, sent)[0] for _ in range(2)] == [402, 402]
+    assert as_ps(lab, sent) == (429, "rate_limited")
+    assert len(lab.access_server.pending) == 2
