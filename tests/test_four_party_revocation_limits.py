@@ -19,11 +19,14 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from aauth_kit import tokens
 from aauth_kit.agent import Agent
 from aauth_kit.jwks import jwks
+from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import PERSON_DWK, RESOURCE_DWK, person_metadata, resource_metadata
 from aauth_kit.revocation import Revoker
+from aauth_kit.subagents import create_subagent
 
 from .test_four_party_delegation import as_ps, token_requests
 from .test_four_party_revocation import AS, CATALOG, claims, federated, problem, read_parts, revoke
@@ -36,8 +39,6 @@ PARTS = f"{CATALOG}/parts"
 
 @pytest.fixture
 def lab(tmp_path):
-    from aauth_kit.lab import Lab
-
     with Lab(mode="socket", docs=True, data_dir=tmp_path) as lab:
         yield lab
 
@@ -125,8 +126,6 @@ def test_upstream_token_verification_a_revoked_upstream_token_is_refused_at_the_
     """-11 "Upstream Token Verification" at the AS: the PS revoked the caller's auth token at
     the AS; a chained request presenting it as ``upstream_token`` is ``400
     revoked_upstream_token``."""
-    from aauth_kit.lab import Lab
-
     with Lab(mode="socket", data_dir=tmp_path, consent_scopes=[], consent_prefixes=[]) as lab:
         caller = lab.new_agent("caller")
         with lab.client(caller) as client:
@@ -145,10 +144,6 @@ def test_upstream_token_verification_a_revoked_upstream_token_is_refused_at_the_
 def test_parent_mediated_authorization_a_subagent_token_naming_another_ps_is_refused_at_the_as(tmp_path):
     """The AS checks that a ``subagent_token`` naming a PS names the signing one, as it does
     for the ``agent_token``: another PS's is ``400 invalid_subagent_token``."""
-    from aauth_kit import tokens
-    from aauth_kit.lab import Lab
-    from aauth_kit.subagents import create_subagent
-
     with Lab(mode="socket", data_dir=tmp_path, consent_scopes=[], consent_prefixes=[]) as lab:
         parent = lab.new_agent("planner")
         with lab.client() as client:

@@ -15,7 +15,7 @@ import socket
 import time
 
 import pytest
-from aauth_kit.servers.ps import federation
+from aauth_kit.servers.ps import PersonServer, federation
 from aauth_kit.servers.ps.context import Caps
 from aauth_kit.servers.ps.revocation import revoke_issued
 from aauth_kit.servers.ps.store.tokens import IssuedToken
@@ -197,8 +197,6 @@ def test_egress_a_person_server_built_without_a_client_admits_what_it_sends(tmp_
     """A PS built without ``client_factory`` (outside dev mode): its revocations and federation
     requests go through egress admission, so a name resolving to loopback is refused before any
     connection (``EgressRefused``) and the listener there sees nothing."""
-    from aauth_kit.servers.ps import PersonServer
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
