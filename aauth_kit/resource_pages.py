@@ -19,7 +19,7 @@ limited), another person's too.  A person signed in as someone else is asked to 
 the right person, and the code stays unspent.  A cross-origin post is refused
 (:func:`asgi.check_origin`).  With a ``callback`` (an https URL, checked, kept with the
 request) the browser goes back there after answering, with ``?error=access_denied`` on a
-denial (-11 "Interaction Callback Errors"); without one the page says what happened.  Pages
+denial and ``?error=interaction_expired`` after the request expired (-11 "Interaction Callback Errors"); without one the page says what happened.  Pages
 are never framed or cached and carry no script; forms post to relative URLs (the pages work
 under a proxy's prefix).
 """
@@ -200,17 +200,22 @@ def routes(held: HeldInvocations) -> list[Route]:
         if not _may_decide(row, session):
             raise AAuthError("forbidden", "this request was made for another person", status=403)
         approve = form["decision"] == "approve"
+        failed = None if approve else "denied"
         try:
             held.decide(row, approve)
         except AAuthError as error:  # it expired while the page was open
             if error.code != "expired":
                 raise
-            said = "This request expired before your answer: nothing was decided. The agent can ask again."
-            return _page("Request expired", f"<p>{said}</p>", error.status)
-        if row.callback is not None:
+            if row.callback is None:
+                said = (
+                    "This request expired before your answer: nothing was decided. The agent can ask again."
+                )
+                return _page("Request expired", f"<p>{said}</p>", error.status)
+            failed = "expired"
+        if row.callback is not None:  # -11 "Interaction Callback Errors" on a failure
             callback = row.callback
-            if not approve:
-                callback = f"{callback}{'&' if '?' in callback else '?'}error={callback_error_for('denied')}"
+            if failed is not None:
+                callback = f"{callback}{'&' if '?' in callback else '?'}error={callback_error_for(failed)}"
             return RedirectResponse(callback, status_code=303)
         outcome = "approved: the agent can go on" if approve else "denied"
         return _page("Done", f"<p>You {outcome}. You can close this page.</p>")

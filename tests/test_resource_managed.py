@@ -440,6 +440,26 @@ def test_a_late_approval_decides_nothing_and_the_poll_says_expired(tmp_path):
         cast.close()
 
 
+def test_a_late_answer_goes_back_to_the_callback_with_interaction_expired(tmp_path):
+    """-11 "Interaction Callback Errors": an interaction that cannot complete sends the browser
+    back to the callback with an error; for an answer after the request expired,
+    ``interaction_expired``, and nothing is decided."""
+    cast = _signed_in_cast(tmp_path, ttl=2)
+    try:
+        token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+        url, requirement = _pending(cast, token)
+        page = cast.browser.get(f"{requirement.url}?code={requirement.code}&callback={APP}/done")
+        assert page.status_code == 200
+        _wait_until_expired(_row(cast))
+        form = hidden_fields(page.text) | {"decision": "approve"}
+        late = cast.browser.post(f"{SUP}/interaction", data=form, follow_redirects=False)
+        assert late.status_code == 303 and late.headers["location"] == f"{APP}/done?error=interaction_expired"
+        poll = send(cast, signed_get(url, token))
+        assert (poll.status_code, poll.json()["error"]) == (408, "expired")
+    finally:
+        cast.close()
+
+
 def test_an_expired_code_says_the_request_expired_and_the_poll_says_expired(tmp_path):
     """An expired code at the page is 410 invalid_code (the code can no longer be used) and the
     page says the request expired; the agent's poll afterwards is 408 expired (-11 "Polling Error Codes")."""
