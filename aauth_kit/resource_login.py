@@ -198,10 +198,11 @@ class PersonLogin:
             k for k, s in self.sessions.items() if s.used + IDLE <= now or s.started + LIFETIME <= now
         ]:
             del self.sessions[key]
-        theirs = [k for k, s in self.sessions.items() if s.username == username]
-        for key in sorted(theirs, key=lambda k: self.sessions[k].used)[
-            : max(0, len(theirs) - self.max_per_person + 1)
-        ]:
+        theirs = sorted(
+            (k for k, s in self.sessions.items() if s.username == username),
+            key=lambda k: self.sessions[k].used,
+        )
+        for key in theirs[: max(0, len(theirs) - self.max_per_person + 1)]:  # their own make room
             del self.sessions[key]
         while len(self.sessions) >= self.max_sessions:
             del self.sessions[min(self.sessions, key=lambda k: self.sessions[k].used)]
