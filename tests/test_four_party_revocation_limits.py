@@ -117,7 +117,7 @@ def test_token_revocation_a_refusing_resource_does_not_stop_the_cascade(lab):
     response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
     assert response.status == 200, response.body
     assert json.loads(response.body) == {"downstream": [{"recipient": REFUSING, "error": "rate_limited"}]}
-    assert (AS, claims(auth_token)["jti"]) in lab.catalog.resource.revoked
+    assert (AS, claims(auth_token)["jti"]) in lab.catalog.resource.revocations.revoked
     refused = read_parts(lab, agent, auth_token)
     assert refused.status == 401 and "revoked_jwt" in refused.header("signature-error")
 
