@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .. import jws
 from ..message import HttpMessage
@@ -26,16 +25,11 @@ from ..problem import error_code, problem_of
 from ..profile import sign_request
 from ..revocation import Revoker, revocation_body
 from ..signature_key import jwks_uri_key, jwt_key
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import binding, prediction, send
 
 #: The agent the graders fetch auth tokens for (bootstrapped at the lab's Agent Provider).
 GRADER_AGENT = "exercise-08"
-
-
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
 
 
 class _Grader:
@@ -82,11 +76,7 @@ class _Grader:
             response = self.lab.send(message, source=source).response
             status, headers, body = response.status, response.header, response.body
         else:
-            headers_sent = [(name, value) for name, value in message.headers if name.lower() != "host"]
-            with self.lab.hosts.client(timeout=60) as client:
-                answer = client.request(
-                    message.method, message.target_uri, headers=headers_sent, content=message.body
-                )
+            answer = send(self.lab, message)
             status, headers, body = answer.status_code, answer.headers.get, answer.content
         return (status, *_error_of(headers, body))
 
@@ -270,39 +260,26 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
+        EXPECTED,
+        lambda: _observe(grader),
+        _WHY,
         notebook="08",
         title="Q2 · what does the SCA answer?",
-        grade=grade_predictions(
-            EXPECTED,
-            lambda: _observe(grader),
-            _WHY,
-            answerer="SCA",
-            example="e.g. (401, 'invalid_signature'); for a success (200, None)",
-        ),
         hints=(
             "Follow the SCA's order: first the signature (a failure is 401 with Signature-Error), then who signed "
             "(403), then the body (400).",
             "Signature failures: invalid_input when a component is missing. The signer: unsupported_iss. The body: "
             'invalid_request. And -11 "Token Revocation" has no 404.',
         ),
-        reference=(
-            "answers = {\n"
-            f"    {AP_REVOKES!r}: (403, 'unsupported_iss'),\n"
-            f"    {BODY_NOT_COVERED!r}: (401, 'invalid_input'),\n"
-            f"    {UNKNOWN_JTI!r}: (200, None),\n"
-            f"    {WHOLE_TOKEN!r}: (400, 'invalid_request'),\n"
-            "}"
-        ),
         success="signature first (401), then the signer (403), then the body (400) — and an unknown jti is no error.",
         lab=grader.lab,
+        answerer="SCA",
+        example="e.g. (401, 'invalid_signature'); for a success (200, None)",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s supply-chain agent over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "bind", "observe"]

@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from ..headers import HeaderError, parse_signature_error
 from ..message import HttpMessage
-from ..profile import sign_request
-from ..signature_key import jwt_key
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import JSON, binding, outcome, prediction, send, send_signed
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-13"
 PREDICTING_AGENT = "exercise-13-q2"
 QUOTES = "supplier:quotes"
-
-
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
 
 
 def _hidden(html: str) -> dict[str, str]:
@@ -67,19 +59,14 @@ class _Grader:
         with self.lab.hosts.client(timeout=60) as client:
             return agent.authorize(client, self.supplier, QUOTES).session_token
 
-    def send(self, message: HttpMessage):
-        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        with self.lab.hosts.client(timeout=60) as client:
-            return client.request(message.method, message.target_uri, headers=headers, content=message.body)
-
     def signed(self, local: str, method: str, url: str, body=None, *, token: str | None = None):
         """A JSON request signed by agent ``local`` with ``token`` (default its agent token)."""
         agent = self.agent(local)
         data = json.dumps(body).encode() if body is not None else b""
-        headers = [("Content-Type", "application/json")] if body is not None else []
-        message = HttpMessage(method, url, headers, data)
-        sign_request(message, agent.key, jwt_key(token or agent.agent_token), created=int(self.lab.clock()))
-        return self.send(message)
+        fields = [JSON] if body is not None else []
+        return send_signed(
+            self.lab, method, url, fields, data, key=agent.key, token=token or agent.agent_token
+        )
 
     def person_token(self, local: str, resource: str) -> str:
         answer = self.signed(local, "POST", f"{self.ps}/person-token", {"resource": resource})
@@ -106,7 +93,7 @@ def _grade_request(grader: _Grader):
         if not isinstance(message, HttpMessage):
             return f"return the HttpMessage you signed, not {type(message).__name__}"
         try:
-            response = grader.send(message)
+            response = send(grader.lab, message)
         finally:
             grader.forget(GRADER_AGENT)  # a wrong try leaves no pending request behind
         authorization = message.header("authorization") or ""
@@ -184,64 +171,47 @@ def observe(lab) -> dict[str, tuple[int, str | None]]:
     return _observe(_Grader(lab))
 
 
-def _answer(response) -> tuple[int, str | None]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return response.status_code, body.get("error") if isinstance(body, dict) else None
-
-
 def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
     local, endpoint = PREDICTING_AGENT, f"{grader.supplier}/authorize"
     grader.forget(local)
     token = grader.person_token(local, grader.supplier)
-    first = _answer(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token))
+    first = outcome(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token))
     grader.forget(local)
     grader.authorize(local)  # the person approves
     other = grader.person_token(local, grader.lab.identifiers["catalog"])
     seen = {
         FIRST: first,
-        AGAIN: _answer(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token)),
-        UNKNOWN: _answer(grader.signed(local, "POST", endpoint, {"scope": "supplier:refunds"}, token=token)),
-        ACCOUNT: _answer(
+        AGAIN: outcome(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token)),
+        UNKNOWN: outcome(grader.signed(local, "POST", endpoint, {"scope": "supplier:refunds"}, token=token)),
+        ACCOUNT: outcome(
             grader.signed(
                 local, "POST", endpoint, {"scope": "supplier:order", "account": "acme-corp"}, token=token
             )
         ),
-        OTHER_AUD: _answer(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=other)),
+        OTHER_AUD: outcome(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=other)),
     }
     grader.forget(local)
     return seen
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
+        EXPECTED,
+        lambda: _observe(grader),
+        _WHY,
         notebook="13",
         title="Q2 · what does the authorization endpoint answer?",
-        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="supplier"),
         hints=(
             "Two are not errors: one waits for the person, one does not need to.",
             '-11 "Authorization Endpoint Error Responses": every error of the table but invalid_signature is a 400.',
         ),
-        reference=(
-            "answers = {\n"
-            f"    {FIRST!r}: (202, None),\n"
-            f"    {AGAIN!r}: (200, None),\n"
-            f"    {UNKNOWN!r}: (400, 'invalid_scope'),\n"
-            f"    {ACCOUNT!r}: (400, 'invalid_account'),\n"
-            f"    {OTHER_AUD!r}: (400, 'invalid_person_token'),\n"
-            "}"
-        ),
         success="the resource decides itself (202, then 200 at once), and its errors are the table's 400s.",
         lab=grader.lab,
+        answerer="supplier",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s parts supplier over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "bind", "observe"]
