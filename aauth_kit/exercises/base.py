@@ -5,6 +5,7 @@ network.  A notebook's module keeps only its situations, reference answers and e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,9 @@ class Exercises:
     q2: Exercise
 
 
-def binding(*questions: Callable[[Any], Exercise], grader: Callable[[Any], Any] | None = None):
+def binding(
+    *questions: Callable[[Any], Exercise], grader: Callable[[Any], Any] | None = None
+) -> Callable[[Any], Exercises]:
     """A notebook's ``bind(lab)``: one ``grader(lab)`` (by default the lab itself), handed to
     each of ``questions`` to make its exercise."""
 
@@ -40,29 +43,30 @@ def binding(*questions: Callable[[Any], Exercise], grader: Callable[[Any], Any] 
 
 
 def prediction(
-    expected: dict,
-    observe: Callable[[], dict],
-    why: dict[str, str],
     *,
     notebook: str,
     title: str,
     hints: tuple[str, ...],
+    grader,
+    observe: Callable[[Any], dict],
+    expected: dict,
+    why: dict[str, str],
     success: str,
-    lab: Any,
     **grading: str,
 ) -> Exercise:
-    """A "what does the server answer?" exercise: ``expected`` maps each situation to
-    ``(status, error code)``, and written out as ``answers`` it is the reference answer;
-    ``grading`` (``answerer``, ``example``) goes to :func:`grade_predictions`."""
+    """A "what does the server answer?" exercise graded against ``grader.lab``: ``expected``
+    maps each situation to ``(status, error code)``, and written out as ``answers`` it is the
+    reference answer; ``observe(grader)`` mounts the situations in the lab and reports what it
+    answered; ``grading`` (``answerer``, ``example``) goes to :func:`grade_predictions`."""
     rows = "".join(f"    {situation!r}: {answer!r},\n" for situation, answer in expected.items())
     return Exercise(
         notebook=notebook,
         title=title,
-        grade=grade_predictions(expected, observe, why, **grading),
+        grade=grade_predictions(expected, lambda: observe(grader), why, **grading),
         hints=hints,
         reference=f"answers = {{\n{rows}}}",
         success=success,
-        lab=lab,
+        lab=grader.lab,
     )
 
 
@@ -73,12 +77,40 @@ def send(lab, message: HttpMessage):
         return client.request(message.method, message.target_uri, headers=headers, content=message.body)
 
 
-def send_signed(lab, method: str, url: str, fields=(), content: bytes = b"", *, key, token: str):
-    """A request signed with ``key`` at the lab's clock, presenting ``token`` in Signature-Key
-    (Signature Keys -09 "JWT Confirmation Key (jwt)"), sent by :func:`send`; the response."""
-    message = HttpMessage(method, url, list(fields), content)
-    sign_request(message, key, jwt_key(token), created=int(lab.clock()))
-    return send(lab, message)
+def json_body(body) -> tuple[list[tuple[str, str]], bytes]:
+    """The header fields and the content of a request carrying ``body`` as JSON (none for ``None``)."""
+    if body is None:
+        return [], b""
+    return [JSON], json.dumps(body).encode()
+
+
+class Grader:
+    """The lab a notebook's exercises are graded against, and the grader's own agents there:
+    each bootstrapped at the lab's Agent Provider on first use, then kept."""
+
+    #: What the person does with an interaction a grader's agent shows them (``None``: nothing).
+    on_interaction: Callable[[Any], None] | None = None
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.ps = lab.identifiers["ps"]
+        self._agents: dict[str, Any] = {}
+
+    def agent(self, local: str):
+        if local not in self._agents:
+            self._agents[local] = self.lab.new_agent(local, on_interaction=self.on_interaction)
+        return self._agents[local]
+
+    def send_signed(self, local: str, method: str, url: str, fields=(), content=b"", *, key=None, token=None):
+        """A request signed by agent ``local`` (or ``key``) at the lab's clock, presenting ``token``
+        (default its agent token) in Signature-Key (Signature Keys -09 "JWT Confirmation Key (jwt)"),
+        sent by :func:`send`; the response."""
+        agent = self.agent(local)
+        message = HttpMessage(method, url, list(fields), content)
+        sign_request(
+            message, key or agent.key, jwt_key(token or agent.agent_token), created=int(self.lab.clock())
+        )
+        return send(self.lab, message)
 
 
 def error_of(response) -> str | None:

@@ -26,27 +26,19 @@ from ..profile import sign_request
 from ..revocation import Revoker, revocation_body
 from ..signature_key import jwks_uri_key, jwt_key
 from . import Exercise, NotAttempted
-from .base import binding, prediction, send
+from .base import Grader, binding, prediction, send
 
 #: The agent the graders fetch auth tokens for (bootstrapped at the lab's Agent Provider).
 GRADER_AGENT = "exercise-08"
 
 
-class _Grader:
+class _Grader(Grader):
     """What both exercises need from the lab: where the SCA takes revocations, an auth
     token it accepts, and a way to send a request and read the answer."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.sca = lab.identifiers["supply_chain"]
-        self._agent = None
-
-    @property
-    def agent(self):
-        if self._agent is None:
-            self._agent = self.lab.new_agent(GRADER_AGENT)
-        return self._agent
 
     def endpoint(self) -> str:
         """The SCA's ``revocation_endpoint``, from its metadata."""
@@ -57,16 +49,19 @@ class _Grader:
     def fresh_auth_token(self) -> str:
         """An auth token the SCA accepts now: the agent calls ``POST /check`` (and climbs
         the ladder again if a previous check revoked the token it held)."""
-        with self.lab.hosts.client(auth=self.agent.auth(), timeout=60) as client:
+        agent = self.agent(GRADER_AGENT)
+        with self.lab.hosts.client(auth=agent.auth(), timeout=60) as client:
             response = client.post(f"{self.sca}/check")
         if response.status_code != 200:
             raise RuntimeError(f"the lab's SCA answered {response.status_code} to the grader's own agent")
-        return self.agent.auth_token_for(self.sca)
+        return agent.auth_token_for(self.sca)
 
     def present(self, auth_token: str) -> tuple[int, str | None]:
         """Present ``auth_token`` at the SCA the way its agent would; ``(status, code)``."""
         message = HttpMessage("POST", f"{self.sca}/check")
-        sign_request(message, self.agent.key, jwt_key(auth_token), created=int(self.lab.clock()))
+        sign_request(
+            message, self.agent(GRADER_AGENT).key, jwt_key(auth_token), created=int(self.lab.clock())
+        )
         return self.send(message)[:2]
 
     def send(self, message: HttpMessage, *, source: str | None = None) -> tuple[int, str | None, str]:
@@ -261,9 +256,6 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="08",
         title="Q2 · what does the SCA answer?",
         hints=(
@@ -272,8 +264,11 @@ def _q2(grader: _Grader) -> Exercise:
             "Signature failures: invalid_input when a component is missing. The signer: unsupported_iss. The body: "
             'invalid_request. And -11 "Token Revocation" has no 404.',
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="signature first (401), then the signer (403), then the body (400) — and an unknown jti is no error.",
-        lab=grader.lab,
         answerer="SCA",
         example="e.g. (401, 'invalid_signature'); for a success (200, None)",
     )

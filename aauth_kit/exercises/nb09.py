@@ -21,7 +21,7 @@ import json
 from ..keys import b64url, b64url_decode
 from ..mission_client import Mission
 from . import Exercise, NotAttempted
-from .base import JSON, binding, outcome, prediction, send_signed
+from .base import Grader, binding, json_body, outcome, prediction
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-09"
@@ -30,24 +30,18 @@ OTHER_AGENT = "exercise-09-other"
 DESCRIPTION = "# Réassort des portables\n\nCheck stock at the supply-chain agent — no orders."
 
 
-class _Grader:
+class _Grader(Grader):
     """The lab, two agents of the grader's own, an active mission of the first and a
     terminated one — made on first use, then kept."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
-        self._agents: dict[str, object] = {}
+        super().__init__(lab)
         self._active: Mission | None = None
         self._terminated: Mission | None = None
 
-    def agent(self, local: str):
-        if local not in self._agents:
-            # the person approves each mission as soon as the agent shows the code (-11 "Mission Creation")
-            self._agents[local] = self.lab.new_agent(
-                local, on_interaction=lambda i: self.lab.ps.decide(i.code, True)
-            )
-        return self._agents[local]
+    def on_interaction(self, interaction) -> None:
+        """The person approves each mission as soon as the agent shows the code (-11 "Mission Creation")."""
+        self.lab.ps.decide(interaction.code, True)
 
     def _start(self, description: str) -> Mission:
         owner = self.agent(GRADER_AGENT)
@@ -72,11 +66,7 @@ class _Grader:
 
     def post(self, local: str, url: str, body: dict) -> tuple[int, str | None]:
         """A JSON ``POST`` signed by agent ``local`` with its agent token; ``(status, error)``."""
-        agent = self.agent(local)
-        content = json.dumps(body).encode()
-        return outcome(
-            send_signed(self.lab, "POST", url, [JSON], content, key=agent.key, token=agent.agent_token)
-        )
+        return outcome(self.send_signed(local, "POST", url, *json_body(body)))
 
 
 # -- q1: s256 from the blob -------------------------------------------------------------------------
@@ -205,9 +195,6 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="09",
         title="Q2 · what does the PS answer?",
         hints=(
@@ -216,9 +203,12 @@ def _q2(grader: _Grader) -> Exercise:
             "The codes are mission_not_found, mission_terminated and invalid_request. Ask yourself what a 403 for "
             "another agent's mission would tell a curious agent.",
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="shape first (400), then existence for this agent (404, the same for someone else's), then "
         "state (403).",
-        lab=grader.lab,
         answerer="PS",
     )
 

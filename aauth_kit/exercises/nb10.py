@@ -113,9 +113,6 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q1(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="10",
         title="Q1 · what does the lab answer?",
         hints=(
@@ -123,8 +120,11 @@ def _q1(grader: _Grader) -> Exercise:
             "what kind of body it carries, one about how big it is.",
             "The statuses are 403, 403, 415 and 413; the codes are forbidden and invalid_request.",
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="each attack meets the check made for it: role, origin, media type, size.",
-        lab=grader.lab,
         answerer="lab",
         example="e.g. (401, 'unauthorized')",
     )

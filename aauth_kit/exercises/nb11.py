@@ -168,17 +168,17 @@ def observe(lab) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="11",
         title="Q2 · what does the agent get?",
         hints=(
             "The agent only talks to its PS; the PS passes on what the AS said, in the agent's terms.",
             "Payment: 402. An AS that refuses the PS: 403 denied. No answer: 502 as_unreachable.",
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="the agent never meets the AS: its PS relays payment (402), refusal (403) and silence (502).",
-        lab=grader.lab,
         answerer="PS",
         example="e.g. (403, 'denied'); for a success (200, None)",
     )

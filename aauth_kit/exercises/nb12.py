@@ -13,11 +13,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 
 from ..headers import parse_requirement
 from . import Exercise, NotAttempted
-from .base import JSON, binding, outcome, prediction, send_signed
+from .base import Grader, binding, json_body, outcome, prediction
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-12"
@@ -26,29 +25,18 @@ QUESTION = "Which warehouse will you optimize, **north** or **south**?"
 OPTIONS = ["north", "south"]
 
 
-class _Grader:
+class _Grader(Grader):
     """The lab, the grader's agents and the person, signed in at the PS's consent API."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.sca = lab.identifiers["supply_chain"]
-        self._agents: dict[str, object] = {}
-
-    def agent(self, local: str):
-        if local not in self._agents:
-            self._agents[local] = self.lab.new_agent(local)
-        return self._agents[local]
 
     def send(self, local: str, method: str, url: str, body=None, *, token: str | None = None):
         """A request signed by agent ``local`` (with ``token``, default its agent token), with
         ``Prefer: wait=1`` (-11 "Polling with GET": the PS may then be polled at once)."""
-        agent = self.agent(local)
-        data = json.dumps(body).encode() if body is not None else b""
-        fields = [("Prefer", "wait=1")] + ([JSON] if body is not None else [])
-        return send_signed(
-            self.lab, method, url, fields, data, key=agent.key, token=token or agent.agent_token
-        )
+        fields, data = json_body(body)
+        return self.send_signed(local, method, url, [("Prefer", "wait=1"), *fields], data, token=token)
 
     @contextlib.contextmanager
     def person(self):
@@ -205,9 +193,6 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="12",
         title="Q2 · what does the PS answer?",
         hints=(
@@ -215,9 +200,12 @@ def _q2(grader: _Grader) -> Exercise:
             'The codes are invalid_request, not_found, conflict and invalid_code (-11 "Polling Error Codes": '
             "410 for a URL that is gone).",
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="a self-describing POST (400 without its action), one agent per pending URL (404 for others), "
         "a bounded chat (409 past five rounds), and a URL gone after a cancel (410).",
-        lab=grader.lab,
         answerer="PS",
     )
 

@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from ..headers import HeaderError, parse_signature_error
 from ..message import HttpMessage
 from . import Exercise, NotAttempted
-from .base import JSON, binding, outcome, prediction, send, send_signed
+from .base import Grader, binding, json_body, outcome, prediction, send
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-13"
@@ -28,21 +27,14 @@ def _hidden(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', html))
 
 
-class _Grader:
+class _Grader(Grader):
     """The lab, the supplier, the grader's agents and the person's part at the supplier's page."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.supplier = lab.identifiers["supplier"]
-        self._agents: dict[str, object] = {}
 
-    def agent(self, local: str):
-        if local not in self._agents:
-            self._agents[local] = self.lab.new_agent(local, on_interaction=self.approve)
-        return self._agents[local]
-
-    def approve(self, interaction) -> None:
+    def on_interaction(self, interaction) -> None:
         """The person: open the supplier's page, sign in there as the lab's person, press Approve."""
         username = "mcp-user"  # the person the grader's agents act for
         password, _ = self.lab.supplier_accounts()[username]
@@ -61,12 +53,7 @@ class _Grader:
 
     def signed(self, local: str, method: str, url: str, body=None, *, token: str | None = None):
         """A JSON request signed by agent ``local`` with ``token`` (default its agent token)."""
-        agent = self.agent(local)
-        data = json.dumps(body).encode() if body is not None else b""
-        fields = [JSON] if body is not None else []
-        return send_signed(
-            self.lab, method, url, fields, data, key=agent.key, token=token or agent.agent_token
-        )
+        return self.send_signed(local, method, url, *json_body(body), token=token)
 
     def person_token(self, local: str, resource: str) -> str:
         answer = self.signed(local, "POST", f"{self.ps}/person-token", {"resource": resource})
@@ -196,17 +183,17 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="13",
         title="Q2 · what does the authorization endpoint answer?",
         hints=(
             "Two are not errors: one waits for the person, one does not need to.",
             '-11 "Authorization Endpoint Error Responses": every error of the table but invalid_signature is a 400.',
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="the resource decides itself (202, then 200 at once), and its errors are the table's 400s.",
-        lab=grader.lab,
         answerer="supplier",
     )
 

@@ -13,37 +13,30 @@
 
 from __future__ import annotations
 
-import json
-
 from ..mission_client import Mission
 from . import Exercise, NotAttempted
-from .base import JSON, binding, outcome, prediction, send_signed
+from .base import Grader, binding, json_body, outcome, prediction
 
 #: The grader's agent, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-14"
 DESCRIPTION = "# Plan a trip to Tokyo\n\nSearch flights; book nothing."
 
 
-class _Grader:
+class _Grader(Grader):
     """The lab, the grader's agent, an active mission of it and a completed one (made on first use)."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
-        self._agent = None
+        super().__init__(lab)
         self._missions: dict[str, Mission] = {}
 
-    def agent(self):
-        if self._agent is None:  # the person approves what the agent shows them at once
-            self._agent = self.lab.new_agent(
-                GRADER_AGENT, on_interaction=lambda i: self.lab.ps.decide(i.code, True)
-            )
-        return self._agent
+    def on_interaction(self, interaction) -> None:
+        """The person approves what the agent shows them at once."""
+        self.lab.ps.decide(interaction.code, True)
 
     def mission(self, which: str) -> Mission:
         """``active`` or ``completed``: a mission of the grader's agent."""
         if which not in self._missions:
-            agent = self.agent()
+            agent = self.agent(GRADER_AGENT)
             with self.lab.hosts.client(timeout=60) as client:
                 mission = agent.start_mission(client, f"{DESCRIPTION}\n\n({which})")
                 if which == "completed":
@@ -53,12 +46,7 @@ class _Grader:
 
     def post(self, path: str, body) -> tuple[int, str | None]:
         """A JSON ``POST`` to the PS signed by the grader's agent; ``(status, error)``."""
-        agent = self.agent()
-        content = json.dumps(body).encode()
-        answer = send_signed(
-            self.lab, "POST", f"{self.ps}{path}", [JSON], content, key=agent.key, token=agent.agent_token
-        )
-        return outcome(answer)
+        return outcome(self.send_signed(GRADER_AGENT, "POST", f"{self.ps}{path}", *json_body(body)))
 
 
 # -- q1: an audit record -----------------------------------------------------------------------------
@@ -149,17 +137,17 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="14",
         title="Q2 · what does the PS answer?",
         hints=(
             "One is a malformed request, one a dead mission, and two are about reaching the person.",
             "Which of the two cannot-reach answers leaves the agent a way forward? That one is the 424.",
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="a relay the PS cannot make is non-terminal (424); a question nobody can deliver is terminal (403).",
-        lab=grader.lab,
         answerer="PS",
     )
 

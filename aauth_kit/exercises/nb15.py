@@ -15,12 +15,11 @@ as the notebook's lab does): the grader adds it to the policy if it is missing.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from ..subagents import create_subagent
 from . import Exercise, NotAttempted
-from .base import JSON, binding, error_of, outcome, prediction, send_signed
+from .base import Grader, binding, error_of, json_body, outcome, prediction
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-15"
@@ -30,21 +29,18 @@ PLAIN = {"prompt": "Optimize the laptop supply chain"}
 WITH_ANALYSIS = {"prompt": "Optimize the laptop supply chain with a market analysis"}
 
 
-class _Grader:
+class _Grader(Grader):
     """The lab, the grader's agent and its auth token at the supply-chain agent (made on first use)."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.sca = lab.identifiers["supply_chain"]
-        self._agent = None
 
-    def agent(self):
-        if self._agent is None:
-            if not self.lab.policy.needs_consent(SCOPE):
-                self.lab.policy.scopes.append(SCOPE)
-            self._agent = self.lab.new_agent(GRADER_AGENT)
-        return self._agent
+    def agent(self, local: str = GRADER_AGENT):
+        """The grader's agent; the PS asks the person for ``SCOPE`` from its first use."""
+        if local not in self._agents and not self.lab.policy.needs_consent(SCOPE):
+            self.lab.policy.scopes.append(SCOPE)
+        return super().agent(local)
 
     def auth_token(self) -> str:
         """The grader's auth token for ``POST /optimize`` (a plain optimisation obtains it)."""
@@ -58,14 +54,10 @@ class _Grader:
 
     def send(self, method: str, url: str, body=None, *, key=None, token=None, wait: int | None = None):
         """A request signed by the grader's agent (or ``key`` presenting ``token``); the response."""
-        agent = self.agent()
-        fields = [JSON] if body is not None else []
+        fields, content = json_body(body)
         if wait is not None:
             fields.append(("Prefer", f"wait={wait}"))
-        content = json.dumps(body).encode() if body is not None else b""
-        return send_signed(
-            self.lab, method, url, fields, content, key=key or agent.key, token=token or agent.agent_token
-        )
+        return self.send_signed(GRADER_AGENT, method, url, fields, content, key=key, token=token)
 
     def chained(self):
         """A live ``202`` from the supply-chain agent chaining the PS's interaction."""
@@ -202,9 +194,6 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 def _q2(grader: _Grader) -> Exercise:
     return prediction(
-        EXPECTED,
-        lambda: _observe(grader),
-        _WHY,
         notebook="15",
         title="Q2 · what is answered?",
         hints=(
@@ -214,8 +203,11 @@ def _q2(grader: _Grader) -> Exercise:
             "A pending URL nobody else may see does not exist for them; a Signature-Key token the verifier "
             "does not trust is invalid_key (Signature Keys -09), an upstream token has its own invalid_… code.",
         ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="each hop answers for itself: the chain relays outcomes, and every token is checked for who holds it.",
-        lab=grader.lab,
         answerer="server",
     )
 
