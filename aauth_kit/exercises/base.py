@@ -97,6 +97,7 @@ class Grader:
         self._agents: dict[str, Any] = {}
 
     def agent(self, local: str):
+        """The grader's agent ``local`` (``exercise-NN``), bootstrapped the first time it is asked for."""
         if local not in self._agents:
             self._agents[local] = self.lab.new_agent(local, on_interaction=self.on_interaction)
         return self._agents[local]
