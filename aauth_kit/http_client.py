@@ -23,6 +23,7 @@ __all__ = [
     "origin_of",
     "identifier_origin",
     "make_fetch",
+    "request_capped",
     "MAX_DOCUMENT_BYTES",
     "FETCH_TIMEOUT",
     "ADMITTED_ADDRESSES",
@@ -93,6 +94,28 @@ def make_fetch(
         return response.status_code, dict(response.headers), body
 
     return fetch
+
+
+async def request_capped(
+    client: httpx.AsyncClient, method: str, url: str, *, max_bytes: int = MAX_DOCUMENT_BYTES, **options
+) -> httpx.Response:
+    """``client.request(method, url, **options)`` with the answer's body read streamed and cut
+    at ``max_bytes`` (after content decoding): past it, ``httpx.ReadError`` (an
+    ``httpx.HTTPError``, like an answer that broke off).  For a server reading another
+    server's answers (revocations, federation): -11 is silent on their size; OWASP ASVS
+    level 2 (resource limits on server-side requests)."""
+    request = client.build_request(method, url, **options)
+    response = await client.send(request, stream=True)
+    try:
+        body = await _read_capped(response, max_bytes)
+    except ConnectionError as exc:
+        raise httpx.ReadError(f"{method} {url}: {exc}", request=request) from None
+    finally:
+        await response.aclose()
+    headers = [
+        (k, v) for k, v in response.headers.multi_items() if k not in ("content-encoding", "content-length")
+    ]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:

@@ -21,7 +21,7 @@ signature or token gets ``401`` + ``Signature-Error``; a revoked token (-11 "Tok
 Revocation") gets ``Signature-Error: error=revoked_jwt``.  The app also serves the
 authorization endpoint ``POST /authorize`` (:mod:`aauth_kit.resource_authorization`), the
 revocation endpoint ``POST /revoke`` (a Person Server revokes the person and auth tokens
-it issued), ``/.well-known/aauth-resource.json`` and its JWKS
+it issued: :mod:`aauth_kit.resource_revocations`), ``/.well-known/aauth-resource.json`` and its JWKS
 (:mod:`aauth_kit.resource_endpoints`); requirement responses are
 :class:`resource_challenge.Challenge`.  Errors are the kit's :class:`errors.AAuthError` rendered as problem+json (one error
 boundary, :mod:`aauth_kit.asgi`), never a 500.
@@ -32,14 +32,14 @@ from __future__ import annotations
 import inspect
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import headers, metadata, revocation, tokens
+from . import headers, metadata, tokens
 from .asgi import exception_handlers, http_message, middleware
 from .claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
 from .errors import AAuthError, SignatureError, UsageError
@@ -56,17 +56,13 @@ from .resource_endpoints import own_routes
 from .resource_held import PENDING_PATH, HeldInvocations
 from .resource_login import Person, PersonLogin, SignIn
 from .resource_pages import routes as interaction_routes
+from .resource_revocations import MAX_REVOCATIONS, RevocationCheck, Revocations
 from .resource_sessions import Sessions
 from .token_verification import VerifiedToken
 
 #: The tokens an agent may present to a resource in ``Signature-Key``.
 PRESENTABLE = (AGENT_TYP, PERSON_TYP, AUTH_TYP)
 SIGNATURE_HEADERS = ("signature", "signature-input", "signature-key")
-#: Revocations a resource keeps at most (each is dropped after the token's ``exp``).
-MAX_REVOCATIONS = 100_000
-
-#: ``revoked`` may be a set of ``(iss, jti)`` or ``check(iss, jti) -> bool`` (sync or async).
-RevocationCheck = Callable[[str, str], "bool | Awaitable[bool]"]
 #: ``account(request)``: the account at this resource a request acts on (-11 "Account Binding").
 AccountOf = Callable[[Request], "str | None"]
 
@@ -125,16 +121,8 @@ class Resource:
         #: -11 "Federated Authorization Access (Four-Party)": the resource's own AS, the ``aud``
         #: of its resource tokens and the only issuer of the auth tokens it takes.
         self.access_server = access_server and check_server_identifier(access_server, dev=dev)
-        #: ``(iss, jti)`` of revoked tokens (-11 "Token Revocation"); :meth:`revoke` adds to it.
-        self.revoked: set[tuple[str, str]] = set()
-        #: When a revocation with a known ``exp`` may be forgotten (``exp`` + skew).
-        self.forget_at: dict[tuple[str, str], float] = {}
-        self.max_revocations = max_revocations
-        self.revocation_check: RevocationCheck | None = None
-        if callable(revoked):
-            self.revocation_check = revoked
-        elif revoked is not None:
-            self.revoked.update(revoked)
+        #: the tokens it refuses (-11 "Token Revocation", :mod:`aauth_kit.resource_revocations`)
+        self.revocations = Revocations(clock, revoked, max_revocations=max_revocations)
         self.protected: list[tuple[str, str, str | None]] = []  # (path, access, scope) per route
         #: AAuth-Access session tokens (-11 "Resource-Managed Access (Two-Party)")
         self.sessions = Sessions(clock)
@@ -224,41 +212,6 @@ class Resource:
         """The request as the signature layer sees it, addressed to this resource."""
         return await http_message(request, self.identifier)
 
-    async def is_revoked(self, token: VerifiedToken) -> bool:
-        """Whether ``(iss, jti)`` was revoked (-11 "Token Revocation": keyed by issuer and ``jti``)."""
-        if (token.iss, token.jti) in self.revoked:
-            return True
-        if self.revocation_check is None:
-            return False
-        answer = self.revocation_check(token.iss, token.jti)
-        return bool(await answer if inspect.isawaitable(answer) else answer)
-
-    def revoke(self, iss: str, jti: str, exp: int | None = None, *, forget: bool = False) -> None:
-        """Refuse the token ``(iss, jti)`` from now on.  With ``forget`` (a revocation that
-        came over the wire) the entry is dropped once the token has expired (a revocation
-        matters until ``exp`` + skew; :func:`revocation.keep_until`); else it stays.
-
-        Raises ``429 rate_limited`` when :attr:`max_revocations` entries are held.
-        """
-        now = self.clock()
-        for key in [key for key, at in self.forget_at.items() if at <= now]:
-            del self.forget_at[key]
-            self.revoked.discard(key)
-        if not forget:
-            self.revoked.add((iss, jti))
-            return
-        until = revocation.keep_until(exp, now)
-        if until <= now:
-            return  # the token has expired already: nothing to remember
-        if (iss, jti) not in self.revoked and len(self.revoked) >= self.max_revocations:
-            raise AAuthError(
-                "rate_limited",
-                f"{self.identifier} holds {len(self.revoked)} revocations; try later",
-                retry_after=revocation.SKEW,
-            )
-        self.revoked.add((iss, jti))
-        self.forget_at[(iss, jti)] = max(until, self.forget_at.get((iss, jti), until))
-
     async def verify(self, request: Request) -> Caller:
         """Steps 1-7 of -11 "Verification (Server)" plus the revocation check.
 
@@ -291,7 +244,7 @@ class Resource:
             # -11 "Auth Token Verification": an auth token comes from the resource's own AS
             # when it has one (``dwk`` aauth-access.json), from a PS asserting identity when not
             raise SignatureError("invalid_jwt", f"{self.identifier} takes no auth token from {token.iss}")
-        if await self.is_revoked(token):
+        if await self.revocations.is_revoked(token):
             # say what to fetch again, and never re-challenge with auth-token
             requirement = "agent-token" if token.typ == AGENT_TYP else "person-token"
             error = SignatureError(

@@ -23,13 +23,18 @@ Who may poll: the key that made the original request (the held row checks it) pr
 token of the same ``(iss, sub)``; anyone else gets ``404 not_found``.  A downstream failure is
 relayed with its own code (``403 denied``, ``408 expired``, -11 "Polling Error Codes"); a chained
 request nobody completes within the held rows' ``ttl`` is ``408 expired``.  At most
-:data:`MAX_CHAINED` chained calls run at once (``429 rate_limited``).  The downstream auth
-token is the resource's own, bound to its agent key: nothing of the caller's key travels on.
+:data:`MAX_CHAINED` chained calls run at once, and :data:`MAX_CHAINED_PER_ISSUER` for the callers
+one issuer vouches for (an Agent Provider or PS, which anyone can run): ``429 rate_limited`` +
+``Retry-After``.  The page takes no session, so wrong codes are throttled per client address
+(:data:`WRONG_CODES_PER_ADDRESS`, -11 "Interaction Code Format": rate limited; the sizes follow
+OWASP ASVS level 2, the draft is silent on them).  The downstream auth token is the
+resource's own, bound to its agent key: nothing of the caller's key travels on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -44,11 +49,17 @@ from .errors import AAuthError
 from .identifiers import check_callback_url
 from .interaction import CALLBACK_ERRORS, codes_equal
 from .resource_held import MAX_WAIT, PENDING_PATH, Held, HeldInvocations, _copy
+from .resource_login import WINDOW
+from .throttle import Throttle
 
 DOWNSTREAM_PATH = "/interaction/downstream"
 RETURN_PATH = f"{DOWNSTREAM_PATH}/return"
 #: Chained calls a resource runs at once (each keeps a downstream poll going).
 MAX_CHAINED = 100
+#: Chained calls running at once for the callers one issuer vouches for.
+MAX_CHAINED_PER_ISSUER = MAX_CHAINED // 10
+#: Unknown or used codes one client address may present at the page within ``WINDOW`` seconds.
+WRONG_CODES_PER_ADDRESS = 20
 
 #: ``work(on_interaction)``: the call downstream, answering the original request.
 Work = Callable[[Callable], Awaitable[Response]]
@@ -128,12 +139,38 @@ def outcome(task: asyncio.Task) -> Response:
 class InteractionChaining:
     """Chains downstream interactions through ``held`` (a resource's :class:`HeldInvocations`)."""
 
-    def __init__(self, held: HeldInvocations, *, max_chained: int = MAX_CHAINED):
+    def __init__(
+        self,
+        held: HeldInvocations,
+        *,
+        max_chained: int = MAX_CHAINED,
+        max_per_issuer: int = MAX_CHAINED_PER_ISSUER,
+    ):
         self.held = held
         self.max_chained = max_chained
+        self.max_per_issuer = max_per_issuer
+        self.wrong_codes = Throttle(WRONG_CODES_PER_ADDRESS, WINDOW, clock=held.resource.clock)
 
     def chained(self) -> list[ChainedCall]:
         return [h.poller for h in self.held.rows.values() if isinstance(h.poller, ChainedCall)]
+
+    def _admit(self, caller) -> None:
+        """The caps on running calls: :attr:`max_per_issuer` for ``caller``'s issuer, :attr:`max_chained` in all."""
+        running = [
+            h
+            for h in self.held.rows.values()
+            if isinstance(h.poller, ChainedCall) and not h.poller.task.done()
+        ]
+        theirs = [h for h in running if h.caller.token.iss == caller.token.iss]
+        for rows, cap in ((theirs, self.max_per_issuer), (running, self.max_chained)):
+            if len(rows) >= cap:  # Retry-After: when the first of them times out
+                now = self.held.resource.clock()
+                wait = min((h.expires_at for h in rows), default=now) - now
+                raise AAuthError(
+                    "rate_limited",
+                    "too many chained requests; try later",
+                    retry_after=max(1, math.ceil(wait)),
+                )
 
     async def run(self, caller, work: Work) -> Response:
         """The original request's answer: the work's, or a ``202`` chaining its interaction."""
@@ -154,8 +191,7 @@ class InteractionChaining:
             return task.result()
         resource = self.held.resource
         try:
-            if sum(not c.task.done() for c in self.chained()) >= self.max_chained:
-                raise AAuthError("rate_limited", "too many chained requests; try later", retry_after=60)
+            self._admit(caller)
             call = ChainedCall(resource, task, told.result(), resource.code_factory())
             held = self.held.keep(caller, "interaction", poller=call)
         except AAuthError:
@@ -182,8 +218,11 @@ class InteractionChaining:
                     check_callback_url(callback)
                 except AAuthError as error:
                     raise AAuthError("invalid_request", error.detail) from None
+            address = f"address:{request.client.host if request.client else 'unknown'}"
+            self.wrong_codes.check(address)
             call = self.by_code(request.query_params.get("code", ""))
             if call is None or call.arrived or call.task.done():
+                self.wrong_codes.fail(address)
                 raise AAuthError("invalid_code", "this code is unknown or was used already")
             call.arrived = True  # -11 "User Interaction": "The code parameter is single-use"
             call.callback = callback
@@ -217,4 +256,4 @@ def _redirect(url: str) -> Response:
     )
 
 
-__all__ = ["DOWNSTREAM_PATH", "MAX_CHAINED", "ChainedCall", "InteractionChaining"]
+__all__ = ["DOWNSTREAM_PATH", "MAX_CHAINED", "MAX_CHAINED_PER_ISSUER", "ChainedCall", "InteractionChaining"]

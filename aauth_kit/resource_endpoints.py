@@ -63,8 +63,8 @@ def own_routes(resource: Resource) -> list[Route]:
         (``aauth-access.json``, :attr:`Resource.access_server`): each revokes the tokens it issued;
         anyone else — another AS too — ``403 unsupported_iss``.  The token ``(signer, jti)`` is
         refused from now on; the answer is ``200`` with an empty body at once (a resource has no
-        cascade, so never ``202``), for a ``jti`` it never saw too; a full store is ``429
-        rate_limited`` with ``Retry-After``."""
+        cascade, so never ``202``), for a ``jti`` it never saw too; a signer past its share, or a
+        full store, is ``429 rate_limited`` with ``Retry-After`` (:mod:`aauth_kit.resource_revocations`)."""
         revoked = await revocation.verify_revocation(
             await resource.http_message(request),
             resolver=resource.resolver,
@@ -77,7 +77,7 @@ def own_routes(resource: Resource) -> list[Route]:
             raise AAuthError(
                 "unsupported_iss", f"{revoked.signer} is not the Access Server of {resource.identifier}"
             )
-        resource.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
+        resource.revocations.revoke(revoked.signer, revoked.jti, revoked.exp, forget=True)
         return Response(status_code=200)
 
     return [

@@ -17,15 +17,21 @@ Two requirements are delivered this way, from a route that asks for it:
 
 Only the key that made the held request may poll it (any other gets ``404 not_found``, as an
 unknown id does).  Polling errors are -11 "Polling Error Codes": ``403 denied``, ``403
-abandoned`` (the person opened the page but never answered), ``408 expired``.  A stranger
-cannot pile up rows: at most :data:`MAX_HELD_PER_AGENT` pending per signing key and
-:data:`MAX_HELD` rows in all, kept results included, (``429 rate_limited`` + ``Retry-After``); rows are swept once they expire.
+abandoned`` (the person opened the page but never answered), ``408 expired`` (nobody answered
+in time, or the answer came after the request expired: it decides nothing).  A stranger
+cannot pile up rows: at most :data:`MAX_HELD_PER_AGENT` pending per signing key,
+:data:`MAX_HELD_PER_ISSUER` rows per issuer of the caller's token (an Agent Provider or a Person
+Server: anyone can run one, and mint tokens for as many keys as it likes) and :data:`MAX_HELD`
+rows in all, kept results included (``429 rate_limited`` + ``Retry-After``: when the first of
+those rows ends); rows are swept once they expire.  -11 is silent on the sizes; they follow
+OWASP ASVS level 2 (V11.1.4, anti-automation).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +55,8 @@ HELD_TTL = 600
 MAX_HELD_PER_AGENT = 5
 #: Pending invocations a resource holds at most.
 MAX_HELD = 1000
+#: Rows the callers vouched for by one issuer (one Agent Provider, one PS) may hold at one resource.
+MAX_HELD_PER_ISSUER = MAX_HELD // 10
 #: The longest a poll is held open under ``Prefer: wait`` (-11 "Deferred Responses").
 MAX_WAIT = 30
 
@@ -67,6 +75,7 @@ class Held:
     resource_token: str | None = None
     code: str | None = None  # interaction only
     arrived: bool = False  # a signed-in person opened the interaction page (the code is consumed)
+    late: bool = False  # the person answered after it expired: its poll says expired, not abandoned
     callback: str | None = None  # where the person's browser goes after deciding
     approved: bool | None = None
     result: Response | None = None
@@ -83,20 +92,38 @@ def _copy(response: Response) -> Response:
     return copy
 
 
+def _refused(why: str, wait: float) -> AAuthError:
+    """``429 rate_limited`` with ``Retry-After``: ``wait`` seconds (one at least)."""
+    return AAuthError("rate_limited", f"{why}; try later", retry_after=max(1, math.ceil(wait)))
+
+
 class HeldInvocations:
     """The held invocations of one resource (``resource`` is its :class:`resource.Resource`)."""
 
-    def __init__(self, resource, *, ttl: int = HELD_TTL, max_per_agent=MAX_HELD_PER_AGENT, max_held=MAX_HELD):
+    def __init__(
+        self,
+        resource,
+        *,
+        ttl: int = HELD_TTL,
+        max_per_agent=MAX_HELD_PER_AGENT,
+        max_per_issuer=MAX_HELD_PER_ISSUER,
+        max_held=MAX_HELD,
+    ):
         self.resource = resource
         self.ttl = ttl
         self.max_per_agent = max_per_agent
+        self.max_per_issuer = max_per_issuer
         self.max_held = max_held
         self.rows: dict[str, Held] = {}
 
     # -- holding ---------------------------------------------------------------------------
+    def _gone_at(self, held: Held) -> float:
+        """When :meth:`sweep` drops ``held``."""
+        return max(held.expires_at, held.keep_until) + self.ttl
+
     def sweep(self) -> None:
         now = self.resource.clock()
-        for key in [k for k, h in self.rows.items() if max(h.expires_at, h.keep_until) + self.ttl <= now]:
+        for key in [k for k, h in self.rows.items() if self._gone_at(h) <= now]:
             del self.rows[key]
 
     def _pending(self) -> list[Held]:
@@ -107,14 +134,21 @@ class HeldInvocations:
         ]
 
     def _admit(self, caller) -> None:
-        """The caps: :attr:`max_per_agent` pending rows per signing key, :attr:`max_held` in all."""
-        pending = self._pending()
-        if (
-            len(self.rows) >= self.max_held
-            or sum(h.caller.jkt == caller.jkt for h in pending) >= self.max_per_agent
-        ):
-            raise AAuthError(
-                "rate_limited", "too many held invocations; try later", retry_after=self.ttl // 10
+        """The caps: :attr:`max_per_agent` pending rows per signing key, :attr:`max_per_issuer`
+        rows per issuer of the caller's token, :attr:`max_held` in all; past one, ``429``."""
+        now = self.resource.clock()
+        mine = [h for h in self._pending() if h.caller.jkt == caller.jkt]
+        if len(mine) >= self.max_per_agent:
+            first = min((h.expires_at for h in mine), default=now)
+            raise _refused("this key has too many pending requests here", first - now)
+        issuer = caller.token.iss
+        theirs = [h for h in self.rows.values() if h.caller.token.iss == issuer]
+        if len(theirs) >= self.max_per_issuer:
+            first = min(map(self._gone_at, theirs), default=now)
+            raise _refused(f"the callers {issuer} vouches for hold too many requests here", first - now)
+        if len(self.rows) >= self.max_held:
+            raise _refused(
+                "too many held invocations", min(map(self._gone_at, self.rows.values()), default=now) - now
             )
 
     async def hold(self, request: Request, endpoint, challenge: Challenge, scope: str, account) -> Response:
@@ -255,7 +289,7 @@ class HeldInvocations:
             if held.expires_at > self.resource.clock():
                 return self._pending_response(held)
             del self.rows[held.id]
-            if held.arrived:
+            if held.arrived and not held.late:
                 raise AAuthError("abandoned", "the person opened the page but did not answer")
             raise AAuthError("expired", "the person did not answer in time")
         session = self.resource.sessions.issue(
@@ -274,12 +308,19 @@ class HeldInvocations:
         return None
 
     def deciding(self, held_id: str) -> Held | None:
-        """The row ``held_id`` if a person opened its page and it still waits for their answer."""
+        """The row ``held_id`` if a person opened its page and has not answered (it may have
+        expired since: :meth:`decide` checks)."""
         held = self.rows.get(held_id)
         if held is None or held.code is None or not held.arrived or held.approved is not None:
             return None
-        return held if held.result is None and held.expires_at > self.resource.clock() else None
+        return held if held.result is None and not held.late else None
 
     def decide(self, held: Held, approve: bool) -> None:
+        """The person's answer, taken only while the request lives (-11 "Interaction Code Format":
+        the code expires with the pending request).  Later it is ``408 expired``, decides nothing,
+        and the agent's poll says ``expired``."""
+        if held.expires_at <= self.resource.clock():
+            held.late = True
+            raise AAuthError("expired", "the request expired before the answer came")
         held.approved = approve
         held.decided.set()

@@ -18,7 +18,10 @@ RFC 9700 §4.16): the sign-in form's CSRF token is bound to a pre-session cookie
 consent form's to the session and the held request; cookies are ``HttpOnly``,
 ``SameSite=Strict``, ``Secure`` with the ``__Host-`` prefix over https; a session ends after
 :data:`IDLE` seconds unused or :data:`LIFETIME` in all; failed sign-ins are throttled per
-username and per client address, wrong codes per signed-in person (``429 rate_limited``).
+username and per client address, wrong codes per signed-in person (``429 rate_limited``).  One
+person keeps at most :data:`MAX_SESSIONS_PER_PERSON` sessions (a new one ends their own least
+recently used), so signing in over and over never ends another person's session; past
+:data:`MAX_SESSIONS` in all, the least recently used goes.
 """
 
 from __future__ import annotations
@@ -46,8 +49,10 @@ SESSION_COOKIE = "aauth_resource_session"
 PRE_SESSION_COOKIE = "aauth_resource_pre_session"
 #: A session ends after this many seconds unused, or after :data:`LIFETIME` in all.
 IDLE, LIFETIME = 1800.0, 43_200.0
-#: Sessions a resource keeps at most (the oldest goes first).
+#: Sessions a resource keeps at most (the least recently used goes first).
 MAX_SESSIONS = 1000
+#: Sessions one person keeps at a resource (their own least recently used goes first).
+MAX_SESSIONS_PER_PERSON = 10
 #: ASVS V2.1.2: longer passwords are refused before any hashing.
 MAX_PASSWORD = 128
 #: Failed sign-ins before ``429``: per username, per client address, within the window (seconds).
@@ -124,6 +129,7 @@ class PersonLogin:
         self.sign_in: SignIn | None = password_sign_in(persons) if isinstance(persons, Mapping) else persons
         self.clock = clock
         self.sessions: dict[str, PersonSession] = {}  # by the SHA-256 of the cookie's value
+        self.max_sessions, self.max_per_person = MAX_SESSIONS, MAX_SESSIONS_PER_PERSON
         self._key = secrets.token_bytes(32)  # the forms' CSRF tokens are HMACs under it
         self.failures = Throttle(FAILURES, WINDOW, clock=clock)
         self.failures_per_address = Throttle(FAILURES_PER_ADDRESS, WINDOW, clock=clock)
@@ -192,7 +198,13 @@ class PersonLogin:
             k for k, s in self.sessions.items() if s.used + IDLE <= now or s.started + LIFETIME <= now
         ]:
             del self.sessions[key]
-        while len(self.sessions) >= MAX_SESSIONS:
+        theirs = sorted(
+            (k for k, s in self.sessions.items() if s.username == username),
+            key=lambda k: self.sessions[k].used,
+        )
+        for key in theirs[: max(0, len(theirs) - self.max_per_person + 1)]:  # their own make room
+            del self.sessions[key]
+        while len(self.sessions) >= self.max_sessions:
             del self.sessions[min(self.sessions, key=lambda k: self.sessions[k].used)]
         token = secrets.token_urlsafe(32)
         self.sessions[_hash(token)] = PersonSession(username, person, now, now)

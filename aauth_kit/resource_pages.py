@@ -11,12 +11,15 @@ was made for (else ``403 forbidden``, and the request stays pending).  A resourc
 persons refuses every decision (``403``): it cannot tell who is deciding.
 
 "The code parameter is single-use": redeeming it spends it, so a second visit (or an unknown
-code) is ``410 invalid_code``, and a signed-in person presenting wrong codes is throttled
-(-11 "Interaction Code Format").  A person signed in as someone else is asked to sign in as
+code) is ``410 invalid_code``; so is the code of a request that expired, and the page says it
+expired (the agent's poll says ``408 expired``).  An answer posted after the request expired is
+``408 expired`` and decides nothing (:meth:`HeldInvocations.decide`).  Every code a signed-in
+person cannot use counts toward their wrong-code throttle (-11 "Interaction Code Format": rate
+limited), another person's too.  A person signed in as someone else is asked to sign in as
 the right person, and the code stays unspent.  A cross-origin post is refused
 (:func:`asgi.check_origin`).  With a ``callback`` (an https URL, checked, kept with the
 request) the browser goes back there after answering, with ``?error=access_denied`` on a
-denial (-11 "Interaction Callback Errors"); without one the page says what happened.  Pages
+denial and ``?error=interaction_expired`` after the request expired (-11 "Interaction Callback Errors"); without one the page says what happened.  Pages
 are never framed or cached and carry no script; forms post to relative URLs (the pages work
 under a proxy's prefix).
 """
@@ -84,6 +87,12 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl(raw.decode("utf-8", "replace")))
 
 
+def _invalid_code(why: str) -> HTMLResponse:
+    """``410 invalid_code`` (-11 "Interaction Code Format"), saying why."""
+    error = AAuthError("invalid_code", why)
+    return _page("Code not valid", f"<p>{escape(error.detail)}</p>", error.status)
+
+
 def _may_decide(held, session: PersonSession) -> bool:
     """The person behind the request (a person or auth token's ``(iss, sub)``), or anyone signed
     in when an agent token alone made it."""
@@ -132,10 +141,12 @@ def routes(held: HeldInvocations) -> list[Route]:
                 "Too many codes", f"<p>Try again in {wait} s.</p>", 429, headers={"retry-after": wait}
             )
         row = held.by_code(request.query_params.get("code", ""))
-        if row is None or row.arrived or row.expires_at <= resource.clock():
-            login.wrong_codes.fail(session.username)
-            error = AAuthError("invalid_code", "this code is unknown or was used already")
-            return _page("Code not valid", f"<p>{escape(error.detail)}</p>", error.status)
+        if row is None or row.arrived or row.expires_at <= resource.clock() or not _may_decide(row, session):
+            login.wrong_codes.fail(session.username)  # every code this person cannot use counts
+        if row is not None and row.expires_at <= resource.clock():
+            return _invalid_code("this request expired: the agent can ask again")
+        if row is None or row.arrived:
+            return _invalid_code("this code is unknown or was used already")
         if not _may_decide(row, session):  # the code stays unspent for the right person
             error = f"You are signed in as {session.username}; this request is for another person: sign in as them."
             return sign_in_page(request, target, error=error, status=403)
@@ -189,11 +200,22 @@ def routes(held: HeldInvocations) -> list[Route]:
         if not _may_decide(row, session):
             raise AAuthError("forbidden", "this request was made for another person", status=403)
         approve = form["decision"] == "approve"
-        held.decide(row, approve)
-        if row.callback is not None:
+        failed = None if approve else "denied"
+        try:
+            held.decide(row, approve)
+        except AAuthError as error:  # it expired while the page was open
+            if error.code != "expired":
+                raise
+            if row.callback is None:
+                said = (
+                    "This request expired before your answer: nothing was decided. The agent can ask again."
+                )
+                return _page("Request expired", f"<p>{said}</p>", error.status)
+            failed = "expired"
+        if row.callback is not None:  # -11 "Interaction Callback Errors" on a failure
             callback = row.callback
-            if not approve:
-                callback = f"{callback}{'&' if '?' in callback else '?'}error={callback_error_for('denied')}"
+            if failed is not None:
+                callback = f"{callback}{'&' if '?' in callback else '?'}error={callback_error_for(failed)}"
             return RedirectResponse(callback, status_code=303)
         outcome = "approved: the agent can go on" if approve else "denied"
         return _page("Done", f"<p>You {outcome}. You can close this page.</p>")

@@ -9,11 +9,15 @@ the request's signature covers ``authorization`` and was made by that same key f
 agent; anything else finds no session.  A session past half its lifetime is rolled over: the
 response carries a new ``AAuth-Access`` and the old value stops working ("A resource MAY
 return a new AAuth-Access header on any response").  Rows are capped per agent (its oldest
-goes) and in all (``429 rate_limited``), and swept once they expire.
+goes), per issuer of the agents' tokens (one Agent Provider mints as many agents as it likes:
+:data:`MAX_SESSIONS_PER_ISSUER`) and in all (``429 rate_limited`` + ``Retry-After``: when the
+first of those sessions ends), and swept once they expire.  -11 is silent on the sizes; they
+follow OWASP ASVS level 2 (V11.1.4, anti-automation).
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -28,6 +32,8 @@ SESSION_LIFETIME = 3600
 MAX_SESSIONS_PER_AGENT = 5
 #: Sessions a resource holds at most.
 MAX_SESSIONS = 10_000
+#: Sessions the agents of one issuer (``iss`` of their tokens) may hold at one resource.
+MAX_SESSIONS_PER_ISSUER = MAX_SESSIONS // 10
 
 
 @dataclass(frozen=True)
@@ -52,11 +58,13 @@ class Sessions:
         lifetime: int = SESSION_LIFETIME,
         max_per_agent: int = MAX_SESSIONS_PER_AGENT,
         max_sessions: int = MAX_SESSIONS,
+        max_per_issuer: int = MAX_SESSIONS_PER_ISSUER,
         id_factory: Callable[[], str] | None = None,
     ):
         self.clock = clock
         self.lifetime = lifetime
         self.max_per_agent = max_per_agent
+        self.max_per_issuer = max_per_issuer
         self.max_sessions = max_sessions
         self.id_factory = id_factory or (lambda: secrets.token_urlsafe(32))
         self.rows: dict[str, Session] = {}
@@ -72,11 +80,19 @@ class Sessions:
         mine = sorted((s for s in self.rows.values() if s.agent == agent), key=lambda s: s.issued_at)
         for old in mine[: max(0, len(mine) - self.max_per_agent + 1)]:
             del self.rows[old.token]
-        if len(self.rows) >= self.max_sessions:
-            raise AAuthError(
-                "rate_limited", "this resource holds all the sessions it can; try later", retry_after=60
-            )
         now = self.clock()
+        theirs = [s for s in self.rows.values() if s.agent[0] == agent[0]]
+        for rows, cap, why in (
+            (theirs, self.max_per_issuer, f"the agents of {agent[0]} hold all the sessions they may here"),
+            (list(self.rows.values()), self.max_sessions, "this resource holds all the sessions it can"),
+        ):
+            if len(rows) >= cap:
+                wait = min((s.expires_at for s in rows), default=now) - now
+                raise AAuthError(
+                    "rate_limited",
+                    f"{why}; try later",
+                    retry_after=max(1, math.ceil(wait)),
+                )
         session = Session(self.id_factory(), agent, jkt, frozenset(scope), now, now + self.lifetime)
         self.rows[session.token] = session
         return session
@@ -112,10 +128,9 @@ class Sessions:
         return max(mine, key=lambda s: s.issued_at, default=None)
 
     def replace(self, session: Session) -> Session:
-        """A new session with the grant of ``session``, which ends."""
-        fresh = self.issue(session.agent, session.jkt, session.scope)
+        """A new session with the grant of ``session``, which ends (first: it makes room under the caps)."""
         self.rows.pop(session.token, None)
-        return fresh
+        return self.issue(session.agent, session.jkt, session.scope)
 
     def roll(self, session: Session) -> Session | None:
         """The session replacing ``session`` when it is past half its life (the old one ends), else ``None``."""

@@ -42,7 +42,7 @@ from .claims import MAX_LIFETIME
 from .deferred_headers import parse_retry_after
 from .errors import AAuthError
 from .headers import HeaderError
-from .http_client import httpx, origin_of
+from .http_client import httpx, origin_of, request_capped
 from .identifiers import check_endpoint_url
 from .jwks import KeyResolver
 from .keys import Key
@@ -65,6 +65,10 @@ SEND_TIMEOUT = 15.0
 #: The ``error`` a cascade records (for the person, never for the revoker) for a recipient
 #: that advertises no usable ``revocation_endpoint`` (-11 "Token Revocation": optional).
 UNSUPPORTED = "revocation_unsupported"
+#: Entries of a ``downstream`` report read at most, and characters kept of each of its strings
+#: (-11 is silent; OWASP ASVS level 2: the report goes into the person's audit trail).
+MAX_DOWNSTREAM = 100
+MAX_REPORT_STRING = 256
 #: The ``error`` a cascade records for a recipient with an endpoint it could not reach, or
 #: that stayed pending (503); the draft names no code for this, the kit keeps its own.
 UNAVAILABLE = "revocation_unavailable"
@@ -226,20 +230,22 @@ class Revoker:
 
 def downstream_report(body: bytes) -> list[dict]:
     """The ``downstream`` member of a ``200`` (an Access Server's cascade, -11 "Token
-    Revocation"): the ``{"recipient", "error"}`` objects with string members; ``[]`` for an
-    empty body, and anything else is not read."""
+    Revocation"): the ``{"recipient", "error"}`` objects with string members, the first
+    :data:`MAX_DOWNSTREAM` of them, each string cut at :data:`MAX_REPORT_STRING` characters;
+    ``[]`` for an empty body, and anything else is not read."""
     try:
         document = json.loads(body) if body else {}
     except (ValueError, RecursionError):
         return []
     entries = document.get("downstream") if isinstance(document, dict) else None
-    return [
-        {"recipient": entry["recipient"], "error": entry["error"]}
+    report = [
+        {"recipient": entry["recipient"][:MAX_REPORT_STRING], "error": entry["error"][:MAX_REPORT_STRING]}
         for entry in (entries if isinstance(entries, list) else [])
         if isinstance(entry, dict)
         and isinstance(entry.get("recipient"), str)
         and isinstance(entry.get("error"), str)
     ]
+    return report[:MAX_DOWNSTREAM]
 
 
 async def revoke_at(
@@ -275,8 +281,8 @@ async def _send(client, message: HttpMessage):
     """One request, bounded by :data:`SEND_TIMEOUT` in all (a trickled answer is cut there)."""
     try:
         async with asyncio.timeout(SEND_TIMEOUT):
-            return await client.request(
-                message.method, message.target_uri, headers=message.headers, content=message.body
+            return await request_capped(
+                client, message.method, message.target_uri, headers=message.headers, content=message.body
             )
     except TimeoutError:
         raise AAuthError(

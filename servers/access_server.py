@@ -29,8 +29,9 @@ Response":
 
 Who may call (-11 "PS-AS Trust Establishment", pre-established): only the Person Servers in
 :attr:`AccessPolicy.trusted`; any other signer is ``401 unknown_key`` before anything is
-fetched.  The pending URL answers only the PS that created it.  Pending requests are capped
-(``429 rate_limited``) and expire (``408 expired``).  Bodies are limited by
+fetched.  The pending URL answers only the PS that created it.  Pending requests are capped,
+in all and per PS, so one trusted PS cannot fill them (``429 rate_limited``; -11 is silent,
+OWASP ASVS level 2), and expire (``408 expired``).  Bodies are limited by
 :mod:`aauth_kit.asgi` like every app of the cast; the AS's own fetches (the resource's, the
 agent provider's keys) go through the resolver it is given, behind egress admission.
 
@@ -78,8 +79,9 @@ TOKEN_PATH = "/token"
 PENDING_PATH = "/token/pending"
 #: -11 "Auth Token Structure": auth tokens "MUST NOT have a lifetime exceeding 1 hour".
 TOKEN_LIFETIME = 3600
-#: Requests waiting for payment or claims at once, and how long each waits.
+#: Requests waiting for payment or claims at once (in all, and of one PS), and how long each waits.
 MAX_PENDING = 1000
+MAX_PENDING_PER_PS = 200
 PENDING_TTL = 600
 
 
@@ -167,6 +169,7 @@ class AccessServer:
         self.id_factory = id_factory or (lambda: secrets.token_urlsafe(16))
         self.max_pending, self.pending_ttl, self.signature_window = max_pending, pending_ttl, signature_window
         self.pending: dict[str, TokenRequest] = {}
+        self.max_pending_per_ps = MAX_PENDING_PER_PS
         self.servers = TrustedPersonServers(resolver, lambda: self.policy)
         #: ``client_factory(timeout=…)``: the ``httpx.AsyncClient`` (behind egress admission)
         #: this AS revokes its auth tokens at resources with; without it, no revocation endpoint.
@@ -269,7 +272,8 @@ class AccessServer:
                 raise AAuthError("invalid_request", f"{name} is required")
         verified = await verify_token_request(self, body, ps)
         self._drop_expired()
-        if len(self.pending) >= self.max_pending:
+        mine = sum(p.ps == ps for p in self.pending.values())
+        if len(self.pending) >= self.max_pending or mine >= self.max_pending_per_ps:
             raise AAuthError("rate_limited", "too many token requests waiting here", retry_after=60)
         pending = TokenRequest(self.id_factory(), ps, *verified, self.clock() + self.pending_ttl)
         self.pending[pending.id] = pending

@@ -7,12 +7,15 @@ Request"), before any policy is applied.
   parent-mediated sub-agent authorization, the parent's (-11 "Parent-Mediated Authorization");
   a token that names a PS names the signing one;
 * ``subagent_token`` (optional): the sub-agent's agent token, naming the parent as
-  ``parent_agent`` and bound to ``agent_jkt`` — the auth token is then bound to its key;
+  ``parent_agent``, bound to ``agent_jkt`` and, when it names a PS, naming the signing one —
+  the auth token is then bound to its key;
 * ``presented_token``: the person or auth token the agent showed the resource, which the
   resource token points back to (-11 "Resource Token Verification"), from the signing PS or
   from this AS, and not revoked here (-11 "Token Revocation": ``revoked_presented_token``);
 * ``upstream_token`` (optional, -11 "Upstream Token Verification"): a person or auth token for
-  the calling agent (``aud`` = its agent token's ``iss``) from the signing PS.
+  the calling agent (``aud`` = its agent token's ``iss``) from the signing PS, not revoked here
+  (``revoked_upstream_token``: a person token its PS revoked here, an auth token this AS
+  revoked in a cascade).
 
 A failure is ``400 <invalid|expired|revoked>_<parameter>_token`` (-11 "Token Endpoint Error
 Codes").  -11 defines no code for a bad ``agent_token`` at an AS; the kit answers
@@ -57,8 +60,9 @@ async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tup
     if bound.jkt != resource_token.agent_jkt:
         param = "subagent" if bound is not agent_token else "agent"
         raise AAuthError(f"invalid_{param}_token", f"the {param} token binds another key than agent_jkt")
-    if agent_token.ps not in (None, ps):
-        raise AAuthError("invalid_agent_token", f"the agent token names PS {agent_token.ps!r}, not {ps}")
+    for param, token in (("agent", agent_token), ("subagent", bound)):
+        if token.ps not in (None, ps):
+            raise AAuthError(f"invalid_{param}_token", f"the {param} token names PS {token.ps!r}, not {ps}")
     presented = await _from_issuers(
         server,
         body["presented_token"],
@@ -82,6 +86,8 @@ async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tup
         )
         if (upstream.iss if upstream.typ == claims.PERSON_TYP else upstream.ps) != ps:
             raise AAuthError("invalid_upstream_token", f"the upstream token is not from {ps}")
+        if server.revocations.is_revoked(upstream.iss, upstream.jti):
+            raise AAuthError("revoked_upstream_token", f"the upstream token {upstream.jti!r} was revoked")
         caps.append(upstream.exp)
     return resource_token, (presented.iss, presented.jti), bound.cnf_jwk, min(caps)
 

@@ -21,12 +21,20 @@ token it presented here in a federation (-11 "PS-to-AS Token Request").  Any oth
 What the AS remembers — which auth tokens it issued from which presented token, and what was
 revoked, the cascades still running — is held in memory, as its pending token requests are
 (a restart forgets it; the tokens themselves live at most an hour).  All three are capped: a
-full store is ``429 rate_limited``.
+full store is ``429 rate_limited``.  -11 is silent on how long an uncollected cascade is kept
+and on one PS's share; the kit follows OWASP ASVS level 2 (V11.1.4, resource use): a finished
+cascade is kept :data:`CASCADE_RETENTION` seconds for its PS to poll (then its URL answers
+``404``), and one PS may have :data:`MAX_CASCADES_PER_PS` cascades at once and
+:data:`MAX_REVOCATIONS_PER_PS` revocations kept.  A resource that
+refuses a revocation (``429 rate_limited`` too) or cannot be reached does not stop the
+cascade: the rest are still told, and that resource is named in the ``downstream`` report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -45,8 +53,13 @@ if TYPE_CHECKING:
 #: Revocations, and records of issued auth tokens, the AS keeps at most.
 MAX_REVOCATIONS = 100_000
 MAX_ISSUED = 100_000
-#: Cascades still running that a PS may poll at once.
+#: Revocations one PS may have kept here, so that one trusted PS cannot fill the store.
+MAX_REVOCATIONS_PER_PS = 20_000
+#: Cascades running or waiting for their PS's poll, in all and per PS.
 MAX_CASCADES = 100
+MAX_CASCADES_PER_PS = 20
+#: Seconds a finished cascade waits for its PS's poll before it is dropped.
+CASCADE_RETENTION = 300
 #: Seconds the AS waits for its cascade before it answers ``202`` (-11 "Token Revocation").
 ANSWER_WITHIN = 5
 PENDING_PATH = f"{kit.REVOCATION_PATH}/pending"
@@ -62,29 +75,47 @@ class IssuedAuthToken:
 
 
 @dataclass
+class Cascade:
+    """A PS's revocation cascading here: the PS, its task and when that finished."""
+
+    ps: str
+    task: asyncio.Task
+    finished_at: float | None = None
+
+
+@dataclass
 class AccessRevocations:
     """The AS's memory for revocation, by ``(iss, jti)``: the revocations it received or made
     (kept until ``exp`` + skew) and the auth tokens it issued from each presented token."""
 
     clock: Callable[[], float]
     max_revocations: int = MAX_REVOCATIONS
+    max_revocations_per_ps: int = MAX_REVOCATIONS_PER_PS
     max_issued: int = MAX_ISSUED
     revoked: dict[tuple[str, str], float] = field(default_factory=dict)
     issued: dict[tuple[str, str], list[IssuedAuthToken]] = field(default_factory=dict)
     max_cascades: int = MAX_CASCADES
-    #: Pending id → the PS that revoked and its cascade, still running or not yet collected.
-    cascades: dict[str, tuple[str, asyncio.Task]] = field(default_factory=dict)
+    max_cascades_per_ps: int = MAX_CASCADES_PER_PS
+    cascade_retention: float = CASCADE_RETENTION
+    #: Pending id → the cascade of a PS's revocation, still running or not yet collected.
+    cascades: dict[str, Cascade] = field(default_factory=dict)
 
     def is_revoked(self, iss: str, jti: str) -> bool:
         return (iss, jti) in self.revoked
 
-    def revoke(self, iss: str, jti: str, exp: int | None) -> None:
+    def revoke(self, iss: str, jti: str, exp: int | None, *, share: bool = False) -> None:
         """Refuse ``(iss, jti)`` until :func:`aauth_kit.revocation.keep_until`; ``429
-        rate_limited`` when :attr:`max_revocations` entries are held."""
+        rate_limited`` when :attr:`max_revocations` entries are held — or, with ``share`` (a
+        PS's revocation), :attr:`max_revocations_per_ps` of ``iss``'s."""
         now = self.clock()
-        for key in [key for key, until in self.revoked.items() if until <= now]:
-            del self.revoked[key]
-        if (iss, jti) not in self.revoked and len(self.revoked) >= self.max_revocations:
+        held = 0
+        for key, until in list(self.revoked.items()):
+            if until <= now:
+                del self.revoked[key]
+            else:
+                held += key[0] == iss
+        full = len(self.revoked) >= self.max_revocations or (share and held >= self.max_revocations_per_ps)
+        if (iss, jti) not in self.revoked and full:
             raise AAuthError(
                 "rate_limited", f"{len(self.revoked)} revocations held here; try later", retry_after=kit.SKEW
             )
@@ -102,6 +133,36 @@ class AccessRevocations:
             raise AAuthError("rate_limited", "too many live auth tokens recorded here", retry_after=60)
         self.issued.setdefault(presented, []).append(token)
 
+    def start_cascade(self, pending_id: str, ps: str, task: asyncio.Task) -> Cascade:
+        """Hold ``task`` (the cascade of ``ps``'s revocation) as ``pending_id``, dropping
+        finished cascades past :attr:`cascade_retention`; ``429 rate_limited`` when
+        :attr:`max_cascades` are held, or :attr:`max_cascades_per_ps` of ``ps``'s."""
+        now = self.clock()
+        for key in [k for k, c in self.cascades.items() if self._expired(c, now)]:
+            del self.cascades[key]
+        mine = [c for c in self.cascades.values() if c.ps == ps]
+        if len(self.cascades) >= self.max_cascades or len(mine) >= self.max_cascades_per_ps:
+            held = mine if len(mine) >= self.max_cascades_per_ps else self.cascades.values()
+            ends = [c.finished_at + self.cascade_retention for c in held if c.finished_at is not None]
+            wait = min(ends, default=now + kit.SKEW) - now
+            raise AAuthError(
+                "rate_limited", "too many revocations cascading here", retry_after=max(1, math.ceil(wait))
+            )
+        cascade = self.cascades[pending_id] = Cascade(ps, task)
+        task.add_done_callback(lambda _: setattr(cascade, "finished_at", self.clock()))
+        return cascade
+
+    def collect(self, pending_id: str, ps: str) -> Cascade | None:
+        """``ps``'s cascade at ``pending_id`` (``None``: another PS's, unknown, or dropped)."""
+        cascade = self.cascades.get(pending_id)
+        if cascade is not None and self._expired(cascade, self.clock()):
+            del self.cascades[pending_id]
+            return None
+        return cascade if cascade is not None and cascade.ps == ps else None
+
+    def _expired(self, cascade: Cascade, now: float) -> bool:
+        return cascade.finished_at is not None and cascade.finished_at + self.cascade_retention <= now
+
     def issued_from(self, presented: tuple[str, str]) -> list[IssuedAuthToken]:
         """The auth tokens issued from ``presented``, forgotten here (they are being revoked)."""
         return self.issued.pop(presented, [])
@@ -118,17 +179,24 @@ async def revocation_endpoint(server: AccessServer, request: Request) -> Respons
         dev=server.dev,
     )
     revocations = server.revocations
-    if len(revocations.cascades) >= revocations.max_cascades:
-        raise AAuthError("rate_limited", "too many revocations still cascading here", retry_after=kit.SKEW)
-    revocations.revoke(revoked.signer, revoked.jti, revoked.exp)
+    slot = secrets.token_urlsafe(16)  # held from the start: running cascades count too
     task = asyncio.ensure_future(cascade(server, (revoked.signer, revoked.jti)))
     try:
-        return _terminal(await asyncio.wait_for(asyncio.shield(task), ANSWER_WITHIN))
+        revocations.start_cascade(slot, revoked.signer, task)
+        revocations.revoke(revoked.signer, revoked.jti, revoked.exp, share=True)
+    except AAuthError:
+        task.cancel()
+        revocations.cascades.pop(slot, None)
+        raise
+    try:
+        downstream = await asyncio.wait_for(asyncio.shield(task), ANSWER_WITHIN)
     except TimeoutError:
         pending_id = server.id_factory()
-        revocations.cascades[pending_id] = (revoked.signer, task)
+        revocations.cascades[pending_id] = revocations.cascades.pop(slot)
         headers = {"Location": f"{server.identifier}{PENDING_PATH}/{pending_id}", "Retry-After": "1"}
         return JSONResponse({"status": "pending"}, 202, headers)
+    revocations.cascades.pop(slot, None)
+    return _terminal(downstream)
 
 
 async def pending_endpoint(server: AccessServer, request: Request) -> Response:
@@ -136,13 +204,13 @@ async def pending_endpoint(server: AccessServer, request: Request) -> Response:
     runs, then its ``200`` (once: the entry is forgotten)."""
     ps, _ = await server._signed_by_ps(request)
     pending_id = request.path_params["pending_id"]
-    signer, task = server.revocations.cascades.get(pending_id, (None, None))
-    if task is None or signer != ps:
+    found = server.revocations.collect(pending_id, ps)
+    if found is None:
         raise AAuthError("not_found", "no revocation cascading at this URL for this Person Server")
-    if not task.done():
+    if not found.task.done():
         return JSONResponse({"status": "pending"}, 202, {"Retry-After": "1"})
     del server.revocations.cascades[pending_id]
-    return _terminal(task.result())
+    return _terminal(found.task.result())
 
 
 def _terminal(downstream: list[dict]) -> Response:
@@ -161,7 +229,10 @@ async def cascade(server: AccessServer, presented: tuple[str, str]) -> list[dict
             token = todo.pop(0)
             if token.exp + kit.SKEW <= server.clock():
                 continue  # expired: nothing left to refuse
-            server.revocations.revoke(server.identifier, token.jti, token.exp)
+            try:
+                server.revocations.revoke(server.identifier, token.jti, token.exp)
+            except AAuthError:
+                pass  # this AS's store is full: the resource is still told, and refuses it
             todo += server.revocations.issued_from((server.identifier, token.jti))
             error, _ = await kit.revoke_at(
                 revoker,

@@ -171,7 +171,7 @@ def test_a_revoked_auth_token_is_replaced(cast):
     with cast.client(agent) as client:
         client.get(f"{SCA}/check")
         old = claims(agent.auth_token_for(SCA))
-        cast.resource.revoke(old["iss"], old["jti"])
+        cast.resource.revocations.revoke(old["iss"], old["jti"])
         cast.trace.clear()
         assert client.get(f"{SCA}/check").status_code == 200
     assert [f"{e.target} {e.summary()}" for e in cast.trace.exchanges] == [

@@ -95,7 +95,7 @@ def test_token_revocation_the_as_revokes_its_auth_token_at_the_catalog(lab):
     assert read_parts(lab, agent, auth_token).status == 200
     response = revoke(lab, as_revoker(lab), f"{CATALOG}/revoke", auth_token, "AS")
     assert (response.status, response.body) == (200, b"")
-    assert (AS, claims(auth_token)["jti"]) in lab.catalog.resource.revoked
+    assert (AS, claims(auth_token)["jti"]) in lab.catalog.resource.revocations.revoked
     refused = read_parts(lab, agent, auth_token)
     assert refused.status == 401 and "revoked_jwt" in refused.header("signature-error")
 
@@ -111,7 +111,7 @@ def test_token_revocation_another_access_server_is_unsupported_iss(lab):
         403,
         "unsupported_iss",
     )
-    assert (OTHER_AS, claims(auth_token)["jti"]) not in lab.catalog.resource.revoked
+    assert (OTHER_AS, claims(auth_token)["jti"]) not in lab.catalog.resource.revocations.revoked
     assert read_parts(lab, agent, auth_token).status == 200
 
 
@@ -129,7 +129,7 @@ def test_token_revocation_at_the_as_takes_only_a_trusted_person_server(lab):
     message = HttpMessage("POST", f"{AS}/revoke", [("Content-Type", "application/json")], b'{"exp": 1}')
     lab.ps.context.revoker.sign(message)
     assert problem(lab.send(message, source="PS").response) == (400, "invalid_request")
-    assert (AS, claims(auth_token)["jti"]) not in lab.catalog.resource.revoked
+    assert (AS, claims(auth_token)["jti"]) not in lab.catalog.resource.revocations.revoked
 
 
 def test_token_revocation_the_person_revokes_at_the_ps_and_the_as_cascades(lab):
@@ -174,7 +174,7 @@ def test_token_revocation_the_as_reports_what_it_could_not_tell(lab):
     gives it to the person, in the answer and in the audit trail."""
     _, auth_token, sent = federated(lab)
     person_jti = claims(sent["presented_token"])["jti"]
-    lab.catalog.resource.max_revocations = len(lab.catalog.resource.revoked)
+    lab.catalog.resource.revocations.max_revocations = len(lab.catalog.resource.revocations.revoked)
     session = person_session(lab)
     with lab.client(source="Person") as client:
         answer = client.post(f"{PS}/tokens/{person_jti}/revoke", headers=session).json()

@@ -153,6 +153,43 @@ def test_interaction_chaining_caps_the_chained_requests(lab):
     assert lab.supply_chain.resource.held.rows == {}
 
 
+def test_interaction_chaining_one_issuer_cannot_fill_the_chained_calls(lab):
+    """The callers one issuer vouches for run at most their share of chained calls: the next is 429
+    rate_limited + Retry-After while the first still waits for the person, and nothing of it keeps
+    running; the first completes."""
+    chaining = lab.supply_chain.chaining
+    chaining.max_per_issuer = 1
+    refused = []
+
+    def on_interaction(interaction):
+        second = lab.new_agent("second-buyer", on_interaction=person(lab, True, []))
+        with lab.client(second) as client:
+            refused.append(client.post(f"{SCA}/optimize", json=PROMPT))
+        assert len(chaining.chained()) == 1 < chaining.max_chained
+        lab.ps.decide(downstream_code(lab, interaction), True)
+
+    agent = lab.new_agent("buyer", on_interaction=on_interaction)
+    with lab.client(agent) as client:
+        response = client.post(f"{SCA}/optimize", json=PROMPT)
+    assert response.status_code == 200
+    (second,) = refused
+    assert (second.status_code, second.json()["error"]) == (429, "rate_limited")
+    assert int(second.headers["retry-after"]) > 0
+
+
+def test_interaction_chaining_wrong_codes_are_throttled_per_address(lab):
+    """The SCA's page takes no session, so anyone may present codes there: -11 "Interaction Code
+    Format" asks for rate limiting, so past a few wrong codes from one client address it answers 429
+    rate_limited + Retry-After."""
+    lab.supply_chain.chaining.wrong_codes.limit = 3
+    with lab.hosts.client(timeout=30) as browser:
+        tries = [browser.get(f"{SCA}/interaction/downstream?code=ZZZZ-ZZZ{n}") for n in range(4)]
+    assert [(t.status_code, t.json()["error"]) for t in tries] == [(410, "invalid_code")] * 3 + [
+        (429, "rate_limited")
+    ]
+    assert int(tries[3].headers["retry-after"]) > 0
+
+
 def test_interaction_chaining_not_needed_answers_at_once(tmp_path):
     """No consent needed downstream: the SCA answers 200 in one go, as before."""
     with Lab(mode="socket", data_dir=tmp_path, consent_scopes=[], consent_prefixes=[]) as lab:

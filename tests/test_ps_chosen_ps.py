@@ -110,3 +110,18 @@ def test_chosen_ps_is_named_in_the_subagent_tokens_too(lab):
         sub = create_subagent(parent, client, "search1", key=Key.from_seed("sub-search1"))
     claims = decode_unverified(sub.agent_token).payload
     assert (claims["parent_agent"], claims["ps"]) == (AGENT, PS2)
+
+
+def test_chosen_ps_a_subagent_created_after_the_choice_names_the_chosen_ps(lab):
+    """The person chooses PS2 while the parent still holds its old agent token (naming this
+    PS): a sub-agent created with that token names PS2, the choice as of its creation, not the
+    parent token's stale ``ps``."""
+    from aauth_kit.subagents import create_subagent
+
+    assert ps_claim(lab.helper.agent_token) == lab.identifiers["ps"]
+    assert choose(lab, session(lab, "alice", "alice-password"), AGENT, PS2)[0] == 200
+    with lab.client() as client:
+        sub = create_subagent(lab.helper, client, "search2", key=Key.from_seed("sub-search2"))
+    assert ps_claim(lab.helper.agent_token) == lab.identifiers["ps"]  # not rotated
+    claims = decode_unverified(sub.agent_token).payload
+    assert (claims["parent_agent"], claims["ps"]) == (AGENT, PS2)

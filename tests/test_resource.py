@@ -446,7 +446,7 @@ def test_revoked_tokens(lab):
     Required": with requirement=person-token, never auth-token (agent token: agent-token)."""
     auth = auth_token()
     assert call(lab, "POST", "/optimize", auth, body={}).status_code == 200
-    lab.resource.revoke(PS, jti_of(auth))
+    lab.resource.revocations.revoke(PS, jti_of(auth))
     response = call(lab, "POST", "/optimize", auth, body={})
     assert signature_error(response) == "revoked_jwt"
     assert requirement(response).requirement == "person-token"
@@ -468,8 +468,10 @@ def test_revocation_collections_and_sync_callables():
         RES, key=resource_key, resolver=StaticResolver(), revoked=lambda iss, jti: iss == PS
     )
     nothing = Resource(RES, key=resource_key, resolver=StaticResolver())
-    assert asyncio.run(by_set.is_revoked(auth)) and asyncio.run(by_callable.is_revoked(auth))
-    assert not asyncio.run(nothing.is_revoked(auth))
+    assert asyncio.run(by_set.revocations.is_revoked(auth)) and asyncio.run(
+        by_callable.revocations.is_revoked(auth)
+    )
+    assert not asyncio.run(nothing.revocations.is_revoked(auth))
 
 
 def test_tampered_requests(lab):

@@ -354,6 +354,36 @@ def test_resource_login_failed_sign_ins_and_wrong_codes_are_throttled(cast):
     assert wrong == [410] * 5 and throttled.status_code == 429 and "retry-after" in throttled.headers
 
 
+def test_resource_login_another_persons_codes_count_as_wrong_codes(cast):
+    """-11 "Interaction Code Format": code-validation attempts are rate limited.  A code the
+    signed-in person cannot use counts too, another person's included: after five, 429 +
+    Retry-After; the code stays unspent for its person, who is not throttled."""
+    _, link = _pending(cast)
+    with cast.hosts.client(timeout=30) as other:
+        first = cast.open_page(link, person=MALLORY, browser=other)
+        tries = [first.status_code] + [other.get(link).status_code for _ in range(4)]
+        locked = other.get(link)
+    assert tries == [403] * 5 and locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert cast.open_page(link, person=ALICE).status_code == 200
+
+
+def test_resource_login_signing_in_again_and_again_ends_only_ones_own_sessions(cast):
+    """One person signing in over and over fills no one else's place: past their share their own
+    least recently used session ends, never another person's."""
+    login = cast.supplier.resource.login
+    login.max_sessions, login.max_per_person = 3, 1
+    _, first = _pending(cast)
+    _, second = _pending(cast)
+    assert cast.open_page(first, person=ALICE).status_code == 200
+    for _ in range(3):
+        with cast.hosts.client(timeout=30) as browser:
+            page = browser.get(f"{SUP}/interaction?code=0000-0000")
+            assert cast.sign_in(page, MALLORY, browser).status_code == 303
+    assert sum(s.username == MALLORY[0] for s in login.sessions.values()) == 1
+    still = cast.browser.get(second)  # Alice is still signed in: the consent page, not the sign-in form
+    assert still.status_code == 200 and 'name="decision"' in still.text
+
+
 def test_resource_login_without_persons_no_decision_is_taken(tmp_path):
     """A resource given no persons cannot tell who decides: its page refuses (403), and so does
     a sign-in or a decision posted anyway."""

@@ -9,6 +9,7 @@ Registration", "Polling Error Codes").
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from aauth_kit.servers.ps import PersonServer
@@ -335,3 +336,141 @@ def test_agent_refuses_a_malformed_aauth_access(cast):
     with pytest.raises(FlowError) as caught:
         SessionTokens().take(SUP, bad)
     assert caught.value.code == "invalid_response"
+
+
+# -- caps a stranger could fill, and requests that expire (OWASP ASVS level 2 V11.1.4) ------------------
+SECOND_AP = "https://second-ap.example"
+
+
+def second_agent_provider(cast, tmp_path) -> PersonServer:
+    """Another Agent Provider (anyone can run one) on the cast's network."""
+    (tmp_path / "second").mkdir()
+    resolver = HttpResolver(cast.hosts.fetch())
+    second = PersonServer(
+        SECOND_AP,
+        key=Key.from_seed("managed second ap", kid="ap-1"),
+        resolver=resolver,
+        data_dir=tmp_path / "second",
+    )
+    cast.hosts.add(SECOND_AP, second.app)
+    return second
+
+
+def test_held_invocations_one_issuer_cannot_fill_the_table(tmp_path):
+    """An Agent Provider mints agent tokens for as many keys as it likes: past its share of the held
+    rows its agents get 429 rate_limited + Retry-After, long before the table is full, and the
+    agents of another Agent Provider are still held."""
+    cast = Cast(tmp_path, max_per_issuer=2)
+    try:
+        second = second_agent_provider(cast, tmp_path)
+        keys = [Key.from_seed(f"managed agent {n}") for n in range(3)]
+        answers = [
+            send(cast, signed_get(f"{SUP}/quotes", cast.ps.issue_agent_token(f"buyer-{n}", key), key))
+            for n, key in enumerate(keys)
+        ]
+        assert [a.status_code for a in answers[:2]] == [202, 202]
+        assert (answers[2].status_code, answers[2].json()["error"]) == (429, "rate_limited")
+        assert int(answers[2].headers["retry-after"]) > 0
+        held = cast.supplier.resource.held
+        assert len(held.rows) == 2 < held.max_held
+        other = send(cast, signed_get(f"{SUP}/quotes", second.issue_agent_token("buyer", keys[2]), keys[2]))
+        assert other.status_code == 202
+    finally:
+        cast.close()
+
+
+def test_sessions_one_issuer_cannot_fill_the_table(tmp_path):
+    """Past one Agent Provider's share of the session tokens, its next agent's approved poll is 429
+    rate_limited + Retry-After (the approval stays: it may poll again later); another Agent
+    Provider's agent still gets its AAuth-Access."""
+    cast = Cast(tmp_path)
+    try:
+        second = second_agent_provider(cast, tmp_path)
+        cast.supplier.resource.sessions.max_per_issuer = 1
+        held = cast.supplier.resource.held
+
+        def approved_poll(token, key):
+            url, requirement = _pending(cast, token, key)
+            held.decide(held.by_code(requirement.code), True)
+            return send(cast, signed_get(url, token, key))
+
+        keys = [Key.from_seed(f"managed agent {n}") for n in range(3)]
+        first = approved_poll(cast.ps.issue_agent_token("buyer-0", keys[0]), keys[0])
+        refused = approved_poll(cast.ps.issue_agent_token("buyer-1", keys[1]), keys[1])
+        other = approved_poll(second.issue_agent_token("buyer", keys[2]), keys[2])
+        assert first.status_code == 200 and "aauth-access" in first.headers
+        assert (refused.status_code, refused.json()["error"]) == (429, "rate_limited")
+        assert int(refused.headers["retry-after"]) > 0 and "aauth-access" not in refused.headers
+        assert other.status_code == 200 and "aauth-access" in other.headers
+    finally:
+        cast.close()
+
+
+def _signed_in_cast(tmp_path, ttl: float) -> Cast:
+    """A cast whose held requests live ``ttl`` seconds, the person already signed in at the supplier."""
+    cast = Cast(tmp_path, ttl=ttl)
+    assert cast.sign_in(cast.browser.get(f"{SUP}/interaction?code=0000-0000")).status_code == 303
+    return cast
+
+
+def _wait_until_expired(row) -> None:
+    time.sleep(max(0.0, row.expires_at - time.time()) + 0.2)
+
+
+def test_a_late_approval_decides_nothing_and_the_poll_says_expired(tmp_path):
+    """-11 "Interaction Code Format": the code expires with the pending request.  The person opens
+    the page in time but answers after the request expired (before any sweep): 408 expired, the
+    page says so, no session is issued, and the agent's poll says 408 expired, not abandoned."""
+    cast = _signed_in_cast(tmp_path, ttl=2)
+    try:
+        token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+        url, requirement = _pending(cast, token)
+        page = cast.browser.get(f"{requirement.url}?code={requirement.code}")
+        assert page.status_code == 200
+        row = _row(cast)
+        _wait_until_expired(row)
+        assert row.id in cast.supplier.resource.held.rows  # not swept yet
+        form = hidden_fields(page.text) | {"decision": "approve"}
+        late = cast.browser.post(f"{SUP}/interaction", data=form, follow_redirects=False)
+        assert late.status_code == 408 and "expired" in late.text and row.approved is None
+        poll = send(cast, signed_get(url, token))
+        assert (poll.status_code, poll.json()["error"]) == (408, "expired")
+        assert "aauth-access" not in poll.headers and cast.supplier.resource.sessions.rows == {}
+    finally:
+        cast.close()
+
+
+def test_a_late_answer_goes_back_to_the_callback_with_interaction_expired(tmp_path):
+    """-11 "Interaction Callback Errors": an interaction that cannot complete sends the browser
+    back to the callback with an error; for an answer after the request expired,
+    ``interaction_expired``, and nothing is decided."""
+    cast = _signed_in_cast(tmp_path, ttl=2)
+    try:
+        token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+        url, requirement = _pending(cast, token)
+        page = cast.browser.get(f"{requirement.url}?code={requirement.code}&callback={APP}/done")
+        assert page.status_code == 200
+        _wait_until_expired(_row(cast))
+        form = hidden_fields(page.text) | {"decision": "approve"}
+        late = cast.browser.post(f"{SUP}/interaction", data=form, follow_redirects=False)
+        assert late.status_code == 303 and late.headers["location"] == f"{APP}/done?error=interaction_expired"
+        poll = send(cast, signed_get(url, token))
+        assert (poll.status_code, poll.json()["error"]) == (408, "expired")
+    finally:
+        cast.close()
+
+
+def test_an_expired_code_says_the_request_expired_and_the_poll_says_expired(tmp_path):
+    """An expired code at the page is 410 invalid_code (the code can no longer be used) and the
+    page says the request expired; the agent's poll afterwards is 408 expired (-11 "Polling Error Codes")."""
+    cast = _signed_in_cast(tmp_path, ttl=1)
+    try:
+        token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
+        url, requirement = _pending(cast, token)
+        _wait_until_expired(_row(cast))
+        page = cast.browser.get(f"{requirement.url}?code={requirement.code}")
+        assert page.status_code == 410 and "request expired" in page.text
+        poll = send(cast, signed_get(url, token))
+        assert (poll.status_code, poll.json()["error"]) == (408, "expired")
+    finally:
+        cast.close()

@@ -52,6 +52,7 @@ from aauth_kit.metadata import (
 )
 from aauth_kit.profile import sign_request, verify_request
 from aauth_kit.resource import Resource
+from aauth_kit.resource_revocations import MAX_PER_SIGNER
 from aauth_kit.revocation import (
     SKEW,
     UNAVAILABLE,
@@ -244,7 +245,7 @@ def test_unknown_jti_is_200(world):
     (the [H] draft answered 404)."""
     response = revoke(world, "never-seen-anywhere")
     assert (response.status_code, response.content) == (200, b"")
-    assert (PS, "never-seen-anywhere") in world.resource.revoked
+    assert (PS, "never-seen-anywhere") in world.resource.revocations.revoked
 
 
 def test_revocation_is_keyed_by_the_verified_signer(world):
@@ -254,7 +255,7 @@ def test_revocation_is_keyed_by_the_verified_signer(world):
     jti = claims(token)["jti"]
     response = revoke(world, jti, issuer=PS2, key=ps2_key)
     assert response.status_code == 200
-    assert (PS2, jti) in world.resource.revoked
+    assert (PS2, jti) in world.resource.revocations.revoked
     assert call_files(world, token).status_code == 200
     # the [H] body form {"iss", "jti"}: its iss must be the signer ...
     refused = post_raw(world, json.dumps({"iss": PS, "jti": jti}).encode(), who=revoker(PS2, key=ps2_key))
@@ -316,7 +317,7 @@ def test_unsigned_and_wrongly_signed_requests_are_401(world):
     message = revoker().request(f"{RES}/revoke", "jti-y", NOW + 3000)
     message.body = revocation_body("jti-z", NOW + 3000)
     assert signature_error(send(world.client, message)) == "invalid_signature"
-    assert (PS, "jti-z") not in world.resource.revoked
+    assert (PS, "jti-z") not in world.resource.revocations.revoked
     # the body not covered: a revocation covers content-type and content-digest (-11 "Token Revocation")
     message = HttpMessage("POST", f"{RES}/revoke", list(headers), body)
     sign_request(message, ps_key, jwks_uri_key(PS, PERSON_DWK, "ps-1"), created=NOW, cover_body=False)
@@ -347,7 +348,7 @@ def test_only_person_servers_revoke_at_a_resource(world, issuer, dwk, key):
     Signature-Error on a 403, [SK] "Access Denied")."""
     response = revoke(world, "jti-from-elsewhere", issuer=issuer, dwk=dwk, key=key)
     assert problem(response, 403) == "unsupported_iss"
-    assert (issuer, "jti-from-elsewhere") not in world.resource.revoked
+    assert (issuer, "jti-from-elsewhere") not in world.resource.revocations.revoked
 
 
 def test_wrong_method(world):
@@ -363,18 +364,18 @@ def test_revocations_are_forgotten_after_exp_plus_skew():
     than a person or auth token can live (bounded memory)."""
     clock = Clock()
     resource = Resource(RES, key=resource_key, resolver=HttpResolver(None), clock=clock)
-    resource.revoke(PS, "short", NOW + 100, forget=True)
-    resource.revoke(PS, "far", NOW + 10**9, forget=True)
-    resource.revoke(PS, "gone", NOW - SKEW - 1, forget=True)
-    resource.revoke(PS, "kept")  # the Python API without forget: kept for good
-    assert {jti for _, jti in resource.revoked} == {"short", "far", "kept"}
+    resource.revocations.revoke(PS, "short", NOW + 100, forget=True)
+    resource.revocations.revoke(PS, "far", NOW + 10**9, forget=True)
+    resource.revocations.revoke(PS, "gone", NOW - SKEW - 1, forget=True)
+    resource.revocations.revoke(PS, "kept")  # the Python API without forget: kept for good
+    assert {jti for _, jti in resource.revocations.revoked} == {"short", "far", "kept"}
     assert keep_until(NOW + 10**9, NOW) == keep_until(None, NOW) == NOW + 3600 + SKEW
     clock.now = NOW + 100 + SKEW
-    resource.revoke(PS, "later", NOW + 4000, forget=True)
-    assert {jti for _, jti in resource.revoked} == {"far", "kept", "later"}
+    resource.revocations.revoke(PS, "later", NOW + 4000, forget=True)
+    assert {jti for _, jti in resource.revocations.revoked} == {"far", "kept", "later"}
     clock.now = NOW + 3600 + SKEW
-    resource.revoke(PS, "latest", NOW + 7000, forget=True)
-    assert {jti for _, jti in resource.revoked} == {"kept", "later", "latest"}
+    resource.revocations.revoke(PS, "latest", NOW + 7000, forget=True)
+    assert {jti for _, jti in resource.revocations.revoked} == {"kept", "later", "latest"}
 
 
 def test_a_full_resource_answers_rate_limited(world):
@@ -403,6 +404,27 @@ def test_a_full_resource_answers_rate_limited(world):
         assert int(full.headers["retry-after"]) > 0
         assert revoke(view, "two").status_code == 200
     hosts.stop()
+
+
+def test_token_revocation_one_signer_cannot_fill_the_resource(world):
+    """Anyone may publish a Person Server, and every PS may revoke at a resource: one signer gets
+    ``429 rate_limited`` + ``Retry-After`` (when its first entry is forgotten) past its share, well
+    before the table is full, and another PS still revokes."""
+    revocations = world.resource.revocations
+    revocations.max_per_signer = revocations.per_signer[PS] + 2
+    try:
+        assert revoke(world, "share-1").status_code == revoke(world, "share-2").status_code == 200
+        full = revoke(world, "share-3", exp=NOW + 3000)
+        assert problem(full, 429) == "rate_limited"
+        assert 0 < int(full.headers["retry-after"]) <= 3000 + SKEW
+        assert len(revocations.revoked) < revocations.max_revocations
+        assert revoke(world, "share-2").status_code == 200  # one it holds is taken again
+        assert revoke(world, "share-1", issuer=PS2, key=ps2_key).status_code == 200
+        assert (PS, "share-3") not in revocations.revoked and (PS2, "share-1") in revocations.revoked
+        world.clock.now = NOW + 3000 + SKEW  # the tokens expired: their revocations are forgotten
+        assert revoke(world, "share-3", exp=NOW + 6000).status_code == 200
+    finally:
+        revocations.max_per_signer = MAX_PER_SIGNER
 
 
 def test_parse_revocation_body_directly():
@@ -909,7 +931,7 @@ def test_c5_cascade_outcomes_go_to_the_person_not_the_agent_provider(tmp_path):
             response = send(client, ap.request(f"{CASCADE_PS}/revoke", "ap-agent-1", now + 600))
             assert (response.status_code, response.content) == (200, b"")
             assert "content-type" not in response.headers
-            assert (CASCADE_PS, issued[CASCADE_RES]) in resource.revoked
+            assert (CASCADE_PS, issued[CASCADE_RES]) in resource.revocations.revoked
             # the person (no administrator) reads the outcomes in their own audit trail
             session = client.post(f"{CASCADE_PS}/login", json={"username": "ada", "password": "pw-ada"})
             trail = client.get(

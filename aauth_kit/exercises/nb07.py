@@ -10,19 +10,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..keys import jwk_thumbprint
 from . import Exercise, NotAttempted
+from .base import binding
 
 BACKEND = "aauth:backend@ps.example"
 SCA_AGENT = "aauth:supply-chain@supply-chain.example"
-
-
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
 
 
 # -- q1: the key behind the market-analysis token ------------------------------------------------
@@ -175,9 +168,7 @@ def _q2(lab) -> Exercise:
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab`` (its keys and its PS's records)."""
-    return Exercises(q1=_q1(lab), q2=_q2(lab))
+bind = binding(_q1, _q2)
 
 
 def reference_approvals(entries) -> list[tuple[str, str, str]]:
@@ -194,4 +185,4 @@ def reference_key(results: dict) -> str:
     return jwk_thumbprint(market["claims"]["cnf"]["jwk"])
 
 
-__all__ = ["Exercises", "bind", "reference_approvals", "reference_key"]
+__all__ = ["bind", "reference_approvals", "reference_key"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .. import jws
 from ..message import HttpMessage
@@ -26,33 +25,20 @@ from ..problem import error_code, problem_of
 from ..profile import sign_request
 from ..revocation import Revoker, revocation_body
 from ..signature_key import jwks_uri_key, jwt_key
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import Grader, binding, prediction, send
 
 #: The agent the graders fetch auth tokens for (bootstrapped at the lab's Agent Provider).
 GRADER_AGENT = "exercise-08"
 
 
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
-
-
-class _Grader:
+class _Grader(Grader):
     """What both exercises need from the lab: where the SCA takes revocations, an auth
     token it accepts, and a way to send a request and read the answer."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.sca = lab.identifiers["supply_chain"]
-        self._agent = None
-
-    @property
-    def agent(self):
-        if self._agent is None:
-            self._agent = self.lab.new_agent(GRADER_AGENT)
-        return self._agent
 
     def endpoint(self) -> str:
         """The SCA's ``revocation_endpoint``, from its metadata."""
@@ -63,16 +49,19 @@ class _Grader:
     def fresh_auth_token(self) -> str:
         """An auth token the SCA accepts now: the agent calls ``POST /check`` (and climbs
         the ladder again if a previous check revoked the token it held)."""
-        with self.lab.hosts.client(auth=self.agent.auth(), timeout=60) as client:
+        agent = self.agent(GRADER_AGENT)
+        with self.lab.hosts.client(auth=agent.auth(), timeout=60) as client:
             response = client.post(f"{self.sca}/check")
         if response.status_code != 200:
             raise RuntimeError(f"the lab's SCA answered {response.status_code} to the grader's own agent")
-        return self.agent.auth_token_for(self.sca)
+        return agent.auth_token_for(self.sca)
 
     def present(self, auth_token: str) -> tuple[int, str | None]:
         """Present ``auth_token`` at the SCA the way its agent would; ``(status, code)``."""
         message = HttpMessage("POST", f"{self.sca}/check")
-        sign_request(message, self.agent.key, jwt_key(auth_token), created=int(self.lab.clock()))
+        sign_request(
+            message, self.agent(GRADER_AGENT).key, jwt_key(auth_token), created=int(self.lab.clock())
+        )
         return self.send(message)[:2]
 
     def send(self, message: HttpMessage, *, source: str | None = None) -> tuple[int, str | None, str]:
@@ -82,11 +71,7 @@ class _Grader:
             response = self.lab.send(message, source=source).response
             status, headers, body = response.status, response.header, response.body
         else:
-            headers_sent = [(name, value) for name, value in message.headers if name.lower() != "host"]
-            with self.lab.hosts.client(timeout=60) as client:
-                answer = client.request(
-                    message.method, message.target_uri, headers=headers_sent, content=message.body
-                )
+            answer = send(self.lab, message)
             status, headers, body = answer.status_code, answer.headers.get, answer.content
         return (status, *_error_of(headers, body))
 
@@ -270,39 +255,26 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="08",
         title="Q2 · what does the SCA answer?",
-        grade=grade_predictions(
-            EXPECTED,
-            lambda: _observe(grader),
-            _WHY,
-            answerer="SCA",
-            example="e.g. (401, 'invalid_signature'); for a success (200, None)",
-        ),
         hints=(
             "Follow the SCA's order: first the signature (a failure is 401 with Signature-Error), then who signed "
             "(403), then the body (400).",
             "Signature failures: invalid_input when a component is missing. The signer: unsupported_iss. The body: "
             'invalid_request. And -11 "Token Revocation" has no 404.',
         ),
-        reference=(
-            "answers = {\n"
-            f"    {AP_REVOKES!r}: (403, 'unsupported_iss'),\n"
-            f"    {BODY_NOT_COVERED!r}: (401, 'invalid_input'),\n"
-            f"    {UNKNOWN_JTI!r}: (200, None),\n"
-            f"    {WHOLE_TOKEN!r}: (400, 'invalid_request'),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="signature first (401), then the signer (403), then the body (400) — and an unknown jti is no error.",
-        lab=grader.lab,
+        answerer="SCA",
+        example="e.g. (401, 'invalid_signature'); for a success (200, None)",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s supply-chain agent over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "bind", "observe"]

@@ -17,15 +17,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
 
 from ..keys import b64url, b64url_decode
-from ..message import HttpMessage
 from ..mission_client import Mission
-from ..problem import error_code
-from ..profile import sign_request
-from ..signature_key import jwt_key
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import Grader, binding, json_body, outcome, prediction
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-09"
@@ -34,30 +30,18 @@ OTHER_AGENT = "exercise-09-other"
 DESCRIPTION = "# Réassort des portables\n\nCheck stock at the supply-chain agent — no orders."
 
 
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
-
-
-class _Grader:
+class _Grader(Grader):
     """The lab, two agents of the grader's own, an active mission of the first and a
     terminated one — made on first use, then kept."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
-        self._agents: dict[str, object] = {}
+        super().__init__(lab)
         self._active: Mission | None = None
         self._terminated: Mission | None = None
 
-    def agent(self, local: str):
-        if local not in self._agents:
-            # the person approves each mission as soon as the agent shows the code (-11 "Mission Creation")
-            self._agents[local] = self.lab.new_agent(
-                local, on_interaction=lambda i: self.lab.ps.decide(i.code, True)
-            )
-        return self._agents[local]
+    def on_interaction(self, interaction) -> None:
+        """The person approves each mission as soon as the agent shows the code (-11 "Mission Creation")."""
+        self.lab.ps.decide(interaction.code, True)
 
     def _start(self, description: str) -> Mission:
         owner = self.agent(GRADER_AGENT)
@@ -82,13 +66,7 @@ class _Grader:
 
     def post(self, local: str, url: str, body: dict) -> tuple[int, str | None]:
         """A JSON ``POST`` signed by agent ``local`` with its agent token; ``(status, error)``."""
-        agent = self.agent(local)
-        message = HttpMessage("POST", url, [("Content-Type", "application/json")], json.dumps(body).encode())
-        sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(self.lab.clock()))
-        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        with self.lab.hosts.client(timeout=60) as client:
-            answer = client.post(url, headers=headers, content=message.body)
-        return answer.status_code, error_code(answer.content)
+        return outcome(self.send_signed(local, "POST", url, *json_body(body)))
 
 
 # -- q1: s256 from the blob -------------------------------------------------------------------------
@@ -216,34 +194,26 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="09",
         title="Q2 · what does the PS answer?",
-        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="PS"),
         hints=(
             "First the request's shape (400), then whether this agent has such a mission (404), then whether it is "
             "still active (403).",
             "The codes are mission_not_found, mission_terminated and invalid_request. Ask yourself what a 403 for "
             "another agent's mission would tell a curious agent.",
         ),
-        reference=(
-            "answers = {\n"
-            f"    {UNKNOWN!r}: (404, 'mission_not_found'),\n"
-            f"    {TERMINATED!r}: (403, 'mission_terminated'),\n"
-            f"    {NOT_OWNED!r}: (404, 'mission_not_found'),\n"
-            f"    {BAD_SEGMENT!r}: (400, 'invalid_request'),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="shape first (400), then existence for this agent (404, the same for someone else's), then "
         "state (403).",
-        lab=grader.lab,
+        answerer="PS",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s Person Server over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "OTHER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "OTHER_AGENT", "bind", "observe"]

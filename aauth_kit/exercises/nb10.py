@@ -14,11 +14,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..problem import error_code
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import binding, prediction
 
 #: The grader's own person, not an administrator (so its attempts never lock out the notebook's).
 GRADER_PERSON = "exercise-10"
@@ -29,12 +29,6 @@ SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/fo
 SAFELISTED = {"accept", "accept-language", "content-language", "content-type"}
 #: Headers the browser itself sets, whatever the page asks.
 BROWSER_SET = {"origin", "host", "content-length", "user-agent", "referer", "cookie"}
-
-
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
 
 
 class _Grader:
@@ -118,27 +112,21 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 
 def _q1(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="10",
         title="Q1 · what does the lab answer?",
-        grade=grade_predictions(
-            EXPECTED, lambda: _observe(grader), _WHY, answerer="lab", example="e.g. (401, 'unauthorized')"
-        ),
         hints=(
             "Four different refusals: one is about who you are, one about where the request comes from, one about "
             "what kind of body it carries, one about how big it is.",
             "The statuses are 403, 403, 415 and 413; the codes are forbidden and invalid_request.",
         ),
-        reference=(
-            "answers = {\n"
-            f"    {POLICY!r}: (403, 'forbidden'),\n"
-            f"    {LOGIN!r}: (403, 'forbidden'),\n"
-            f"    {FORM_START!r}: (415, 'invalid_request'),\n"
-            f"    {HUGE!r}: (413, 'invalid_request'),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="each attack meets the check made for it: role, origin, media type, size.",
-        lab=grader.lab,
+        answerer="lab",
+        example="e.g. (401, 'unauthorized')",
     )
 
 
@@ -226,10 +214,7 @@ def _q2(grader: _Grader) -> Exercise:
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab`` over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_PERSON", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_PERSON", "bind", "observe"]

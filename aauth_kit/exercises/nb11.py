@@ -15,22 +15,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from .. import jws
 from ..flow import FlowError
 from ..message import HttpMessage
 from ..problem import error_code, problem_of
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import binding, prediction
 
 #: The agents the graders run (bootstrapped at the lab's Agent Provider).
 GRADER_AGENT = "exercise-11"
-
-
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
 
 
 class _Grader:
@@ -124,7 +118,13 @@ PAYMENT = "the AS wants a billing relationship with the PS first"
 UNTRUSTED = "the AS does not take requests from the lab's PS"
 GONE = "the catalog names an AS that cannot be reached"
 GRANTED = "the AS trusts the PS and grants catalog:read"
-EXPECTED = (PAYMENT, UNTRUSTED, GONE, GRANTED)
+#: What the agent gets from its PS in each.
+EXPECTED = {
+    PAYMENT: (402, "payment_required"),
+    UNTRUSTED: (403, "denied"),
+    GONE: (502, "as_unreachable"),
+    GRANTED: (200, None),
+}
 _WHY = {
     PAYMENT: "the AS answers 402 with a Payment challenge; the kit's PS makes no payments and relays the 402 "
     "(payment_required) with the AS's WWW-Authenticate",
@@ -167,37 +167,24 @@ def observe(lab) -> dict[str, tuple[int, str | None]]:
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="11",
         title="Q2 · what does the agent get?",
-        grade=grade_predictions(
-            EXPECTED,
-            lambda: _observe(grader),
-            _WHY,
-            answerer="PS",
-            example="e.g. (403, 'denied'); for a success (200, None)",
-        ),
         hints=(
             "The agent only talks to its PS; the PS passes on what the AS said, in the agent's terms.",
             "Payment: 402. An AS that refuses the PS: 403 denied. No answer: 502 as_unreachable.",
         ),
-        reference=(
-            "answers = {\n"
-            f"    {PAYMENT!r}: (402, 'payment_required'),\n"
-            f"    {UNTRUSTED!r}: (403, 'denied'),\n"
-            f"    {GONE!r}: (502, 'as_unreachable'),\n"
-            f"    {GRANTED!r}: (200, None),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="the agent never meets the AS: its PS relays payment (402), refusal (403) and silence (502).",
-        lab=grader.lab,
+        answerer="PS",
+        example="e.g. (403, 'denied'); for a success (200, None)",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s Access Server and parts catalog."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "bind", "observe"]

@@ -13,15 +13,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
-from dataclasses import dataclass
 
 from ..headers import parse_requirement
-from ..message import HttpMessage
-from ..problem import error_code
-from ..profile import sign_request
-from ..signature_key import jwt_key
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import Grader, binding, json_body, outcome, prediction
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-12"
@@ -30,39 +25,18 @@ QUESTION = "Which warehouse will you optimize, **north** or **south**?"
 OPTIONS = ["north", "south"]
 
 
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
-
-
-class _Grader:
+class _Grader(Grader):
     """The lab, the grader's agents and the person, signed in at the PS's consent API."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.sca = lab.identifiers["supply_chain"]
-        self._agents: dict[str, object] = {}
-
-    def agent(self, local: str):
-        if local not in self._agents:
-            self._agents[local] = self.lab.new_agent(local)
-        return self._agents[local]
 
     def send(self, local: str, method: str, url: str, body=None, *, token: str | None = None):
         """A request signed by agent ``local`` (with ``token``, default its agent token), with
         ``Prefer: wait=1`` (-11 "Polling with GET": the PS may then be polled at once)."""
-        agent = self.agent(local)
-        data = json.dumps(body).encode() if body is not None else b""
-        headers = [("Prefer", "wait=1")] + (
-            [("Content-Type", "application/json")] if body is not None else []
-        )
-        message = HttpMessage(method, url, headers, data)
-        sign_request(message, agent.key, jwt_key(token or agent.agent_token), created=int(self.lab.clock()))
-        sent = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        with self.lab.hosts.client(timeout=60) as client:
-            return client.request(method, url, headers=sent, content=data)
+        fields, data = json_body(body)
+        return self.send_signed(local, method, url, [("Prefer", "wait=1"), *fields], data, token=token)
 
     @contextlib.contextmanager
     def person(self):
@@ -97,15 +71,11 @@ class _Grader:
     def ask(self, pending_id: str, question: str = QUESTION, options=None) -> tuple[int, str | None]:
         with self.person() as person:
             body = {"question": question, **({"options": options} if options else {})}
-            return _outcome(person.post(f"{self.ps}/consent/{pending_id}/clarification", json=body))
+            return outcome(person.post(f"{self.ps}/consent/{pending_id}/clarification", json=body))
 
     def view(self, pending_id: str) -> dict:
         with self.person() as person:
             return person.get(f"{self.ps}/consent/{pending_id}").json()
-
-
-def _outcome(response) -> tuple[int, str | None]:
-    return response.status_code, error_code(response.content)
 
 
 # -- q1: the answer's body --------------------------------------------------------------------------
@@ -130,7 +100,7 @@ def _graded(grader: _Grader, answer_body, url: str, pending_id: str) -> str | No
         return "return the JSON object (a dict) to POST, not the answer's text alone: the PS needs its action"
     if not isinstance(body, dict):
         return f"return a dict (the JSON body), not {type(body).__name__}"
-    status, error = _outcome(grader.send(GRADER_AGENT, "POST", url, body))
+    status, error = outcome(grader.send(GRADER_AGENT, "POST", url, body))
     if status == 202:
         chat = grader.view(pending_id).get("clarification", {}).get("chat", [])
         if chat and chat[-1].get("answer") == body.get("clarification_response"):
@@ -205,8 +175,8 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
     answer = {"action": "clarification_response", "clarification_response": "The north one."}
     url, pending_id = grader.pending()
     grader.ask(pending_id)
-    no_action = _outcome(grader.send(GRADER_AGENT, "POST", url, {"clarification_response": "north"}))
-    other = _outcome(grader.send(OTHER_AGENT, "POST", url, answer))
+    no_action = outcome(grader.send(GRADER_AGENT, "POST", url, {"clarification_response": "north"}))
+    other = outcome(grader.send(OTHER_AGENT, "POST", url, answer))
     for round_ in range(4):  # one question is open: answer it, then four more rounds
         grader.send(GRADER_AGENT, "POST", url, answer)
         grader.ask(pending_id, f"And question {round_ + 2}?")
@@ -217,38 +187,30 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
         NO_ACTION: no_action,
         OTHER_AGENT_ANSWERS: other,
         SIXTH_QUESTION: sixth,
-        AFTER_CANCEL: _outcome(grader.send(GRADER_AGENT, "GET", url)),
+        AFTER_CANCEL: outcome(grader.send(GRADER_AGENT, "GET", url)),
     }
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="12",
         title="Q2 · what does the PS answer?",
-        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="PS"),
         hints=(
             "Think of who may touch the pending URL, what its POST must say, and what is left of it after a DELETE.",
             'The codes are invalid_request, not_found, conflict and invalid_code (-11 "Polling Error Codes": '
             "410 for a URL that is gone).",
         ),
-        reference=(
-            "answers = {\n"
-            f"    {NO_ACTION!r}: (400, 'invalid_request'),\n"
-            f"    {OTHER_AGENT_ANSWERS!r}: (404, 'not_found'),\n"
-            f"    {SIXTH_QUESTION!r}: (409, 'conflict'),\n"
-            f"    {AFTER_CANCEL!r}: (410, 'invalid_code'),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="a self-describing POST (400 without its action), one agent per pending URL (404 for others), "
         "a bounded chat (409 past five rounds), and a URL gone after a cancel (410).",
-        lab=grader.lab,
+        answerer="PS",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s Person Server over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "OTHER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "OTHER_AGENT", "bind", "observe"]

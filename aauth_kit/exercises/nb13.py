@@ -10,15 +10,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 
 from ..headers import HeaderError, parse_signature_error
 from ..message import HttpMessage
-from ..profile import sign_request
-from ..signature_key import jwt_key
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import Grader, binding, json_body, outcome, prediction, send
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-13"
@@ -26,31 +23,18 @@ PREDICTING_AGENT = "exercise-13-q2"
 QUOTES = "supplier:quotes"
 
 
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
-
-
 def _hidden(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', html))
 
 
-class _Grader:
+class _Grader(Grader):
     """The lab, the supplier, the grader's agents and the person's part at the supplier's page."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.supplier = lab.identifiers["supplier"]
-        self._agents: dict[str, object] = {}
 
-    def agent(self, local: str):
-        if local not in self._agents:
-            self._agents[local] = self.lab.new_agent(local, on_interaction=self.approve)
-        return self._agents[local]
-
-    def approve(self, interaction) -> None:
+    def on_interaction(self, interaction) -> None:
         """The person: open the supplier's page, sign in there as the lab's person, press Approve."""
         username = "mcp-user"  # the person the grader's agents act for
         password, _ = self.lab.supplier_accounts()[username]
@@ -67,19 +51,9 @@ class _Grader:
         with self.lab.hosts.client(timeout=60) as client:
             return agent.authorize(client, self.supplier, QUOTES).session_token
 
-    def send(self, message: HttpMessage):
-        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        with self.lab.hosts.client(timeout=60) as client:
-            return client.request(message.method, message.target_uri, headers=headers, content=message.body)
-
     def signed(self, local: str, method: str, url: str, body=None, *, token: str | None = None):
         """A JSON request signed by agent ``local`` with ``token`` (default its agent token)."""
-        agent = self.agent(local)
-        data = json.dumps(body).encode() if body is not None else b""
-        headers = [("Content-Type", "application/json")] if body is not None else []
-        message = HttpMessage(method, url, headers, data)
-        sign_request(message, agent.key, jwt_key(token or agent.agent_token), created=int(self.lab.clock()))
-        return self.send(message)
+        return self.send_signed(local, method, url, *json_body(body), token=token)
 
     def person_token(self, local: str, resource: str) -> str:
         answer = self.signed(local, "POST", f"{self.ps}/person-token", {"resource": resource})
@@ -106,7 +80,7 @@ def _grade_request(grader: _Grader):
         if not isinstance(message, HttpMessage):
             return f"return the HttpMessage you signed, not {type(message).__name__}"
         try:
-            response = grader.send(message)
+            response = send(grader.lab, message)
         finally:
             grader.forget(GRADER_AGENT)  # a wrong try leaves no pending request behind
         authorization = message.header("authorization") or ""
@@ -184,64 +158,47 @@ def observe(lab) -> dict[str, tuple[int, str | None]]:
     return _observe(_Grader(lab))
 
 
-def _answer(response) -> tuple[int, str | None]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return response.status_code, body.get("error") if isinstance(body, dict) else None
-
-
 def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
     local, endpoint = PREDICTING_AGENT, f"{grader.supplier}/authorize"
     grader.forget(local)
     token = grader.person_token(local, grader.supplier)
-    first = _answer(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token))
+    first = outcome(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token))
     grader.forget(local)
     grader.authorize(local)  # the person approves
     other = grader.person_token(local, grader.lab.identifiers["catalog"])
     seen = {
         FIRST: first,
-        AGAIN: _answer(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token)),
-        UNKNOWN: _answer(grader.signed(local, "POST", endpoint, {"scope": "supplier:refunds"}, token=token)),
-        ACCOUNT: _answer(
+        AGAIN: outcome(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=token)),
+        UNKNOWN: outcome(grader.signed(local, "POST", endpoint, {"scope": "supplier:refunds"}, token=token)),
+        ACCOUNT: outcome(
             grader.signed(
                 local, "POST", endpoint, {"scope": "supplier:order", "account": "acme-corp"}, token=token
             )
         ),
-        OTHER_AUD: _answer(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=other)),
+        OTHER_AUD: outcome(grader.signed(local, "POST", endpoint, {"scope": QUOTES}, token=other)),
     }
     grader.forget(local)
     return seen
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="13",
         title="Q2 · what does the authorization endpoint answer?",
-        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="supplier"),
         hints=(
             "Two are not errors: one waits for the person, one does not need to.",
             '-11 "Authorization Endpoint Error Responses": every error of the table but invalid_signature is a 400.',
         ),
-        reference=(
-            "answers = {\n"
-            f"    {FIRST!r}: (202, None),\n"
-            f"    {AGAIN!r}: (200, None),\n"
-            f"    {UNKNOWN!r}: (400, 'invalid_scope'),\n"
-            f"    {ACCOUNT!r}: (400, 'invalid_account'),\n"
-            f"    {OTHER_AUD!r}: (400, 'invalid_person_token'),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="the resource decides itself (202, then 200 at once), and its errors are the table's 400s.",
-        lab=grader.lab,
+        answerer="supplier",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s parts supplier over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "bind", "observe"]

@@ -13,47 +13,30 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
-from ..message import HttpMessage
 from ..mission_client import Mission
-from ..problem import error_code
-from ..profile import sign_request
-from ..signature_key import jwt_key
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import Grader, binding, json_body, outcome, prediction
 
 #: The grader's agent, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-14"
 DESCRIPTION = "# Plan a trip to Tokyo\n\nSearch flights; book nothing."
 
 
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
-
-
-class _Grader:
+class _Grader(Grader):
     """The lab, the grader's agent, an active mission of it and a completed one (made on first use)."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
-        self._agent = None
+        super().__init__(lab)
         self._missions: dict[str, Mission] = {}
 
-    def agent(self):
-        if self._agent is None:  # the person approves what the agent shows them at once
-            self._agent = self.lab.new_agent(
-                GRADER_AGENT, on_interaction=lambda i: self.lab.ps.decide(i.code, True)
-            )
-        return self._agent
+    def on_interaction(self, interaction) -> None:
+        """The person approves what the agent shows them at once."""
+        self.lab.ps.decide(interaction.code, True)
 
     def mission(self, which: str) -> Mission:
         """``active`` or ``completed``: a mission of the grader's agent."""
         if which not in self._missions:
-            agent = self.agent()
+            agent = self.agent(GRADER_AGENT)
             with self.lab.hosts.client(timeout=60) as client:
                 mission = agent.start_mission(client, f"{DESCRIPTION}\n\n({which})")
                 if which == "completed":
@@ -63,14 +46,7 @@ class _Grader:
 
     def post(self, path: str, body) -> tuple[int, str | None]:
         """A JSON ``POST`` to the PS signed by the grader's agent; ``(status, error)``."""
-        agent = self.agent()
-        url = f"{self.ps}{path}"
-        message = HttpMessage("POST", url, [("Content-Type", "application/json")], json.dumps(body).encode())
-        sign_request(message, agent.key, jwt_key(agent.agent_token), created=int(self.lab.clock()))
-        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        with self.lab.hosts.client(timeout=60) as client:
-            answer = client.post(url, headers=headers, content=message.body)
-        return answer.status_code, error_code(answer.content)
+        return outcome(self.send_signed(GRADER_AGENT, "POST", f"{self.ps}{path}", *json_body(body)))
 
 
 # -- q1: an audit record -----------------------------------------------------------------------------
@@ -160,31 +136,23 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="14",
         title="Q2 · what does the PS answer?",
-        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="PS"),
         hints=(
             "One is a malformed request, one a dead mission, and two are about reaching the person.",
             "Which of the two cannot-reach answers leaves the agent a way forward? That one is the 424.",
         ),
-        reference=(
-            "answers = {\n"
-            f"    {NO_MISSION!r}: (400, 'invalid_request'),\n"
-            f"    {RELAY!r}: (424, 'interaction_unavailable'),\n"
-            f"    {QUESTION!r}: (403, 'user_unreachable'),\n"
-            f"    {ENDED!r}: (403, 'mission_terminated'),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="a relay the PS cannot make is non-terminal (424); a question nobody can deliver is terminal (403).",
-        lab=grader.lab,
+        answerer="PS",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab``'s Person Server over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "bind", "observe"]

@@ -15,15 +15,11 @@ as the notebook's lab does): the grader adds it to the policy if it is missing.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from ..message import HttpMessage
-from ..profile import sign_request
-from ..signature_key import jwt_key
 from ..subagents import create_subagent
-from . import Exercise, NotAttempted, grade_predictions
+from . import Exercise, NotAttempted
+from .base import Grader, binding, error_of, json_body, outcome, prediction
 
 #: The grader's agents, bootstrapped at the lab's Agent Provider for ``mcp-user``.
 GRADER_AGENT = "exercise-15"
@@ -33,27 +29,18 @@ PLAIN = {"prompt": "Optimize the laptop supply chain"}
 WITH_ANALYSIS = {"prompt": "Optimize the laptop supply chain with a market analysis"}
 
 
-@dataclass(frozen=True)
-class Exercises:
-    q1: Exercise
-    q2: Exercise
-
-
-class _Grader:
+class _Grader(Grader):
     """The lab, the grader's agent and its auth token at the supply-chain agent (made on first use)."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.ps = lab.identifiers["ps"]
+        super().__init__(lab)
         self.sca = lab.identifiers["supply_chain"]
-        self._agent = None
 
-    def agent(self):
-        if self._agent is None:
-            if not self.lab.policy.needs_consent(SCOPE):
-                self.lab.policy.scopes.append(SCOPE)
-            self._agent = self.lab.new_agent(GRADER_AGENT)
-        return self._agent
+    def agent(self, local: str = GRADER_AGENT):
+        """The grader's agent; the PS asks the person for ``SCOPE`` from its first use."""
+        if local not in self._agents and not self.lab.policy.needs_consent(SCOPE):
+            self.lab.policy.scopes.append(SCOPE)
+        return super().agent(local)
 
     def auth_token(self) -> str:
         """The grader's auth token for ``POST /optimize`` (a plain optimisation obtains it)."""
@@ -67,18 +54,10 @@ class _Grader:
 
     def send(self, method: str, url: str, body=None, *, key=None, token=None, wait: int | None = None):
         """A request signed by the grader's agent (or ``key`` presenting ``token``); the response."""
-        agent = self.agent()
-        fields = [("Content-Type", "application/json")] if body is not None else []
+        fields, content = json_body(body)
         if wait is not None:
             fields.append(("Prefer", f"wait={wait}"))
-        content = json.dumps(body).encode() if body is not None else b""
-        message = HttpMessage(method, url, fields, content)
-        sign_request(
-            message, key or agent.key, jwt_key(token or agent.agent_token), created=int(self.lab.clock())
-        )
-        headers = [(name, value) for name, value in message.headers if name.lower() != "host"]
-        with self.lab.hosts.client(timeout=60) as client:
-            return client.request(method, url, headers=headers, content=message.body)
+        return self.send_signed(GRADER_AGENT, method, url, fields, content, key=key, token=token)
 
     def chained(self):
         """A live ``202`` from the supply-chain agent chaining the PS's interaction."""
@@ -94,14 +73,6 @@ class _Grader:
         if not row.poller.task.done():
             self.lab.ps.decide(row.poller.downstream.code, approve)
         return self.send("GET", pending, token=self.auth_token(), wait=wait)
-
-
-def error_of(response) -> str | None:
-    try:
-        document = response.json()
-    except ValueError:
-        return None
-    return document.get("error") if isinstance(document, dict) else None
 
 
 # -- q1: follow the chained 202 ----------------------------------------------------------------------
@@ -214,18 +185,17 @@ def _observe(grader: _Grader) -> dict[str, tuple[int, str | None]]:
         "POST", f"{grader.ps}/person-token", upstream, key=stranger.key, token=stranger.agent_token
     )
     return {
-        STRANGER_POLLS: (polled.status_code, error_of(polled)),
-        DENIED: (denied.status_code, error_of(denied)),
-        SUBAGENT_AT_PS: (at_ps.status_code, error_of(at_ps)),
-        FOREIGN_UPSTREAM: (foreign.status_code, error_of(foreign)),
+        STRANGER_POLLS: outcome(polled),
+        DENIED: outcome(denied),
+        SUBAGENT_AT_PS: outcome(at_ps),
+        FOREIGN_UPSTREAM: outcome(foreign),
     }
 
 
 def _q2(grader: _Grader) -> Exercise:
-    return Exercise(
+    return prediction(
         notebook="15",
         title="Q2 · what is answered?",
-        grade=grade_predictions(EXPECTED, lambda: _observe(grader), _WHY, answerer="server"),
         hints=(
             "Two are polls at the supply-chain agent (-11 'Polling Error Codes'), two token requests at the PS: "
             "a token refused in Signature-Key is an authentication error (-11 'Authentication Errors'), one "
@@ -233,23 +203,16 @@ def _q2(grader: _Grader) -> Exercise:
             "A pending URL nobody else may see does not exist for them; a Signature-Key token the verifier "
             "does not trust is invalid_key (Signature Keys -09), an upstream token has its own invalid_… code.",
         ),
-        reference=(
-            "answers = {\n"
-            f"    {STRANGER_POLLS!r}: (404, 'not_found'),\n"
-            f"    {DENIED!r}: (403, 'denied'),\n"
-            f"    {SUBAGENT_AT_PS!r}: (401, 'invalid_key'),\n"
-            f"    {FOREIGN_UPSTREAM!r}: (400, 'invalid_upstream_token'),\n"
-            "}"
-        ),
+        grader=grader,
+        observe=_observe,
+        expected=EXPECTED,
+        why=_WHY,
         success="each hop answers for itself: the chain relays outcomes, and every token is checked for who holds it.",
-        lab=grader.lab,
+        answerer="server",
     )
 
 
-def bind(lab) -> Exercises:
-    """The exercises, graded against ``lab`` over its network."""
-    grader = _Grader(lab)
-    return Exercises(q1=_q1(grader), q2=_q2(grader))
+bind = binding(_q1, _q2, grader=_Grader)
 
 
-__all__ = ["EXPECTED", "Exercises", "GRADER_AGENT", "bind", "observe"]
+__all__ = ["EXPECTED", "GRADER_AGENT", "bind", "observe"]

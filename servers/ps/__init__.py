@@ -49,9 +49,9 @@ from starlette.routing import Route
 from aauth_kit import revocation as kit_revocation
 from aauth_kit.asgi import ErrorBoundary, exception_handlers, middleware
 from aauth_kit.consent_policy import ConsentPolicy
-from aauth_kit.egress import Egress
+from aauth_kit.egress import Egress, EgressTransport
 from aauth_kit.errors import AAuthError, UsageError
-from aauth_kit.http_client import httpx
+from aauth_kit.http_client import PinnedTransport, httpx
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.interaction import format_code, new_code
 from aauth_kit.jwks import KeyResolver
@@ -107,12 +107,24 @@ _ROOMS = (
 )
 
 
+def admitted_clients(egress: Egress) -> Callable[..., httpx.AsyncClient]:
+    """The PS's default ``client_factory``: every request admitted by ``egress`` first and sent
+    to the addresses it checked (-11 "JWKS Discovery and Caching": egress admission)."""
+
+    def factory(**options) -> httpx.AsyncClient:
+        transport = EgressTransport(PinnedTransport(), egress)
+        return httpx.AsyncClient(transport=transport, trust_env=False, **options)
+
+    return factory
+
+
 class PersonServer:
     """The PS + AP app (:attr:`app`) over a :class:`PSStore` in ``data_dir``.
 
     ``resolver`` finds other issuers' keys (agents of other APs, resources); the PS's
     own are answered in process; ``client_factory`` makes the HTTP client for revocations
-    at resources.  ``policy`` may be changed at any time.  ``clock``,
+    at resources and federation with Access Servers (by default one behind ``egress``
+    admission, else the policy's defaults for ``dev``).  ``policy`` may be changed at any time.  ``clock``,
     ``id_factory`` (pending ids) and ``code_factory`` (interaction codes) are injectable
     for docs mode; with ``id_factory`` token ``jti`` values are numbered too.  ``persons``
     are the persons who sign in (by default the demo administrator mcp-user / user123).
@@ -174,7 +186,7 @@ class PersonServer:
             waiters=waiters.Waiters(),
             policy=policy if policy is not None else ConsentPolicy(),
             config=config,
-            client_factory=client_factory or (lambda **options: httpx.AsyncClient(**options)),
+            client_factory=client_factory or admitted_clients(egress or Egress(dev=dev)),
             revoker=kit_revocation.Revoker(identifier, PERSON_DWK, key, clock),
             pairwise_key=hashlib.sha256(b"aauth-kit pairwise subject\x00" + seed).digest(),
             completions={

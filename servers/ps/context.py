@@ -56,6 +56,9 @@ class Caps:
     #: Entries an agent may add to one mission's log (-11 "Mission Log": audit records,
     #: permission and interaction requests).
     log_per_mission: int = 1000
+    #: Revocations one signer (an Agent Provider, a resource) may have kept here at once
+    #: (-11 "Token Revocation"), each until its token's ``exp``.
+    revocations_per_signer: int = 10_000
     #: Seconds finished pending requests and expired tokens' rows are kept before the sweep
     #: deletes them (a week: a person token's record outlives its ``exp`` by far more than any
     #: resource token's lifetime, -11 "Person Token Endpoint").

@@ -30,7 +30,7 @@ from urllib.parse import urljoin
 from aauth_kit import claims, tokens
 from aauth_kit.errors import AAuthError, TokenError
 from aauth_kit.headers import HeaderError, parse_requirement
-from aauth_kit.http_client import httpx, origin_of
+from aauth_kit.http_client import httpx, origin_of, request_capped
 from aauth_kit.identifiers import check_endpoint_url
 from aauth_kit.interaction import normalize_code
 from aauth_kit.message import HttpMessage
@@ -162,7 +162,7 @@ async def send(ctx: Context, client, method: str, url: str, body: dict | None = 
     headers = [("Content-Type", "application/json")] if body is not None else []
     content = json.dumps(body).encode() if body is not None else b""
     message = ctx.revoker.sign(HttpMessage(method, url, headers, content))
-    return await client.request(method, url, headers=message.headers, content=message.body)
+    return await request_capped(client, method, url, headers=message.headers, content=message.body)
 
 
 def _location(response, access_server: str) -> str:

@@ -17,6 +17,10 @@ A person token the PS presented to an Access Server in a federation (-11 "PS-AS 
 is revoked at that AS too (the ``revocation_endpoint`` of its ``aauth-access.json``): the AS
 revokes the auth tokens it issued from it at their resource and answers with the
 ``downstream`` report of what it could not tell, which joins the person's trail.
+
+One signer may have at most ``Caps.revocations_per_signer`` revocations kept here (then ``429
+rate_limited``), and an AS's answers are read up to the document cap, its ``downstream``
+report to :data:`aauth_kit.revocation.MAX_DOWNSTREAM` entries.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from aauth_kit import revocation as kit
 from aauth_kit.asgi import http_message
 from aauth_kit.metadata import ACCESS_DWK, AGENT_DWK, RESOURCE_DWK
 
-from .context import Context
+from .context import Context, over_cap
 from .minting import person_for
 
 #: A revocation without ``exp`` is kept this long: -11 agent tokens SHOULD live under a day.
@@ -40,9 +44,16 @@ REVOCATION_TIMEOUT = 10
 
 
 def _remember(ctx: Context, iss: str, jti: str, exp: int | None, *, actor: str) -> None:
-    """Store ``(iss, jti)`` (kept until ``exp`` + skew) and forget revocations past theirs."""
+    """Store ``(iss, jti)`` (kept until ``exp`` + skew) and forget revocations past theirs.
+
+    -11 is silent on how many revocations one signer may leave here; OWASP ASVS level 2
+    (V11.1.4, resource use): past ``Caps.revocations_per_signer`` kept for ``iss``, a new one
+    is ``429 rate_limited`` with ``Retry-After`` (when the first of them may be forgotten)."""
     now = int(ctx.clock())
     ctx.store.forget_expired(now - kit.SKEW)
+    held, first = ctx.store.revocations_of(iss)
+    if held >= ctx.config.caps.revocations_per_signer and not ctx.store.is_revoked(iss, jti):
+        raise over_cap("revocations from one signer", [first + kit.SKEW] if first is not None else [], now)
     ctx.store.revoke(iss, jti, exp if exp is not None else now + REVOCATION_RETENTION)
     ctx.store.audit(actor, "token_revoked", iss, {"jti": jti, "exp": exp})
 

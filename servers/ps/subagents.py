@@ -32,6 +32,7 @@ from aauth_kit.message import require_json_object
 from aauth_kit.rotation import NEW_KEY_LABEL
 from aauth_kit.token_verification import VerifiedToken
 
+from .chosen_ps import person_server_for
 from .context import Context
 from .minting import AGENT_TOKEN_LIFETIME, mint_agent_token, token_response
 from .verification import signed_request, single_level, verify, verify_parameter
@@ -110,7 +111,7 @@ def routes(ctx: Context) -> list[Route]:
             actor=token.sub,
             person=agent.username,
             parent_agent=token.sub,
-            ps=token.ps,  # the parent's Person Server, the one its person chose
+            ps=person_server_for(ctx, token.sub),  # the one the parent's person chose, as of now
         )
         return token_response(result)
 

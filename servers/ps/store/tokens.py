@@ -80,6 +80,11 @@ class TokensStore(Database):
     def is_revoked(self, iss: str, jti: str) -> bool:
         return bool(self._read("SELECT 1 FROM revocations WHERE iss = ? AND jti = ?", (iss, jti)))
 
+    def revocations_of(self, iss: str) -> tuple[int, int | None]:
+        """How many revocations are kept for the signer ``iss``, and the earliest ``exp`` among them."""
+        (row,) = self._read("SELECT COUNT(*) AS n, MIN(exp) AS first FROM revocations WHERE iss = ?", (iss,))
+        return row["n"], row["first"]
+
     def forget_expired(self, before: float) -> int:
         """Drop revocations and noted agent tokens whose ``exp`` lies before ``before``
         (a revocation matters only until the token's ``exp``, plus clock skew)."""
