@@ -27,6 +27,7 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "IDENTITY",
     "refuse_content_coding",
+    "arefuse_content_coding",
     "FETCH_TIMEOUT",
     "ADMITTED_ADDRESSES",
     "PinnedTransport",
@@ -143,13 +144,24 @@ def refuse_content_coding(response: httpx.Response) -> None:
         )
 
 
+async def arefuse_content_coding(response: httpx.Response) -> None:
+    """:func:`refuse_content_coding` as an ``httpx.AsyncClient`` response hook (put it before
+    any hook that reads the body, such as the lab's trace)."""
+    refuse_content_coding(response)
+
+
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     """The body as sent (never decoded, see :func:`refuse_content_coding`), streamed;
-    ``ConnectionError`` as soon as it passes ``max_bytes``."""
+    ``ConnectionError`` as soon as it passes ``max_bytes``.  A body a response hook read
+    already (the lab's trace, after :func:`arefuse_content_coding`) is taken as read."""
     refuse_content_coding(response)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
+    if response.is_stream_consumed:
+        if len(response.content) > max_bytes:
+            raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
+        return response.content
     parts, size = [], 0
     async for part in response.aiter_raw():
         size += len(part)

@@ -2,7 +2,7 @@
 (OWASP ASVS level 2, resource limits on server-side requests; -11 is silent): every capped
 read asks for ``Accept-Encoding: identity`` and refuses an answer with any other content
 coding before decoding a byte of it — the metadata/JWKS fetch, the servers' capped requests
-(revocation, federation) and the probe's own client.  Each attack is a real loopback socket
+(revocation, federation), the cast's own clients in the lab and the probe's own client.  Each attack is a real loopback socket
 answering a "gzip, gzip" bomb (64 MiB of zeros in a few hundred bytes); the test counts the
 bytes zlib decodes in this process.
 """
@@ -13,8 +13,12 @@ import asyncio
 import zlib
 
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
 
 from aauth_kit.http_client import httpx, make_fetch, request_capped
+from aauth_kit.lab import Lab
 from aauth_kit.loop import get_loop_thread
 from aauth_kit.probe.checks import CHECKS
 from aauth_kit.probe.runner import probe
@@ -120,4 +124,28 @@ def test_probe_a_gzip_bomb_from_the_resource_is_refused_undecoded(bomber, decode
     (result,) = report.results
     assert "content-coded" in result.answer.failure
     assert all(b"accept-encoding: identity\r\n" in head for head in bomber.heads)
+    assert decoded["bytes"] < 2 * MIB
+
+
+def test_token_revocation_the_lab_servers_refuse_a_gzip_bomb_before_the_trace_reads_it(tmp_path, decoded):
+    """The cast's own clients (the AS's, the PS's, the resources') record every answer in the
+    lab's trace, which reads the body: the compressed answer is refused before that, unread."""
+    bomb = Starlette(
+        routes=[
+            Route(
+                "/revoke",
+                lambda request: Response(BOMB, headers={"Content-Encoding": "gzip, gzip"}),
+                methods=["POST"],
+            )
+        ]
+    )
+    with Lab(mode="socket", docs=True, data_dir=tmp_path) as lab:
+        lab.hosts.add("https://bomb.example", bomb)
+
+        async def post():
+            async with lab.access_server.client_factory(timeout=10) as client:
+                return await request_capped(client, "POST", "https://bomb.example/revoke", content=b"{}")
+
+        with pytest.raises(httpx.HTTPError, match="content-coded"):
+            get_loop_thread().run(post())
     assert decoded["bytes"] < 2 * MIB
