@@ -59,7 +59,7 @@ from aauth_kit.profile import verify_request
 from aauth_kit.revocation import REVOCATION_PATH
 
 from . import access_server_revocation as revocation
-from .access_server_requests import verify_token_request
+from .access_server_requests import check_unrevoked, earlier_answer, verify_token_request
 
 METADATA_PATH = f"/.well-known/{ACCESS_DWK}"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -107,6 +107,8 @@ class TokenRequest:
     #: The key the auth token binds (the agent's, or the sub-agent's) and the latest ``exp`` it may have.
     cnf_jwk: dict
     not_after: int
+    #: ``(iss, jti)`` of the ``upstream_token``, if any (a revocation of it stops the decision).
+    upstream: tuple[str, str] | None
     expires_at: float
     claims: dict | None = None
 
@@ -250,6 +252,11 @@ class AccessServer:
                 raise AAuthError("invalid_request", f"{name} is required")
         verified = await verify_token_request(self, body, ps)
         self._drop_expired()
+        earlier = earlier_answer(self, verified[0])
+        if isinstance(earlier, TokenRequest):
+            return self._decide(earlier)
+        if earlier is not None:
+            return JSONResponse(earlier, headers={"Cache-Control": "no-store"})
         mine = sum(p.ps == ps for p in self.pending.values())
         if len(self.pending) >= self.max_pending or mine >= self.max_pending_per_ps:
             raise AAuthError("rate_limited", "too many token requests waiting here", retry_after=60)
@@ -282,7 +289,14 @@ class AccessServer:
     # -- the decision -----------------------------------------------------------------------------
     def _decide(self, pending: TokenRequest) -> Response:
         """Payment, then claims, then the scope (-11 "PS-AS Trust Establishment": "the AS may
-        first require payment (402), then interaction for user binding (202), then claims")."""
+        first require payment (402), then interaction for user binding (202), then claims") —
+        each time the request is decided (polled, claims brought), its presented and upstream
+        tokens still unrevoked (:func:`.access_server_requests.check_unrevoked`)."""
+        try:
+            check_unrevoked(self, pending)
+        except AAuthError:
+            del self.pending[pending.id]
+            raise
         policy, scope = self.policy, pending.resource_token.scope or ""
         location = f"{self.identifier}{PENDING_PATH}/{pending.id}"
         if policy.billing and pending.ps not in policy.billed:
@@ -328,7 +342,8 @@ class AccessServer:
             dwk=ACCESS_DWK,
             dev=self.dev,
         )
-        self.revocations.note_issued(pending.presented, revocation.IssuedAuthToken(rt.iss, jti, exp))
+        issued = revocation.IssuedAuthToken(rt.iss, jti, exp, pending.ps, (rt.iss, rt.jti), token)
+        self.revocations.note_issued(pending.presented, issued)
         return {"auth_token": token, "expires_in": exp - now}
 
     def _drop_expired(self) -> None:
