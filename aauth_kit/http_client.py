@@ -25,6 +25,9 @@ __all__ = [
     "make_fetch",
     "request_capped",
     "MAX_DOCUMENT_BYTES",
+    "IDENTITY",
+    "refuse_content_coding",
+    "arefuse_content_coding",
     "FETCH_TIMEOUT",
     "ADMITTED_ADDRESSES",
     "PinnedTransport",
@@ -55,8 +58,10 @@ def identifier_origin(identifier: str) -> str:
     return origin
 
 
-#: Largest metadata document or JWKS a fetch reads (bytes, after content decoding).
+#: Largest metadata document or JWKS a fetch reads (bytes; answers are never content-coded).
 MAX_DOCUMENT_BYTES = 1 << 20
+#: What every capped read asks for: the body as it is, no content coding (RFC 9110 §12.5.3).
+IDENTITY = {"Accept-Encoding": "identity"}
 #: Seconds one fetch may take in all (connect, every read), not per read.
 FETCH_TIMEOUT = 10.0
 
@@ -74,14 +79,17 @@ def make_fetch(
     ``TimeoutError`` or ``ConnectionError`` (an ``OSError``; an unknown host too).
     The whole fetch is bounded by ``timeout`` seconds (a body trickled byte by byte is
     cut there) and the body by ``max_bytes`` (streamed; reading stops at the cap and the
-    fetch fails): -11 "JWKS Discovery and Caching" asks for egress admission, whose
-    limits follow OWASP ASVS level 2 (resource limits on server-side requests).
+    fetch fails; a content-coded answer fails too, see :func:`_read_capped`): -11 "JWKS
+    Discovery and Caching" asks for egress admission, whose limits follow OWASP ASVS level 2
+    (resource limits on server-side requests).
     """
 
     async def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
         try:
             async with asyncio.timeout(timeout):
-                request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(timeout).as_dict()})
+                request = httpx.Request(
+                    "GET", url, headers=IDENTITY, extensions={"timeout": httpx.Timeout(timeout).as_dict()}
+                )
                 response = await transport.handle_async_request(request)
                 try:
                     body = await _read_capped(response, max_bytes)
@@ -100,11 +108,12 @@ async def request_capped(
     client: httpx.AsyncClient, method: str, url: str, *, max_bytes: int = MAX_DOCUMENT_BYTES, **options
 ) -> httpx.Response:
     """``client.request(method, url, **options)`` with the answer's body read streamed and cut
-    at ``max_bytes`` (after content decoding): past it, ``httpx.ReadError`` (an
-    ``httpx.HTTPError``, like an answer that broke off).  For a server reading another
-    server's answers (revocations, federation): -11 is silent on their size; OWASP ASVS
-    level 2 (resource limits on server-side requests)."""
+    at ``max_bytes``: past it, ``httpx.ReadError``; content-coded, ``httpx.RemoteProtocolError``
+    (:func:`refuse_content_coding`); both ``httpx.HTTPError``, like an answer that broke off.
+    For a server reading another server's answers (revocations, federation): -11 is silent on their size;
+    OWASP ASVS level 2 (resource limits on server-side requests)."""
     request = client.build_request(method, url, **options)
+    request.headers.update(IDENTITY)
     response = await client.send(request, stream=True)
     try:
         body = await _read_capped(response, max_bytes)
@@ -118,13 +127,43 @@ async def request_capped(
     return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 
 
+def refuse_content_coding(response: httpx.Response) -> None:
+    """``httpx.RemoteProtocolError`` for an answer with a content coding other than ``identity``
+    (also an ``httpx.Client`` response hook: it runs before the body is read).
+
+    The kit asks for ``Accept-Encoding: identity`` (:data:`IDENTITY`), so a conforming
+    server sends the body as it is; decoding what a stranger compressed anyway (``gzip``,
+    stacked ``gzip, gzip``) would turn a few hundred bytes into gigabytes before any size
+    check.  Refusing is simpler than a bounded decoder and loses nothing: the documents the
+    kit reads are small.  -11 is silent; OWASP ASVS level 2 (resource limits on server-side
+    requests)."""
+    codings = [c.strip().lower() for c in response.headers.get_list("content-encoding", split_commas=True)]
+    if any(c not in ("", "identity") for c in codings):
+        raise httpx.RemoteProtocolError(
+            f"the answer is content-coded ({', '.join(codings)}); identity was asked for"
+        )
+
+
+async def arefuse_content_coding(response: httpx.Response) -> None:
+    """:func:`refuse_content_coding` as an ``httpx.AsyncClient`` response hook (put it before
+    any hook that reads the body, such as the lab's trace)."""
+    refuse_content_coding(response)
+
+
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
-    """The decoded body, streamed; ``ConnectionError`` as soon as it passes ``max_bytes``."""
+    """The body as sent (never decoded, see :func:`refuse_content_coding`), streamed;
+    ``ConnectionError`` as soon as it passes ``max_bytes``.  A body a response hook read
+    already (the lab's trace, after :func:`arefuse_content_coding`) is taken as read."""
+    refuse_content_coding(response)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
+    if response.is_stream_consumed:
+        if len(response.content) > max_bytes:
+            raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
+        return response.content
     parts, size = [], 0
-    async for part in response.aiter_bytes():
+    async for part in response.aiter_raw():
         size += len(part)
         if size > max_bytes:
             raise ConnectionError(f"the answer is larger than {max_bytes} bytes")

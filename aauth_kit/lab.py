@@ -29,6 +29,7 @@ from . import key_files
 from .agent import Agent
 from .connection_limits import ConnectionLimits
 from .egress import Egress, no_network
+from .http_client import IDENTITY, arefuse_content_coding
 from .interaction import new_code
 from .jwks import HttpResolver
 from .key_files import private_directory
@@ -256,7 +257,10 @@ class Lab:
 
     def _client_factory(self, source: str):
         def factory(**kwargs):
-            kwargs.setdefault("event_hooks", self.trace.event_hooks(source))
+            hooks = self.trace.event_hooks(source)  # a stranger's compressed answer refused unread
+            hooks["response"].insert(0, arefuse_content_coding)
+            kwargs.setdefault("event_hooks", hooks)
+            kwargs.setdefault("headers", IDENTITY)
             kwargs.setdefault("timeout", 60)
             return self.hosts.async_client(**kwargs)
 

@@ -70,15 +70,19 @@ from aauth_kit.revocation import REVOCATION_PATH
 
 from . import access_server_approval as approval
 from . import access_server_clarification as clarification
+from . import access_server_issuing as issuing
 from . import access_server_revocation as revocation
-from .access_server_requests import TrustedPersonServers, verify_token_request
+from .access_server_requests import (
+    TrustedPersonServers,
+    check_unrevoked,
+    earlier_answer,
+    verify_token_request,
+)
 
 METADATA_PATH = f"/.well-known/{ACCESS_DWK}"
 JWKS_PATH = "/.well-known/jwks.json"
 TOKEN_PATH = "/token"
 PENDING_PATH = "/token/pending"
-#: -11 "Auth Token Structure": auth tokens "MUST NOT have a lifetime exceeding 1 hour".
-TOKEN_LIFETIME = 3600
 #: Requests waiting for payment or claims at once (in all, and of one PS), and how long each waits.
 MAX_PENDING = 1000
 MAX_PENDING_PER_PS = 200
@@ -125,6 +129,8 @@ class TokenRequest:
     #: The key the auth token binds (the agent's, or the sub-agent's) and the latest ``exp`` it may have.
     cnf_jwk: dict
     not_after: int
+    #: ``(iss, jti)`` of the ``upstream_token``, if any (a revocation of it stops the decision).
+    upstream: tuple[str, str] | None
     expires_at: float
     claims: dict | None = None
     #: ``interaction`` or ``approval`` while an approval is asked (-11 "AS Response"), its code,
@@ -272,6 +278,11 @@ class AccessServer:
                 raise AAuthError("invalid_request", f"{name} is required")
         verified = await verify_token_request(self, body, ps)
         self._drop_expired()
+        earlier = earlier_answer(self, verified[0])
+        if isinstance(earlier, TokenRequest):
+            return self._decide(earlier)
+        if earlier is not None:
+            return JSONResponse(earlier, headers={"Cache-Control": "no-store"})
         mine = sum(p.ps == ps for p in self.pending.values())
         if len(self.pending) >= self.max_pending or mine >= self.max_pending_per_ps:
             raise AAuthError("rate_limited", "too many token requests waiting here", retry_after=60)
@@ -309,7 +320,14 @@ class AccessServer:
     # -- the decision -----------------------------------------------------------------------------
     def _decide(self, pending: TokenRequest) -> Response:
         """Payment, then claims, then the scope (-11 "PS-AS Trust Establishment": "the AS may
-        first require payment (402), then interaction for user binding (202), then claims")."""
+        first require payment (402), then interaction for user binding (202), then claims") —
+        each time the request is decided (polled, claims brought), its presented and upstream
+        tokens still unrevoked (:func:`.access_server_requests.check_unrevoked`)."""
+        try:
+            check_unrevoked(self, pending)
+        except AAuthError:
+            del self.pending[pending.id]
+            raise
         policy, scope = self.policy, pending.resource_token.scope or ""
         location = f"{self.identifier}{PENDING_PATH}/{pending.id}"
         if policy.billing and pending.ps not in policy.billed:
@@ -342,34 +360,7 @@ class AccessServer:
             raise AAuthError("denied", f"this resource's policy {why}")
         if pending.approved is False:
             raise AAuthError("denied", f"{pending.decided_by or 'the resource owner'} declined the request")
-        return JSONResponse(self._issue(pending), headers={"Cache-Control": "no-store"})
-
-    def _issue(self, pending: TokenRequest) -> dict:
-        """-11 "Auth Token Structure": ``iss`` this AS, ``dwk`` aauth-access.json, ``aud`` the
-        resource, ``ps`` the PS, ``sub`` and the optional claims copied from the resource token,
-        ``cnf`` the agent's (or sub-agent's) key; at most an hour, never past the tokens it was
-        asked with."""
-        rt, now = pending.resource_token, int(self.clock())
-        exp = min(now + TOKEN_LIFETIME, pending.not_after)
-        token = tokens.mint_auth_token(
-            self.key,
-            iss=self.identifier,
-            aud=rt.iss,
-            ps=pending.ps,
-            sub=rt.sub,
-            cnf=pending.cnf_jwk,
-            iat=now,
-            exp=exp,
-            jti=(jti := self.id_factory()),
-            scope=rt.scope,
-            account=rt.account,
-            mission_s256=rt.mission_s256,
-            tenant=rt.tenant,
-            dwk=ACCESS_DWK,
-            dev=self.dev,
-        )
-        self.revocations.note_issued(pending.presented, revocation.IssuedAuthToken(rt.iss, jti, exp))
-        return {"auth_token": token, "expires_in": exp - now}
+        return JSONResponse(issuing.issue(self, pending), headers={"Cache-Control": "no-store"})
 
     def _drop_expired(self) -> None:
         now = self.clock()

@@ -17,6 +17,15 @@ Request"), before any policy is applied.
   (``revoked_upstream_token``: a person token its PS revoked here, an auth token this AS
   revoked in a cascade).
 
+Revocation is checked again each time a waiting request is decided (a poll, the claims
+brought): a token revoked since it was asked with stops it (:func:`check_unrevoked`).  A
+request repeating a resource token this AS already answered gets that answer again — the
+same auth token, or the same waiting request — rather than a new one (:func:`earlier_answer`):
+-11 "Resource Token Structure" gives the resource token a ``jti`` "for replay detection" and
+leaves enforcing it to the AS ("ASes are not required to enforce replay detection on resource
+tokens"); answering the first request's result again bounds what one resource token can make
+here and still lets a PS retry a request whose answer it lost.
+
 A failure is ``400 <invalid|expired|revoked>_<parameter>_token`` (-11 "Token Endpoint Error
 Codes").  -11 defines no code for a bad ``agent_token`` at an AS; the kit answers
 ``invalid_agent_token`` / ``expired_agent_token``, the codes of the drafts before it.
@@ -39,12 +48,13 @@ from aauth_kit.metadata import PERSON_DWK
 from aauth_kit.token_verification import check_presented_token
 
 if TYPE_CHECKING:
-    from .access_server import AccessPolicy, AccessServer
+    from .access_server import AccessPolicy, AccessServer, TokenRequest
 
 
 async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tuple:
     """The verified request: the resource token, the presented token's ``(iss, jti)``, the key
-    the auth token binds and the latest ``exp`` it may have."""
+    the auth token binds, the latest ``exp`` it may have and the upstream token's ``(iss, jti)``
+    (or ``None``)."""
     resource_token = await _resource_token(server, body["resource_token"], ps)
     agent_token = await _verify(server, body["agent_token"], "agent", typ=claims.AGENT_TYP)
     bound = agent_token
@@ -75,6 +85,7 @@ async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tup
     if server.revocations.is_revoked(presented.iss, presented.jti):
         raise AAuthError("revoked_presented_token", f"the presented token {presented.jti!r} was revoked")
     caps.append(presented.exp)
+    upstream = None
     if "upstream_token" in body:
         upstream = await _from_issuers(
             server,
@@ -89,7 +100,33 @@ async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tup
         if server.revocations.is_revoked(upstream.iss, upstream.jti):
             raise AAuthError("revoked_upstream_token", f"the upstream token {upstream.jti!r} was revoked")
         caps.append(upstream.exp)
-    return resource_token, (presented.iss, presented.jti), bound.cnf_jwk, min(caps)
+        upstream = (upstream.iss, upstream.jti)
+    return resource_token, (presented.iss, presented.jti), bound.cnf_jwk, min(caps), upstream
+
+
+def check_unrevoked(server: AccessServer, request: TokenRequest) -> None:
+    """``400 revoked_presented_token`` / ``revoked_upstream_token`` when a token ``request``
+    was asked with has been revoked here since (-11 "Token Revocation")."""
+    if server.revocations.is_revoked(*request.presented):
+        raise AAuthError(
+            "revoked_presented_token", f"the presented token {request.presented[1]!r} was revoked"
+        )
+    if request.upstream is not None and server.revocations.is_revoked(*request.upstream):
+        raise AAuthError("revoked_upstream_token", f"the upstream token {request.upstream[1]!r} was revoked")
+
+
+def earlier_answer(server: AccessServer, resource_token: tokens.VerifiedToken) -> TokenRequest | dict | None:
+    """What this AS already made of ``resource_token`` (it names the signing PS, so only that
+    PS can repeat it): the request still waiting for it, or ``{"auth_token", "expires_in"}``
+    of the live auth token issued for it; ``None`` for a new one."""
+    request = (resource_token.iss, resource_token.jti)
+    for pending in server.pending.values():  # at most MAX_PENDING
+        if (pending.resource_token.iss, pending.resource_token.jti) == request:
+            return pending
+    issued = server.revocations.answered(request)
+    if issued is None:
+        return None
+    return {"auth_token": issued.token, "expires_in": issued.exp - int(server.clock())}
 
 
 async def _resource_token(server: AccessServer, value, ps: str) -> tokens.VerifiedToken:

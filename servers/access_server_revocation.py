@@ -24,8 +24,11 @@ revoked, the cascades still running — is held in memory, as its pending token 
 full store is ``429 rate_limited``.  -11 is silent on how long an uncollected cascade is kept
 and on one PS's share; the kit follows OWASP ASVS level 2 (V11.1.4, resource use): a finished
 cascade is kept :data:`CASCADE_RETENTION` seconds for its PS to poll (then its URL answers
-``404``), and one PS may have :data:`MAX_CASCADES_PER_PS` cascades at once and
-:data:`MAX_REVOCATIONS_PER_PS` revocations kept.  A resource that
+``404``), and one PS may have :data:`MAX_CASCADES_PER_PS` cascades at once,
+:data:`MAX_REVOCATIONS_PER_PS` revocations kept (its own and those its cascades made here) and
+:data:`MAX_ISSUED_PER_PS` records of auth tokens issued to it.  Each share is a counter, and
+records leave by expiry from a heap: no call scans the whole store.  A revocation also drops
+the token requests still waiting here with the revoked token as ``presented_token``.  A resource that
 refuses a revocation (``429 rate_limited`` too) or cannot be reached does not stop the
 cascade: the rest are still told, and that resource is named in the ``downstream`` report.
 """
@@ -33,8 +36,11 @@ cascade: the rest are still told, and that resource is named in the ``downstream
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -53,8 +59,10 @@ if TYPE_CHECKING:
 #: Revocations, and records of issued auth tokens, the AS keeps at most.
 MAX_REVOCATIONS = 100_000
 MAX_ISSUED = 100_000
-#: Revocations one PS may have kept here, so that one trusted PS cannot fill the store.
+#: Revocations, and records of auth tokens issued, one PS may have kept here, so that one
+#: trusted PS cannot fill the store.
 MAX_REVOCATIONS_PER_PS = 20_000
+MAX_ISSUED_PER_PS = 20_000
 #: Cascades running or waiting for their PS's poll, in all and per PS.
 MAX_CASCADES = 100
 MAX_CASCADES_PER_PS = 20
@@ -67,11 +75,16 @@ PENDING_PATH = f"{kit.REVOCATION_PATH}/pending"
 
 @dataclass(frozen=True)
 class IssuedAuthToken:
-    """An auth token this AS issued: its resource (``aud``), ``jti`` and ``exp``."""
+    """An auth token this AS issued: its resource (``aud``), ``jti`` and ``exp``, the PS it was
+    issued to (whose share it counts toward), the ``(iss, jti)`` of the resource token it
+    answers and the token itself (a repeated request gets it again)."""
 
     aud: str
     jti: str
     exp: int
+    ps: str
+    request: tuple[str, str]
+    token: str = field(repr=False)
 
 
 @dataclass
@@ -92,6 +105,7 @@ class AccessRevocations:
     max_revocations: int = MAX_REVOCATIONS
     max_revocations_per_ps: int = MAX_REVOCATIONS_PER_PS
     max_issued: int = MAX_ISSUED
+    max_issued_per_ps: int = MAX_ISSUED_PER_PS
     revoked: dict[tuple[str, str], float] = field(default_factory=dict)
     issued: dict[tuple[str, str], list[IssuedAuthToken]] = field(default_factory=dict)
     max_cascades: int = MAX_CASCADES
@@ -99,39 +113,83 @@ class AccessRevocations:
     cascade_retention: float = CASCADE_RETENTION
     #: Pending id → the cascade of a PS's revocation, still running or not yet collected.
     cascades: dict[str, Cascade] = field(default_factory=dict)
+    #: PS → revocations kept in its share, and auth tokens recorded as issued to it.
+    revoked_by_ps: Counter = field(default_factory=Counter)
+    issued_to_ps: Counter = field(default_factory=Counter)
+    #: ``(iss, jti)`` of a resource token → the auth token issued for it.
+    answers: dict[tuple[str, str], IssuedAuthToken] = field(default_factory=dict)
+    _owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    _revoked_until: list = field(default_factory=list)  # heap of (until, (iss, jti))
+    _issued_until: list = field(default_factory=list)  # heap of (until, n, presented, token)
+    _order: itertools.count = field(default_factory=itertools.count)
 
     def is_revoked(self, iss: str, jti: str) -> bool:
         return (iss, jti) in self.revoked
 
-    def revoke(self, iss: str, jti: str, exp: int | None, *, share: bool = False) -> None:
+    def revoke(self, iss: str, jti: str, exp: int | None, *, ps: str | None = None) -> None:
         """Refuse ``(iss, jti)`` until :func:`aauth_kit.revocation.keep_until`; ``429
-        rate_limited`` when :attr:`max_revocations` entries are held — or, with ``share`` (a
-        PS's revocation), :attr:`max_revocations_per_ps` of ``iss``'s."""
+        rate_limited`` when :attr:`max_revocations` entries are held — or, for a revocation
+        counted in ``ps``'s share (its own, or one its cascade makes), :attr:`max_revocations_per_ps`
+        of ``ps``'s."""
         now = self.clock()
-        held = 0
-        for key, until in list(self.revoked.items()):
-            if until <= now:
+        self._forget_revocations(now)
+        key = (iss, jti)
+        full = len(self.revoked) >= self.max_revocations or (
+            ps is not None and self.revoked_by_ps[ps] >= self.max_revocations_per_ps
+        )
+        if key not in self.revoked:
+            if full:
+                raise AAuthError(
+                    "rate_limited",
+                    f"{len(self.revoked)} revocations held here; try later",
+                    retry_after=kit.SKEW,
+                )
+            if ps is not None:
+                self._owners[key] = ps
+                self.revoked_by_ps[ps] += 1
+        self.revoked[key] = until = kit.keep_until(exp, now)
+        heapq.heappush(self._revoked_until, (until, key))
+
+    def _forget_revocations(self, now: float) -> None:
+        while self._revoked_until and self._revoked_until[0][0] <= now:
+            until, key = heapq.heappop(self._revoked_until)
+            if self.revoked.get(key) == until:
                 del self.revoked[key]
-            else:
-                held += key[0] == iss
-        full = len(self.revoked) >= self.max_revocations or (share and held >= self.max_revocations_per_ps)
-        if (iss, jti) not in self.revoked and full:
-            raise AAuthError(
-                "rate_limited", f"{len(self.revoked)} revocations held here; try later", retry_after=kit.SKEW
-            )
-        self.revoked[iss, jti] = kit.keep_until(exp, now)
+                if (ps := self._owners.pop(key, None)) is not None:
+                    self.revoked_by_ps[ps] -= 1
 
     def note_issued(self, presented: tuple[str, str], token: IssuedAuthToken) -> None:
         """Remember that ``token`` was issued from the presented token ``(iss, jti)``; ``429
-        rate_limited`` when :attr:`max_issued` live records are held."""
+        rate_limited`` when :attr:`max_issued` live records are held, or
+        :attr:`max_issued_per_ps` of its PS's."""
         now = self.clock()
-        for key in list(self.issued):
-            self.issued[key] = [t for t in self.issued[key] if t.exp + kit.SKEW > now]
-            if not self.issued[key]:
-                del self.issued[key]
-        if sum(map(len, self.issued.values())) >= self.max_issued:
+        while self._issued_until and self._issued_until[0][0] <= now:
+            *_, key, old = heapq.heappop(self._issued_until)
+            tokens = self.issued.get(key, [])
+            if old in tokens:
+                tokens.remove(old)
+                if not tokens:
+                    del self.issued[key]
+                self._forget(old)
+        if (
+            self.issued_to_ps.total() >= self.max_issued
+            or self.issued_to_ps[token.ps] >= self.max_issued_per_ps
+        ):
             raise AAuthError("rate_limited", "too many live auth tokens recorded here", retry_after=60)
         self.issued.setdefault(presented, []).append(token)
+        self.issued_to_ps[token.ps] += 1
+        self.answers[token.request] = token
+        heapq.heappush(self._issued_until, (token.exp + kit.SKEW, next(self._order), presented, token))
+
+    def answered(self, request: tuple[str, str]) -> IssuedAuthToken | None:
+        """The live auth token issued for the resource token ``request``, if any."""
+        token = self.answers.get(request)
+        return token if token is not None and token.exp > self.clock() else None
+
+    def _forget(self, token: IssuedAuthToken) -> None:
+        self.issued_to_ps[token.ps] -= 1
+        if self.answers.get(token.request) is token:
+            del self.answers[token.request]
 
     def start_cascade(self, pending_id: str, ps: str, task: asyncio.Task) -> Cascade:
         """Hold ``task`` (the cascade of ``ps``'s revocation) as ``pending_id``, dropping
@@ -165,7 +223,10 @@ class AccessRevocations:
 
     def issued_from(self, presented: tuple[str, str]) -> list[IssuedAuthToken]:
         """The auth tokens issued from ``presented``, forgotten here (they are being revoked)."""
-        return self.issued.pop(presented, [])
+        tokens = self.issued.pop(presented, [])
+        for token in tokens:
+            self._forget(token)
+        return tokens
 
 
 async def revocation_endpoint(server: AccessServer, request: Request) -> Response:
@@ -183,11 +244,12 @@ async def revocation_endpoint(server: AccessServer, request: Request) -> Respons
     task = asyncio.ensure_future(cascade(server, (revoked.signer, revoked.jti)))
     try:
         revocations.start_cascade(slot, revoked.signer, task)
-        revocations.revoke(revoked.signer, revoked.jti, revoked.exp, share=True)
+        revocations.revoke(revoked.signer, revoked.jti, revoked.exp, ps=revoked.signer)
     except AAuthError:
         task.cancel()
         revocations.cascades.pop(slot, None)
         raise
+    drop_waiting(server, (revoked.signer, revoked.jti))
     try:
         downstream = await asyncio.wait_for(asyncio.shield(task), ANSWER_WITHIN)
     except TimeoutError:
@@ -218,9 +280,18 @@ def _terminal(downstream: list[dict]) -> Response:
     return JSONResponse({"downstream": downstream}) if downstream else Response(status_code=200)
 
 
+def drop_waiting(server: AccessServer, presented: tuple[str, str]) -> None:
+    """Forget the token requests waiting here (payment, claims) with ``presented`` as their
+    ``presented_token``: none of them is decided any more."""
+    for pending in [p for p in server.pending.values() if p.presented == presented]:
+        del server.pending[pending.id]
+
+
 async def cascade(server: AccessServer, presented: tuple[str, str]) -> list[dict]:
     """Revoke the live auth tokens issued from ``presented`` (and from those, in turn) here
-    and at their resource; ``[{"recipient", "error"}]`` for the resources not told."""
+    and at their resource, each counted in the share of the PS that revoked ``presented``;
+    ``[{"recipient", "error"}]`` for the resources not told."""
+    ps = presented[0]
     revoker = kit.Revoker(server.identifier, ACCESS_DWK, server.key, server.clock)
     failed: dict[str, str] = {}
     todo = server.revocations.issued_from(presented)
@@ -230,9 +301,10 @@ async def cascade(server: AccessServer, presented: tuple[str, str]) -> list[dict
             if token.exp + kit.SKEW <= server.clock():
                 continue  # expired: nothing left to refuse
             try:
-                server.revocations.revoke(server.identifier, token.jti, token.exp)
+                server.revocations.revoke(server.identifier, token.jti, token.exp, ps=ps)
             except AAuthError:
-                pass  # this AS's store is full: the resource is still told, and refuses it
+                pass  # this AS's store (or the PS's share) is full: the resource is still told
+            drop_waiting(server, (server.identifier, token.jti))
             todo += server.revocations.issued_from((server.identifier, token.jti))
             error, _ = await kit.revoke_at(
                 revoker,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aauth_kit.servers import access_server_issuing
 
 from aauth_kit import tokens
 from aauth_kit.flow import FlowError
@@ -20,6 +21,8 @@ from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import ACCESS_DWK, validate_metadata
 from aauth_kit.profile import sign_request
 from aauth_kit.signature_key import jwks_uri_key, jwt_key, parse_signature_key
+
+from .test_four_party_revocation import anew
 
 PARTS = "https://catalog.example/parts"
 ORDERS = "https://catalog.example/orders"
@@ -164,16 +167,16 @@ def test_as_unreachable(lab):
 def test_auth_token_delivery_the_ps_verifies_before_delivering(lab, monkeypatch):
     """-11 "Auth Token Delivery": an auth token for another person (sub) never reaches the
     agent: 502 as_unreachable."""
-    issue = lab.access_server._issue
+    issue = access_server_issuing.issue
 
-    def wrong_sub(pending):
-        token = issue(pending)
+    def wrong_sub(server, pending):
+        token = issue(server, pending)
         claims = decode_unverified(token["auth_token"]).payload
         claims["sub"] = "someone-else"
         minted = tokens.mint("aa-auth+jwt", lab.access_server.key, claims, kid="access_server")
         return {**token, "auth_token": minted}
 
-    monkeypatch.setattr(lab.access_server, "_issue", wrong_sub)
+    monkeypatch.setattr(access_server_issuing, "issue", wrong_sub)
     error = refused(lab, approving(lab))
     assert (error.code, error.status) == ("as_unreachable", 502)
     assert "sub" in error.detail
@@ -241,7 +244,7 @@ def test_claims_required_a_sub_among_the_claims_changes_nothing(lab):
     agent = approving(lab)
     sent = sent_to_as(lab, agent, "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 1})
     resource_token = decode_unverified(sent["resource_token"]).payload
-    asked = ps_request(lab, sent)
+    asked = ps_request(lab, anew(lab, sent))
     assert asked.status == 202
     given = ps_request(lab, {"sub": "not-the-person", "name": "mcp-user"}, url=asked.header("location"))
     assert given.status == 200, given.body
@@ -266,7 +269,7 @@ def test_claims_required_pending_url_errors(lab):
     rate_limited)."""
     agent = approving(lab)
     sent = sent_to_as(lab, agent, "POST", ORDERS, json={"part": "keyboard-uk", "quantity": 1})
-    asked = ps_request(lab, sent)
+    asked = ps_request(lab, anew(lab, sent))
     assert asked.status == 202
     location = asked.header("location")
     stranger = HttpMessage("GET", location)
@@ -274,7 +277,7 @@ def test_claims_required_pending_url_errors(lab):
     sign_request(stranger, lab.key("stranger"), stranger_key, created=int(lab.clock()))
     assert lab.send(stranger).response.header("signature-error") == "error=unknown_key"
     lab.access_server.max_pending = 1
-    assert problem(ps_request(lab, sent)) == (429, "rate_limited")
+    assert problem(ps_request(lab, anew(lab, sent, 2))) == (429, "rate_limited")
     lab.clock.advance(lab.access_server.pending_ttl + 1)
     assert problem(ps_request(lab, {}, url=location, method="GET")) == (408, "expired")
     assert problem(ps_request(lab, {}, url=location, method="GET")) == (404, "not_found")

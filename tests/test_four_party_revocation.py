@@ -16,6 +16,7 @@ import json
 import pytest
 from aauth_kit.servers.access_server import AccessServer
 
+from aauth_kit import tokens
 from aauth_kit.jws import decode_unverified
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
@@ -53,6 +54,15 @@ def federated(lab, local="revoking"):
 
 def claims(token: str) -> dict:
     return decode_unverified(token).payload
+
+
+def anew(lab, sent: dict, n: int = 1) -> dict:
+    """``sent`` with another resource token (the same claims, ``jti`` suffixed ``-n``, signed
+    with the catalog's key): a new token request, not a repeat of ``sent``."""
+    resource_token = decode_unverified(sent["resource_token"])
+    payload = {**resource_token.payload, "jti": f"{resource_token.payload['jti']}-{n}"}
+    minted = tokens.mint("aa-resource+jwt", lab.keys["catalog"], payload, kid=resource_token.header["kid"])
+    return {**sent, "resource_token": minted}
 
 
 def revoke(lab, revoker: Revoker, url: str, token: str, source: str):
@@ -206,7 +216,7 @@ def test_token_revocation_the_as_store_is_capped(lab):
     assert problem(response) == (429, "rate_limited") and response.header("retry-after")
     lab.access_server.revocations.max_issued = 0
     message = HttpMessage(
-        "POST", f"{AS}/token", [("Content-Type", "application/json")], json.dumps(sent).encode()
+        "POST", f"{AS}/token", [("Content-Type", "application/json")], json.dumps(anew(lab, sent)).encode()
     )
     lab.ps.context.revoker.sign(message)
     assert problem(lab.send(message, source="PS").response) == (429, "rate_limited")

@@ -29,7 +29,7 @@ from aauth_kit.revocation import Revoker
 from aauth_kit.subagents import create_subagent
 
 from .test_four_party_delegation import as_ps, token_requests
-from .test_four_party_revocation import AS, CATALOG, claims, federated, problem, read_parts, revoke
+from .test_four_party_revocation import AS, CATALOG, anew, claims, federated, problem, read_parts, revoke
 
 PS2 = "https://ps2.example"
 REFUSING = "https://refusing.example"
@@ -110,9 +110,10 @@ def test_token_revocation_a_refusing_resource_does_not_stop_the_cascade(lab):
     presented = claims(sent["presented_token"])
     revocations = lab.access_server.revocations
     exp = claims(auth_token)["exp"]
-    revocations.issued[(lab.identifiers["ps"], presented["jti"])].insert(
-        0, as_revocation.IssuedAuthToken(REFUSING, "refused-1", exp)
-    )
+    key = (lab.identifiers["ps"], presented["jti"])
+    refusing = as_revocation.IssuedAuthToken(REFUSING, "refused-1", exp, key[0], (REFUSING, "rt-1"), "t")
+    revocations.note_issued(key, refusing)
+    revocations.issued[key].insert(0, revocations.issued[key].pop())  # told first
     revocations.max_revocations = len(revocations.revoked) + 2  # the presented token, the first one
     response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
     assert response.status == 200, response.body
@@ -177,6 +178,6 @@ def test_as_token_endpoint_one_ps_has_a_share_of_the_waiting_requests(lab):
     _, _, sent = federated(lab)
     lab.access_server.policy.billing = True
     lab.access_server.max_pending_per_ps = 2
-    assert [as_ps(lab, sent)[0] for _ in range(2)] == [402, 402]
-    assert as_ps(lab, sent) == (429, "rate_limited")
+    assert [as_ps(lab, anew(lab, sent, n))[0] for n in range(2)] == [402, 402]
+    assert as_ps(lab, anew(lab, sent, 2)) == (429, "rate_limited")
     assert len(lab.access_server.pending) == 2

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ..errors import AAuthError, UsageError
-from ..http_client import httpx
+from ..http_client import IDENTITY, httpx, refuse_content_coding
 from ..identifiers import DEV_HOSTS, check_url, is_dev_url
 from ..message import HttpMessage
 from .access_server import ProbeAccessServer
@@ -106,7 +106,12 @@ def probe(
     prober = Prober(url, method, body, agent_provider, clock)
     own_client = client is None
     if own_client:
-        client = httpx.Client(trust_env=urlsplit(url).hostname not in DEV_HOSTS)
+        # the resource is a stranger: its answers as sent, a compressed one refused unread
+        client = httpx.Client(
+            trust_env=urlsplit(url).hostname not in DEV_HOSTS,
+            headers=IDENTITY,
+            event_hooks={"response": [refuse_content_coding]},
+        )
     report = Report(method, url)
     target = Target(prober, client, timeout, dev, access_server, person)
     try:
