@@ -10,7 +10,9 @@ the generic layer any RFC 9421 peer shares.
 Signing and verifying run on every request, so the work that depends only on values
 that repeat is done once per distinct value: a covered-component list is serialized
 once (:class:`Covered`), a ``Signature-Input`` member is read and checked once per
-header value, and a message's fields are indexed in one pass per signature base.
+header value, the ``Signature`` field (new on every request) is read by
+:mod:`aauth_kit.signature_field`, and a message's fields are indexed in one pass per
+signature base.
 """
 
 from __future__ import annotations
