@@ -31,10 +31,13 @@ def fast_byte_sequences(text: str) -> dict[str, bytes] | None:
     """``label → bytes`` for a Dictionary of bare Byte Sequences (RFC 9651 §4.2.2, §4.2.7),
     a repeated key keeping its first place and its last value as §4.2.2 says; ``None``
     when ``text`` has any other form (http-sfv decides those)."""
-    if _FIELD.fullmatch(text) is None:
+    whole = _FIELD.fullmatch(text)
+    if whole is None:
         return None
-    members: dict[str, bytes] = {}
     try:
+        if "," not in text:  # one member, the usual case: the match already holds it
+            return {whole.group(1): base64.standard_b64decode(whole.group(2))}
+        members: dict[str, bytes] = {}
         for match in _MEMBERS.finditer(text):
             members[match.group(1)] = base64.standard_b64decode(match.group(2))
     except binascii.Error:  # http-sfv refuses it too, in its own words
