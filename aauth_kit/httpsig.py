@@ -10,7 +10,9 @@ the generic layer any RFC 9421 peer shares.
 Signing and verifying run on every request, so the work that depends only on values
 that repeat is done once per distinct value: a covered-component list is serialized
 once (:class:`Covered`), a ``Signature-Input`` member is read and checked once per
-header value, and a message's fields are indexed in one pass per signature base.
+header value, the ``Signature`` field (new on every request) is read by
+:mod:`aauth_kit.signature_field`, and a message's fields are indexed in one pass per
+signature base.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .digest import check_content_digest
 from .errors import SignatureError, UsageError
 from .keys import Key
 from .message import HttpMessage
+from .signature_field import signature_members
 
 #: RFC 9421 §6.2 algorithm names for the ``alg`` parameter, by the kit's JOSE name.
 HTTP_SIG_ALGS = {"ed25519": "Ed25519", "ecdsa-p256-sha256": "ES256"}
@@ -183,7 +186,7 @@ class SignatureInput:
 def signature_labels(message: HttpMessage) -> list[str]:
     """Labels present in both ``Signature-Input`` and ``Signature``, in input order."""
     si, sig = _signature_dictionaries(message.header("signature-input"), message.header("signature"))
-    return [label for label in si.data if label in sig.data]
+    return [label for label in si.data if label in sig]
 
 
 def _signature_dictionaries(si_value: str | None, sig_value: str | None):
@@ -194,7 +197,7 @@ def _signature_dictionaries(si_value: str | None, sig_value: str | None):
         raise SignatureError("invalid_signature", f"the request has no {missing} header")
     return (
         parse_field(http_sfv.Dictionary, si_value, "Signature-Input", repeated=True),
-        parse_field(http_sfv.Dictionary, sig_value, "Signature"),
+        signature_members(sig_value),
     )
 
 
@@ -208,23 +211,23 @@ def read_signature(
     fields = field_lines(message) if fields is None else fields
     si_value = field_value(fields, "signature-input")
     si, sig = _signature_dictionaries(si_value, field_value(fields, "signature"))
-    labels = [name for name in si.data if name in sig.data]
+    labels = [name for name in si.data if name in sig]
     if label is None:
         if not labels:
             raise SignatureError(
                 "invalid_signature", "no label appears in both Signature-Input and Signature"
             )
         label = labels[0]
-    if label not in si.data or label not in sig.data:
+    if label not in si.data or label not in sig:
         raise SignatureError(
             "invalid_signature", f"label {label!r} is not in both Signature-Input and Signature"
         )
-    params, value = si.data[label], sig.data[label]
+    params, value = si.data[label], sig[label]
     if not isinstance(params, http_sfv.InnerList):
         raise SignatureError("invalid_signature", f"Signature-Input member {label!r} is not an inner list")
-    if isinstance(value, http_sfv.InnerList) or not isinstance(value.value, bytes):
+    if value is None:
         raise SignatureError("invalid_signature", f"Signature member {label!r} is not a byte sequence")
-    return SignatureInput(label, params, value.value, _signature_input_member(si_value, label))
+    return SignatureInput(label, params, value, _signature_input_member(si_value, label))
 
 
 @functools.lru_cache(maxsize=1024)

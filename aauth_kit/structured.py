@@ -5,7 +5,8 @@ few values request after request: the ``Signature-Key`` member (one token for th
 token's whole lifetime), the ``Signature-Input`` member (the same components, and the
 same ``created`` for every request signed in one second) and the component
 identifiers.  This module keeps those parses and serializations in small LRU caches;
-everything still goes through http-sfv, only once per distinct value.
+they still go through http-sfv, only once per distinct value.  A Byte Sequence (new
+bytes every time) is written with the base64 encoder http-sfv itself calls.
 
 Parsed values are shared between callers: read them, never change them.  Cache keys
 carry each bare item's type, so ``1``, ``True``, ``"a"`` and ``Token("a")`` stay apart.
@@ -13,10 +14,10 @@ carry each bare item's type, so ``1``, ``True``, ``"a"`` and ``Token("a")`` stay
 
 from __future__ import annotations
 
+import binascii
 import functools
 
 import http_sfv
-from http_sfv.byteseq import ser_byteseq
 from http_sfv.item import Parameters
 from http_sfv.util import ser_key
 
@@ -75,8 +76,9 @@ def key_text(key: str) -> str:
 
 def byteseq_text(data: bytes) -> str:
     """``str(Item(data))`` for a bare Byte Sequence, ``:base64:`` (RFC 9651 §4.1.8), without
-    building an Item: signatures and digests are new bytes on every request."""
-    return ser_byteseq(data)
+    building an Item: signatures and digests are new bytes on every request.  http-sfv's
+    own encoder (``base64.standard_b64encode``) is this ``b2a_base64`` call."""
+    return f":{binascii.b2a_base64(data, newline=False).decode('ascii')}:"
 
 
 def member_text(key: str, value_text: str) -> str:

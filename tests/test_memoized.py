@@ -13,6 +13,8 @@ from decimal import Decimal
 
 import http_sfv
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aauth_kit import httpsig, structured, tokens
 from aauth_kit.claims import AGENT_TYP, AUTH_TYP, PERSON_TYP
@@ -52,6 +54,12 @@ def test_item_text_is_http_sfv_serialization_and_keeps_types_apart(value):
 @pytest.mark.parametrize("data", [b"", b"\x00", bytes(range(256)), b"\xff" * 64])
 def test_byteseq_text_is_http_sfv_serialization(data):
     """RFC 9651 §4.1.8: a Byte Sequence is ``:`` base64 ``:``, the same as an Item's."""
+    assert structured.byteseq_text(data) == str(http_sfv.Item(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_byteseq_text_is_http_sfv_serialization_for_any_bytes(data):
     assert structured.byteseq_text(data) == str(http_sfv.Item(data))
 
 
