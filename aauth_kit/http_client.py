@@ -156,7 +156,7 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     already (the lab's trace, after :func:`arefuse_content_coding`) is taken as read."""
     refuse_content_coding(response)
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise ConnectionError(f"the answer is larger than {max_bytes} bytes")
     if response.is_stream_consumed:
         if len(response.content) > max_bytes:

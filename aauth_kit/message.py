@@ -148,7 +148,7 @@ def _framed_body(body: bytes, lengths: list[str]) -> bytes:
     """
     if not lengths:
         return body[:-2] if body.endswith(b"\r\n") else body[:-1] if body.endswith(b"\n") else body
-    if len(set(lengths)) != 1 or not lengths[0].isdigit():
+    if len(set(lengths)) != 1 or not (lengths[0].isascii() and lengths[0].isdigit()):
         raise AAuthError("invalid_request", f"bad Content-Length {', '.join(lengths)!r}")
     length = int(lengths[0])
     if len(body) < length:

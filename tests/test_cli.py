@@ -215,6 +215,8 @@ def test_other_key_rejected_and_jwks_uri_needs_key(tmp_path):
         b"\xff\xfe\x00",
         b"GET /x HTTP/1.1\nHost: a:99999\n\n",
         b"POST /x HTTP/1.1\nHost: a\nContent-Length: 9\n\nab",
+        "POST /x HTTP/1.1\nHost: a\nContent-Length: \u00b218\n\nab".encode(),
+        "POST /x HTTP/1.1\nHost: a\nContent-Length: \u0661\u0662\n\nab".encode(),
     ],
 )
 def test_verify_http_unusable_or_invalid_never_traceback(content, tmp_path):

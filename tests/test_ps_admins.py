@@ -123,3 +123,12 @@ def test_h2_lab_takes_persons_beside_the_demo_admin(tmp_path):
         users = {u.username: u.admin for u in lab.ps.store.list_users()}
         assert users == {"mcp-user": True, "bob": False}
         assert lab.ps.store.check_password("bob", "bob-pw")
+
+
+@pytest.mark.parametrize("limit", ["%C2%B2", "%D9%A1%D9%A2", "0", "10001", "-1", "1e3"])
+def test_audit_limit_takes_ascii_digits_only(world, limit):
+    """``GET /audit?limit=`` with a superscript two or Arabic-Indic digits (``str.isdigit`` says
+    yes, ``int`` refuses or reads them) or a number out of range: ``400 invalid_request``."""
+    response = world.person().get(f"{PS}/audit?limit={limit}")
+    assert (response.status_code, error_of(response)) == (400, "invalid_request")
+    assert world.person().get(f"{PS}/audit?limit=3").status_code == 200

@@ -295,7 +295,7 @@ def routes(ctx: Context) -> list[Route]:
         whole log, anyone else's the entries about them."""
         username = person(ctx, request)
         limit = request.query_params.get("limit", "100")
-        if not limit.isdigit() or not 0 < int(limit) <= 10_000:
+        if not (limit.isascii() and limit.isdigit()) or not 0 < int(limit) <= 10_000:
             raise AAuthError("invalid_request", "limit must be a number from 1 to 10000")
         everyone = ctx.store.get_user(username).admin
         entries = ctx.store.audit_log(int(limit), person=None if everyone else username)
