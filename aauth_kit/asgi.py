@@ -244,7 +244,9 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > self.max_bytes):
+        if declared is not None and (
+            not (declared.isascii() and declared.isdigit()) or int(declared) > self.max_bytes
+        ):
             return await self._refuse(scope, receive, send, _TooLarge())
         held = int(declared or 0)
         if held and not self.budget.take(held):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .. import headers, metadata
+from ..deferred_headers import parse_retry_after
 from ..errors import AAuthError
 from ..http_client import httpx
 from ..keys import Key
@@ -209,7 +210,8 @@ def _requirement_of(response: httpx.Response) -> str | None:
 
 
 def _retry_after(response: httpx.Response) -> float:
+    """The target's ``Retry-After`` (RFC 9110 §10.2.3); unreadable → 1 s."""
     try:
-        return max(0.0, float(response.headers.get("retry-after", "1")))
-    except ValueError:
+        return parse_retry_after(response.headers.get("retry-after"), default=1)
+    except headers.HeaderError:
         return 1.0

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urljoin
 
 from aauth_kit import claims, tokens
+from aauth_kit.deferred_headers import parse_retry_after
 from aauth_kit.errors import AAuthError, TokenError
 from aauth_kit.headers import HeaderError, parse_requirement
 from aauth_kit.http_client import httpx, origin_of, request_capped
@@ -184,9 +185,11 @@ def _claims(person: str, asked: list[str], *, consented: bool) -> dict:
 
 
 def _pause(response) -> float:
+    """The AS's ``Retry-After`` (RFC 9110 §10.2.3: seconds or an HTTP-date), at most
+    :data:`MAX_POLL_PAUSE`; unreadable (``nan``, ``1e400``, words) → :data:`MAX_POLL_PAUSE`."""
     try:
-        return min(max(float(response.headers.get("retry-after", "1")), 0), MAX_POLL_PAUSE)
-    except ValueError:
+        return min(parse_retry_after(response.headers.get("retry-after"), default=1), MAX_POLL_PAUSE)
+    except HeaderError:
         return MAX_POLL_PAUSE
 
 
