@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from aauth_kit.servers.ps.federation_exchange import MAX_POLL_PAUSE, _pause
 
+from aauth_kit.http_client import httpx
 from aauth_kit.probe.target import _retry_after
 
 
