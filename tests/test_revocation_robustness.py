@@ -16,9 +16,11 @@ level 2), each attack mounted over real loopback sockets:
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 import pytest
+from aauth_kit.servers import access_server_revocation as as_revocation
 from aauth_kit.servers.ps.context import Caps
 from aauth_kit.servers.ps.revocation import REVOCATION_RETENTION
 from starlette.applications import Starlette
@@ -29,12 +31,14 @@ from aauth_kit import revocation as kit
 from aauth_kit.errors import AAuthError
 from aauth_kit.jwks import jwks
 from aauth_kit.keys import Key
+from aauth_kit.lab import Lab
 from aauth_kit.loop import get_loop_thread
 from aauth_kit.metadata import AGENT_DWK, RESOURCE_DWK, resource_metadata
 from aauth_kit.resource import Resource
 from aauth_kit.revocation import INVALID_RESPONSE, MAX_PAUSE, SKEW, UNAVAILABLE, Revoker, revoke_at
 
 from .ps_world import HANG_GUARD, PS, World, decoded, error_of, wait_until
+from .test_four_party_revocation import AS, claims, federated, read_parts, revoke
 
 EVIL = "https://evil-resource.example"
 EVIL2 = "https://evil-resource-2.example"
@@ -203,6 +207,28 @@ def test_token_revocation_the_person_gets_invalid_response_not_a_500(world):
         "downstream": [{"recipient": EVIL, "error": INVALID_RESPONSE}],
     }
     assert world.ps.store.is_revoked(PS, evil)
+
+
+@pytest.mark.parametrize("answer", ["stalls", "mailto"])
+def test_token_revocation_a_hostile_resource_does_not_stop_the_as_cascade(tmp_path, monkeypatch, answer):
+    """The Access Server's cascade (it revokes with the same ``revoke_at``) meets first the
+    hostile resource: the PS's revocation there is answered ``200`` with the ``downstream``
+    report naming it (``revocation_unavailable`` / ``invalid_response``), and the catalog is
+    still told (the agent's auth token is refused there)."""
+    monkeypatch.setattr(kit, "SEND_TIMEOUT", 2.0)  # under the AS's 5 s before it answers 202
+    headers, expected = ANSWERS[answer]
+    with Lab(mode="socket", docs=True, data_dir=tmp_path) as lab:
+        lab.hosts.add(EVIL, hostile_resource(EVIL, Key.from_seed("evil resource"), headers, []))
+        agent, auth_token, sent = federated(lab)
+        presented = claims(sent["presented_token"])
+        issued = lab.access_server.revocations.issued[(lab.identifiers["ps"], presented["jti"])]
+        issued.insert(0, as_revocation.IssuedAuthToken(EVIL, "evil-1", claims(auth_token)["exp"]))
+        response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
+        assert response.status == 200, response.body
+        assert json.loads(response.body) == {"downstream": [{"recipient": EVIL, "error": expected}]}
+        assert (AS, claims(auth_token)["jti"]) in lab.catalog.resource.revocations.revoked
+        refused = read_parts(lab, agent, auth_token)
+        assert refused.status == 401 and "revoked_jwt" in refused.header("signature-error")
 
 
 # -- strangers' revocations at the PS -----------------------------------------------------------
