@@ -283,7 +283,8 @@ async def revoke_at(
     (fetched through ``resolver``, behind egress admission), all within :data:`SEND_TIMEOUT`:
     ``(None, report)`` when it answered ``200``, else ``(error, [])`` — :data:`UNSUPPORTED`
     without a usable endpoint, :data:`UNAVAILABLE` without metadata or an answer in time,
-    :data:`INVALID_RESPONSE` for an answer that cannot be read, or the recipient's own code."""
+    :data:`INVALID_RESPONSE` for an answer that cannot be read, or the recipient's own code
+    (its first :data:`MAX_REPORT_STRING` characters)."""
     try:
         async with asyncio.timeout(SEND_TIMEOUT):
             try:
@@ -297,8 +298,8 @@ async def revoke_at(
             return None, await revoker.revoke(client, endpoint, jti, exp)
     except TimeoutError:
         return UNAVAILABLE, []
-    except AAuthError as error:
-        return error.code, []
+    except AAuthError as error:  # the recipient's own code: cut as a report's strings are
+        return error.code[:MAX_REPORT_STRING], []
     except (UsageError, httpx.InvalidURL):  # a URL of the recipient's that is none after all
         return INVALID_RESPONSE, []
 

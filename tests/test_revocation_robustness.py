@@ -4,7 +4,8 @@ level 2), each attack mounted over real loopback sockets:
 
 * a recipient answering ``202`` with a ``Retry-After`` of 2^31 seconds, a ``Location`` that is
   no URL (``mailto:``) or a malformed ``Retry-After`` holds the revoker at most
-  ``SEND_TIMEOUT`` and is recorded as ``revocation_unavailable`` / ``invalid_response``; the
+  ``SEND_TIMEOUT`` and is recorded as ``revocation_unavailable`` / ``invalid_response`` (an
+  error code of 50,000 characters is cut as a ``downstream`` report's strings are); the
   PS refuses every token of the cascade before it tells anyone, tells the other resources all
   the same, and answers the Agent Provider ``200`` (the person: ``200`` with the report);
 * anyone publishing ``aauth-resource.json`` revoking made-up tokens leaves no audit row, an
@@ -35,7 +36,15 @@ from aauth_kit.lab import Lab
 from aauth_kit.loop import get_loop_thread
 from aauth_kit.metadata import AGENT_DWK, RESOURCE_DWK, resource_metadata
 from aauth_kit.resource import Resource
-from aauth_kit.revocation import INVALID_RESPONSE, MAX_PAUSE, SKEW, UNAVAILABLE, Revoker, revoke_at
+from aauth_kit.revocation import (
+    INVALID_RESPONSE,
+    MAX_PAUSE,
+    MAX_REPORT_STRING,
+    SKEW,
+    UNAVAILABLE,
+    Revoker,
+    revoke_at,
+)
 
 from .ps_world import HANG_GUARD, PS, World, decoded, error_of, wait_until
 from .test_four_party_revocation import AS, claims, federated, read_parts, revoke
@@ -45,31 +54,34 @@ EVIL2 = "https://evil-resource-2.example"
 GOOD = "https://good-resource.example"
 NEVER = "2147483648"  # seconds: RFC 9111's largest delta-seconds
 
-#: What the hostile recipient answers its revocation requests (POST and polls alike).
+#: What the hostile recipient answers its revocation requests (POST and polls alike):
+#: ``(status, headers, body)``, and the outcome the revoker records.
 ANSWERS = {
-    "stalls": ({"Location": "/revoke/p/1", "Retry-After": NEVER}, UNAVAILABLE),
-    "mailto": ({"Location": "mailto:x@y.example", "Retry-After": "0"}, INVALID_RESPONSE),
-    "bad-retry-after": ({"Location": "/revoke/p/1", "Retry-After": "soon"}, INVALID_RESPONSE),
+    "stalls": ((202, {"Location": "/revoke/p/1", "Retry-After": NEVER}, {}), UNAVAILABLE),
+    "mailto": ((202, {"Location": "mailto:x@y.example", "Retry-After": "0"}, {}), INVALID_RESPONSE),
+    "bad-retry-after": ((202, {"Location": "/revoke/p/1", "Retry-After": "soon"}, {}), INVALID_RESPONSE),
+    "long-error": ((400, {}, {"error": "x" * 50_000}), "x" * MAX_REPORT_STRING),
 }
 
 
-def hostile_resource(identifier: str, key: Key, headers: dict, seen: list) -> Starlette:
-    """A resource that publishes metadata, JWKS and a revocation endpoint answering ``202``
-    with ``headers`` to every request."""
+def hostile_resource(identifier: str, key: Key, answer: tuple, seen: list) -> Starlette:
+    """A resource that publishes metadata, JWKS and a revocation endpoint answering ``answer``
+    (``(status, headers, body)``) to every request."""
     document = resource_metadata(
         identifier, f"{identifier}/jwks.json", revocation_endpoint=f"{identifier}/revoke"
     )
+    status, headers, body = answer
 
-    async def pending(request):
+    async def endpoint(request):
         seen.append(request.method)
-        return JSONResponse({"status": "pending"}, 202, headers)
+        return JSONResponse(body or {"status": "pending"}, status, headers)
 
     return Starlette(
         routes=[
             Route(f"/.well-known/{RESOURCE_DWK}", lambda request: JSONResponse(document)),
             Route("/jwks.json", lambda request: JSONResponse(jwks([key]))),
-            Route("/revoke", pending, methods=["POST"]),
-            Route("/revoke/p/1", pending, methods=["GET"]),
+            Route("/revoke", endpoint, methods=["POST"]),
+            Route("/revoke/p/1", endpoint, methods=["GET"]),
         ]
     )
 
@@ -79,11 +91,11 @@ def world(tmp_path, request, monkeypatch):
     """The PS world with a hostile resource (its answer the test's parameter, else a stall)
     and a real resource that takes revocations; ``SEND_TIMEOUT`` 2 s, so a stall costs 2 s."""
     monkeypatch.setattr(kit, "SEND_TIMEOUT", 2.0)
-    headers, _ = ANSWERS[getattr(request, "param", "stalls")]
+    answer, _ = ANSWERS[getattr(request, "param", "stalls")]
     w = World(tmp_path)
     w.seen = []
     w.evil_key = Key.from_seed("evil resource")
-    w.hosts.add(EVIL, hostile_resource(EVIL, w.evil_key, headers, w.seen))
+    w.hosts.add(EVIL, hostile_resource(EVIL, w.evil_key, answer, w.seen))
     w.good = Resource(GOOD, key=Key.from_seed("good resource"), resolver=w.resolver, clock=w.clock)
     w.hosts.add(GOOD, w.good.app([]))
     w.ps.context.client_factory = lambda **options: w.hosts.async_client(**options)
@@ -122,7 +134,8 @@ def test_token_revocation_a_hostile_recipient_ends_in_time_with_a_code(world, re
     """``revoke_at`` (the PS's and the Access Server's cascades both use it) toward a recipient
     that stalls, points its ``Location`` at ``mailto:`` or sends a malformed ``Retry-After``:
     ``revocation_unavailable`` within ``SEND_TIMEOUT`` for the stall, ``invalid_response``
-    for the others — never a hang, never an exception."""
+    for the others — never a hang, never an exception; an error code of 50,000 characters is
+    cut at ``MAX_REPORT_STRING``."""
     expected = ANSWERS[request.node.callspec.params["world"]][1]
     ctx = world.ps.context
 
@@ -216,9 +229,9 @@ def test_token_revocation_a_hostile_resource_does_not_stop_the_as_cascade(tmp_pa
     report naming it (``revocation_unavailable`` / ``invalid_response``), and the catalog is
     still told (the agent's auth token is refused there)."""
     monkeypatch.setattr(kit, "SEND_TIMEOUT", 2.0)  # under the AS's 5 s before it answers 202
-    headers, expected = ANSWERS[answer]
+    hostile, expected = ANSWERS[answer]
     with Lab(mode="socket", docs=True, data_dir=tmp_path) as lab:
-        lab.hosts.add(EVIL, hostile_resource(EVIL, Key.from_seed("evil resource"), headers, []))
+        lab.hosts.add(EVIL, hostile_resource(EVIL, Key.from_seed("evil resource"), hostile, []))
         agent, auth_token, sent = federated(lab)
         presented = claims(sent["presented_token"])
         issued = lab.access_server.revocations.issued[(lab.identifiers["ps"], presented["jti"])]
@@ -249,7 +262,7 @@ def capped(tmp_path):
     w.signers = {}
     for identifier in (EVIL, EVIL2):
         key = Key.from_seed(identifier)
-        w.hosts.add(identifier, hostile_resource(identifier, key, {}, []))
+        w.hosts.add(identifier, hostile_resource(identifier, key, ANSWERS["stalls"][0], []))
         w.signers[identifier] = Revoker(identifier, RESOURCE_DWK, key, w.clock)
     yield w
     w.stop()
