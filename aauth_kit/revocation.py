@@ -318,9 +318,9 @@ async def revoke_each(
             if recipient in unavailable:
                 return UNAVAILABLE, []
             outcome = await revoke_at(revoker, client, resolver, recipient, dwk, jti, exp, dev=dev)
-        if outcome[0] == UNAVAILABLE:
-            unavailable.add(recipient)
-        return outcome
+            if outcome[0] == UNAVAILABLE:
+                unavailable.add(recipient)
+            return outcome
 
     return list(await asyncio.gather(*(one(*job) for job in jobs)))
 

@@ -206,6 +206,23 @@ def test_token_revocation_a_hostile_resource_does_not_stop_the_ps_cascade(world,
     assert outcomes(world) == {EVIL: expected, GOOD: None}
 
 
+def test_token_revocation_a_stalling_recipient_is_not_asked_again_in_the_cascade(world):
+    """The agent holds 12 person tokens for the stalling resource and one for the good one:
+    the PS sends the stalling one ``MAX_IN_FLIGHT`` revocations at once, and once they ran out
+    of time records the rest ``revocation_unavailable`` without sending them; the good
+    resource is told, every token is refused at the PS."""
+    evil = [decoded(world.person_token(resource=EVIL))["jti"] for _ in range(12)]
+    good = decoded(world.person_token(resource=GOOD))["jti"]
+    response = ap_revokes(world, world.agent_token)
+    assert (response.status_code, response.content) == (200, b"")
+    assert world.seen == ["POST"] * kit.MAX_IN_FLIGHT
+    trail = [e for e in world.ps.store.audit_log(person="mcp-user") if e.action == "token_revoked"]
+    assert sorted(e.details["jti"] for e in trail if e.subject == EVIL) == sorted(evil)
+    assert {e.details["error"] for e in trail if e.subject == EVIL} == {UNAVAILABLE}
+    assert (PS, good) in world.good.revocations.revoked
+    assert all(world.ps.store.is_revoked(PS, jti) for jti in [*evil, good])
+
+
 @pytest.mark.parametrize("world", ["mailto"], indirect=True)
 def test_token_revocation_the_person_gets_invalid_response_not_a_500(world):
     """The person revokes their token for the hostile resource, whose ``202`` names
