@@ -83,9 +83,8 @@ class TokensStore(Database):
     def revocations_of(self, iss: str | None) -> tuple[int, int | None]:
         """How many revocations are kept for the signer ``iss`` (``None``: for all signers), and
         the earliest ``exp`` among them."""
-        (row,) = self._read(
-            "SELECT COUNT(*) AS n, MIN(exp) AS first FROM revocations WHERE ?1 IS NULL OR iss = ?1", (iss,)
-        )
+        query = "SELECT COUNT(*) AS n, MIN(exp) AS first FROM revocations"
+        (row,) = self._read(query, ()) if iss is None else self._read(f"{query} WHERE iss = ?", (iss,))
         return row["n"], row["first"]
 
     def forget_expired(self, before: float) -> int:
