@@ -40,7 +40,7 @@ from urllib.parse import urljoin
 
 from .claims import MAX_LIFETIME
 from .deferred_headers import parse_retry_after
-from .errors import AAuthError
+from .errors import AAuthError, UsageError
 from .headers import HeaderError
 from .http_client import httpx, origin_of, request_capped
 from .identifiers import check_endpoint_url
@@ -60,8 +60,15 @@ SKEW = 60
 DEFAULT_RETENTION = MAX_LIFETIME
 #: A ``202`` is polled at most this often before the revoker gives up.
 MAX_POLLS = 20
-#: Seconds one revocation request may take in all (egress limits, OWASP ASVS level 2).
+#: Seconds one revocation request may take in all, the recipient's metadata, every poll and
+#: every pause included (-11 is silent; OWASP ASVS level 2: bounded server-side requests).
 SEND_TIMEOUT = 15.0
+#: Seconds a ``202``'s ``Retry-After`` may make the revoker pause at most (a recipient asking
+#: for more is polled sooner: the revocation still ends within :data:`SEND_TIMEOUT`).
+MAX_PAUSE = 5
+#: Revocation requests :func:`revoke_each` has in flight at once (-11 is silent; OWASP ASVS
+#: level 2: one cascade does not flood a recipient nor the revoker's egress).
+MAX_IN_FLIGHT = 10
 #: The ``error`` a cascade records (for the person, never for the revoker) for a recipient
 #: that advertises no usable ``revocation_endpoint`` (-11 "Token Revocation": optional).
 UNSUPPORTED = "revocation_unsupported"
@@ -72,6 +79,9 @@ MAX_REPORT_STRING = 256
 #: The ``error`` a cascade records for a recipient with an endpoint it could not reach, or
 #: that stayed pending (503); the draft names no code for this, the kit keeps its own.
 UNAVAILABLE = "revocation_unavailable"
+#: The ``error`` for a recipient whose answer cannot be read: a ``202`` whose ``Location`` is
+#: no URL on the endpoint's origin or whose ``Retry-After`` is malformed (502), an unknown status.
+INVALID_RESPONSE = "invalid_response"
 
 
 @dataclass(frozen=True)
@@ -208,21 +218,31 @@ class Revoker:
     ) -> list[dict]:
         """Send the revocation over ``client`` (an ``httpx.AsyncClient``) and follow a ``202``
         to its end, the ``200``; return its ``downstream`` report (:func:`downstream_report`).
+        All of it within :data:`SEND_TIMEOUT`, each pause at most :data:`MAX_PAUSE`: whatever
+        a recipient answers, it cannot hold the revoker longer.
 
         Raises :class:`AAuthError`: the recipient's code and status (``unsupported_iss``,
         ``invalid_request``, a ``Signature-Error`` code, ``rate_limited`` with member
-        ``retry_after``, …), or :data:`UNAVAILABLE` (503) when it cannot be reached.
+        ``retry_after``, …), :data:`INVALID_RESPONSE` (502) for a ``202`` it cannot follow, or
+        :data:`UNAVAILABLE` (503) when it cannot be reached or stays pending.
         """
-        response = await _send(client, self.request(endpoint, jti, exp))
-        for _ in range(max_polls):
-            if response.status_code != 202:
-                break
-            location = _location(response, endpoint)
-            delay = parse_retry_after(response.headers.get("retry-after"), now=self.clock(), default=1)
-            await _pause(sleep, delay)
-            response = await _send(client, self.sign(HttpMessage("GET", location)))
-        else:
-            raise AAuthError(UNAVAILABLE, f"{endpoint} still pending after {max_polls} polls", status=503)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                response = await _send(client, self.request(endpoint, jti, exp))
+                for _ in range(max_polls):
+                    if response.status_code != 202:
+                        break
+                    location = _location(response, endpoint)
+                    await _pause(sleep, _retry_after(response, endpoint, self.clock()))
+                    response = await _send(client, self.sign(HttpMessage("GET", location)))
+                else:
+                    raise AAuthError(
+                        UNAVAILABLE, f"{endpoint} still pending after {max_polls} polls", status=503
+                    )
+        except TimeoutError:
+            raise AAuthError(
+                UNAVAILABLE, f"{endpoint}: no answer within {SEND_TIMEOUT} s", status=503
+            ) from None
         if response.status_code != 200:
             raise _error(response)
         return downstream_report(response.content)
@@ -260,36 +280,57 @@ async def revoke_at(
     dev: bool,
 ) -> tuple[str | None, list[dict]]:
     """Revoke ``jti`` at ``recipient``, found by its ``dwk`` metadata's ``revocation_endpoint``
-    (fetched through ``resolver``, behind egress admission): ``(None, report)`` when it answered
-    ``200``, else ``(error, [])`` — :data:`UNSUPPORTED` without a usable endpoint,
-    :data:`UNAVAILABLE` without metadata or an answer, or the recipient's own code."""
+    (fetched through ``resolver``, behind egress admission), all within :data:`SEND_TIMEOUT`:
+    ``(None, report)`` when it answered ``200``, else ``(error, [])`` — :data:`UNSUPPORTED`
+    without a usable endpoint, :data:`UNAVAILABLE` without metadata or an answer in time,
+    :data:`INVALID_RESPONSE` for an answer that cannot be read, or the recipient's own code
+    (its first :data:`MAX_REPORT_STRING` characters)."""
     try:
-        document = await resolver.metadata(recipient, dwk)
-    except AAuthError:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            try:
+                document = await resolver.metadata(recipient, dwk)
+            except AAuthError:
+                return UNAVAILABLE, []
+            try:
+                endpoint = check_endpoint_url(document.get("revocation_endpoint"), dev=dev)
+            except AAuthError:
+                return UNSUPPORTED, []
+            return None, await revoker.revoke(client, endpoint, jti, exp)
+    except TimeoutError:
         return UNAVAILABLE, []
-    try:
-        endpoint = check_endpoint_url(document.get("revocation_endpoint"), dev=dev)
-    except AAuthError:
-        return UNSUPPORTED, []
-    try:
-        return None, await revoker.revoke(client, endpoint, jti, exp)
-    except AAuthError as error:
-        return error.code, []
+    except AAuthError as error:  # the recipient's own code: cut as a report's strings are
+        return error.code[:MAX_REPORT_STRING], []
+    except (UsageError, httpx.InvalidURL):  # a URL of the recipient's that is none after all
+        return INVALID_RESPONSE, []
+
+
+async def revoke_each(
+    revoker: Revoker, client, resolver: KeyResolver, jobs: list[tuple[str, str, str, int]], *, dev: bool
+) -> list[tuple[str | None, list[dict]]]:
+    """:func:`revoke_at` for each ``(recipient, dwk, jti, exp)`` of ``jobs``, the outcomes in
+    their order.  The jobs run concurrently, at most :data:`MAX_IN_FLIGHT` at once, each within
+    its own :data:`SEND_TIMEOUT`, so a recipient that stalls holds up no other; once a recipient
+    is :data:`UNAVAILABLE`, its jobs not yet started are that too, without a request."""
+    gate, unavailable = asyncio.Semaphore(MAX_IN_FLIGHT), set()
+
+    async def one(recipient: str, dwk: str, jti: str, exp: int) -> tuple[str | None, list[dict]]:
+        async with gate:
+            if recipient in unavailable:
+                return UNAVAILABLE, []
+            outcome = await revoke_at(revoker, client, resolver, recipient, dwk, jti, exp, dev=dev)
+            if outcome[0] == UNAVAILABLE:
+                unavailable.add(recipient)
+            return outcome
+
+    return list(await asyncio.gather(*(one(*job) for job in jobs)))
 
 
 async def _send(client, message: HttpMessage):
-    """One request, bounded by :data:`SEND_TIMEOUT` in all (a trickled answer is cut there)."""
+    """One request (its time counts toward the :data:`SEND_TIMEOUT` of :meth:`Revoker.revoke`)."""
     try:
-        async with asyncio.timeout(SEND_TIMEOUT):
-            return await request_capped(
-                client, message.method, message.target_uri, headers=message.headers, content=message.body
-            )
-    except TimeoutError:
-        raise AAuthError(
-            UNAVAILABLE,
-            f"{message.method} {message.target_uri}: no answer within {SEND_TIMEOUT} s",
-            status=503,
-        ) from None
+        return await request_capped(
+            client, message.method, message.target_uri, headers=message.headers, content=message.body
+        )
     except httpx.HTTPError as exc:
         raise AAuthError(
             UNAVAILABLE, f"{message.method} {message.target_uri} failed: {exc!r}", status=503
@@ -303,14 +344,31 @@ async def _pause(sleep, seconds: float) -> None:
 
 
 def _location(response, endpoint: str) -> str:
-    """The ``202``'s pending URL, resolved against the endpoint and on its origin."""
+    """The ``202``'s pending URL, resolved against the endpoint and on its origin, else
+    :data:`INVALID_RESPONSE` (a ``mailto:``, a malformed URL, another origin)."""
     location = response.headers.get("location")
-    url = urljoin(endpoint, location) if location else None
-    if url is None or origin_of(url) != origin_of(endpoint):
+    try:
+        url = urljoin(endpoint, location) if location else None
+        same = url is not None and origin_of(url) == origin_of(endpoint)
+    except (UsageError, ValueError):
+        same = False
+    if not same:
         raise AAuthError(
-            "invalid_response", f"{endpoint} answered 202 without a Location on its origin", status=502
+            INVALID_RESPONSE, f"{endpoint} answered 202 without a Location on its origin", status=502
         )
     return url
+
+
+def _retry_after(response, endpoint: str, now: float) -> int:
+    """Seconds to pause before the next poll: the ``202``'s ``Retry-After`` (1 when absent),
+    at most :data:`MAX_PAUSE`; a malformed one is :data:`INVALID_RESPONSE`."""
+    try:
+        delay = parse_retry_after(response.headers.get("retry-after"), now=now, default=1)
+    except HeaderError:
+        raise AAuthError(
+            INVALID_RESPONSE, f"{endpoint} answered 202 with a malformed Retry-After", status=502
+        ) from None
+    return min(delay, MAX_PAUSE)
 
 
 def _error(response) -> AAuthError:
@@ -320,7 +378,7 @@ def _error(response) -> AAuthError:
     detail = (body.get("detail") or body.get("error_description")) if error_code(response.content) else None
     code = error_code(response.content, response.headers.get("signature-error"))
     if code is None:
-        code = "server_error" if response.status_code >= 500 else "invalid_response"
+        code = "server_error" if response.status_code >= 500 else INVALID_RESPONSE
     members = {}
     if "retry-after" in response.headers:
         try:

@@ -7,6 +7,9 @@ PS chosen; the agent's whole flow at a chosen PS runs in tests/test_interop_thre
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 from aauth_kit.servers.ps import PersonServer
 from aauth_kit.servers.ps.store.persons import PersonAccount
@@ -15,6 +18,7 @@ from aauth_kit.agent import Agent
 from aauth_kit.jws import decode_unverified
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
+from aauth_kit.message import HttpMessage
 
 from .ap_choice import choose, register, session
 
@@ -125,3 +129,36 @@ def test_chosen_ps_a_subagent_created_after_the_choice_names_the_chosen_ps(lab):
     assert ps_claim(lab.helper.agent_token) == lab.identifiers["ps"]  # not rotated
     claims = decode_unverified(sub.agent_token).payload
     assert (claims["parent_agent"], claims["ps"]) == (AGENT, PS2)
+
+
+def choose_response(lab, session_token: str, agent_id: str, ps):
+    """``PUT /agents/person-server`` with the person's session: the whole answer."""
+    headers = [("Content-Type", "application/json"), ("Authorization", f"Bearer {session_token}")]
+    body = json.dumps({"agent": agent_id, "ps": ps}).encode()
+    message = HttpMessage("PUT", f"{lab.identifiers['ps']}/agents/person-server", headers, body)
+    return lab.send(message, source="Person").response
+
+
+def test_chosen_ps_changes_are_rate_limited_per_person(lab):
+    """-11 is silent; OWASP ASVS level 2 (V11.1.4): each change is an append-only audit row, so
+    a person may change their agents' Person Server ``Caps.ps_changes_per_person`` times an
+    hour (3 here); the next is ``429 rate_limited`` with ``Retry-After`` until the oldest change
+    leaves the hour, and the choice stands.  A choice made again writes nothing and counts for
+    nothing; another person is not held; an hour after the first change alice may again."""
+    lab.ps.caps = replace(lab.ps.caps, ps_changes_per_person=3)
+    lab.new_agent("bobs", person="bob")
+    alice = session(lab, "alice", "alice-password")
+    for ps in (PS2, PS2, None, PS2):
+        assert choose_response(lab, alice, AGENT, ps).status == 200
+        lab.clock.advance(10)
+    refused = choose_response(lab, alice, AGENT, None)
+    assert (refused.status, json.loads(refused.body)["error"]) == (429, "rate_limited")
+    assert refused.header("retry-after") == str(3600 - 40)
+    chosen = [e for e in lab.ps.store.audit_log(person="alice") if e.action == "agent_ps_chosen"]
+    assert [e.details["ps"] for e in chosen] == [PS2, None, PS2]
+    assert ps_claim(register(lab, lab.helper.key, "helper")) == PS2
+    bob = session(lab, "bob", "bob-password")
+    assert choose_response(lab, bob, "aauth:bobs@ps.example", PS2).status == 200
+    lab.clock.advance(3600 - 40)
+    alice = session(lab, "alice", "alice-password")
+    assert choose(lab, alice, AGENT, None) == (200, {"agent": AGENT, "ps": lab.identifiers["ps"]})

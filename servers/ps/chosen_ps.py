@@ -12,6 +12,13 @@ back to this PS.  The choice is an audit entry (``agent_ps_chosen``), so it surv
 and the person's trail shows it; every agent token the AP issues afterwards (registration,
 approval, rotation) names it, and the agent, reading its token's ``ps``, takes its person and
 resource tokens there.
+
+A choice made again writes nothing, and one person may change their agents' Person Server
+``Caps.ps_changes_per_person`` times in :data:`CHANGE_WINDOW` seconds, then ``429
+rate_limited`` with ``Retry-After`` until the oldest change leaves the window, before any
+fetch: -11 is silent; OWASP ASVS level 2 (V11.1.4) — each change is an append-only audit row,
+so a limit on rows written beats a rule on which calls write.  The count is those rows, so a
+restart forgets nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from aauth_kit.errors import AAuthError
 from aauth_kit.identifiers import check_server_identifier
 from aauth_kit.metadata import PERSON_DWK, validate_metadata
 
-from .context import Context
+from .context import Context, over_cap
 from .persons import json_body, person
 
 CHOSEN = "agent_ps_chosen"
+#: Seconds over which ``Caps.ps_changes_per_person`` counts a person's changes.
+CHANGE_WINDOW = 3600
 
 
 def person_server_for(ctx: Context, agent_id: str) -> str:
@@ -35,6 +44,15 @@ def person_server_for(ctx: Context, agent_id: str) -> str:
     entry = ctx.store.latest_audit(CHOSEN, agent_id)
     chosen = entry.details.get("ps") if entry is not None else None
     return chosen if isinstance(chosen, str) else ctx.identifier
+
+
+def check_changes(ctx: Context, username: str) -> None:
+    """``429 rate_limited`` once ``username`` made ``Caps.ps_changes_per_person`` changes in
+    the last :data:`CHANGE_WINDOW` seconds (see the module doc)."""
+    now, cap = ctx.clock(), ctx.config.caps.ps_changes_per_person
+    changes = ctx.store.audit_times(CHOSEN, username, now - CHANGE_WINDOW)
+    if len(changes) >= cap:
+        raise over_cap("changes of an agent's Person Server", [changes[-cap] + CHANGE_WINDOW], now)
 
 
 async def checked_person_server(ctx: Context, value) -> str | None:
@@ -61,6 +79,7 @@ def routes(ctx: Context) -> list[Route]:
         agent = ctx.store.get_agent(agent_id, ap_issuer=ctx.identifier) if isinstance(agent_id, str) else None
         if agent is None or agent.username != username:
             raise AAuthError("not_found", f"{username} has no agent {agent_id!r} at this Agent Provider")
+        check_changes(ctx, username)
         ps = await checked_person_server(ctx, body.get("ps"))
         if (ps or ctx.identifier) != person_server_for(ctx, agent_id):  # a choice made again adds no row
             ctx.store.audit(username, CHOSEN, agent_id, {"ps": ps}, person=username)

@@ -57,8 +57,15 @@ class Caps:
     #: permission and interaction requests).
     log_per_mission: int = 1000
     #: Revocations one signer (an Agent Provider, a resource) may have kept here at once
-    #: (-11 "Token Revocation"), each until its token's ``exp``.
+    #: (-11 "Token Revocation"), each until its token's ``exp``, of a token the PS never met at
+    #: most a day (:mod:`.revocation`).
     revocations_per_signer: int = 10_000
+    #: Revocations kept here from all signers together; past it, one of a token the PS never met
+    #: is refused (anyone with a domain can publish ``aauth-resource.json`` and sign one).
+    revocations: int = 100_000
+    #: Changes of an agent's Person Server one person may make per hour (each is an audit
+    #: entry: -11 "Bootstrapping", chosen by the person).
+    ps_changes_per_person: int = 10
     #: Seconds finished pending requests and expired tokens' rows are kept before the sweep
     #: deletes them (a week: a person token's record outlives its ``exp`` by far more than any
     #: resource token's lifetime, -11 "Person Token Endpoint").

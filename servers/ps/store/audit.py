@@ -62,6 +62,14 @@ class AuditStore(Database):
         )
         return self._entry(rows[0]) if rows else None
 
+    def audit_times(self, action: str, person: str, since: float) -> list[float]:
+        """When the ``action`` entries about ``person`` written after ``since`` were, oldest first."""
+        rows = self._read(
+            "SELECT ts FROM audit WHERE action = ? AND person = ? AND ts > ? ORDER BY seq",
+            (action, person, since),
+        )
+        return [row[0] for row in rows]
+
     def presented_at(self, jti: str) -> list[str]:
         """The Access Servers this PS presented its token ``jti`` to and got an auth token from
         (-11 "PS-AS Federation"; the ``auth_token_delivered`` entries), each once."""

@@ -80,9 +80,11 @@ class TokensStore(Database):
     def is_revoked(self, iss: str, jti: str) -> bool:
         return bool(self._read("SELECT 1 FROM revocations WHERE iss = ? AND jti = ?", (iss, jti)))
 
-    def revocations_of(self, iss: str) -> tuple[int, int | None]:
-        """How many revocations are kept for the signer ``iss``, and the earliest ``exp`` among them."""
-        (row,) = self._read("SELECT COUNT(*) AS n, MIN(exp) AS first FROM revocations WHERE iss = ?", (iss,))
+    def revocations_of(self, iss: str | None) -> tuple[int, int | None]:
+        """How many revocations are kept for the signer ``iss`` (``None``: for all signers), and
+        the earliest ``exp`` among them."""
+        query = "SELECT COUNT(*) AS n, MIN(exp) AS first FROM revocations"
+        (row,) = self._read(query, ()) if iss is None else self._read(f"{query} WHERE iss = ?", (iss,))
         return row["n"], row["first"]
 
     def forget_expired(self, before: float) -> int:
@@ -110,6 +112,15 @@ class TokensStore(Database):
         that its Agent Provider's revocation, which names only the ``jti``, finds the agent."""
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO agent_tokens VALUES (?, ?, ?, ?)", (iss, jti, sub, exp))
+
+    def agent_token_exp(self, iss: str, jti: str) -> int | None:
+        """The ``exp`` of the agent token ``(iss, jti)`` if this PS issued or noted it, else ``None``."""
+        rows = self._read(
+            "SELECT exp FROM agent_tokens WHERE iss = ?1 AND jti = ?2"
+            " UNION ALL SELECT exp FROM tokens WHERE iss = ?1 AND jti = ?2 AND typ = 'aa-agent+jwt'",
+            (iss, jti),
+        )
+        return rows[0][0] if rows else None
 
     def agent_of(self, iss: str, jti: str) -> str | None:
         """The agent (``sub``; its Agent Provider is ``iss``) an agent token ``(iss, jti)``
