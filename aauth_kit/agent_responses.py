@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from .deferred_headers import DEFAULT_RETRY_AFTER, parse_retry_after
-from .errors import AAuthError
+from .errors import AAuthError, UsageError
 from .flow import FlowError
 from .headers import HeaderError, Requirement, parse_requirement, parse_signature_error
 from .http_client import httpx, origin_of
@@ -91,7 +91,7 @@ def pending_url_of(response, responder: str) -> str:
     try:
         url = response.request.url.join(location)
         same = origin_of(url) == responder
-    except (httpx.InvalidURL, AAuthError):
+    except (httpx.InvalidURL, AAuthError, UsageError):  # a mailto:, a malformed URL
         same = False
     if not same:
         raise FlowError(

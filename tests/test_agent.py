@@ -599,10 +599,12 @@ def test_an_unreadable_5xx_is_server_error(client, world):
     assert (caught.value.code, caught.value.status) == ("server_error", 503)
 
 
-def test_a_pending_url_on_another_origin_is_refused(client, world):
-    """-11 "Pending URL Security": the pending Location must be on the responder's origin."""
+@pytest.mark.parametrize("location", [f"{RES}/pending/p1", "mailto:x@ps.example", "https://[::1"])
+def test_a_pending_url_on_another_origin_is_refused(client, world, location):
+    """-11 "Pending URL Security": the pending Location must be on the responder's origin; one
+    that is no http(s) URL at all is refused the same way (``invalid_response``)."""
     world.defer = True
-    world.location = f"{RES}/pending/p1"
+    world.location = location
     with pytest.raises(FlowError) as caught:
         client.get(f"{RES}/optimize")
     assert caught.value.code == "invalid_response"

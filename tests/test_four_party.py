@@ -12,6 +12,7 @@ import json
 
 import pytest
 from aauth_kit.servers import access_server_issuing
+from starlette.responses import Response
 
 from aauth_kit import tokens
 from aauth_kit.flow import FlowError
@@ -180,6 +181,19 @@ def test_auth_token_delivery_the_ps_verifies_before_delivering(lab, monkeypatch)
     error = refused(lab, approving(lab))
     assert (error.code, error.status) == ("as_unreachable", 502)
     assert "sub" in error.detail
+
+
+@pytest.mark.parametrize("location", ["mailto:x@as.example", "https://[::1", "https://evil.example/p"])
+def test_as_response_a_location_off_the_as_origin_is_as_unreachable(lab, monkeypatch, location):
+    """-11 "AS Response": the PS polls the ``Location`` of the AS's ``202`` only on the AS's own
+    origin; one that is no http(s) URL at all (a ``mailto:``, a malformed URL) is refused the
+    same way: ``502 as_unreachable``, never a ``500``."""
+    headers = {"Location": location, "Retry-After": "0", "AAuth-Requirement": "requirement=approval"}
+    monkeypatch.setattr(
+        lab.access_server, "_decide", lambda pending: Response(status_code=202, headers=headers)
+    )
+    error = refused(lab, approving(lab))
+    assert (error.code, error.status) == ("as_unreachable", 502)
 
 
 # -- the AS's token endpoint, called as the PS ------------------------------------------------------

@@ -29,7 +29,7 @@ from urllib.parse import urljoin
 
 from aauth_kit import claims, tokens
 from aauth_kit.deferred_headers import parse_retry_after
-from aauth_kit.errors import AAuthError, TokenError
+from aauth_kit.errors import AAuthError, TokenError, UsageError
 from aauth_kit.headers import HeaderError, parse_requirement
 from aauth_kit.http_client import httpx, origin_of, request_capped
 from aauth_kit.identifiers import check_endpoint_url
@@ -153,7 +153,7 @@ async def token_endpoint(ctx: Context, access_server: str) -> str:
     except AAuthError as error:
         raise unreachable(access_server, f"no usable metadata: {error.detail}") from None
     endpoint = document["auth_token_endpoint"]
-    if origin_of(endpoint) != origin_of(access_server):
+    if not _same_origin(endpoint, access_server):
         raise unreachable(access_server, "its auth_token_endpoint is on another origin")
     return endpoint
 
@@ -168,10 +168,21 @@ async def send(ctx: Context, client, method: str, url: str, body: dict | None = 
 
 def _location(response, access_server: str) -> str:
     location = response.headers.get("location")
-    url = urljoin(access_server, location) if location else None
-    if url is None or origin_of(url) != origin_of(access_server):
+    try:
+        url = urljoin(access_server, location) if location else None
+    except ValueError:  # urljoin refuses "https://[::1"
+        url = None
+    if url is None or not _same_origin(url, access_server):
         raise unreachable(access_server, "its 202 has no Location on its own origin")
     return url
+
+
+def _same_origin(url: str, access_server: str) -> bool:
+    """Whether ``url`` is an http(s) URL on the AS's origin (a ``mailto:`` or a malformed URL is not)."""
+    try:
+        return origin_of(url) == origin_of(access_server)
+    except (UsageError, ValueError):
+        return False
 
 
 def _claims(person: str, asked: list[str], *, consented: bool) -> dict:
