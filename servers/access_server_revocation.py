@@ -290,32 +290,28 @@ def drop_waiting(server: AccessServer, presented: tuple[str, str]) -> None:
 async def cascade(server: AccessServer, presented: tuple[str, str]) -> list[dict]:
     """Revoke the live auth tokens issued from ``presented`` (and from those, in turn) here
     and at their resource, each counted in the share of the PS that revoked ``presented``;
-    ``[{"recipient", "error"}]`` for the resources not told."""
+    ``[{"recipient", "error"}]`` for the resources not told.  Every token of the tree is refused
+    here first; then the resources are told concurrently (:func:`aauth_kit.revocation.revoke_each`),
+    so a resource that stalls leaves no token usable and holds up no other resource."""
     ps = presented[0]
     revoker = kit.Revoker(server.identifier, ACCESS_DWK, server.key, server.clock)
-    failed: dict[str, str] = {}
-    todo = server.revocations.issued_from(presented)
+    todo, live = server.revocations.issued_from(presented), []
+    while todo:
+        token = todo.pop(0)
+        if token.exp + kit.SKEW <= server.clock():
+            continue  # expired: nothing left to refuse
+        try:
+            server.revocations.revoke(server.identifier, token.jti, token.exp, ps=ps)
+        except AAuthError:
+            pass  # this AS's store (or the PS's share) is full: the resource is still told
+        drop_waiting(server, (server.identifier, token.jti))
+        todo += server.revocations.issued_from((server.identifier, token.jti))
+        live.append(token)
+    jobs = [(token.aud, RESOURCE_DWK, token.jti, token.exp) for token in live]
     async with server.client_factory(timeout=kit.SEND_TIMEOUT) as client:
-        while todo:
-            token = todo.pop(0)
-            if token.exp + kit.SKEW <= server.clock():
-                continue  # expired: nothing left to refuse
-            try:
-                server.revocations.revoke(server.identifier, token.jti, token.exp, ps=ps)
-            except AAuthError:
-                pass  # this AS's store (or the PS's share) is full: the resource is still told
-            drop_waiting(server, (server.identifier, token.jti))
-            todo += server.revocations.issued_from((server.identifier, token.jti))
-            error, _ = await kit.revoke_at(
-                revoker,
-                client,
-                server.resolver,
-                token.aud,
-                RESOURCE_DWK,
-                token.jti,
-                token.exp,
-                dev=server.dev,
-            )
-            if error is not None:
-                failed.setdefault(token.aud, error)
+        outcomes = await kit.revoke_each(revoker, client, server.resolver, jobs, dev=server.dev)
+    failed: dict[str, str] = {}
+    for token, (error, _) in zip(live, outcomes, strict=True):
+        if error is not None:
+            failed.setdefault(token.aud, error)
     return [{"recipient": recipient, "error": error} for recipient, error in failed.items()]

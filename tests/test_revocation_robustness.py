@@ -251,8 +251,11 @@ def test_token_revocation_a_hostile_resource_does_not_stop_the_as_cascade(tmp_pa
         lab.hosts.add(EVIL, hostile_resource(EVIL, Key.from_seed("evil resource"), hostile, []))
         agent, auth_token, sent = federated(lab)
         presented = claims(sent["presented_token"])
-        issued = lab.access_server.revocations.issued[(lab.identifiers["ps"], presented["jti"])]
-        issued.insert(0, as_revocation.IssuedAuthToken(EVIL, "evil-1", claims(auth_token)["exp"]))
+        key = (lab.identifiers["ps"], presented["jti"])
+        evil = as_revocation.IssuedAuthToken(
+            EVIL, "evil-1", claims(auth_token)["exp"], key[0], (EVIL, "rt-1"), "t"
+        )
+        lab.access_server.revocations.note_issued(key, evil)
         response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
         assert response.status == 200, response.body
         assert json.loads(response.body) == {"downstream": [{"recipient": EVIL, "error": expected}]}
@@ -340,3 +343,35 @@ def test_token_revocation_a_token_the_ps_met_is_always_kept_and_audited_once(cap
         e for e in capped.ps.store.audit_log(100_000) if e.action == "token_revoked" and e.subject == PS
     ]
     assert [e.details["jti"] for e in entries] == [jti]
+
+
+def test_token_revocation_the_as_refuses_every_token_before_it_tells_a_resource(tmp_path, monkeypatch):
+    """The Access Server's cascade marks the whole tree revoked before any resource is told,
+    then tells them concurrently: when the stalling resource (first in the AS's records) is
+    asked, the catalog's auth token is already refused at the AS, and the catalog is told
+    although the stall has not ended."""
+    monkeypatch.setattr(kit, "SEND_TIMEOUT", 2.0)
+    with Lab(mode="socket", docs=True, data_dir=tmp_path) as lab:
+        agent, auth_token, sent = federated(lab)
+        catalog_jti = claims(auth_token)["jti"]
+        witnessed = []
+
+        async def witness(request):
+            witnessed.append(lab.access_server.revocations.is_revoked(AS, catalog_jti))
+            return JSONResponse({"status": "pending"}, 202, {"Location": "/revoke/p/1", "Retry-After": NEVER})
+
+        app = hostile_resource(EVIL, Key.from_seed("evil resource"), ANSWERS["stalls"][0], [])
+        app.router.routes[2] = Route("/revoke", witness, methods=["POST"])
+        lab.hosts.add(EVIL, app)
+        key = (lab.identifiers["ps"], claims(sent["presented_token"])["jti"])
+        evil = as_revocation.IssuedAuthToken(
+            EVIL, "evil-1", claims(auth_token)["exp"], key[0], (EVIL, "rt-1"), "t"
+        )
+        revocations = lab.access_server.revocations
+        revocations.note_issued(key, evil)
+        records = revocations.issued[key]
+        records.insert(0, records.pop())  # the stalling resource's token first
+        response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
+        assert response.status == 200, response.body
+        assert witnessed == [True]
+        assert (AS, catalog_jti) in lab.catalog.resource.revocations.revoked
