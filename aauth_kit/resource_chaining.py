@@ -172,7 +172,11 @@ class InteractionChaining:
         theirs = [h for h in running if h.caller.token.iss == caller.token.iss]
         share = agent_share(caller.session_agent)
         ours = [h for h in theirs if agent_share(h.caller.session_agent) == share]
-        for rows, cap in ((ours, self.max_per_agent), (theirs, self.max_per_issuer), (running, self.max_chained)):
+        for rows, cap in (
+            (ours, self.max_per_agent),
+            (theirs, self.max_per_issuer),
+            (running, self.max_chained),
+        ):
             if len(rows) >= cap:  # Retry-After: when the first of them times out
                 now = self.held.resource.clock()
                 wait = min((h.expires_at for h in rows), default=now) - now

@@ -9,13 +9,13 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from aauth_kit.servers.ps.store.persons import PersonAccount
 
 from aauth_kit.headers import parse_requirement
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import sign_request
 from aauth_kit.resource_held import HELD_TTL
-from aauth_kit.servers.ps.store.persons import PersonAccount
 from aauth_kit.signature_key import jwt_key
 
 PS = "https://ps.example"
@@ -184,7 +184,9 @@ def test_interaction_chaining_one_agent_cannot_use_up_its_issuers_share(tmp_path
     rate_limited + Retry-After while its first waits for the person, and an agent of another
     person of the same PS still chains; both complete."""
     alice = PersonAccount("alice", "alice-pw")
-    with Lab(mode="socket", data_dir=tmp_path, consent_scopes=["market-analysis:analyze"], persons=[alice]) as lab:
+    with Lab(
+        mode="socket", data_dir=tmp_path, consent_scopes=["market-analysis:analyze"], persons=[alice]
+    ) as lab:
         _one_agent_share(lab)
 
 

@@ -393,9 +393,13 @@ def test_resource_login_sign_out_ends_the_session(cast):
     _, link = _pending(cast)
     page = cast.open_page(link, person=ALICE)
     assert page.status_code == 200
-    cookie = next((name, value) for name, value in cast.browser.cookies.items() if name.endswith(SESSION_COOKIE))
+    cookie = next(
+        (name, value) for name, value in cast.browser.cookies.items() if name.endswith(SESSION_COOKIE)
+    )
     csrf = re.search(r'action="sign-out"><input type="hidden" name="csrf" value="([^"]*)"', page.text)[1]
-    foreign = cast.browser.post(f"{SUP}/sign-out", data={"csrf": csrf}, headers={"origin": "https://evil.example"})
+    foreign = cast.browser.post(
+        f"{SUP}/sign-out", data={"csrf": csrf}, headers={"origin": "https://evil.example"}
+    )
     forged = cast.browser.post(f"{SUP}/sign-out", data={"csrf": "guess"})
     assert error_of(foreign) == error_of(forged) == (403, "forbidden")
     unknown = f"{SUP}/interaction?code=ZZZZ-ZZZZ"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from aauth_kit.flow import FlowError
 from aauth_kit.headers import parse_requirement
 from aauth_kit.jws import decode_unverified
@@ -18,7 +20,14 @@ from aauth_kit.resource_held import MAX_HELD_PER_AGENT
 from aauth_kit.subagents import create_subagent
 
 from .test_resource_authorization import person_token
-from .test_resource_managed import SUP, Cast, cast, send, signed_get  # noqa: F401 - the fixture
+from .test_resource_managed import SUP, Cast, send, signed_get
+
+
+@pytest.fixture
+def cast(tmp_path):
+    cast = Cast(tmp_path)
+    yield cast
+    cast.close()
 
 
 def _subagents(cast, parent, count: int) -> tuple[list, FlowError | None]:
@@ -74,7 +83,9 @@ def test_held_invocations_a_share_per_agent_inside_the_issuers(tmp_path):
         assert (answers[2].status_code, answers[2].json()["error"]) == (429, "rate_limited")
         assert int(answers[2].headers["retry-after"]) > 0
         other_key = Key.from_seed("share alice")
-        assert _quotes(cast, cast.ps.issue_agent_token("alice-agent", other_key), other_key).status_code == 202
+        assert (
+            _quotes(cast, cast.ps.issue_agent_token("alice-agent", other_key), other_key).status_code == 202
+        )
     finally:
         cast.close()
 
