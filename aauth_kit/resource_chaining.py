@@ -27,9 +27,10 @@ request nobody completes within the held rows' ``ttl`` is ``408 expired``.  At m
 one issuer vouches for (an Agent Provider or PS, which anyone can run) and, inside that share,
 :data:`MAX_CHAINED_PER_AGENT` for one agent with its sub-agents (or one person:
 :func:`~aauth_kit.resource_sessions.agent_share`), so that one agent cannot use up its issuer's
-share; finished calls count toward none: ``429 rate_limited`` + ``Retry-After``.  The page takes no session, so wrong codes are throttled per client address
-(:data:`WRONG_CODES_PER_ADDRESS`, -11 "Interaction Code Format": rate limited; the sizes follow
-OWASP ASVS level 2, the draft is silent on them).  The downstream auth token is the
+share; finished calls count toward none: ``429 rate_limited`` + ``Retry-After``.  The page
+takes no session, so wrong codes are throttled per client address (:data:`WRONG_CODES_PER_ADDRESS`,
+-11 "Interaction Code Format": rate limited; the sizes follow OWASP ASVS level 2, the draft is
+silent on them).  The downstream auth token is the
 resource's own, bound to its agent key: nothing of the caller's key travels on.
 """
 

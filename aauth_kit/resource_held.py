@@ -181,7 +181,9 @@ class HeldInvocations:
         if len(self.rows) >= self.max_held and finished:
             del self.rows[min(finished, key=self._gone_at).id]
         if len(self.rows) >= self.max_held:
-            raise _refused("too many held invocations", min(h.expires_at for h in open_rows) - now)
+            raise _refused(
+                "too many held invocations", min((h.expires_at for h in open_rows), default=now) - now
+            )
 
     async def hold(self, request: Request, endpoint, challenge: Challenge, scope: str, account) -> Response:
         """Keep the request (method, path, query, body) for later and answer ``202``."""
