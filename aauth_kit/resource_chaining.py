@@ -23,11 +23,14 @@ Who may poll: the key that made the original request (the held row checks it) pr
 token of the same ``(iss, sub)``; anyone else gets ``404 not_found``.  A downstream failure is
 relayed with its own code (``403 denied``, ``408 expired``, -11 "Polling Error Codes"); a chained
 request nobody completes within the held rows' ``ttl`` is ``408 expired``.  At most
-:data:`MAX_CHAINED` chained calls run at once, and :data:`MAX_CHAINED_PER_ISSUER` for the callers
-one issuer vouches for (an Agent Provider or PS, which anyone can run): ``429 rate_limited`` +
-``Retry-After``.  The page takes no session, so wrong codes are throttled per client address
-(:data:`WRONG_CODES_PER_ADDRESS`, -11 "Interaction Code Format": rate limited; the sizes follow
-OWASP ASVS level 2, the draft is silent on them).  The downstream auth token is the
+:data:`MAX_CHAINED` chained calls run at once, :data:`MAX_CHAINED_PER_ISSUER` for the callers
+one issuer vouches for (an Agent Provider or PS, which anyone can run) and, inside that share,
+:data:`MAX_CHAINED_PER_AGENT` for one agent with its sub-agents (or one person:
+:func:`~aauth_kit.resource_sessions.agent_share`), so that one agent cannot use up its issuer's
+share; finished calls count toward none: ``429 rate_limited`` + ``Retry-After``.  The page
+takes no session, so wrong codes are throttled per client address (:data:`WRONG_CODES_PER_ADDRESS`,
+-11 "Interaction Code Format": rate limited; the sizes follow OWASP ASVS level 2, the draft is
+silent on them).  The downstream auth token is the
 resource's own, bound to its agent key: nothing of the caller's key travels on.
 """
 
@@ -50,6 +53,7 @@ from .identifiers import check_callback_url
 from .interaction import CALLBACK_ERRORS, codes_equal
 from .resource_held import MAX_WAIT, PENDING_PATH, Held, HeldInvocations, _copy
 from .resource_login import WINDOW
+from .resource_sessions import agent_share
 from .throttle import Throttle
 
 DOWNSTREAM_PATH = "/interaction/downstream"
@@ -58,6 +62,8 @@ RETURN_PATH = f"{DOWNSTREAM_PATH}/return"
 MAX_CHAINED = 100
 #: Chained calls running at once for the callers one issuer vouches for.
 MAX_CHAINED_PER_ISSUER = MAX_CHAINED // 10
+#: Chained calls running at once for one agent and its sub-agents (or one person).
+MAX_CHAINED_PER_AGENT = 3
 #: Unknown or used codes one client address may present at the page within ``WINDOW`` seconds.
 WRONG_CODES_PER_ADDRESS = 20
 
@@ -145,24 +151,33 @@ class InteractionChaining:
         *,
         max_chained: int = MAX_CHAINED,
         max_per_issuer: int = MAX_CHAINED_PER_ISSUER,
+        max_per_agent: int = MAX_CHAINED_PER_AGENT,
     ):
         self.held = held
         self.max_chained = max_chained
         self.max_per_issuer = max_per_issuer
+        self.max_per_agent = max_per_agent
         self.wrong_codes = Throttle(WRONG_CODES_PER_ADDRESS, WINDOW, clock=held.resource.clock)
 
     def chained(self) -> list[ChainedCall]:
         return [h.poller for h in self.held.rows.values() if isinstance(h.poller, ChainedCall)]
 
     def _admit(self, caller) -> None:
-        """The caps on running calls: :attr:`max_per_issuer` for ``caller``'s issuer, :attr:`max_chained` in all."""
+        """The caps on running calls: :attr:`max_per_agent` for ``caller`` with its sub-agents,
+        :attr:`max_per_issuer` for its issuer, :attr:`max_chained` in all."""
         running = [
             h
             for h in self.held.rows.values()
             if isinstance(h.poller, ChainedCall) and not h.poller.task.done()
         ]
         theirs = [h for h in running if h.caller.token.iss == caller.token.iss]
-        for rows, cap in ((theirs, self.max_per_issuer), (running, self.max_chained)):
+        share = agent_share(caller.session_agent)
+        ours = [h for h in theirs if agent_share(h.caller.session_agent) == share]
+        for rows, cap in (
+            (ours, self.max_per_agent),
+            (theirs, self.max_per_issuer),
+            (running, self.max_chained),
+        ):
             if len(rows) >= cap:  # Retry-After: when the first of them times out
                 now = self.held.resource.clock()
                 wait = min((h.expires_at for h in rows), default=now) - now
@@ -256,4 +271,11 @@ def _redirect(url: str) -> Response:
     )
 
 
-__all__ = ["DOWNSTREAM_PATH", "MAX_CHAINED", "MAX_CHAINED_PER_ISSUER", "ChainedCall", "InteractionChaining"]
+__all__ = [
+    "DOWNSTREAM_PATH",
+    "MAX_CHAINED",
+    "MAX_CHAINED_PER_AGENT",
+    "MAX_CHAINED_PER_ISSUER",
+    "ChainedCall",
+    "InteractionChaining",
+]

@@ -16,15 +16,22 @@ Two requirements are delivered this way, from a route that asks for it:
   record expires.
 
 Only the key that made the held request may poll it (any other gets ``404 not_found``, as an
-unknown id does).  Polling errors are -11 "Polling Error Codes": ``403 denied``, ``403
+unknown id does); polls of one row that arrive together run its invocation once (the others
+answer with its result).  Polling errors are -11 "Polling Error Codes": ``403 denied``, ``403
 abandoned`` (the person opened the page but never answered), ``408 expired`` (nobody answered
 in time, or the answer came after the request expired: it decides nothing).  A stranger
-cannot pile up rows: at most :data:`MAX_HELD_PER_AGENT` pending per signing key,
-:data:`MAX_HELD_PER_ISSUER` rows per issuer of the caller's token (an Agent Provider or a Person
-Server: anyone can run one, and mint tokens for as many keys as it likes) and :data:`MAX_HELD`
-rows in all, kept results included (``429 rate_limited`` + ``Retry-After``: when the first of
-those rows ends); rows are swept once they expire.  -11 is silent on the sizes; they follow
-OWASP ASVS level 2 (V11.1.4, anti-automation).
+cannot pile up rows: open rows (still waiting for an auth token, the person, or the poll that
+runs an approved one) are capped at :data:`MAX_HELD_PER_KEY` per signing key,
+:data:`MAX_HELD_PER_AGENT` per agent with its sub-agents (or per person, for a person or auth
+token: :func:`~aauth_kit.resource_sessions.agent_share`), so that one agent cannot use up its
+issuer's share, and :data:`MAX_HELD_PER_ISSUER` per issuer of the caller's token (an Agent
+Provider or a Person Server: anyone can run one, and mint tokens for as many keys as it likes);
+finished rows (kept results, denials, expired requests) count toward none of these.  At
+:data:`MAX_HELD` rows in all a finished row makes room (the one the sweep would drop first);
+with none, ``429 rate_limited``.  Every refusal carries ``Retry-After``: when the first of
+those open rows expires.  Rows are swept once they expire.  A resource-initiated interaction
+asked again for the same scope before the person opened its page reuses its row (and code).
+-11 is silent on the sizes; they follow OWASP ASVS level 2 (V11.1.4, anti-automation).
 """
 
 from __future__ import annotations
@@ -46,16 +53,19 @@ from .deferred_headers import parse_prefer_wait
 from .errors import AAuthError
 from .interaction import codes_equal
 from .resource_challenge import Challenge
+from .resource_sessions import agent_share
 
 PENDING_PATH = "/pending"
 INTERACTION_PATH = "/interaction"
 #: Seconds a held invocation waits for its auth token or its person.
 HELD_TTL = 600
-#: Pending invocations one signing key may have at one resource.
-MAX_HELD_PER_AGENT = 5
-#: Pending invocations a resource holds at most.
+#: Open rows one signing key may have at one resource.
+MAX_HELD_PER_KEY = 5
+#: Open rows one agent and its sub-agents (or one person) may have at one resource.
+MAX_HELD_PER_AGENT = 10
+#: Rows a resource holds at most.
 MAX_HELD = 1000
-#: Rows the callers vouched for by one issuer (one Agent Provider, one PS) may hold at one resource.
+#: Open rows the callers vouched for by one issuer (one Agent Provider, one PS) may have at one resource.
 MAX_HELD_PER_ISSUER = MAX_HELD // 10
 #: The longest a poll is held open under ``Prefer: wait`` (-11 "Deferred Responses").
 MAX_WAIT = 30
@@ -82,6 +92,7 @@ class Held:
     completed_by: str | None = None  # the auth token jti (auth-token) that ran it
     keep_until: float = 0.0
     decided: asyncio.Event = field(default_factory=asyncio.Event)
+    running: asyncio.Lock = field(default_factory=asyncio.Lock)  # one poll runs it at a time
     poller: Callable | None = None  # poller(held, caller, request): a row that answers its own polls
 
 
@@ -105,12 +116,14 @@ class HeldInvocations:
         resource,
         *,
         ttl: int = HELD_TTL,
+        max_per_key=MAX_HELD_PER_KEY,
         max_per_agent=MAX_HELD_PER_AGENT,
         max_per_issuer=MAX_HELD_PER_ISSUER,
         max_held=MAX_HELD,
     ):
         self.resource = resource
         self.ttl = ttl
+        self.max_per_key = max_per_key
         self.max_per_agent = max_per_agent
         self.max_per_issuer = max_per_issuer
         self.max_held = max_held
@@ -126,29 +139,50 @@ class HeldInvocations:
         for key in [k for k, h in self.rows.items() if self._gone_at(h) <= now]:
             del self.rows[key]
 
-    def _pending(self) -> list[Held]:
-        """Rows still waiting for an auth token or the person (a decided one waits for nobody)."""
+    def _open(self) -> list[Held]:
+        """Rows still waiting: for an auth token, for the person, or (approved) for the poll that
+        runs it.  A decided resource-initiated row waits for nobody: the PS had the callback."""
         now = self.resource.clock()
         return [
-            h for h in self.rows.values() if h.result is None and h.approved is None and h.expires_at > now
+            h
+            for h in self.rows.values()
+            if h.result is None
+            and h.expires_at > now
+            and (h.approved is None or (h.approved and h.run is not None))
         ]
 
     def _admit(self, caller) -> None:
-        """The caps: :attr:`max_per_agent` pending rows per signing key, :attr:`max_per_issuer`
-        rows per issuer of the caller's token, :attr:`max_held` in all; past one, ``429``."""
-        now = self.resource.clock()
-        mine = [h for h in self._pending() if h.caller.jkt == caller.jkt]
-        if len(mine) >= self.max_per_agent:
-            first = min((h.expires_at for h in mine), default=now)
-            raise _refused("this key has too many pending requests here", first - now)
-        issuer = caller.token.iss
-        theirs = [h for h in self.rows.values() if h.caller.token.iss == issuer]
-        if len(theirs) >= self.max_per_issuer:
-            first = min(map(self._gone_at, theirs), default=now)
-            raise _refused(f"the callers {issuer} vouches for hold too many requests here", first - now)
+        """The caps on open rows: :attr:`max_per_key` per signing key, :attr:`max_per_agent` per
+        agent with its sub-agents, :attr:`max_per_issuer` per issuer of the caller's token; and
+        :attr:`max_held` rows in all, a finished one making room.  Past one, ``429``."""
+        now, open_rows = self.resource.clock(), self._open()
+        share, issuer = agent_share(caller.session_agent), caller.token.iss
+        for rows, cap, why in (
+            (
+                [h for h in open_rows if h.caller.jkt == caller.jkt],
+                self.max_per_key,
+                "this key has too many pending requests here",
+            ),
+            (
+                [h for h in open_rows if agent_share(h.caller.session_agent) == share],
+                self.max_per_agent,
+                f"{share[1]} (with its sub-agents) has too many pending requests here",
+            ),
+            (
+                [h for h in open_rows if h.caller.token.iss == issuer],
+                self.max_per_issuer,
+                f"the callers {issuer} vouches for have too many pending requests here",
+            ),
+        ):
+            if len(rows) >= cap:
+                raise _refused(why, min((h.expires_at for h in rows), default=now) - now)
+        open_ids = {h.id for h in open_rows}
+        finished = [h for h in self.rows.values() if h.id not in open_ids]
+        if len(self.rows) >= self.max_held and finished:
+            del self.rows[min(finished, key=self._gone_at).id]
         if len(self.rows) >= self.max_held:
             raise _refused(
-                "too many held invocations", min(map(self._gone_at, self.rows.values()), default=now) - now
+                "too many held invocations", min((h.expires_at for h in open_rows), default=now) - now
             )
 
     async def hold(self, request: Request, endpoint, challenge: Challenge, scope: str, account) -> Response:
@@ -213,8 +247,23 @@ class HeldInvocations:
     def initiate(self, caller, scope: str) -> dict:
         """-11 "Resource-Initiated Interaction": a row the person answers at this resource's page
         (sent there by their PS, with the PS's callback); the resource token carries its ``url``
-        and ``code``.  Nobody polls it: the PS learns the outcome from the callback."""
-        held = self.keep(caller, "resource-interaction", scope=scope, code=self.resource.code_factory())
+        and ``code``.  Nobody polls it: the PS learns the outcome from the callback.  Asked again
+        for the same scope before the person opened the page, the caller's open row (and its code)
+        is reused: an agent challenged again and again leaves one row, not one per challenge."""
+        now = self.resource.clock()
+        mine = (caller.jkt, caller.session_agent, scope)
+        held = next(
+            (
+                h
+                for h in self.rows.values()
+                if h.requirement == "resource-interaction"
+                and (h.caller.jkt, h.caller.session_agent, h.scope) == mine
+                and not h.arrived
+                and h.approved is None
+                and h.expires_at > now
+            ),
+            None,
+        ) or self.keep(caller, "resource-interaction", scope=scope, code=self.resource.code_factory())
         return {"url": f"{self.resource.identifier}{INTERACTION_PATH}", "code": held.code}
 
     def keep(self, caller, requirement: str, *, scope: str = "", **fields) -> Held:
@@ -252,13 +301,17 @@ class HeldInvocations:
         return await self._poll_interaction(held, caller, request)
 
     async def _poll_auth_token(self, held: Held, caller) -> Response:
+        async with held.running:  # a poll that came with another waits for its result
+            return await self._deliver(held, caller)
+
+    async def _deliver(self, held: Held, caller) -> Response:
         token, now = caller.token, self.resource.clock()
         if held.result is not None:  # -11 "Deferred Delivery": replay by the auth token's jti
             if token.typ == AUTH_TYP and token.jti == held.completed_by:
                 return _copy(held.result)
             raise AAuthError("not_found", "this pending request was completed")
         if held.expires_at <= now:
-            del self.rows[held.id]
+            self.rows.pop(held.id, None)
             raise AAuthError("expired", "the held invocation timed out")
         if token.typ == AUTH_TYP and self.resource.admits(caller, held.scope, held.account):
             response = await held.run(caller)
@@ -272,9 +325,7 @@ class HeldInvocations:
         return self._pending_response(held)
 
     async def _poll_interaction(self, held: Held, caller, request: Request) -> Response:
-        if held.result is not None:
-            return _copy(held.result)
-        if held.approved is None:
+        if held.result is None and held.approved is None:
             wait = min(parse_prefer_wait(request.headers.get("prefer")) or 0, MAX_WAIT)
             left = held.expires_at - self.resource.clock()
             if wait > 0 and left > 0:
@@ -282,13 +333,19 @@ class HeldInvocations:
                     await asyncio.wait_for(held.decided.wait(), timeout=min(wait, left))
                 except TimeoutError:
                     pass
+        async with held.running:  # polls woken together: the first runs it, the others replay
+            return await self._approved(held, caller)
+
+    async def _approved(self, held: Held, caller) -> Response:
+        if held.result is not None:
+            return _copy(held.result)
         if held.approved is False:
-            del self.rows[held.id]
+            self.rows.pop(held.id, None)
             raise AAuthError("denied", "the person declined the request")
         if held.approved is None:
             if held.expires_at > self.resource.clock():
                 return self._pending_response(held)
-            del self.rows[held.id]
+            self.rows.pop(held.id, None)
             if held.arrived and not held.late:
                 raise AAuthError("abandoned", "the person opened the page but did not answer")
             raise AAuthError("expired", "the person did not answer in time")

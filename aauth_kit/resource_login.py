@@ -21,7 +21,8 @@ consent form's to the session and the held request; cookies are ``HttpOnly``,
 username and per client address, wrong codes per signed-in person (``429 rate_limited``).  One
 person keeps at most :data:`MAX_SESSIONS_PER_PERSON` sessions (a new one ends their own least
 recently used), so signing in over and over never ends another person's session; past
-:data:`MAX_SESSIONS` in all, the least recently used goes.
+:data:`MAX_SESSIONS` in all, the least recently used goes.  A person signs out with a form of
+their session (ASVS V3.3.1: the session ends at the server, its cookie no longer works).
 """
 
 from __future__ import annotations
@@ -108,6 +109,13 @@ def set_cookie(response: Response, request: Request, name: str, value: str) -> N
     )
 
 
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    """Tell the browser to drop the cookie :func:`set_cookie` set."""
+    response.delete_cookie(
+        _cookie_name(request, name), httponly=True, samesite="strict", path="/", secure=_secure(request)
+    )
+
+
 @dataclass
 class PersonSession:
     """A person signed in at the resource."""
@@ -190,6 +198,10 @@ class PersonLogin:
         self.failures.forget(user_key)
         self.failures_per_address.forget_one(address_key)
         return self.start(username, tuple(person))
+
+    def end(self, token: str) -> None:
+        """The session whose cookie value is ``token`` ends (ASVS V3.3.1)."""
+        self.sessions.pop(_hash(token), None)
 
     def start(self, username: str, person: Person) -> str:
         """A new session for ``person``: its cookie's value (only its hash is kept)."""

@@ -16,8 +16,10 @@ expired (the agent's poll says ``408 expired``).  An answer posted after the req
 ``408 expired`` and decides nothing (:meth:`HeldInvocations.decide`).  Every code a signed-in
 person cannot use counts toward their wrong-code throttle (-11 "Interaction Code Format": rate
 limited), another person's too.  A person signed in as someone else is asked to sign in as
-the right person, and the code stays unspent.  A cross-origin post is refused
-(:func:`asgi.check_origin`).  With a ``callback`` (an https URL, checked, kept with the
+the right person, and the code stays unspent.  The consent page carries a sign-out form:
+``POST /sign-out`` with its CSRF token (bound to the session) ends the session at the resource
+and drops its cookie (OWASP ASVS level 2 V3.3.1; -11 is silent on it).  A cross-origin post is
+refused (:func:`asgi.check_origin`).  With a ``callback`` (an https URL, checked, kept with the
 request) the browser goes back there after answering, with ``?error=access_denied`` on a
 denial and ``?error=interaction_expired`` after the request expired (-11 "Interaction Callback Errors"); without one the page says what happened.  Pages
 are never framed or cached and carry no script; forms post to relative URLs (the pages work
@@ -39,9 +41,17 @@ from .errors import AAuthError
 from .identifiers import check_url
 from .interaction import callback_error_for
 from .resource_held import INTERACTION_PATH, HeldInvocations
-from .resource_login import PRE_SESSION_COOKIE, SESSION_COOKIE, PersonSession, read_cookie, set_cookie
+from .resource_login import (
+    PRE_SESSION_COOKIE,
+    SESSION_COOKIE,
+    PersonSession,
+    clear_cookie,
+    read_cookie,
+    set_cookie,
+)
 
 SIGN_IN_PATH = "/sign-in"
+SIGN_OUT_PATH = "/sign-out"
 _STYLE = "body { font-family: system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; }"
 #: The largest form the pages post (a few short fields).
 MAX_FORM = 2048
@@ -156,8 +166,13 @@ def routes(held: HeldInvocations) -> list[Route]:
             f'<input type="hidden" name="interaction" value="{escape(row.id)}">'
             f'<input type="hidden" name="csrf" value="{escape(login.form_token("decide", token, row.id))}">'
         )
+        sign_out = (
+            f'<form method="post" action="{SIGN_OUT_PATH.lstrip("/")}">'
+            f'<input type="hidden" name="csrf" value="{escape(login.form_token("sign-out", token))}">'
+            '<button type="submit">Sign out</button></form>'
+        )
         body = (
-            f"<p>Signed in as {escape(session.username)}.</p>"
+            f"<p>Signed in as {escape(session.username)}.</p>{sign_out}"
             f"<p>The agent <b>{escape(agent)}</b> asks {escape(resource.name or resource.identifier)} "
             f"for <code>{escape(row.scope)}</code>.</p>"
             f'<form method="post" action="{INTERACTION_PATH.lstrip("/")}">{hidden}'
@@ -184,6 +199,19 @@ def routes(held: HeldInvocations) -> list[Route]:
             raise
         response = RedirectResponse(target, 303)
         set_cookie(response, request, SESSION_COOKIE, token)
+        return response
+
+    async def sign_out(request: Request) -> Response:
+        """The signed-in person ends their session: same origin, the form's CSRF token (bound to
+        the session) else ``403 forbidden``; without a live session there is nothing to end."""
+        check_origin(request, resource.identifier)
+        form = await _form(request)
+        signed_in = login.session(request)
+        if signed_in is not None:
+            login.check_form(form, "sign-out", signed_in[0])
+            login.end(signed_in[0])
+        response = _page("Signed out", "<p>You are signed out. You can close this page.</p>")
+        clear_cookie(response, request, SESSION_COOKIE)
         return response
 
     async def interaction_decision(request: Request) -> Response:
@@ -224,4 +252,5 @@ def routes(held: HeldInvocations) -> list[Route]:
         Route(INTERACTION_PATH, interaction_page, methods=["GET"]),
         Route(INTERACTION_PATH, interaction_decision, methods=["POST"]),
         Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
+        Route(SIGN_OUT_PATH, sign_out, methods=["POST"]),
     ]

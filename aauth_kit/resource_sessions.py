@@ -8,8 +8,10 @@ token MUST NOT be usable as a standalone bearer token", so a presented value cou
 the request's signature covers ``authorization`` and was made by that same key for that same
 agent; anything else finds no session.  A session past half its lifetime is rolled over: the
 response carries a new ``AAuth-Access`` and the old value stops working ("A resource MAY
-return a new AAuth-Access header on any response").  Rows are capped per agent (its oldest
-goes), per issuer of the agents' tokens (one Agent Provider mints as many agents as it likes:
+return a new AAuth-Access header on any response").  Rows are capped per agent and per agent
+with its sub-agents (:func:`agent_share`: a sub-agent counts toward its parent, which mints
+as many as its Agent Provider lets it; past either, their own oldest goes), per issuer of the
+agents' tokens (one Agent Provider mints as many agents as it likes:
 :data:`MAX_SESSIONS_PER_ISSUER`) and in all (``429 rate_limited`` + ``Retry-After``: when the
 first of those sessions ends), and swept once they expire.  -11 is silent on the sizes; they
 follow OWASP ASVS level 2 (V11.1.4, anti-automation).
@@ -25,15 +27,29 @@ from dataclasses import dataclass
 
 from .errors import AAuthError
 from .headers import HeaderError, parse_authorization
+from .identifiers import AGENT_SCHEME
 
 #: Seconds a session token is good for.
 SESSION_LIFETIME = 3600
 #: Sessions one agent may hold at one resource (a new one drops its oldest).
 MAX_SESSIONS_PER_AGENT = 5
+#: Sessions one agent and its sub-agents may hold together at one resource (a new one drops their oldest).
+MAX_SESSIONS_PER_SHARE = 20
 #: Sessions a resource holds at most.
 MAX_SESSIONS = 10_000
 #: Sessions the agents of one issuer (``iss`` of their tokens) may hold at one resource.
 MAX_SESSIONS_PER_ISSUER = MAX_SESSIONS // 10
+
+
+def agent_share(agent: tuple[str, str]) -> tuple[str, str]:
+    """The ``(iss, sub)`` whose share a row of ``agent`` counts toward: a sub-agent's parent
+    (-11 "Sub-Agent Identity": ``aauth:{parent local}+{discriminator}@{domain}``), else itself.
+    A person or auth token's ``sub`` is a person: their rows count toward them."""
+    iss, sub = agent
+    if isinstance(sub, str) and sub.startswith(AGENT_SCHEME) and "+" in sub:
+        local, _, domain = sub[len(AGENT_SCHEME) :].rpartition("@")
+        return iss, f"{AGENT_SCHEME}{local.partition('+')[0]}@{domain}"
+    return iss, sub
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ class Sessions:
         *,
         lifetime: int = SESSION_LIFETIME,
         max_per_agent: int = MAX_SESSIONS_PER_AGENT,
+        max_per_share: int = MAX_SESSIONS_PER_SHARE,
         max_sessions: int = MAX_SESSIONS,
         max_per_issuer: int = MAX_SESSIONS_PER_ISSUER,
         id_factory: Callable[[], str] | None = None,
@@ -64,6 +81,7 @@ class Sessions:
         self.clock = clock
         self.lifetime = lifetime
         self.max_per_agent = max_per_agent
+        self.max_per_share = max_per_share
         self.max_per_issuer = max_per_issuer
         self.max_sessions = max_sessions
         self.id_factory = id_factory or (lambda: secrets.token_urlsafe(32))
@@ -75,11 +93,12 @@ class Sessions:
             del self.rows[token]
 
     def issue(self, agent: tuple[str, str], jkt: str, scope) -> Session:
-        """A new session for ``agent`` signing with ``jkt``; its oldest goes past the per-agent cap."""
+        """A new session for ``agent`` signing with ``jkt``; past the per-agent cap its own oldest
+        goes, past its share's (:func:`agent_share`) the share's oldest."""
         self.sweep()
-        mine = sorted((s for s in self.rows.values() if s.agent == agent), key=lambda s: s.issued_at)
-        for old in mine[: max(0, len(mine) - self.max_per_agent + 1)]:
-            del self.rows[old.token]
+        share = agent_share(agent)
+        self._make_room([s for s in self.rows.values() if s.agent == agent], self.max_per_agent)
+        self._make_room([s for s in self.rows.values() if agent_share(s.agent) == share], self.max_per_share)
         now = self.clock()
         theirs = [s for s in self.rows.values() if s.agent[0] == agent[0]]
         for rows, cap, why in (
@@ -96,6 +115,11 @@ class Sessions:
         session = Session(self.id_factory(), agent, jkt, frozenset(scope), now, now + self.lifetime)
         self.rows[session.token] = session
         return session
+
+    def _make_room(self, ours: list[Session], cap: int) -> None:
+        """Drop the oldest of ``ours`` until one more fits under ``cap``."""
+        for old in sorted(ours, key=lambda s: s.issued_at)[: max(0, len(ours) - cap + 1)]:
+            del self.rows[old.token]
 
     def presented(self, authorization: str | None, *, covered: bool, agent, jkt: str):
         """The live session an ``Authorization: AAuth`` value names, if this signer may use it.

@@ -13,10 +13,12 @@
 Its authorization endpoint (``POST /authorize``, :mod:`aauth_kit.resource_authorization`)
 answers ``supplier:quotes`` itself, two-party (``202`` → the person approves on its page → ``200
 {"status": "authorized"}`` + ``AAuth-Access``), and the other scopes with a resource token.
-Each person holds one account here, named by their ``sub`` at the supplier: asking for any
-other is ``400 invalid_account``.  ``persons`` are those who sign in on its page before they
-decide (:mod:`aauth_kit.resource_login`): ``{username: (password, (iss, sub))}``, the ``sub``
-their PS gives them at the supplier; with none, the page takes no decision.
+``persons`` are those who sign in on its page before they decide
+(:mod:`aauth_kit.resource_login`): ``{username: (password, (iss, sub))}``, the ``sub`` their PS
+gives them at the supplier; with none, the page takes no decision.  Each of them holds one
+account here, named by that ``sub`` and held by the person ``(iss, sub)``, their PS's included
+(-11 "Account Binding"): a person of another PS with the same ``sub`` holds none, and asking for
+any other account is ``400 invalid_account``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Supplier:
         persons: Mapping[str, tuple[str, tuple[str, str]]] | None = None,
     ):
         self.identifier = identifier
+        #: ``(iss, sub)`` → the account that person holds here
+        self.accounts = {tuple(person): person[1] for _, person in (persons or {}).values()}
         self.resource = Resource(
             identifier,
             key=key,
@@ -71,7 +75,7 @@ class Supplier:
             id_factory=id_factory,
             code_factory=code_factory,
             dev=dev,
-            accounts=lambda person: {person[1]},
+            accounts=lambda person: {self.accounts[person]} if person in self.accounts else set(),
             persons=persons,
         )
         if session_ids is not None:  # predictable AAuth-Access values (docs mode)

@@ -9,6 +9,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from aauth_kit.servers.ps.store.persons import PersonAccount
 
 from aauth_kit.headers import parse_requirement
 from aauth_kit.lab import Lab
@@ -175,6 +176,45 @@ def test_interaction_chaining_one_issuer_cannot_fill_the_chained_calls(lab):
     (second,) = refused
     assert (second.status_code, second.json()["error"]) == (429, "rate_limited")
     assert int(second.headers["retry-after"]) > 0
+
+
+def test_interaction_chaining_one_agent_cannot_use_up_its_issuers_share(tmp_path):
+    """Inside its issuer's share (its PS's: the SCA takes person tokens) the callers acting for one
+    person run at most their own (here 1): the same agent's second chained call is 429
+    rate_limited + Retry-After while its first waits for the person, and an agent of another
+    person of the same PS still chains; both complete."""
+    alice = PersonAccount("alice", "alice-pw")
+    with Lab(
+        mode="socket", data_dir=tmp_path, consent_scopes=["market-analysis:analyze"], persons=[alice]
+    ) as lab:
+        _one_agent_share(lab)
+
+
+def _one_agent_share(lab) -> None:
+    chaining = lab.supply_chain.chaining
+    chaining.max_per_agent = 1
+    again, other = [], []
+
+    def alice_approves(interaction):
+        lab.ps.decide(downstream_code(lab, interaction), True, by="alice")
+
+    def on_interaction(interaction):
+        if not again:
+            with lab.client(agent) as client:
+                again.append(client.post(f"{SCA}/optimize", json=PROMPT))
+            second = lab.new_agent("alices-buyer", person="alice", on_interaction=alice_approves)
+            with lab.client(second) as client:
+                other.append(client.post(f"{SCA}/optimize", json=PROMPT))
+        lab.ps.decide(downstream_code(lab, interaction), True)
+
+    agent = lab.new_agent("buyer", on_interaction=on_interaction)
+    with lab.client(agent) as client:
+        response = client.post(f"{SCA}/optimize", json=PROMPT)
+    assert response.status_code == 200
+    (refused,) = again
+    assert (refused.status_code, refused.json()["error"]) == (429, "rate_limited")
+    assert int(refused.headers["retry-after"]) > 0
+    assert [r.status_code for r in other] == [200]
 
 
 def test_interaction_chaining_wrong_codes_are_throttled_per_address(lab):

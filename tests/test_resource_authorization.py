@@ -35,6 +35,7 @@ from .test_resource_managed import (
     SUP,
     Cast,
     hidden_fields,
+    second_agent_provider,
     send,
     signed_get,
     summaries,
@@ -382,6 +383,56 @@ def test_resource_login_signing_in_again_and_again_ends_only_ones_own_sessions(c
     assert sum(s.username == MALLORY[0] for s in login.sessions.values()) == 1
     still = cast.browser.get(second)  # Alice is still signed in: the consent page, not the sign-in form
     assert still.status_code == 200 and 'name="decision"' in still.text
+
+
+def test_resource_login_sign_out_ends_the_session(cast):
+    """OWASP ASVS level 2 V3.3.1: the consent page has a sign-out form; a post from another origin
+    or without the form's CSRF token is 403 forbidden and the person stays signed in; the form's
+    post ends the session at the supplier: the page asks to sign in again, even with the old
+    cookie presented again."""
+    _, link = _pending(cast)
+    page = cast.open_page(link, person=ALICE)
+    assert page.status_code == 200
+    cookie = next(
+        (name, value) for name, value in cast.browser.cookies.items() if name.endswith(SESSION_COOKIE)
+    )
+    csrf = re.search(r'action="sign-out"><input type="hidden" name="csrf" value="([^"]*)"', page.text)[1]
+    foreign = cast.browser.post(
+        f"{SUP}/sign-out", data={"csrf": csrf}, headers={"origin": "https://evil.example"}
+    )
+    forged = cast.browser.post(f"{SUP}/sign-out", data={"csrf": "guess"})
+    assert error_of(foreign) == error_of(forged) == (403, "forbidden")
+    unknown = f"{SUP}/interaction?code=ZZZZ-ZZZZ"
+    assert cast.browser.get(unknown).status_code == 410  # still signed in: the code is looked at
+    signed_out = cast.browser.post(f"{SUP}/sign-out", data={"csrf": csrf})
+    assert signed_out.status_code == 200 and "signed out" in signed_out.text
+    assert cast.supplier.resource.login.sessions == {}
+    again = cast.browser.get(unknown)
+    assert again.status_code == 200 and 'name="password"' in again.text
+    with cast.hosts.client(timeout=30, cookies=dict([cookie])) as replayed:
+        assert 'name="password"' in replayed.get(unknown).text
+
+
+def test_authorization_endpoint_account_of_a_person_of_another_ps_400(cast, tmp_path):
+    """-11 "Account Binding": an account is held by a person ``(iss, sub)``; a person of another PS
+    whose ``sub`` is the same as that of the supplier's person holds no account there: ``400
+    invalid_account``."""
+    other_ps = second_agent_provider(cast, tmp_path)
+    now = int(cast.supplier.resource.clock())
+    token = mint_person_token(
+        Key.from_seed("managed second ap", kid="ap-1"),
+        kid="ap-1",
+        iss=other_ps.identifier,
+        aud=SUP,
+        sub="person-1",  # Alice's sub at the supplier, from her own PS
+        cnf=AGENT_KEY,
+        iat=now,
+        exp=now + 600,
+    )
+    asked = post_authorize(cast, {"scope": "supplier:order", "account": "person-1"}, token)
+    assert error_of(asked) == (400, "invalid_account")
+    unbound = post_authorize(cast, {"scope": "supplier:order"}, token)
+    assert unbound.status_code == 200 and "resource_token" in unbound.json()
 
 
 def test_resource_login_without_persons_no_decision_is_taken(tmp_path):

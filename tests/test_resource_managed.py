@@ -242,7 +242,7 @@ def test_only_the_requesting_key_may_poll(cast):
 
 def test_held_invocations_are_capped_per_key(tmp_path):
     """A stranger cannot make the resource hold unbounded invocations: 429 rate_limited + Retry-After."""
-    cast = Cast(tmp_path, max_per_agent=2)
+    cast = Cast(tmp_path, max_per_key=2)
     try:
         token = cast.ps.issue_agent_token("buyer", AGENT_KEY)
         statuses = [send(cast, signed_get(f"{SUP}/quotes", token)).status_code for _ in range(2)]

@@ -248,6 +248,23 @@ def test_subagent_identity_its_own_key(lab):
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
 
 
+def test_subagent_identity_live_subagent_tokens_are_capped_per_parent(lab):
+    """Each sub-agent token binds a new key that resources count toward the parent: a parent holds
+    at most 10 live ones (-11 is silent; OWASP ASVS level 2 V11.1.4), the 11th is ``429
+    rate_limited`` + ``Retry-After`` (when the first expires); another parent is not held back."""
+    parent = lab.new_agent("planner")
+    with lab.client() as client:
+        statuses = [
+            client.send(subagent_request(parent, lab.key(f"sub/cap{n}"), f"cap{n}"), auth=None).status_code
+            for n in range(10)
+        ]
+        refused = client.send(subagent_request(parent, lab.key("sub/cap10"), "cap10"), auth=None)
+    assert statuses == [200] * 10
+    assert (refused.status_code, refused.json()["error"]) == (429, "rate_limited")
+    assert int(refused.headers["retry-after"]) > 0
+    assert spawn(lab, lab.new_agent("other-planner")).agent_token
+
+
 # -- revoking the parent (-11 "Parent-Mediated Authorization": "revocation propagates naturally") ----
 
 

@@ -53,6 +53,9 @@ class Caps:
     registrations_per_client: int = 10
     #: Registrations waiting for a person's approval from all clients together.
     pending_registrations: int = 100
+    #: Live sub-agent tokens one parent agent may hold from this Agent Provider (-11 "Sub-Agents":
+    #: each binds a new key, and resources count a sub-agent's requests toward its parent's).
+    subagents_per_agent: int = 10
     #: Entries an agent may add to one mission's log (-11 "Mission Log": audit records,
     #: permission and interaction requests).
     log_per_mission: int = 1000

@@ -5,7 +5,9 @@
   label ``new``).  The answer is ``{"agent_token"}`` for ``aauth:{parent local}+{discriminator}@
   {host}`` with ``parent_agent`` naming the parent and ``cnf`` the new key (-11 "Sub-Agent
   Identity"), never outliving the parent's token.  A parent that is itself a sub-agent is
-  refused (-11 "Single-Level Depth").
+  refused (-11 "Single-Level Depth").  A parent holds at most ``Caps.subagents_per_agent`` live
+  sub-agent tokens (each binds a new key; -11 is silent on a limit, OWASP ASVS level 2 V11.1.4):
+  past it ``429 rate_limited`` + ``Retry-After``, when the first of them expires.
 * ``subagent_token`` at both token endpoints (-11 "Parent-Mediated Authorization"):
   :func:`subagent_of` verifies it and checks its ``parent_agent`` names the signing agent; the
   tokens are then bound to the sub-agent's key while the parent's grant is evaluated.
@@ -26,14 +28,14 @@ from starlette.routing import Route
 
 from aauth_kit import claims
 from aauth_kit.errors import AAuthError
-from aauth_kit.identifiers import subagent_identifier
+from aauth_kit.identifiers import AGENT_SCHEME, parse_agent_identifier, subagent_identifier
 from aauth_kit.keys import Key
 from aauth_kit.message import require_json_object
 from aauth_kit.rotation import NEW_KEY_LABEL
 from aauth_kit.token_verification import VerifiedToken
 
 from .chosen_ps import person_server_for
-from .context import Context
+from .context import Context, over_cap
 from .minting import AGENT_TOKEN_LIFETIME, mint_agent_token, token_response
 from .verification import signed_request, single_level, verify, verify_parameter
 
@@ -77,6 +79,15 @@ async def bound_key(ctx: Context, body: dict, parent: VerifiedToken, signer: Key
     return subagent.cnf_key, [subagent.exp]
 
 
+def check_subagent_cap(ctx: Context, parent: str) -> None:
+    """``429 rate_limited`` when ``parent`` holds ``Caps.subagents_per_agent`` live sub-agent tokens."""
+    local, domain = parse_agent_identifier(parent)
+    now = ctx.clock()
+    live = ctx.store.live_subagent_tokens(ctx.identifier, f"{AGENT_SCHEME}{local}+", f"@{domain}", now)
+    if len(live) >= ctx.config.caps.subagents_per_agent:
+        raise over_cap(f"sub-agent tokens for {parent}", live, now)
+
+
 def routes(ctx: Context) -> list[Route]:
     async def subagent_endpoint(request: Request) -> Response:
         """The Agent Provider issues a sub-agent token (see the module doc).  -11 "Sub-Agent
@@ -103,6 +114,7 @@ def routes(ctx: Context) -> list[Route]:
             raise AAuthError("invalid_request", f"discriminator: {error.detail}") from None
         if new.key.thumbprint() == parent.key.thumbprint():
             raise AAuthError("invalid_request", "a sub-agent has its own signing key, not its parent's")
+        check_subagent_cap(ctx, token.sub)
         result = mint_agent_token(
             ctx,
             sub,

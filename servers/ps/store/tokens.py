@@ -68,6 +68,17 @@ class TokensStore(Database):
         )
         return [IssuedToken(**r) for r in rows]
 
+    def live_subagent_tokens(self, iss: str, prefix: str, suffix: str, now: float) -> list[int]:
+        """The ``exp`` of each unexpired, unrevoked agent token ``iss`` issued to an agent named
+        ``{prefix}…{suffix}`` (the sub-agents of one parent)."""
+        rows = self._read(
+            "SELECT exp FROM tokens WHERE typ = 'aa-agent+jwt' AND iss = ?1 AND exp > ?4"
+            " AND substr(agent_id, 1, length(?2)) = ?2 AND substr(agent_id, -length(?3)) = ?3"
+            " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.iss = tokens.iss AND r.jti = tokens.jti)",
+            (iss, prefix, suffix, now),
+        )
+        return [row["exp"] for row in rows]
+
     def revoke(self, iss: str, jti: str, exp: int) -> bool:
         """Revoke by ``(iss, jti)``; ``exp`` tells how long the entry matters.  True if new."""
         with self._tx() as db:
