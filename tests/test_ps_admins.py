@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from aauth_kit.servers.ps import persons as persons_module
 from aauth_kit.servers.ps.store.persons import DEMO_PERSON, PersonAccount
 
 from aauth_kit import serve
 
-from .ps_world import PS, error_of, world_fixture
+from .ps_world import PS, World, error_of, world_fixture
 
 world = world_fixture()
 
@@ -132,3 +133,23 @@ def test_audit_limit_takes_ascii_digits_only(world, limit):
     response = world.person().get(f"{PS}/audit?limit={limit}")
     assert (response.status_code, error_of(response)) == (400, "invalid_request")
     assert world.person().get(f"{PS}/audit?limit=3").status_code == 200
+
+
+def test_a_person_cannot_make_the_ps_an_amplifier_of_revocations(tmp_path, monkeypatch, request):
+    """Each ``POST /tokens/{jti}/revoke`` sends revocations to resources: past
+    ``REVOCATIONS_PER_PERSON`` calls in the window the person gets ``429 rate_limited`` with
+    ``Retry-After``; another person is still served."""
+    monkeypatch.setattr(persons_module, "REVOCATIONS_PER_PERSON", 3)  # before the routes are built
+    world = World(tmp_path)
+    request.addfinalizer(world.stop)
+    url, code, _ = world.defer()
+    world.approve(code)
+    world.poll(url)
+    mcp_user = world.person()
+    jti = mcp_user.get(f"{PS}/tokens").json()[0]["jti"]
+    answers = [mcp_user.post(f"{PS}/tokens/{jti}/revoke") for _ in range(4)]
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+    assert (answers[3].status_code, error_of(answers[3])) == (429, "rate_limited")
+    assert int(answers[3].headers["retry-after"]) > 0
+    alice = world.person("alice", "alice-pw")
+    assert (alice.post(f"{PS}/tokens/{jti}/revoke").status_code, "alice") == (404, "alice")

@@ -67,6 +67,10 @@ MAX_PASSWORD = 128
 #: Failed sign-ins before ``429`` (ASVS V2.2.1): per username, and per client address (higher:
 #: a class behind one NAT shares an address), within ``LOGIN_WINDOW`` seconds.
 LOGIN_FAILURES, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW = 5, 50, 900.0
+#: ``POST /tokens/{jti}/revoke`` calls per person within :data:`LOGIN_WINDOW`: each one sends
+#: revocations to resources, so the PS is no amplifier for a person (-11 "Token Revocation" is
+#: silent; OWASP ASVS level 2 V11.1.4, anti-automation).
+REVOCATIONS_PER_PERSON = 60
 
 
 def _bearer(request: Request) -> str | None:
@@ -191,6 +195,7 @@ def routes(ctx: Context) -> list[Route]:
     # the same on every run of a docs-mode notebook
     throttle = Throttle(LOGIN_FAILURES, LOGIN_WINDOW, clock=ctx.clock)
     per_address = Throttle(LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW, clock=ctx.clock)
+    revocations = Throttle(REVOCATIONS_PER_PERSON, LOGIN_WINDOW, clock=ctx.clock)
 
     async def login_endpoint(request: Request) -> Response:
         """JSON ``{"username", "password"}`` → ``{"session"}``, a Bearer token; the HTML form
@@ -272,8 +277,11 @@ def routes(ctx: Context) -> list[Route]:
 
     async def revoke_token_endpoint(request: Request) -> Response:
         """``POST /tokens/{jti}/revoke``: the person revokes one of their tokens, here and at its
-        resource; again after a failure, to retry.  ``{"jti", "revoked", "downstream"}``."""
+        resource; again after a failure, to retry.  ``{"jti", "revoked", "downstream"}``;
+        past :data:`REVOCATIONS_PER_PERSON` calls in the window ``429 rate_limited``."""
         username = person(ctx, request)
+        revocations.check(username)
+        revocations.fail(username)  # every call counts: each one sends revocations out
         jti = request.path_params["jti"]
         token = next((t for t in _own_tokens(ctx, username) if t.jti == jti), None)
         if token is None:
