@@ -85,8 +85,8 @@ class ChainedCall:
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def __call__(self, held: Held, caller, request: Request) -> Response:
-        original = held.caller.token
-        if (caller.token.iss, caller.token.sub) != (original.iss, original.sub):
+        original = held.caller
+        if (caller.token.iss, caller.session_agent) != (original.token.iss, original.session_agent):
             raise AAuthError("not_found", "no such pending request")
         if held.result is None:
             self._finish(held, await self._wait(held, request))

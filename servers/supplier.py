@@ -16,8 +16,10 @@ answers ``supplier:quotes`` itself, two-party (``202`` → the person approves o
 ``persons`` are those who sign in on its page before they decide
 (:mod:`aauth_kit.resource_login`): ``{username: (password, (iss, sub))}``, the ``sub`` their PS
 gives them at the supplier; with none, the page takes no decision.  Each of them holds one
-account here, named by that ``sub`` and held by the person ``(iss, sub)``, their PS's included
-(-11 "Account Binding"): a person of another PS with the same ``sub`` holds none, and asking for
+account here, named by that ``sub`` and held by the person ``(iss, sub)``, ``iss`` their PS's
+(the person token's ``iss``, an auth token's ``ps``: an Access Server's auth token names the same
+person, :mod:`aauth_kit.resource_caller`) (-11 "Account Binding"): a person of another PS with the
+same ``sub`` holds none, and asking for
 any other account is ``400 invalid_account``.
 """
 
