@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from aauth_kit import tokens
 from aauth_kit.flow import FlowError
-from aauth_kit.headers import parse_requirement
+from aauth_kit.headers import parse_requirement, serialize_requirement
 from aauth_kit.jws import decode_unverified
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import ACCESS_DWK, validate_metadata
@@ -194,6 +194,26 @@ def test_as_response_a_location_off_the_as_origin_is_as_unreachable(lab, monkeyp
     )
     error = refused(lab, approving(lab))
     assert (error.code, error.status) == ("as_unreachable", 502)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://person-server-login.evil.example/interaction", f"{PS}/interaction", f"{AS}:8443/i"]
+)
+def test_interaction_required_an_as_interaction_url_off_the_as_origin_is_as_unreachable(
+    lab, monkeypatch, url
+):
+    """-11 "Interaction Required": the PS relays the AS's interaction URL to the agent as its
+    own ``202``, so only one on the AS's own origin (never the PS's): else ``502 as_unreachable``."""
+    requirement = serialize_requirement("interaction", url=url, code="ABCD-EFGH", dev=False)
+    headers = {"Location": "/pending/1", "Retry-After": "0", "AAuth-Requirement": requirement}
+    monkeypatch.setattr(
+        lab.access_server, "_decide", lambda pending: Response(status_code=202, headers=headers)
+    )
+    seen = []
+    agent = lab.new_agent("four-party", on_interaction=seen.append)
+    error = refused(lab, agent)
+    assert (error.code, error.status) == ("as_unreachable", 502)
+    assert seen == []
 
 
 # -- the AS's token endpoint, called as the PS ------------------------------------------------------

@@ -115,7 +115,10 @@ async def answer(ctx: Context, response, federation: dict, person: str, agent: t
 
 def pending_state(ctx: Context, response, access_server: str) -> dict:
     """What the PS keeps of a ``requirement=interaction`` or ``approval`` answer; the interaction's
-    ``url`` must be an https endpoint URL and its ``code`` a code (-11 "Interaction Required")."""
+    ``url`` must be an https endpoint URL and its ``code`` a code (-11 "Interaction Required").
+    The PS passes that URL to the agent as its own ``202``, so it must be the AS's own page: on
+    the AS's origin and never on this PS's (-11 is silent; OWASP ASVS level 2 V5.1.5, redirects
+    only to allowed destinations).  Else the AS's answer is unusable: ``502 as_unreachable``."""
     requirement = parse_requirement(response.headers["aauth-requirement"])
     state = {
         "location": _location(response, access_server),
@@ -137,6 +140,8 @@ def pending_state(ctx: Context, response, access_server: str) -> dict:
             normalize_code(requirement.code)
         except AAuthError as error:
             raise unreachable(access_server, f"its interaction requirement: {error.detail}") from None
+        if not _same_origin(requirement.url, access_server) or _same_origin(requirement.url, ctx.identifier):
+            raise unreachable(access_server, "its interaction url is not on its own origin")
         state.update(url=requirement.url, code=requirement.code)
     return state
 
