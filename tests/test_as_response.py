@@ -9,12 +9,14 @@ never approves: -11 "Interaction Code Format").  Error codes: -11 "Polling Error
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
 
 import pytest
+from aauth_kit.servers.ps import federation_pending
 
 from aauth_kit.agent_clarification import UpdatedRequest
 from aauth_kit.flow import FlowError
@@ -316,6 +318,39 @@ def test_as_response_clarification_answer_without_action_is_refused(lab):
     with lab.client(agent) as client:
         assert client.get(PARTS).status_code == 200
     assert seen == {name: (400, "invalid_request") for name in ("none", "unknown", "updated")}
+
+
+def test_as_response_clarification_answer_waits_for_the_poll_asking_as_a_held_poll(lab):
+    """An answer that comes while a poll asks the AS waits for it (woken when it is done, no
+    spinning) in one of the agent's ``held_polls_per_agent`` places: with them all taken it is
+    ``429 rate_limited`` + ``Retry-After`` at once; with a place it goes on once the ask ends."""
+    lab.access_server.policy.clarification = {"catalog:read": QUESTION}
+    ctx, seen = lab.ps.context, {}
+
+    def clarify(clarification):
+        pending_id = clarification.pending_url.rsplit("/", 1)[1]
+        pending = ctx.store.get_pending(pending_id)
+        agent = (pending.agent_iss, pending.agent_id)
+        body = {"action": "clarification_response", "clarification_response": "Sales laptops."}
+        ctx.asking_access_server.add(pending_id)  # a poll is asking the AS now
+        with contextlib.ExitStack() as places:
+            for _ in range(ctx.config.caps.held_polls_per_agent):
+                assert places.enter_context(ctx.waiters.hold(agent, ctx.config.caps.held_polls_per_agent))
+            started = time.monotonic()
+            response = hand_post(lab, clarification.pending_url, "asked", body)
+            seen["full"] = (
+                response.status,
+                json.loads(response.body)["error"],
+                response.header("retry-after"),
+            )
+            seen["at_once"] = time.monotonic() - started < 2
+        threading.Timer(0.3, federation_pending._asked, (ctx, pending_id)).start()
+        return "Sales laptops."  # the agent's answer waits for the ask to end, then goes on
+
+    agent = lab.new_agent("asked", clarify=clarify)
+    with lab.client(agent) as client:
+        assert client.get(PARTS).status_code == 200
+    assert seen == {"full": (429, "rate_limited", "1"), "at_once": True}
 
 
 # -- the person's question about a four-party request: an updated request goes to the AS ---------------

@@ -26,6 +26,7 @@ mission_terminated`` and no token.  Such requests count towards the agent's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 
 from starlette.responses import JSONResponse, Response
@@ -48,6 +49,8 @@ from .store.pending import AT_ACCESS_SERVER, Pending
 HOLD = 10
 #: The shortest pause between two polls of the AS within one held poll (seconds).
 MIN_PAUSE = 0.5
+#: ``Retry-After`` of an answer refused while the agent's held polls are all taken (seconds).
+MIN_RETRY = 1
 KIND = clarification.FEDERATED
 #: The request's status after the AS's refusal (bookkeeping: the refusal is what the agent gets).
 _ENDED = {"denied": "denied", "abandoned": "abandoned", "expired": "expired", "revoked": "revoked"}
@@ -152,7 +155,7 @@ async def poll(ctx: Context, message: HttpMessage, pending: Pending) -> Response
         with ctx.waiters.hold((pending.agent_iss, pending.agent_id), limit) as held:
             return await _ask(ctx, pending, min(wait_for, HOLD) if held else 0, waiting=bool(wait_for))
     finally:
-        ctx.asking_access_server.discard(pending.id)
+        _asked(ctx, pending.id)
 
 
 async def relay_answer(ctx: Context, message: HttpMessage, pending: Pending) -> Response:
@@ -173,10 +176,7 @@ async def relay_answer(ctx: Context, message: HttpMessage, pending: Pending) -> 
             "invalid_request",
             f"clarification_response must be non-empty Markdown of at most {clarification.MAX_TEXT} characters",
         )
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + HOLD + FEDERATION_TIMEOUT
-    while pending.id in ctx.asking_access_server and loop.time() < give_up:  # a poll is asking the AS
-        await asyncio.sleep(0.05)
+    await _after_the_poll_asking(ctx, pending)
     pending_id, pending = pending.id, ctx.store.get_pending(pending.id)
     if pending is None or pending.status != AT_ACCESS_SERVER:  # answered, cancelled or revoked meanwhile
         _moved_on(ctx, pending_id)
@@ -187,7 +187,33 @@ async def relay_answer(ctx: Context, message: HttpMessage, pending: Pending) -> 
     try:
         return await _ask(ctx, pending, 0, waiting=bool(prefer_wait(message)), answer_body=answer_body)
     finally:
-        ctx.asking_access_server.discard(pending.id)
+        _asked(ctx, pending.id)
+
+
+async def _after_the_poll_asking(ctx: Context, pending: Pending) -> None:
+    """Wait while a poll asks the AS (one at a time asks it), woken when it is done, for at
+    most :data:`HOLD` + ``FEDERATION_TIMEOUT`` seconds.  Such a wait is a held poll of the
+    agent: past its ``held_polls_per_agent`` it is ``429 rate_limited`` (-11 is silent; OWASP
+    ASVS level 2 V11.1.4, anti-automation)."""
+    if pending.id not in ctx.asking_access_server:
+        return
+    agent, limit = (pending.agent_iss, pending.agent_id), ctx.config.caps.held_polls_per_agent
+    with ctx.waiters.watch(pending.id) as done, ctx.waiters.hold(agent, limit) as held:
+        if not held:
+            raise AAuthError(
+                "rate_limited", "too many held polls of this agent; try again later", retry_after=MIN_RETRY
+            )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(HOLD + FEDERATION_TIMEOUT):
+                while pending.id in ctx.asking_access_server:
+                    await done.wait()
+                    done.clear()
+
+
+def _asked(ctx: Context, pending_id: str) -> None:
+    """The poll asking the AS for ``pending_id`` is done: wake an answer waiting for it."""
+    ctx.asking_access_server.discard(pending_id)
+    ctx.waiters.notify(pending_id)
 
 
 async def _ask(
