@@ -307,6 +307,7 @@ class Lab:
             id_factory=self._ids("as") if self.docs else None,
             dev=self.dev,
             owners={p.username: p.password for p in self.persons},  # the catalog's owners sign in there
+            resource_owners={p.username: [self.identifiers["catalog"]] for p in self.persons},
             code_factory=self._code if self.docs else None,
         )
         self._add("access_server", self.access_server.app)

@@ -143,6 +143,8 @@ class TokenRequest:
     #: The open question and the answer it got (-11 "Clarification Chat").
     question: str | None = None
     clarification_response: str | None = None
+    #: ``(iss, sub)`` of the agent the auth token is for (-11 "Agent Token Structure").
+    agent: tuple[str, str] | None = None
 
 
 class AccessServer:
@@ -167,6 +169,7 @@ class AccessServer:
         max_revocations: int = revocation.MAX_REVOCATIONS,
         owners: Mapping[str, str] | None = None,
         code_factory: Callable[[], str] | None = None,
+        resource_owners: Mapping[str, Collection[str]] | None = None,
     ):
         self.identifier = check_server_identifier(identifier, dev=dev)
         self.key, self.resolver, self.resources = key, resolver, set(resources)
@@ -184,6 +187,13 @@ class AccessServer:
         #: The resource owners who sign in at the interaction page: ``{username: password}``.
         accounts = {name: (password, (self.identifier, name)) for name, password in (owners or {}).items()}
         self.login = PersonLogin(accounts or None, clock=clock)
+        #: ``{username: resources}``: the resources each owner approves for (without it, any owner
+        #: for every resource of this AS); an owner of another resource is ``403 forbidden``.
+        self.resource_owners = (
+            {name: frozenset(owned) for name, owned in resource_owners.items()}
+            if resource_owners is not None
+            else None
+        )
         self.code_factory = code_factory or new_code
         self.app = Starlette(
             routes=[
@@ -276,7 +286,7 @@ class AccessServer:
         for name in ("resource_token", "agent_token", "presented_token"):
             if not isinstance(body.get(name), str):
                 raise AAuthError("invalid_request", f"{name} is required")
-        verified = await verify_token_request(self, body, ps)
+        *verified, agent = await verify_token_request(self, body, ps)
         self._drop_expired()
         earlier = earlier_answer(self, verified[0])
         if isinstance(earlier, TokenRequest):
@@ -286,7 +296,7 @@ class AccessServer:
         mine = sum(p.ps == ps for p in self.pending.values())
         if len(self.pending) >= self.max_pending or mine >= self.max_pending_per_ps:
             raise AAuthError("rate_limited", "too many token requests waiting here", retry_after=60)
-        pending = TokenRequest(self.id_factory(), ps, *verified, self.clock() + self.pending_ttl)
+        pending = TokenRequest(self.id_factory(), ps, *verified, self.clock() + self.pending_ttl, agent=agent)
         self.pending[pending.id] = pending
         return self._decide(pending)
 

@@ -10,7 +10,9 @@ correlation identifier", "NOT an authorization credential", and the agent holds 
 "Interaction Code Format"), with the sign-in, sessions and CSRF tokens of
 :mod:`aauth_kit.resource_login` (OWASP ASVS level 2 V3).  Signed in, the owner redeems the code
 (single use; a wrong or spent code is ``410 invalid_code``, wrong codes are throttled per owner)
-and sees which agent, through which PS, asks for which scope, with Approve and Deny; the
+and sees which agent (its agent token's ``sub`` and ``iss``), through which PS, asks for which
+scope, with Approve and Deny — only an owner of that resource (``resource_owners``; another
+owner's page and decision are ``403``, the code unspent); the
 decision needs the session and the form's CSRF token bound to it and the request.  A
 cross-origin post is refused (:func:`aauth_kit.asgi.check_origin`); pages are never framed or
 cached and carry no script.  An AS given no owners refuses every decision (``403``).
@@ -102,6 +104,13 @@ def _by_code(server: AccessServer, code: str) -> TokenRequest | None:
     return None
 
 
+def _owns(server: AccessServer, username: str, pending: TokenRequest) -> bool:
+    """Whether ``username`` approves for the resource ``pending`` asks (-11 "AS Response": "the
+    resource owner must approve access"; without ``resource_owners``, every owner here)."""
+    owners = server.resource_owners
+    return owners is None or pending.resource_token.iss in owners.get(username, ())
+
+
 def routes(server: AccessServer) -> list[Route]:
     login = server.login
 
@@ -143,15 +152,18 @@ def routes(server: AccessServer) -> list[Route]:
         if pending is None or pending.arrived:
             login.wrong_codes.fail(session.username)
             return _page("Code not valid", "<p>This code is unknown or was used already.</p>", 410)
+        if not _owns(server, session.username, pending):  # the code stays unspent for its owner
+            return _page("Not your resource", "<p>Another owner decides for this resource.</p>", 403)
         pending.arrived = True
-        rt = pending.resource_token
+        rt, (agent_iss, agent_sub) = pending.resource_token, pending.agent or ("", "")
         hidden = (
             f'<input type="hidden" name="request" value="{escape(pending.id)}">'
             f'<input type="hidden" name="csrf" value="{escape(login.form_token("decide", token, pending.id))}">'
         )
         body = (
             f"<p>Signed in as {escape(session.username)}.</p>"
-            f"<p>An agent of a person at <b>{escape(pending.ps)}</b> asks <b>{escape(rt.iss)}</b> "
+            f"<p>The agent <b>{escape(agent_sub)}</b> of <b>{escape(agent_iss)}</b>, for a person at "
+            f"<b>{escape(pending.ps)}</b>, asks <b>{escape(rt.iss)}</b> "
             f"for <code>{escape(rt.scope or '')}</code>.</p>"
             f'<form method="post" action="{INTERACTION_PATH.lstrip("/")}">{hidden}'
             '<button name="decision" value="approve">Approve</button> '
@@ -196,6 +208,8 @@ def routes(server: AccessServer) -> list[Route]:
         ):
             raise AAuthError("invalid_request", "no such request, or it was answered already")
         login.check_form(form, "decide", token, pending.id)
+        if not _owns(server, session.username, pending):
+            raise AAuthError("forbidden", "another owner decides for this resource", status=403)
         pending.approved, pending.decided_by = form["decision"] == "approve", session.username
         outcome = "approved: the agent can go on" if pending.approved else "denied"
         return _page("Done", f"<p>You {outcome}. You can close this page.</p>")

@@ -53,8 +53,9 @@ if TYPE_CHECKING:
 
 async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tuple:
     """The verified request: the resource token, the presented token's ``(iss, jti)``, the key
-    the auth token binds, the latest ``exp`` it may have and the upstream token's ``(iss, jti)``
-    (or ``None``)."""
+    the auth token binds, the latest ``exp`` it may have, the upstream token's ``(iss, jti)``
+    (or ``None``) and the agent the auth token is for (``(iss, sub)`` of its agent token, the
+    sub-agent's if one asks), shown to the owner who approves."""
     resource_token = await _resource_token(server, body["resource_token"], ps)
     agent_token = await _verify(server, body["agent_token"], "agent", typ=claims.AGENT_TYP)
     bound = agent_token
@@ -101,7 +102,14 @@ async def verify_token_request(server: AccessServer, body: dict, ps: str) -> tup
             raise AAuthError("revoked_upstream_token", f"the upstream token {upstream.jti!r} was revoked")
         caps.append(upstream.exp)
         upstream = (upstream.iss, upstream.jti)
-    return resource_token, (presented.iss, presented.jti), bound.cnf_jwk, min(caps), upstream
+    return (
+        resource_token,
+        (presented.iss, presented.jti),
+        bound.cnf_jwk,
+        min(caps),
+        upstream,
+        (bound.iss, bound.sub),
+    )
 
 
 def check_unrevoked(server: AccessServer, request: TokenRequest) -> None:
