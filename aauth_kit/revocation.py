@@ -312,30 +312,26 @@ async def revoke_each(
     revoker: Revoker, client, resolver: KeyResolver, jobs: list[tuple[str, str, str, int]], *, dev: bool
 ) -> list[tuple[str | None, list[dict]]]:
     """:func:`revoke_at` for each ``(recipient, dwk, jti, exp)`` of ``jobs``, the outcomes in
-    their order.  The jobs run concurrently, at most :data:`MAX_IN_FLIGHT` at once and
-    :data:`MAX_IN_FLIGHT_PER_RECIPIENT` of them to one recipient, and one recipient has
-    :data:`SEND_TIMEOUT` in all from its first request, so a recipient that stalls or answers
-    slowly holds up no other (-11 is silent; OWASP ASVS level 2: bounded server-side requests);
-    a job of a recipient that is :data:`UNAVAILABLE` or out of time is that too, without a
-    request."""
-    loop = asyncio.get_running_loop()
-    gate, unavailable = asyncio.Semaphore(MAX_IN_FLIGHT), set()
+    their order: concurrently, :data:`MAX_IN_FLIGHT` at once, :data:`MAX_IN_FLIGHT_PER_RECIPIENT`
+    of them to one recipient, which has :data:`SEND_TIMEOUT` in all from its first request, so
+    a recipient that stalls or answers slowly holds up no other; a job of a recipient that is
+    :data:`UNAVAILABLE` or out of time is that too, without a request."""
+    loop, gate, unavailable = asyncio.get_running_loop(), asyncio.Semaphore(MAX_IN_FLIGHT), set()
     lanes = {recipient: asyncio.Semaphore(MAX_IN_FLIGHT_PER_RECIPIENT) for recipient, *_ in jobs}
     deadlines: dict[str, float] = {}
 
-    async def one(recipient: str, dwk: str, jti: str, exp: int) -> tuple[str | None, list[dict]]:
+    async def one(job: tuple[str, str, str, int]) -> tuple[str | None, list[dict]]:
+        recipient = job[0]
         async with lanes[recipient], gate:
             left = deadlines.setdefault(recipient, loop.time() + SEND_TIMEOUT) - loop.time()
             if recipient in unavailable or left <= 0:
                 return UNAVAILABLE, []
-            outcome = await revoke_at(
-                revoker, client, resolver, recipient, dwk, jti, exp, dev=dev, within=left
-            )
+            outcome = await revoke_at(revoker, client, resolver, *job, dev=dev, within=left)
             if outcome[0] == UNAVAILABLE:
                 unavailable.add(recipient)
             return outcome
 
-    return list(await asyncio.gather(*(one(*job) for job in jobs)))
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
 async def _send(client, message: HttpMessage):
