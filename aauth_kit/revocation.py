@@ -69,6 +69,9 @@ MAX_PAUSE = 5
 #: Revocation requests :func:`revoke_each` has in flight at once (-11 is silent; OWASP ASVS
 #: level 2: one cascade does not flood a recipient nor the revoker's egress).
 MAX_IN_FLIGHT = 10
+#: Of those, requests to one recipient at once: a recipient slow to answer holds at most this
+#: many places, never the whole cascade (-11 is silent; OWASP ASVS level 2, as above).
+MAX_IN_FLIGHT_PER_RECIPIENT = 2
 #: The ``error`` a cascade records (for the person, never for the revoker) for a recipient
 #: that advertises no usable ``revocation_endpoint`` (-11 "Token Revocation": optional).
 UNSUPPORTED = "revocation_unsupported"
@@ -278,15 +281,16 @@ async def revoke_at(
     exp: int,
     *,
     dev: bool,
+    within: float | None = None,
 ) -> tuple[str | None, list[dict]]:
     """Revoke ``jti`` at ``recipient``, found by its ``dwk`` metadata's ``revocation_endpoint``
-    (fetched through ``resolver``, behind egress admission), all within :data:`SEND_TIMEOUT`:
-    ``(None, report)`` when it answered ``200``, else ``(error, [])`` — :data:`UNSUPPORTED`
-    without a usable endpoint, :data:`UNAVAILABLE` without metadata or an answer in time,
-    :data:`INVALID_RESPONSE` for an answer that cannot be read, or the recipient's own code
-    (its first :data:`MAX_REPORT_STRING` characters)."""
+    (fetched through ``resolver``, behind egress admission), all within ``within`` seconds
+    (default :data:`SEND_TIMEOUT`): ``(None, report)`` when it answered ``200``, else ``(error,
+    [])`` — :data:`UNSUPPORTED` without a usable endpoint, :data:`UNAVAILABLE` without metadata
+    or an answer in time, :data:`INVALID_RESPONSE` for an answer that cannot be read, or the
+    recipient's own code (its first :data:`MAX_REPORT_STRING` characters)."""
     try:
-        async with asyncio.timeout(SEND_TIMEOUT):
+        async with asyncio.timeout(SEND_TIMEOUT if within is None else within):
             try:
                 document = await resolver.metadata(recipient, dwk)
             except AAuthError:
@@ -308,21 +312,26 @@ async def revoke_each(
     revoker: Revoker, client, resolver: KeyResolver, jobs: list[tuple[str, str, str, int]], *, dev: bool
 ) -> list[tuple[str | None, list[dict]]]:
     """:func:`revoke_at` for each ``(recipient, dwk, jti, exp)`` of ``jobs``, the outcomes in
-    their order.  The jobs run concurrently, at most :data:`MAX_IN_FLIGHT` at once, each within
-    its own :data:`SEND_TIMEOUT`, so a recipient that stalls holds up no other; once a recipient
-    is :data:`UNAVAILABLE`, its jobs not yet started are that too, without a request."""
-    gate, unavailable = asyncio.Semaphore(MAX_IN_FLIGHT), set()
+    their order: concurrently, :data:`MAX_IN_FLIGHT` at once, :data:`MAX_IN_FLIGHT_PER_RECIPIENT`
+    of them to one recipient, which has :data:`SEND_TIMEOUT` in all from its first request, so
+    a recipient that stalls or answers slowly holds up no other; a job of a recipient that is
+    :data:`UNAVAILABLE` or out of time is that too, without a request."""
+    loop, gate, unavailable = asyncio.get_running_loop(), asyncio.Semaphore(MAX_IN_FLIGHT), set()
+    lanes = {recipient: asyncio.Semaphore(MAX_IN_FLIGHT_PER_RECIPIENT) for recipient, *_ in jobs}
+    deadlines: dict[str, float] = {}
 
-    async def one(recipient: str, dwk: str, jti: str, exp: int) -> tuple[str | None, list[dict]]:
-        async with gate:
-            if recipient in unavailable:
+    async def one(job: tuple[str, str, str, int]) -> tuple[str | None, list[dict]]:
+        recipient = job[0]
+        async with lanes[recipient], gate:
+            left = deadlines.setdefault(recipient, loop.time() + SEND_TIMEOUT) - loop.time()
+            if recipient in unavailable or left <= 0:
                 return UNAVAILABLE, []
-            outcome = await revoke_at(revoker, client, resolver, recipient, dwk, jti, exp, dev=dev)
+            outcome = await revoke_at(revoker, client, resolver, *job, dev=dev, within=left)
             if outcome[0] == UNAVAILABLE:
                 unavailable.add(recipient)
             return outcome
 
-    return list(await asyncio.gather(*(one(*job) for job in jobs)))
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
 async def _send(client, message: HttpMessage):

@@ -126,16 +126,22 @@ class AccessRevocations:
     def is_revoked(self, iss: str, jti: str) -> bool:
         return (iss, jti) in self.revoked
 
-    def revoke(self, iss: str, jti: str, exp: int | None, *, ps: str | None = None) -> None:
+    def revoke(
+        self, iss: str, jti: str, exp: int | None, *, ps: str | None = None, cascade: bool = False
+    ) -> None:
         """Refuse ``(iss, jti)`` until :func:`aauth_kit.revocation.keep_until`; ``429
         rate_limited`` when :attr:`max_revocations` entries are held — or, for a revocation
         counted in ``ps``'s share (its own, or one its cascade makes), :attr:`max_revocations_per_ps`
-        of ``ps``'s."""
+        of ``ps``'s.  A ``cascade``'s revocation of an auth token this AS issued is kept
+        whatever the caps, so the AS always refuses the tree itself: those are bounded by the
+        records of issued auth tokens (:attr:`max_issued`, :attr:`max_issued_per_ps`), and a
+        cascade starts only from a PS's revocation that found room in its share."""
         now = self.clock()
         self._forget_revocations(now)
         key = (iss, jti)
-        full = len(self.revoked) >= self.max_revocations or (
-            ps is not None and self.revoked_by_ps[ps] >= self.max_revocations_per_ps
+        full = not cascade and (
+            len(self.revoked) >= self.max_revocations
+            or (ps is not None and self.revoked_by_ps[ps] >= self.max_revocations_per_ps)
         )
         if key not in self.revoked:
             if full:
@@ -300,10 +306,7 @@ async def cascade(server: AccessServer, presented: tuple[str, str]) -> list[dict
         token = todo.pop(0)
         if token.exp + kit.SKEW <= server.clock():
             continue  # expired: nothing left to refuse
-        try:
-            server.revocations.revoke(server.identifier, token.jti, token.exp, ps=ps)
-        except AAuthError:
-            pass  # this AS's store (or the PS's share) is full: the resource is still told
+        server.revocations.revoke(server.identifier, token.jti, token.exp, ps=ps, cascade=True)
         drop_waiting(server, (server.identifier, token.jti))
         todo += server.revocations.issued_from((server.identifier, token.jti))
         live.append(token)

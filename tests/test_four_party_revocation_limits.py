@@ -22,6 +22,7 @@ from starlette.routing import Route
 from aauth_kit import tokens
 from aauth_kit.agent import Agent
 from aauth_kit.jwks import jwks
+from aauth_kit.jws import decode_unverified
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
 from aauth_kit.metadata import PERSON_DWK, RESOURCE_DWK, person_metadata, resource_metadata
@@ -121,6 +122,31 @@ def test_token_revocation_a_refusing_resource_does_not_stop_the_cascade(lab):
     assert (AS, claims(auth_token)["jti"]) in lab.catalog.resource.revocations.revoked
     refused = read_parts(lab, agent, auth_token)
     assert refused.status == 401 and "revoked_jwt" in refused.header("signature-error")
+
+
+def presenting(lab, sent: dict, auth_token: str) -> dict:
+    """``sent`` turned into a token request presenting the AS's ``auth_token`` (a new catalog
+    resource token pointing back at it)."""
+    resource_token = decode_unverified(sent["resource_token"])
+    payload = {**resource_token.payload, "jti": "rt-presenting", "presented_jti": claims(auth_token)["jti"]}
+    payload.pop("person_token_jti", None)
+    minted = tokens.mint("aa-resource+jwt", lab.keys["catalog"], payload, kid=resource_token.header["kid"])
+    return {**sent, "resource_token": minted, "presented_token": auth_token}
+
+
+def test_token_revocation_a_full_as_store_still_refuses_the_tree_at_the_as(lab):
+    """The AS's revocation store has room for the PS's revocation only (another PS's filled
+    the rest): its cascade still refuses the auth token it issued from the person token, so
+    that auth token presented back to the AS is ``400 revoked_presented_token``."""
+    agent, auth_token, sent = federated(lab)
+    revocations = lab.access_server.revocations
+    assert as_ps(lab, presenting(lab, sent, auth_token)) == (200, None)
+    revocations.max_revocations = len(revocations.revoked) + 1  # the presented token only
+    response = revoke(lab, lab.ps.context.revoker, f"{AS}/revoke", sent["presented_token"], "PS")
+    assert response.status == 200, response.body
+    assert revocations.is_revoked(AS, claims(auth_token)["jti"])
+    assert as_ps(lab, presenting(lab, sent, auth_token)) == (400, "revoked_presented_token")
+    assert problem(revoke_jti(lab, lab.ps.context.revoker, "one-more")) == (429, "rate_limited")
 
 
 def test_upstream_token_verification_a_revoked_upstream_token_is_refused_at_the_as(tmp_path):

@@ -7,18 +7,24 @@ PS chosen; the agent's whole flow at a chosen PS runs in tests/test_interop_thre
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 from aauth_kit.servers.ps import PersonServer
 from aauth_kit.servers.ps.store.persons import PersonAccount
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from aauth_kit.agent import Agent
 from aauth_kit.jws import decode_unverified
 from aauth_kit.keys import Key
 from aauth_kit.lab import Lab
 from aauth_kit.message import HttpMessage
+from aauth_kit.metadata import PERSON_DWK, person_metadata
 
 from .ap_choice import choose, register, session
 
@@ -162,3 +168,36 @@ def test_chosen_ps_changes_are_rate_limited_per_person(lab):
     lab.clock.advance(3600 - 40)
     alice = session(lab, "alice", "alice-password")
     assert choose(lab, alice, AGENT, None) == (200, {"agent": AGENT, "ps": lab.identifiers["ps"]})
+
+
+def slow_person_server(lab, identifier: str, delay: float) -> None:
+    """A Person Server whose ``aauth-person.json`` takes ``delay`` seconds to arrive."""
+    document = person_metadata(
+        identifier, f"{identifier}/jwks.json", f"{identifier}/auth-token", f"{identifier}/person-token"
+    )
+
+    async def metadata(request):
+        await asyncio.sleep(delay)
+        return JSONResponse(document)
+
+    lab.hosts.add(identifier, Starlette(routes=[Route(f"/.well-known/{PERSON_DWK}", metadata)]))
+
+
+def test_chosen_ps_concurrent_changes_cannot_pass_the_cap_together(lab):
+    """Eight changes sent at once, each naming a Person Server whose metadata takes a while:
+    each change holds a place from the cap's check to its audit row, so 3 (the cap here) pass
+    and the others are ``429 rate_limited`` at once — not all eight written while the first
+    ones are still fetching."""
+    lab.ps.caps = replace(lab.ps.caps, ps_changes_per_person=3)
+    choices = [f"https://slow-ps-{n}.example" for n in range(8)]
+    for identifier in choices:
+        slow_person_server(lab, identifier, 0.5)
+    alice = session(lab, "alice", "alice-password")
+    with ThreadPoolExecutor(len(choices)) as pool:
+        answers = list(pool.map(lambda ps: choose_response(lab, alice, AGENT, ps), choices))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [200] * 3 + [429] * 5, [a.body for a in answers]
+    refused = [json.loads(a.body)["error"] for a in answers if a.status == 429]
+    assert refused == ["rate_limited"] * 5
+    chosen = [e for e in lab.ps.store.audit_log(person="alice") if e.action == "agent_ps_chosen"]
+    assert len(chosen) == 3

@@ -208,19 +208,69 @@ def test_token_revocation_a_hostile_resource_does_not_stop_the_ps_cascade(world,
 
 def test_token_revocation_a_stalling_recipient_is_not_asked_again_in_the_cascade(world):
     """The agent holds 12 person tokens for the stalling resource and one for the good one:
-    the PS sends the stalling one ``MAX_IN_FLIGHT`` revocations at once, and once they ran out
+    the PS sends the stalling one ``MAX_IN_FLIGHT_PER_RECIPIENT`` revocations at once, and once they ran out
     of time records the rest ``revocation_unavailable`` without sending them; the good
     resource is told, every token is refused at the PS."""
     evil = [decoded(world.person_token(resource=EVIL))["jti"] for _ in range(12)]
     good = decoded(world.person_token(resource=GOOD))["jti"]
     response = ap_revokes(world, world.agent_token)
     assert (response.status_code, response.content) == (200, b"")
-    assert world.seen == ["POST"] * kit.MAX_IN_FLIGHT
+    assert world.seen == ["POST"] * kit.MAX_IN_FLIGHT_PER_RECIPIENT
     trail = [e for e in world.ps.store.audit_log(person="mcp-user") if e.action == "token_revoked"]
     assert sorted(e.details["jti"] for e in trail if e.subject == EVIL) == sorted(evil)
     assert {e.details["error"] for e in trail if e.subject == EVIL} == {UNAVAILABLE}
     assert (PS, good) in world.good.revocations.revoked
     assert all(world.ps.store.is_revoked(PS, jti) for jti in [*evil, good])
+
+
+def slow_resource(identifier: str, key: Key, delay: float, seen: list) -> Starlette:
+    """A resource answering every revocation ``400 invalid_request`` after ``delay`` seconds."""
+    app = hostile_resource(identifier, key, ANSWERS["stalls"][0], seen)
+
+    async def endpoint(request):
+        seen.append(request.method)
+        await asyncio.sleep(delay)
+        return JSONResponse({"error": "invalid_request"}, 400)
+
+    app.router.routes[2] = Route("/revoke", endpoint, methods=["POST"])
+    return app
+
+
+def test_token_revocation_a_slow_recipient_does_not_hold_up_the_cascade(world):
+    """50 revocations for a resource answering each ``400 invalid_request`` just before
+    ``SEND_TIMEOUT``, then one for the good resource: the good one is told at once (not after
+    50 / ``MAX_IN_FLIGHT`` rounds of the slow one), the slow one gets at most
+    ``MAX_IN_FLIGHT_PER_RECIPIENT`` requests at once and ``SEND_TIMEOUT`` in all, its later
+    jobs recorded ``revocation_unavailable`` without a request."""
+    slow, seen, told = "https://slow-resource.example", [], {}
+    world.hosts.add(slow, slow_resource(slow, Key.from_seed("slow resource"), kit.SEND_TIMEOUT - 0.1, seen))
+    ctx, exp = world.ps.context, int(world.clock()) + 600
+    jobs = [(slow, RESOURCE_DWK, f"slow-{n}", exp) for n in range(50)] + [(GOOD, RESOURCE_DWK, "good-1", exp)]
+
+    async def cascade():
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def watch():
+            while (PS, "good-1") not in world.good.revocations.revoked:
+                await asyncio.sleep(0.01)
+            told["good"] = loop.time() - start
+
+        watcher = asyncio.ensure_future(watch())
+        async with ctx.client_factory(timeout=30) as client:
+            out = await kit.revoke_each(ctx.revoker, client, ctx.resolver, jobs, dev=False)
+        told["all"] = loop.time() - start
+        await asyncio.wait_for(watcher, 1)
+        return out
+
+    out = run(cascade())
+    assert out[-1] == (None, [])
+    assert told["good"] < kit.SEND_TIMEOUT / 2, told
+    assert told["all"] < 2 * kit.SEND_TIMEOUT, told
+    errors = [error for error, _ in out[:-1]]
+    assert set(errors) <= {"invalid_request", UNAVAILABLE}
+    assert errors.count("invalid_request") == kit.MAX_IN_FLIGHT_PER_RECIPIENT
+    assert len(seen) <= 2 * kit.MAX_IN_FLIGHT_PER_RECIPIENT
 
 
 @pytest.mark.parametrize("world", ["mailto"], indirect=True)

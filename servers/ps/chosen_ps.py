@@ -18,10 +18,13 @@ A choice made again writes nothing, and one person may change their agents' Pers
 rate_limited`` with ``Retry-After`` until the oldest change leaves the window, before any
 fetch: -11 is silent; OWASP ASVS level 2 (V11.1.4) — each change is an append-only audit row,
 so a limit on rows written beats a rule on which calls write.  The count is those rows, so a
-restart forgets nothing.
+restart forgets nothing, and the changes still fetching their metadata, so concurrent ones
+cannot all pass.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,13 +49,15 @@ def person_server_for(ctx: Context, agent_id: str) -> str:
     return chosen if isinstance(chosen, str) else ctx.identifier
 
 
-def check_changes(ctx: Context, username: str) -> None:
+def check_changes(ctx: Context, username: str, in_flight: int = 0) -> None:
     """``429 rate_limited`` once ``username`` made ``Caps.ps_changes_per_person`` changes in
-    the last :data:`CHANGE_WINDOW` seconds (see the module doc)."""
+    the last :data:`CHANGE_WINDOW` seconds, counting the ``in_flight`` ones still fetching
+    their Person Server's metadata (see the module doc)."""
     now, cap = ctx.clock(), ctx.config.caps.ps_changes_per_person
     changes = ctx.store.audit_times(CHOSEN, username, now - CHANGE_WINDOW)
-    if len(changes) >= cap:
-        raise over_cap("changes of an agent's Person Server", [changes[-cap] + CHANGE_WINDOW], now)
+    if len(changes) + in_flight >= cap:
+        ends = [changes[-cap] + CHANGE_WINDOW] if len(changes) >= cap else []
+        raise over_cap("changes of an agent's Person Server", ends, now)
 
 
 async def checked_person_server(ctx: Context, value) -> str | None:
@@ -71,6 +76,10 @@ async def checked_person_server(ctx: Context, value) -> str | None:
 
 
 def routes(ctx: Context) -> list[Route]:
+    #: Person → changes of theirs between the cap's check and their audit row (the metadata
+    #: fetch): each holds a place, so concurrent changes cannot all pass the check.
+    in_flight: Counter = Counter()
+
     async def choose_endpoint(request: Request) -> Response:
         """``{"agent", "ps"}`` from the agent's person: see the module doc."""
         username = person(ctx, request)
@@ -79,10 +88,16 @@ def routes(ctx: Context) -> list[Route]:
         agent = ctx.store.get_agent(agent_id, ap_issuer=ctx.identifier) if isinstance(agent_id, str) else None
         if agent is None or agent.username != username:
             raise AAuthError("not_found", f"{username} has no agent {agent_id!r} at this Agent Provider")
-        check_changes(ctx, username)
-        ps = await checked_person_server(ctx, body.get("ps"))
-        if (ps or ctx.identifier) != person_server_for(ctx, agent_id):  # a choice made again adds no row
-            ctx.store.audit(username, CHOSEN, agent_id, {"ps": ps}, person=username)
+        check_changes(ctx, username, in_flight[username])
+        in_flight[username] += 1  # held from the check to the row: no await in between
+        try:
+            ps = await checked_person_server(ctx, body.get("ps"))
+            if (ps or ctx.identifier) != person_server_for(ctx, agent_id):  # made again: no row
+                ctx.store.audit(username, CHOSEN, agent_id, {"ps": ps}, person=username)
+        finally:
+            in_flight[username] -= 1
+            if not in_flight[username]:
+                del in_flight[username]
         return JSONResponse({"agent": agent_id, "ps": ps or ctx.identifier})
 
     return [Route("/agents/person-server", choose_endpoint, methods=["PUT"])]

@@ -41,7 +41,8 @@ from .context import Context, over_cap
 from .minting import person_for
 
 #: A revocation of a token the PS never met is kept at most this long (without ``exp``: this
-#: long): -11 "Agent Token Structure": agent tokens SHOULD NOT live longer than 24 hours.
+#: long): -11 "Agent Token Structure": agent tokens SHOULD NOT live longer than 24 hours; the
+#: PS takes no token of another party living longer (:func:`.verification.within_revocation_horizon`).
 REVOCATION_RETENTION = 24 * 3600
 #: Seconds the PS gives a resource to answer a revocation (then: ``revocation_unavailable``).
 REVOCATION_TIMEOUT = 10

@@ -9,12 +9,15 @@ from starlette.requests import Request
 from aauth_kit import claims, tokens
 from aauth_kit.asgi import http_message
 from aauth_kit.errors import AAuthError, SignatureError, TokenError
+from aauth_kit.jws import fail
 from aauth_kit.message import HttpMessage
 from aauth_kit.profile import VerifiedRequest, verify_request
+from aauth_kit.revocation import SKEW
 from aauth_kit.token_verification import VerifiedToken, check_presented_token
 
 from .context import Context
 from .minting import person_for
+from .revocation import REVOCATION_RETENTION
 
 
 def single_level(token: VerifiedToken) -> None:
@@ -33,6 +36,21 @@ def single_level(token: VerifiedToken) -> None:
         )
 
 
+def within_revocation_horizon(token: VerifiedToken, now: int) -> None:
+    """A token of another party must end within the time the PS keeps that party's revocations
+    of tokens it never met (:data:`.revocation.REVOCATION_RETENTION`, plus clock skew): else a
+    revocation that reached the PS before the token did would be forgotten while the token
+    still works.  -11 "Agent Token Structure": agent tokens SHOULD NOT live longer than 24
+    hours ("Resource Token Structure": resource tokens far less), so the PS refuses a longer
+    lifetime, counted from ``iat`` or from now, whichever is earlier: ``invalid_jwt``."""
+    lifetime = token.exp - min(token.iat, now)
+    if lifetime > REVOCATION_RETENTION + SKEW:
+        raise fail(
+            f"the {token.typ} {token.jti!r} from {token.iss} lives {lifetime} s: this PS takes none"
+            f" living longer than {REVOCATION_RETENTION} s (the time it keeps a revocation of it)"
+        )
+
+
 async def verify(
     ctx: Context,
     message: HttpMessage,
@@ -43,7 +61,8 @@ async def verify(
 ) -> VerifiedRequest:
     """All seven steps with an agent token (``jwt``) or a bare key (``hwk``), bodies
     covered; then the agent token must be no sub-agent's (:func:`single_level`; ``subagents``
-    leaves that to the caller) and not revoked."""
+    leaves that to the caller), within the revocation horizon (:func:`within_revocation_horizon`)
+    and not revoked."""
     verified = await verify_request(
         message,
         resolver=ctx.resolver,
@@ -58,6 +77,7 @@ async def verify(
     if token is not None:
         if not subagents:
             single_level(token)
+        within_revocation_horizon(token, int(ctx.clock()))
         if ctx.store.is_revoked(token.iss, token.jti):
             raise SignatureError(
                 "revoked_jwt", f"the agent token {token.jti!r} from {token.iss} has been revoked"
@@ -89,13 +109,15 @@ async def agent_request(ctx: Context, request: Request) -> tuple[HttpMessage, Ve
 
 
 async def verify_parameter(ctx: Context, value, param: str, **checks) -> VerifiedToken:
-    """A token sent as a body member: its failure is ``<invalid|expired|revoked>_<param>_token``."""
+    """A token sent as a body member: its failure (a lifetime past the revocation horizon too,
+    :func:`within_revocation_horizon`) is ``<invalid|expired|revoked>_<param>_token``."""
     if not isinstance(value, str):
         raise AAuthError("invalid_request", f"{param}_token must be a string")
     try:
         token = await tokens.verify_token(
             value, resolver=ctx.resolver, now=int(ctx.clock()), dev=ctx.dev, **checks
         )
+        within_revocation_horizon(token, int(ctx.clock()))
     except TokenError as error:
         raise error.as_parameter_error(param) from None
     if ctx.store.is_revoked(token.iss, token.jti):
