@@ -20,7 +20,6 @@ import os
 import random
 import socket
 import tempfile
-import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from .interaction import new_code
 from .jwks import HttpResolver
 from .key_files import private_directory
 from .keys import Key
+from .lab_clock import DOCS_EPOCH, LabClock
 from .message import HttpMessage
 from .runtime import Hosts
 from .server_proxy import BrowserLink, browser_url
@@ -72,23 +72,6 @@ SEED_PORTS = {
 }
 DOCS_ENV = "AAUTH_KIT_DOCS"  # "1": labs start in docs mode unless told otherwise (make notebooks, nbval)
 KEYS_DIR = "keys"  # the cast's keys, under the data directory
-DOCS_EPOCH = 1_790_000_000  # 2026-09-21 14:13:20 UTC, the docs-mode "now"
-
-
-class LabClock:
-    """Seconds since the epoch, frozen (docs mode) or real, and movable either way:
-    ``advance(600)`` makes pending requests and tokens ten minutes older."""
-
-    def __init__(self, frozen_at: float | None = None):
-        self.frozen_at = frozen_at
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        base = self.frozen_at if self.frozen_at is not None else time.time()
-        return base + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 def _free_port() -> int:

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from aauth_kit.flow import FlowError
-from aauth_kit.lab import DOCS_EPOCH, Lab, LabClock
+from aauth_kit.lab import Lab
+from aauth_kit.lab_clock import DOCS_EPOCH, LabClock
 
 
 def wire(lab: Lab) -> list:
