@@ -28,45 +28,26 @@ under a proxy's prefix).
 
 from __future__ import annotations
 
-import secrets
 from html import escape
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .asgi import check_origin, content_security_policy
+from . import sign_in_pages as pages
+from .asgi import check_origin
 from .errors import AAuthError
 from .identifiers import check_url
 from .interaction import callback_error_for
 from .resource_held import INTERACTION_PATH, HeldInvocations
 from .resource_login import (
-    PRE_SESSION_COOKIE,
     SESSION_COOKIE,
     PersonSession,
     clear_cookie,
-    read_cookie,
-    set_cookie,
 )
+from .sign_in_pages import SIGN_IN_PATH, page, read_form
 
-SIGN_IN_PATH = "/sign-in"
 SIGN_OUT_PATH = "/sign-out"
-_STYLE = "body { font-family: system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; }"
-#: The largest form the pages post (a few short fields).
-MAX_FORM = 2048
-
-
-def _page(
-    title: str, body: str, status: int = 200, *, form_action: tuple[str, ...] = (), headers=None
-) -> HTMLResponse:
-    html = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
-    )
-    policy = content_security_policy(styles=(_STYLE,), form_action=form_action)
-    sent = {"content-security-policy": policy, "cache-control": "no-store", **(headers or {})}
-    return HTMLResponse(html, status, headers=sent)
 
 
 def _callback(value: str | None, dev: bool) -> str | None:
@@ -90,17 +71,10 @@ def _local(target) -> str:
     return INTERACTION_PATH
 
 
-async def _form(request: Request) -> dict[str, str]:
-    raw = await request.body()
-    if len(raw) > MAX_FORM:
-        raise AAuthError("invalid_request", "the form is too large")
-    return dict(parse_qsl(raw.decode("utf-8", "replace")))
-
-
 def _invalid_code(why: str) -> HTMLResponse:
     """``410 invalid_code`` (-11 "Interaction Code Format"), saying why."""
     error = AAuthError("invalid_code", why)
-    return _page("Code not valid", f"<p>{escape(error.detail)}</p>", error.status)
+    return page("Code not valid", f"<p>{escape(error.detail)}</p>", error.status)
 
 
 def _may_decide(held, session: PersonSession) -> bool:
@@ -113,31 +87,16 @@ def routes(held: HeldInvocations) -> list[Route]:
     resource = held.resource
     login = resource.login
 
-    def sign_in_page(request: Request, target: str, *, error: str = "", status: int = 200, headers=None):
-        """The sign-in form, its CSRF token bound to the browser's pre-session cookie (set here if new)."""
-        pre = read_cookie(request, PRE_SESSION_COOKIE)
-        new = pre is None
-        pre = pre or secrets.token_urlsafe(32)
-        said = f'<p role="alert">{escape(error)}</p>' if error else ""
-        body = (
-            f"<p>Sign in to {escape(resource.name or resource.identifier)} to answer an agent's request.</p>"
-            f'{said}<form method="post" action="{SIGN_IN_PATH.lstrip("/")}">'
-            f'<input type="hidden" name="next" value="{escape(target)}">'
-            f'<input type="hidden" name="csrf" value="{escape(login.form_token("sign-in", pre))}">'
-            '<label>Username <input type="text" name="username" autocomplete="username" required></label> '
-            '<label>Password <input type="password" name="password" autocomplete="current-password" required>'
-            '</label> <button type="submit">Sign in</button></form>'
-        )
-        response = _page("Sign in", body, status, headers=headers)
-        if new:
-            set_cookie(response, request, PRE_SESSION_COOKIE, pre)
-        return response
+    who = resource.name or resource.identifier
+
+    def sign_in_page(request: Request, target: str, **shown):
+        return pages.sign_in_page(login, request, target, who, **shown)
 
     async def interaction_page(request: Request) -> Response:
         callback = _callback(request.query_params.get("callback"), resource.dev)
         if login.sign_in is None:
             why = "This resource signs nobody in, so it cannot tell who you are: it takes no decision here."
-            return _page("No decision here", f"<p>{why}</p>", 403)
+            return page("No decision here", f"<p>{why}</p>", 403)
         signed_in = login.session(request)
         target = f"{INTERACTION_PATH}?{request.url.query}"
         if signed_in is None:
@@ -147,7 +106,7 @@ def routes(held: HeldInvocations) -> list[Route]:
             login.wrong_codes.check(session.username)
         except AAuthError as error:
             wait = str(error.members["retry_after"])
-            return _page(
+            return page(
                 "Too many codes", f"<p>Try again in {wait} s.</p>", 429, headers={"retry-after": wait}
             )
         row = held.by_code(request.query_params.get("code", ""))
@@ -180,43 +139,24 @@ def routes(held: HeldInvocations) -> list[Route]:
             '<button name="decision" value="deny">Deny</button></form>'
         )
         extra = (_origin(callback),) if callback is not None else ()
-        return _page("Allow this agent?", body, form_action=extra)
-
-    async def sign_in(request: Request) -> Response:
-        check_origin(request, resource.identifier)
-        form = await _form(request)
-        target = _local(form.get("next"))
-        login.check_form(form, "sign-in", read_cookie(request, PRE_SESSION_COOKIE))
-        try:
-            token = await login.sign_in_with(request, form.get("username"), form.get("password"))
-        except AAuthError as error:
-            if error.code == "rate_limited":
-                wait = str(error.members["retry_after"])
-                said = f"Too many attempts: try again in {wait} s."
-                return sign_in_page(request, target, error=said, status=429, headers={"retry-after": wait})
-            if error.code == "unauthorized":
-                return sign_in_page(request, target, error="Wrong username or password.", status=401)
-            raise
-        response = RedirectResponse(target, 303)
-        set_cookie(response, request, SESSION_COOKIE, token)
-        return response
+        return page("Allow this agent?", body, form_action=extra)
 
     async def sign_out(request: Request) -> Response:
         """The signed-in person ends their session: same origin, the form's CSRF token (bound to
         the session) else ``403 forbidden``; without a live session there is nothing to end."""
         check_origin(request, resource.identifier)
-        form = await _form(request)
+        form = await read_form(request)
         signed_in = login.session(request)
         if signed_in is not None:
             login.check_form(form, "sign-out", signed_in[0])
             login.end(signed_in[0])
-        response = _page("Signed out", "<p>You are signed out. You can close this page.</p>")
+        response = page("Signed out", "<p>You are signed out. You can close this page.</p>")
         clear_cookie(response, request, SESSION_COOKIE)
         return response
 
     async def interaction_decision(request: Request) -> Response:
         check_origin(request, resource.identifier)
-        form = await _form(request)
+        form = await read_form(request)
         signed_in = login.session(request)
         if signed_in is None:
             raise AAuthError("forbidden", "sign in first: only the person decides, not the code", status=403)
@@ -238,7 +178,7 @@ def routes(held: HeldInvocations) -> list[Route]:
                 said = (
                     "This request expired before your answer: nothing was decided. The agent can ask again."
                 )
-                return _page("Request expired", f"<p>{said}</p>", error.status)
+                return page("Request expired", f"<p>{said}</p>", error.status)
             failed = "expired"
         if row.callback is not None:  # -11 "Interaction Callback Errors" on a failure
             callback = row.callback
@@ -246,11 +186,13 @@ def routes(held: HeldInvocations) -> list[Route]:
                 callback = f"{callback}{'&' if '?' in callback else '?'}error={callback_error_for(failed)}"
             return RedirectResponse(callback, status_code=303)
         outcome = "approved: the agent can go on" if approve else "denied"
-        return _page("Done", f"<p>You {outcome}. You can close this page.</p>")
+        return page("Done", f"<p>You {outcome}. You can close this page.</p>")
 
     return [
         Route(INTERACTION_PATH, interaction_page, methods=["GET"]),
         Route(INTERACTION_PATH, interaction_decision, methods=["POST"]),
-        Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
+        Route(
+            SIGN_IN_PATH, pages.sign_in_endpoint(login, resource.identifier, who, _local), methods=["POST"]
+        ),
         Route(SIGN_OUT_PATH, sign_out, methods=["POST"]),
     ]

@@ -20,31 +20,26 @@ cached and carry no script.  An AS given no owners refuses every decision (``403
 
 from __future__ import annotations
 
-import secrets
 from html import escape
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aauth_kit.asgi import check_origin, content_security_policy
+from aauth_kit import sign_in_pages as pages
+from aauth_kit.asgi import check_origin
 from aauth_kit.errors import AAuthError
 from aauth_kit.headers import serialize_requirement
 from aauth_kit.interaction import codes_equal, format_code
-from aauth_kit.resource_login import PRE_SESSION_COOKIE, SESSION_COOKIE, read_cookie, set_cookie
+from aauth_kit.sign_in_pages import SIGN_IN_PATH, page, read_form
 
 if TYPE_CHECKING:
     from .access_server import AccessPolicy, AccessServer, TokenRequest
 
 INTERACTION_PATH = "/interaction"
-SIGN_IN_PATH = "/sign-in"
 #: ``Retry-After`` of the AS's ``202`` while a person or an administrator decides.
 RETRY_AFTER = 1
-#: The largest form the pages post (a few short fields).
-MAX_FORM = 2048
-_STYLE = "body { font-family: system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; }"
 
 
 def requirement_for(policy: AccessPolicy, scope: str) -> str | None:
@@ -76,24 +71,11 @@ def pending_response(server: AccessServer, pending: TokenRequest, location: str)
     return JSONResponse({"status": status}, 202, headers)
 
 
-def _page(title: str, body: str, status: int = 200, *, headers=None) -> HTMLResponse:
-    html = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
-    )
-    sent = {
-        "content-security-policy": content_security_policy(styles=(_STYLE,)),
-        "cache-control": "no-store",
-        **(headers or {}),
-    }
-    return HTMLResponse(html, status, headers=sent)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    raw = await request.body()
-    if len(raw) > MAX_FORM:
-        raise AAuthError("invalid_request", "the form is too large")
-    return dict(parse_qsl(raw.decode("utf-8", "replace")))
+def _local(target) -> str:
+    """Where a sign-in may send the browser next: this AS's interaction page only."""
+    if isinstance(target, str) and target.startswith(f"{INTERACTION_PATH}?"):
+        return target
+    return INTERACTION_PATH
 
 
 def _by_code(server: AccessServer, code: str) -> TokenRequest | None:
@@ -114,29 +96,12 @@ def _owns(server: AccessServer, username: str, pending: TokenRequest) -> bool:
 def routes(server: AccessServer) -> list[Route]:
     login = server.login
 
-    def sign_in_page(request: Request, target: str, *, error: str = "", status: int = 200, headers=None):
-        """The sign-in form, its CSRF token bound to the browser's pre-session cookie (set here if new)."""
-        pre = read_cookie(request, PRE_SESSION_COOKIE)
-        new = pre is None
-        pre = pre or secrets.token_urlsafe(32)
-        said = f'<p role="alert">{escape(error)}</p>' if error else ""
-        body = (
-            f"<p>Sign in to {escape(server.name)} to answer an agent's request.</p>"
-            f'{said}<form method="post" action="{SIGN_IN_PATH.lstrip("/")}">'
-            f'<input type="hidden" name="next" value="{escape(target)}">'
-            f'<input type="hidden" name="csrf" value="{escape(login.form_token("sign-in", pre))}">'
-            '<label>Username <input type="text" name="username" autocomplete="username" required></label> '
-            '<label>Password <input type="password" name="password" autocomplete="current-password" required>'
-            '</label> <button type="submit">Sign in</button></form>'
-        )
-        response = _page("Sign in", body, status, headers=headers)
-        if new:
-            set_cookie(response, request, PRE_SESSION_COOKIE, pre)
-        return response
+    def sign_in_page(request: Request, target: str, **shown):
+        return pages.sign_in_page(login, request, target, server.name, **shown)
 
     async def interaction_page(request: Request) -> Response:
         if login.sign_in is None:
-            return _page("No decision here", "<p>This Access Server signs nobody in.</p>", 403)
+            return page("No decision here", "<p>This Access Server signs nobody in.</p>", 403)
         signed_in = login.session(request)
         if signed_in is None:
             return sign_in_page(request, f"{INTERACTION_PATH}?{request.url.query}")
@@ -145,15 +110,15 @@ def routes(server: AccessServer) -> list[Route]:
             login.wrong_codes.check(session.username)
         except AAuthError as error:
             wait = str(error.members["retry_after"])
-            return _page(
+            return page(
                 "Too many codes", f"<p>Try again in {wait} s.</p>", 429, headers={"retry-after": wait}
             )
         pending = _by_code(server, request.query_params.get("code", ""))
         if pending is None or pending.arrived:
             login.wrong_codes.fail(session.username)
-            return _page("Code not valid", "<p>This code is unknown or was used already.</p>", 410)
+            return page("Code not valid", "<p>This code is unknown or was used already.</p>", 410)
         if not _owns(server, session.username, pending):  # the code stays unspent for its owner
-            return _page("Not your resource", "<p>Another owner decides for this resource.</p>", 403)
+            return page("Not your resource", "<p>Another owner decides for this resource.</p>", 403)
         pending.arrived = True
         rt, (agent_iss, agent_sub) = pending.resource_token, pending.agent or ("", "")
         hidden = (
@@ -169,32 +134,11 @@ def routes(server: AccessServer) -> list[Route]:
             '<button name="decision" value="approve">Approve</button> '
             '<button name="decision" value="deny">Deny</button></form>'
         )
-        return _page("Allow this agent?", body)
-
-    async def sign_in(request: Request) -> Response:
-        check_origin(request, server.identifier)
-        form = await _form(request)
-        target = form.get("next", "")
-        if not target.startswith(f"{INTERACTION_PATH}?"):
-            target = INTERACTION_PATH
-        login.check_form(form, "sign-in", read_cookie(request, PRE_SESSION_COOKIE))
-        try:
-            token = await login.sign_in_with(request, form.get("username"), form.get("password"))
-        except AAuthError as error:
-            if error.code == "rate_limited":
-                wait = str(error.members["retry_after"])
-                said = f"Too many attempts: try again in {wait} s."
-                return sign_in_page(request, target, error=said, status=429, headers={"retry-after": wait})
-            if error.code == "unauthorized":
-                return sign_in_page(request, target, error="Wrong username or password.", status=401)
-            raise
-        response = RedirectResponse(target, 303)
-        set_cookie(response, request, SESSION_COOKIE, token)
-        return response
+        return page("Allow this agent?", body)
 
     async def interaction_decision(request: Request) -> Response:
         check_origin(request, server.identifier)
-        form = await _form(request)
+        form = await read_form(request)
         signed_in = login.session(request)
         if signed_in is None:
             raise AAuthError("forbidden", "sign in first: only the owner decides, not the code", status=403)
@@ -212,10 +156,14 @@ def routes(server: AccessServer) -> list[Route]:
             raise AAuthError("forbidden", "another owner decides for this resource", status=403)
         pending.approved, pending.decided_by = form["decision"] == "approve", session.username
         outcome = "approved: the agent can go on" if pending.approved else "denied"
-        return _page("Done", f"<p>You {outcome}. You can close this page.</p>")
+        return page("Done", f"<p>You {outcome}. You can close this page.</p>")
 
     return [
         Route(INTERACTION_PATH, interaction_page, methods=["GET"]),
         Route(INTERACTION_PATH, interaction_decision, methods=["POST"]),
-        Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
+        Route(
+            SIGN_IN_PATH,
+            pages.sign_in_endpoint(login, server.identifier, server.name, _local),
+            methods=["POST"],
+        ),
     ]
