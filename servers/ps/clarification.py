@@ -250,16 +250,7 @@ async def _updated_request(ctx: Context, body: dict, pending: Pending) -> tuple[
         expected_ps=ctx.identifier,
         signing_key_jwk=grant["cnf_jwk"],  # the original's agent_jkt (a sub-agent's, when it asked)
     )
-    if token.iss != grant["resource"] or any(
-        token.payload.get(n) != grant.get(n) for n in ("sub", "mission_s256", "tenant")
-    ):
-        raise AAuthError(
-            "invalid_resource_token",
-            "the new resource token must come from the same resource, for the same agent key, person and mission",
-        )
-    presented, person = await verify_presented(ctx, body["presented_token"], token)
-    if person != pending.request.get("person"):
-        raise AAuthError("invalid_presented_token", "the presented token speaks for another person")
+    presented = await _same_request(ctx, token, grant["resource"], grant, body, pending)
     updated = {"scope": token.scope, **({"justification": justification} if justification else {})}
     request = {
         "grant": {**grant, "scope": token.scope, "account": token.account},
@@ -289,16 +280,7 @@ async def _updated_federated_request(
         signing_key_jwk=federation["cnf_jwk"],
     )
     original = decode_unverified(federation["request"]["resource_token"]).payload
-    if token.iss != federation["resource"] or any(
-        token.payload.get(n) != original.get(n) for n in ("sub", "mission_s256", "tenant")
-    ):
-        raise AAuthError(
-            "invalid_resource_token",
-            "the new resource token must come from the same resource, for the same agent key, person and mission",
-        )
-    presented, person = await verify_presented(ctx, body["presented_token"], token)
-    if person != pending.request.get("person"):
-        raise AAuthError("invalid_presented_token", "the presented token speaks for another person")
+    presented = await _same_request(ctx, token, federation["resource"], original, body, pending)
     sent = {**federation["request"], "resource_token": token.token, "presented_token": presented.token}
     federation = {
         **federation,
@@ -316,3 +298,20 @@ async def _updated_federated_request(
     if justification:
         columns["justification"] = justification
     return {"updated": updated}, columns
+
+
+async def _same_request(ctx: Context, token, resource: str, original: dict, body: dict, pending: Pending):
+    """-11 "Updated Request": the new resource token comes from the same ``resource`` and keeps
+    the ``original``'s ``sub``, ``mission_s256`` and ``tenant`` (its key was checked when it was
+    verified); the presented token speaks for the same person.  The verified presented token."""
+    if token.iss != resource or any(
+        token.payload.get(n) != original.get(n) for n in ("sub", "mission_s256", "tenant")
+    ):
+        raise AAuthError(
+            "invalid_resource_token",
+            "the new resource token must come from the same resource, for the same agent key, person and mission",
+        )
+    presented, person = await verify_presented(ctx, body["presented_token"], token)
+    if person != pending.request.get("person"):
+        raise AAuthError("invalid_presented_token", "the presented token speaks for another person")
+    return presented

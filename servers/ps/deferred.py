@@ -156,6 +156,12 @@ def pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respon
         requirement = serialize_requirement(
             "interaction", url=f"{ctx.identifier}/interaction", code=format_code(pending.code), dev=ctx.dev
         )
+    return accepted(ctx, pending, retry_after, requirement, body)
+
+
+def accepted(ctx: Context, pending: Pending, retry_after: int, requirement: str, body: dict) -> Response:
+    """-11 "Pending Response": ``202`` with the pending URL, ``Retry-After``, ``Cache-Control:
+    no-store`` and the ``AAuth-Requirement`` that says what the agent waits for."""
     headers = {
         "Location": f"{ctx.identifier}/pending/{pending.id}",
         "Retry-After": str(retry_after),

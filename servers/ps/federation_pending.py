@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import math
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from aauth_kit.asgi import problem_response
 from aauth_kit.errors import AAuthError
@@ -39,7 +39,7 @@ from aauth_kit.profile import VerifiedRequest
 
 from . import clarification
 from .context import Context, over_cap
-from .deferred import prefer_wait
+from .deferred import accepted, prefer_wait
 from .federation_exchange import FEDERATION_TIMEOUT, AccessServerPending, answer, exchange, passed_down, send
 from .minting import token_response
 from .missions import still_active
@@ -124,13 +124,7 @@ def pending_response(ctx: Context, pending: Pending, *, waiting: bool) -> Respon
     else:
         requirement = serialize_requirement(state["requirement"])
         body.update(state.get("clarification") or {})  # -11 "Clarification Required"
-    headers = {
-        "Location": f"{ctx.identifier}/pending/{pending.id}",
-        "Retry-After": str(retry_after),
-        "Cache-Control": "no-store",
-        "AAuth-Requirement": requirement,
-    }
-    return JSONResponse(body, status_code=202, headers=headers)
+    return accepted(ctx, pending, retry_after, requirement, body)
 
 
 async def poll(ctx: Context, message: HttpMessage, pending: Pending) -> Response:
